@@ -1,0 +1,161 @@
+"""
+What a signed-on user's line asks for: one small class per command, the table
+of commands (which is also the C{/help} text), and L{parse}.
+
+test-case-name: tests.test_commands
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+
+@attrs.frozen
+class Say:
+    """A message to the current room."""
+
+    text: str
+
+
+@attrs.frozen
+class Me:
+    text: str
+
+
+@attrs.frozen
+class Msg:
+    nick: str
+    text: str
+
+
+@attrs.frozen
+class Nick:
+    nick: str
+
+
+@attrs.frozen
+class Join:
+    room: str
+
+
+@attrs.frozen
+class Who:
+    room: str | None = None
+
+
+@attrs.frozen
+class Rooms:
+    pass
+
+
+@attrs.frozen
+class Help:
+    pass
+
+
+@attrs.frozen
+class Quit:
+    reason: str | None = None
+
+
+Command = Say | Me | Msg | Nick | Join | Who | Rooms | Help | Quit
+
+
+class CommandError(Exception):
+    """A line that names no command, or a command with bad arguments."""
+
+
+@attrs.frozen
+class _Spec:
+    usage: str
+    summary: str
+    parse: Callable[[str], Command]
+
+
+def _no_arguments(make: Callable[[], Command]) -> Callable[[str], Command]:
+    def parse(rest: str) -> Command:
+        if rest:
+            raise ValueError
+        return make()
+
+    return parse
+
+
+def _one_word(make: Callable[[str], Command]) -> Callable[[str], Command]:
+    def parse(rest: str) -> Command:
+        if not rest or " " in rest:
+            raise ValueError
+        return make(rest)
+
+    return parse
+
+
+def _text(make: Callable[[str], Command]) -> Callable[[str], Command]:
+    def parse(rest: str) -> Command:
+        if not rest:
+            raise ValueError
+        return make(rest)
+
+    return parse
+
+
+def _word_and_text(make: Callable[[str, str], Command]) -> Callable[[str], Command]:
+    def parse(rest: str) -> Command:
+        word, _, text = rest.partition(" ")
+        if not word or not text.strip():
+            raise ValueError
+        return make(word, text.lstrip())
+
+    return parse
+
+
+def _optional_word(make: Callable[[str | None], Command]) -> Callable[[str], Command]:
+    def parse(rest: str) -> Command:
+        if " " in rest:
+            raise ValueError
+        return make(rest or None)
+
+    return parse
+
+
+COMMANDS: dict[str, _Spec] = {
+    "help": _Spec("/help", "this list", _no_arguments(Help)),
+    "nick": _Spec("/nick NEW", "change your nickname", _one_word(Nick)),
+    "join": _Spec("/join ROOM", "go to ROOM, creating it if need be", _one_word(Join)),
+    "rooms": _Spec("/rooms", "list the rooms and how many are in each", _no_arguments(Rooms)),
+    "who": _Spec("/who [ROOM]", "list who is in your room, or in ROOM", _optional_word(Who)),
+    "msg": _Spec("/msg NICK TEXT", "send TEXT to NICK alone", _word_and_text(Msg)),
+    "me": _Spec("/me ACTION", "tell your room what you are doing", _text(Me)),
+    "quit": _Spec("/quit [REASON]", "leave the chat", lambda rest: Quit(rest or None)),
+}
+
+HELP = [
+    *(f"{spec.usage:<15} {spec.summary}" for spec in COMMANDS.values()),
+    "//TEXT          send a message that starts with /",
+    "anything else   is said to your room",
+]
+"""The lines of C{/help}."""
+
+
+def parse(line: str) -> Command:
+    """
+    What C{line} (decoded, sanitised text) asks for. A line not starting with
+    C{/} is said to the room, and so is one starting with C{//}, less its first
+    C{/}. Raises L{CommandError} with a message for the user.
+    """
+    if not line.startswith("/"):
+        return Say(line)
+    if line.startswith("//"):
+        return Say(line[1:])
+    name, _, rest = line[1:].partition(" ")
+    spec = COMMANDS.get(name.lower())
+    if spec is None:
+        if not name:
+            raise CommandError("no command after /; type // to start a message with /")
+        raise CommandError(f"unknown command /{name} (try /help)")
+    try:
+        return spec.parse(rest.strip())
+    except ValueError:
+        raise CommandError(f"usage: {spec.usage}") from None

@@ -1,0 +1,342 @@
+"""
+The chat model: participants, nicknames and rooms, and the rules between them.
+
+Threading: there is none. Every object here is created, read and changed only
+from the reactor thread (protocol callbacks and timed calls), so nothing is
+locked and each method runs to completion before any other event is seen. No
+method does I/O; the model tells participants what happened through
+L{IChatClient.deliver}, and the frontends decide how that looks on their wire.
+
+test-case-name: tests.test_model
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import attrs
+
+from chatsvc.interfaces import IChatClient
+
+NAME_MAX = 32
+"""The longest nickname or room name, in characters."""
+
+NAME_CHARS = "letters, digits and _ - . [ ] { } ^ |"
+"""What a nickname or room name may be made of, as told to users."""
+
+_NAME = re.compile(r"[A-Za-z0-9_\-.\[\]{}^|]{1,%d}" % NAME_MAX)
+
+LOBBY = "lobby"
+"""The room everyone enters on signing on. It exists even when empty."""
+
+
+def fold(name: str) -> str:
+    """
+    The key under which a nickname or room name is unique.
+
+    Names are ASCII only (see L{_NAME}), so lower-casing is the whole of it;
+    ASCII also rules out look-alike letters from other scripts.
+    """
+    return name.lower()
+
+
+def is_valid_name(name: str) -> bool:
+    """Whether C{name} may be a nickname or a room name."""
+    return _NAME.fullmatch(name) is not None
+
+
+# Events: what the model tells participants. Frozen and slotted; a frontend
+# renders each event object once, however many recipients it has.
+
+
+@attrs.frozen
+class Joined:
+    """C{nick} entered C{room}."""
+
+    room: str
+    nick: str
+
+
+@attrs.frozen
+class Left:
+    """C{nick} left C{room}, for another room or for good."""
+
+    room: str
+    nick: str
+    reason: str | None = None
+
+
+@attrs.frozen
+class Message:
+    """C{nick} said C{text} in C{room}."""
+
+    room: str
+    nick: str
+    text: str
+
+
+@attrs.frozen
+class Action:
+    """C{nick} did C{text} in C{room} (C{/me})."""
+
+    room: str
+    nick: str
+    text: str
+
+
+@attrs.frozen
+class PrivateMessage:
+    """C{sender} said C{text} to C{recipient} alone."""
+
+    sender: str
+    recipient: str
+    text: str
+
+
+@attrs.frozen
+class NickChange:
+    """C{old} is now called C{new}; told to the room C{old} is in."""
+
+    room: str
+    old: str
+    new: str
+
+
+Event = Joined | Left | Message | Action | PrivateMessage | NickChange
+
+
+class ChatError(Exception):
+    """
+    A request broke a chat rule. The message is meant for the user who made
+    it; nothing in the model changed.
+    """
+
+
+class NicknameInvalid(ChatError):
+    def __init__(self, nick: str) -> None:
+        super().__init__(
+            f"{nick!r} is not a valid nickname: use 1-{NAME_MAX} {NAME_CHARS}"
+        )
+
+
+class NicknameTaken(ChatError):
+    def __init__(self, nick: str) -> None:
+        super().__init__(f"the nickname {nick} is taken")
+
+
+class RoomNameInvalid(ChatError):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"{name!r} is not a valid room name: use 1-{NAME_MAX} {NAME_CHARS}"
+        )
+
+
+class NoSuchRoom(ChatError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"there is no room named {name}")
+
+
+class NoSuchUser(ChatError):
+    def __init__(self, nick: str) -> None:
+        super().__init__(f"there is no user named {nick}")
+
+
+@attrs.define(eq=False)
+class Participant:
+    """A signed-on user: a unique nickname, one room, and a client to tell."""
+
+    nick: str
+    client: IChatClient
+    room: Room
+
+    def __repr__(self) -> str:
+        return f"<Participant {self.nick} in {self.room.name}>"
+
+
+@attrs.define(eq=False)
+class Room:
+    """
+    A named set of participants. Members are kept in the order they joined
+    (a dict used as an ordered set).
+    """
+
+    name: str
+    _members: dict[Participant, None] = attrs.field(factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def __iter__(self) -> Iterator[Participant]:
+        return iter(self._members)
+
+    def __contains__(self, participant: object) -> bool:
+        return participant in self._members
+
+    def nicks(self) -> list[str]:
+        """The members' nicknames, sorted without regard to case."""
+        return sorted((p.nick for p in self._members), key=fold)
+
+    def broadcast(self, event: Event, exclude: Participant | None = None) -> None:
+        """Deliver C{event} to every member but C{exclude}."""
+        for member in self._members:
+            if member is not exclude:
+                member.client.deliver(event)
+
+    def _add(self, participant: Participant) -> None:
+        self._members[participant] = None
+
+    def _remove(self, participant: Participant) -> None:
+        del self._members[participant]
+
+
+class Chat:
+    """
+    Everyone signed on, and every room.
+
+    Nicknames and room names are unique without regard to case, and keep the
+    spelling they were given. A participant is in exactly one room at a time;
+    a room other than the lobby is made by the first to join it and goes away
+    with its last member.
+    """
+
+    def __init__(self, lobby: str = LOBBY) -> None:
+        self._participants: dict[str, Participant] = {}
+        self._rooms: dict[str, Room] = {}
+        self.lobby = self._room(lobby)
+
+    # Looking things up
+
+    def __len__(self) -> int:
+        return len(self._participants)
+
+    def __iter__(self) -> Iterator[Participant]:
+        return iter(self._participants.values())
+
+    def find(self, nick: str) -> Participant | None:
+        """The participant called C{nick}, in any case, if signed on."""
+        return self._participants.get(fold(nick))
+
+    def rooms(self) -> list[Room]:
+        """Every room, sorted by name without regard to case."""
+        return sorted(self._rooms.values(), key=lambda room: fold(room.name))
+
+    def room(self, name: str) -> Room:
+        """The room called C{name}, in any case; L{NoSuchRoom} if there is none."""
+        room = self._rooms.get(fold(canonical_room_name(name)))
+        if room is None:
+            raise NoSuchRoom(name)
+        return room
+
+    # Coming and going
+
+    def sign_on(self, nick: str, client: IChatClient) -> Participant:
+        """
+        Register C{nick} for C{client} and put it in the lobby; the lobby's
+        other members are told.
+        """
+        self._check_nick_free(nick)
+        participant = Participant(nick, client, self.lobby)
+        self._participants[fold(nick)] = participant
+        self.lobby._add(participant)
+        self.lobby.broadcast(Joined(self.lobby.name, nick), exclude=participant)
+        return participant
+
+    def sign_off(self, participant: Participant, reason: str | None = None) -> None:
+        """
+        Remove C{participant} from its room and free its nickname; the room is
+        told, with C{reason} if there is one. Signing off twice is harmless.
+        """
+        if self._participants.get(fold(participant.nick)) is not participant:
+            return
+        del self._participants[fold(participant.nick)]
+        self._leave(participant, reason or None)
+
+    def rename(self, participant: Participant, nick: str) -> str:
+        """
+        Call C{participant} C{nick} from now on, and tell its room. A change of
+        case alone is allowed. Returns the old nickname.
+        """
+        old = participant.nick
+        if nick == old:
+            raise ChatError(f"you are already called {nick}")
+        if fold(nick) != fold(old):
+            self._check_nick_free(nick)
+        del self._participants[fold(old)]
+        participant.nick = nick
+        self._participants[fold(nick)] = participant
+        participant.room.broadcast(NickChange(participant.room.name, old, nick), participant)
+        return old
+
+    def join(self, participant: Participant, name: str) -> Room:
+        """
+        Move C{participant} to the room C{name}, making it if need be. The old
+        room is told the participant left, the new one that it joined.
+        """
+        name = canonical_room_name(name)
+        if not is_valid_name(name):
+            raise RoomNameInvalid(name)
+        if fold(name) == fold(participant.room.name):
+            raise ChatError(f"you are already in {participant.room.name}")
+        self._leave(participant, None)
+        room = self._room(name)
+        room._add(participant)
+        participant.room = room
+        room.broadcast(Joined(room.name, participant.nick), exclude=participant)
+        return room
+
+    # Talking
+
+    def say(self, participant: Participant, text: str) -> Message:
+        """Relay C{text} to the rest of C{participant}'s room."""
+        message = Message(participant.room.name, participant.nick, _nonempty(text))
+        participant.room.broadcast(message, exclude=participant)
+        return message
+
+    def act(self, participant: Participant, text: str) -> Action:
+        """Relay the action C{text} to the rest of C{participant}'s room."""
+        action = Action(participant.room.name, participant.nick, _nonempty(text))
+        participant.room.broadcast(action, exclude=participant)
+        return action
+
+    def whisper(self, sender: Participant, nick: str, text: str) -> PrivateMessage:
+        """Send C{text} to the participant called C{nick} alone."""
+        recipient = self.find(nick)
+        if recipient is None:
+            raise NoSuchUser(nick)
+        message = PrivateMessage(sender.nick, recipient.nick, _nonempty(text))
+        recipient.client.deliver(message)
+        return message
+
+    # Internals
+
+    def _check_nick_free(self, nick: str) -> None:
+        if not is_valid_name(nick):
+            raise NicknameInvalid(nick)
+        if fold(nick) in self._participants:
+            raise NicknameTaken(nick)
+
+    def _room(self, name: str) -> Room:
+        room = self._rooms.get(fold(name))
+        if room is None:
+            room = self._rooms[fold(name)] = Room(name)
+        return room
+
+    def _leave(self, participant: Participant, reason: str | None) -> None:
+        room = participant.room
+        room._remove(participant)
+        room.broadcast(Left(room.name, participant.nick, reason))
+        if not room and room is not self.lobby:
+            del self._rooms[fold(room.name)]
+
+
+def canonical_room_name(name: str) -> str:
+    """Room names may be written with one leading C{#}, as on IRC."""
+    return name[1:] if name.startswith("#") else name
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise ChatError("there is nothing to send")
+    return text
+

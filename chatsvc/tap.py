@@ -1,0 +1,147 @@
+"""
+C{twistd chat}: its options and the service they make.
+
+test-case-name: tests.test_tap
+"""
+
+from __future__ import annotations
+
+import sys
+from types import TracebackType
+from typing import Any, cast
+
+from twisted.application import strports
+from twisted.application.service import IService, MultiService, Service
+from twisted.internet.defer import Deferred
+from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IReactorTime
+from twisted.python import usage
+
+from chatsvc import __version__
+from chatsvc.server import ChatFactory
+
+DEFAULT_ENDPOINT = "tcp:8080"
+
+
+def endpoint_description(port: str) -> str:
+    """A bare port number means TCP on every IPv4 interface; anything else is an endpoint string."""
+    return f"tcp:{port}" if port.isdigit() else port
+
+
+class Options(usage.Options):
+    synopsis = "[options]"
+    longdesc = (
+        "A multi-room chat server speaking a line protocol that works from nc or "
+        "telnet. Listens on tcp:8080 unless --port or --listen says otherwise."
+    )
+
+    optParameters = [
+        [
+            "port",
+            "p",
+            None,
+            "Where to listen: a port number (meaning tcp:PORT) or a server endpoint "
+            f"string such as tcp:8080:interface=:: or unix:/run/chat.sock. [default: {DEFAULT_ENDPOINT}]",
+        ],
+    ]
+    optFlags = [
+        ["log-messages", None, "Also log every relayed chat line (default: no message text is logged)."],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+
+    def opt_listen(self, description: str) -> None:
+        """Also listen on this server endpoint string; repeatable, one chat on all of them."""
+        self["listen"].append(description)
+
+    def opt_version(self) -> None:
+        """Show the chatsvc version and exit."""
+        print(f"chatsvc {__version__}")
+        raise SystemExit(0)
+
+    def postOptions(self) -> None:
+        from twisted.internet import reactor
+
+        descriptions = list(self["listen"])
+        if self["port"] is not None:
+            descriptions.insert(0, endpoint_description(self["port"]))
+        self["endpoints"] = descriptions or [DEFAULT_ENDPOINT]
+        for description in self["endpoints"]:
+            try:
+                strports.service(description, ChatFactory(), reactor=reactor)
+            except (ValueError, KeyError, TypeError) as e:
+                raise usage.UsageError(f"invalid endpoint {description!r}: {e}") from None
+
+
+class StartupError(Exception):
+    """The service cannot start; the message says why, in one line."""
+
+
+def _exit_quietly_on(error: type[BaseException]) -> None:
+    """
+    Print an uncaught C{error} as its message alone.
+
+    twistd reports an exception from starting a service with a traceback in
+    the foreground (a daemon's parent prints its message only). A port in use
+    is an operator's mistake, not a bug, so it gets one line.
+    """
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        if isinstance(value, error):
+            sys.stderr.write(f"twistd chat: {value}\n")
+        else:
+            previous(kind, value, tb)
+
+    sys.excepthook = hook
+
+
+class ChatService(MultiService):
+    """
+    The chat server listening on its endpoints. Stopping it stops listening,
+    then says goodbye to every connection and waits for them to close.
+    """
+
+    def __init__(self, factory: ChatFactory) -> None:
+        super().__init__()
+        self.factory = factory
+        self._descriptions: dict[IService, str] = {}
+
+    def listen(self, description: str, reactor: IReactorTime) -> None:
+        """Serve the chat on the server endpoint C{description} too."""
+        listener = strports.service(description, self.factory, reactor=reactor)
+        listener.setServiceParent(self)
+        self._descriptions[listener] = description
+
+    def privilegedStartService(self) -> None:
+        Service.privilegedStartService(self)
+        for listener in self:
+            try:
+                listener.privilegedStartService()
+            except (CannotListenError, OSError) as e:
+                cause = e.socketError if isinstance(e, CannotListenError) else e
+                reason = getattr(cause, "strerror", None) or str(cause)
+                _exit_quietly_on(StartupError)
+                raise StartupError(
+                    f"cannot listen on {self._descriptions.get(listener, '?')}: {reason}"
+                ) from None
+
+    def stopService(self) -> Deferred[None]:
+        d: Deferred[Any] = super().stopService()
+        d.addCallback(lambda _: self.factory.shut_down())
+        return d
+
+
+def makeService(options: Options, reactor: IReactorTime | None = None) -> IService:
+    """The chat service for C{options}; C{reactor} is for tests to pass a fake one."""
+    if reactor is None:
+        from twisted.internet import reactor as global_reactor
+
+        reactor = cast(IReactorTime, global_reactor)
+    factory = ChatFactory(log_messages=options["log-messages"], clock=reactor)
+    service = ChatService(factory)
+    for description in options["endpoints"]:
+        service.listen(description, reactor)
+    return service

@@ -1,0 +1,138 @@
+"""
+The line format: bytes in, text out, and events and notices back to bytes.
+
+Every line the server sends ends with C{\\n}. A line is one of::
+
+    *** notice text          server notices: greeting, prompts, errors, output
+    <alice> text             a room message
+    * alice text             an action (/me)
+    *alice* text             a private message
+    -> *bob* text            the sender's copy of a private message
+
+Users cannot forge any of these: the prefixes and nicknames are the server's,
+and what users type is stripped of control characters first, so a line of
+theirs can never start over on the terminal, or come out in another order.
+
+test-case-name: tests.test_wire
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from chatsvc.model import Action, Event, Joined, Left, Message, NickChange, PrivateMessage
+
+LIST_WIDTH = 480
+"""The longest line, in bytes, that L{listing} packs names into."""
+
+
+def _unsafe_characters() -> dict[int, str | None]:
+    table: dict[int, str | None] = dict.fromkeys(range(0x00, 0x20))
+    table[ord("\t")] = " "
+    table[0x7F] = None
+    table.update(dict.fromkeys(range(0x80, 0xA0)))  # C1, CSI (U+009B) among them
+    table.update(dict.fromkeys(range(0x202A, 0x202F)))  # bidi embeddings, overrides
+    table.update(dict.fromkeys(range(0x2066, 0x206A)))  # bidi isolates
+    table[0x2028] = " "  # line and paragraph separators break lines in
+    table[0x2029] = " "  # some terminals and most browsers
+    return table
+
+
+_UNSAFE = _unsafe_characters()
+
+
+def sanitise(text: str) -> str:
+    """
+    Remove what could make text display as something else: C0 and C1 control
+    characters (so ESC, and with it every ANSI/VT sequence), DEL, and the
+    Unicode bidi overrides. TAB becomes a space.
+    """
+    return text.translate(_UNSAFE)
+
+
+def decode(line: bytes) -> str:
+    """
+    A received line (without its C{\\n}) as safe text: one trailing C{\\r}
+    dropped, invalid UTF-8 replaced by U+FFFD, then L{sanitise}d.
+    """
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    return sanitise(line.decode("utf-8", "replace"))
+
+
+def _format(event: Event) -> str:
+    match event:
+        case Message(nick=nick, text=text):
+            return f"<{nick}> {text}\n"
+        case Action(nick=nick, text=text):
+            return f"* {nick} {text}\n"
+        case PrivateMessage(sender=sender, text=text):
+            return f"*{sender}* {text}\n"
+        case Joined(room=room, nick=nick):
+            return f"*** {nick} joined {room}\n"
+        case Left(room=room, nick=nick, reason=None):
+            return f"*** {nick} left {room}\n"
+        case Left(room=room, nick=nick, reason=reason):
+            return f"*** {nick} left {room} ({reason})\n"
+        case NickChange(old=old, new=new):
+            return f"*** {old} is now known as {new}\n"
+    raise TypeError(f"not an event: {event!r}")
+
+
+class _LastRendered:
+    """
+    The rendering of the last event, by identity.
+
+    The model delivers one event object to all of its recipients in a row,
+    from the reactor thread, so one slot is enough to format each relayed line
+    once per message rather than once per recipient.
+    """
+
+    event: object = None
+    line: bytes = b""
+
+
+_last = _LastRendered()
+
+
+def render(event: Event) -> bytes:
+    """The wire line for C{event}, with its C{\\n}."""
+    if event is not _last.event:
+        _last.line = _format(event).encode("utf-8")
+        _last.event = event
+    return _last.line
+
+
+def notice(text: str) -> bytes:
+    """A server notice line."""
+    return f"*** {text}\n".encode()
+
+
+def error(text: str) -> bytes:
+    """A server notice that something the user asked for was refused."""
+    return f"*** Error: {text}\n".encode()
+
+
+def own_private_message(message: PrivateMessage) -> bytes:
+    """The sender's copy of a private message."""
+    return f"-> *{message.recipient}* {message.text}\n".encode()
+
+
+def listing(items: Iterable[str], width: int = LIST_WIDTH) -> list[bytes]:
+    """
+    Notice lines holding C{items} separated by commas, as many to a line as
+    fit in C{width} bytes (an item longer than that gets a line of its own).
+    """
+    lines: list[bytes] = []
+    current: list[str] = []
+    size = len("*** \n")
+    for item in items:
+        extra = len(item.encode()) + (2 if current else 0)
+        if current and size + extra > width:
+            lines.append(notice(", ".join(current)))
+            current, size, extra = [], len("*** \n"), len(item.encode())
+        current.append(item)
+        size += extra
+    if current:
+        lines.append(notice(", ".join(current)))
+    return lines

@@ -1,0 +1,8 @@
+from twisted.application.service import ServiceMaker
+
+chat = ServiceMaker(
+    "chatsvc",
+    "chatsvc.tap",
+    "A multi-room chat server with a line protocol that works from nc or telnet",
+    "chat",
+)
