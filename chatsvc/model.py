@@ -25,7 +25,7 @@ NAME_MAX = 32
 NAME_CHARS = "letters, digits and _ - . [ ] { } ^ |"
 """What a nickname or room name may be made of, as told to users."""
 
-_NAME = re.compile(r"[A-Za-z0-9_\-.\[\]{}^|]{1,%d}" % NAME_MAX)
+_NAME = re.compile(rf"[A-Za-z0-9_\-.\[\]{{}}^|]{{1,{NAME_MAX}}}")
 
 LOBBY = "lobby"
 """The room everyone enters on signing on. It exists even when empty."""
@@ -115,9 +115,7 @@ class ChatError(Exception):
 
 class NicknameInvalid(ChatError):
     def __init__(self, nick: str) -> None:
-        super().__init__(
-            f"{nick!r} is not a valid nickname: use 1-{NAME_MAX} {NAME_CHARS}"
-        )
+        super().__init__(f"{nick!r} is not a valid nickname: use 1-{NAME_MAX} {NAME_CHARS}")
 
 
 class NicknameTaken(ChatError):
@@ -127,9 +125,7 @@ class NicknameTaken(ChatError):
 
 class RoomNameInvalid(ChatError):
     def __init__(self, name: str) -> None:
-        super().__init__(
-            f"{name!r} is not a valid room name: use 1-{NAME_MAX} {NAME_CHARS}"
-        )
+        super().__init__(f"{name!r} is not a valid room name: use 1-{NAME_MAX} {NAME_CHARS}")
 
 
 class NoSuchRoom(ChatError):
@@ -252,6 +248,16 @@ class Chat:
         del self._participants[fold(participant.nick)]
         self._leave(participant, reason or None)
 
+    def dissolve(self) -> None:
+        """
+        Everyone leaves at once and nobody is told (the server is stopping): the
+        rooms but the lobby go, and every nickname is free.
+        """
+        for room in self._rooms.values():
+            room._members.clear()
+        self._rooms = {fold(self.lobby.name): self.lobby}
+        self._participants.clear()
+
     def rename(self, participant: Participant, nick: str) -> str:
         """
         Call C{participant} C{nick} from now on, and tell its room. A change of
@@ -339,4 +345,3 @@ def _nonempty(text: str) -> str:
     if not text.strip():
         raise ChatError("there is nothing to send")
     return text
-

@@ -12,9 +12,10 @@ test-case-name: tests.test_server
 
 from __future__ import annotations
 
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime, ITCPTransport
-from twisted.internet.protocol import ServerFactory
+from twisted.internet.protocol import ServerFactory, connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
@@ -35,12 +36,13 @@ SHUTDOWN_GRACE = 5.0
 
 
 def describe_address(address: IAddress) -> str:
-    """C{host:port} for IP peers, C{[host]:port} for IPv6, else the address's repr."""
-    host = getattr(address, "host", None)
-    port = getattr(address, "port", None)
-    if host is None or port is None:
-        return getattr(address, "name", None) or type(address).__name__
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    """C{host:port} for IPv4 peers, C{[host]:port} for IPv6, C{unix} for UNIX sockets."""
+    if isinstance(address, IPv4Address | IPv6Address):
+        host = f"[{address.host}]" if isinstance(address, IPv6Address) else address.host
+        return f"{host}:{address.port}"
+    if isinstance(address, UNIXAddress):
+        return "unix"
+    return str(address)
 
 
 @implementer(IChatClient)
@@ -49,7 +51,9 @@ class ChatServerProtocol(LineReceiver):
 
     delimiter = b"\n"
     factory: ChatFactory
+    transport: ITCPTransport
     participant: Participant | None = None
+    _hung_up = False
     peer = "?"
     _log = Logger()
 
@@ -63,12 +67,14 @@ class ChatServerProtocol(LineReceiver):
         self._log.info("{peer} connected", peer=self.peer)
         self.transport.write(GREETING + PROMPT)
 
-    def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:
-        self._log.info("{peer} disconnected: {why}", peer=self.peer, why=reason.getErrorMessage())
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._sign_off(None)
+        self._log.info("{peer} disconnected: {why}", peer=self.peer, why=reason.getErrorMessage())
         self.factory.connection_lost(self)
 
     def lineReceived(self, line: bytes) -> None:
+        if self._hung_up:
+            return
         text = wire.decode(line)
         if self.participant is None:
             self._sign_on(text.strip())
@@ -108,13 +114,20 @@ class ChatServerProtocol(LineReceiver):
 
     def _quit(self, reason: str | None) -> None:
         self._sign_off(reason)
-        self.transport.write(BYE)
-        self.transport.loseConnection()
+        self._hang_up(BYE)
 
     def goodbye(self, notice: bytes) -> None:
-        """Tell the user C{notice} and hang up (the server is stopping)."""
-        self._sign_off("server shutting down")
-        self.transport.write(notice)
+        """
+        Tell the user C{notice} and hang up: the server is stopping, and its
+        chat is dissolved at once (L{Chat.dissolve}), so nobody is told about
+        anyone else leaving.
+        """
+        self.participant = None
+        self._hang_up(notice)
+
+    def _hang_up(self, last_words: bytes) -> None:
+        self._hung_up = True
+        self.transport.write(last_words)
         self.transport.loseConnection()
 
     # Commands
@@ -134,7 +147,9 @@ class ChatServerProtocol(LineReceiver):
                         if self.factory.log_messages:
                             self._log.info(
                                 "[{room}] <{nick}> {text}",
-                                room=message.room, nick=message.nick, text=message.text,
+                                room=message.room,
+                                nick=message.nick,
+                                text=message.text,
                             )
                 case commands.Me(text=action):
                     act = chat.act(me, action)
@@ -148,7 +163,9 @@ class ChatServerProtocol(LineReceiver):
                     if self.factory.log_messages:
                         self._log.info(
                             "*{sender}* -> {recipient}: {text}",
-                            sender=private.sender, recipient=private.recipient, text=private.text,
+                            sender=private.sender,
+                            recipient=private.recipient,
+                            text=private.text,
                         )
                 case commands.Nick(nick=nick):
                     old = chat.rename(me, nick)
@@ -193,7 +210,7 @@ class ChatFactory(ServerFactory):
     the service listens on, and the set of open connections.
     """
 
-    protocol = ChatServerProtocol
+    protocol = ChatServerProtocol  # type: ignore[assignment]
     _log = Logger()
 
     def __init__(
@@ -227,6 +244,7 @@ class ChatFactory(ServerFactory):
         self._log.info("Saying goodbye to {n} connections", n=len(self.connections))
         for protocol in list(self.connections):
             protocol.goodbye(SHUTDOWN)
+        self.chat.dissolve()
         if not self.connections:
             return succeed(None)
         done: Deferred[None] = Deferred()

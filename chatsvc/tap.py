@@ -6,16 +6,24 @@ test-case-name: tests.test_tap
 
 from __future__ import annotations
 
+import re
 import sys
 from types import TracebackType
 from typing import Any, cast
 
-from twisted.application import strports
+from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IReactorTime,
+    IStreamServerEndpoint,
+)
 from twisted.python import usage
+from zope.interface import implementer
 
 from chatsvc import __version__
 from chatsvc.server import ChatFactory
@@ -23,9 +31,19 @@ from chatsvc.server import ChatFactory
 DEFAULT_ENDPOINT = "tcp:8080"
 
 
+_BARE_IPV6_INTERFACE = re.compile(r"(?<=:interface=)([^\\=]*?:[^\\=]*?)(?=:\w+=|$)")
+
+
 def endpoint_description(port: str) -> str:
-    """A bare port number means TCP on every IPv4 interface; anything else is an endpoint string."""
-    return f"tcp:{port}" if port.isdigit() else port
+    """
+    The server endpoint string for C{--port} or C{--listen}: a bare port
+    number means TCP on every IPv4 interface. An IPv6 C{interface=} may be
+    written as it is (C{tcp:8080:interface=::}); endpoint strings need its
+    colons escaped, so they are escaped here.
+    """
+    if port.isdigit():
+        return f"tcp:{port}"
+    return _BARE_IPV6_INTERFACE.sub(lambda m: m.group(1).replace(":", "\\:"), port)
 
 
 class Options(usage.Options):
@@ -40,12 +58,17 @@ class Options(usage.Options):
             "port",
             "p",
             None,
-            "Where to listen: a port number (meaning tcp:PORT) or a server endpoint "
-            f"string such as tcp:8080:interface=:: or unix:/run/chat.sock. [default: {DEFAULT_ENDPOINT}]",
+            "Where to listen: a port number (meaning tcp:PORT) or a server endpoint string "
+            "such as tcp:8080:interface=:: or unix:/run/chat.sock. "
+            f"[default: {DEFAULT_ENDPOINT}]",
         ],
     ]
     optFlags = [
-        ["log-messages", None, "Also log every relayed chat line (default: no message text is logged)."],
+        [
+            "log-messages",
+            None,
+            "Also log every relayed chat line (default: no message text is logged).",
+        ],
     ]
 
     def __init__(self) -> None:
@@ -64,13 +87,13 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         from twisted.internet import reactor
 
-        descriptions = list(self["listen"])
+        descriptions = [endpoint_description(d) for d in self["listen"]]
         if self["port"] is not None:
             descriptions.insert(0, endpoint_description(self["port"]))
         self["endpoints"] = descriptions or [DEFAULT_ENDPOINT]
         for description in self["endpoints"]:
             try:
-                strports.service(description, ChatFactory(), reactor=reactor)
+                serverFromString(reactor, description)
             except (ValueError, KeyError, TypeError) as e:
                 raise usage.UsageError(f"invalid endpoint {description!r}: {e}") from None
 
@@ -98,6 +121,35 @@ def _exit_quietly_on(error: type[BaseException]) -> None:
     sys.excepthook = hook
 
 
+@implementer(IStreamServerEndpoint)
+class _PortRecorder:
+    """An endpoint that remembers the port it is listening on."""
+
+    def __init__(self, endpoint: IStreamServerEndpoint) -> None:
+        self._endpoint = endpoint
+        self.port: IListeningPort | None = None
+
+    def listen(self, protocolFactory: IProtocolFactory) -> Deferred[IListeningPort]:
+        return self._endpoint.listen(protocolFactory).addCallback(self._listening)
+
+    def _listening(self, port: IListeningPort) -> IListeningPort:
+        self.port = port
+        return port
+
+
+class _Listener(StreamServerEndpointService):
+    """Listening on one endpoint, given by its description."""
+
+    # Fail the start of the service when the endpoint cannot listen, rather
+    # than log it and run deaf; strports.service() sets the same.
+    _raiseSynchronously = True
+
+    def __init__(self, description: str, factory: ChatFactory, reactor: IReactorTime) -> None:
+        self.description = description
+        self.recorder = _PortRecorder(serverFromString(reactor, description))
+        super().__init__(self.recorder, factory)
+
+
 class ChatService(MultiService):
     """
     The chat server listening on its endpoints. Stopping it stops listening,
@@ -107,13 +159,19 @@ class ChatService(MultiService):
     def __init__(self, factory: ChatFactory) -> None:
         super().__init__()
         self.factory = factory
-        self._descriptions: dict[IService, str] = {}
 
     def listen(self, description: str, reactor: IReactorTime) -> None:
         """Serve the chat on the server endpoint C{description} too."""
-        listener = strports.service(description, self.factory, reactor=reactor)
-        listener.setServiceParent(self)
-        self._descriptions[listener] = description
+        _Listener(description, self.factory, reactor).setServiceParent(self)
+
+    @property
+    def ports(self) -> list[IListeningPort]:
+        """The ports listening now, in the order of the endpoints."""
+        return [
+            listener.recorder.port
+            for listener in self
+            if isinstance(listener, _Listener) and listener.recorder.port is not None
+        ]
 
     def privilegedStartService(self) -> None:
         Service.privilegedStartService(self)
@@ -123,10 +181,9 @@ class ChatService(MultiService):
             except (CannotListenError, OSError) as e:
                 cause = e.socketError if isinstance(e, CannotListenError) else e
                 reason = getattr(cause, "strerror", None) or str(cause)
+                description = getattr(listener, "description", "?")
                 _exit_quietly_on(StartupError)
-                raise StartupError(
-                    f"cannot listen on {self._descriptions.get(listener, '?')}: {reason}"
-                ) from None
+                raise StartupError(f"cannot listen on {description}: {reason}") from None
 
     def stopService(self) -> Deferred[None]:
         d: Deferred[Any] = super().stopService()

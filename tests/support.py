@@ -1,0 +1,47 @@
+"""Shared test doubles: a server connection over StringTransport."""
+
+from __future__ import annotations
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+
+from chatsvc.server import ChatFactory, ChatServerProtocol
+
+
+class Connection:
+    """A connection to a L{ChatFactory} over a L{StringTransport}."""
+
+    def __init__(self, factory: ChatFactory, port: int = 40000) -> None:
+        self.transport = StringTransport(peerAddress=IPv4Address("TCP", "10.0.0.1", port))
+        protocol = factory.buildProtocol(self.transport.getPeer())
+        assert isinstance(protocol, ChatServerProtocol)
+        self.protocol: ChatServerProtocol = protocol
+        protocol.makeConnection(self.transport)
+
+    def send(self, *lines: str | bytes) -> None:
+        """Send each line, with a C{\\n}."""
+        for line in lines:
+            data = line if isinstance(line, bytes) else line.encode()
+            self.protocol.dataReceived(data + b"\n")
+
+    def lines(self) -> list[str]:
+        """What the server wrote since the last call, one string per line."""
+        data: bytes = self.transport.value()
+        self.transport.clear()
+        assert data == b"" or data.endswith(b"\n"), data
+        return data.decode().splitlines()
+
+    def close(self) -> None:
+        """The peer goes away."""
+        self.transport.loseConnection()
+        self.protocol.connectionLost(Failure(ConnectionDone()))
+
+
+def signed_on(factory: ChatFactory, nick: str, port: int = 40000) -> Connection:
+    """A connection that has chosen C{nick}, with what it was told so far cleared."""
+    connection = Connection(factory, port)
+    connection.send(nick)
+    connection.lines()
+    return connection

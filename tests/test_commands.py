@@ -1,0 +1,76 @@
+"""Parsing what a signed-on user types."""
+
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatsvc.commands import (
+    HELP,
+    CommandError,
+    Help,
+    Join,
+    Me,
+    Msg,
+    Nick,
+    Quit,
+    Rooms,
+    Say,
+    Who,
+    parse,
+)
+
+
+class ParseTests(SynchronousTestCase):
+    def assertRefused(self, line: str, message: str) -> None:
+        with self.assertRaises(CommandError) as caught:
+            parse(line)
+        self.assertEqual(str(caught.exception), message)
+
+    def test_plain_text_is_said(self) -> None:
+        self.assertEqual(parse("hello /there"), Say("hello /there"))
+        self.assertEqual(parse(" /join x"), Say(" /join x"))
+
+    def test_double_slash(self) -> None:
+        self.assertEqual(parse("//join the club"), Say("/join the club"))
+        self.assertEqual(parse("//"), Say("/"))
+
+    def test_commands(self) -> None:
+        self.assertEqual(parse("/help"), Help())
+        self.assertEqual(parse("/nick alicia"), Nick("alicia"))
+        self.assertEqual(parse("/join dev"), Join("dev"))
+        self.assertEqual(parse("/rooms"), Rooms())
+        self.assertEqual(parse("/who"), Who(None))
+        self.assertEqual(parse("/who dev"), Who("dev"))
+        self.assertEqual(parse("/msg bob hi  there "), Msg("bob", "hi  there"))
+        self.assertEqual(parse("/msg bob    hi"), Msg("bob", "hi"))
+        self.assertEqual(parse("/me waves  wildly"), Me("waves  wildly"))
+        self.assertEqual(parse("/quit"), Quit(None))
+        self.assertEqual(parse("/quit gone fishing"), Quit("gone fishing"))
+
+    def test_command_names_ignore_case_and_surrounding_space(self) -> None:
+        self.assertEqual(parse("/JOIN dev"), Join("dev"))
+        self.assertEqual(parse("/join   dev  "), Join("dev"))
+
+    def test_unknown(self) -> None:
+        self.assertRefused("/frobnicate x", "unknown command /frobnicate (try /help)")
+        self.assertRefused("/", "no command after /; type // to start a message with /")
+        self.assertRefused("/ x", "no command after /; type // to start a message with /")
+
+    def test_bad_arguments(self) -> None:
+        self.assertRefused("/nick", "usage: /nick NEW")
+        self.assertRefused("/nick a b", "usage: /nick NEW")
+        self.assertRefused("/join", "usage: /join ROOM")
+        self.assertRefused("/join a b", "usage: /join ROOM")
+        self.assertRefused("/who a b", "usage: /who [ROOM]")
+        self.assertRefused("/rooms x", "usage: /rooms")
+        self.assertRefused("/help me", "usage: /help")
+        self.assertRefused("/msg", "usage: /msg NICK TEXT")
+        self.assertRefused("/msg bob", "usage: /msg NICK TEXT")
+        self.assertRefused("/msg bob   ", "usage: /msg NICK TEXT")
+        self.assertRefused("/me", "usage: /me ACTION")
+        self.assertRefused("/me   ", "usage: /me ACTION")
+
+    def test_help_names_every_command(self) -> None:
+        text = "\n".join(HELP)
+        for name in ["/help", "/nick", "/join", "/rooms", "/who", "/msg", "/me", "/quit", "//"]:
+            self.assertIn(name, text)

@@ -1,0 +1,475 @@
+"""The server protocol over StringTransport: exact lines on the wire."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from support import Connection, signed_on
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.logger import LogEvent, capturedLogs, formatEvent
+from twisted.protocols.basic import LineReceiver
+from twisted.test import iosim
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatsvc.server import ChatFactory, describe_address
+
+
+class HandshakeTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.factory = ChatFactory()
+
+    def test_greeting_and_prompt(self) -> None:
+        c = Connection(self.factory)
+        self.assertEqual(c.lines(), ["*** Welcome to chatsvc!", "*** Choose a nickname:"])
+        self.assertIn(c.protocol, self.factory.connections)
+
+    def test_sign_on(self) -> None:
+        c = Connection(self.factory)
+        c.lines()
+        c.send("alice")
+        self.assertEqual(
+            c.lines(),
+            [
+                "*** Hello alice! Type /help for the commands.",
+                "*** You joined lobby (1 member):",
+                "*** alice",
+            ],
+        )
+
+    def test_sign_on_names_who_is_there_and_tells_them(self) -> None:
+        bob = signed_on(self.factory, "bob")
+        carol = signed_on(self.factory, "carol")
+        bob.lines()
+        c = Connection(self.factory)
+        c.lines()
+        c.send(" alice\r")
+        self.assertEqual(
+            c.lines(),
+            [
+                "*** Hello alice! Type /help for the commands.",
+                "*** You joined lobby (3 members):",
+                "*** alice, bob, carol",
+            ],
+        )
+        self.assertEqual(bob.lines(), ["*** alice joined lobby"])
+        self.assertEqual(carol.lines(), ["*** alice joined lobby"])
+
+    def test_taken_nickname(self) -> None:
+        signed_on(self.factory, "alice")
+        c = Connection(self.factory)
+        c.lines()
+        c.send("ALICE")
+        self.assertEqual(
+            c.lines(), ["*** Error: the nickname ALICE is taken", "*** Choose a nickname:"]
+        )
+        c.send("alice2")
+        self.assertEqual(c.lines()[0], "*** Hello alice2! Type /help for the commands.")
+
+    def test_invalid_nickname(self) -> None:
+        c = Connection(self.factory)
+        c.lines()
+        for bad in ["al ice", "", "x" * 33, "<bob>", "/join"]:
+            c.send(bad)
+            self.assertEqual(
+                c.lines(),
+                [
+                    f"*** Error: {bad!r} is not a valid nickname: "
+                    "use 1-32 letters, digits and _ - . [ ] { } ^ |",
+                    "*** Choose a nickname:",
+                ],
+            )
+        self.assertFalse(c.transport.disconnecting)
+        self.assertEqual(len(self.factory.chat), 0)
+
+    def test_quit_at_the_prompt(self) -> None:
+        c = Connection(self.factory)
+        c.lines()
+        c.send("/quit")
+        self.assertEqual(c.lines(), ["*** Bye!"])
+        self.assertTrue(c.transport.disconnecting)
+
+    def test_one_packet_many_lines(self) -> None:
+        bob = signed_on(self.factory, "bob")
+        c = Connection(self.factory)
+        c.protocol.dataReceived(b"alice\r\nhello\r\n/me waves\n")
+        self.assertEqual(bob.lines(), ["*** alice joined lobby", "<alice> hello", "* alice waves"])
+
+    def test_split_lines(self) -> None:
+        bob = signed_on(self.factory, "bob")
+        c = Connection(self.factory)
+        for byte in b"alice\nhel\xc3\xa9\n":
+            c.protocol.dataReceived(bytes([byte]))
+        self.assertEqual(bob.lines(), ["*** alice joined lobby", "<alice> helé"])
+
+
+class RelayTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.factory = ChatFactory()
+        self.alice = signed_on(self.factory, "alice")
+        self.bob = signed_on(self.factory, "bob")
+        self.carol = signed_on(self.factory, "carol")
+        self.alice.lines()
+        self.bob.lines()
+
+    def test_message_to_everyone_else(self) -> None:
+        self.alice.send("hello, world")
+        self.assertEqual(self.alice.lines(), [])
+        self.assertEqual(self.bob.lines(), ["<alice> hello, world"])
+        self.assertEqual(self.carol.lines(), ["<alice> hello, world"])
+
+    def test_blank_lines_are_ignored(self) -> None:
+        self.alice.send("", "   ", "\r")
+        self.assertEqual(self.alice.lines(), [])
+        self.assertEqual(self.bob.lines(), [])
+
+    def test_cannot_impersonate(self) -> None:
+        self.alice.send("\r*** bob left lobby", "\x1b[2K\r<bob> I owe alice money")
+        self.assertEqual(
+            self.bob.lines(),
+            ["<alice> *** bob left lobby", "<alice> [2K<bob> I owe alice money"],
+        )
+
+    def test_unicode_and_invalid_utf8(self) -> None:
+        self.alice.send("grüße ✓ 🎉".encode(), b"bad \xff\xfe bytes")
+        self.assertEqual(self.bob.lines(), ["<alice> grüße ✓ 🎉", "<alice> bad \ufffd\ufffd bytes"])
+
+    def test_double_slash(self) -> None:
+        self.alice.send("//join is a command")
+        self.assertEqual(self.bob.lines(), ["<alice> /join is a command"])
+
+    def test_me(self) -> None:
+        self.alice.send("/me waves")
+        self.assertEqual(self.bob.lines(), ["* alice waves"])
+        self.assertEqual(self.alice.lines(), [])
+
+    def test_msg(self) -> None:
+        self.alice.send("/msg BOB psst, over here")
+        self.assertEqual(self.bob.lines(), ["*alice* psst, over here"])
+        self.assertEqual(self.alice.lines(), ["-> *bob* psst, over here"])
+        self.assertEqual(self.carol.lines(), [])
+
+    def test_msg_to_nobody(self) -> None:
+        self.alice.send("/msg dave hi")
+        self.assertEqual(self.alice.lines(), ["*** Error: there is no user named dave"])
+
+    def test_msg_across_rooms(self) -> None:
+        self.bob.send("/join dev")
+        self.alice.send("/msg bob still here?")
+        self.assertEqual(self.bob.lines()[-1], "*alice* still here?")
+
+    def test_relayed_line_is_formatted_once(self) -> None:
+        """Every recipient gets the very same bytes object."""
+        transports: list[StringTransport] = []
+        for c in (self.bob, self.carol):
+            c.transport.write = transports.append  # type: ignore[method-assign]
+        self.alice.send("one line")
+        self.assertEqual(transports[0], b"<alice> one line\n")
+        self.assertIs(transports[0], transports[1])
+
+
+class CommandTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.factory = ChatFactory()
+        self.alice = signed_on(self.factory, "alice")
+        self.bob = signed_on(self.factory, "bob")
+        self.alice.lines()
+
+    def test_help(self) -> None:
+        self.alice.send("/help")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                "*** Commands:",
+                "*** /help           this list",
+                "*** /nick NEW       change your nickname",
+                "*** /join ROOM      go to ROOM, creating it if need be",
+                "*** /rooms          list the rooms and how many are in each",
+                "*** /who [ROOM]     list who is in your room, or in ROOM",
+                "*** /msg NICK TEXT  send TEXT to NICK alone",
+                "*** /me ACTION      tell your room what you are doing",
+                "*** /quit [REASON]  leave the chat",
+                "*** //TEXT          send a message that starts with /",
+                "*** anything else   is said to your room",
+            ],
+        )
+
+    def test_nick(self) -> None:
+        self.alice.send("/nick alicia")
+        self.assertEqual(self.alice.lines(), ["*** You are now known as alicia"])
+        self.assertEqual(self.bob.lines(), ["*** alice is now known as alicia"])
+        self.alice.send("hi")
+        self.assertEqual(self.bob.lines(), ["<alicia> hi"])
+        c = Connection(self.factory)
+        c.send("alice")
+        self.assertIn("*** Hello alice! Type /help for the commands.", c.lines())
+
+    def test_nick_refused(self) -> None:
+        self.alice.send("/nick BOB", "/nick b@d", "/nick alice", "/nick")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                "*** Error: the nickname BOB is taken",
+                "*** Error: 'b@d' is not a valid nickname: "
+                "use 1-32 letters, digits and _ - . [ ] { } ^ |",
+                "*** Error: you are already called alice",
+                "*** Error: usage: /nick NEW",
+            ],
+        )
+        self.assertEqual(self.bob.lines(), [])
+
+    def test_join(self) -> None:
+        self.alice.send("/join dev")
+        self.assertEqual(self.alice.lines(), ["*** You joined dev (1 member):", "*** alice"])
+        self.assertEqual(self.bob.lines(), ["*** alice left lobby"])
+        self.bob.send("/join DEV")
+        self.assertEqual(self.bob.lines(), ["*** You joined dev (2 members):", "*** alice, bob"])
+        self.assertEqual(self.alice.lines(), ["*** bob joined dev"])
+        carol = signed_on(self.factory, "carol")
+        carol.send("not heard in dev")
+        self.assertEqual(self.alice.lines(), [])
+        self.alice.send("only dev hears this")
+        self.assertEqual(self.bob.lines(), ["<alice> only dev hears this"])
+        self.assertEqual(carol.lines(), [])
+
+    def test_join_refused(self) -> None:
+        self.alice.send("/join lobby", "/join no/such", "/join")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                "*** Error: you are already in lobby",
+                "*** Error: 'no/such' is not a valid room name: "
+                "use 1-32 letters, digits and _ - . [ ] { } ^ |",
+                "*** Error: usage: /join ROOM",
+            ],
+        )
+        self.assertEqual(self.bob.lines(), [])
+
+    def test_rooms(self) -> None:
+        self.alice.send("/join dev")
+        self.alice.lines()
+        self.bob.lines()
+        self.bob.send("/rooms")
+        self.assertEqual(self.bob.lines(), ["*** 2 rooms:", "*** dev (1), lobby (1)"])
+        self.alice.send("/join lobby")
+        self.alice.lines()
+        self.alice.send("/rooms")
+        self.assertEqual(self.alice.lines(), ["*** 1 room:", "*** lobby (2)"])
+
+    def test_who(self) -> None:
+        self.alice.send("/who")
+        self.assertEqual(
+            self.alice.lines(), ["*** Members of lobby (2 members):", "*** alice, bob"]
+        )
+        self.bob.send("/join dev")
+        self.alice.send("/who #DEV", "/who nowhere", "/who a b")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                "*** bob left lobby",
+                "*** Members of dev (1 member):",
+                "*** bob",
+                "*** Error: there is no room named nowhere",
+                "*** Error: usage: /who [ROOM]",
+            ],
+        )
+
+    def test_who_packs_many_names(self) -> None:
+        for i in range(100):
+            signed_on(self.factory, f"user-number-{i:03d}")
+        self.alice.lines()
+        self.alice.send("/who")
+        lines = self.alice.lines()
+        self.assertEqual(lines[0], "*** Members of lobby (102 members):")
+        self.assertGreater(len(lines), 3)
+        names: list[str] = []
+        for line in lines[1:]:
+            self.assertLessEqual(len(line) + 1, 480)
+            names += line.removeprefix("*** ").split(", ")
+        self.assertEqual(len(names), 102)
+        self.assertEqual(names[:3], ["alice", "bob", "user-number-000"])
+
+    def test_unknown_command(self) -> None:
+        self.alice.send("/dance")
+        self.assertEqual(self.alice.lines(), ["*** Error: unknown command /dance (try /help)"])
+        self.assertFalse(self.alice.transport.disconnecting)
+
+    def test_quit(self) -> None:
+        self.alice.protocol.dataReceived(b"/quit\nnever sent\n")
+        self.alice.send("nor this")
+        self.assertEqual(self.alice.lines(), ["*** Bye!"])
+        self.assertTrue(self.alice.transport.disconnecting)
+        self.assertEqual(self.bob.lines(), ["*** alice left lobby"])
+        self.alice.close()
+        self.assertEqual(self.bob.lines(), [])
+        self.assertIsNone(self.factory.chat.find("alice"))
+        self.assertNotIn(self.alice.protocol, self.factory.connections)
+
+    def test_quit_with_reason(self) -> None:
+        self.alice.send("/quit gone \x1b[31mfishing")
+        self.assertEqual(self.bob.lines(), ["*** alice left lobby (gone [31mfishing)"])
+
+
+class DisconnectTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.factory = ChatFactory()
+
+    def test_disconnect_tells_the_room_and_frees_the_nickname(self) -> None:
+        alice = signed_on(self.factory, "alice")
+        bob = signed_on(self.factory, "bob")
+        alice.send("/join dev")
+        bob.send("/join dev")
+        alice.lines()
+        bob.close()
+        self.assertEqual(alice.lines(), ["*** bob left dev"])
+        self.assertIsNone(self.factory.chat.find("bob"))
+        self.assertEqual(self.factory.connections, {alice.protocol})
+        signed_on(self.factory, "bob")
+
+    def test_disconnect_before_nickname(self) -> None:
+        alice = signed_on(self.factory, "alice")
+        c = Connection(self.factory)
+        c.protocol.dataReceived(b"half a ni")
+        c.close()
+        self.assertEqual(alice.lines(), [])
+        self.assertEqual(self.factory.connections, {alice.protocol})
+
+    def test_disconnect_mid_line(self) -> None:
+        alice = signed_on(self.factory, "alice")
+        bob = signed_on(self.factory, "bob")
+        alice.lines()
+        bob.protocol.dataReceived(b"this line never ends")
+        bob.close()
+        self.assertEqual(alice.lines(), ["*** bob left lobby"])
+
+
+class ShutdownTests(SynchronousTestCase):
+    def test_goodbye_to_everyone(self) -> None:
+        clock = Clock()
+        factory = ChatFactory(clock=clock)
+        alice = signed_on(factory, "alice")
+        bob = signed_on(factory, "bob")
+        anonymous = Connection(factory)
+        alice.lines()
+        anonymous.lines()
+        done = factory.shut_down()
+        for c in (alice, bob, anonymous):
+            self.assertEqual(c.lines(), ["*** The server is shutting down. Goodbye!"])
+            self.assertTrue(c.transport.disconnecting)
+        self.assertNoResult(done)
+        for c in (alice, bob, anonymous):
+            c.close()
+        self.successResultOf(done)
+        self.assertEqual(len(factory.chat), 0)
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_stragglers_are_aborted(self) -> None:
+        clock = Clock()
+        factory = ChatFactory(clock=clock)
+        stuck = signed_on(factory, "stuck")
+        gone = signed_on(factory, "gone", port=40001)
+        aborted: list[bool] = []
+
+        def abort() -> None:
+            aborted.append(True)
+            stuck.close()
+
+        stuck.transport.abortConnection = abort  # type: ignore[method-assign]
+        done = factory.shut_down(grace=5)
+        gone.close()
+        clock.advance(4.9)
+        self.assertNoResult(done)
+        self.assertEqual(aborted, [])
+        clock.advance(0.1)
+        self.successResultOf(done)
+        self.assertEqual(aborted, [True])
+        self.assertEqual(factory.connections, set())
+
+    def test_nobody_connected(self) -> None:
+        self.successResultOf(ChatFactory(clock=Clock()).shut_down())
+
+
+class LoggingTests(SynchronousTestCase):
+    def messages(self, events: Sequence[LogEvent]) -> list[str]:
+        return [formatEvent(e) for e in events]
+
+    def test_activity_without_message_text(self) -> None:
+        factory = ChatFactory()
+        with capturedLogs() as events:
+            alice = signed_on(factory, "alice")
+            bob = signed_on(factory, "bob", port=40001)
+            alice.send("secret text", "/me secret action", "/msg bob secret whisper")
+            alice.send("/join dev", "/nick alicia")
+            alice.send("/quit bye")
+            alice.close()
+            bob.close()
+        text = self.messages(events)
+        self.assertEqual(
+            text,
+            [
+                "10.0.0.1:40000 connected",
+                "10.0.0.1:40000 is alice",
+                "10.0.0.1:40001 connected",
+                "10.0.0.1:40001 is bob",
+                "alice left lobby for dev",
+                "alice is now known as alicia",
+                "alicia left dev (bye)",
+                "10.0.0.1:40000 disconnected: Connection was closed cleanly.",
+                "bob left lobby",
+                "10.0.0.1:40001 disconnected: Connection was closed cleanly.",
+            ],
+        )
+
+    def test_log_messages(self) -> None:
+        factory = ChatFactory(log_messages=True)
+        alice = signed_on(factory, "alice")
+        signed_on(factory, "bob")
+        with capturedLogs() as events:
+            alice.send("hello \x1b[31mred", "/me waves", "/msg bob psst")
+        self.assertEqual(
+            self.messages(events),
+            ["[lobby] <alice> hello [31mred", "[lobby] * alice waves", "*alice* -> bob: psst"],
+        )
+
+
+class AddressTests(SynchronousTestCase):
+    def test_describe(self) -> None:
+        self.assertEqual(describe_address(IPv4Address("TCP", "1.2.3.4", 5)), "1.2.3.4:5")
+        self.assertEqual(describe_address(IPv6Address("TCP", "::1", 5)), "[::1]:5")
+        self.assertEqual(describe_address(UNIXAddress(b"/run/chat.sock")), "unix")
+        self.assertEqual(describe_address(UNIXAddress(b"")), "unix")
+
+
+class InMemoryPairTests(SynchronousTestCase):
+    """Whole conversations through iosim's in-memory connections."""
+
+    def test_three_clients(self) -> None:
+        factory = ChatFactory()
+
+        class Peer(LineReceiver):
+            delimiter = b"\n"
+
+            def __init__(self) -> None:
+                self.received: list[str] = []
+
+            def lineReceived(self, line: bytes) -> None:
+                self.received.append(line.decode())
+
+        pairs = []
+        for _ in range(3):
+            client, _server, pump = iosim.connectedServerAndClient(
+                lambda: factory.buildProtocol(None), Peer
+            )
+            pairs.append((client, pump))
+        for (client, pump), nick in zip(pairs, ["alice", "bob", "carol"], strict=True):
+            client.sendLine(nick.encode())
+            pump.flush()
+        alice, bob, carol = (client for client, _ in pairs)
+        pumps = [pump for _, pump in pairs]
+        alice.sendLine(b"hi all")
+        for pump in pumps:
+            pump.flush()
+        self.assertEqual(bob.received[-1], "<alice> hi all")
+        self.assertEqual(carol.received[-1], "<alice> hi all")
+        self.assertNotIn("<alice> hi all", alice.received)

@@ -1,0 +1,105 @@
+"""The line format: decoding, sanitising, rendering."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatsvc import wire
+from chatsvc.model import Action, Event, Joined, Left, Message, NickChange, PrivateMessage
+
+
+class DecodeTests(SynchronousTestCase):
+    def test_trailing_carriage_return(self) -> None:
+        self.assertEqual(wire.decode(b"hello\r"), "hello")
+        self.assertEqual(wire.decode(b"hello"), "hello")
+
+    def test_only_one_carriage_return_is_a_line_ending(self) -> None:
+        self.assertEqual(wire.decode(b"a\rb\r\r"), "ab")
+
+    def test_utf8(self) -> None:
+        self.assertEqual(wire.decode("héllo wörld ✓ 🎉".encode()), "héllo wörld ✓ 🎉")
+
+    def test_invalid_utf8_is_replaced(self) -> None:
+        self.assertEqual(wire.decode(b"caf\xe9 \xff!"), "caf\ufffd \ufffd!")
+
+    def test_control_characters_removed(self) -> None:
+        self.assertEqual(wire.decode(b"\x1b[2J\x1b[31mred\x07\x00\x7f"), "[2J[31mred")
+        self.assertEqual(wire.decode("a\u009b31mb\u0085c".encode()), "a31mbc")
+
+    def test_tab_becomes_space(self) -> None:
+        self.assertEqual(wire.decode(b"a\tb"), "a b")
+
+    def test_bidi_overrides_removed(self) -> None:
+        text = "".join(chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+        self.assertEqual(wire.sanitise(f"x{text}y"), "xy")
+
+    def test_line_separators_become_spaces(self) -> None:
+        self.assertEqual(wire.sanitise("a\u2028b\u2029c"), "a b c")
+
+
+class RenderTests(SynchronousTestCase):
+    def test_each_event(self) -> None:
+        cases: list[tuple[Event, bytes]] = [
+            (Message("lobby", "alice", "hi there"), b"<alice> hi there\n"),
+            (Action("lobby", "alice", "waves"), b"* alice waves\n"),
+            (PrivateMessage("alice", "bob", "psst"), b"*alice* psst\n"),
+            (Joined("dev", "alice"), b"*** alice joined dev\n"),
+            (Left("dev", "alice"), b"*** alice left dev\n"),
+            (Left("dev", "alice", "gone home"), b"*** alice left dev (gone home)\n"),
+            (NickChange("dev", "alice", "alicia"), b"*** alice is now known as alicia\n"),
+        ]
+        for event, line in cases:
+            self.assertEqual(wire.render(event), line)
+
+    def test_unicode(self) -> None:
+        self.assertEqual(wire.render(Message("lobby", "a", "ü ✓")), "<a> ü ✓\n".encode())
+
+    def test_formatted_once_per_event(self) -> None:
+        """Rendering the same event object again reuses the bytes."""
+        first = Message("lobby", "alice", "one")
+        second = Message("lobby", "alice", "one")
+        with mock.patch.object(wire, "_format", wraps=wire._format) as fmt:
+            lines = [wire.render(first) for _ in range(100)]
+            self.assertEqual(fmt.call_count, 1)
+            self.assertTrue(all(line is lines[0] for line in lines))
+            wire.render(second)
+            self.assertEqual(fmt.call_count, 2)
+
+    def test_not_an_event(self) -> None:
+        self.assertRaises(TypeError, wire.render, "hello")
+
+
+class NoticeTests(SynchronousTestCase):
+    def test_notice_and_error(self) -> None:
+        self.assertEqual(wire.notice("hi"), b"*** hi\n")
+        self.assertEqual(wire.error("no"), b"*** Error: no\n")
+
+    def test_own_private_message(self) -> None:
+        sent = PrivateMessage("alice", "bob", "psst")
+        self.assertEqual(wire.own_private_message(sent), b"-> *bob* psst\n")
+
+    def test_listing_packs_names(self) -> None:
+        self.assertEqual(wire.listing(["a", "b", "c"]), [b"*** a, b, c\n"])
+        self.assertEqual(wire.listing([]), [])
+
+    def test_listing_wraps_at_width(self) -> None:
+        names = [f"user{i:02d}" for i in range(30)]
+        lines = wire.listing(names, width=40)
+        for line in lines:
+            self.assertLessEqual(len(line), 40)
+            self.assertTrue(line.startswith(b"*** ") and line.endswith(b"\n"))
+        self.assertEqual(lines[0], b"*** user00, user01, user02, user03\n")
+        joined = b", ".join(line[4:-1] for line in lines).decode()
+        self.assertEqual(joined.split(", "), names)
+
+    def test_listing_exact_fit(self) -> None:
+        # "*** " + "aaaa, bbbb" + "\n" is 15 bytes.
+        self.assertEqual(wire.listing(["aaaa", "bbbb"], width=15), [b"*** aaaa, bbbb\n"])
+        self.assertEqual(wire.listing(["aaaa", "bbbb"], width=14), [b"*** aaaa\n", b"*** bbbb\n"])
+
+    def test_listing_long_item_alone(self) -> None:
+        self.assertEqual(
+            wire.listing(["x" * 50, "y"], width=20), [b"*** " + b"x" * 50 + b"\n", b"*** y\n"]
+        )
