@@ -1,0 +1,184 @@
+"""The service from makeService, over real sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pathlib
+import socket
+
+import pytest
+import pytest_twisted
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, DeferredQueue
+from twisted.internet.endpoints import TCP4ClientEndpoint, UNIXClientEndpoint, connectProtocol
+from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+
+from chatsvc.tap import ChatService, Options, makeService
+
+TIMEOUT = 10.0
+
+
+class LineClient(LineReceiver):
+    """A test user: queues the lines it receives."""
+
+    delimiter = b"\n"
+
+    def __init__(self) -> None:
+        self.queue: DeferredQueue[str] = DeferredQueue()
+        self.closed: Deferred[None] = Deferred()
+
+    def lineReceived(self, line: bytes) -> None:
+        self.queue.put(line.decode())
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self.closed.callback(None)
+
+    def say(self, line: str) -> None:
+        self.sendLine(line.encode())
+
+    async def next_line(self) -> str:
+        d = self.queue.get()
+        d.addTimeout(TIMEOUT, reactor)  # type: ignore[arg-type]
+        return await d
+
+    async def expect(self, *lines: str) -> None:
+        for line in lines:
+            assert await self.next_line() == line
+
+    async def expect_closed(self) -> None:
+        self.closed.addTimeout(TIMEOUT, reactor)  # type: ignore[arg-type]
+        await self.closed
+
+
+async def connect(endpoint: IStreamClientEndpoint, nick: str | None = None) -> LineClient:
+    client = await connectProtocol(endpoint, LineClient())
+    await client.expect("*** Welcome to chatsvc!", "*** Choose a nickname:")
+    if nick is not None:
+        client.say(nick)
+        await client.expect(f"*** Hello {nick}! Type /help for the commands.")
+    return client
+
+
+def start(*argv: str) -> ChatService:
+    options = Options()
+    options.parseOptions(list(argv))
+    service = makeService(options, reactor)  # type: ignore[arg-type]
+    assert isinstance(service, ChatService)
+    service.privilegedStartService()
+    service.startService()
+    return service
+
+
+def tcp_endpoint(service: ChatService, index: int = 0) -> TCP4ClientEndpoint:
+    port = service.ports[index].getHost().port  # type: ignore[attr-defined]
+    return TCP4ClientEndpoint(reactor, "127.0.0.1", port)  # type: ignore[arg-type]
+
+
+@pytest_twisted.ensureDeferred
+async def test_three_users_talk_switch_rooms_and_quit() -> None:
+    service = start("--port", "tcp:0:interface=127.0.0.1")
+    try:
+        endpoint = tcp_endpoint(service)
+        alice = await connect(endpoint, "alice")
+        await alice.expect("*** You joined lobby (1 member):", "*** alice")
+        bob = await connect(endpoint)
+        bob.say("ALICE")
+        await bob.expect("*** Error: the nickname ALICE is taken", "*** Choose a nickname:")
+        bob.say("bob")
+        await bob.expect(
+            "*** Hello bob! Type /help for the commands.",
+            "*** You joined lobby (2 members):",
+            "*** alice, bob",
+        )
+        await alice.expect("*** bob joined lobby")
+        carol = await connect(endpoint, "carol")
+        await carol.expect("*** You joined lobby (3 members):", "*** alice, bob, carol")
+        await alice.expect("*** carol joined lobby")
+        await bob.expect("*** carol joined lobby")
+
+        alice.say("hello everyone")
+        await bob.expect("<alice> hello everyone")
+        await carol.expect("<alice> hello everyone")
+
+        bob.say("/join dev")
+        await bob.expect("*** You joined dev (1 member):", "*** bob")
+        await alice.expect("*** bob left lobby")
+        await carol.expect("*** bob left lobby")
+        carol.say("/join DEV")
+        await carol.expect("*** You joined dev (2 members):", "*** bob, carol")
+        await bob.expect("*** carol joined dev")
+        await alice.expect("*** carol left lobby")
+
+        carol.say("just us in dev")
+        await bob.expect("<carol> just us in dev")
+        alice.say("/msg bob lunch?")
+        await alice.expect("-> *bob* lunch?")
+        await bob.expect("*alice* lunch?")
+        bob.say("/me nods")
+        await carol.expect("* bob nods")
+
+        carol.say("/quit see you")
+        await carol.expect("*** Bye!")
+        await carol.expect_closed()
+        await bob.expect("*** carol left dev (see you)")
+        bob.transport.loseConnection()  # type: ignore[union-attr]
+        await bob.expect_closed()
+        alice.say("/who")
+        await alice.expect("*** Members of lobby (1 member):", "*** alice")
+        alice.say("/rooms")
+        await alice.expect("*** 1 room:", "*** lobby (1)")
+        alice.say("/quit")
+        await alice.expect("*** Bye!")
+        await alice.expect_closed()
+    finally:
+        await service.stopService()
+    assert len(service.factory.chat) == 0
+    assert service.factory.connections == set()
+
+
+@pytest_twisted.ensureDeferred
+async def test_stop_service_says_goodbye() -> None:
+    service = start("--port", "tcp:0:interface=127.0.0.1")
+    port = service.ports[0].getHost().port  # type: ignore[attr-defined]
+    endpoint = tcp_endpoint(service)
+    alice = await connect(endpoint, "alice")
+    anonymous = await connect(endpoint)
+    await alice.expect("*** You joined lobby (1 member):", "*** alice")
+    await service.stopService()
+    await alice.expect("*** The server is shutting down. Goodbye!")
+    await anonymous.expect("*** The server is shutting down. Goodbye!")
+    await alice.expect_closed()
+    await anonymous.expect_closed()
+    assert not service.running
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_chat_on_several_endpoints(tmp_path: pathlib.Path) -> None:
+    path = f"{tmp_path}/chat.sock"
+    service = start("--port", "tcp:0:interface=127.0.0.1", "--listen", f"unix:{path}")
+    try:
+        alice = await connect(tcp_endpoint(service), "alice")
+        await alice.expect("*** You joined lobby (1 member):", "*** alice")
+        bob = await connect(UNIXClientEndpoint(reactor, path), "bob")  # type: ignore[arg-type]
+        await bob.expect("*** You joined lobby (2 members):", "*** alice, bob")
+        bob.say("over a unix socket")
+        await alice.expect("*** bob joined lobby", "<bob> over a unix socket")
+    finally:
+        await service.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_tcp_nodelay_on_accepted_connections() -> None:
+    service = start("--port", "tcp:0:interface=127.0.0.1")
+    try:
+        alice = await connect(tcp_endpoint(service), "alice")
+        (server_side,) = service.factory.connections
+        sock = server_side.transport.getHandle()  # type: ignore[attr-defined]
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        alice.transport.loseConnection()  # type: ignore[union-attr]
+        await alice.expect_closed()
+    finally:
+        await service.stopService()

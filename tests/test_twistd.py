@@ -1,0 +1,215 @@
+"""
+The installed package as an operator meets it: the wheel's contents, and the
+real C{twistd} in the foreground, daemonized, and failing to start.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+TWISTD = [str(BIN / "twistd")] if (BIN / "twistd").exists() else [sys.executable, "-m", "twisted"]
+TIMEOUT = 20.0
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*TWISTD, *args], capture_output=True, text=True, timeout=TIMEOUT, cwd=cwd, check=False
+    )
+
+
+def wait_for(predicate: object, what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+class User:
+    """A blocking socket client, good enough to drive a server process."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.settimeout(TIMEOUT)
+        self.sock = sock
+        self.file = sock.makefile("rb")
+
+    @classmethod
+    def unix(cls, path: Path) -> User:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(str(path))
+        return cls(sock)
+
+    @classmethod
+    def tcp(cls, port: int) -> User:
+        return cls(socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT))
+
+    def say(self, line: str) -> None:
+        self.sock.sendall(line.encode() + b"\n")
+
+    def line(self) -> str:
+        data = self.file.readline()
+        assert data.endswith(b"\n"), data
+        return data.decode()[:-1]
+
+    def expect(self, *lines: str) -> None:
+        for line in lines:
+            assert self.line() == line
+
+    def sign_on(self, nick: str) -> None:
+        self.expect("*** Welcome to chatsvc!", "*** Choose a nickname:")
+        self.say(nick)
+        self.expect(f"*** Hello {nick}! Type /help for the commands.")
+
+    def at_eof(self) -> bool:
+        return self.file.read() == b""
+
+
+def test_wheel_ships_the_plugin_and_no_cache(tmp_path: Path) -> None:
+    pytest.importorskip("hatchling")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+        + ["-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    (wheel,) = tmp_path.glob("chatsvc-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "twisted/plugins/chatsvc_plugin.py" in names
+    assert "chatsvc/tap.py" in names
+    assert not [n for n in names if n.endswith("dropin.cache")]
+    assert "twisted/__init__.py" not in names
+    assert "twisted/plugins/__init__.py" not in names
+    assert not [n for n in names if n.startswith("tests/")]
+
+
+def test_twistd_lists_chat_and_documents_its_options(tmp_path: Path) -> None:
+    listing = run("--help", cwd=tmp_path)
+    assert listing.returncode == 0
+    assert re.search(r"^\s+chat\s+A multi-room chat server", listing.stdout, re.M)
+    helped = run("chat", "--help", cwd=tmp_path)
+    assert helped.returncode == 0, helped.stderr
+    for option in ["--port=", "--listen=", "--log-messages", "--version"]:
+        assert option in helped.stdout
+
+
+@pytest.fixture
+def foreground(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    process = subprocess.Popen(
+        [*TWISTD, "-n", "--pidfile=", "chat", "--port", "tcp:0:interface=127.0.0.1"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + TIMEOUT
+        for line in process.stdout:
+            found = re.search(r"ChatFactory starting on (\d+)", line)
+            if found:
+                yield process, int(found.group(1))
+                break
+            assert time.monotonic() < deadline, "server did not start"
+        else:
+            raise AssertionError("server exited before listening")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(TIMEOUT)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_foreground_logs_to_stdout_and_stops_on_sigterm(
+    foreground: tuple[subprocess.Popen[str], int],
+) -> None:
+    process, port = foreground
+    alice = User.tcp(port)
+    alice.sign_on("alice")
+    alice.expect("*** You joined lobby (1 member):", "*** alice")
+    process.send_signal(signal.SIGTERM)
+    alice.expect("*** The server is shutting down. Goodbye!")
+    assert alice.at_eof()
+    # After a clean stop, twistd ends by the signal that stopped it, as is
+    # conventional for a daemon, so the exit status tells why it ended.
+    assert process.wait(TIMEOUT) == -signal.SIGTERM
+    assert process.stdout is not None
+    log = process.stdout.read()
+    assert "Saying goodbye to 1 connections" in log
+    assert "Main loop terminated." in log
+
+
+def test_foreground_stops_on_sigint(foreground: tuple[subprocess.Popen[str], int]) -> None:
+    process, port = foreground
+    alice = User.tcp(port)
+    alice.sign_on("alice")
+    process.send_signal(signal.SIGINT)
+    alice.expect("*** You joined lobby (1 member):", "*** alice")
+    alice.expect("*** The server is shutting down. Goodbye!")
+    assert process.wait(TIMEOUT) == -signal.SIGINT
+
+
+def test_daemon_with_pidfile_and_logfile(tmp_path: Path) -> None:
+    sock, pidfile, logfile = tmp_path / "chat.sock", tmp_path / "chat.pid", tmp_path / "chat.log"
+    started = run(
+        f"--pidfile={pidfile}", f"--logfile={logfile}", "chat", "--port", f"unix:{sock}",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert started.returncode == 0, started.stdout + started.stderr
+    pid = int(pidfile.read_text())
+    try:
+        wait_for(sock.exists, "the socket")
+        alice = User.unix(sock)
+        alice.sign_on("alice")
+        alice.expect("*** You joined lobby (1 member):", "*** alice")
+        alice.say("hello")
+        os.kill(pid, signal.SIGTERM)
+        alice.expect("*** The server is shutting down. Goodbye!")
+        assert alice.at_eof()
+        wait_for(lambda: not pidfile.exists(), "the pidfile to go")
+    finally:
+        if pidfile.exists():
+            os.kill(pid, signal.SIGKILL)
+    log = logfile.read_text()
+    assert "unix connected" in log
+    assert "unix is alice" in log
+    assert "hello" not in log, "message text is logged only with --log-messages"
+    assert "Main loop terminated." in log
+
+
+def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("-n", "--pidfile=", "chat", "--port", f"tcp:{port}:interface=127.0.0.1")
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    errors = [line for line in output.splitlines() if "twistd chat:" in line]
+    assert len(errors) == 1
+    assert errors[0].endswith(
+        f"twistd chat: cannot listen on tcp:{port}:interface=127.0.0.1: Address already in use"
+    )
+
+
+def test_invalid_endpoint_is_a_usage_error(tmp_path: Path) -> None:
+    result = run("-n", "--pidfile=", "chat", "--port", "nonsense:1", cwd=tmp_path)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "invalid endpoint 'nonsense:1': Unknown endpoint type: 'nonsense'" in output
+    assert "Traceback" not in output
