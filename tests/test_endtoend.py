@@ -39,7 +39,7 @@ class LineClient(LineReceiver):
 
     async def next_line(self) -> str:
         d = self.queue.get()
-        d.addTimeout(TIMEOUT, reactor)  # type: ignore[arg-type]
+        d.addTimeout(TIMEOUT, reactor)
         return await d
 
     async def expect(self, *lines: str) -> None:
@@ -47,12 +47,12 @@ class LineClient(LineReceiver):
             assert await self.next_line() == line
 
     async def expect_closed(self) -> None:
-        self.closed.addTimeout(TIMEOUT, reactor)  # type: ignore[arg-type]
+        self.closed.addTimeout(TIMEOUT, reactor)
         await self.closed
 
 
 async def connect(endpoint: IStreamClientEndpoint, nick: str | None = None) -> LineClient:
-    client = await connectProtocol(endpoint, LineClient())
+    client: LineClient = await connectProtocol(endpoint, LineClient())
     await client.expect("*** Welcome to chatsvc!", "*** Choose a nickname:")
     if nick is not None:
         client.say(nick)
@@ -63,7 +63,7 @@ async def connect(endpoint: IStreamClientEndpoint, nick: str | None = None) -> L
 def start(*argv: str) -> ChatService:
     options = Options()
     options.parseOptions(list(argv))
-    service = makeService(options, reactor)  # type: ignore[arg-type]
+    service = makeService(options, reactor)
     assert isinstance(service, ChatService)
     service.privilegedStartService()
     service.startService()
@@ -72,7 +72,7 @@ def start(*argv: str) -> ChatService:
 
 def tcp_endpoint(service: ChatService, index: int = 0) -> TCP4ClientEndpoint:
     port = service.ports[index].getHost().port  # type: ignore[attr-defined]
-    return TCP4ClientEndpoint(reactor, "127.0.0.1", port)  # type: ignore[arg-type]
+    return TCP4ClientEndpoint(reactor, "127.0.0.1", port)
 
 
 @pytest_twisted.ensureDeferred
@@ -162,7 +162,7 @@ async def test_one_chat_on_several_endpoints(tmp_path: pathlib.Path) -> None:
     try:
         alice = await connect(tcp_endpoint(service), "alice")
         await alice.expect("*** You joined lobby (1 member):", "*** alice")
-        bob = await connect(UNIXClientEndpoint(reactor, path), "bob")  # type: ignore[arg-type]
+        bob = await connect(UNIXClientEndpoint(reactor, path), "bob")
         await bob.expect("*** You joined lobby (2 members):", "*** alice, bob")
         bob.say("over a unix socket")
         await alice.expect("*** bob joined lobby", "<bob> over a unix socket")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from support import Connection, signed_on
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -14,6 +13,7 @@ from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.server import ChatFactory, describe_address
+from tests.support import Connection, signed_on
 
 
 class HandshakeTests(SynchronousTestCase):
