@@ -25,5 +25,6 @@ class IChatClient(Interface):
 
         Called from the reactor thread, once per recipient of the same event
         object; a frontend that renders events should cache the rendering of
-        the last event it saw (see L{chatsvc.wire.render}).
+        the last event it saw (see L{chatsvc.wire.render}). It must not call
+        back into the model: the model may be part-way through a room.
         """

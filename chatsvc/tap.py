@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, cast
 
+import attrs
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred
@@ -26,6 +28,7 @@ from twisted.python import usage
 from zope.interface import implementer
 
 from chatsvc import __version__
+from chatsvc.limits import Limits
 from chatsvc.server import ChatFactory
 
 DEFAULT_ENDPOINT = "tcp:8080"
@@ -46,6 +49,26 @@ def endpoint_description(port: str) -> str:
     return _BARE_IPV6_INTERFACE.sub(lambda m: m.group(1).replace(":", "\\:"), port)
 
 
+def _limit(name: str, doc: str, kind: type[int] | type[float]) -> list[object]:
+    """An option for the L{Limits} field C{name}, with its default."""
+    default = cast(float, attrs.fields_dict(Limits)[name.replace("-", "_")].default)
+    return [name, None, kind(default), doc, _number(kind)]
+
+
+def _number(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def coerce(value: str) -> float:
+        try:
+            number = kind(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number") from None
+        if number < 0:
+            raise ValueError(f"{value!r} is negative")
+        return number
+
+    coerce.coerceDoc = ""  # type: ignore[attr-defined]
+    return coerce
+
+
 class Options(usage.Options):
     synopsis = "[options]"
     longdesc = (
@@ -62,6 +85,31 @@ class Options(usage.Options):
             "such as tcp:8080:interface=:: or unix:/run/chat.sock. "
             f"[default: {DEFAULT_ENDPOINT}]",
         ],
+        _limit(
+            "max-line",
+            "Longest line in bytes, either way; a longer one is discarded with an error.",
+            int,
+        ),
+        _limit("max-clients", "Most connections open at once (0: unlimited).", int),
+        _limit(
+            "max-per-ip", "Most connections open at once from one IP address (0: unlimited).", int
+        ),
+        _limit(
+            "login-timeout",
+            "Seconds a new connection has to choose a nickname (0: forever).",
+            float,
+        ),
+        _limit(
+            "rate",
+            "Lines per second a client may send on average; faster ones are slowed (0: unlimited).",
+            float,
+        ),
+        _limit("burst", "Lines a client may send at once before --rate applies.", int),
+        _limit(
+            "max-send-buffer",
+            "Bytes queued for a client that is not reading before it is dropped (0: unlimited).",
+            int,
+        ),
     ]
     optFlags = [
         [
@@ -91,6 +139,12 @@ class Options(usage.Options):
         if self["port"] is not None:
             descriptions.insert(0, endpoint_description(self["port"]))
         self["endpoints"] = descriptions or [DEFAULT_ENDPOINT]
+        try:
+            self["limits"] = Limits(
+                **{f.name: self[f.name.replace("_", "-")] for f in attrs.fields(Limits)}
+            )
+        except ValueError as e:
+            raise usage.UsageError(f"--{e}") from None
         for description in self["endpoints"]:
             try:
                 serverFromString(reactor, description)
@@ -197,7 +251,9 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
         from twisted.internet import reactor as global_reactor
 
         reactor = cast(IReactorTime, global_reactor)
-    factory = ChatFactory(log_messages=options["log-messages"], clock=reactor)
+    factory = ChatFactory(
+        limits=options["limits"], log_messages=options["log-messages"], clock=reactor
+    )
     service = ChatService(factory)
     for description in options["endpoints"]:
         service.listen(description, reactor)

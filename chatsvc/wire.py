@@ -103,14 +103,35 @@ def render(event: Event) -> bytes:
     return _last.line
 
 
-def notice(text: str) -> bytes:
-    """A server notice line."""
-    return f"*** {text}\n".encode()
+def clip(text: str, size: int) -> str:
+    """C{text} cut to at most C{size} bytes of UTF-8, at a character boundary."""
+    data = text.encode()
+    if len(data) <= size:
+        return text
+    return data[: max(0, size - 3)].decode("utf-8", "ignore") + "..."
 
 
-def error(text: str) -> bytes:
+def notice(text: str, limit: int | None = None) -> bytes:
+    """A server notice line, cut to C{limit} bytes before its C{\\n} if given."""
+    line = f"*** {text}"
+    if limit is not None:
+        line = clip(line, limit)
+    return f"{line}\n".encode()
+
+
+def error(text: str, limit: int | None = None) -> bytes:
     """A server notice that something the user asked for was refused."""
-    return f"*** Error: {text}\n".encode()
+    return notice(f"Error: {text}", limit)
+
+
+def room_overhead(nick: str) -> int:
+    """Bytes a room message or action adds to its text: C{<nick> } or C{* nick }."""
+    return len(nick) + 3
+
+
+def private_overhead(sender: str, recipient: str) -> int:
+    """Bytes added to a private message's text in the longer of its two lines."""
+    return max(len(sender) + 3, len(recipient) + 6)
 
 
 def own_private_message(message: PrivateMessage) -> bytes:

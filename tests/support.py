@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from chatsvc.server import ChatFactory, ChatServerProtocol
 
 
+def make_factory(**kwargs: Any) -> ChatFactory:
+    """A chat factory on a fake clock (unless one is given), with default limits."""
+    kwargs.setdefault("clock", Clock())
+    return ChatFactory(**kwargs)
+
+
 class Connection:
     """A connection to a L{ChatFactory} over a L{StringTransport}."""
 
-    def __init__(self, factory: ChatFactory, port: int = 40000) -> None:
-        self.transport = StringTransport(peerAddress=IPv4Address("TCP", "10.0.0.1", port))
+    def __init__(self, factory: ChatFactory, port: int = 40000, host: str = "10.0.0.1") -> None:
+        self.transport = StringTransport(peerAddress=IPv4Address("TCP", host, port))
         protocol = factory.buildProtocol(self.transport.getPeer())
         assert isinstance(protocol, ChatServerProtocol)
         self.protocol: ChatServerProtocol = protocol
         protocol.makeConnection(self.transport)
+
+    @property
+    def producer(self) -> IPushProducer:
+        """What the server registered with its transport, to hear of backlog."""
+        producer: IPushProducer | None = self.transport.producer
+        assert producer is not None
+        return producer
 
     def send(self, *lines: str | bytes) -> None:
         """Send each line, with a C{\\n}."""
@@ -39,9 +56,11 @@ class Connection:
         self.protocol.connectionLost(Failure(ConnectionDone()))
 
 
-def signed_on(factory: ChatFactory, nick: str, port: int = 40000) -> Connection:
+def signed_on(
+    factory: ChatFactory, nick: str, port: int = 40000, host: str = "10.0.0.1"
+) -> Connection:
     """A connection that has chosen C{nick}, with what it was told so far cleared."""
-    connection = Connection(factory, port)
+    connection = Connection(factory, port, host)
     connection.send(nick)
     connection.lines()
     return connection

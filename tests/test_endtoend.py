@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pathlib
 import socket
+import struct
+from collections.abc import Callable
 
 import pytest
 import pytest_twisted
@@ -11,6 +13,8 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred, DeferredQueue
 from twisted.internet.endpoints import TCP4ClientEndpoint, UNIXClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.internet.task import deferLater
+from twisted.logger import capturedLogs
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
@@ -171,14 +175,149 @@ async def test_one_chat_on_several_endpoints(tmp_path: pathlib.Path) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_tcp_nodelay_on_accepted_connections() -> None:
+async def test_nodelay_and_keepalive_on_accepted_connections() -> None:
     service = start("--port", "tcp:0:interface=127.0.0.1")
     try:
         alice = await connect(tcp_endpoint(service), "alice")
         (server_side,) = service.factory.connections
         sock = server_side.transport.getHandle()  # type: ignore[attr-defined]
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) != 0
         alice.transport.loseConnection()  # type: ignore[union-attr]
         await alice.expect_closed()
+    finally:
+        await service.stopService()
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait, bounded, for C{condition} to hold; it is polled every 10 ms."""
+    for _ in range(int(TIMEOUT * 100)):
+        if condition():
+            return
+        await deferLater(reactor, 0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest_twisted.ensureDeferred
+async def test_reader_that_stops_is_dropped_and_nobody_else_loses_a_message() -> None:
+    service = start(
+        "--port", "tcp:0:interface=127.0.0.1", "--rate", "0", "--max-send-buffer", "65536"
+    )  # fmt: skip
+    chat = service.factory.chat
+    port = service.ports[0].getHost().port  # type: ignore[attr-defined]
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        slow.connect(("127.0.0.1", port))
+        slow.sendall(b"slow\n")
+        await until(lambda: chat.find("slow") is not None, "slow to sign on")
+        alice = await connect(tcp_endpoint(service), "alice")
+        bob = await connect(tcp_endpoint(service), "bob")
+        await bob.expect("*** You joined lobby (3 members):", "*** alice, bob, slow")
+        filler = "x" * 1000
+        sent, received, notices = 0, 0, []
+        while chat.find("slow") is not None:
+            assert sent < 20_000, "the reader that stopped was never dropped"
+            for _ in range(100):
+                alice.say(f"{sent} {filler}")
+                sent += 1
+            while received < sent:
+                line = await bob.next_line()
+                if line.startswith("***"):
+                    notices.append(line)
+                else:
+                    assert line == f"<alice> {received} {filler}"
+                    received += 1
+        alice.say("after")
+        while (line := await bob.next_line()) != "<alice> after":
+            notices.append(line)
+        assert notices == ["*** slow left lobby (not reading)"]
+        await alice.expect("*** You joined lobby (2 members):", "*** alice, slow")
+        await alice.expect("*** bob joined lobby", "*** slow left lobby (not reading)")
+    finally:
+        slow.close()
+        await service.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_flood_is_slowed_not_dropped() -> None:
+    service = start("--port", "tcp:0:interface=127.0.0.1", "--rate", "100", "--burst", "10")
+    try:
+        flooder = await connect(tcp_endpoint(service), "flooder")
+        watcher = await connect(tcp_endpoint(service), "watcher")
+        await flooder.expect(
+            "*** You joined lobby (1 member):", "*** flooder", "*** watcher joined lobby"
+        )
+        await watcher.expect("*** You joined lobby (2 members):", "*** flooder, watcher")
+        await deferLater(reactor, 0.2)  # the budget spent signing on is back
+        flooder.transport.write(b"".join(b"flood %d\n" % i for i in range(200)))  # type: ignore[union-attr]
+        (server_side,) = [
+            p
+            for p in service.factory.connections
+            if p.participant and p.participant.nick == "flooder"
+        ]
+        await until(lambda: server_side.paused, "the flooder to be slowed down")
+        for i in range(200):
+            assert await watcher.next_line() == f"<flooder> flood {i}"
+        flooder.say("/quit")
+        await flooder.expect("*** Bye!")
+    finally:
+        await service.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_connections_past_max_per_ip_are_refused() -> None:
+    service = start("--port", "tcp:0:interface=127.0.0.1", "--max-per-ip", "2")
+    try:
+        alice = await connect(tcp_endpoint(service), "alice")
+        bob = await connect(tcp_endpoint(service), "bob")
+        refused: LineClient = await connectProtocol(tcp_endpoint(service), LineClient())
+        await refused.expect("*** Too many connections from your address; try again later.")
+        await refused.expect_closed()
+        await alice.expect("*** You joined lobby (1 member):", "*** alice", "*** bob joined lobby")
+        await bob.expect("*** You joined lobby (2 members):", "*** alice, bob")
+        alice.say("still here")
+        await bob.expect("<alice> still here")
+        bob.say("/quit")
+        await bob.expect("*** Bye!")
+        await bob.expect_closed()
+        await until(lambda: service.factory.connections_from("127.0.0.1") == 1, "bob to go")
+        carol = await connect(tcp_endpoint(service), "carol")
+        await carol.expect("*** You joined lobby (2 members):", "*** alice, carol")
+    finally:
+        await service.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_abrupt_departures_leave_only_the_leave_notice() -> None:
+    service = start("--port", "tcp:0:interface=127.0.0.1")
+    port = service.ports[0].getHost().port  # type: ignore[attr-defined]
+    chat = service.factory.chat
+    try:
+        watcher = await connect(tcp_endpoint(service), "watcher")
+        await watcher.expect("*** You joined lobby (1 member):", "*** watcher")
+        with capturedLogs() as events:
+            for nick, leave in [
+                ("midline", lambda s: (s.sendall(b"half a li"), s.close())),
+                (
+                    "reset",
+                    lambda s: (
+                        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)),
+                        s.close(),
+                    ),
+                ),
+                ("halfclose", lambda s: s.shutdown(socket.SHUT_WR)),
+            ]:
+                sock = socket.create_connection(("127.0.0.1", port))
+                sock.sendall(nick.encode() + b"\n")
+                await watcher.expect(f"*** {nick} joined lobby")
+                leave(sock)
+                await watcher.expect(f"*** {nick} left lobby")
+                await until(lambda: chat.find(nick) is None, f"{nick} to be gone")  # noqa: B023
+                sock.close()
+        assert len(chat) == 1
+        assert [e for e in events if e.get("log_failure")] == []
+        watcher.say("/who")
+        await watcher.expect("*** Members of lobby (1 member):", "*** watcher")
     finally:
         await service.stopService()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from chatsvc.commands import COMMANDS
 from chatsvc.tap import Options
@@ -30,7 +31,8 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 
 def test_every_option_is_documented() -> None:
-    for long, short, *_ in Options.optParameters + Options.optFlags:
+    options: list[Any] = [*Options.optParameters, *Options.optFlags]
+    for long, short, *_ in options:
         assert f"`--{long}" in README, long
         if short:
             assert f"`-{short}`" in README, short

@@ -13,12 +13,12 @@ from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.server import ChatFactory, describe_address
-from tests.support import Connection, signed_on
+from tests.support import Connection, make_factory, signed_on
 
 
 class HandshakeTests(SynchronousTestCase):
     def setUp(self) -> None:
-        self.factory = ChatFactory()
+        self.factory = make_factory()
 
     def test_greeting_and_prompt(self) -> None:
         c = Connection(self.factory)
@@ -106,7 +106,7 @@ class HandshakeTests(SynchronousTestCase):
 
 class RelayTests(SynchronousTestCase):
     def setUp(self) -> None:
-        self.factory = ChatFactory()
+        self.factory = make_factory()
         self.alice = signed_on(self.factory, "alice")
         self.bob = signed_on(self.factory, "bob")
         self.carol = signed_on(self.factory, "carol")
@@ -171,7 +171,7 @@ class RelayTests(SynchronousTestCase):
 
 class CommandTests(SynchronousTestCase):
     def setUp(self) -> None:
-        self.factory = ChatFactory()
+        self.factory = make_factory()
         self.alice = signed_on(self.factory, "alice")
         self.bob = signed_on(self.factory, "bob")
         self.alice.lines()
@@ -277,7 +277,7 @@ class CommandTests(SynchronousTestCase):
 
     def test_who_packs_many_names(self) -> None:
         for i in range(100):
-            signed_on(self.factory, f"user-number-{i:03d}")
+            signed_on(self.factory, f"user-number-{i:03d}", host=f"10.0.1.{i}")
         self.alice.lines()
         self.alice.send("/who")
         lines = self.alice.lines()
@@ -313,7 +313,7 @@ class CommandTests(SynchronousTestCase):
 
 class DisconnectTests(SynchronousTestCase):
     def setUp(self) -> None:
-        self.factory = ChatFactory()
+        self.factory = make_factory()
 
     def test_disconnect_tells_the_room_and_frees_the_nickname(self) -> None:
         alice = signed_on(self.factory, "alice")
@@ -395,7 +395,7 @@ class LoggingTests(SynchronousTestCase):
         return [formatEvent(e) for e in events]
 
     def test_activity_without_message_text(self) -> None:
-        factory = ChatFactory()
+        factory = make_factory()
         with capturedLogs() as events:
             alice = signed_on(factory, "alice")
             bob = signed_on(factory, "bob", port=40001)
@@ -422,7 +422,7 @@ class LoggingTests(SynchronousTestCase):
         )
 
     def test_log_messages(self) -> None:
-        factory = ChatFactory(log_messages=True)
+        factory = make_factory(log_messages=True)
         alice = signed_on(factory, "alice")
         signed_on(factory, "bob")
         with capturedLogs() as events:
@@ -445,7 +445,7 @@ class InMemoryPairTests(SynchronousTestCase):
     """Whole conversations through iosim's in-memory connections."""
 
     def test_three_clients(self) -> None:
-        factory = ChatFactory()
+        factory = make_factory()
 
         class Peer(LineReceiver):
             delimiter = b"\n"
