@@ -20,7 +20,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-TWISTD = [str(BIN / "twistd")] if (BIN / "twistd").exists() else [sys.executable, "-m", "twisted"]
+TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+if (BIN / "twistd").exists():
+    TWISTD = [str(BIN / "twistd")]
 TIMEOUT = 20.0
 
 
