@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from chatsvc import client
 from chatsvc.commands import COMMANDS
 from chatsvc.tap import Options
 
@@ -39,6 +40,14 @@ def test_every_option_is_documented() -> None:
     for name in dir(Options):
         if name.startswith("opt_") and name not in ("opt_help",):
             assert f"`--{name[4:].replace('_', '-')}" in README, name
+
+
+def test_every_client_option_is_documented() -> None:
+    options: list[Any] = [*client.Options.optParameters, *client.Options.optFlags]
+    for long, short, *_ in options:
+        assert f"`--{long}" in README, long
+        if short:
+            assert f"`-{short}`" in README, short
 
 
 def test_every_command_is_documented() -> None:

@@ -1,0 +1,825 @@
+"""
+The terminal client: C{chatsvc-client}.
+
+The parts, from the wire inwards:
+
+- L{classify} reads one line from the server as a L{ServerLine}; pure, so the
+  rules for notices, errors, messages, actions, private messages and mentions
+  are tested without any transport.
+- L{ChatClientProtocol} is one connection: bytes in and out, nothing more.
+- L{Session} is what lasts across connections: the nickname and room to take
+  back after a reconnection, the lines typed before signing on, and when to
+  quit. L{ClientService} reconnects; the session decides what to say on each
+  new connection.
+- An L{IConsole} is the user's side: L{LineConsole} for piped stdin and
+  stdout, L{chatsvc.terminal.ChatTerminal} for an interactive terminal. Both
+  run on L{StandardIO}, in the one reactor.
+
+test-case-name: tests.test_client
+"""
+
+from __future__ import annotations
+
+import enum
+import fcntl
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+
+import attrs
+from twisted.application.internet import ClientService, backoffPolicy
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.endpoints import clientFromString, quoteStringArgument
+from twisted.internet.error import ConnectError, ConnectionDone
+from twisted.internet.interfaces import (
+    IConsumer,
+    IDelayedCall,
+    IHalfCloseableProtocol,
+    IProtocol,
+    IPushProducer,
+    IReactorTime,
+    ITCPTransport,
+    ITransport,
+)
+from twisted.internet.protocol import Factory, connectionDone
+from twisted.internet.stdio import StandardIO
+from twisted.internet.task import deferLater, react
+from twisted.protocols.basic import LineReceiver
+from twisted.python import usage
+from twisted.python.failure import Failure
+from zope.interface import Interface, implementer
+
+from chatsvc import __version__, commands, wire
+from chatsvc.model import NAME_CHARS, NAME_MAX, canonical_room_name, fold, is_valid_name
+
+if TYPE_CHECKING:
+    from chatsvc.terminal import RawTerminal
+
+PROGRAM = "chatsvc-client"
+DEFAULT_HOST = "localhost"
+DEFAULT_PORT = 8080
+
+QUIT_TIMEOUT = 5.0
+"""
+Seconds to wait, after sending C{/quit}, for the server to hang up; longer by
+the time the server may still need for lines sent just before (L{PACE}).
+"""
+
+PACE = 2.0
+"""
+Lines a second the server is assumed to read at least. It reads at a limited
+pace (10 lines a second by default, after a burst), so the lines piped in
+just before C{/quit} may keep it busy for a while before it hangs up.
+"""
+
+NICK_VARIANTS = 3
+"""How many variants of its nickname a reconnecting client tries before asking the user."""
+
+LINE_MAX = 1 << 20
+"""
+The longest line, in bytes, read from the server or from piped input: far
+over the server's own limit (C{--max-line}), which it enforces by refusing
+longer lines with an error.
+"""
+
+
+# Reading server lines
+
+
+class Kind(enum.Enum):
+    """What a line from the server is."""
+
+    NOTICE = "notice"  # *** anything else
+    PROMPT = "prompt"  # *** Choose a nickname:
+    ERROR = "error"  # *** Error: TEXT
+    SIGNED_ON = "signed on"  # *** Hello NICK! Type /help for the commands.
+    JOINED = "joined"  # *** You joined ROOM (N members):
+    RENAMED = "renamed"  # *** You are now known as NICK
+    MESSAGE = "message"  # <nick> text
+    ACTION = "action"  # * nick text
+    PRIVATE = "private"  # *nick* text
+    SENT_PRIVATE = "sent private"  # -> *nick* text
+    TEXT = "text"  # none of these
+
+
+NOTICE_KINDS = frozenset(
+    {Kind.NOTICE, Kind.PROMPT, Kind.ERROR, Kind.SIGNED_ON, Kind.JOINED, Kind.RENAMED}
+)
+
+
+@attrs.frozen
+class ServerLine:
+    """
+    One line from the server, read.
+
+    C{text} is the whole line as received (decoded and sanitised, without its
+    newline); C{subject} is the nickname or room the line is about (the
+    sender of a message, the recipient of our private message, our new
+    nickname, the room we joined); C{body} is what follows the prefix.
+    """
+
+    text: str
+    kind: Kind
+    subject: str | None = None
+    body: str = ""
+    mention: bool = False
+
+
+_PROMPT = "*** Choose a nickname:"
+_PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
+    (Kind.ERROR, re.compile(r"\*\*\* Error: (?P<body>.*)")),
+    (Kind.SIGNED_ON, re.compile(r"\*\*\* Hello (?P<subject>\S+?)!(?P<body>(?: .*)?)")),
+    (Kind.JOINED, re.compile(r"\*\*\* You joined (?P<subject>\S+) (?P<body>\(\d+ members?\):)")),
+    (Kind.RENAMED, re.compile(r"\*\*\* You are now known as (?P<subject>\S+)(?P<body>)")),
+    (Kind.NOTICE, re.compile(r"\*\*\* (?P<body>.*)")),
+    (Kind.MESSAGE, re.compile(r"<(?P<subject>[^>\s]+)> (?P<body>.*)")),
+    (Kind.ACTION, re.compile(r"\* (?P<subject>\S+) (?P<body>.*)")),
+    (Kind.PRIVATE, re.compile(r"\*(?P<subject>[^*\s]+)\* (?P<body>.*)")),
+    (Kind.SENT_PRIVATE, re.compile(r"-> \*(?P<subject>[^*\s]+)\* (?P<body>.*)")),
+]
+
+_NAME_CHAR = r"A-Za-z0-9_\-.\[\]{}^|"
+
+
+@lru_cache(maxsize=8)
+def _naming(nick: str) -> re.Pattern[str]:
+    # A name character, or a dot followed by one, may not touch the nickname:
+    # "bob" is mentioned in "hi bob." but not in "bobby" or "bob.smith".
+    before = rf"(?<![{_NAME_CHAR}])"
+    after = rf"(?![{_NAME_CHAR.replace('.', '')}]|\.[{_NAME_CHAR}])"
+    return re.compile(before + re.escape(nick) + after, re.IGNORECASE)
+
+
+def mentions(text: str, nick: str) -> bool:
+    """Whether C{text} names C{nick} as a word of its own, in any case."""
+    return _naming(nick).search(text) is not None
+
+
+def classify(text: str, nick: str | None = None) -> ServerLine:
+    """
+    What the server line C{text} is. C{nick} is our nickname, if we have one:
+    a message or action that names it is a mention.
+    """
+    if text == _PROMPT:
+        return ServerLine(text, Kind.PROMPT, body=text[4:])
+    for kind, pattern in _PATTERNS:
+        match = pattern.fullmatch(text)
+        if match is not None:
+            fields = match.groupdict()
+            body = fields["body"].strip() if kind is Kind.SIGNED_ON else fields["body"]
+            mention = (
+                kind in (Kind.MESSAGE, Kind.ACTION)
+                and nick is not None
+                and mentions(fields["body"], nick)
+            )
+            return ServerLine(text, kind, fields.get("subject"), body, mention)
+    return ServerLine(text, Kind.TEXT, body=text)
+
+
+def nick_variant(nick: str, attempt: int) -> str:
+    """
+    The nickname to try when C{nick} has been refused C{attempt} times:
+    C{nick} with as many C{_} appended, shortened to stay within L{NAME_MAX}.
+    """
+    if attempt <= 0:
+        return nick
+    return nick[: max(1, NAME_MAX - attempt)] + "_" * attempt
+
+
+def is_quit(line: bytes, *, signing_on: bool = False) -> bool:
+    """
+    Whether the server reads C{line} as C{/quit}; while C{signing_on}, it
+    reads the line with surrounding blanks stripped.
+    """
+    text = wire.decode(line)
+    try:
+        return isinstance(commands.parse(text.strip() if signing_on else text), commands.Quit)
+    except commands.CommandError:
+        return False
+
+
+# The user's side
+
+
+class IConsole(Interface):
+    """
+    Where the user sees what happens, and types: a terminal, or plain stdin
+    and stdout. A console hands what the user types to L{Session.send}, and
+    the end of input to L{Session.end_input}.
+    """
+
+    def show(line: ServerLine) -> None:
+        """Show a line the server sent."""
+
+    def note(text: str) -> None:
+        """Tell the user something the client itself knows (the connection dropped, ...)."""
+
+    def close() -> Deferred[None]:
+        """Stop reading; the result fires once everything shown is written out."""
+
+
+# One connection
+
+
+class ChatClientProtocol(LineReceiver):
+    """One connection to the chat server: lines in and out for the L{Session}."""
+
+    delimiter = b"\n"
+    MAX_LENGTH = LINE_MAX
+    factory: ChatClientFactory
+    transport: ITransport
+
+    def connectionMade(self) -> None:
+        if ITCPTransport.providedBy(self.transport):
+            self.transport.setTcpNoDelay(True)
+        self.factory.session.connected(self)
+
+    def lineReceived(self, line: bytes) -> None:
+        self.factory.session.received(wire.decode(line))
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.factory.session.disconnected(self, reason)
+
+
+class ChatClientFactory(Factory[ChatClientProtocol]):
+    """Makes a L{ChatClientProtocol} for each connection of one L{Session}."""
+
+    protocol = ChatClientProtocol
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+
+# What lasts across connections
+
+
+class _Stage(enum.Enum):
+    OFFLINE = "offline"  # no connection
+    CONNECTED = "connected"  # the server has not asked for a nickname yet
+    PROMPTED = "prompted"  # the server waits for a nickname
+    OFFERED = "offered"  # we answered with a nickname; waiting for the verdict
+    GREETED = "greeted"  # the nickname is ours; the lobby's members follow
+    READY = "ready"  # signed on
+
+
+def default_backoff() -> Callable[[int], float]:
+    """Wait about 1, 2, 4, ... seconds between attempts, at most 30 (plus up to 1 of jitter)."""
+    return backoffPolicy(initialDelay=0.5, maxDelay=30.0, factor=2.0)
+
+
+class Session:
+    """
+    One user's time in the chat, across however many connections it takes.
+
+    It answers the nickname prompt when it knows the nickname (from
+    C{--nick}, the first piped line, or an earlier sign-on), holds what is
+    typed until signing on is complete, then joins the room it should be in
+    and sends what it held. With C{reconnect} (an interactive session) a lost
+    connection is told to the user and L{ClientService} makes another; the
+    session takes back its nickname, or a variant if that is taken, and its
+    room. Without it (piped input) the first refusal or loss ends the session
+    with status 1.
+
+    L{done} fires with the exit status once the session is over.
+    """
+
+    def __init__(
+        self,
+        console: IConsole,
+        *,
+        clock: IReactorTime,
+        nick: str | None = None,
+        room: str | None = None,
+        reconnect: bool = False,
+        backoff: Callable[[int], float] | None = None,
+    ) -> None:
+        self.console = console
+        self.done: Deferred[int] = Deferred()
+        self.nick: str | None = None
+        """Our nickname, while signed on."""
+        self.room: str | None = None
+        """The room we are in, while signed on."""
+        self._clock = clock
+        self._wanted_nick = nick
+        self._wanted_room = canonical_room_name(room) if room else None
+        self._reconnect = reconnect
+        self._backoff = backoff if backoff is not None else default_backoff()
+        self._protocol: ChatClientProtocol | None = None
+        self._stage = _Stage.OFFLINE
+        self._answering = False
+        self._offered = ""
+        self._variant = 0
+        self._refused: str | None = None
+        self._held: list[bytes] = []
+        self._input: IPushProducer | None = None
+        self._connected_before = False
+        self._signed_on_before = False
+        self._input_ended = False
+        self._quitting = False
+        self._quit_timer: IDelayedCall | None = None
+        self._unread = 0.0  # lines the server may not have read yet, at _unread_at
+        self._unread_at = 0.0
+        self._status = 0
+        self._finished = False
+
+    # From the console
+
+    def read_from(self, producer: IPushProducer) -> None:
+        """
+        Throttle C{producer}, the input, to what the connection can take, and
+        pause it while lines wait for sign-on to complete.
+        """
+        self._input = producer
+        if self._protocol is not None:
+            IConsumer(self._protocol.transport).registerProducer(producer, True)
+
+    def send(self, line: bytes) -> None:
+        """
+        A line the user typed: send it now, or hold it until signed on. While
+        the session answers the nickname prompt itself but has no nickname
+        yet (piped input without C{--nick}), the first line is the nickname.
+        """
+        if self._finished:
+            return
+        quitting = is_quit(line, signing_on=self._stage is not _Stage.READY)
+        self._quitting = self._quitting or quitting
+        if self._protocol is None:
+            if quitting:
+                self._finish()
+            else:
+                self._hold(line)
+                self.console.note("Not connected; the line will be sent once reconnected.")
+        elif self._stage is _Stage.READY or not self._answering:
+            self._write(line)
+        elif self._wanted_nick is None:
+            if quitting:
+                self._write(line)  # the server takes it as the answer to its prompt
+            else:
+                self._wanted_nick = wire.decode(line).strip()
+                if self._stage is _Stage.PROMPTED:
+                    self._offer()
+        else:
+            self._hold(line)
+
+    def end_input(self, error: str | None = None) -> None:
+        """
+        The user is done (end of input, Ctrl-D, the terminal closed): send
+        C{/quit}, after any held lines. With C{error}, tell the user why the
+        input was cut short, and exit with status 1.
+        """
+        if error is not None:
+            self.console.note(error)
+            self._status = 1
+        if self._finished or self._input_ended:
+            return
+        self._input_ended = True
+        if not self._quitting:
+            self.send(b"/quit")
+
+    def interrupt(self) -> None:
+        """Ctrl-C: quit as L{end_input} does; a second time, hang up without waiting."""
+        if self._quitting and not self._finished:
+            self._hang_up()
+        else:
+            self.end_input()
+
+    # From the connection
+
+    def connected(self, protocol: ChatClientProtocol) -> None:
+        self._protocol = protocol
+        self._stage = _Stage.CONNECTED
+        self._answering = not self._reconnect or self._wanted_nick is not None
+        self._variant = 0
+        self._refused = None
+        if self._input is not None:
+            IConsumer(protocol.transport).registerProducer(self._input, True)
+        if self._connected_before:
+            self.console.note("Connected again.")
+        self._connected_before = True
+        if not self._answering:
+            # The user answers the prompt: what they typed offline goes as typed.
+            held, self._held = self._held, []
+            for line in held:
+                self._write(line)
+
+    def received(self, text: str) -> None:
+        """A line from the server: note what it changes, show it, answer it."""
+        line = classify(text, self.nick)
+        stage = self._stage
+        if line.kind is Kind.SIGNED_ON and stage in (_Stage.PROMPTED, _Stage.OFFERED):
+            self._stage = _Stage.GREETED
+            self.nick = line.subject
+            if not self._answering:
+                self._wanted_nick = self.nick
+        elif line.kind is Kind.JOINED and stage in (_Stage.GREETED, _Stage.READY):
+            self.room = line.subject
+            if stage is _Stage.READY:
+                self._wanted_room = self.room
+        elif line.kind is Kind.RENAMED and stage is _Stage.READY:
+            self.nick = self._wanted_nick = line.subject
+        elif line.kind is Kind.ERROR and stage is _Stage.OFFERED:
+            self._refused = line.body
+        if line.kind is Kind.JOINED and stage is _Stage.GREETED:
+            self._signed_on()  # first, so its note does not split the line from its listing
+        self.console.show(line)
+        if line.kind is Kind.PROMPT:
+            self._prompted()
+
+    def disconnected(self, protocol: ChatClientProtocol, reason: Failure) -> None:
+        if protocol is not self._protocol:
+            return
+        self._protocol = None
+        self._stage = _Stage.OFFLINE
+        self.nick = self.room = None
+        if self._quit_timer is not None and self._quit_timer.active():
+            self._quit_timer.cancel()
+        self._quit_timer = None
+        if self._finished:
+            return
+        why = (
+            "the server closed the connection"
+            if reason.check(ConnectionDone)
+            else reason.getErrorMessage()
+        )
+        if self._quitting:
+            if self._held and not self._reconnect and not self._status:
+                self.console.note("the connection closed before all input was sent")
+                self._status = 1
+            self._finish()
+        elif not self._reconnect:
+            self.console.note(f"connection lost: {why}")
+            self._status = 1
+            self._finish()
+        else:
+            self.console.note(f"Connection lost: {why}.")
+
+    def retry_delay(self, attempt: int) -> float:
+        """The L{ClientService} retry policy: the backoff's delay, told to the user."""
+        delay = self._backoff(attempt)
+        if self._reconnect and self._connected_before and not self._finished:
+            self.console.note(f"Reconnecting in {delay:.1f} seconds.")
+        return delay
+
+    # Signing on
+
+    def _prompted(self) -> None:
+        """The server asks for a nickname: at first, or after refusing one."""
+        if self._stage not in (_Stage.CONNECTED, _Stage.PROMPTED, _Stage.OFFERED):
+            return
+        offered = self._stage is _Stage.OFFERED
+        self._stage = _Stage.PROMPTED
+        refused, self._refused = self._refused, None
+        if not self._answering or self._wanted_nick is None:
+            return
+        if not offered:
+            self._offer()
+        elif not self._reconnect:
+            self._give_up(f"cannot sign on as {self._offered}: {refused or 'refused'}")
+        elif self._signed_on_before and self._variant < NICK_VARIANTS:
+            self._variant += 1
+            self.console.note(f"Trying {nick_variant(self._wanted_nick, self._variant)} instead.")
+            self._offer()
+        else:
+            self._answering = False
+            if self._signed_on_before:
+                self.console.note(f"Could not take back {self._wanted_nick}; type a nickname.")
+
+    def _offer(self) -> None:
+        assert self._protocol is not None and self._wanted_nick is not None
+        self._offered = nick_variant(self._wanted_nick, self._variant)
+        self._stage = _Stage.OFFERED
+        self._protocol.sendLine(self._offered.encode())
+
+    def _signed_on(self) -> None:
+        assert self.room is not None
+        self._stage = _Stage.READY
+        wanted = self._wanted_room
+        rejoin = wanted if wanted is not None and fold(wanted) != fold(self.room) else None
+        if rejoin is not None:
+            self._write(f"/join {rejoin}".encode())
+        else:
+            self._wanted_room = self.room
+        if self._signed_on_before:
+            where = f"; rejoining {rejoin}" if rejoin is not None else ""
+            self.console.note(f"Signed on again as {self.nick}{where}.")
+        self._signed_on_before = True
+        held, self._held = self._held, []
+        for line in held:
+            self._write(line)
+        if self._input is not None:
+            self._input.resumeProducing()
+
+    # Sending and quitting
+
+    def _hold(self, line: bytes) -> None:
+        self._held.append(line)
+        if self._input is not None:
+            self._input.pauseProducing()
+
+    def _write(self, line: bytes) -> None:
+        assert self._protocol is not None
+        self._protocol.sendLine(line)
+        unread = self._still_unread() + 1
+        self._unread, self._unread_at = unread, self._clock.seconds()
+        if is_quit(line, signing_on=self._stage is not _Stage.READY):
+            self._quitting = True
+            if self._quit_timer is None:
+                wait = QUIT_TIMEOUT + unread / PACE
+                self._quit_timer = self._clock.callLater(wait, self._hang_up)
+
+    def _still_unread(self) -> float:
+        """How many of the lines sent the server may not have read yet, at L{PACE}."""
+        elapsed = self._clock.seconds() - self._unread_at
+        return max(0.0, self._unread - elapsed * PACE)
+
+    def _hang_up(self) -> None:
+        """The server did not close the connection after C{/quit}: close it ourselves."""
+        self._quit_timer = None
+        if self._protocol is not None:
+            transport = self._protocol.transport
+            tcp = ITCPTransport(transport, None)
+            if tcp is not None:
+                tcp.abortConnection()
+            else:
+                transport.loseConnection()
+
+    def _give_up(self, reason: str) -> None:
+        assert self._protocol is not None
+        self.console.note(reason)
+        self._status = 1
+        self._quitting = True
+        self._protocol.transport.loseConnection()
+
+    def _finish(self) -> None:
+        if not self._finished:
+            self._finished = True
+            self.done.callback(self._status)
+
+
+# Piped input and output
+
+
+@implementer(IConsole, IHalfCloseableProtocol, IPushProducer)
+class LineConsole(LineReceiver):
+    """
+    The console when stdin is not a terminal: every line read is sent, every
+    server line is printed as it came, and the client's own notes go to
+    stderr. Also the producer the connection throttles, so that a long input
+    is read no faster than the server takes it.
+    """
+
+    delimiter = b"\n"
+    MAX_LENGTH = LINE_MAX
+    session: Session
+    transport: StandardIO
+
+    def __init__(self, errors: TextIO | None = None) -> None:
+        self._errors = errors if errors is not None else sys.stderr
+        self._closed: Deferred[None] = Deferred()
+        self._writing = True
+        self._stopped = False
+
+    def connectionMade(self) -> None:
+        self.session.read_from(self)
+
+    def lineReceived(self, line: bytes) -> None:
+        if not self._stopped:
+            self.session.send(line)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self.session.end_input(f"stopped reading: a line is over {self.MAX_LENGTH} bytes")
+
+    # IHalfCloseableProtocol
+
+    def readConnectionLost(self) -> None:
+        tail = self.clearLineBuffer()
+        if tail and not self._stopped:
+            self.session.send(tail)
+        self.session.end_input()
+
+    def writeConnectionLost(self) -> None:
+        self._writing = False
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._writing = False
+        if not self._closed.called:
+            self._closed.callback(None)
+
+    # IConsole
+
+    def show(self, line: ServerLine) -> None:
+        if self._writing:
+            self.transport.write(line.text.encode() + b"\n")
+
+    def note(self, text: str) -> None:
+        self._errors.write(f"{PROGRAM}: {text}\n")
+        self._errors.flush()
+
+    def close(self) -> Deferred[None]:
+        if not self._writing:
+            return succeed(None)
+        self.transport.loseConnection()
+        return self._closed
+
+    # IPushProducer: only the reading side pauses; lines already read are still sent.
+
+    def pauseProducing(self) -> None:
+        self.transport.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        self.transport.resumeProducing()
+
+    def stopProducing(self) -> None:
+        """The connection to the server ending does not end the input."""
+
+
+# The command
+
+
+class Options(usage.Options):
+    """C{chatsvc-client}'s command line; L{postOptions} adds C{endpoint}, the one to connect to."""
+
+    synopsis = f"Usage: {PROGRAM} [options] [HOST [PORT]]"
+    longdesc = (
+        "A terminal client for chatsvc. Connects to HOST (default localhost) on "
+        "PORT (default 8080), or to the endpoint given with --connect. With a "
+        "terminal on stdin it edits lines and keeps a history, and reconnects "
+        "if the connection drops; otherwise it sends each line of stdin, then "
+        "/quit, and prints what the server sends."
+    )
+    optParameters = [
+        ["nick", "n", None, "Sign on with this nickname instead of answering the prompt."],
+        ["room", "r", None, "Go to this room once signed on."],
+        [
+            "connect",
+            "c",
+            None,
+            "Connect to this client endpoint string instead of HOST PORT, e.g. "
+            "tcp:chat.example.org:8080 or unix:/run/chatsvc.sock.",
+        ],
+    ]
+    optFlags = [
+        ["no-color", None, "Do not colour the output (a non-empty NO_COLOR does the same)."],
+    ]
+
+    def opt_version(self) -> None:
+        """Show the chatsvc version and exit."""
+        print(f"{PROGRAM} (chatsvc) {__version__}")
+        raise SystemExit(0)
+
+    def parseArgs(self, host: str | None = None, port: str | None = None) -> None:
+        self["host"] = host
+        self["port"] = port
+
+    def postOptions(self) -> None:
+        from twisted.internet import reactor
+
+        if self["connect"] is not None:
+            if self["host"] is not None:
+                raise usage.UsageError("give either HOST [PORT] or --connect, not both")
+            self["endpoint"] = self["connect"]
+        else:
+            self["endpoint"] = tcp_endpoint(self["host"] or DEFAULT_HOST, self["port"])
+        try:
+            clientFromString(reactor, self["endpoint"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise usage.UsageError(f"invalid endpoint {self['endpoint']!r}: {e}") from None
+        if self["nick"] is not None and not is_valid_name(self["nick"]):
+            raise usage.UsageError(
+                f"{self['nick']!r} is not a valid nickname: use 1-{NAME_MAX} {NAME_CHARS}"
+            )
+        if self["room"] is not None and not is_valid_name(canonical_room_name(self["room"])):
+            raise usage.UsageError(
+                f"{self['room']!r} is not a valid room name: use 1-{NAME_MAX} {NAME_CHARS}"
+            )
+
+
+def tcp_endpoint(host: str, port: str | None) -> str:
+    """The client endpoint string for C{host} and C{port} (a number, or L{None} for the default)."""
+    if port is None:
+        number = DEFAULT_PORT
+    elif port.isdigit() and 0 < int(port) < 65536:
+        number = int(port)
+    else:
+        raise usage.UsageError(f"invalid port {port!r}: give a number from 1 to 65535")
+    return f"tcp:{quoteStringArgument(host)}:{number}"
+
+
+def wants_colour(no_color: bool, environ: Mapping[str, str]) -> bool:
+    """Whether the terminal gets colours: not with C{--no-color}, C{NO_COLOR} or TERM=dumb."""
+    return not no_color and not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"
+
+
+def describe_connect_error(error: BaseException) -> str:
+    """The reason a connection attempt failed, in the operating system's words where it has some."""
+    if isinstance(error, ConnectError) and error.osError is not None and error.args:
+        words = error.args[0]
+        if isinstance(words, str) and words:
+            return words
+    return str(error).rstrip(".")
+
+
+@contextmanager
+def _file_flags_kept(*fds: int) -> Iterator[None]:
+    """
+    Put back the file status flags of C{fds} on the way out. L{StandardIO}
+    makes stdin and stdout non-blocking, and the flag is shared with whatever
+    uses the same terminal or pipe after us (the shell, the next command in a
+    pipeline), which would fail with EAGAIN.
+    """
+    saved: dict[int, int] = {}
+    for fd in fds:
+        with suppress(OSError):
+            saved[fd] = fcntl.fcntl(fd, fcntl.F_GETFL)
+    try:
+        yield
+    finally:
+        for fd, flags in saved.items():
+            with suppress(OSError):
+                fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+
+
+async def run(reactor: Any, options: Options, raw: RawTerminal | None) -> None:
+    """
+    Connect, then run the session until it is over. With C{raw} (stdin and
+    stdout are a terminal) the session is interactive: the terminal goes into
+    raw mode once connected, and the client reconnects when the connection
+    drops.
+    """
+    description: str = options["endpoint"]
+    endpoint = clientFromString(reactor, description)
+    start = partial(Session, clock=reactor, nick=options["nick"], room=options["room"])
+    console: IConsole
+    stdio: IProtocol
+    if raw is None:
+        lines = LineConsole()
+        session = lines.session = start(lines)
+        console = stdio = lines
+    else:
+        from twisted.conch.insults.insults import ServerProtocol
+
+        from chatsvc.terminal import ChatTerminal
+
+        terminal = ChatTerminal(colour=wants_colour(options["no-color"], os.environ))
+        session = terminal.session = start(terminal, reconnect=True)
+        console, stdio = terminal, ServerProtocol(lambda: terminal)
+    service = ClientService(
+        endpoint, ChatClientFactory(session), retryPolicy=session.retry_delay, clock=reactor
+    )
+    connected = service.whenConnected(failAfterFailures=1)
+    service.startService()
+    try:
+        await connected
+    except Exception as e:
+        # Stopped from the next turn: the service is still busy with the failure.
+        await deferLater(reactor, 0, service.stopService)
+        sys.stderr.write(
+            f"{PROGRAM}: cannot connect to {description}: {describe_connect_error(e)}\n"
+        )
+        raise SystemExit(1) from None
+    # Still in the reactor turn that connected: no server line has been read yet.
+    if raw is not None:
+        raw.enter(terminal.terminalSize)
+    StandardIO(stdio, reactor=reactor)
+    status = await session.done
+    await service.stopService()
+    await console.close()
+    if raw is not None:
+        raw.restore()
+    if status:
+        raise SystemExit(status)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """The C{chatsvc-client} command."""
+    options = Options()
+    try:
+        options.parseOptions(sys.argv[1:] if argv is None else list(argv))
+    except usage.UsageError as e:
+        sys.stderr.write(f"{PROGRAM}: {e}\n{PROGRAM}: see {PROGRAM} --help\n")
+        raise SystemExit(2) from None
+    raw: RawTerminal | None = None
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        from chatsvc.terminal import RawTerminal
+
+        raw = RawTerminal(sys.stdin.fileno())
+    with _file_flags_kept(sys.stdin.fileno(), sys.stdout.fileno()):
+        try:
+            react(run, [options, raw])
+        finally:
+            if raw is not None:
+                raw.restore()
+
+
+if __name__ == "__main__":
+    # Run the main() of chatsvc.client proper, not of this __main__ copy of it,
+    # so that chatsvc.terminal and main() share one set of classes.
+    from chatsvc.client import main as _main
+
+    _main()

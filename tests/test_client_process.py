@@ -1,0 +1,550 @@
+"""
+The real C{chatsvc-client} command against a real server on 127.0.0.1:
+with piped stdin, interactively in a pseudo-terminal (its screen rendered by
+insults' terminal emulator), and across a server restart.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import termios
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import pytest_twisted
+from twisted.conch.insults import helper, insults
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, ensureDeferred, maybeDeferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.error import ProcessExitedAlready
+from twisted.internet.interfaces import IListeningPort, IProcessTransport
+from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.task import deferLater
+from twisted.internet.testing import StringTransport
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+
+from chatsvc.server import ChatFactory
+
+WAIT = 5.0
+"""Seconds to wait for anything that should happen at once."""
+
+RECONNECT_WAIT = 15.0
+"""Seconds to wait for a reconnection: the first retry comes after 1 to 2 seconds."""
+
+CTRL_C, CTRL_D = b"\x03", b"\x04"
+
+_reactor: Any = reactor
+
+
+def client_command() -> list[str]:
+    """The installed console script, or the module if it is not installed."""
+    script = os.path.join(os.path.dirname(sys.executable), "chatsvc-client")
+    return [script] if os.path.exists(script) else [sys.executable, "-m", "chatsvc.client"]
+
+
+def client_environment(**changes: str) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
+    environment.update(changes)
+    return environment
+
+
+async def eventually(
+    condition: Callable[[], bool], state: Callable[[], object], timeout: float = WAIT
+) -> None:
+    """Wait until C{condition} holds; fail with C{state} if it does not within C{timeout}."""
+    deadline = _reactor.seconds() + timeout
+    while not condition():
+        if _reactor.seconds() > deadline:
+            raise AssertionError(f"not so after {timeout} seconds; now: {state()!r}")
+        await deferLater(_reactor, 0.01, lambda: None)
+
+
+def exit_code(reason: Failure) -> int | None:
+    """The status a process exited with (L{None} if a signal ended it)."""
+    code: int | None = getattr(reason.value, "exitCode", None)
+    return code
+
+
+async def ended(process: Deferred[int | None], transport: IProcessTransport | None) -> int | None:
+    """The exit status, once the process has exited; killed if it does not within L{WAIT}."""
+    timer = _reactor.callLater(WAIT, _kill, transport)
+    try:
+        return await process
+    finally:
+        if timer.active():
+            timer.cancel()
+
+
+def _kill(transport: IProcessTransport | None) -> None:
+    if transport is not None:
+        with suppress(ProcessExitedAlready):
+            transport.signalProcess("KILL")
+
+
+# The server and another user
+
+
+class Server:
+    """A chat server on 127.0.0.1 that can be stopped and started again on the same port."""
+
+    def __init__(self) -> None:
+        self.factory = ChatFactory()
+        self.port = 0
+        self._listening: IListeningPort | None = None
+
+    def start(self) -> None:
+        """Start a new server (no one signed on) on the port of the last, if there was one."""
+        self.factory = ChatFactory()
+        self._listening = _reactor.listenTCP(self.port, self.factory, interface="127.0.0.1")
+        self.port = self._listening.getHost().port  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._listening is not None:
+            listening, self._listening = self._listening, None
+            await maybeDeferred(listening.stopListening)
+            await self.factory.shut_down()
+
+    def room_of(self, nick: str) -> str | None:
+        participant = self.factory.chat.find(nick)
+        return None if participant is None else participant.room.name
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    server = Server()
+    server.start()
+    yield server
+    pytest_twisted.blockon(ensureDeferred(server.stop()))
+
+
+class User(LineReceiver):
+    """Another user of the chat, connected the plain way."""
+
+    delimiter = b"\n"
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def lineReceived(self, line: bytes) -> None:
+        self.lines.append(line.decode())
+
+    def say(self, text: str) -> None:
+        self.sendLine(text.encode())
+
+
+async def sign_on(server: Server, nick: str, room: str = "lobby") -> User:
+    """C{nick} signed on and in C{room}, with what the server said on the way forgotten."""
+    endpoint = TCP4ClientEndpoint(_reactor, "127.0.0.1", server.port)
+    user: User = await connectProtocol(endpoint, User())
+    user.say(nick)
+    if room != "lobby":
+        user.say(f"/join {room}")
+
+    def joined() -> bool:
+        heading = [
+            i for i, line in enumerate(user.lines) if line.startswith(f"*** You joined {room} (")
+        ]
+        return bool(heading) and len(user.lines) > heading[0] + 1
+
+    await eventually(joined, lambda: user.lines)
+    del user.lines[:]
+    return user
+
+
+# Piped
+
+
+class Piped(ProcessProtocol):
+    """A client with pipes for stdin, stdout and stderr."""
+
+    def __init__(self) -> None:
+        self.out = b""
+        self.err = b""
+        self.ended: Deferred[int | None] = Deferred()
+
+    def outReceived(self, data: bytes) -> None:
+        self.out += data
+
+    def errReceived(self, data: bytes) -> None:
+        self.err += data
+
+    def processEnded(self, reason: Failure) -> None:
+        self.ended.callback(exit_code(reason))
+
+    def output(self) -> list[str]:
+        return self.out.decode().split("\n")
+
+
+def spawn_piped(*arguments: str) -> Piped:
+    command = client_command() + list(arguments)
+    process = Piped()
+    _reactor.spawnProcess(process, command[0], command, env=client_environment())
+    return process
+
+
+async def run_piped(stdin: bytes, *arguments: str) -> Piped:
+    """Run the client with C{stdin} piped in, to the end."""
+    process = spawn_piped(*arguments)
+    assert process.transport is not None
+    process.transport.write(stdin)
+    process.transport.closeStdin()
+    await ended(process.ended, process.transport)
+    return process
+
+
+@pytest_twisted.ensureDeferred
+async def test_piped_lines_reach_the_room(server: Server) -> None:
+    """
+    Each piped line is said to the room, then the client quits, prints what
+    the server sent, and exits 0.
+    """
+    alice = await sign_on(server, "alice")
+    process = await run_piped(b"hi\nthere\n", "--nick", "bot", "127.0.0.1", str(server.port))
+    assert (await process.ended, process.err) == (0, b"")
+    assert process.output() == [
+        "*** Welcome to chatsvc!",
+        "*** Choose a nickname:",
+        "*** Hello bot! Type /help for the commands.",
+        "*** You joined lobby (2 members):",
+        "*** alice, bot",
+        "*** Bye!",
+        "",
+    ]
+    expected = ["*** bot joined lobby", "<bot> hi", "<bot> there", "*** bot left lobby"]
+    await eventually(lambda: alice.lines == expected, lambda: alice.lines)
+
+
+@pytest_twisted.ensureDeferred
+async def test_piped_first_line_is_nickname(server: Server) -> None:
+    """Without --nick the first line answers the prompt; --room and --connect are honoured."""
+    alice = await sign_on(server, "alice", "attic")
+    process = await run_piped(
+        b"bot\n/me waves\n", "--room", "attic", "--connect", f"tcp:127.0.0.1:{server.port}"
+    )
+    assert (await process.ended, process.err) == (0, b"")
+    assert process.output()[2:] == [
+        "*** Hello bot! Type /help for the commands.",
+        "*** You joined lobby (1 member):",
+        "*** bot",
+        "*** You joined attic (2 members):",
+        "*** alice, bot",
+        "*** Bye!",
+        "",
+    ]
+    expected = ["*** bot joined attic", "* bot waves", "*** bot left attic"]
+    await eventually(lambda: alice.lines == expected, lambda: alice.lines)
+
+
+@pytest_twisted.ensureDeferred
+async def test_piped_prints_what_arrives(server: Server) -> None:
+    """What others say comes out on stdout as plain lines, mentions and all."""
+    alice = await sign_on(server, "alice")
+    process = spawn_piped("--nick", "bot", "127.0.0.1", str(server.port))
+    assert process.transport is not None
+    await eventually(lambda: server.room_of("bot") == "lobby", lambda: process.out)
+    alice.say("hello bot")
+    alice.say("/msg bot psst")
+    await eventually(lambda: b"*alice* psst\n" in process.out, lambda: process.out)
+    process.transport.closeStdin()
+    assert await ended(process.ended, process.transport) == 0
+    assert process.output()[3:] == [
+        "*** You joined lobby (2 members):",
+        "*** alice, bot",
+        "<alice> hello bot",
+        "*alice* psst",
+        "*** Bye!",
+        "",
+    ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_piped_nickname_taken(server: Server) -> None:
+    """A refused nickname: the server's error, and status 1; nothing is said."""
+    alice = await sign_on(server, "bot")
+    process = await run_piped(b"hi\n", "--nick", "bot", "127.0.0.1", str(server.port))
+    assert await process.ended == 1
+    assert process.output() == [
+        "*** Welcome to chatsvc!",
+        "*** Choose a nickname:",
+        "*** Error: the nickname bot is taken",
+        "*** Choose a nickname:",
+        "",
+    ]
+    assert process.err == b"chatsvc-client: cannot sign on as bot: the nickname bot is taken\n"
+    assert alice.lines == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_piped_server_goes_away(server: Server) -> None:
+    """Piped, a lost connection is the end: status 1, and why on stderr."""
+    process = spawn_piped("--nick", "bot", "127.0.0.1", str(server.port))
+    await eventually(lambda: server.room_of("bot") == "lobby", lambda: process.out)
+    await server.stop()
+    assert await ended(process.ended, process.transport) == 1
+    assert process.output()[-2:] == ["*** The server is shutting down. Goodbye!", ""]
+    assert process.err == b"chatsvc-client: connection lost: the server closed the connection\n"
+
+
+@pytest_twisted.ensureDeferred
+async def test_no_server(server: Server) -> None:
+    """No server: one line on stderr, status 1, no traceback."""
+    port = server.port
+    await server.stop()
+    process = await run_piped(b"hi\n", "127.0.0.1", str(port))
+    assert (await process.ended, process.out) == (1, b"")
+    expected = f"chatsvc-client: cannot connect to tcp:127.0.0.1:{port}: Connection refused\n"
+    assert process.err.decode() == expected
+
+
+# Interactive, in a pseudo-terminal
+
+
+class PseudoTerminal(ProcessProtocol):
+    """The far end of a pseudo-terminal: what the child writes, on an emulated 80x24 screen."""
+
+    def __init__(self) -> None:
+        self.screen = helper.TerminalBuffer()
+        self._parser = insults.ClientProtocol(lambda: self.screen)
+        self._parser.makeConnection(StringTransport())
+        self.ended: Deferred[int | None] = Deferred()
+
+    def outReceived(self, data: bytes) -> None:
+        self._parser.dataReceived(data)
+
+    def processEnded(self, reason: Failure) -> None:
+        self.ended.callback(exit_code(reason))
+
+    def lines(self) -> list[str]:
+        """The screen's lines, up to the last that is not empty."""
+        lines = bytes(self.screen).decode().split("\n")
+        while lines and not lines[-1]:
+            lines.pop()
+        return lines
+
+    def last_line(self) -> str:
+        return (self.lines() or [""])[-1]
+
+    def line_attributes(self, text: str) -> Any:
+        """The character attributes at the start of the screen line C{text}."""
+        row = self.lines().index(text)
+        return self.screen.getCharacter(0, row)[1]
+
+    def type(self, keys: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(keys)
+
+    def local_modes(self) -> int:
+        """The terminal's local modes (ICANON, ECHO, ...) as the child has set them."""
+        fd = cast(Any, self.transport).fileno()
+        return cast(int, termios.tcgetattr(fd)[3])
+
+
+class Interactive:
+    """
+    An interactive client in a pseudo-terminal, run by a shell that records
+    the terminal's settings before and after.
+    """
+
+    def __init__(
+        self, tmp_path: Path, *arguments: str, command: list[str] | None = None, **environment: str
+    ) -> None:
+        self.before = tmp_path / "tty.before"
+        self.after = tmp_path / "tty.after"
+        script = 'stty -g >"$0.before"; "$@"; status=$?; stty -g >"$0.after"; exit $status'
+        argv = [
+            "/bin/sh",
+            "-c",
+            script,
+            str(tmp_path / "tty"),
+            *(command or client_command()),
+            *arguments,
+        ]
+        self.terminal = PseudoTerminal()
+        _reactor.spawnProcess(
+            self.terminal,
+            argv[0],
+            argv,
+            env=client_environment(TERM="xterm", **environment),
+            usePTY=True,
+        )
+
+    async def wait_for_prompt(self, prompt: str, timeout: float = WAIT) -> None:
+        await eventually(lambda: self.terminal.last_line() == prompt, self.terminal.lines, timeout)
+
+    async def exit_status(self) -> int | None:
+        return await ended(self.terminal.ended, self.terminal.transport)
+
+    def terminal_restored(self) -> bool:
+        return self.after.read_text() == self.before.read_text()
+
+    def kill(self) -> None:
+        if not self.terminal.ended.called:
+            _kill(self.terminal.transport)
+
+
+@pytest_twisted.ensureDeferred
+async def test_typing_while_lines_arrive(server: Server, tmp_path: Path) -> None:
+    """
+    Lines that arrive while the user types are written above the input line,
+    which stays whole; Enter sends it intact; Ctrl-D quits and puts the
+    terminal back as it was.
+    """
+    alice = await sign_on(server, "alice")
+    session = Interactive(tmp_path, "--nick", "bob", "127.0.0.1", str(server.port))
+    terminal = session.terminal
+    try:
+        await session.wait_for_prompt("[lobby] bob> ")
+        assert terminal.lines() == [
+            "*** Welcome to chatsvc!",
+            "*** Choose a nickname:",
+            "*** Hello bob! Type /help for the commands.",
+            "*** You joined lobby (2 members):",
+            "*** alice, bob",
+            "[lobby] bob> ",
+        ]
+        assert terminal.local_modes() & (termios.ICANON | termios.ECHO) == 0
+
+        terminal.type(b"hello wor")
+        await session.wait_for_prompt("[lobby] bob> hello wor")
+        alice.say("first")
+        alice.say("/me second")
+        await eventually(
+            lambda: (
+                terminal.lines()[-3:]
+                == ["<alice> first", "* alice second", "[lobby] bob> hello wor"]
+            ),
+            terminal.lines,
+        )
+
+        terminal.type(b"ld\r")
+        await eventually(
+            lambda: alice.lines == ["*** bob joined lobby", "<bob> hello world"],
+            lambda: alice.lines,
+        )
+        await eventually(
+            lambda: terminal.lines()[-2:] == ["[lobby] bob> hello world", "[lobby] bob> "],
+            terminal.lines,
+        )
+
+        terminal.type(CTRL_D)
+        assert await session.exit_status() == 0
+        assert terminal.lines()[-1] == "*** Bye!"
+        assert session.terminal_restored()
+        await eventually(lambda: alice.lines[-1:] == ["*** bob left lobby"], lambda: alice.lines)
+    finally:
+        session.kill()
+
+
+@pytest.mark.parametrize("keys", [CTRL_D, CTRL_C, b"/quit\r"], ids=["ctrl-d", "ctrl-c", "quit"])
+@pytest_twisted.ensureDeferred
+async def test_ways_out(server: Server, tmp_path: Path, keys: bytes) -> None:
+    """Ctrl-D, Ctrl-C and /quit each leave the chat and restore the terminal."""
+    alice = await sign_on(server, "alice")
+    session = Interactive(tmp_path, "--nick", "bob", "127.0.0.1", str(server.port))
+    try:
+        await session.wait_for_prompt("[lobby] bob> ")
+        session.terminal.type(keys)
+        assert await session.exit_status() == 0
+        assert session.terminal_restored()
+        await eventually(
+            lambda: alice.lines == ["*** bob joined lobby", "*** bob left lobby"],
+            lambda: alice.lines,
+        )
+    finally:
+        session.kill()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "coloured"),
+    [([], {}, True), (["--no-color"], {}, False), ([], {"NO_COLOR": "1"}, False)],
+    ids=["colour", "--no-color", "NO_COLOR"],
+)
+@pytest_twisted.ensureDeferred
+async def test_colours(
+    server: Server,
+    tmp_path: Path,
+    arguments: list[str],
+    environment: dict[str, str],
+    coloured: bool,
+) -> None:
+    """
+    Notices and private messages have colours of their own, unless colour is
+    turned off. Run as C{python -m chatsvc.client}, which must work too.
+    """
+    alice = await sign_on(server, "alice")
+    command = [sys.executable, "-m", "chatsvc.client"]
+    session = Interactive(
+        tmp_path,
+        "--nick",
+        "bob",
+        *arguments,
+        "127.0.0.1",
+        str(server.port),
+        command=command,
+        **environment,
+    )
+    terminal = session.terminal
+    try:
+        await session.wait_for_prompt("[lobby] bob> ")
+        alice.say("/msg bob psst")
+        await session.wait_for_prompt("[lobby] bob> ")
+        await eventually(lambda: "*alice* psst" in terminal.lines(), terminal.lines)
+        notice = terminal.line_attributes("*** Welcome to chatsvc!")
+        private = terminal.line_attributes("*alice* psst")
+        colours = (notice.foreground, private.foreground, private.bold)
+        if coloured:
+            assert colours == (helper.CYAN, helper.GREEN, True)
+        else:
+            assert colours == (helper.WHITE, helper.WHITE, False)
+        terminal.type(CTRL_D)
+        assert await session.exit_status() == 0
+    finally:
+        session.kill()
+
+
+@pytest_twisted.ensureDeferred
+async def test_reconnection(server: Server, tmp_path: Path) -> None:
+    """
+    The server stops and starts again on the same port: the client says so,
+    reconnects, and is back in its room under its nickname. With the server
+    gone again, Ctrl-D still leaves at once and restores the terminal.
+    """
+    session = Interactive(
+        tmp_path, "--nick", "bob", "--room", "attic", "127.0.0.1", str(server.port)
+    )
+    terminal = session.terminal
+    try:
+        await session.wait_for_prompt("[attic] bob> ")
+        assert server.room_of("bob") == "attic"
+
+        await server.stop()
+        lost = "-!- Connection lost: the server closed the connection."
+        await eventually(lambda: lost in terminal.lines(), terminal.lines)
+        server.start()
+        await eventually(lambda: server.room_of("bob") == "attic", terminal.lines, RECONNECT_WAIT)
+        await session.wait_for_prompt("[attic] bob> ")
+        lines = terminal.lines()
+        assert lines[lines.index(lost) - 1] == "*** The server is shutting down. Goodbye!"
+        assert lines[-3:] == ["*** You joined attic (1 member):", "*** bob", "[attic] bob> "]
+        assert "-!- Connected again." in lines
+        assert "-!- Signed on again as bob; rejoining attic." in lines
+
+        alice = await sign_on(server, "alice", "attic")
+        alice.say("welcome back")
+        await eventually(
+            lambda: terminal.lines()[-2:] == ["<alice> welcome back", "[attic] bob> "],
+            terminal.lines,
+        )
+
+        await server.stop()
+        await session.wait_for_prompt("> ")
+        terminal.type(CTRL_D)
+        assert await session.exit_status() == 0
+        assert session.terminal_restored()
+    finally:
+        session.kill()
