@@ -40,7 +40,16 @@ from chatsvc import commands, wire
 from chatsvc.commands import CommandError
 from chatsvc.interfaces import IChatClient
 from chatsvc.limits import Limits, TokenBucket
-from chatsvc.model import Chat, ChatError, Event, Participant, Room
+from chatsvc.model import (
+    Action,
+    Chat,
+    ChatError,
+    Event,
+    Message,
+    Participant,
+    PrivateMessage,
+    Room,
+)
 
 GREETING = wire.notice("Welcome to chatsvc!")
 PROMPT = wire.notice("Choose a nickname:")
@@ -331,32 +340,15 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
                 case commands.Say(text=said):
                     if said.strip():
                         self._check_size(said, wire.room_overhead(me.nick))
-                        message = chat.say(me, said)
-                        if self.factory.log_messages:
-                            self._log.info(
-                                "[{room}] <{nick}> {text}",
-                                room=message.room,
-                                nick=message.nick,
-                                text=message.text,
-                            )
+                        self._log_relayed(chat.say(me, said))
                 case commands.Me(text=action):
                     self._check_size(action, wire.room_overhead(me.nick))
-                    act = chat.act(me, action)
-                    if self.factory.log_messages:
-                        self._log.info(
-                            "[{room}] * {nick} {text}", room=act.room, nick=act.nick, text=act.text
-                        )
+                    self._log_relayed(chat.act(me, action))
                 case commands.Msg(nick=nick, text=said):
                     self._check_size(said, wire.private_overhead(me.nick, nick))
                     private = chat.whisper(me, nick, said)
                     self._write(wire.own_private_message(private))
-                    if self.factory.log_messages:
-                        self._log.info(
-                            "*{sender}* -> {recipient}: {text}",
-                            sender=private.sender,
-                            recipient=private.recipient,
-                            text=private.text,
-                        )
+                    self._log_relayed(private)
                 case commands.Nick(nick=nick):
                     old = chat.rename(me, nick)
                     self._log.info("{old} is now known as {new}", old=old, new=nick)
@@ -382,6 +374,11 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
                     self._quit(reason)
         except ChatError as e:
             self._error(str(e))
+
+    def _log_relayed(self, event: Message | Action | PrivateMessage) -> None:
+        """The classic server console, with C{--log-messages}."""
+        if self.factory.log_messages:
+            self._log.info("{line}", line=wire.log_line(event))
 
     def _check_size(self, text: str, overhead: int) -> None:
         """Refuse text that would make a relayed line longer than the line limit."""

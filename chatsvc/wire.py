@@ -111,6 +111,13 @@ def clip(text: str, size: int) -> str:
     return data[: max(0, size - 3)].decode("utf-8", "ignore") + "..."
 
 
+def log_line(event: Message | Action | PrivateMessage) -> str:
+    """How the server log shows a relayed message (C{--log-messages})."""
+    if isinstance(event, PrivateMessage):
+        return f"*{event.sender}* -> {event.recipient}: {event.text}"
+    return f"[{event.room}] {_format(event)[:-1]}"
+
+
 def notice(text: str, limit: int | None = None) -> bytes:
     """A server notice line, cut to C{limit} bytes before its C{\\n} if given."""
     line = f"*** {text}"
