@@ -125,6 +125,8 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self._bucket: TokenBucket | None = None
         self._refill: IDelayedCall | None = None
         self._leave_reason: str | None = None
+        self._held: list[bytes] = []  # written while the server is corked
+        self._batch = 0  # the last batch this connection was written to in
 
     # Connection events
 
@@ -168,10 +170,12 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         if self._receiving:
             return
         self._receiving = True
+        self.factory.cork()
         try:
             self._handle_lines()
         finally:
             self._receiving = False
+            self.factory.uncork()
 
     def _handle_lines(self) -> None:
         limit = self.factory.limits.max_line
@@ -250,7 +254,25 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
             if limit and self._queued > limit and not self._hung_up:
                 self._drop_slow_reader(limit)
                 return
+        factory = self.factory
+        if factory.corked:
+            # The first write of a batch goes out at once; later ones wait for
+            # the end of the batch, to go out together.
+            if self._held:
+                self._held.append(data)
+                return
+            if self._batch == factory.batch:
+                self._held.append(data)
+                factory.hold(self)
+                return
+            self._batch = factory.batch
         self.transport.write(data)
+
+    def flush(self) -> None:
+        """Write what was held while the server was corked, in one go."""
+        held, self._held = self._held, []
+        if held and not self._hung_up:
+            self.transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def _drop_slow_reader(self, limit: int) -> None:
         self._log.warn(
@@ -319,6 +341,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self._hang_up(notice)
 
     def _hang_up(self, last_words: bytes) -> None:
+        self.flush()
         self._hung_up = True
         self.setTimeout(None)
         # A transport with a producer registered does not close until it is gone.
@@ -448,6 +471,9 @@ class ChatFactory(ServerFactory):
         self.log_messages = log_messages
         self.clock = clock
         self.connections: set[ChatServerProtocol] = set()
+        self.corked = 0
+        self.batch = 0
+        self._held: list[ChatServerProtocol] = []
         self._per_host: dict[str, int] = {}
         self._hosts: dict[ChatServerProtocol, str] = {}
         self._all_closed: list[Deferred[None]] = []
@@ -479,6 +505,28 @@ class ChatFactory(ServerFactory):
         # accepted in one go is held to the limit too.
         self.connections.add(protocol)
         return protocol
+
+    def cork(self) -> None:
+        """
+        Hold what connections write until L{uncork}: while one connection's
+        lines are handled, each connection they make the server write to is
+        written to once, however many lines it gets (a burst of messages costs
+        one send per recipient, not one per message and recipient).
+        """
+        if not self.corked:
+            self.batch += 1
+        self.corked += 1
+
+    def uncork(self) -> None:
+        self.corked -= 1
+        if not self.corked:
+            held, self._held = self._held, []
+            for protocol in held:
+                protocol.flush()
+
+    def hold(self, protocol: ChatServerProtocol) -> None:
+        """C{protocol} has writes held until the server is uncorked."""
+        self._held.append(protocol)
 
     def connection_lost(self, protocol: ChatServerProtocol) -> None:
         self.connections.discard(protocol)

@@ -28,6 +28,7 @@ from twisted.python import usage
 from zope.interface import implementer
 
 from chatsvc import __version__
+from chatsvc.eagertcp import eager
 from chatsvc.limits import Limits
 from chatsvc.server import ChatFactory
 
@@ -177,7 +178,10 @@ def _exit_quietly_on(error: type[BaseException]) -> None:
 
 @implementer(IStreamServerEndpoint)
 class _PortRecorder:
-    """An endpoint that remembers the port it is listening on."""
+    """
+    An endpoint that remembers the port it is listening on, and makes the TCP
+    connections it accepts send eagerly (L{chatsvc.eagertcp}).
+    """
 
     def __init__(self, endpoint: IStreamServerEndpoint) -> None:
         self._endpoint = endpoint
@@ -187,7 +191,7 @@ class _PortRecorder:
         return self._endpoint.listen(protocolFactory).addCallback(self._listening)
 
     def _listening(self, port: IListeningPort) -> IListeningPort:
-        self.port = port
+        self.port = eager(port)
         return port
 
 

@@ -12,6 +12,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatsvc.limits import Limits
 from chatsvc.server import ChatFactory, describe_address
 from tests.support import Connection, make_factory, signed_on
 
@@ -167,6 +168,40 @@ class RelayTests(SynchronousTestCase):
         self.alice.send("one line")
         self.assertEqual(transports[0], b"<alice> one line\n")
         self.assertIs(transports[0], transports[1])
+
+
+class BatchTests(SynchronousTestCase):
+    """The lines of one read are handled as a batch, and written out together."""
+
+    def setUp(self) -> None:
+        self.factory = make_factory(limits=Limits(rate=0))
+        self.alice = signed_on(self.factory, "alice")
+        self.bob = signed_on(self.factory, "bob", host="10.0.0.2")
+        self.alice.lines()
+        self.writes: list[bytes] = []
+        self.bob.transport.write = self.writes.append  # type: ignore[method-assign]
+
+    def test_one_line_one_write(self) -> None:
+        for i in range(3):
+            self.alice.send(f"line {i}")
+        self.assertEqual(
+            self.writes, [b"<alice> line 0\n", b"<alice> line 1\n", b"<alice> line 2\n"]
+        )
+
+    def test_a_burst_is_written_in_two_goes(self) -> None:
+        """The first line at once, the rest together at the end of the batch."""
+        self.alice.protocol.dataReceived(b"".join(b"line %d\n" % i for i in range(50)))
+        self.assertEqual(len(self.writes), 2)
+        self.assertEqual(self.writes[0], b"<alice> line 0\n")
+        self.assertEqual(self.writes[1], b"".join(b"<alice> line %d\n" % i for i in range(1, 50)))
+
+    def test_quitting_mid_batch_writes_what_was_held_first(self) -> None:
+        self.bob.transport.write = StringTransport.write.__get__(self.bob.transport)  # type: ignore[method-assign]
+        self.bob.protocol.dataReceived(b"/help\n/quit\n")
+        lines = self.bob.lines()
+        self.assertEqual(lines[0], "*** Commands:")
+        self.assertEqual(lines[-1], "*** Bye!")
+        self.assertEqual(len(lines), 12)
 
 
 class CommandTests(SynchronousTestCase):
