@@ -196,7 +196,14 @@ class Chat:
     with its last member.
     """
 
-    def __init__(self, lobby: str = LOBBY) -> None:
+    def __init__(self, lobby: str = LOBBY, announce_limit: int = 0) -> None:
+        self.announce_limit = announce_limit
+        """
+        Rooms with more members than this are not told who comes, goes or
+        changes name (C{0}: every room is): in a room of thousands those
+        notices would drown the conversation, and cost a message to every
+        member for every arrival.
+        """
         self._participants: dict[str, Participant] = {}
         self._rooms: dict[str, Room] = {}
         self.lobby = self._room(lobby)
@@ -235,7 +242,7 @@ class Chat:
         participant = Participant(nick, client, self.lobby)
         self._participants[fold(nick)] = participant
         self.lobby._add(participant)
-        self.lobby.broadcast(Joined(self.lobby.name, nick), exclude=participant)
+        self._announce(self.lobby, Joined(self.lobby.name, nick), participant)
         return participant
 
     def sign_off(self, participant: Participant, reason: str | None = None) -> None:
@@ -271,7 +278,7 @@ class Chat:
         del self._participants[fold(old)]
         participant.nick = nick
         self._participants[fold(nick)] = participant
-        participant.room.broadcast(NickChange(participant.room.name, old, nick), participant)
+        self._announce(participant.room, NickChange(participant.room.name, old, nick), participant)
         return old
 
     def join(self, participant: Participant, name: str) -> Room:
@@ -288,7 +295,7 @@ class Chat:
         room = self._room(name)
         room._add(participant)
         participant.room = room
-        room.broadcast(Joined(room.name, participant.nick), exclude=participant)
+        self._announce(room, Joined(room.name, participant.nick), participant)
         return room
 
     # Talking
@@ -316,6 +323,12 @@ class Chat:
 
     # Internals
 
+    def _announce(self, room: Room, event: Event, exclude: Participant | None) -> None:
+        """Tell C{room} of a coming, going or change of name, unless it is too big to."""
+        limit = self.announce_limit
+        if not limit or len(room) <= limit:
+            room.broadcast(event, exclude)
+
     def _check_nick_free(self, nick: str) -> None:
         if not is_valid_name(nick):
             raise NicknameInvalid(nick)
@@ -331,7 +344,7 @@ class Chat:
     def _leave(self, participant: Participant, reason: str | None) -> None:
         room = participant.room
         room._remove(participant)
-        room.broadcast(Left(room.name, participant.nick, reason))
+        self._announce(room, Left(room.name, participant.nick, reason), None)
         if not room and room is not self.lobby:
             del self._rooms[fold(room.name)]
 

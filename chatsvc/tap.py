@@ -30,9 +30,11 @@ from zope.interface import implementer
 from chatsvc import __version__
 from chatsvc.eagertcp import eager
 from chatsvc.limits import Limits
+from chatsvc.model import Chat
 from chatsvc.server import ChatFactory
 
 DEFAULT_ENDPOINT = "tcp:8080"
+DEFAULT_ANNOUNCE_LIMIT = 200
 
 
 _BARE_IPV6_INTERFACE = re.compile(r"(?<=:interface=)([^\\=]*?:[^\\=]*?)(?=:\w+=|$)")
@@ -111,6 +113,14 @@ class Options(usage.Options):
             "Bytes queued for a client that is not reading before it is dropped (0: unlimited).",
             int,
         ),
+        [
+            "announce-limit",
+            None,
+            DEFAULT_ANNOUNCE_LIMIT,
+            "Rooms with more members than this are not told of joins, leaves and nickname "
+            "changes (0: every room is).",
+            _number(int),
+        ],
     ]
     optFlags = [
         [
@@ -256,7 +266,10 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
 
         reactor = cast(IReactorTime, global_reactor)
     factory = ChatFactory(
-        limits=options["limits"], log_messages=options["log-messages"], clock=reactor
+        Chat(announce_limit=options["announce-limit"]),
+        limits=options["limits"],
+        log_messages=options["log-messages"],
+        clock=reactor,
     )
     service = ChatService(factory)
     for description in options["endpoints"]:

@@ -226,3 +226,27 @@ class DissolveTests(SynchronousTestCase):
         self.assertEqual([r.name for r in chat.rooms()], ["lobby"])
         self.assertEqual(len(chat.lobby), 0)
         chat.sign_on("user0", RecordingClient())
+
+
+class AnnounceLimitTests(SynchronousTestCase):
+    def test_big_rooms_are_not_told_of_comings_and_goings(self) -> None:
+        chat = Chat(announce_limit=3)
+        clients = [RecordingClient() for _ in range(5)]
+        people = [chat.sign_on(f"user{i}", c) for i, c in enumerate(clients[:3])]
+        self.assertEqual(clients[0].take(), [Joined(LOBBY, "user1"), Joined(LOBBY, "user2")])
+        fourth = chat.sign_on("user3", clients[3])
+        self.assertEqual(clients[0].take(), [], "4 members: over the limit")
+        chat.rename(fourth, "user3b")
+        chat.say(fourth, "messages still go through")
+        self.assertEqual(clients[0].take(), [Message(LOBBY, "user3b", "messages still go through")])
+        chat.sign_off(fourth)
+        self.assertEqual(clients[0].take(), [Left(LOBBY, "user3b")], "3 left: at the limit")
+        chat.join(people[2], "dev")
+        self.assertEqual(clients[0].take(), [Left(LOBBY, "user2")])
+
+    def test_zero_means_always(self) -> None:
+        chat = Chat()
+        clients = [RecordingClient() for _ in range(50)]
+        for i, c in enumerate(clients):
+            chat.sign_on(f"user{i}", c)
+        self.assertEqual(len(clients[0].take()), 49)

@@ -96,6 +96,15 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertIsInstance(ports[0][1], ChatFactory)
         self.assertIs(ports[0][1], service.factory)
 
+    def test_announce_limit_reaches_the_chat(self) -> None:
+        service = makeService(parse(), MemoryReactorClock())
+        assert isinstance(service, ChatService)
+        self.assertEqual(service.factory.chat.announce_limit, 200)
+        service = makeService(parse("--announce-limit", "0"), MemoryReactorClock())
+        assert isinstance(service, ChatService)
+        self.assertEqual(service.factory.chat.announce_limit, 0)
+        self.assertRaises(usage.UsageError, parse, "--announce-limit", "-1")
+
     def test_log_messages_reaches_the_factory(self) -> None:
         service = makeService(parse("--log-messages"), MemoryReactorClock())
         assert isinstance(service, ChatService)
