@@ -312,7 +312,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self.setTimeout(None)
         self._log.info("{peer} is {nick}", peer=self.peer, nick=nick)
         self._notice(f"Hello {nick}! Type /help for the commands.")
-        self._show_members(self.participant.room, "You joined")
+        self._show_joined(self.participant.room)
 
     def _sign_off(self, reason: str | None) -> None:
         participant, self.participant = self.participant, None
@@ -382,7 +382,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
                     self._log.info(
                         "{nick} left {old} for {new}", nick=me.nick, old=old_room, new=room.name
                     )
-                    self._show_members(room, "You joined")
+                    self._show_joined(room)
                 case commands.Who(room=name):
                     self._show_members(me.room if name is None else chat.room(name), "Members of")
                 case commands.Rooms():
@@ -413,6 +413,15 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
     def _show_members(self, room: Room, heading: str) -> None:
         self._notice(f"{heading} {room.name} ({_count(len(room), 'member')}):")
         self._list(room.nicks())
+
+    def _show_joined(self, room: Room) -> None:
+        """The room just joined, and who is in it, unless there are too many to list."""
+        limit = self.factory.chat.announce_limit
+        if limit and len(room) > limit:
+            self._notice(f"You joined {room.name} ({_count(len(room), 'member')}):")
+            self._notice(f"Too many to list here; /who {room.name} lists them.")
+        else:
+            self._show_members(room, "You joined")
 
     def _list(self, items: Iterable[str]) -> None:
         width = min(wire.LIST_WIDTH, self.factory.limits.max_line + 1)

@@ -13,6 +13,7 @@ from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.limits import Limits
+from chatsvc.model import Chat
 from chatsvc.server import ChatFactory, describe_address
 from tests.support import Connection, make_factory, signed_on
 
@@ -168,6 +169,31 @@ class RelayTests(SynchronousTestCase):
         self.alice.send("one line")
         self.assertEqual(transports[0], b"<alice> one line\n")
         self.assertIs(transports[0], transports[1])
+
+
+class BigRoomTests(SynchronousTestCase):
+    def test_joining_a_room_too_big_to_list(self) -> None:
+        factory = make_factory(chat=Chat(announce_limit=2), limits=Limits(max_per_ip=0))
+        alice, bob = signed_on(factory, "alice"), signed_on(factory, "bob")
+        alice.lines()
+        carol = Connection(factory)
+        carol.lines()
+        carol.send("carol")
+        self.assertEqual(
+            carol.lines(),
+            [
+                "*** Hello carol! Type /help for the commands.",
+                "*** You joined lobby (3 members):",
+                "*** Too many to list here; /who lobby lists them.",
+            ],
+        )
+        self.assertEqual(alice.lines(), [])
+        carol.send("/who")
+        self.assertEqual(
+            carol.lines(), ["*** Members of lobby (3 members):", "*** alice, bob, carol"]
+        )
+        bob.send("/join dev")
+        self.assertEqual(bob.lines(), ["*** You joined dev (1 member):", "*** bob"])
 
 
 class BatchTests(SynchronousTestCase):
