@@ -20,6 +20,7 @@ test-case-name: tests.test_eagertcp
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from twisted.internet import tcp
 from twisted.internet.error import ConnectionLost
@@ -34,9 +35,10 @@ class EagerServer(tcp.Server):
     """Bytes handed to the buffered write() that the reactor has not yet sent."""
 
     _eager = True
+    """Connected, and neither closing nor closed for writing."""
 
     def write(self, data: bytes) -> None:
-        if self._eager and not self._queued and data and self.connected and not self.disconnecting:
+        if self._eager and not self._queued:
             try:
                 sent = self.socket.send(data)
             except OSError:
@@ -59,6 +61,14 @@ class EagerServer(tcp.Server):
         if isinstance(sent, int) and sent > 0:
             self._queued -= sent
         return sent
+
+    def loseConnection(self, *args: Any, **kwargs: Any) -> None:
+        self._eager = False
+        super().loseConnection(*args, **kwargs)
+
+    def abortConnection(self) -> None:
+        self._eager = False
+        super().abortConnection()
 
     def loseWriteConnection(self) -> None:
         self._eager = False

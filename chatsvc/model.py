@@ -13,7 +13,7 @@ test-case-name: tests.test_model
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import attrs
 
@@ -153,12 +153,13 @@ class Participant:
 @attrs.define(eq=False)
 class Room:
     """
-    A named set of participants. Members are kept in the order they joined
-    (a dict used as an ordered set).
+    A named set of participants, kept in the order they joined: a dict from
+    each member to its client's C{deliver}, looked up once on joining rather
+    than for every message.
     """
 
     name: str
-    _members: dict[Participant, None] = attrs.field(factory=dict, repr=False)
+    _members: dict[Participant, Callable[[Event], None]] = attrs.field(factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self._members)
@@ -175,12 +176,12 @@ class Room:
 
     def broadcast(self, event: Event, exclude: Participant | None = None) -> None:
         """Deliver C{event} to every member but C{exclude}."""
-        for member in self._members:
+        for member, deliver in self._members.items():
             if member is not exclude:
-                member.client.deliver(event)
+                deliver(event)
 
     def _add(self, participant: Participant) -> None:
-        self._members[participant] = None
+        self._members[participant] = participant.client.deliver
 
     def _remove(self, participant: Participant) -> None:
         del self._members[participant]
