@@ -1,0 +1,808 @@
+/*
+ * The benchmark's load generator: N chat clients in one process, one thread,
+ * epoll and non-blocking sockets.
+ *
+ * Every client connects to 127.0.0.1 (at most --window connections waiting to
+ * be accepted at a time, so that thousands of them do not overflow a listen
+ * backlog of 50), sends its nickname ("u<i>"), and joins a start barrier:
+ * client 0 broadcasts sync lines until every other client has seen one, and
+ * client 1 until client 0 has; a client that sees a sync is known to be in the
+ * room. Then the first --senders clients send tagged messages
+ *
+ *     @T <sender> <seq> <send_ns> xxxx...      (padded to --size bytes)
+ *
+ * either all at once (--rate 0: --messages each, formatted and written in one
+ * go) or at a steady --rate per sender, spread evenly over time. Every client
+ * reads everything, finds tags anywhere in a line (servers prefix lines
+ * differently) and ignores every other line. For every (receiver, sender) it
+ * checks that messages arrive complete, once and in order, and it records
+ * each delivery's latency from the sender's timestamp (one monotonic clock:
+ * one process).
+ *
+ * --hold: after the barrier print {"event": "ready", ...} and wait for a line
+ * on stdin before sending; after the result wait for another line (or EOF)
+ * before closing the connections. A harness uses the pauses to read the
+ * server's memory with every connection idle and its CPU time over exactly
+ * the measured phase.
+ *
+ * The result is one JSON object on stdout. Exit status 0 if the run completed
+ * (all expected deliveries seen), 1 if deliveries were missing at the drain
+ * timeout, 2 on a setup failure (could not connect, barrier timeout).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+#define READ_CHUNK (256 * 1024)
+#define MAX_PARTIAL (4 * 1024 * 1024)
+#define MIN_SIZE 48
+#define STDIN_TAG ((void *)1)
+
+enum state { IDLE, CONNECTING, GREETING, JOINED, CLOSED };
+
+struct client {
+    int fd;
+    int index;
+    enum state state;
+    int retries;
+    int nonreader;
+    int saw_sync;       /* client 0: saw a sync of client 1; others: of client 0 */
+    int want_out;
+    int dropped;        /* the server closed or reset the connection after the barrier */
+    int64_t retry_at;   /* ns, when IDLE after a failed attempt */
+    char *part;         /* a partial line carried over between reads */
+    size_t part_len, part_cap;
+    int part_overflow;
+    char *out;
+    size_t out_off, out_len, out_cap;
+};
+
+static struct {
+    const char *host;
+    int port;
+    int clients, senders, nonreaders;
+    long messages;
+    double rate, duration;
+    int size;
+    int window;
+    int greeting;
+    int per_ip;
+    int hold;
+    double signon_timeout, drain_timeout, max_drain;
+} opt = {
+    .host = "127.0.0.1",
+    .clients = 10,
+    .senders = 2,
+    .messages = 0,
+    .rate = 0,
+    .duration = 10,
+    .size = 100,
+    .window = 32,
+    .greeting = 0,
+    .per_ip = 0,
+    .hold = 0,
+    .signon_timeout = 120,
+    .drain_timeout = 15,
+    .max_drain = 120,
+};
+
+static int epfd;
+static struct client *cl;
+static int total;                  /* clients + nonreaders */
+static struct sockaddr_in server;
+
+/* Receive-side accounting. */
+static uint8_t *seen_bits;         /* [receiver][sender][seq] */
+static int32_t *max_seq;           /* [receiver][sender] */
+static uint32_t *latency_us;
+static uint64_t n_latency, cap_latency;
+static uint64_t received, duplicated, out_of_order, corrupt, echoed;
+static uint64_t expected;
+static int64_t last_delivery_ns;
+
+/* Connection counters. */
+static int connected, in_flight, next_to_connect;
+static long connect_retries;
+static int waiting_to_retry;       /* clients IDLE after a failed attempt */
+static int synced_others;          /* clients other than 0 that saw a sync of client 0 */
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec +
+           ru.ru_stime.tv_usec;
+}
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    char msg[512];
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    printf("{\"event\": \"error\", \"error\": \"%s\", \"connected\": %d}\n", msg, connected);
+    fflush(stdout);
+    exit(2);
+}
+
+static void *grow(void *p, size_t *cap, size_t need, size_t item)
+{
+    if (need <= *cap)
+        return p;
+    size_t n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    p = realloc(p, n * item);
+    if (p == NULL)
+        die("out of memory");
+    *cap = n;
+    return p;
+}
+
+static void set_events(struct client *c, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = c};
+    epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static uint32_t read_events(const struct client *c)
+{
+    return (c->nonreader && c->state == JOINED && synced_others >= total - 1 && c->saw_sync)
+               ? 0
+               : EPOLLIN;
+}
+
+/* Output */
+
+static void flush_out(struct client *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!c->want_out) {
+                c->want_out = 1;
+                set_events(c, read_events(c) | EPOLLOUT);
+            }
+            return;
+        } else {
+            c->dropped = 1;
+            return;
+        }
+    }
+    c->out_off = c->out_len = 0;
+    if (c->want_out) {
+        c->want_out = 0;
+        set_events(c, read_events(c));
+    }
+}
+
+static void append_out(struct client *c, const char *data, size_t len)
+{
+    if (c->out_off > 0 && c->out_off == c->out_len)
+        c->out_off = c->out_len = 0;
+    c->out = grow(c->out, &c->out_cap, c->out_len + len, 1);
+    memcpy(c->out + c->out_len, data, len);
+    c->out_len += len;
+}
+
+static void append_message(struct client *c, long seq)
+{
+    char head[96];
+    int n = snprintf(head, sizeof head, "@T %d %ld %" PRId64 " ", c->index, seq, now_ns());
+    c->out = grow(c->out, &c->out_cap, c->out_len + (size_t)opt.size + 2, 1);
+    char *p = c->out + c->out_len;
+    memcpy(p, head, (size_t)n);
+    memset(p + n, 'x', (size_t)(opt.size - n));
+    p[opt.size] = '\r';
+    p[opt.size + 1] = '\n';
+    c->out_len += (size_t)opt.size + 2;
+}
+
+/* Input */
+
+static int parse_uint(const char **p, const char *end, uint64_t *value)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    if (s >= end || *s < '0' || *s > '9')
+        return 0;
+    while (s < end && *s >= '0' && *s <= '9')
+        v = v * 10 + (uint64_t)(*s++ - '0');
+    if (s >= end || *s != ' ')
+        return 0;
+    *value = v;
+    *p = s + 1;
+    return 1;
+}
+
+static void on_tag(struct client *c, const char *tag, const char *eol, int64_t now)
+{
+    /* tag points at '@', eol at the '\n' ending its line. */
+    const char *end = eol;
+    if (end > tag && end[-1] == '\r')
+        end--;
+    if (end - tag < 4 || tag[2] != ' ')
+        return;
+    if (tag[1] == 'S') {
+        uint64_t who = 0;
+        const char *p = tag + 3;
+        while (p < end && *p >= '0' && *p <= '9')
+            who = who * 10 + (uint64_t)(*p++ - '0');
+        if (p != end || c->saw_sync)
+            return;
+        if ((c->index == 0 && who == 1) || (c->index != 0 && who == 0)) {
+            c->saw_sync = 1;
+            if (c->index != 0)
+                synced_others++;
+        }
+        return;
+    }
+    if (tag[1] != 'T')
+        return;
+    const char *p = tag + 3;
+    uint64_t sender, seq, sent;
+    if (end - tag != opt.size || !parse_uint(&p, end, &sender) || !parse_uint(&p, end, &seq) ||
+        !parse_uint(&p, end, &sent) || end[-1] != 'x' || sender >= (uint64_t)opt.senders ||
+        seq >= (uint64_t)opt.messages) {
+        corrupt++;
+        return;
+    }
+    if (c->nonreader || sender == (uint64_t)c->index) {
+        echoed++;
+        return;
+    }
+    size_t pair = (size_t)c->index * (size_t)opt.senders + (size_t)sender;
+    size_t bit = pair * (size_t)opt.messages + (size_t)seq;
+    uint8_t mask = (uint8_t)(1u << (bit & 7));
+    if (seen_bits[bit >> 3] & mask) {
+        duplicated++;
+        return;
+    }
+    seen_bits[bit >> 3] |= mask;
+    received++;
+    if ((int32_t)seq < max_seq[pair])
+        out_of_order++;
+    else
+        max_seq[pair] = (int32_t)seq;
+    int64_t lat = (now - (int64_t)sent) / 1000;
+    if (n_latency < cap_latency)
+        latency_us[n_latency++] = (uint32_t)(lat < 0 ? 0 : lat > UINT32_MAX ? UINT32_MAX : lat);
+    last_delivery_ns = now;
+}
+
+/* Complete lines in [p, end), end just past a '\n': find the tags in them. */
+static void scan_lines(struct client *c, const char *p, const char *end, int64_t now)
+{
+    while (p < end) {
+        const char *at = memchr(p, '@', (size_t)(end - p));
+        if (at == NULL)
+            return;
+        const char *eol = memchr(at, '\n', (size_t)(end - at));
+        on_tag(c, at, eol, now);
+        p = eol + 1;
+    }
+}
+
+static void on_data(struct client *c, const char *buf, size_t len, int64_t now)
+{
+    const char *p = buf, *end = buf + len;
+    if (c->part_len > 0 || c->part_overflow) {
+        const char *nl = memchr(p, '\n', len);
+        if (nl == NULL) {
+            if (c->part_len + len > MAX_PARTIAL) {
+                c->part_overflow = 1;
+                c->part_len = 0;
+            } else if (!c->part_overflow) {
+                c->part = grow(c->part, &c->part_cap, c->part_len + len, 1);
+                memcpy(c->part + c->part_len, p, len);
+                c->part_len += len;
+            }
+            return;
+        }
+        size_t piece = (size_t)(nl - p) + 1;
+        if (!c->part_overflow) {
+            c->part = grow(c->part, &c->part_cap, c->part_len + piece, 1);
+            memcpy(c->part + c->part_len, p, piece);
+            scan_lines(c, c->part, c->part + c->part_len + piece, now);
+        }
+        c->part_len = 0;
+        c->part_overflow = 0;
+        p = nl + 1;
+    }
+    const char *last = memrchr(p, '\n', (size_t)(end - p));
+    if (last == NULL)
+        last = p - 1;
+    else
+        scan_lines(c, p, last + 1, now);
+    size_t rest = (size_t)(end - (last + 1));
+    if (rest > 0) {
+        c->part = grow(c->part, &c->part_cap, rest, 1);
+        memcpy(c->part, last + 1, rest);
+        c->part_len = rest;
+    }
+}
+
+/* Connecting */
+
+static void failed(struct client *c, int64_t now);
+
+static void start_connect(struct client *c)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        die("socket: %s", strerror(errno));
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (c->nonreader) {
+        int small = 4096;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    }
+    if (opt.per_ip > 0) {
+        /* Spread clients over 127.0.0.0/8, --per-ip of them to each source address. */
+        uint32_t host = 0x7f000000u + 0x10000u + (uint32_t)(c->index / opt.per_ip) + 1;
+        struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(host)};
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0)
+            die("bind to a 127/8 source address: %s", strerror(errno));
+    }
+    c->fd = fd;
+    c->state = CONNECTING;
+    struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};
+    epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+    in_flight++;
+    if (connect(fd, (struct sockaddr *)&server, sizeof server) < 0 && errno != EINPROGRESS)
+        failed(c, now_ns());
+}
+
+static void send_nick(struct client *c)
+{
+    char line[32];
+    int n = snprintf(line, sizeof line, "u%d\r\n", c->index);
+    append_out(c, line, (size_t)n);
+    flush_out(c);
+}
+
+static void accepted(struct client *c)
+{
+    c->state = JOINED;
+    in_flight--;
+    connected++;
+}
+
+static void failed(struct client *c, int64_t now)
+{
+    /* Refused, reset or closed before the barrier: try again a little later. */
+    epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+    if (c->state == CONNECTING || c->state == GREETING)
+        in_flight--;
+    else if (c->state == JOINED)
+        connected--;
+    c->state = IDLE;
+    c->out_off = c->out_len = c->part_len = 0;
+    c->saw_sync = 0;
+    c->want_out = 0;
+    connect_retries++;
+    if (++c->retries > 50)
+        die("client %d could not connect (50 attempts)", c->index);
+    c->retry_at = now + 100000000;
+    waiting_to_retry++;
+}
+
+static void connect_more(int64_t now)
+{
+    for (int i = 0; waiting_to_retry > 0 && i < total && in_flight < opt.window; i++) {
+        struct client *c = &cl[i];
+        if (c->state == IDLE && c->retry_at <= now && c->fd < 0 && c->retries > 0) {
+            waiting_to_retry--;
+            start_connect(c);
+        }
+    }
+    while (in_flight < opt.window && next_to_connect < total)
+        start_connect(&cl[next_to_connect++]);
+}
+
+/* Reading */
+
+static char rbuf[READ_CHUNK];
+
+static void on_readable(struct client *c, int64_t before_barrier)
+{
+    ssize_t n = recv(c->fd, rbuf, sizeof rbuf, 0);
+    int64_t now = now_ns();
+    if (n > 0) {
+        if (c->state == GREETING)
+            accepted(c);
+        on_data(c, rbuf, (size_t)n, now);
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (before_barrier) {
+        failed(c, now);
+    } else {
+        c->dropped = 1;
+        epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+        c->fd = -1;
+        c->state = CLOSED;
+    }
+}
+
+static void handle_event(struct epoll_event *ev, int before_barrier)
+{
+    struct client *c = ev->data.ptr;
+    int64_t now = now_ns();
+    if (c->state == CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0 || (ev->events & (EPOLLERR | EPOLLHUP))) {
+            failed(c, now);
+            return;
+        }
+        if (!(ev->events & (EPOLLOUT | EPOLLIN)))
+            return;
+        c->state = GREETING;
+        set_events(c, EPOLLIN);
+        send_nick(c);
+        if (!opt.greeting)
+            accepted(c);
+        if (!(ev->events & EPOLLIN))
+            return;
+    }
+    if (c->state == CLOSED || c->fd < 0)
+        return;
+    if (c->nonreader && !before_barrier && read_events(c) == 0) {
+        if (ev->events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
+            c->dropped = 1;
+            epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        }
+        if (ev->events & EPOLLOUT)
+            flush_out(c);
+        return;
+    }
+    if (ev->events & EPOLLOUT)
+        flush_out(c);
+    if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        on_readable(c, before_barrier);
+}
+
+/* Results */
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static uint32_t percentile(double q)
+{
+    if (n_latency == 0)
+        return 0;
+    uint64_t i = (uint64_t)(q * (double)(n_latency - 1) + 0.5);
+    return latency_us[i];
+}
+
+static void usage(int status)
+{
+    fputs(
+        "usage: loadgen --port P [options]   (prints one JSON object)\n"
+        "  --host A            server address (127.0.0.1)\n"
+        "  --clients N         clients in the room (10)\n"
+        "  --senders S         the first S clients send (2)\n"
+        "  --messages M        messages per sender (default: rate x duration, or 1)\n"
+        "  --rate R            messages/s per sender, spread evenly; 0: all at once (0)\n"
+        "  --duration D        seconds of sending at --rate (10)\n"
+        "  --size B            bytes per message line, without its CRLF (100, at least 48)\n"
+        "  --nonreaders K      extra clients that stop reading after the barrier (0)\n"
+        "  --window W          connections waiting to be accepted at once (32)\n"
+        "  --greeting          the server greets: a connection counts as accepted on its first byte\n"
+        "  --per-ip K          bind K clients to each source address in 127.1.0.0/16 (0: none)\n"
+        "  --hold              print a ready line after the barrier and wait for a stdin line;\n"
+        "                      after the result, wait for another before closing\n"
+        "  --signon-timeout S  longest connect and barrier phase (120)\n"
+        "  --drain-timeout S   longest wait with no delivery after the last send (15)\n"
+        "  --max-drain S       longest wait after the last send in all (120)\n",
+        status ? stderr : stdout);
+    exit(status);
+}
+
+static void parse_args(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"host", required_argument, 0, 'h'},
+        {"port", required_argument, 0, 'p'},
+        {"clients", required_argument, 0, 'n'},
+        {"senders", required_argument, 0, 's'},
+        {"messages", required_argument, 0, 'm'},
+        {"rate", required_argument, 0, 'r'},
+        {"duration", required_argument, 0, 'd'},
+        {"size", required_argument, 0, 'b'},
+        {"nonreaders", required_argument, 0, 'k'},
+        {"window", required_argument, 0, 'w'},
+        {"greeting", no_argument, 0, 'g'},
+        {"per-ip", required_argument, 0, 'i'},
+        {"hold", no_argument, 0, 'H'},
+        {"signon-timeout", required_argument, 0, 'S'},
+        {"drain-timeout", required_argument, 0, 'D'},
+        {"max-drain", required_argument, 0, 'X'},
+        {"help", no_argument, 0, 'u'},
+        {0, 0, 0, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'h': opt.host = optarg; break;
+        case 'p': opt.port = atoi(optarg); break;
+        case 'n': opt.clients = atoi(optarg); break;
+        case 's': opt.senders = atoi(optarg); break;
+        case 'm': opt.messages = atol(optarg); break;
+        case 'r': opt.rate = atof(optarg); break;
+        case 'd': opt.duration = atof(optarg); break;
+        case 'b': opt.size = atoi(optarg); break;
+        case 'k': opt.nonreaders = atoi(optarg); break;
+        case 'w': opt.window = atoi(optarg); break;
+        case 'g': opt.greeting = 1; break;
+        case 'i': opt.per_ip = atoi(optarg); break;
+        case 'H': opt.hold = 1; break;
+        case 'S': opt.signon_timeout = atof(optarg); break;
+        case 'D': opt.drain_timeout = atof(optarg); break;
+        case 'X': opt.max_drain = atof(optarg); break;
+        case 'u': usage(0); break;
+        default: usage(2);
+        }
+    }
+    if (optind != argc || opt.port <= 0 || opt.clients < 2 || opt.senders < 1 ||
+        opt.senders > opt.clients || opt.size < MIN_SIZE || opt.window < 1 || opt.rate < 0 ||
+        opt.nonreaders < 0)
+        usage(2);
+    if (opt.messages <= 0)
+        opt.messages = opt.rate > 0 ? (long)(opt.rate * opt.duration + 0.5) : 1;
+    if (opt.messages < 1)
+        opt.messages = 1;
+}
+
+static void raise_fd_limit(int need)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rlim_t want = (rlim_t)need + 64;
+    if (rl.rlim_cur >= want)
+        return;
+    if (rl.rlim_max < want)
+        rl.rlim_max = want; /* allowed for root; otherwise the next call fails */
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        getrlimit(RLIMIT_NOFILE, &rl);
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        if (rl.rlim_cur < want)
+            die("need %d file descriptors, the limit is %lu", need, (unsigned long)rl.rlim_cur);
+    }
+}
+
+/* Wait on stdin for a line (or EOF) while still reading every socket. */
+static void wait_for_stdin(int before_barrier)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = STDIN_TAG};
+    epoll_ctl(epfd, EPOLL_CTL_ADD, STDIN_FILENO, &ev);
+    static struct epoll_event events[1024];
+    for (;;) {
+        int n = epoll_wait(epfd, events, 1024, 1000);
+        for (int i = 0; i < n; i++) {
+            if (events[i].data.ptr == STDIN_TAG) {
+                char line[256];
+                ssize_t got = read(STDIN_FILENO, line, sizeof line);
+                if (got <= 0 || memchr(line, '\n', (size_t)got) != NULL) {
+                    epoll_ctl(epfd, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+                    return;
+                }
+                continue;
+            }
+            handle_event(&events[i], before_barrier);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    parse_args(argc, argv);
+    signal(SIGPIPE, SIG_IGN);
+    total = opt.clients + opt.nonreaders;
+    raise_fd_limit(total + 16);
+
+    server.sin_family = AF_INET;
+    server.sin_port = htons((uint16_t)opt.port);
+    if (inet_pton(AF_INET, opt.host, &server.sin_addr) != 1)
+        die("bad host %s", opt.host);
+
+    cl = calloc((size_t)total, sizeof *cl);
+    size_t pairs = (size_t)opt.clients * (size_t)opt.senders;
+    size_t bits = pairs * (size_t)opt.messages;
+    if (bits / 8 > ((size_t)1 << 30))
+        die("clients x senders x messages too large");
+    seen_bits = calloc(bits / 8 + 1, 1);
+    max_seq = malloc(pairs * sizeof *max_seq);
+    for (size_t i = 0; i < pairs; i++)
+        max_seq[i] = -1;
+    expected = (uint64_t)opt.senders * (uint64_t)opt.messages * (uint64_t)(opt.clients - 1);
+    cap_latency = expected;
+    latency_us = malloc((size_t)(cap_latency + 1) * sizeof *latency_us);
+    if (cl == NULL || seen_bits == NULL || max_seq == NULL || latency_us == NULL)
+        die("out of memory");
+    for (int i = 0; i < total; i++) {
+        cl[i].fd = -1;
+        cl[i].index = i;
+        cl[i].nonreader = i >= opt.clients;
+    }
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+
+    /* Connect and sign on, then the barrier. */
+    static struct epoll_event events[1024];
+    int64_t begin = now_ns();
+    int64_t signon_deadline = begin + (int64_t)(opt.signon_timeout * 1e9);
+    int64_t next_sync = 0, sync_gap = 100000000, all_connected_ns = 0;
+    for (;;) {
+        int64_t now = now_ns();
+        if (now > signon_deadline)
+            die("sign-on timed out: %d of %d connected, %d synced", connected, total,
+                synced_others + cl[0].saw_sync);
+        connect_more(now);
+        if (connected == total) {
+            if (all_connected_ns == 0)
+                all_connected_ns = now;
+            if (synced_others >= total - 1 && cl[0].saw_sync)
+                break;
+            if (now >= next_sync) {
+                if (synced_others < total - 1) {
+                    append_out(&cl[0], "@S 0\r\n", 6);
+                    flush_out(&cl[0]);
+                }
+                if (!cl[0].saw_sync) {
+                    append_out(&cl[1], "@S 1\r\n", 6);
+                    flush_out(&cl[1]);
+                }
+                next_sync = now + sync_gap;
+                sync_gap = sync_gap * 3 / 2 < 1000000000 ? sync_gap * 3 / 2 : 1000000000;
+            }
+        }
+        int n = epoll_wait(epfd, events, 1024, 10);
+        for (int i = 0; i < n; i++)
+            handle_event(&events[i], 1);
+    }
+    int64_t barrier_ns = now_ns();
+    for (int i = opt.clients; i < total; i++)
+        set_events(&cl[i], cl[i].want_out ? EPOLLOUT : 0);
+
+    if (opt.hold) {
+        printf("{\"event\": \"ready\", \"connected\": %d, \"signon_s\": %.3f}\n", connected,
+               (double)(barrier_ns - begin) / 1e9);
+        fflush(stdout);
+        wait_for_stdin(0);
+    }
+
+    /* The measured phase. */
+    int64_t cpu0 = cpu_us();
+    int64_t t0 = now_ns();
+    last_delivery_ns = t0;
+    uint64_t to_send = (uint64_t)opt.senders * (uint64_t)opt.messages, sent = 0;
+    double gap_ns = opt.rate > 0 ? 1e9 / (opt.rate * opt.senders) : 0;
+    int *touched = calloc((size_t)opt.senders, sizeof *touched);
+    int *touched_list = malloc((size_t)opt.senders * sizeof *touched_list);
+    if (opt.rate == 0) {
+        for (int s = 0; s < opt.senders; s++) {
+            for (long q = 0; q < opt.messages; q++)
+                append_message(&cl[s], q);
+            flush_out(&cl[s]);
+        }
+        sent = to_send;
+    }
+    int64_t sent_all_ns = opt.rate == 0 ? t0 : 0;
+    for (;;) {
+        int64_t now = now_ns();
+        if (sent < to_send) {
+            int n_touched = 0;
+            while (sent < to_send && t0 + (int64_t)((double)sent * gap_ns) <= now) {
+                int s = (int)(sent % (uint64_t)opt.senders);
+                append_message(&cl[s], (long)(sent / (uint64_t)opt.senders));
+                if (!touched[s]) {
+                    touched[s] = 1;
+                    touched_list[n_touched++] = s;
+                }
+                sent++;
+            }
+            for (int i = 0; i < n_touched; i++) {
+                touched[touched_list[i]] = 0;
+                if (cl[touched_list[i]].fd >= 0)
+                    flush_out(&cl[touched_list[i]]);
+            }
+            if (sent == to_send)
+                sent_all_ns = now;
+        }
+        if (sent == to_send && received >= expected)
+            break;
+        /* Drain: wait while deliveries keep coming, up to a bound. */
+        int64_t quiet_since = last_delivery_ns > sent_all_ns ? last_delivery_ns : sent_all_ns;
+        if (sent == to_send && (now - quiet_since > (int64_t)(opt.drain_timeout * 1e9) ||
+                                now - sent_all_ns > (int64_t)(opt.max_drain * 1e9)))
+            break;
+        int timeout = 1000;
+        if (sent < to_send) {
+            int64_t due = t0 + (int64_t)((double)sent * gap_ns);
+            timeout = due <= now ? 0 : (int)((due - now + 999999) / 1000000);
+        }
+        int n = epoll_wait(epfd, events, 1024, timeout);
+        for (int i = 0; i < n; i++)
+            handle_event(&events[i], 0);
+    }
+    int64_t t1 = last_delivery_ns; /* the last delivery, complete or not */
+    int64_t cpu1 = cpu_us();
+
+    qsort(latency_us, n_latency, sizeof *latency_us, cmp_u32);
+    int dropped = 0, nonreaders_dropped = 0;
+    for (int i = 0; i < total; i++) {
+        if (cl[i].dropped && cl[i].nonreader)
+            nonreaders_dropped++;
+        else if (cl[i].dropped)
+            dropped++;
+    }
+    double elapsed = (double)(t1 - t0) / 1e9;
+    printf("{\"event\": \"result\", \"clients\": %d, \"senders\": %d, \"nonreaders\": %d, "
+           "\"messages_per_sender\": %ld, \"size\": %d, \"rate\": %g, "
+           "\"expected\": %" PRIu64 ", \"delivered\": %" PRIu64 ", \"lost\": %" PRIu64 ", "
+           "\"duplicated\": %" PRIu64 ", \"out_of_order\": %" PRIu64 ", \"corrupt\": %" PRIu64
+           ", \"echoed\": %" PRIu64 ", "
+           "\"latency_us\": {\"p50\": %u, \"p99\": %u, \"max\": %u}, "
+           "\"elapsed_s\": %.6f, \"messages_per_s\": %.1f, \"signon_s\": %.3f, "
+           "\"connect_s\": %.3f, \"connect_retries\": %ld, \"dropped\": %d, "
+           "\"nonreaders_dropped\": %d, \"loadgen_cpu_us\": %" PRId64 ", "
+           "\"complete\": %s}\n",
+           opt.clients, opt.senders, opt.nonreaders, opt.messages, opt.size, opt.rate, expected,
+           received, expected - received, duplicated, out_of_order, corrupt, echoed, percentile(0.50),
+           percentile(0.99), n_latency ? latency_us[n_latency - 1] : 0, elapsed,
+           elapsed > 0 ? (double)received / elapsed : 0.0, (double)(barrier_ns - begin) / 1e9,
+           (double)(all_connected_ns - begin) / 1e9, connect_retries, dropped,
+           nonreaders_dropped, cpu1 - cpu0, received >= expected ? "true" : "false");
+    fflush(stdout);
+    if (opt.hold)
+        wait_for_stdin(0);
+    for (int i = 0; i < total; i++)
+        if (cl[i].fd >= 0)
+            close(cl[i].fd);
+    return received >= expected ? 0 : 1;
+}

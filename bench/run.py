@@ -1,0 +1,1167 @@
+"""
+The benchmark harness: chatsvc side by side with its peers, in one command.
+
+    python bench/run.py                                   # everything, 3 runs of each
+    python bench/run.py --servers chatsvc,c-relay --scenarios steady --repeat 5
+    python bench/run.py --quick --repeat 1 --out "$(mktemp -d)"   # a smoke test
+
+Compiles the load generator and the C relay with gcc when they are missing or
+stale, then for every scenario, repeat and server: starts the server on
+127.0.0.1 on a free port, drives it with the load generator, reads the
+server's CPU time and memory from /proc over the measured phase, and stops
+it. Writes the medians as Markdown tables with the target checks
+(``benchmarks.md``) and a plot (``benchmarks.png``, if matplotlib is
+installed) into --out, and prints the target checks.
+
+Every process talks to 127.0.0.1 (or other 127/8 addresses) only; every run
+is bounded in time, and every process started is stopped, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import datetime
+import importlib
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import re
+import resource
+import select
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+SOURCES = {"loadgen": BENCH / "loadgen.c", "relay": BENCH / "relay.c"}
+TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+LOOPBACK = "127.0.0.1"
+CLOCK_TICK_US = 1_000_000 / os.sysconf("SC_CLK_TCK")
+NCAT_MAX_CONNECTIONS = 1000
+"""ncat's broker waits in select(), so it cannot hold descriptors past 1,023."""
+
+
+# Scenarios
+
+
+@attrs.frozen
+class Scenario:
+    """One load: how many clients, who sends what, and how fast."""
+
+    name: str
+    title: str
+    clients: int
+    senders: int
+    messages: int = 0
+    """Per sender, all at once (when C{rate} is 0)."""
+    rate: float = 0.0
+    """Messages a second per sender; 0 for all at once."""
+    duration: float = 0.0
+    size: int = 100
+    nonreaders: int = 0
+    """Clients that sign on, then stop reading."""
+    chatsvc_args: tuple[str, ...] = ()
+    signon_timeout: float = 120.0
+    drain_timeout: float = 15.0
+    """Longest wait with no delivery once sending is over."""
+    max_drain: float = 120.0
+
+    @property
+    def connections(self) -> int:
+        return self.clients + self.nonreaders
+
+    def describe(self) -> str:
+        if self.rate:
+            load = f"{self.rate:g} msg/s each for {self.duration:g} s"
+        else:
+            load = f"{self.messages} message{'s' if self.messages != 1 else ''} each at once"
+        who = "all send" if self.senders == self.clients else f"{self.senders} send"
+        text = f"{self.clients} clients, {who} {load}, {self.size} B"
+        if self.nonreaders:
+            text += f", plus {self.nonreaders} that stops reading"
+        return text
+
+    def loadgen_args(self) -> list[str]:
+        args = [
+            *("--clients", str(self.clients), "--senders", str(self.senders)),
+            *("--size", str(self.size), "--nonreaders", str(self.nonreaders)),
+            *("--signon-timeout", f"{self.signon_timeout:g}"),
+            *("--drain-timeout", f"{self.drain_timeout:g}", "--max-drain", f"{self.max_drain:g}"),
+        ]
+        if self.rate:
+            return [*args, "--rate", f"{self.rate:g}", "--duration", f"{self.duration:g}"]
+        return [*args, "--messages", str(self.messages)]
+
+    @property
+    def time_bound(self) -> float:
+        """Seconds after which a run of this scenario is given up."""
+        return self.signon_timeout + self.duration + self.max_drain + 60
+
+
+FULL = [
+    Scenario("burst", "Burst", 100, 100, messages=100),
+    Scenario("steady", "Steady 200 x 1 msg/s", 200, 200, rate=1, duration=10),
+    Scenario("steady-500", "Steady 500 x 0.5 msg/s", 500, 500, rate=0.5, duration=10),
+    Scenario("big-room", "Big room", 2000, 5, rate=2, duration=10, signon_timeout=300),
+    Scenario("idle", "Idle 10,000", 10_000, 1, messages=1, signon_timeout=1200),
+    Scenario(
+        "slow-consumer", "Slow consumer", 100, 100, rate=5, duration=10, size=1000, nonreaders=1
+    ),
+]
+QUICK = [
+    Scenario("burst", "Burst", 10, 10, messages=20, drain_timeout=3, max_drain=10),
+    Scenario("steady", "Steady", 10, 10, rate=5, duration=1, drain_timeout=3, max_drain=10),
+    Scenario(
+        "steady-500",
+        "Steady, more clients",
+        16,
+        16,
+        rate=2,
+        duration=1,
+        drain_timeout=3,
+        max_drain=10,
+    ),
+    Scenario("big-room", "Big room", 40, 2, rate=5, duration=1, drain_timeout=3, max_drain=10),
+    Scenario("idle", "Idle", 60, 1, messages=1, drain_timeout=3, max_drain=10),
+    Scenario(
+        "slow-consumer",
+        "Slow consumer",
+        5,
+        5,
+        rate=100,
+        duration=2,
+        size=4000,
+        nonreaders=1,
+        chatsvc_args=("--max-send-buffer", "65536"),
+        drain_timeout=3,
+        max_drain=10,
+    ),
+]
+SCENARIO_NAMES = [s.name for s in FULL]
+
+
+# Servers
+
+
+@attrs.frozen
+class Binaries:
+    loadgen: Path
+    relay: Path
+
+
+@attrs.frozen
+class ServerKind:
+    """How to start one of the servers compared, and what it can take part in."""
+
+    name: str
+    description: str
+    greeting: bool
+    """It sends a line on accepting, which the load generator waits for."""
+    command: Callable[[Binaries, Scenario, int], list[str]]
+    """The command line, given the port to listen on (0 for any)."""
+    port_pattern: str | None
+    """Where its output says which port it got; None: it listens on the port given."""
+    per_ip: int = 0
+    """Clients per source address (0: all from 127.0.0.1)."""
+    only: frozenset[str] | None = None
+    max_connections: int | None = None
+    why_not: str = ""
+
+    def skip_reason(self, scenario: Scenario) -> str | None:
+        if self.only is not None and scenario.name not in self.only:
+            return "runs in the steady scenario only"
+        if self.max_connections is not None and scenario.connections > self.max_connections:
+            return self.why_not
+        return None
+
+
+def _chatsvc(limits: Sequence[str]) -> Callable[[Binaries, Scenario, int], list[str]]:
+    def command(binaries: Binaries, scenario: Scenario, port: int) -> list[str]:
+        endpoint = f"tcp:{port}:interface={LOOPBACK}"
+        return [
+            *TWISTD,
+            "-n",
+            "--pidfile=",
+            "chat",
+            "--port",
+            endpoint,
+            *limits,
+            *scenario.chatsvc_args,
+        ]
+
+    return command
+
+
+def _python_peer(script: str) -> Callable[[Binaries, Scenario, int], list[str]]:
+    return lambda binaries, scenario, port: [
+        sys.executable,
+        str(BENCH / "peers" / script),
+        str(port),
+    ]
+
+
+def server_kinds(quick: bool) -> dict[str, ServerKind]:
+    chatsvc_port = r"ChatFactory starting on (\d+)"
+    printed_port = r"^(\d+)$"
+    return {
+        kind.name: kind
+        for kind in [
+            ServerKind(
+                "chatsvc",
+                "chatsvc, limits raised: --max-per-ip 0 --rate 0 --max-clients 20000 "
+                "--login-timeout 0",
+                True,
+                _chatsvc(
+                    [
+                        *("--max-per-ip", "0", "--rate", "0", "--max-clients", "20000"),
+                        *("--login-timeout", "0"),
+                    ]
+                ),
+                chatsvc_port,
+            ),
+            ServerKind(
+                "chatsvc-defaults",
+                "chatsvc with its default limits; clients spread over 127/8 source addresses, "
+                f"{3 if quick else 10} per address, under --max-per-ip 20",
+                True,
+                _chatsvc([]),
+                chatsvc_port,
+                per_ip=3 if quick else 10,
+                only=frozenset({"steady"}),
+            ),
+            ServerKind(
+                "textbook",
+                "the chat of Twisted's Writing Servers howto (bench/peers/textbook_chat.py)",
+                True,
+                _python_peer("textbook_chat.py"),
+                printed_port,
+            ),
+            ServerKind(
+                "threaded",
+                "thread per client, a lock around the client list (bench/peers/threaded_chat.py)",
+                True,
+                _python_peer("threaded_chat.py"),
+                printed_port,
+            ),
+            ServerKind(
+                "c-relay",
+                "the minimal C epoll relay (bench/relay.c), the physical-limit reference",
+                False,
+                lambda binaries, scenario, port: [str(binaries.relay), str(port)],
+                printed_port,
+            ),
+            ServerKind(
+                "ncat",
+                f"ncat --chat --max-conns {NCAT_MAX_CONNECTIONS}",
+                True,
+                lambda binaries, scenario, port: [
+                    *("ncat", "--chat", "--max-conns", str(NCAT_MAX_CONNECTIONS)),
+                    *("-l", LOOPBACK, str(port)),
+                ],
+                None,
+                max_connections=NCAT_MAX_CONNECTIONS,
+                why_not="ncat waits in select(): at most 1,024 descriptors",
+            ),
+        ]
+    }
+
+
+SERVER_NAMES = ["chatsvc", "chatsvc-defaults", "textbook", "threaded", "c-relay", "ncat"]
+
+
+# Processes
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _prepare_child() -> None:
+    """
+    In a child before exec: as many descriptors as the hard limit allows, and
+    killed if the harness dies without stopping it (even by SIGKILL).
+    """
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _kill_group(process: subprocess.Popen[bytes], grace: float) -> None:
+    """Stop a process started in a session of its own, with everything it started."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(10)
+
+
+def _proc_status(pid: int, field: str) -> int:
+    """A C{kB} figure from /proc/PID/status (VmRSS, VmHWM), in KiB."""
+    found = re.search(rf"^{field}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M)
+    return int(found.group(1)) if found else 0
+
+
+def _cpu_us(pid: int) -> float:
+    """The process's user plus system CPU time so far (all its threads), in microseconds."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) * CLOCK_TICK_US
+
+
+def _listening(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:port (from /proc/net/tcp, without connecting)."""
+    wanted = f"0100007F:{port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        parts = line.split()
+        if parts[1] == wanted and parts[3] == "0A":
+            return True
+    return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ServerError(Exception):
+    """A server did not start, or a run could not complete."""
+
+
+class Server:
+    """A server process of the benchmark, on a port of its own."""
+
+    def __init__(self, kind: ServerKind, command: list[str], log: Path, port: int) -> None:
+        self.kind = kind
+        self.log = log
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                start_new_session=True,
+                preexec_fn=_prepare_child,  # noqa: PLW1509 (no threads in the harness)
+            )
+        self.pid = self.process.pid
+        self.port = port
+
+    @classmethod
+    def start(cls, kind: ServerKind, binaries: Binaries, scenario: Scenario, log: Path) -> Server:
+        port = 0 if kind.port_pattern else _free_port()
+        server = cls(kind, kind.command(binaries, scenario, port), log, port)
+        try:
+            server._wait_until_listening()
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    def _wait_until_listening(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerError(f"{self.kind.name} exited at start: {self.log_tail()}")
+            if self.kind.port_pattern is None:
+                if _listening(self.port):
+                    return
+            else:
+                found = re.search(
+                    self.kind.port_pattern, self.log.read_text(errors="replace"), re.M
+                )
+                if found:
+                    self.port = int(found.group(1))
+                    return
+            time.sleep(0.05)
+        raise ServerError(f"{self.kind.name} did not start listening in 30 s: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        lines = self.log.read_text(errors="replace").strip().splitlines()
+        return " | ".join(lines[-3:]) or "(no output)"
+
+    def cpu_us(self) -> float:
+        return _cpu_us(self.pid)
+
+    def rss_kib(self) -> int:
+        return _proc_status(self.pid, "VmRSS")
+
+    def peak_rss_kib(self) -> int:
+        return _proc_status(self.pid, "VmHWM")
+
+    def stop(self) -> None:
+        _kill_group(self.process, grace=3)
+
+
+class LoadGenerator:
+    """The load generator in --hold mode, spoken to line by line."""
+
+    def __init__(self, command: list[str], stderr: Path) -> None:
+        with stderr.open("wb") as err:
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                start_new_session=True,
+                preexec_fn=_prepare_child,  # noqa: PLW1509 (no threads in the harness)
+            )
+        self._pending = b""
+
+    def event(self, deadline: float) -> dict[str, Any]:
+        """The next JSON line it prints, waiting until C{deadline} (monotonic) at most."""
+        stdout = self.process.stdout
+        assert stdout is not None
+        while b"\n" not in self._pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ServerError("the load generator timed out")
+            ready, _, _ = select.select([stdout], [], [], min(left, 1.0))
+            if ready:
+                chunk = os.read(stdout.fileno(), 65536)
+                if not chunk:
+                    raise ServerError(f"the load generator exited ({self.process.wait()})")
+                self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
+        event: dict[str, Any] = json.loads(line)
+        if event.get("event") == "error":
+            raise ServerError(f"load generator: {event.get('error')}")
+        return event
+
+    def tell(self, word: str) -> None:
+        assert self.process.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            self.process.stdin.write(word.encode() + b"\n")
+            self.process.stdin.flush()
+
+    def finish(self) -> None:
+        if self.process.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self.process.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(10)
+        _kill_group(self.process, grace=1)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+# One run
+
+
+@attrs.frozen
+class Run:
+    """What one run of one scenario against one server measured."""
+
+    server: str
+    scenario: str
+    repeat: int
+    error: str | None = None
+    result: dict[str, Any] = attrs.field(factory=dict)
+    """The load generator's report."""
+    server_cpu_us: float = 0.0
+    rss_before_kib: int = 0
+    rss_ready_kib: int = 0
+    peak_rss_kib: int = 0
+
+    def metrics(self) -> dict[str, float]:
+        """The figures reported, each a number; medians are taken of them."""
+        r = self.result
+        delivered = r["delivered"]
+        connections = r["clients"] + r["nonreaders"]
+        latency = r["latency_us"]
+        return {
+            "messages_per_s": r["messages_per_s"],
+            "cpu_us_per_msg": self.server_cpu_us / delivered if delivered else float("nan"),
+            "p50_ms": latency["p50"] / 1000,
+            "p99_ms": latency["p99"] / 1000,
+            "max_ms": latency["max"] / 1000,
+            "peak_rss_mib": self.peak_rss_kib / 1024,
+            "rss_per_conn_kib": (self.rss_ready_kib - self.rss_before_kib) / connections,
+            "loadgen_cpu_us_per_msg": r["loadgen_cpu_us"] / delivered
+            if delivered
+            else float("nan"),
+            "signon_s": r["signon_s"],
+        }
+
+    def counts(self) -> dict[str, int]:
+        """The figures summed over runs."""
+        r = self.result
+        return {
+            key: int(r[key])
+            for key in ("expected", "delivered", "lost", "duplicated", "out_of_order", "corrupt")
+        } | {
+            "nonreaders": int(r["nonreaders"]),
+            "nonreaders_dropped": int(r["nonreaders_dropped"]),
+            "dropped": int(r["dropped"]),
+            "connect_retries": int(r["connect_retries"]),
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+def run_once(
+    kind: ServerKind, scenario: Scenario, repeat: int, binaries: Binaries, logs: Path
+) -> Run:
+    """Start the server, drive it through the scenario, measure, stop everything."""
+    stem = f"{kind.name}-{scenario.name}-{repeat}"
+    server: Server | None = None
+    loadgen: LoadGenerator | None = None
+    try:
+        server = Server.start(kind, binaries, scenario, logs / f"{stem}.server.log")
+        time.sleep(0.2)
+        rss_before = server.rss_kib()
+        command = [
+            str(binaries.loadgen),
+            *("--host", LOOPBACK, "--port", str(server.port), "--hold"),
+            *scenario.loadgen_args(),
+        ]
+        if kind.greeting:
+            command.append("--greeting")
+        if kind.per_ip:
+            command += ["--per-ip", str(kind.per_ip)]
+        loadgen = LoadGenerator(command, logs / f"{stem}.loadgen.log")
+        deadline = time.monotonic() + scenario.time_bound
+        ready = loadgen.event(deadline)
+        if ready.get("event") != "ready":
+            raise ServerError(f"unexpected load generator output: {ready}")
+        time.sleep(0.5)  # let the last sign-on notices drain before reading the idle RSS
+        rss_ready = server.rss_kib()
+        cpu_before = server.cpu_us()
+        loadgen.tell("go")
+        result = loadgen.event(deadline)
+        cpu_after = server.cpu_us()
+        peak = server.peak_rss_kib()
+        if result.get("event") != "result":
+            raise ServerError(f"unexpected load generator output: {result}")
+        loadgen.tell("bye")
+        if server.process.poll() is not None:
+            raise ServerError(f"{kind.name} died during the run: {server.log_tail()}")
+        return Run(
+            kind.name,
+            scenario.name,
+            repeat,
+            result=result,
+            server_cpu_us=cpu_after - cpu_before,
+            rss_before_kib=rss_before,
+            rss_ready_kib=rss_ready,
+            peak_rss_kib=peak,
+        )
+    except (ServerError, OSError, ValueError) as e:
+        return Run(kind.name, scenario.name, repeat, error=str(e))
+    finally:
+        if loadgen is not None:
+            loadgen.finish()
+        if server is not None:
+            server.stop()
+
+
+# Building
+
+
+def build(build_dir: Path) -> Binaries:
+    """The load generator and the relay, compiled unless up to date."""
+    gcc = shutil.which("gcc")
+    built = {}
+    for name, source in SOURCES.items():
+        target = build_dir / name
+        if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
+            if gcc is None:
+                raise SystemExit("bench/run.py needs gcc to build the load generator and relay")
+            build_dir.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                [gcc, "-O2", "-Wall", "-Wextra", "-o", str(target), str(source)], check=True
+            )
+        built[name] = target
+    return Binaries(loadgen=built["loadgen"], relay=built["relay"])
+
+
+# Summaries and targets
+
+
+@attrs.frozen
+class Summary:
+    """The runs of one server in one scenario: medians of the figures, sums of the counts."""
+
+    runs: list[Run]
+
+    @property
+    def good(self) -> list[Run]:
+        return [r for r in self.runs if r.error is None]
+
+    @property
+    def errors(self) -> list[str]:
+        return [r.error for r in self.runs if r.error is not None]
+
+    def median(self, key: str) -> float | None:
+        values = [r.metrics()[key] for r in self.good]
+        values = [v for v in values if not math.isnan(v)]
+        return statistics.median(values) if values else None
+
+    def total(self, key: str) -> int:
+        return sum(r.counts()[key] for r in self.good)
+
+    @property
+    def clean(self) -> bool:
+        """Every run finished, and nothing was lost, duplicated or reordered."""
+        return (
+            bool(self.good)
+            and not self.errors
+            and all(self.total(k) == 0 for k in ("lost", "duplicated", "out_of_order", "corrupt"))
+        )
+
+
+Results = dict[tuple[str, str], Summary]
+
+
+@attrs.frozen
+class Check:
+    target: str
+    measured: str
+    met: bool | None
+    """None: not measured in this run."""
+
+    @property
+    def verdict(self) -> str:
+        return {True: "met", False: "NOT met", None: "not measured"}[self.met]
+
+
+@attrs.frozen
+class RatioTarget:
+    """chatsvc's median of a figure against another server's, in one scenario."""
+
+    scenario: str
+    key: str
+    what: str
+    versus: str
+    bound: float
+    at_most: bool = True
+
+    def check(self, results: Results) -> Check:
+        ours = results.get((self.scenario, "chatsvc"))
+        theirs = results.get((self.scenario, self.versus))
+        a = ours.median(self.key) if ours else None
+        b = theirs.median(self.key) if theirs else None
+        relation = "at most" if self.at_most else "at least"
+        target = (
+            f"{self.scenario}: chatsvc's {self.what} {relation} {self.bound:g}x {self.versus}'s"
+        )
+        if a is None or b is None or b == 0:
+            return Check(target, "—", None)
+        ratio = a / b
+        met = ratio <= self.bound if self.at_most else ratio >= self.bound
+        return Check(target, f"{a:.3g} / {b:.3g} = {ratio:.2f}x", met)
+
+
+RATIO_TARGETS = [
+    RatioTarget("steady", "cpu_us_per_msg", "CPU per message", "c-relay", 1.25),
+    RatioTarget("steady", "cpu_us_per_msg", "CPU per message", "textbook", 0.6),
+    RatioTarget("steady", "p99_ms", "p99 latency", "c-relay", 1.5),
+    RatioTarget("burst", "messages_per_s", "messages/s", "textbook", 1.0, at_most=False),
+]
+
+
+def target_checks(results: Results, scenarios: Sequence[str]) -> list[Check]:
+    """The issue's targets, from the medians of this run."""
+    checks = [target.check(results) for target in RATIO_TARGETS]
+    idle = results.get(("idle", "chatsvc"))
+    per_conn = idle.median("rss_per_conn_kib") if idle else None
+    if idle is None or per_conn is None:
+        checks.append(Check("idle: at most 4 KiB of server RSS per connection", "—", None))
+        checks.append(Check("idle: the one message reaches every connection", "—", None))
+    else:
+        checks.append(
+            Check(
+                "idle: at most 4 KiB of server RSS per connection",
+                f"{per_conn:.2f} KiB",
+                per_conn <= 4,
+            )
+        )
+        delivered, expected = idle.total("delivered"), idle.total("expected")
+        checks.append(
+            Check(
+                "idle: the one message reaches every connection",
+                f"{delivered:,} of {expected:,} deliveries",
+                delivered == expected and not idle.errors,
+            )
+        )
+    for name in ("chatsvc", "chatsvc-defaults"):
+        summaries = [results[(s, name)] for s in scenarios if (s, name) in results]
+        if not summaries:
+            continue
+        bad = [
+            f"{s.runs[0].scenario}: "
+            + (
+                "; ".join(s.errors)
+                if s.errors
+                else f"{s.total('lost')} lost, {s.total('duplicated')} duplicated, "
+                f"{s.total('out_of_order')} out of order"
+            )
+            for s in summaries
+            if not s.clean
+        ]
+        checks.append(
+            Check(
+                f"every scenario: {name} loses, duplicates and reorders nothing",
+                "; ".join(bad) if bad else f"0 in {sum(len(s.good) for s in summaries)} runs",
+                not bad,
+            )
+        )
+    return checks
+
+
+# The report
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    if value >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}g}"
+
+
+def scenario_table(scenario: Scenario, results: Results, servers: Sequence[str]) -> list[str]:
+    lines = [
+        "| server | runs | delivered / expected | msg/s | CPU µs/msg | p50 ms | p99 ms | max ms "
+        "| peak RSS MiB | RSS/conn KiB | lost / dup / reord | loadgen CPU µs/msg | sign-on s "
+        "| notes |",
+        "|" + " --- |" * 14,
+    ]
+    for name in servers:
+        summary = results.get((scenario.name, name))
+        if summary is None:
+            continue
+        notes = []
+        if summary.errors:
+            notes.append("failed: " + "; ".join(sorted(set(summary.errors))))
+        if summary.good:
+            corrupt = summary.total("corrupt")
+            if corrupt:
+                notes.append(f"{corrupt:,} torn lines")
+            if scenario.nonreaders:
+                dropped = summary.total("nonreaders_dropped")
+                notes.append(f"non-reader dropped in {dropped} of {len(summary.good)} runs")
+            others = summary.total("dropped")
+            if others:
+                notes.append(f"{others} reading clients disconnected")
+            retries = summary.total("connect_retries")
+            if retries:
+                notes.append(f"{retries:,} connections refused or reset at sign-on, and retried")
+        m = summary.median
+        counts = (
+            f"{summary.total('lost'):,} / {summary.total('duplicated'):,} / "
+            f"{summary.total('out_of_order'):,}"
+            if summary.good
+            else "—"
+        )
+        delivered = (
+            f"{summary.total('delivered'):,} / {summary.total('expected'):,}"
+            if summary.good
+            else "—"
+        )
+        lines.append(
+            f"| {name} | {len(summary.good)}/{len(summary.runs)} | {delivered} "
+            f"| {_fmt(m('messages_per_s'))} | {_fmt(m('cpu_us_per_msg'))} "
+            f"| {_fmt(m('p50_ms'))} | {_fmt(m('p99_ms'))} | {_fmt(m('max_ms'))} "
+            f"| {_fmt(m('peak_rss_mib'))} | {_fmt(m('rss_per_conn_kib'))} | {counts} "
+            f"| {_fmt(m('loadgen_cpu_us_per_msg'))} | {_fmt(m('signon_s'))} "
+            f"| {'; '.join(notes)} |"
+        )
+    return lines
+
+
+def ceiling_table(scenarios: Sequence[Scenario], results: Results) -> list[str]:
+    lines = [
+        "| scenario | C relay CPU µs/msg | load generator CPU µs/msg | load generator ceiling, "
+        "msg/s on one core | chatsvc msg/s |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for scenario in scenarios:
+        relay = results.get((scenario.name, "c-relay"))
+        if relay is None or not relay.good:
+            continue
+        loadgen = relay.median("loadgen_cpu_us_per_msg")
+        chatsvc = results.get((scenario.name, "chatsvc"))
+        ceiling = 1e6 / loadgen if loadgen else None
+        lines.append(
+            f"| {scenario.name} | {_fmt(relay.median('cpu_us_per_msg'))} | {_fmt(loadgen)} "
+            f"| {_fmt(ceiling)} | {_fmt(chatsvc.median('messages_per_s') if chatsvc else None)} |"
+        )
+    return lines
+
+
+def _version(command: list[str]) -> str:
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
+    except OSError:
+        return "not installed"
+    return (out.stdout or out.stderr).strip().splitlines()[0] if out.returncode == 0 else "?"
+
+
+def _ncat_version() -> str:
+    if shutil.which("ncat") is None:
+        return "not installed"
+    found = re.search(r"Version (\S+)", _version(["ncat", "--version"]))
+    return found.group(1) if found else "?"
+
+
+def machine() -> list[tuple[str, str]]:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+    memory = re.search(r"^MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    chatsvc = importlib.metadata.version("chatsvc") + (
+        f", working tree at commit {commit}" if commit else ""
+    )
+    return [
+        ("CPU", model.group(1).strip() if model else platform.processor() or "?"),
+        ("cores", str(os.cpu_count())),
+        ("memory", f"{int(memory.group(1)) / 1024 / 1024:.0f} GiB" if memory else "?"),
+        ("kernel", f"{platform.system()} {platform.release()}"),
+        ("Python", platform.python_version()),
+        ("Twisted", importlib.metadata.version("twisted")),
+        ("chatsvc", chatsvc),
+        ("gcc", _version(["gcc", "-dumpfullversion"])),
+        ("ncat", _ncat_version()),
+    ]
+
+
+def command_line(argv: Sequence[str]) -> str:
+    """The command as typed from the repository's root, without this machine's paths."""
+    args = []
+    for arg in argv:
+        path = Path(arg)
+        inside = path.is_absolute() and path.resolve().is_relative_to(ROOT)
+        args.append(str(path.resolve().relative_to(ROOT)) if inside else arg)
+    return shlex.join(["python", "bench/run.py", *args])
+
+
+NOTES = [
+    "The textbook and threaded servers do not set TCP_NODELAY, as their designs do not; "
+    "Nagle's algorithm then holds back some small writes until the previous one is "
+    "acknowledged, which shows in their p99 and max latency. chatsvc and the C relay set it.",
+    "ncat --chat prefixes `<userN> ` to each chunk it reads, not each line, so lines it reads "
+    "in two pieces reach the others torn; the load generator counts them as torn (and lost).",
+    "Per-connection RSS is (server RSS with every connection signed on and idle - server RSS "
+    "before the first connection) / connections; in every scenario, not only `idle`.",
+]
+
+
+@attrs.frozen
+class Report:
+    """Everything ``benchmarks.md`` says."""
+
+    argv: Sequence[str]
+    repeat: int
+    quick: bool
+    scenarios: Sequence[Scenario]
+    servers: Sequence[str]
+    kinds: dict[str, ServerKind]
+    results: Results
+    checks: Sequence[Check]
+    skipped: dict[str, str]
+    plot: str | None
+    """Why there is no plot, or None if there is one."""
+    started: datetime.datetime
+    seconds: float
+
+    def markdown(self) -> str:
+        return "\n".join([*self._header(), *self._results(), *self._footer()]) + "\n"
+
+    def _header(self) -> list[str]:
+        kinds = self.kinds
+        return [
+            "# Benchmarks",
+            "",
+            "chatsvc side by side with other chat servers speaking the same nickname-first line "
+            "protocol, all on one machine in one run of `bench/run.py`. What each figure means "
+            "and how it is measured: [bench/README.md](../bench/README.md).",
+            "",
+            "## How this was run",
+            "",
+            "```",
+            command_line(self.argv),
+            "```",
+            "",
+            f"Started {self.started:%Y-%m-%d %H:%M} UTC, took {self.seconds / 60:.0f} min. "
+            f"Each server ran each scenario {self.repeat} "
+            f"time{'s' if self.repeat != 1 else ''}, on a fresh server process each time; "
+            "figures are medians over the runs, counts (delivered, lost, duplicated, out of "
+            "order) are sums over the runs."
+            + (
+                " **Quick sizes** (`--quick`): a check of the harness, not a measurement."
+                if self.quick
+                else ""
+            ),
+            "",
+            "| machine | |",
+            "| --- | --- |",
+            *(f"| {k} | {v} |" for k, v in machine()),
+            "",
+            "Servers:",
+            "",
+            *(f"- **{name}**: {kinds[name].description}" for name in self.servers),
+            *(f"- **{name}**: not run: {why}" for name, why in self.skipped.items()),
+            "",
+            "## Targets",
+            "",
+            "The issue's ratios, from the medians below (chatsvc against the others in the same "
+            "run).",
+            "",
+            "| target | measured | |",
+            "| --- | --- | --- |",
+            *(f"| {c.target} | {c.measured} | {c.verdict} |" for c in self.checks),
+            "",
+            "## Results",
+        ]
+
+    def _results(self) -> list[str]:
+        out = []
+        for scenario in self.scenarios:
+            out += ["", f"### {scenario.title} (`{scenario.name}`)", ""]
+            out += [scenario.describe() + ".", ""]
+            out += scenario_table(scenario, self.results, self.servers)
+            absent = [
+                f"{name} ({reason})"
+                for name in self.servers
+                if (reason := self.kinds[name].skip_reason(scenario))
+                and self.kinds[name].only is None
+            ]
+            if absent:
+                out += ["", "Not run here: " + ", ".join(absent) + "."]
+        return out
+
+    def _footer(self) -> list[str]:
+        out = [
+            "",
+            "## The load generator's ceiling",
+            "",
+            "The load generator's own CPU time per delivered message, against the C relay's in "
+            "the same runs: the load generator can take in about 10^6 / (its µs per message) "
+            "messages a second on one core, which bounds what any server can be seen to do here.",
+            "",
+            *ceiling_table(self.scenarios, self.results),
+            "",
+            "## Notes",
+            "",
+            *(f"- {note}" for note in NOTES),
+        ]
+        if self.plot is None:
+            out += ["", "![CPU per message, latency and throughput](benchmarks.png)"]
+        else:
+            out += ["", f"No plot: {self.plot}."]
+        return out
+
+
+def draw_plot(path: Path, results: Results, servers: Sequence[str]) -> str | None:
+    """The plot as PNG; if it cannot be drawn, why not."""
+    # Imported by name: matplotlib is an optional dependency, and may be absent where
+    # the types are checked.
+    try:
+        matplotlib: Any = importlib.import_module("matplotlib")
+    except ImportError:
+        return "matplotlib is not installed (pip install 'chatsvc[bench]')"
+    matplotlib.use("Agg")
+    plt: Any = importlib.import_module("matplotlib.pyplot")
+    panels = [
+        ("steady", "cpu_us_per_msg", "steady: server CPU µs per delivered message"),
+        ("steady", "p99_ms", "steady: p99 latency, ms"),
+        ("burst", "messages_per_s", "burst: delivered messages/s"),
+        ("burst", "cpu_us_per_msg", "burst: server CPU µs per delivered message"),
+    ]
+    figure, axes = plt.subplots(2, 2, figsize=(11, 7))
+    for ax, (scenario, key, title) in zip(axes.flat, panels, strict=True):
+        names, values = [], []
+        for name in servers:
+            summary = results.get((scenario, name))
+            value = summary.median(key) if summary else None
+            if value is not None:
+                names.append(name)
+                values.append(value)
+        colours = ["tab:red" if n.startswith("chatsvc") else "tab:blue" for n in names]
+        bars = ax.bar(names, values, color=colours)
+        ax.bar_label(bars, labels=[_fmt(v) for v in values], fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(axis="x", labelrotation=20, labelsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return None
+
+
+# The command
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").strip().split("\n\n")[0])
+    parser.add_argument(
+        "--servers",
+        default=",".join(SERVER_NAMES),
+        help=f"comma-separated, from {','.join(SERVER_NAMES)} (default: all)",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIO_NAMES),
+        help=f"comma-separated, from {','.join(SCENARIO_NAMES)} (default: all)",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each (default 3)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the harness")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="report directory (docs)")
+    parser.add_argument(
+        "--build-dir", type=Path, default=BENCH / "build", help="compiled binaries (bench/build)"
+    )
+    parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    parser.add_argument("--raw", type=Path, help="also write every run's measurements as JSON here")
+    parser.add_argument("--keep-logs", type=Path, help="keep server and load generator logs here")
+    args = parser.parse_args(argv)
+    for option, known in (("servers", SERVER_NAMES), ("scenarios", SCENARIO_NAMES)):
+        chosen = [n.strip() for n in getattr(args, option).split(",") if n.strip()]
+        unknown = [n for n in chosen if n not in known]
+        if unknown or not chosen:
+            parser.error(f"--{option}: unknown {', '.join(unknown) or '(none given)'}")
+        setattr(args, option, [n for n in known if n in chosen])
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
+
+
+@contextlib.contextmanager
+def log_directory(keep: Path | None) -> Iterator[Path]:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+    else:
+        with tempfile.TemporaryDirectory(prefix="chatsvc-bench-") as tmp:
+            yield Path(tmp)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _progress(run: Run) -> str:
+    if run.error is not None:
+        return f"FAILED: {run.error}"
+    m, c = run.metrics(), run.counts()
+    return (
+        f"{c['delivered']:,}/{c['expected']:,} delivered, {_fmt(m['messages_per_s'])} msg/s, "
+        f"{_fmt(m['cpu_us_per_msg'])} µs CPU/msg, p99 {_fmt(m['p99_ms'])} ms, "
+        f"lost/dup/reord {c['lost']}/{c['duplicated']}/{c['out_of_order']}"
+    )
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so that every server and load generator is stopped."""
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    kinds = server_kinds(args.quick)
+    scenarios = [s for s in (QUICK if args.quick else FULL) if s.name in args.scenarios]
+    skipped: dict[str, str] = {}
+    servers = list(args.servers)
+    if "ncat" in servers and shutil.which("ncat") is None:
+        servers.remove("ncat")
+        skipped["ncat"] = "ncat is not installed (apt-get install ncat)"
+        _say("ncat is not installed (apt-get install ncat): skipping it")
+    binaries = build(args.build_dir)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    plan = [
+        (scenario, repeat, kinds[name])
+        for scenario in scenarios
+        for repeat in range(1, args.repeat + 1)
+        for name in servers
+        if kinds[name].skip_reason(scenario) is None
+    ]
+    started = datetime.datetime.now(datetime.UTC)
+    clock = time.monotonic()
+    runs: list[Run] = []
+    with log_directory(args.keep_logs) as logs:
+        for number, (scenario, repeat, kind) in enumerate(plan, 1):
+            run = run_once(kind, scenario, repeat, binaries, logs)
+            runs.append(run)
+            _say(f"[{number}/{len(plan)}] {scenario.name} #{repeat} {kind.name}: {_progress(run)}")
+
+    results: Results = {}
+    for run in runs:
+        key = (run.scenario, run.server)
+        results[key] = Summary([*results[key].runs, run] if key in results else [run])
+    checks = target_checks(results, [s.name for s in scenarios])
+    plot = (
+        "not drawn (--no-plot)"
+        if args.no_plot
+        else draw_plot(args.out / "benchmarks.png", results, servers)
+    )
+    if plot is not None:
+        _say(f"no plot: {plot}")
+    report = Report(
+        argv=argv,
+        repeat=args.repeat,
+        quick=args.quick,
+        scenarios=scenarios,
+        servers=servers,
+        kinds=kinds,
+        results=results,
+        checks=checks,
+        skipped=skipped,
+        plot=plot,
+        started=started,
+        seconds=time.monotonic() - clock,
+    )
+    (args.out / "benchmarks.md").write_text(report.markdown())
+    if args.raw is not None:
+        args.raw.write_text(json.dumps([r.as_json() for r in runs], indent=1) + "\n")
+    _say("")
+    for scenario in scenarios:
+        _say(f"{scenario.title}: {scenario.describe()}")
+        for line in scenario_table(scenario, results, servers):
+            _say(line)
+        _say("")
+    _say("Targets (medians of this run):")
+    for check in checks:
+        _say(f"  [{check.verdict}] {check.target}: {check.measured}")
+    _say(f"\nwrote {args.out / 'benchmarks.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted: every process started was stopped", file=sys.stderr)
+        sys.exit(130)
