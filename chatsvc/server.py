@@ -125,8 +125,8 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self._bucket: TokenBucket | None = None
         self._refill: IDelayedCall | None = None
         self._leave_reason: str | None = None
-        self._held: list[bytes] = []  # written while the server is corked
-        self._batch = 0  # the last batch this connection was written to in
+        self._held: list[bytes] = []  # written after the first write of this turn
+        self._turn = 0  # the last reactor turn this connection was written to in
 
     # Connection events
 
@@ -170,12 +170,10 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         if self._receiving:
             return
         self._receiving = True
-        self.factory.cork()
         try:
             self._handle_lines()
         finally:
             self._receiving = False
-            self.factory.uncork()
 
     def _handle_lines(self) -> None:
         limit = self.factory.limits.max_line
@@ -254,22 +252,21 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
             if limit and self._queued > limit and not self._hung_up:
                 self._drop_slow_reader(limit)
                 return
+        # The first write of a reactor turn goes out at once; later ones wait
+        # for the end of the turn, to go out together (ChatFactory.turn).
+        if self._held:
+            self._held.append(data)
+            return
         factory = self.factory
-        if factory.corked:
-            # The first write of a batch goes out at once; later ones wait for
-            # the end of the batch, to go out together.
-            if self._held:
-                self._held.append(data)
-                return
-            if self._batch == factory.batch:
-                self._held.append(data)
-                factory.hold(self)
-                return
-            self._batch = factory.batch
+        if self._turn == factory.turn_number:
+            self._held.append(data)
+            factory.hold(self)
+            return
+        self._turn = factory.turn()
         self.transport.write(data)
 
     def flush(self) -> None:
-        """Write what was held while the server was corked, in one go."""
+        """Write what was held since the first write of this turn, in one go."""
         held, self._held = self._held, []
         if held and not self._hung_up:
             self.transport.write(held[0] if len(held) == 1 else b"".join(held))
@@ -480,8 +477,10 @@ class ChatFactory(ServerFactory):
         self.log_messages = log_messages
         self.clock = clock
         self.connections: set[ChatServerProtocol] = set()
-        self.corked = 0
-        self.batch = 0
+        # Odd between turns, even during one; a connection remembers the even
+        # number of the last turn it was written to in.
+        self.turn_number = 1
+        self._turn_open = False
         self._held: list[ChatServerProtocol] = []
         self._per_host: dict[str, int] = {}
         self._hosts: dict[ChatServerProtocol, str] = {}
@@ -515,26 +514,32 @@ class ChatFactory(ServerFactory):
         self.connections.add(protocol)
         return protocol
 
-    def cork(self) -> None:
+    def turn(self) -> int:
         """
-        Hold what connections write until L{uncork}: while one connection's
-        lines are handled, each connection they make the server write to is
-        written to once, however many lines it gets (a burst of messages costs
-        one send per recipient, not one per message and recipient).
-        """
-        if not self.corked:
-            self.batch += 1
-        self.corked += 1
+        The number of this turn of the reactor, for a connection about to be
+        written to.
 
-    def uncork(self) -> None:
-        self.corked -= 1
-        if not self.corked:
-            held, self._held = self._held, []
-            for protocol in held:
-                protocol.flush()
+        A connection's first write in a turn goes straight to its transport
+        (with L{chatsvc.eagertcp}, straight to the kernel); what else it is
+        given in the same turn is held (L{hold}) and written in one go when
+        the turn ends: a busy server sends each connection one write per turn,
+        however many lines it got, and an idle one delays nothing.
+        """
+        if not self._turn_open:
+            self._turn_open = True
+            self.turn_number += 1
+            self.clock.callLater(0, self._end_turn)
+        return self.turn_number
+
+    def _end_turn(self) -> None:
+        self._turn_open = False
+        self.turn_number += 1  # so that no connection still counts as written to
+        held, self._held = self._held, []
+        for protocol in held:
+            protocol.flush()
 
     def hold(self, protocol: ChatServerProtocol) -> None:
-        """C{protocol} has writes held until the server is uncorked."""
+        """C{protocol} has writes held until the end of the turn."""
         self._held.append(protocol)
 
     def connection_lost(self, protocol: ChatServerProtocol) -> None:

@@ -20,6 +20,13 @@ def make_factory(**kwargs: Any) -> ChatFactory:
     return ChatFactory(**kwargs)
 
 
+def end_turn(factory: ChatFactory) -> None:
+    """Let the reactor turn end, so that writes held until then are made."""
+    clock = factory.clock
+    if isinstance(clock, Clock):
+        clock.advance(0)
+
+
 class Connection:
     """A connection to a L{ChatFactory} over a L{StringTransport}."""
 
@@ -45,6 +52,7 @@ class Connection:
 
     def lines(self) -> list[str]:
         """What the server wrote since the last call, one string per line."""
+        end_turn(self.protocol.factory)
         data: bytes = self.transport.value()
         self.transport.clear()
         assert data == b"" or data.endswith(b"\n"), data

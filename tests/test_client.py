@@ -609,8 +609,11 @@ class Participant:
         self.console = RecordingConsole()
         self.session = Session(self.console, clock=Clock(), nick=nick, room=room)
         client_factory = ChatClientFactory(self.session)
+        assert isinstance(server.clock, Clock)
         self.protocol, _, self.pump = iosim.connectedServerAndClient(
-            lambda: server.buildProtocol(ADDRESS), lambda: client_factory.buildProtocol(ADDRESS)
+            lambda: server.buildProtocol(ADDRESS),
+            lambda: client_factory.buildProtocol(ADDRESS),
+            clock=server.clock,  # each pump ends the server's reactor turn
         )
 
 
@@ -674,9 +677,14 @@ class InMemoryEndpoint:
         client = factory.buildProtocol(ADDRESS)
         server = self.server.buildProtocol(ADDRESS)
         assert client is not None and server is not None
+        assert isinstance(self.server.clock, Clock)
         self.pumps.append(
             iosim.connect(
-                server, iosim.makeFakeServer(server), client, iosim.makeFakeClient(client)
+                server,
+                iosim.makeFakeServer(server),
+                client,
+                iosim.makeFakeClient(client),
+                clock=self.server.clock,  # each pump ends the server's reactor turn
             )
         )
         return succeed(client)

@@ -214,6 +214,7 @@ class RateTests(SynchronousTestCase):
     def test_disconnect_while_throttled(self) -> None:
         self.bob.protocol.dataReceived(b"x\n" * 30)
         self.bob.close()
+        self.clock.advance(0)  # the end of the reactor turn
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
 

@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatsvc.limits import Limits
 from chatsvc.model import Chat
 from chatsvc.server import ChatFactory, describe_address
-from tests.support import Connection, make_factory, signed_on
+from tests.support import Connection, end_turn, make_factory, signed_on
 
 
 class HandshakeTests(SynchronousTestCase):
@@ -210,6 +210,7 @@ class BatchTests(SynchronousTestCase):
     def test_one_line_one_write(self) -> None:
         for i in range(3):
             self.alice.send(f"line {i}")
+            end_turn(self.factory)
         self.assertEqual(
             self.writes, [b"<alice> line 0\n", b"<alice> line 1\n", b"<alice> line 2\n"]
         )
@@ -217,9 +218,27 @@ class BatchTests(SynchronousTestCase):
     def test_a_burst_is_written_in_two_goes(self) -> None:
         """The first line at once, the rest together at the end of the batch."""
         self.alice.protocol.dataReceived(b"".join(b"line %d\n" % i for i in range(50)))
+        self.assertEqual(len(self.writes), 1)
+        end_turn(self.factory)
         self.assertEqual(len(self.writes), 2)
         self.assertEqual(self.writes[0], b"<alice> line 0\n")
         self.assertEqual(self.writes[1], b"".join(b"<alice> line %d\n" % i for i in range(1, 50)))
+
+    def test_lines_read_in_one_turn_are_written_together(self) -> None:
+        carol = signed_on(self.factory, "carol", host="10.0.0.3")
+        self.alice.lines()
+        del self.writes[:]
+        self.alice.send("from alice")
+        carol.send("from carol")
+        self.alice.send("alice again")
+        self.assertEqual(self.writes, [b"<alice> from alice\n"])
+        end_turn(self.factory)
+        self.assertEqual(
+            self.writes,
+            [b"<alice> from alice\n", b"<carol> from carol\n<alice> alice again\n"],
+        )
+        self.alice.send("next turn")
+        self.assertEqual(self.writes[-1], b"<alice> next turn\n")
 
     def test_quitting_mid_batch_writes_what_was_held_first(self) -> None:
         self.bob.transport.write = StringTransport.write.__get__(self.bob.transport)  # type: ignore[method-assign]
@@ -506,7 +525,8 @@ class InMemoryPairTests(SynchronousTestCase):
     """Whole conversations through iosim's in-memory connections."""
 
     def test_three_clients(self) -> None:
-        factory = make_factory()
+        clock = Clock()
+        factory = make_factory(clock=clock)
 
         class Peer(LineReceiver):
             delimiter = b"\n"
@@ -520,7 +540,7 @@ class InMemoryPairTests(SynchronousTestCase):
         pairs = []
         for _ in range(3):
             client, _server, pump = iosim.connectedServerAndClient(
-                lambda: factory.buildProtocol(None), Peer
+                lambda: factory.buildProtocol(None), Peer, clock=clock
             )
             pairs.append((client, pump))
         for (client, pump), nick in zip(pairs, ["alice", "bob", "carol"], strict=True):
