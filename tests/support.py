@@ -1,23 +1,61 @@
-"""Shared test doubles: a server connection over StringTransport."""
+"""Shared test doubles: a server connection over StringTransport, and a chat with accounts."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+from twisted.cred.checkers import ICredentialsChecker, InMemoryUsernamePasswordDatabaseDontUse
+from twisted.cred.portal import Portal
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
 
+from chatsvc.accounts import Accounts, ChatRealm
+from chatsvc.model import Chat
 from chatsvc.server import ChatFactory, ChatServerProtocol
+
+PASSWORDS = {"alice": b"secret", "Root": b"t00r", "bob": b"hunter2"}
+"""The accounts of L{with_accounts}, and their passwords."""
+
+
+def scratch_directory(case: SynchronousTestCase) -> Path:
+    """A new empty directory, removed after the test (trial's mktemp writes into the cwd)."""
+    path = Path(tempfile.mkdtemp(prefix="chatsvc-test-"))
+    case.addCleanup(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def make_factory(**kwargs: Any) -> ChatFactory:
     """A chat factory on a fake clock (unless one is given), with default limits."""
     kwargs.setdefault("clock", Clock())
     return ChatFactory(**kwargs)
+
+
+def with_accounts(
+    *,
+    guests: bool = True,
+    operators: Iterable[str] = (),
+    checker: ICredentialsChecker | None = None,
+    **kwargs: Any,
+) -> ChatFactory:
+    """
+    A chat factory whose chat has the accounts in L{PASSWORDS} (or those of
+    C{checker}), logged in to through a portal, as C{twistd chat --auth} makes.
+    """
+    if checker is None:
+        checker = InMemoryUsernamePasswordDatabaseDontUse(**PASSWORDS)
+    accounts = Accounts([checker])
+    chat = Chat(accounts=accounts, guests=guests)
+    portal = Portal(ChatRealm(operators), [accounts])
+    return make_factory(chat=chat, portal=portal, **kwargs)
 
 
 class Connection:
