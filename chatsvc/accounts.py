@@ -345,7 +345,7 @@ class PasswordFileCheckerFactory:
 
     def generateChecker(self, argstring: str = "") -> PasswordFileChecker:
         if not argstring:
-            raise ValueError("chatsvc: needs the path of a password file")
+            raise ValueError("needs the path of a password file")
         try:
             return PasswordFileChecker(PasswordFile(argstring))
         except OSError as e:

@@ -44,6 +44,8 @@ from twisted.internet.interfaces import (
     IAddress,
     IConsumer,
     IDelayedCall,
+    IHandshakeListener,
+    INegotiated,
     IPushProducer,
     IReactorTime,
     ITCPTransport,
@@ -157,9 +159,17 @@ class _Stage(enum.Enum):
     SIGNED_ON = "signed on"
 
 
-@implementer(IChatClient)
+@implementer(IChatClient, IHandshakeListener)
 class ChatServerProtocol(LineReceiver, TimeoutMixin):
-    """One connection to the chat server."""
+    """
+    One connection to the chat server, over TCP, TLS, or a UNIX socket.
+
+    Under TLS the transport is a L{twisted.protocols.tls.TLSMemoryBIOProtocol}
+    over the TCP connection: TCP options reach the socket through it, and so
+    does the backlog of a peer that does not read. Until the handshake is
+    done, TLS holds what is written and says so as if the peer were not
+    reading; reading on then is what completes the handshake.
+    """
 
     delimiter = b"\n"
     factory: ChatFactory
@@ -174,6 +184,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self._receiving = False
         self._throttled = False  # out of input budget: reads paused
         self._backlogged = False  # the peer is not reading: its reads paused too
+        self._handshaking = False  # TLS, before its handshake is done
         self._queued = 0  # bytes written while backlogged
         self._bucket: TokenBucket | None = None
         self._refill: IDelayedCall | None = None
@@ -192,6 +203,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
     def connectionMade(self) -> None:
         limits = self.factory.limits
         self.peer = describe_address(self.transport.getPeer())
+        self._handshaking = INegotiated.providedBy(self.transport)
         if ITCPTransport.providedBy(self.transport):
             self.transport.setTcpNoDelay(True)
             self.transport.setTcpKeepAlive(True)
@@ -213,6 +225,14 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
             logout()
         self._log.info("{peer} disconnected: {why}", peer=self.peer, why=reason.getErrorMessage())
         self.factory.connection_lost(self)
+
+    def handshakeCompleted(self) -> None:
+        """
+        TLS is set up. Writes held until now are sent next, and the backlog
+        they counted as cleared then (not here, so reading does not stop and
+        start again in between).
+        """
+        self._handshaking = False
 
     def callLater(self, period: float, func: Callable[[], object]) -> IDelayedCall:
         """TimeoutMixin's timer, on the factory's clock."""
@@ -298,7 +318,8 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         waiting for the verdict on a password.
         """
         waiting = self._stage in (_Stage.CHECKING, _Stage.REFUSED)
-        pause = self._throttled or self._backlogged or waiting
+        backlogged = self._backlogged and not self._handshaking
+        pause = self._throttled or backlogged or waiting
         if pause and not self.paused:
             self.pauseProducing()
         elif not pause and self.paused and not self._hung_up:

@@ -301,7 +301,7 @@ class PluginTests(SynchronousTestCase):
     def test_errors(self) -> None:
         with self.assertRaises(ValueError) as caught:
             makeChecker("chatsvc")
-        self.assertEqual(str(caught.exception), "chatsvc: needs the path of a password file")
+        self.assertEqual(str(caught.exception), "needs the path of a password file")
         with self.assertRaises(ValueError) as caught:
             makeChecker(f"chatsvc:{self.path}.missing")
         self.assertEqual(
