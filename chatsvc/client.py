@@ -347,11 +347,11 @@ class Session:
     signing on fails. It holds what is typed until signing on is complete,
     then joins the room it should be in and sends what it held.
 
-    With C{reconnect} (an interactive session) a lost
-    connection is told to the user and L{ClientService} makes another; the
-    session takes back its nickname, or a variant if that is taken, and its
-    room. Without it (piped input) the first refusal or loss ends the session
-    with status 1.
+    With C{reconnect} (an interactive session) a lost connection is told to
+    the user and L{ClientService} makes another; the session takes back its
+    nickname, or a variant if that is taken, and its room. Without it (piped
+    input) the first refusal or loss ends the session with status 1. A kick
+    ends it either way, and so does a certificate refused on reconnecting.
 
     L{done} fires with the exit status once the session is over.
     """
