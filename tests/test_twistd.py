@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import make_certificates
+from tests.test_passwd import passwd_command
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -274,8 +275,6 @@ def test_tls_accounts_and_operators(tmp_path: Path) -> None:
     TLS listeners side by side, an operator who logs in over TLS and kicks a
     guest; no password in the log.
     """
-    from tests.test_passwd import passwd_command
-
     certificates = make_certificates(tmp_path)
     passwd = tmp_path / "passwd"
     subprocess.run(
