@@ -17,7 +17,7 @@ The parts, from the wire inwards:
   stdout, L{chatsvc.terminal.ChatTerminal} for an interactive terminal. Both
   run on L{StandardIO}, in the one reactor.
 
-test-case-name: tests.test_client
+test-case-name: tests.test_client, tests.test_client_tls, tests.test_client_process
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ Every connection is held to the server's L{Limits}: line length, input rate
 (by pausing reads, so nothing is dropped), output queued for a peer that does
 not read, time to choose a nickname, connections in all and per address.
 
-test-case-name: tests.test_server
+test-case-name: tests.test_server, tests.test_login, tests.test_tls
 """
 
 from __future__ import annotations

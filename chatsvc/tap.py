@@ -1,7 +1,7 @@
 """
 C{twistd chat}: its options and the service they make.
 
-test-case-name: tests.test_tap
+test-case-name: tests.test_tap, tests.test_twistd
 """
 
 from __future__ import annotations
