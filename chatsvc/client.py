@@ -7,15 +7,17 @@ The parts, from the wire inwards:
   rules for notices, errors, messages, actions, private messages and mentions
   are tested without any transport.
 - L{ChatClientProtocol} is one connection: bytes in and out, nothing more.
-- L{Session} is what lasts across connections: the nickname and room to take
-  back after a reconnection, the lines typed before signing on, and when to
-  quit. L{ClientService} reconnects; the session decides what to say on each
-  new connection.
+  Under TLS (L{chatsvc.tls}) it counts as connected once the handshake, and
+  with it the server's certificate, has been checked.
+- L{Session} is what lasts across connections: the nickname (and password)
+  and room to take back after a reconnection, the lines typed before signing
+  on, and when to quit. L{ClientService} reconnects; the session decides what
+  to say on each new connection.
 - An L{IConsole} is the user's side: L{LineConsole} for piped stdin and
   stdout, L{chatsvc.terminal.ChatTerminal} for an interactive terminal. Both
   run on L{StandardIO}, in the one reactor.
 
-test-case-name: tests.test_client
+test-case-name: tests.test_client, tests.test_client_tls, tests.test_client_process
 """
 
 from __future__ import annotations
@@ -39,9 +41,12 @@ from twisted.internet.interfaces import (
     IConsumer,
     IDelayedCall,
     IHalfCloseableProtocol,
+    IHandshakeListener,
+    INegotiated,
     IProtocol,
     IPushProducer,
     IReactorTime,
+    IStreamClientEndpoint,
     ITCPTransport,
     ITransport,
 )
@@ -55,13 +60,25 @@ from zope.interface import Interface, implementer
 
 from chatsvc import __version__, commands, wire
 from chatsvc.model import NAME_CHARS, NAME_MAX, canonical_room_name, fold, is_valid_name
+from chatsvc.tls import (
+    DEFAULT_TLS_PORT,
+    describe_tls_failure,
+    is_tls_failure,
+    load_trust_root,
+    tls_endpoint,
+)
 
 if TYPE_CHECKING:
+    from twisted.internet._sslverify import IOpenSSLTrustRoot
+
     from chatsvc.terminal import RawTerminal
 
 PROGRAM = "chatsvc-client"
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = 8080
+
+PASSWORD_VARIABLE = "CHATSVC_PASSWORD"
+"""The environment variable that may hold the password of a registered nickname."""
 
 QUIT_TIMEOUT = 5.0
 """
@@ -95,6 +112,8 @@ class Kind(enum.Enum):
 
     NOTICE = "notice"  # *** anything else
     PROMPT = "prompt"  # *** Choose a nickname:
+    PASSWORD = "password"  # *** Password for ACCOUNT:
+    KICKED = "kicked"  # *** You were kicked by NICK (REASON)
     ERROR = "error"  # *** Error: TEXT
     SIGNED_ON = "signed on"  # *** Hello NICK! Type /help for the commands.
     JOINED = "joined"  # *** You joined ROOM (N members):
@@ -107,7 +126,16 @@ class Kind(enum.Enum):
 
 
 NOTICE_KINDS = frozenset(
-    {Kind.NOTICE, Kind.PROMPT, Kind.ERROR, Kind.SIGNED_ON, Kind.JOINED, Kind.RENAMED}
+    {
+        Kind.NOTICE,
+        Kind.PROMPT,
+        Kind.PASSWORD,
+        Kind.KICKED,
+        Kind.ERROR,
+        Kind.SIGNED_ON,
+        Kind.JOINED,
+        Kind.RENAMED,
+    }
 )
 
 
@@ -132,6 +160,8 @@ class ServerLine:
 _PROMPT = "*** Choose a nickname:"
 _PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
     (Kind.ERROR, re.compile(r"\*\*\* Error: (?P<body>.*)")),
+    (Kind.PASSWORD, re.compile(r"\*\*\* Password for (?P<subject>\S+):(?P<body>)")),
+    (Kind.KICKED, re.compile(r"\*\*\* You were kicked by (?P<subject>\S+)(?P<body>(?: \(.*\))?)")),
     (Kind.SIGNED_ON, re.compile(r"\*\*\* Hello (?P<subject>\S+?)!(?P<body>(?: .*)?)")),
     (Kind.JOINED, re.compile(r"\*\*\* You joined (?P<subject>\S+) (?P<body>\(\d+ members?\):)")),
     (Kind.RENAMED, re.compile(r"\*\*\* You are now known as (?P<subject>\S+)(?P<body>)")),
@@ -170,7 +200,9 @@ def classify(text: str, nick: str | None = None) -> ServerLine:
         match = pattern.fullmatch(text)
         if match is not None:
             fields = match.groupdict()
-            body = fields["body"].strip() if kind is Kind.SIGNED_ON else fields["body"]
+            body = (
+                fields["body"].strip() if kind in (Kind.SIGNED_ON, Kind.KICKED) else fields["body"]
+            )
             mention = (
                 kind in (Kind.MESSAGE, Kind.ACTION)
                 and nick is not None
@@ -221,28 +253,58 @@ class IConsole(Interface):
     def close() -> Deferred[None]:
         """Stop reading; the result fires once everything shown is written out."""
 
+    def ask_password(account: str) -> bool:
+        """
+        Read the password of C{account} from the user, without showing it, and
+        hand it to L{Session.send_password}. Returns C{False} if this console
+        cannot (it is not a terminal).
+        """
+
 
 # One connection
 
 
+@implementer(IHandshakeListener)
 class ChatClientProtocol(LineReceiver):
-    """One connection to the chat server: lines in and out for the L{Session}."""
+    """
+    One connection to the chat server: lines in and out for the L{Session}.
+
+    The session is told of the connection once it is usable: at once over TCP
+    or a UNIX socket, after the handshake (and with it the check of the
+    server's certificate) over TLS. A connection lost before then is one
+    that failed (L{Session.connection_failed}).
+    """
 
     delimiter = b"\n"
     MAX_LENGTH = LINE_MAX
     factory: ChatClientFactory
     transport: ITransport
+    _ready = False
 
     def connectionMade(self) -> None:
         if ITCPTransport.providedBy(self.transport):
             self.transport.setTcpNoDelay(True)
+        if not INegotiated.providedBy(self.transport):  # not TLS
+            self._became_ready()
+
+    def handshakeCompleted(self) -> None:
+        # A certificate that fails verification aborts the connection from
+        # within the handshake, which then completes all the same.
+        if not self.transport.disconnecting:  # type: ignore[attr-defined]
+            self._became_ready()
+
+    def _became_ready(self) -> None:
+        self._ready = True
         self.factory.session.connected(self)
 
     def lineReceived(self, line: bytes) -> None:
         self.factory.session.received(wire.decode(line))
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self.factory.session.disconnected(self, reason)
+        if self._ready:
+            self.factory.session.disconnected(self, reason)
+        else:
+            self.factory.session.connection_failed(reason)
 
 
 class ChatClientFactory(Factory[ChatClientProtocol]):
@@ -262,6 +324,8 @@ class _Stage(enum.Enum):
     CONNECTED = "connected"  # the server has not asked for a nickname yet
     PROMPTED = "prompted"  # the server waits for a nickname
     OFFERED = "offered"  # we answered with a nickname; waiting for the verdict
+    PASSWORD = "password"  # the server waits for the nickname's password
+    CHECKING = "checking"  # we gave the password; waiting for the verdict
     GREETED = "greeted"  # the nickname is ours; the lobby's members follow
     READY = "ready"  # signed on
 
@@ -276,13 +340,18 @@ class Session:
     One user's time in the chat, across however many connections it takes.
 
     It answers the nickname prompt when it knows the nickname (from
-    C{--nick}, the first piped line, or an earlier sign-on), holds what is
-    typed until signing on is complete, then joins the room it should be in
-    and sends what it held. With C{reconnect} (an interactive session) a lost
-    connection is told to the user and L{ClientService} makes another; the
-    session takes back its nickname, or a variant if that is taken, and its
-    room. Without it (piped input) the first refusal or loss ends the session
-    with status 1.
+    C{--nick}, the first piped line, or an earlier sign-on), and the password
+    prompt of a registered nickname when it has the password (from
+    C{--password-file} or L{PASSWORD_VARIABLE}, or one the user typed that
+    worked); otherwise the console asks the user for it, without echo, or
+    signing on fails. It holds what is typed until signing on is complete,
+    then joins the room it should be in and sends what it held.
+
+    With C{reconnect} (an interactive session) a lost connection is told to
+    the user and L{ClientService} makes another; the session takes back its
+    nickname, or a variant if that is taken, and its room. Without it (piped
+    input) the first refusal or loss ends the session with status 1. A kick
+    ends it either way, and so does a certificate refused on reconnecting.
 
     L{done} fires with the exit status once the session is over.
     """
@@ -294,11 +363,17 @@ class Session:
         clock: IReactorTime,
         nick: str | None = None,
         room: str | None = None,
+        password: bytes | None = None,
         reconnect: bool = False,
         backoff: Callable[[int], float] | None = None,
     ) -> None:
         self.console = console
         self.done: Deferred[int] = Deferred()
+        self.ready: Deferred[None] = Deferred()
+        """
+        Fires once the first connection is ready (over TLS, once the server's
+        certificate is checked); fails if it was lost before.
+        """
         self.nick: str | None = None
         """Our nickname, while signed on."""
         self.room: str | None = None
@@ -306,6 +381,10 @@ class Session:
         self._clock = clock
         self._wanted_nick = nick
         self._wanted_room = canonical_room_name(room) if room else None
+        self._password = password
+        self._password_refused = False  # the server refused self._password
+        self._sent_password: bytes | None = None
+        self._kicked_by: str | None = None
         self._reconnect = reconnect
         self._backoff = backoff if backoff is not None else default_backoff()
         self._protocol: ChatClientProtocol | None = None
@@ -353,6 +432,11 @@ class Session:
             else:
                 self._hold(line)
                 self.console.note("Not connected; the line will be sent once reconnected.")
+        elif self._stage in (_Stage.PASSWORD, _Stage.CHECKING):
+            if quitting:
+                self._hang_up()  # the server would take /quit for a password
+            else:
+                self._hold(line)
         elif self._stage is _Stage.READY or not self._answering:
             self._write(line)
         elif self._wanted_nick is None:
@@ -390,6 +474,8 @@ class Session:
     # From the connection
 
     def connected(self, protocol: ChatClientProtocol) -> None:
+        if not self.ready.called:
+            self.ready.callback(None)
         self._protocol = protocol
         self._stage = _Stage.CONNECTED
         self._answering = not self._reconnect or self._wanted_nick is not None
@@ -406,13 +492,25 @@ class Session:
             for line in held:
                 self._write(line)
 
+    def send_password(self, password: bytes) -> None:
+        """
+        The password the user typed at the console's request. Sent if the
+        server still waits for one; never held, shown or sent as a line.
+        """
+        if self._stage is _Stage.PASSWORD and self._protocol is not None:
+            self._give_password(password)
+
     def received(self, text: str) -> None:
         """A line from the server: note what it changes, show it, answer it."""
         line = classify(text, self.nick)
         stage = self._stage
-        if line.kind is Kind.SIGNED_ON and stage in (_Stage.PROMPTED, _Stage.OFFERED):
+        signing_on = (_Stage.PROMPTED, _Stage.OFFERED, _Stage.CHECKING)
+        if line.kind is Kind.SIGNED_ON and stage in signing_on:
             self._stage = _Stage.GREETED
             self.nick = line.subject
+            if stage is _Stage.CHECKING:
+                self._password, self._password_refused = self._sent_password, False
+            self._sent_password = None
             if not self._answering:
                 self._wanted_nick = self.nick
         elif line.kind is Kind.JOINED and stage in (_Stage.GREETED, _Stage.READY):
@@ -421,13 +519,35 @@ class Session:
                 self._wanted_room = self.room
         elif line.kind is Kind.RENAMED and stage is _Stage.READY:
             self.nick = self._wanted_nick = line.subject
-        elif line.kind is Kind.ERROR and stage is _Stage.OFFERED:
+        elif line.kind is Kind.ERROR and stage in (_Stage.OFFERED, _Stage.CHECKING):
             self._refused = line.body
+            if stage is _Stage.CHECKING and self._sent_password == self._password:
+                self._password_refused = True
+        elif line.kind is Kind.KICKED:
+            self._kicked_by = line.subject
         if line.kind is Kind.JOINED and stage is _Stage.GREETED:
             self._signed_on()  # first, so its note does not split the line from its listing
         self.console.show(line)
         if line.kind is Kind.PROMPT:
             self._prompted()
+        elif line.kind is Kind.PASSWORD and stage in (*signing_on, _Stage.PASSWORD):
+            assert line.subject is not None
+            self._password_prompted(line.subject)
+
+    def connection_failed(self, reason: Failure) -> None:
+        """
+        A connection was lost before it was ready: its TLS handshake failed.
+        The first connection's failure is the caller's to report (L{ready});
+        a later one's ends the session, as a certificate that fails now will
+        fail again.
+        """
+        if not self.ready.called:
+            self.ready.errback(reason)
+        elif self._connected_before and not self._finished and is_tls_failure(reason):
+            why = describe_tls_failure(reason.value) if reason.value else "TLS failed"
+            self.console.note(f"Cannot connect again: {why}; not retrying.")
+            self._status = 1
+            self._finish()
 
     def disconnected(self, protocol: ChatClientProtocol, reason: Failure) -> None:
         if protocol is not self._protocol:
@@ -450,6 +570,13 @@ class Session:
                 self.console.note("the connection closed before all input was sent")
                 self._status = 1
             self._finish()
+        elif self._kicked_by is not None:
+            if self._reconnect:
+                self.console.note(f"Kicked out by {self._kicked_by}; not reconnecting.")
+            else:
+                self.console.note(f"kicked out by {self._kicked_by}")
+            self._status = 1
+            self._finish()
         elif not self._reconnect:
             self.console.note(f"connection lost: {why}")
             self._status = 1
@@ -468,9 +595,13 @@ class Session:
 
     def _prompted(self) -> None:
         """The server asks for a nickname: at first, or after refusing one."""
-        if self._stage not in (_Stage.CONNECTED, _Stage.PROMPTED, _Stage.OFFERED):
+        if self._stage is _Stage.PASSWORD:  # the user gave no password: back to the nickname
+            self._stage = _Stage.PROMPTED
+            self._answering = False
             return
-        offered = self._stage is _Stage.OFFERED
+        if self._stage not in (_Stage.CONNECTED, _Stage.PROMPTED, _Stage.OFFERED, _Stage.CHECKING):
+            return
+        offered = self._stage in (_Stage.OFFERED, _Stage.CHECKING)
         self._stage = _Stage.PROMPTED
         refused, self._refused = self._refused, None
         if not self._answering or self._wanted_nick is None:
@@ -487,6 +618,32 @@ class Session:
             self._answering = False
             if self._signed_on_before:
                 self.console.note(f"Could not take back {self._wanted_nick}; type a nickname.")
+
+    def _password_prompted(self, account: str) -> None:
+        """
+        The server asks for the password of C{account}: after our nickname,
+        or again after a wrong one. The password we have, unless the server
+        refused it; else the user's, if the console can ask; else give up.
+        """
+        refused = self._stage is _Stage.CHECKING
+        self._stage = _Stage.PASSWORD
+        if self._password is not None and not self._password_refused:
+            self._give_password(self._password)
+        elif self.console.ask_password(account):
+            pass
+        elif refused:
+            self._give_up(f"cannot sign on as {account}: wrong password")
+        else:
+            self._give_up(
+                f"cannot sign on as {account}: the nickname is registered; give its password "
+                f"with --password-file or {PASSWORD_VARIABLE}"
+            )
+
+    def _give_password(self, password: bytes) -> None:
+        assert self._protocol is not None
+        self._stage = _Stage.CHECKING
+        self._sent_password = password
+        self._protocol.sendLine(password)
 
     def _offer(self) -> None:
         assert self._protocol is not None and self._wanted_nick is not None
@@ -627,6 +784,9 @@ class LineConsole(LineReceiver):
         self.transport.loseConnection()
         return self._closed
 
+    def ask_password(self, account: str) -> bool:
+        return False
+
     # IPushProducer: only the reading side pauses; lines already read are still sent.
 
     def pauseProducing(self) -> None:
@@ -643,15 +803,21 @@ class LineConsole(LineReceiver):
 
 
 class Options(usage.Options):
-    """C{chatsvc-client}'s command line; L{postOptions} adds C{endpoint}, the one to connect to."""
+    """
+    C{chatsvc-client}'s command line. L{postOptions} adds C{endpoint}, the
+    description of the one to connect to; C{address}, the host and port for
+    C{--tls}, with C{trust}, the roots of C{--ca}; and C{password}.
+    """
 
     synopsis = f"Usage: {PROGRAM} [options] [HOST [PORT]]"
     longdesc = (
         "A terminal client for chatsvc. Connects to HOST (default localhost) on "
-        "PORT (default 8080), or to the endpoint given with --connect. With a "
-        "terminal on stdin it edits lines and keeps a history, and reconnects "
-        "if the connection drops; otherwise it sends each line of stdin, then "
-        "/quit, and prints what the server sends."
+        "PORT (default 8080, or 8443 with --tls), or to the endpoint given with "
+        "--connect. With a terminal on stdin it edits lines and keeps a history, "
+        "and reconnects if the connection drops; otherwise it sends each line of "
+        "stdin, then /quit, and prints what the server sends. The password of a "
+        f"registered nickname comes from --password-file, {PASSWORD_VARIABLE}, "
+        "or the terminal."
     )
     optParameters = [
         ["nick", "n", None, "Sign on with this nickname instead of answering the prompt."],
@@ -661,10 +827,28 @@ class Options(usage.Options):
             "c",
             None,
             "Connect to this client endpoint string instead of HOST PORT, e.g. "
-            "tcp:chat.example.org:8080 or unix:/run/chatsvc.sock.",
+            "tcp:chat.example.org:8080, tls:chat.example.org:8443 or unix:/run/chatsvc.sock.",
+        ],
+        [
+            "ca",
+            None,
+            None,
+            "With --tls: trust the CA certificates in this PEM file instead of the system's.",
+        ],
+        [
+            "password-file",
+            None,
+            None,
+            "Read the password of a registered nickname from the first line of this file "
+            f"(or set {PASSWORD_VARIABLE}).",
         ],
     ]
     optFlags = [
+        [
+            "tls",
+            None,
+            "Connect with TLS, checking the server's certificate and name (default PORT 8443).",
+        ],
         ["no-color", None, "Do not colour the output (a non-empty NO_COLOR does the same)."],
     ]
 
@@ -680,14 +864,30 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         from twisted.internet import reactor
 
+        self["address"] = self["trust"] = None
         if self["connect"] is not None:
             if self["host"] is not None:
                 raise usage.UsageError("give either HOST [PORT] or --connect, not both")
+            if self["tls"] or self["ca"] is not None:
+                raise usage.UsageError(
+                    "--tls and --ca go with HOST [PORT]; with --connect, give a tls: endpoint "
+                    "(its trustRoots= is a directory of CA certificates)"
+                )
             self["endpoint"] = self["connect"]
+        elif self["tls"]:
+            host = self["host"] or DEFAULT_HOST
+            port = port_number(self["port"], DEFAULT_TLS_PORT)
+            self["address"] = (host, port)
+            self["endpoint"] = f"tls:{quoteStringArgument(host)}:{port}"
+            if self["ca"] is not None:
+                self["trust"] = _trust(self["ca"])
+        elif self["ca"] is not None:
+            raise usage.UsageError("--ca goes with --tls")
         else:
             self["endpoint"] = tcp_endpoint(self["host"] or DEFAULT_HOST, self["port"])
+        self["password"] = _password(self["password-file"], os.environ)
         try:
-            clientFromString(reactor, self["endpoint"])
+            client_endpoint(reactor, self)
         except (ValueError, KeyError, TypeError) as e:
             raise usage.UsageError(f"invalid endpoint {self['endpoint']!r}: {e}") from None
         if self["nick"] is not None and not is_valid_name(self["nick"]):
@@ -700,15 +900,51 @@ class Options(usage.Options):
             )
 
 
+def port_number(port: str | None, default: int) -> int:
+    """C{port} as a number, or C{default} if it is L{None}."""
+    if port is None:
+        return default
+    if port.isdigit() and 0 < int(port) < 65536:
+        return int(port)
+    raise usage.UsageError(f"invalid port {port!r}: give a number from 1 to 65535")
+
+
 def tcp_endpoint(host: str, port: str | None) -> str:
     """The client endpoint string for C{host} and C{port} (a number, or L{None} for the default)."""
-    if port is None:
-        number = DEFAULT_PORT
-    elif port.isdigit() and 0 < int(port) < 65536:
-        number = int(port)
+    return f"tcp:{quoteStringArgument(host)}:{port_number(port, DEFAULT_PORT)}"
+
+
+def _trust(path: str) -> IOpenSSLTrustRoot:
+    try:
+        return load_trust_root(path)
+    except OSError as e:
+        raise usage.UsageError(f"--ca {path}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise usage.UsageError(f"--ca {path}: {e}") from None
+
+
+def _password(path: str | None, environ: Mapping[str, str]) -> bytes | None:
+    """The password from C{--password-file}'s first line, or from L{PASSWORD_VARIABLE}."""
+    if path is None:
+        password = environ.get(PASSWORD_VARIABLE, "").encode() or None
     else:
-        raise usage.UsageError(f"invalid port {port!r}: give a number from 1 to 65535")
-    return f"tcp:{quoteStringArgument(host)}:{number}"
+        try:
+            with open(path, "rb") as file:
+                password = file.readline().removesuffix(b"\n").removesuffix(b"\r")
+        except OSError as e:
+            raise usage.UsageError(f"--password-file {path}: {e.strerror or e}") from None
+        if not password:
+            raise usage.UsageError(f"--password-file {path}: its first line is empty")
+    return password
+
+
+def client_endpoint(reactor: Any, options: Options) -> IStreamClientEndpoint:
+    """The endpoint to connect to, as the parsed C{options} say."""
+    if options["address"] is not None:
+        host, port = options["address"]
+        return tls_endpoint(reactor, host, port, options["trust"])
+    endpoint: IStreamClientEndpoint = clientFromString(reactor, options["endpoint"])
+    return endpoint
 
 
 def wants_colour(no_color: bool, environ: Mapping[str, str]) -> bool:
@@ -718,6 +954,8 @@ def wants_colour(no_color: bool, environ: Mapping[str, str]) -> bool:
 
 def describe_connect_error(error: BaseException) -> str:
     """The reason a connection attempt failed, in the operating system's words where it has some."""
+    if is_tls_failure(error):
+        return describe_tls_failure(error)
     if isinstance(error, ConnectError) and error.osError is not None and error.args:
         words = error.args[0]
         if isinstance(words, str) and words:
@@ -753,8 +991,14 @@ async def run(reactor: Any, options: Options, raw: RawTerminal | None) -> None:
     drops.
     """
     description: str = options["endpoint"]
-    endpoint = clientFromString(reactor, description)
-    start = partial(Session, clock=reactor, nick=options["nick"], room=options["room"])
+    endpoint = client_endpoint(reactor, options)
+    start = partial(
+        Session,
+        clock=reactor,
+        nick=options["nick"],
+        room=options["room"],
+        password=options["password"],
+    )
     console: IConsole
     stdio: IProtocol
     if raw is None:
@@ -776,6 +1020,7 @@ async def run(reactor: Any, options: Options, raw: RawTerminal | None) -> None:
     service.startService()
     try:
         await connected
+        await session.ready  # over TLS, the server's certificate is checked by now
     except Exception as e:
         # Stopped from the next turn: the service is still busy with the failure.
         await deferLater(reactor, 0, service.stopService)
@@ -783,7 +1028,8 @@ async def run(reactor: Any, options: Options, raw: RawTerminal | None) -> None:
             f"{PROGRAM}: cannot connect to {description}: {describe_connect_error(e)}\n"
         )
         raise SystemExit(1) from None
-    # Still in the reactor turn that connected: no server line has been read yet.
+    # Still in the reactor turn in which the connection became ready: no server
+    # line has been read yet.
     if raw is not None:
         raw.enter(terminal.terminalSize)
     StandardIO(stdio, reactor=reactor)

@@ -60,7 +60,22 @@ class Quit:
     reason: str | None = None
 
 
-Command = Say | Me | Msg | Nick | Join | Who | Rooms | Help | Quit
+@attrs.frozen
+class Topic:
+    """Show the room's topic, or (with C{text}, operators only) set it."""
+
+    text: str | None = None
+
+
+@attrs.frozen
+class Kick:
+    """Put C{nick} out of the chat (operators only)."""
+
+    nick: str
+    reason: str | None = None
+
+
+Command = Say | Me | Msg | Nick | Join | Who | Rooms | Help | Quit | Topic | Kick
 
 
 class CommandError(Exception):
@@ -111,6 +126,18 @@ def _word_and_text(make: Callable[[str, str], Command]) -> Callable[[str], Comma
     return parse
 
 
+def _word_and_optional_text(
+    make: Callable[[str, str | None], Command],
+) -> Callable[[str], Command]:
+    def parse(rest: str) -> Command:
+        word, _, text = rest.partition(" ")
+        if not word:
+            raise ValueError
+        return make(word, text.strip() or None)
+
+    return parse
+
+
 def _optional_word(make: Callable[[str | None], Command]) -> Callable[[str], Command]:
     def parse(rest: str) -> Command:
         if " " in rest:
@@ -129,12 +156,22 @@ COMMANDS: dict[str, _Spec] = {
     "msg": _Spec("/msg NICK TEXT", "send TEXT to NICK alone", _word_and_text(Msg)),
     "me": _Spec("/me ACTION", "tell your room what you are doing", _text(Me)),
     "quit": _Spec("/quit [REASON]", "leave the chat", lambda rest: Quit(rest or None)),
+    "topic": _Spec(
+        "/topic [TEXT]",
+        "show your room's topic; operators: set it",
+        lambda rest: Topic(rest or None),
+    ),
+    "kick": _Spec(
+        "/kick NICK [REASON]",
+        "operators: disconnect NICK",
+        _word_and_optional_text(Kick),
+    ),
 }
 
 HELP = [
-    *(f"{spec.usage:<15} {spec.summary}" for spec in COMMANDS.values()),
-    "//TEXT          send a message that starts with /",
-    "anything else   is said to your room",
+    *(f"{spec.usage:<19} {spec.summary}" for spec in COMMANDS.values()),
+    "//TEXT              send a message that starts with /",
+    "anything else       is said to your room",
 ]
 """The lines of C{/help}."""
 

@@ -14,7 +14,7 @@ closing behave as before.
 L{eager} installs it on a listening port through the port's C{transport}
 attribute, which L{twisted.internet.tcp.Port} documents as replaceable.
 
-test-case-name: tests.test_eagertcp
+test-case-name: tests.test_eagertcp, tests.test_tls
 """
 
 from __future__ import annotations

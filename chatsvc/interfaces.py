@@ -1,19 +1,22 @@
 """
-The seam between the chat model and its frontends.
+The seams between the chat model and what surrounds it.
 
 The model only ever talks to an :class:`IChatClient`; the line protocol is one
 implementation, and any other frontend (a WebSocket, another wire format) is
-another, without the model changing.
+another, without the model changing. It learns which nicknames are registered
+from an :class:`IAccountNames` (a password file, any C{--auth} checker), and
+who a registered user is from the :class:`IAccount` avatar that
+L{twisted.cred}'s portal hands out after a login.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from zope.interface import Interface
+from zope.interface import Attribute, Interface
 
 if TYPE_CHECKING:
-    from chatsvc.model import Event
+    from chatsvc.model import Event, Kicked
 
 
 class IChatClient(Interface):
@@ -27,4 +30,34 @@ class IChatClient(Interface):
         object; a frontend that renders events should cache the rendering of
         the last event it saw (see L{chatsvc.wire.render}). It must not call
         back into the model: the model may be part-way through a room.
+        """
+
+    def kicked(event: Kicked) -> None:
+        """
+        This client was kicked out (C{event.nick} is its nickname): tell the
+        user C{event}, and disconnect.
+
+        The model has already signed the participant off and told its room;
+        like L{deliver}, this must not call back into the model.
+        """
+
+
+class IAccount(Interface):
+    """
+    A registered user who has logged in: the avatar a
+    L{twisted.cred.portal.Portal} returns for chat.
+    """
+
+    name = Attribute("The account's name, as registered (C{str}).")
+    operator = Attribute("Whether this account may moderate (C{bool}).")
+
+
+class IAccountNames(Interface):
+    """Which nicknames belong to registered accounts."""
+
+    def account_for(nick: str) -> str | None:
+        """
+        The name of the account C{nick} is registered to, spelled as it was
+        registered, or L{None} if nobody registered it. Names compare without
+        regard to case, as nicknames do.
         """

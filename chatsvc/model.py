@@ -7,6 +7,13 @@ locked and each method runs to completion before any other event is seen. No
 method does I/O; the model tells participants what happened through
 L{IChatClient.deliver}, and the frontends decide how that looks on their wire.
 
+Registered nicknames and operators: the model is told which nicknames are
+registered by an L{IAccountNames} (a password file, behind an interface), and
+who has logged in by the L{Account} a participant signs on with (the avatar of
+a L{twisted.cred} login). The rules that follow from them are here: a
+registered nickname is its account's alone, and only operators set topics or
+kick.
+
 test-case-name: tests.test_model
 """
 
@@ -16,8 +23,9 @@ import re
 from collections.abc import Callable, Iterator
 
 import attrs
+from zope.interface import implementer
 
-from chatsvc.interfaces import IChatClient
+from chatsvc.interfaces import IAccount, IAccountNames, IChatClient
 
 NAME_MAX = 32
 """The longest nickname or room name, in characters."""
@@ -103,7 +111,47 @@ class NickChange:
     new: str
 
 
-Event = Joined | Left | Message | Action | PrivateMessage | NickChange
+@attrs.frozen
+class TopicChanged:
+    """C{nick} set the topic of C{room} to C{text}; told to the whole room."""
+
+    room: str
+    nick: str
+    text: str
+
+
+@attrs.frozen
+class Kicked:
+    """
+    The operator C{by} kicked C{nick} out of the chat; told to the room C{nick}
+    was in, to the operator, and to C{nick} (L{IChatClient.kicked}).
+    """
+
+    room: str
+    nick: str
+    by: str
+    reason: str | None = None
+
+
+Event = Joined | Left | Message | Action | PrivateMessage | NickChange | TopicChanged | Kicked
+
+
+@implementer(IAccount)
+@attrs.frozen
+class Account:
+    """A registered user who logged in: what L{chatsvc.accounts.ChatRealm} hands out."""
+
+    name: str
+    operator: bool = False
+
+
+@attrs.frozen
+class Topic:
+    """What a room is about, who said so, and when (seconds since the epoch)."""
+
+    text: str
+    set_by: str
+    set_at: float
 
 
 class ChatError(Exception):
@@ -138,13 +186,37 @@ class NoSuchUser(ChatError):
         super().__init__(f"there is no user named {nick}")
 
 
+class NicknameRegistered(ChatError):
+    def __init__(self, nick: str) -> None:
+        super().__init__(f"the nickname {nick} is registered")
+
+
+class GuestsNotAllowed(ChatError):
+    def __init__(self, nick: str) -> None:
+        super().__init__(f"{nick} is not registered, and only registered users may sign on here")
+
+
+class NotAnOperator(ChatError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"only operators may {what}")
+
+
 @attrs.define(eq=False)
 class Participant:
-    """A signed-on user: a unique nickname, one room, and a client to tell."""
+    """
+    A signed-on user: a unique nickname, one room, a client to tell, and the
+    account it logged in to (L{None} for a guest).
+    """
 
     nick: str
     client: IChatClient
     room: Room
+    account: Account | None = None
+
+    @property
+    def operator(self) -> bool:
+        """Whether this participant may set topics and kick."""
+        return self.account is not None and self.account.operator
 
     def __repr__(self) -> str:
         return f"<Participant {self.nick} in {self.room.name}>"
@@ -160,6 +232,7 @@ class Room:
 
     name: str
     _members: dict[Participant, Callable[[Event], None]] = attrs.field(factory=dict, repr=False)
+    topic: Topic | None = None
 
     def __len__(self) -> int:
         return len(self._members)
@@ -194,10 +267,21 @@ class Chat:
     Nicknames and room names are unique without regard to case, and keep the
     spelling they were given. A participant is in exactly one room at a time;
     a room other than the lobby is made by the first to join it and goes away
-    with its last member.
+    with its last member, and its topic with it.
+
+    With C{accounts}, the nicknames they name are registered: only a
+    participant signed on with that account may use one (in any case). Without
+    C{guests}, only registered users may sign on at all.
     """
 
-    def __init__(self, lobby: str = LOBBY, announce_limit: int = 0) -> None:
+    def __init__(
+        self,
+        lobby: str = LOBBY,
+        *,
+        announce_limit: int = 0,
+        accounts: IAccountNames | None = None,
+        guests: bool = True,
+    ) -> None:
         self.announce_limit = announce_limit
         """
         Rooms with more members than this are not told who comes, goes or
@@ -208,6 +292,8 @@ class Chat:
         self._participants: dict[str, Participant] = {}
         self._rooms: dict[str, Room] = {}
         self.lobby = self._room(lobby)
+        self.accounts = accounts
+        self.guests = guests
 
     # Looking things up
 
@@ -232,15 +318,36 @@ class Chat:
             raise NoSuchRoom(name)
         return room
 
+    def registered(self, nick: str) -> str | None:
+        """The account C{nick} is registered to, if it is."""
+        return None if self.accounts is None else self.accounts.account_for(nick)
+
     # Coming and going
 
-    def sign_on(self, nick: str, client: IChatClient) -> Participant:
+    def check_nick(self, nick: str) -> str | None:
         """
-        Register C{nick} for C{client} and put it in the lobby; the lobby's
-        other members are told.
+        Whether C{nick} may sign on now: raises L{ChatError} if not. Returns
+        the account it is registered to, which it must log in to first, or
+        L{None} if it may sign on as a guest.
         """
         self._check_nick_free(nick)
-        participant = Participant(nick, client, self.lobby)
+        account = self.registered(nick)
+        if account is None and not self.guests:
+            raise GuestsNotAllowed(nick)
+        return account
+
+    def sign_on(
+        self, nick: str, client: IChatClient, account: Account | None = None
+    ) -> Participant:
+        """
+        Register C{nick} for C{client}, logged in to C{account} if given, and
+        put it in the lobby; the lobby's other members are told.
+        """
+        self._check_nick_free(nick)
+        self._check_nick_yours(nick, account)
+        if account is None and not self.guests:
+            raise GuestsNotAllowed(nick)
+        participant = Participant(nick, client, self.lobby, account)
         self._participants[fold(nick)] = participant
         self.lobby._add(participant)
         self._announce(self.lobby, Joined(self.lobby.name, nick), participant)
@@ -276,6 +383,7 @@ class Chat:
             raise ChatError(f"you are already called {nick}")
         if fold(nick) != fold(old):
             self._check_nick_free(nick)
+        self._check_nick_yours(nick, participant.account)
         del self._participants[fold(old)]
         participant.nick = nick
         self._participants[fold(nick)] = participant
@@ -322,6 +430,46 @@ class Chat:
         recipient.client.deliver(message)
         return message
 
+    # Moderation
+
+    def set_topic(self, participant: Participant, text: str, now: float) -> TopicChanged:
+        """
+        Make C{text} the topic of C{participant}'s room (operators only), as of
+        C{now}; the whole room is told.
+        """
+        if not participant.operator:
+            raise NotAnOperator("set the topic")
+        room = participant.room
+        room.topic = Topic(_nonempty(text), participant.nick, now)
+        changed = TopicChanged(room.name, participant.nick, text)
+        room.broadcast(changed)
+        return changed
+
+    def kick(self, operator: Participant, nick: str, reason: str | None = None) -> Kicked:
+        """
+        Put the participant called C{nick} out of the chat, in whatever room it
+        is (operators only; operators are server-wide). Its room is told, and so
+        is the operator if elsewhere; then the participant itself, through
+        L{IChatClient.kicked}. Kicking is not banning: it may sign on again.
+        """
+        if not operator.operator:
+            raise NotAnOperator("kick")
+        target = self.find(nick)
+        if target is None:
+            raise NoSuchUser(nick)
+        if target is operator:
+            raise ChatError("you cannot kick yourself")
+        room = target.room
+        kicked = Kicked(room.name, target.nick, operator.nick, reason or None)
+        del self._participants[fold(target.nick)]
+        room._remove(target)
+        room.broadcast(kicked)
+        if operator.room is not room:
+            operator.client.deliver(kicked)
+        self._dispose_if_empty(room)
+        target.client.kicked(kicked)
+        return kicked
+
     # Internals
 
     def _announce(self, room: Room, event: Event, exclude: Participant | None) -> None:
@@ -336,6 +484,12 @@ class Chat:
         if fold(nick) in self._participants:
             raise NicknameTaken(nick)
 
+    def _check_nick_yours(self, nick: str, account: Account | None) -> None:
+        """Refuse C{nick} if it is registered to another account than C{account}."""
+        owner = self.registered(nick)
+        if owner is not None and (account is None or fold(owner) != fold(account.name)):
+            raise NicknameRegistered(nick)
+
     def _room(self, name: str) -> Room:
         room = self._rooms.get(fold(name))
         if room is None:
@@ -346,6 +500,9 @@ class Chat:
         room = participant.room
         room._remove(participant)
         self._announce(room, Left(room.name, participant.nick, reason), None)
+        self._dispose_if_empty(room)
+
+    def _dispose_if_empty(self, room: Room) -> None:
         if not room and room is not self.lobby:
             del self._rooms[fold(room.name)]
 

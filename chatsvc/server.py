@@ -7,24 +7,45 @@ a L{Participant} in the model, and each line it sends is parsed into a
 command (L{chatsvc.commands}) and carried out by the model. The model tells
 participants what happened through L{ChatServerProtocol.deliver}.
 
+A registered nickname (see L{chatsvc.accounts}) is asked for its password
+next, on a line of its own, and the login goes through the factory's
+L{Portal}::
+
+    *** Choose a nickname:
+    alice
+    *** Password for alice:
+    hunter2
+    *** Hello alice! Type /help for the commands.
+
+A wrong password gets an error, then, after L{PASSWORD_DELAY} seconds in which
+nothing more is read, the prompt again; the third wrong one, after the same
+delay, a goodbye. An empty line goes back to the nickname prompt. Password
+lines are never echoed, relayed or logged.
+
 Every connection is held to the server's L{Limits}: line length, input rate
 (by pausing reads, so nothing is dropped), output queued for a peer that does
 not read, time to choose a nickname, connections in all and per address.
 
-test-case-name: tests.test_server
+test-case-name: tests.test_server, tests.test_login, tests.test_tls
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable
-from typing import cast
+from typing import Any, cast
 
+from twisted.cred.credentials import UsernamePassword
+from twisted.cred.error import UnauthorizedLogin
+from twisted.cred.portal import Portal
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import (
     IAddress,
     IConsumer,
     IDelayedCall,
+    IHandshakeListener,
+    INegotiated,
     IPushProducer,
     IReactorTime,
     ITCPTransport,
@@ -38,13 +59,15 @@ from zope.interface import implementer
 
 from chatsvc import commands, wire
 from chatsvc.commands import CommandError
-from chatsvc.interfaces import IChatClient
+from chatsvc.interfaces import IAccount, IChatClient
 from chatsvc.limits import Limits, TokenBucket
 from chatsvc.model import (
+    Account,
     Action,
     Chat,
     ChatError,
     Event,
+    Kicked,
     Message,
     Participant,
     PrivateMessage,
@@ -56,6 +79,9 @@ PROMPT = wire.notice("Choose a nickname:")
 SHUTDOWN = wire.notice("The server is shutting down. Goodbye!")
 BYE = wire.notice("Bye!")
 LOGIN_TIMEOUT = wire.notice("Timed out waiting for a nickname. Goodbye!")
+PASSWORD_TIMEOUT = wire.notice("Timed out waiting for a password. Goodbye!")
+TOO_MANY_FAILURES = wire.notice("Too many wrong passwords. Goodbye!")
+CANNOT_CHECK = wire.notice("Passwords cannot be checked now; try again later. Goodbye!")
 SERVER_FULL = wire.notice("The server is full; try again later.")
 ADDRESS_FULL = wire.notice("Too many connections from your address; try again later.")
 
@@ -63,7 +89,26 @@ SHUTDOWN_GRACE = 5.0
 """Seconds a stopping server waits for goodbyes to flush before it hangs up."""
 
 REASON_ROOM = 100
-"""Bytes of a line kept for what surrounds a leave reason (names, room)."""
+"""Bytes of a line kept for what surrounds a leave or kick reason (names, room)."""
+
+PASSWORD_DELAY = 3.0
+"""Seconds between a wrong password and the next prompt (or the goodbye)."""
+
+PASSWORD_ATTEMPTS = 3
+"""Wrong passwords a connection may give before it is closed."""
+
+
+def password_prompt(account: str) -> bytes:
+    """The notice that asks for the password of C{account}."""
+    return wire.notice(f"Password for {account}:")
+
+
+def password_of(line: bytes) -> bytes:
+    """
+    The password on a received line: exactly as typed, but for the C{\r} of
+    a C{\r\n} line ending. Not decoded or sanitised: it is only compared.
+    """
+    return line[:-1] if line.endswith(b"\r") else line
 
 
 def describe_address(address: IAddress) -> str:
@@ -104,9 +149,27 @@ class _SendBacklog:
         pass
 
 
-@implementer(IChatClient)
+class _Stage(enum.Enum):
+    """Where a connection is in signing on."""
+
+    NICKNAME = "nickname"  # waiting for a nickname
+    PASSWORD = "password"  # waiting for the password of a registered nickname
+    CHECKING = "checking"  # the portal is checking it; reading is paused
+    REFUSED = "refused"  # a wrong password: waiting out the delay, reading paused
+    SIGNED_ON = "signed on"
+
+
+@implementer(IChatClient, IHandshakeListener)
 class ChatServerProtocol(LineReceiver, TimeoutMixin):
-    """One connection to the chat server."""
+    """
+    One connection to the chat server, over TCP, TLS, or a UNIX socket.
+
+    Under TLS the transport is a L{twisted.protocols.tls.TLSMemoryBIOProtocol}
+    over the TCP connection: TCP options reach the socket through it, and so
+    does the backlog of a peer that does not read. Until the handshake is
+    done, TLS holds what is written and says so as if the peer were not
+    reading; reading on then is what completes the handshake.
+    """
 
     delimiter = b"\n"
     factory: ChatFactory
@@ -121,18 +184,26 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self._receiving = False
         self._throttled = False  # out of input budget: reads paused
         self._backlogged = False  # the peer is not reading: its reads paused too
+        self._handshaking = False  # TLS, before its handshake is done
         self._queued = 0  # bytes written while backlogged
         self._bucket: TokenBucket | None = None
         self._refill: IDelayedCall | None = None
         self._leave_reason: str | None = None
         self._held: list[bytes] = []  # written after the first write of this turn
         self._turn = 0  # the last reactor turn this connection was written to in
+        self._stage = _Stage.NICKNAME
+        self._login: tuple[str, str] | None = None  # nickname and account asked for
+        self._failures = 0  # wrong passwords given
+        self._delay: IDelayedCall | None = None
+        self._logout: Callable[[], object] | None = None
+        self._lost = False
 
     # Connection events
 
     def connectionMade(self) -> None:
         limits = self.factory.limits
         self.peer = describe_address(self.transport.getPeer())
+        self._handshaking = INegotiated.providedBy(self.transport)
         if ITCPTransport.providedBy(self.transport):
             self.transport.setTcpNoDelay(True)
             self.transport.setTcpKeepAlive(True)
@@ -143,20 +214,37 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self.transport.write(GREETING + PROMPT)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._lost = True
         self.setTimeout(None)
-        if self._refill is not None and self._refill.active():
-            self._refill.cancel()
+        for timer in (self._refill, self._delay):
+            if timer is not None and timer.active():
+                timer.cancel()
         self._sign_off(self._leave_reason)
+        if self._logout is not None:
+            logout, self._logout = self._logout, None
+            logout()
         self._log.info("{peer} disconnected: {why}", peer=self.peer, why=reason.getErrorMessage())
         self.factory.connection_lost(self)
+
+    def handshakeCompleted(self) -> None:
+        """
+        TLS is set up. Writes held until now are sent next, and the backlog
+        they counted as cleared then (not here, so reading does not stop and
+        start again in between).
+        """
+        self._handshaking = False
 
     def callLater(self, period: float, func: Callable[[], object]) -> IDelayedCall:
         """TimeoutMixin's timer, on the factory's clock."""
         return self.factory.clock.callLater(period, func)
 
     def timeoutConnection(self) -> None:
-        self._log.info("{peer} gave no nickname in time", peer=self.peer)
-        self._hang_up(LOGIN_TIMEOUT)
+        if self._stage is _Stage.NICKNAME:
+            self._log.info("{peer} gave no nickname in time", peer=self.peer)
+            self._hang_up(LOGIN_TIMEOUT)
+        else:
+            self._log.info("{peer} gave no password in time", peer=self.peer)
+            self._hang_up(PASSWORD_TIMEOUT)
 
     # Input: lines, their length, their rate
 
@@ -223,8 +311,13 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self._update_reading()
 
     def _update_reading(self) -> None:
-        """Read from the peer unless it is over its rate or not reading us."""
-        pause = self._throttled or self._backlogged
+        """
+        Read from the peer unless it is over its rate, not reading us, or
+        waiting for the verdict on a password.
+        """
+        waiting = self._stage in (_Stage.CHECKING, _Stage.REFUSED)
+        backlogged = self._backlogged and not self._handshaking
+        pause = self._throttled or backlogged or waiting
         if pause and not self.paused:
             self.pauseProducing()
         elif not pause and self.paused and not self._hung_up:
@@ -284,32 +377,120 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self.transport.abortConnection()
 
     def lineReceived(self, line: bytes) -> None:
-        text = wire.decode(line)
-        if self.participant is None:
-            self._sign_on(text.strip())
-        else:
-            self._perform(self.participant, text)
+        if self.participant is not None:
+            self._perform(self.participant, wire.decode(line))
+        elif self._stage is _Stage.PASSWORD:
+            self._check_password(password_of(line))
+        elif self._stage is _Stage.NICKNAME:
+            self._nickname(wire.decode(line).strip())
 
     # IChatClient
 
     def deliver(self, event: Event) -> None:
         self._write(wire.render(event))
 
+    def kicked(self, event: Kicked) -> None:
+        self.participant = None
+        self._hang_up(wire.kicked(event))
+
     # Signing on and off
 
-    def _sign_on(self, nick: str) -> None:
+    def _nickname(self, nick: str) -> None:
         if nick.lower() == "/quit" or nick.lower().startswith("/quit "):
             self._quit(None)
             return
         try:
-            self.participant = self.factory.chat.sign_on(nick, self)
+            account = self.factory.chat.check_nick(nick)
         except ChatError as e:
             self._write(self._clipped_error(str(e)) + PROMPT)
             return
+        if account is None:
+            self._sign_on(nick, None)
+        else:
+            self._login = (nick, account)
+            self._stage = _Stage.PASSWORD
+            self._write(password_prompt(account))
+
+    def _check_password(self, password: bytes) -> None:
+        assert self._login is not None
+        account = self._login[1]
+        if not password:
+            self._stage = _Stage.NICKNAME
+            self._write(PROMPT)
+            return
+        portal = self.factory.portal
+        assert portal is not None, "a chat with accounts needs a portal"
+        self._stage = _Stage.CHECKING
+        credentials = UsernamePassword(account.encode(), password)
+        checked = portal.login(credentials, None, IAccount)
+        checked.addCallbacks(self._logged_in, self._login_failed, errbackArgs=(account,))
+        if self._stage is _Stage.CHECKING:
+            self._update_reading()
+
+    def _logged_in(self, login: tuple[Any, Account, Callable[[], object]]) -> None:
+        _, account, logout = login
+        if self._lost or self._hung_up:
+            logout()
+            return
+        assert self._login is not None
+        self._logout = logout
+        self._sign_on(self._login[0], account)
+        self._update_reading()
+
+    def _login_failed(self, failure: Failure, account: str) -> None:
+        if self._lost or self._hung_up:
+            return
+        if not failure.check(UnauthorizedLogin):
+            self._log.failure("Cannot check the password of {account}", failure, account=account)
+            self._hang_up(CANNOT_CHECK)
+            return
+        self._failures += 1
+        self._log.info(
+            "{peer} gave a wrong password for {account} ({n} of {most})",
+            peer=self.peer,
+            account=account,
+            n=self._failures,
+            most=PASSWORD_ATTEMPTS,
+        )
+        self._stage = _Stage.REFUSED
+        self._error(f"wrong password for {account}")
+        self._update_reading()
+        self._delay = self.factory.clock.callLater(self.factory.password_delay, self._retry)
+
+    def _retry(self) -> None:
+        """The delay after a wrong password is over: ask again, or give up."""
+        self._delay = None
+        if self._failures >= PASSWORD_ATTEMPTS:
+            self._log.info("{peer} gave too many wrong passwords", peer=self.peer)
+            self._hang_up(TOO_MANY_FAILURES)
+            return
+        assert self._login is not None
+        self._stage = _Stage.PASSWORD
+        self._write(password_prompt(self._login[1]))
+        self._update_reading()
+
+    def _sign_on(self, nick: str, account: Account | None) -> None:
+        try:
+            self.participant = self.factory.chat.sign_on(nick, self, account)
+        except ChatError as e:
+            self._stage = _Stage.NICKNAME
+            self._write(self._clipped_error(str(e)) + PROMPT)
+            return
+        self._stage = _Stage.SIGNED_ON
+        self._login = None
         self.setTimeout(None)
-        self._log.info("{peer} is {nick}", peer=self.peer, nick=nick)
+        if account is None:
+            self._log.info("{peer} is {nick}", peer=self.peer, nick=nick)
+        else:
+            self._log.info(
+                "{peer} is {nick}, logged in to {account}{operator}",
+                peer=self.peer,
+                nick=nick,
+                account=account.name,
+                operator=" (operator)" if account.operator else "",
+            )
         self._notice(f"Hello {nick}! Type /help for the commands.")
-        self._show_joined(self.participant.room)
+        self._joined(self.participant.room)
 
     def _sign_off(self, reason: str | None) -> None:
         participant, self.participant = self.participant, None
@@ -379,7 +560,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
                     self._log.info(
                         "{nick} left {old} for {new}", nick=me.nick, old=old_room, new=room.name
                     )
-                    self._show_joined(room)
+                    self._joined(room)
                 case commands.Who(room=name):
                     self._show_members(me.room if name is None else chat.room(name), "Members of")
                 case commands.Rooms():
@@ -392,6 +573,25 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
                         self._notice(line)
                 case commands.Quit(reason=reason):
                     self._quit(reason)
+                case commands.Topic(text=None):
+                    self._write(wire.topic(me.room.name, me.room.topic))
+                case commands.Topic(text=str(new_topic)):
+                    self._check_size(new_topic, wire.topic_overhead(me.room.name, me.nick))
+                    chat.set_topic(me, new_topic, self.factory.clock.seconds())
+                    self._log.info(
+                        "{nick} set the topic of {room}", nick=me.nick, room=me.room.name
+                    )
+                case commands.Kick(nick=nick, reason=reason):
+                    if reason:
+                        reason = wire.clip(reason, self.factory.limits.max_line - REASON_ROOM)
+                    kicked = chat.kick(me, nick, reason)
+                    self._log.info(
+                        "{by} kicked {nick} from {room}{why}",
+                        by=me.nick,
+                        nick=kicked.nick,
+                        room=kicked.room,
+                        why=f" ({kicked.reason})" if kicked.reason else "",
+                    )
         except ChatError as e:
             self._error(str(e))
 
@@ -407,18 +607,23 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         if size > room:
             raise ChatError(f"message too long ({size} bytes; at most {room} from you)")
 
-    def _show_members(self, room: Room, heading: str) -> None:
-        self._notice(f"{heading} {room.name} ({_count(len(room), 'member')}):")
-        self._list(room.nicks())
-
-    def _show_joined(self, room: Room) -> None:
-        """The room just joined, and who is in it, unless there are too many to list."""
+    def _joined(self, room: Room) -> None:
+        """
+        What one is told on entering C{room}: who is there (unless there are
+        too many to list), and its topic if it has one.
+        """
         limit = self.factory.chat.announce_limit
         if limit and len(room) > limit:
             self._notice(f"You joined {room.name} ({_count(len(room), 'member')}):")
             self._notice(f"Too many to list here; /who {room.name} lists them.")
         else:
             self._show_members(room, "You joined")
+        if room.topic is not None:
+            self._write(wire.topic(room.name, room.topic))
+
+    def _show_members(self, room: Room, heading: str) -> None:
+        self._notice(f"{heading} {room.name} ({_count(len(room), 'member')}):")
+        self._list(room.nicks())
 
     def _list(self, items: Iterable[str]) -> None:
         width = min(wire.LIST_WIDTH, self.factory.limits.max_line + 1)
@@ -454,7 +659,9 @@ class RefusedConnection(Protocol):
 class ChatFactory(ServerFactory):
     """
     The chat server: the model, shared by every connection on every endpoint
-    the service listens on; the open connections; the limits they are held to.
+    the service listens on; the open connections; the limits they are held to;
+    the portal that registered nicknames log in through, if the chat has
+    accounts.
     """
 
     protocol = ChatServerProtocol  # type: ignore[assignment]
@@ -467,6 +674,8 @@ class ChatFactory(ServerFactory):
         limits: Limits | None = None,
         log_messages: bool = False,
         clock: IReactorTime | None = None,
+        portal: Portal | None = None,
+        password_delay: float = PASSWORD_DELAY,
     ) -> None:
         if clock is None:
             from twisted.internet import reactor
@@ -476,6 +685,8 @@ class ChatFactory(ServerFactory):
         self.limits = limits if limits is not None else Limits()
         self.log_messages = log_messages
         self.clock = clock
+        self.portal = portal
+        self.password_delay = password_delay
         self.connections: set[ChatServerProtocol] = set()
         # Odd between turns, even during one; a connection remembers the even
         # number of the last turn it was written to in.

@@ -1,7 +1,7 @@
 """
 C{twistd chat}: its options and the service they make.
 
-test-case-name: tests.test_tap
+test-case-name: tests.test_tap, tests.test_twistd
 """
 
 from __future__ import annotations
@@ -13,28 +13,37 @@ from types import TracebackType
 from typing import Any, cast
 
 import attrs
+from OpenSSL import crypto
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService, MultiService, Service
+from twisted.cred.credentials import IUsernamePassword
+from twisted.cred.portal import Portal
+from twisted.cred.strcred import AuthOptionMixin
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.error import CannotListenError
+from twisted.internet.error import CannotListenError, VerifyError
 from twisted.internet.interfaces import (
     IListeningPort,
     IProtocolFactory,
     IReactorTime,
     IStreamServerEndpoint,
 )
+from twisted.logger import Logger
 from twisted.python import usage
 from zope.interface import implementer
 
 from chatsvc import __version__
+from chatsvc.accounts import Accounts, ChatRealm, with_bytes
 from chatsvc.eagertcp import eager
+from chatsvc.interfaces import IAccountNames
 from chatsvc.limits import Limits
-from chatsvc.model import Chat
+from chatsvc.model import NAME_CHARS, NAME_MAX, Chat, is_valid_name
 from chatsvc.server import ChatFactory
 
 DEFAULT_ENDPOINT = "tcp:8080"
 DEFAULT_ANNOUNCE_LIMIT = 200
+
+_log = Logger()
 
 
 _BARE_IPV6_INTERFACE = re.compile(r"(?<=:interface=)([^\\=]*?:[^\\=]*?)(?=:\w+=|$)")
@@ -72,12 +81,16 @@ def _number(kind: type[int] | type[float]) -> Callable[[str], float]:
     return coerce
 
 
-class Options(usage.Options):
+class Options(AuthOptionMixin, usage.Options):
     synopsis = "[options]"
     longdesc = (
         "A multi-room chat server speaking a line protocol that works from nc or "
-        "telnet. Listens on tcp:8080 unless --port or --listen says otherwise."
+        "telnet. Listens on tcp:8080 unless --port or --listen says otherwise; "
+        "ssl:PORT:privateKey=KEY:certKey=CERT listens with TLS. With --auth, "
+        "registered nicknames are protected by passwords (--auth chatsvc:FILE "
+        "for a file made by chatsvc-passwd)."
     )
+    supportedInterfaces = (IUsernamePassword,)
 
     optParameters = [
         [
@@ -85,7 +98,8 @@ class Options(usage.Options):
             "p",
             None,
             "Where to listen: a port number (meaning tcp:PORT) or a server endpoint string "
-            "such as tcp:8080:interface=:: or unix:/run/chat.sock. "
+            "such as tcp:8080:interface=::, unix:/run/chat.sock or, with TLS, "
+            "ssl:8443:privateKey=key.pem:certKey=cert.pem. "
             f"[default: {DEFAULT_ENDPOINT}]",
         ],
         _limit(
@@ -128,15 +142,47 @@ class Options(usage.Options):
             None,
             "Also log every relayed chat line (default: no message text is logged).",
         ],
+        [
+            "auth-required",
+            None,
+            "Only registered users may sign on; without it, other nicknames are guests. "
+            "Needs --auth.",
+        ],
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+        self["op"] = []
+        self["accounts"] = None
 
     def opt_listen(self, description: str) -> None:
         """Also listen on this server endpoint string; repeatable, one chat on all of them."""
         self["listen"].append(description)
+
+    def opt_auth(self, description: str) -> None:
+        """Where accounts are: chatsvc:FILE, file:FILE, memory:NAME:PW:...; repeatable."""
+        # Repeatable: the first checker that knows a nickname checks its password.
+        kind = description.partition(":")[0]
+        try:
+            super().opt_auth(description)
+        except usage.UsageError as e:
+            # Not the description itself: it may hold passwords (memory:).
+            reason = str(e).removeprefix("Unexpected error: ")
+            raise usage.UsageError(f"--auth {kind}: {reason}") from None
+        if IAccountNames(with_bytes(self["credCheckers"][-1]), None) is None:
+            raise usage.UsageError(
+                f"--auth {kind}: cannot tell which nicknames are registered; "
+                "use chatsvc:, file: or memory:"
+            )
+
+    def opt_op(self, name: str) -> None:
+        """A registered user who may set topics and kick (an operator); repeatable. Needs --auth."""
+        if not is_valid_name(name):
+            raise usage.UsageError(
+                f"--op {name!r} is not a valid nickname: use 1-{NAME_MAX} {NAME_CHARS}"
+            )
+        self["op"].append(name)
 
     def opt_version(self) -> None:
         """Show the chatsvc version and exit."""
@@ -156,11 +202,31 @@ class Options(usage.Options):
             )
         except ValueError as e:
             raise usage.UsageError(f"--{e}") from None
+        checkers = self.get("credCheckers", [])
+        if checkers:
+            self["accounts"] = Accounts(checkers)
+        elif self["op"] or self["auth-required"]:
+            raise usage.UsageError("--op and --auth-required need --auth")
         for description in self["endpoints"]:
             try:
                 serverFromString(reactor, description)
             except (ValueError, KeyError, TypeError) as e:
                 raise usage.UsageError(f"invalid endpoint {description!r}: {e}") from None
+            except (OSError, crypto.Error, VerifyError) as e:
+                # A TLS endpoint loads its key and certificate when parsed.
+                _exit_quietly_on(StartupError)
+                reason = _key_or_certificate_error(e)
+                raise StartupError(f"cannot listen on {description}: {reason}") from None
+
+
+def _key_or_certificate_error(error: OSError | crypto.Error | VerifyError) -> str:
+    """Why a TLS endpoint's key or certificate could not be loaded, in one line."""
+    if isinstance(error, OSError):
+        return f"{error.filename}: {error.strerror}" if error.filename else str(error)
+    if isinstance(error, crypto.Error):
+        reasons = [r[2] for r in error.args[0] if isinstance(r, tuple) and len(r) == 3]
+        return "bad key or certificate: " + ("; ".join(reasons) or str(error))
+    return f"bad key or certificate: {str(error).rstrip('.')}"
 
 
 class StartupError(Exception):
@@ -176,6 +242,8 @@ def _exit_quietly_on(error: type[BaseException]) -> None:
     is an operator's mistake, not a bug, so it gets one line.
     """
     previous = sys.excepthook
+    if getattr(previous, "quiet_on", None) is error:
+        return
 
     def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
         if isinstance(value, error):
@@ -183,6 +251,7 @@ def _exit_quietly_on(error: type[BaseException]) -> None:
         else:
             previous(kind, value, tb)
 
+    hook.quiet_on = error  # type: ignore[attr-defined]
     sys.excepthook = hook
 
 
@@ -265,11 +334,25 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
         from twisted.internet import reactor as global_reactor
 
         reactor = cast(IReactorTime, global_reactor)
+    accounts: Accounts | None = options["accounts"]
+    portal = None
+    announce_limit = options["announce-limit"]
+    if accounts is None:
+        chat = Chat(announce_limit=announce_limit)
+    else:
+        chat = Chat(
+            announce_limit=announce_limit, accounts=accounts, guests=not options["auth-required"]
+        )
+        portal = Portal(ChatRealm(options["op"]), [accounts])
+        for name in options["op"]:
+            if accounts.account_for(name) is None:
+                _log.warn("--op {name}: there is no such account (yet)", name=name)
     factory = ChatFactory(
-        Chat(announce_limit=options["announce-limit"]),
+        chat,
         limits=options["limits"],
         log_messages=options["log-messages"],
         clock=reactor,
+        portal=portal,
     )
     service = ChatService(factory)
     for description in options["endpoints"]:

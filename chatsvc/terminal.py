@@ -86,6 +86,11 @@ class ChatTerminal(HistoricRecvLine):
     Enter sends the line; Ctrl-D on an empty line, or Ctrl-C, quits. Besides
     L{HistoricRecvLine}'s keys (arrows, Home, End, Insert, Delete, Backspace)
     there are Ctrl-A, Ctrl-E, Ctrl-H and Ctrl-U, and UTF-8 input.
+
+    When the session asks for a password (L{ask_password}) the input line
+    becomes a masked one: its prompt says whose password it is, what is typed
+    is not shown and goes to no history, and Enter hands it to the session;
+    the line that was being typed comes back after.
     """
 
     session: Session
@@ -97,6 +102,9 @@ class ChatTerminal(HistoricRecvLine):
         self._backlog: list[bytes] = []
         self._utf8 = codecs.getincrementaldecoder("utf-8")("replace")
         self._prompt_width = 0
+        self._asking: str | None = None  # the account whose password is being typed
+        self._secret: list[str] = []
+        self._kept: tuple[list[bytes], int] = ([], 0)  # the line being typed before
 
     # TerminalProtocol
 
@@ -133,7 +141,9 @@ class ChatTerminal(HistoricRecvLine):
         self.width, self.height = max(width, 1), max(height, 1)
 
     def keystrokeReceived(self, keyID: bytes, modifier: object) -> None:
-        if isinstance(keyID, bytes) and len(keyID) == 1 and keyID[0] >= 0x80:
+        if self._asking is not None:
+            self._password_keystroke(keyID)
+        elif isinstance(keyID, bytes) and len(keyID) == 1 and keyID[0] >= 0x80:
             character = self._utf8.decode(keyID)
             if character:
                 self.characterReceived(character.encode(), False)
@@ -148,7 +158,9 @@ class ChatTerminal(HistoricRecvLine):
     # The input line
 
     def prompt(self) -> bytes:
-        """C{[room] nick> } once signed on, C{> } before."""
+        """C{[room] nick> } once signed on, C{> } before; C{Password for NAME: } when asking."""
+        if self._asking is not None:
+            return f"Password for {self._asking}: ".encode()
         if self.session.nick and self.session.room:
             return f"[{self.session.room}] {self.session.nick}> ".encode()
         return b"> "
@@ -198,7 +210,51 @@ class ChatTerminal(HistoricRecvLine):
         self.lineBuffer = []
         self.lineBufferIndex = 0
 
+    # The password
+
+    def _password_keystroke(self, key: bytes) -> None:
+        """A key typed at the password prompt: nothing is shown."""
+        if key in (b"\r", b"\n"):
+            password = "".join(self._secret).encode()
+            self._end_password()
+            self.session.send_password(password)
+        elif key in (self.terminal.BACKSPACE, _CTRL_H):
+            del self._secret[-1:]
+        elif key == _CTRL_U:
+            self._secret.clear()
+        elif key == _CTRL_C:
+            self.session.interrupt()
+        elif key == _CTRL_D and not self._secret:
+            self.session.end_input()
+        elif isinstance(key, bytes) and len(key) == 1 and key[0] >= 0x80:
+            self._secret.append(self._utf8.decode(key))
+        elif isinstance(key, bytes) and len(key) == 1 and 0x20 <= key[0] < 0x7F:
+            self._secret.append(key.decode())
+
+    def _end_password(self) -> None:
+        """Back to the line that was being typed."""
+        if self._open:
+            self._erase_input()
+        self._asking = None
+        self._secret.clear()
+        self.lineBuffer, self.lineBufferIndex = self._kept
+        self._kept = ([], 0)
+        if self._open:
+            self.drawInputLine()
+
     # IConsole
+
+    def ask_password(self, account: str) -> bool:
+        if self._open:
+            self._erase_input()
+        if self._asking is None and self._open:
+            self._kept = (self.lineBuffer, self.lineBufferIndex)
+            self.lineBuffer, self.lineBufferIndex = [], 0
+        self._asking = account
+        self._secret.clear()
+        if self._open:
+            self.drawInputLine()
+        return True
 
     def show(self, line: ServerLine) -> None:
         self._print(paint(line, self.colour).encode())

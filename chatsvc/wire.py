@@ -18,9 +18,21 @@ test-case-name: tests.test_wire
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
-from chatsvc.model import Action, Event, Joined, Left, Message, NickChange, PrivateMessage
+from chatsvc.model import (
+    Action,
+    Event,
+    Joined,
+    Kicked,
+    Left,
+    Message,
+    NickChange,
+    PrivateMessage,
+    Topic,
+    TopicChanged,
+)
 
 LIST_WIDTH = 480
 """The longest line, in bytes, that L{listing} packs names into."""
@@ -76,6 +88,12 @@ def _format(event: Event) -> str:
             return f"*** {nick} left {room} ({reason})\n"
         case NickChange(old=old, new=new):
             return f"*** {old} is now known as {new}\n"
+        case TopicChanged(nick=nick, text=text):
+            return f"*** {nick} set the topic: {text}\n"
+        case Kicked(nick=nick, by=by, reason=None):
+            return f"*** {nick} was kicked by {by}\n"
+        case Kicked(nick=nick, by=by, reason=reason):
+            return f"*** {nick} was kicked by {by} ({reason})\n"
     raise TypeError(f"not an event: {event!r}")
 
 
@@ -129,6 +147,30 @@ def notice(text: str, limit: int | None = None) -> bytes:
 def error(text: str, limit: int | None = None) -> bytes:
     """A server notice that something the user asked for was refused."""
     return notice(f"Error: {text}", limit)
+
+
+def kicked(event: Kicked) -> bytes:
+    """What the user who was kicked is told, last."""
+    why = "" if event.reason is None else f" ({event.reason})"
+    return notice(f"You were kicked by {event.by}{why}")
+
+
+_WHEN = "%Y-%m-%d %H:%M UTC"
+
+
+def topic(room: str, current: Topic | None) -> bytes:
+    """The topic of C{room}, as C{/topic} and joining show it, or that it has none."""
+    if current is None:
+        return notice(f"No topic for {room}")
+    when = time.strftime(_WHEN, time.gmtime(current.set_at))
+    return notice(f"Topic for {room}: {current.text} (set by {current.set_by}, {when})")
+
+
+def topic_overhead(room: str, nick: str) -> int:
+    """Bytes the topic lines add to its text, when C{nick} sets it in C{room}."""
+    shown = len(topic(room, Topic("", nick, 0.0))) - 1
+    changed = len(f"*** {nick} set the topic: ")
+    return max(shown, changed)
 
 
 def room_overhead(nick: str) -> int:

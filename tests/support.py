@@ -1,17 +1,47 @@
-"""Shared test doubles: a server connection over StringTransport."""
+"""
+Shared test doubles: a server connection over StringTransport, a chat with
+accounts, and TLS certificates made on the spot.
+"""
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+import attrs
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from twisted.cred.checkers import ICredentialsChecker, InMemoryUsernamePasswordDatabaseDontUse
+from twisted.cred.portal import Portal
 from twisted.internet.address import IPv4Address
+from twisted.internet.endpoints import quoteStringArgument
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
 
+from chatsvc.accounts import Accounts, ChatRealm
+from chatsvc.model import Chat
 from chatsvc.server import ChatFactory, ChatServerProtocol
+
+PASSWORDS = {"alice": b"secret", "Root": b"t00r", "bob": b"hunter2"}
+"""The accounts of L{with_accounts}, and their passwords."""
+
+
+def scratch_directory(case: SynchronousTestCase) -> Path:
+    """A new empty directory, removed after the test (trial's mktemp writes into the cwd)."""
+    path = Path(tempfile.mkdtemp(prefix="chatsvc-test-"))
+    case.addCleanup(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def make_factory(**kwargs: Any) -> ChatFactory:
@@ -25,6 +55,25 @@ def end_turn(factory: ChatFactory) -> None:
     clock = factory.clock
     if isinstance(clock, Clock):
         clock.advance(0)
+
+
+def with_accounts(
+    *,
+    guests: bool = True,
+    operators: Iterable[str] = (),
+    checker: ICredentialsChecker | None = None,
+    **kwargs: Any,
+) -> ChatFactory:
+    """
+    A chat factory whose chat has the accounts in L{PASSWORDS} (or those of
+    C{checker}), logged in to through a portal, as C{twistd chat --auth} makes.
+    """
+    if checker is None:
+        checker = InMemoryUsernamePasswordDatabaseDontUse(**PASSWORDS)
+    accounts = Accounts([checker])
+    chat = Chat(accounts=accounts, guests=guests)
+    portal = Portal(ChatRealm(operators), [accounts])
+    return make_factory(chat=chat, portal=portal, **kwargs)
 
 
 class Connection:
@@ -72,3 +121,91 @@ def signed_on(
     connection.send(nick)
     connection.lines()
     return connection
+
+
+@attrs.frozen
+class Certificates:
+    """PEM files made for a test: a CA, and a server's key and certificate signed by it."""
+
+    ca: Path
+    key: Path
+    cert: Path
+
+    def server_endpoint(self, port: int = 0) -> str:
+        """An C{ssl:} server endpoint string on 127.0.0.1 with this key and certificate."""
+        return (
+            f"ssl:{port}:interface=127.0.0.1:"
+            f"privateKey={quoteStringArgument(str(self.key))}:"
+            f"certKey={quoteStringArgument(str(self.cert))}"
+        )
+
+
+def make_certificates(
+    directory: Path,
+    names: Iterable[str] = ("localhost",),
+    addresses: Iterable[str] = ("127.0.0.1",),
+) -> Certificates:
+    """
+    A new CA, and a server certificate it signed for the DNS C{names} and IP
+    C{addresses}, written into C{directory} as C{ca.pem}, C{key.pem} and
+    C{cert.pem}.
+    """
+    now = datetime.datetime.now(datetime.UTC)
+
+    def certificate(
+        subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name
+    ) -> x509.CertificateBuilder:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+        )
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "chatsvc test CA")])
+    ca = (
+        certificate("chatsvc test CA", ca_key, ca_name)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    alternatives: list[x509.GeneralName] = [x509.DNSName(name) for name in names]
+    alternatives += [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
+    cert = (
+        certificate("chatsvc test server", key, ca_name)
+        .add_extension(x509.SubjectAlternativeName(alternatives), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = Certificates(directory / "ca.pem", directory / "key.pem", directory / "cert.pem")
+    paths.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths

@@ -14,6 +14,7 @@ import signal
 import struct
 import termios
 
+from OpenSSL import SSL
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.conch.insults import helper, insults
 from twisted.internet.address import IPv4Address
@@ -30,6 +31,7 @@ from zope.interface import implementer
 
 from chatsvc.client import (
     PACE,
+    PASSWORD_VARIABLE,
     QUIT_TIMEOUT,
     ChatClientFactory,
     ChatClientProtocol,
@@ -47,6 +49,7 @@ from chatsvc.client import (
 )
 from chatsvc.server import ChatFactory, ChatServerProtocol
 from chatsvc.terminal import ChatTerminal, RawTerminal, paint, paint_note
+from tests.support import make_certificates, scratch_directory, with_accounts
 
 ADDRESS = IPv4Address("TCP", "127.0.0.1", 8080)
 
@@ -71,9 +74,11 @@ def signed_on(nick: str, *others: str) -> list[str]:
 class RecordingConsole:
     """A console that remembers what it was given to show."""
 
-    def __init__(self) -> None:
+    def __init__(self, can_ask: bool = False) -> None:
         self.lines: list[ServerLine] = []
         self.notes: list[str] = []
+        self.can_ask = can_ask
+        self.asked: list[str] = []
 
     @property
     def shown(self) -> list[str]:
@@ -87,6 +92,11 @@ class RecordingConsole:
 
     def close(self) -> Deferred[None]:
         return succeed(None)
+
+    def ask_password(self, account: str) -> bool:
+        if self.can_ask:
+            self.asked.append(account)
+        return self.can_ask
 
 
 class Connection:
@@ -138,6 +148,16 @@ class ClassifyTests(SynchronousTestCase):
             ("*** alice joined lobby", Kind.NOTICE, None, "alice joined lobby"),
             ("*** You joined lobby", Kind.NOTICE, None, "You joined lobby"),  # a user called You
             ("*** You is now known as me", Kind.NOTICE, None, "You is now known as me"),
+            ("*** Password for alice:", Kind.PASSWORD, "alice", ""),
+            ("*** Password for alice: now", Kind.NOTICE, None, "Password for alice: now"),
+            ("*** You were kicked by alice", Kind.KICKED, "alice", ""),
+            ("*** You were kicked by alice (flooding)", Kind.KICKED, "alice", "(flooding)"),
+            (
+                "*** You were kicked by alice, sort of",
+                Kind.NOTICE,
+                None,
+                "You were kicked by alice, sort of",
+            ),
             ("*** Bye!", Kind.NOTICE, None, "Bye!"),
         ]
         for text, kind, subject, body in cases:
@@ -272,6 +292,83 @@ class OptionsTests(SynchronousTestCase):
                 self.assertEqual(str(error), message)
 
 
+class SecureOptionsTests(SynchronousTestCase):
+    """--tls, --ca, and where the password comes from."""
+
+    def setUp(self) -> None:
+        self.directory = scratch_directory(self)
+        self.environ = dict(os.environ)
+        os.environ.pop(PASSWORD_VARIABLE, None)
+        self.addCleanup(os.environ.update, self.environ)
+
+    def parse(self, *argv: str) -> Options:
+        options = Options()
+        options.parseOptions(list(argv))
+        return options
+
+    def test_plain_by_default(self) -> None:
+        options = self.parse()
+        self.assertEqual(
+            (options["address"], options["trust"], options["password"]), (None, None, None)
+        )
+
+    def test_tls(self) -> None:
+        options = self.parse("--tls")
+        self.assertEqual(options["endpoint"], "tls:localhost:8443")
+        self.assertEqual((options["address"], options["trust"]), (("localhost", 8443), None))
+        options = self.parse("--tls", "::1", "9000")
+        self.assertEqual(options["endpoint"], r"tls:\:\:1:9000")
+        self.assertEqual(options["address"], ("::1", 9000))
+
+    def test_ca(self) -> None:
+        ca = make_certificates(self.directory).ca
+        options = self.parse("--tls", "--ca", str(ca), "chat.example.org")
+        self.assertEqual(options["address"], ("chat.example.org", 8443))
+        self.assertIsNotNone(options["trust"])
+
+    def test_connect_tls(self) -> None:
+        options = self.parse("--connect", "tls:chat.example.org:8443")
+        self.assertEqual(
+            (options["endpoint"], options["address"]), ("tls:chat.example.org:8443", None)
+        )
+
+    def test_password_file(self) -> None:
+        path = self.directory / "password"
+        path.write_bytes(b"s3cret \r\nsecond line\n")
+        os.environ[PASSWORD_VARIABLE] = "from the environment"
+        self.assertEqual(self.parse("--password-file", str(path))["password"], b"s3cret ")
+        self.assertEqual(self.parse()["password"], b"from the environment")
+        os.environ[PASSWORD_VARIABLE] = ""
+        self.assertIsNone(self.parse()["password"])
+
+    def test_refused(self) -> None:
+        garbage = self.directory / "garbage.pem"
+        garbage.write_text("not a certificate\n")
+        empty = self.directory / "empty"
+        empty.write_text("\nsecond\n")
+        missing = self.directory / "missing"
+        cases = [
+            (["--ca", str(garbage)], "--ca goes with --tls"),
+            (
+                ["--tls", "--connect", "tls:a:1"],
+                "--tls and --ca go with HOST [PORT]; with --connect, give a tls: endpoint "
+                "(its trustRoots= is a directory of CA certificates)",
+            ),
+            (["--tls", "--ca", str(missing)], f"--ca {missing}: No such file or directory"),
+            (["--tls", "--ca", str(garbage)], f"--ca {garbage}: no PEM certificate in it"),
+            (["--tls", "host", "0"], "invalid port '0': give a number from 1 to 65535"),
+            (
+                ["--password-file", str(missing)],
+                f"--password-file {missing}: No such file or directory",
+            ),
+            (["--password-file", str(empty)], f"--password-file {empty}: its first line is empty"),
+        ]
+        for argv, message in cases:
+            with self.subTest(argv=argv):
+                error = self.assertRaises(usage.UsageError, self.parse, *argv)
+                self.assertEqual(str(error), message)
+
+
 class ColourTests(SynchronousTestCase):
     def test_wants_colour(self) -> None:
         cases = [
@@ -317,6 +414,15 @@ class DescribeConnectErrorTests(SynchronousTestCase):
     def test_other(self) -> None:
         error = DNSLookupError("nosuch.invalid")
         self.assertEqual(describe_connect_error(error), "DNS lookup failed: nosuch.invalid")
+
+    def test_tls(self) -> None:
+        untrusted = SSL.Error([("SSL routines", "", "certificate verify failed")])
+        self.assertEqual(
+            describe_connect_error(untrusted),
+            "the server's certificate is not trusted (certificate verify failed)",
+        )
+        not_tls = SSL.Error([("SSL routines", "", "wrong version number")])
+        self.assertEqual(describe_connect_error(not_tls), "TLS failed: wrong version number")
 
 
 # The session over a StringTransport
@@ -599,6 +705,173 @@ class SessionTests(SynchronousTestCase):
         self.assertEqual(stdin.producerState, "producing")
 
 
+class PasswordSessionTests(SynchronousTestCase):
+    """Registered nicknames: the password prompt answered, asked for, or refused."""
+
+    PROMPT = "*** Password for alice:"
+    WRONG = "*** Error: wrong password for alice"
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+
+    def session(
+        self,
+        password: bytes | None = None,
+        *,
+        nick: str | None = "alice",
+        interactive: bool = False,
+    ) -> tuple[Session, RecordingConsole, Connection]:
+        console = RecordingConsole(can_ask=interactive)
+        session = Session(
+            console, clock=self.clock, nick=nick, password=password, reconnect=interactive
+        )
+        return session, console, Connection(session)
+
+    def test_answers_with_the_password_it_has(self) -> None:
+        session, console, connection = self.session(b"secret")
+        connection.receive(*GREETING)
+        self.assertEqual(connection.sent(), ["alice"])
+        connection.receive(self.PROMPT)
+        self.assertEqual(connection.sent(), ["secret"])
+        connection.receive(*signed_on("alice"))
+        self.assertEqual((session.nick, session.room), ("alice", "lobby"))
+        self.assertEqual(console.shown, [*GREETING, self.PROMPT, *signed_on("alice")])
+        self.assertEqual(console.notes, [])
+
+    def test_piped_without_a_password(self) -> None:
+        session, console, connection = self.session()
+        connection.receive(*GREETING, self.PROMPT)
+        self.assertEqual(connection.sent(), ["alice"])
+        self.assertEqual(
+            console.notes,
+            [
+                "cannot sign on as alice: the nickname is registered; give its password "
+                "with --password-file or CHATSVC_PASSWORD"
+            ],
+        )
+        self.assertTrue(connection.transport.disconnecting)
+        connection.close()
+        self.assertEqual(self.successResultOf(session.done), 1)
+
+    def test_piped_wrong_password(self) -> None:
+        session, console, connection = self.session(b"guess")
+        connection.receive(*GREETING, self.PROMPT)
+        connection.sent()
+        connection.receive(self.WRONG)
+        self.assertFalse(connection.transport.disconnecting)
+        connection.receive(self.PROMPT)
+        self.assertEqual(connection.sent(), [], "not the same password again")
+        self.assertEqual(console.notes, ["cannot sign on as alice: wrong password"])
+        connection.close()
+        self.assertEqual(self.successResultOf(session.done), 1)
+
+    def test_interactive_asks_the_user(self) -> None:
+        session, console, connection = self.session(interactive=True)
+        connection.receive(*GREETING, self.PROMPT)
+        self.assertEqual(console.asked, ["alice"])
+        self.assertEqual(connection.sent(), ["alice"])
+        session.send_password(b"secret")
+        self.assertEqual(connection.sent(), ["secret"])
+        connection.receive(*signed_on("alice"))
+        self.assertEqual(session.nick, "alice")
+
+    def test_interactive_asks_after_a_wrong_given_password(self) -> None:
+        session, console, connection = self.session(b"old", interactive=True)
+        connection.receive(*GREETING, self.PROMPT)
+        self.assertEqual((connection.sent(), console.asked), (["alice", "old"], []))
+        connection.receive(self.WRONG, self.PROMPT)
+        self.assertEqual((connection.sent(), console.asked), ([], ["alice"]))
+        session.send_password(b"new")
+        connection.receive(self.WRONG, self.PROMPT)
+        self.assertEqual(console.asked, ["alice", "alice"])
+        session.send_password(b"newer")
+        self.assertEqual(connection.sent(), ["new", "newer"])
+
+    def test_user_answering_the_nickname_prompt(self) -> None:
+        """Without --nick the user types the nickname; the password is asked all the same."""
+        session, _, connection = self.session(b"secret", nick=None, interactive=True)
+        connection.receive(*GREETING)
+        session.send(b"alice")
+        connection.receive(self.PROMPT)
+        self.assertEqual(connection.sent(), ["alice", "secret"])
+        connection.receive(*signed_on("alice"))
+        self.assertEqual(session.nick, "alice")
+
+    def test_password_only_when_asked(self) -> None:
+        session, _, connection = self.session(interactive=True)
+        session.send_password(b"early")
+        connection.receive(*GREETING)
+        session.send_password(b"still early")
+        self.assertEqual(connection.sent(), ["alice"])
+
+    def test_empty_password_goes_back_to_the_nickname(self) -> None:
+        """The user gave up on the nickname: the next prompt is the user's to answer."""
+        session, _, connection = self.session(interactive=True)
+        connection.receive(*GREETING, self.PROMPT)
+        session.send_password(b"")
+        connection.receive(GREETING[1])
+        self.assertEqual(connection.sent(), ["alice", ""])
+        session.send(b"dave")
+        connection.receive(*signed_on("dave"))
+        self.assertEqual(connection.sent(), ["dave"])
+        self.assertEqual(session.nick, "dave")
+
+    def test_lines_typed_meanwhile_wait(self) -> None:
+        """Lines are never sent as passwords: they wait until signed on."""
+        session, _, connection = self.session(b"secret", nick=None)
+        session.send(b"alice")
+        connection.receive(*GREETING)
+        session.send(b"hello")
+        connection.receive(self.PROMPT)
+        session.send(b"world")
+        self.assertEqual(connection.sent(), ["alice", "secret"])
+        connection.receive(*signed_on("alice"))
+        self.assertEqual(connection.sent(), ["hello", "world"])
+
+    def test_quit_at_the_password_prompt_hangs_up(self) -> None:
+        session, _, connection = self.session(interactive=True)
+        connection.receive(*GREETING, self.PROMPT)
+        connection.sent()
+        session.interrupt()
+        self.assertEqual(connection.sent(), [], "/quit would be taken for a password")
+        self.assertTrue(connection.transport.disconnecting)
+        connection.close()
+        self.assertEqual(self.successResultOf(session.done), 0)
+
+    def test_signs_on_again_with_the_password_that_worked(self) -> None:
+        session, console, connection = self.session(interactive=True)
+        connection.receive(*GREETING, self.PROMPT)
+        session.send_password(b"typed once")
+        connection.receive(*signed_on("alice"))
+        connection.close()
+        again = Connection(session)
+        again.receive(*GREETING, self.PROMPT)
+        self.assertEqual(again.sent(), ["alice", "typed once"])
+        self.assertEqual(console.asked, ["alice"])
+
+
+class KickedSessionTests(SynchronousTestCase):
+    def test_interactive_does_not_reconnect(self) -> None:
+        console = RecordingConsole()
+        session = Session(console, clock=Clock(), nick="bob", reconnect=True)
+        connection = Connection(session)
+        connection.sign_on("bob")
+        connection.receive("*** You were kicked by alice (flooding)")
+        connection.close()
+        self.assertEqual(console.notes, ["Kicked out by alice; not reconnecting."])
+        self.assertEqual(self.successResultOf(session.done), 1)
+
+    def test_piped(self) -> None:
+        console = RecordingConsole()
+        session = Session(console, clock=Clock(), nick="bob")
+        connection = Connection(session)
+        connection.sign_on("bob")
+        connection.receive("*** You were kicked by alice")
+        connection.close()
+        self.assertEqual(console.notes, ["kicked out by alice"])
+        self.assertEqual(self.successResultOf(session.done), 1)
+
+
 # The session against the real server, over iosim
 
 
@@ -618,6 +891,22 @@ class Participant:
 
 
 class AgainstServerTests(SynchronousTestCase):
+    def test_registered_nickname(self) -> None:
+        clock = Clock()
+        server = with_accounts(clock=clock)
+        console = RecordingConsole()
+        session = Session(console, clock=Clock(), nick="alice", password=b"secret")
+        client_factory = ChatClientFactory(session)
+        _, _, pump = iosim.connectedServerAndClient(
+            lambda: server.buildProtocol(ADDRESS),
+            lambda: client_factory.buildProtocol(ADDRESS),
+            clock=clock,  # each pump ends the server's reactor turn
+        )
+        pump.flush()
+        self.assertEqual(console.shown, [*GREETING, "*** Password for alice:", *signed_on("alice")])
+        participant = server.chat.find("alice")
+        assert participant is not None and participant.account is not None
+
     def test_conversation(self) -> None:
         server = ChatFactory(clock=Clock())
         alice = Participant(server, "alice", "attic")
@@ -956,6 +1245,37 @@ class TerminalTests(SynchronousTestCase):
         self.sign_on()
         self.keyboard.connectionLost(Failure(ConnectionDone()))
         self.assertEqual(self.connection.sent(), ["/quit"])
+
+    def ask_password(self) -> None:
+        self.connection.receive(*GREETING, "*** Password for bob:")
+        self.assertEqual(self.connection.sent(), ["bob"])
+
+    def test_password_is_not_shown(self) -> None:
+        """The prompt says whose password it is; what is typed is not on the screen."""
+        self.keyboard.dataReceived(b"typed ahead")
+        self.ask_password()
+        self.keyboard.dataReceived("pässwörd".encode())
+        self.assertEqual(self.screen.lines()[-2:], ["*** Password for bob:", "Password for bob: "])
+        self.connection.receive("*** a notice meanwhile")
+        self.assertEqual(self.screen.lines()[-1], "Password for bob: ")
+        self.keyboard.dataReceived(b"\r")
+        self.assertEqual(self.connection.sent(), ["pässwörd"])
+        self.assertEqual(self.screen.lines()[-1], "> typed ahead")
+        self.connection.receive(*signed_on("bob"))
+        self.keyboard.dataReceived(b"\r" + UP + UP + b"\r")
+        self.assertEqual(self.connection.sent(), ["typed ahead", "typed ahead"], "not in history")
+        self.assertNotIn(b"p\xc3\xa4ssw", bytes(self.screen.buffer))
+
+    def test_password_editing(self) -> None:
+        self.ask_password()
+        self.keyboard.dataReceived(b"wrong" + CTRL_U + b"rightt\x7f" + LEFT + b"\r")
+        self.assertEqual(self.connection.sent(), ["right"])
+
+    def test_ctrl_c_at_the_password_prompt(self) -> None:
+        self.ask_password()
+        self.keyboard.dataReceived(b"half" + CTRL_C)
+        self.assertEqual(self.connection.sent(), [])
+        self.assertTrue(self.connection.transport.disconnecting)
 
 
 class LineConsoleTests(SynchronousTestCase):

@@ -19,7 +19,7 @@ import pytest_twisted
 from twisted.conch.insults import helper, insults
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred, maybeDeferred
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, serverFromString
 from twisted.internet.error import ProcessExitedAlready
 from twisted.internet.interfaces import IListeningPort, IProcessTransport
 from twisted.internet.protocol import ProcessProtocol
@@ -29,6 +29,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from chatsvc.server import ChatFactory
+from tests.support import Certificates, make_certificates, with_accounts
 
 WAIT = 5.0
 """Seconds to wait for anything that should happen at once."""
@@ -48,7 +49,9 @@ def client_command() -> list[str]:
 
 
 def client_environment(**changes: str) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM", "CHATSVC_PASSWORD")
+    }
     environment.update(changes)
     return environment
 
@@ -70,9 +73,11 @@ def exit_code(reason: Failure) -> int | None:
     return code
 
 
-async def ended(process: Deferred[int | None], transport: IProcessTransport | None) -> int | None:
-    """The exit status, once the process has exited; killed if it does not within L{WAIT}."""
-    timer = _reactor.callLater(WAIT, _kill, transport)
+async def ended(
+    process: Deferred[int | None], transport: IProcessTransport | None, timeout: float = WAIT
+) -> int | None:
+    """The exit status, once the process has exited; killed if it does not within C{timeout}."""
+    timer = _reactor.callLater(timeout, _kill, transport)
     try:
         return await process
     finally:
@@ -137,7 +142,7 @@ class User(LineReceiver):
         self.sendLine(text.encode())
 
 
-async def sign_on(server: Server, nick: str, room: str = "lobby") -> User:
+async def sign_on(server: Server | SecureServer, nick: str, room: str = "lobby") -> User:
     """C{nick} signed on and in C{room}, with what the server said on the way forgotten."""
     endpoint = TCP4ClientEndpoint(_reactor, "127.0.0.1", server.port)
     user: User = await connectProtocol(endpoint, User())
@@ -181,9 +186,13 @@ class Piped(ProcessProtocol):
 
 
 def spawn_piped(*arguments: str) -> Piped:
+    return spawn_piped_with({}, *arguments)
+
+
+def spawn_piped_with(environment: dict[str, str], *arguments: str) -> Piped:
     command = client_command() + list(arguments)
     process = Piped()
-    _reactor.spawnProcess(process, command[0], command, env=client_environment())
+    _reactor.spawnProcess(process, command[0], command, env=client_environment(**environment))
     return process
 
 
@@ -543,6 +552,185 @@ async def test_reconnection(server: Server, tmp_path: Path) -> None:
 
         await server.stop()
         await session.wait_for_prompt("> ")
+        terminal.type(CTRL_D)
+        assert await session.exit_status() == 0
+        assert session.terminal_restored()
+    finally:
+        session.kill()
+
+
+# TLS and registered nicknames
+
+
+class SecureServer:
+    """
+    A chat server with accounts (alice's password is C{secret}) listening with
+    TLS on 127.0.0.1, with a certificate for localhost alone; and a plain
+    port for the test's own users.
+    """
+
+    def __init__(self, certificates: Certificates) -> None:
+        self.certificates = certificates
+        self.factory = with_accounts(clock=_reactor)
+        self.tls_port = self.port = 0
+        self._listening: list[IListeningPort] = []
+
+    async def start(self) -> None:
+        endpoint = serverFromString(_reactor, self.certificates.server_endpoint())
+        self._listening.append(await endpoint.listen(self.factory))
+        self._listening.append(_reactor.listenTCP(0, self.factory, interface="127.0.0.1"))
+        self.tls_port, self.port = (p.getHost().port for p in self._listening)  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        for listening in self._listening:
+            await maybeDeferred(listening.stopListening)
+        await self.factory.shut_down()
+
+
+@pytest.fixture
+def secure(tmp_path: Path) -> Iterator[SecureServer]:
+    (tmp_path / "certificates").mkdir()
+    certificates = make_certificates(tmp_path / "certificates", ["localhost"], [])
+    server = SecureServer(certificates)
+    pytest_twisted.blockon(ensureDeferred(server.start()))
+    yield server
+    pytest_twisted.blockon(ensureDeferred(server.stop()))
+
+
+def tls_arguments(secure: SecureServer, host: str = "localhost") -> list[str]:
+    return ["--tls", "--ca", str(secure.certificates.ca), host, str(secure.tls_port)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_piped_over_tls_with_a_password_file(secure: SecureServer, tmp_path: Path) -> None:
+    """The certificate is checked against --ca; the password comes from its file."""
+    carol = await sign_on(secure, "carol")
+    password = tmp_path / "password"
+    password.write_text("secret\n")
+    process = await run_piped(
+        b"hi over TLS\n",
+        "--nick", "alice", "--password-file", str(password), *tls_arguments(secure),
+    )  # fmt: skip
+    assert (await process.ended, process.err) == (0, b"")
+    assert process.output() == [
+        "*** Welcome to chatsvc!",
+        "*** Choose a nickname:",
+        "*** Password for alice:",
+        "*** Hello alice! Type /help for the commands.",
+        "*** You joined lobby (2 members):",
+        "*** alice, carol",
+        "*** Bye!",
+        "",
+    ]
+    expected = ["*** alice joined lobby", "<alice> hi over TLS", "*** alice left lobby"]
+    await eventually(lambda: carol.lines == expected, lambda: carol.lines)
+
+
+@pytest_twisted.ensureDeferred
+async def test_piped_password_from_the_environment(secure: SecureServer) -> None:
+    process = spawn_piped_with(
+        {"CHATSVC_PASSWORD": "secret"}, "--nick", "alice", "127.0.0.1", str(secure.port)
+    )
+    assert process.transport is not None
+    process.transport.closeStdin()
+    assert await ended(process.ended, process.transport) == 0
+    assert process.output()[2:4] == [
+        "*** Password for alice:",
+        "*** Hello alice! Type /help for the commands.",
+    ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_piped_registered_nickname_without_a_password(secure: SecureServer) -> None:
+    process = await run_piped(b"hi\n", "--nick", "alice", "127.0.0.1", str(secure.port))
+    assert await process.ended == 1
+    assert process.output()[-2:] == ["*** Password for alice:", ""]
+    assert process.err == (
+        b"chatsvc-client: cannot sign on as alice: the nickname is registered; "
+        b"give its password with --password-file or CHATSVC_PASSWORD\n"
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_piped_wrong_password(secure: SecureServer) -> None:
+    process = spawn_piped_with(
+        {"CHATSVC_PASSWORD": "guess"}, "--nick", "alice", "127.0.0.1", str(secure.port)
+    )
+    assert process.transport is not None
+    process.transport.closeStdin()
+    assert await ended(process.ended, process.transport, timeout=WAIT + 5) == 1
+    assert process.output()[-4:] == [
+        "*** Password for alice:",
+        "*** Error: wrong password for alice",
+        "*** Password for alice:",
+        "",
+    ]
+    assert process.err == b"chatsvc-client: cannot sign on as alice: wrong password\n"
+
+
+@pytest_twisted.ensureDeferred
+async def test_wrong_hostname_is_refused(secure: SecureServer) -> None:
+    """The certificate is for localhost: 127.0.0.1 is refused, with one line and status 1."""
+    process = await run_piped(b"hi\n", "--nick", "bob", *tls_arguments(secure, "127.0.0.1"))
+    assert (await process.ended, process.out) == (1, b"")
+    assert process.err.decode() == (
+        f"chatsvc-client: cannot connect to tls:127.0.0.1:{secure.tls_port}: "
+        "the server's certificate is not valid for 127.0.0.1\n"
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_untrusted_certificate_is_refused(secure: SecureServer) -> None:
+    """Without --ca the system's trust store is used, and it does not know the test's CA."""
+    process = await run_piped(b"hi\n", "--tls", "localhost", str(secure.tls_port))
+    assert (await process.ended, process.out) == (1, b"")
+    assert process.err.decode() == (
+        f"chatsvc-client: cannot connect to tls:localhost:{secure.tls_port}: "
+        "the server's certificate is not trusted (certificate verify failed)\n"
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_interactive_certificate_failure_is_not_retried(
+    secure: SecureServer, tmp_path: Path
+) -> None:
+    session = Interactive(tmp_path, "--nick", "bob", *tls_arguments(secure, "127.0.0.1"))
+    try:
+        assert await session.exit_status() == 1
+        assert "".join(session.terminal.lines()) == (
+            f"chatsvc-client: cannot connect to tls:127.0.0.1:{secure.tls_port}: "
+            "the server's certificate is not valid for 127.0.0.1"
+        )
+        assert session.terminal_restored()
+    finally:
+        session.kill()
+
+
+@pytest_twisted.ensureDeferred
+async def test_interactive_password_is_not_shown(secure: SecureServer, tmp_path: Path) -> None:
+    """Over TLS, the terminal asks for the password without showing what is typed."""
+    session = Interactive(tmp_path, "--nick", "alice", *tls_arguments(secure))
+    terminal = session.terminal
+    try:
+        await session.wait_for_prompt("Password for alice: ")
+        assert terminal.lines()[-2:] == ["*** Password for alice:", "Password for alice: "]
+        terminal.type(b"wrong\r")
+        await eventually(
+            lambda: (
+                terminal.lines()[-3:]
+                == [
+                    "*** Error: wrong password for alice",
+                    "*** Password for alice:",
+                    "Password for alice: ",
+                ]
+            ),
+            terminal.lines,
+            timeout=WAIT + 5,
+        )
+        terminal.type(b"secret\r")
+        await session.wait_for_prompt("[lobby] alice> ")
+        screen = "\n".join(terminal.lines())
+        assert "secret" not in screen and "wrong" not in screen.replace("wrong password", "")
         terminal.type(CTRL_D)
         assert await session.exit_status() == 0
         assert session.terminal_restored()

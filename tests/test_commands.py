@@ -9,12 +9,14 @@ from chatsvc.commands import (
     CommandError,
     Help,
     Join,
+    Kick,
     Me,
     Msg,
     Nick,
     Quit,
     Rooms,
     Say,
+    Topic,
     Who,
     parse,
 )
@@ -47,6 +49,16 @@ class ParseTests(SynchronousTestCase):
         self.assertEqual(parse("/quit"), Quit(None))
         self.assertEqual(parse("/quit gone fishing"), Quit("gone fishing"))
 
+    def test_moderation(self) -> None:
+        self.assertEqual(parse("/topic"), Topic(None))
+        self.assertEqual(parse("/topic   "), Topic(None))
+        self.assertEqual(parse("/topic  Release day:  be nice "), Topic("Release day:  be nice"))
+        self.assertEqual(parse("/kick bob"), Kick("bob", None))
+        self.assertEqual(parse("/kick bob   "), Kick("bob", None))
+        self.assertEqual(parse("/KICK bob  spamming  links "), Kick("bob", "spamming  links"))
+        self.assertRefused("/kick", "usage: /kick NICK [REASON]")
+        self.assertRefused("/kick   ", "usage: /kick NICK [REASON]")
+
     def test_command_names_ignore_case_and_surrounding_space(self) -> None:
         self.assertEqual(parse("/JOIN dev"), Join("dev"))
         self.assertEqual(parse("/join   dev  "), Join("dev"))
@@ -72,5 +84,6 @@ class ParseTests(SynchronousTestCase):
 
     def test_help_names_every_command(self) -> None:
         text = "\n".join(HELP)
-        for name in ["/help", "/nick", "/join", "/rooms", "/who", "/msg", "/me", "/quit", "//"]:
+        names = ["/help", "/nick", "/join", "/rooms", "/who", "/msg", "/me", "/quit", "/topic"]
+        for name in [*names, "/kick", "//"]:
             self.assertIn(name, text)

@@ -6,23 +6,30 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from chatsvc.interfaces import IChatClient
+from chatsvc.interfaces import IAccount, IAccountNames, IChatClient
 from chatsvc.model import (
     LOBBY,
+    Account,
     Action,
     Chat,
     ChatError,
     Event,
+    GuestsNotAllowed,
     Joined,
+    Kicked,
     Left,
     Message,
     NickChange,
     NicknameInvalid,
+    NicknameRegistered,
     NicknameTaken,
     NoSuchRoom,
     NoSuchUser,
+    NotAnOperator,
     PrivateMessage,
     RoomNameInvalid,
+    Topic,
+    TopicChanged,
     is_valid_name,
 )
 
@@ -33,13 +40,28 @@ class RecordingClient:
 
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.kicked_by: Kicked | None = None
 
     def deliver(self, event: Event) -> None:
         self.events.append(event)
 
+    def kicked(self, event: Kicked) -> None:
+        self.kicked_by = event
+
     def take(self) -> list[Event]:
         events, self.events = self.events, []
         return events
+
+
+@implementer(IAccountNames)
+class Registered:
+    """Registered accounts, by name: what a password file would say."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = list(names)
+
+    def account_for(self, nick: str) -> str | None:
+        return next((name for name in self.names if name.lower() == nick.lower()), None)
 
 
 class NameTests(SynchronousTestCase):
@@ -250,3 +272,152 @@ class AnnounceLimitTests(SynchronousTestCase):
         for i, c in enumerate(clients):
             chat.sign_on(f"user{i}", c)
         self.assertEqual(len(clients[0].take()), 49)
+
+
+class AccountTests(SynchronousTestCase):
+    """Registered nicknames are their accounts' alone; guests may be turned away."""
+
+    def setUp(self) -> None:
+        self.registered = Registered("alice", "Root")
+        self.chat = Chat(accounts=self.registered)
+        self.alice = Account("alice")
+
+    def test_interfaces(self) -> None:
+        self.assertTrue(verifyObject(IAccount, Account("alice", operator=True)))
+        self.assertTrue(verifyObject(IAccountNames, self.registered))
+
+    def test_check_nick(self) -> None:
+        """Whether a nickname may sign on, and the account it must log in to first."""
+        self.assertEqual(self.chat.check_nick("ALICE"), "alice")
+        self.assertEqual(self.chat.check_nick("root"), "Root")
+        self.assertIsNone(self.chat.check_nick("bob"))
+        self.assertRaises(NicknameInvalid, self.chat.check_nick, "a b")
+        self.chat.sign_on("bob", RecordingClient())
+        self.assertRaises(NicknameTaken, self.chat.check_nick, "Bob")
+
+    def test_registered_nickname_needs_its_account(self) -> None:
+        with self.assertRaises(NicknameRegistered) as caught:
+            self.chat.sign_on("Alice", RecordingClient())
+        self.assertEqual(str(caught.exception), "the nickname Alice is registered")
+        self.assertRaises(
+            NicknameRegistered, self.chat.sign_on, "root", RecordingClient(), self.alice
+        )
+        participant = self.chat.sign_on("Alice", RecordingClient(), self.alice)
+        self.assertEqual((participant.nick, participant.account), ("Alice", self.alice))
+        self.assertFalse(participant.operator)
+
+    def test_rename_to_a_registered_nickname(self) -> None:
+        """Nobody takes a registered nickname by renaming, but its own account."""
+        guest = self.chat.sign_on("guest", RecordingClient())
+        self.assertRaises(NicknameRegistered, self.chat.rename, guest, "ALICE")
+        alice = self.chat.sign_on("wonderland", RecordingClient(), self.alice)
+        self.assertRaises(NicknameRegistered, self.chat.rename, alice, "root")
+        self.chat.rename(alice, "Alice")
+        self.chat.rename(alice, "rabbit")
+        self.assertEqual(alice.nick, "rabbit")
+
+    def test_registered_later(self) -> None:
+        """The accounts are asked each time: a name registered since is protected at once."""
+        guest = self.chat.sign_on("guest", RecordingClient())
+        self.registered.names.append("dave")
+        self.assertEqual(self.chat.check_nick("dave"), "dave")
+        self.assertRaises(NicknameRegistered, self.chat.rename, guest, "dave")
+
+    def test_no_guests(self) -> None:
+        chat = Chat(accounts=self.registered, guests=False)
+        with self.assertRaises(GuestsNotAllowed) as caught:
+            chat.check_nick("bob")
+        self.assertEqual(
+            str(caught.exception),
+            "bob is not registered, and only registered users may sign on here",
+        )
+        self.assertRaises(GuestsNotAllowed, chat.sign_on, "bob", RecordingClient())
+        self.assertEqual(chat.check_nick("alice"), "alice")
+        chat.sign_on("alice", RecordingClient(), self.alice)
+
+    def test_without_accounts_nothing_is_registered(self) -> None:
+        chat = Chat()
+        self.assertIsNone(chat.check_nick("alice"))
+        self.assertIsNone(chat.registered("alice"))
+
+
+class ModerationTests(SynchronousTestCase):
+    """Topics and kicks: operators only, and everyone concerned is told."""
+
+    def setUp(self) -> None:
+        self.chat = Chat(accounts=Registered("alice", "bob"))
+        self.clients = {n: RecordingClient() for n in ["alice", "bob", "carol", "dave"]}
+        self.p = {
+            "alice": self.chat.sign_on("alice", self.clients["alice"], Account("alice", True)),
+            "bob": self.chat.sign_on("bob", self.clients["bob"], Account("bob")),
+            "carol": self.chat.sign_on("carol", self.clients["carol"]),
+            "dave": self.chat.sign_on("dave", self.clients["dave"]),
+        }
+        self.chat.join(self.p["dave"], "attic")
+        for client in self.clients.values():
+            client.take()
+
+    def test_operators(self) -> None:
+        self.assertEqual([p.operator for p in self.p.values()], [True, False, False, False])
+
+    def test_set_topic(self) -> None:
+        changed = self.chat.set_topic(self.p["alice"], "release day", 1000.0)
+        self.assertEqual(changed, TopicChanged(LOBBY, "alice", "release day"))
+        self.assertEqual(self.chat.lobby.topic, Topic("release day", "alice", 1000.0))
+        for nick in ["alice", "bob", "carol"]:
+            self.assertEqual(self.clients[nick].take(), [changed], nick)
+        self.assertEqual(self.clients["dave"].take(), [])
+
+    def test_topic_refused(self) -> None:
+        for nick in ["bob", "carol"]:
+            with self.assertRaises(NotAnOperator) as caught:
+                self.chat.set_topic(self.p[nick], "mine now", 0.0)
+            self.assertEqual(str(caught.exception), "only operators may set the topic")
+        self.assertRaises(ChatError, self.chat.set_topic, self.p["alice"], "  ", 0.0)
+        self.assertIsNone(self.chat.lobby.topic)
+        self.assertEqual([c.take() for c in self.clients.values()], [[], [], [], []])
+
+    def test_topic_goes_with_its_room(self) -> None:
+        self.chat.join(self.p["alice"], "attic")
+        self.chat.set_topic(self.p["alice"], "dusty", 0.0)
+        self.chat.join(self.p["alice"], "lobby")
+        self.chat.join(self.p["dave"], "lobby")
+        self.chat.join(self.p["dave"], "attic")
+        self.assertIsNone(self.chat.room("attic").topic)
+
+    def test_kick(self) -> None:
+        kicked = self.chat.kick(self.p["alice"], "CAROL", "flooding")
+        self.assertEqual(kicked, Kicked(LOBBY, "carol", "alice", "flooding"))
+        self.assertEqual(self.clients["carol"].kicked_by, kicked)
+        self.assertEqual(self.clients["carol"].take(), [])
+        self.assertEqual(self.clients["alice"].take(), [kicked])
+        self.assertEqual(self.clients["bob"].take(), [kicked])
+        self.assertEqual(self.clients["dave"].take(), [])
+        self.assertIsNone(self.chat.find("carol"))
+        self.assertEqual(self.chat.lobby.nicks(), ["alice", "bob"])
+        self.chat.sign_on("carol", RecordingClient())
+
+    def test_kick_in_another_room(self) -> None:
+        """Operators are server-wide: the target's room is told, and the operator."""
+        kicked = self.chat.kick(self.p["alice"], "dave")
+        self.assertEqual(kicked, Kicked("attic", "dave", "alice", None))
+        self.assertEqual(self.clients["dave"].kicked_by, kicked)
+        self.assertEqual(self.clients["alice"].take(), [kicked])
+        self.assertEqual(self.clients["bob"].take(), [])
+        self.assertRaises(NoSuchRoom, self.chat.room, "attic")
+
+    def test_kick_refused(self) -> None:
+        cases = [
+            ("bob", "carol", NotAnOperator, "only operators may kick"),
+            ("carol", "bob", NotAnOperator, "only operators may kick"),
+            ("alice", "erin", NoSuchUser, "there is no user named erin"),
+            ("alice", "Alice", ChatError, "you cannot kick yourself"),
+        ]
+        for by, nick, error, message in cases:
+            with self.subTest(by=by, nick=nick):
+                with self.assertRaises(error) as caught:
+                    self.chat.kick(self.p[by], nick)
+                self.assertEqual(str(caught.exception), message)
+        self.assertEqual(len(self.chat), 4)
+        self.assertEqual([c.kicked_by for c in self.clients.values()], [None] * 4)
+        self.assertEqual([c.take() for c in self.clients.values()], [[], [], [], []])

@@ -1,7 +1,9 @@
 """
 Property tests: several connections over StringTransport driven by random
-bytes, random splits of valid traffic and random command sequences. After
-every step the server must be consistent and everything it wrote well formed.
+bytes, random splits of valid traffic and random command sequences, to a chat
+without accounts and to one with accounts and an operator. After every step
+the server must be consistent and everything it wrote well formed, and a
+registered nickname must belong to its account.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from chatsvc import wire
 from chatsvc.limits import Limits
 from chatsvc.model import fold
 from chatsvc.server import ChatFactory
-from tests.support import Connection
+from tests.support import Connection, with_accounts
 
 MAX_LINE = 300
 PEERS = 4
@@ -38,6 +40,9 @@ lines = st.one_of(
     st.builds(lambda t: f"/quit {t}", texts),
     st.builds(lambda t: f"//{t}", texts),
     st.builds(lambda t: f"/{t}", texts),
+    st.sampled_from(["secret", "hunter2", "wrong", "/topic", "/kick bob", "/kick ALICE"]),
+    st.builds(lambda t: f"/topic {t}", texts),
+    st.builds(lambda n, t: f"/kick {n} {t}", nicks, texts),
 )
 
 
@@ -83,6 +88,10 @@ class ServerProperties(SynchronousTestCase):
         for participant in chat:
             homes = [room for room in chat.rooms() if participant in room]
             self.assertEqual(homes, [participant.room])
+            owner = chat.registered(participant.nick)
+            if owner is not None:
+                assert participant.account is not None, participant
+                self.assertEqual(fold(participant.account.name), fold(owner))
         for c in connections:
             data = c.transport.value()
             c.transport.clear()
@@ -101,6 +110,24 @@ class ServerProperties(SynchronousTestCase):
         factory = ChatFactory(
             clock=clock, limits=Limits(max_line=MAX_LINE, rate=5, burst=5, max_send_buffer=2000)
         )
+        self.run_traffic(factory, clock, steps)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(actions, max_size=40))
+    def test_random_traffic_with_accounts(
+        self, steps: list[tuple[str, int, bytes, list[int]]]
+    ) -> None:
+        clock = Clock()
+        factory = with_accounts(
+            operators=["alice"],
+            clock=clock,
+            limits=Limits(max_line=MAX_LINE, rate=5, burst=5, max_send_buffer=2000),
+        )
+        self.run_traffic(factory, clock, steps)
+
+    def run_traffic(
+        self, factory: ChatFactory, clock: Clock, steps: list[tuple[str, int, bytes, list[int]]]
+    ) -> None:
         connections = [Connection(factory, port=i, host=f"10.0.0.{i}") for i in range(PEERS)]
         with capturedLogs() as events:
             for kind, n, data, cuts in steps:

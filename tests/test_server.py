@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatsvc.limits import Limits
 from chatsvc.model import Chat
 from chatsvc.server import ChatFactory, describe_address
-from tests.support import Connection, end_turn, make_factory, signed_on
+from tests.support import Connection, end_turn, make_factory, signed_on, with_accounts
 
 
 class HandshakeTests(SynchronousTestCase):
@@ -246,7 +246,7 @@ class BatchTests(SynchronousTestCase):
         lines = self.bob.lines()
         self.assertEqual(lines[0], "*** Commands:")
         self.assertEqual(lines[-1], "*** Bye!")
-        self.assertEqual(len(lines), 12)
+        self.assertEqual(len(lines), 14)
 
 
 class CommandTests(SynchronousTestCase):
@@ -262,16 +262,18 @@ class CommandTests(SynchronousTestCase):
             self.alice.lines(),
             [
                 "*** Commands:",
-                "*** /help           this list",
-                "*** /nick NEW       change your nickname",
-                "*** /join ROOM      go to ROOM, creating it if need be",
-                "*** /rooms          list the rooms and how many are in each",
-                "*** /who [ROOM]     list who is in your room, or in ROOM",
-                "*** /msg NICK TEXT  send TEXT to NICK alone",
-                "*** /me ACTION      tell your room what you are doing",
-                "*** /quit [REASON]  leave the chat",
-                "*** //TEXT          send a message that starts with /",
-                "*** anything else   is said to your room",
+                "*** /help               this list",
+                "*** /nick NEW           change your nickname",
+                "*** /join ROOM          go to ROOM, creating it if need be",
+                "*** /rooms              list the rooms and how many are in each",
+                "*** /who [ROOM]         list who is in your room, or in ROOM",
+                "*** /msg NICK TEXT      send TEXT to NICK alone",
+                "*** /me ACTION          tell your room what you are doing",
+                "*** /quit [REASON]      leave the chat",
+                "*** /topic [TEXT]       show your room's topic; operators: set it",
+                "*** /kick NICK [REASON] operators: disconnect NICK",
+                "*** //TEXT              send a message that starts with /",
+                "*** anything else       is said to your room",
             ],
         )
 
@@ -389,6 +391,140 @@ class CommandTests(SynchronousTestCase):
     def test_quit_with_reason(self) -> None:
         self.alice.send("/quit gone \x1b[31mfishing")
         self.assertEqual(self.bob.lines(), ["*** alice left lobby (gone [31mfishing)"])
+
+
+class ModerationTests(SynchronousTestCase):
+    """Topics and kicks over the wire; the rules themselves are the model's."""
+
+    def setUp(self) -> None:
+        self.factory = with_accounts(operators=["alice"])
+        self.factory.clock.advance(1_795_000_000)  # type: ignore[attr-defined]
+        self.alice = Connection(self.factory)
+        self.alice.send("alice", "secret")
+        self.bob = Connection(self.factory, host="10.0.0.2")
+        self.bob.send("bob", "hunter2")
+        self.carol = signed_on(self.factory, "carol", host="10.0.0.3")
+        for c in (self.alice, self.bob):
+            c.lines()
+
+    def test_no_topic(self) -> None:
+        self.carol.send("/topic")
+        self.assertEqual(self.carol.lines(), ["*** No topic for lobby"])
+
+    def test_operator_sets_the_topic(self) -> None:
+        self.alice.send("/topic  Release day: be nice ")
+        for c in (self.alice, self.bob, self.carol):
+            self.assertEqual(c.lines(), ["*** alice set the topic: Release day: be nice"])
+        self.carol.send("/topic")
+        self.assertEqual(
+            self.carol.lines(),
+            ["*** Topic for lobby: Release day: be nice (set by alice, 2026-11-18 11:06 UTC)"],
+        )
+
+    def test_joiners_see_the_topic(self) -> None:
+        self.alice.send("/join dev", "/topic ship it")
+        self.bob.send("/join dev")
+        self.assertEqual(
+            self.bob.lines()[-3:],
+            [
+                "*** You joined dev (2 members):",
+                "*** alice, bob",
+                "*** Topic for dev: ship it (set by alice, 2026-11-18 11:06 UTC)",
+            ],
+        )
+        self.alice.send("/join lobby", "/topic welcome")
+        dave = Connection(self.factory, host="10.0.0.4")
+        dave.send("dave")
+        self.assertEqual(
+            dave.lines()[-2:],
+            [
+                "*** alice, carol, dave",
+                "*** Topic for lobby: welcome (set by alice, 2026-11-18 11:06 UTC)",
+            ],
+        )
+        self.bob.send("/who")
+        self.assertNotIn("Topic", "\n".join(self.bob.lines()), "not on /who")
+
+    def test_topic_refused(self) -> None:
+        self.bob.send("/topic mine")
+        self.carol.send("/topic mine")
+        for c in (self.bob, self.carol):
+            self.assertEqual(c.lines(), ["*** Error: only operators may set the topic"])
+        self.assertEqual(self.alice.lines(), [])
+
+    def test_topic_sanitised_and_bounded(self) -> None:
+        self.alice.send("/topic \x1b[31mred\x07 alert")
+        self.assertEqual(self.carol.lines(), ["*** alice set the topic: [31mred alert"])
+        self.alice.lines()
+        limit = self.factory.limits.max_line
+        self.alice.send("/topic " + "x" * (limit - len("/topic ")))
+        (refusal,) = self.alice.lines()
+        self.assertTrue(refusal.startswith("*** Error: message too long (4089 bytes; at most "))
+        room = int(refusal.split("at most ")[1].split()[0])
+        self.alice.send("/topic " + "x" * room, "/topic")
+        (changed, shown) = self.alice.lines()
+        self.assertEqual(len(shown), limit)
+        self.assertLessEqual(len(changed), limit)
+
+    def test_kick(self) -> None:
+        with capturedLogs() as events:
+            self.alice.send("/kick CAROL  flooding the room ")
+        self.assertEqual(self.carol.lines(), ["*** You were kicked by alice (flooding the room)"])
+        self.assertTrue(self.carol.transport.disconnecting)
+        for c in (self.alice, self.bob):
+            self.assertEqual(c.lines(), ["*** carol was kicked by alice (flooding the room)"])
+        self.assertIn(
+            "alice kicked carol from lobby (flooding the room)", [formatEvent(e) for e in events]
+        )
+        self.carol.close()
+        self.assertEqual(self.alice.lines(), [], "no leave notice after the kick")
+        self.assertNotIn(self.carol.protocol, self.factory.connections)
+        carol = Connection(self.factory, host="10.0.0.3")
+        carol.send("carol")
+        self.assertIn("*** Hello carol! Type /help for the commands.", carol.lines())
+
+    def test_kick_in_another_room(self) -> None:
+        self.carol.send("/join attic")
+        self.alice.lines()
+        self.bob.lines()
+        self.alice.send("/kick carol")
+        self.assertEqual(self.alice.lines(), ["*** carol was kicked by alice"])
+        self.assertEqual(self.bob.lines(), [])
+        self.assertEqual(self.carol.lines()[-1], "*** You were kicked by alice")
+
+    def test_kick_refused(self) -> None:
+        self.bob.send("/kick carol")
+        self.carol.send("/kick bob")
+        for c in (self.bob, self.carol):
+            self.assertEqual(c.lines(), ["*** Error: only operators may kick"])
+        self.alice.send("/kick nobody", "/kick Alice", "/kick")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                "*** Error: there is no user named nobody",
+                "*** Error: you cannot kick yourself",
+                "*** Error: usage: /kick NICK [REASON]",
+            ],
+        )
+        self.assertEqual(len(self.factory.chat), 3)
+
+    def test_kick_reason_is_clipped(self) -> None:
+        self.alice.send("/kick carol " + "why " * 1000)
+        (line,) = self.bob.lines()
+        self.assertTrue(line.startswith("*** carol was kicked by alice (why why"))
+        self.assertLessEqual(len(line), self.factory.limits.max_line)
+        self.assertLessEqual(len(self.carol.lines()[-1]), self.factory.limits.max_line)
+
+    def test_without_accounts_nobody_moderates(self) -> None:
+        factory = make_factory()
+        alice = signed_on(factory, "alice")
+        signed_on(factory, "bob", host="10.0.0.2")
+        alice.lines()
+        alice.send("/topic hi", "/kick bob")
+        self.assertEqual(
+            alice.lines(),
+            ["*** Error: only operators may set the topic", "*** Error: only operators may kick"],
+        )
 
 
 class DisconnectTests(SynchronousTestCase):

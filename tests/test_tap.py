@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import io
+
 from twisted.application.service import IServiceMaker
+from twisted.cred.credentials import UsernamePassword
 from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import capturedLogs, formatEvent
 from twisted.plugin import getPlugins
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatsvc.accounts import Accounts, hash_password
+from chatsvc.interfaces import IAccount
+from chatsvc.model import Account
 from chatsvc.server import ChatFactory
-from chatsvc.tap import ChatService, Options, makeService
+from chatsvc.tap import ChatService, Options, StartupError, makeService
+from tests.support import make_certificates, scratch_directory
 
 
 def parse(*argv: str) -> Options:
@@ -76,7 +84,18 @@ class OptionsTests(SynchronousTestCase):
 
     def test_help_documents_every_option(self) -> None:
         text = str(Options())
-        for option in ["--port", "--listen", "--log-messages", "--version", "--help"]:
+        for option in [
+            "--port",
+            "--listen",
+            "--log-messages",
+            "--version",
+            "--help",
+            "--auth",
+            "--help-auth",
+            "--help-auth-type",
+            "--auth-required",
+            "--op",
+        ]:
             self.assertIn(option, text)
         self.assertIn("default: tcp:8080", " ".join(text.split()))
 
@@ -109,3 +128,149 @@ class MakeServiceTests(SynchronousTestCase):
         service = makeService(parse("--log-messages"), MemoryReactorClock())
         assert isinstance(service, ChatService)
         self.assertTrue(service.factory.log_messages)
+
+
+class AuthOptionsTests(SynchronousTestCase):
+    def test_no_auth(self) -> None:
+        """Without --auth, nothing changes: no accounts."""
+        options = parse()
+        self.assertIsNone(options["accounts"])
+        self.assertEqual((options["op"], options["auth-required"]), ([], False))
+
+    def test_auth(self) -> None:
+        directory = scratch_directory(self)
+        (directory / "passwd").write_text(f"alice:{hash_password(b'pw', n=16, r=1, p=1)}\n")
+        options = parse(
+            "--auth", f"chatsvc:{directory / 'passwd'}",
+            "--auth", "memory:bob:pw",
+            "--op", "alice", "--op", "bob", "--auth-required",
+        )  # fmt: skip
+        accounts = options["accounts"]
+        self.assertIsInstance(accounts, Accounts)
+        self.assertEqual(
+            [accounts.account_for(n) for n in ["ALICE", "bob", "carol"]], ["alice", "bob", None]
+        )
+        self.assertEqual(options["op"], ["alice", "bob"])
+        self.assertTrue(options["auth-required"])
+
+    def test_refused(self) -> None:
+        cases = [
+            (["--op", "alice"], "--op and --auth-required need --auth"),
+            (["--auth-required"], "--op and --auth-required need --auth"),
+            (
+                ["--auth", "memory:a:b", "--op", "a b"],
+                "--op 'a b' is not a valid nickname: "
+                "use 1-32 letters, digits and _ - . [ ] { } ^ |",
+            ),
+            (["--auth", "nonsense:x"], "--auth nonsense: Auth plugin not recognized: nonsense"),
+            (
+                ["--auth", "anonymous"],
+                "--auth anonymous: Auth plugin not supported: twisted.cred.credentials.IAnonymous",
+            ),
+            (
+                ["--auth", "unix"],
+                "--auth unix: cannot tell which nicknames are registered; "
+                "use chatsvc:, file: or memory:",
+            ),
+            (
+                ["--auth", "chatsvc:/nonexistent/passwd"],
+                "--auth chatsvc: cannot read the password file /nonexistent/passwd: "
+                "No such file or directory",
+            ),
+            (
+                ["--auth", "memory:alice:secret:bob"],
+                "--auth memory: argstring must be in format U:P:...",
+            ),
+        ]
+        for argv, message in cases:
+            with self.subTest(argv=argv):
+                with self.assertRaises(usage.UsageError) as caught:
+                    parse(*argv)
+                self.assertEqual(str(caught.exception), message)
+                self.assertNotIn("secret", str(caught.exception))
+
+    def test_help_auth_lists_our_checker(self) -> None:
+        options = Options()
+        options.authOutput = io.StringIO()
+        with self.assertRaises(SystemExit):
+            options.parseOptions(["--help-auth"])
+        self.assertRegex(options.authOutput.getvalue(), r"chatsvc\s+The path of a password file")
+
+
+class TLSOptionsTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.certificates = make_certificates(scratch_directory(self))
+
+    def test_ssl_endpoint(self) -> None:
+        description = self.certificates.server_endpoint(8443)
+        self.assertEqual(parse("--listen", description)["endpoints"], [description])
+
+    def test_key_or_certificate_missing_or_bad(self) -> None:
+        key, cert = self.certificates.key, self.certificates.cert
+        missing = key.with_name("missing.pem")
+        bad = key.with_name("bad.pem")
+        bad.write_text("not a certificate\n")
+        other = make_certificates(scratch_directory(self)).cert
+        cases = [
+            (f"ssl:8443:privateKey={missing}", f"{missing}: No such file or directory"),
+            (
+                f"ssl:8443:privateKey={key}:certKey={missing}",
+                f"{missing}: No such file or directory",
+            ),
+            (f"ssl:8443:privateKey={key}:certKey={bad}", "bad key or certificate: no start line"),
+            (
+                f"ssl:8443:privateKey={key}:certKey={other}",
+                "bad key or certificate: Certificate public and private keys do not match",
+            ),
+            (f"ssl:8443:privateKey={key.parent}:certKey={cert}", f"{key.parent}: Is a directory"),
+        ]
+        for description, reason in cases:
+            with self.subTest(description=description):
+                with self.assertRaises(StartupError) as caught:
+                    parse("--port", "8080", "--listen", description)
+                self.assertEqual(str(caught.exception), f"cannot listen on {description}: {reason}")
+
+
+class MakeServiceAccountsTests(SynchronousTestCase):
+    def test_accounts_portal_and_operators(self) -> None:
+        options = parse("--auth", "memory:alice:pw:bob:pw", "--op", "Alice", "--auth-required")
+        with capturedLogs() as events:
+            service = makeService(options, MemoryReactorClock())
+        assert isinstance(service, ChatService)
+        factory = service.factory
+        self.assertIs(factory.chat.accounts, options["accounts"])
+        self.assertFalse(factory.chat.guests)
+        assert factory.portal is not None
+        for name, operator in [(b"alice", True), (b"bob", False)]:
+            login = factory.portal.login(UsernamePassword(name, b"pw"), None, IAccount)
+            self.assertEqual(self.successResultOf(login)[1], Account(name.decode(), operator))
+        self.assertEqual(events, [])
+
+    def test_operator_without_an_account_is_logged(self) -> None:
+        with capturedLogs() as events:
+            makeService(parse("--auth", "memory:alice:pw", "--op", "dave"), MemoryReactorClock())
+        self.assertEqual(
+            [formatEvent(e) for e in events], ["--op dave: there is no such account (yet)"]
+        )
+
+    def test_without_auth(self) -> None:
+        service = makeService(parse(), MemoryReactorClock())
+        assert isinstance(service, ChatService)
+        self.assertIsNone(service.factory.portal)
+        self.assertIsNone(service.factory.chat.accounts)
+        self.assertTrue(service.factory.chat.guests)
+
+    def test_plain_and_tls_side_by_side(self) -> None:
+        certificates = make_certificates(scratch_directory(self))
+        reactor = MemoryReactorClock()
+        service = makeService(
+            parse("--port", "tcp:7000", "--listen", certificates.server_endpoint(7443)), reactor
+        )
+        assert isinstance(service, ChatService)
+        service.privilegedStartService()
+        service.startService()
+        ((port, factory, _, _),) = reactor.tcpServers
+        ((tls_port, tls_factory, _, _, _),) = reactor.sslServers
+        self.assertEqual((port, tls_port), (7000, 7443))
+        self.assertIs(factory, service.factory)
+        self.assertIs(tls_factory, service.factory)

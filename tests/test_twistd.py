@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -17,6 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support import make_certificates
+from tests.test_passwd import passwd_command
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -57,6 +61,12 @@ class User:
     @classmethod
     def tcp(cls, port: int) -> User:
         return cls(socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT))
+
+    @classmethod
+    def tls(cls, port: int, ca: Path, hostname: str = "localhost") -> User:
+        context = ssl.create_default_context(cafile=str(ca))
+        sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        return cls(context.wrap_socket(sock, server_hostname=hostname))
 
     def say(self, line: str) -> None:
         self.sock.sendall(line.encode() + b"\n")
@@ -113,7 +123,16 @@ def test_twistd_lists_chat_and_documents_its_options(tmp_path: Path) -> None:
     assert re.search(r"^\s+chat\s+A multi-room chat server", listing.stdout, re.M)
     helped = run("chat", "--help", cwd=tmp_path)
     assert helped.returncode == 0, helped.stderr
-    for option in ["--port=", "--listen=", "--log-messages", "--version"]:
+    for option in [
+        "--port=",
+        "--listen=",
+        "--log-messages",
+        "--version",
+        "--auth=",
+        "--auth-required",
+        "--help-auth",
+        "--op=",
+    ]:
         assert option in helped.stdout
 
 
@@ -224,3 +243,99 @@ def test_invalid_endpoint_is_a_usage_error(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert "invalid endpoint 'nonsense:1': Unknown endpoint type: 'nonsense'" in output
     assert "Traceback" not in output
+
+
+def test_missing_tls_key_is_a_one_line_error(tmp_path: Path) -> None:
+    certificates = make_certificates(tmp_path)
+    description = f"ssl:0:privateKey={tmp_path / 'missing.pem'}:certKey={certificates.cert}"
+    result = run("-n", "--pidfile=", "chat", "--listen", description, cwd=tmp_path)
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    assert output.splitlines() == [
+        f"twistd chat: cannot listen on {description}: "
+        f"{tmp_path / 'missing.pem'}: No such file or directory"
+    ]
+
+
+def test_bad_certificate_is_a_one_line_error(tmp_path: Path) -> None:
+    certificates = make_certificates(tmp_path)
+    certificates.cert.write_text("garbage\n")
+    result = run("-n", "--pidfile=", "chat", "--port", certificates.server_endpoint(), cwd=tmp_path)
+    assert result.returncode == 1
+    assert (result.stdout + result.stderr).splitlines() == [
+        f"twistd chat: cannot listen on {certificates.server_endpoint()}: "
+        "bad key or certificate: no start line"
+    ]
+
+
+def test_tls_accounts_and_operators(tmp_path: Path) -> None:
+    """
+    The whole deployment: a password file made by chatsvc-passwd, plain and
+    TLS listeners side by side, an operator who logs in over TLS and kicks a
+    guest; no password in the log.
+    """
+    certificates = make_certificates(tmp_path)
+    passwd = tmp_path / "passwd"
+    subprocess.run(
+        [*passwd_command(), str(passwd), "alice"],
+        input=b"wonderland\n",
+        check=True,
+        timeout=TIMEOUT,
+    )
+    process = subprocess.Popen(
+        [
+            *TWISTD, "-n", "--pidfile=", "chat",
+            "--port", "tcp:0:interface=127.0.0.1",
+            "--listen", certificates.server_endpoint(),
+            "--auth", f"chatsvc:{passwd}", "--op", "alice",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        ports: dict[str, int] = {}
+        for line in process.stdout:
+            found = re.search(r"ChatFactory( \(TLS\))? starting on (\d+)", line)
+            if found:
+                ports["tls" if found.group(1) else "tcp"] = int(found.group(2))
+            if len(ports) == 2:
+                break
+        else:
+            raise AssertionError("server exited before listening")
+        bob = User.tcp(ports["tcp"])
+        bob.sign_on("bob")
+        bob.expect("*** You joined lobby (1 member):", "*** bob")
+        alice = User.tls(ports["tls"], certificates.ca)
+        alice.expect("*** Welcome to chatsvc!", "*** Choose a nickname:")
+        alice.say("alice")
+        alice.expect("*** Password for alice:")
+        alice.say("wonderland")
+        alice.expect(
+            "*** Hello alice! Type /help for the commands.",
+            "*** You joined lobby (2 members):",
+            "*** alice, bob",
+        )
+        bob.expect("*** alice joined lobby")
+        alice.say("/topic be nice")
+        bob.expect("*** alice set the topic: be nice")
+        alice.say("/kick bob not nice")
+        bob.expect("*** You were kicked by alice (not nice)")
+        assert bob.at_eof()
+        alice.expect("*** alice set the topic: be nice", "*** bob was kicked by alice (not nice)")
+        process.send_signal(signal.SIGTERM)
+        alice.expect("*** The server is shutting down. Goodbye!")
+        assert process.wait(TIMEOUT) == -signal.SIGTERM
+        log = process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(TIMEOUT)
+        if process.stdout is not None:
+            process.stdout.close()
+    assert "is alice, logged in to alice (operator)" in log
+    assert "alice kicked bob from lobby (not nice)" in log
+    assert "wonderland" not in log

@@ -7,7 +7,18 @@ from unittest import mock
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc import wire
-from chatsvc.model import Action, Event, Joined, Left, Message, NickChange, PrivateMessage
+from chatsvc.model import (
+    Action,
+    Event,
+    Joined,
+    Kicked,
+    Left,
+    Message,
+    NickChange,
+    PrivateMessage,
+    Topic,
+    TopicChanged,
+)
 
 
 class DecodeTests(SynchronousTestCase):
@@ -49,6 +60,9 @@ class RenderTests(SynchronousTestCase):
             (Left("dev", "alice"), b"*** alice left dev\n"),
             (Left("dev", "alice", "gone home"), b"*** alice left dev (gone home)\n"),
             (NickChange("dev", "alice", "alicia"), b"*** alice is now known as alicia\n"),
+            (TopicChanged("dev", "alice", "ship it"), b"*** alice set the topic: ship it\n"),
+            (Kicked("dev", "bob", "alice"), b"*** bob was kicked by alice\n"),
+            (Kicked("dev", "bob", "alice", "spam"), b"*** bob was kicked by alice (spam)\n"),
         ]
         for event, line in cases:
             self.assertEqual(wire.render(event), line)
@@ -79,6 +93,33 @@ class NoticeTests(SynchronousTestCase):
     def test_own_private_message(self) -> None:
         sent = PrivateMessage("alice", "bob", "psst")
         self.assertEqual(wire.own_private_message(sent), b"-> *bob* psst\n")
+
+    def test_kicked(self) -> None:
+        self.assertEqual(
+            wire.kicked(Kicked("dev", "bob", "alice")), b"*** You were kicked by alice\n"
+        )
+        self.assertEqual(
+            wire.kicked(Kicked("dev", "bob", "alice", "spam")),
+            b"*** You were kicked by alice (spam)\n",
+        )
+
+    def test_topic(self) -> None:
+        self.assertEqual(wire.topic("dev", None), b"*** No topic for dev\n")
+        self.assertEqual(
+            wire.topic("dev", Topic("ship it", "alice", 1_795_000_000.0)),
+            b"*** Topic for dev: ship it (set by alice, 2026-11-18 11:06 UTC)\n",
+        )
+
+    def test_topic_overhead(self) -> None:
+        """The bytes both topic lines add to the text, the longer of the two."""
+        overhead = wire.topic_overhead("dev", "alice")
+        shown = wire.topic("dev", Topic("x", "alice", 0.0))
+        self.assertEqual(overhead, len(shown) - len("x\n"))
+        self.assertGreater(overhead, len(wire.render(TopicChanged("dev", "alice", "x"))) - 2)
+        self.assertEqual(
+            wire.topic_overhead("r", "bo"),
+            len("*** Topic for r:  (set by bo, 1970-01-01 00:00 UTC)"),
+        )
 
     def test_listing_packs_names(self) -> None:
         self.assertEqual(wire.listing(["a", "b", "c"]), [b"*** a, b, c\n"])
