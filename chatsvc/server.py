@@ -7,6 +7,10 @@ a L{Participant} in the model, and each line it sends is parsed into a
 command (L{chatsvc.commands}) and carried out by the model. The model tells
 participants what happened through L{ChatServerProtocol.deliver}.
 
+Room messages and actions are kept in the factory's L{IHistory}; a user who
+joins a room is shown its recent history first, and output that comes while a
+lookup is in flight waits behind it (L{chatsvc.replay}).
+
 Every connection is held to the server's L{Limits}: line length, input rate
 (by pausing reads, so nothing is dropped), output queued for a peer that does
 not read, time to choose a nickname, connections in all and per address.
@@ -36,8 +40,9 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chatsvc import commands, wire
-from chatsvc.commands import CommandError
+from chatsvc import commands, replay, wire
+from chatsvc.commands import SEARCH_RESULTS, CommandError
+from chatsvc.history import IHistory, NoHistory
 from chatsvc.interfaces import IChatClient
 from chatsvc.limits import Limits, TokenBucket
 from chatsvc.model import (
@@ -113,6 +118,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
     transport: ITCPTransport
     participant: Participant | None = None
     peer = "?"
+    _lookups: replay.Lookups
     _log = Logger()
 
     def __init__(self) -> None:
@@ -137,6 +143,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
             self.transport.setTcpNoDelay(True)
             self.transport.setTcpKeepAlive(True)
         IConsumer(self.transport).registerProducer(_SendBacklog(self), True)
+        self._lookups = replay.Lookups(self._send, self.factory.clock)
         self._bucket = TokenBucket(limits.rate, limits.burst, self.factory.clock.seconds())
         self.setTimeout(limits.login_timeout or None)
         self._log.info("{peer} connected", peer=self.peer)
@@ -146,6 +153,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self.setTimeout(None)
         if self._refill is not None and self._refill.active():
             self._refill.cancel()
+        self._lookups.stop()
         self._sign_off(self._leave_reason)
         self._log.info("{peer} disconnected: {why}", peer=self.peer, why=reason.getErrorMessage())
         self.factory.connection_lost(self)
@@ -246,6 +254,12 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self._update_reading()
 
     def _write(self, data: bytes) -> None:
+        if self._lookups.busy:
+            self._lookups.hold(data)
+        else:
+            self._send(data)
+
+    def _send(self, data: bytes) -> None:
         if self._hung_up:
             return
         if self._backlogged:
@@ -312,7 +326,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self.setTimeout(None)
         self._log.info("{peer} is {nick}", peer=self.peer, nick=nick)
         self._notice(f"Hello {nick}! Type /help for the commands.")
-        self._show_members(self.participant.room, "You joined")
+        self._joined(self.participant.room)
 
     def _sign_off(self, reason: str | None) -> None:
         participant, self.participant = self.participant, None
@@ -341,6 +355,9 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self._hang_up(notice)
 
     def _hang_up(self, last_words: bytes) -> None:
+        waited = self._lookups.drain()
+        if waited:
+            self._send(waited)
         self.flush()
         self._hung_up = True
         self.setTimeout(None)
@@ -358,20 +375,21 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
             self._error(str(e))
             return
         chat = self.factory.chat
+        limit = self.factory.limits.max_line
         try:
             match command:
                 case commands.Say(text=said):
                     if said.strip():
                         self._check_size(said, wire.room_overhead(me.nick))
-                        self._log_relayed(chat.say(me, said))
+                        self._relayed(chat.say(me, said))
                 case commands.Me(text=action):
                     self._check_size(action, wire.room_overhead(me.nick))
-                    self._log_relayed(chat.act(me, action))
+                    self._relayed(chat.act(me, action))
                 case commands.Msg(nick=nick, text=said):
                     self._check_size(said, wire.private_overhead(me.nick, nick))
                     private = chat.whisper(me, nick, said)
                     self._write(wire.own_private_message(private))
-                    self._log_relayed(private)
+                    self._relayed(private)
                 case commands.Nick(nick=nick):
                     old = chat.rename(me, nick)
                     self._log.info("{old} is now known as {new}", old=old, new=nick)
@@ -382,13 +400,20 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
                     self._log.info(
                         "{nick} left {old} for {new}", nick=me.nick, old=old_room, new=room.name
                     )
-                    self._show_members(room, "You joined")
+                    self._joined(room)
                 case commands.Who(room=name):
                     self._show_members(me.room if name is None else chat.room(name), "Members of")
                 case commands.Rooms():
                     rooms = chat.rooms()
                     self._notice(f"{_count(len(rooms), 'room')}:")
                     self._list(f"{room.name} ({len(room)})" for room in rooms)
+                case commands.History(lines=lines):
+                    self._look_up(replay.recent(self.factory.history, me.room.name, lines, limit))
+                case commands.Search(words=words):
+                    history = self.factory.history
+                    self._look_up(
+                        replay.search(history, me.room.name, words, SEARCH_RESULTS, limit)
+                    )
                 case commands.Help():
                     self._notice("Commands:")
                     for line in commands.HELP:
@@ -398,10 +423,26 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         except ChatError as e:
             self._error(str(e))
 
-    def _log_relayed(self, event: Message | Action | PrivateMessage) -> None:
-        """The classic server console, with C{--log-messages}."""
+    def _relayed(self, event: Message | Action | PrivateMessage) -> None:
+        """Keep room lines in the history; log every line, with C{--log-messages}."""
+        if not isinstance(event, PrivateMessage):
+            self.factory.history.record(event)
         if self.factory.log_messages:
             self._log.info("{line}", line=wire.log_line(event))
+
+    def _joined(self, room: Room) -> None:
+        """Tell the user who is in the room just joined, then what was said there lately."""
+        self._show_members(room, "You joined")
+        if self.factory.replay:
+            limit = self.factory.limits.max_line
+            lookup = replay.recent(
+                self.factory.history, room.name, self.factory.replay, limit, joining=True
+            )
+            self._look_up(lookup)
+
+    def _look_up(self, lookup: replay.Lookup) -> None:
+        """Write the answer to C{lookup} when it comes; what is written meanwhile waits for it."""
+        self._lookups.start(lookup)
 
     def _check_size(self, text: str, overhead: int) -> None:
         """Refuse text that would make a relayed line longer than the line limit."""
@@ -448,7 +489,8 @@ class RefusedConnection(Protocol):
 class ChatFactory(ServerFactory):
     """
     The chat server: the model, shared by every connection on every endpoint
-    the service listens on; the open connections; the limits they are held to.
+    the service listens on; the open connections; the limits they are held to;
+    the room history, and how many of its lines to show on joining a room.
     """
 
     protocol = ChatServerProtocol  # type: ignore[assignment]
@@ -461,6 +503,8 @@ class ChatFactory(ServerFactory):
         limits: Limits | None = None,
         log_messages: bool = False,
         clock: IReactorTime | None = None,
+        history: IHistory | None = None,
+        replay: int = 0,
     ) -> None:
         if clock is None:
             from twisted.internet import reactor
@@ -470,6 +514,8 @@ class ChatFactory(ServerFactory):
         self.limits = limits if limits is not None else Limits()
         self.log_messages = log_messages
         self.clock = clock
+        self.history: IHistory = history if history is not None else NoHistory()
+        self.replay = replay
         self.connections: set[ChatServerProtocol] = set()
         self.corked = 0
         self.batch = 0
