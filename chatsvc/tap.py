@@ -6,6 +6,7 @@ test-case-name: tests.test_tap
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IListeningPort,
     IProtocolFactory,
+    IReactorFromThreads,
     IReactorTime,
     IStreamServerEndpoint,
 )
@@ -28,11 +30,14 @@ from twisted.python import usage
 from zope.interface import implementer
 
 from chatsvc import __version__
+from chatsvc.commands import HISTORY_LINES, HISTORY_MAX
 from chatsvc.eagertcp import eager
+from chatsvc.history import HistoryUnavailable, IHistory, NoHistory
 from chatsvc.limits import Limits
 from chatsvc.server import ChatFactory
 
 DEFAULT_ENDPOINT = "tcp:8080"
+DEFAULT_DB = "chatsvc.sqlite"
 
 
 _BARE_IPV6_INTERFACE = re.compile(r"(?<=:interface=)([^\\=]*?:[^\\=]*?)(?=:\w+=|$)")
@@ -74,7 +79,8 @@ class Options(usage.Options):
     synopsis = "[options]"
     longdesc = (
         "A multi-room chat server speaking a line protocol that works from nc or "
-        "telnet. Listens on tcp:8080 unless --port or --listen says otherwise."
+        "telnet. Listens on tcp:8080 unless --port or --listen says otherwise, and "
+        "keeps room history in SQLite (--db)."
     )
 
     optParameters = [
@@ -111,12 +117,34 @@ class Options(usage.Options):
             "Bytes queued for a client that is not reading before it is dropped (0: unlimited).",
             int,
         ),
+        [
+            "history",
+            None,
+            HISTORY_LINES,
+            "Lines of a room's history shown to whoever joins it "
+            f"(0: none; at most {HISTORY_MAX}).",
+            _number(int),
+        ],
+        [
+            "db",
+            None,
+            DEFAULT_DB,
+            "The SQLite database of room history, relative to twistd's directory (--rundir); "
+            ":memory: keeps nothing across restarts.",
+        ],
+        ["retention-days", None, 30, "Days room history is kept (0: forever).", _number(int)],
     ]
     optFlags = [
         [
             "log-messages",
             None,
             "Also log every relayed chat line (default: no message text is logged).",
+        ],
+        [
+            "no-history",
+            None,
+            "Keep no room history at all: nothing is stored or shown, and /history and "
+            "/search are refused.",
         ],
     ]
 
@@ -146,6 +174,8 @@ class Options(usage.Options):
             )
         except ValueError as e:
             raise usage.UsageError(f"--{e}") from None
+        if self["history"] > HISTORY_MAX:
+            raise usage.UsageError(f"--history must be at most {HISTORY_MAX}")
         for description in self["endpoints"]:
             try:
                 serverFromString(reactor, description)
@@ -210,13 +240,22 @@ class _Listener(StreamServerEndpointService):
 
 class ChatService(MultiService):
     """
-    The chat server listening on its endpoints. Stopping it stops listening,
-    then says goodbye to every connection and waits for them to close.
+    The chat server listening on its endpoints, and its room history.
+
+    Starting it opens the history before it listens, so that a database that
+    cannot be used stops the start before any port is bound. Started as root,
+    it opens the history once twistd has shed its privileges instead
+    (C{startService}), since twistd may be about to become another user
+    (C{--uid}), to whom a new database must belong: the ports are bound by
+    then, but the reactor has not run, so they have served no one. Stopping
+    it stops listening, says goodbye to every connection and waits for them
+    to close, then writes what the history still holds and closes it.
     """
 
     def __init__(self, factory: ChatFactory) -> None:
         super().__init__()
         self.factory = factory
+        self._history_open = False
 
     def listen(self, description: str, reactor: IReactorTime) -> None:
         """Serve the chat on the server endpoint C{description} too."""
@@ -232,6 +271,8 @@ class ChatService(MultiService):
         ]
 
     def privilegedStartService(self) -> None:
+        if os.geteuid() != 0:
+            self._open_history()
         Service.privilegedStartService(self)
         for listener in self:
             try:
@@ -243,10 +284,37 @@ class ChatService(MultiService):
                 _exit_quietly_on(StartupError)
                 raise StartupError(f"cannot listen on {description}: {reason}") from None
 
+    def startService(self) -> None:
+        if not self._history_open:
+            self._open_history()
+        super().startService()
+
+    def _open_history(self) -> None:
+        try:
+            self.factory.history.open()
+        except HistoryUnavailable as e:
+            _exit_quietly_on(StartupError)
+            raise StartupError(str(e)) from None
+        self._history_open = True
+
     def stopService(self) -> Deferred[None]:
         d: Deferred[Any] = super().stopService()
         d.addCallback(lambda _: self.factory.shut_down())
+        d.addCallback(lambda _: self.factory.history.close())
         return d
+
+
+def _history(options: Options, reactor: IReactorTime) -> IHistory:
+    if options["no-history"]:
+        return NoHistory()
+    from chatsvc.sqlitestore import SQLiteHistory
+
+    return SQLiteHistory(
+        options["db"],
+        reactor=cast(IReactorFromThreads, reactor),
+        clock=reactor,
+        retention_days=options["retention-days"],
+    )
 
 
 def makeService(options: Options, reactor: IReactorTime | None = None) -> IService:
@@ -256,7 +324,11 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
 
         reactor = cast(IReactorTime, global_reactor)
     factory = ChatFactory(
-        limits=options["limits"], log_messages=options["log-messages"], clock=reactor
+        limits=options["limits"],
+        log_messages=options["log-messages"],
+        clock=reactor,
+        history=_history(options, reactor),
+        replay=0 if options["no-history"] else options["history"],
     )
     service = ChatService(factory)
     for description in options["endpoints"]:
