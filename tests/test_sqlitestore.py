@@ -248,7 +248,7 @@ async def test_search(tmp_path: Path) -> None:
 @pytest_twisted.ensureDeferred
 async def test_search_words_are_never_query_syntax(tmp_path: Path) -> None:
     store = opened(tmp_path / "h.sqlite")
-    texts = ["hello world", 'she said "hi" (twice)', "NEAR the OR gate", "x* AND y"]
+    texts = ["hello world", 'she said "hi" (twice)', "NEAR the OR gate", "x* AND y", "naïve café"]
     try:
         for text in texts:
             store.record(Message("dev", "alice", text))
@@ -268,6 +268,11 @@ async def test_search_words_are_never_query_syntax(tmp_path: Path) -> None:
             ("hello*",): ["hello world"],  # a word, not a prefix
             ("hell*",): [],
             ("*",): [],
+            ("gate",): ["NEAR the OR gate"],
+            ("CAFE", "naive"): ["naïve café"],  # accents ignored
+            ("gated",): [],
+            ("SAID", "Twice"): ['she said "hi" (twice)'],
+            ("hello",): ["hello world"],
         }
         for query, expected in matches.items():
             found = await store.search("dev", query, 20)
