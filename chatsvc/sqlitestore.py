@@ -229,7 +229,7 @@ class SQLiteHistory:
         if core is not None:
             core.callWhenRunning(self._pool.start)
             self._shutdown_trigger = core.addSystemEventTrigger(
-                "during", "shutdown", self._stop_pool
+                "during", "shutdown", self._reactor_stopping
             )
         else:
             self._pool.start()
@@ -290,13 +290,15 @@ class SQLiteHistory:
             self._retry = None
         await self._until_saved(self._recorded, patient=True)
         await self._run(self._disconnect)
-        self._stop_pool()
-
-    def _stop_pool(self) -> None:
+        self._connection = None
         if self._shutdown_trigger is not None:
-            core = IReactorCore(self._reactor)
-            core.removeSystemEventTrigger(self._shutdown_trigger)
+            IReactorCore(self._reactor).removeSystemEventTrigger(self._shutdown_trigger)
             self._shutdown_trigger = None
+        self._pool.stop()
+
+    def _reactor_stopping(self) -> None:
+        """The reactor stops without L{close} (as adbapi's pools do, let the thread go)."""
+        self._shutdown_trigger = None
         self._pool.stop()
 
     # Recording
