@@ -20,6 +20,7 @@ it::
 What is held is bounded, in time (L{LOOKUP_TIMEOUT}) and in size
 (L{HOLD_LIMIT}): past either, the lookup is given up with an error line and
 the held output flows again, so a slow database never costs more than that.
+A connection has at most L{MAX_LOOKUPS} lookups in flight.
 
 test-case-name: tests.test_replay
 """
@@ -38,11 +39,19 @@ from twisted.python.failure import Failure
 from chatsvc import wire
 from chatsvc.history import HistoryError, IHistory, Line
 
-HOLD_LIMIT = 64 * 1024
-"""Bytes of output held behind lookups in flight before the oldest lookup is given up."""
+HOLD_LIMIT = 1 << 20
+"""
+Bytes of output held behind lookups in flight before the oldest lookup is given
+up: as much as the server queues by default for a client that does not read
+(C{--max-send-buffer}), since a burst of chat can fill a small bound in the
+few milliseconds a healthy lookup takes.
+"""
 
 LOOKUP_TIMEOUT = 5.0
 """Seconds a lookup may take before it is given up."""
+
+MAX_LOOKUPS = 4
+"""Lookups one connection may have in flight, so that it cannot pile work up on the store."""
 
 _log = Logger()
 
@@ -152,6 +161,11 @@ class Lookups:
     def busy(self) -> bool:
         """Whether output must be held: a lookup is in flight."""
         return bool(self._slots)
+
+    @property
+    def full(self) -> bool:
+        """Whether as many lookups are in flight as may be."""
+        return len(self._slots) >= MAX_LOOKUPS
 
     @property
     def held(self) -> int:

@@ -21,6 +21,7 @@ test-case-name: tests.test_server
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import cast
 
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
@@ -408,11 +409,12 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
                     self._notice(f"{_count(len(rooms), 'room')}:")
                     self._list(f"{room.name} ({len(room)})" for room in rooms)
                 case commands.History(lines=lines):
-                    self._look_up(replay.recent(self.factory.history, me.room.name, lines, limit))
-                case commands.Search(words=words):
                     history = self.factory.history
+                    self._look_up(partial(replay.recent, history, me.room.name, lines, limit))
+                case commands.Search(words=words):
+                    history, found = self.factory.history, SEARCH_RESULTS
                     self._look_up(
-                        replay.search(history, me.room.name, words, SEARCH_RESULTS, limit)
+                        partial(replay.search, history, me.room.name, words, found, limit)
                     )
                 case commands.Help():
                     self._notice("Commands:")
@@ -435,14 +437,15 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self._show_members(room, "You joined")
         if self.factory.replay:
             limit = self.factory.limits.max_line
-            lookup = replay.recent(
-                self.factory.history, room.name, self.factory.replay, limit, joining=True
-            )
-            self._look_up(lookup)
+            history, lines = self.factory.history, self.factory.replay
+            self._look_up(partial(replay.recent, history, room.name, lines, limit, joining=True))
 
-    def _look_up(self, lookup: replay.Lookup) -> None:
-        """Write the answer to C{lookup} when it comes; what is written meanwhile waits for it."""
-        self._lookups.start(lookup)
+    def _look_up(self, look_up: Callable[[], replay.Lookup]) -> None:
+        """Write the answer to a lookup when it comes; what is written meanwhile waits for it."""
+        if self._lookups.full:
+            self._error("too many history lookups at once; wait for their answers")
+        else:
+            self._lookups.start(look_up())
 
     def _check_size(self, text: str, overhead: int) -> None:
         """Refuse text that would make a relayed line longer than the line limit."""

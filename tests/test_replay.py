@@ -215,6 +215,25 @@ class HeldOutputTests(SynchronousTestCase):
             ],
         )
 
+    def test_at_most_four_lookups_in_flight(self) -> None:
+        self.alice.lines()
+        self.alice.send("/history 1", "/history 1", "/search x", "/history 1", "/join dev")
+        self.assertEqual(len(self.history.waiting), 4)
+        self.history.answer()
+        lines = self.alice.lines()
+        self.assertEqual(
+            lines[-3:],
+            [
+                "*** You joined dev (1 member):",
+                "*** alice",
+                "*** Error: too many history lookups at once; wait for their answers",
+            ],
+        )
+        self.assertEqual(lines.count("*** End of history"), 3)
+        self.alice.send("/history 1")
+        self.history.answer()
+        self.assertEqual(self.alice.lines(), ["*** No history of dev"])
+
     def test_a_slow_lookup_is_given_up(self) -> None:
         self.alice.lines()
         self.bob.send("waiting")
