@@ -200,6 +200,24 @@ async def test_recent_lines_survive_reopening(tmp_path: Path) -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_text_is_kept_exactly(tmp_path: Path) -> None:
+    texts = [
+        'quotes " and \\ backslashes \\u0041 and [1, "json"]',
+        "accents é ü, CJK 漢字, emoji 🎉👍🏽, and U+FFFD \ufffd",
+        "x" * 4000,
+    ]
+    store = opened(tmp_path / "h.sqlite")
+    for text in texts:
+        store.record(Message("dev", "alice", text))
+    store.record(Action("dev", "bob", "🎉"))
+    await store.close()
+    assert stored(tmp_path / "h.sqlite") == [
+        *(("dev", "alice", 0, text) for text in texts),
+        ("dev", "bob", 1, "🎉"),
+    ]
+
+
+@pytest_twisted.ensureDeferred
 async def test_recent_includes_lines_not_yet_written(tmp_path: Path) -> None:
     clock = Clock()
     store = opened(tmp_path / "h.sqlite", clock)
@@ -515,6 +533,13 @@ def test_database_from_a_newer_version(tmp_path: Path) -> None:
     assert str(caught.value) == (
         f"cannot open history database {path}: it was made by a newer chatsvc "
         "(schema 2, this one knows 1)"
+    )
+
+
+def test_sqlite_without_json_functions() -> None:
+    error = sqlite3.OperationalError("no such table: json_each")
+    assert sqlitestore._reason("h.sqlite", error) == (
+        f"this SQLite ({sqlite3.sqlite_version}) has no JSON functions"
     )
 
 
