@@ -53,6 +53,9 @@ LOOKUP_TIMEOUT = 5.0
 MAX_LOOKUPS = 4
 """Lookups one connection may have in flight, so that it cannot pile work up on the store."""
 
+ECHOED = 100
+"""Bytes of a search's words echoed in its heading, so that the heading keeps its count."""
+
 _log = Logger()
 
 
@@ -112,7 +115,7 @@ def recent(
 
 def search(history: IHistory, room: str, words: Sequence[str], lines: int, limit: int) -> Lookup:
     """The last C{lines} lines of C{room} with all of C{words}, framed."""
-    wanted = " ".join(words)
+    wanted = wire.clip(" ".join(words), ECHOED)
 
     def show(found: list[Line]) -> bytes:
         if not found:

@@ -382,6 +382,13 @@ class HistoryCommandTests(SynchronousTestCase):
             ],
         )
 
+    def test_long_searches_are_echoed_in_part(self) -> None:
+        self.alice.send("/search " + "day " * 100)
+        self.assertEqual(
+            self.alice.lines()[0],
+            f"*** Search results in lobby for {'day ' * 24}d... (20 lines, times in UTC):",
+        )
+
     def test_search_only_in_the_current_room(self) -> None:
         self.alice.send("/join dev", "/search line")
         self.assertEqual(self.alice.lines()[-1], "*** Nothing in dev matches line")
