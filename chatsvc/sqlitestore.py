@@ -314,7 +314,7 @@ class SQLiteHistory:
         self._pool.stop()
 
     def _reactor_stopping(self) -> None:
-        """The reactor stops without L{close} (as adbapi's pools do, let the thread go)."""
+        """The reactor stops and L{close} was not called: let the worker go, as adbapi does."""
         self._shutdown_trigger = None
         self._pool.stop()
 
