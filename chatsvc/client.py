@@ -122,6 +122,7 @@ class Kind(enum.Enum):
     ACTION = "action"  # * nick text
     PRIVATE = "private"  # *nick* text
     SENT_PRIVATE = "sent private"  # -> *nick* text
+    HISTORY = "history"  # [2026-11-21 14:03] <nick> text, or * nick text: said earlier
     TEXT = "text"  # none of these
 
 
@@ -172,6 +173,9 @@ _PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
     (Kind.SENT_PRIVATE, re.compile(r"-> \*(?P<subject>[^*\s]+)\* (?P<body>.*)")),
 ]
 
+_HISTORY = re.compile(r"\[\d{4}-\d\d-\d\d \d\d:\d\d\] (?P<said>.*)")
+"""A line from a room's history: a message or action, stamped with when it was said."""
+
 _NAME_CHAR = r"A-Za-z0-9_\-.\[\]{}^|"
 
 
@@ -192,10 +196,17 @@ def mentions(text: str, nick: str) -> bool:
 def classify(text: str, nick: str | None = None) -> ServerLine:
     """
     What the server line C{text} is. C{nick} is our nickname, if we have one:
-    a message or action that names it is a mention.
+    a message or action that names it is a mention. A line from the history
+    names who said it, but is never a mention: it is not news.
     """
     if text == _PROMPT:
         return ServerLine(text, Kind.PROMPT, body=text[4:])
+    history = _HISTORY.fullmatch(text)
+    if history is not None:
+        said = classify(history["said"])
+        if said.kind in (Kind.MESSAGE, Kind.ACTION):
+            return ServerLine(text, Kind.HISTORY, said.subject, said.body)
+        return ServerLine(text, Kind.HISTORY, body=said.text)
     for kind, pattern in _PATTERNS:
         match = pattern.fullmatch(text)
         if match is not None:

@@ -75,7 +75,30 @@ class Kick:
     reason: str | None = None
 
 
-Command = Say | Me | Msg | Nick | Join | Who | Rooms | Help | Quit | Topic | Kick
+@attrs.frozen
+class History:
+    """The last C{lines} lines said in the current room."""
+
+    lines: int
+
+
+@attrs.frozen
+class Search:
+    """The latest lines of the current room that have every one of C{words}."""
+
+    words: tuple[str, ...]
+
+
+Command = Say | Me | Msg | Nick | Join | Who | Rooms | Help | Quit | Topic | Kick | History | Search
+
+HISTORY_LINES = 20
+"""How many lines C{/history} shows when not told."""
+
+HISTORY_MAX = 500
+"""The most lines C{/history} shows, and the longest replay on joining a room."""
+
+SEARCH_RESULTS = 20
+"""The most lines C{/search} shows."""
 
 
 class CommandError(Exception):
@@ -147,6 +170,24 @@ def _optional_word(make: Callable[[str | None], Command]) -> Callable[[str], Com
     return parse
 
 
+def _history(rest: str) -> Command:
+    if not rest:
+        return History(HISTORY_LINES)
+    if not (rest.isascii() and rest.isdigit()):
+        raise ValueError
+    lines = int(rest)
+    if not 1 <= lines <= HISTORY_MAX:
+        raise CommandError(f"/history shows 1 to {HISTORY_MAX} lines")
+    return History(lines)
+
+
+def _search(rest: str) -> Command:
+    words = tuple(rest.split())
+    if not words:
+        raise ValueError
+    return Search(words)
+
+
 COMMANDS: dict[str, _Spec] = {
     "help": _Spec("/help", "this list", _no_arguments(Help)),
     "nick": _Spec("/nick NEW", "change your nickname", _one_word(Nick)),
@@ -155,6 +196,8 @@ COMMANDS: dict[str, _Spec] = {
     "who": _Spec("/who [ROOM]", "list who is in your room, or in ROOM", _optional_word(Who)),
     "msg": _Spec("/msg NICK TEXT", "send TEXT to NICK alone", _word_and_text(Msg)),
     "me": _Spec("/me ACTION", "tell your room what you are doing", _text(Me)),
+    "history": _Spec("/history [N]", "the last N lines said in your room (default 20)", _history),
+    "search": _Spec("/search WORDS", "the latest lines said in your room with all WORDS", _search),
     "quit": _Spec("/quit [REASON]", "leave the chat", lambda rest: Quit(rest or None)),
     "topic": _Spec(
         "/topic [TEXT]",

@@ -22,6 +22,10 @@ nothing more is read, the prompt again; the third wrong one, after the same
 delay, a goodbye. An empty line goes back to the nickname prompt. Password
 lines are never echoed, relayed or logged.
 
+Room messages and actions are kept in the factory's L{IHistory}; a user who
+joins a room is shown its recent history first, and output that comes while a
+lookup is in flight waits behind it (L{chatsvc.replay}).
+
 Every connection is held to the server's L{Limits}: line length, input rate
 (by pausing reads, so nothing is dropped), output queued for a peer that does
 not read, time to choose a nickname, connections in all and per address.
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any, cast
 
 from twisted.cred.credentials import UsernamePassword
@@ -57,8 +62,9 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chatsvc import commands, wire
-from chatsvc.commands import CommandError
+from chatsvc import commands, replay, wire
+from chatsvc.commands import SEARCH_RESULTS, CommandError
+from chatsvc.history import IHistory, NoHistory
 from chatsvc.interfaces import IAccount, IChatClient
 from chatsvc.limits import Limits, TokenBucket
 from chatsvc.model import (
@@ -176,6 +182,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
     transport: ITCPTransport
     participant: Participant | None = None
     peer = "?"
+    _lookups: replay.Lookups
     _log = Logger()
 
     def __init__(self) -> None:
@@ -208,6 +215,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
             self.transport.setTcpNoDelay(True)
             self.transport.setTcpKeepAlive(True)
         IConsumer(self.transport).registerProducer(_SendBacklog(self), True)
+        self._lookups = replay.Lookups(self._send, self.factory.clock)
         self._bucket = TokenBucket(limits.rate, limits.burst, self.factory.clock.seconds())
         self.setTimeout(limits.login_timeout or None)
         self._log.info("{peer} connected", peer=self.peer)
@@ -219,6 +227,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         for timer in (self._refill, self._delay):
             if timer is not None and timer.active():
                 timer.cancel()
+        self._lookups.stop()
         self._sign_off(self._leave_reason)
         if self._logout is not None:
             logout, self._logout = self._logout, None
@@ -337,6 +346,12 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self._update_reading()
 
     def _write(self, data: bytes) -> None:
+        if self._lookups.busy:
+            self._lookups.hold(data)
+        else:
+            self._send(data)
+
+    def _send(self, data: bytes) -> None:
         if self._hung_up:
             return
         if self._backlogged:
@@ -519,6 +534,9 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self._hang_up(notice)
 
     def _hang_up(self, last_words: bytes) -> None:
+        waited = self._lookups.drain()
+        if waited:
+            self._send(waited)
         self.flush()
         self._hung_up = True
         self.setTimeout(None)
@@ -536,20 +554,21 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
             self._error(str(e))
             return
         chat = self.factory.chat
+        limit = self.factory.limits.max_line
         try:
             match command:
                 case commands.Say(text=said):
                     if said.strip():
                         self._check_size(said, wire.room_overhead(me.nick))
-                        self._log_relayed(chat.say(me, said))
+                        self._relayed(chat.say(me, said))
                 case commands.Me(text=action):
                     self._check_size(action, wire.room_overhead(me.nick))
-                    self._log_relayed(chat.act(me, action))
+                    self._relayed(chat.act(me, action))
                 case commands.Msg(nick=nick, text=said):
                     self._check_size(said, wire.private_overhead(me.nick, nick))
                     private = chat.whisper(me, nick, said)
                     self._write(wire.own_private_message(private))
-                    self._log_relayed(private)
+                    self._relayed(private)
                 case commands.Nick(nick=nick):
                     old = chat.rename(me, nick)
                     self._log.info("{old} is now known as {new}", old=old, new=nick)
@@ -567,6 +586,14 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
                     rooms = chat.rooms()
                     self._notice(f"{_count(len(rooms), 'room')}:")
                     self._list(f"{room.name} ({len(room)})" for room in rooms)
+                case commands.History(lines=lines):
+                    history = self.factory.history
+                    self._look_up(partial(replay.recent, history, me.room.name, lines, limit))
+                case commands.Search(words=words):
+                    history, found = self.factory.history, SEARCH_RESULTS
+                    self._look_up(
+                        partial(replay.search, history, me.room.name, words, found, limit)
+                    )
                 case commands.Help():
                     self._notice("Commands:")
                     for line in commands.HELP:
@@ -595,10 +622,19 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         except ChatError as e:
             self._error(str(e))
 
-    def _log_relayed(self, event: Message | Action | PrivateMessage) -> None:
-        """The classic server console, with C{--log-messages}."""
+    def _relayed(self, event: Message | Action | PrivateMessage) -> None:
+        """Keep room lines in the history; log every line, with C{--log-messages}."""
+        if not isinstance(event, PrivateMessage):
+            self.factory.history.record(event)
         if self.factory.log_messages:
             self._log.info("{line}", line=wire.log_line(event))
+
+    def _look_up(self, look_up: Callable[[], replay.Lookup]) -> None:
+        """Write the answer to a lookup when it comes; what is written meanwhile waits for it."""
+        if self._lookups.full:
+            self._error("too many history lookups at once; wait for their answers")
+        else:
+            self._lookups.start(look_up())
 
     def _check_size(self, text: str, overhead: int) -> None:
         """Refuse text that would make a relayed line longer than the line limit."""
@@ -610,7 +646,8 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
     def _joined(self, room: Room) -> None:
         """
         What one is told on entering C{room}: who is there (unless there are
-        too many to list), and its topic if it has one.
+        too many to list), its topic if it has one, then what was said there
+        lately.
         """
         limit = self.factory.chat.announce_limit
         if limit and len(room) > limit:
@@ -620,6 +657,10 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
             self._show_members(room, "You joined")
         if room.topic is not None:
             self._write(wire.topic(room.name, room.topic))
+        if self.factory.replay:
+            limit = self.factory.limits.max_line
+            history, lines = self.factory.history, self.factory.replay
+            self._look_up(partial(replay.recent, history, room.name, lines, limit, joining=True))
 
     def _show_members(self, room: Room, heading: str) -> None:
         self._notice(f"{heading} {room.name} ({_count(len(room), 'member')}):")
@@ -661,7 +702,8 @@ class ChatFactory(ServerFactory):
     The chat server: the model, shared by every connection on every endpoint
     the service listens on; the open connections; the limits they are held to;
     the portal that registered nicknames log in through, if the chat has
-    accounts.
+    accounts; the room history, and how many of its lines to show on joining
+    a room.
     """
 
     protocol = ChatServerProtocol  # type: ignore[assignment]
@@ -676,6 +718,8 @@ class ChatFactory(ServerFactory):
         clock: IReactorTime | None = None,
         portal: Portal | None = None,
         password_delay: float = PASSWORD_DELAY,
+        history: IHistory | None = None,
+        replay: int = 0,
     ) -> None:
         if clock is None:
             from twisted.internet import reactor
@@ -687,6 +731,8 @@ class ChatFactory(ServerFactory):
         self.clock = clock
         self.portal = portal
         self.password_delay = password_delay
+        self.history: IHistory = history if history is not None else NoHistory()
+        self.replay = replay
         self.connections: set[ChatServerProtocol] = set()
         # Odd between turns, even during one; a connection remembers the even
         # number of the last turn it was written to in.

@@ -6,6 +6,7 @@ test-case-name: tests.test_tap, tests.test_twistd
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from twisted.internet.error import CannotListenError, VerifyError
 from twisted.internet.interfaces import (
     IListeningPort,
     IProtocolFactory,
+    IReactorFromThreads,
     IReactorTime,
     IStreamServerEndpoint,
 )
@@ -34,7 +36,9 @@ from zope.interface import implementer
 
 from chatsvc import __version__
 from chatsvc.accounts import Accounts, ChatRealm, with_bytes
+from chatsvc.commands import HISTORY_LINES, HISTORY_MAX
 from chatsvc.eagertcp import eager
+from chatsvc.history import HistoryUnavailable, IHistory, NoHistory
 from chatsvc.interfaces import IAccountNames
 from chatsvc.limits import Limits
 from chatsvc.model import NAME_CHARS, NAME_MAX, Chat, is_valid_name
@@ -42,6 +46,7 @@ from chatsvc.server import ChatFactory
 
 DEFAULT_ENDPOINT = "tcp:8080"
 DEFAULT_ANNOUNCE_LIMIT = 200
+DEFAULT_DB = "chatsvc.sqlite"
 
 _log = Logger()
 
@@ -88,7 +93,7 @@ class Options(AuthOptionMixin, usage.Options):
         "telnet. Listens on tcp:8080 unless --port or --listen says otherwise; "
         "ssl:PORT:privateKey=KEY:certKey=CERT listens with TLS. With --auth, "
         "registered nicknames are protected by passwords (--auth chatsvc:FILE "
-        "for a file made by chatsvc-passwd)."
+        "for a file made by chatsvc-passwd). Room history is kept in SQLite (--db)."
     )
     supportedInterfaces = (IUsernamePassword,)
 
@@ -135,6 +140,22 @@ class Options(AuthOptionMixin, usage.Options):
             "changes (0: every room is).",
             _number(int),
         ],
+        [
+            "history",
+            None,
+            HISTORY_LINES,
+            "Lines of a room's history shown to whoever joins it "
+            f"(0: none; at most {HISTORY_MAX}).",
+            _number(int),
+        ],
+        [
+            "db",
+            None,
+            DEFAULT_DB,
+            "The SQLite database of room history, relative to twistd's directory (--rundir); "
+            ":memory: keeps nothing across restarts.",
+        ],
+        ["retention-days", None, 30, "Days room history is kept (0: forever).", _number(int)],
     ]
     optFlags = [
         [
@@ -147,6 +168,12 @@ class Options(AuthOptionMixin, usage.Options):
             None,
             "Only registered users may sign on; without it, other nicknames are guests. "
             "Needs --auth.",
+        ],
+        [
+            "no-history",
+            None,
+            "Keep no room history at all: nothing is stored or shown, and /history and "
+            "/search are refused.",
         ],
     ]
 
@@ -207,6 +234,8 @@ class Options(AuthOptionMixin, usage.Options):
             self["accounts"] = Accounts(checkers)
         elif self["op"] or self["auth-required"]:
             raise usage.UsageError("--op and --auth-required need --auth")
+        if self["history"] > HISTORY_MAX:
+            raise usage.UsageError(f"--history must be at most {HISTORY_MAX}")
         for description in self["endpoints"]:
             try:
                 serverFromString(reactor, description)
@@ -289,13 +318,22 @@ class _Listener(StreamServerEndpointService):
 
 class ChatService(MultiService):
     """
-    The chat server listening on its endpoints. Stopping it stops listening,
-    then says goodbye to every connection and waits for them to close.
+    The chat server listening on its endpoints, and its room history.
+
+    Starting it opens the history before it listens, so that a database that
+    cannot be used stops the start before any port is bound. Started as root,
+    it opens the history once twistd has shed its privileges instead
+    (C{startService}), since twistd may be about to become another user
+    (C{--uid}), to whom a new database must belong: the ports are bound by
+    then, but the reactor has not run, so they have served no one. Stopping
+    it stops listening, says goodbye to every connection and waits for them
+    to close, then writes what the history still holds and closes it.
     """
 
     def __init__(self, factory: ChatFactory) -> None:
         super().__init__()
         self.factory = factory
+        self._history_open = False
 
     def listen(self, description: str, reactor: IReactorTime) -> None:
         """Serve the chat on the server endpoint C{description} too."""
@@ -311,6 +349,8 @@ class ChatService(MultiService):
         ]
 
     def privilegedStartService(self) -> None:
+        if os.geteuid() != 0:
+            self._open_history()
         Service.privilegedStartService(self)
         for listener in self:
             try:
@@ -322,10 +362,37 @@ class ChatService(MultiService):
                 _exit_quietly_on(StartupError)
                 raise StartupError(f"cannot listen on {description}: {reason}") from None
 
+    def startService(self) -> None:
+        if not self._history_open:
+            self._open_history()
+        super().startService()
+
+    def _open_history(self) -> None:
+        try:
+            self.factory.history.open()
+        except HistoryUnavailable as e:
+            _exit_quietly_on(StartupError)
+            raise StartupError(str(e)) from None
+        self._history_open = True
+
     def stopService(self) -> Deferred[None]:
         d: Deferred[Any] = super().stopService()
         d.addCallback(lambda _: self.factory.shut_down())
+        d.addCallback(lambda _: self.factory.history.close())
         return d
+
+
+def _history(options: Options, reactor: IReactorTime) -> IHistory:
+    if options["no-history"]:
+        return NoHistory()
+    from chatsvc.sqlitestore import SQLiteHistory
+
+    return SQLiteHistory(
+        options["db"],
+        reactor=cast(IReactorFromThreads, reactor),
+        clock=reactor,
+        retention_days=options["retention-days"],
+    )
 
 
 def makeService(options: Options, reactor: IReactorTime | None = None) -> IService:
@@ -353,6 +420,8 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
         log_messages=options["log-messages"],
         clock=reactor,
         portal=portal,
+        history=_history(options, reactor),
+        replay=0 if options["no-history"] else options["history"],
     )
     service = ChatService(factory)
     for description in options["endpoints"]:

@@ -37,6 +37,7 @@ _PRIVATE = "1;32"  # bold green
 _SENT_PRIVATE = "32"  # green
 _MENTION = "1;33"  # bold yellow
 _NOTE = "33"  # yellow
+_HISTORY = "2"  # faint
 _NICK = "1"  # bold
 
 NOTE_PREFIX = "-!- "
@@ -65,6 +66,7 @@ def paint(line: ServerLine, colour: bool) -> str:
         Kind.ACTION: _ACTION,
         Kind.PRIVATE: _PRIVATE,
         Kind.SENT_PRIVATE: _SENT_PRIVATE,
+        Kind.HISTORY: _HISTORY,
     }.get(line.kind)
     return line.text if parameters is None else _sgr(parameters, line.text)
 

@@ -8,6 +8,7 @@ Every line the server sends ends with C{\\n}. A line is one of::
     * alice text             an action (/me)
     *alice* text             a private message
     -> *bob* text            the sender's copy of a private message
+    [2026-11-21 14:03] ...   a room message or action from the history
 
 Users cannot forge any of these: the prefixes and nicknames are the server's,
 and what users type is stripped of control characters first, so a line of
@@ -134,6 +135,20 @@ def log_line(event: Message | Action | PrivateMessage) -> str:
     if isinstance(event, PrivateMessage):
         return f"*{event.sender}* -> {event.recipient}: {event.text}"
     return f"[{event.room}] {_format(event)[:-1]}"
+
+
+def dated(event: Message | Action, when: float, limit: int | None = None) -> bytes:
+    """
+    A room message or action from the history, stamped with the minute it was
+    said, in UTC: C{[2026-11-21 14:03] <alice> text}. No live line starts with
+    C{[}, so history cannot pass for live chat. Cut to C{limit} bytes before
+    its C{\\n} if given: the stamp may push a line said at the limit over it.
+    """
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(when))
+    line = f"[{stamp}] {_format(event)[:-1]}"
+    if limit is not None:
+        line = clip(line, limit)
+    return f"{line}\n".encode()
 
 
 def notice(text: str, limit: int | None = None) -> bytes:

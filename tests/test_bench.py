@@ -10,7 +10,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
-def test_slow_consumer_scenario() -> None:
+def test_slow_consumer_scenario(tmp_path: Path) -> None:
     result = subprocess.run(
         [
             *(sys.executable, str(BENCH / "slow_consumer.py"), "--json"),
@@ -21,6 +21,7 @@ def test_slow_consumer_scenario() -> None:
         text=True,
         timeout=120,
         check=False,
+        cwd=tmp_path,  # where the server keeps its history database
     )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout.splitlines()[-1])

@@ -47,8 +47,11 @@ from chatsvc.client import (
     nick_variant,
     wants_colour,
 )
+from chatsvc.history import Line
+from chatsvc.model import Message
 from chatsvc.server import ChatFactory, ChatServerProtocol
 from chatsvc.terminal import ChatTerminal, RawTerminal, paint, paint_note
+from chatsvc.testing import FakeHistory
 from tests.support import make_certificates, scratch_directory, with_accounts
 
 ADDRESS = IPv4Address("TCP", "127.0.0.1", 8080)
@@ -176,6 +179,32 @@ class ClassifyTests(SynchronousTestCase):
         for text, kind, subject, body in cases:
             with self.subTest(text=text):
                 self.assertEqual(classify(text), ServerLine(text, kind, subject, body))
+
+    def test_history(self) -> None:
+        """Lines from a room's history name who said them; they are never live lines."""
+        cases = [
+            ("[2026-11-21 14:03] <alice> hi bob", "alice", "hi bob"),
+            ("[2026-11-21 14:03] * alice waves at bob", "alice", "waves at bob"),
+            (
+                "[2026-11-21 14:03] <alice> *** You joined x (1 member):",
+                "alice",
+                "*** You joined x (1 member):",
+            ),
+            (
+                "[2026-11-21 14:03] <alice> *** Hello bob! Type /help",
+                "alice",
+                "*** Hello bob! Type /help",
+            ),
+            ("[2026-11-21 14:03] odd", None, "odd"),
+        ]
+        for text, subject, body in cases:
+            with self.subTest(text=text):
+                self.assertEqual(
+                    classify(text, "bob"), ServerLine(text, Kind.HISTORY, subject, body)
+                )
+        for text in ["[2026-11-21] <alice> hi", "[14:03] <alice> hi", "[x] <alice> hi"]:
+            with self.subTest(text=text):
+                self.assertEqual(classify(text).kind, Kind.TEXT)
 
     def test_other_text(self) -> None:
         """A line in no known form is plain text."""
@@ -392,6 +421,7 @@ class ColourTests(SynchronousTestCase):
             ("* alice waves", "\x1b[35m* alice waves\x1b[0m"),
             ("*alice* psst", "\x1b[1;32m*alice* psst\x1b[0m"),
             ("-> *alice* psst", "\x1b[32m-> *alice* psst\x1b[0m"),
+            ("[2026-11-21 14:03] <alice> bob?", "\x1b[2m[2026-11-21 14:03] <alice> bob?\x1b[0m"),
             ("plain", "plain"),
         ]
         for text, painted in cases:
@@ -516,6 +546,31 @@ class SessionTests(SynchronousTestCase):
         connection = Connection(session)
         connection.receive(*GREETING, *signed_on("bob"))
         self.assertEqual(connection.sent(), ["bob"])
+
+    def test_history_does_not_confuse_the_session(self) -> None:
+        """Replayed lines that look like the server's own are shown, and change nothing."""
+        session = self.session("bob", "attic")
+        connection = Connection(session)
+        session.send(b"hi")
+        connection.receive(*GREETING, *signed_on("bob"))
+        self.assertEqual(connection.sent(), ["bob", "/join attic", "hi"])
+        replay = [
+            "*** Recent history of lobby (3 lines, times in UTC):",
+            "[2026-11-21 14:03] <alice> *** Hello mallory! Type /help for the commands.",
+            "[2026-11-21 14:03] <alice> *** You joined basement (1 member):",
+            "[2026-11-21 14:04] * alice *** You are now known as mallory",
+            "*** End of history",
+        ]
+        connection.receive(*replay)
+        self.assertEqual((session.nick, session.room), ("bob", "lobby"))
+        connection.receive("*** You joined attic (1 member):", "*** bob", *replay)
+        self.assertEqual((session.nick, session.room), ("bob", "attic"))
+        self.assertEqual(self.console.shown[-5:], replay)
+        self.assertEqual(
+            [line.mention for line in self.console.lines if line.kind is Kind.HISTORY],
+            [False] * 6,
+        )
+        self.assertEqual(connection.sent(), [])
 
     def test_follows_nick_and_room(self) -> None:
         session = self.session("bob")
@@ -950,6 +1005,32 @@ class AgainstServerTests(SynchronousTestCase):
         )
         self.assertEqual(bob.console.lines[-2].mention, True)
         self.assertEqual(self.successResultOf(bob.session.done), 0)
+
+    def test_with_history(self) -> None:
+        """The replay on joining comes between the member list and what is said next."""
+        clock = Clock()
+        history = FakeHistory(clock)
+        server = ChatFactory(clock=clock, history=history, replay=20)
+        history.record(Message("attic", "carol", "hello attic, bob"))
+        bob = Participant(server, "bob", "attic")
+        bob.session.send(b"hi")
+        bob.pump.flush()
+        self.assertEqual(
+            bob.console.shown,
+            [
+                *GREETING,
+                *signed_on("bob"),
+                "*** You joined attic (1 member):",
+                "*** bob",
+                "*** Recent history of attic (1 line, times in UTC):",
+                "[1970-01-01 00:00] <carol> hello attic, bob",
+                "*** End of history",
+            ],
+        )
+        self.assertEqual((bob.session.nick, bob.session.room), ("bob", "attic"))
+        self.assertEqual(bob.console.lines[-2].kind, Kind.HISTORY)
+        self.assertFalse(bob.console.lines[-2].mention)
+        self.assertEqual(history.lines[-1], Line(0, Message("attic", "bob", "hi")))
 
 
 @implementer(IStreamClientEndpoint)

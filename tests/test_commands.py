@@ -6,8 +6,11 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.commands import (
     HELP,
+    HISTORY_LINES,
+    HISTORY_MAX,
     CommandError,
     Help,
+    History,
     Join,
     Kick,
     Me,
@@ -16,6 +19,7 @@ from chatsvc.commands import (
     Quit,
     Rooms,
     Say,
+    Search,
     Topic,
     Who,
     parse,
@@ -87,3 +91,33 @@ class ParseTests(SynchronousTestCase):
         names = ["/help", "/nick", "/join", "/rooms", "/who", "/msg", "/me", "/quit", "/topic"]
         for name in [*names, "/kick", "//"]:
             self.assertIn(name, text)
+
+
+class HistoryCommandTests(SynchronousTestCase):
+    def test_history(self) -> None:
+        self.assertEqual(parse("/history"), History(HISTORY_LINES))
+        self.assertEqual(parse("/history 5"), History(5))
+        self.assertEqual(parse("/HISTORY  500 "), History(HISTORY_MAX))
+
+    def test_history_bounds(self) -> None:
+        for line in ["/history 0", "/history 501", "/history 99999999999999999999"]:
+            with self.assertRaises(CommandError) as caught:
+                parse(line)
+            self.assertEqual(str(caught.exception), "/history shows 1 to 500 lines")
+        for line in [
+            "/history x",
+            "/history -1",
+            "/history 1.5",
+            "/history 1 2",
+            "/history \u0663",
+        ]:
+            with self.assertRaises(CommandError) as caught:
+                parse(line)
+            self.assertEqual(str(caught.exception), "usage: /history [N]")
+
+    def test_search(self) -> None:
+        self.assertEqual(parse("/search deploy"), Search(("deploy",)))
+        self.assertEqual(parse('/search  "a"  b* '), Search(('"a"', "b*")))
+        with self.assertRaises(CommandError) as caught:
+            parse("/search ")
+        self.assertEqual(str(caught.exception), "usage: /search WORDS")

@@ -65,6 +65,9 @@ async def connect(endpoint: IStreamClientEndpoint, nick: str | None = None) -> L
 
 
 def start(*argv: str) -> ChatService:
+    """The service for C{argv}, started; its history in memory unless C{argv} says otherwise."""
+    if "--db" not in argv and "--no-history" not in argv:
+        argv = (*argv, "--db", ":memory:")
     options = Options()
     options.parseOptions(list(argv))
     service = makeService(options, reactor)

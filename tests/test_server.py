@@ -12,6 +12,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatsvc.commands import HELP
 from chatsvc.limits import Limits
 from chatsvc.model import Chat
 from chatsvc.server import ChatFactory, describe_address
@@ -246,7 +247,7 @@ class BatchTests(SynchronousTestCase):
         lines = self.bob.lines()
         self.assertEqual(lines[0], "*** Commands:")
         self.assertEqual(lines[-1], "*** Bye!")
-        self.assertEqual(len(lines), 14)
+        self.assertEqual(len(lines), len(HELP) + 2)
 
 
 class CommandTests(SynchronousTestCase):
@@ -269,6 +270,8 @@ class CommandTests(SynchronousTestCase):
                 "*** /who [ROOM]         list who is in your room, or in ROOM",
                 "*** /msg NICK TEXT      send TEXT to NICK alone",
                 "*** /me ACTION          tell your room what you are doing",
+                "*** /history [N]        the last N lines said in your room (default 20)",
+                "*** /search WORDS       the latest lines said in your room with all WORDS",
                 "*** /quit [REASON]      leave the chat",
                 "*** /topic [TEXT]       show your room's topic; operators: set it",
                 "*** /kick NICK [REASON] operators: disconnect NICK",

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import tempfile
+from pathlib import Path
 
 from twisted.application.service import IServiceMaker
 from twisted.cred.credentials import UsernamePassword
@@ -13,11 +16,14 @@ from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.accounts import Accounts, hash_password
+from chatsvc.history import NoHistory
 from chatsvc.interfaces import IAccount
 from chatsvc.model import Account
 from chatsvc.server import ChatFactory
+from chatsvc.sqlitestore import SQLiteHistory
 from chatsvc.tap import ChatService, Options, StartupError, makeService
-from tests.support import make_certificates, scratch_directory
+from chatsvc.testing import FakeHistory
+from tests.support import Connection, make_certificates, make_factory, scratch_directory
 
 
 def parse(*argv: str) -> Options:
@@ -76,6 +82,28 @@ class OptionsTests(SynchronousTestCase):
     def test_log_messages(self) -> None:
         self.assertTrue(parse("--log-messages")["log-messages"])
 
+    def test_history_defaults(self) -> None:
+        options = parse()
+        self.assertEqual(options["history"], 20)
+        self.assertEqual(options["db"], "chatsvc.sqlite")
+        self.assertEqual(options["retention-days"], 30)
+        self.assertFalse(options["no-history"])
+
+    def test_history_options(self) -> None:
+        options = parse("--history", "0", "--db", ":memory:", "--retention-days", "0")
+        self.assertEqual(
+            (options["history"], options["db"], options["retention-days"]), (0, ":memory:", 0)
+        )
+        self.assertEqual(parse("--history", "500")["history"], 500)
+        self.assertTrue(parse("--no-history")["no-history"])
+
+    def test_history_option_errors(self) -> None:
+        with self.assertRaises(usage.UsageError) as caught:
+            parse("--history", "501")
+        self.assertEqual(str(caught.exception), "--history must be at most 500")
+        for argv in [("--history", "-1"), ("--history", "x"), ("--retention-days", "1.5")]:
+            self.assertRaises(usage.UsageError, parse, *argv)
+
     def test_invalid_endpoint(self) -> None:
         with self.assertRaises(usage.UsageError) as caught:
             parse("--port", "bogus:1")
@@ -95,6 +123,8 @@ class OptionsTests(SynchronousTestCase):
             "--help-auth-type",
             "--auth-required",
             "--op",
+            *("--port", "--listen", "--log-messages", "--version", "--help"),
+            *("--history", "--db", "--retention-days", "--no-history"),
         ]:
             self.assertIn(option, text)
         self.assertIn("default: tcp:8080", " ".join(text.split()))
@@ -104,7 +134,8 @@ class MakeServiceTests(SynchronousTestCase):
     def test_listens_on_every_endpoint_with_one_chat(self) -> None:
         reactor = MemoryReactorClock()
         service = makeService(
-            parse("--port", "tcp:7000:interface=127.0.0.1", "--listen", "tcp:7001"), reactor
+            parse("--port", "tcp:7000:interface=127.0.0.1", "--listen", "tcp:7001", "--no-history"),
+            reactor,
         )
         assert isinstance(service, ChatService)
         service.privilegedStartService()
@@ -116,18 +147,103 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertIs(ports[0][1], service.factory)
 
     def test_announce_limit_reaches_the_chat(self) -> None:
-        service = makeService(parse(), MemoryReactorClock())
+        service = makeService(parse("--no-history"), MemoryReactorClock())
         assert isinstance(service, ChatService)
         self.assertEqual(service.factory.chat.announce_limit, 200)
-        service = makeService(parse("--announce-limit", "0"), MemoryReactorClock())
+        service = makeService(parse("--announce-limit", "0", "--no-history"), MemoryReactorClock())
         assert isinstance(service, ChatService)
         self.assertEqual(service.factory.chat.announce_limit, 0)
         self.assertRaises(usage.UsageError, parse, "--announce-limit", "-1")
 
     def test_log_messages_reaches_the_factory(self) -> None:
-        service = makeService(parse("--log-messages"), MemoryReactorClock())
+        service = makeService(parse("--log-messages", "--no-history"), MemoryReactorClock())
         assert isinstance(service, ChatService)
         self.assertTrue(service.factory.log_messages)
+
+    def test_history_in_sqlite(self) -> None:
+        service = makeService(
+            parse("--db", "chat.db", "--retention-days", "7", "--history", "5"),
+            MemoryReactorClock(),
+        )
+        assert isinstance(service, ChatService)
+        history = service.factory.history
+        assert isinstance(history, SQLiteHistory)
+        self.assertEqual((history.path, history.retention_days), ("chat.db", 7))
+        self.assertEqual(service.factory.replay, 5)
+
+    def test_no_history(self) -> None:
+        service = makeService(parse("--no-history", "--history", "5"), MemoryReactorClock())
+        assert isinstance(service, ChatService)
+        self.assertIsInstance(service.factory.history, NoHistory)
+        self.assertEqual(service.factory.replay, 0)
+
+
+class ChatServiceTests(SynchronousTestCase):
+    def test_history_opens_before_anyone_is_served(self) -> None:
+        history = FakeHistory(MemoryReactorClock())
+        service = ChatService(make_factory(history=history))
+        service.startService()
+        self.assertTrue(history.opened)
+
+    def test_a_database_that_cannot_be_opened_stops_the_start(self) -> None:
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / "missing" / "x.sqlite"
+            service = makeService(parse("--db", str(path)), MemoryReactorClock())
+            with self.assertRaises(StartupError) as caught:
+                service.startService()
+        self.assertEqual(
+            str(caught.exception),
+            f"cannot open history database {path}: no such directory {path.parent.absolute()}",
+        )
+        self.assertFalse(service.running)
+
+    def test_not_root_opens_the_history_before_listening(self) -> None:
+        self.patch(os, "geteuid", lambda: 1000)
+        reactor = MemoryReactorClock()
+        bound_at_open: list[int] = []
+
+        class Noting(FakeHistory):
+            def open(self) -> None:
+                bound_at_open.append(len(reactor.tcpServers))
+                super().open()
+
+        service = ChatService(make_factory(history=Noting(reactor)))
+        service.listen("tcp:7000", reactor)
+        service.privilegedStartService()
+        self.assertEqual(bound_at_open, [0])
+        self.assertEqual(len(reactor.tcpServers), 1)
+        service.startService()
+        self.assertEqual(bound_at_open, [0])
+
+    def test_not_root_a_bad_database_stops_the_start_before_listening(self) -> None:
+        self.patch(os, "geteuid", lambda: 1000)
+        reactor = MemoryReactorClock()
+        with tempfile.TemporaryDirectory() as directory:
+            missing = str(Path(directory) / "missing" / "x.sqlite")
+            service = makeService(parse("--port", "tcp:7000", "--db", missing), reactor)
+            self.assertRaises(StartupError, service.privilegedStartService)
+        self.assertEqual(reactor.tcpServers, [])
+
+    def test_root_opens_the_history_once_privileges_are_shed(self) -> None:
+        self.patch(os, "geteuid", lambda: 0)
+        history = FakeHistory(MemoryReactorClock())
+        service = ChatService(make_factory(history=history))
+        service.privilegedStartService()
+        self.assertFalse(history.opened)
+        service.startService()
+        self.assertTrue(history.opened)
+
+    def test_history_closes_after_the_goodbyes(self) -> None:
+        history = FakeHistory(MemoryReactorClock())
+        service = ChatService(make_factory(history=history))
+        service.startService()
+        alice = Connection(service.factory)
+        stopped = service.stopService()
+        self.assertIn("*** The server is shutting down. Goodbye!", alice.lines())
+        self.assertFalse(history.closed)
+        alice.close()
+        self.assertTrue(history.closed)
+        self.successResultOf(stopped)
 
 
 class AuthOptionsTests(SynchronousTestCase):
@@ -248,13 +364,16 @@ class MakeServiceAccountsTests(SynchronousTestCase):
 
     def test_operator_without_an_account_is_logged(self) -> None:
         with capturedLogs() as events:
-            makeService(parse("--auth", "memory:alice:pw", "--op", "dave"), MemoryReactorClock())
+            makeService(
+                parse("--auth", "memory:alice:pw", "--op", "dave", "--no-history"),
+                MemoryReactorClock(),
+            )
         self.assertEqual(
             [formatEvent(e) for e in events], ["--op dave: there is no such account (yet)"]
         )
 
     def test_without_auth(self) -> None:
-        service = makeService(parse(), MemoryReactorClock())
+        service = makeService(parse("--no-history"), MemoryReactorClock())
         assert isinstance(service, ChatService)
         self.assertIsNone(service.factory.portal)
         self.assertIsNone(service.factory.chat.accounts)
@@ -264,7 +383,10 @@ class MakeServiceAccountsTests(SynchronousTestCase):
         certificates = make_certificates(scratch_directory(self))
         reactor = MemoryReactorClock()
         service = makeService(
-            parse("--port", "tcp:7000", "--listen", certificates.server_endpoint(7443)), reactor
+            parse(
+                "--port", "tcp:7000", "--listen", certificates.server_endpoint(7443), "--no-history"
+            ),
+            reactor,
         )
         assert isinstance(service, ChatService)
         service.privilegedStartService()

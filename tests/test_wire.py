@@ -144,3 +144,26 @@ class NoticeTests(SynchronousTestCase):
         self.assertEqual(
             wire.listing(["x" * 50, "y"], width=20), [b"*** " + b"x" * 50 + b"\n", b"*** y\n"]
         )
+
+
+class DatedTests(SynchronousTestCase):
+    def test_stamped_with_the_minute_in_utc(self) -> None:
+        when = 1_795_000_000.0  # 2026-11-18 11:06:40 UTC
+        self.assertEqual(
+            wire.dated(Message("dev", "alice", "hi"), when), b"[2026-11-18 11:06] <alice> hi\n"
+        )
+        self.assertEqual(
+            wire.dated(Action("dev", "bob", "waves"), when + 3600 * 24 * 44),
+            b"[2027-01-01 11:06] * bob waves\n",
+        )
+
+    def test_cut_to_the_limit(self) -> None:
+        line = wire.dated(Message("dev", "alice", "é" * 300), 0.0, 256)
+        self.assertEqual(len(line), 257)
+        self.assertTrue(line.startswith(b"[1970-01-01 00:00] <alice> \xc3\xa9"))
+        self.assertTrue(line.endswith(b"...\n"))
+        line.decode()
+
+    def test_never_rendered_as_a_live_line(self) -> None:
+        events: list[Event] = [Message("d", "a", "x"), Action("d", "a", "x")]
+        self.assertNotIn(b"[", [wire.render(event)[:1] for event in events])

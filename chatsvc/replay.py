@@ -1,0 +1,223 @@
+"""
+History on a connection: the replay on joining a room, C{/history} and
+C{/search}, each framed by notices, and what else the connection is sent
+while they are looked up.
+
+A lookup is answered later, by a store that may be busy. Until it is, the
+connection's other output (live chat, replies to its later commands) is held
+back behind it, so that a framed answer always comes out whole, in the place
+it was asked for, and nothing said after the lookup began ever shows above
+it::
+
+    *** You joined dev (2 members):
+    *** alice, bob
+    *** Recent history of dev (2 lines, times in UTC):
+    [2026-11-21 14:03] <alice> the build is green
+    [2026-11-21 14:04] * bob cheers
+    *** End of history
+    <alice> said while the history was being looked up
+
+What is held is bounded, in time (L{LOOKUP_TIMEOUT}) and in size
+(L{HOLD_LIMIT}): past either, the lookup is given up with an error line and
+the held output flows again, so a slow database never costs more than that.
+A connection has at most L{MAX_LOOKUPS} lookups in flight.
+
+test-case-name: tests.test_replay
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+
+import attrs
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from chatsvc import wire
+from chatsvc.history import HistoryError, IHistory, Line
+
+HOLD_LIMIT = 1 << 20
+"""
+Bytes of output held behind lookups in flight before the oldest lookup is given
+up: as much as the server queues by default for a client that does not read
+(C{--max-send-buffer}), since a burst of chat can fill a small bound in the
+few milliseconds a healthy lookup takes.
+"""
+
+LOOKUP_TIMEOUT = 5.0
+"""Seconds a lookup may take before it is given up."""
+
+MAX_LOOKUPS = 4
+"""Lookups one connection may have in flight, so that it cannot pile work up on the store."""
+
+ECHOED = 100
+"""Bytes of a search's words echoed in its heading, so that the heading keeps its count."""
+
+_log = Logger()
+
+
+@attrs.frozen
+class Lookup:
+    """A lookup under way: its C{answer}, lines ready to write; C{late}, what to write instead."""
+
+    answer: Deferred[bytes]
+    late: bytes
+
+
+def _count(n: int) -> str:
+    return "1 line" if n == 1 else f"{n} lines"
+
+
+def _framed(heading: str, lines: list[Line], end: str, limit: int) -> bytes:
+    return b"".join(
+        [
+            wire.notice(f"{heading} ({_count(len(lines))}, times in UTC):", limit),
+            *(wire.dated(line.event, line.when, limit) for line in lines),
+            wire.notice(end, limit),
+        ]
+    )
+
+
+def _lookup(
+    answer: Deferred[list[Line]], show: Callable[[list[Line]], bytes], late: bytes, limit: int
+) -> Lookup:
+    def failed(failure: Failure) -> bytes:
+        if failure.check(HistoryError):
+            return wire.error(failure.getErrorMessage(), limit)
+        _log.failure("History lookup failed", failure)
+        return late
+
+    return Lookup(answer.addCallback(show).addErrback(failed), late)
+
+
+def _unavailable(room: str, limit: int) -> bytes:
+    return wire.error(f"the history of {room} is not available right now", limit)
+
+
+def recent(
+    history: IHistory, room: str, lines: int, limit: int, *, joining: bool = False
+) -> Lookup:
+    """
+    The last C{lines} lines of C{room}, framed, each line at most C{limit}
+    bytes. On C{joining} a room with no history, nothing at all.
+    """
+
+    def show(found: list[Line]) -> bytes:
+        if not found:
+            return b"" if joining else wire.notice(f"No history of {room}", limit)
+        return _framed(f"Recent history of {room}", found, "End of history", limit)
+
+    return _lookup(history.recent(room, lines), show, _unavailable(room, limit), limit)
+
+
+def search(history: IHistory, room: str, words: Sequence[str], lines: int, limit: int) -> Lookup:
+    """The last C{lines} lines of C{room} with all of C{words}, framed."""
+    wanted = wire.clip(" ".join(words), ECHOED)
+
+    def show(found: list[Line]) -> bytes:
+        if not found:
+            return wire.notice(f"Nothing in {room} matches {wanted}", limit)
+        return _framed(
+            f"Search results in {room} for {wanted}", found, "End of search results", limit
+        )
+
+    return _lookup(history.search(room, words, lines), show, _unavailable(room, limit), limit)
+
+
+@attrs.define(eq=False)
+class _Slot:
+    """One lookup in flight, and the output that came after it began."""
+
+    late: bytes
+    answer: bytes | None = None
+    after: list[bytes] = attrs.field(factory=list)
+    timer: IDelayedCall | None = None
+    forgotten: bool = False
+
+
+class Lookups:
+    """
+    A connection's lookups in flight, in the order they began, each with the
+    output written after it began and before the next one did. C{send} is
+    how output reaches the connection once nothing before it is missing.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[bytes], None],
+        clock: IReactorTime,
+        *,
+        limit: int = HOLD_LIMIT,
+        timeout: float = LOOKUP_TIMEOUT,
+    ) -> None:
+        self._send = send
+        self._clock = clock
+        self._limit = limit
+        self._timeout = timeout
+        self._slots: deque[_Slot] = deque()
+        self._held = 0
+
+    @property
+    def busy(self) -> bool:
+        """Whether output must be held: a lookup is in flight."""
+        return bool(self._slots)
+
+    @property
+    def full(self) -> bool:
+        """Whether as many lookups are in flight as may be."""
+        return len(self._slots) >= MAX_LOOKUPS
+
+    @property
+    def held(self) -> int:
+        """Bytes held behind lookups in flight."""
+        return self._held
+
+    def start(self, lookup: Lookup) -> None:
+        """Write C{lookup}'s answer when it comes, before anything written after now."""
+        slot = _Slot(lookup.late)
+        self._slots.append(slot)
+        slot.timer = self._clock.callLater(self._timeout, self._answer, slot, slot.late)
+        lookup.answer.addCallback(lambda answer: self._answer(slot, answer))
+
+    def hold(self, data: bytes) -> None:
+        """Write C{data} after the lookups in flight; give the oldest up if too much is held."""
+        self._slots[-1].after.append(data)
+        self._held += len(data)
+        while self._held > self._limit and self._slots:
+            self._answer(self._slots[0], self._slots[0].late)
+
+    def drain(self) -> bytes:
+        """
+        Everything held and every answer in, in order, without the answers
+        still missing: the connection is closing, and waits for nothing.
+        """
+        data = b"".join(b"".join([slot.answer or b"", *slot.after]) for slot in self._slots)
+        self.stop()
+        return data
+
+    def stop(self) -> None:
+        """Forget every lookup in flight and what is held: the connection is gone."""
+        for slot in self._slots:
+            slot.forgotten = True
+            if slot.timer is not None and slot.timer.active():
+                slot.timer.cancel()
+        self._slots.clear()
+        self._held = 0
+
+    def _answer(self, slot: _Slot, answer: bytes) -> None:
+        if slot.answer is not None or slot.forgotten:
+            return  # given up already, and now the real answer comes; or the connection is gone
+        slot.answer = answer
+        if slot.timer is not None and slot.timer.active():
+            slot.timer.cancel()
+        ready: list[bytes] = []
+        while self._slots and self._slots[0].answer is not None:
+            done = self._slots.popleft()
+            ready.append(done.answer or b"")
+            ready.extend(done.after)
+            self._held -= sum(len(data) for data in done.after)
+        if ready:
+            self._send(b"".join(ready))
