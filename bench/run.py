@@ -760,6 +760,18 @@ def target_checks(results: Results, scenarios: Sequence[str]) -> list[Check]:
 
 # The report
 
+NOTES_MARK = "<!-- bench/run.py keeps what follows: notes written by hand -->"
+
+
+def kept_notes(path: Path) -> str:
+    """The hand-written notes at the end of an earlier report, from L{NOTES_MARK} on."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return ""
+    start = text.find(NOTES_MARK)
+    return "" if start < 0 else "\n" + text[start:]
+
 
 def _fmt(value: float | None, digits: int = 3) -> str:
     if value is None:
@@ -1171,7 +1183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         started=started,
         seconds=time.monotonic() - clock,
     )
-    (args.out / "benchmarks.md").write_text(report.markdown())
+    target = args.out / "benchmarks.md"
+    target.write_text(report.markdown() + kept_notes(target))
     if args.raw is not None:
         args.raw.write_text(json.dumps([r.as_json() for r in runs], indent=1) + "\n")
     _say("")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bench.run import QUICK, Run, Summary, target_checks
+from bench.run import NOTES_MARK, QUICK, Run, Summary, kept_notes, target_checks
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 SERVERS = ["chatsvc", "c-relay", "textbook"]
@@ -104,3 +104,12 @@ def test_target_checks_use_medians_and_ratios() -> None:
     assert checks["idle: at most 4 KiB of server RSS per connection"].met is None
     clean = checks["every scenario: chatsvc loses, duplicates and reorders nothing"]
     assert (clean.met, clean.measured) == (True, "0 in 4 runs")
+
+
+def test_hand_written_notes_survive_a_new_report(tmp_path: Path) -> None:
+    report = tmp_path / "benchmarks.md"
+    assert kept_notes(report) == ""
+    report.write_text(f"# old tables\n\n{NOTES_MARK}\n## Notes\nkept\n")
+    assert kept_notes(report) == f"\n{NOTES_MARK}\n## Notes\nkept\n"
+    report.write_text("# no notes\n")
+    assert kept_notes(report) == ""
