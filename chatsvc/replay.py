@@ -27,7 +27,6 @@ test-case-name: tests.test_replay
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Sequence
 
 import attrs
@@ -157,7 +156,9 @@ class Lookups:
         self._clock = clock
         self._limit = limit
         self._timeout = timeout
-        self._slots: deque[_Slot] = deque()
+        # A list, not a deque: it holds at most MAX_LOOKUPS, and an empty
+        # deque costs every idle connection half a kilobyte.
+        self._slots: list[_Slot] = []
         self._held = 0
 
     @property
@@ -215,7 +216,7 @@ class Lookups:
             slot.timer.cancel()
         ready: list[bytes] = []
         while self._slots and self._slots[0].answer is not None:
-            done = self._slots.popleft()
+            done = self._slots.pop(0)
             ready.append(done.answer or b"")
             ready.extend(done.after)
             self._held -= sum(len(data) for data in done.after)

@@ -180,12 +180,40 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
     delimiter = b"\n"
     factory: ChatFactory
     transport: ITCPTransport
-    participant: Participant | None = None
-    peer = "?"
+    participant: Participant | None
     _lookups: replay.Lookups
     _log = Logger()
 
+    # Our own state in slots: with the attributes Twisted's classes add, a
+    # dict would pass the size at which instances share their keys, and cost
+    # each of thousands of idle connections a dict of its own (1.5 KiB).
+    __slots__ = (
+        "_backlogged",
+        "_bucket",
+        "_delay",
+        "_discarding",
+        "_failures",
+        "_handshaking",
+        "_held",
+        "_hung_up",
+        "_leave_reason",
+        "_login",
+        "_logout",
+        "_lookups",
+        "_lost",
+        "_queued",
+        "_receiving",
+        "_refill",
+        "_stage",
+        "_throttled",
+        "_turn",
+        "participant",
+        "peer",
+    )
+
     def __init__(self) -> None:
+        self.participant = None
+        self.peer = "?"
         self._hung_up = False
         self._discarding = False  # inside an over-long line, until its end
         self._receiving = False
