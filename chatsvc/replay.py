@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import attrs
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -160,6 +160,7 @@ class Lookups:
         # deque costs every idle connection half a kilobyte.
         self._slots: list[_Slot] = []
         self._held = 0
+        self._waiting: list[Deferred[None]] | None = None
 
     @property
     def busy(self) -> bool:
@@ -190,6 +191,21 @@ class Lookups:
         while self._held > self._limit and self._slots:
             self._answer(self._slots[0], self._slots[0].late)
 
+    def when_done(self) -> Deferred[None]:
+        """Fires once no lookup is in flight: at once if none is."""
+        if not self._slots:
+            return succeed(None)
+        if self._waiting is None:
+            self._waiting = []
+        done: Deferred[None] = Deferred()
+        self._waiting.append(done)
+        return done
+
+    def _done(self) -> None:
+        waiting, self._waiting = self._waiting, None
+        for done in waiting or ():
+            done.callback(None)
+
     def drain(self) -> bytes:
         """
         Everything held and every answer in, in order, without the answers
@@ -207,6 +223,7 @@ class Lookups:
                 slot.timer.cancel()
         self._slots.clear()
         self._held = 0
+        self._done()
 
     def _answer(self, slot: _Slot, answer: bytes) -> None:
         if slot.answer is not None or slot.forgotten:
@@ -222,3 +239,5 @@ class Lookups:
             self._held -= sum(len(data) for data in done.after)
         if ready:
             self._send(b"".join(ready))
+        if not self._slots:
+            self._done()

@@ -163,6 +163,7 @@ class _Stage(enum.Enum):
     CHECKING = "checking"  # the portal is checking it; reading is paused
     REFUSED = "refused"  # a wrong password: waiting out the delay, reading paused
     SIGNED_ON = "signed on"
+    QUITTING = "quitting"  # signed off; the answers to lookups in flight come, then Bye
 
 
 @implementer(IChatClient, IHandshakeListener)
@@ -352,7 +353,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         Read from the peer unless it is over its rate, not reading us, or
         waiting for the verdict on a password.
         """
-        waiting = self._stage in (_Stage.CHECKING, _Stage.REFUSED)
+        waiting = self._stage in (_Stage.CHECKING, _Stage.REFUSED, _Stage.QUITTING)
         backlogged = self._backlogged and not self._handshaking
         pause = self._throttled or backlogged or waiting
         if pause and not self.paused:
@@ -550,7 +551,15 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
 
     def _quit(self, reason: str | None) -> None:
         self._sign_off(reason)
-        self._hang_up(BYE)
+        if self._lookups.busy:
+            # What was asked before /quit is answered first (a script piping
+            # "/history" then "/quit" wants the history); the lookups' own
+            # timeout bounds the wait. Nothing more is read meanwhile.
+            self._stage = _Stage.QUITTING
+            self._update_reading()
+            self._lookups.when_done().addCallback(lambda _: self._hang_up(BYE))
+        else:
+            self._hang_up(BYE)
 
     def goodbye(self, notice: bytes) -> None:
         """

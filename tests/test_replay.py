@@ -281,14 +281,37 @@ class HeldOutputTests(SynchronousTestCase):
         self.assertEqual([e["log_format"] for e in events], ["History lookup failed"])
         self.flushLoggedErrors(RuntimeError)
 
-    def test_quitting_writes_what_waited_then_goodbye(self) -> None:
+    def test_quitting_waits_for_the_answer_then_says_goodbye(self) -> None:
+        """A script that pipes /history then /quit gets the history before the goodbye."""
         self.alice.lines()
         self.bob.send("before you go")
-        self.alice.send("/quit")
-        self.assertEqual(self.alice.lines(), ["<bob> before you go", "*** Bye!"])
-        self.history.answer()
+        self.alice.send("/quit", "not read: alice is leaving")
         self.assertEqual(self.alice.lines(), [])
+        self.assertFalse(self.alice.transport.disconnecting)
+        self.assertEqual(self.bob.lines(), ["*** alice left lobby"], "signed off at once")
+        self.history.answer()
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                "*** Recent history of lobby (1 line, times in UTC):",
+                "[2026-11-18 11:06] <carol> earlier",
+                "*** End of history",
+                "<bob> before you go",
+                "*** Bye!",
+            ],
+        )
+        self.assertTrue(self.alice.transport.disconnecting)
+        self.assertEqual(self.bob.lines(), [])
+        self.clock.advance(0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_quitting_waits_no_longer_than_the_lookup_timeout(self) -> None:
+        self.alice.lines()
+        self.alice.send("/quit")
+        self.clock.advance(LOOKUP_TIMEOUT)
+        lines = self.alice.lines()
+        self.assertEqual(lines[-1], "*** Bye!")
+        self.assertTrue(self.alice.transport.disconnecting)
 
     def test_server_shutdown_while_looking_up(self) -> None:
         self.alice.lines()
