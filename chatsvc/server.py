@@ -386,18 +386,16 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         if self._backlogged:
             self._queued += len(data)
             limit = self.factory.limits.max_send_buffer
-            if limit and self._queued > limit and not self._hung_up:
+            if limit and self._queued > limit:
                 self._drop_slow_reader(limit)
                 return
         # The first write of a reactor turn goes out at once; later ones wait
         # for the end of the turn, to go out together (ChatFactory.turn).
-        if self._held:
-            self._held.append(data)
-            return
         factory = self.factory
         if self._turn == factory.turn_number:
+            if not self._held:
+                factory.hold(self)
             self._held.append(data)
-            factory.hold(self)
             return
         self._turn = factory.turn()
         self.transport.write(data)
