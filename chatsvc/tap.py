@@ -11,7 +11,7 @@ import re
 import sys
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import attrs
 from OpenSSL import crypto
@@ -243,9 +243,8 @@ class Options(AuthOptionMixin, usage.Options):
                 raise usage.UsageError(f"invalid endpoint {description!r}: {e}") from None
             except (OSError, crypto.Error, VerifyError) as e:
                 # A TLS endpoint loads its key and certificate when parsed.
-                _exit_quietly_on(StartupError)
                 reason = _key_or_certificate_error(e)
-                raise StartupError(f"cannot listen on {description}: {reason}") from None
+                _start_failed(f"cannot listen on {description}: {reason}")
 
 
 def _key_or_certificate_error(error: OSError | crypto.Error | VerifyError) -> str:
@@ -316,6 +315,12 @@ class _Listener(StreamServerEndpointService):
         super().__init__(self.recorder, factory)
 
 
+def _start_failed(message: str) -> NoReturn:
+    """End the start with C{message}, which is printed as one line."""
+    _exit_quietly_on(StartupError)
+    raise StartupError(message) from None
+
+
 class ChatService(MultiService):
     """
     The chat server listening on its endpoints, and its room history.
@@ -359,8 +364,7 @@ class ChatService(MultiService):
                 cause = e.socketError if isinstance(e, CannotListenError) else e
                 reason = getattr(cause, "strerror", None) or str(cause)
                 description = getattr(listener, "description", "?")
-                _exit_quietly_on(StartupError)
-                raise StartupError(f"cannot listen on {description}: {reason}") from None
+                _start_failed(f"cannot listen on {description}: {reason}")
 
     def startService(self) -> None:
         if not self._history_open:
@@ -371,8 +375,7 @@ class ChatService(MultiService):
         try:
             self.factory.history.open()
         except HistoryUnavailable as e:
-            _exit_quietly_on(StartupError)
-            raise StartupError(str(e)) from None
+            _start_failed(str(e))
         self._history_open = True
 
     def stopService(self) -> Deferred[None]:
@@ -402,14 +405,13 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
 
         reactor = cast(IReactorTime, global_reactor)
     accounts: Accounts | None = options["accounts"]
+    chat = Chat(
+        announce_limit=options["announce-limit"],
+        accounts=accounts,
+        guests=not options["auth-required"],  # which needs --auth (postOptions)
+    )
     portal = None
-    announce_limit = options["announce-limit"]
-    if accounts is None:
-        chat = Chat(announce_limit=announce_limit)
-    else:
-        chat = Chat(
-            announce_limit=announce_limit, accounts=accounts, guests=not options["auth-required"]
-        )
+    if accounts is not None:
         portal = Portal(ChatRealm(options["op"]), [accounts])
         for name in options["op"]:
             if accounts.account_for(name) is None:
