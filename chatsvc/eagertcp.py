@@ -11,6 +11,11 @@ the kernel does not take to the ordinary buffered C{write()}, so ordering,
 flow control (producers are paused at the same buffer size), TLS on top, and
 closing behave as before.
 
+A caller that writes the same line to many connections can skip even the
+call to C{write()}: L{EagerServer.send_now} is the socket's own C{send} while
+nothing is queued, and L{None} otherwise (see
+L{chatsvc.server.ChatServerProtocol.fan_out}).
+
 L{eager} installs it on a listening port through the port's C{transport}
 attribute, which L{twisted.internet.tcp.Port} documents as replaceable.
 
@@ -19,7 +24,8 @@ test-case-name: tests.test_eagertcp, tests.test_tls
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import socket
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from twisted.internet import tcp
@@ -31,16 +37,30 @@ from twisted.python.failure import Failure
 class EagerServer(tcp.Server):
     """An accepted TCP connection whose writes go straight to the socket when they can."""
 
+    send_now: Callable[[bytes], int] | None = None
+    """
+    The socket's C{send} while a write may go straight to it (connected,
+    neither closing nor closed for writing, nothing queued), else L{None}.
+    Whoever sends with it must give what the kernel did not take (all of it if
+    C{send} raised) to L{write}, which queues it, or reports the error the
+    usual way.
+    """
+
     _queued = 0
     """Bytes handed to the buffered write() that the reactor has not yet sent."""
 
-    _eager = True
+    _open = True
     """Connected, and neither closing nor closed for writing."""
 
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self.send_now = sock.send
+
     def write(self, data: bytes) -> None:
-        if self._eager and not self._queued:
+        send = self.send_now
+        if send is not None:
             try:
-                sent = self.socket.send(data)
+                sent = send(data)
             except OSError:
                 # Would block, or failed: the buffered write below goes the
                 # usual way, and a failure surfaces from doWrite() as usual.
@@ -50,6 +70,7 @@ class EagerServer(tcp.Server):
             data = data[sent:]
         if data and self.connected:
             self._queued += len(data)
+            self.send_now = None
         super().write(data)
 
     def writeSequence(self, iovec: Iterable[bytes]) -> None:
@@ -60,22 +81,28 @@ class EagerServer(tcp.Server):
         sent = super().writeSomeData(data)
         if isinstance(sent, int) and sent > 0:
             self._queued -= sent
+            if not self._queued and self._open:
+                self.send_now = self.socket.send
         return sent
 
     def loseConnection(self, *args: Any, **kwargs: Any) -> None:
-        self._eager = False
+        self._open = False
+        self.send_now = None
         super().loseConnection(*args, **kwargs)
 
     def abortConnection(self) -> None:
-        self._eager = False
+        self._open = False
+        self.send_now = None
         super().abortConnection()
 
     def loseWriteConnection(self) -> None:
-        self._eager = False
+        self._open = False
+        self.send_now = None
         super().loseWriteConnection()
 
     def connectionLost(self, reason: Failure) -> None:
-        self._eager = False
+        self._open = False
+        self.send_now = None
         super().connectionLost(reason)
 
 

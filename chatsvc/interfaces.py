@@ -26,10 +26,12 @@ class IChatClient(Interface):
         """
         Show C{event} to this client.
 
-        Called from the reactor thread, once per recipient of the same event
-        object; a frontend that renders events should cache the rendering of
-        the last event it saw (see L{chatsvc.wire.render}). It must not call
-        back into the model: the model may be part-way through a room.
+        Called from the reactor thread. Events said to a whole room go
+        through the chat's L{chatsvc.model.Chat.fan_out}, which calls this
+        once per member unless the frontend gave the chat a fan-out of its
+        own, one that formats each event once for all of them (as
+        L{chatsvc.server.ChatFactory.fan_out} does). It must not call back
+        into the model: the model may be part-way through a room.
         """
 
     def kicked(event: Kicked) -> None:

@@ -6,6 +6,9 @@ from the reactor thread (protocol callbacks and timed calls), so nothing is
 locked and each method runs to completion before any other event is seen. No
 method does I/O; the model tells participants what happened through
 L{IChatClient.deliver}, and the frontends decide how that looks on their wire.
+What is said to a whole room goes through the chat's L{Chat.fan_out} (by
+default L{deliver_each}), which a frontend may replace with one that formats
+the event once and writes it to every member in one pass.
 
 Registered nicknames and operators: the model is told which nicknames are
 registered by an L{IAccountNames} (a password file, behind an interface), and
@@ -20,7 +23,7 @@ test-case-name: tests.test_model
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 
 import attrs
 from zope.interface import implementer
@@ -226,12 +229,12 @@ class Participant:
 class Room:
     """
     A named set of participants, kept in the order they joined: a dict from
-    each member to its client's C{deliver}, looked up once on joining rather
-    than for every message.
+    each member to its client, so that a room's clients are there to hand
+    over (L{clients}) without a lookup per member.
     """
 
     name: str
-    _members: dict[Participant, Callable[[Event], None]] = attrs.field(factory=dict, repr=False)
+    _members: dict[Participant, IChatClient] = attrs.field(factory=dict, repr=False)
     topic: Topic | None = None
 
     def __len__(self) -> int:
@@ -247,17 +250,32 @@ class Room:
         """The members' nicknames, sorted without regard to case."""
         return sorted((p.nick for p in self._members), key=fold)
 
-    def broadcast(self, event: Event, exclude: Participant | None = None) -> None:
-        """Deliver C{event} to every member but C{exclude}."""
-        for member, deliver in self._members.items():
-            if member is not exclude:
-                deliver(event)
+    def clients(self) -> Collection[IChatClient]:
+        """The members' clients, in the order they joined (a live view)."""
+        return self._members.values()
 
     def _add(self, participant: Participant) -> None:
-        self._members[participant] = participant.client.deliver
+        self._members[participant] = participant.client
 
     def _remove(self, participant: Participant) -> None:
         del self._members[participant]
+
+
+FanOut = Callable[["Event", Collection[IChatClient], "IChatClient | None"], None]
+"""
+How an event reaches a room: C{fan_out(event, clients, exclude)} delivers
+C{event} to each of C{clients} but C{exclude} (if given), in their order. Like
+L{IChatClient.deliver}, it must not call back into the model.
+"""
+
+
+def deliver_each(
+    event: Event, clients: Collection[IChatClient], exclude: IChatClient | None
+) -> None:
+    """The plain L{FanOut}: C{client.deliver(event)} for each client but C{exclude}."""
+    for client in clients:
+        if client is not exclude:
+            client.deliver(event)
 
 
 class Chat:
@@ -294,6 +312,8 @@ class Chat:
         self.lobby = self._room(lobby)
         self.accounts = accounts
         self.guests = guests
+        self.fan_out: FanOut = deliver_each
+        """How events said to a room reach its members (see L{FanOut})."""
 
     # Looking things up
 
@@ -412,13 +432,13 @@ class Chat:
     def say(self, participant: Participant, text: str) -> Message:
         """Relay C{text} to the rest of C{participant}'s room."""
         message = Message(participant.room.name, participant.nick, _nonempty(text))
-        participant.room.broadcast(message, exclude=participant)
+        self._broadcast(participant.room, message, exclude=participant)
         return message
 
     def act(self, participant: Participant, text: str) -> Action:
         """Relay the action C{text} to the rest of C{participant}'s room."""
         action = Action(participant.room.name, participant.nick, _nonempty(text))
-        participant.room.broadcast(action, exclude=participant)
+        self._broadcast(participant.room, action, exclude=participant)
         return action
 
     def whisper(self, sender: Participant, nick: str, text: str) -> PrivateMessage:
@@ -442,7 +462,7 @@ class Chat:
         room = participant.room
         room.topic = Topic(_nonempty(text), participant.nick, now)
         changed = TopicChanged(room.name, participant.nick, text)
-        room.broadcast(changed)
+        self._broadcast(room, changed)
         return changed
 
     def kick(self, operator: Participant, nick: str, reason: str | None = None) -> Kicked:
@@ -463,7 +483,7 @@ class Chat:
         kicked = Kicked(room.name, target.nick, operator.nick, reason or None)
         del self._participants[fold(target.nick)]
         room._remove(target)
-        room.broadcast(kicked)
+        self._broadcast(room, kicked)
         if operator.room is not room:
             operator.client.deliver(kicked)
         self._dispose_if_empty(room)
@@ -472,11 +492,15 @@ class Chat:
 
     # Internals
 
+    def _broadcast(self, room: Room, event: Event, exclude: Participant | None = None) -> None:
+        """Deliver C{event} to every member of C{room} but C{exclude}."""
+        self.fan_out(event, room.clients(), None if exclude is None else exclude.client)
+
     def _announce(self, room: Room, event: Event, exclude: Participant | None) -> None:
         """Tell C{room} of a coming, going or change of name, unless it is too big to."""
         limit = self.announce_limit
         if not limit or len(room) <= limit:
-            room.broadcast(event, exclude)
+            self._broadcast(room, event, exclude)
 
     def _check_nick_free(self, nick: str) -> None:
         if not is_valid_name(nick):

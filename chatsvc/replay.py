@@ -141,7 +141,8 @@ class Lookups:
     """
     A connection's lookups in flight, in the order they began, each with the
     output written after it began and before the next one did. C{send} is
-    how output reaches the connection once nothing before it is missing.
+    how output reaches the connection once nothing before it is missing;
+    C{idle} is called each time the last lookup in flight is done with.
     """
 
     def __init__(
@@ -151,8 +152,10 @@ class Lookups:
         *,
         limit: int = HOLD_LIMIT,
         timeout: float = LOOKUP_TIMEOUT,
+        idle: Callable[[], object] = lambda: None,
     ) -> None:
         self._send = send
+        self._idle = idle
         self._clock = clock
         self._limit = limit
         self._timeout = timeout
@@ -202,6 +205,7 @@ class Lookups:
         return done
 
     def _done(self) -> None:
+        self._idle()
         waiting, self._waiting = self._waiting, None
         for done in waiting or ():
             done.callback(None)

@@ -98,28 +98,12 @@ def _format(event: Event) -> str:
     raise TypeError(f"not an event: {event!r}")
 
 
-class _LastRendered:
-    """
-    The rendering of the last event, by identity.
-
-    The model delivers one event object to all of its recipients in a row,
-    from the reactor thread, so one slot is enough to format each relayed line
-    once per message rather than once per recipient.
-    """
-
-    event: object = None
-    line: bytes = b""
-
-
-_last = _LastRendered()
-
-
 def render(event: Event) -> bytes:
-    """The wire line for C{event}, with its C{\\n}."""
-    if event is not _last.event:
-        _last.line = _format(event).encode("utf-8")
-        _last.event = event
-    return _last.line
+    """
+    The wire line for C{event}, with its C{\\n}. A room's events are rendered
+    once for all of its members (L{chatsvc.server.ChatFactory.fan_out}).
+    """
+    return _format(event).encode("utf-8")
 
 
 def clip(text: str, size: int) -> str:

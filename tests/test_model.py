@@ -30,6 +30,7 @@ from chatsvc.model import (
     RoomNameInvalid,
     Topic,
     TopicChanged,
+    deliver_each,
     is_valid_name,
 )
 
@@ -421,3 +422,67 @@ class ModerationTests(SynchronousTestCase):
         self.assertEqual(len(self.chat), 4)
         self.assertEqual([c.kicked_by for c in self.clients.values()], [None] * 4)
         self.assertEqual([c.take() for c in self.clients.values()], [[], [], [], []])
+
+
+class FanOutTests(SynchronousTestCase):
+    """What is said to a room goes through the chat's fan-out, whole, once per event."""
+
+    def setUp(self) -> None:
+        self.chat = Chat(accounts=Registered("alice"))
+        self.fanned: list[tuple[Event, list[IChatClient], IChatClient | None]] = []
+        self.chat.fan_out = lambda event, clients, exclude: self.fanned.append(
+            (event, list(clients), exclude)
+        )
+        self.clients = {n: RecordingClient() for n in ["alice", "bob", "carol"]}
+        self.p = {
+            "alice": self.chat.sign_on("alice", self.clients["alice"], Account("alice", True)),
+            "bob": self.chat.sign_on("bob", self.clients["bob"]),
+            "carol": self.chat.sign_on("carol", self.clients["carol"]),
+        }
+        self.alice, self.bob, self.carol = self.clients.values()
+        self.fanned.clear()
+
+    def test_every_room_event_goes_through_it(self) -> None:
+        chat, p = self.chat, self.p
+        said = chat.say(p["alice"], "hi")
+        acted = chat.act(p["bob"], "waves")
+        topic = chat.set_topic(p["alice"], "news", 0.0)
+        chat.rename(p["carol"], "caroline")
+        chat.join(p["carol"], "attic")
+        kicked = chat.kick(p["alice"], "bob", "spam")
+        everyone = [self.alice, self.bob, self.carol]
+        self.assertEqual(
+            self.fanned,
+            [
+                (said, everyone, self.alice),
+                (acted, everyone, self.bob),
+                (topic, everyone, None),
+                (NickChange(LOBBY, "carol", "caroline"), everyone, self.carol),
+                (Left(LOBBY, "caroline"), [self.alice, self.bob], None),
+                (Joined("attic", "caroline"), [self.carol], self.carol),
+                (kicked, [self.alice], None),
+            ],
+        )
+        self.assertEqual([c.take() for c in everyone], [[], [], []], "nothing delivered past it")
+
+    def test_whispers_do_not(self) -> None:
+        whisper = self.chat.whisper(self.p["alice"], "bob", "psst")
+        self.assertEqual(self.fanned, [])
+        self.assertEqual(self.bob.take(), [whisper])
+
+    def test_the_plain_fan_out_delivers_to_each_in_order(self) -> None:
+        order: list[str] = []
+
+        @implementer(IChatClient)
+        class Named(RecordingClient):
+            def __init__(self, name: str) -> None:
+                super().__init__()
+                self.name = name
+
+            def deliver(self, event: Event) -> None:
+                order.append(self.name)
+
+        clients = [Named(n) for n in "abcd"]
+        deliver_each(Message(LOBBY, "x", "y"), clients, clients[2])
+        self.assertEqual(order, ["a", "b", "d"])
+        self.assertIs(Chat().fan_out, deliver_each)

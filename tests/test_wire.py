@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from unittest import mock
-
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc import wire
@@ -69,17 +67,6 @@ class RenderTests(SynchronousTestCase):
 
     def test_unicode(self) -> None:
         self.assertEqual(wire.render(Message("lobby", "a", "ü ✓")), "<a> ü ✓\n".encode())
-
-    def test_formatted_once_per_event(self) -> None:
-        """Rendering the same event object again reuses the bytes."""
-        first = Message("lobby", "alice", "one")
-        second = Message("lobby", "alice", "one")
-        with mock.patch.object(wire, "_format", wraps=wire._format) as fmt:
-            lines = [wire.render(first) for _ in range(100)]
-            self.assertEqual(fmt.call_count, 1)
-            self.assertTrue(all(line is lines[0] for line in lines))
-            wire.render(second)
-            self.assertEqual(fmt.call_count, 2)
 
     def test_not_an_event(self) -> None:
         self.assertRaises(TypeError, wire.render, "hello")
