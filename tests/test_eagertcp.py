@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import pytest_twisted
 from twisted.internet import reactor, tcp
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
+from twisted.internet.testing import MemoryReactor
 from twisted.python.failure import Failure
 
 from chatsvc.eagertcp import EagerServer, eager
@@ -126,3 +129,55 @@ def test_only_plain_tcp_ports_change() -> None:
     other: Any = Other()
     eager(other)
     assert other.transport is tcp.Server
+
+
+def connected(
+    case_cleanup: list[Callable[[], object]],
+) -> tuple[EagerServer, socket.socket, MemoryReactor]:
+    """An EagerServer over a real loopback connection, on a reactor that runs nothing by itself."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    peer = socket.create_connection(listener.getsockname())
+    sock, address = listener.accept()
+    listener.close()
+    case_cleanup += [peer.close, sock.close]
+    reactor = MemoryReactor()
+    protocol = Protocol()
+    transport = EagerServer(sock, protocol, address, None, 0, reactor)
+    protocol.makeConnection(transport)
+    transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    peer.setblocking(False)
+    return transport, peer, reactor
+
+
+@pytest.mark.parametrize("closing", [False, True])
+def test_send_now_while_nothing_is_queued_and_not_closing(closing: bool) -> None:
+    cleanup: list[Callable[[], object]] = []
+    try:
+        transport, peer, reactor = connected(cleanup)
+        assert transport.send_now is not None
+        for _ in range(10_000):
+            if transport in reactor.getWriters():
+                break
+            transport.write(b"x" * 1000)
+        assert transport in reactor.getWriters(), "the kernel took everything"
+        assert transport.send_now is None
+        if closing:
+            transport.loseWriteConnection()
+        for _ in range(10_000):
+            if transport not in reactor.getWriters():
+                break
+            with contextlib.suppress(BlockingIOError):
+                while peer.recv(1 << 20):
+                    pass
+            transport.doWrite()
+        assert transport not in reactor.getWriters(), "never drained"
+        if closing:
+            assert transport.send_now is None
+        else:
+            assert transport.send_now is not None
+            transport.loseConnection()
+            assert transport.send_now is None
+    finally:
+        for close in cleanup:
+            close()
