@@ -898,12 +898,20 @@ def machine() -> list[tuple[str, str]]:
 
 
 def command_line(argv: Sequence[str]) -> str:
-    """The command as typed from the repository's root, without this machine's paths."""
+    """
+    The command as typed from the repository's root, without this machine's
+    paths: one inside the repository relative to it, one outside it by its
+    name alone (they only say where output goes).
+    """
     args = []
     for arg in argv:
         path = Path(arg)
-        inside = path.is_absolute() and path.resolve().is_relative_to(ROOT)
-        args.append(str(path.resolve().relative_to(ROOT)) if inside else arg)
+        if not path.is_absolute():
+            args.append(arg)
+        elif path.resolve().is_relative_to(ROOT):
+            args.append(str(path.resolve().relative_to(ROOT)))
+        else:
+            args.append(path.name)
     return shlex.join(["python", "bench/run.py", *args])
 
 

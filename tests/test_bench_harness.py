@@ -57,6 +57,11 @@ def test_quick_run(tmp_path: Path) -> None:
     assert slow["result"]["nonreaders_dropped"] == 1
     report = (out / "benchmarks.md").read_text()
     assert "## Targets" in report
+    assert str(tmp_path) not in report, "no path of this machine in the report"
+    assert (
+        "python bench/run.py --quick --repeat 1 --servers chatsvc,c-relay,textbook --out out "
+        "--build-dir build --raw runs.json"
+    ) in report
     for scenario in QUICK:
         assert f"(`{scenario.name}`)" in report
     assert "every scenario: chatsvc loses, duplicates and reorders nothing | 0 in 6 runs | met" in (
