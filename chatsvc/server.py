@@ -757,6 +757,10 @@ class ChatFactory(ServerFactory):
     the portal that registered nicknames log in through, if the chat has
     accounts; the room history, and how many of its lines to show on joining
     a room.
+
+    The factory takes over its chat's L{Chat.fan_out}: what is said to a room
+    reaches the members' connections through L{fan_out}, so every member of
+    the chat must be one of this factory's connections.
     """
 
     protocol = ChatServerProtocol  # type: ignore[assignment]
