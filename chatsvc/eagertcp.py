@@ -13,8 +13,8 @@ closing behave as before.
 
 A caller that writes the same line to many connections can skip even the
 call to C{write()}: L{EagerServer.send_now} is the socket's own C{send} while
-nothing is queued, and L{None} otherwise (see
-L{chatsvc.server.ChatServerProtocol.fan_out}).
+nothing is queued, and L{None} otherwise; what the kernel does not take then
+goes to L{EagerServer.queue} (see L{chatsvc.server.ChatFactory.fan_out}).
 
 L{eager} installs it on a listening port through the port's C{transport}
 attribute, which L{twisted.internet.tcp.Port} documents as replaceable.
@@ -42,8 +42,7 @@ class EagerServer(tcp.Server):
     The socket's C{send} while a write may go straight to it (connected,
     neither closing nor closed for writing, nothing queued), else L{None}.
     Whoever sends with it must give what the kernel did not take (all of it if
-    C{send} raised) to L{write}, which queues it, or reports the error the
-    usual way.
+    C{send} raised) to L{queue}.
     """
 
     _queued = 0
@@ -62,12 +61,21 @@ class EagerServer(tcp.Server):
             try:
                 sent = send(data)
             except OSError:
-                # Would block, or failed: the buffered write below goes the
-                # usual way, and a failure surfaces from doWrite() as usual.
+                # Would block, or failed: queued below, and a failure
+                # surfaces from doWrite() as usual.
                 sent = 0
             if sent == len(data):
                 return
             data = data[sent:]
+        self.queue(data)
+
+    def queue(self, data: bytes) -> None:
+        """
+        Write C{data} the buffered way, from the reactor's next pass: for what
+        the kernel did not take at once, or could not (a failure then surfaces
+        from doWrite() as usual). Nothing goes straight to the socket until
+        the queue has drained.
+        """
         if data and self.connected:
             self._queued += len(data)
             self.send_now = None
@@ -85,24 +93,25 @@ class EagerServer(tcp.Server):
                 self.send_now = self.socket.send
         return sent
 
-    def loseConnection(self, *args: Any, **kwargs: Any) -> None:
+    def _close(self) -> None:
+        """Closing, or closed: nothing goes straight to the socket any more."""
         self._open = False
         self.send_now = None
+
+    def loseConnection(self, *args: Any, **kwargs: Any) -> None:
+        self._close()
         super().loseConnection(*args, **kwargs)
 
     def abortConnection(self) -> None:
-        self._open = False
-        self.send_now = None
+        self._close()
         super().abortConnection()
 
     def loseWriteConnection(self) -> None:
-        self._open = False
-        self.send_now = None
+        self._close()
         super().loseWriteConnection()
 
     def connectionLost(self, reason: Failure) -> None:
-        self._open = False
-        self.send_now = None
+        self._close()
         super().connectionLost(reason)
 
 

@@ -430,7 +430,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         # Signed off when the connection is lost, not here: this runs while
         # the model is delivering an event to a room, member by member.
         self._hung_up = True
-        self._direct = None
+        self._update_direct()
         self._leave_reason = "not reading"
         self.transport.abortConnection()
 
@@ -590,7 +590,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
             self._send(waited)
         self.flush()
         self._hung_up = True
-        self._direct = None
+        self._update_direct()
         self.setTimeout(None)
         # A transport with a producer registered does not close until it is gone.
         IConsumer(self.transport).unregisterProducer()
@@ -866,10 +866,9 @@ class ChatFactory(ServerFactory):
         nothing of its own to go first (L{ChatServerProtocol._update_direct})
         and nothing queued in its transport (L{EagerServer.send_now}), gets
         the line straight from its socket's C{send}. Whatever the kernel does
-        not take goes to the transport's C{write}, which queues it. Every other
-        connection gets the line through its usual write path (held until the
-        end of the turn, behind a lookup, counted against its backlog, or
-        under TLS). Only this factory's connections are members of its chat.
+        not take is queued in the transport. Every other connection gets the
+        line through its usual write path (held until the end of the turn,
+        behind a lookup, counted against its backlog, or under TLS).
         """
         data = wire.render(event)
         size = len(data)
@@ -885,9 +884,9 @@ class ChatFactory(ServerFactory):
                     try:
                         sent = send(data)
                     except OSError:
-                        sent = 0  # write() tries again, and reports a failure as usual
+                        sent = 0  # queue() has a failure reported as usual
                     if sent != size:
-                        transport.write(data[sent:])
+                        transport.queue(data[sent:])
                     continue
             protocol._write(data)
 

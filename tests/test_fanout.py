@@ -160,8 +160,11 @@ class FanOutTests(SynchronousTestCase):
         self.alice.say("after")
         self.assertEqual(self.bob.received(), b"<alice> after\n")
 
-    def test_a_send_that_fails_leaves_the_line_to_write(self) -> None:
+    def test_a_send_that_fails_leaves_the_line_to_the_queue(self) -> None:
+        tried: list[bytes] = []
+
         def would_block(data: bytes) -> int:
+            tried.append(data)
             raise BlockingIOError()
 
         self.bob.transport.send_now = would_block
@@ -169,6 +172,7 @@ class FanOutTests(SynchronousTestCase):
         self.assertEqual(self.carol.received(), b"<alice> hello\n")
         self.assertEqual(self.bob.received(), b"")
         self.assertTrue(self.bob.queued)
+        self.assertEqual(tried, [b"<alice> hello\n"], "tried once, then queued")
         self.bob.transport.doWrite()
         self.assertEqual(self.bob.received(), b"<alice> hello\n")
 
