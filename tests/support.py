@@ -8,8 +8,9 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import shutil
+import socket
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,14 @@ from twisted.cred.portal import Portal
 from twisted.internet.address import IPv4Address
 from twisted.internet.endpoints import quoteStringArgument
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IProtocol, IPushProducer
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import MemoryReactor, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.accounts import Accounts, ChatRealm
+from chatsvc.eagertcp import EagerServer
 from chatsvc.model import Chat
 from chatsvc.server import ChatFactory, ChatServerProtocol
 
@@ -121,6 +123,43 @@ def signed_on(
     connection.send(nick)
     connection.lines()
     return connection
+
+
+def eager_loopback(
+    build: Callable[[IPv4Address], IProtocol], cleanup: Callable[[Callable[[], object]], object]
+) -> tuple[EagerServer, socket.socket, MemoryReactor]:
+    """
+    A real loopback TCP connection whose accepted end is an L{EagerServer}
+    connected to the protocol C{build} makes for the peer's address, on a
+    L{MemoryReactor}: what is sent reaches the kernel at once, and nothing else
+    happens until the test says (C{doWrite()} sends what was queued). Returns
+    the transport, the peer's end (non-blocking) and the reactor; C{cleanup}
+    is given what closes the sockets.
+    """
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        peer = socket.create_connection(listener.getsockname())
+        sock, address = listener.accept()
+    cleanup(peer.close)
+    cleanup(sock.close)
+    peer.setblocking(False)
+    reactor = MemoryReactor()
+    protocol = build(IPv4Address("TCP", *address))
+    transport = EagerServer(sock, protocol, address, None, 0, reactor)
+    protocol.makeConnection(transport)
+    return transport, peer, reactor
+
+
+def drain(peer: socket.socket) -> bytes:
+    """Everything a non-blocking socket can read now."""
+    data = b""
+    while True:
+        try:
+            chunk = peer.recv(1 << 20)
+        except BlockingIOError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
 
 
 @attrs.frozen

@@ -14,10 +14,10 @@ from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
-from twisted.internet.testing import MemoryReactor
 from twisted.python.failure import Failure
 
 from chatsvc.eagertcp import EagerServer, eager
+from tests.support import drain, eager_loopback
 
 TIMEOUT = 10.0
 
@@ -131,30 +131,12 @@ def test_only_plain_tcp_ports_change() -> None:
     assert other.transport is tcp.Server
 
 
-def connected(
-    case_cleanup: list[Callable[[], object]],
-) -> tuple[EagerServer, socket.socket, MemoryReactor]:
-    """An EagerServer over a real loopback connection, on a reactor that runs nothing by itself."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    peer = socket.create_connection(listener.getsockname())
-    sock, address = listener.accept()
-    listener.close()
-    case_cleanup += [peer.close, sock.close]
-    reactor = MemoryReactor()
-    protocol = Protocol()
-    transport = EagerServer(sock, protocol, address, None, 0, reactor)
-    protocol.makeConnection(transport)
-    transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-    peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    peer.setblocking(False)
-    return transport, peer, reactor
-
-
 @pytest.mark.parametrize("closing", [False, True])
 def test_send_now_while_nothing_is_queued_and_not_closing(closing: bool) -> None:
-    cleanup: list[Callable[[], object]] = []
-    try:
-        transport, peer, reactor = connected(cleanup)
+    with contextlib.ExitStack() as stack:
+        transport, peer, reactor = eager_loopback(lambda address: Protocol(), stack.callback)
+        transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         assert transport.send_now is not None
         for _ in range(10_000):
             if transport in reactor.getWriters():
@@ -167,9 +149,7 @@ def test_send_now_while_nothing_is_queued_and_not_closing(closing: bool) -> None
         for _ in range(10_000):
             if transport not in reactor.getWriters():
                 break
-            with contextlib.suppress(BlockingIOError):
-                while peer.recv(1 << 20):
-                    pass
+            drain(peer)
             transport.doWrite()
         assert transport not in reactor.getWriters(), "never drained"
         if closing:
@@ -178,6 +158,3 @@ def test_send_now_while_nothing_is_queued_and_not_closing(closing: bool) -> None
             assert transport.send_now is not None
             transport.loseConnection()
             assert transport.send_now is None
-    finally:
-        for close in cleanup:
-            close()

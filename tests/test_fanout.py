@@ -14,38 +14,31 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from typing import cast
 from unittest import mock
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
-from twisted.internet.testing import MemoryReactor
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc import wire
-from chatsvc.eagertcp import EagerServer
 from chatsvc.limits import Limits
 from chatsvc.server import ChatFactory, ChatServerProtocol
 from chatsvc.testing import FakeHistory
-from tests.support import make_factory
+from tests.support import drain, eager_loopback, make_factory
 
 
 class SocketConnection:
     """A connection to C{factory} over a loopback TCP socket, the peer's end kept here."""
 
     def __init__(self, case: SynchronousTestCase, factory: ChatFactory, nick: str) -> None:
-        listener = socket.create_server(("127.0.0.1", 0))
-        case.addCleanup(listener.close)
-        self.peer = socket.create_connection(listener.getsockname())
-        case.addCleanup(self.peer.close)
-        sock, address = listener.accept()
-        case.addCleanup(sock.close)
-        self.peer.setblocking(False)
-        self.reactor = MemoryReactor()
-        protocol = factory.buildProtocol(IPv4Address("TCP", *address))
-        assert isinstance(protocol, ChatServerProtocol)
-        self.protocol = protocol
-        self.transport = EagerServer(sock, protocol, address, None, 0, self.reactor)
-        protocol.makeConnection(self.transport)
+        def build(address: IPv4Address) -> ChatServerProtocol:
+            protocol = factory.buildProtocol(address)
+            assert isinstance(protocol, ChatServerProtocol)
+            return protocol
+
+        self.transport, self.peer, self.reactor = eager_loopback(build, case.addCleanup)
+        self.protocol = cast(ChatServerProtocol, self.transport.protocol)
         self.say(nick)
         self.clock = factory.clock
         assert isinstance(self.clock, Clock)
@@ -58,15 +51,7 @@ class SocketConnection:
 
     def received(self) -> bytes:
         """What reached the peer's socket since the last call."""
-        data = b""
-        while True:
-            try:
-                chunk = self.peer.recv(1 << 20)
-            except BlockingIOError:
-                return data
-            if not chunk:
-                return data
-            data += chunk
+        return drain(self.peer)
 
     @property
     def queued(self) -> bool:
