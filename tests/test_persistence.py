@@ -19,7 +19,7 @@ import pytest_twisted
 
 from chatsvc.sqlitestore import BATCH_WINDOW
 from tests.test_endtoend import connect, start, tcp_endpoint
-from tests.test_twistd import TIMEOUT, TWISTD, User, run
+from tests.test_twistd import TIMEOUT, TWISTD, User, reap, run
 
 _STAMPED = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d)\] (.*)")
 
@@ -157,9 +157,7 @@ def twistd_chat(cwd: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], 
             time.sleep(0.05)
         yield process, int(found.group(1))
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(TIMEOUT)
+        reap(process)
         log.close()
 
 

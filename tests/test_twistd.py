@@ -36,6 +36,15 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     )
 
 
+def reap(process: subprocess.Popen[str]) -> None:
+    """Kill C{process} if it still runs, wait for it, and close its output pipe if it has one."""
+    if process.poll() is None:
+        process.kill()
+    process.wait(TIMEOUT)
+    if process.stdout is not None:
+        process.stdout.close()
+
+
 def wait_for(predicate: object, what: str) -> None:
     deadline = time.monotonic() + TIMEOUT
     while not predicate():  # type: ignore[operator]
@@ -157,11 +166,7 @@ def foreground(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
         else:
             raise AssertionError("server exited before listening")
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(TIMEOUT)
-        if process.stdout is not None:
-            process.stdout.close()
+        reap(process)
 
 
 def test_foreground_logs_to_stdout_and_stops_on_sigterm(
@@ -331,11 +336,7 @@ def test_tls_accounts_and_operators(tmp_path: Path) -> None:
         assert process.wait(TIMEOUT) == -signal.SIGTERM
         log = process.stdout.read()
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(TIMEOUT)
-        if process.stdout is not None:
-            process.stdout.close()
+        reap(process)
     assert "is alice, logged in to alice (operator)" in log
     assert "alice kicked bob from lobby (not nice)" in log
     assert "wonderland" not in log
