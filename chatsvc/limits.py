@@ -23,6 +23,14 @@ def _at_least(minimum: int) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
     return check
 
 
+def _between(low: int, high: int) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+        if not low <= value <= high:
+            raise ValueError(f"{attribute.name.replace('_', '-')} must be {low} to {high}")
+
+    return check
+
+
 def _positive_or_unlimited(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
     if value < 0:
         raise ValueError(f"{attribute.name.replace('_', '-')} must be 0 (unlimited) or more")
@@ -55,6 +63,12 @@ class Limits:
 
     max_send_buffer: int = attrs.field(default=1 << 20, validator=_positive_or_unlimited)
     """Bytes queued for a client that is not reading before it is dropped."""
+
+    send_timeout: float = attrs.field(default=60.0, validator=_positive_or_unlimited)
+    """Seconds a client's output may stay undelivered before it is dropped."""
+
+    ipv6_prefix: int = attrs.field(default=64, validator=_between(1, 128))
+    """Leading bits of an IPv6 address that C{max_per_ip} counts by: one host's network."""
 
 
 _EPSILON = 1e-9

@@ -52,6 +52,12 @@ LOOKUP_TIMEOUT = 5.0
 MAX_LOOKUPS = 4
 """Lookups one connection may have in flight, so that it cannot pile work up on the store."""
 
+REPLY_LIMIT = 256 * 1024
+"""
+Bytes one framed answer may take at most (L{reply_budget}): a peer that asks
+for much and never reads must not be owed more than its send buffer at once.
+"""
+
 ECHOED = 100
 """Bytes of a search's words echoed in its heading, so that the heading keeps its count."""
 
@@ -70,13 +76,33 @@ def _count(n: int) -> str:
     return "1 line" if n == 1 else f"{n} lines"
 
 
-def _framed(heading: str, lines: list[Line], end: str, limit: int) -> bytes:
+def reply_budget(max_send_buffer: int) -> int:
+    """
+    The most bytes of one framed answer, for a connection dropped once more
+    than C{max_send_buffer} bytes are queued for it (C{0}: never): a quarter
+    of that, at most L{REPLY_LIMIT}, so that an answer alone never drops it.
+    """
+    return min(REPLY_LIMIT, max_send_buffer // 4) if max_send_buffer else REPLY_LIMIT
+
+
+def _framed(heading: str, lines: list[Line], end: str, limit: int, budget: int) -> bytes:
+    """
+    C{lines} between a heading and an end notice; the oldest are left out
+    (and the heading says how many) if all of them would take over C{budget}.
+    """
+    shown = [wire.dated(line.event, line.when, limit) for line in lines]
+    size = sum(map(len, shown))
+    first = 0
+    while first < len(shown) and size > budget:
+        size -= len(shown[first])
+        first += 1
+    count = f"{_count(len(shown) - first)}, times in UTC"
+    if first:
+        count += (
+            f"; {_count(first).replace('line', 'earlier line')} left out, too long for one reply"
+        )
     return b"".join(
-        [
-            wire.notice(f"{heading} ({_count(len(lines))}, times in UTC):", limit),
-            *(wire.dated(line.event, line.when, limit) for line in lines),
-            wire.notice(end, limit),
-        ]
+        [wire.notice(f"{heading} ({count}):", limit), *shown[first:], wire.notice(end, limit)]
     )
 
 
@@ -97,30 +123,45 @@ def _unavailable(room: str, limit: int) -> bytes:
 
 
 def recent(
-    history: IHistory, room: str, lines: int, limit: int, *, joining: bool = False
+    history: IHistory,
+    room: str,
+    lines: int,
+    limit: int,
+    *,
+    joining: bool = False,
+    budget: int = REPLY_LIMIT,
 ) -> Lookup:
     """
     The last C{lines} lines of C{room}, framed, each line at most C{limit}
-    bytes. On C{joining} a room with no history, nothing at all.
+    bytes, all of them at most C{budget}. On C{joining} a room with no
+    history, nothing at all.
     """
 
     def show(found: list[Line]) -> bytes:
         if not found:
             return b"" if joining else wire.notice(f"No history of {room}", limit)
-        return _framed(f"Recent history of {room}", found, "End of history", limit)
+        return _framed(f"Recent history of {room}", found, "End of history", limit, budget)
 
     return _lookup(history.recent(room, lines), show, _unavailable(room, limit), limit)
 
 
-def search(history: IHistory, room: str, words: Sequence[str], lines: int, limit: int) -> Lookup:
-    """The last C{lines} lines of C{room} with all of C{words}, framed."""
+def search(
+    history: IHistory,
+    room: str,
+    words: Sequence[str],
+    lines: int,
+    limit: int,
+    *,
+    budget: int = REPLY_LIMIT,
+) -> Lookup:
+    """The last C{lines} lines of C{room} with all of C{words}, framed, in at most C{budget}."""
     wanted = wire.clip(" ".join(words), ECHOED)
 
     def show(found: list[Line]) -> bytes:
         if not found:
             return wire.notice(f"Nothing in {room} matches {wanted}", limit)
         return _framed(
-            f"Search results in {room} for {wanted}", found, "End of search results", limit
+            f"Search results in {room} for {wanted}", found, "End of search results", limit, budget
         )
 
     return _lookup(history.search(room, words, lines), show, _unavailable(room, limit), limit)

@@ -35,7 +35,10 @@ test-case-name: tests.test_server, tests.test_login, tests.test_tls
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import ipaddress
+import socket
 from collections.abc import Callable, Collection, Iterable
 from functools import partial
 from typing import Any, cast
@@ -80,6 +83,7 @@ from chatsvc.model import (
     PrivateMessage,
     Room,
 )
+from chatsvc.replay import reply_budget
 
 GREETING = wire.notice("Welcome to chatsvc!")
 PROMPT = wire.notice("Choose a nickname:")
@@ -94,6 +98,13 @@ ADDRESS_FULL = wire.notice("Too many connections from your address; try again la
 
 SHUTDOWN_GRACE = 5.0
 """Seconds a stopping server waits for goodbyes to flush before it hangs up."""
+
+HANG_UP_GRACE = 5.0
+"""
+Seconds a connection being closed has to take its last line: then it is
+aborted, so that a peer that does not read (or a TLS handshake that never
+ends) cannot keep its slot.
+"""
 
 REASON_ROOM = 100
 """Bytes of a line kept for what surrounds a leave or kick reason (names, room)."""
@@ -118,20 +129,59 @@ def password_of(line: bytes) -> bytes:
     return line[:-1] if line.endswith(b"\r") else line
 
 
-def describe_address(address: IAddress) -> str:
-    """C{host:port} for IPv4 peers, C{[host]:port} for IPv6, C{unix} for UNIX sockets."""
+def describe_address(address: IAddress, serial: int | None = None) -> str:
+    """
+    C{host:port} for IPv4 peers, C{[host]:port} for IPv6, C{unix#N} for UNIX
+    sockets: their peers have no address of their own, so the log tells them
+    apart by the connection's C{serial} number.
+    """
     if isinstance(address, IPv4Address | IPv6Address):
         host = f"[{address.host}]" if isinstance(address, IPv6Address) else address.host
         return f"{host}:{address.port}"
     if isinstance(address, UNIXAddress):
-        return "unix"
+        return "unix" if serial is None else f"unix#{serial}"
     return str(address)
 
 
-def peer_host(address: IAddress | None) -> str | None:
-    """The IP address that C{--max-per-ip} counts, if the peer has one."""
-    if isinstance(address, IPv4Address | IPv6Address):
+def peer_host(address: IAddress | None, ipv6_prefix: int = 128) -> str | None:
+    """
+    What C{--max-per-ip} counts the peer under: its IPv4 address, or its IPv6
+    network of C{ipv6_prefix} bits (one host may have a whole /64), or
+    L{None} for a peer without an IP address. An IPv4 address mapped into
+    IPv6 counts as the IPv4 address.
+    """
+    if isinstance(address, IPv4Address):
         return address.host
+    if isinstance(address, IPv6Address):
+        ip = ipaddress.IPv6Address(address.host.partition("%")[0])
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, ipv6_prefix), strict=False))
+    return None
+
+
+def _set_user_timeout(transport: ITCPTransport, seconds: float) -> None:
+    """
+    Have the kernel abort the connection once data it sent has gone
+    unacknowledged for C{seconds}, a closed window included (C{TCP_USER_TIMEOUT},
+    Linux): what a peer that never reads pins in the kernel's send buffer is
+    not ours to count, but this bounds how long it stays.
+    """
+    option = getattr(socket, "TCP_USER_TIMEOUT", None)
+    handle = _socket_of(transport)
+    if option is None or handle is None:
+        return
+    with contextlib.suppress(OSError):  # not a TCP socket after all: nothing to bound
+        handle.setsockopt(socket.IPPROTO_TCP, option, int(seconds * 1000))
+
+
+def _socket_of(transport: object) -> socket.socket | None:
+    """The socket under a TCP transport, or under TLS over one; None for others."""
+    for layer in (transport, getattr(transport, "transport", None)):
+        get_handle = getattr(layer, "getHandle", None)
+        handle = None if get_handle is None else get_handle()
+        if isinstance(handle, socket.socket):
+            return handle
     return None
 
 
@@ -192,6 +242,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
     __slots__ = (
         "_backlogged",
         "_bucket",
+        "_closing",
         "_delay",
         "_direct",
         "_discarding",
@@ -208,8 +259,10 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         "_receiving",
         "_refill",
         "_stage",
+        "_stalled",
         "_throttled",
         "_turn",
+        "_writing",
         "participant",
         "peer",
     )
@@ -224,6 +277,9 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self._backlogged = False  # the peer is not reading: its reads paused too
         self._handshaking = False  # TLS, before its handshake is done
         self._queued = 0  # bytes written while backlogged
+        self._writing = 0  # bytes of the write being made, while it is made
+        self._stalled: IDelayedCall | None = None  # --send-timeout, while backlogged
+        self._closing: IDelayedCall | None = None  # the abort after HANG_UP_GRACE
         self._bucket: TokenBucket | None = None
         self._refill: IDelayedCall | None = None
         self._leave_reason: str | None = None
@@ -242,11 +298,14 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
 
     def connectionMade(self) -> None:
         limits = self.factory.limits
-        self.peer = describe_address(self.transport.getPeer())
+        if self.peer == "?":
+            self.peer = describe_address(self.transport.getPeer())
         self._handshaking = INegotiated.providedBy(self.transport)
         if ITCPTransport.providedBy(self.transport):
             self.transport.setTcpNoDelay(True)
             self.transport.setTcpKeepAlive(True)
+            if limits.send_timeout:
+                _set_user_timeout(self.transport, limits.send_timeout)
         IConsumer(self.transport).registerProducer(_SendBacklog(self), True)
         self._lookups = replay.Lookups(self._send, self.factory.clock, idle=self._update_direct)
         self._update_direct()
@@ -258,7 +317,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._lost = True
         self.setTimeout(None)
-        for timer in (self._refill, self._delay):
+        for timer in (self._refill, self._delay, self._stalled, self._closing):
             if timer is not None and timer.active():
                 timer.cancel()
         self._lookups.stop()
@@ -276,6 +335,8 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         start again in between).
         """
         self._handshaking = False
+        if self._backlogged:
+            self._start_send_timer()
 
     def callLater(self, period: float, func: Callable[[], object]) -> IDelayedCall:
         """TimeoutMixin's timer, on the factory's clock."""
@@ -314,20 +375,20 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
             if end == -1:
                 break
             line = buffer[start:end]
-            start = end + 1
             if self._discarding:
+                # The end of a line already refused as too long: paid for then.
                 self._discarding = False
+            elif self._budget_spent():
+                break
             elif len(line) > limit + 1 or (len(line) > limit and not line.endswith(b"\r")):
                 self._too_long()
-            elif self._budget_spent():
-                start -= len(line) + 1
-                break
             else:
                 self.lineReceived(line)
+            start = end + 1
         rest = buffer[start:]
         if self._hung_up or self._discarding:
             rest = b""
-        elif not self.paused and len(rest) > limit + 1:
+        elif not self.paused and len(rest) > limit + 1 and not self._budget_spent():
             self._too_long()
             self._discarding = True
             rest = b""
@@ -338,7 +399,10 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self._error(f"line too long (over {limit} bytes); it was discarded")
 
     def _budget_spent(self) -> bool:
-        """Take a line's worth of budget; if there is none, pause reading until there is."""
+        """
+        Take a line's worth of budget; if there is none, pause reading until
+        there is. Every line costs the same, a refused one (too long) too.
+        """
         assert self._bucket is not None
         now = self.factory.clock.seconds()
         if self._bucket.take(now):
@@ -372,12 +436,32 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         # Transports say so again on every write while their buffer is full.
         if not self._backlogged:
             self._backlogged = True
-            self._queued = 0
+            # The write that filled the buffer counts: it may be a large reply.
+            self._queued = self._writing
+            if not self._handshaking:
+                self._start_send_timer()
             self._update_reading()
 
     def peer_caught_up(self) -> None:
         self._backlogged = False
+        if self._stalled is not None:
+            if self._stalled.active():
+                self._stalled.cancel()
+            self._stalled = None
         self._update_reading()
+
+    def _start_send_timer(self) -> None:
+        """Drop the connection if what it is owed is not taken within C{--send-timeout}."""
+        timeout = self.factory.limits.send_timeout
+        if timeout and self._stalled is None and not self._hung_up:
+            self._stalled = self.factory.clock.callLater(timeout, self._send_timed_out)
+
+    def _send_timed_out(self) -> None:
+        self._stalled = None
+        timeout = self.factory.limits.send_timeout
+        self._drop(
+            "{peer} dropped: its output has not drained for {timeout} seconds", timeout=timeout
+        )
 
     def _write(self, data: bytes) -> None:
         if self._lookups.busy:
@@ -390,9 +474,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
             return
         if self._backlogged:
             self._queued += len(data)
-            limit = self.factory.limits.max_send_buffer
-            if limit and self._queued > limit:
-                self._drop_slow_reader(limit)
+            if self._over_send_buffer():
                 return
         # The first write of a reactor turn goes out at once; later ones wait
         # for the end of the turn, to go out together (ChatFactory.turn).
@@ -403,7 +485,29 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
             self._held.append(data)
             return
         self._turn = factory.turn()
+        self._write_out(data)
+
+    def _write_out(self, data: bytes) -> None:
+        """
+        Give C{data} to the transport. If that fills its buffer, the transport
+        pauses us (L{peer_stopped_reading}) before it returns, and the bytes of
+        this write are the first counted against C{--max-send-buffer}.
+        """
+        self._writing = len(data)
         self.transport.write(data)
+        self._writing = 0
+        if self._backlogged:
+            self._over_send_buffer()
+
+    def _over_send_buffer(self) -> bool:
+        """Drop the connection if more is queued for it than C{--max-send-buffer}."""
+        limit = self.factory.limits.max_send_buffer
+        if limit and self._queued > limit and not self._hung_up:
+            self._drop(
+                "{peer} dropped: over {limit} bytes queued and it is not reading", limit=limit
+            )
+            return True
+        return False
 
     def _update_direct(self) -> None:
         """
@@ -419,14 +523,11 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         """Write what was held since the first write of this turn, in one go."""
         held, self._held = self._held, []
         if held and not self._hung_up:
-            self.transport.write(held[0] if len(held) == 1 else b"".join(held))
+            self._write_out(held[0] if len(held) == 1 else b"".join(held))
 
-    def _drop_slow_reader(self, limit: int) -> None:
-        self._log.warn(
-            "{peer} dropped: over {limit} bytes queued and it is not reading",
-            peer=self.peer,
-            limit=limit,
-        )
+    def _drop(self, why: str, **fields: object) -> None:
+        """Abort a connection that does not take what it is sent; its room is told."""
+        self._log.warn(why, peer=self.peer, **fields)
         # Signed off when the connection is lost, not here: this runs while
         # the model is delivering an event to a room, member by member.
         self._hung_up = True
@@ -456,6 +557,9 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
     def _nickname(self, nick: str) -> None:
         if nick.lower() == "/quit" or nick.lower().startswith("/quit "):
             self._quit(None)
+            return
+        if not nick:
+            self._write(PROMPT)
             return
         try:
             account = self.factory.chat.check_nick(nick)
@@ -594,8 +698,20 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self.setTimeout(None)
         # A transport with a producer registered does not close until it is gone.
         IConsumer(self.transport).unregisterProducer()
+        if self._handshaking:
+            # TLS would wait for the handshake to end before it closed, and a
+            # peer that sent nothing never ends it: there is nobody to tell.
+            self.transport.abortConnection()
+            return
         self.transport.write(last_words)
         self.transport.loseConnection()
+        if self._closing is None:
+            self._closing = self.factory.clock.callLater(HANG_UP_GRACE, self._abort)
+
+    def _abort(self) -> None:
+        self._closing = None
+        self._log.info("{peer} did not take its last line in time", peer=self.peer)
+        self.transport.abortConnection()
 
     # Commands
 
@@ -640,11 +756,28 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
                     self._list(f"{room.name} ({len(room)})" for room in rooms)
                 case commands.History(lines=lines):
                     history = self.factory.history
-                    self._look_up(partial(replay.recent, history, me.room.name, lines, limit))
+                    self._look_up(
+                        partial(
+                            replay.recent,
+                            history,
+                            me.room.name,
+                            lines,
+                            limit,
+                            budget=self.factory.reply_budget,
+                        )
+                    )
                 case commands.Search(words=words):
                     history, found = self.factory.history, SEARCH_RESULTS
                     self._look_up(
-                        partial(replay.search, history, me.room.name, words, found, limit)
+                        partial(
+                            replay.search,
+                            history,
+                            me.room.name,
+                            words,
+                            found,
+                            limit,
+                            budget=self.factory.reply_budget,
+                        )
                     )
                 case commands.Help():
                     self._notice("Commands:")
@@ -713,7 +846,17 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         if self.factory.replay:
             limit = self.factory.limits.max_line
             history, lines = self.factory.history, self.factory.replay
-            self._look_up(partial(replay.recent, history, room.name, lines, limit, joining=True))
+            self._look_up(
+                partial(
+                    replay.recent,
+                    history,
+                    room.name,
+                    lines,
+                    limit,
+                    joining=True,
+                    budget=self.factory.reply_budget,
+                )
+            )
 
     def _show_members(self, room: Room, heading: str) -> None:
         self._notice(f"{heading} {room.name} ({_count(len(room), 'member')}):")
@@ -739,15 +882,26 @@ def _count(n: int, noun: str) -> str:
 
 
 class RefusedConnection(Protocol):
-    """A connection over a limit: it is told why, and closed."""
+    """
+    A connection over a limit: it is told why, and closed; aborted if it has
+    not taken that within L{HANG_UP_GRACE} seconds (a TLS peer that never
+    does its handshake would otherwise keep the socket open).
+    """
 
-    def __init__(self, notice: bytes) -> None:
+    def __init__(self, notice: bytes, clock: IReactorTime) -> None:
         self.notice = notice
+        self.clock = clock
+        self._abort: IDelayedCall | None = None
 
     def connectionMade(self) -> None:
-        assert self.transport is not None
-        self.transport.write(self.notice)
-        self.transport.loseConnection()
+        transport = cast(ITCPTransport, self.transport)
+        transport.write(self.notice)
+        transport.loseConnection()
+        self._abort = self.clock.callLater(HANG_UP_GRACE, transport.abortConnection)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._abort is not None and self._abort.active():
+            self._abort.cancel()
 
 
 class ChatFactory(ServerFactory):
@@ -764,6 +918,7 @@ class ChatFactory(ServerFactory):
     """
 
     protocol = ChatServerProtocol  # type: ignore[assignment]
+    noisy = False  # the service logs where it listens; "Starting factory <...>" says nothing
     _log = Logger()
 
     def __init__(
@@ -785,6 +940,8 @@ class ChatFactory(ServerFactory):
         self.chat = chat if chat is not None else Chat()
         self.chat.fan_out = self.fan_out
         self.limits = limits if limits is not None else Limits()
+        self.reply_budget = reply_budget(self.limits.max_send_buffer)
+        """The most bytes of one history answer (L{chatsvc.replay.reply_budget})."""
         self.log_messages = log_messages
         self.clock = clock
         self.portal = portal
@@ -800,16 +957,17 @@ class ChatFactory(ServerFactory):
         self._per_host: dict[str, int] = {}
         self._hosts: dict[ChatServerProtocol, str] = {}
         self._all_closed: list[Deferred[None]] = []
+        self._serial = 0  # connections ever accepted, to tell UNIX-socket peers apart
 
     def buildProtocol(self, addr: IAddress | None) -> Protocol | None:
         """A chat connection, or a refusal if the server or the address is full."""
         limits = self.limits
-        host = peer_host(addr)
+        host = peer_host(addr, limits.ipv6_prefix)
         if limits.max_clients and len(self.connections) >= limits.max_clients:
             self._log.warn(
                 "Refused {peer}: {n} connections open", peer=addr, n=len(self.connections)
             )
-            return RefusedConnection(SERVER_FULL)
+            return RefusedConnection(SERVER_FULL, self.clock)
         if (
             host is not None
             and limits.max_per_ip
@@ -818,9 +976,12 @@ class ChatFactory(ServerFactory):
             self._log.warn(
                 "Refused {host}: {n} connections from it", host=host, n=limits.max_per_ip
             )
-            return RefusedConnection(ADDRESS_FULL)
+            return RefusedConnection(ADDRESS_FULL, self.clock)
         protocol = super().buildProtocol(addr)
         assert isinstance(protocol, ChatServerProtocol)
+        self._serial += 1
+        if addr is not None:
+            protocol.peer = describe_address(addr, self._serial)
         if host is not None:
             self._hosts[protocol] = host
             self._per_host[host] = self._per_host.get(host, 0) + 1
@@ -918,7 +1079,10 @@ class ChatFactory(ServerFactory):
         """
         if not self.connections:
             return succeed(None)
-        self._log.info("Saying goodbye to {n} connections", n=len(self.connections))
+        self._log.info(
+            "Saying goodbye to {connections}",
+            connections=_count(len(self.connections), "connection"),
+        )
         for protocol in list(self.connections):
             protocol.goodbye(SHUTDOWN)
         self.chat.dissolve()

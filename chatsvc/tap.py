@@ -132,6 +132,16 @@ class Options(AuthOptionMixin, usage.Options):
             "Bytes queued for a client that is not reading before it is dropped (0: unlimited).",
             int,
         ),
+        _limit(
+            "send-timeout",
+            "Seconds a client's output may go undelivered before it is dropped (0: forever).",
+            float,
+        ),
+        _limit(
+            "ipv6-prefix",
+            "IPv6 clients count towards --max-per-ip by network: the first N bits (1-128).",
+            int,
+        ),
         [
             "announce-limit",
             None,

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from twisted.internet.address import IPv4Address, UNIXAddress
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.error import ConnectionAborted
+from twisted.internet.interfaces import INegotiated
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.logger import capturedLogs, formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import alsoProvides
 
 from chatsvc.limits import Limits
-from chatsvc.server import ChatServerProtocol, RefusedConnection
+from chatsvc.server import (
+    ADDRESS_FULL,
+    HANG_UP_GRACE,
+    ChatFactory,
+    ChatServerProtocol,
+    RefusedConnection,
+)
 from tests.support import Connection, make_factory, signed_on
 
 
@@ -274,3 +283,207 @@ class SendBufferTests(SynchronousTestCase):
         self.slow.send("/quit")
         self.assertIsNone(self.slow.transport.producer)
         self.assertTrue(self.slow.transport.disconnecting)
+
+
+class IPv6NetworkTests(SynchronousTestCase):
+    """C{--max-per-ip} counts an IPv6 peer by its network: one host may hold a whole /64."""
+
+    def build(self, factory: ChatFactory, host: str) -> object:
+        return factory.buildProtocol(IPv6Address("TCP", host, 1))
+
+    def test_one_network_shares_the_limit(self) -> None:
+        factory = make_factory(limits=Limits(max_per_ip=2))
+        self.assertIsInstance(self.build(factory, "2001:db8:1:2::1"), ChatServerProtocol)
+        self.assertIsInstance(self.build(factory, "2001:db8:1:2:ab::2"), ChatServerProtocol)
+        refused = self.build(factory, "2001:db8:1:2:ffff:ffff:ffff:ffff")
+        assert isinstance(refused, RefusedConnection)
+        self.assertEqual(refused.notice, ADDRESS_FULL)
+        self.assertIsInstance(self.build(factory, "2001:db8:1:3::1"), ChatServerProtocol)
+        self.assertEqual(factory.connections_from("2001:db8:1:2::/64"), 2)
+
+    def test_prefix_is_an_option(self) -> None:
+        factory = make_factory(limits=Limits(max_per_ip=1, ipv6_prefix=128))
+        self.assertIsInstance(self.build(factory, "2001:db8::1"), ChatServerProtocol)
+        self.assertIsInstance(self.build(factory, "2001:db8::2"), ChatServerProtocol)
+        self.assertIsInstance(self.build(factory, "2001:db8::2"), RefusedConnection)
+
+    def test_mapped_ipv4_counts_as_ipv4(self) -> None:
+        factory = make_factory(limits=Limits(max_per_ip=1))
+        Connection(factory, host="10.0.0.1")
+        self.assertIsInstance(self.build(factory, "::ffff:10.0.0.1"), RefusedConnection)
+
+    def test_bounds(self) -> None:
+        for bad in (0, 129):
+            with self.assertRaises(ValueError):
+                Limits(ipv6_prefix=bad)
+
+
+class TLSBeforeHandshake(StringTransport):
+    """A TLS transport whose peer never starts the handshake: nothing written reaches it."""
+
+    negotiatedProtocol = None
+
+    def __init__(self, peer: IPv4Address | None = None) -> None:
+        super().__init__(peerAddress=peer)
+        alsoProvides(self, INegotiated)
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        pass
+
+    def setTcpKeepAlive(self, enabled: bool) -> None:
+        pass
+
+
+class HangUpTests(SynchronousTestCase):
+    """No connection outlives its hang-up, whether or not the peer takes its last line."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.factory = make_factory(clock=self.clock, limits=Limits(login_timeout=5))
+
+    def test_tls_without_a_handshake_is_aborted_at_the_login_timeout(self) -> None:
+        transport = TLSBeforeHandshake(IPv4Address("TCP", "10.0.0.1", 1))
+        protocol = self.factory.buildProtocol(transport.getPeer())
+        assert protocol is not None
+        protocol.makeConnection(transport)
+        self.clock.advance(5)
+        self.assertTrue(transport.disconnected, "aborted: TLS would wait for the handshake")
+
+    def test_a_peer_that_does_not_take_its_goodbye_is_aborted(self) -> None:
+        alice = signed_on(self.factory, "alice")
+        alice.send("/quit")
+        self.assertTrue(alice.transport.disconnecting)
+        self.clock.advance(HANG_UP_GRACE - 0.1)
+        self.assertFalse(alice.transport.disconnected)
+        self.clock.advance(0.1)
+        self.assertTrue(alice.transport.disconnected)
+
+    def test_nothing_is_left_once_closed(self) -> None:
+        alice = signed_on(self.factory, "alice")
+        alice.send("/quit")
+        alice.close()
+        self.clock.advance(0)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_refused_connections_are_aborted_too(self) -> None:
+        factory = make_factory(clock=self.clock, limits=Limits(max_clients=1, login_timeout=0))
+        Connection(factory)
+        refused = factory.buildProtocol(IPv4Address("TCP", "10.0.0.2", 1))
+        assert isinstance(refused, RefusedConnection)
+        transport = TLSBeforeHandshake()
+        refused.makeConnection(transport)
+        self.assertTrue(transport.disconnecting)
+        self.assertFalse(transport.disconnected)
+        self.clock.advance(HANG_UP_GRACE)
+        self.assertTrue(transport.disconnected)
+        refused.connectionLost(Failure(ConnectionAborted()))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class FillingTransport(StringTransport):
+    """A transport whose buffer is full from the first write of over C{size} bytes on."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(peerAddress=IPv4Address("TCP", "10.0.0.7", 1))
+        self.size = size
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        if len(self.value()) > self.size and self.producer is not None:
+            self.producer.pauseProducing()
+
+
+class SendTimeoutTests(SynchronousTestCase):
+    """Output that does not drain for C{--send-timeout} seconds drops the connection."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.factory = make_factory(
+            clock=self.clock, limits=Limits(rate=0, send_timeout=30, max_send_buffer=10_000)
+        )
+        self.alice = signed_on(self.factory, "alice")
+        self.slow = signed_on(self.factory, "slow", host="10.0.0.2")
+        self.alice.lines()
+
+    def test_dropped_when_output_does_not_drain(self) -> None:
+        self.slow.producer.pauseProducing()
+        self.clock.advance(29.9)
+        self.assertFalse(self.slow.transport.disconnecting)
+        with capturedLogs() as events:
+            self.clock.advance(0.1)
+        self.assertTrue(self.slow.transport.disconnected)
+        self.assertIn(
+            "10.0.0.2:40000 dropped: its output has not drained for 30 seconds",
+            [formatEvent(e) for e in events],
+        )
+        self.slow.protocol.connectionLost(Failure(ConnectionAborted()))
+        self.assertEqual(self.alice.lines(), ["*** slow left lobby (not reading)"])
+
+    def test_draining_in_time_stops_the_clock(self) -> None:
+        for _ in range(3):
+            self.slow.producer.pauseProducing()
+            self.clock.advance(29)
+            self.slow.producer.resumeProducing()
+        self.clock.advance(60)
+        self.assertFalse(self.slow.transport.disconnecting)
+
+    def test_zero_is_forever(self) -> None:
+        factory = make_factory(clock=self.clock, limits=Limits(send_timeout=0))
+        slow = signed_on(factory, "slow")
+        slow.producer.pauseProducing()
+        self.clock.advance(10_000)
+        self.assertFalse(slow.transport.disconnecting)
+
+    def test_the_write_that_fills_the_buffer_counts(self) -> None:
+        """
+        A reply big enough to fill the transport's buffer on its own counts
+        towards C{--max-send-buffer}, so that later lines in a quiet room
+        are not the first to be counted.
+        """
+        factory = make_factory(clock=self.clock, limits=Limits(rate=0, max_send_buffer=1000))
+        alice = signed_on(factory, "alice")
+        transport = FillingTransport(300)
+        slow = factory.buildProtocol(transport.getPeer())
+        assert isinstance(slow, ChatServerProtocol)
+        slow.makeConnection(transport)
+        slow.dataReceived(b"slow\n")
+        self.assertFalse(transport.disconnecting, "the greeting and hello fit")
+        self.clock.advance(0)
+        alice.send("x" * 900)
+        self.clock.advance(0)
+        self.assertFalse(transport.disconnecting, "908 bytes filled it")
+        alice.send("y" * 100)
+        self.clock.advance(0)
+        self.assertTrue(transport.disconnected, "and 108 more are over 1000")
+
+
+class OverLongLineRateTests(SynchronousTestCase):
+    """A line refused as too long costs a token like any other."""
+
+    def test_over_long_lines_are_paced(self) -> None:
+        clock = Clock()
+        factory = make_factory(clock=clock, limits=Limits(max_line=256, rate=1, burst=2))
+        alice = signed_on(factory, "alice")
+        alice.protocol.dataReceived((b"x" * 300 + b"\n") * 5)
+        error = "*** Error: line too long (over 256 bytes); it was discarded"
+        self.assertEqual(alice.lines(), [error], "the nickname took one of the two tokens")
+        clock.advance(1)
+        self.assertEqual(alice.lines(), [error])
+        clock.advance(3)
+        self.assertEqual(alice.lines(), [error] * 2, "a burst of two at most")
+        clock.advance(1)
+        self.assertEqual(alice.lines(), [error])
+
+    def test_an_unfinished_over_long_line_is_paced_too(self) -> None:
+        clock = Clock()
+        factory = make_factory(clock=clock, limits=Limits(max_line=256, rate=1, burst=1))
+        alice = signed_on(factory, "alice")
+        alice.protocol.dataReceived(b"y" * 300)
+        self.assertEqual(alice.lines(), [], "no token left: not read on until there is")
+        clock.advance(1)
+        self.assertEqual(
+            alice.lines(), ["*** Error: line too long (over 256 bytes); it was discarded"]
+        )
+        alice.protocol.dataReceived(b"yyy\nhello\n")
+        clock.advance(1)
+        self.assertEqual(alice.lines(), [])

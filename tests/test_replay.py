@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatsvc.history import HistoryError, Line, NoHistory
 from chatsvc.limits import Limits
 from chatsvc.model import Action, Message
-from chatsvc.replay import HOLD_LIMIT, LOOKUP_TIMEOUT, Lookup, Lookups
+from chatsvc.replay import HOLD_LIMIT, LOOKUP_TIMEOUT, REPLY_LIMIT, Lookup, Lookups, reply_budget
 from chatsvc.server import ChatFactory
 from chatsvc.testing import FakeHistory
 from tests.support import Connection, make_factory, signed_on
@@ -302,6 +302,7 @@ class HeldOutputTests(SynchronousTestCase):
         )
         self.assertTrue(self.alice.transport.disconnecting)
         self.assertEqual(self.bob.lines(), [])
+        self.alice.close()
         self.clock.advance(0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
@@ -502,3 +503,35 @@ class LookupsTests(SynchronousTestCase):
         self.assertEqual(self.clock.getDelayedCalls(), [])
         first.callback(b"one\n")
         self.assertEqual(self.sent, [])
+
+
+class ReplyBudgetTests(SynchronousTestCase):
+    """One answer never owes a connection more than a quarter of its send buffer."""
+
+    def test_budget(self) -> None:
+        self.assertEqual(reply_budget(1 << 20), 256 * 1024)
+        self.assertEqual(reply_budget(40_000), 10_000)
+        self.assertEqual(reply_budget(64 << 20), REPLY_LIMIT)
+        self.assertEqual(reply_budget(0), REPLY_LIMIT)
+
+    def test_oldest_lines_are_left_out_and_the_heading_says_so(self) -> None:
+        factory, _, _ = history_factory(replay=0, limits=Limits(rate=0, max_send_buffer=40_000))
+        alice, bob = signed_on(factory, "alice"), signed_on(factory, "bob")
+        for i in range(30):
+            bob.send(f"{i:02} " + "x" * 997)  # 1,022 bytes with the stamp and the name
+        alice.lines()
+        alice.send("/history 30")
+        lines = alice.lines()
+        shown = lines[1:-1]
+        self.assertEqual(
+            lines[0],
+            f"*** Recent history of lobby ({len(shown)} lines, times in UTC; "
+            f"{30 - len(shown)} earlier lines left out, too long for one reply):",
+        )
+        self.assertEqual(len(shown), 9, "9 of 1,022 bytes fit in 10,000; 10 would not")
+        self.assertEqual([line[25:27] for line in shown], [str(i) for i in range(21, 30)])
+        self.assertEqual(lines[-1], "*** End of history")
+        alice.send("/search xxx" + "x" * 994)
+        lines = alice.lines()
+        self.assertIn("(9 lines, times in UTC; 11 earlier lines left out", lines[0])
+        self.assertEqual(len(lines), 11)

@@ -70,10 +70,20 @@ class HandshakeTests(SynchronousTestCase):
         c.send("alice2")
         self.assertEqual(c.lines()[0], "*** Hello alice2! Type /help for the commands.")
 
+    def test_empty_line_asks_again(self) -> None:
+        """An empty line at the prompt is no attempt at a nickname: the prompt again, no error."""
+        c = Connection(self.factory)
+        c.lines()
+        for empty in ["", "   ", "\r"]:
+            c.send(empty)
+            self.assertEqual(c.lines(), ["*** Choose a nickname:"])
+        c.send("alice")
+        self.assertEqual(c.lines()[0], "*** Hello alice! Type /help for the commands.")
+
     def test_invalid_nickname(self) -> None:
         c = Connection(self.factory)
         c.lines()
-        for bad in ["al ice", "", "x" * 33, "<bob>", "/join"]:
+        for bad in ["al ice", "x" * 33, "<bob>", "/join"]:
             c.send(bad)
             self.assertEqual(
                 c.lines(),
@@ -657,7 +667,45 @@ class AddressTests(SynchronousTestCase):
         self.assertEqual(describe_address(IPv4Address("TCP", "1.2.3.4", 5)), "1.2.3.4:5")
         self.assertEqual(describe_address(IPv6Address("TCP", "::1", 5)), "[::1]:5")
         self.assertEqual(describe_address(UNIXAddress(b"/run/chat.sock")), "unix")
-        self.assertEqual(describe_address(UNIXAddress(b"")), "unix")
+        self.assertEqual(describe_address(UNIXAddress(b""), 7), "unix#7")
+
+    def test_unix_peers_are_told_apart(self) -> None:
+        """UNIX-socket peers have no address: the log numbers their connections."""
+        factory = make_factory()
+        with capturedLogs() as events:
+            for _ in range(2):
+                transport = StringTransport(peerAddress=UNIXAddress(None))
+                protocol = factory.buildProtocol(transport.getPeer())
+                assert protocol is not None
+                protocol.makeConnection(transport)
+                protocol.dataReceived(b"/quit\n")
+        self.assertEqual(
+            [formatEvent(e) for e in events if "connected" in formatEvent(e)],
+            ["unix#1 connected", "unix#2 connected"],
+        )
+
+
+class FactoryLogTests(SynchronousTestCase):
+    def test_goodbye_counts_in_words(self) -> None:
+        factory = make_factory()
+        for i in range(2):
+            signed_on(factory, f"user{i}", port=i)
+        with capturedLogs() as events:
+            factory.shut_down()
+        self.assertIn("Saying goodbye to 2 connections", [formatEvent(e) for e in events])
+        factory = make_factory()
+        signed_on(factory, "alone")
+        with capturedLogs() as events:
+            factory.shut_down()
+        self.assertIn("Saying goodbye to 1 connection", [formatEvent(e) for e in events])
+
+    def test_starting_the_factory_is_not_logged(self) -> None:
+        """The service says where it listens; Twisted's "Starting factory <...>" says nothing."""
+        factory = make_factory()
+        with capturedLogs() as events:
+            factory.doStart()
+            factory.doStop()
+        self.assertEqual([formatEvent(e) for e in events], [])
 
 
 class InMemoryPairTests(SynchronousTestCase):

@@ -18,6 +18,7 @@ from twisted.internet.endpoints import connectProtocol, wrapClientTLS
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.internet.task import deferLater
+from twisted.logger import capturedLogs, formatEvent
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 
@@ -241,4 +242,73 @@ async def test_reader_that_stops_is_dropped_under_tls(certificates: Certificates
         await until(lambda: len(service.factory.connections) == 1, "slow's connection to close")
     finally:
         slow.close()
+        await service.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_silent_connections_to_the_tls_port_are_closed(certificates: Certificates) -> None:
+    """
+    A connection that never starts the handshake is closed at the login
+    timeout, and its slot is free again: TLS alone would wait for the
+    handshake before it closed, for ever.
+    """
+    service = start_both(certificates, "--login-timeout", "0.5", "--max-clients", "2")
+    port = service.ports[1].getHost().port  # type: ignore[attr-defined]
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) for _ in range(2)]
+    try:
+        for sock in socks:
+            sock.setblocking(False)
+        await until(lambda: len(service.factory.connections) == 2, "both to be accepted")
+
+        def closed(sock: socket.socket) -> bool:
+            try:
+                return sock.recv(4096) == b""
+            except BlockingIOError:
+                return False
+            except ConnectionResetError:
+                return True
+
+        with capturedLogs() as events:
+            for sock in socks:
+                await until(lambda sock=sock: closed(sock), "the server to close it")  # type: ignore[misc]
+            await until(lambda: not service.factory.connections, "the slots to be free")
+        said = [formatEvent(event) for event in events]
+        assert sum("gave no nickname in time" in line for line in said) == 2
+        assert not any("did not take its last line" in line for line in said), "aborted at once"
+        alice = await connect(tcp_endpoint(service), "alice")
+        await alice.expect("*** You joined lobby (1 member):")
+        alice.say("/quit")
+        await alice.expect_closed()
+    finally:
+        for sock in socks:
+            sock.close()
+        await service.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_unacknowledged_output_times_out_in_the_kernel_too(
+    certificates: Certificates,
+) -> None:
+    """
+    What the kernel holds for a peer that never reads is not the server's to
+    count: the socket's TCP_USER_TIMEOUT is --send-timeout, under TLS too.
+    """
+    service = start_both(certificates, "--send-timeout", "42.5")
+    try:
+        alice = await connect(tcp_endpoint(service), "alice")
+        bob = await connect(tls_endpoint(service, certificates), "bob")
+        await bob.expect("*** You joined lobby (2 members):")
+        timeouts = []
+        for protocol in service.factory.connections:
+            transport: object = protocol.transport
+            if isinstance(transport, TLSMemoryBIOProtocol):
+                transport = transport.transport
+            assert isinstance(transport, EagerServer)
+            sock = transport.getHandle()
+            timeouts.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT))
+        assert timeouts == [42500, 42500]
+        for client in (alice, bob):
+            client.say("/quit")
+            await client.expect_closed()
+    finally:
         await service.stopService()

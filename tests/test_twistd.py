@@ -184,7 +184,7 @@ def test_foreground_logs_to_stdout_and_stops_on_sigterm(
     assert process.wait(TIMEOUT) == -signal.SIGTERM
     assert process.stdout is not None
     log = process.stdout.read()
-    assert "Saying goodbye to 1 connections" in log
+    assert "Saying goodbye to 1 connection\n" in log
     assert "Main loop terminated." in log
 
 
