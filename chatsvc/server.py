@@ -82,6 +82,7 @@ from chatsvc.model import (
     Participant,
     PrivateMessage,
     Room,
+    is_valid_name,
 )
 from chatsvc.replay import reply_budget
 
@@ -561,12 +562,17 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         if not nick:
             self._write(PROMPT)
             return
-        try:
-            account = self.factory.chat.check_nick(nick)
-        except ChatError as e:
-            self._write(self._clipped_error(str(e)) + PROMPT)
-            return
+        chat = self.factory.chat
+        # A registered nickname is asked for its password first, taken or
+        # not: whoever knows it may have it (L{_take_over}), and nothing
+        # typed after it is ever read as another nickname.
+        account = chat.registered(nick) if is_valid_name(nick) else None
         if account is None:
+            try:
+                chat.check_nick(nick)
+            except ChatError as e:
+                self._write(self._clipped_error(str(e)) + PROMPT)
+                return
             self._sign_on(nick, None)
         else:
             self._login = (nick, account)
@@ -595,9 +601,40 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
             logout()
             return
         assert self._login is not None
-        self._logout = logout
+        self._take_over(self._login[0])
         self._sign_on(self._login[0], account)
+        if self.participant is None:
+            logout()  # refused after all: back at the nickname prompt, logged in to nothing
+        else:
+            self._logout = logout
         self._update_reading()
+
+    def _take_over(self, nick: str) -> None:
+        """
+        Whoever has C{nick} now leaves it to this connection, which has just
+        logged in to its account: the same user signed on elsewhere (a bot's
+        previous connection that lingers), or a guest who took it before it
+        was registered.
+        """
+        holder = self.factory.chat.find(nick)
+        if holder is None:
+            return
+        # Every member of the chat is one of the factory's connections.
+        connection = cast(ChatServerProtocol, holder.client)
+        if holder.account is None:
+            farewell = (
+                f"The nickname {holder.nick} is registered, and its owner signed on. Goodbye!"
+            )
+        else:
+            farewell = "Signed on from elsewhere. Goodbye!"
+        self._log.info(
+            "{peer} takes {nick} over from {other}",
+            peer=self.peer,
+            nick=holder.nick,
+            other=connection.peer,
+        )
+        connection._sign_off("signed on from elsewhere")
+        connection._hang_up(wire.notice(farewell))
 
     def _login_failed(self, failure: Failure, account: str) -> None:
         if self._lost or self._hung_up:

@@ -52,6 +52,29 @@ class PendingChecker(InMemoryUsernamePasswordDatabaseDontUse):
         return d
 
 
+@implementer(IAccountNames)
+class MutableNames:
+    """Registered nicknames that a test may add to while the chat runs."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def account_for(self, nick: str) -> str | None:
+        return nick.lower() if nick.lower() in self.names else None
+
+
+@implementer(IAccountNames)
+class NamedChecker(InMemoryUsernamePasswordDatabaseDontUse):
+    """A checker whose registered names are those of C{names}, whatever passwords it has."""
+
+    def __init__(self, names: MutableNames, **passwords: bytes) -> None:
+        super().__init__(**passwords)
+        self.names = names
+
+    def account_for(self, nick: str) -> str | None:
+        return self.names.account_for(nick)
+
+
 class PasswordTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.factory = with_accounts()
@@ -176,11 +199,73 @@ class PasswordTests(SynchronousTestCase):
         self.assertIsNone(self.c.protocol.factory.chat.find("dave"))
 
     def test_registered_and_signed_on_already(self) -> None:
-        """A second login to the same nickname is refused before any password is asked."""
-        Connection(self.factory, port=1).send("alice", "secret")
+        """
+        A registered nickname is asked for its password even while signed on:
+        with the right one, the new connection takes it over.
+        """
+        first = Connection(self.factory, port=1)
+        first.send("alice", "secret")
+        first.lines()
+        self.bob.lines()
         self.c.send("Alice")
+        self.assertEqual(self.c.lines(), ["*** Password for alice:"])
+        self.assertEqual(self.bob.lines(), [])
+        self.c.send("secret")
+        self.assertEqual(first.lines(), ["*** Signed on from elsewhere. Goodbye!"])
+        self.assertTrue(first.transport.disconnecting)
+        self.assertEqual(self.c.lines(), hello("Alice", "carol"))
         self.assertEqual(
-            self.c.lines(), ["*** Error: the nickname Alice is taken", "*** Choose a nickname:"]
+            self.bob.lines(),
+            ["*** alice left lobby (signed on from elsewhere)", "*** Alice joined lobby"],
+        )
+        participant = self.factory.chat.find("alice")
+        assert participant is not None
+        self.assertIs(participant.client, self.c.protocol)
+        first.close()
+        self.assertIs(
+            self.factory.chat.find("alice"), participant, "the old one's loss is old news"
+        )
+        self.assertEqual(self.bob.lines(), [])
+
+    def test_a_password_is_never_a_nickname(self) -> None:
+        """
+        C{printf 'alice\\nwonderland\\n'} while alice is signed on: the second
+        line answers the password prompt, and a wrong password is only that.
+        """
+        first = Connection(self.factory, port=1)
+        first.send("alice", "secret")
+        first.lines()
+        self.bob.lines()
+        self.c.send("alice", "wonderland", "/quit")
+        self.assertEqual(
+            self.c.lines(), ["*** Password for alice:", "*** Error: wrong password for alice"]
+        )
+        self.assertIsNone(self.factory.chat.find("wonderland"))
+        self.assertEqual(self.bob.lines(), [])
+        self.assertEqual(first.lines(), [])
+        self.assertFalse(first.transport.disconnecting)
+
+    def test_a_guest_from_before_the_registration_makes_way(self) -> None:
+        names = MutableNames()
+        checker = NamedChecker(names, alice=b"secret")
+        factory = with_accounts(checker=checker)
+        guest = signed_on(factory, "alice", port=1)
+        carol = signed_on(factory, "carol", port=2)
+        names.names.add("alice")
+        owner = Connection(factory, port=3)
+        owner.lines()
+        owner.send("alice", "secret")
+        self.assertEqual(
+            guest.lines(),
+            [
+                "*** carol joined lobby",
+                "*** The nickname alice is registered, and its owner signed on. Goodbye!",
+            ],
+        )
+        self.assertEqual(owner.lines(), ["*** Password for alice:", *hello("alice", "carol")])
+        self.assertEqual(
+            carol.lines(),
+            ["*** alice left lobby (signed on from elsewhere)", "*** alice joined lobby"],
         )
 
     def test_registered_nickname_is_protected(self) -> None:
@@ -327,6 +412,25 @@ class CheckingTests(SynchronousTestCase):
         clock_of(self.factory).advance(PASSWORD_DELAY)
         self.assertEqual(self.c.lines(), ["*** Password for alice:"])
         self.assertEqual(len(self.checker.pending), 2, "'first words' was the next attempt")
+
+    def test_two_logins_at_once(self) -> None:
+        """
+        Two connections give alice's password at once: the second verdict
+        takes the nickname over from the first, and nobody is left waiting.
+        """
+        other = Connection(self.factory, port=2)
+        other.send("alice", "secret")
+        first, second = self.checker.pending
+        first[1].callback(b"alice")
+        self.assertEqual(self.c.lines(), ["*** Password for alice:", *hello("alice")])
+        other.lines()
+        second[1].callback(b"alice")
+        self.assertEqual(self.c.lines(), ["*** Signed on from elsewhere. Goodbye!"])
+        self.assertEqual(other.lines(), hello("alice"))
+        self.assertEqual(other.transport.producerState, "producing", "not left paused")
+        participant = self.factory.chat.find("alice")
+        assert participant is not None
+        self.assertIs(participant.client, other.protocol)
 
     def test_gone_before_the_verdict(self) -> None:
         self.c.close()

@@ -220,8 +220,8 @@ def test_daemon_with_pidfile_and_logfile(tmp_path: Path) -> None:
         if pidfile.exists():
             os.kill(pid, signal.SIGKILL)
     log = logfile.read_text()
-    assert "unix connected" in log
-    assert "unix is alice" in log
+    assert "unix#1 connected" in log
+    assert "unix#1 is alice" in log
     assert "hello" not in log, "message text is logged only with --log-messages"
     assert "Main loop terminated." in log
 
