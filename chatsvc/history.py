@@ -24,6 +24,21 @@ from zope.interface import Interface, implementer
 
 from chatsvc.model import Action, Message
 
+# Bounds a store keeps, and their defaults (see C{twistd chat --help}).
+
+MAX_LOOKUPS = 8
+"""Replays, and as many searches, in flight at once across the server, by default."""
+
+QUERY_TIMEOUT = 2.0
+"""
+Seconds a lookup may take, by default, from when it was asked: less than the
+server waits for it (L{chatsvc.replay.LOOKUP_TIMEOUT}), so that the user is
+told why.
+"""
+
+MIN_QUERY_TIMEOUT = 0.1
+"""The least C{query_timeout} may be."""
+
 
 @attrs.frozen
 class Line:
