@@ -40,7 +40,9 @@ Lookups. At most C{max_lookups} replays and as many searches are in flight at
 once; one more is refused at once. A lookup is given C{query_timeout} seconds
 from when it was asked (waiting its turn included), enforced inside SQLite by
 a progress handler, after which it is ended with a L{HistoryError} the user
-is shown.
+is shown. A lookup that SQLite fails (a damaged database) is one line in the
+log and an error for the user; text that is not valid UTF-8 is read with the
+bad bytes replaced.
 
 Failures. A write that fails (the disk is full, another process holds the
 database) is logged and tried again after L{RETRY_FIRST} seconds, then twice
@@ -174,6 +176,9 @@ C{executemany} does), and SQLite indexes the text for search three times
 faster than line by line.
 """
 
+_CHECK_INDEX = "INSERT INTO lines_text (lines_text, rank) VALUES ('integrity-check', 1)"
+"""FTS5's check of its index, against the lines too (rank 1), not only of its own structure."""
+
 _EVERY_ID = (1 << 63) - 1
 
 _T = TypeVar("_T")
@@ -191,6 +196,11 @@ def fts_query(words: Sequence[str]) -> str:
 def fts_match(room: str, words: Sequence[str]) -> str:
     """The FTS5 query for lines of C{room} with every one of C{words}."""
     return f'room : "{fold(room).encode().hex()}" AND text : ({fts_query(words)})'
+
+
+def _text(data: bytes) -> str:
+    """Stored text, with any bytes that are not UTF-8 replaced rather than fatal."""
+    return data.decode("utf-8", "replace")
 
 
 @contextmanager
@@ -331,7 +341,8 @@ class SQLiteHistory:
         """
         Open the database, make or bring its tables up to date, and check
         it: readable, not corrupt (C{PRAGMA quick_check}), writable (a write
-        transaction), with full-text search. Runs on the calling thread, once, at start-up; the
+        transaction), with full-text search whose index is whole (a damaged
+        one is rebuilt, and that is logged). Runs on the calling thread, once, at start-up; the
         worker threads start with the reactor.
         """
         try:
@@ -370,6 +381,7 @@ class SQLiteHistory:
             isolation_level=None,  # transactions are explicit: see _transaction
             check_same_thread=False,  # opened here, used by its thread alone
         )
+        connection.text_factory = _text
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
@@ -400,10 +412,26 @@ class SQLiteHistory:
             problems = [row[0] for row in connection.execute("PRAGMA quick_check")]
             if problems != ["ok"]:
                 raise sqlite3.DatabaseError(f"database is corrupt: {problems[0]}")
+            self._check_index(connection)
         except BaseException:
             connection.close()
             raise
         return connection
+
+    def _check_index(self, connection: sqlite3.Connection) -> None:
+        """Check the full-text index against the lines, and rebuild it if it is damaged."""
+        try:
+            connection.execute(_CHECK_INDEX)
+        except sqlite3.DatabaseError as e:
+            self._log.warn(
+                "The full-text index of the history database {path} is damaged ({why}); "
+                "rebuilding it",
+                path=self.path,
+                why=str(e),
+            )
+            with _transaction(connection):
+                connection.execute("INSERT INTO lines_text (lines_text) VALUES ('rebuild')")
+            connection.execute(_CHECK_INDEX)
 
     def _connect_reader(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
@@ -412,6 +440,7 @@ class SQLiteHistory:
             isolation_level=None,
             check_same_thread=False,
         )
+        connection.text_factory = _text
         connection.execute("PRAGMA query_only=ON")
         return connection
 
@@ -627,9 +656,16 @@ class SQLiteHistory:
         return d.addBoth(done)
 
     def _lookup_failed(self, failure: Failure, room: str, slow: str) -> Failure:
-        """A lookup in C{room} that took too long, as an error for the user."""
+        """The failure of a lookup in C{room}, as an error for the user."""
         if failure.check(_Timeout):
             return Failure(HistoryError(slow))
+        if failure.check(sqlite3.Error):
+            self._log.error(
+                "Could not look up the history of {room} ({why})",
+                room=room,
+                why=failure.getErrorMessage(),
+            )
+            return Failure(HistoryError(f"the history of {room} is not available right now"))
         return failure
 
     def recent(self, room: str, lines: int) -> Deferred[list[Line]]:

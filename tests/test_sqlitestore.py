@@ -653,6 +653,80 @@ async def test_close_gives_up_on_a_database_that_keeps_failing(tmp_path: Path) -
     assert stored(path) == []
 
 
+# Damaged databases
+
+
+def damage_the_index(path: Path) -> None:
+    """Lose most of the full-text index's blocks, as a bad disk or a careless hand would."""
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM lines_text_data WHERE id > 10")
+    db.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_text_that_is_not_utf8_is_read_with_replacements(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    store = opened(path)
+    store.record(Message("dev", "alice", "hello"))
+    await store.close()
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO lines (room, at, nick, action, text) "
+            "VALUES ('dev', 0, CAST(x'6d616cff' AS TEXT), 0, CAST(x'68656c6c6fff2021' AS TEXT))"
+        )
+    db.close()
+    store = opened(path)
+    try:
+        expected = [
+            Line(0.0, Message("dev", "alice", "hello")),
+            Line(0.0, Message("dev", "mal\ufffd", "hello\ufffd !")),
+        ]
+        assert await store.recent("dev", 5) == expected
+        assert await store.search("dev", ["hello"], 5) == expected
+    finally:
+        await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_damaged_index_is_rebuilt_at_open(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    store = opened(path)
+    for message in said(300):
+        store.record(message)
+    await store.close()
+    damage_the_index(path)
+    with logged() as log:
+        store = opened(path)
+    try:
+        assert log == [
+            f"The full-text index of the history database {path} is damaged "
+            "(database disk image is malformed); rebuilding it"
+        ]
+        found = await store.search("dev", ["line", "299"], 5)
+        assert [line.event.text for line in found] == ["line 299"]
+        assert len(await store.search("dev", ["line"], 500)) == 300
+    finally:
+        await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_lookup_that_fails_is_one_log_line_and_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    store = opened(path)
+    try:
+        for message in said(300):
+            store.record(message)
+        assert len(await store.search("dev", ["line"], 5)) == 5
+        damage_the_index(path)
+        with logged() as log, pytest.raises(HistoryError) as caught:
+            await store.search("dev", ["line"], 5)
+        assert str(caught.value) == "the history of dev is not available right now"
+        assert log == ["Could not look up the history of dev (database disk image is malformed)"]
+        assert len(await store.recent("dev", 5)) == 5  # what does not need the index still works
+    finally:
+        await store.close()
+
+
 # Failures at start-up
 
 
