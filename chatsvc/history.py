@@ -39,6 +39,12 @@ told why.
 MIN_QUERY_TIMEOUT = 0.1
 """The least C{query_timeout} may be."""
 
+MAX_UNSAVED_BYTES = 32 << 20
+"""Bytes of lines kept in memory while the store does not take them, by default."""
+
+MIN_UNSAVED_BYTES = 64 << 10
+"""The least C{max_unsaved_bytes} may be: room for a few lines of the longest."""
+
 
 @attrs.frozen
 class Line:

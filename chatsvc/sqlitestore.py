@@ -47,8 +47,9 @@ bad bytes replaced.
 Failures. A write that fails (the disk is full, another process holds the
 database) is logged and tried again after L{RETRY_FIRST} seconds, then twice
 as long each time, up to L{RETRY_MAX}; chat goes on, and the lines wait in
-memory, up to L{MAX_UNSAVED} of them (past that, new lines are not kept, and
-that is logged too).
+memory, up to C{max_unsaved_bytes} of text and L{MAX_UNSAVED} lines (past
+either, new lines are not kept; that is logged when it starts, and how many
+were not kept once writes work again, or at close).
 
 test-case-name: tests.test_sqlitestore
 """
@@ -82,6 +83,7 @@ from zope.interface import implementer
 
 from chatsvc.history import (
     MAX_LOOKUPS,
+    MAX_UNSAVED_BYTES,
     QUERY_TIMEOUT,
     HistoryError,
     HistoryUnavailable,
@@ -109,7 +111,10 @@ CLOSE_ATTEMPTS = 3
 """Tries at the last lines when closing, before they are logged as lost."""
 
 MAX_UNSAVED = 100_000
-"""Lines kept in memory while the database does not take them."""
+"""
+Lines kept in memory while the database does not take them, however short:
+each costs some 200 bytes of objects beside its text.
+"""
 
 PROGRESS_STEPS = 1000
 """SQLite virtual machine steps between two checks of a query's time."""
@@ -224,6 +229,11 @@ def _line(row: tuple[float, str, str, int, str]) -> Line:
     return Line(when, Action(room, nick, text) if action else Message(room, nick, text))
 
 
+def _size(event: Message | Action) -> int:
+    """The bytes of a line's text, nickname and room, for the bound on unsaved lines."""
+    return len(event.text.encode()) + len(event.nick) + len(event.room)
+
+
 def _reason(path: str, error: sqlite3.Error) -> str:
     """Why the database at C{path} cannot be used, in words an operator can act on."""
     reason = str(error)
@@ -291,12 +301,14 @@ class SQLiteHistory:
         busy_timeout: float = BUSY_TIMEOUT,
         max_lookups: int = MAX_LOOKUPS,
         query_timeout: float = QUERY_TIMEOUT,
+        max_unsaved_bytes: int = MAX_UNSAVED_BYTES,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = path
         self.retention_days = retention_days
         self.max_lookups = max_lookups
         self.query_timeout = query_timeout
+        self.max_unsaved_bytes = max_unsaved_bytes
         self._reactor = reactor
         self._clock = clock if clock is not None else cast(IReactorTime, reactor)
         self._timer = timer
@@ -315,6 +327,8 @@ class SQLiteHistory:
         self._first = 0
         self._recorded = 0  # lines ever numbered
         self._saved = 0  # lines written, or given up at close
+        self._unsaved_bytes = 0
+        self._sizes: deque[int] = deque()  # of each unsaved line, oldest first
         self._replaying: Counter[int] = Counter()  # _saved when each replay in flight was asked
         self._writing = 0
         self._due = 0.0  # when the oldest line not being written must be
@@ -322,7 +336,7 @@ class SQLiteHistory:
         self._retry: IDelayedCall | None = None
         self._failures = 0  # writes failed in a row
         self._close_failures = 0
-        self._refused = 0  # lines not kept since writes started failing
+        self._refused = 0  # lines not kept since the last write
         self._waiters: list[tuple[int, bool, Deferred[None]]] = []
         self._closing = False
         self._closed: Deferred[None] | None = None
@@ -475,6 +489,7 @@ class SQLiteHistory:
             self._retry.cancel()
             self._retry = None
         await self._until_saved(self._recorded, patient=True)
+        self._log_refused()
         # Readers first: the writer's close checkpoints the WAL and removes it
         # only when it is the last connection.
         for lane in self._lanes:
@@ -500,20 +515,30 @@ class SQLiteHistory:
         """How many lines are recorded and not yet written."""
         return self._recorded - self._saved
 
+    @property
+    def unsaved_bytes(self) -> int:
+        """How many bytes of text the lines not yet written hold."""
+        return self._unsaved_bytes
+
     def record(self, event: Message | Action) -> None:
         waiting = self.unsaved
-        if waiting >= MAX_UNSAVED:
+        size = _size(event)
+        if waiting >= MAX_UNSAVED or self._unsaved_bytes + size > self.max_unsaved_bytes:
             self._refused += 1
             if self._refused == 1:
                 self._log.error(
-                    "{n} history lines wait for the database; no more are kept until it takes them",
+                    "{n} history lines ({size} bytes) wait for the database; "
+                    "no more are kept until it takes them",
                     n=waiting,
+                    size=self._unsaved_bytes,
                 )
             return
         now = self._clock.seconds()
         if waiting == self._writing:
             self._due = now + BATCH_WINDOW
         self._lines.append(Line(now, event))
+        self._sizes.append(size)
+        self._unsaved_bytes += size
         self._recorded += 1
         if self._window is None or waiting + 1 - self._writing >= BATCH_SIZE:
             self._schedule()
@@ -555,6 +580,8 @@ class SQLiteHistory:
 
     def _forget_saved(self, count: int) -> None:
         """Count the next C{count} unsaved lines as saved."""
+        for _ in range(count):
+            self._unsaved_bytes -= self._sizes.popleft()
         self._saved += count
         self._trim()
 
@@ -570,14 +597,21 @@ class SQLiteHistory:
         self._writing = 0
         if self._failures:
             self._log.info(
-                "History database writes work again, after {failures} failed tries; "
-                "{refused} lines were not kept meanwhile",
+                "History database writes work again, after {failures} failed tries",
                 failures=self._failures,
-                refused=self._refused,
             )
-        self._failures = self._refused = 0
+        self._failures = 0
+        self._log_refused()
         self._wake()
         self._schedule()
+
+    def _log_refused(self) -> None:
+        if self._refused:
+            self._log.error(
+                "{n} history lines were not kept, while the database did not take them",
+                n=self._refused,
+            )
+        self._refused = 0
 
     def _not_written(self, failure: Failure) -> None:
         lines, self._writing = self._writing, 0

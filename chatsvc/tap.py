@@ -40,7 +40,9 @@ from chatsvc.commands import HISTORY_LINES, HISTORY_MAX
 from chatsvc.eagertcp import eager
 from chatsvc.history import (
     MAX_LOOKUPS,
+    MAX_UNSAVED_BYTES,
     MIN_QUERY_TIMEOUT,
+    MIN_UNSAVED_BYTES,
     QUERY_TIMEOUT,
     HistoryUnavailable,
     IHistory,
@@ -191,6 +193,15 @@ class Options(AuthOptionMixin, usage.Options):
             "Seconds a history lookup may take, waiting its turn included, before it is "
             f"ended with an error (at least {MIN_QUERY_TIMEOUT}).",
             _at_least(float, MIN_QUERY_TIMEOUT),
+        ],
+        [
+            "max-unsaved",
+            None,
+            MAX_UNSAVED_BYTES,
+            "Bytes of room lines kept in memory while the history database does not take "
+            "them (a full disk); past that, new lines are not kept "
+            f"(at least {MIN_UNSAVED_BYTES}).",
+            _at_least(int, MIN_UNSAVED_BYTES),
         ],
     ]
     optFlags = [
@@ -433,6 +444,7 @@ def _history(options: Options, reactor: IReactorTime) -> IHistory:
         retention_days=options["retention-days"],
         max_lookups=options["max-lookups"],
         query_timeout=options["query-timeout"],
+        max_unsaved_bytes=options["max-unsaved"],
     )
 
 

@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 from zope.interface.verify import verifyObject
 
 from chatsvc import sqlitestore
-from chatsvc.history import HistoryError, HistoryUnavailable, IHistory, Line
+from chatsvc.history import MIN_UNSAVED_BYTES, HistoryError, HistoryUnavailable, IHistory, Line
 from chatsvc.model import Action, Message
 from chatsvc.sqlitestore import (
     BATCH_SIZE,
@@ -606,10 +606,7 @@ async def test_a_failed_write_is_logged_and_retried_with_backoff(tmp_path: Path)
         with logged() as log:
             clock.advance(2 * RETRY_FIRST)
             await until(lambda: store.unsaved == 0, "the retry")
-        assert log == [
-            "History database writes work again, after 2 failed tries; "
-            "0 lines were not kept meanwhile"
-        ]
+        assert log == ["History database writes work again, after 2 failed tries"]
         assert stored(path) == [("dev", "alice", 0, "one"), ("dev", "alice", 0, "two")]
     finally:
         await store.close()
@@ -627,11 +624,71 @@ async def test_lines_past_the_bound_are_not_kept(
                 store.record(message)
         assert store.unsaved == 5
         assert log == [
-            "5 history lines wait for the database; no more are kept until it takes them"
+            "5 history lines (70 bytes) wait for the database; no more are kept until it takes them"
         ]
     finally:
         await store.close()
     assert len(stored(tmp_path / "h.sqlite")) == 5
+
+
+@pytest_twisted.ensureDeferred
+async def test_unsaved_lines_are_bounded_in_bytes_and_the_loss_is_logged(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    clock = Clock()
+    store = opened(
+        path, clock, busy_timeout=0.02, retention_days=0, max_unsaved_bytes=MIN_UNSAVED_BYTES
+    )
+    long = Message("dev", "alice", "x" * 4000)  # 4008 bytes, with its room and nickname
+    try:
+        with logged() as log, write_locked(path):
+            for _ in range(20):
+                store.record(long)
+            assert (store.unsaved, store.unsaved_bytes) == (16, 16 * 4008)
+            clock.advance(BATCH_WINDOW)
+            await until(lambda: clock.getDelayedCalls() != [], "a retry")
+            store.record(long)
+        assert log == [
+            "16 history lines (64128 bytes) wait for the database; "
+            "no more are kept until it takes them",
+            "Could not write 16 history lines (database is locked); 16 are waiting; "
+            "trying again in 0.25 seconds",
+        ]
+        with logged() as log:
+            clock.advance(RETRY_FIRST)
+            await until(lambda: store.unsaved == 0, "the retry")
+        assert log == [
+            "History database writes work again, after 1 failed tries",
+            "5 history lines were not kept, while the database did not take them",
+        ]
+        assert store.unsaved_bytes == 0
+        store.record(long)  # kept again
+        assert store.unsaved == 1
+    finally:
+        await store.close()
+    assert len(stored(path)) == 17
+
+
+@pytest_twisted.ensureDeferred
+async def test_lines_not_kept_are_counted_in_the_log_at_close(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    clock = Clock()
+    store = opened(
+        path, clock, busy_timeout=0.02, retention_days=0, max_unsaved_bytes=MIN_UNSAVED_BYTES
+    )
+    with write_locked(path):
+        for _ in range(20):
+            store.record(Message("dev", "alice", "x" * 4000))
+        with logged() as log:
+            closed = store.close()
+            for _ in range(CLOSE_ATTEMPTS):
+                await until(lambda: clock.getDelayedCalls() != [] or closed.called, "a try")
+                clock.advance(RETRY_FIRST)
+            await until(lambda: closed.called, "the close")
+    assert log[-2:] == [
+        "Could not write 16 history lines before closing (database is locked); they are lost",
+        "4 history lines were not kept, while the database did not take them",
+    ]
+    assert stored(path) == []
 
 
 @pytest_twisted.ensureDeferred

@@ -89,6 +89,7 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(options["retention-days"], 30)
         self.assertEqual(options["max-lookups"], 8)
         self.assertEqual(options["query-timeout"], 2.0)
+        self.assertEqual(options["max-unsaved"], 32 * 1024 * 1024)
         self.assertFalse(options["no-history"])
 
     def test_history_options(self) -> None:
@@ -110,6 +111,7 @@ class OptionsTests(SynchronousTestCase):
             (("--max-lookups", "2.5"), "'2.5' is not a number"),
             (("--query-timeout", "0.05"), "'0.05' is less than 0.1"),
             (("--query-timeout", "-1"), "'-1' is negative"),
+            (("--max-unsaved", "65535"), "'65535' is less than 65536"),
         ]:
             with self.assertRaises(usage.UsageError) as caught:
                 parse(*argv)
@@ -136,7 +138,7 @@ class OptionsTests(SynchronousTestCase):
             "--op",
             *("--port", "--listen", "--log-messages", "--version", "--help"),
             *("--history", "--db", "--retention-days", "--no-history"),
-            *("--max-lookups", "--query-timeout"),
+            *("--max-lookups", "--query-timeout", "--max-unsaved"),
         ]:
             self.assertIn(option, text)
         self.assertIn("default: tcp:8080", " ".join(text.split()))
@@ -176,7 +178,7 @@ class MakeServiceTests(SynchronousTestCase):
         service = makeService(
             parse(
                 *("--db", "chat.db", "--retention-days", "7", "--history", "5"),
-                *("--max-lookups", "3", "--query-timeout", "0.5"),
+                *("--max-lookups", "3", "--query-timeout", "0.5", "--max-unsaved", "65536"),
             ),
             MemoryReactorClock(),
         )
@@ -184,7 +186,10 @@ class MakeServiceTests(SynchronousTestCase):
         history = service.factory.history
         assert isinstance(history, SQLiteHistory)
         self.assertEqual((history.path, history.retention_days), ("chat.db", 7))
-        self.assertEqual((history.max_lookups, history.query_timeout), (3, 0.5))
+        self.assertEqual(
+            (history.max_lookups, history.query_timeout, history.max_unsaved_bytes),
+            (3, 0.5, 65536),
+        )
         self.assertEqual(service.factory.replay, 5)
 
     def test_no_history(self) -> None:
