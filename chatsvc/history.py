@@ -11,7 +11,7 @@ answers come later, as L{Deferred}s, so a store may do its I/O elsewhere.
 L{chatsvc.sqlitestore.SQLiteHistory} is the store C{twistd chat} uses;
 L{NoHistory} keeps nothing, and L{chatsvc.testing.FakeHistory} is for tests.
 
-test-case-name: tests.test_history
+test-case-name: tests.test_history, tests.test_history_contract
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ memory, up to C{max_unsaved_bytes} of text and L{MAX_UNSAVED} lines (past
 either, new lines are not kept; that is logged when it starts, and how many
 were not kept once writes work again, or at close).
 
-test-case-name: tests.test_sqlitestore
+test-case-name: tests.test_sqlitestore, tests.test_history_contract
 """
 
 from __future__ import annotations
