@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
+import attrs
 import pytest
 import pytest_twisted
 from twisted.internet import reactor as global_reactor
@@ -330,31 +331,33 @@ async def test_memory_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 # Readers and the writer
 
 
+@attrs.define
+class Gate:
+    """Where a worker thread is held until the test opens it."""
+
+    opened: threading.Event = attrs.Factory(threading.Event)
+    reached: threading.Event = attrs.Factory(threading.Event)
+
+    def open(self) -> None:
+        self.opened.set()
+
+
 @contextmanager
-def held(monkeypatch: pytest.MonkeyPatch, name: str) -> Iterator[threading.Event]:
-    """
-    The module function C{name}, run on a worker thread, held there until
-    the event it yields is set; C{.entered} on the event says it was reached.
-    """
-    release = threading.Event()
-    entered = threading.Event()
-    original = getattr(sqlitestore, name)
+def held(monkeypatch: pytest.MonkeyPatch, name: str, owner: object = sqlitestore) -> Iterator[Gate]:
+    """C{owner}'s function C{name} (a module's, or a class's method), held at a L{Gate}."""
+    gate = Gate()
+    original = getattr(owner, name)
 
     def waiting(*args: Any) -> Any:
-        entered.set()
-        release.wait(TIMEOUT)
+        gate.reached.set()
+        gate.opened.wait(TIMEOUT)
         return original(*args)
 
-    monkeypatch.setattr(sqlitestore, name, waiting)
-    release.entered = entered  # type: ignore[attr-defined]
+    monkeypatch.setattr(owner, name, waiting)
     try:
-        yield release
+        yield gate
     finally:
-        release.set()
-
-
-def reached(event: threading.Event) -> bool:
-    return cast(threading.Event, event.entered).is_set()  # type: ignore[attr-defined]
+        gate.open()
 
 
 @pytest_twisted.ensureDeferred
@@ -364,16 +367,16 @@ async def test_a_write_does_not_wait_for_a_read_in_flight(
     clock = Clock()
     store = opened(tmp_path / "h.sqlite", clock)
     try:
-        with held(monkeypatch, "_select_recent") as release:
+        with held(monkeypatch, "_select_recent") as gate:
             replay = store.recent("dev", 5)
-            await until(lambda: reached(release), "the read")
+            await until(gate.reached.is_set, "the read")
             for message in said(3):
                 store.record(message)
             clock.advance(BATCH_WINDOW)
             await until(lambda: store.unsaved == 0, "the write, while the read is held")
             assert len(stored(tmp_path / "h.sqlite")) == 3
             assert not replay.called
-            release.set()
+            gate.open()
             assert await replay == []  # its snapshot was taken before the write
     finally:
         await store.close()
@@ -386,12 +389,12 @@ async def test_a_replay_does_not_wait_for_a_search_in_flight(
     store = opened(tmp_path / "h.sqlite")
     try:
         store.record(Message("dev", "alice", "hello"))
-        with held(monkeypatch, "_select_matching") as release:
+        with held(monkeypatch, "_select_matching") as gate:
             search = store.search("dev", ["hello"], 5)
-            await until(lambda: reached(release), "the search")
+            await until(gate.reached.is_set, "the search")
             assert [line.event.text for line in await store.recent("dev", 5)] == ["hello"]
             assert not search.called
-            release.set()
+            gate.open()
             assert [line.event.text for line in await search] == ["hello"]
     finally:
         await store.close()
@@ -416,12 +419,12 @@ async def test_lookups_past_the_cap_are_refused_at_once(
                 "the server is busy with too many history replays at once; try again in a moment",
                 "the server is busy with too many history searches at once; try again in a moment",
             ]
-            searches.set()
+            searches.open()
             assert [len(await d) for d in found] == [1, 0]
             # The searches are done: a search may be asked again, a replay not yet.
             assert len(await store.search("dev", ["hello"], 5)) == 1
             assert await_failure(store.recent("attic", 5)).startswith("the server is busy")
-            replays.set()
+            replays.open()
             assert [len(await d) for d in asked] == [1, 0]
         assert len(await store.recent("dev", 5)) == 1
     finally:
@@ -496,6 +499,78 @@ async def test_a_search_matches_within_the_room_inside_the_index(
         assert len(await store.search("dev", ["the"], 20)) == 1
         assert steps[0] < 20
         assert len(await store.search("lobby", ["the"], 20)) == 20
+    finally:
+        await store.close()
+
+
+# What a replay shows, whichever of the read and the write finishes first
+
+
+async def written(store: SQLiteHistory, clock: Clock) -> None:
+    clock.advance(BATCH_WINDOW)
+    await until(lambda: store.unsaved == 0, "the write")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_replay_leaves_out_lines_recorded_after_it_was_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They reach the user live, after the replay: shown in it too, they would be shown twice."""
+    clock = Clock()
+    store = opened(tmp_path / "h.sqlite", clock)
+    try:
+        store.record(Message("dev", "alice", "before"))
+        await written(store, clock)
+        with held(monkeypatch, "_read", SQLiteHistory) as gate:
+            replay = store.recent("dev", 10)
+            await until(gate.reached.is_set, "the read, before its snapshot")
+            store.record(Message("dev", "bob", "after"))
+            await written(store, clock)  # so the read's snapshot has it
+            gate.open()
+            assert [line.event.text for line in await replay] == ["before"]
+        assert [line.event.text for line in await store.recent("dev", 10)] == ["before", "after"]
+    finally:
+        await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_replay_keeps_lines_written_after_its_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    store = opened(tmp_path / "h.sqlite", clock)
+    try:
+        store.record(Message("dev", "alice", "unsaved when asked"))
+        with held(monkeypatch, "_select_recent") as gate:
+            replay = store.recent("dev", 10)
+            await until(gate.reached.is_set, "the read, after its snapshot")
+            await written(store, clock)  # heard of before the read's answer
+            gate.open()
+            assert [line.event.text for line in await replay] == ["unsaved when asked"]
+    finally:
+        await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_replay_shows_a_line_being_written_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    store = opened(tmp_path / "h.sqlite", clock)
+    try:
+        store.record(Message("dev", "alice", "being written"))
+        with (
+            held(monkeypatch, "_insert") as write,
+            held(monkeypatch, "_read", SQLiteHistory) as read,
+        ):
+            clock.advance(BATCH_WINDOW)
+            await until(write.reached.is_set, "the write to begin")
+            replay = store.recent("dev", 10)  # while the line is being written
+            await until(read.reached.is_set, "the read, before its snapshot")
+            write.open()
+            await until(lambda: store.unsaved == 0, "the write")
+            read.open()  # its snapshot has the line; memory has it too
+            assert [line.event.text for line in await replay] == ["being written"]
     finally:
         await store.close()
 
