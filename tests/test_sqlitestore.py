@@ -5,6 +5,7 @@ lookups through the worker thread, pruning, failures, and start-up checks.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import threading
@@ -34,6 +35,7 @@ from chatsvc.sqlitestore import (
     DAY,
     PRUNE_INTERVAL,
     RETRY_FIRST,
+    RETRY_MAX,
     SQLiteHistory,
     fts_query,
 )
@@ -685,6 +687,43 @@ async def test_a_failed_write_is_logged_and_retried_with_backoff(tmp_path: Path)
         assert stored(path) == [("dev", "alice", 0, "one"), ("dev", "alice", 0, "two")]
     finally:
         await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_retries_wait_twice_as_long_each_time_up_to_ten_seconds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tries: list[float] = []
+    clock = Clock()
+
+    def failing(connection: sqlite3.Connection, batch: list[Line], written: int) -> None:
+        tries.append(clock.seconds())
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(sqlitestore, "_insert", failing)
+    store = opened(tmp_path / "h.sqlite", clock, retention_days=0)
+    delays: list[float] = []
+    with logged() as log:
+        store.record(Message("dev", "alice", "waiting"))
+        clock.advance(BATCH_WINDOW)
+        for _ in range(9):
+            await until(lambda: clock.getDelayedCalls() != [], "a retry")
+            (retry,) = clock.getDelayedCalls()
+            delays.append(retry.getTime() - clock.seconds())
+            clock.advance(delays[-1])
+        await until(lambda: len(tries) == 10, "the last try")
+    assert delays == pytest.approx([0.25, 0.5, 1, 2, 4, 8, 10, 10, 10])
+    assert [b - a for a, b in itertools.pairwise(tries)] == pytest.approx(delays)
+    assert log[-1] == (
+        "Could not write 1 history lines (disk I/O error); 1 are waiting; "
+        "trying again in 10.0 seconds"
+    )
+    monkeypatch.undo()
+    await until(lambda: clock.getDelayedCalls() != [], "a retry")
+    clock.advance(RETRY_MAX)
+    await until(lambda: store.unsaved == 0, "the write, once the disk works")
+    await store.close()
+    assert stored(tmp_path / "h.sqlite") == [("dev", "alice", 0, "waiting")]
 
 
 @pytest_twisted.ensureDeferred
