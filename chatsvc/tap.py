@@ -182,8 +182,8 @@ class Options(AuthOptionMixin, usage.Options):
             "max-lookups",
             None,
             MAX_LOOKUPS,
-            "History lookups in flight at once across the server: as many replays and "
-            "/history, and as many /search; one more is refused at once (at least 1).",
+            "History lookups in flight at once across the server: N replays and /history, "
+            "and N searches; one more is refused at once (at least 1).",
             _at_least(int, 1),
         ],
         [
