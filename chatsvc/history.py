@@ -11,7 +11,7 @@ answers come later, as L{Deferred}s, so a store may do its I/O elsewhere.
 L{chatsvc.sqlitestore.SQLiteHistory} is the store C{twistd chat} uses;
 L{NoHistory} keeps nothing, and L{chatsvc.testing.FakeHistory} is for tests.
 
-test-case-name: tests.test_history
+test-case-name: tests.test_history, tests.test_history_contract
 """
 
 from __future__ import annotations
@@ -23,6 +23,27 @@ from twisted.internet.defer import Deferred, fail, succeed
 from zope.interface import Interface, implementer
 
 from chatsvc.model import Action, Message
+
+# Bounds a store keeps, and their defaults (see C{twistd chat --help}).
+
+MAX_LOOKUPS = 8
+"""Replays, and as many searches, in flight at once across the server, by default."""
+
+QUERY_TIMEOUT = 2.0
+"""
+Seconds a lookup may take, by default, from when it was asked: less than the
+server waits for it (L{chatsvc.replay.LOOKUP_TIMEOUT}), so that the user is
+told why.
+"""
+
+MIN_QUERY_TIMEOUT = 0.1
+"""The least C{query_timeout} may be."""
+
+MAX_UNSAVED_BYTES = 32 << 20
+"""Bytes of lines kept in memory while the store does not take them, by default."""
+
+MIN_UNSAVED_BYTES = 64 << 10
+"""The least C{max_unsaved_bytes} may be: room for a few lines of the longest."""
 
 
 @attrs.frozen

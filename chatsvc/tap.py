@@ -38,7 +38,16 @@ from chatsvc import __version__
 from chatsvc.accounts import Accounts, ChatRealm, with_bytes
 from chatsvc.commands import HISTORY_LINES, HISTORY_MAX
 from chatsvc.eagertcp import eager
-from chatsvc.history import HistoryUnavailable, IHistory, NoHistory
+from chatsvc.history import (
+    MAX_LOOKUPS,
+    MAX_UNSAVED_BYTES,
+    MIN_QUERY_TIMEOUT,
+    MIN_UNSAVED_BYTES,
+    QUERY_TIMEOUT,
+    HistoryUnavailable,
+    IHistory,
+    NoHistory,
+)
 from chatsvc.interfaces import IAccountNames
 from chatsvc.limits import Limits
 from chatsvc.model import NAME_CHARS, NAME_MAX, Chat, is_valid_name
@@ -81,6 +90,19 @@ def _number(kind: type[int] | type[float]) -> Callable[[str], float]:
         if number < 0:
             raise ValueError(f"{value!r} is negative")
         return number
+
+    coerce.coerceDoc = ""  # type: ignore[attr-defined]
+    return coerce
+
+
+def _at_least(kind: type[int] | type[float], minimum: float) -> Callable[[str], float]:
+    number = _number(kind)
+
+    def coerce(value: str) -> float:
+        given = number(value)
+        if given < minimum:
+            raise ValueError(f"{value!r} is less than {minimum}")
+        return given
 
     coerce.coerceDoc = ""  # type: ignore[attr-defined]
     return coerce
@@ -166,6 +188,31 @@ class Options(AuthOptionMixin, usage.Options):
             ":memory: keeps nothing across restarts.",
         ],
         ["retention-days", None, 30, "Days room history is kept (0: forever).", _number(int)],
+        [
+            "max-lookups",
+            None,
+            MAX_LOOKUPS,
+            "History lookups in flight at once across the server: N replays and /history, "
+            "and N searches; one more is refused at once (at least 1).",
+            _at_least(int, 1),
+        ],
+        [
+            "query-timeout",
+            None,
+            QUERY_TIMEOUT,
+            "Seconds a history lookup may take, waiting its turn included, before it is "
+            f"ended with an error (at least {MIN_QUERY_TIMEOUT}).",
+            _at_least(float, MIN_QUERY_TIMEOUT),
+        ],
+        [
+            "max-unsaved",
+            None,
+            MAX_UNSAVED_BYTES,
+            "Bytes of room lines kept in memory while the history database does not take "
+            "them (a full disk); past that, new lines are not kept "
+            f"(at least {MIN_UNSAVED_BYTES}).",
+            _at_least(int, MIN_UNSAVED_BYTES),
+        ],
     ]
     optFlags = [
         [
@@ -405,6 +452,9 @@ def _history(options: Options, reactor: IReactorTime) -> IHistory:
         reactor=cast(IReactorFromThreads, reactor),
         clock=reactor,
         retention_days=options["retention-days"],
+        max_lookups=options["max-lookups"],
+        query_timeout=options["query-timeout"],
+        max_unsaved_bytes=options["max-unsaved"],
     )
 
 

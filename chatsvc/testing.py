@@ -3,26 +3,70 @@ Test doubles for code that uses chatsvc, public like
 L{twisted.internet.testing}: a room history in memory whose lookups the test
 answers when it chooses.
 
-test-case-name: tests.test_replay
+test-case-name: tests.test_history, tests.test_history_contract, tests.test_replay
 """
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from collections.abc import Sequence
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
 
-from chatsvc.history import IHistory, Line
+from chatsvc.history import HistoryError, IHistory, Line
 from chatsvc.model import Action, Message, fold
 
-_WORD = re.compile(r"\w+")
+
+def _is_diacritic(char: str) -> bool:
+    return "\u0300" <= char <= "\u036f"
 
 
-def _words(text: str) -> set[str]:
-    return set(_WORD.findall(text.casefold()))
+def _fold(char: str) -> str:
+    """
+    A word character as the index keeps it: a Latin letter without its
+    diacritics, any letter case-folded (final sigma as sigma, long s as s),
+    though not into two letters (sharp s stays).
+    """
+    decomposed = unicodedata.normalize("NFD", char)
+    if decomposed[0].isascii() and all(map(_is_diacritic, decomposed[1:])):
+        char = decomposed[0]
+    folded = char.casefold()
+    return folded if len(folded) == 1 else char.lower()
+
+
+def tokens(text: str) -> list[str]:
+    """
+    The words of C{text} as SQLite's FTS5 C{unicode61} tokenizer with
+    C{remove_diacritics 2} makes them: runs of letters, digits, private-use
+    and unassigned characters (anything else, C{_} and C{'} included,
+    separates words), Latin letters without their diacritics (precomposed or
+    combining), case-folded. It agrees with SQLite (as
+    L{tests.test_history} checks) on ASCII, Latin-1 and Latin Extended-A,
+    modern Greek and Cyrillic, kana and CJK, and punctuation; not on every
+    character (SQLite's tables are of an older Unicode, with exceptions of
+    their own).
+    """
+    found: list[str] = []
+    word: list[str] = []
+    for char in text:
+        if _is_diacritic(char):
+            continue
+        category = unicodedata.category(char)
+        if category[0] in "LN" or category in ("Co", "Cn"):
+            word.append(_fold(char))
+        elif word:
+            found.append("".join(word))
+            word = []
+    if word:
+        found.append("".join(word))
+    return found
+
+
+def _has_phrase(line: list[str], phrase: list[str]) -> bool:
+    n = len(phrase)
+    return any(line[i : i + n] == phrase for i in range(len(line) - n + 1))
 
 
 @implementer(IHistory)
@@ -31,7 +75,9 @@ class FakeHistory:
     An L{IHistory} in memory: what is recorded is in L{lines}, stamped by
     C{clock}. Lookups are answered at once; with C{at_once=False} they wait in
     L{waiting} until L{answer} or L{fail}, so a test sees what happens while
-    they are in flight. Searches match whole words, in any case.
+    they are in flight. Searches match as L{chatsvc.sqlitestore.SQLiteHistory}
+    does (see L{tokens}): each word searched for is a phrase of the words it
+    holds (C{deploy-friday} finds "deploy friday", not "friday deploy").
     """
 
     def __init__(self, clock: IReactorTime, *, at_once: bool = True) -> None:
@@ -49,12 +95,20 @@ class FakeHistory:
         self.lines.append(Line(self.clock.seconds(), event))
 
     def recent(self, room: str, lines: int) -> Deferred[list[Line]]:
-        return self._found([line for line in self._room(room)][-lines:])
+        if self.closed:
+            return fail(HistoryError("history is not available now"))
+        return self._found(self._room(room)[-lines:])
 
     def search(self, room: str, words: Sequence[str], lines: int) -> Deferred[list[Line]]:
-        wanted = set().union(*(_words(word) for word in words))
-        found = [line for line in self._room(room) if wanted <= _words(line.event.text)]
-        return self._found(found[-lines:] if wanted else [])
+        if self.closed:
+            return fail(HistoryError("history is not available now"))
+        phrases = [phrase for phrase in map(tokens, words) if phrase]
+        found = [
+            line
+            for line in self._room(room)
+            if all(_has_phrase(tokens(line.event.text), phrase) for phrase in phrases)
+        ]
+        return self._found(found[-lines:] if phrases else [])
 
     def close(self) -> Deferred[None]:
         self.closed = True

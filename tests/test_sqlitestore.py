@@ -5,23 +5,28 @@ lookups through the worker thread, pruning, failures, and start-up checks.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
+import attrs
 import pytest
 import pytest_twisted
 from twisted.internet import reactor as global_reactor
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.task import Clock, deferLater
-from twisted.logger import LogEvent, capturedLogs, formatEvent
+from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
+from twisted.python.failure import Failure
 from zope.interface.verify import verifyObject
 
 from chatsvc import sqlitestore
-from chatsvc.history import HistoryUnavailable, IHistory, Line
+from chatsvc.history import MIN_UNSAVED_BYTES, HistoryError, HistoryUnavailable, IHistory, Line
 from chatsvc.model import Action, Message
 from chatsvc.sqlitestore import (
     BATCH_SIZE,
@@ -30,6 +35,7 @@ from chatsvc.sqlitestore import (
     DAY,
     PRUNE_INTERVAL,
     RETRY_FIRST,
+    RETRY_MAX,
     SQLiteHistory,
     fts_query,
 )
@@ -64,17 +70,21 @@ def said(n: int, room: str = "dev", nick: str = "alice") -> list[Message]:
     return [Message(room, nick, f"line {i}") for i in range(n)]
 
 
-class Counting(SQLiteHistory):
-    """A store that notes the size of every transaction it writes."""
+@contextmanager
+def counting_batches(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """The size of every transaction of lines the store writes."""
+    batches: list[int] = []
+    insert = sqlitestore._insert
 
-    batches: list[int]
+    def counting(connection: sqlite3.Connection, batch: list[Line], written: int) -> None:
+        batches.append(len(batch))
+        insert(connection, batch, written)
 
-    def _insert(self, batch: list[Line]) -> None:
-        self.batches.append(len(batch))
-        super()._insert(batch)
+    monkeypatch.setattr(sqlitestore, "_insert", counting)
+    yield batches
 
 
-def opened(path: Path | str, clock: Clock | None = None, **kwargs: float) -> SQLiteHistory:
+def opened(path: Path | str, clock: Clock | None = None, **kwargs: Any) -> SQLiteHistory:
     store = SQLiteHistory(str(path), reactor=reactor, clock=clock or Clock(), **kwargs)
     store.open()
     return store
@@ -82,11 +92,18 @@ def opened(path: Path | str, clock: Clock | None = None, **kwargs: float) -> SQL
 
 @contextmanager
 def logged() -> Iterator[list[str]]:
-    events: Sequence[LogEvent]
+    """Every line logged meanwhile, as it is logged."""
     texts: list[str] = []
-    with capturedLogs() as events:
+
+    def observe(event: LogEvent) -> None:
+        texts.append(formatEvent(event))
+
+    observer = cast(ILogObserver, observe)
+    globalLogPublisher.addObserver(observer)
+    try:
         yield texts
-        texts.extend(formatEvent(event) for event in events)
+    finally:
+        globalLogPublisher.removeObserver(observer)
 
 
 @contextmanager
@@ -140,22 +157,23 @@ async def test_a_line_waits_for_the_batch_window(tmp_path: Path) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_at_most_a_thousand_lines_to_a_transaction(tmp_path: Path) -> None:
+async def test_at_most_a_thousand_lines_to_a_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clock = Clock()
-    store = Counting(str(tmp_path / "h.sqlite"), reactor=reactor, clock=clock)
-    store.batches = []
-    store.open()
+    with counting_batches(monkeypatch) as batches:
+        store = opened(tmp_path / "h.sqlite", clock)
     try:
         for message in said(2 * BATCH_SIZE + 500):
             store.record(message)
         # A full batch goes at once, without waiting for the window.
-        await until(lambda: store.batches == [1000, 1000], "two full batches")
+        await until(lambda: batches == [1000, 1000], "two full batches")
         await until(lambda: store.unsaved == 500, "them to be written")
         await pause()
-        assert store.batches == [1000, 1000]
+        assert batches == [1000, 1000]
         clock.advance(BATCH_WINDOW)
         await until(lambda: store.unsaved == 0, "the rest")
-        assert store.batches == [1000, 1000, 500]
+        assert batches == [1000, 1000, 500]
         assert [text for *_, text in stored(tmp_path / "h.sqlite")] == [m.text for m in said(2500)]
     finally:
         await store.close()
@@ -312,6 +330,253 @@ async def test_memory_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert list(tmp_path.iterdir()) == []
 
 
+# Readers and the writer
+
+
+@attrs.define
+class Gate:
+    """Where a worker thread is held until the test opens it."""
+
+    opened: threading.Event = attrs.Factory(threading.Event)
+    reached: threading.Event = attrs.Factory(threading.Event)
+
+    def open(self) -> None:
+        self.opened.set()
+
+
+@contextmanager
+def held(monkeypatch: pytest.MonkeyPatch, name: str, owner: object = sqlitestore) -> Iterator[Gate]:
+    """C{owner}'s function C{name} (a module's, or a class's method), held at a L{Gate}."""
+    gate = Gate()
+    original = getattr(owner, name)
+
+    def waiting(*args: Any) -> Any:
+        gate.reached.set()
+        gate.opened.wait(TIMEOUT)
+        return original(*args)
+
+    monkeypatch.setattr(owner, name, waiting)
+    try:
+        yield gate
+    finally:
+        gate.open()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_write_does_not_wait_for_a_read_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    store = opened(tmp_path / "h.sqlite", clock)
+    try:
+        with held(monkeypatch, "_select_recent") as gate:
+            replay = store.recent("dev", 5)
+            await until(gate.reached.is_set, "the read")
+            for message in said(3):
+                store.record(message)
+            clock.advance(BATCH_WINDOW)
+            await until(lambda: store.unsaved == 0, "the write, while the read is held")
+            assert len(stored(tmp_path / "h.sqlite")) == 3
+            assert not replay.called
+            gate.open()
+            assert await replay == []  # its snapshot was taken before the write
+    finally:
+        await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_replay_does_not_wait_for_a_search_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = opened(tmp_path / "h.sqlite")
+    try:
+        store.record(Message("dev", "alice", "hello"))
+        with held(monkeypatch, "_select_matching") as gate:
+            search = store.search("dev", ["hello"], 5)
+            await until(gate.reached.is_set, "the search")
+            assert [line.event.text for line in await store.recent("dev", 5)] == ["hello"]
+            assert not search.called
+            gate.open()
+            assert [line.event.text for line in await search] == ["hello"]
+    finally:
+        await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_lookups_past_the_cap_are_refused_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = opened(tmp_path / "h.sqlite", max_lookups=2)
+    try:
+        store.record(Message("dev", "alice", "hello"))
+        with (
+            held(monkeypatch, "_select_recent") as replays,
+            held(monkeypatch, "_select_matching") as searches,
+        ):
+            asked = [store.recent("dev", 5), store.recent("lobby", 5)]
+            found = [store.search("dev", ["hello"], 5), store.search("dev", ["x"], 5)]
+            refused = [store.recent("dev", 5), store.search("dev", ["hello"], 5)]
+            errors = [await_failure(d) for d in refused]
+            assert errors == [
+                "the server is busy with too many history replays at once; try again in a moment",
+                "the server is busy with too many history searches at once; try again in a moment",
+            ]
+            searches.open()
+            assert [len(await d) for d in found] == [1, 0]
+            # The searches are done: a search may be asked again, a replay not yet.
+            assert len(await store.search("dev", ["hello"], 5)) == 1
+            assert await_failure(store.recent("attic", 5)).startswith("the server is busy")
+            replays.open()
+            assert [len(await d) for d in asked] == [1, 0]
+        assert len(await store.recent("dev", 5)) == 1
+    finally:
+        await store.close()
+
+
+def await_failure(d: Deferred[Any]) -> str:
+    """The message of the L{HistoryError} that C{d} has already failed with."""
+    failures: list[Failure] = []
+    d.addErrback(failures.append)
+    assert len(failures) == 1, "the lookup did not fail at once"
+    failures[0].trap(HistoryError)
+    return failures[0].getErrorMessage()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_query_past_its_time_is_ended_with_a_notice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlitestore, "PROGRESS_STEPS", 1)
+    late = threading.Event()
+
+    def timer() -> float:
+        # On the readers' threads, once late is set, every query is past its time.
+        return 100.0 if late.is_set() and threading.current_thread() is not main else 0.0
+
+    main = threading.current_thread()
+    store = opened(tmp_path / "h.sqlite", timer=timer, query_timeout=1.0)
+    try:
+        store.record(Message("dev", "alice", "hello"))
+        assert len(await store.search("dev", ["hello"], 5)) == 1
+        late.set()
+        with pytest.raises(HistoryError) as caught:
+            await store.search("dev", ["hello"], 5)
+        assert str(caught.value) == "the search in dev took too long; try rarer words"
+        with pytest.raises(HistoryError) as caught:
+            await store.recent("dev", 5)
+        assert str(caught.value) == (
+            "the history of dev took too long to look up; try again in a moment"
+        )
+        late.clear()
+        assert len(await store.search("dev", ["hello"], 5)) == 1
+        assert len(await store.recent("dev", 5)) == 1
+    finally:
+        await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_search_matches_within_the_room_inside_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    A common word in a busy room costs a search in a quiet room nothing:
+    counted in SQLite virtual machine steps (the progress handler's calls).
+    """
+    monkeypatch.setattr(sqlitestore, "PROGRESS_STEPS", 100)
+    steps = [0]
+
+    def timer() -> float:
+        steps[0] += 1
+        return 0.0
+
+    store = opened(tmp_path / "h.sqlite", timer=timer)
+    try:
+        for i in range(5000):
+            store.record(Message("lobby", "alice", f"the lobby line {i}"))
+        store.record(Message("dev", "bob", "the dev line"))
+        assert [line.event.text for line in await store.search("dev", ["the"], 20)] == [
+            "the dev line"
+        ]
+        steps[0] = 0
+        assert len(await store.search("dev", ["the"], 20)) == 1
+        assert steps[0] < 20
+        assert len(await store.search("lobby", ["the"], 20)) == 20
+    finally:
+        await store.close()
+
+
+# What a replay shows, whichever of the read and the write finishes first
+
+
+async def written(store: SQLiteHistory, clock: Clock) -> None:
+    clock.advance(BATCH_WINDOW)
+    await until(lambda: store.unsaved == 0, "the write")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_replay_leaves_out_lines_recorded_after_it_was_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They reach the user live, after the replay: shown in it too, they would be shown twice."""
+    clock = Clock()
+    store = opened(tmp_path / "h.sqlite", clock)
+    try:
+        store.record(Message("dev", "alice", "before"))
+        await written(store, clock)
+        with held(monkeypatch, "_read", SQLiteHistory) as gate:
+            replay = store.recent("dev", 10)
+            await until(gate.reached.is_set, "the read, before its snapshot")
+            store.record(Message("dev", "bob", "after"))
+            await written(store, clock)  # so the read's snapshot has it
+            gate.open()
+            assert [line.event.text for line in await replay] == ["before"]
+        assert [line.event.text for line in await store.recent("dev", 10)] == ["before", "after"]
+    finally:
+        await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_replay_keeps_lines_written_after_its_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    store = opened(tmp_path / "h.sqlite", clock)
+    try:
+        store.record(Message("dev", "alice", "unsaved when asked"))
+        with held(monkeypatch, "_select_recent") as gate:
+            replay = store.recent("dev", 10)
+            await until(gate.reached.is_set, "the read, after its snapshot")
+            await written(store, clock)  # heard of before the read's answer
+            gate.open()
+            assert [line.event.text for line in await replay] == ["unsaved when asked"]
+    finally:
+        await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_replay_shows_a_line_being_written_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    store = opened(tmp_path / "h.sqlite", clock)
+    try:
+        store.record(Message("dev", "alice", "being written"))
+        with (
+            held(monkeypatch, "_insert") as write,
+            held(monkeypatch, "_read", SQLiteHistory) as read,
+        ):
+            clock.advance(BATCH_WINDOW)
+            await until(write.reached.is_set, "the write to begin")
+            replay = store.recent("dev", 10)  # while the line is being written
+            await until(read.reached.is_set, "the read, before its snapshot")
+            write.open()
+            await until(lambda: store.unsaved == 0, "the write")
+            read.open()  # its snapshot has the line; memory has it too
+            assert [line.event.text for line in await replay] == ["being written"]
+    finally:
+        await store.close()
+
+
 # Pruning
 
 
@@ -324,11 +589,12 @@ async def test_lines_past_the_retention_period_are_pruned_hourly(tmp_path: Path)
         clock.advance(DAY / 2)
         store.record(Message("dev", "alice", "newer"))
         clock.advance(BATCH_WINDOW)
-        # Jobs run in order, so the answer comes after the first pruning's.
-        assert len(await store.recent("dev", 5)) == 2
+        await until(lambda: store.unsaved == 0, "the write")
         clock.advance(DAY / 2 - PRUNE_INTERVAL)
-        assert len(await store.recent("dev", 5)) == 2
+        await pause()
+        assert len(stored(tmp_path / "h.sqlite")) == 2
         clock.advance(PRUNE_INTERVAL)
+        await until(lambda: len(stored(tmp_path / "h.sqlite")) == 1, "the pruning")
         found = await store.recent("dev", 5)
         assert [line.event.text for line in found] == ["newer"]
         assert await store.search("dev", ["old"], 5) == []
@@ -336,34 +602,31 @@ async def test_lines_past_the_retention_period_are_pruned_hourly(tmp_path: Path)
         await store.close()
 
 
-class Pruning(SQLiteHistory):
-    """A store that notes how many lines each pruning transaction deletes."""
-
-    chunks: list[int]
-
-    def _delete_before(self, cutoff: float) -> int:
-        deleted = super()._delete_before(cutoff)
-        self.chunks.append(deleted)
-        return deleted
-
-
 @pytest_twisted.ensureDeferred
-async def test_pruning_goes_a_chunk_at_a_time(tmp_path: Path) -> None:
+async def test_pruning_goes_a_chunk_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chunks: list[int] = []
+    delete_before = sqlitestore._delete_before
+
+    def counting(connection: sqlite3.Connection, cutoff: float) -> int:
+        chunks.append(delete_before(connection, cutoff))
+        return chunks[-1]
+
+    monkeypatch.setattr(sqlitestore, "_delete_before", counting)
     clock = Clock()
-    store = Pruning(str(tmp_path / "h.sqlite"), reactor=reactor, clock=clock, retention_days=2)
-    store.chunks = []
-    store.open()
+    store = opened(tmp_path / "h.sqlite", clock, retention_days=2)
     try:
         for message in said(2500):
             store.record(message)
         clock.advance(BATCH_WINDOW)
         await until(lambda: store.unsaved == 0, "the lines written")
-        assert store.chunks == [0]  # on opening
+        assert chunks == [0]  # on opening
         with logged() as log:
             clock.advance(3 * DAY)
-            await until(lambda: len(store.chunks) == 4, "the pruning")
-            await store.recent("dev", 1)  # answered after the pruning's last chunk
-        assert store.chunks == [0, 1000, 1000, 500]
+            await until(lambda: len(chunks) == 4, "the pruning")
+            await until(lambda: bool(log), "the pruning's end")
+        assert chunks == [0, 1000, 1000, 500]
         assert stored(tmp_path / "h.sqlite") == []
         assert log == ["Pruned 2500 history lines older than 2 days"]
     finally:
@@ -420,13 +683,47 @@ async def test_a_failed_write_is_logged_and_retried_with_backoff(tmp_path: Path)
         with logged() as log:
             clock.advance(2 * RETRY_FIRST)
             await until(lambda: store.unsaved == 0, "the retry")
-        assert log == [
-            "History database writes work again, after 2 failed tries; "
-            "0 lines were not kept meanwhile"
-        ]
+        assert log == ["History database writes work again, after 2 failed tries"]
         assert stored(path) == [("dev", "alice", 0, "one"), ("dev", "alice", 0, "two")]
     finally:
         await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_retries_wait_twice_as_long_each_time_up_to_ten_seconds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tries: list[float] = []
+    clock = Clock()
+
+    def failing(connection: sqlite3.Connection, batch: list[Line], written: int) -> None:
+        tries.append(clock.seconds())
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(sqlitestore, "_insert", failing)
+    store = opened(tmp_path / "h.sqlite", clock, retention_days=0)
+    delays: list[float] = []
+    with logged() as log:
+        store.record(Message("dev", "alice", "waiting"))
+        clock.advance(BATCH_WINDOW)
+        for _ in range(9):
+            await until(lambda: clock.getDelayedCalls() != [], "a retry")
+            (retry,) = clock.getDelayedCalls()
+            delays.append(retry.getTime() - clock.seconds())
+            clock.advance(delays[-1])
+        await until(lambda: len(tries) == 10, "the last try")
+    assert delays == pytest.approx([0.25, 0.5, 1, 2, 4, 8, 10, 10, 10])
+    assert [b - a for a, b in itertools.pairwise(tries)] == pytest.approx(delays)
+    assert log[-1] == (
+        "Could not write 1 history lines (disk I/O error); 1 are waiting; "
+        "trying again in 10.0 seconds"
+    )
+    monkeypatch.undo()
+    await until(lambda: clock.getDelayedCalls() != [], "a retry")
+    clock.advance(RETRY_MAX)
+    await until(lambda: store.unsaved == 0, "the write, once the disk works")
+    await store.close()
+    assert stored(tmp_path / "h.sqlite") == [("dev", "alice", 0, "waiting")]
 
 
 @pytest_twisted.ensureDeferred
@@ -441,11 +738,71 @@ async def test_lines_past_the_bound_are_not_kept(
                 store.record(message)
         assert store.unsaved == 5
         assert log == [
-            "5 history lines wait for the database; no more are kept until it takes them"
+            "5 history lines (70 bytes) wait for the database; no more are kept until it takes them"
         ]
     finally:
         await store.close()
     assert len(stored(tmp_path / "h.sqlite")) == 5
+
+
+@pytest_twisted.ensureDeferred
+async def test_unsaved_lines_are_bounded_in_bytes_and_the_loss_is_logged(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    clock = Clock()
+    store = opened(
+        path, clock, busy_timeout=0.02, retention_days=0, max_unsaved_bytes=MIN_UNSAVED_BYTES
+    )
+    long = Message("dev", "alice", "x" * 4000)  # 4008 bytes, with its room and nickname
+    try:
+        with logged() as log, write_locked(path):
+            for _ in range(20):
+                store.record(long)
+            assert (store.unsaved, store.unsaved_bytes) == (16, 16 * 4008)
+            clock.advance(BATCH_WINDOW)
+            await until(lambda: clock.getDelayedCalls() != [], "a retry")
+            store.record(long)
+        assert log == [
+            "16 history lines (64128 bytes) wait for the database; "
+            "no more are kept until it takes them",
+            "Could not write 16 history lines (database is locked); 16 are waiting; "
+            "trying again in 0.25 seconds",
+        ]
+        with logged() as log:
+            clock.advance(RETRY_FIRST)
+            await until(lambda: store.unsaved == 0, "the retry")
+        assert log == [
+            "History database writes work again, after 1 failed tries",
+            "5 history lines were not kept, while the database did not take them",
+        ]
+        assert store.unsaved_bytes == 0
+        store.record(long)  # kept again
+        assert store.unsaved == 1
+    finally:
+        await store.close()
+    assert len(stored(path)) == 17
+
+
+@pytest_twisted.ensureDeferred
+async def test_lines_not_kept_are_counted_in_the_log_at_close(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    clock = Clock()
+    store = opened(
+        path, clock, busy_timeout=0.02, retention_days=0, max_unsaved_bytes=MIN_UNSAVED_BYTES
+    )
+    with write_locked(path):
+        for _ in range(20):
+            store.record(Message("dev", "alice", "x" * 4000))
+        with logged() as log:
+            closed = store.close()
+            for _ in range(CLOSE_ATTEMPTS):
+                await until(lambda: clock.getDelayedCalls() != [] or closed.called, "a try")
+                clock.advance(RETRY_FIRST)
+            await until(lambda: closed.called, "the close")
+    assert log[-2:] == [
+        "Could not write 16 history lines before closing (database is locked); they are lost",
+        "4 history lines were not kept, while the database did not take them",
+    ]
+    assert stored(path) == []
 
 
 @pytest_twisted.ensureDeferred
@@ -465,6 +822,80 @@ async def test_close_gives_up_on_a_database_that_keeps_failing(tmp_path: Path) -
     )
     assert len(log) == CLOSE_ATTEMPTS
     assert stored(path) == []
+
+
+# Damaged databases
+
+
+def damage_the_index(path: Path) -> None:
+    """Lose most of the full-text index's blocks, as a bad disk or a careless hand would."""
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM lines_text_data WHERE id > 10")
+    db.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_text_that_is_not_utf8_is_read_with_replacements(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    store = opened(path)
+    store.record(Message("dev", "alice", "hello"))
+    await store.close()
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO lines (room, at, nick, action, text) "
+            "VALUES ('dev', 0, CAST(x'6d616cff' AS TEXT), 0, CAST(x'68656c6c6fff2021' AS TEXT))"
+        )
+    db.close()
+    store = opened(path)
+    try:
+        expected = [
+            Line(0.0, Message("dev", "alice", "hello")),
+            Line(0.0, Message("dev", "mal\ufffd", "hello\ufffd !")),
+        ]
+        assert await store.recent("dev", 5) == expected
+        assert await store.search("dev", ["hello"], 5) == expected
+    finally:
+        await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_damaged_index_is_rebuilt_at_open(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    store = opened(path)
+    for message in said(300):
+        store.record(message)
+    await store.close()
+    damage_the_index(path)
+    with logged() as log:
+        store = opened(path)
+    try:
+        assert log == [
+            f"The full-text index of the history database {path} is damaged "
+            "(database disk image is malformed); rebuilding it"
+        ]
+        found = await store.search("dev", ["line", "299"], 5)
+        assert [line.event.text for line in found] == ["line 299"]
+        assert len(await store.search("dev", ["line"], 500)) == 300
+    finally:
+        await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_lookup_that_fails_is_one_log_line_and_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    store = opened(path)
+    try:
+        for message in said(300):
+            store.record(message)
+        assert len(await store.search("dev", ["line"], 5)) == 5
+        damage_the_index(path)
+        with logged() as log, pytest.raises(HistoryError) as caught:
+            await store.search("dev", ["line"], 5)
+        assert str(caught.value) == "the history of dev is not available right now"
+        assert log == ["Could not look up the history of dev (database disk image is malformed)"]
+        assert len(await store.recent("dev", 5)) == 5  # what does not need the index still works
+    finally:
+        await store.close()
 
 
 # Failures at start-up
@@ -513,26 +944,105 @@ def test_locked_database(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to any file")
-def test_read_only_database(tmp_path: Path) -> None:
+@pytest_twisted.ensureDeferred
+async def test_read_only_database(tmp_path: Path) -> None:
+    """
+    A database that nobody may write, root included (CI runs as root, whom
+    file permissions do not bind): SQLite writes no file whose header says
+    it is of a format newer than it can write (byte 18, the write version,
+    above 2), though it may read it.
+    """
     path = tmp_path / "h.sqlite"
-    sqlite3.connect(path).close()
-    path.chmod(0o444)
+    store = opened(path)
+    store.record(Message("dev", "alice", "kept"))
+    await store.close()
+    with path.open("r+b") as f:
+        f.seek(18)
+        assert f.read(2) == b"\x02\x02"  # WAL
+        f.seek(18)
+        f.write(b"\x03")
     with pytest.raises(HistoryUnavailable) as caught:
         opened(path)
-    assert "readonly" in str(caught.value)
+    assert str(caught.value) == (
+        f"cannot open history database {path}: attempt to write a readonly database"
+    )
+
+
+_VERSION_1 = [
+    """CREATE TABLE lines (
+        id INTEGER PRIMARY KEY,
+        room TEXT NOT NULL COLLATE NOCASE,
+        at REAL NOT NULL,
+        nick TEXT NOT NULL,
+        action INTEGER NOT NULL,
+        text TEXT NOT NULL
+    )""",
+    "CREATE INDEX lines_by_room ON lines (room, id)",
+    "CREATE INDEX lines_by_time ON lines (at)",
+    "CREATE VIRTUAL TABLE lines_text USING fts5 (text, content='lines', content_rowid='id')",
+    """CREATE TRIGGER lines_text_insert AFTER INSERT ON lines BEGIN
+        INSERT INTO lines_text (rowid, text) VALUES (new.id, new.text);
+    END""",
+    """CREATE TRIGGER lines_text_delete AFTER DELETE ON lines BEGIN
+        INSERT INTO lines_text (lines_text, rowid, text) VALUES ('delete', old.id, old.text);
+    END""",
+    "PRAGMA user_version=1",
+]
+"""The schema of chatsvc's history databases of version 1, as it made them."""
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_version_1_database_is_upgraded_at_open(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    with sqlite3.connect(path) as db:
+        for statement in _VERSION_1:
+            db.execute(statement)
+        db.executemany(
+            "INSERT INTO lines (room, at, nick, action, text) VALUES (?, 0, 'alice', 0, ?)",
+            [("dev", "deploy on friday"), ("Lobby", "deploy elsewhere"), ("dev", "later")],
+        )
+    db.close()
+    with logged() as log:
+        store = opened(path, retention_days=0)
+    try:
+        assert log == [
+            f"Upgrading the history database {path} to schema 2: rebuilding its full-text index"
+        ]
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone() == (2,)
+            assert db.execute(
+                "SELECT rowid FROM lines_text WHERE lines_text MATCH ?",
+                (sqlitestore.fts_match("LOBBY", ["deploy"]),),
+            ).fetchall() == [(2,)]
+        db.close()
+        found = await store.search("dev", ["deploy"], 5)
+        assert [line.event.text for line in found] == ["deploy on friday"]
+        store.record(Message("dev", "bob", "deploy again"))
+        found = await store.search("dev", ["deploy"], 5)
+        assert [line.event.text for line in found] == ["deploy on friday", "deploy again"]
+        assert [line.event.text for line in await store.recent("dev", 5)] == [
+            "deploy on friday",
+            "later",
+            "deploy again",
+        ]
+    finally:
+        await store.close()
+    with logged() as log:
+        store = opened(path, retention_days=0)  # once only
+    await store.close()
+    assert log == []
 
 
 def test_database_from_a_newer_version(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite"
     with sqlite3.connect(path) as db:
-        db.execute("PRAGMA user_version=2")
+        db.execute("PRAGMA user_version=3")
     db.close()
     with pytest.raises(HistoryUnavailable) as caught:
         opened(path)
     assert str(caught.value) == (
         f"cannot open history database {path}: it was made by a newer chatsvc "
-        "(schema 2, this one knows 1)"
+        "(schema 3, this one knows 2)"
     )
 
 

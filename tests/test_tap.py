@@ -87,6 +87,9 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(options["history"], 20)
         self.assertEqual(options["db"], "chatsvc.sqlite")
         self.assertEqual(options["retention-days"], 30)
+        self.assertEqual(options["max-lookups"], 8)
+        self.assertEqual(options["query-timeout"], 2.0)
+        self.assertEqual(options["max-unsaved"], 32 * 1024 * 1024)
         self.assertFalse(options["no-history"])
 
     def test_history_options(self) -> None:
@@ -103,6 +106,16 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(str(caught.exception), "--history must be at most 500")
         for argv in [("--history", "-1"), ("--history", "x"), ("--retention-days", "1.5")]:
             self.assertRaises(usage.UsageError, parse, *argv)
+        for argv, reason in [
+            (("--max-lookups", "0"), "'0' is less than 1"),
+            (("--max-lookups", "2.5"), "'2.5' is not a number"),
+            (("--query-timeout", "0.05"), "'0.05' is less than 0.1"),
+            (("--query-timeout", "-1"), "'-1' is negative"),
+            (("--max-unsaved", "65535"), "'65535' is less than 65536"),
+        ]:
+            with self.assertRaises(usage.UsageError) as caught:
+                parse(*argv)
+            self.assertIn(reason, str(caught.exception))
 
     def test_invalid_endpoint(self) -> None:
         with self.assertRaises(usage.UsageError) as caught:
@@ -125,6 +138,7 @@ class OptionsTests(SynchronousTestCase):
             "--op",
             *("--port", "--listen", "--log-messages", "--version", "--help"),
             *("--history", "--db", "--retention-days", "--no-history"),
+            *("--max-lookups", "--query-timeout", "--max-unsaved"),
         ]:
             self.assertIn(option, text)
         self.assertIn("default: tcp:8080", " ".join(text.split()))
@@ -162,13 +176,20 @@ class MakeServiceTests(SynchronousTestCase):
 
     def test_history_in_sqlite(self) -> None:
         service = makeService(
-            parse("--db", "chat.db", "--retention-days", "7", "--history", "5"),
+            parse(
+                *("--db", "chat.db", "--retention-days", "7", "--history", "5"),
+                *("--max-lookups", "3", "--query-timeout", "0.5", "--max-unsaved", "65536"),
+            ),
             MemoryReactorClock(),
         )
         assert isinstance(service, ChatService)
         history = service.factory.history
         assert isinstance(history, SQLiteHistory)
         self.assertEqual((history.path, history.retention_days), ("chat.db", 7))
+        self.assertEqual(
+            (history.max_lookups, history.query_timeout, history.max_unsaved_bytes),
+            (3, 0.5, 65536),
+        )
         self.assertEqual(service.factory.replay, 5)
 
     def test_no_history(self) -> None:
