@@ -601,9 +601,20 @@ class SQLiteHistory:
                 failures=self._failures,
             )
         self._failures = 0
-        self._log_refused()
+        if self._drained():
+            self._log_refused()
         self._wake()
         self._schedule()
+
+    def _drained(self) -> bool:
+        """
+        Whether the lines waiting are down to half of either bound: a spell of
+        lines not kept ends there, not at the first batch written, so that a
+        backlog that keeps refilling is logged once, not once a batch.
+        """
+        return (
+            self.unsaved <= MAX_UNSAVED // 2 and self._unsaved_bytes <= self.max_unsaved_bytes // 2
+        )
 
     def _log_refused(self) -> None:
         if self._refused:

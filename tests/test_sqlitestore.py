@@ -746,6 +746,51 @@ async def test_lines_past_the_bound_are_not_kept(
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_backlog_that_keeps_refilling_is_logged_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    Lines come faster than the database takes them, and writes succeed: the
+    spell of lines not kept is logged when it starts and once the backlog is
+    down to half, not once for every batch written in between.
+    """
+    monkeypatch.setattr(sqlitestore, "MAX_UNSAVED", 8)
+    monkeypatch.setattr(sqlitestore, "BATCH_SIZE", 2)
+    permits = threading.Semaphore(0)
+    insert = sqlitestore._insert
+
+    def one_batch_a_permit(*args: Any) -> None:
+        permits.acquire(timeout=TIMEOUT)
+        insert(*args)
+
+    monkeypatch.setattr(sqlitestore, "_insert", one_batch_a_permit)
+    store = opened(tmp_path / "h.sqlite", retention_days=0)
+    lines = iter(said(100))
+    try:
+        with logged() as log:
+            for _ in range(10):  # 8 kept, 2 not
+                store.record(next(lines))
+            for _ in range(2):  # a batch of 2 written, then 3 lines more said: 2 kept, 1 not
+                permits.release()
+                await until(lambda: store.unsaved == 6, "a batch written")
+                for _ in range(3):
+                    store.record(next(lines))
+            assert log == [
+                "8 history lines (112 bytes) wait for the database; "
+                "no more are kept until it takes them"
+            ]
+            for left in (6, 4):
+                permits.release()
+                await until(lambda left=left: store.unsaved == left, "a batch written")  # type: ignore[misc]
+        assert log[1:] == ["4 history lines were not kept, while the database did not take them"]
+        assert store.unsaved == 4
+    finally:
+        for _ in range(10):
+            permits.release()
+        await store.close()
+
+
+@pytest_twisted.ensureDeferred
 async def test_unsaved_lines_are_bounded_in_bytes_and_the_loss_is_logged(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite"
     clock = Clock()
