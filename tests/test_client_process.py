@@ -28,6 +28,7 @@ from twisted.internet.testing import StringTransport
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
+from chatsvc.limits import Limits
 from chatsvc.server import ChatFactory
 from tests.support import Certificates, make_certificates, with_accounts
 
@@ -564,14 +565,16 @@ async def test_reconnection(server: Server, tmp_path: Path) -> None:
 
 class SecureServer:
     """
-    A chat server with accounts (alice's password is C{secret}) listening with
-    TLS on 127.0.0.1, with a certificate for localhost alone; and a plain
-    port for the test's own users.
+    A chat server with accounts (alice's password is C{secret}, and bob is
+    registered) listening with TLS on 127.0.0.1, with a certificate for
+    localhost alone; and a plain port for the test's own users. It gives a
+    sign-on all the time it wants: a client that leaves is one that closed
+    its connection itself.
     """
 
     def __init__(self, certificates: Certificates) -> None:
         self.certificates = certificates
-        self.factory = with_accounts(clock=_reactor)
+        self.factory = with_accounts(clock=_reactor, limits=Limits(login_timeout=0))
         self.tls_port = self.port = 0
         self._listening: list[IListeningPort] = []
 
@@ -666,6 +669,49 @@ async def test_piped_wrong_password(secure: SecureServer) -> None:
         "",
     ]
     assert process.err == b"chatsvc-client: cannot sign on as alice: wrong password\n"
+
+
+@pytest_twisted.ensureDeferred
+async def test_piped_over_tls_registered_nickname_without_a_password(
+    secure: SecureServer,
+) -> None:
+    """
+    A refused sign-on over TLS ends at once, as over TCP: the client closes
+    the connection itself (the server would wait for ever), with stdin
+    unregistered from it first, or TLS never shuts down.
+    """
+    process = await run_piped(b"bob\n", *tls_arguments(secure))
+    assert await process.ended == 1
+    assert process.output()[-2:] == ["*** Password for bob:", ""]
+    assert process.err == (
+        b"chatsvc-client: cannot sign on as bob: the nickname is registered; "
+        b"give its password with --password-file or CHATSVC_PASSWORD\n"
+    )
+    await eventually(lambda: not secure.factory.connections, lambda: secure.factory.connections)
+
+
+@pytest_twisted.ensureDeferred
+async def test_piped_over_tls_wrong_password(secure: SecureServer) -> None:
+    process = spawn_piped_with(
+        {"CHATSVC_PASSWORD": "guess"}, "--nick", "alice", *tls_arguments(secure)
+    )
+    assert process.transport is not None
+    process.transport.closeStdin()
+    assert await ended(process.ended, process.transport, timeout=WAIT + 5) == 1
+    assert process.output()[-3:] == [
+        "*** Error: wrong password for alice",
+        "*** Password for alice:",
+        "",
+    ]
+    assert process.err == b"chatsvc-client: cannot sign on as alice: wrong password\n"
+
+
+@pytest_twisted.ensureDeferred
+async def test_piped_over_tls_nickname_taken(secure: SecureServer) -> None:
+    await sign_on(secure, "carol")
+    process = await run_piped(b"hi\n", "--nick", "carol", *tls_arguments(secure))
+    assert await process.ended == 1
+    assert process.err == b"chatsvc-client: cannot sign on as carol: the nickname carol is taken\n"
 
 
 @pytest_twisted.ensureDeferred
