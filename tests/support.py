@@ -1,16 +1,22 @@
 """
 Shared test doubles: a server connection over StringTransport, a chat with
-accounts, and TLS certificates made on the spot.
+accounts, TLS certificates made on the spot; and, so that no test leaves
+anything running, the services a test starts and a command run with all it
+starts.
 """
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 import shutil
+import signal
 import socket
+import subprocess
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +40,7 @@ from chatsvc.accounts import Accounts, ChatRealm
 from chatsvc.eagertcp import EagerServer
 from chatsvc.model import Chat
 from chatsvc.server import ChatFactory, ChatServerProtocol
+from chatsvc.tap import ChatService, Options, makeService
 
 PASSWORDS = {"alice": b"secret", "Root": b"t00r", "bob": b"hunter2"}
 """The accounts of L{with_accounts}, and their passwords."""
@@ -248,3 +255,79 @@ def make_certificates(
         )
     )
     return paths
+
+
+def service_for(*argv: str) -> ChatService:
+    """
+    The service C{twistd chat} makes of C{argv}, on the global reactor, not
+    started; its history in memory unless C{argv} says otherwise.
+    """
+    from twisted.internet import reactor
+
+    if "--db" not in argv and "--no-history" not in argv:
+        argv = (*argv, "--db", ":memory:")
+    options = Options()
+    options.parseOptions(list(argv))
+    service = makeService(options, reactor)
+    assert isinstance(service, ChatService)
+    return service
+
+
+class Services:
+    """
+    The services one test starts (the C{services} fixture): each still
+    running once the test is over, passed or failed, is stopped, and its
+    ports, connections and history thread with it, so that nothing of it is
+    left to the tests after.
+    """
+
+    def __init__(self) -> None:
+        self._started: list[ChatService] = []
+
+    def start(self, *argv: str) -> ChatService:
+        """The service for C{argv}, started; it is the test's even if starting fails."""
+        service = service_for(*argv)
+        self._started.append(service)
+        service.privilegedStartService()
+        service.startService()
+        return service
+
+    async def stop(self) -> None:
+        for service in reversed(self._started):
+            if service.running:
+                await service.stopService()
+
+
+def run_to_the_end(
+    argv: Sequence[str], *, timeout: float, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """
+    Run C{argv} with its output captured, in a process group of its own that
+    is killed once it is done or C{timeout} seconds have passed, whichever
+    comes first: nothing it started (a server) outlives it, even when it is
+    killed before it could stop that itself.
+    """
+    process = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process.pid)
+        stdout, stderr = process.communicate()
+        raise AssertionError(
+            f"{' '.join(argv)} did not finish in {timeout:g} s\n{stdout}{stderr}"
+        ) from None
+    finally:
+        _kill_group(process.pid)
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+
+
+def _kill_group(pgid: int) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)

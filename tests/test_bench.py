@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
+
+from tests.support import run_to_the_end
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
@@ -17,16 +18,13 @@ def test_slow_consumer_scenario(tmp_path: Path) -> None:
     x 3 seconds), while the one that does not read is dropped.
     """
     clients, rate, seconds = 5, 100, 3
-    result = subprocess.run(
+    result = run_to_the_end(
         [
             *(sys.executable, str(BENCH / "slow_consumer.py"), "--json"),
             *("--clients", str(clients), "--seconds", str(seconds), "--rate", str(rate)),
             *("--size", "4000", "--max-send-buffer", "65536", "--drain", "20"),
         ],
-        capture_output=True,
-        text=True,
         timeout=120,
-        check=False,
         cwd=tmp_path,  # where the server keeps its history database
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -7,6 +7,7 @@ insults' terminal emulator), and across a server restart.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import termios
 from collections.abc import Callable, Iterator
@@ -87,9 +88,45 @@ async def ended(
 
 
 def _kill(transport: IProcessTransport | None) -> None:
-    if transport is not None:
-        with suppress(ProcessExitedAlready):
-            transport.signalProcess("KILL")
+    """
+    Kill the process, and with it every process of its group if it leads
+    one: a pseudo-terminal's shell and the client it runs.
+    """
+    if transport is None or transport.pid is None:
+        return
+    with suppress(ProcessLookupError):
+        if os.getpgid(transport.pid) == transport.pid:
+            os.killpg(transport.pid, signal.SIGKILL)
+            return
+    with suppress(ProcessExitedAlready):
+        transport.signalProcess("KILL")
+
+
+_spawned: list[tuple[IProcessTransport, Deferred[int | None]]] = []
+"""The processes the running test started, and what fires once each has ended."""
+
+
+def spawn(
+    protocol: ProcessProtocol, ended: Deferred[int | None], argv: list[str], **kwargs: Any
+) -> IProcessTransport:
+    """Start a process for the running test; it is killed if it outlives the test."""
+    transport: IProcessTransport = _reactor.spawnProcess(protocol, argv[0], argv, **kwargs)
+    _spawned.append((transport, ended))
+    return transport
+
+
+@pytest.fixture(autouse=True)
+def no_process_outlives_its_test() -> Iterator[None]:
+    """Whatever a test started and left running, passed or failed, is killed and reaped."""
+    yield
+    spawned = list(_spawned)
+    _spawned.clear()
+    for transport, ended in spawned:
+        if not ended.called:
+            _kill(transport)
+            pytest_twisted.blockon(
+                ensureDeferred(eventually(lambda: ended.called, lambda: transport.pid))  # noqa: B023
+            )
 
 
 # The server and another user
@@ -193,7 +230,7 @@ def spawn_piped(*arguments: str) -> Piped:
 def spawn_piped_with(environment: dict[str, str], *arguments: str) -> Piped:
     command = client_command() + list(arguments)
     process = Piped()
-    _reactor.spawnProcess(process, command[0], command, env=client_environment(**environment))
+    spawn(process, process.ended, command, env=client_environment(**environment))
     return process
 
 
@@ -375,9 +412,9 @@ class Interactive:
             *arguments,
         ]
         self.terminal = PseudoTerminal()
-        _reactor.spawnProcess(
+        spawn(
             self.terminal,
-            argv[0],
+            self.terminal.ended,
             argv,
             env=client_environment(TERM="xterm", **environment),
             usePTY=True,
