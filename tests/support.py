@@ -29,7 +29,7 @@ from twisted.cred.checkers import ICredentialsChecker, InMemoryUsernamePasswordD
 from twisted.cred.portal import Portal
 from twisted.internet.address import IPv4Address
 from twisted.internet.endpoints import quoteStringArgument
-from twisted.internet.error import ConnectionDone
+from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.interfaces import IProtocol, IPushProducer
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactor, StringTransport
@@ -133,15 +133,19 @@ def signed_on(
 
 
 def eager_loopback(
-    build: Callable[[IPv4Address], IProtocol], cleanup: Callable[[Callable[[], object]], object]
+    build: Callable[[IPv4Address], IProtocol],
+    cleanup: Callable[[Callable[[], object]], object],
+    reactor: MemoryReactor | None = None,
 ) -> tuple[EagerServer, socket.socket, MemoryReactor]:
     """
     A real loopback TCP connection whose accepted end is an L{EagerServer}
     connected to the protocol C{build} makes for the peer's address, on a
-    L{MemoryReactor}: what is sent reaches the kernel at once, and nothing else
-    happens until the test says (C{doWrite()} sends what was queued). Returns
-    the transport, the peer's end (non-blocking) and the reactor; C{cleanup}
-    is given what closes the sockets.
+    L{MemoryReactor} (C{reactor}, or a new one): what is sent reaches the
+    kernel at once, and nothing else happens until the test says
+    (C{doWrite()} sends what was queued). Returns the transport, the peer's
+    end (non-blocking) and the reactor; C{cleanup} is given what closes the
+    sockets. A L{MemoryReactorClock} lets the transport abort: that calls
+    C{connectionLost} from its reactor's next turn (C{advance(0)}).
     """
     with socket.create_server(("127.0.0.1", 0)) as listener:
         peer = socket.create_connection(listener.getsockname())
@@ -149,11 +153,39 @@ def eager_loopback(
     cleanup(peer.close)
     cleanup(sock.close)
     peer.setblocking(False)
-    reactor = MemoryReactor()
+    if reactor is None:
+        reactor = MemoryReactor()
     protocol = build(IPv4Address("TCP", *address))
     transport = EagerServer(sock, protocol, address, None, 0, reactor)
     protocol.makeConnection(transport)
     return transport, peer, reactor
+
+
+class OutputMeter:
+    """
+    What an L{EagerServer} holds in memory for its peer, counted from the
+    outside: the bytes it was given to queue, less those it has sent since.
+    C{most} is the most it held at once.
+    """
+
+    def __init__(self, transport: EagerServer) -> None:
+        self.held = self.most = 0
+        queue, send = transport.queue, transport.writeSomeData
+
+        def queued(data: bytes) -> None:
+            if data and transport.connected:
+                self.held += len(data)
+                self.most = max(self.most, self.held)
+            queue(data)
+
+        def sent(data: bytes) -> int | ConnectionLost:
+            result = send(data)
+            if isinstance(result, int):
+                self.held -= result
+            return result
+
+        transport.queue = queued  # type: ignore[method-assign]
+        transport.writeSomeData = sent  # type: ignore[method-assign]
 
 
 def drain(peer: socket.socket) -> bytes:
