@@ -41,6 +41,9 @@ RECONNECT_WAIT = 15.0
 
 CTRL_C, CTRL_D = b"\x03", b"\x04"
 
+PASSWORD_DELAY = 0.1
+"""Seconds the test servers read nothing after a wrong password."""
+
 _reactor: Any = reactor
 
 
@@ -606,12 +609,16 @@ class SecureServer:
     registered) listening with TLS on 127.0.0.1, with a certificate for
     localhost alone; and a plain port for the test's own users. It gives a
     sign-on all the time it wants: a client that leaves is one that closed
-    its connection itself.
+    its connection itself. A wrong password costs a tenth of a second, not
+    the 3 seconds of a real server: what the client does meanwhile is the
+    same.
     """
 
     def __init__(self, certificates: Certificates) -> None:
         self.certificates = certificates
-        self.factory = with_accounts(clock=_reactor, limits=Limits(login_timeout=0))
+        self.factory = with_accounts(
+            clock=_reactor, limits=Limits(login_timeout=0), password_delay=PASSWORD_DELAY
+        )
         self.tls_port = self.port = 0
         self._listening: list[IListeningPort] = []
 
@@ -698,7 +705,7 @@ async def test_piped_wrong_password(secure: SecureServer) -> None:
     )
     assert process.transport is not None
     process.transport.closeStdin()
-    assert await ended(process.ended, process.transport, timeout=WAIT + 5) == 1
+    assert await ended(process.ended, process.transport, timeout=WAIT) == 1
     assert process.output()[-4:] == [
         "*** Password for alice:",
         "*** Error: wrong password for alice",
@@ -734,7 +741,7 @@ async def test_piped_over_tls_wrong_password(secure: SecureServer) -> None:
     )
     assert process.transport is not None
     process.transport.closeStdin()
-    assert await ended(process.ended, process.transport, timeout=WAIT + 5) == 1
+    assert await ended(process.ended, process.transport, timeout=WAIT) == 1
     assert process.output()[-3:] == [
         "*** Error: wrong password for alice",
         "*** Password for alice:",
@@ -808,7 +815,7 @@ async def test_interactive_password_is_not_shown(secure: SecureServer, tmp_path:
                 ]
             ),
             terminal.lines,
-            timeout=WAIT + 5,
+            timeout=WAIT,
         )
         terminal.type(b"secret\r")
         await session.wait_for_prompt("[lobby] alice> ")
