@@ -21,7 +21,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred, maybeDeferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort
-from twisted.internet.task import Clock
+from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -132,6 +132,8 @@ class Started:
         return number
 
     async def stop(self) -> None:
+        # From the next turn: a client service may still be busy with a failure.
+        await deferLater(reactor, 0, lambda: None)
         for client in self.clients:
             if client.running:
                 await client.stopService()
