@@ -708,19 +708,30 @@ class Session:
         """The server did not close the connection after C{/quit}: close it ourselves."""
         self._quit_timer = None
         if self._protocol is not None:
-            transport = self._protocol.transport
-            tcp = ITCPTransport(transport, None)
-            if tcp is not None:
-                tcp.abortConnection()
-            else:
-                transport.loseConnection()
+            self._close(abort=True)
 
     def _give_up(self, reason: str) -> None:
-        assert self._protocol is not None
         self.console.note(reason)
         self._status = 1
         self._quitting = True
-        self._protocol.transport.loseConnection()
+        self._close()
+
+    def _close(self, *, abort: bool = False) -> None:
+        """
+        Close the connection from this side, unregistering the input first: a
+        transport does not close while a producer is registered with it (TLS
+        does not even begin its shutdown), so the session would wait for the
+        server to hang up.
+        """
+        assert self._protocol is not None
+        transport = self._protocol.transport
+        if self._input is not None:
+            IConsumer(transport).unregisterProducer()
+        tcp = ITCPTransport(transport, None) if abort else None
+        if tcp is not None:
+            tcp.abortConnection()
+        else:
+            transport.loseConnection()
 
     def _finish(self) -> None:
         if not self._finished:

@@ -1,16 +1,22 @@
 """
 Shared test doubles: a server connection over StringTransport, a chat with
-accounts, and TLS certificates made on the spot.
+accounts, TLS certificates made on the spot; and, so that no test leaves
+anything running, the services a test starts and a command run with all it
+starts.
 """
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 import shutil
+import signal
 import socket
+import subprocess
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +29,7 @@ from twisted.cred.checkers import ICredentialsChecker, InMemoryUsernamePasswordD
 from twisted.cred.portal import Portal
 from twisted.internet.address import IPv4Address
 from twisted.internet.endpoints import quoteStringArgument
-from twisted.internet.error import ConnectionDone
+from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.interfaces import IProtocol, IPushProducer
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactor, StringTransport
@@ -34,6 +40,7 @@ from chatsvc.accounts import Accounts, ChatRealm
 from chatsvc.eagertcp import EagerServer
 from chatsvc.model import Chat
 from chatsvc.server import ChatFactory, ChatServerProtocol
+from chatsvc.tap import ChatService, Options, makeService
 
 PASSWORDS = {"alice": b"secret", "Root": b"t00r", "bob": b"hunter2"}
 """The accounts of L{with_accounts}, and their passwords."""
@@ -126,15 +133,19 @@ def signed_on(
 
 
 def eager_loopback(
-    build: Callable[[IPv4Address], IProtocol], cleanup: Callable[[Callable[[], object]], object]
+    build: Callable[[IPv4Address], IProtocol],
+    cleanup: Callable[[Callable[[], object]], object],
+    reactor: MemoryReactor | None = None,
 ) -> tuple[EagerServer, socket.socket, MemoryReactor]:
     """
     A real loopback TCP connection whose accepted end is an L{EagerServer}
     connected to the protocol C{build} makes for the peer's address, on a
-    L{MemoryReactor}: what is sent reaches the kernel at once, and nothing else
-    happens until the test says (C{doWrite()} sends what was queued). Returns
-    the transport, the peer's end (non-blocking) and the reactor; C{cleanup}
-    is given what closes the sockets.
+    L{MemoryReactor} (C{reactor}, or a new one): what is sent reaches the
+    kernel at once, and nothing else happens until the test says
+    (C{doWrite()} sends what was queued). Returns the transport, the peer's
+    end (non-blocking) and the reactor; C{cleanup} is given what closes the
+    sockets. A L{MemoryReactorClock} lets the transport abort: that calls
+    C{connectionLost} from its reactor's next turn (C{advance(0)}).
     """
     with socket.create_server(("127.0.0.1", 0)) as listener:
         peer = socket.create_connection(listener.getsockname())
@@ -142,11 +153,39 @@ def eager_loopback(
     cleanup(peer.close)
     cleanup(sock.close)
     peer.setblocking(False)
-    reactor = MemoryReactor()
+    if reactor is None:
+        reactor = MemoryReactor()
     protocol = build(IPv4Address("TCP", *address))
     transport = EagerServer(sock, protocol, address, None, 0, reactor)
     protocol.makeConnection(transport)
     return transport, peer, reactor
+
+
+class OutputMeter:
+    """
+    What an L{EagerServer} holds in memory for its peer, counted from the
+    outside: the bytes it was given to queue, less those it has sent since.
+    C{most} is the most it held at once.
+    """
+
+    def __init__(self, transport: EagerServer) -> None:
+        self.held = self.most = 0
+        queue, send = transport.queue, transport.writeSomeData
+
+        def queued(data: bytes) -> None:
+            if data and transport.connected:
+                self.held += len(data)
+                self.most = max(self.most, self.held)
+            queue(data)
+
+        def sent(data: bytes) -> int | ConnectionLost:
+            result = send(data)
+            if isinstance(result, int):
+                self.held -= result
+            return result
+
+        transport.queue = queued  # type: ignore[method-assign]
+        transport.writeSomeData = sent  # type: ignore[method-assign]
 
 
 def drain(peer: socket.socket) -> bytes:
@@ -248,3 +287,79 @@ def make_certificates(
         )
     )
     return paths
+
+
+def service_for(*argv: str) -> ChatService:
+    """
+    The service C{twistd chat} makes of C{argv}, on the global reactor, not
+    started; its history in memory unless C{argv} says otherwise.
+    """
+    from twisted.internet import reactor
+
+    if "--db" not in argv and "--no-history" not in argv:
+        argv = (*argv, "--db", ":memory:")
+    options = Options()
+    options.parseOptions(list(argv))
+    service = makeService(options, reactor)
+    assert isinstance(service, ChatService)
+    return service
+
+
+class Services:
+    """
+    The services one test starts (the C{services} fixture): each still
+    running once the test is over, passed or failed, is stopped, and its
+    ports, connections and history thread with it, so that nothing of it is
+    left to the tests after.
+    """
+
+    def __init__(self) -> None:
+        self._started: list[ChatService] = []
+
+    def start(self, *argv: str) -> ChatService:
+        """The service for C{argv}, started; it is the test's even if starting fails."""
+        service = service_for(*argv)
+        self._started.append(service)
+        service.privilegedStartService()
+        service.startService()
+        return service
+
+    async def stop(self) -> None:
+        for service in reversed(self._started):
+            if service.running:
+                await service.stopService()
+
+
+def run_to_the_end(
+    argv: Sequence[str], *, timeout: float, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """
+    Run C{argv} with its output captured, in a process group of its own that
+    is killed once it is done or C{timeout} seconds have passed, whichever
+    comes first: nothing it started (a server) outlives it, even when it is
+    killed before it could stop that itself.
+    """
+    process = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process.pid)
+        stdout, stderr = process.communicate()
+        raise AssertionError(
+            f"{' '.join(argv)} did not finish in {timeout:g} s\n{stdout}{stderr}"
+        ) from None
+    finally:
+        _kill_group(process.pid)
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+
+
+def _kill_group(pgid: int) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)

@@ -760,6 +760,91 @@ class SessionTests(SynchronousTestCase):
         self.assertEqual(stdin.producerState, "producing")
 
 
+class ClosingTransport(StringTransport):
+    """A transport that remembers what producer was still registered when it was closed."""
+
+    producer_at_close: object = "never closed"
+
+    def loseConnection(self) -> None:
+        if not self.disconnecting:
+            self.producer_at_close = self.producer
+        super().loseConnection()
+
+
+class ClosingTests(SynchronousTestCase):
+    """
+    Whenever the session closes the connection itself, the input is
+    unregistered first: no transport closes with a producer registered, and
+    TLS does not even start to shut down.
+    """
+
+    PROMPT = "*** Password for alice:"
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.console = RecordingConsole()
+
+    def connect(
+        self, nick: str | None = "alice", password: bytes | None = None
+    ) -> tuple[Session, ClosingTransport]:
+        session = Session(self.console, clock=self.clock, nick=nick, password=password)
+        stdin = LineConsole(io.StringIO())
+        stdin.session = session
+        stdin.makeConnection(StringTransport())
+        protocol = ChatClientFactory(session).buildProtocol(ADDRESS)
+        assert protocol is not None
+        transport = ClosingTransport()
+        protocol.makeConnection(transport)
+        self.assertIs(transport.producer, stdin)
+        self.protocol = protocol
+        return session, transport
+
+    def receive(self, *lines: str) -> None:
+        self.protocol.dataReceived("".join(f"{line}\n" for line in lines).encode())
+
+    def assertClosedUnregistered(self, transport: ClosingTransport) -> None:
+        self.assertTrue(transport.disconnecting)
+        self.assertIsNone(transport.producer_at_close)
+
+    def test_nickname_refused(self) -> None:
+        _, transport = self.connect()
+        self.receive(*GREETING, "*** Error: the nickname alice is taken", GREETING[1])
+        self.assertClosedUnregistered(transport)
+
+    def test_no_password(self) -> None:
+        _, transport = self.connect()
+        self.receive(*GREETING, self.PROMPT)
+        self.assertClosedUnregistered(transport)
+
+    def test_wrong_password(self) -> None:
+        _, transport = self.connect(password=b"guess")
+        self.receive(*GREETING, self.PROMPT, "*** Error: wrong password for alice", self.PROMPT)
+        self.assertClosedUnregistered(transport)
+
+    def test_end_of_input_at_the_password_prompt(self) -> None:
+        self.console = RecordingConsole(can_ask=True)
+        session, transport = self.connect()
+        self.receive(*GREETING, self.PROMPT)
+        self.assertEqual(self.console.asked, ["alice"])
+        session.end_input()
+        self.assertClosedUnregistered(transport)
+
+    def test_server_does_not_hang_up_after_quit(self) -> None:
+        session, transport = self.connect(password=b"secret")
+        self.receive(*GREETING, self.PROMPT, *signed_on("alice"))
+        session.end_input()
+        self.clock.advance(QUIT_TIMEOUT + 1 / PACE)
+        self.assertClosedUnregistered(transport)
+
+    def test_interrupt_twice(self) -> None:
+        session, transport = self.connect(password=b"secret")
+        self.receive(*GREETING, self.PROMPT, *signed_on("alice"))
+        session.interrupt()
+        self.assertFalse(transport.disconnecting)
+        session.interrupt()
+        self.assertClosedUnregistered(transport)
+
+
 class PasswordSessionTests(SynchronousTestCase):
     """Registered nicknames: the password prompt answered, asked for, or refused."""
 

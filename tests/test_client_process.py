@@ -7,6 +7,7 @@ insults' terminal emulator), and across a server restart.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import termios
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from twisted.internet.testing import StringTransport
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
+from chatsvc.limits import Limits
 from chatsvc.server import ChatFactory
 from tests.support import Certificates, make_certificates, with_accounts
 
@@ -38,6 +40,9 @@ RECONNECT_WAIT = 15.0
 """Seconds to wait for a reconnection: the first retry comes after 1 to 2 seconds."""
 
 CTRL_C, CTRL_D = b"\x03", b"\x04"
+
+PASSWORD_DELAY = 0.1
+"""Seconds the test servers read nothing after a wrong password."""
 
 _reactor: Any = reactor
 
@@ -86,9 +91,45 @@ async def ended(
 
 
 def _kill(transport: IProcessTransport | None) -> None:
-    if transport is not None:
-        with suppress(ProcessExitedAlready):
-            transport.signalProcess("KILL")
+    """
+    Kill the process, and with it every process of its group if it leads
+    one: a pseudo-terminal's shell and the client it runs.
+    """
+    if transport is None or transport.pid is None:
+        return
+    with suppress(ProcessLookupError):
+        if os.getpgid(transport.pid) == transport.pid:
+            os.killpg(transport.pid, signal.SIGKILL)
+            return
+    with suppress(ProcessExitedAlready):
+        transport.signalProcess("KILL")
+
+
+_spawned: list[tuple[IProcessTransport, Deferred[int | None]]] = []
+"""The processes the running test started, and what fires once each has ended."""
+
+
+def spawn(
+    protocol: ProcessProtocol, ended: Deferred[int | None], argv: list[str], **kwargs: Any
+) -> IProcessTransport:
+    """Start a process for the running test; it is killed if it outlives the test."""
+    transport: IProcessTransport = _reactor.spawnProcess(protocol, argv[0], argv, **kwargs)
+    _spawned.append((transport, ended))
+    return transport
+
+
+@pytest.fixture(autouse=True)
+def no_process_outlives_its_test() -> Iterator[None]:
+    """Whatever a test started and left running, passed or failed, is killed and reaped."""
+    yield
+    spawned = list(_spawned)
+    _spawned.clear()
+    for transport, ended in spawned:
+        if not ended.called:
+            _kill(transport)
+            pytest_twisted.blockon(
+                ensureDeferred(eventually(lambda: ended.called, lambda: transport.pid))  # noqa: B023
+            )
 
 
 # The server and another user
@@ -192,7 +233,7 @@ def spawn_piped(*arguments: str) -> Piped:
 def spawn_piped_with(environment: dict[str, str], *arguments: str) -> Piped:
     command = client_command() + list(arguments)
     process = Piped()
-    _reactor.spawnProcess(process, command[0], command, env=client_environment(**environment))
+    spawn(process, process.ended, command, env=client_environment(**environment))
     return process
 
 
@@ -374,9 +415,9 @@ class Interactive:
             *arguments,
         ]
         self.terminal = PseudoTerminal()
-        _reactor.spawnProcess(
+        spawn(
             self.terminal,
-            argv[0],
+            self.terminal.ended,
             argv,
             env=client_environment(TERM="xterm", **environment),
             usePTY=True,
@@ -564,14 +605,20 @@ async def test_reconnection(server: Server, tmp_path: Path) -> None:
 
 class SecureServer:
     """
-    A chat server with accounts (alice's password is C{secret}) listening with
-    TLS on 127.0.0.1, with a certificate for localhost alone; and a plain
-    port for the test's own users.
+    A chat server with accounts (alice's password is C{secret}, and bob is
+    registered) listening with TLS on 127.0.0.1, with a certificate for
+    localhost alone; and a plain port for the test's own users. It gives a
+    sign-on all the time it wants: a client that leaves is one that closed
+    its connection itself. A wrong password costs a tenth of a second, not
+    the 3 seconds of a real server: what the client does meanwhile is the
+    same.
     """
 
     def __init__(self, certificates: Certificates) -> None:
         self.certificates = certificates
-        self.factory = with_accounts(clock=_reactor)
+        self.factory = with_accounts(
+            clock=_reactor, limits=Limits(login_timeout=0), password_delay=PASSWORD_DELAY
+        )
         self.tls_port = self.port = 0
         self._listening: list[IListeningPort] = []
 
@@ -658,7 +705,7 @@ async def test_piped_wrong_password(secure: SecureServer) -> None:
     )
     assert process.transport is not None
     process.transport.closeStdin()
-    assert await ended(process.ended, process.transport, timeout=WAIT + 5) == 1
+    assert await ended(process.ended, process.transport, timeout=WAIT) == 1
     assert process.output()[-4:] == [
         "*** Password for alice:",
         "*** Error: wrong password for alice",
@@ -666,6 +713,49 @@ async def test_piped_wrong_password(secure: SecureServer) -> None:
         "",
     ]
     assert process.err == b"chatsvc-client: cannot sign on as alice: wrong password\n"
+
+
+@pytest_twisted.ensureDeferred
+async def test_piped_over_tls_registered_nickname_without_a_password(
+    secure: SecureServer,
+) -> None:
+    """
+    A refused sign-on over TLS ends at once, as over TCP: the client closes
+    the connection itself (the server would wait for ever), with stdin
+    unregistered from it first, or TLS never shuts down.
+    """
+    process = await run_piped(b"bob\n", *tls_arguments(secure))
+    assert await process.ended == 1
+    assert process.output()[-2:] == ["*** Password for bob:", ""]
+    assert process.err == (
+        b"chatsvc-client: cannot sign on as bob: the nickname is registered; "
+        b"give its password with --password-file or CHATSVC_PASSWORD\n"
+    )
+    await eventually(lambda: not secure.factory.connections, lambda: secure.factory.connections)
+
+
+@pytest_twisted.ensureDeferred
+async def test_piped_over_tls_wrong_password(secure: SecureServer) -> None:
+    process = spawn_piped_with(
+        {"CHATSVC_PASSWORD": "guess"}, "--nick", "alice", *tls_arguments(secure)
+    )
+    assert process.transport is not None
+    process.transport.closeStdin()
+    assert await ended(process.ended, process.transport, timeout=WAIT) == 1
+    assert process.output()[-3:] == [
+        "*** Error: wrong password for alice",
+        "*** Password for alice:",
+        "",
+    ]
+    assert process.err == b"chatsvc-client: cannot sign on as alice: wrong password\n"
+
+
+@pytest_twisted.ensureDeferred
+async def test_piped_over_tls_nickname_taken(secure: SecureServer) -> None:
+    await sign_on(secure, "carol")
+    process = await run_piped(b"hi\n", "--nick", "carol", *tls_arguments(secure))
+    assert await process.ended == 1
+    assert process.err == b"chatsvc-client: cannot sign on as carol: the nickname carol is taken\n"
 
 
 @pytest_twisted.ensureDeferred
@@ -725,7 +815,7 @@ async def test_interactive_password_is_not_shown(secure: SecureServer, tmp_path:
                 ]
             ),
             terminal.lines,
-            timeout=WAIT + 5,
+            timeout=WAIT,
         )
         terminal.type(b"secret\r")
         await session.wait_for_prompt("[lobby] alice> ")

@@ -6,6 +6,7 @@ certificate is checked; a certificate refused on reconnecting ends it).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from service_identity.exceptions import DNSMismatch
 from service_identity.hazmat import DNS_ID
 from twisted.application.internet import ClientService
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred, ensureDeferred, maybeDeferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import Clock, deferLater
@@ -107,74 +108,108 @@ def certificates(tmp_path: Path) -> Certificates:
     return make_certificates(tmp_path)
 
 
-async def session_over_tls(
-    server: TLSServer, certificates: Certificates, hostname: str = "localhost", **kwargs: object
+class Started:
+    """
+    The servers and client services one test starts: all are stopped once it
+    is over, passed or failed, so that none is left to the tests after.
+    """
+
+    def __init__(self) -> None:
+        self.servers: list[TLSServer] = []
+        self.clients: list[ClientService] = []
+        self.plain: list[tuple[IListeningPort, ChatFactory]] = []
+
+    def server(self) -> TLSServer:
+        server = TLSServer()
+        self.servers.append(server)
+        return server
+
+    def plain_port(self, factory: ChatFactory) -> int:
+        """The number of a plain TCP port on 127.0.0.1 that C{factory} now listens on."""
+        port: Any = reactor.listenTCP(0, factory, interface="127.0.0.1")
+        self.plain.append((port, factory))
+        number: int = port.getHost().port
+        return number
+
+    async def stop(self) -> None:
+        # From the next turn: a client service may still be busy with a failure.
+        await deferLater(reactor, 0, lambda: None)
+        for client in self.clients:
+            if client.running:
+                await client.stopService()
+        for server in self.servers:
+            await server.stop()
+        for port, factory in self.plain:
+            await maybeDeferred(port.stopListening)
+            await factory.shut_down()
+
+
+@pytest.fixture
+def started() -> Iterator[Started]:
+    everything = Started()
+    yield everything
+    pytest_twisted.blockon(ensureDeferred(everything.stop()).addTimeout(TIMEOUT, reactor))
+
+
+def session_over_tls(
+    started: Started,
+    server: TLSServer,
+    certificates: Certificates,
+    hostname: str = "localhost",
+    **kwargs: object,
 ) -> tuple[Session, RecordingConsole, ClientService, Deferred[None]]:
     """A session connecting over TLS to C{server}, and its L{Session.ready}."""
     console = RecordingConsole()
     session = Session(console, clock=reactor, nick="bob", **kwargs)  # type: ignore[arg-type]
     endpoint = tls_endpoint(reactor, hostname, server.port, load_trust_root(certificates.ca))
     service = ClientService(endpoint, ChatClientFactory(session), retryPolicy=session.retry_delay)
+    started.clients.append(service)
     service.startService()
     return session, console, service, session.ready
 
 
 @pytest_twisted.ensureDeferred
-async def test_connected_once_the_certificate_is_checked(certificates: Certificates) -> None:
-    server = TLSServer()
+async def test_connected_once_the_certificate_is_checked(
+    started: Started, certificates: Certificates
+) -> None:
+    server = started.server()
     await server.start(certificates)
-    session, console, service, connected = await session_over_tls(server, certificates)
-    try:
-        await connected.addTimeout(TIMEOUT, reactor)
-        assert session.nick is None, "ready before any line is read"
-        await until(lambda: session.room == "lobby", "signing on")
-        assert console.shown[:2] == GREETING
-    finally:
-        await service.stopService()
-        await server.stop()
+    session, console, _, connected = session_over_tls(started, server, certificates)
+    await connected.addTimeout(TIMEOUT, reactor)
+    assert session.nick is None, "ready before any line is read"
+    await until(lambda: session.room == "lobby", "signing on")
+    assert console.shown[:2] == GREETING
 
 
 @pytest_twisted.ensureDeferred
-async def test_wrong_name_fails_to_connect(tmp_path: Path) -> None:
+async def test_wrong_name_fails_to_connect(started: Started, tmp_path: Path) -> None:
     """A certificate for localhost alone does not do for 127.0.0.1."""
     certificates = make_certificates(tmp_path, names=["localhost"], addresses=[])
-    server = TLSServer()
+    server = started.server()
     await server.start(certificates)
-    _, console, service, connected = await session_over_tls(server, certificates, "127.0.0.1")
-    try:
-        with pytest.raises(VerificationError) as caught:
-            await connected.addTimeout(TIMEOUT, reactor)
-        assert describe_connect_error(caught.value) == (
-            "the server's certificate is not valid for 127.0.0.1"
-        )
-        assert (console.shown, console.notes) == ([], [])
-    finally:
-        # From the next turn: the service is still busy with the failure.
-        await deferLater(reactor, 0, service.stopService)
-        await server.stop()
+    _, console, _, connected = session_over_tls(started, server, certificates, "127.0.0.1")
+    with pytest.raises(VerificationError) as caught:
+        await connected.addTimeout(TIMEOUT, reactor)
+    assert describe_connect_error(caught.value) == (
+        "the server's certificate is not valid for 127.0.0.1"
+    )
+    assert (console.shown, console.notes) == ([], [])
 
 
 @pytest_twisted.ensureDeferred
-async def test_tls_to_a_plain_server_fails(certificates: Certificates) -> None:
-    factory = ChatFactory()
-    port: Any = reactor.listenTCP(0, factory, interface="127.0.0.1")
-    server = TLSServer()
-    server.port = port.getHost().port
-    _, console, service, connected = await session_over_tls(server, certificates)
-    try:
-        with pytest.raises(SSL.Error) as caught:
-            await connected.addTimeout(TIMEOUT, reactor)
-        assert describe_connect_error(caught.value).startswith("TLS failed: ")
-        assert console.shown == []
-    finally:
-        await deferLater(reactor, 0, service.stopService)
-        await port.stopListening()
-        await factory.shut_down()
+async def test_tls_to_a_plain_server_fails(started: Started, certificates: Certificates) -> None:
+    server = started.server()
+    server.port = started.plain_port(ChatFactory())
+    _, console, _, connected = session_over_tls(started, server, certificates)
+    with pytest.raises(SSL.Error) as caught:
+        await connected.addTimeout(TIMEOUT, reactor)
+    assert describe_connect_error(caught.value).startswith("TLS failed: ")
+    assert console.shown == []
 
 
 @pytest_twisted.ensureDeferred
 async def test_certificate_refused_on_reconnecting_ends_the_session(
-    certificates: Certificates, tmp_path: Path
+    started: Started, certificates: Certificates, tmp_path: Path
 ) -> None:
     """
     A server that comes back with a certificate the client does not trust is
@@ -182,25 +217,21 @@ async def test_certificate_refused_on_reconnecting_ends_the_session(
     """
     (tmp_path / "other").mkdir()
     impostor = make_certificates(tmp_path / "other")
-    server = TLSServer()
+    server = started.server()
     await server.start(certificates)
-    session, console, service, connected = await session_over_tls(
-        server, certificates, reconnect=True, backoff=lambda attempt: 0.1
+    session, console, _, connected = session_over_tls(
+        started, server, certificates, reconnect=True, backoff=lambda attempt: 0.1
     )
-    try:
-        await connected.addTimeout(TIMEOUT, reactor)
-        await until(lambda: session.room == "lobby", "signing on")
-        await server.stop()
-        await server.start(impostor)
-        status = await session.done.addTimeout(TIMEOUT, reactor)
-        assert status == 1
-        assert console.notes[-1] == (
-            "Cannot connect again: the server's certificate is not trusted "
-            "(certificate verify failed); not retrying."
-        )
-    finally:
-        await service.stopService()
-        await server.stop()
+    await connected.addTimeout(TIMEOUT, reactor)
+    await until(lambda: session.room == "lobby", "signing on")
+    await server.stop()
+    await server.start(impostor)
+    status = await session.done.addTimeout(TIMEOUT, reactor)
+    assert status == 1
+    assert console.notes[-1] == (
+        "Cannot connect again: the server's certificate is not trusted "
+        "(certificate verify failed); not retrying."
+    )
 
 
 def test_plain_connections_are_ready_at_once() -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.error import ConnectionAborted
 from twisted.internet.interfaces import INegotiated
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import capturedLogs, formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
@@ -20,7 +22,15 @@ from chatsvc.server import (
     ChatServerProtocol,
     RefusedConnection,
 )
-from tests.support import Connection, make_factory, signed_on
+from tests.support import (
+    Connection,
+    OutputMeter,
+    drain,
+    eager_loopback,
+    end_turn,
+    make_factory,
+    signed_on,
+)
 
 
 class LineLengthTests(SynchronousTestCase):
@@ -487,3 +497,56 @@ class OverLongLineRateTests(SynchronousTestCase):
         alice.protocol.dataReceived(b"yyy\nhello\n")
         clock.advance(1)
         self.assertEqual(alice.lines(), [])
+
+
+class HeldForAReaderThatStopsTests(SynchronousTestCase):
+    """
+    What the server holds in memory for a peer that stops reading, on a real
+    socket that nobody reads: however much its room says, at most
+    C{--max-send-buffer} bytes beyond what fills the transport's own buffer
+    (64 KiB), and the line that crosses the bound; then the peer is dropped.
+    Counted, not timed: the bytes its transport was given to queue, less
+    those it sent (L{OutputMeter}). Each line is said in a turn of the
+    reactor of its own.
+    """
+
+    LIMIT = 16384
+    LINE = "m" * 1000
+
+    def test_bounded_then_dropped(self) -> None:
+        clock = Clock()
+        factory = make_factory(clock=clock, limits=Limits(rate=0, max_send_buffer=self.LIMIT))
+
+        def build(address: IPv4Address) -> ChatServerProtocol:
+            protocol = factory.buildProtocol(address)
+            assert isinstance(protocol, ChatServerProtocol)
+            return protocol
+
+        reactor = MemoryReactorClock()
+        transport, peer, _ = eager_loopback(build, self.addCleanup, reactor)
+        # Small kernel buffers, so that the server's own soon fills.
+        transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        transport.protocol.dataReceived(b"slow\n")
+        end_turn(factory)
+        drain(peer)
+        meter = OutputMeter(transport)
+        alice = signed_on(factory, "alice", host="10.0.0.2")
+        carol = signed_on(factory, "carol", host="10.0.0.3")
+        alice.lines()
+
+        bound = transport.bufferSize + self.LIMIT
+        longest = len(f"<alice> {10_000} {self.LINE}\n")
+        said = 0
+        while factory.chat.find("slow") is not None:
+            assert said < 10_000, "the reader that stopped was never dropped"
+            alice.send(f"{said} {self.LINE}")
+            said += 1
+            end_turn(factory)
+            transport.doWrite()  # the kernel takes nothing more: nobody reads
+            reactor.advance(0)  # an abort's connectionLost
+            assert meter.held <= bound + longest, f"{meter.held} bytes held after {said} lines"
+        assert meter.most > bound - longest, f"dropped with only {meter.most} bytes held"
+        assert carol.lines() == [f"<alice> {i} {self.LINE}" for i in range(said)] + [
+            "*** slow left lobby (not reading)"
+        ]

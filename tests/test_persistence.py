@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest_twisted
 
 from chatsvc.sqlitestore import BATCH_WINDOW
+from tests.support import Services
 from tests.test_endtoend import connect, start, tcp_endpoint
 from tests.test_twistd import TIMEOUT, TWISTD, User, reap, run
 
@@ -91,9 +92,9 @@ async def test_history_survives_a_restart(tmp_path: Path) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_stop_under_load_loses_nothing(tmp_path: Path) -> None:
+async def test_a_stop_under_load_loses_nothing(tmp_path: Path, services: Services) -> None:
     db = tmp_path / "chat.sqlite"
-    service = start("--port", "tcp:0:interface=127.0.0.1", "--db", str(db), "--rate", "0")
+    service = services.start("--port", "tcp:0:interface=127.0.0.1", "--db", str(db), "--rate", "0")
     endpoint = tcp_endpoint(service)
     alice = await connect(endpoint, "alice")
     bob = await connect(endpoint, "bob")
