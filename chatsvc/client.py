@@ -114,6 +114,7 @@ class Kind(enum.Enum):
     PROMPT = "prompt"  # *** Choose a nickname:
     PASSWORD = "password"  # *** Password for ACCOUNT:
     KICKED = "kicked"  # *** You were kicked by NICK (REASON)
+    REPLACED = "replaced"  # *** Signed on from elsewhere. Goodbye!
     ERROR = "error"  # *** Error: TEXT
     SIGNED_ON = "signed on"  # *** Hello NICK! Type /help for the commands.
     JOINED = "joined"  # *** You joined ROOM (N members):
@@ -132,6 +133,7 @@ NOTICE_KINDS = frozenset(
         Kind.PROMPT,
         Kind.PASSWORD,
         Kind.KICKED,
+        Kind.REPLACED,
         Kind.ERROR,
         Kind.SIGNED_ON,
         Kind.JOINED,
@@ -163,6 +165,7 @@ _PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
     (Kind.ERROR, re.compile(r"\*\*\* Error: (?P<body>.*)")),
     (Kind.PASSWORD, re.compile(r"\*\*\* Password for (?P<subject>\S+):(?P<body>)")),
     (Kind.KICKED, re.compile(r"\*\*\* You were kicked by (?P<subject>\S+)(?P<body>(?: \(.*\))?)")),
+    (Kind.REPLACED, re.compile(r"\*\*\* Signed on from elsewhere\. Goodbye!(?P<body>)")),
     (Kind.SIGNED_ON, re.compile(r"\*\*\* Hello (?P<subject>\S+?)!(?P<body>(?: .*)?)")),
     (Kind.JOINED, re.compile(r"\*\*\* You joined (?P<subject>\S+) (?P<body>\(\d+ members?\):)")),
     (Kind.RENAMED, re.compile(r"\*\*\* You are now known as (?P<subject>\S+)(?P<body>)")),
@@ -396,6 +399,7 @@ class Session:
         self._password_refused = False  # the server refused self._password
         self._sent_password: bytes | None = None
         self._kicked_by: str | None = None
+        self._replaced = False  # another connection signed on with our nickname and password
         self._reconnect = reconnect
         self._backoff = backoff if backoff is not None else default_backoff()
         self._protocol: ChatClientProtocol | None = None
@@ -536,6 +540,8 @@ class Session:
                 self._password_refused = True
         elif line.kind is Kind.KICKED:
             self._kicked_by = line.subject
+        elif line.kind is Kind.REPLACED:
+            self._replaced = True
         if line.kind is Kind.JOINED and stage is _Stage.GREETED:
             self._signed_on()  # first, so its note does not split the line from its listing
         self.console.show(line)
@@ -586,6 +592,14 @@ class Session:
                 self.console.note(f"Kicked out by {self._kicked_by}; not reconnecting.")
             else:
                 self.console.note(f"kicked out by {self._kicked_by}")
+            self._status = 1
+            self._finish()
+        elif self._replaced:
+            # Signing on again would put the other connection out in turn.
+            if self._reconnect:
+                self.console.note("Signed on from elsewhere; not reconnecting.")
+            else:
+                self.console.note("signed on from elsewhere")
             self._status = 1
             self._finish()
         elif not self._reconnect:

@@ -30,6 +30,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
 from chatsvc.client import (
+    NOTICE_KINDS,
     PACE,
     PASSWORD_VARIABLE,
     QUIT_TIMEOUT,
@@ -1010,6 +1011,38 @@ class KickedSessionTests(SynchronousTestCase):
         connection.close()
         self.assertEqual(console.notes, ["kicked out by alice"])
         self.assertEqual(self.successResultOf(session.done), 1)
+
+
+class ReplacedSessionTests(SynchronousTestCase):
+    """
+    Another connection signed on with our nickname and password: reconnecting
+    would put that one out in turn, and the two would take turns for ever.
+    """
+
+    def test_interactive_does_not_reconnect(self) -> None:
+        console = RecordingConsole()
+        session = Session(console, clock=Clock(), nick="bob", reconnect=True)
+        connection = Connection(session)
+        connection.sign_on("bob")
+        connection.receive("*** Signed on from elsewhere. Goodbye!")
+        connection.close()
+        self.assertEqual(console.notes, ["Signed on from elsewhere; not reconnecting."])
+        self.assertEqual(self.successResultOf(session.done), 1)
+
+    def test_piped(self) -> None:
+        console = RecordingConsole()
+        session = Session(console, clock=Clock(), nick="bob")
+        connection = Connection(session)
+        connection.sign_on("bob")
+        connection.receive("*** Signed on from elsewhere. Goodbye!")
+        connection.close()
+        self.assertEqual(console.notes, ["signed on from elsewhere"])
+        self.assertEqual(self.successResultOf(session.done), 1)
+
+    def test_classified_as_a_notice(self) -> None:
+        line = classify("*** Signed on from elsewhere. Goodbye!")
+        self.assertIs(line.kind, Kind.REPLACED)
+        self.assertIn(line.kind, NOTICE_KINDS)
 
 
 # The session against the real server, over iosim
