@@ -45,6 +45,7 @@ from chatsvc.model import NAME_CHARS, NAME_MAX, Chat, is_valid_name
 from chatsvc.server import ChatFactory
 
 DEFAULT_ENDPOINT = "tcp:8080"
+DEFAULT_BACKLOG = 1024
 DEFAULT_ANNOUNCE_LIMIT = 200
 DEFAULT_DB = "chatsvc.sqlite"
 
@@ -64,6 +65,26 @@ def endpoint_description(port: str) -> str:
     if port.isdigit():
         return f"tcp:{port}"
     return _BARE_IPV6_INTERFACE.sub(lambda m: m.group(1).replace(":", "\\:"), port)
+
+
+_BACKLOG_TYPES = frozenset({"tcp", "tcp6", "ssl", "unix"})
+"""The endpoint types whose listening ports take a C{backlog=}."""
+
+_HAS_BACKLOG = re.compile(r"(?<!\\):backlog=")
+
+
+def with_backlog(description: str, backlog: int) -> str:
+    """
+    The endpoint string C{description} listening with C{backlog} connections
+    waiting to be accepted, unless it says its own C{backlog=} or is of a
+    type that has none. Twisted's default of 50 overflows when thousands of
+    clients connect at once, and each connection dropped then waits 1, 3, 7
+    seconds for the kernel to try again.
+    """
+    kind = re.split(r"(?<!\\):", description, maxsplit=1)[0].lower()
+    if kind not in _BACKLOG_TYPES or _HAS_BACKLOG.search(description):
+        return description
+    return f"{description}:backlog={backlog}"
 
 
 def _limit(name: str, doc: str, kind: type[int] | type[float]) -> list[object]:
@@ -106,6 +127,15 @@ class Options(AuthOptionMixin, usage.Options):
             "such as tcp:8080:interface=::, unix:/run/chat.sock or, with TLS, "
             "ssl:8443:privateKey=key.pem:certKey=cert.pem. "
             f"[default: {DEFAULT_ENDPOINT}]",
+        ],
+        [
+            "backlog",
+            None,
+            DEFAULT_BACKLOG,
+            "Connections the kernel may hold for each TCP, TLS or UNIX listener until they "
+            "are accepted, unless its endpoint string says backlog= (at least 1; the kernel "
+            "caps it at net.core.somaxconn).",
+            _number(int),
         ],
         _limit(
             "max-line",
@@ -236,9 +266,11 @@ class Options(AuthOptionMixin, usage.Options):
             raise usage.UsageError("--op and --auth-required need --auth")
         if self["history"] > HISTORY_MAX:
             raise usage.UsageError(f"--history must be at most {HISTORY_MAX}")
+        if self["backlog"] < 1:
+            raise usage.UsageError("--backlog must be at least 1")
         for description in self["endpoints"]:
             try:
-                serverFromString(reactor, description)
+                serverFromString(reactor, with_backlog(description, self["backlog"]))
             except (ValueError, KeyError, TypeError) as e:
                 raise usage.UsageError(f"invalid endpoint {description!r}: {e}") from None
             except (OSError, crypto.Error, VerifyError) as e:
@@ -309,9 +341,12 @@ class _Listener(StreamServerEndpointService):
     # than log it and run deaf; strports.service() sets the same.
     _raiseSynchronously = True
 
-    def __init__(self, description: str, factory: ChatFactory, reactor: IReactorTime) -> None:
+    def __init__(
+        self, description: str, factory: ChatFactory, reactor: IReactorTime, backlog: int
+    ) -> None:
         self.description = description
-        self.recorder = _PortRecorder(serverFromString(reactor, description))
+        endpoint = serverFromString(reactor, with_backlog(description, backlog))
+        self.recorder = _PortRecorder(endpoint)
         super().__init__(self.recorder, factory)
 
 
@@ -340,9 +375,11 @@ class ChatService(MultiService):
         self.factory = factory
         self._history_open = False
 
-    def listen(self, description: str, reactor: IReactorTime) -> None:
-        """Serve the chat on the server endpoint C{description} too."""
-        _Listener(description, self.factory, reactor).setServiceParent(self)
+    def listen(
+        self, description: str, reactor: IReactorTime, backlog: int = DEFAULT_BACKLOG
+    ) -> None:
+        """Serve the chat on the server endpoint C{description} too (see L{with_backlog})."""
+        _Listener(description, self.factory, reactor, backlog).setServiceParent(self)
 
     @property
     def ports(self) -> list[IListeningPort]:
@@ -427,5 +464,5 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
     )
     service = ChatService(factory)
     for description in options["endpoints"]:
-        service.listen(description, reactor)
+        service.listen(description, reactor, options["backlog"])
     return service

@@ -21,7 +21,7 @@ from chatsvc.interfaces import IAccount
 from chatsvc.model import Account
 from chatsvc.server import ChatFactory
 from chatsvc.sqlitestore import SQLiteHistory
-from chatsvc.tap import ChatService, Options, StartupError, makeService
+from chatsvc.tap import ChatService, Options, StartupError, makeService, with_backlog
 from chatsvc.testing import FakeHistory
 from tests.support import Connection, make_certificates, make_factory, scratch_directory
 
@@ -176,6 +176,75 @@ class MakeServiceTests(SynchronousTestCase):
         assert isinstance(service, ChatService)
         self.assertIsInstance(service.factory.history, NoHistory)
         self.assertEqual(service.factory.replay, 0)
+
+
+class BacklogTests(SynchronousTestCase):
+    """
+    Twisted listens with a backlog of 50: thousands of clients connecting at
+    once overflow it, and each connection dropped waits 1, 3, 7 s to retry.
+    """
+
+    def test_option(self) -> None:
+        self.assertEqual(parse()["backlog"], 1024)
+        self.assertEqual(parse("--backlog", "4096")["backlog"], 4096)
+        with self.assertRaises(usage.UsageError) as caught:
+            parse("--backlog", "0")
+        self.assertEqual(str(caught.exception), "--backlog must be at least 1")
+
+    def test_endpoint_strings_get_it_unless_they_say_their_own(self) -> None:
+        cases = {
+            "tcp:8080": "tcp:8080:backlog=1024",
+            "tcp:8080:interface=127.0.0.1": "tcp:8080:interface=127.0.0.1:backlog=1024",
+            r"tcp:8080:interface=\:\:": r"tcp:8080:interface=\:\::backlog=1024",
+            "TCP6:port=8080": "TCP6:port=8080:backlog=1024",
+            "ssl:8443:privateKey=k.pem": "ssl:8443:privateKey=k.pem:backlog=1024",
+            "unix:/run/chat.sock": "unix:/run/chat.sock:backlog=1024",
+            r"unix:/run/odd\:backlog=5": r"unix:/run/odd\:backlog=5:backlog=1024",
+            "tcp:8080:backlog=5": "tcp:8080:backlog=5",
+            "tcp:8080:backlog=5:interface=::1": "tcp:8080:backlog=5:interface=::1",
+            "systemd:domain=INET:index=0": "systemd:domain=INET:index=0",
+        }
+        for given, expected in cases.items():
+            self.assertEqual(with_backlog(given, 1024), expected, given)
+
+    def test_every_listener_listens_with_it(self) -> None:
+        reactor = MemoryReactorClock()
+        service = makeService(
+            parse(
+                "--port", "7000",
+                "--listen", "tcp:7001:interface=127.0.0.1",
+                "--listen", "tcp:7002:backlog=5",
+                "--listen", "unix:/nonexistent/chat.sock",
+                "--no-history",
+            ),
+            reactor,
+        )  # fmt: skip
+        service.privilegedStartService()
+        self.assertEqual(
+            [(port, backlog) for port, _, backlog, _ in reactor.tcpServers],
+            [(7000, 1024), (7001, 1024), (7002, 5)],
+        )
+        self.assertEqual([backlog for _, _, backlog, _, _ in reactor.unixServers], [1024])
+
+    def test_the_default_endpoint_and_the_option(self) -> None:
+        reactor = MemoryReactorClock()
+        makeService(parse("--no-history"), reactor).privilegedStartService()
+        makeService(
+            parse("--no-history", "-p", "7000", "--backlog", "64"), reactor
+        ).privilegedStartService()
+        self.assertEqual(
+            [(port, backlog) for port, _, backlog, _ in reactor.tcpServers],
+            [(8080, 1024), (7000, 64)],
+        )
+
+    def test_tls_listens_with_it(self) -> None:
+        certificates = make_certificates(scratch_directory(self))
+        reactor = MemoryReactorClock()
+        service = makeService(
+            parse("--port", certificates.server_endpoint(7443), "--no-history"), reactor
+        )
+        service.privilegedStartService()
+        self.assertEqual([(p, b) for p, _, _, b, _ in reactor.sslServers], [(7443, 1024)])
 
 
 class ChatServiceTests(SynchronousTestCase):
