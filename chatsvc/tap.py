@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, NoReturn, cast
 
@@ -246,6 +246,20 @@ class Options(AuthOptionMixin, usage.Options):
         print(f"chatsvc {__version__}")
         raise SystemExit(0)
 
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        """
+        Parse C{options}. Under twistd (whose options are the C{parent}), a
+        start that they cannot make ends with one line and exit status 1:
+        twistd would print the whole C{--help} above a usage error, which
+        buries the one line that says what is wrong.
+        """
+        try:
+            super().parseOptions(options)
+        except (usage.UsageError, StartupError) as e:
+            if getattr(self, "parent", None) is None:
+                raise
+            raise SystemExit(f"twistd chat: {e}") from None
+
     def postOptions(self) -> None:
         from twisted.internet import reactor
 
@@ -272,11 +286,15 @@ class Options(AuthOptionMixin, usage.Options):
             try:
                 serverFromString(reactor, with_backlog(description, self["backlog"]))
             except (ValueError, KeyError, TypeError) as e:
-                raise usage.UsageError(f"invalid endpoint {description!r}: {e}") from None
+                reason = _NOT_A_NUMBER.sub(r"\1 is not a number", str(e))
+                raise usage.UsageError(f"invalid endpoint {description!r}: {reason}") from None
             except (OSError, crypto.Error, VerifyError) as e:
                 # A TLS endpoint loads its key and certificate when parsed.
                 reason = _key_or_certificate_error(e)
                 _start_failed(f"cannot listen on {description}: {reason}")
+
+
+_NOT_A_NUMBER = re.compile(r"invalid literal for int\(\) with base 10: ('.*')")
 
 
 def _key_or_certificate_error(error: OSError | crypto.Error | VerifyError) -> str:
@@ -289,30 +307,107 @@ def _key_or_certificate_error(error: OSError | crypto.Error | VerifyError) -> st
     return f"bad key or certificate: {str(error).rstrip('.')}"
 
 
+def _bind_error(text: str) -> str:
+    """C{bind(): port must be 0-65535.} as C{port must be 0-65535}."""
+    return text.removeprefix("bind(): ").rstrip(".")
+
+
 class StartupError(Exception):
     """The service cannot start; the message says why, in one line."""
 
 
-def _exit_quietly_on(error: type[BaseException]) -> None:
+@attrs.define
+class _Terminal:
     """
-    Print an uncaught C{error} as its message alone.
+    The standard error that C{twistd} was started with, kept for telling a
+    failed start there in one line.
 
-    twistd reports an exception from starting a service with a traceback in
-    the foreground (a daemon's parent prints its message only). A port in use
-    is an operator's mistake, not a bug, so it gets one line.
+    By the time the service starts, twistd has sent C{sys.stderr} into the
+    log (where a line gets a timestamp and C{[stderr#error]}) and, without
+    C{-n}, has forked a daemon whose standard streams are C{/dev/null}. The
+    daemon tells the process waiting for it only the first 100 bytes of the
+    exception, as C{An error has occurred: b'...'} (twisted#4762). So the
+    descriptor is duplicated before twistd forks, the daemon or foreground
+    process writes the line to it, and the waiting process, told it was a
+    L{StartupError}, exits 1 without a word of its own.
+    """
+
+    fd: int = -1
+    kept: bool = False
+
+    def keep(self) -> None:
+        """Keep twistd's standard error, and quiet what twistd prints of a L{StartupError}."""
+        if self.kept:
+            return
+        self.fd, self.kept = os.dup(2), True
+        _quiet_startup_errors()
+
+    def tell(self, message: str) -> None:
+        """
+        Say C{message} on the terminal, once, and in the log unless the log
+        may be that same terminal (C{twistd -n} writes it to stdout).
+        """
+        if self.fd < 0:
+            return
+        if not _same_file(1, self.fd):
+            _log.critical("Cannot start: {message}", message=message)
+        os.write(self.fd, f"twistd chat: {message}\n".encode())
+        self.close()
+
+    def close(self) -> None:
+        """Let go of the terminal: a daemon must not hold its launcher's output open."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+_terminal = _Terminal()
+
+
+def _same_file(fd: int, other: int) -> bool:
+    first, second = os.fstat(fd), os.fstat(other)
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+
+
+def _quiet_startup_errors() -> None:
+    """
+    What twistd prints of a L{StartupError} goes: its traceback in the
+    foreground, its C{An error has occurred} in the process that daemonized.
     """
     previous = sys.excepthook
-    if getattr(previous, "quiet_on", None) is error:
-        return
 
     def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
-        if isinstance(value, error):
-            sys.stderr.write(f"twistd chat: {value}\n")
-        else:
+        if not isinstance(value, StartupError):
             previous(kind, value, tb)
 
-    hook.quiet_on = error  # type: ignore[attr-defined]
     sys.excepthook = hook
+
+    try:
+        from twisted.scripts._twistd_unix import UnixApplicationRunner
+    except ImportError:
+        return
+    wait_for_start = UnixApplicationRunner._waitForStart
+    told = f"1 {StartupError.__module__}.{StartupError.__qualname__}:".encode()
+
+    def quiet_wait_for_start(self: UnixApplicationRunner, readPipe: int) -> int:
+        data = os.read(readPipe, 100)
+        if data.startswith(told):
+            return 1
+        relay, write = os.pipe()
+        os.write(write, data)
+        os.close(write)
+        try:
+            return wait_for_start(self, relay)
+        finally:
+            os.close(relay)
+
+    UnixApplicationRunner._waitForStart = quiet_wait_for_start  # type: ignore[method-assign]
+
+
+def _start_failed(message: str) -> NoReturn:
+    """End the start with C{message}, which the operator sees as one line."""
+    _terminal.tell(message)
+    raise StartupError(message) from None
 
 
 @implementer(IStreamServerEndpoint)
@@ -348,12 +443,6 @@ class _Listener(StreamServerEndpointService):
         endpoint = serverFromString(reactor, with_backlog(description, backlog))
         self.recorder = _PortRecorder(endpoint)
         super().__init__(self.recorder, factory)
-
-
-def _start_failed(message: str) -> NoReturn:
-    """End the start with C{message}, which is printed as one line."""
-    _exit_quietly_on(StartupError)
-    raise StartupError(message) from None
 
 
 class ChatService(MultiService):
@@ -397,9 +486,9 @@ class ChatService(MultiService):
         for listener in self:
             try:
                 listener.privilegedStartService()
-            except (CannotListenError, OSError) as e:
+            except (CannotListenError, OSError, OverflowError) as e:
                 cause = e.socketError if isinstance(e, CannotListenError) else e
-                reason = getattr(cause, "strerror", None) or str(cause)
+                reason = getattr(cause, "strerror", None) or _bind_error(str(cause))
                 description = getattr(listener, "description", "?")
                 _start_failed(f"cannot listen on {description}: {reason}")
 
@@ -407,6 +496,7 @@ class ChatService(MultiService):
         if not self._history_open:
             self._open_history()
         super().startService()
+        _terminal.close()
 
     def _open_history(self) -> None:
         try:
@@ -441,6 +531,7 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
         from twisted.internet import reactor as global_reactor
 
         reactor = cast(IReactorTime, global_reactor)
+        _terminal.keep()
     accounts: Accounts | None = options["accounts"]
     chat = Chat(
         announce_limit=options["announce-limit"],

@@ -110,6 +110,22 @@ class OptionsTests(SynchronousTestCase):
         self.assertIn("invalid endpoint 'bogus:1'", str(caught.exception))
         self.assertRaises(usage.UsageError, parse, "--listen", "tcp:notaport")
 
+    def test_under_twistd_a_usage_error_is_one_line(self) -> None:
+        """twistd would print the whole --help above it."""
+        from twisted.scripts._twistd_unix import ServerOptions
+
+        for argv, line in [
+            (["--port", "tcp:x"], "twistd chat: invalid endpoint 'tcp:x': 'x' is not a number"),
+            (["--burst", "0"], "twistd chat: --burst must be at least 1"),
+            (["--bogus"], "twistd chat: option --bogus not recognized"),
+        ]:
+            with self.subTest(argv=argv):
+                options = Options()
+                options.parent = ServerOptions()
+                with self.assertRaises(SystemExit) as caught:
+                    options.parseOptions(argv)
+                self.assertEqual(caught.exception.code, line)
+
     def test_help_documents_every_option(self) -> None:
         text = str(Options())
         for option in [

@@ -226,20 +226,67 @@ def test_daemon_with_pidfile_and_logfile(tmp_path: Path) -> None:
     assert "Main loop terminated." in log
 
 
-def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
+def start_failure(mode: str, tmp_path: Path, *args: str) -> tuple[list[str], str]:
+    """
+    Start C{twistd chat ARGS} in the foreground (C{-n}) or daemonized, expecting
+    it to fail with status 1; its standard error, and its log.
+    """
+    log = tmp_path / "chat.log"
+    pidfile = tmp_path / "chat.pid"
+    foreground = ["-n"] if mode == "foreground" else []
+    result = run(
+        *foreground, f"--pidfile={pidfile}", f"--logfile={log}", "chat", *args, cwd=tmp_path
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout == ""
+    # A daemon removes its pidfile after telling the launcher, which may exit first.
+    wait_for(lambda: not pidfile.exists(), "the pidfile to go")
+    return result.stderr.splitlines(), log.read_text() if log.exists() else ""
+
+
+@pytest.mark.parametrize("mode", ["foreground", "daemon"])
+def test_port_in_use_is_a_one_line_error(mode: str, tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run("-n", "--pidfile=", "chat", "--port", f"tcp:{port}:interface=127.0.0.1")
-    assert result.returncode == 1
-    output = result.stdout + result.stderr
-    assert "Traceback" not in output
-    errors = [line for line in output.splitlines() if "twistd chat:" in line]
-    assert len(errors) == 1
-    assert errors[0].endswith(
-        f"twistd chat: cannot listen on tcp:{port}:interface=127.0.0.1: Address already in use"
-    )
+        stderr, log = start_failure(mode, tmp_path, "--port", f"tcp:{port}:interface=127.0.0.1")
+    reason = f"cannot listen on tcp:{port}:interface=127.0.0.1: Address already in use"
+    assert stderr == [f"twistd chat: {reason}"]
+    assert "Traceback" not in log
+    assert log.splitlines()[-1].endswith(f"[chatsvc.tap#critical] Cannot start: {reason}")
+
+
+@pytest.mark.parametrize("mode", ["foreground", "daemon"])
+def test_port_out_of_range_is_a_one_line_error(mode: str, tmp_path: Path) -> None:
+    stderr, log = start_failure(mode, tmp_path, "--port", "70000", "--no-history")
+    assert stderr == ["twistd chat: cannot listen on tcp:70000: port must be 0-65535"]
+    assert "Traceback" not in log
+
+
+@pytest.mark.parametrize("mode", ["foreground", "daemon"])
+def test_unusable_database_is_a_one_line_error(mode: str, tmp_path: Path) -> None:
+    missing = tmp_path / "missing" / "chat.sqlite"
+    stderr, log = start_failure(mode, tmp_path, "--port", "tcp:0", "--db", str(missing))
+    assert stderr == [
+        f"twistd chat: cannot open history database {missing}: no such directory {missing.parent}"
+    ]
+    assert "Traceback" not in log
+
+
+@pytest.mark.parametrize("mode", ["foreground", "daemon"])
+def test_malformed_endpoint_is_a_one_line_error(mode: str, tmp_path: Path) -> None:
+    stderr, log = start_failure(mode, tmp_path, "--port", "tcp:notaport")
+    assert stderr == ["twistd chat: invalid endpoint 'tcp:notaport': 'notaport' is not a number"]
+    assert log == "", "refused before twistd starts logging"
+
+
+@pytest.mark.parametrize("mode", ["foreground", "daemon"])
+def test_bad_option_is_a_one_line_error(mode: str, tmp_path: Path) -> None:
+    stderr, _ = start_failure(mode, tmp_path, "--max-line", "100")
+    assert stderr == ["twistd chat: --max-line must be at least 256"]
+    stderr, _ = start_failure(mode, tmp_path, "--no-such-option")
+    assert stderr == ["twistd chat: option --no-such-option not recognized"]
 
 
 def test_invalid_endpoint_is_a_usage_error(tmp_path: Path) -> None:
