@@ -19,7 +19,7 @@ from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService, MultiService, Service
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.portal import Portal
-from twisted.cred.strcred import AuthOptionMixin
+from twisted.cred.strcred import AuthOptionMixin, findCheckerFactories
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError, VerifyError
@@ -85,6 +85,12 @@ def with_backlog(description: str, backlog: int) -> str:
     if kind not in _BACKLOG_TYPES or _HAS_BACKLOG.search(description):
         return description
     return f"{description}:backlog={backlog}"
+
+
+_UNUSABLE_AUTH = {
+    "unix": "it checks the system's own accounts, and cannot tell which nicknames are registered",
+}
+"""C{twisted.cred} checkers that C{--auth} refuses, and why."""
 
 
 def _limit(name: str, doc: str, kind: type[int] | type[float]) -> list[object]:
@@ -221,6 +227,8 @@ class Options(AuthOptionMixin, usage.Options):
         """Where accounts are: chatsvc:FILE, file:FILE, memory:NAME:PW:...; repeatable."""
         # Repeatable: the first checker that knows a nickname checks its password.
         kind = description.partition(":")[0]
+        if kind in _UNUSABLE_AUTH:
+            raise usage.UsageError(f"--auth {kind} cannot be used: {_UNUSABLE_AUTH[kind]}")
         try:
             super().opt_auth(description)
         except usage.UsageError as e:
@@ -232,6 +240,37 @@ class Options(AuthOptionMixin, usage.Options):
                 f"--auth {kind}: cannot tell which nicknames are registered; "
                 "use chatsvc:, file: or memory:"
             )
+
+    def opt_help_auth(self) -> NoReturn:
+        """Show the --auth types, and those that cannot be used and why, and exit."""
+        factories = [
+            factory
+            for factory in findCheckerFactories()
+            if any(self.supportsInterface(i) for i in factory.credentialInterfaces)
+        ]
+        usable = [f for f in factories if f.authType not in _UNUSABLE_AUTH]
+        unusable = [f for f in factories if f.authType in _UNUSABLE_AUTH]
+        width = max(len("AuthType"), *(len(f.authType) for f in factories))
+        out = self.authOutput
+        out.write("Usage: --auth AuthType[:ArgString]\n")
+        out.write("For detailed help: --help-auth-type AuthType\n\n")
+        out.write(f"  {'AuthType':<{width}}  ArgString format\n")
+        for factory in usable:
+            out.write(f"  {factory.authType:<{width}}  {factory.argStringFormat}\n")
+        if unusable:
+            out.write("\nCannot be used here:\n")
+            for factory in unusable:
+                out.write(f"  {factory.authType:<{width}}  {_UNUSABLE_AUTH[factory.authType]}\n")
+        raise SystemExit(0)
+
+    def opt_help_auth_type(self, authType: str) -> NoReturn:
+        """Show help for one --auth type, and exit."""
+        if authType in _UNUSABLE_AUTH:
+            self.authOutput.write(
+                f"--auth {authType} cannot be used: {_UNUSABLE_AUTH[authType]}\n\n"
+            )
+        super().opt_help_auth_type(authType)
+        raise SystemExit(0)
 
     def opt_op(self, name: str) -> None:
         """A registered user who may set topics and kick (an operator); repeatable. Needs --auth."""

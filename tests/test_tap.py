@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -370,8 +371,8 @@ class AuthOptionsTests(SynchronousTestCase):
             ),
             (
                 ["--auth", "unix"],
-                "--auth unix: cannot tell which nicknames are registered; "
-                "use chatsvc:, file: or memory:",
+                "--auth unix cannot be used: it checks the system's own accounts, "
+                "and cannot tell which nicknames are registered",
             ),
             (
                 ["--auth", "chatsvc:/nonexistent/passwd"],
@@ -389,6 +390,42 @@ class AuthOptionsTests(SynchronousTestCase):
                     parse(*argv)
                 self.assertEqual(str(caught.exception), message)
                 self.assertNotIn("secret", str(caught.exception))
+
+    def help_auth(self, *argv: str) -> str:
+        options = Options()
+        options.authOutput = io.StringIO()
+        with self.assertRaises(SystemExit) as caught:
+            options.parseOptions(list(argv))
+        self.assertEqual(caught.exception.code, 0)
+        return options.authOutput.getvalue()
+
+    def test_help_auth_and_auth_agree(self) -> None:
+        """Every type --help-auth offers works; each one it sets apart is refused, saying why."""
+        directory = scratch_directory(self)
+        (directory / "passwd").write_text(f"alice:{hash_password(b'pw', n=16, r=1, p=1)}\n")
+        (directory / "plain").write_text("alice:pw\n")
+        arguments = {
+            "chatsvc": str(directory / "passwd"),
+            "file": str(directory / "plain"),
+            "memory": "alice:pw",
+        }
+        listing, _, apart = self.help_auth("--help-auth").partition("\nCannot be used here:\n")
+        offered = re.findall(r"^  (\S+) +\S", listing.split("ArgString format\n")[1], re.M)
+        self.assertEqual(sorted(offered), sorted(arguments))
+        for kind in offered:
+            accounts = parse("--auth", f"{kind}:{arguments[kind]}")["accounts"]
+            self.assertEqual(accounts.account_for("ALICE"), "alice", kind)
+        refused = re.findall(r"^  (\S+) +(.+)$", apart, re.M)
+        self.assertEqual([kind for kind, _ in refused], ["unix"])
+        for kind, reason in refused:
+            with self.assertRaises(usage.UsageError) as caught:
+                parse("--auth", kind)
+            self.assertEqual(str(caught.exception), f"--auth {kind} cannot be used: {reason}")
+            self.assertTrue(
+                self.help_auth("--help-auth-type", kind).startswith(
+                    f"--auth {kind} cannot be used: {reason}\n"
+                )
+            )
 
     def test_help_auth_lists_our_checker(self) -> None:
         options = Options()
