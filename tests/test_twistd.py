@@ -15,6 +15,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -145,15 +146,36 @@ def test_twistd_lists_chat_and_documents_its_options(tmp_path: Path) -> None:
         assert option in helped.stdout
 
 
-@pytest.fixture
-def foreground(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+def with_sigint(handler: signal.Handlers) -> list[str]:
+    """
+    A prefix for a command that runs it with SIGINT set to C{handler},
+    whatever this process has: a background job of a shell, say, inherits
+    SIGINT ignored.
+    """
+    return [
+        sys.executable,
+        "-c",
+        "import os, signal, sys; "
+        f"signal.signal(signal.SIGINT, signal.{handler.name}); "
+        "os.execv(sys.argv[1], sys.argv[1:])",
+    ]
+
+
+@contextmanager
+def serving(
+    tmp_path: Path, sigint: signal.Handlers = signal.SIG_DFL
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """C{twistd -n chat} on a port of its own, started with SIGINT set to C{sigint}."""
     process = subprocess.Popen(
-        [*TWISTD, "-n", "--pidfile=", "chat", "--port", "tcp:0:interface=127.0.0.1"],
+        [
+            *with_sigint(sigint),
+            *TWISTD, "-n", "--pidfile=", "chat", "--port", "tcp:0:interface=127.0.0.1",
+        ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-    )
+    )  # fmt: skip
     try:
         assert process.stdout is not None
         deadline = time.monotonic() + TIMEOUT
@@ -167,6 +189,12 @@ def foreground(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
             raise AssertionError("server exited before listening")
     finally:
         reap(process)
+
+
+@pytest.fixture
+def foreground(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    with serving(tmp_path) as started:
+        yield started
 
 
 def test_foreground_logs_to_stdout_and_stops_on_sigterm(
@@ -196,6 +224,22 @@ def test_foreground_stops_on_sigint(foreground: tuple[subprocess.Popen[str], int
     alice.expect("*** You joined lobby (1 member):", "*** alice")
     alice.expect("*** The server is shutting down. Goodbye!")
     assert process.wait(TIMEOUT) == -signal.SIGINT
+
+
+def test_foreground_started_with_sigint_ignored_ignores_it(tmp_path: Path) -> None:
+    """
+    As started in the background by a script: SIGINT is ignored, as the
+    shell meant, and SIGTERM still stops the server.
+    """
+    with serving(tmp_path, signal.SIG_IGN) as (process, port):
+        process.send_signal(signal.SIGINT)
+        alice = User.tcp(port)
+        alice.sign_on("alice")
+        alice.expect("*** You joined lobby (1 member):", "*** alice")
+        assert process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        alice.expect("*** The server is shutting down. Goodbye!")
+        assert process.wait(TIMEOUT) == -signal.SIGTERM
 
 
 def test_daemon_with_pidfile_and_logfile(tmp_path: Path) -> None:
