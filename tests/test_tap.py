@@ -8,6 +8,7 @@ import re
 import tempfile
 from pathlib import Path
 
+import pytest_twisted
 from twisted.application.service import IServiceMaker
 from twisted.cred.credentials import UsernamePassword
 from twisted.internet.testing import MemoryReactorClock
@@ -25,6 +26,7 @@ from chatsvc.sqlitestore import SQLiteHistory
 from chatsvc.tap import ChatService, Options, StartupError, makeService, with_backlog
 from chatsvc.testing import FakeHistory
 from tests.support import Connection, make_certificates, make_factory, scratch_directory
+from tests.test_endtoend import connect, start, tcp_endpoint
 
 
 def parse(*argv: str) -> Options:
@@ -518,3 +520,28 @@ class MakeServiceAccountsTests(SynchronousTestCase):
         self.assertEqual((port, tls_port), (7000, 7443))
         self.assertIs(factory, service.factory)
         self.assertIs(tls_factory, service.factory)
+
+
+@pytest_twisted.ensureDeferred
+async def test_history_0_shows_none_on_joining_yet_keeps_it() -> None:
+    """--history 0, through makeService: no replay on joining; /history still answers."""
+    service = start("--port", "tcp:0:interface=127.0.0.1", "--history", "0")
+    try:
+        endpoint = tcp_endpoint(service)
+        bob = await connect(endpoint, "bob")
+        await bob.expect("*** You joined lobby (1 member):", "*** bob")
+        bob.say("anyone around?")
+        alice = await connect(endpoint, "alice")
+        alice.say("/history")
+        await alice.expect(
+            "*** You joined lobby (2 members):",
+            "*** alice, bob",
+            "*** Recent history of lobby (1 line, times in UTC):",
+        )
+        assert re.fullmatch(
+            r"\[\d{4}-\d\d-\d\d \d\d:\d\d\] <bob> anyone around\?", await alice.next_line()
+        )
+        alice.say("/rooms")
+        await alice.expect("*** End of history", "*** 1 room:", "*** lobby (2)")
+    finally:
+        await service.stopService()
