@@ -132,7 +132,7 @@ class Options(AuthOptionMixin, usage.Options):
             "Where to listen: a port number (meaning tcp:PORT) or a server endpoint string "
             "such as tcp:8080:interface=::, unix:/run/chat.sock or, with TLS, "
             "ssl:8443:privateKey=key.pem:certKey=cert.pem. "
-            f"[default: {DEFAULT_ENDPOINT}]",
+            f"[default: {DEFAULT_ENDPOINT}, unless --listen is given]",
         ],
         [
             "backlog",
@@ -145,7 +145,8 @@ class Options(AuthOptionMixin, usage.Options):
         ],
         _limit(
             "max-line",
-            "Longest line in bytes, either way; a longer one is discarded with an error.",
+            "Longest line in bytes, either way, not counting its line ending (at least 256); "
+            "a longer one is discarded with an error.",
             int,
         ),
         _limit("max-clients", "Most connections open at once (0: unlimited).", int),
@@ -154,7 +155,8 @@ class Options(AuthOptionMixin, usage.Options):
         ),
         _limit(
             "login-timeout",
-            "Seconds a new connection has to choose a nickname (0: forever).",
+            "Seconds a new connection has to sign on: choose a nickname, and give its "
+            "password if it is registered (0: forever).",
             float,
         ),
         _limit(
@@ -162,7 +164,7 @@ class Options(AuthOptionMixin, usage.Options):
             "Lines per second a client may send on average; faster ones are slowed (0: unlimited).",
             float,
         ),
-        _limit("burst", "Lines a client may send at once before --rate applies.", int),
+        _limit("burst", "Lines a client may send at once before --rate applies (at least 1).", int),
         _limit(
             "max-send-buffer",
             "Bytes queued for a client that is not reading before it is dropped (0: unlimited).",
@@ -220,7 +222,7 @@ class Options(AuthOptionMixin, usage.Options):
         self["accounts"] = None
 
     def opt_listen(self, description: str) -> None:
-        """Also listen on this server endpoint string; repeatable, one chat on all of them."""
+        """Listen on this endpoint too; repeatable. Without --port, not on tcp:8080."""
         self["listen"].append(description)
 
     def opt_auth(self, description: str) -> None:
