@@ -6,10 +6,12 @@ test-case-name: tests.test_tap, tests.test_twistd
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, NoReturn, cast
 
@@ -30,7 +32,7 @@ from twisted.internet.interfaces import (
     IReactorTime,
     IStreamServerEndpoint,
 )
-from twisted.logger import Logger
+from twisted.logger import ILogObserver, LogEvent, Logger, globalLogBeginner
 from twisted.python import usage
 from zope.interface import implementer
 
@@ -445,8 +447,85 @@ def _quiet_startup_errors() -> None:
     UnixApplicationRunner._waitForStart = quiet_wait_for_start  # type: ignore[method-assign]
 
 
+@implementer(ILogObserver)
+class _StartLog:
+    """
+    What is logged while the service starts, held until the start has
+    succeeded, and dropped if it fails.
+
+    Each port logs C{ChatFactory starting on 8080} as it is bound, though
+    the start may yet fail: on the next endpoint, or, started as root, on
+    the history database, which opens after the ports (L{ChatService}).
+    A failed start must not look like a server that started, in the log
+    nor to whatever waits for that line. So the observers twistd begins
+    logging to are put behind this one, before twistd begins
+    (L{install}, from L{makeService}).
+    """
+
+    def __init__(self) -> None:
+        self._observers: list[ILogObserver] = []
+        self._held: list[LogEvent] | None = None
+        self._installed = False
+
+    def install(self) -> None:
+        if self._installed:
+            return
+        self._installed = True
+        begin = globalLogBeginner.beginLoggingTo
+
+        def behind_start_log(
+            observers: Iterable[ILogObserver],
+            discardBuffer: bool = False,
+            redirectStandardIO: bool = True,
+        ) -> None:
+            self._observers = list(observers)
+            begin([self], discardBuffer, redirectStandardIO)
+
+        globalLogBeginner.beginLoggingTo = behind_start_log  # type: ignore[method-assign]
+        # Such as twistd's own "failed to set uid/gid ... exiting", between
+        # the two halves of the start.
+        atexit.register(self.release)
+
+    def __call__(self, event: LogEvent) -> None:
+        if self._held is not None:
+            self._held.append(event)
+            return
+        for observer in self._observers:
+            observer(event)
+
+    def hold(self) -> None:
+        """The start begins: hold what is logged, if twistd logs through this."""
+        if self._observers and self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        """The start succeeded (or failed on a bug): log what was held."""
+        held, self._held = self._held or [], None
+        for event in held:
+            self(event)
+
+    def drop(self) -> None:
+        """The start failed: what it logged says otherwise."""
+        self._held = None
+
+    @contextmanager
+    def released_on_a_bug(self) -> Iterator[None]:
+        """Release what was held if the start fails with anything but a L{StartupError}."""
+        try:
+            yield
+        except StartupError:
+            raise
+        except BaseException:
+            self.release()
+            raise
+
+
+_start_log = _StartLog()
+
+
 def _start_failed(message: str) -> NoReturn:
     """End the start with C{message}, which the operator sees as one line."""
+    _start_log.drop()
     _terminal.tell(message)
     raise StartupError(message) from None
 
@@ -521,22 +600,26 @@ class ChatService(MultiService):
         ]
 
     def privilegedStartService(self) -> None:
-        if os.geteuid() != 0:
-            self._open_history()
-        Service.privilegedStartService(self)
-        for listener in self:
-            try:
-                listener.privilegedStartService()
-            except (CannotListenError, OSError, OverflowError) as e:
-                cause = e.socketError if isinstance(e, CannotListenError) else e
-                reason = getattr(cause, "strerror", None) or _bind_error(str(cause))
-                description = getattr(listener, "description", "?")
-                _start_failed(f"cannot listen on {description}: {reason}")
+        _start_log.hold()
+        with _start_log.released_on_a_bug():
+            if os.geteuid() != 0:
+                self._open_history()
+            Service.privilegedStartService(self)
+            for listener in self:
+                try:
+                    listener.privilegedStartService()
+                except (CannotListenError, OSError, OverflowError) as e:
+                    cause = e.socketError if isinstance(e, CannotListenError) else e
+                    reason = getattr(cause, "strerror", None) or _bind_error(str(cause))
+                    description = getattr(listener, "description", "?")
+                    _start_failed(f"cannot listen on {description}: {reason}")
 
     def startService(self) -> None:
-        if not self._history_open:
-            self._open_history()
-        super().startService()
+        with _start_log.released_on_a_bug():
+            if not self._history_open:
+                self._open_history()
+            super().startService()
+        _start_log.release()
         _terminal.close()
 
     def _open_history(self) -> None:
@@ -573,6 +656,7 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
 
         reactor = cast(IReactorTime, global_reactor)
         _terminal.keep()
+        _start_log.install()
     accounts: Accounts | None = options["accounts"]
     chat = Chat(
         announce_limit=options["announce-limit"],

@@ -285,7 +285,9 @@ def start_failure(mode: str, tmp_path: Path, *args: str) -> tuple[list[str], str
     assert result.stdout == ""
     # A daemon removes its pidfile after telling the launcher, which may exit first.
     wait_for(lambda: not pidfile.exists(), "the pidfile to go")
-    return result.stderr.splitlines(), log.read_text() if log.exists() else ""
+    logged = log.read_text() if log.exists() else ""
+    assert "starting on" not in logged, "a failed start does not look like one that started"
+    return result.stderr.splitlines(), logged
 
 
 @pytest.mark.parametrize("mode", ["foreground", "daemon"])
@@ -299,6 +301,24 @@ def test_port_in_use_is_a_one_line_error(mode: str, tmp_path: Path) -> None:
     assert stderr == [f"twistd chat: {reason}"]
     assert "Traceback" not in log
     assert log.splitlines()[-1].endswith(f"[chatsvc.tap#critical] Cannot start: {reason}")
+
+
+@pytest.mark.parametrize("mode", ["foreground", "daemon"])
+def test_second_endpoint_in_use_logs_no_start_on_the_first(mode: str, tmp_path: Path) -> None:
+    """The first endpoint was listening, and its port said so, before the second failed."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        stderr, _ = start_failure(
+            mode, tmp_path,
+            "--port", "tcp:0:interface=127.0.0.1",
+            "--listen", f"tcp:{port}:interface=127.0.0.1",
+            "--no-history",
+        )  # fmt: skip
+    assert stderr == [
+        f"twistd chat: cannot listen on tcp:{port}:interface=127.0.0.1: Address already in use"
+    ]
 
 
 @pytest.mark.parametrize("mode", ["foreground", "daemon"])
