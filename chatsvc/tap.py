@@ -468,6 +468,7 @@ class _StartLog:
         self._installed = False
 
     def install(self) -> None:
+        """Put the observers twistd is about to begin logging to behind this one."""
         if self._installed:
             return
         self._installed = True
@@ -574,7 +575,8 @@ class ChatService(MultiService):
     it opens the history once twistd has shed its privileges instead
     (C{startService}), since twistd may be about to become another user
     (C{--uid}), to whom a new database must belong: the ports are bound by
-    then, but the reactor has not run, so they have served no one. Stopping
+    then, but the reactor has not run, so they have served no one, and what
+    they logged is held until the start succeeds (L{_StartLog}). Stopping
     it stops listening, says goodbye to every connection and waits for them
     to close, then writes what the history still holds and closes it.
     """
