@@ -6,10 +6,12 @@ test-case-name: tests.test_tap, tests.test_twistd
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, NoReturn, cast
 
@@ -19,7 +21,7 @@ from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService, MultiService, Service
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.portal import Portal
-from twisted.cred.strcred import AuthOptionMixin
+from twisted.cred.strcred import AuthOptionMixin, findCheckerFactories
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError, VerifyError
@@ -30,7 +32,7 @@ from twisted.internet.interfaces import (
     IReactorTime,
     IStreamServerEndpoint,
 )
-from twisted.logger import Logger
+from twisted.logger import ILogObserver, LogEvent, Logger, globalLogBeginner
 from twisted.python import usage
 from zope.interface import implementer
 
@@ -54,6 +56,7 @@ from chatsvc.model import NAME_CHARS, NAME_MAX, Chat, is_valid_name
 from chatsvc.server import ChatFactory
 
 DEFAULT_ENDPOINT = "tcp:8080"
+DEFAULT_BACKLOG = 1024
 DEFAULT_ANNOUNCE_LIMIT = 200
 DEFAULT_DB = "chatsvc.sqlite"
 
@@ -73,6 +76,32 @@ def endpoint_description(port: str) -> str:
     if port.isdigit():
         return f"tcp:{port}"
     return _BARE_IPV6_INTERFACE.sub(lambda m: m.group(1).replace(":", "\\:"), port)
+
+
+_BACKLOG_TYPES = frozenset({"tcp", "tcp6", "ssl", "unix"})
+"""The endpoint types whose listening ports take a C{backlog=}."""
+
+_HAS_BACKLOG = re.compile(r"(?<!\\):backlog=")
+
+
+def with_backlog(description: str, backlog: int) -> str:
+    """
+    The endpoint string C{description} listening with C{backlog} connections
+    waiting to be accepted, unless it says its own C{backlog=} or is of a
+    type that has none. Twisted's default of 50 overflows when thousands of
+    clients connect at once, and each connection dropped then waits 1, 3, 7
+    seconds for the kernel to try again.
+    """
+    kind = re.split(r"(?<!\\):", description, maxsplit=1)[0].lower()
+    if kind not in _BACKLOG_TYPES or _HAS_BACKLOG.search(description):
+        return description
+    return f"{description}:backlog={backlog}"
+
+
+_UNUSABLE_AUTH = {
+    "unix": "it checks the system's own accounts, and cannot tell which nicknames are registered",
+}
+"""C{twisted.cred} checkers that C{--auth} refuses, and why."""
 
 
 def _limit(name: str, doc: str, kind: type[int] | type[float]) -> list[object]:
@@ -127,11 +156,21 @@ class Options(AuthOptionMixin, usage.Options):
             "Where to listen: a port number (meaning tcp:PORT) or a server endpoint string "
             "such as tcp:8080:interface=::, unix:/run/chat.sock or, with TLS, "
             "ssl:8443:privateKey=key.pem:certKey=cert.pem. "
-            f"[default: {DEFAULT_ENDPOINT}]",
+            f"[default: {DEFAULT_ENDPOINT}, unless --listen is given]",
+        ],
+        [
+            "backlog",
+            None,
+            DEFAULT_BACKLOG,
+            "Connections the kernel may hold for each TCP, TLS or UNIX listener until they "
+            "are accepted, unless its endpoint string says backlog= (at least 1; the kernel "
+            "caps it at net.core.somaxconn).",
+            _number(int),
         ],
         _limit(
             "max-line",
-            "Longest line in bytes, either way; a longer one is discarded with an error.",
+            "Longest line in bytes, either way, not counting its line ending (at least 256); "
+            "a longer one is discarded with an error.",
             int,
         ),
         _limit("max-clients", "Most connections open at once (0: unlimited).", int),
@@ -140,7 +179,8 @@ class Options(AuthOptionMixin, usage.Options):
         ),
         _limit(
             "login-timeout",
-            "Seconds a new connection has to choose a nickname (0: forever).",
+            "Seconds a new connection has to sign on: choose a nickname, and give its "
+            "password if it is registered (0: forever).",
             float,
         ),
         _limit(
@@ -148,7 +188,7 @@ class Options(AuthOptionMixin, usage.Options):
             "Lines per second a client may send on average; faster ones are slowed (0: unlimited).",
             float,
         ),
-        _limit("burst", "Lines a client may send at once before --rate applies.", int),
+        _limit("burst", "Lines a client may send at once before --rate applies (at least 1).", int),
         _limit(
             "max-send-buffer",
             "Bytes queued for a client that is not reading before it is dropped (0: unlimited).",
@@ -241,13 +281,15 @@ class Options(AuthOptionMixin, usage.Options):
         self["accounts"] = None
 
     def opt_listen(self, description: str) -> None:
-        """Also listen on this server endpoint string; repeatable, one chat on all of them."""
+        """Listen on this endpoint too; repeatable. Without --port, not on tcp:8080."""
         self["listen"].append(description)
 
     def opt_auth(self, description: str) -> None:
         """Where accounts are: chatsvc:FILE, file:FILE, memory:NAME:PW:...; repeatable."""
         # Repeatable: the first checker that knows a nickname checks its password.
         kind = description.partition(":")[0]
+        if kind in _UNUSABLE_AUTH:
+            raise usage.UsageError(f"--auth {kind} cannot be used: {_UNUSABLE_AUTH[kind]}")
         try:
             super().opt_auth(description)
         except usage.UsageError as e:
@@ -259,6 +301,37 @@ class Options(AuthOptionMixin, usage.Options):
                 f"--auth {kind}: cannot tell which nicknames are registered; "
                 "use chatsvc:, file: or memory:"
             )
+
+    def opt_help_auth(self) -> NoReturn:
+        """Show the --auth types, and those that cannot be used and why, and exit."""
+        factories = [
+            factory
+            for factory in findCheckerFactories()
+            if any(self.supportsInterface(i) for i in factory.credentialInterfaces)
+        ]
+        usable = [f for f in factories if f.authType not in _UNUSABLE_AUTH]
+        unusable = [f for f in factories if f.authType in _UNUSABLE_AUTH]
+        width = max(len("AuthType"), *(len(f.authType) for f in factories))
+        out = self.authOutput
+        out.write("Usage: --auth AuthType[:ArgString]\n")
+        out.write("For detailed help: --help-auth-type AuthType\n\n")
+        out.write(f"  {'AuthType':<{width}}  ArgString format\n")
+        for factory in usable:
+            out.write(f"  {factory.authType:<{width}}  {factory.argStringFormat}\n")
+        if unusable:
+            out.write("\nCannot be used here:\n")
+            for factory in unusable:
+                out.write(f"  {factory.authType:<{width}}  {_UNUSABLE_AUTH[factory.authType]}\n")
+        raise SystemExit(0)
+
+    def opt_help_auth_type(self, authType: str) -> NoReturn:
+        """Show help for one --auth type, and exit."""
+        if authType in _UNUSABLE_AUTH:
+            self.authOutput.write(
+                f"--auth {authType} cannot be used: {_UNUSABLE_AUTH[authType]}\n\n"
+            )
+        super().opt_help_auth_type(authType)
+        raise SystemExit(0)
 
     def opt_op(self, name: str) -> None:
         """A registered user who may set topics and kick (an operator); repeatable. Needs --auth."""
@@ -272,6 +345,20 @@ class Options(AuthOptionMixin, usage.Options):
         """Show the chatsvc version and exit."""
         print(f"chatsvc {__version__}")
         raise SystemExit(0)
+
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        """
+        Parse C{options}. Under twistd (whose options are the C{parent}), a
+        start that they cannot make ends with one line and exit status 1:
+        twistd would print the whole C{--help} above a usage error, which
+        buries the one line that says what is wrong.
+        """
+        try:
+            super().parseOptions(options)
+        except (usage.UsageError, StartupError) as e:
+            if getattr(self, "parent", None) is None:
+                raise
+            raise SystemExit(f"twistd chat: {e}") from None
 
     def postOptions(self) -> None:
         from twisted.internet import reactor
@@ -293,15 +380,21 @@ class Options(AuthOptionMixin, usage.Options):
             raise usage.UsageError("--op and --auth-required need --auth")
         if self["history"] > HISTORY_MAX:
             raise usage.UsageError(f"--history must be at most {HISTORY_MAX}")
+        if self["backlog"] < 1:
+            raise usage.UsageError("--backlog must be at least 1")
         for description in self["endpoints"]:
             try:
-                serverFromString(reactor, description)
+                serverFromString(reactor, with_backlog(description, self["backlog"]))
             except (ValueError, KeyError, TypeError) as e:
-                raise usage.UsageError(f"invalid endpoint {description!r}: {e}") from None
+                reason = _NOT_A_NUMBER.sub(r"\1 is not a number", str(e))
+                raise usage.UsageError(f"invalid endpoint {description!r}: {reason}") from None
             except (OSError, crypto.Error, VerifyError) as e:
                 # A TLS endpoint loads its key and certificate when parsed.
                 reason = _key_or_certificate_error(e)
                 _start_failed(f"cannot listen on {description}: {reason}")
+
+
+_NOT_A_NUMBER = re.compile(r"invalid literal for int\(\) with base 10: ('.*')")
 
 
 def _key_or_certificate_error(error: OSError | crypto.Error | VerifyError) -> str:
@@ -314,30 +407,185 @@ def _key_or_certificate_error(error: OSError | crypto.Error | VerifyError) -> st
     return f"bad key or certificate: {str(error).rstrip('.')}"
 
 
+def _bind_error(text: str) -> str:
+    """C{bind(): port must be 0-65535.} as C{port must be 0-65535}."""
+    return text.removeprefix("bind(): ").rstrip(".")
+
+
 class StartupError(Exception):
     """The service cannot start; the message says why, in one line."""
 
 
-def _exit_quietly_on(error: type[BaseException]) -> None:
+@attrs.define
+class _Terminal:
     """
-    Print an uncaught C{error} as its message alone.
+    The standard error that C{twistd} was started with, kept for telling a
+    failed start there in one line.
 
-    twistd reports an exception from starting a service with a traceback in
-    the foreground (a daemon's parent prints its message only). A port in use
-    is an operator's mistake, not a bug, so it gets one line.
+    By the time the service starts, twistd has sent C{sys.stderr} into the
+    log (where a line gets a timestamp and C{[stderr#error]}) and, without
+    C{-n}, has forked a daemon whose standard streams are C{/dev/null}. The
+    daemon tells the process waiting for it only the first 100 bytes of the
+    exception, as C{An error has occurred: b'...'} (twisted#4762). So the
+    descriptor is duplicated before twistd forks, the daemon or foreground
+    process writes the line to it, and the waiting process, told it was a
+    L{StartupError}, exits 1 without a word of its own.
+    """
+
+    fd: int = -1
+    kept: bool = False
+
+    def keep(self) -> None:
+        """Keep twistd's standard error, and quiet what twistd prints of a L{StartupError}."""
+        if self.kept:
+            return
+        self.fd, self.kept = os.dup(2), True
+        _quiet_startup_errors()
+
+    def tell(self, message: str) -> None:
+        """
+        Say C{message} on the terminal, once, and in the log unless the log
+        may be that same terminal (C{twistd -n} writes it to stdout).
+        """
+        if self.fd < 0:
+            return
+        if not _same_file(1, self.fd):
+            _log.critical("Cannot start: {message}", message=message)
+        os.write(self.fd, f"twistd chat: {message}\n".encode())
+        self.close()
+
+    def close(self) -> None:
+        """Let go of the terminal: a daemon must not hold its launcher's output open."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+_terminal = _Terminal()
+
+
+def _same_file(fd: int, other: int) -> bool:
+    first, second = os.fstat(fd), os.fstat(other)
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+
+
+def _quiet_startup_errors() -> None:
+    """
+    What twistd prints of a L{StartupError} goes: its traceback in the
+    foreground, its C{An error has occurred} in the process that daemonized.
     """
     previous = sys.excepthook
-    if getattr(previous, "quiet_on", None) is error:
-        return
 
     def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
-        if isinstance(value, error):
-            sys.stderr.write(f"twistd chat: {value}\n")
-        else:
+        if not isinstance(value, StartupError):
             previous(kind, value, tb)
 
-    hook.quiet_on = error  # type: ignore[attr-defined]
     sys.excepthook = hook
+
+    try:
+        from twisted.scripts._twistd_unix import UnixApplicationRunner
+    except ImportError:
+        return
+    wait_for_start = UnixApplicationRunner._waitForStart
+    told = f"1 {StartupError.__module__}.{StartupError.__qualname__}:".encode()
+
+    def quiet_wait_for_start(self: UnixApplicationRunner, readPipe: int) -> int:
+        data = os.read(readPipe, 100)
+        if data.startswith(told):
+            return 1
+        relay, write = os.pipe()
+        os.write(write, data)
+        os.close(write)
+        try:
+            return wait_for_start(self, relay)
+        finally:
+            os.close(relay)
+
+    UnixApplicationRunner._waitForStart = quiet_wait_for_start  # type: ignore[method-assign]
+
+
+@implementer(ILogObserver)
+class _StartLog:
+    """
+    What is logged while the service starts, held until the start has
+    succeeded, and dropped if it fails.
+
+    Each port logs C{ChatFactory starting on 8080} as it is bound, though
+    the start may yet fail: on the next endpoint, or, started as root, on
+    the history database, which opens after the ports (L{ChatService}).
+    A failed start must not look like a server that started, in the log
+    nor to whatever waits for that line. So the observers twistd begins
+    logging to are put behind this one, before twistd begins
+    (L{install}, from L{makeService}).
+    """
+
+    def __init__(self) -> None:
+        self._observers: list[ILogObserver] = []
+        self._held: list[LogEvent] | None = None
+        self._installed = False
+
+    def install(self) -> None:
+        """Put the observers twistd is about to begin logging to behind this one."""
+        if self._installed:
+            return
+        self._installed = True
+        begin = globalLogBeginner.beginLoggingTo
+
+        def behind_start_log(
+            observers: Iterable[ILogObserver],
+            discardBuffer: bool = False,
+            redirectStandardIO: bool = True,
+        ) -> None:
+            self._observers = list(observers)
+            begin([self], discardBuffer, redirectStandardIO)
+
+        globalLogBeginner.beginLoggingTo = behind_start_log  # type: ignore[method-assign]
+        # Such as twistd's own "failed to set uid/gid ... exiting", between
+        # the two halves of the start.
+        atexit.register(self.release)
+
+    def __call__(self, event: LogEvent) -> None:
+        if self._held is not None:
+            self._held.append(event)
+            return
+        for observer in self._observers:
+            observer(event)
+
+    def hold(self) -> None:
+        """The start begins: hold what is logged, if twistd logs through this."""
+        if self._observers and self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        """The start succeeded (or failed on a bug): log what was held."""
+        held, self._held = self._held or [], None
+        for event in held:
+            self(event)
+
+    def drop(self) -> None:
+        """The start failed: what it logged says otherwise."""
+        self._held = None
+
+    @contextmanager
+    def released_on_a_bug(self) -> Iterator[None]:
+        """Release what was held if the start fails with anything but a L{StartupError}."""
+        try:
+            yield
+        except StartupError:
+            raise
+        except BaseException:
+            self.release()
+            raise
+
+
+_start_log = _StartLog()
+
+
+def _start_failed(message: str) -> NoReturn:
+    """End the start with C{message}, which the operator sees as one line."""
+    _start_log.drop()
+    _terminal.tell(message)
+    raise StartupError(message) from None
 
 
 @implementer(IStreamServerEndpoint)
@@ -366,16 +614,13 @@ class _Listener(StreamServerEndpointService):
     # than log it and run deaf; strports.service() sets the same.
     _raiseSynchronously = True
 
-    def __init__(self, description: str, factory: ChatFactory, reactor: IReactorTime) -> None:
+    def __init__(
+        self, description: str, factory: ChatFactory, reactor: IReactorTime, backlog: int
+    ) -> None:
         self.description = description
-        self.recorder = _PortRecorder(serverFromString(reactor, description))
+        endpoint = serverFromString(reactor, with_backlog(description, backlog))
+        self.recorder = _PortRecorder(endpoint)
         super().__init__(self.recorder, factory)
-
-
-def _start_failed(message: str) -> NoReturn:
-    """End the start with C{message}, which is printed as one line."""
-    _exit_quietly_on(StartupError)
-    raise StartupError(message) from None
 
 
 class ChatService(MultiService):
@@ -387,7 +632,8 @@ class ChatService(MultiService):
     it opens the history once twistd has shed its privileges instead
     (C{startService}), since twistd may be about to become another user
     (C{--uid}), to whom a new database must belong: the ports are bound by
-    then, but the reactor has not run, so they have served no one. Stopping
+    then, but the reactor has not run, so they have served no one, and what
+    they logged is held until the start succeeds (L{_StartLog}). Stopping
     it stops listening, says goodbye to every connection and waits for them
     to close, then writes what the history still holds and closes it.
     """
@@ -397,9 +643,11 @@ class ChatService(MultiService):
         self.factory = factory
         self._history_open = False
 
-    def listen(self, description: str, reactor: IReactorTime) -> None:
-        """Serve the chat on the server endpoint C{description} too."""
-        _Listener(description, self.factory, reactor).setServiceParent(self)
+    def listen(
+        self, description: str, reactor: IReactorTime, backlog: int = DEFAULT_BACKLOG
+    ) -> None:
+        """Serve the chat on the server endpoint C{description} too (see L{with_backlog})."""
+        _Listener(description, self.factory, reactor, backlog).setServiceParent(self)
 
     @property
     def ports(self) -> list[IListeningPort]:
@@ -411,22 +659,27 @@ class ChatService(MultiService):
         ]
 
     def privilegedStartService(self) -> None:
-        if os.geteuid() != 0:
-            self._open_history()
-        Service.privilegedStartService(self)
-        for listener in self:
-            try:
-                listener.privilegedStartService()
-            except (CannotListenError, OSError) as e:
-                cause = e.socketError if isinstance(e, CannotListenError) else e
-                reason = getattr(cause, "strerror", None) or str(cause)
-                description = getattr(listener, "description", "?")
-                _start_failed(f"cannot listen on {description}: {reason}")
+        _start_log.hold()
+        with _start_log.released_on_a_bug():
+            if os.geteuid() != 0:
+                self._open_history()
+            Service.privilegedStartService(self)
+            for listener in self:
+                try:
+                    listener.privilegedStartService()
+                except (CannotListenError, OSError, OverflowError) as e:
+                    cause = e.socketError if isinstance(e, CannotListenError) else e
+                    reason = getattr(cause, "strerror", None) or _bind_error(str(cause))
+                    description = getattr(listener, "description", "?")
+                    _start_failed(f"cannot listen on {description}: {reason}")
 
     def startService(self) -> None:
-        if not self._history_open:
-            self._open_history()
-        super().startService()
+        with _start_log.released_on_a_bug():
+            if not self._history_open:
+                self._open_history()
+            super().startService()
+        _start_log.release()
+        _terminal.close()
 
     def _open_history(self) -> None:
         try:
@@ -464,6 +717,8 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
         from twisted.internet import reactor as global_reactor
 
         reactor = cast(IReactorTime, global_reactor)
+        _terminal.keep()
+        _start_log.install()
     accounts: Accounts | None = options["accounts"]
     chat = Chat(
         announce_limit=options["announce-limit"],
@@ -487,5 +742,5 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
     )
     service = ChatService(factory)
     for description in options["endpoints"]:
-        service.listen(description, reactor)
+        service.listen(description, reactor, options["backlog"])
     return service

@@ -8,7 +8,7 @@ from typing import Any
 
 from chatsvc import client
 from chatsvc.commands import COMMANDS
-from chatsvc.tap import Options
+from chatsvc.tap import DEFAULT_ENDPOINT, Options
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -53,3 +53,51 @@ def test_every_client_option_is_documented() -> None:
 def test_every_command_is_documented() -> None:
     for name in COMMANDS:
         assert re.search(rf"^\| `/{name}\b", README, re.M), name
+
+
+def server_options_table() -> dict[str, tuple[str, str]]:
+    """The rows of the table in "Running the server": each option's default and meaning."""
+    section = README.split("\n## Running the server\n")[1].split("\n## ")[0]
+    rows: dict[str, tuple[str, str]] = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if not line.startswith("| `-") or len(cells) != 3:
+            continue
+        for name in re.findall(r"`(--[a-z0-9-]+)", cells[0]):
+            rows[name] = (cells[1].strip("`"), cells[2].replace("`", ""))
+    return rows
+
+
+def bounds(text: str) -> set[str]:
+    """What a description says of an option's bounds: "at least 256", "0: unlimited"."""
+    text = " ".join(text.split())
+    return set(re.findall(r"at (?:least|most) \d+|\b0: [a-z]+", text))
+
+
+def test_the_options_table_is_twistd_chat_help() -> None:
+    """Every option of twistd chat is in the table, with its default and bounds; nothing else is."""
+    options = Options()
+    table = server_options_table()
+    documented: dict[str, tuple[str, str]] = {}
+    parameters: list[Any] = Options.optParameters
+    flags: list[Any] = Options.optFlags
+    for long, _, default, doc, *_ in parameters:
+        documented[f"--{long}"] = ("" if default is None else str(default), doc)
+    for long, _, doc in flags:
+        documented[f"--{long}"] = ("off", doc)
+    for name in dir(Options):
+        if name.startswith("opt_") and name != "opt_help":
+            method = getattr(Options, name)
+            documented.setdefault(f"--{name[4:].replace('_', '-')}", ("", method.__doc__ or ""))
+    documented["--port"] = (DEFAULT_ENDPOINT, documented["--port"][1])
+    assert sorted(table) == sorted(documented)
+    for name, (default, doc) in documented.items():
+        readme_default, meaning = table[name]
+        if default and default != "off" and re.fullmatch(r"[\d.]+", default):
+            assert float(readme_default) == float(default), name
+        elif name in ("--auth", "--op", "--listen"):
+            assert readme_default == "", name
+        else:
+            assert readme_default == default, name
+        assert bounds(meaning) == bounds(doc), name
+    assert "--help" in str(options)

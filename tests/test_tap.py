@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from pathlib import Path
 
+import pytest_twisted
 from twisted.application.service import IServiceMaker
 from twisted.cred.credentials import UsernamePassword
 from twisted.internet.testing import MemoryReactorClock
@@ -21,9 +23,10 @@ from chatsvc.interfaces import IAccount
 from chatsvc.model import Account
 from chatsvc.server import ChatFactory
 from chatsvc.sqlitestore import SQLiteHistory
-from chatsvc.tap import ChatService, Options, StartupError, makeService
+from chatsvc.tap import ChatService, Options, StartupError, makeService, with_backlog
 from chatsvc.testing import FakeHistory
 from tests.support import Connection, make_certificates, make_factory, scratch_directory
+from tests.test_endtoend import connect, start, tcp_endpoint
 
 
 def parse(*argv: str) -> Options:
@@ -123,6 +126,22 @@ class OptionsTests(SynchronousTestCase):
         self.assertIn("invalid endpoint 'bogus:1'", str(caught.exception))
         self.assertRaises(usage.UsageError, parse, "--listen", "tcp:notaport")
 
+    def test_under_twistd_a_usage_error_is_one_line(self) -> None:
+        """twistd would print the whole --help above it."""
+        from twisted.scripts._twistd_unix import ServerOptions
+
+        for argv, line in [
+            (["--port", "tcp:x"], "twistd chat: invalid endpoint 'tcp:x': 'x' is not a number"),
+            (["--burst", "0"], "twistd chat: --burst must be at least 1"),
+            (["--bogus"], "twistd chat: option --bogus not recognized"),
+        ]:
+            with self.subTest(argv=argv):
+                options = Options()
+                options.parent = ServerOptions()
+                with self.assertRaises(SystemExit) as caught:
+                    options.parseOptions(argv)
+                self.assertEqual(caught.exception.code, line)
+
     def test_help_documents_every_option(self) -> None:
         text = str(Options())
         for option in [
@@ -197,6 +216,75 @@ class MakeServiceTests(SynchronousTestCase):
         assert isinstance(service, ChatService)
         self.assertIsInstance(service.factory.history, NoHistory)
         self.assertEqual(service.factory.replay, 0)
+
+
+class BacklogTests(SynchronousTestCase):
+    """
+    Twisted listens with a backlog of 50: thousands of clients connecting at
+    once overflow it, and each connection dropped waits 1, 3, 7 s to retry.
+    """
+
+    def test_option(self) -> None:
+        self.assertEqual(parse()["backlog"], 1024)
+        self.assertEqual(parse("--backlog", "4096")["backlog"], 4096)
+        with self.assertRaises(usage.UsageError) as caught:
+            parse("--backlog", "0")
+        self.assertEqual(str(caught.exception), "--backlog must be at least 1")
+
+    def test_endpoint_strings_get_it_unless_they_say_their_own(self) -> None:
+        cases = {
+            "tcp:8080": "tcp:8080:backlog=1024",
+            "tcp:8080:interface=127.0.0.1": "tcp:8080:interface=127.0.0.1:backlog=1024",
+            r"tcp:8080:interface=\:\:": r"tcp:8080:interface=\:\::backlog=1024",
+            "TCP6:port=8080": "TCP6:port=8080:backlog=1024",
+            "ssl:8443:privateKey=k.pem": "ssl:8443:privateKey=k.pem:backlog=1024",
+            "unix:/run/chat.sock": "unix:/run/chat.sock:backlog=1024",
+            r"unix:/run/odd\:backlog=5": r"unix:/run/odd\:backlog=5:backlog=1024",
+            "tcp:8080:backlog=5": "tcp:8080:backlog=5",
+            "tcp:8080:backlog=5:interface=::1": "tcp:8080:backlog=5:interface=::1",
+            "systemd:domain=INET:index=0": "systemd:domain=INET:index=0",
+        }
+        for given, expected in cases.items():
+            self.assertEqual(with_backlog(given, 1024), expected, given)
+
+    def test_every_listener_listens_with_it(self) -> None:
+        reactor = MemoryReactorClock()
+        service = makeService(
+            parse(
+                "--port", "7000",
+                "--listen", "tcp:7001:interface=127.0.0.1",
+                "--listen", "tcp:7002:backlog=5",
+                "--listen", "unix:/nonexistent/chat.sock",
+                "--no-history",
+            ),
+            reactor,
+        )  # fmt: skip
+        service.privilegedStartService()
+        self.assertEqual(
+            [(port, backlog) for port, _, backlog, _ in reactor.tcpServers],
+            [(7000, 1024), (7001, 1024), (7002, 5)],
+        )
+        self.assertEqual([backlog for _, _, backlog, _, _ in reactor.unixServers], [1024])
+
+    def test_the_default_endpoint_and_the_option(self) -> None:
+        reactor = MemoryReactorClock()
+        makeService(parse("--no-history"), reactor).privilegedStartService()
+        makeService(
+            parse("--no-history", "-p", "7000", "--backlog", "64"), reactor
+        ).privilegedStartService()
+        self.assertEqual(
+            [(port, backlog) for port, _, backlog, _ in reactor.tcpServers],
+            [(8080, 1024), (7000, 64)],
+        )
+
+    def test_tls_listens_with_it(self) -> None:
+        certificates = make_certificates(scratch_directory(self))
+        reactor = MemoryReactorClock()
+        service = makeService(
+            parse("--port", certificates.server_endpoint(7443), "--no-history"), reactor
+        )
+        service.privilegedStartService()
+        self.assertEqual([(p, b) for p, _, _, b, _ in reactor.sslServers], [(7443, 1024)])
 
 
 class ChatServiceTests(SynchronousTestCase):
@@ -306,8 +394,8 @@ class AuthOptionsTests(SynchronousTestCase):
             ),
             (
                 ["--auth", "unix"],
-                "--auth unix: cannot tell which nicknames are registered; "
-                "use chatsvc:, file: or memory:",
+                "--auth unix cannot be used: it checks the system's own accounts, "
+                "and cannot tell which nicknames are registered",
             ),
             (
                 ["--auth", "chatsvc:/nonexistent/passwd"],
@@ -325,6 +413,42 @@ class AuthOptionsTests(SynchronousTestCase):
                     parse(*argv)
                 self.assertEqual(str(caught.exception), message)
                 self.assertNotIn("secret", str(caught.exception))
+
+    def help_auth(self, *argv: str) -> str:
+        options = Options()
+        options.authOutput = io.StringIO()
+        with self.assertRaises(SystemExit) as caught:
+            options.parseOptions(list(argv))
+        self.assertEqual(caught.exception.code, 0)
+        return options.authOutput.getvalue()
+
+    def test_help_auth_and_auth_agree(self) -> None:
+        """Every type --help-auth offers works; each one it sets apart is refused, saying why."""
+        directory = scratch_directory(self)
+        (directory / "passwd").write_text(f"alice:{hash_password(b'pw', n=16, r=1, p=1)}\n")
+        (directory / "plain").write_text("alice:pw\n")
+        arguments = {
+            "chatsvc": str(directory / "passwd"),
+            "file": str(directory / "plain"),
+            "memory": "alice:pw",
+        }
+        listing, _, apart = self.help_auth("--help-auth").partition("\nCannot be used here:\n")
+        offered = re.findall(r"^  (\S+) +\S", listing.split("ArgString format\n")[1], re.M)
+        self.assertEqual(sorted(offered), sorted(arguments))
+        for kind in offered:
+            accounts = parse("--auth", f"{kind}:{arguments[kind]}")["accounts"]
+            self.assertEqual(accounts.account_for("ALICE"), "alice", kind)
+        refused = re.findall(r"^  (\S+) +(.+)$", apart, re.M)
+        self.assertEqual([kind for kind, _ in refused], ["unix"])
+        for kind, reason in refused:
+            with self.assertRaises(usage.UsageError) as caught:
+                parse("--auth", kind)
+            self.assertEqual(str(caught.exception), f"--auth {kind} cannot be used: {reason}")
+            self.assertTrue(
+                self.help_auth("--help-auth-type", kind).startswith(
+                    f"--auth {kind} cannot be used: {reason}\n"
+                )
+            )
 
     def test_help_auth_lists_our_checker(self) -> None:
         options = Options()
@@ -417,3 +541,28 @@ class MakeServiceAccountsTests(SynchronousTestCase):
         self.assertEqual((port, tls_port), (7000, 7443))
         self.assertIs(factory, service.factory)
         self.assertIs(tls_factory, service.factory)
+
+
+@pytest_twisted.ensureDeferred
+async def test_history_0_shows_none_on_joining_yet_keeps_it() -> None:
+    """--history 0, through makeService: no replay on joining; /history still answers."""
+    service = start("--port", "tcp:0:interface=127.0.0.1", "--history", "0")
+    try:
+        endpoint = tcp_endpoint(service)
+        bob = await connect(endpoint, "bob")
+        await bob.expect("*** You joined lobby (1 member):", "*** bob")
+        bob.say("anyone around?")
+        alice = await connect(endpoint, "alice")
+        alice.say("/history")
+        await alice.expect(
+            "*** You joined lobby (2 members):",
+            "*** alice, bob",
+            "*** Recent history of lobby (1 line, times in UTC):",
+        )
+        assert re.fullmatch(
+            r"\[\d{4}-\d\d-\d\d \d\d:\d\d\] <bob> anyone around\?", await alice.next_line()
+        )
+        alice.say("/rooms")
+        await alice.expect("*** End of history", "*** 1 room:", "*** lobby (2)")
+    finally:
+        await service.stopService()

@@ -15,6 +15,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -145,15 +146,36 @@ def test_twistd_lists_chat_and_documents_its_options(tmp_path: Path) -> None:
         assert option in helped.stdout
 
 
-@pytest.fixture
-def foreground(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+def with_sigint(handler: signal.Handlers) -> list[str]:
+    """
+    A prefix for a command that runs it with SIGINT set to C{handler},
+    whatever this process has: a background job of a shell, say, inherits
+    SIGINT ignored.
+    """
+    return [
+        sys.executable,
+        "-c",
+        "import os, signal, sys; "
+        f"signal.signal(signal.SIGINT, signal.{handler.name}); "
+        "os.execv(sys.argv[1], sys.argv[1:])",
+    ]
+
+
+@contextmanager
+def serving(
+    tmp_path: Path, sigint: signal.Handlers = signal.SIG_DFL
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """C{twistd -n chat} on a port of its own, started with SIGINT set to C{sigint}."""
     process = subprocess.Popen(
-        [*TWISTD, "-n", "--pidfile=", "chat", "--port", "tcp:0:interface=127.0.0.1"],
+        [
+            *with_sigint(sigint),
+            *TWISTD, "-n", "--pidfile=", "chat", "--port", "tcp:0:interface=127.0.0.1",
+        ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-    )
+    )  # fmt: skip
     try:
         assert process.stdout is not None
         deadline = time.monotonic() + TIMEOUT
@@ -167,6 +189,12 @@ def foreground(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
             raise AssertionError("server exited before listening")
     finally:
         reap(process)
+
+
+@pytest.fixture
+def foreground(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    with serving(tmp_path) as started:
+        yield started
 
 
 def test_foreground_logs_to_stdout_and_stops_on_sigterm(
@@ -198,6 +226,22 @@ def test_foreground_stops_on_sigint(foreground: tuple[subprocess.Popen[str], int
     assert process.wait(TIMEOUT) == -signal.SIGINT
 
 
+def test_foreground_started_with_sigint_ignored_ignores_it(tmp_path: Path) -> None:
+    """
+    As started in the background by a script: SIGINT is ignored, as the
+    shell meant, and SIGTERM still stops the server.
+    """
+    with serving(tmp_path, signal.SIG_IGN) as (process, port):
+        process.send_signal(signal.SIGINT)
+        alice = User.tcp(port)
+        alice.sign_on("alice")
+        alice.expect("*** You joined lobby (1 member):", "*** alice")
+        assert process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        alice.expect("*** The server is shutting down. Goodbye!")
+        assert process.wait(TIMEOUT) == -signal.SIGTERM
+
+
 def test_daemon_with_pidfile_and_logfile(tmp_path: Path) -> None:
     sock, pidfile, logfile = tmp_path / "chat.sock", tmp_path / "chat.pid", tmp_path / "chat.log"
     started = run(
@@ -226,20 +270,87 @@ def test_daemon_with_pidfile_and_logfile(tmp_path: Path) -> None:
     assert "Main loop terminated." in log
 
 
-def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
+def start_failure(mode: str, tmp_path: Path, *args: str) -> tuple[list[str], str]:
+    """
+    Start C{twistd chat ARGS} in the foreground (C{-n}) or daemonized, expecting
+    it to fail with status 1; its standard error, and its log.
+    """
+    log = tmp_path / "chat.log"
+    pidfile = tmp_path / "chat.pid"
+    foreground = ["-n"] if mode == "foreground" else []
+    result = run(
+        *foreground, f"--pidfile={pidfile}", f"--logfile={log}", "chat", *args, cwd=tmp_path
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout == ""
+    # A daemon removes its pidfile after telling the launcher, which may exit first.
+    wait_for(lambda: not pidfile.exists(), "the pidfile to go")
+    logged = log.read_text() if log.exists() else ""
+    assert "starting on" not in logged, "a failed start does not look like one that started"
+    return result.stderr.splitlines(), logged
+
+
+@pytest.mark.parametrize("mode", ["foreground", "daemon"])
+def test_port_in_use_is_a_one_line_error(mode: str, tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run("-n", "--pidfile=", "chat", "--port", f"tcp:{port}:interface=127.0.0.1")
-    assert result.returncode == 1
-    output = result.stdout + result.stderr
-    assert "Traceback" not in output
-    errors = [line for line in output.splitlines() if "twistd chat:" in line]
-    assert len(errors) == 1
-    assert errors[0].endswith(
+        stderr, log = start_failure(mode, tmp_path, "--port", f"tcp:{port}:interface=127.0.0.1")
+    reason = f"cannot listen on tcp:{port}:interface=127.0.0.1: Address already in use"
+    assert stderr == [f"twistd chat: {reason}"]
+    assert "Traceback" not in log
+    assert log.splitlines()[-1].endswith(f"[chatsvc.tap#critical] Cannot start: {reason}")
+
+
+@pytest.mark.parametrize("mode", ["foreground", "daemon"])
+def test_second_endpoint_in_use_logs_no_start_on_the_first(mode: str, tmp_path: Path) -> None:
+    """The first endpoint was listening, and its port said so, before the second failed."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        stderr, _ = start_failure(
+            mode, tmp_path,
+            "--port", "tcp:0:interface=127.0.0.1",
+            "--listen", f"tcp:{port}:interface=127.0.0.1",
+            "--no-history",
+        )  # fmt: skip
+    assert stderr == [
         f"twistd chat: cannot listen on tcp:{port}:interface=127.0.0.1: Address already in use"
-    )
+    ]
+
+
+@pytest.mark.parametrize("mode", ["foreground", "daemon"])
+def test_port_out_of_range_is_a_one_line_error(mode: str, tmp_path: Path) -> None:
+    stderr, log = start_failure(mode, tmp_path, "--port", "70000", "--no-history")
+    assert stderr == ["twistd chat: cannot listen on tcp:70000: port must be 0-65535"]
+    assert "Traceback" not in log
+
+
+@pytest.mark.parametrize("mode", ["foreground", "daemon"])
+def test_unusable_database_is_a_one_line_error(mode: str, tmp_path: Path) -> None:
+    missing = tmp_path / "missing" / "chat.sqlite"
+    stderr, log = start_failure(mode, tmp_path, "--port", "tcp:0", "--db", str(missing))
+    assert stderr == [
+        f"twistd chat: cannot open history database {missing}: no such directory {missing.parent}"
+    ]
+    assert "Traceback" not in log
+
+
+@pytest.mark.parametrize("mode", ["foreground", "daemon"])
+def test_malformed_endpoint_is_a_one_line_error(mode: str, tmp_path: Path) -> None:
+    stderr, log = start_failure(mode, tmp_path, "--port", "tcp:notaport")
+    assert stderr == ["twistd chat: invalid endpoint 'tcp:notaport': 'notaport' is not a number"]
+    assert log == "", "refused before twistd starts logging"
+
+
+@pytest.mark.parametrize("mode", ["foreground", "daemon"])
+def test_bad_option_is_a_one_line_error(mode: str, tmp_path: Path) -> None:
+    stderr, _ = start_failure(mode, tmp_path, "--max-line", "100")
+    assert stderr == ["twistd chat: --max-line must be at least 256"]
+    stderr, _ = start_failure(mode, tmp_path, "--no-such-option")
+    assert stderr == ["twistd chat: option --no-such-option not recognized"]
 
 
 def test_invalid_endpoint_is_a_usage_error(tmp_path: Path) -> None:
