@@ -25,6 +25,7 @@ import ctypes
 import datetime
 import importlib
 import importlib.metadata
+import io
 import json
 import math
 import os
@@ -39,6 +40,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -182,6 +184,8 @@ class ServerKind:
     only: frozenset[str] | None = None
     max_connections: int | None = None
     why_not: str = ""
+    environment: tuple[tuple[str, str], ...] = ()
+    """Variables set for it on top of the harness's own environment."""
 
     def skip_reason(self, scenario: Scenario) -> str | None:
         if self.only is not None and scenario.name not in self.only:
@@ -216,35 +220,49 @@ def _python_peer(script: str) -> Callable[[Binaries, Scenario, int], list[str]]:
     ]
 
 
-def server_kinds(quick: bool) -> dict[str, ServerKind]:
+CHATSVC_LIMITS = (
+    *("--max-per-ip", "0", "--rate", "0", "--max-clients", "20000"),
+    *("--login-timeout", "0"),
+)
+"""chatsvc's limits raised so that the load is not refused or slowed."""
+
+
+def server_kinds(quick: bool, baseline: Baseline | None = None) -> dict[str, ServerKind]:
+    """
+    The servers by name; with a C{baseline}, also C{chatsvc-baseline}: the
+    same C{chatsvc} (its options, its scenarios) run from the baseline's tree.
+    """
     chatsvc_port = r"ChatFactory starting on (\d+)"
     printed_port = r"^(\d+)$"
+    chatsvc = ServerKind(
+        "chatsvc",
+        "chatsvc, limits raised: --max-per-ip 0 --rate 0 --max-clients 20000 "
+        "--login-timeout 0; room history on, in a new database for each run",
+        True,
+        _chatsvc(CHATSVC_LIMITS),
+        chatsvc_port,
+    )
+    compared = []
+    if baseline is not None:
+        compared.append(
+            attrs.evolve(
+                chatsvc,
+                name=BASELINE,
+                description=f"chatsvc as above, the code of commit {baseline.commit}: its "
+                "`chatsvc` package and twistd plugin, exported from git, are the ones twistd loads",
+                environment=baseline.environment(),
+            )
+        )
     return {
         kind.name: kind
         for kind in [
-            ServerKind(
-                "chatsvc",
-                "chatsvc, limits raised: --max-per-ip 0 --rate 0 --max-clients 20000 "
-                "--login-timeout 0; room history on, in a new database for each run",
-                True,
-                _chatsvc(
-                    [
-                        *("--max-per-ip", "0", "--rate", "0", "--max-clients", "20000"),
-                        *("--login-timeout", "0"),
-                    ]
-                ),
-                chatsvc_port,
-            ),
+            chatsvc,
+            *compared,
             ServerKind(
                 "chatsvc-no-history",
                 "chatsvc as above with --no-history: no room history is kept",
                 True,
-                _chatsvc(
-                    [
-                        *("--max-per-ip", "0", "--rate", "0", "--max-clients", "20000"),
-                        *("--login-timeout", "0", "--no-history"),
-                    ]
-                ),
+                _chatsvc([*CHATSVC_LIMITS, "--no-history"]),
                 chatsvc_port,
                 only=frozenset({"steady"}),
             ),
@@ -304,6 +322,120 @@ SERVER_NAMES = [
     "c-relay",
     "ncat",
 ]
+BASELINE = "chatsvc-baseline"
+"""The server --baseline adds, beside chatsvc and run like it."""
+
+
+# The baseline: another commit's chatsvc
+
+
+PLUGIN_FILES = """
+import sys
+from twisted.application.service import IServiceMaker
+from twisted.plugin import getPlugins
+[maker] = [p for p in getPlugins(IServiceMaker) if p.tapname == "chat"]
+tap = __import__(maker.module, fromlist=["makeService"])
+print(sys.modules["twisted.plugins.chatsvc_plugin"].__file__)
+print(tap.__file__)
+"""
+"""Where the plugin twistd finds for C{chat}, and the options module it names, come from."""
+
+
+class BaselineError(Exception):
+    """A baseline could not be exported, or its tree is not the code twistd would load."""
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args], capture_output=True, text=True, cwd=ROOT, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise BaselineError(f"git {args[0]}: {e}") from e
+    if done.returncode != 0:
+        raise BaselineError(f"git {args[0]}: {done.stderr.strip() or done.returncode}")
+    return done.stdout.strip()
+
+
+@attrs.frozen
+class Baseline:
+    """Another commit's tree, exported from git to a directory outside the repository."""
+
+    commit: str
+    """Its short hash: what the report calls it."""
+    tree: Path
+
+    def environment(self) -> tuple[tuple[str, str], ...]:
+        """What makes C{twistd chat} load the tree's C{chatsvc} and plugin rather than ours."""
+        inherited = os.environ.get("PYTHONPATH")
+        path = str(self.tree) + (os.pathsep + inherited if inherited else "")
+        return (("PYTHONPATH", path),)
+
+    def plugin_files(self) -> list[Path]:
+        """The plugin module and the options module twistd would load under L{environment}."""
+        with tempfile.TemporaryDirectory(prefix="chatsvc-bench-") as cwd:
+            try:
+                done = subprocess.run(
+                    [sys.executable, "-c", PLUGIN_FILES],
+                    capture_output=True,
+                    text=True,
+                    cwd=cwd,
+                    env=os.environ | dict(self.environment()),
+                    timeout=60,
+                    check=False,
+                )
+            except (OSError, subprocess.TimeoutExpired) as e:
+                raise BaselineError(f"finding the baseline's plugin: {e}") from e
+        if done.returncode != 0:
+            last = done.stderr.strip().splitlines()[-1:] or [str(done.returncode)]
+            raise BaselineError(f"finding the baseline's plugin: {last[0]}")
+        return [Path(line) for line in done.stdout.split()]
+
+    def check(self) -> None:
+        """Raise L{BaselineError} unless twistd would load this tree's plugin and C{chatsvc}."""
+        found = self.plugin_files()
+        outside = [f for f in found if not f.resolve().is_relative_to(self.tree.resolve())]
+        if len(found) != 2 or outside:
+            raise BaselineError(
+                f"the chatsvc of commit {self.commit} is not the one twistd loads: "
+                + ", ".join(f.name for f in outside or found)
+                + " come from elsewhere"
+            )
+
+
+@contextlib.contextmanager
+def baseline_export(revision: str | None) -> Iterator[Baseline | None]:
+    """
+    C{revision}'s tree (C{git archive}) in a temporary directory, checked to be
+    what twistd loads; removed afterwards, whatever happens. None without a revision.
+    """
+    if revision is None:
+        yield None
+        return
+    try:
+        full = _git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
+    except BaselineError as e:
+        raise BaselineError(f"--baseline {revision}: not a commit of this repository") from e
+    commit = _git("rev-parse", "--short", full)
+    tree = Path(tempfile.mkdtemp(prefix=f"chatsvc-baseline-{commit}-"))
+    try:
+        try:
+            archive = subprocess.run(
+                ["git", "archive", "--format=tar", full],
+                capture_output=True,
+                cwd=ROOT,
+                timeout=120,
+                check=True,
+            )
+        except (OSError, subprocess.SubprocessError) as e:
+            raise BaselineError(f"git archive {commit}: {e}") from e
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(tree, filter="data")
+        baseline = Baseline(commit, tree)
+        baseline.check()
+        yield baseline
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
 
 
 # Processes
@@ -385,6 +517,7 @@ class Server:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
+                env=os.environ | dict(kind.environment) if kind.environment else None,
                 start_new_session=True,
                 preexec_fn=_prepare_child,  # noqa: PLW1509 (no threads in the harness)
             )
@@ -733,7 +866,7 @@ def target_checks(results: Results, scenarios: Sequence[str]) -> list[Check]:
                 delivered == expected and not idle.errors,
             )
         )
-    for name in ("chatsvc", "chatsvc-no-history", "chatsvc-defaults"):
+    for name in ("chatsvc", BASELINE, "chatsvc-no-history", "chatsvc-defaults"):
         summaries = [results[(s, name)] for s in scenarios if (s, name) in results]
         if not summaries:
             continue
@@ -756,6 +889,63 @@ def target_checks(results: Results, scenarios: Sequence[str]) -> list[Check]:
             )
         )
     return checks
+
+
+AB_BOUNDS = [
+    RatioTarget("steady", "cpu_us_per_msg", "CPU per message", BASELINE, 1.05),
+    RatioTarget("burst", "cpu_us_per_msg", "CPU per message", BASELINE, 1.05),
+]
+"""A change to the hot path may cost at most 5% more CPU per delivered message..."""
+AB_IDLE_KIB = 0.2
+"""... and at most 0.2 KiB more memory per idle connection, against the code before it."""
+
+AB_FIGURES = [
+    ("cpu_us_per_msg", "CPU µs/msg"),
+    ("p99_ms", "p99 ms"),
+    ("messages_per_s", "msg/s"),
+    ("rss_per_conn_kib", "RSS/conn KiB"),
+]
+
+
+def ab_checks(results: Results) -> list[Check]:
+    """chatsvc against chatsvc-baseline: the bounds a change to the hot path is held to."""
+    checks = [bound.check(results) for bound in AB_BOUNDS]
+    target = (
+        f"idle: chatsvc's RSS per connection at most {AB_IDLE_KIB:g} KiB more than {BASELINE}'s"
+    )
+    ours, theirs = results.get(("idle", "chatsvc")), results.get(("idle", BASELINE))
+    a = ours.median("rss_per_conn_kib") if ours else None
+    b = theirs.median("rss_per_conn_kib") if theirs else None
+    if a is None or b is None:
+        checks.append(Check(target, "—", None))
+    else:
+        checks.append(Check(target, f"{a:.2f} - {b:.2f} = {a - b:+.2f} KiB", a - b <= AB_IDLE_KIB))
+    return checks
+
+
+def _signed(value: float) -> str:
+    return ("-" if value < 0 else "+") + _fmt(abs(value))
+
+
+def ab_table(scenarios: Sequence[Scenario], results: Results, commit: str) -> list[str]:
+    """For each scenario, chatsvc's medians against chatsvc-baseline's, figure by figure."""
+    lines = [
+        f"| scenario | figure | chatsvc | {BASELINE} ({commit}) | ratio | difference |",
+        "|" + " --- |" * 6,
+    ]
+    for scenario in scenarios:
+        ours = results.get((scenario.name, "chatsvc"))
+        theirs = results.get((scenario.name, BASELINE))
+        if ours is None or theirs is None:
+            continue
+        for key, figure in AB_FIGURES:
+            a, b = ours.median(key), theirs.median(key)
+            ratio = f"{a / b:.3f}x" if a is not None and b else "—"
+            difference = _signed(a - b) if a is not None and b is not None else "—"
+            lines.append(
+                f"| {scenario.name} | {figure} | {_fmt(a)} | {_fmt(b)} | {ratio} | {difference} |"
+            )
+    return lines
 
 
 # The report
@@ -943,9 +1133,32 @@ class Report:
     """Why there is no plot, or None if there is one."""
     started: datetime.datetime
     seconds: float
+    baseline: str | None = None
+    """The short hash of the commit chatsvc-baseline ran, if it ran."""
+    ab_checks: Sequence[Check] = ()
 
     def markdown(self) -> str:
-        return "\n".join([*self._header(), *self._results(), *self._footer()]) + "\n"
+        return "\n".join([*self._header(), *self._ab(), *self._results(), *self._footer()]) + "\n"
+
+    def _ab(self) -> list[str]:
+        if self.baseline is None:
+            return []
+        return [
+            "",
+            f"## A/B: chatsvc against {BASELINE} ({self.baseline})",
+            "",
+            f"The medians of this run, whose runs of chatsvc and of commit {self.baseline}'s "
+            "chatsvc were interleaved, run by run. Ratio: chatsvc / "
+            f"{BASELINE}; difference: chatsvc - {BASELINE}. Lower is better, but for msg/s.",
+            "",
+            *ab_table(self.scenarios, self.results, self.baseline),
+            "",
+            "A change to the hot path is held to these bounds against the code before it:",
+            "",
+            "| bound | measured | |",
+            "| --- | --- | --- |",
+            *(f"| {c.target} | {c.measured} | {c.verdict} |" for c in self.ab_checks),
+        ]
 
     def _header(self) -> list[str]:
         kinds = self.kinds
@@ -976,6 +1189,7 @@ class Report:
             "| machine | |",
             "| --- | --- |",
             *(f"| {k} | {v} |" for k, v in machine()),
+            *([f"| {BASELINE} | chatsvc at commit {self.baseline} |"] if self.baseline else []),
             "",
             "Servers:",
             "",
@@ -1092,6 +1306,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
     parser.add_argument("--raw", type=Path, help="also write every run's measurements as JSON here")
     parser.add_argument("--keep-logs", type=Path, help="keep server and load generator logs here")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help=f"also run {BASELINE}: chatsvc as of this git revision, beside chatsvc",
+    )
     args = parser.parse_args(argv)
     for option, known in (("servers", SERVER_NAMES), ("scenarios", SCENARIO_NAMES)):
         chosen = [n.strip() for n in getattr(args, option).split(",") if n.strip()]
@@ -1101,6 +1320,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         setattr(args, option, [n for n in known if n in chosen])
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.baseline is not None and "chatsvc" not in args.servers:
+        parser.error("--baseline: chatsvc must be among --servers, to be compared with it")
     return args
 
 
@@ -1138,10 +1359,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    kinds = server_kinds(args.quick)
+    try:
+        with baseline_export(args.baseline) as baseline:
+            return run_all(args, argv, baseline)
+    except BaselineError as e:
+        raise SystemExit(f"bench/run.py: {e}") from e
+
+
+def run_all(args: argparse.Namespace, argv: Sequence[str], baseline: Baseline | None) -> int:
+    """Every run of the plan, then the report."""
+    kinds = server_kinds(args.quick, baseline)
     scenarios = [s for s in (QUICK if args.quick else FULL) if s.name in args.scenarios]
     skipped: dict[str, str] = {}
     servers = list(args.servers)
+    if baseline is not None:
+        servers.insert(servers.index("chatsvc") + 1, BASELINE)
+        _say(f"{BASELINE}: commit {baseline.commit}, exported; twistd loads its plugin")
     if "ncat" in servers and shutil.which("ncat") is None:
         servers.remove("ncat")
         skipped["ncat"] = "ncat is not installed (apt-get install ncat)"
@@ -1190,6 +1423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         plot=plot,
         started=started,
         seconds=time.monotonic() - clock,
+        baseline=baseline.commit if baseline else None,
+        ab_checks=ab_checks(results) if baseline else (),
     )
     target = args.out / "benchmarks.md"
     target.write_text(report.markdown() + kept_notes(target))
@@ -1204,6 +1439,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _say("Targets (medians of this run):")
     for check in checks:
         _say(f"  [{check.verdict}] {check.target}: {check.measured}")
+    if baseline is not None:
+        _say(f"\nA/B, chatsvc against {BASELINE} ({baseline.commit}):")
+        for line in ab_table(scenarios, results, baseline.commit):
+            _say(line)
+        for check in report.ab_checks:
+            _say(f"  [{check.verdict}] {check.target}: {check.measured}")
     _say(f"\nwrote {args.out / 'benchmarks.md'}")
     return 0
 
