@@ -2,26 +2,35 @@
 The benchmark harness (bench/run.py): one real run for each kind of load and
 of server, its counts checked against what the scenario's own parameters
 say must arrive (never its times); the command's plan, raw output and report
-on canned runs; and the target checks on made-up runs.
+on canned runs, also with a --baseline commit beside chatsvc; and the target
+checks on made-up runs.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import signal
+import subprocess
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from bench import run as harness
 from bench.run import (
+    BASELINE,
     FULL,
     NOTES_MARK,
     QUICK,
     SCENARIO_NAMES,
+    Baseline,
+    BaselineError,
     Binaries,
     Run,
     Scenario,
@@ -214,6 +223,171 @@ def test_command_on_canned_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     has_plot = importlib.util.find_spec("matplotlib") is not None
     assert (out / "benchmarks.png").exists() == has_plot
     assert ("![CPU per message, latency and throughput](benchmarks.png)" in lines) == has_plot
+
+
+# --baseline, on canned runs
+
+
+def short_head() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=harness.ROOT,
+            timeout=30,
+            check=False,
+        )
+    except OSError:
+        pytest.skip("git is not installed")
+    if done.returncode != 0:
+        pytest.skip("not in a git checkout")
+    return done.stdout.strip()
+
+
+Runner = Callable[[ServerKind, Scenario, int, Binaries, Path], Run]
+
+
+def run_with_baseline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runner: Runner, *options: str
+) -> tuple[Path, int]:
+    """
+    main() with --baseline HEAD on C{runner}'s runs, temporary files under
+    C{tmp_path}/tmp; the report's directory and main's status.
+    """
+    monkeypatch.setattr(harness, "build", lambda build_dir: Binaries(Path("lg"), Path("rl")))
+    monkeypatch.setattr(harness, "run_once", runner)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    out = tmp_path / "out"
+    argv = [
+        *("--quick", "--repeat", "2", "--servers", "chatsvc,c-relay", "--no-plot"),
+        *("--scenarios", "steady,burst,idle", "--out", str(out), "--baseline", "HEAD"),
+        *options,
+    ]
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        return out, harness.main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+
+
+def baseline_tree(kind: ServerKind) -> Path:
+    return Path(dict(kind.environment)["PYTHONPATH"].split(os.pathsep)[0])
+
+
+def test_baseline_on_canned_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    chatsvc-baseline runs right after chatsvc in every repeat of every
+    scenario, as chatsvc does but from a tree exported outside the repository,
+    which is gone afterwards; the report names the commit by its short hash,
+    never the tree, and compares the medians in the A/B table and bounds.
+    """
+    commit = short_head()
+    seen: list[tuple[str, int, str]] = []
+    trees: set[Path] = set()
+    chatsvc = server_kinds(quick=True)["chatsvc"]
+
+    def runner(
+        kind: ServerKind, scenario: Scenario, repeat: int, binaries: Binaries, logs: Path
+    ) -> Run:
+        seen.append((scenario.name, repeat, kind.name))
+        run = canned_run(kind, scenario, repeat, binaries, logs)
+        if kind.name != BASELINE:
+            return run
+        assert kind.command(binaries, scenario, 0) == chatsvc.command(binaries, scenario, 0)
+        tree = baseline_tree(kind)
+        assert (tree / "twisted" / "plugins" / "chatsvc_plugin.py").is_file()
+        assert (tree / "chatsvc" / "server.py").is_file()
+        assert not tree.is_relative_to(harness.ROOT)
+        trees.add(tree)
+        # Against chatsvc's 10 µs and 2 KiB: 4% and 25% less CPU, 1 KiB less memory.
+        cpu = {"steady": 9.6, "burst": 8.0}.get(scenario.name, 10.0)
+        return attrs.evolve(
+            run,
+            server_cpu_us=cpu * run.result["expected"],
+            rss_ready_kib=run.rss_before_kib + scenario.connections,
+        )
+
+    out, status = run_with_baseline(tmp_path, monkeypatch, runner)
+
+    assert status == 0
+    assert seen == [
+        (scenario, repeat, server)
+        for scenario in ("burst", "steady", "idle")
+        for repeat in (1, 2)
+        for server in ("chatsvc", BASELINE, "c-relay")
+    ]
+    assert len(trees) == 1
+    assert list((tmp_path / "tmp").iterdir()) == [], "the exported tree and all else removed"
+    report = (out / "benchmarks.md").read_text()
+    assert str(tmp_path) not in report
+    lines = report.splitlines()
+    for line in [
+        f"| {BASELINE} | chatsvc at commit {commit} |",
+        f"## A/B: chatsvc against {BASELINE} ({commit})",
+        f"| scenario | figure | chatsvc | {BASELINE} ({commit}) | ratio | difference |",
+        "| burst | CPU µs/msg | 10 | 8 | 1.250x | +2 |",
+        "| steady | CPU µs/msg | 10 | 9.6 | 1.042x | +0.4 |",
+        "| steady | p99 ms | 1 | 1 | 1.000x | +0 |",
+        "| steady | msg/s | 1,000 | 1,000 | 1.000x | +0 |",
+        "| idle | RSS/conn KiB | 2 | 1 | 2.000x | +1 |",
+        f"| steady: chatsvc's CPU per message at most 1.05x {BASELINE}'s | 10 / 9.6 = 1.04x "
+        "| met |",
+        f"| burst: chatsvc's CPU per message at most 1.05x {BASELINE}'s | 10 / 8 = 1.25x "
+        "| NOT met |",
+        f"| idle: chatsvc's RSS per connection at most 0.2 KiB more than {BASELINE}'s "
+        "| 2.00 - 1.00 = +1.00 KiB | NOT met |",
+        f"| every scenario: {BASELINE} loses, duplicates and reorders nothing | 0 in 6 runs "
+        "| met |",
+    ]:
+        assert line in lines
+    assert report.count(f"| {BASELINE} | 2/2 |") == 3, "a row in each scenario's table"
+
+
+def test_baseline_tree_is_removed_when_interrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or SIGTERM, which unwinds the same way) during a run: no tree is left behind."""
+    short_head()
+    trees: list[Path] = []
+
+    def runner(
+        kind: ServerKind, scenario: Scenario, repeat: int, binaries: Binaries, logs: Path
+    ) -> Run:
+        if kind.name == BASELINE:
+            trees.append(baseline_tree(kind))
+            raise KeyboardInterrupt
+        return canned_run(kind, scenario, repeat, binaries, logs)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_with_baseline(tmp_path, monkeypatch, runner)
+    assert len(trees) == 1
+    assert not trees[0].exists()
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_baseline_must_be_a_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    short_head()
+    with pytest.raises(SystemExit, match="--baseline no-such-rev: not a commit"):
+        run_with_baseline(tmp_path, monkeypatch, canned_run, "--baseline", "no-such-rev")
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_baseline_needs_chatsvc_to_compare_with(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        harness.parse_args(["--servers", "c-relay", "--baseline", "HEAD"])
+    assert "--baseline: chatsvc must be among --servers" in capsys.readouterr().err
+
+
+def test_a_tree_twistd_does_not_load_is_refused(tmp_path: Path) -> None:
+    """
+    Without the plugin and package in the tree, twistd would load the installed
+    chatsvc: the check sees it, rather than comparing chatsvc with itself.
+    """
+    with pytest.raises(BaselineError, match="not the one twistd loads"):
+        Baseline("0000000", tmp_path).check()
 
 
 # Target checks and notes
