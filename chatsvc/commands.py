@@ -230,7 +230,8 @@ def parse(line: str) -> Command:
     if line.startswith("//"):
         return Say(line[1:])
     name, _, rest = line[1:].partition(" ")
-    spec = COMMANDS.get(name.lower())
+    # Only ASCII is lower-cased: "\u212aick".lower() is "kick".
+    spec = COMMANDS.get(name.lower()) if name.isascii() else None
     if spec is None:
         if not name:
             raise CommandError("no command after /; type // to start a message with /")

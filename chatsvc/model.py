@@ -23,6 +23,7 @@ test-case-name: tests.test_model
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Callable, Collection, Iterator
 
 import attrs
@@ -42,14 +43,21 @@ LOBBY = "lobby"
 """The room everyone enters on signing on. It exists even when empty."""
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 def fold(name: str) -> str:
     """
-    The key under which a nickname or room name is unique.
+    The key under which a nickname or room name is unique: its ASCII letters
+    lower-cased, and nothing else changed.
 
-    Names are ASCII only (see L{_NAME}), so lower-casing is the whole of it;
-    ASCII also rules out look-alike letters from other scripts.
+    Names are ASCII only (see L{_NAME}), but C{fold} is also given what users
+    type to look names up, and what other checkers register. C{str.lower}
+    would make the Kelvin sign U+212A a C{k} (and C{casefold} would make
+    U+017F a C{s}), so a name nobody may take could reach someone else's. Here
+    a non-ASCII name never folds to an ASCII one, as in SQLite's C{NOCASE}.
     """
-    return name.lower()
+    return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
 
 
 def is_valid_name(name: str) -> bool:
@@ -396,11 +404,14 @@ class Chat:
     def rename(self, participant: Participant, nick: str) -> str:
         """
         Call C{participant} C{nick} from now on, and tell its room. A change of
-        case alone is allowed. Returns the old nickname.
+        case alone is allowed, and is validated as any other new nickname.
+        Returns the old nickname.
         """
         old = participant.nick
         if nick == old:
             raise ChatError(f"you are already called {nick}")
+        if not is_valid_name(nick):
+            raise NicknameInvalid(nick)
         if fold(nick) != fold(old):
             self._check_nick_free(nick)
         self._check_nick_yours(nick, participant.account)

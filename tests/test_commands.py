@@ -69,6 +69,9 @@ class ParseTests(SynchronousTestCase):
 
     def test_unknown(self) -> None:
         self.assertRefused("/frobnicate x", "unknown command /frobnicate (try /help)")
+        self.assertRefused("/\u212aick bob", "unknown command /\u212aick (try /help)")
+        self.assertRefused("/\u0130OIN dev", "unknown command /\u0130OIN (try /help)")
+        self.assertRefused("/\u017fearch x", "unknown command /\u017fearch (try /help)")
         self.assertRefused("/", "no command after /; type // to start a message with /")
         self.assertRefused("/ x", "no command after /; type // to start a message with /")
 
