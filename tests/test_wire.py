@@ -48,6 +48,42 @@ class DecodeTests(SynchronousTestCase):
         self.assertEqual(wire.sanitise("a\u2028b\u2029c"), "a b c")
 
 
+class BlankRunTests(SynchronousTestCase):
+    """
+    Runs of more than four blanks become four spaces: a wide gap could push
+    what follows to the start of the next row of a terminal.
+    """
+
+    def test_spaces(self) -> None:
+        fake = "*** The server is shutting down. Goodbye!"
+        self.assertEqual(wire.sanitise("hi" + " " * 200 + fake), f"hi    {fake}")
+        self.assertEqual(wire.decode(b" " * 5 + b"x"), "    x")
+        self.assertEqual(wire.decode(b"a\t\t \t\tb"), "a    b")
+
+    def test_short_runs_are_kept(self) -> None:
+        for text in ["a b", "a  b", "a   b", "a    b", "    ", "a\u3000\u00a0 \u2003b"]:
+            self.assertEqual(wire.sanitise(text), text)
+
+    def test_every_kind_of_blank(self) -> None:
+        blanks = "\u00a0\u1680\u2000\u2007\u200a\u202f\u205f\u3000\u2800\u3164\uffa0\u115f"
+        for blank in blanks:
+            self.assertEqual(wire.sanitise(f"a{blank * 5}b"), "a    b", hex(ord(blank)))
+        self.assertEqual(wire.sanitise(f"a{blanks}b"), "a    b")
+        self.assertEqual(wire.sanitise("a\u2028\u2029\u2028\u2029\u2028b"), "a    b")
+
+    def test_invisible_characters_do_not_split_a_run(self) -> None:
+        self.assertEqual(wire.sanitise("a" + " \u200b" * 50 + " b"), "a    b")
+        self.assertEqual(wire.sanitise("a \ufeff \u2060\u200d \u00ad \U000e0020\ufe0f b"), "a    b")
+        self.assertEqual(wire.sanitise("a \u200b \u200b b"), "a \u200b \u200b b")
+
+    def test_invisible_characters_alone_are_kept(self) -> None:
+        flag = "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"
+        self.assertEqual(wire.sanitise(f"go {flag} go"), f"go {flag} go")
+        self.assertEqual(
+            wire.sanitise("a\u200b\u200b\u200b\u200b\u200bb"), "a" + "\u200b" * 5 + "b"
+        )
+
+
 class RenderTests(SynchronousTestCase):
     def test_each_event(self) -> None:
         cases: list[tuple[Event, bytes]] = [
