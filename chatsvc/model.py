@@ -79,11 +79,16 @@ class Joined:
 
 @attrs.frozen
 class Left:
-    """C{nick} left C{room}, for another room or for good."""
+    """
+    C{nick} left C{room}, for another room or for good, and why if known: in
+    the server's words (C{not reading}), or, C{from_user}, in the user's own
+    (C{/quit REASON}), which must never read as the server's.
+    """
 
     room: str
     nick: str
     reason: str | None = None
+    from_user: bool = False
 
 
 @attrs.frozen
@@ -381,15 +386,18 @@ class Chat:
         self._announce(self.lobby, Joined(self.lobby.name, nick), participant)
         return participant
 
-    def sign_off(self, participant: Participant, reason: str | None = None) -> None:
+    def sign_off(
+        self, participant: Participant, reason: str | None = None, *, from_user: bool = False
+    ) -> None:
         """
         Remove C{participant} from its room and free its nickname; the room is
-        told, with C{reason} if there is one. Signing off twice is harmless.
+        told, with C{reason} if there is one: the user's own words if
+        C{from_user}, else the server's. Signing off twice is harmless.
         """
         if self._participants.get(fold(participant.nick)) is not participant:
             return
         del self._participants[fold(participant.nick)]
-        self._leave(participant, reason or None)
+        self._leave(participant, reason or None, from_user=from_user and bool(reason))
 
     def dissolve(self) -> None:
         """
@@ -531,10 +539,12 @@ class Chat:
             room = self._rooms[fold(name)] = Room(name)
         return room
 
-    def _leave(self, participant: Participant, reason: str | None) -> None:
+    def _leave(
+        self, participant: Participant, reason: str | None, *, from_user: bool = False
+    ) -> None:
         room = participant.room
         room._remove(participant)
-        self._announce(room, Left(room.name, participant.nick, reason), None)
+        self._announce(room, Left(room.name, participant.nick, reason, from_user), None)
         self._dispose_if_empty(room)
 
     def _dispose_if_empty(self, room: Room) -> None:

@@ -550,7 +550,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self._notice(f"Hello {nick}! Type /help for the commands.")
         self._joined(self.participant.room)
 
-    def _sign_off(self, reason: str | None) -> None:
+    def _sign_off(self, reason: str | None, *, from_user: bool = False) -> None:
         participant, self.participant = self.participant, None
         if participant is not None:
             if reason:
@@ -559,12 +559,12 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
                 "{nick} left {room}{why}",
                 nick=participant.nick,
                 room=participant.room.name,
-                why=f" ({reason})" if reason else "",
+                why=(f" (quit: {reason})" if from_user else f" ({reason})") if reason else "",
             )
-            self.factory.chat.sign_off(participant, reason)
+            self.factory.chat.sign_off(participant, reason, from_user=from_user)
 
     def _quit(self, reason: str | None) -> None:
-        self._sign_off(reason)
+        self._sign_off(reason, from_user=True)
         if self._lookups.busy:
             # What was asked before /quit is answered first (a script piping
             # "/history" then "/quit" wants the history); the lookups' own

@@ -15,7 +15,8 @@ and what users type is stripped of control characters first, so a line of
 theirs can never start over on the terminal, or come out in another order.
 Long runs of blanks are collapsed too (L{BLANK_RUN}): a wide gap could push
 what follows to the start of the next row of a terminal, where it would look
-like a line of its own.
+like a line of its own. A user's reason for leaving is shown as theirs,
+C{(quit: ...)}, never in the words the server uses for its own reasons.
 
 test-case-name: tests.test_wire
 """
@@ -111,6 +112,8 @@ def _format(event: Event) -> str:
             return f"*** {nick} joined {room}\n"
         case Left(room=room, nick=nick, reason=None):
             return f"*** {nick} left {room}\n"
+        case Left(room=room, nick=nick, reason=reason, from_user=True):
+            return f"*** {nick} left {room} (quit: {reason})\n"
         case Left(room=room, nick=nick, reason=reason):
             return f"*** {nick} left {room} ({reason})\n"
         case NickChange(old=old, new=new):

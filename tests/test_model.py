@@ -208,6 +208,18 @@ class SignOnTests(SynchronousTestCase):
         self.assertEqual(self.chat.lobby.nicks(), ["bob"])
         self.chat.sign_on("Alice", RecordingClient())
 
+    def test_a_users_own_reason(self) -> None:
+        """What a user says on leaving is marked as theirs; saying nothing is no reason."""
+        a = self.chat.sign_on("alice", self.alice)
+        c = self.chat.sign_on("carol", RecordingClient())
+        self.chat.sign_on("bob", self.bob)
+        self.chat.sign_off(a, "not reading", from_user=True)
+        self.chat.sign_off(c, "", from_user=True)
+        self.assertEqual(
+            self.bob.take(),
+            [Left(LOBBY, "alice", "not reading", from_user=True), Left(LOBBY, "carol")],
+        )
+
     def test_sign_off_twice_is_harmless(self) -> None:
         a = self.chat.sign_on("alice", self.alice)
         self.chat.sign_on("bob", self.bob)

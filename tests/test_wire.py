@@ -92,7 +92,8 @@ class RenderTests(SynchronousTestCase):
             (PrivateMessage("alice", "bob", "psst"), b"*alice* psst\n"),
             (Joined("dev", "alice"), b"*** alice joined dev\n"),
             (Left("dev", "alice"), b"*** alice left dev\n"),
-            (Left("dev", "alice", "gone home"), b"*** alice left dev (gone home)\n"),
+            (Left("dev", "alice", "not reading"), b"*** alice left dev (not reading)\n"),
+            (Left("dev", "alice", "gone home", True), b"*** alice left dev (quit: gone home)\n"),
             (NickChange("dev", "alice", "alicia"), b"*** alice is now known as alicia\n"),
             (TopicChanged("dev", "alice", "ship it"), b"*** alice set the topic: ship it\n"),
             (Kicked("dev", "bob", "alice"), b"*** bob was kicked by alice\n"),
@@ -100,6 +101,13 @@ class RenderTests(SynchronousTestCase):
         ]
         for event, line in cases:
             self.assertEqual(wire.render(event), line)
+
+    def test_a_users_reason_is_not_the_servers(self) -> None:
+        """C{/quit not reading} does not pass for the server dropping a slow reader."""
+        servers = wire.render(Left("lobby", "bob", "not reading"))
+        users = wire.render(Left("lobby", "bob", "not reading", from_user=True))
+        self.assertEqual(users, b"*** bob left lobby (quit: not reading)\n")
+        self.assertNotEqual(users, servers)
 
     def test_unicode(self) -> None:
         self.assertEqual(wire.render(Message("lobby", "a", "ü ✓")), "<a> ü ✓\n".encode())
