@@ -638,7 +638,9 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
                     rooms = chat.rooms()
                     self._notice(f"{_count(len(rooms), 'room')}:")
                     self._list(f"{room.name} ({len(room)})" for room in rooms)
-                case commands.History(lines=lines):
+                case commands.History(lines=lines, capped=capped):
+                    if capped:
+                        self._notice(commands.HISTORY_CAPPED)
                     history = self.factory.history
                     self._look_up(partial(replay.recent, history, me.room.name, lines, limit))
                 case commands.Search(words=words):
