@@ -77,9 +77,14 @@ class Kick:
 
 @attrs.frozen
 class History:
-    """The last C{lines} lines said in the current room."""
+    """
+    The last C{lines} lines said in the current room. C{capped}: more were
+    asked for, and C{lines} is the most C{/history} shows, which the user is
+    told (L{HISTORY_CAPPED}).
+    """
 
     lines: int
+    capped: bool = False
 
 
 @attrs.frozen
@@ -96,6 +101,9 @@ HISTORY_LINES = 20
 
 HISTORY_MAX = 500
 """The most lines C{/history} shows, and the longest replay on joining a room."""
+
+HISTORY_CAPPED = f"/history shows the last {HISTORY_MAX} lines at most"
+"""The notice before the answer to C{/history N}, for N over L{HISTORY_MAX}."""
 
 SEARCH_RESULTS = 20
 """The most lines C{/search} shows."""
@@ -175,10 +183,13 @@ def _history(rest: str) -> Command:
         return History(HISTORY_LINES)
     if not (rest.isascii() and rest.isdigit()):
         raise ValueError
-    lines = int(rest)
-    if not 1 <= lines <= HISTORY_MAX:
-        raise CommandError(f"/history shows 1 to {HISTORY_MAX} lines")
-    return History(lines)
+    digits = rest.lstrip("0")
+    # Compared by length first: int() refuses numbers of thousands of digits.
+    if len(digits) > len(str(HISTORY_MAX)) or int(digits or "0") > HISTORY_MAX:
+        return History(HISTORY_MAX, capped=True)
+    if not digits:
+        raise CommandError("/history shows 1 line or more")
+    return History(int(digits))
 
 
 def _search(rest: str) -> Command:
@@ -230,7 +241,8 @@ def parse(line: str) -> Command:
     if line.startswith("//"):
         return Say(line[1:])
     name, _, rest = line[1:].partition(" ")
-    spec = COMMANDS.get(name.lower())
+    # Only ASCII is lower-cased: "\u212aick".lower() is "kick".
+    spec = COMMANDS.get(name.lower()) if name.isascii() else None
     if spec is None:
         if not name:
             raise CommandError("no command after /; type // to start a message with /")

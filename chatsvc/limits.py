@@ -6,6 +6,7 @@ test-case-name: tests.test_limits
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -71,39 +72,48 @@ class Limits:
     """Leading bits of an IPv6 address that C{max_per_ip} counts by: one host's network."""
 
 
-_EPSILON = 1e-9
-"""Slack for float arithmetic: a token due at a time is there at that time."""
-
-
 class TokenBucket:
     """
     A budget of C{burst} tokens refilled at C{rate} a second: each line takes
     one. Pure arithmetic on the times it is given, so it runs on any clock.
+
+    The budget is kept as the time it is next full, not as a count of tokens:
+    a count refilled by C{(now - then) * rate} is short of a whole token when
+    the clock reaches C{now + wait(now)}, which is rounded to the clock's
+    precision (a quarter of a microsecond at today's times), so the line the
+    wait was for was refused, and waited again. A time compares exactly.
     """
 
     def __init__(self, rate: float, burst: int, now: float) -> None:
         self.rate = rate
         self.burst = burst
-        self._tokens = float(burst)
-        self._when = now
+        self._interval = 1 / rate if rate > 0 else 0.0
+        self._full_at = now
 
-    def _refill(self, now: float) -> None:
-        self._tokens = min(self.burst, self._tokens + (now - self._when) * self.rate)
-        self._when = now
+    def _next_at(self) -> float:
+        """When there is a whole token to take: C{burst - 1} intervals before it is full."""
+        return self._full_at - (self.burst - 1) * self._interval
 
     def take(self, now: float) -> bool:
         """Spend a token if there is one; C{False} if the budget is spent."""
         if self.rate <= 0:
             return True
-        self._refill(now)
-        if self._tokens >= 1 - _EPSILON:
-            self._tokens = max(0.0, self._tokens - 1)
-            return True
-        return False
+        if now < self._next_at():
+            return False
+        self._full_at = max(self._full_at, now) + self._interval
+        return True
 
     def wait(self, now: float) -> float:
-        """Seconds from C{now} until a token is there to take."""
+        """
+        Seconds from C{now} until a token is there to take, fractions of a
+        token counted: C{take(now + wait(now))} succeeds.
+        """
         if self.rate <= 0:
             return 0.0
-        self._refill(now)
-        return max(0.0, (1 - self._tokens) / self.rate)
+        due = self._next_at()
+        if now >= due:
+            return 0.0
+        wait = due - now
+        while now + wait < due:
+            wait = math.nextafter(wait, math.inf)
+        return wait

@@ -23,6 +23,7 @@ test-case-name: tests.test_model
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Callable, Collection, Iterator
 
 import attrs
@@ -42,14 +43,21 @@ LOBBY = "lobby"
 """The room everyone enters on signing on. It exists even when empty."""
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 def fold(name: str) -> str:
     """
-    The key under which a nickname or room name is unique.
+    The key under which a nickname or room name is unique: its ASCII letters
+    lower-cased, and nothing else changed.
 
-    Names are ASCII only (see L{_NAME}), so lower-casing is the whole of it;
-    ASCII also rules out look-alike letters from other scripts.
+    Names are ASCII only (see L{_NAME}), but C{fold} is also given what users
+    type to look names up, and what other checkers register. C{str.lower}
+    would make the Kelvin sign U+212A a C{k} (and C{casefold} would make
+    U+017F a C{s}), so a name nobody may take could reach someone else's. Here
+    a non-ASCII name never folds to an ASCII one, as in SQLite's C{NOCASE}.
     """
-    return name.lower()
+    return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
 
 
 def is_valid_name(name: str) -> bool:
@@ -71,11 +79,16 @@ class Joined:
 
 @attrs.frozen
 class Left:
-    """C{nick} left C{room}, for another room or for good."""
+    """
+    C{nick} left C{room}, for another room or for good, and why if known: in
+    the server's words (C{not reading}), or, C{from_user}, in the user's own
+    (C{/quit REASON}), which must never read as the server's.
+    """
 
     room: str
     nick: str
     reason: str | None = None
+    from_user: bool = False
 
 
 @attrs.frozen
@@ -373,15 +386,18 @@ class Chat:
         self._announce(self.lobby, Joined(self.lobby.name, nick), participant)
         return participant
 
-    def sign_off(self, participant: Participant, reason: str | None = None) -> None:
+    def sign_off(
+        self, participant: Participant, reason: str | None = None, *, from_user: bool = False
+    ) -> None:
         """
         Remove C{participant} from its room and free its nickname; the room is
-        told, with C{reason} if there is one. Signing off twice is harmless.
+        told, with C{reason} if there is one: the user's own words if
+        C{from_user}, else the server's. Signing off twice is harmless.
         """
         if self._participants.get(fold(participant.nick)) is not participant:
             return
         del self._participants[fold(participant.nick)]
-        self._leave(participant, reason or None)
+        self._leave(participant, reason or None, from_user=from_user and bool(reason))
 
     def dissolve(self) -> None:
         """
@@ -396,11 +412,14 @@ class Chat:
     def rename(self, participant: Participant, nick: str) -> str:
         """
         Call C{participant} C{nick} from now on, and tell its room. A change of
-        case alone is allowed. Returns the old nickname.
+        case alone is allowed, and is validated as any other new nickname.
+        Returns the old nickname.
         """
         old = participant.nick
         if nick == old:
             raise ChatError(f"you are already called {nick}")
+        if not is_valid_name(nick):
+            raise NicknameInvalid(nick)
         if fold(nick) != fold(old):
             self._check_nick_free(nick)
         self._check_nick_yours(nick, participant.account)
@@ -520,10 +539,12 @@ class Chat:
             room = self._rooms[fold(name)] = Room(name)
         return room
 
-    def _leave(self, participant: Participant, reason: str | None) -> None:
+    def _leave(
+        self, participant: Participant, reason: str | None, *, from_user: bool = False
+    ) -> None:
         room = participant.room
         room._remove(participant)
-        self._announce(room, Left(room.name, participant.nick, reason), None)
+        self._announce(room, Left(room.name, participant.nick, reason, from_user), None)
         self._dispose_if_empty(room)
 
     def _dispose_if_empty(self, room: Room) -> None:

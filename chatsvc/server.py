@@ -691,7 +691,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         self._notice(f"Hello {nick}! Type /help for the commands.")
         self._joined(self.participant.room)
 
-    def _sign_off(self, reason: str | None) -> None:
+    def _sign_off(self, reason: str | None, *, from_user: bool = False) -> None:
         participant, self.participant = self.participant, None
         if participant is not None:
             if reason:
@@ -700,12 +700,12 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
                 "{nick} left {room}{why}",
                 nick=participant.nick,
                 room=participant.room.name,
-                why=f" ({reason})" if reason else "",
+                why=(f" (quit: {reason})" if from_user else f" ({reason})") if reason else "",
             )
-            self.factory.chat.sign_off(participant, reason)
+            self.factory.chat.sign_off(participant, reason, from_user=from_user)
 
     def _quit(self, reason: str | None) -> None:
-        self._sign_off(reason)
+        self._sign_off(reason, from_user=True)
         if self._lookups.busy:
             # What was asked before /quit is answered first (a script piping
             # "/history" then "/quit" wants the history); the lookups' own
@@ -791,7 +791,9 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
                     rooms = chat.rooms()
                     self._notice(f"{_count(len(rooms), 'room')}:")
                     self._list(f"{room.name} ({len(room)})" for room in rooms)
-                case commands.History(lines=lines):
+                case commands.History(lines=lines, capped=capped):
+                    if capped:
+                        self._notice(commands.HISTORY_CAPPED)
                     history = self.factory.history
                     self._look_up(
                         partial(

@@ -13,12 +13,17 @@ Every line the server sends ends with C{\\n}. A line is one of::
 Users cannot forge any of these: the prefixes and nicknames are the server's,
 and what users type is stripped of control characters first, so a line of
 theirs can never start over on the terminal, or come out in another order.
+Long runs of blanks are collapsed too (L{BLANK_RUN}): a wide gap could push
+what follows to the start of the next row of a terminal, where it would look
+like a line of its own. A user's reason for leaving is shown as theirs,
+C{(quit: ...)}, never in the words the server uses for its own reasons.
 
 test-case-name: tests.test_wire
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 
@@ -53,14 +58,36 @@ def _unsafe_characters() -> dict[int, str | None]:
 
 _UNSAFE = _unsafe_characters()
 
+BLANK_RUN = 4
+"""
+The most blank characters in a row that user text keeps; a longer run becomes
+this many spaces. Too few to reach the edge of any terminal from a line's
+prefix, so only visible text, which shows whose it is, can wrap a line.
+"""
+
+_BLANKS = (
+    r"\s"  # every Unicode space: NBSP, the en and em spaces, U+3000, ...
+    r"\u115f\u1160\u2800\u3164\uffa0"  # Hangul fillers and the Braille blank
+)
+_INVISIBLE = (
+    r"\u00ad\u034f\u061c\u180e\u200b-\u200f\u2060-\u2064"  # zero width: ZWSP, ZWJ, LRM, ...
+    r"\ufe00-\ufe0f\ufeff\U000e0000-\U000e007f"  # variation selectors, BOM, tags
+)
+_BLANK_RUN = re.compile(rf"[{_BLANKS}](?:[{_INVISIBLE}]*[{_BLANKS}]){{{BLANK_RUN},}}")
+"""
+More than L{BLANK_RUN} blanks, with whatever invisible characters are between
+them (they take no room, and would otherwise split one gap into short runs).
+"""
+
 
 def sanitise(text: str) -> str:
     """
     Remove what could make text display as something else: C0 and C1 control
     characters (so ESC, and with it every ANSI/VT sequence), DEL, and the
-    Unicode bidi overrides. TAB becomes a space.
+    Unicode bidi overrides. TAB becomes a space, and a run of more than
+    L{BLANK_RUN} blanks becomes L{BLANK_RUN} spaces.
     """
-    return text.translate(_UNSAFE)
+    return _BLANK_RUN.sub(" " * BLANK_RUN, text.translate(_UNSAFE))
 
 
 def decode(line: bytes) -> str:
@@ -85,6 +112,8 @@ def _format(event: Event) -> str:
             return f"*** {nick} joined {room}\n"
         case Left(room=room, nick=nick, reason=None):
             return f"*** {nick} left {room}\n"
+        case Left(room=room, nick=nick, reason=reason, from_user=True):
+            return f"*** {nick} left {room} (quit: {reason})\n"
         case Left(room=room, nick=nick, reason=reason):
             return f"*** {nick} left {room} ({reason})\n"
         case NickChange(old=old, new=new):

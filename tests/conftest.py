@@ -1,7 +1,14 @@
-"""Fixtures for every test module: what a test starts is stopped after it."""
+"""
+Fixtures for every test module: what a test starts is stopped after it; and
+the whole suite runs in a time zone far from UTC, so that a time shown in
+local time where UTC is meant (history stamps, topics) fails a test even on a
+machine that keeps UTC.
+"""
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +21,13 @@ from tests.support import Services
 STOP_TIMEOUT = 30.0
 """Seconds the services of a test have to stop after it."""
 
+FAR_FROM_UTC = "CHATSVC-13:45"
+"""
+A POSIX time zone 13 hours 45 minutes ahead of UTC (the sign is west of
+Greenwich), with no daylight saving: no time zone database is needed, and
+local times differ from UTC in the date, the hour and the minute.
+"""
+
 
 @pytest.fixture
 def services() -> Iterator[Services]:
@@ -22,3 +36,18 @@ def services() -> Iterator[Services]:
     yield started
     stopping = ensureDeferred(started.stop())
     pytest_twisted.blockon(stopping.addTimeout(STOP_TIMEOUT, reactor))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def far_from_utc() -> Iterator[None]:
+    """Set C{TZ} for the session (child processes inherit it), and put it back after."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = FAR_FROM_UTC
+    time.tzset()
+    assert time.localtime(0).tm_min == 45, "the time zone was not taken"
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()

@@ -6,6 +6,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.commands import (
     HELP,
+    HISTORY_CAPPED,
     HISTORY_LINES,
     HISTORY_MAX,
     CommandError,
@@ -69,6 +70,9 @@ class ParseTests(SynchronousTestCase):
 
     def test_unknown(self) -> None:
         self.assertRefused("/frobnicate x", "unknown command /frobnicate (try /help)")
+        self.assertRefused("/\u212aick bob", "unknown command /\u212aick (try /help)")
+        self.assertRefused("/\u0130OIN dev", "unknown command /\u0130OIN (try /help)")
+        self.assertRefused("/\u017fearch x", "unknown command /\u017fearch (try /help)")
         self.assertRefused("/", "no command after /; type // to start a message with /")
         self.assertRefused("/ x", "no command after /; type // to start a message with /")
 
@@ -100,10 +104,18 @@ class HistoryCommandTests(SynchronousTestCase):
         self.assertEqual(parse("/HISTORY  500 "), History(HISTORY_MAX))
 
     def test_history_bounds(self) -> None:
-        for line in ["/history 0", "/history 501", "/history 99999999999999999999"]:
+        for line in ["/history 0", "/history 000"]:
             with self.assertRaises(CommandError) as caught:
                 parse(line)
-            self.assertEqual(str(caught.exception), "/history shows 1 to 500 lines")
+            self.assertEqual(str(caught.exception), "/history shows 1 line or more")
+        self.assertEqual(parse("/history 0500"), History(500))
+        self.assertEqual(parse("/history 007"), History(7))
+
+    def test_history_over_the_most(self) -> None:
+        """More than the most is the most, and says so (the server tells the user)."""
+        for n in ["501", "00501", "9999", "99999999999999999999", "9" * 5000]:
+            self.assertEqual(parse(f"/history {n}"), History(HISTORY_MAX, capped=True), n[:30])
+        self.assertEqual(HISTORY_CAPPED, "/history shows the last 500 lines at most")
         for line in [
             "/history x",
             "/history -1",

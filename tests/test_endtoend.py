@@ -127,7 +127,7 @@ async def test_three_users_talk_switch_rooms_and_quit(services: Services) -> Non
     carol.say("/quit see you")
     await carol.expect("*** Bye!")
     await carol.expect_closed()
-    await bob.expect("*** carol left dev (see you)")
+    await bob.expect("*** carol left dev (quit: see you)")
     bob.transport.loseConnection()  # type: ignore[union-attr]
     await bob.expect_closed()
     alice.say("/who")

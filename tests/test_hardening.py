@@ -108,7 +108,7 @@ class LineLengthTests(SynchronousTestCase):
         self.bob.send("/quit " + "r" * 290)
         (line,) = self.alice.lines()
         self.assertLessEqual(len(line.encode()), 300)
-        self.assertTrue(line.startswith("*** bob left lobby (rrr"))
+        self.assertTrue(line.startswith("*** bob left lobby (quit: rrr"))
         self.assertTrue(line.endswith("...)"))
 
 

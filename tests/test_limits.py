@@ -44,6 +44,57 @@ class TokenBucketTests(SynchronousTestCase):
             bucket.take(0.0)
         self.assertEqual([bucket.take(1000.0) for _ in range(4)], [True, True, True, False])
 
+    def test_wait_counts_fractions_of_a_token(self) -> None:
+        """Rates and times in binary fractions, so the waits are exact."""
+        bucket = TokenBucket(rate=4, burst=3, now=0.0)
+        self.assertEqual([bucket.take(0.0) for _ in range(4)], [True, True, True, False])
+        self.assertEqual(bucket.wait(0.0), 0.25)
+        self.assertEqual(bucket.wait(0.125), 0.125, "half a token")
+        self.assertFalse(bucket.take(0.125))
+        self.assertEqual(bucket.wait(0.1875), 0.0625, "three quarters")
+        self.assertEqual(bucket.wait(0.375), 0.0, "a token and a half")
+        self.assertTrue(bucket.take(0.375))
+        self.assertEqual(bucket.wait(0.375), 0.125, "half a token left")
+        self.assertFalse(bucket.take(0.4375))
+        self.assertTrue(bucket.take(0.5))
+        self.assertEqual(bucket.wait(0.5), 0.25)
+
+    def test_a_line_is_taken_when_the_wait_is_over(self) -> None:
+        """
+        At the times real clocks give (about 1.8e9 seconds, to a quarter of a
+        microsecond), the line a wait was for is taken when it ends, whatever
+        fraction of a token was left.
+        """
+        for rate in [10, 3, 7, 0.7, 13, 1000]:
+            for start in [1_795_000_000.0 + i * 0.0123 for i in range(200)]:
+                bucket = TokenBucket(rate=rate, burst=2, now=start)
+                now = start + 0.37 / rate  # a fraction of a token spent, then more
+                for _ in range(5):
+                    while bucket.take(now):
+                        pass
+                    now += bucket.wait(now)
+                    self.assertTrue(bucket.take(now), (rate, start, now))
+
+    def test_paced_at_the_rate(self) -> None:
+        """
+        A client that always has a line waiting is refused once per line past
+        its burst, and sends at the rate: every wait ends in a line.
+        """
+        rate, burst, lines = 7.0, 3, 1000
+        start = now = 1_795_000_000.0
+        bucket = TokenBucket(rate=rate, burst=burst, now=start)
+        taken = refused = 0
+        for _ in range(3 * lines):  # bounded: a wait too short to move the clock never ends
+            if taken == lines:
+                break
+            if bucket.take(now):
+                taken += 1
+            else:
+                refused += 1
+                now += bucket.wait(now)
+        self.assertEqual((taken, refused), (lines, lines - burst))
+        self.assertAlmostEqual((now - start) * rate, lines - burst, places=3)
+
     def test_unlimited(self) -> None:
         bucket = TokenBucket(rate=0, burst=1, now=0.0)
         self.assertTrue(all(bucket.take(0.0) for _ in range(1000)))

@@ -31,8 +31,19 @@ from chatsvc.model import (
     Topic,
     TopicChanged,
     deliver_each,
+    fold,
     is_valid_name,
 )
+
+LOOK_ALIKES = [
+    ("attacker", "attac\u212aer"),  # KELVIN SIGN: its lower() is "k"
+    ("iris", "\u0130ris"),  # LATIN CAPITAL LETTER I WITH DOT ABOVE: lower() "i\u0307"
+    ("iris", "\u0131ris"),  # LATIN SMALL LETTER DOTLESS I: upper() "I"
+    ("sam", "\u017fam"),  # LATIN SMALL LETTER LONG S: upper() "S", casefold() "s"
+    ("ross", "ro\u00df"),  # LATIN SMALL LETTER SHARP S: casefold() "ss"
+    ("fiona", "\ufb01ona"),  # LATIN SMALL LIGATURE FI: casefold() "fi"
+]
+"""ASCII names, and the same with a character whose case mapping is ASCII."""
 
 
 @implementer(IChatClient)
@@ -85,6 +96,71 @@ class NameTests(SynchronousTestCase):
         ]:
             self.assertFalse(is_valid_name(name), name)
 
+    def test_fold_lowers_ascii_letters_alone(self) -> None:
+        self.assertEqual(fold("Alice_[X]-9"), "alice_[x]-9")
+        for ascii_name, look_alike in LOOK_ALIKES:
+            self.assertFalse(is_valid_name(look_alike), look_alike)
+            self.assertNotEqual(fold(look_alike), fold(ascii_name), look_alike)
+        self.assertEqual(fold("ATTAC\u212aER"), "attac\u212aer")
+        self.assertEqual(fold("\u0130RIS \u017fAM"), "\u0130ris \u017fam")
+
+
+class LookAlikeTests(SynchronousTestCase):
+    """
+    A name with a non-ASCII character whose case mapping is ASCII is not a
+    name, and never reaches the ASCII name it looks like.
+    """
+
+    def setUp(self) -> None:
+        self.chat = Chat()
+        self.clients: dict[str, RecordingClient] = {}
+        for name in {ascii_name for ascii_name, _ in LOOK_ALIKES} | {"bob"}:
+            client = self.clients[name] = RecordingClient()
+            self.chat.sign_on(name, client)
+        for client in self.clients.values():
+            client.take()
+
+    def test_rename_to_a_look_alike(self) -> None:
+        """A rename that folds to the same key is validated like any other."""
+        for ascii_name, look_alike in LOOK_ALIKES:
+            participant = self.chat.find(ascii_name)
+            assert participant is not None
+            with self.assertRaises(NicknameInvalid) as caught:
+                self.chat.rename(participant, look_alike)
+            self.assertEqual(
+                str(caught.exception),
+                f"{look_alike!r} is not a valid nickname: use 1-32 letters, digits and "
+                "_ - . [ ] { } ^ |",
+            )
+            self.assertEqual(participant.nick, ascii_name)
+            self.assertIs(self.chat.find(ascii_name), participant)
+        self.assertEqual(self.clients["bob"].take(), [])
+
+    def test_sign_on_as_a_look_alike(self) -> None:
+        for _, look_alike in LOOK_ALIKES:
+            self.assertRaises(NicknameInvalid, self.chat.check_nick, look_alike)
+            self.assertRaises(NicknameInvalid, self.chat.sign_on, look_alike, RecordingClient())
+        self.assertEqual(len(self.chat), len(self.clients))
+
+    def test_look_alikes_find_nobody(self) -> None:
+        bob = self.chat.find("bob")
+        assert bob is not None
+        for _, look_alike in LOOK_ALIKES:
+            self.assertIsNone(self.chat.find(look_alike), look_alike)
+            self.assertRaises(NoSuchUser, self.chat.whisper, bob, look_alike, "hi")
+        self.assertEqual([c.take() for c in self.clients.values()], [[]] * len(self.clients))
+
+    def test_rooms(self) -> None:
+        bob = self.chat.find("bob")
+        assert bob is not None
+        for ascii_name, look_alike in LOOK_ALIKES:
+            room = self.chat.join(bob, ascii_name)
+            self.assertRaises(NoSuchRoom, self.chat.room, look_alike)
+            self.assertRaises(NoSuchRoom, self.chat.room, f"#{look_alike}")
+            self.assertRaises(RoomNameInvalid, self.chat.join, bob, look_alike)
+            self.assertIs(bob.room, room)
+            self.chat.join(bob, "lobby")
+
 
 class SignOnTests(SynchronousTestCase):
     def setUp(self) -> None:
@@ -131,6 +207,18 @@ class SignOnTests(SynchronousTestCase):
         self.assertIsNone(self.chat.find("alice"))
         self.assertEqual(self.chat.lobby.nicks(), ["bob"])
         self.chat.sign_on("Alice", RecordingClient())
+
+    def test_a_users_own_reason(self) -> None:
+        """What a user says on leaving is marked as theirs; saying nothing is no reason."""
+        a = self.chat.sign_on("alice", self.alice)
+        c = self.chat.sign_on("carol", RecordingClient())
+        self.chat.sign_on("bob", self.bob)
+        self.chat.sign_off(a, "not reading", from_user=True)
+        self.chat.sign_off(c, "", from_user=True)
+        self.assertEqual(
+            self.bob.take(),
+            [Left(LOBBY, "alice", "not reading", from_user=True), Left(LOBBY, "carol")],
+        )
 
     def test_sign_off_twice_is_harmless(self) -> None:
         a = self.chat.sign_on("alice", self.alice)

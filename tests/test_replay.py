@@ -361,16 +361,40 @@ class HistoryCommandTests(SynchronousTestCase):
     def test_at_most_500(self) -> None:
         self.alice.send("/history 500")
         self.assertEqual(len(self.alice.lines()), 25 + 2)
-        self.alice.send("/history 501", "/history 0", "/history -1", "/history x", "/history 1 2")
+        self.alice.send("/history 0", "/history -1", "/history x", "/history 1 2")
         self.assertEqual(
             self.alice.lines(),
             [
-                "*** Error: /history shows 1 to 500 lines",
-                "*** Error: /history shows 1 to 500 lines",
+                "*** Error: /history shows 1 line or more",
                 "*** Error: usage: /history [N]",
                 "*** Error: usage: /history [N]",
                 "*** Error: usage: /history [N]",
             ],
+        )
+
+    def test_more_than_500_is_500(self) -> None:
+        """The most /history shows, and a notice saying so before the frame."""
+        for i in range(25, 600):
+            self.bob.send(f"line {i} of the day")
+        self.alice.lines()
+        self.alice.send("/history 9999")
+        lines = self.alice.lines()
+        self.assertEqual(
+            lines[:3],
+            [
+                "*** /history shows the last 500 lines at most",
+                "*** Recent history of lobby (500 lines, times in UTC):",
+                "[2026-11-18 11:06] <bob> line 100 of the day",
+            ],
+        )
+        self.assertEqual(
+            lines[-2:], ["[2026-11-18 11:06] <bob> line 599 of the day", "*** End of history"]
+        )
+        self.assertEqual(len(lines), 1 + 500 + 2)
+        self.alice.send("/join attic", "/history 501")
+        self.assertEqual(
+            self.alice.lines()[-2:],
+            ["*** /history shows the last 500 lines at most", "*** No history of attic"],
         )
 
     def test_an_empty_room(self) -> None:

@@ -403,7 +403,7 @@ class CommandTests(SynchronousTestCase):
 
     def test_quit_with_reason(self) -> None:
         self.alice.send("/quit gone \x1b[31mfishing")
-        self.assertEqual(self.bob.lines(), ["*** alice left lobby (gone [31mfishing)"])
+        self.assertEqual(self.bob.lines(), ["*** alice left lobby (quit: gone [31mfishing)"])
 
 
 class ModerationTests(SynchronousTestCase):
@@ -643,7 +643,7 @@ class LoggingTests(SynchronousTestCase):
                 "10.0.0.1:40001 is bob",
                 "alice left lobby for dev",
                 "alice is now known as alicia",
-                "alicia left dev (bye)",
+                "alicia left dev (quit: bye)",
                 "10.0.0.1:40000 disconnected: Connection was closed cleanly.",
                 "bob left lobby",
                 "10.0.0.1:40001 disconnected: Connection was closed cleanly.",

@@ -48,6 +48,42 @@ class DecodeTests(SynchronousTestCase):
         self.assertEqual(wire.sanitise("a\u2028b\u2029c"), "a b c")
 
 
+class BlankRunTests(SynchronousTestCase):
+    """
+    Runs of more than four blanks become four spaces: a wide gap could push
+    what follows to the start of the next row of a terminal.
+    """
+
+    def test_spaces(self) -> None:
+        fake = "*** The server is shutting down. Goodbye!"
+        self.assertEqual(wire.sanitise("hi" + " " * 200 + fake), f"hi    {fake}")
+        self.assertEqual(wire.decode(b" " * 5 + b"x"), "    x")
+        self.assertEqual(wire.decode(b"a\t\t \t\tb"), "a    b")
+
+    def test_short_runs_are_kept(self) -> None:
+        for text in ["a b", "a  b", "a   b", "a    b", "    ", "a\u3000\u00a0 \u2003b"]:
+            self.assertEqual(wire.sanitise(text), text)
+
+    def test_every_kind_of_blank(self) -> None:
+        blanks = "\u00a0\u1680\u2000\u2007\u200a\u202f\u205f\u3000\u2800\u3164\uffa0\u115f"
+        for blank in blanks:
+            self.assertEqual(wire.sanitise(f"a{blank * 5}b"), "a    b", hex(ord(blank)))
+        self.assertEqual(wire.sanitise(f"a{blanks}b"), "a    b")
+        self.assertEqual(wire.sanitise("a\u2028\u2029\u2028\u2029\u2028b"), "a    b")
+
+    def test_invisible_characters_do_not_split_a_run(self) -> None:
+        self.assertEqual(wire.sanitise("a" + " \u200b" * 50 + " b"), "a    b")
+        self.assertEqual(wire.sanitise("a \ufeff \u2060\u200d \u00ad \U000e0020\ufe0f b"), "a    b")
+        self.assertEqual(wire.sanitise("a \u200b \u200b b"), "a \u200b \u200b b")
+
+    def test_invisible_characters_alone_are_kept(self) -> None:
+        flag = "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"
+        self.assertEqual(wire.sanitise(f"go {flag} go"), f"go {flag} go")
+        self.assertEqual(
+            wire.sanitise("a\u200b\u200b\u200b\u200b\u200bb"), "a" + "\u200b" * 5 + "b"
+        )
+
+
 class RenderTests(SynchronousTestCase):
     def test_each_event(self) -> None:
         cases: list[tuple[Event, bytes]] = [
@@ -56,7 +92,8 @@ class RenderTests(SynchronousTestCase):
             (PrivateMessage("alice", "bob", "psst"), b"*alice* psst\n"),
             (Joined("dev", "alice"), b"*** alice joined dev\n"),
             (Left("dev", "alice"), b"*** alice left dev\n"),
-            (Left("dev", "alice", "gone home"), b"*** alice left dev (gone home)\n"),
+            (Left("dev", "alice", "not reading"), b"*** alice left dev (not reading)\n"),
+            (Left("dev", "alice", "gone home", True), b"*** alice left dev (quit: gone home)\n"),
             (NickChange("dev", "alice", "alicia"), b"*** alice is now known as alicia\n"),
             (TopicChanged("dev", "alice", "ship it"), b"*** alice set the topic: ship it\n"),
             (Kicked("dev", "bob", "alice"), b"*** bob was kicked by alice\n"),
@@ -64,6 +101,13 @@ class RenderTests(SynchronousTestCase):
         ]
         for event, line in cases:
             self.assertEqual(wire.render(event), line)
+
+    def test_a_users_reason_is_not_the_servers(self) -> None:
+        """C{/quit not reading} does not pass for the server dropping a slow reader."""
+        servers = wire.render(Left("lobby", "bob", "not reading"))
+        users = wire.render(Left("lobby", "bob", "not reading", from_user=True))
+        self.assertEqual(users, b"*** bob left lobby (quit: not reading)\n")
+        self.assertNotEqual(users, servers)
 
     def test_unicode(self) -> None:
         self.assertEqual(wire.render(Message("lobby", "a", "ü ✓")), "<a> ü ✓\n".encode())
