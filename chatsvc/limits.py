@@ -103,6 +103,14 @@ class TokenBucket:
         self._full_at = max(self._full_at, now) + self._interval
         return True
 
+    def charge(self, now: float, tokens: int) -> None:
+        """
+        Spend C{tokens} more, whether or not the budget has them: what a
+        request costs beyond its line. A budget overspent refills first.
+        """
+        if self.rate > 0:
+            self._full_at = max(self._full_at, now) + tokens * self._interval
+
     def wait(self, now: float) -> float:
         """
         Seconds from C{now} until a token is there to take, fractions of a

@@ -113,6 +113,13 @@ REASON_ROOM = 100
 PASSWORD_DELAY = 3.0
 """Seconds between a wrong password and the next prompt (or the goodbye)."""
 
+LOOKUP_COST = 5
+"""
+What a history lookup (the replay on joining, C{/history}, C{/search}) costs
+against C{--rate}, in lines: the line that asked for it and four more. A
+lookup costs the server far more than a line does.
+"""
+
 PASSWORD_ATTEMPTS = 3
 """Wrong passwords a connection may give before it is closed."""
 
@@ -858,6 +865,8 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
         if self._lookups.full:
             self._error("too many history lookups at once; wait for their answers")
         else:
+            assert self._bucket is not None
+            self._bucket.charge(self.factory.clock.seconds(), LOOKUP_COST - 1)
             self._lookups.start(look_up())
             self._update_direct()
 

@@ -44,6 +44,19 @@ class TokenBucketTests(SynchronousTestCase):
             bucket.take(0.0)
         self.assertEqual([bucket.take(1000.0) for _ in range(4)], [True, True, True, False])
 
+    def test_charge_spends_beyond_the_budget(self) -> None:
+        """A request dearer than a line is paid for by waiting, once the budget is spent."""
+        bucket = TokenBucket(rate=4, burst=3, now=0.0)
+        bucket.charge(0.0, 2)
+        self.assertEqual([bucket.take(0.0) for _ in range(2)], [True, False])
+        bucket.charge(0.0, 3)  # owed, as if three lines more had been taken
+        self.assertEqual(bucket.wait(0.0), 1.0)
+        self.assertFalse(bucket.take(0.75))
+        self.assertTrue(bucket.take(1.0))
+        unlimited = TokenBucket(rate=0, burst=1, now=0.0)
+        unlimited.charge(0.0, 1000)
+        self.assertTrue(unlimited.take(0.0))
+
     def test_wait_counts_fractions_of_a_token(self) -> None:
         """Rates and times in binary fractions, so the waits are exact."""
         bucket = TokenBucket(rate=4, burst=3, now=0.0)

@@ -559,3 +559,32 @@ class ReplyBudgetTests(SynchronousTestCase):
         lines = alice.lines()
         self.assertIn("(9 lines, times in UTC; 11 earlier lines left out", lines[0])
         self.assertEqual(len(lines), 11)
+
+
+class LookupRateTests(SynchronousTestCase):
+    """A lookup costs five lines against --rate: the line that asks, and four more."""
+
+    def test_lookups_are_paced_by_the_rate(self) -> None:
+        factory, _, clock = history_factory(replay=0, limits=Limits(rate=1, burst=11))
+        alice = signed_on(factory, "alice")  # 1 of the 11
+        bob = signed_on(factory, "bob", host="10.0.0.2")
+        alice.lines()
+        alice.send("/history", "/history", "/history", "hello")  # 5 + 5: the third waits
+        self.assertEqual(alice.lines(), ["*** No history of lobby"] * 2)
+        clock.advance(1)
+        self.assertEqual(alice.lines(), ["*** No history of lobby"])
+        bob.lines()
+        clock.advance(4)
+        self.assertEqual(bob.lines(), [], "the third's four more are owed first")
+        clock.advance(1)
+        self.assertEqual(bob.lines(), ["<alice> hello"])
+
+    def test_the_replay_on_joining_costs_as_much(self) -> None:
+        factory, _, clock = history_factory(replay=20, limits=Limits(rate=1, burst=10))
+        alice = signed_on(factory, "alice")  # the nickname and its replay: 5 of the 10
+        alice.send("/join dev", "/join ops")  # 5 more for the first: the second waits
+        participant = factory.chat.find("alice")
+        assert participant is not None
+        self.assertEqual(participant.room.name, "dev")
+        clock.advance(1)
+        self.assertEqual(participant.room.name, "ops")
