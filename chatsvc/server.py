@@ -530,7 +530,7 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
     def flush(self) -> None:
         """Write what was held since the first write of this turn, in one go."""
         held, self._held = self._held, []
-        if held and not self._hung_up:
+        if held and not self._hung_up and not self._lost:
             self._write_out(held[0] if len(held) == 1 else b"".join(held))
 
     def _drop(self, why: str, **fields: object) -> None:
