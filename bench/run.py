@@ -392,14 +392,21 @@ class Baseline:
         return [Path(line) for line in done.stdout.split()]
 
     def check(self) -> None:
-        """Raise L{BaselineError} unless twistd would load this tree's plugin and C{chatsvc}."""
+        """
+        Raise L{BaselineError} unless twistd would run this tree's C{chatsvc}.
+
+        The plugin module itself may be an installed copy: Twisted looks in its
+        own C{twisted/plugins} first, where a non-editable install puts ours.
+        It only names the options module, and that one, with the whole
+        package, must come from the tree.
+        """
         found = self.plugin_files()
-        outside = [f for f in found if not f.resolve().is_relative_to(self.tree.resolve())]
-        if len(found) != 2 or outside:
+        tap = found[1:2]
+        if len(found) != 2 or not tap[0].resolve().is_relative_to(self.tree.resolve()):
             raise BaselineError(
                 f"the chatsvc of commit {self.commit} is not the one twistd loads: "
-                + ", ".join(f.name for f in outside or found)
-                + " come from elsewhere"
+                + ", ".join(f.name for f in tap or found)
+                + " comes from elsewhere"
             )
 
 
