@@ -41,6 +41,11 @@ class Join:
 
 
 @attrs.frozen
+class Part:
+    """Leave the current room for the lobby."""
+
+
+@attrs.frozen
 class Who:
     room: str | None = None
 
@@ -94,7 +99,22 @@ class Search:
     words: tuple[str, ...]
 
 
-Command = Say | Me | Msg | Nick | Join | Who | Rooms | Help | Quit | Topic | Kick | History | Search
+Command = (
+    Say
+    | Me
+    | Msg
+    | Nick
+    | Join
+    | Part
+    | Who
+    | Rooms
+    | Help
+    | Quit
+    | Topic
+    | Kick
+    | History
+    | Search
+)
 
 HISTORY_LINES = 20
 """How many lines C{/history} shows when not told."""
@@ -203,6 +223,7 @@ COMMANDS: dict[str, _Spec] = {
     "help": _Spec("/help", "this list", _no_arguments(Help)),
     "nick": _Spec("/nick NEW", "change your nickname", _one_word(Nick)),
     "join": _Spec("/join ROOM", "go to ROOM, creating it if need be", _one_word(Join)),
+    "part": _Spec("/part", "leave your room for the lobby", _no_arguments(Part)),
     "rooms": _Spec("/rooms", "list the rooms and how many are in each", _no_arguments(Rooms)),
     "who": _Spec("/who [ROOM]", "list who is in your room, or in ROOM", _optional_word(Who)),
     "msg": _Spec("/msg NICK TEXT", "send TEXT to NICK alone", _word_and_text(Msg)),

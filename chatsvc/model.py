@@ -120,7 +120,10 @@ class PrivateMessage:
 
 @attrs.frozen
 class NickChange:
-    """C{old} is now called C{new}; told to the room C{old} is in."""
+    """
+    C{old} is now called C{new}; told to the rooms C{old} is in, once to each
+    member however many of them it shares (C{room} is the first it shares).
+    """
 
     room: str
     old: str
@@ -217,25 +220,51 @@ class NotAnOperator(ChatError):
         super().__init__(f"only operators may {what}")
 
 
+class NotInRoom(ChatError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"you are not in {name}")
+
+
+class TooManyRooms(ChatError):
+    def __init__(self, most: int) -> None:
+        super().__init__(f"you are in {most} rooms already, the most one may be in; part one first")
+
+
 @attrs.define(eq=False)
 class Participant:
     """
-    A signed-on user: a unique nickname, one room, a client to tell, and the
-    account it logged in to (L{None} for a guest).
+    A signed-on user: a unique nickname, the rooms it is in (in the order it
+    joined them), a client to tell, and the account it logged in to (L{None}
+    for a guest).
+
+    The rooms are a tuple, made anew on each join and part: those are rare,
+    and a tuple of one costs an idle connection a fifth of what a dict does.
     """
 
     nick: str
     client: IChatClient
-    room: Room
+    rooms: tuple[Room, ...]
     account: Account | None = None
+
+    @property
+    def room(self) -> Room:
+        """
+        The room it joined last: the one room of a wire that shows one at a
+        time (the line protocol moves from room to room, and is always in one).
+        """
+        return self.rooms[-1]
 
     @property
     def operator(self) -> bool:
         """Whether this participant may set topics and kick."""
         return self.account is not None and self.account.operator
 
+    def in_room(self, room: Room) -> bool:
+        """Whether it is a member of C{room}."""
+        return room in self.rooms
+
     def __repr__(self) -> str:
-        return f"<Participant {self.nick} in {self.room.name}>"
+        return f"<Participant {self.nick} in {', '.join(r.name for r in self.rooms)}>"
 
 
 @attrs.define(eq=False)
@@ -296,9 +325,12 @@ class Chat:
     Everyone signed on, and every room.
 
     Nicknames and room names are unique without regard to case, and keep the
-    spelling they were given. A participant is in exactly one room at a time;
-    a room other than the lobby is made by the first to join it and goes away
-    with its last member, and its topic with it.
+    spelling they were given. A participant is in any number of rooms, up to
+    C{max_rooms}; it signs on into the lobby. A room other than the lobby is
+    made by the first to join it and goes away with its last member, and its
+    topic with it. What concerns all of a participant's rooms (a change of
+    nickname, leaving the chat, a kick) is told to each of them, and once to
+    a member who shares several: in the first room they share.
 
     With C{accounts}, the nicknames they name are registered: only a
     participant signed on with that account may use one (in any case). Without
@@ -312,7 +344,10 @@ class Chat:
         announce_limit: int = 0,
         accounts: IAccountNames | None = None,
         guests: bool = True,
+        max_rooms: int = 20,
     ) -> None:
+        self.max_rooms = max_rooms
+        """The most rooms one participant may be in at once."""
         self.announce_limit = announce_limit
         """
         Rooms with more members than this are not told who comes, goes or
@@ -380,7 +415,7 @@ class Chat:
         self._check_nick_yours(nick, account)
         if account is None and not self.guests:
             raise GuestsNotAllowed(nick)
-        participant = Participant(nick, client, self.lobby, account)
+        participant = Participant(nick, client, (self.lobby,), account)
         self._participants[fold(nick)] = participant
         self.lobby._add(participant)
         self._announce(self.lobby, Joined(self.lobby.name, nick), participant)
@@ -390,14 +425,23 @@ class Chat:
         self, participant: Participant, reason: str | None = None, *, from_user: bool = False
     ) -> None:
         """
-        Remove C{participant} from its room and free its nickname; the room is
-        told, with C{reason} if there is one: the user's own words if
+        Remove C{participant} from its rooms and free its nickname; the rooms
+        are told, with C{reason} if there is one: the user's own words if
         C{from_user}, else the server's. Signing off twice is harmless.
         """
         if self._participants.get(fold(participant.nick)) is not participant:
             return
         del self._participants[fold(participant.nick)]
-        self._leave(participant, reason or None, from_user=from_user and bool(reason))
+        rooms, participant.rooms = participant.rooms, ()
+        nick, reason = participant.nick, reason or None
+        from_user = from_user and reason is not None
+        for room in rooms:
+            room._remove(participant)
+        self._tell_rooms(
+            rooms, lambda room: Left(room.name, nick, reason, from_user), announce=True
+        )
+        for room in rooms:
+            self._dispose_if_empty(room)
 
     def dissolve(self) -> None:
         """
@@ -426,38 +470,57 @@ class Chat:
         del self._participants[fold(old)]
         participant.nick = nick
         self._participants[fold(nick)] = participant
-        self._announce(participant.room, NickChange(participant.room.name, old, nick), participant)
+        self._tell_rooms(
+            participant.rooms,
+            lambda room: NickChange(room.name, old, nick),
+            announce=True,
+            exclude=participant,
+        )
         return old
 
     def join(self, participant: Participant, name: str) -> Room:
         """
-        Move C{participant} to the room C{name}, making it if need be. The old
-        room is told the participant left, the new one that it joined.
+        Put C{participant} in the room C{name} too, making it if need be; the
+        room is told.
         """
-        name = canonical_room_name(name)
-        if not is_valid_name(name):
-            raise RoomNameInvalid(name)
-        if fold(name) == fold(participant.room.name):
-            raise ChatError(f"you are already in {participant.room.name}")
-        self._leave(participant, None)
-        room = self._room(name)
-        room._add(participant)
-        participant.room = room
-        self._announce(room, Joined(room.name, participant.nick), participant)
+        name = self._joinable(participant, name)
+        if len(participant.rooms) >= self.max_rooms:
+            raise TooManyRooms(self.max_rooms)
+        return self._enter(participant, name)
+
+    def part(self, participant: Participant, name: str, reason: str | None = None) -> Room:
+        """C{participant} leaves the room C{name}, which is told; it stays in its others."""
+        room = self._member_of(participant, name)
+        participant.rooms = tuple(r for r in participant.rooms if r is not room)
+        self._leave(participant, room, reason or None)
         return room
+
+    def move(self, participant: Participant, name: str, room: Room | None = None) -> Room:
+        """
+        C{participant} leaves C{room} (by default the one it joined last) for
+        the room C{name}, as one-room wires do: C{room} is told it left, then
+        the new room that it joined.
+        """
+        name = self._joinable(participant, name)
+        room = self._speaking_in(participant, room)
+        participant.rooms = tuple(r for r in participant.rooms if r is not room)
+        self._leave(participant, room, None)
+        return self._enter(participant, name)
 
     # Talking
 
-    def say(self, participant: Participant, text: str) -> Message:
-        """Relay C{text} to the rest of C{participant}'s room."""
-        message = Message(participant.room.name, participant.nick, _nonempty(text))
-        self._broadcast(participant.room, message, exclude=participant)
+    def say(self, participant: Participant, text: str, room: Room | None = None) -> Message:
+        """Relay C{text} to the rest of C{room} (by default the one it joined last)."""
+        room = self._speaking_in(participant, room)
+        message = Message(room.name, participant.nick, _nonempty(text))
+        self._broadcast(room, message, exclude=participant)
         return message
 
-    def act(self, participant: Participant, text: str) -> Action:
-        """Relay the action C{text} to the rest of C{participant}'s room."""
-        action = Action(participant.room.name, participant.nick, _nonempty(text))
-        self._broadcast(participant.room, action, exclude=participant)
+    def act(self, participant: Participant, text: str, room: Room | None = None) -> Action:
+        """Relay the action C{text} to the rest of C{room} (by default the one it joined last)."""
+        room = self._speaking_in(participant, room)
+        action = Action(room.name, participant.nick, _nonempty(text))
+        self._broadcast(room, action, exclude=participant)
         return action
 
     def whisper(self, sender: Participant, nick: str, text: str) -> PrivateMessage:
@@ -471,14 +534,16 @@ class Chat:
 
     # Moderation
 
-    def set_topic(self, participant: Participant, text: str, now: float) -> TopicChanged:
+    def set_topic(
+        self, participant: Participant, text: str, now: float, room: Room | None = None
+    ) -> TopicChanged:
         """
-        Make C{text} the topic of C{participant}'s room (operators only), as of
-        C{now}; the whole room is told.
+        Make C{text} the topic of C{room} (operators only; by default the room
+        it joined last), as of C{now}; the whole room is told.
         """
         if not participant.operator:
             raise NotAnOperator("set the topic")
-        room = participant.room
+        room = self._speaking_in(participant, room)
         room.topic = Topic(_nonempty(text), participant.nick, now)
         changed = TopicChanged(room.name, participant.nick, text)
         self._broadcast(room, changed)
@@ -486,10 +551,11 @@ class Chat:
 
     def kick(self, operator: Participant, nick: str, reason: str | None = None) -> Kicked:
         """
-        Put the participant called C{nick} out of the chat, in whatever room it
-        is (operators only; operators are server-wide). Its room is told, and so
-        is the operator if elsewhere; then the participant itself, through
-        L{IChatClient.kicked}. Kicking is not banning: it may sign on again.
+        Put the participant called C{nick} out of the chat, in whatever rooms
+        it is (operators only; operators are server-wide). Its rooms are told,
+        and so is the operator if in none of them; then the participant
+        itself, through L{IChatClient.kicked}. Kicking is not banning: it may
+        sign on again.
         """
         if not operator.operator:
             raise NotAnOperator("kick")
@@ -498,14 +564,17 @@ class Chat:
             raise NoSuchUser(nick)
         if target is operator:
             raise ChatError("you cannot kick yourself")
-        room = target.room
-        kicked = Kicked(room.name, target.nick, operator.nick, reason or None)
+        rooms, target.rooms = target.rooms, ()
+        name, by, why = target.nick, operator.nick, reason or None
+        kicked = Kicked(rooms[0].name if rooms else self.lobby.name, name, by, why)
         del self._participants[fold(target.nick)]
-        room._remove(target)
-        self._broadcast(room, kicked)
-        if operator.room is not room:
+        for room in rooms:
+            room._remove(target)
+        self._tell_rooms(rooms, lambda room: Kicked(room.name, name, by, why))
+        if not any(operator.in_room(room) for room in rooms):
             operator.client.deliver(kicked)
-        self._dispose_if_empty(room)
+        for room in rooms:
+            self._dispose_if_empty(room)
         target.client.kicked(kicked)
         return kicked
 
@@ -520,6 +589,66 @@ class Chat:
         limit = self.announce_limit
         if not limit or len(room) <= limit:
             self._broadcast(room, event, exclude)
+
+    def _tell_rooms(
+        self,
+        rooms: tuple[Room, ...],
+        event_in: Callable[[Room], Event],
+        *,
+        announce: bool = False,
+        exclude: Participant | None = None,
+    ) -> None:
+        """
+        Tell each of C{rooms} the event C{event_in} makes for it, and each
+        member once: in the first of the rooms it shares. With C{announce},
+        rooms too big to be told of comings and goings are not told.
+        """
+        limit = self.announce_limit if announce else 0
+        if len(rooms) == 1:  # nobody to tell twice: the room's own clients, as they are
+            (room,) = rooms
+            if not limit or len(room) <= limit:
+                self._broadcast(room, event_in(room), exclude)
+            return
+        told: set[IChatClient] = set() if exclude is None else {exclude.client}
+        for room in rooms:
+            if limit and len(room) > limit:
+                continue
+            clients = [client for client in room.clients() if client not in told]
+            if clients:
+                self.fan_out(event_in(room), clients, None)
+                told.update(clients)
+
+    def _joinable(self, participant: Participant, name: str) -> str:
+        """C{name} as a room name C{participant} may join: valid, and not one it is in."""
+        name = canonical_room_name(name)
+        if not is_valid_name(name):
+            raise RoomNameInvalid(name)
+        for room in participant.rooms:
+            if fold(room.name) == fold(name):
+                raise ChatError(f"you are already in {room.name}")
+        return name
+
+    def _enter(self, participant: Participant, name: str) -> Room:
+        room = self._room(name)
+        room._add(participant)
+        participant.rooms = (*participant.rooms, room)
+        self._announce(room, Joined(room.name, participant.nick), participant)
+        return room
+
+    def _member_of(self, participant: Participant, name: str) -> Room:
+        """The room called C{name} that C{participant} is in; L{NotInRoom} if none."""
+        key = fold(canonical_room_name(name))
+        for room in participant.rooms:
+            if fold(room.name) == key:
+                return room
+        raise NotInRoom(canonical_room_name(name))
+
+    def _speaking_in(self, participant: Participant, room: Room | None) -> Room:
+        if room is None:
+            return participant.room
+        if not participant.in_room(room):
+            raise NotInRoom(room.name)
+        return room
 
     def _check_nick_free(self, nick: str) -> None:
         if not is_valid_name(nick):
@@ -540,9 +669,8 @@ class Chat:
         return room
 
     def _leave(
-        self, participant: Participant, reason: str | None, *, from_user: bool = False
+        self, participant: Participant, room: Room, reason: str | None, *, from_user: bool = False
     ) -> None:
-        room = participant.room
         room._remove(participant)
         self._announce(room, Left(room.name, participant.nick, reason, from_user), None)
         self._dispose_if_empty(room)

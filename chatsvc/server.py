@@ -787,7 +787,16 @@ class ChatServerProtocol(LineReceiver, TimeoutMixin):
                     self._notice(f"You are now known as {nick}")
                 case commands.Join(room=name):
                     old_room = me.room.name
-                    room = chat.join(me, name)
+                    room = chat.move(me, name)
+                    self._log.info(
+                        "{nick} left {old} for {new}", nick=me.nick, old=old_room, new=room.name
+                    )
+                    self._joined(room)
+                case commands.Part():
+                    if me.room is chat.lobby:
+                        raise ChatError(f"you are in {chat.lobby.name}; /quit leaves the chat")
+                    old_room = me.room.name
+                    room = chat.move(me, chat.lobby.name)
                     self._log.info(
                         "{nick} left {old} for {new}", nick=me.nick, old=old_room, new=room.name
                     )

@@ -58,6 +58,7 @@ from chatsvc.server import ChatFactory
 DEFAULT_ENDPOINT = "tcp:8080"
 DEFAULT_BACKLOG = 1024
 DEFAULT_ANNOUNCE_LIMIT = 200
+DEFAULT_MAX_ROOMS = 20
 DEFAULT_DB = "chatsvc.sqlite"
 
 _log = Logger()
@@ -204,6 +205,13 @@ class Options(AuthOptionMixin, usage.Options):
             "IPv6 clients count towards --max-per-ip by network: the first N bits (1-128).",
             int,
         ),
+        [
+            "max-rooms-per-user",
+            None,
+            DEFAULT_MAX_ROOMS,
+            "Rooms one user may be in at once, on wires that show several (at least 1).",
+            _at_least(int, 1),
+        ],
         [
             "announce-limit",
             None,
@@ -722,6 +730,7 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
     accounts: Accounts | None = options["accounts"]
     chat = Chat(
         announce_limit=options["announce-limit"],
+        max_rooms=options["max-rooms-per-user"],
         accounts=accounts,
         guests=not options["auth-required"],  # which needs --auth (postOptions)
     )

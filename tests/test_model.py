@@ -26,8 +26,10 @@ from chatsvc.model import (
     NoSuchRoom,
     NoSuchUser,
     NotAnOperator,
+    NotInRoom,
     PrivateMessage,
     RoomNameInvalid,
+    TooManyRooms,
     Topic,
     TopicChanged,
     deliver_each,
@@ -154,12 +156,12 @@ class LookAlikeTests(SynchronousTestCase):
         bob = self.chat.find("bob")
         assert bob is not None
         for ascii_name, look_alike in LOOK_ALIKES:
-            room = self.chat.join(bob, ascii_name)
+            room = self.chat.move(bob, ascii_name)
             self.assertRaises(NoSuchRoom, self.chat.room, look_alike)
             self.assertRaises(NoSuchRoom, self.chat.room, f"#{look_alike}")
-            self.assertRaises(RoomNameInvalid, self.chat.join, bob, look_alike)
+            self.assertRaises(RoomNameInvalid, self.chat.move, bob, look_alike)
             self.assertIs(bob.room, room)
-            self.chat.join(bob, "lobby")
+            self.chat.move(bob, "lobby")
 
 
 class SignOnTests(SynchronousTestCase):
@@ -266,19 +268,19 @@ class ConversationTests(SynchronousTestCase):
         self.assertEqual(str(caught.exception), "there is no user named dave")
 
     def test_join_creates_room_and_tells_both_rooms(self) -> None:
-        room = self.chat.join(self.p["alice"], "Dev")
+        room = self.chat.move(self.p["alice"], "Dev")
         self.assertEqual(room.name, "Dev")
         self.assertIs(self.p["alice"].room, room)
         self.assertEqual(self.clients["bob"].take(), [Left(LOBBY, "alice")])
-        self.chat.join(self.p["bob"], "#dev")
+        self.chat.move(self.p["bob"], "#dev")
         self.assertEqual(self.clients["alice"].take(), [Joined("Dev", "bob")])
         self.assertEqual([r.name for r in self.chat.rooms()], ["Dev", "lobby"])
         self.assertEqual(room.nicks(), ["alice", "bob"])
         self.assertEqual(self.chat.lobby.nicks(), ["carol"])
 
     def test_empty_room_goes_away_but_lobby_stays(self) -> None:
-        self.chat.join(self.p["alice"], "dev")
-        self.chat.join(self.p["alice"], "lobby")
+        self.chat.move(self.p["alice"], "dev")
+        self.chat.move(self.p["alice"], "lobby")
         self.assertEqual([r.name for r in self.chat.rooms()], ["lobby"])
         self.assertRaises(NoSuchRoom, self.chat.room, "dev")
         for p in self.p.values():
@@ -287,10 +289,10 @@ class ConversationTests(SynchronousTestCase):
         self.assertEqual(len(self.chat.lobby), 0)
 
     def test_join_invalid_or_same_room(self) -> None:
-        self.assertRaises(RoomNameInvalid, self.chat.join, self.p["alice"], "no such")
-        self.assertRaises(RoomNameInvalid, self.chat.join, self.p["alice"], "#")
+        self.assertRaises(RoomNameInvalid, self.chat.move, self.p["alice"], "no such")
+        self.assertRaises(RoomNameInvalid, self.chat.move, self.p["alice"], "#")
         with self.assertRaises(ChatError) as caught:
-            self.chat.join(self.p["alice"], "LOBBY")
+            self.chat.move(self.p["alice"], "LOBBY")
         self.assertEqual(str(caught.exception), "you are already in lobby")
         self.assertEqual(self.clients["bob"].take(), [])
 
@@ -328,7 +330,7 @@ class DissolveTests(SynchronousTestCase):
         chat = Chat()
         clients = [RecordingClient() for _ in range(3)]
         people = [chat.sign_on(f"user{i}", c) for i, c in enumerate(clients)]
-        chat.join(people[0], "dev")
+        chat.move(people[0], "dev")
         for c in clients:
             c.take()
         chat.dissolve()
@@ -352,7 +354,7 @@ class AnnounceLimitTests(SynchronousTestCase):
         self.assertEqual(clients[0].take(), [Message(LOBBY, "user3b", "messages still go through")])
         chat.sign_off(fourth)
         self.assertEqual(clients[0].take(), [Left(LOBBY, "user3b")], "3 left: at the limit")
-        chat.join(people[2], "dev")
+        chat.move(people[2], "dev")
         self.assertEqual(clients[0].take(), [Left(LOBBY, "user2")])
 
     def test_zero_means_always(self) -> None:
@@ -442,7 +444,7 @@ class ModerationTests(SynchronousTestCase):
             "carol": self.chat.sign_on("carol", self.clients["carol"]),
             "dave": self.chat.sign_on("dave", self.clients["dave"]),
         }
-        self.chat.join(self.p["dave"], "attic")
+        self.chat.move(self.p["dave"], "attic")
         for client in self.clients.values():
             client.take()
 
@@ -467,11 +469,11 @@ class ModerationTests(SynchronousTestCase):
         self.assertEqual([c.take() for c in self.clients.values()], [[], [], [], []])
 
     def test_topic_goes_with_its_room(self) -> None:
-        self.chat.join(self.p["alice"], "attic")
+        self.chat.move(self.p["alice"], "attic")
         self.chat.set_topic(self.p["alice"], "dusty", 0.0)
-        self.chat.join(self.p["alice"], "lobby")
-        self.chat.join(self.p["dave"], "lobby")
-        self.chat.join(self.p["dave"], "attic")
+        self.chat.move(self.p["alice"], "lobby")
+        self.chat.move(self.p["dave"], "lobby")
+        self.chat.move(self.p["dave"], "attic")
         self.assertIsNone(self.chat.room("attic").topic)
 
     def test_kick(self) -> None:
@@ -536,7 +538,7 @@ class FanOutTests(SynchronousTestCase):
         acted = chat.act(p["bob"], "waves")
         topic = chat.set_topic(p["alice"], "news", 0.0)
         chat.rename(p["carol"], "caroline")
-        chat.join(p["carol"], "attic")
+        chat.move(p["carol"], "attic")
         kicked = chat.kick(p["alice"], "bob", "spam")
         everyone = [self.alice, self.bob, self.carol]
         self.assertEqual(
@@ -574,3 +576,107 @@ class FanOutTests(SynchronousTestCase):
         deliver_each(Message(LOBBY, "x", "y"), clients, clients[2])
         self.assertEqual(order, ["a", "b", "d"])
         self.assertIs(Chat().fan_out, deliver_each)
+
+
+class SeveralRoomsTests(SynchronousTestCase):
+    """A participant in several rooms at once, as IRC and web clients are."""
+
+    def setUp(self) -> None:
+        self.chat = Chat(accounts=Registered("alice"), max_rooms=3)
+        self.clients = {n: RecordingClient() for n in ["alice", "bob", "carol"]}
+        self.p = {
+            n: self.chat.sign_on(
+                n, self.clients[n], Account("alice", True) if n == "alice" else None
+            )
+            for n in self.clients
+        }
+        for name in ("dev", "ops"):
+            self.chat.join(self.p["alice"], name)
+            self.chat.join(self.p["bob"], name)
+        self.chat.join(self.p["carol"], "ops")
+        for client in self.clients.values():
+            client.take()
+
+    def test_join_adds_a_room(self) -> None:
+        self.assertEqual([r.name for r in self.p["alice"].rooms], ["lobby", "dev", "ops"])
+        self.assertEqual(self.p["alice"].room.name, "ops", "the room joined last")
+        self.assertEqual(self.chat.room("dev").nicks(), ["alice", "bob"])
+        with self.assertRaises(ChatError) as caught:
+            self.chat.join(self.p["alice"], "#DEV")
+        self.assertEqual(str(caught.exception), "you are already in dev")
+
+    def test_at_most_max_rooms(self) -> None:
+        with self.assertRaises(TooManyRooms) as caught:
+            self.chat.join(self.p["alice"], "attic")
+        self.assertEqual(
+            str(caught.exception),
+            "you are in 3 rooms already, the most one may be in; part one first",
+        )
+        self.chat.part(self.p["alice"], "dev")
+        self.chat.join(self.p["alice"], "attic")
+        self.chat.move(self.p["alice"], "cellar", self.chat.room("attic"))
+        self.assertEqual([r.name for r in self.p["alice"].rooms], ["lobby", "ops", "cellar"])
+
+    def test_saying_in_one_room(self) -> None:
+        self.chat.say(self.p["alice"], "in dev", self.chat.room("dev"))
+        self.chat.act(self.p["alice"], "waves", self.chat.room("ops"))
+        self.assertEqual(
+            self.clients["bob"].take(),
+            [Message("dev", "alice", "in dev"), Action("ops", "alice", "waves")],
+        )
+        self.assertEqual(self.clients["carol"].take(), [Action("ops", "alice", "waves")])
+        with self.assertRaises(NotInRoom):
+            self.chat.say(self.p["carol"], "not a member", self.chat.room("dev"))
+        self.assertEqual(self.clients["bob"].take(), [])
+
+    def test_part_leaves_one_room(self) -> None:
+        self.chat.part(self.p["alice"], "#Dev")
+        self.assertEqual([r.name for r in self.p["alice"].rooms], ["lobby", "ops"])
+        self.assertEqual(self.clients["bob"].take(), [Left("dev", "alice")])
+        self.assertEqual(self.clients["carol"].take(), [])
+        with self.assertRaises(NotInRoom) as caught:
+            self.chat.part(self.p["alice"], "dev")
+        self.assertEqual(str(caught.exception), "you are not in dev")
+        self.chat.part(self.p["bob"], "dev")
+        self.assertRaises(NoSuchRoom, self.chat.room, "dev")
+
+    def test_a_rename_is_told_once_to_each_who_shares_a_room(self) -> None:
+        self.chat.rename(self.p["alice"], "alicia")
+        self.assertEqual(self.clients["bob"].take(), [NickChange("lobby", "alice", "alicia")])
+        self.assertEqual(self.clients["carol"].take(), [NickChange("lobby", "alice", "alicia")])
+        self.assertEqual(self.clients["alice"].take(), [])
+        self.chat.part(self.p["carol"], "lobby")
+        self.chat.rename(self.p["alice"], "alice2")
+        self.assertEqual(self.clients["carol"].take(), [NickChange("ops", "alicia", "alice2")])
+
+    def test_leaving_is_told_once_in_the_first_room_shared(self) -> None:
+        self.chat.part(self.p["carol"], "lobby")
+        for client in self.clients.values():
+            client.take()
+        self.chat.sign_off(self.p["alice"], "gone", from_user=True)
+        self.assertEqual(self.clients["bob"].take(), [Left("lobby", "alice", "gone", True)])
+        self.assertEqual(self.clients["carol"].take(), [Left("ops", "alice", "gone", True)])
+        self.assertEqual(self.chat.room("dev").nicks(), ["bob"])
+        self.assertEqual(self.p["alice"].rooms, ())
+
+    def test_a_kick_puts_out_of_every_room(self) -> None:
+        self.chat.part(self.p["carol"], "lobby")
+        self.chat.move(self.p["carol"], "attic", self.chat.room("ops"))
+        for client in self.clients.values():
+            client.take()
+        kicked = self.chat.kick(self.p["alice"], "bob", "spam")
+        self.assertEqual(kicked, Kicked("lobby", "bob", "alice", "spam"))
+        self.assertEqual(self.clients["alice"].take(), [kicked], "once, in the first room")
+        self.assertEqual(self.clients["carol"].take(), [])
+        self.assertEqual(self.clients["bob"].kicked_by, kicked)
+        self.assertEqual(self.chat.room("dev").nicks(), ["alice"])
+        self.assertIsNone(self.chat.find("bob"))
+        self.chat.kick(self.p["alice"], "carol")
+        self.assertEqual(self.clients["alice"].take(), [Kicked("attic", "carol", "alice")])
+
+    def test_topics_are_per_room(self) -> None:
+        self.chat.set_topic(self.p["alice"], "releases", 10.0, self.chat.room("dev"))
+        self.assertEqual(self.chat.room("dev").topic, Topic("releases", "alice", 10.0))
+        self.assertIsNone(self.chat.room("ops").topic)
+        self.assertEqual(self.clients["bob"].take(), [TopicChanged("dev", "alice", "releases")])
+        self.assertEqual(self.clients["carol"].take(), [])

@@ -276,6 +276,7 @@ class CommandTests(SynchronousTestCase):
                 "*** /help               this list",
                 "*** /nick NEW           change your nickname",
                 "*** /join ROOM          go to ROOM, creating it if need be",
+                "*** /part               leave your room for the lobby",
                 "*** /rooms              list the rooms and how many are in each",
                 "*** /who [ROOM]         list who is in your room, or in ROOM",
                 "*** /msg NICK TEXT      send TEXT to NICK alone",
@@ -327,6 +328,24 @@ class CommandTests(SynchronousTestCase):
         self.alice.send("only dev hears this")
         self.assertEqual(self.bob.lines(), ["<alice> only dev hears this"])
         self.assertEqual(carol.lines(), [])
+
+    def test_part(self) -> None:
+        """/part leaves the room for the lobby, which the room and the lobby are told."""
+        self.alice.send("/join dev")
+        self.bob.send("/join dev")
+        self.alice.lines()
+        self.bob.lines()
+        self.alice.send("/part")
+        self.assertEqual(self.alice.lines(), ["*** You joined lobby (1 member):", "*** alice"])
+        self.assertEqual(self.bob.lines(), ["*** alice left dev"])
+        self.alice.send("/part", "/part now")
+        self.assertEqual(
+            self.alice.lines(),
+            ["*** Error: you are in lobby; /quit leaves the chat", "*** Error: usage: /part"],
+        )
+        self.bob.send("/part")
+        self.assertEqual(self.alice.lines(), ["*** bob joined lobby"])
+        self.assertNotIn("dev", [room.name for room in self.factory.chat.rooms()])
 
     def test_join_refused(self) -> None:
         self.alice.send("/join lobby", "/join no/such", "/join")

@@ -188,6 +188,17 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertEqual(service.factory.chat.announce_limit, 0)
         self.assertRaises(usage.UsageError, parse, "--announce-limit", "-1")
 
+    def test_max_rooms_per_user_reaches_the_chat(self) -> None:
+        service = makeService(parse("--no-history"), MemoryReactorClock())
+        assert isinstance(service, ChatService)
+        self.assertEqual(service.factory.chat.max_rooms, 20)
+        service = makeService(
+            parse("--max-rooms-per-user", "3", "--no-history"), MemoryReactorClock()
+        )
+        assert isinstance(service, ChatService)
+        self.assertEqual(service.factory.chat.max_rooms, 3)
+        self.assertRaises(usage.UsageError, parse, "--max-rooms-per-user", "0")
+
     def test_log_messages_reaches_the_factory(self) -> None:
         service = makeService(parse("--log-messages", "--no-history"), MemoryReactorClock())
         assert isinstance(service, ChatService)
