@@ -1,17 +1,20 @@
 """
-chatsvc: a multi-room chat server on Twisted, run as a ``twistd`` plugin.
+chatsvc: a multi-room chat server on Twisted, run as a C{twistd} plugin.
 
 The package is split along the seams of the service:
 
-- :mod:`chatsvc.model`: rooms, participants and nicknames; the chat rules. No I/O.
-- :mod:`chatsvc.wire`: the line format; decoding, sanitising and rendering lines.
-- :mod:`chatsvc.commands`: parsing a typed line into a command; the command table.
-- :mod:`chatsvc.server`: the ``LineReceiver`` protocol and its factory, thin adapters
-  between bytes and the model.
-- :mod:`chatsvc.accounts`: registered accounts: the scrypt password file, its ``twisted.cred``
-  checker, the realm; :mod:`chatsvc.passwd` is ``chatsvc-passwd``.
-- :mod:`chatsvc.tap`: ``twistd chat`` options and ``makeService``.
-- :mod:`chatsvc.client`, :mod:`chatsvc.terminal`, :mod:`chatsvc.tls`: ``chatsvc-client``.
+- L{chatsvc.chat}: the chat itself (rooms, members, nicknames, the rules, the
+  events they make, the commands users give); no I/O.
+- L{chatsvc.frontends}: the wires the chat is served on, each a parser and a
+  renderer; the line protocol (L{chatsvc.frontends.line}) for now.
+- L{chatsvc.streams}: what every stream connection is held to, and how it sends.
+- L{chatsvc.history}: room history: the seam (L{chatsvc.history.IHistory}),
+  SQLite (L{chatsvc.history.sqlite}), and replays on a connection
+  (L{chatsvc.history.replay}).
+- L{chatsvc.accounts}: registered accounts, and C{chatsvc-passwd}.
+- L{chatsvc.client}: C{chatsvc-client}.
+- L{chatsvc.service}: C{twistd chat}, wiring it all together.
+- L{chatsvc.testing}: test doubles for code that uses chatsvc.
 """
 
 __version__ = "0.1.0"

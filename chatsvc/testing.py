@@ -3,7 +3,7 @@ Test doubles for code that uses chatsvc, public like
 L{twisted.internet.testing}: a room history in memory whose lookups the test
 answers when it chooses.
 
-test-case-name: tests.test_history, tests.test_history_contract, tests.test_replay
+test-case-name: tests.history.test_history_contract, tests.history.test_replay
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
 
+from chatsvc.chat.events import Action, Message
+from chatsvc.chat.model import fold
 from chatsvc.history import HistoryError, IHistory, Line
-from chatsvc.model import Action, Message, fold
 
 
 def _is_diacritic(char: str) -> bool:
@@ -43,7 +44,7 @@ def tokens(text: str) -> list[str]:
     and unassigned characters (anything else, C{_} and C{'} included,
     separates words), Latin letters without their diacritics (precomposed or
     combining), case-folded. It agrees with SQLite (as
-    L{tests.test_history} checks) on ASCII, Latin-1 and Latin Extended-A,
+    L{tests.history.test_history} checks) on ASCII, Latin-1 and Latin Extended-A,
     modern Greek and Cyrillic, kana and CJK, and punctuation; not on every
     character (SQLite's tables are of an older Unicode, with exceptions of
     their own).
@@ -75,7 +76,7 @@ class FakeHistory:
     An L{IHistory} in memory: what is recorded is in L{lines}, stamped by
     C{clock}. Lookups are answered at once; with C{at_once=False} they wait in
     L{waiting} until L{answer} or L{fail}, so a test sees what happens while
-    they are in flight. Searches match as L{chatsvc.sqlitestore.SQLiteHistory}
+    they are in flight. Searches match as L{chatsvc.history.sqlite.SQLiteHistory}
     does (see L{tokens}): each word searched for is a phrase of the words it
     holds (C{deploy-friday} finds "deploy friday", not "friday deploy").
     """

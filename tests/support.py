@@ -37,10 +37,10 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.accounts import Accounts, ChatRealm
-from chatsvc.eagertcp import EagerServer
-from chatsvc.model import Chat
-from chatsvc.server import ChatFactory, ChatServerProtocol
-from chatsvc.tap import ChatService, Options, makeService
+from chatsvc.chat.model import Chat
+from chatsvc.frontends.line.server import ChatFactory, ChatServerProtocol
+from chatsvc.service.tap import ChatService, Options, makeService
+from chatsvc.streams.eagertcp import EagerServer
 
 PASSWORDS = {"alice": b"secret", "Root": b"t00r", "bob": b"hunter2"}
 """The accounts of L{with_accounts}, and their passwords."""

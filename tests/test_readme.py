@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from chatsvc import client
-from chatsvc.commands import COMMANDS
-from chatsvc.tap import DEFAULT_ENDPOINT, Options
+from chatsvc.chat.commands import COMMANDS
+from chatsvc.client import cli as client
+from chatsvc.service.tap import DEFAULT_ENDPOINT, Options
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -4,7 +4,7 @@ from chatsvc.accounts import PasswordFileCheckerFactory
 
 chat = ServiceMaker(
     "chatsvc",
-    "chatsvc.tap",
+    "chatsvc.service.tap",
     "A multi-room chat server with a line protocol that works from nc or telnet",
     "chat",
 )

@@ -1,0 +1,97 @@
+"""
+Events: what the chat model tells participants. Frozen and slotted; a
+frontend renders each event object once, however many recipients it has, and
+a cluster can publish them as they are.
+
+test-case-name: tests.chat.test_model
+"""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen
+class Joined:
+    """C{nick} entered C{room}."""
+
+    room: str
+    nick: str
+
+
+@attrs.frozen
+class Left:
+    """
+    C{nick} left C{room}, for another room or for good, and why if known: in
+    the server's words (C{not reading}), or, C{from_user}, in the user's own
+    (C{/quit REASON}), which must never read as the server's.
+    """
+
+    room: str
+    nick: str
+    reason: str | None = None
+    from_user: bool = False
+
+
+@attrs.frozen
+class Message:
+    """C{nick} said C{text} in C{room}."""
+
+    room: str
+    nick: str
+    text: str
+
+
+@attrs.frozen
+class Action:
+    """C{nick} did C{text} in C{room} (C{/me})."""
+
+    room: str
+    nick: str
+    text: str
+
+
+@attrs.frozen
+class PrivateMessage:
+    """C{sender} said C{text} to C{recipient} alone."""
+
+    sender: str
+    recipient: str
+    text: str
+
+
+@attrs.frozen
+class NickChange:
+    """
+    C{old} is now called C{new}; told to the rooms C{old} is in, once to each
+    member however many of them it shares (C{room} is the first it shares).
+    """
+
+    room: str
+    old: str
+    new: str
+
+
+@attrs.frozen
+class TopicChanged:
+    """C{nick} set the topic of C{room} to C{text}; told to the whole room."""
+
+    room: str
+    nick: str
+    text: str
+
+
+@attrs.frozen
+class Kicked:
+    """
+    The operator C{by} kicked C{nick} out of the chat; told to the room C{nick}
+    was in, to the operator, and to C{nick} (L{IChatClient.kicked}).
+    """
+
+    room: str
+    nick: str
+    by: str
+    reason: str | None = None
+
+
+Event = Joined | Left | Message | Action | PrivateMessage | NickChange | TopicChanged | Kicked

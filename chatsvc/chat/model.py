@@ -1,0 +1,612 @@
+"""
+The chat model: participants, nicknames and rooms, and the rules between them.
+
+Threading: there is none. Every object here is created, read and changed only
+from the reactor thread (protocol callbacks and timed calls), so nothing is
+locked and each method runs to completion before any other event is seen. No
+method does I/O; the model tells participants what happened through
+L{IChatClient.deliver}, and the frontends decide how that looks on their wire.
+What is said to a whole room goes through the chat's L{Chat.fan_out} (by
+default L{deliver_each}), which a frontend may replace with one that formats
+the event once and writes it to every member in one pass.
+
+Registered nicknames and operators: the model is told which nicknames are
+registered by an L{IAccountNames} (a password file, behind an interface), and
+who has logged in by the L{Account} a participant signs on with (the avatar of
+a L{twisted.cred} login). The rules that follow from them are here: a
+registered nickname is its account's alone, and only operators set topics or
+kick.
+
+test-case-name: tests.chat.test_model
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Collection, Iterator
+
+import attrs
+from zope.interface import implementer
+
+from chatsvc.chat.events import (
+    Action,
+    Event,
+    Joined,
+    Kicked,
+    Left,
+    Message,
+    NickChange,
+    PrivateMessage,
+    TopicChanged,
+)
+from chatsvc.chat.interfaces import IAccount, IAccountNames, IChatClient
+
+NAME_MAX = 32
+"""The longest nickname or room name, in characters."""
+
+NAME_CHARS = "letters, digits and _ - . [ ] { } ^ |"
+"""What a nickname or room name may be made of, as told to users."""
+
+_NAME = re.compile(rf"[A-Za-z0-9_\-.\[\]{{}}^|]{{1,{NAME_MAX}}}")
+
+LOBBY = "lobby"
+"""The room everyone enters on signing on. It exists even when empty."""
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def fold(name: str) -> str:
+    """
+    The key under which a nickname or room name is unique: its ASCII letters
+    lower-cased, and nothing else changed.
+
+    Names are ASCII only (see L{_NAME}), but C{fold} is also given what users
+    type to look names up, and what other checkers register. C{str.lower}
+    would make the Kelvin sign U+212A a C{k} (and C{casefold} would make
+    U+017F a C{s}), so a name nobody may take could reach someone else's. Here
+    a non-ASCII name never folds to an ASCII one, as in SQLite's C{NOCASE}.
+    """
+    return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
+
+
+def is_valid_name(name: str) -> bool:
+    """Whether C{name} may be a nickname or a room name."""
+    return _NAME.fullmatch(name) is not None
+
+
+@implementer(IAccount)
+@attrs.frozen
+class Account:
+    """A registered user who logged in: what L{chatsvc.accounts.ChatRealm} hands out."""
+
+    name: str
+    operator: bool = False
+
+
+@attrs.frozen
+class Topic:
+    """What a room is about, who said so, and when (seconds since the epoch)."""
+
+    text: str
+    set_by: str
+    set_at: float
+
+
+class ChatError(Exception):
+    """
+    A request broke a chat rule. The message is meant for the user who made
+    it; nothing in the model changed.
+    """
+
+
+class NicknameInvalid(ChatError):
+    def __init__(self, nick: str) -> None:
+        super().__init__(f"{nick!r} is not a valid nickname: use 1-{NAME_MAX} {NAME_CHARS}")
+
+
+class NicknameTaken(ChatError):
+    def __init__(self, nick: str) -> None:
+        super().__init__(f"the nickname {nick} is taken")
+
+
+class RoomNameInvalid(ChatError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name!r} is not a valid room name: use 1-{NAME_MAX} {NAME_CHARS}")
+
+
+class NoSuchRoom(ChatError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"there is no room named {name}")
+
+
+class NoSuchUser(ChatError):
+    def __init__(self, nick: str) -> None:
+        super().__init__(f"there is no user named {nick}")
+
+
+class NicknameRegistered(ChatError):
+    def __init__(self, nick: str) -> None:
+        super().__init__(f"the nickname {nick} is registered")
+
+
+class GuestsNotAllowed(ChatError):
+    def __init__(self, nick: str) -> None:
+        super().__init__(f"{nick} is not registered, and only registered users may sign on here")
+
+
+class NotAnOperator(ChatError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"only operators may {what}")
+
+
+class NotInRoom(ChatError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"you are not in {name}")
+
+
+class TooManyRooms(ChatError):
+    def __init__(self, most: int) -> None:
+        super().__init__(f"you are in {most} rooms already, the most one may be in; part one first")
+
+
+@attrs.define(eq=False)
+class Participant:
+    """
+    A signed-on user: a unique nickname, the rooms it is in (in the order it
+    joined them), a client to tell, and the account it logged in to (L{None}
+    for a guest).
+
+    The rooms are a tuple, made anew on each join and part: those are rare,
+    and a tuple of one costs an idle connection a fifth of what a dict does.
+    """
+
+    nick: str
+    client: IChatClient
+    rooms: tuple[Room, ...]
+    account: Account | None = None
+
+    @property
+    def room(self) -> Room:
+        """
+        The room it joined last: the one room of a wire that shows one at a
+        time (the line protocol moves from room to room, and is always in one).
+        """
+        return self.rooms[-1]
+
+    @property
+    def operator(self) -> bool:
+        """Whether this participant may set topics and kick."""
+        return self.account is not None and self.account.operator
+
+    def in_room(self, room: Room) -> bool:
+        """Whether it is a member of C{room}."""
+        return room in self.rooms
+
+    def __repr__(self) -> str:
+        return f"<Participant {self.nick} in {', '.join(r.name for r in self.rooms)}>"
+
+
+@attrs.define(eq=False)
+class Room:
+    """
+    A named set of participants, kept in the order they joined: a dict from
+    each member to its client, so that a room's clients are there to hand
+    over (L{clients}) without a lookup per member.
+    """
+
+    name: str
+    _members: dict[Participant, IChatClient] = attrs.field(factory=dict, repr=False)
+    topic: Topic | None = None
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def __iter__(self) -> Iterator[Participant]:
+        return iter(self._members)
+
+    def __contains__(self, participant: object) -> bool:
+        return participant in self._members
+
+    def nicks(self) -> list[str]:
+        """The members' nicknames, sorted without regard to case."""
+        return sorted((p.nick for p in self._members), key=fold)
+
+    def clients(self) -> Collection[IChatClient]:
+        """The members' clients, in the order they joined (a live view)."""
+        return self._members.values()
+
+    def _add(self, participant: Participant) -> None:
+        self._members[participant] = participant.client
+
+    def _remove(self, participant: Participant) -> None:
+        del self._members[participant]
+
+
+FanOut = Callable[["Event", Collection[IChatClient], "IChatClient | None"], None]
+"""
+How an event reaches a room: C{fan_out(event, clients, exclude)} delivers
+C{event} to each of C{clients} but C{exclude} (if given), in their order. Like
+L{IChatClient.deliver}, it must not call back into the model.
+"""
+
+
+def deliver_each(
+    event: Event, clients: Collection[IChatClient], exclude: IChatClient | None
+) -> None:
+    """The plain L{FanOut}: C{client.deliver(event)} for each client but C{exclude}."""
+    for client in clients:
+        if client is not exclude:
+            client.deliver(event)
+
+
+class Chat:
+    """
+    Everyone signed on, and every room.
+
+    Nicknames and room names are unique without regard to case, and keep the
+    spelling they were given. A participant is in any number of rooms, up to
+    C{max_rooms}; it signs on into the lobby. A room other than the lobby is
+    made by the first to join it and goes away with its last member, and its
+    topic with it. What concerns all of a participant's rooms (a change of
+    nickname, leaving the chat, a kick) is told to each of them, and once to
+    a member who shares several: in the first room they share.
+
+    With C{accounts}, the nicknames they name are registered: only a
+    participant signed on with that account may use one (in any case). Without
+    C{guests}, only registered users may sign on at all.
+    """
+
+    def __init__(
+        self,
+        lobby: str = LOBBY,
+        *,
+        announce_limit: int = 0,
+        accounts: IAccountNames | None = None,
+        guests: bool = True,
+        max_rooms: int = 20,
+    ) -> None:
+        self.max_rooms = max_rooms
+        """The most rooms one participant may be in at once."""
+        self.announce_limit = announce_limit
+        """
+        Rooms with more members than this are not told who comes, goes or
+        changes name (C{0}: every room is): in a room of thousands those
+        notices would drown the conversation, and cost a message to every
+        member for every arrival.
+        """
+        self._participants: dict[str, Participant] = {}
+        self._rooms: dict[str, Room] = {}
+        self.lobby = self._room(lobby)
+        self.accounts = accounts
+        self.guests = guests
+        self.fan_out: FanOut = deliver_each
+        """How events said to a room reach its members (see L{FanOut})."""
+
+    # Looking things up
+
+    def __len__(self) -> int:
+        return len(self._participants)
+
+    def __iter__(self) -> Iterator[Participant]:
+        return iter(self._participants.values())
+
+    def find(self, nick: str) -> Participant | None:
+        """The participant called C{nick}, in any case, if signed on."""
+        return self._participants.get(fold(nick))
+
+    def rooms(self) -> list[Room]:
+        """Every room, sorted by name without regard to case."""
+        return sorted(self._rooms.values(), key=lambda room: fold(room.name))
+
+    def room(self, name: str) -> Room:
+        """The room called C{name}, in any case; L{NoSuchRoom} if there is none."""
+        room = self._rooms.get(fold(canonical_room_name(name)))
+        if room is None:
+            raise NoSuchRoom(name)
+        return room
+
+    def registered(self, nick: str) -> str | None:
+        """The account C{nick} is registered to, if it is."""
+        return None if self.accounts is None else self.accounts.account_for(nick)
+
+    # Coming and going
+
+    def check_nick(self, nick: str) -> str | None:
+        """
+        Whether C{nick} may sign on now: raises L{ChatError} if not. Returns
+        the account it is registered to, which it must log in to first, or
+        L{None} if it may sign on as a guest.
+        """
+        self._check_nick_free(nick)
+        account = self.registered(nick)
+        if account is None and not self.guests:
+            raise GuestsNotAllowed(nick)
+        return account
+
+    def sign_on(
+        self, nick: str, client: IChatClient, account: Account | None = None
+    ) -> Participant:
+        """
+        Register C{nick} for C{client}, logged in to C{account} if given, and
+        put it in the lobby; the lobby's other members are told.
+        """
+        self._check_nick_free(nick)
+        self._check_nick_yours(nick, account)
+        if account is None and not self.guests:
+            raise GuestsNotAllowed(nick)
+        participant = Participant(nick, client, (self.lobby,), account)
+        self._participants[fold(nick)] = participant
+        self.lobby._add(participant)
+        self._announce(self.lobby, Joined(self.lobby.name, nick), participant)
+        return participant
+
+    def sign_off(
+        self, participant: Participant, reason: str | None = None, *, from_user: bool = False
+    ) -> None:
+        """
+        Remove C{participant} from its rooms and free its nickname; the rooms
+        are told, with C{reason} if there is one: the user's own words if
+        C{from_user}, else the server's. Signing off twice is harmless.
+        """
+        if self._participants.get(fold(participant.nick)) is not participant:
+            return
+        del self._participants[fold(participant.nick)]
+        rooms, participant.rooms = participant.rooms, ()
+        nick, reason = participant.nick, reason or None
+        from_user = from_user and reason is not None
+        for room in rooms:
+            room._remove(participant)
+        self._tell_rooms(
+            rooms, lambda room: Left(room.name, nick, reason, from_user), announce=True
+        )
+        for room in rooms:
+            self._dispose_if_empty(room)
+
+    def dissolve(self) -> None:
+        """
+        Everyone leaves at once and nobody is told (the server is stopping): the
+        rooms but the lobby go, and every nickname is free.
+        """
+        for room in self._rooms.values():
+            room._members.clear()
+        self._rooms = {fold(self.lobby.name): self.lobby}
+        self._participants.clear()
+
+    def rename(self, participant: Participant, nick: str) -> str:
+        """
+        Call C{participant} C{nick} from now on, and tell its room. A change of
+        case alone is allowed, and is validated as any other new nickname.
+        Returns the old nickname.
+        """
+        old = participant.nick
+        if nick == old:
+            raise ChatError(f"you are already called {nick}")
+        if not is_valid_name(nick):
+            raise NicknameInvalid(nick)
+        if fold(nick) != fold(old):
+            self._check_nick_free(nick)
+        self._check_nick_yours(nick, participant.account)
+        del self._participants[fold(old)]
+        participant.nick = nick
+        self._participants[fold(nick)] = participant
+        self._tell_rooms(
+            participant.rooms,
+            lambda room: NickChange(room.name, old, nick),
+            announce=True,
+            exclude=participant,
+        )
+        return old
+
+    def join(self, participant: Participant, name: str) -> Room:
+        """
+        Put C{participant} in the room C{name} too, making it if need be; the
+        room is told.
+        """
+        name = self._joinable(participant, name)
+        if len(participant.rooms) >= self.max_rooms:
+            raise TooManyRooms(self.max_rooms)
+        return self._enter(participant, name)
+
+    def part(self, participant: Participant, name: str, reason: str | None = None) -> Room:
+        """C{participant} leaves the room C{name}, which is told; it stays in its others."""
+        room = self._member_of(participant, name)
+        participant.rooms = tuple(r for r in participant.rooms if r is not room)
+        self._leave(participant, room, reason or None)
+        return room
+
+    def move(self, participant: Participant, name: str, room: Room | None = None) -> Room:
+        """
+        C{participant} leaves C{room} (by default the one it joined last) for
+        the room C{name}, as one-room wires do: C{room} is told it left, then
+        the new room that it joined.
+        """
+        name = self._joinable(participant, name)
+        room = self._speaking_in(participant, room)
+        participant.rooms = tuple(r for r in participant.rooms if r is not room)
+        self._leave(participant, room, None)
+        return self._enter(participant, name)
+
+    # Talking
+
+    def say(self, participant: Participant, text: str, room: Room | None = None) -> Message:
+        """Relay C{text} to the rest of C{room} (by default the one it joined last)."""
+        room = self._speaking_in(participant, room)
+        message = Message(room.name, participant.nick, _nonempty(text))
+        self._broadcast(room, message, exclude=participant)
+        return message
+
+    def act(self, participant: Participant, text: str, room: Room | None = None) -> Action:
+        """Relay the action C{text} to the rest of C{room} (by default the one it joined last)."""
+        room = self._speaking_in(participant, room)
+        action = Action(room.name, participant.nick, _nonempty(text))
+        self._broadcast(room, action, exclude=participant)
+        return action
+
+    def whisper(self, sender: Participant, nick: str, text: str) -> PrivateMessage:
+        """Send C{text} to the participant called C{nick} alone."""
+        recipient = self.find(nick)
+        if recipient is None:
+            raise NoSuchUser(nick)
+        message = PrivateMessage(sender.nick, recipient.nick, _nonempty(text))
+        recipient.client.deliver(message)
+        return message
+
+    # Moderation
+
+    def set_topic(
+        self, participant: Participant, text: str, now: float, room: Room | None = None
+    ) -> TopicChanged:
+        """
+        Make C{text} the topic of C{room} (operators only; by default the room
+        it joined last), as of C{now}; the whole room is told.
+        """
+        if not participant.operator:
+            raise NotAnOperator("set the topic")
+        room = self._speaking_in(participant, room)
+        room.topic = Topic(_nonempty(text), participant.nick, now)
+        changed = TopicChanged(room.name, participant.nick, text)
+        self._broadcast(room, changed)
+        return changed
+
+    def kick(self, operator: Participant, nick: str, reason: str | None = None) -> Kicked:
+        """
+        Put the participant called C{nick} out of the chat, in whatever rooms
+        it is (operators only; operators are server-wide). Its rooms are told,
+        and so is the operator if in none of them; then the participant
+        itself, through L{IChatClient.kicked}. Kicking is not banning: it may
+        sign on again.
+        """
+        if not operator.operator:
+            raise NotAnOperator("kick")
+        target = self.find(nick)
+        if target is None:
+            raise NoSuchUser(nick)
+        if target is operator:
+            raise ChatError("you cannot kick yourself")
+        rooms, target.rooms = target.rooms, ()
+        name, by, why = target.nick, operator.nick, reason or None
+        kicked = Kicked(rooms[0].name if rooms else self.lobby.name, name, by, why)
+        del self._participants[fold(target.nick)]
+        for room in rooms:
+            room._remove(target)
+        self._tell_rooms(rooms, lambda room: Kicked(room.name, name, by, why))
+        if not any(operator.in_room(room) for room in rooms):
+            operator.client.deliver(kicked)
+        for room in rooms:
+            self._dispose_if_empty(room)
+        target.client.kicked(kicked)
+        return kicked
+
+    # Internals
+
+    def _broadcast(self, room: Room, event: Event, exclude: Participant | None = None) -> None:
+        """Deliver C{event} to every member of C{room} but C{exclude}."""
+        self.fan_out(event, room.clients(), None if exclude is None else exclude.client)
+
+    def _announce(self, room: Room, event: Event, exclude: Participant | None) -> None:
+        """Tell C{room} of a coming, going or change of name, unless it is too big to."""
+        limit = self.announce_limit
+        if not limit or len(room) <= limit:
+            self._broadcast(room, event, exclude)
+
+    def _tell_rooms(
+        self,
+        rooms: tuple[Room, ...],
+        event_in: Callable[[Room], Event],
+        *,
+        announce: bool = False,
+        exclude: Participant | None = None,
+    ) -> None:
+        """
+        Tell each of C{rooms} the event C{event_in} makes for it, and each
+        member once: in the first of the rooms it shares. With C{announce},
+        rooms too big to be told of comings and goings are not told.
+        """
+        limit = self.announce_limit if announce else 0
+        if len(rooms) == 1:  # nobody to tell twice: the room's own clients, as they are
+            (room,) = rooms
+            if not limit or len(room) <= limit:
+                self._broadcast(room, event_in(room), exclude)
+            return
+        told: set[IChatClient] = set() if exclude is None else {exclude.client}
+        for room in rooms:
+            if limit and len(room) > limit:
+                continue
+            clients = [client for client in room.clients() if client not in told]
+            if clients:
+                self.fan_out(event_in(room), clients, None)
+                told.update(clients)
+
+    def _joinable(self, participant: Participant, name: str) -> str:
+        """C{name} as a room name C{participant} may join: valid, and not one it is in."""
+        name = canonical_room_name(name)
+        if not is_valid_name(name):
+            raise RoomNameInvalid(name)
+        for room in participant.rooms:
+            if fold(room.name) == fold(name):
+                raise ChatError(f"you are already in {room.name}")
+        return name
+
+    def _enter(self, participant: Participant, name: str) -> Room:
+        room = self._room(name)
+        room._add(participant)
+        participant.rooms = (*participant.rooms, room)
+        self._announce(room, Joined(room.name, participant.nick), participant)
+        return room
+
+    def _member_of(self, participant: Participant, name: str) -> Room:
+        """The room called C{name} that C{participant} is in; L{NotInRoom} if none."""
+        key = fold(canonical_room_name(name))
+        for room in participant.rooms:
+            if fold(room.name) == key:
+                return room
+        raise NotInRoom(canonical_room_name(name))
+
+    def _speaking_in(self, participant: Participant, room: Room | None) -> Room:
+        if room is None:
+            return participant.room
+        if not participant.in_room(room):
+            raise NotInRoom(room.name)
+        return room
+
+    def _check_nick_free(self, nick: str) -> None:
+        if not is_valid_name(nick):
+            raise NicknameInvalid(nick)
+        if fold(nick) in self._participants:
+            raise NicknameTaken(nick)
+
+    def _check_nick_yours(self, nick: str, account: Account | None) -> None:
+        """Refuse C{nick} if it is registered to another account than C{account}."""
+        owner = self.registered(nick)
+        if owner is not None and (account is None or fold(owner) != fold(account.name)):
+            raise NicknameRegistered(nick)
+
+    def _room(self, name: str) -> Room:
+        room = self._rooms.get(fold(name))
+        if room is None:
+            room = self._rooms[fold(name)] = Room(name)
+        return room
+
+    def _leave(
+        self, participant: Participant, room: Room, reason: str | None, *, from_user: bool = False
+    ) -> None:
+        room._remove(participant)
+        self._announce(room, Left(room.name, participant.nick, reason, from_user), None)
+        self._dispose_if_empty(room)
+
+    def _dispose_if_empty(self, room: Room) -> None:
+        if not room and room is not self.lobby:
+            del self._rooms[fold(room.name)]
+
+
+def canonical_room_name(name: str) -> str:
+    """Room names may be written with one leading C{#}, as on IRC."""
+    return name[1:] if name.startswith("#") else name
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise ChatError("there is nothing to send")
+    return text

@@ -1,0 +1,236 @@
+"""
+The line format: bytes in, text out, and events and notices back to bytes.
+
+Every line the server sends ends with C{\\n}. A line is one of::
+
+    *** notice text          server notices: greeting, prompts, errors, output
+    <alice> text             a room message
+    * alice text             an action (/me)
+    *alice* text             a private message
+    -> *bob* text            the sender's copy of a private message
+    [2026-11-21 14:03] ...   a room message or action from the history
+
+Users cannot forge any of these: the prefixes and nicknames are the server's,
+and what users type is stripped of control characters first, so a line of
+theirs can never start over on the terminal, or come out in another order.
+Long runs of blanks are collapsed too (L{BLANK_RUN}): a wide gap could push
+what follows to the start of the next row of a terminal, where it would look
+like a line of its own. A user's reason for leaving is shown as theirs,
+C{(quit: ...)}, never in the words the server uses for its own reasons.
+
+test-case-name: tests.frontends.line.test_wire
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+
+from chatsvc.chat.events import (
+    Action,
+    Event,
+    Joined,
+    Kicked,
+    Left,
+    Message,
+    NickChange,
+    PrivateMessage,
+    TopicChanged,
+)
+from chatsvc.chat.model import Topic
+
+LIST_WIDTH = 480
+"""The longest line, in bytes, that L{listing} packs names into."""
+
+
+def _unsafe_characters() -> dict[int, str | None]:
+    table: dict[int, str | None] = dict.fromkeys(range(0x00, 0x20))
+    table[ord("\t")] = " "
+    table[0x7F] = None
+    table.update(dict.fromkeys(range(0x80, 0xA0)))  # C1, CSI (U+009B) among them
+    table.update(dict.fromkeys(range(0x202A, 0x202F)))  # bidi embeddings, overrides
+    table.update(dict.fromkeys(range(0x2066, 0x206A)))  # bidi isolates
+    table[0x2028] = " "  # line and paragraph separators break lines in
+    table[0x2029] = " "  # some terminals and most browsers
+    return table
+
+
+_UNSAFE = _unsafe_characters()
+
+BLANK_RUN = 4
+"""
+The most blank characters in a row that user text keeps; a longer run becomes
+this many spaces. Too few to reach the edge of any terminal from a line's
+prefix, so only visible text, which shows whose it is, can wrap a line.
+"""
+
+_BLANKS = (
+    r"\s"  # every Unicode space: NBSP, the en and em spaces, U+3000, ...
+    r"\u115f\u1160\u2800\u3164\uffa0"  # Hangul fillers and the Braille blank
+)
+_INVISIBLE = (
+    r"\u00ad\u034f\u061c\u180e\u200b-\u200f\u2060-\u2064"  # zero width: ZWSP, ZWJ, LRM, ...
+    r"\ufe00-\ufe0f\ufeff\U000e0000-\U000e007f"  # variation selectors, BOM, tags
+)
+_BLANK_RUN = re.compile(rf"[{_BLANKS}](?:[{_INVISIBLE}]*[{_BLANKS}]){{{BLANK_RUN},}}")
+"""
+More than L{BLANK_RUN} blanks, with whatever invisible characters are between
+them (they take no room, and would otherwise split one gap into short runs).
+"""
+
+
+def sanitise(text: str) -> str:
+    """
+    Remove what could make text display as something else: C0 and C1 control
+    characters (so ESC, and with it every ANSI/VT sequence), DEL, and the
+    Unicode bidi overrides. TAB becomes a space, and a run of more than
+    L{BLANK_RUN} blanks becomes L{BLANK_RUN} spaces.
+    """
+    return _BLANK_RUN.sub(" " * BLANK_RUN, text.translate(_UNSAFE))
+
+
+def decode(line: bytes) -> str:
+    """
+    A received line (without its C{\\n}) as safe text: one trailing C{\\r}
+    dropped, invalid UTF-8 replaced by U+FFFD, then L{sanitise}d.
+    """
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    return sanitise(line.decode("utf-8", "replace"))
+
+
+def _format(event: Event) -> str:
+    match event:
+        case Message(nick=nick, text=text):
+            return f"<{nick}> {text}\n"
+        case Action(nick=nick, text=text):
+            return f"* {nick} {text}\n"
+        case PrivateMessage(sender=sender, text=text):
+            return f"*{sender}* {text}\n"
+        case Joined(room=room, nick=nick):
+            return f"*** {nick} joined {room}\n"
+        case Left(room=room, nick=nick, reason=None):
+            return f"*** {nick} left {room}\n"
+        case Left(room=room, nick=nick, reason=reason, from_user=True):
+            return f"*** {nick} left {room} (quit: {reason})\n"
+        case Left(room=room, nick=nick, reason=reason):
+            return f"*** {nick} left {room} ({reason})\n"
+        case NickChange(old=old, new=new):
+            return f"*** {old} is now known as {new}\n"
+        case TopicChanged(nick=nick, text=text):
+            return f"*** {nick} set the topic: {text}\n"
+        case Kicked(nick=nick, by=by, reason=None):
+            return f"*** {nick} was kicked by {by}\n"
+        case Kicked(nick=nick, by=by, reason=reason):
+            return f"*** {nick} was kicked by {by} ({reason})\n"
+    raise TypeError(f"not an event: {event!r}")
+
+
+def render(event: Event) -> bytes:
+    """
+    The wire line for C{event}, with its C{\\n}. A room's events are rendered
+    once for all of its members (L{chatsvc.frontends.line.server.ChatFactory.fan_out}).
+    """
+    return _format(event).encode("utf-8")
+
+
+def clip(text: str, size: int) -> str:
+    """C{text} cut to at most C{size} bytes of UTF-8, at a character boundary."""
+    data = text.encode()
+    if len(data) <= size:
+        return text
+    return data[: max(0, size - 3)].decode("utf-8", "ignore") + "..."
+
+
+def log_line(event: Message | Action | PrivateMessage) -> str:
+    """How the server log shows a relayed message (C{--log-messages})."""
+    if isinstance(event, PrivateMessage):
+        return f"*{event.sender}* -> {event.recipient}: {event.text}"
+    return f"[{event.room}] {_format(event)[:-1]}"
+
+
+def dated(event: Message | Action, when: float, limit: int | None = None) -> bytes:
+    """
+    A room message or action from the history, stamped with the minute it was
+    said, in UTC: C{[2026-11-21 14:03] <alice> text}. No live line starts with
+    C{[}, so history cannot pass for live chat. Cut to C{limit} bytes before
+    its C{\\n} if given: the stamp may push a line said at the limit over it.
+    """
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(when))
+    line = f"[{stamp}] {_format(event)[:-1]}"
+    if limit is not None:
+        line = clip(line, limit)
+    return f"{line}\n".encode()
+
+
+def notice(text: str, limit: int | None = None) -> bytes:
+    """A server notice line, cut to C{limit} bytes before its C{\\n} if given."""
+    line = f"*** {text}"
+    if limit is not None:
+        line = clip(line, limit)
+    return f"{line}\n".encode()
+
+
+def error(text: str, limit: int | None = None) -> bytes:
+    """A server notice that something the user asked for was refused."""
+    return notice(f"Error: {text}", limit)
+
+
+def kicked(event: Kicked) -> bytes:
+    """What the user who was kicked is told, last."""
+    why = "" if event.reason is None else f" ({event.reason})"
+    return notice(f"You were kicked by {event.by}{why}")
+
+
+_WHEN = "%Y-%m-%d %H:%M UTC"
+
+
+def topic(room: str, current: Topic | None) -> bytes:
+    """The topic of C{room}, as C{/topic} and joining show it, or that it has none."""
+    if current is None:
+        return notice(f"No topic for {room}")
+    when = time.strftime(_WHEN, time.gmtime(current.set_at))
+    return notice(f"Topic for {room}: {current.text} (set by {current.set_by}, {when})")
+
+
+def topic_overhead(room: str, nick: str) -> int:
+    """Bytes the topic lines add to its text, when C{nick} sets it in C{room}."""
+    shown = len(topic(room, Topic("", nick, 0.0))) - 1
+    changed = len(f"*** {nick} set the topic: ")
+    return max(shown, changed)
+
+
+def room_overhead(nick: str) -> int:
+    """Bytes a room message or action adds to its text: C{<nick> } or C{* nick }."""
+    return len(nick) + 3
+
+
+def private_overhead(sender: str, recipient: str) -> int:
+    """Bytes added to a private message's text in the longer of its two lines."""
+    return max(len(sender) + 3, len(recipient) + 6)
+
+
+def own_private_message(message: PrivateMessage) -> bytes:
+    """The sender's copy of a private message."""
+    return f"-> *{message.recipient}* {message.text}\n".encode()
+
+
+def listing(items: Iterable[str], width: int = LIST_WIDTH) -> list[bytes]:
+    """
+    Notice lines holding C{items} separated by commas, as many to a line as
+    fit in C{width} bytes (an item longer than that gets a line of its own).
+    """
+    lines: list[bytes] = []
+    current: list[str] = []
+    size = len("*** \n")
+    for item in items:
+        extra = len(item.encode()) + (2 if current else 0)
+        if current and size + extra > width:
+            lines.append(notice(", ".join(current)))
+            current, size, extra = [], len("*** \n"), len(item.encode())
+        current.append(item)
+        size += extra
+    if current:
+        lines.append(notice(", ".join(current)))
+    return lines

@@ -1,0 +1,755 @@
+"""
+C{twistd chat}: its options and the service they make.
+
+test-case-name: tests.service.test_tap, tests.service.test_twistd
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, NoReturn, cast
+
+import attrs
+from OpenSSL import crypto
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import IService, MultiService, Service
+from twisted.cred.credentials import IUsernamePassword
+from twisted.cred.portal import Portal
+from twisted.cred.strcred import AuthOptionMixin, findCheckerFactories
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.error import CannotListenError, VerifyError
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IReactorFromThreads,
+    IReactorTime,
+    IStreamServerEndpoint,
+)
+from twisted.logger import ILogObserver, LogEvent, Logger, globalLogBeginner
+from twisted.python import usage
+from zope.interface import implementer
+
+from chatsvc import __version__
+from chatsvc.accounts import Accounts, ChatRealm, with_bytes
+from chatsvc.chat.commands import HISTORY_LINES, HISTORY_MAX
+from chatsvc.chat.interfaces import IAccountNames
+from chatsvc.chat.model import NAME_CHARS, NAME_MAX, Chat, is_valid_name
+from chatsvc.frontends.line.server import ChatFactory
+from chatsvc.history import (
+    MAX_LOOKUPS,
+    MAX_UNSAVED_BYTES,
+    MIN_QUERY_TIMEOUT,
+    MIN_UNSAVED_BYTES,
+    QUERY_TIMEOUT,
+    HistoryUnavailable,
+    IHistory,
+    NoHistory,
+)
+from chatsvc.streams.eagertcp import eager
+from chatsvc.streams.limits import Limits
+
+DEFAULT_ENDPOINT = "tcp:8080"
+DEFAULT_BACKLOG = 1024
+DEFAULT_ANNOUNCE_LIMIT = 200
+DEFAULT_MAX_ROOMS = 20
+DEFAULT_DB = "chatsvc.sqlite"
+
+_log = Logger()
+
+
+_BARE_IPV6_INTERFACE = re.compile(r"(?<=:interface=)([^\\=]*?:[^\\=]*?)(?=:\w+=|$)")
+
+
+def endpoint_description(port: str) -> str:
+    """
+    The server endpoint string for C{--port} or C{--listen}: a bare port
+    number means TCP on every IPv4 interface. An IPv6 C{interface=} may be
+    written as it is (C{tcp:8080:interface=::}); endpoint strings need its
+    colons escaped, so they are escaped here.
+    """
+    if port.isdigit():
+        return f"tcp:{port}"
+    return _BARE_IPV6_INTERFACE.sub(lambda m: m.group(1).replace(":", "\\:"), port)
+
+
+_BACKLOG_TYPES = frozenset({"tcp", "tcp6", "ssl", "unix"})
+"""The endpoint types whose listening ports take a C{backlog=}."""
+
+_HAS_BACKLOG = re.compile(r"(?<!\\):backlog=")
+
+
+def with_backlog(description: str, backlog: int) -> str:
+    """
+    The endpoint string C{description} listening with C{backlog} connections
+    waiting to be accepted, unless it says its own C{backlog=} or is of a
+    type that has none. Twisted's default of 50 overflows when thousands of
+    clients connect at once, and each connection dropped then waits 1, 3, 7
+    seconds for the kernel to try again.
+    """
+    kind = re.split(r"(?<!\\):", description, maxsplit=1)[0].lower()
+    if kind not in _BACKLOG_TYPES or _HAS_BACKLOG.search(description):
+        return description
+    return f"{description}:backlog={backlog}"
+
+
+_UNUSABLE_AUTH = {
+    "unix": "it checks the system's own accounts, and cannot tell which nicknames are registered",
+}
+"""C{twisted.cred} checkers that C{--auth} refuses, and why."""
+
+
+def _limit(name: str, doc: str, kind: type[int] | type[float]) -> list[object]:
+    """An option for the L{Limits} field C{name}, with its default."""
+    default = cast(float, attrs.fields_dict(Limits)[name.replace("-", "_")].default)
+    return [name, None, kind(default), doc, _number(kind)]
+
+
+def _number(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def coerce(value: str) -> float:
+        try:
+            number = kind(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number") from None
+        if number < 0:
+            raise ValueError(f"{value!r} is negative")
+        return number
+
+    coerce.coerceDoc = ""  # type: ignore[attr-defined]
+    return coerce
+
+
+def _at_least(kind: type[int] | type[float], minimum: float) -> Callable[[str], float]:
+    number = _number(kind)
+
+    def coerce(value: str) -> float:
+        given = number(value)
+        if given < minimum:
+            raise ValueError(f"{value!r} is less than {minimum}")
+        return given
+
+    coerce.coerceDoc = ""  # type: ignore[attr-defined]
+    return coerce
+
+
+class Options(AuthOptionMixin, usage.Options):
+    synopsis = "[options]"
+    longdesc = (
+        "A multi-room chat server speaking a line protocol that works from nc or "
+        "telnet. Listens on tcp:8080 unless --port or --listen says otherwise; "
+        "ssl:PORT:privateKey=KEY:certKey=CERT listens with TLS. With --auth, "
+        "registered nicknames are protected by passwords (--auth chatsvc:FILE "
+        "for a file made by chatsvc-passwd). Room history is kept in SQLite (--db)."
+    )
+    supportedInterfaces = (IUsernamePassword,)
+
+    optParameters = [
+        [
+            "port",
+            "p",
+            None,
+            "Where to listen: a port number (meaning tcp:PORT) or a server endpoint string "
+            "such as tcp:8080:interface=::, unix:/run/chat.sock or, with TLS, "
+            "ssl:8443:privateKey=key.pem:certKey=cert.pem. "
+            f"[default: {DEFAULT_ENDPOINT}, unless --listen is given]",
+        ],
+        [
+            "backlog",
+            None,
+            DEFAULT_BACKLOG,
+            "Connections the kernel may hold for each TCP, TLS or UNIX listener until they "
+            "are accepted, unless its endpoint string says backlog= (at least 1; the kernel "
+            "caps it at net.core.somaxconn).",
+            _number(int),
+        ],
+        _limit(
+            "max-line",
+            "Longest line in bytes, either way, not counting its line ending (at least 256); "
+            "a longer one is discarded with an error.",
+            int,
+        ),
+        _limit("max-clients", "Most connections open at once (0: unlimited).", int),
+        _limit(
+            "max-per-ip", "Most connections open at once from one IP address (0: unlimited).", int
+        ),
+        _limit(
+            "login-timeout",
+            "Seconds a new connection has to sign on: choose a nickname, and give its "
+            "password if it is registered (0: forever).",
+            float,
+        ),
+        _limit(
+            "rate",
+            "Lines per second a client may send on average; faster ones are slowed (0: unlimited).",
+            float,
+        ),
+        _limit("burst", "Lines a client may send at once before --rate applies (at least 1).", int),
+        _limit(
+            "max-send-buffer",
+            "Bytes queued for a client that is not reading before it is dropped (0: unlimited).",
+            int,
+        ),
+        _limit(
+            "send-timeout",
+            "Seconds a client's output may go undelivered before it is dropped (0: forever).",
+            float,
+        ),
+        _limit(
+            "ipv6-prefix",
+            "IPv6 clients count towards --max-per-ip by network: the first N bits (1-128).",
+            int,
+        ),
+        [
+            "max-rooms-per-user",
+            None,
+            DEFAULT_MAX_ROOMS,
+            "Rooms one user may be in at once, on wires that show several (at least 1).",
+            _at_least(int, 1),
+        ],
+        [
+            "announce-limit",
+            None,
+            DEFAULT_ANNOUNCE_LIMIT,
+            "Rooms with more members than this are not told of joins, leaves and nickname "
+            "changes (0: every room is).",
+            _number(int),
+        ],
+        [
+            "history",
+            None,
+            HISTORY_LINES,
+            "Lines of a room's history shown to whoever joins it "
+            f"(0: none; at most {HISTORY_MAX}).",
+            _number(int),
+        ],
+        [
+            "db",
+            None,
+            DEFAULT_DB,
+            "The SQLite database of room history, relative to twistd's directory (--rundir); "
+            ":memory: keeps nothing across restarts.",
+        ],
+        ["retention-days", None, 30, "Days room history is kept (0: forever).", _number(int)],
+        [
+            "max-lookups",
+            None,
+            MAX_LOOKUPS,
+            "History lookups in flight at once across the server: N replays and /history, "
+            "and N searches; one more is refused at once (at least 1).",
+            _at_least(int, 1),
+        ],
+        [
+            "query-timeout",
+            None,
+            QUERY_TIMEOUT,
+            "Seconds a history lookup may take, waiting its turn included, before it is "
+            f"ended with an error (at least {MIN_QUERY_TIMEOUT}).",
+            _at_least(float, MIN_QUERY_TIMEOUT),
+        ],
+        [
+            "max-unsaved",
+            None,
+            MAX_UNSAVED_BYTES,
+            "Bytes of room lines kept in memory while the history database does not take "
+            "them (a full disk); past that, new lines are not kept "
+            f"(at least {MIN_UNSAVED_BYTES}).",
+            _at_least(int, MIN_UNSAVED_BYTES),
+        ],
+    ]
+    optFlags = [
+        [
+            "log-messages",
+            None,
+            "Also log every relayed chat line (default: no message text is logged).",
+        ],
+        [
+            "auth-required",
+            None,
+            "Only registered users may sign on; without it, other nicknames are guests. "
+            "Needs --auth.",
+        ],
+        [
+            "no-history",
+            None,
+            "Keep no room history at all: nothing is stored or shown, and /history and "
+            "/search are refused.",
+        ],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+        self["op"] = []
+        self["accounts"] = None
+
+    def opt_listen(self, description: str) -> None:
+        """Listen on this endpoint too; repeatable. Without --port, not on tcp:8080."""
+        self["listen"].append(description)
+
+    def opt_auth(self, description: str) -> None:
+        """Where accounts are: chatsvc:FILE, file:FILE, memory:NAME:PW:...; repeatable."""
+        # Repeatable: the first checker that knows a nickname checks its password.
+        kind = description.partition(":")[0]
+        if kind in _UNUSABLE_AUTH:
+            raise usage.UsageError(f"--auth {kind} cannot be used: {_UNUSABLE_AUTH[kind]}")
+        try:
+            super().opt_auth(description)
+        except usage.UsageError as e:
+            # Not the description itself: it may hold passwords (memory:).
+            reason = str(e).removeprefix("Unexpected error: ")
+            raise usage.UsageError(f"--auth {kind}: {reason}") from None
+        if IAccountNames(with_bytes(self["credCheckers"][-1]), None) is None:
+            raise usage.UsageError(
+                f"--auth {kind}: cannot tell which nicknames are registered; "
+                "use chatsvc:, file: or memory:"
+            )
+
+    def opt_help_auth(self) -> NoReturn:
+        """Show the --auth types, and those that cannot be used and why, and exit."""
+        factories = [
+            factory
+            for factory in findCheckerFactories()
+            if any(self.supportsInterface(i) for i in factory.credentialInterfaces)
+        ]
+        usable = [f for f in factories if f.authType not in _UNUSABLE_AUTH]
+        unusable = [f for f in factories if f.authType in _UNUSABLE_AUTH]
+        width = max(len("AuthType"), *(len(f.authType) for f in factories))
+        out = self.authOutput
+        out.write("Usage: --auth AuthType[:ArgString]\n")
+        out.write("For detailed help: --help-auth-type AuthType\n\n")
+        out.write(f"  {'AuthType':<{width}}  ArgString format\n")
+        for factory in usable:
+            out.write(f"  {factory.authType:<{width}}  {factory.argStringFormat}\n")
+        if unusable:
+            out.write("\nCannot be used here:\n")
+            for factory in unusable:
+                out.write(f"  {factory.authType:<{width}}  {_UNUSABLE_AUTH[factory.authType]}\n")
+        raise SystemExit(0)
+
+    def opt_help_auth_type(self, authType: str) -> NoReturn:
+        """Show help for one --auth type, and exit."""
+        if authType in _UNUSABLE_AUTH:
+            self.authOutput.write(
+                f"--auth {authType} cannot be used: {_UNUSABLE_AUTH[authType]}\n\n"
+            )
+        super().opt_help_auth_type(authType)
+        raise SystemExit(0)
+
+    def opt_op(self, name: str) -> None:
+        """A registered user who may set topics and kick (an operator); repeatable. Needs --auth."""
+        if not is_valid_name(name):
+            raise usage.UsageError(
+                f"--op {name!r} is not a valid nickname: use 1-{NAME_MAX} {NAME_CHARS}"
+            )
+        self["op"].append(name)
+
+    def opt_version(self) -> None:
+        """Show the chatsvc version and exit."""
+        print(f"chatsvc {__version__}")
+        raise SystemExit(0)
+
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        """
+        Parse C{options}. Under twistd (whose options are the C{parent}), a
+        start that they cannot make ends with one line and exit status 1:
+        twistd would print the whole C{--help} above a usage error, which
+        buries the one line that says what is wrong.
+        """
+        try:
+            super().parseOptions(options)
+        except (usage.UsageError, StartupError) as e:
+            if getattr(self, "parent", None) is None:
+                raise
+            raise SystemExit(f"twistd chat: {e}") from None
+
+    def postOptions(self) -> None:
+        from twisted.internet import reactor
+
+        descriptions = [endpoint_description(d) for d in self["listen"]]
+        if self["port"] is not None:
+            descriptions.insert(0, endpoint_description(self["port"]))
+        self["endpoints"] = descriptions or [DEFAULT_ENDPOINT]
+        try:
+            self["limits"] = Limits(
+                **{f.name: self[f.name.replace("_", "-")] for f in attrs.fields(Limits)}
+            )
+        except ValueError as e:
+            raise usage.UsageError(f"--{e}") from None
+        checkers = self.get("credCheckers", [])
+        if checkers:
+            self["accounts"] = Accounts(checkers)
+        elif self["op"] or self["auth-required"]:
+            raise usage.UsageError("--op and --auth-required need --auth")
+        if self["history"] > HISTORY_MAX:
+            raise usage.UsageError(f"--history must be at most {HISTORY_MAX}")
+        if self["backlog"] < 1:
+            raise usage.UsageError("--backlog must be at least 1")
+        for description in self["endpoints"]:
+            try:
+                serverFromString(reactor, with_backlog(description, self["backlog"]))
+            except (ValueError, KeyError, TypeError) as e:
+                reason = _NOT_A_NUMBER.sub(r"\1 is not a number", str(e))
+                raise usage.UsageError(f"invalid endpoint {description!r}: {reason}") from None
+            except (OSError, crypto.Error, VerifyError) as e:
+                # A TLS endpoint loads its key and certificate when parsed.
+                reason = _key_or_certificate_error(e)
+                _start_failed(f"cannot listen on {description}: {reason}")
+
+
+_NOT_A_NUMBER = re.compile(r"invalid literal for int\(\) with base 10: ('.*')")
+
+
+def _key_or_certificate_error(error: OSError | crypto.Error | VerifyError) -> str:
+    """Why a TLS endpoint's key or certificate could not be loaded, in one line."""
+    if isinstance(error, OSError):
+        return f"{error.filename}: {error.strerror}" if error.filename else str(error)
+    if isinstance(error, crypto.Error):
+        reasons = [r[2] for r in error.args[0] if isinstance(r, tuple) and len(r) == 3]
+        return "bad key or certificate: " + ("; ".join(reasons) or str(error))
+    return f"bad key or certificate: {str(error).rstrip('.')}"
+
+
+def _bind_error(text: str) -> str:
+    """C{bind(): port must be 0-65535.} as C{port must be 0-65535}."""
+    return text.removeprefix("bind(): ").rstrip(".")
+
+
+class StartupError(Exception):
+    """The service cannot start; the message says why, in one line."""
+
+
+@attrs.define
+class _Terminal:
+    """
+    The standard error that C{twistd} was started with, kept for telling a
+    failed start there in one line.
+
+    By the time the service starts, twistd has sent C{sys.stderr} into the
+    log (where a line gets a timestamp and C{[stderr#error]}) and, without
+    C{-n}, has forked a daemon whose standard streams are C{/dev/null}. The
+    daemon tells the process waiting for it only the first 100 bytes of the
+    exception, as C{An error has occurred: b'...'} (twisted#4762). So the
+    descriptor is duplicated before twistd forks, the daemon or foreground
+    process writes the line to it, and the waiting process, told it was a
+    L{StartupError}, exits 1 without a word of its own.
+    """
+
+    fd: int = -1
+    kept: bool = False
+
+    def keep(self) -> None:
+        """Keep twistd's standard error, and quiet what twistd prints of a L{StartupError}."""
+        if self.kept:
+            return
+        self.fd, self.kept = os.dup(2), True
+        _quiet_startup_errors()
+
+    def tell(self, message: str) -> None:
+        """
+        Say C{message} on the terminal, once, and in the log unless the log
+        may be that same terminal (C{twistd -n} writes it to stdout).
+        """
+        if self.fd < 0:
+            return
+        if not _same_file(1, self.fd):
+            _log.critical("Cannot start: {message}", message=message)
+        os.write(self.fd, f"twistd chat: {message}\n".encode())
+        self.close()
+
+    def close(self) -> None:
+        """Let go of the terminal: a daemon must not hold its launcher's output open."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+_terminal = _Terminal()
+
+
+def _same_file(fd: int, other: int) -> bool:
+    first, second = os.fstat(fd), os.fstat(other)
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+
+
+def _quiet_startup_errors() -> None:
+    """
+    What twistd prints of a L{StartupError} goes: its traceback in the
+    foreground, its C{An error has occurred} in the process that daemonized.
+    """
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        if not isinstance(value, StartupError):
+            previous(kind, value, tb)
+
+    sys.excepthook = hook
+
+    try:
+        from twisted.scripts._twistd_unix import UnixApplicationRunner
+    except ImportError:
+        return
+    wait_for_start = UnixApplicationRunner._waitForStart
+    told = f"1 {StartupError.__module__}.{StartupError.__qualname__}:".encode()
+
+    def quiet_wait_for_start(self: UnixApplicationRunner, readPipe: int) -> int:
+        data = os.read(readPipe, 100)
+        if data.startswith(told):
+            return 1
+        relay, write = os.pipe()
+        os.write(write, data)
+        os.close(write)
+        try:
+            return wait_for_start(self, relay)
+        finally:
+            os.close(relay)
+
+    UnixApplicationRunner._waitForStart = quiet_wait_for_start  # type: ignore[method-assign]
+
+
+@implementer(ILogObserver)
+class _StartLog:
+    """
+    What is logged while the service starts, held until the start has
+    succeeded, and dropped if it fails.
+
+    Each port logs C{ChatFactory starting on 8080} as it is bound, though
+    the start may yet fail: on the next endpoint, or, started as root, on
+    the history database, which opens after the ports (L{ChatService}).
+    A failed start must not look like a server that started, in the log
+    nor to whatever waits for that line. So the observers twistd begins
+    logging to are put behind this one, before twistd begins
+    (L{install}, from L{makeService}).
+    """
+
+    def __init__(self) -> None:
+        self._observers: list[ILogObserver] = []
+        self._held: list[LogEvent] | None = None
+        self._installed = False
+
+    def install(self) -> None:
+        """Put the observers twistd is about to begin logging to behind this one."""
+        if self._installed:
+            return
+        self._installed = True
+        begin = globalLogBeginner.beginLoggingTo
+
+        def behind_start_log(
+            observers: Iterable[ILogObserver],
+            discardBuffer: bool = False,
+            redirectStandardIO: bool = True,
+        ) -> None:
+            self._observers = list(observers)
+            begin([self], discardBuffer, redirectStandardIO)
+
+        globalLogBeginner.beginLoggingTo = behind_start_log  # type: ignore[method-assign]
+        # Such as twistd's own "failed to set uid/gid ... exiting", between
+        # the two halves of the start.
+        atexit.register(self.release)
+
+    def __call__(self, event: LogEvent) -> None:
+        if self._held is not None:
+            self._held.append(event)
+            return
+        for observer in self._observers:
+            observer(event)
+
+    def hold(self) -> None:
+        """The start begins: hold what is logged, if twistd logs through this."""
+        if self._observers and self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        """The start succeeded (or failed on a bug): log what was held."""
+        held, self._held = self._held or [], None
+        for event in held:
+            self(event)
+
+    def drop(self) -> None:
+        """The start failed: what it logged says otherwise."""
+        self._held = None
+
+    @contextmanager
+    def released_on_a_bug(self) -> Iterator[None]:
+        """Release what was held if the start fails with anything but a L{StartupError}."""
+        try:
+            yield
+        except StartupError:
+            raise
+        except BaseException:
+            self.release()
+            raise
+
+
+_start_log = _StartLog()
+
+
+def _start_failed(message: str) -> NoReturn:
+    """End the start with C{message}, which the operator sees as one line."""
+    _start_log.drop()
+    _terminal.tell(message)
+    raise StartupError(message) from None
+
+
+@implementer(IStreamServerEndpoint)
+class _PortRecorder:
+    """
+    An endpoint that remembers the port it is listening on, and makes the TCP
+    connections it accepts send eagerly (L{chatsvc.streams.eagertcp}).
+    """
+
+    def __init__(self, endpoint: IStreamServerEndpoint) -> None:
+        self._endpoint = endpoint
+        self.port: IListeningPort | None = None
+
+    def listen(self, protocolFactory: IProtocolFactory) -> Deferred[IListeningPort]:
+        return self._endpoint.listen(protocolFactory).addCallback(self._listening)
+
+    def _listening(self, port: IListeningPort) -> IListeningPort:
+        self.port = eager(port)
+        return port
+
+
+class _Listener(StreamServerEndpointService):
+    """Listening on one endpoint, given by its description."""
+
+    # Fail the start of the service when the endpoint cannot listen, rather
+    # than log it and run deaf; strports.service() sets the same.
+    _raiseSynchronously = True
+
+    def __init__(
+        self, description: str, factory: ChatFactory, reactor: IReactorTime, backlog: int
+    ) -> None:
+        self.description = description
+        endpoint = serverFromString(reactor, with_backlog(description, backlog))
+        self.recorder = _PortRecorder(endpoint)
+        super().__init__(self.recorder, factory)
+
+
+class ChatService(MultiService):
+    """
+    The chat server listening on its endpoints, and its room history.
+
+    Starting it opens the history before it listens, so that a database that
+    cannot be used stops the start before any port is bound. Started as root,
+    it opens the history once twistd has shed its privileges instead
+    (C{startService}), since twistd may be about to become another user
+    (C{--uid}), to whom a new database must belong: the ports are bound by
+    then, but the reactor has not run, so they have served no one, and what
+    they logged is held until the start succeeds (L{_StartLog}). Stopping
+    it stops listening, says goodbye to every connection and waits for them
+    to close, then writes what the history still holds and closes it.
+    """
+
+    def __init__(self, factory: ChatFactory) -> None:
+        super().__init__()
+        self.factory = factory
+        self._history_open = False
+
+    def listen(
+        self, description: str, reactor: IReactorTime, backlog: int = DEFAULT_BACKLOG
+    ) -> None:
+        """Serve the chat on the server endpoint C{description} too (see L{with_backlog})."""
+        _Listener(description, self.factory, reactor, backlog).setServiceParent(self)
+
+    @property
+    def ports(self) -> list[IListeningPort]:
+        """The ports listening now, in the order of the endpoints."""
+        return [
+            listener.recorder.port
+            for listener in self
+            if isinstance(listener, _Listener) and listener.recorder.port is not None
+        ]
+
+    def privilegedStartService(self) -> None:
+        _start_log.hold()
+        with _start_log.released_on_a_bug():
+            if os.geteuid() != 0:
+                self._open_history()
+            Service.privilegedStartService(self)
+            for listener in self:
+                try:
+                    listener.privilegedStartService()
+                except (CannotListenError, OSError, OverflowError) as e:
+                    cause = e.socketError if isinstance(e, CannotListenError) else e
+                    reason = getattr(cause, "strerror", None) or _bind_error(str(cause))
+                    description = getattr(listener, "description", "?")
+                    _start_failed(f"cannot listen on {description}: {reason}")
+
+    def startService(self) -> None:
+        with _start_log.released_on_a_bug():
+            if not self._history_open:
+                self._open_history()
+            super().startService()
+        _start_log.release()
+        _terminal.close()
+
+    def _open_history(self) -> None:
+        try:
+            self.factory.history.open()
+        except HistoryUnavailable as e:
+            _start_failed(str(e))
+        self._history_open = True
+
+    def stopService(self) -> Deferred[None]:
+        d: Deferred[Any] = super().stopService()
+        d.addCallback(lambda _: self.factory.shut_down())
+        d.addCallback(lambda _: self.factory.history.close())
+        return d
+
+
+def _history(options: Options, reactor: IReactorTime) -> IHistory:
+    if options["no-history"]:
+        return NoHistory()
+    from chatsvc.history.sqlite import SQLiteHistory
+
+    return SQLiteHistory(
+        options["db"],
+        reactor=cast(IReactorFromThreads, reactor),
+        clock=reactor,
+        retention_days=options["retention-days"],
+        max_lookups=options["max-lookups"],
+        query_timeout=options["query-timeout"],
+        max_unsaved_bytes=options["max-unsaved"],
+    )
+
+
+def makeService(options: Options, reactor: IReactorTime | None = None) -> IService:
+    """The chat service for C{options}; C{reactor} is for tests to pass a fake one."""
+    if reactor is None:
+        from twisted.internet import reactor as global_reactor
+
+        reactor = cast(IReactorTime, global_reactor)
+        _terminal.keep()
+        _start_log.install()
+    accounts: Accounts | None = options["accounts"]
+    chat = Chat(
+        announce_limit=options["announce-limit"],
+        max_rooms=options["max-rooms-per-user"],
+        accounts=accounts,
+        guests=not options["auth-required"],  # which needs --auth (postOptions)
+    )
+    portal = None
+    if accounts is not None:
+        portal = Portal(ChatRealm(options["op"]), [accounts])
+        for name in options["op"]:
+            if accounts.account_for(name) is None:
+                _log.warn("--op {name}: there is no such account (yet)", name=name)
+    factory = ChatFactory(
+        chat,
+        limits=options["limits"],
+        log_messages=options["log-messages"],
+        clock=reactor,
+        portal=portal,
+        history=_history(options, reactor),
+        replay=0 if options["no-history"] else options["history"],
+    )
+    service = ChatService(factory)
+    for description in options["endpoints"]:
+        service.listen(description, reactor, options["backlog"])
+    return service

@@ -1,0 +1,122 @@
+"""
+TCP connections that send at once when nothing is queued.
+
+Twisted's transports buffer every C{write()} and send it from the reactor's
+next pass, re-arming epoll for writing on the way in and disarming it on the
+way out: two system calls and a trip through the reactor for each write. A
+chat server writes one short line to each of many connections, and nearly
+always the kernel would take it whole at once. L{EagerServer} tries exactly
+that when its buffer is empty, as asyncio's transports do, and hands whatever
+the kernel does not take to the ordinary buffered C{write()}, so ordering,
+flow control (producers are paused at the same buffer size), TLS on top, and
+closing behave as before.
+
+A caller that writes the same line to many connections can skip even the
+call to C{write()}: L{EagerServer.send_now} is the socket's own C{send} while
+nothing is queued, and L{None} otherwise; what the kernel does not take then
+goes to L{EagerServer.queue} (see L{chatsvc.frontends.line.server.ChatFactory.fan_out}).
+
+L{eager} installs it on a listening port through the port's C{transport}
+attribute, which L{twisted.internet.tcp.Port} documents as replaceable.
+
+test-case-name: tests.streams.test_eagertcp, tests.frontends.line.test_tls
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from twisted.internet import tcp
+from twisted.internet.error import ConnectionLost
+from twisted.internet.interfaces import IListeningPort
+from twisted.python.failure import Failure
+
+
+class EagerServer(tcp.Server):
+    """An accepted TCP connection whose writes go straight to the socket when they can."""
+
+    send_now: Callable[[bytes], int] | None = None
+    """
+    The socket's C{send} while a write may go straight to it (connected,
+    neither closing nor closed for writing, nothing queued), else L{None}.
+    Whoever sends with it must give what the kernel did not take (all of it if
+    C{send} raised) to L{queue}.
+    """
+
+    _queued = 0
+    """Bytes handed to the buffered write() that the reactor has not yet sent."""
+
+    _open = True
+    """Connected, and neither closing nor closed for writing."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self.send_now = sock.send
+
+    def write(self, data: bytes) -> None:
+        send = self.send_now
+        if send is not None:
+            try:
+                sent = send(data)
+            except OSError:
+                # Would block, or failed: queued below, and a failure
+                # surfaces from doWrite() as usual.
+                sent = 0
+            if sent == len(data):
+                return
+            data = data[sent:]
+        self.queue(data)
+
+    def queue(self, data: bytes) -> None:
+        """
+        Write C{data} the buffered way, from the reactor's next pass: for what
+        the kernel did not take at once, or could not (a failure then surfaces
+        from doWrite() as usual). Nothing goes straight to the socket until
+        the queue has drained.
+        """
+        if data and self.connected:
+            self._queued += len(data)
+            self.send_now = None
+        super().write(data)
+
+    def writeSequence(self, iovec: Iterable[bytes]) -> None:
+        self.write(b"".join(iovec))
+
+    def writeSomeData(self, data: bytes) -> int | ConnectionLost:
+        # Only doWrite() calls this, sending from the buffer.
+        sent = super().writeSomeData(data)
+        if isinstance(sent, int) and sent > 0:
+            self._queued -= sent
+            if not self._queued and self._open:
+                self.send_now = self.socket.send
+        return sent
+
+    def _close(self) -> None:
+        """Closing, or closed: nothing goes straight to the socket any more."""
+        self._open = False
+        self.send_now = None
+
+    def loseConnection(self, *args: Any, **kwargs: Any) -> None:
+        self._close()
+        super().loseConnection(*args, **kwargs)
+
+    def abortConnection(self) -> None:
+        self._close()
+        super().abortConnection()
+
+    def loseWriteConnection(self) -> None:
+        self._close()
+        super().loseWriteConnection()
+
+    def connectionLost(self, reason: Failure) -> None:
+        self._close()
+        super().connectionLost(reason)
+
+
+def eager(port: IListeningPort) -> IListeningPort:
+    """Make the connections C{port} accepts from now on L{EagerServer}s, if it is a TCP port."""
+    if type(port) is tcp.Port and port.transport is tcp.Server:
+        port.transport = EagerServer
+    return port

@@ -1,0 +1,135 @@
+"""Parsing what a signed-on user types."""
+
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatsvc.chat.commands import (
+    HELP,
+    HISTORY_CAPPED,
+    HISTORY_LINES,
+    HISTORY_MAX,
+    CommandError,
+    Help,
+    History,
+    Join,
+    Kick,
+    Me,
+    Msg,
+    Nick,
+    Quit,
+    Rooms,
+    Say,
+    Search,
+    Topic,
+    Who,
+    parse,
+)
+
+
+class ParseTests(SynchronousTestCase):
+    def assertRefused(self, line: str, message: str) -> None:
+        with self.assertRaises(CommandError) as caught:
+            parse(line)
+        self.assertEqual(str(caught.exception), message)
+
+    def test_plain_text_is_said(self) -> None:
+        self.assertEqual(parse("hello /there"), Say("hello /there"))
+        self.assertEqual(parse(" /join x"), Say(" /join x"))
+
+    def test_double_slash(self) -> None:
+        self.assertEqual(parse("//join the club"), Say("/join the club"))
+        self.assertEqual(parse("//"), Say("/"))
+
+    def test_commands(self) -> None:
+        self.assertEqual(parse("/help"), Help())
+        self.assertEqual(parse("/nick alicia"), Nick("alicia"))
+        self.assertEqual(parse("/join dev"), Join("dev"))
+        self.assertEqual(parse("/rooms"), Rooms())
+        self.assertEqual(parse("/who"), Who(None))
+        self.assertEqual(parse("/who dev"), Who("dev"))
+        self.assertEqual(parse("/msg bob hi  there "), Msg("bob", "hi  there"))
+        self.assertEqual(parse("/msg bob    hi"), Msg("bob", "hi"))
+        self.assertEqual(parse("/me waves  wildly"), Me("waves  wildly"))
+        self.assertEqual(parse("/quit"), Quit(None))
+        self.assertEqual(parse("/quit gone fishing"), Quit("gone fishing"))
+
+    def test_moderation(self) -> None:
+        self.assertEqual(parse("/topic"), Topic(None))
+        self.assertEqual(parse("/topic   "), Topic(None))
+        self.assertEqual(parse("/topic  Release day:  be nice "), Topic("Release day:  be nice"))
+        self.assertEqual(parse("/kick bob"), Kick("bob", None))
+        self.assertEqual(parse("/kick bob   "), Kick("bob", None))
+        self.assertEqual(parse("/KICK bob  spamming  links "), Kick("bob", "spamming  links"))
+        self.assertRefused("/kick", "usage: /kick NICK [REASON]")
+        self.assertRefused("/kick   ", "usage: /kick NICK [REASON]")
+
+    def test_command_names_ignore_case_and_surrounding_space(self) -> None:
+        self.assertEqual(parse("/JOIN dev"), Join("dev"))
+        self.assertEqual(parse("/join   dev  "), Join("dev"))
+
+    def test_unknown(self) -> None:
+        self.assertRefused("/frobnicate x", "unknown command /frobnicate (try /help)")
+        self.assertRefused("/\u212aick bob", "unknown command /\u212aick (try /help)")
+        self.assertRefused("/\u0130OIN dev", "unknown command /\u0130OIN (try /help)")
+        self.assertRefused("/\u017fearch x", "unknown command /\u017fearch (try /help)")
+        self.assertRefused("/", "no command after /; type // to start a message with /")
+        self.assertRefused("/ x", "no command after /; type // to start a message with /")
+
+    def test_bad_arguments(self) -> None:
+        self.assertRefused("/nick", "usage: /nick NEW")
+        self.assertRefused("/nick a b", "usage: /nick NEW")
+        self.assertRefused("/join", "usage: /join ROOM")
+        self.assertRefused("/join a b", "usage: /join ROOM")
+        self.assertRefused("/who a b", "usage: /who [ROOM]")
+        self.assertRefused("/rooms x", "usage: /rooms")
+        self.assertRefused("/help me", "usage: /help")
+        self.assertRefused("/msg", "usage: /msg NICK TEXT")
+        self.assertRefused("/msg bob", "usage: /msg NICK TEXT")
+        self.assertRefused("/msg bob   ", "usage: /msg NICK TEXT")
+        self.assertRefused("/me", "usage: /me ACTION")
+        self.assertRefused("/me   ", "usage: /me ACTION")
+
+    def test_help_names_every_command(self) -> None:
+        text = "\n".join(HELP)
+        names = ["/help", "/nick", "/join", "/rooms", "/who", "/msg", "/me", "/quit", "/topic"]
+        for name in [*names, "/kick", "//"]:
+            self.assertIn(name, text)
+
+
+class HistoryCommandTests(SynchronousTestCase):
+    def test_history(self) -> None:
+        self.assertEqual(parse("/history"), History(HISTORY_LINES))
+        self.assertEqual(parse("/history 5"), History(5))
+        self.assertEqual(parse("/HISTORY  500 "), History(HISTORY_MAX))
+
+    def test_history_bounds(self) -> None:
+        for line in ["/history 0", "/history 000"]:
+            with self.assertRaises(CommandError) as caught:
+                parse(line)
+            self.assertEqual(str(caught.exception), "/history shows 1 line or more")
+        self.assertEqual(parse("/history 0500"), History(500))
+        self.assertEqual(parse("/history 007"), History(7))
+
+    def test_history_over_the_most(self) -> None:
+        """More than the most is the most, and says so (the server tells the user)."""
+        for n in ["501", "00501", "9999", "99999999999999999999", "9" * 5000]:
+            self.assertEqual(parse(f"/history {n}"), History(HISTORY_MAX, capped=True), n[:30])
+        self.assertEqual(HISTORY_CAPPED, "/history shows the last 500 lines at most")
+        for line in [
+            "/history x",
+            "/history -1",
+            "/history 1.5",
+            "/history 1 2",
+            "/history \u0663",
+        ]:
+            with self.assertRaises(CommandError) as caught:
+                parse(line)
+            self.assertEqual(str(caught.exception), "usage: /history [N]")
+
+    def test_search(self) -> None:
+        self.assertEqual(parse("/search deploy"), Search(("deploy",)))
+        self.assertEqual(parse('/search  "a"  b* '), Search(('"a"', "b*")))
+        with self.assertRaises(CommandError) as caught:
+            parse("/search ")
+        self.assertEqual(str(caught.exception), "usage: /search WORDS")

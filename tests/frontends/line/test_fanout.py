@@ -1,0 +1,217 @@
+"""
+The server's fan-out: a room's line formatted once and written straight to
+each member's socket when nothing is queued for it, and through the usual
+write path otherwise.
+
+The connections here are real loopback TCP sockets under L{EagerServer}
+transports, registered with a L{MemoryReactor}: what is sent reaches the
+kernel at once, and nothing else happens until the test says (the end of a
+reactor turn is C{clock.advance(0)}, sending what a transport queued is
+C{doWrite()}).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from typing import cast
+from unittest import mock
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatsvc.frontends.line import wire
+from chatsvc.frontends.line.server import ChatFactory, ChatServerProtocol
+from chatsvc.streams.limits import Limits
+from chatsvc.testing import FakeHistory
+from tests.support import drain, eager_loopback, make_factory
+
+
+class SocketConnection:
+    """A connection to C{factory} over a loopback TCP socket, the peer's end kept here."""
+
+    def __init__(self, case: SynchronousTestCase, factory: ChatFactory, nick: str) -> None:
+        def build(address: IPv4Address) -> ChatServerProtocol:
+            protocol = factory.buildProtocol(address)
+            assert isinstance(protocol, ChatServerProtocol)
+            return protocol
+
+        self.transport, self.peer, self.reactor = eager_loopback(build, case.addCleanup)
+        self.protocol = cast(ChatServerProtocol, self.transport.protocol)
+        self.say(nick)
+        self.clock = factory.clock
+        assert isinstance(self.clock, Clock)
+        self.clock.advance(0)
+        self.received()
+
+    def say(self, *lines: str) -> None:
+        """The peer sends C{lines}, in one piece."""
+        self.protocol.dataReceived(b"".join(line.encode() + b"\n" for line in lines))
+
+    def received(self) -> bytes:
+        """What reached the peer's socket since the last call."""
+        return drain(self.peer)
+
+    @property
+    def queued(self) -> bool:
+        """Whether the transport holds output for the reactor to send."""
+        return self.transport in self.reactor.getWriters()
+
+    def count_sends(self) -> list[bytes]:
+        """Record what goes through the transport's direct send from now on."""
+        sent: list[bytes] = []
+        send = self.transport.socket.send
+
+        def counting(data: bytes) -> int:
+            sent.append(data)
+            return send(data)
+
+        self.transport.send_now = counting
+        return sent
+
+
+class FanOutTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.factory = make_factory(clock=self.clock, limits=Limits(rate=0, max_per_ip=0))
+        self.alice = self.connect("alice")
+        self.bob = self.connect("bob")
+        self.carol = self.connect("carol")
+        for each in (self.alice, self.bob, self.carol):
+            each.received()
+
+    def connect(self, nick: str) -> SocketConnection:
+        return SocketConnection(self, self.factory, nick)
+
+    def test_a_line_reaches_every_other_socket_at_once(self) -> None:
+        self.alice.say("hello")
+        # Before the turn ends, and with nothing left to the reactor.
+        for other in (self.bob, self.carol):
+            self.assertEqual(other.received(), b"<alice> hello\n")
+            self.assertFalse(other.queued)
+        self.clock.advance(0)
+        self.assertEqual(self.alice.received(), b"")
+        self.assertEqual(self.bob.received(), b"")
+
+    def test_formatted_once_for_the_whole_room(self) -> None:
+        more = [self.connect(f"user{i}") for i in range(10)]
+        for each in [self.carol, *more]:
+            each.received()
+        with mock.patch.object(wire, "_format", wraps=wire._format) as formatted:
+            self.alice.say("one")
+            self.bob.say("/me two")
+        self.assertEqual(formatted.call_count, 2)
+        self.clock.advance(0)
+        for each in [self.carol, *more]:
+            self.assertEqual(each.received(), b"<alice> one\n* bob two\n")
+
+    def test_later_lines_in_the_same_turn_go_out_together_at_its_end(self) -> None:
+        sends = self.bob.count_sends()
+        self.alice.say("one", "two", "three")
+        self.carol.say("four")
+        self.assertEqual(self.bob.received(), b"<alice> one\n")
+        self.clock.advance(0)
+        self.assertEqual(self.bob.received(), b"<alice> two\n<alice> three\n<carol> four\n")
+        self.assertEqual(sends, [b"<alice> one\n", b"<alice> two\n<alice> three\n<carol> four\n"])
+        self.alice.say("five")
+        self.assertEqual(self.bob.received(), b"<alice> five\n")
+
+    def test_what_the_kernel_does_not_take_waits_and_keeps_its_place(self) -> None:
+        # Small buffers at both ends of bob's connection, and bob not reading.
+        self.bob.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        self.bob.peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        lines = [f"{i:04} " + "x" * 400 for i in range(200)]
+        turn = 0
+        while not self.bob.queued:
+            self.alice.say(lines[turn])
+            self.clock.advance(0)
+            self.carol.received()
+            turn += 1
+            self.assertLess(turn, len(lines), "the kernel never refused a line")
+        self.assertIsNone(self.bob.transport.send_now)
+        # Carol still gets each line at once; bob's wait behind what is queued.
+        for line in lines[turn:]:
+            self.alice.say(line)
+            self.assertEqual(self.carol.received(), f"<alice> {line}\n".encode())
+            self.clock.advance(0)
+        data = b""
+        while self.bob.queued or len(data) < sum(len(f"<alice> {line}\n") for line in lines):
+            data += self.bob.received()
+            if self.bob.queued:
+                self.bob.transport.doWrite()
+        self.assertEqual(data.decode().splitlines(), [f"<alice> {line}" for line in lines])
+        self.assertIsNotNone(self.bob.transport.send_now)
+        self.alice.say("after")
+        self.assertEqual(self.bob.received(), b"<alice> after\n")
+
+    def test_a_send_that_fails_leaves_the_line_to_the_queue(self) -> None:
+        tried: list[bytes] = []
+
+        def would_block(data: bytes) -> int:
+            tried.append(data)
+            raise BlockingIOError()
+
+        self.bob.transport.send_now = would_block
+        self.alice.say("hello")
+        self.assertEqual(self.carol.received(), b"<alice> hello\n")
+        self.assertEqual(self.bob.received(), b"")
+        self.assertTrue(self.bob.queued)
+        self.assertEqual(tried, [b"<alice> hello\n"], "tried once, then queued")
+        self.bob.transport.doWrite()
+        self.assertEqual(self.bob.received(), b"<alice> hello\n")
+
+    def test_a_connection_hung_up_is_skipped(self) -> None:
+        self.bob.say("/quit")
+        self.assertEqual(self.bob.received(), b"*** Bye!\n")
+        self.alice.say("hello")
+        self.clock.advance(0)
+        self.assertEqual(self.bob.received(), b"")
+        self.assertEqual(self.carol.received(), b"*** bob left lobby\n<alice> hello\n")
+
+
+class FanOutAndLookupsTests(SynchronousTestCase):
+    """A connection waiting for a history lookup gets room lines after the answer."""
+
+    def test_lines_wait_behind_a_lookup_then_go_straight_again(self) -> None:
+        clock = Clock()
+        history = FakeHistory(clock, at_once=False)
+        factory = make_factory(clock=clock, history=history, replay=0, limits=Limits(rate=0))
+        alice = SocketConnection(self, factory, "alice")
+        history.answer()
+        bob = SocketConnection(self, factory, "bob")
+        history.answer()
+        clock.advance(0)
+        alice.received()
+        bob.received()
+        bob.say("/history")
+        alice.say("during")
+        clock.advance(0)
+        self.assertEqual(bob.received(), b"")
+        history.answer()
+        clock.advance(0)
+        self.assertEqual(
+            bob.received().decode().splitlines(),
+            ["*** No history of lobby", "<alice> during"],
+        )
+        sends = bob.count_sends()
+        alice.say("after")
+        self.assertEqual(bob.received(), b"<alice> after\n")
+        self.assertEqual(sends, [b"<alice> after\n"])
+
+
+class OtherTransportsTests(SynchronousTestCase):
+    """Connections whose transport cannot take lines straight get them the usual way."""
+
+    def test_string_transport(self) -> None:
+        from tests.support import signed_on
+
+        factory = make_factory()
+        alice = signed_on(factory, "alice")
+        bob = signed_on(factory, "bob", port=40001)
+        writes: list[bytes] = []
+        write: Callable[[bytes], None] = bob.transport.write
+        bob.transport.write = lambda data: (writes.append(data), write(data))  # type: ignore[method-assign,func-returns-value]
+        alice.send("hello")
+        self.assertEqual(writes, [b"<alice> hello\n"])
+        self.assertEqual(bob.lines(), ["<alice> hello"])
