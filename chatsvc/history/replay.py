@@ -1,7 +1,8 @@
 """
-History on a connection: the replay on joining a room, C{/history} and
-C{/search}, each framed by notices, and what else the connection is sent
-while they are looked up.
+History on a connection: the lookups in flight (the replay on joining a room,
+C{/history} and C{/search}), and what else the connection is sent while they
+are looked up. A session starts them (L{chatsvc.sessions.session}); its
+frontend renders their answers.
 
 A lookup is answered later, by a store that may be busy. Until it is, the
 connection's other output (live chat, replies to its later commands) is held
@@ -27,16 +28,11 @@ test-case-name: tests.history.test_replay
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import attrs
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.logger import Logger
-from twisted.python.failure import Failure
-
-from chatsvc.frontends.line import wire
-from chatsvc.history import HistoryError, IHistory, Line
 
 HOLD_LIMIT = 1 << 20
 """
@@ -58,11 +54,6 @@ Bytes one framed answer may take at most (L{reply_budget}): a peer that asks
 for much and never reads must not be owed more than its send buffer at once.
 """
 
-ECHOED = 100
-"""Bytes of a search's words echoed in its heading, so that the heading keeps its count."""
-
-_log = Logger()
-
 
 @attrs.frozen
 class Lookup:
@@ -72,10 +63,6 @@ class Lookup:
     late: bytes
 
 
-def _count(n: int) -> str:
-    return "1 line" if n == 1 else f"{n} lines"
-
-
 def reply_budget(max_send_buffer: int) -> int:
     """
     The most bytes of one framed answer, for a connection dropped once more
@@ -83,88 +70,6 @@ def reply_budget(max_send_buffer: int) -> int:
     of that, at most L{REPLY_LIMIT}, so that an answer alone never drops it.
     """
     return min(REPLY_LIMIT, max_send_buffer // 4) if max_send_buffer else REPLY_LIMIT
-
-
-def _framed(heading: str, lines: list[Line], end: str, limit: int, budget: int) -> bytes:
-    """
-    C{lines} between a heading and an end notice; the oldest are left out
-    (and the heading says how many) if all of them would take over C{budget}.
-    """
-    shown = [wire.dated(line.event, line.when, limit) for line in lines]
-    size = sum(map(len, shown))
-    first = 0
-    while first < len(shown) and size > budget:
-        size -= len(shown[first])
-        first += 1
-    count = f"{_count(len(shown) - first)}, times in UTC"
-    if first:
-        count += (
-            f"; {_count(first).replace('line', 'earlier line')} left out, too long for one reply"
-        )
-    return b"".join(
-        [wire.notice(f"{heading} ({count}):", limit), *shown[first:], wire.notice(end, limit)]
-    )
-
-
-def _lookup(
-    answer: Deferred[list[Line]], show: Callable[[list[Line]], bytes], late: bytes, limit: int
-) -> Lookup:
-    def failed(failure: Failure) -> bytes:
-        if failure.check(HistoryError):
-            return wire.error(failure.getErrorMessage(), limit)
-        _log.failure("History lookup failed", failure)
-        return late
-
-    return Lookup(answer.addCallback(show).addErrback(failed), late)
-
-
-def _unavailable(room: str, limit: int) -> bytes:
-    return wire.error(f"the history of {room} is not available right now", limit)
-
-
-def recent(
-    history: IHistory,
-    room: str,
-    lines: int,
-    limit: int,
-    *,
-    joining: bool = False,
-    budget: int = REPLY_LIMIT,
-) -> Lookup:
-    """
-    The last C{lines} lines of C{room}, framed, each line at most C{limit}
-    bytes, all of them at most C{budget}. On C{joining} a room with no
-    history, nothing at all.
-    """
-
-    def show(found: list[Line]) -> bytes:
-        if not found:
-            return b"" if joining else wire.notice(f"No history of {room}", limit)
-        return _framed(f"Recent history of {room}", found, "End of history", limit, budget)
-
-    return _lookup(history.recent(room, lines), show, _unavailable(room, limit), limit)
-
-
-def search(
-    history: IHistory,
-    room: str,
-    words: Sequence[str],
-    lines: int,
-    limit: int,
-    *,
-    budget: int = REPLY_LIMIT,
-) -> Lookup:
-    """The last C{lines} lines of C{room} with all of C{words}, framed, in at most C{budget}."""
-    wanted = wire.clip(" ".join(words), ECHOED)
-
-    def show(found: list[Line]) -> bytes:
-        if not found:
-            return wire.notice(f"Nothing in {room} matches {wanted}", limit)
-        return _framed(
-            f"Search results in {room} for {wanted}", found, "End of search results", limit, budget
-        )
-
-    return _lookup(history.search(room, words, lines), show, _unavailable(room, limit), limit)
 
 
 @attrs.define(eq=False)

@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+import attrs
+
+from chatsvc.chat.commands import HELP, HISTORY_CAPPED
 from chatsvc.chat.events import (
     Action,
     Event,
@@ -39,6 +42,27 @@ from chatsvc.chat.events import (
     TopicChanged,
 )
 from chatsvc.chat.model import Topic
+from chatsvc.history import Line
+from chatsvc.sessions.results import (
+    Entered,
+    Farewell,
+    Goodbye,
+    Help,
+    HistoryCapped,
+    HistoryFound,
+    HistoryUnavailable,
+    KickedOut,
+    Members,
+    NicknamePrompt,
+    PasswordPrompt,
+    PrivateSent,
+    Refused,
+    Renamed,
+    Result,
+    RoomList,
+    TopicShown,
+    Welcome,
+)
 
 LIST_WIDTH = 480
 """The longest line, in bytes, that L{listing} packs names into."""
@@ -234,3 +258,141 @@ def listing(items: Iterable[str], width: int = LIST_WIDTH) -> list[bytes]:
     if current:
         lines.append(notice(", ".join(current)))
     return lines
+
+
+# What sessions show, as lines
+
+GREETING = notice("Welcome to chatsvc!")
+PROMPT = notice("Choose a nickname:")
+
+_FAREWELLS = {
+    Farewell.QUIT: notice("Bye!"),
+    Farewell.LOGIN_TIMEOUT: notice("Timed out waiting for a nickname. Goodbye!"),
+    Farewell.PASSWORD_TIMEOUT: notice("Timed out waiting for a password. Goodbye!"),
+    Farewell.TOO_MANY_PASSWORDS: notice("Too many wrong passwords. Goodbye!"),
+    Farewell.CANNOT_CHECK: notice("Passwords cannot be checked now; try again later. Goodbye!"),
+    Farewell.SHUTDOWN: notice("The server is shutting down. Goodbye!"),
+    Farewell.REPLACED: notice("Signed on from elsewhere. Goodbye!"),
+}
+
+ECHOED = 100
+"""Bytes of a search's words echoed in its heading, so that the heading keeps its count."""
+
+
+def password_prompt(account: str) -> bytes:
+    """The notice that asks for the password of C{account}."""
+    return notice(f"Password for {account}:")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+@attrs.frozen
+class LineRenderer:
+    """
+    What a session shows, and the chat's events, as lines of at most
+    C{max_line} bytes; one history reply in at most C{budget} bytes.
+    """
+
+    max_line: int
+    budget: int
+
+    def render(self, result: Result | Event) -> bytes:
+        """The lines for C{result}; empty for a result that shows nothing."""
+        limit = self.max_line
+        match result:
+            case NicknamePrompt():
+                return PROMPT
+            case PasswordPrompt(account=account):
+                return password_prompt(account)
+            case Refused(reason=reason):
+                return error(reason, limit)
+            case Welcome(nick=nick):
+                return notice(f"Hello {nick}! Type /help for the commands.", limit)
+            case Entered():
+                return self._entered(result)
+            case Members(room=room, members=members):
+                return self._members("Members of", room, members)
+            case RoomList(rooms=rooms):
+                return notice(f"{_count(len(rooms), 'room')}:", limit) + self._list(
+                    f"{name} ({count})" for name, count in rooms
+                )
+            case Renamed(nick=nick):
+                return notice(f"You are now known as {nick}", limit)
+            case PrivateSent(message=message):
+                return own_private_message(message)
+            case TopicShown(room=room, topic=current):
+                return topic(room, current)
+            case Help():
+                return b"".join(notice(line, limit) for line in ["Commands:", *HELP])
+            case HistoryCapped():
+                return notice(HISTORY_CAPPED, limit)
+            case HistoryFound():
+                return self._history(result)
+            case HistoryUnavailable(room=room):
+                return error(f"the history of {room} is not available right now", limit)
+            case Goodbye(why=Farewell.OWNER_ARRIVED, nick=nick):
+                return notice(
+                    f"The nickname {nick} is registered, and its owner signed on. Goodbye!"
+                )
+            case Goodbye(why=why):
+                return _FAREWELLS[why]
+            case KickedOut(event=event):
+                return kicked(event)
+            case event:
+                return render(event)
+
+    def _entered(self, entered: Entered) -> bytes:
+        room, limit = entered.room, self.max_line
+        if entered.members is None:
+            count = _count(entered.count, "member")
+            shown = notice(f"You joined {room} ({count}):", limit) + notice(
+                f"Too many to list here; /who {room} lists them.", limit
+            )
+        else:
+            shown = self._members("You joined", room, entered.members)
+        return shown if entered.topic is None else shown + topic(room, entered.topic)
+
+    def _members(self, heading: str, room: str, members: tuple[str, ...]) -> bytes:
+        count = _count(len(members), "member")
+        return notice(f"{heading} {room} ({count}):", self.max_line) + self._list(members)
+
+    def _list(self, items: Iterable[str]) -> bytes:
+        return b"".join(listing(items, min(LIST_WIDTH, self.max_line + 1)))
+
+    def _history(self, found: HistoryFound) -> bytes:
+        room, limit = found.room, self.max_line
+        if found.words is None:
+            if not found.lines:
+                return b"" if found.joining else notice(f"No history of {room}", limit)
+            return self._framed(f"Recent history of {room}", found.lines, "End of history")
+        wanted = clip(" ".join(found.words), ECHOED)
+        if not found.lines:
+            return notice(f"Nothing in {room} matches {wanted}", limit)
+        return self._framed(
+            f"Search results in {room} for {wanted}", found.lines, "End of search results"
+        )
+
+    def _framed(self, heading: str, lines: Sequence[Line], end: str) -> bytes:
+        """
+        C{lines} between a heading and an end notice; the oldest are left out
+        (and the heading says how many) if all of them would take over the budget.
+        """
+        limit = self.max_line
+        shown = [dated(line.event, line.when, limit) for line in lines]
+        size = sum(map(len, shown))
+        first = 0
+        while first < len(shown) and size > self.budget:
+            size -= len(shown[first])
+            first += 1
+        count = f"{_lines(len(shown) - first)}, times in UTC"
+        if first:
+            count += f"; {_lines(first, 'earlier line')} left out, too long for one reply"
+        return b"".join(
+            [notice(f"{heading} ({count}):", limit), *shown[first:], notice(end, limit)]
+        )
+
+
+def _lines(n: int, noun: str = "line") -> str:
+    return _count(n, noun)

@@ -1,0 +1,175 @@
+"""
+What a session shows its user: one small frozen class per kind of answer,
+which each frontend renders on its own wire. The chat's own events
+(L{chatsvc.chat.events}) are shown as they are.
+
+test-case-name: tests.sessions.test_session
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from chatsvc.chat.events import Kicked, PrivateMessage
+from chatsvc.chat.model import Topic
+from chatsvc.history import Line
+
+
+@attrs.frozen
+class NicknamePrompt:
+    """A nickname is asked for (again)."""
+
+
+@attrs.frozen
+class PasswordPrompt:
+    """The password of C{account}, the registered nickname asked for, is asked for."""
+
+    account: str
+
+
+@attrs.frozen
+class Refused:
+    """What the user asked for was refused, for C{reason} (meant for the user); nothing changed."""
+
+    reason: str
+
+
+@attrs.frozen
+class Welcome:
+    """Signed on as C{nick}."""
+
+    nick: str
+
+
+@attrs.frozen
+class Entered:
+    """
+    The user entered C{room}, with C{count} members: their nicknames, sorted,
+    or L{None} if there are too many to list; and its C{topic}.
+    """
+
+    room: str
+    count: int
+    members: tuple[str, ...] | None
+    topic: Topic | None
+
+
+@attrs.frozen
+class Members:
+    """Who is in C{room} (C{/who}), sorted."""
+
+    room: str
+    members: tuple[str, ...]
+
+
+@attrs.frozen
+class RoomList:
+    """Every room and how many are in it, sorted by name."""
+
+    rooms: tuple[tuple[str, int], ...]
+
+
+@attrs.frozen
+class Renamed:
+    """The user is called C{nick} from now on."""
+
+    nick: str
+
+
+@attrs.frozen
+class PrivateSent:
+    """The user's own copy of a private message it sent."""
+
+    message: PrivateMessage
+
+
+@attrs.frozen
+class TopicShown:
+    """The topic of C{room}, or that it has none."""
+
+    room: str
+    topic: Topic | None
+
+
+@attrs.frozen
+class Help:
+    """The list of commands."""
+
+
+@attrs.frozen
+class HistoryCapped:
+    """More lines of history were asked for than are shown: C{most} are."""
+
+    most: int
+
+
+@attrs.frozen
+class HistoryFound:
+    """
+    Lines from the history of C{room}: its latest (C{words} is L{None}), or
+    the latest with all of C{words}. On C{joining} the room, none is shown as
+    nothing at all.
+    """
+
+    room: str
+    lines: tuple[Line, ...]
+    words: tuple[str, ...] | None = None
+    joining: bool = False
+
+
+@attrs.frozen
+class HistoryUnavailable:
+    """The history of C{room} did not answer in time, or failed."""
+
+    room: str
+
+
+class Farewell(enum.Enum):
+    """Why the session ends, as the user is told last."""
+
+    QUIT = "quit"  # the user asked to
+    LOGIN_TIMEOUT = "login timeout"  # no nickname in time
+    PASSWORD_TIMEOUT = "password timeout"  # no password in time
+    TOO_MANY_PASSWORDS = "too many passwords"  # too many wrong ones
+    CANNOT_CHECK = "cannot check"  # the password could not be checked at all
+    SHUTDOWN = "shutdown"  # the server is stopping
+    REPLACED = "replaced"  # the same account signed on with this nickname elsewhere
+    OWNER_ARRIVED = "owner arrived"  # a guest's nickname: its registered owner signed on
+
+
+@attrs.frozen
+class KickedOut:
+    """The user was kicked out of the chat (C{event}), and is told last."""
+
+    event: Kicked
+
+
+@attrs.frozen
+class Goodbye:
+    """The last thing the user is told: why the session ends (and C{nick}, the name it had)."""
+
+    why: Farewell
+    nick: str | None = None
+
+
+Result = (
+    NicknamePrompt
+    | PasswordPrompt
+    | Refused
+    | Welcome
+    | Entered
+    | Members
+    | RoomList
+    | Renamed
+    | PrivateSent
+    | TopicShown
+    | Help
+    | HistoryCapped
+    | HistoryFound
+    | HistoryUnavailable
+    | Goodbye
+    | KickedOut
+)
+"""Everything a session shows its user but the chat's events."""

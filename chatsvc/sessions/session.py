@@ -1,0 +1,549 @@
+"""
+One user's session: signing on, every request, history lookups and the
+output held behind them, and the end; the same on every wire.
+
+A session never sees its wire. Its frontend (L{ISessionFrontend}) parses
+what the user sends into calls here (L{Session.sign_on_as},
+L{Session.give_password}, L{Session.perform} with a command of
+L{chatsvc.chat.commands}, L{Session.quit}), and renders what the session
+shows (L{chatsvc.sessions.results}, and the chat's own events) into the
+opaque output it then hands back to be sent, in order: the session holds
+that output back while a history lookup asked for earlier is in flight, so
+that an answer always comes out whole, where it was asked for.
+
+Signing on: the nickname, then, for a registered one, its password, checked
+through the L{Portal} (the connection reads nothing while it is checked);
+after a wrong one, L{PASSWORD_DELAY} seconds in which nothing is read, then
+the prompt again, and after L{PASSWORD_ATTEMPTS} of them, a goodbye. A
+registered nickname is asked for its password first, even while someone
+holds it: the right one takes it over. The whole sign-on has
+C{login_timeout} seconds.
+
+test-case-name: tests.sessions.test_session
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from twisted.cred.credentials import UsernamePassword
+from twisted.cred.error import UnauthorizedLogin
+from twisted.cred.portal import Portal
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from chatsvc.chat import commands
+from chatsvc.chat.commands import SEARCH_RESULTS, Command
+from chatsvc.chat.events import Action, Event, Kicked, Message, PrivateMessage
+from chatsvc.chat.interfaces import IAccount, IChatClient
+from chatsvc.chat.model import Account, Chat, ChatError, Participant, Room, is_valid_name
+from chatsvc.history import HistoryError, IHistory, Line
+from chatsvc.history.replay import Lookup, Lookups
+from chatsvc.sessions import results
+from chatsvc.sessions.results import Farewell, Result
+
+PASSWORD_DELAY = 3.0
+"""Seconds between a wrong password and the next prompt (or the goodbye)."""
+
+PASSWORD_ATTEMPTS = 3
+"""Wrong passwords a connection may give before it is closed."""
+
+LOOKUP_COST = 5
+"""
+What a history lookup (the replay on joining, C{/history}, C{/search}) costs
+against the input rate, in lines: the line that asked for it and four more.
+A lookup costs the server far more than a line does.
+"""
+
+
+class ISessionFrontend(Protocol):
+    """
+    What a session drives: one connection, on its wire. C{render} turns what
+    the session shows into the wire's output (opaque to the session), which
+    C{send} writes in order.
+    """
+
+    peer: str
+    """Who is at the other end, for the log."""
+
+    def render(self, result: Result | Event) -> bytes:
+        """What C{result} looks like on this wire (empty: nothing at all)."""
+
+    def send(self, output: bytes) -> None:
+        """Write C{output} after everything sent before it."""
+
+    def hang_up(self, last: bytes) -> None:
+        """Send C{last}, and close; the session is over."""
+
+    def wait(self, waiting: bool) -> None:
+        """Stop reading from the user while C{waiting} (a verdict or a delay is awaited)."""
+
+    def holding(self, holding: bool) -> None:
+        """Output is (or is no longer) held behind lookups: none may go past the session."""
+
+    def charge(self, lines: int) -> None:
+        """Count C{lines} more against the user's input rate: a request costs more than a line."""
+
+
+class Stage(enum.Enum):
+    """Where a session is in signing on."""
+
+    NICKNAME = "nickname"  # waiting for a nickname
+    PASSWORD = "password"  # waiting for the password of a registered nickname
+    CHECKING = "checking"  # the portal is checking it; reading is paused
+    REFUSED = "refused"  # a wrong password: waiting out the delay, reading paused
+    SIGNED_ON = "signed on"
+    QUITTING = "quitting"  # signed off; the answers to lookups in flight come, then Bye
+    OVER = "over"  # hung up
+
+
+class Session:
+    """
+    One user's session on C{chat}, driven by C{frontend}, whose participant
+    in the chat is C{client} (the frontend's connection). Registered
+    nicknames log in through C{portal}; C{history} keeps and answers room
+    history, of which C{replay} lines are shown on entering a room; timers
+    run on C{clock}.
+    """
+
+    _log = Logger()
+
+    __slots__ = (
+        "_client",
+        "_delay",
+        "_failures",
+        "_frontend",
+        "_login",
+        "_logout",
+        "_lookups",
+        "_server",
+        "_timeout",
+        "leave_reason",
+        "participant",
+        "stage",
+    )
+
+    def __init__(
+        self, server: SessionServer, frontend: ISessionFrontend, client: IChatClient
+    ) -> None:
+        self._server = server
+        self._frontend = frontend
+        self._client = client
+        self.participant: Participant | None = None
+        self.stage = Stage.NICKNAME
+        self.leave_reason: str | None = None
+        """The server's reason for the user's leaving, should the connection be lost."""
+        self._login: tuple[str, str] | None = None  # nickname and account asked for
+        self._failures = 0  # wrong passwords given
+        self._delay: IDelayedCall | None = None
+        self._timeout: IDelayedCall | None = None
+        self._logout: Callable[[], object] | None = None
+        self._lookups = Lookups(frontend.send, server.clock, idle=lambda: frontend.holding(False))
+
+    # The connection
+
+    def start(self) -> None:
+        """
+        The connection is made (and its frontend has greeted the user as its
+        wire does): time the sign-on.
+        """
+        timeout = self._server.login_timeout
+        if timeout:
+            self._timeout = self._server.clock.callLater(timeout, self._timed_out)
+
+    def lost(self) -> None:
+        """The connection is gone: sign off (with the server's reason, if any) and let go."""
+        self.stage = Stage.OVER
+        for timer in (self._timeout, self._delay):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._lookups.stop()
+        self._sign_off(self.leave_reason)
+        if self._logout is not None:
+            logout, self._logout = self._logout, None
+            logout()
+
+    @property
+    def over(self) -> bool:
+        """Whether the session has hung up."""
+        return self.stage is Stage.OVER
+
+    @property
+    def holding(self) -> bool:
+        """Whether output is held behind lookups in flight."""
+        return self._lookups.busy
+
+    def output(self, data: bytes) -> None:
+        """Send C{data}, already rendered, after whatever is held behind lookups."""
+        if self._lookups.busy:
+            self._lookups.hold(data)
+        else:
+            self._frontend.send(data)
+
+    def dropped(self) -> None:
+        """
+        The connection is being dropped for not taking its output: nothing
+        more is sent, and its room will be told why once it is gone.
+        """
+        self.stage = Stage.OVER
+        self.leave_reason = "not reading"
+        self._lookups.stop()
+
+    # What the chat tells the user
+
+    def deliver(self, event: Event) -> None:
+        self.output(self._frontend.render(event))
+
+    def kicked(self, event: Kicked) -> None:
+        self.participant = None
+        self._hang_up(results.KickedOut(event))
+
+    def goodbye(self) -> None:
+        """
+        The server is stopping, and its chat is dissolved at once
+        (L{Chat.dissolve}), so nobody is told about anyone else leaving.
+        """
+        self.participant = None
+        self._hang_up(results.Goodbye(Farewell.SHUTDOWN))
+
+    # Signing on
+
+    def sign_on_as(self, nick: str) -> None:
+        """The user's answer at the nickname prompt."""
+        if self.stage is not Stage.NICKNAME:
+            return
+        if not nick:
+            self._show(results.NicknamePrompt())
+            return
+        chat = self._server.chat
+        # A registered nickname is asked for its password first, taken or
+        # not: whoever knows it may have it (L{_take_over}), and nothing
+        # typed after it is ever read as another nickname.
+        account = chat.registered(nick) if is_valid_name(nick) else None
+        if account is None:
+            try:
+                chat.check_nick(nick)
+            except ChatError as e:
+                self._refuse_nickname(e)
+                return
+            self._sign_on(nick, None)
+        else:
+            self._login = (nick, account)
+            self.stage = Stage.PASSWORD
+            self._show(results.PasswordPrompt(account))
+
+    def give_password(self, password: bytes) -> None:
+        """The user's answer at the password prompt, exactly as typed; empty: no password."""
+        if self.stage is not Stage.PASSWORD:
+            return
+        assert self._login is not None
+        account = self._login[1]
+        if not password:
+            self.stage = Stage.NICKNAME
+            self._show(results.NicknamePrompt())
+            return
+        portal = self._server.portal
+        assert portal is not None, "a chat with accounts needs a portal"
+        self.stage = Stage.CHECKING
+        credentials = UsernamePassword(account.encode(), password)
+        checked = portal.login(credentials, None, IAccount)
+        checked.addCallbacks(self._logged_in, self._login_failed, errbackArgs=(account,))
+        if self.stage is Stage.CHECKING:
+            self._frontend.wait(True)
+
+    def _logged_in(self, login: tuple[Any, Account, Callable[[], object]]) -> None:
+        _, account, logout = login
+        if self.stage is Stage.OVER:
+            logout()
+            return
+        assert self._login is not None
+        self._take_over(self._login[0])
+        self._sign_on(self._login[0], account)
+        if self.participant is None:
+            logout()  # refused after all: back at the nickname prompt, logged in to nothing
+        else:
+            self._logout = logout
+        self._frontend.wait(False)
+
+    def _take_over(self, nick: str) -> None:
+        """
+        Whoever has C{nick} now leaves it to this session, which has just
+        logged in to its account: the same user signed on elsewhere (a bot's
+        previous connection that lingers), or a guest who took it before it
+        was registered.
+        """
+        holder = self._server.chat.find(nick)
+        if holder is None:
+            return
+        other = self._server.session_of(holder)
+        self._log.info(
+            "{peer} takes {nick} over from {other}",
+            peer=self._frontend.peer,
+            nick=holder.nick,
+            other=other._frontend.peer,
+        )
+        guest = holder.account is None
+        other._sign_off("signed on from elsewhere")
+        why = Farewell.OWNER_ARRIVED if guest else Farewell.REPLACED
+        other._hang_up(results.Goodbye(why, holder.nick))
+
+    def _login_failed(self, failure: Failure, account: str) -> None:
+        if self.stage is Stage.OVER:
+            return
+        if not failure.check(UnauthorizedLogin):
+            self._log.failure("Cannot check the password of {account}", failure, account=account)
+            self._hang_up(results.Goodbye(Farewell.CANNOT_CHECK))
+            return
+        self._failures += 1
+        self._log.info(
+            "{peer} gave a wrong password for {account} ({n} of {most})",
+            peer=self._frontend.peer,
+            account=account,
+            n=self._failures,
+            most=PASSWORD_ATTEMPTS,
+        )
+        self.stage = Stage.REFUSED
+        self._show(results.Refused(f"wrong password for {account}"))
+        self._frontend.wait(True)
+        self._delay = self._server.clock.callLater(self._server.password_delay, self._retry)
+
+    def _retry(self) -> None:
+        """The delay after a wrong password is over: ask again, or give up."""
+        self._delay = None
+        if self._failures >= PASSWORD_ATTEMPTS:
+            self._log.info("{peer} gave too many wrong passwords", peer=self._frontend.peer)
+            self._hang_up(results.Goodbye(Farewell.TOO_MANY_PASSWORDS))
+            return
+        assert self._login is not None
+        self.stage = Stage.PASSWORD
+        self._show(results.PasswordPrompt(self._login[1]))
+        self._frontend.wait(False)
+
+    def _refuse_nickname(self, error: ChatError) -> None:
+        self.stage = Stage.NICKNAME
+        self._show(results.Refused(str(error)))
+        self._show(results.NicknamePrompt())
+
+    def _sign_on(self, nick: str, account: Account | None) -> None:
+        try:
+            self.participant = self._server.chat.sign_on(nick, self._client, account)
+        except ChatError as e:
+            self._refuse_nickname(e)
+            return
+        self.stage = Stage.SIGNED_ON
+        self._login = None
+        if self._timeout is not None and self._timeout.active():
+            self._timeout.cancel()
+        self._timeout = None
+        peer = self._frontend.peer
+        if account is None:
+            self._log.info("{peer} is {nick}", peer=peer, nick=nick)
+        else:
+            self._log.info(
+                "{peer} is {nick}, logged in to {account}{operator}",
+                peer=peer,
+                nick=nick,
+                account=account.name,
+                operator=" (operator)" if account.operator else "",
+            )
+        self._show(results.Welcome(nick))
+        self._entered(self.participant.room)
+
+    def _timed_out(self) -> None:
+        self._timeout = None
+        if self.stage is Stage.NICKNAME:
+            self._log.info("{peer} gave no nickname in time", peer=self._frontend.peer)
+            self._hang_up(results.Goodbye(Farewell.LOGIN_TIMEOUT))
+        else:
+            self._log.info("{peer} gave no password in time", peer=self._frontend.peer)
+            self._hang_up(results.Goodbye(Farewell.PASSWORD_TIMEOUT))
+
+    # Signing off
+
+    def quit(self, reason: str | None = None) -> None:
+        """The user leaves, with C{reason}, its own words, if it gave one."""
+        if self.stage in (Stage.OVER, Stage.QUITTING):
+            return
+        self._sign_off(reason, from_user=True)
+        if self._lookups.busy:
+            # What was asked before /quit is answered first (a script piping
+            # "/history" then "/quit" wants the history); the lookups' own
+            # timeout bounds the wait. Nothing more is read meanwhile.
+            self.stage = Stage.QUITTING
+            self._frontend.wait(True)
+            self._lookups.when_done().addCallback(
+                lambda _: self._hang_up(results.Goodbye(Farewell.QUIT))
+            )
+        else:
+            self._hang_up(results.Goodbye(Farewell.QUIT))
+
+    def _sign_off(self, reason: str | None, *, from_user: bool = False) -> None:
+        participant, self.participant = self.participant, None
+        if participant is not None:
+            self._log.info(
+                "{nick} left {room}{why}",
+                nick=participant.nick,
+                room=", ".join(room.name for room in participant.rooms),
+                why=(f" (quit: {reason})" if from_user else f" ({reason})") if reason else "",
+            )
+            self._server.chat.sign_off(participant, reason, from_user=from_user)
+
+    def _hang_up(self, last: Result) -> None:
+        if self.stage is Stage.OVER:
+            return
+        self.stage = Stage.OVER
+        if self._timeout is not None and self._timeout.active():
+            self._timeout.cancel()
+        self._timeout = None
+        held = self._lookups.drain()
+        if held:
+            self._frontend.send(held)
+        self._frontend.hang_up(self._frontend.render(last))
+
+    # Requests
+
+    def perform(self, command: Command) -> None:
+        """Carry out what a signed-on user asked for; a refusal is shown, and changes nothing."""
+        me = self.participant
+        if me is None or self.stage is not Stage.SIGNED_ON:
+            return
+        try:
+            self._perform(me, command)
+        except ChatError as e:
+            self._show(results.Refused(str(e)))
+
+    def _perform(self, me: Participant, command: Command) -> None:
+        chat = self._server.chat
+        match command:
+            case commands.Say(text=said):
+                if said.strip():
+                    self._relayed(chat.say(me, said))
+            case commands.Me(text=action):
+                self._relayed(chat.act(me, action))
+            case commands.Msg(nick=nick, text=said):
+                private = chat.whisper(me, nick, said)
+                self._show(results.PrivateSent(private))
+                self._relayed(private)
+            case commands.Nick(nick=nick):
+                old = chat.rename(me, nick)
+                self._log.info("{old} is now known as {new}", old=old, new=nick)
+                self._show(results.Renamed(nick))
+            case commands.Join(room=name):
+                self._move(me, name)
+            case commands.Part():
+                if me.room is chat.lobby:
+                    raise ChatError(f"you are in {chat.lobby.name}; /quit leaves the chat")
+                self._move(me, chat.lobby.name)
+            case commands.Who(room=name):
+                room = me.room if name is None else chat.room(name)
+                self._show(results.Members(room.name, tuple(room.nicks())))
+            case commands.Rooms():
+                rooms = tuple((room.name, len(room)) for room in chat.rooms())
+                self._show(results.RoomList(rooms))
+            case commands.History(lines=lines, capped=capped):
+                if capped:
+                    self._show(results.HistoryCapped(commands.HISTORY_MAX))
+                self._look_up(me.room.name, lines)
+            case commands.Search(words=words):
+                self._look_up(me.room.name, SEARCH_RESULTS, words)
+            case commands.Help():
+                self._show(results.Help())
+            case commands.Quit(reason=reason):
+                self.quit(reason)
+            case commands.Topic(text=None):
+                self._show(results.TopicShown(me.room.name, me.room.topic))
+            case commands.Topic(text=str(new_topic)):
+                chat.set_topic(me, new_topic, self._server.clock.seconds())
+                self._log.info("{nick} set the topic of {room}", nick=me.nick, room=me.room.name)
+            case commands.Kick(nick=nick, reason=reason):
+                kicked = chat.kick(me, nick, reason)
+                self._log.info(
+                    "{by} kicked {nick} from {room}{why}",
+                    by=me.nick,
+                    nick=kicked.nick,
+                    room=kicked.room,
+                    why=f" ({kicked.reason})" if kicked.reason else "",
+                )
+
+    def _move(self, me: Participant, name: str) -> None:
+        """To the room C{name}, from the one it is in: one room at a time, as the line protocol."""
+        old = me.room.name
+        room = self._server.chat.move(me, name)
+        self._log.info("{nick} left {old} for {new}", nick=me.nick, old=old, new=room.name)
+        self._entered(room)
+
+    def _relayed(self, event: Message | Action | PrivateMessage) -> None:
+        """Keep room lines in the history; log every line, with C{--log-messages}."""
+        if not isinstance(event, PrivateMessage):
+            self._server.history.record(event)
+        if self._server.log_messages:
+            self._log.info("{line}", line=self._server.log_line(event))
+
+    def _entered(self, room: Room) -> None:
+        """
+        What one is told on entering C{room}: who is there (unless there are
+        too many to list), its topic, then what was said there lately.
+        """
+        limit = self._server.chat.announce_limit
+        members = None if limit and len(room) > limit else tuple(room.nicks())
+        self._show(results.Entered(room.name, len(room), members, room.topic))
+        if self._server.replay:
+            self._look_up(room.name, self._server.replay, joining=True)
+
+    def _look_up(
+        self,
+        room: str,
+        lines: int,
+        words: Sequence[str] | None = None,
+        *,
+        joining: bool = False,
+    ) -> None:
+        """Show the answer to a lookup when it comes; what is shown meanwhile waits for it."""
+        if self._lookups.full:
+            self._show(results.Refused("too many history lookups at once; wait for their answers"))
+            return
+        self._frontend.charge(LOOKUP_COST - 1)
+        history = self._server.history
+        found = history.recent(room, lines) if words is None else history.search(room, words, lines)
+        late = self._frontend.render(results.HistoryUnavailable(room))
+        render = self._frontend.render
+        search = None if words is None else tuple(words)
+
+        def show(lines: list[Line]) -> bytes:
+            return render(results.HistoryFound(room, tuple(lines), search, joining))
+
+        def failed(failure: Failure) -> bytes:
+            if failure.check(HistoryError):
+                return render(results.Refused(failure.getErrorMessage()))
+            self._log.failure("History lookup failed", failure)
+            return late
+
+        answer: Deferred[bytes] = found.addCallback(show).addErrback(failed)
+        self._lookups.start(Lookup(answer, late))
+        self._frontend.holding(True)
+
+    def _show(self, result: Result) -> None:
+        self.output(self._frontend.render(result))
+
+
+class SessionServer(Protocol):
+    """What sessions share: the chat and what serves it."""
+
+    chat: Chat
+    portal: Portal | None
+    history: IHistory
+    clock: IReactorTime
+    login_timeout: float
+    password_delay: float
+    replay: int
+    log_messages: bool
+
+    def session_of(self, participant: Participant) -> Session:
+        """The session of C{participant}, one of this server's."""
+
+    def log_line(self, event: Message | Action | PrivateMessage) -> str:
+        """How the log shows a relayed message (C{--log-messages})."""

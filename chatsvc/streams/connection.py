@@ -1,0 +1,629 @@
+"""
+The stream connection layer that every TCP-based frontend reuses: lines in,
+held to their length and to an input rate; output out, batched per reactor
+turn, sent straight to the socket where it can be, counted while the peer
+does not read and dropped past the bounds; TLS handshakes, keepalive, and
+closing that never waits for ever; and the server side that counts
+connections in all and per address.
+
+A frontend subclasses L{StreamConnection} for its framing and its renderer
+(L{chatsvc.frontends.line.server}), and L{StreamServerFactory} for what its
+connections share.
+
+test-case-name: tests.frontends.line.test_hardening, tests.frontends.line.test_tls
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+from typing import Any, ClassVar, Generic, TypeVar, cast
+
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import (
+    IAddress,
+    IConsumer,
+    IDelayedCall,
+    IHandshakeListener,
+    INegotiated,
+    IPushProducer,
+    IReactorTime,
+    ITCPTransport,
+)
+from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from chatsvc.streams.eagertcp import EagerServer
+from chatsvc.streams.limits import Limits, TokenBucket
+
+SHUTDOWN_GRACE = 5.0
+"""Seconds a stopping server waits for goodbyes to flush before it hangs up."""
+
+HANG_UP_GRACE = 5.0
+"""
+Seconds a connection being closed has to take its last line: then it is
+aborted, so that a peer that does not read (or a TLS handshake that never
+ends) cannot keep its slot.
+"""
+
+
+def describe_address(address: IAddress, serial: int | None = None) -> str:
+    """
+    C{host:port} for IPv4 peers, C{[host]:port} for IPv6, C{unix#N} for UNIX
+    sockets: their peers have no address of their own, so the log tells them
+    apart by the connection's C{serial} number.
+    """
+    if isinstance(address, IPv4Address | IPv6Address):
+        host = f"[{address.host}]" if isinstance(address, IPv6Address) else address.host
+        return f"{host}:{address.port}"
+    if isinstance(address, UNIXAddress):
+        return "unix" if serial is None else f"unix#{serial}"
+    return str(address)
+
+
+def peer_host(address: IAddress | None, ipv6_prefix: int = 128) -> str | None:
+    """
+    What C{--max-per-ip} counts the peer under: its IPv4 address, or its IPv6
+    network of C{ipv6_prefix} bits (one host may have a whole /64), or
+    L{None} for a peer without an IP address. An IPv4 address mapped into
+    IPv6 counts as the IPv4 address.
+    """
+    if isinstance(address, IPv4Address):
+        return address.host
+    if isinstance(address, IPv6Address):
+        ip = ipaddress.IPv6Address(address.host.partition("%")[0])
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, ipv6_prefix), strict=False))
+    return None
+
+
+def _set_user_timeout(transport: ITCPTransport, seconds: float) -> None:
+    """
+    Have the kernel abort the connection once data it sent has gone
+    unacknowledged for C{seconds}, a closed window included (C{TCP_USER_TIMEOUT},
+    Linux): what a peer that never reads pins in the kernel's send buffer is
+    not ours to count, but this bounds how long it stays.
+    """
+    option = getattr(socket, "TCP_USER_TIMEOUT", None)
+    handle = _socket_of(transport)
+    if option is None or handle is None:
+        return
+    with contextlib.suppress(OSError):  # not a TCP socket after all: nothing to bound
+        handle.setsockopt(socket.IPPROTO_TCP, option, int(seconds * 1000))
+
+
+def _socket_of(transport: object) -> socket.socket | None:
+    """The socket under a TCP transport, or under TLS over one; None for others."""
+    for layer in (transport, getattr(transport, "transport", None)):
+        get_handle = getattr(layer, "getHandle", None)
+        handle = None if get_handle is None else get_handle()
+        if isinstance(handle, socket.socket):
+            return handle
+    return None
+
+
+@implementer(IPushProducer)
+class _SendBacklog:
+    """
+    Registered with a connection's transport as its producer, so the transport
+    says when its buffer is full (C{pauseProducing}) and when it has drained
+    (C{resumeProducing}); the connection counts what it queues in between.
+    """
+
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: StreamConnection) -> None:
+        self._connection = connection
+
+    def pauseProducing(self) -> None:
+        self._connection.peer_stopped_reading()
+
+    def resumeProducing(self) -> None:
+        self._connection.peer_caught_up()
+
+    def stopProducing(self) -> None:
+        pass
+
+
+@implementer(IHandshakeListener)
+class StreamConnection(Protocol):
+    """
+    One connection, over TCP, TLS, or a UNIX socket, held to its server's
+    L{Limits}. A subclass frames its wire: it gets each line that fits
+    (L{line_received}), having paid a token of the input budget for it (an
+    over-long line costs one too, and is refused with L{line_too_long}), and
+    writes with L{send}, ending with L{hang_up}.
+
+    Under TLS the transport is a L{twisted.protocols.tls.TLSMemoryBIOProtocol}
+    over the TCP connection: TCP options reach the socket through it, and so
+    does the backlog of a peer that does not read. Until the handshake is
+    done, TLS holds what is written and says so as if the peer were not
+    reading; reading on then is what completes the handshake.
+    """
+
+    delimiter: ClassVar[bytes] = b"\n"
+    factory: StreamServerFactory[Any]
+    transport: ITCPTransport
+    _log = Logger()
+
+    # Our own state in slots: with the attributes Twisted's classes add, a
+    # dict would pass the size at which instances share their keys, and cost
+    # each of thousands of idle connections a dict of its own (1.5 KiB).
+    __slots__ = (
+        "_backlogged",
+        "_bucket",
+        "_buffer",
+        "_closing",
+        "_direct",
+        "_discarding",
+        "_handshaking",
+        "_held",
+        "_holding",
+        "_hung_up",
+        "_lost",
+        "_queued",
+        "_receiving",
+        "_refill",
+        "_stalled",
+        "_throttled",
+        "_turn",
+        "_waiting",
+        "_writing",
+        "paused",
+        "peer",
+    )
+
+    def __init__(self) -> None:
+        self.peer = "?"
+        self.paused = False  # reading from the peer is paused
+        self._buffer = b""
+        self._hung_up = False
+        self._lost = False
+        self._discarding = False  # inside an over-long line, until its end
+        self._receiving = False
+        self._throttled = False  # out of input budget: reads paused
+        self._backlogged = False  # the peer is not reading: its reads paused too
+        self._waiting = False  # the frontend waits (a verdict, a delay): reads paused
+        self._handshaking = False  # TLS, before its handshake is done
+        self._holding = False  # output is held by the frontend: none may go straight
+        self._queued = 0  # bytes written while backlogged
+        self._writing = 0  # bytes of the write being made, while it is made
+        self._stalled: IDelayedCall | None = None  # --send-timeout, while backlogged
+        self._closing: IDelayedCall | None = None  # the abort after HANG_UP_GRACE
+        self._bucket: TokenBucket | None = None
+        self._refill: IDelayedCall | None = None
+        self._held: list[bytes] = []  # written after the first write of this turn
+        self._turn = 0  # the last reactor turn this connection was written to in
+        # The transport, while lines may go straight to its socket (the fan-out).
+        self._direct: EagerServer | None = None
+
+    # For the frontend
+
+    def connection_started(self) -> None:
+        """The connection is made and set up: the frontend's turn to greet."""
+
+    def connection_ended(self) -> None:
+        """The connection is gone: the frontend's turn to let go."""
+
+    def line_received(self, line: bytes) -> None:
+        """A line that fits, without its delimiter (a C{\\r} before it is still there)."""
+
+    def line_too_long(self) -> None:
+        """A line over the limit was received, and is being discarded to its end."""
+
+    def dropping(self) -> None:
+        """The connection is about to be aborted for not taking its output."""
+
+    # Connection events
+
+    def connectionMade(self) -> None:
+        limits = self.factory.limits
+        if self.peer == "?":
+            self.peer = describe_address(self.transport.getPeer())
+        self._handshaking = INegotiated.providedBy(self.transport)
+        if ITCPTransport.providedBy(self.transport):
+            self.transport.setTcpNoDelay(True)
+            self.transport.setTcpKeepAlive(True)
+            if limits.send_timeout:
+                _set_user_timeout(self.transport, limits.send_timeout)
+        IConsumer(self.transport).registerProducer(_SendBacklog(self), True)
+        self._update_direct()
+        self._bucket = TokenBucket(limits.rate, limits.burst, self.factory.clock.seconds())
+        self._log.info("{peer} connected", peer=self.peer)
+        self.connection_started()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._lost = True
+        for timer in (self._refill, self._stalled, self._closing):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self.connection_ended()
+        self._log.info("{peer} disconnected: {why}", peer=self.peer, why=reason.getErrorMessage())
+        self.factory.connection_lost(self)
+
+    def handshakeCompleted(self) -> None:
+        """
+        TLS is set up. Writes held until now are sent next, and the backlog
+        they counted as cleared then (not here, so reading does not stop and
+        start again in between).
+        """
+        self._handshaking = False
+        if self._backlogged:
+            self._start_send_timer()
+
+    # Input: lines, their length, their rate
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Split C{data} into lines and handle each, as LineReceiver does; written
+        here because LineReceiver, given an over-long line, drops everything
+        received after it as well, and copies its buffer once per line.
+        """
+        self._buffer += data
+        if self._receiving:
+            return
+        self._receiving = True
+        try:
+            self._handle_lines()
+        finally:
+            self._receiving = False
+
+    def _handle_lines(self) -> None:
+        limit = self.factory.limits.max_line
+        delimiter = self.delimiter
+        buffer, start = self._buffer, 0
+        while not self.paused and not self._hung_up:
+            end = buffer.find(delimiter, start)
+            if end == -1:
+                break
+            line = buffer[start:end]
+            if self._discarding:
+                # The end of a line already refused as too long: paid for then.
+                self._discarding = False
+            elif self._budget_spent():
+                break
+            elif len(line) > limit + 1 or (len(line) > limit and not line.endswith(b"\r")):
+                self.line_too_long()
+            else:
+                self.line_received(line)
+            start = end + len(delimiter)
+        rest = buffer[start:]
+        if self._hung_up or self._discarding:
+            rest = b""
+        elif not self.paused and len(rest) > limit + 1 and not self._budget_spent():
+            self.line_too_long()
+            self._discarding = True
+            rest = b""
+        self._buffer = rest
+
+    def _budget_spent(self) -> bool:
+        """
+        Take a line's worth of budget; if there is none, pause reading until
+        there is. Every line costs the same, a refused one (too long) too.
+        """
+        assert self._bucket is not None
+        now = self.factory.clock.seconds()
+        if self._bucket.take(now):
+            return False
+        self._throttled = True
+        self._update_reading()
+        self._refill = self.factory.clock.callLater(self._bucket.wait(now), self._refilled)
+        return True
+
+    def charge(self, lines: int) -> None:
+        """Count C{lines} more against the input rate: a request dearer than a line."""
+        assert self._bucket is not None
+        self._bucket.charge(self.factory.clock.seconds(), lines)
+
+    def _refilled(self) -> None:
+        self._refill = None
+        self._throttled = False
+        self._update_reading()
+
+    def wait(self, waiting: bool) -> None:
+        """Read nothing from the peer while C{waiting}: its frontend waits for something."""
+        self._waiting = waiting
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        """Read from the peer unless it is over its rate, not reading us, or waited for."""
+        backlogged = self._backlogged and not self._handshaking
+        pause = self._throttled or backlogged or self._waiting
+        if pause and not self.paused:
+            self.paused = True
+            IPushProducer(self.transport).pauseProducing()
+        elif not pause and self.paused and not self._hung_up:
+            self.paused = False
+            IPushProducer(self.transport).resumeProducing()
+            self.dataReceived(b"")
+
+    # Output: what is queued for a peer that does not read
+
+    def peer_stopped_reading(self) -> None:
+        # Transports say so again on every write while their buffer is full.
+        if not self._backlogged:
+            self._backlogged = True
+            # The write that filled the buffer counts: it may be a large reply.
+            self._queued = self._writing
+            if not self._handshaking:
+                self._start_send_timer()
+            self._update_reading()
+
+    def peer_caught_up(self) -> None:
+        self._backlogged = False
+        if self._stalled is not None:
+            if self._stalled.active():
+                self._stalled.cancel()
+            self._stalled = None
+        self._update_reading()
+
+    def _start_send_timer(self) -> None:
+        """Drop the connection if what it is owed is not taken within C{--send-timeout}."""
+        timeout = self.factory.limits.send_timeout
+        if timeout and self._stalled is None and not self._hung_up:
+            self._stalled = self.factory.clock.callLater(timeout, self._send_timed_out)
+
+    def _send_timed_out(self) -> None:
+        self._stalled = None
+        timeout = self.factory.limits.send_timeout
+        self._drop(
+            "{peer} dropped: its output has not drained for {timeout} seconds", timeout=timeout
+        )
+
+    def send(self, data: bytes) -> None:
+        """Write C{data}: at once if it is the first this turn, else at the turn's end."""
+        if self._hung_up:
+            return
+        if self._backlogged:
+            self._queued += len(data)
+            if self._over_send_buffer():
+                return
+        # The first write of a reactor turn goes out at once; later ones wait
+        # for the end of the turn, to go out together (StreamServerFactory.turn).
+        factory = self.factory
+        if self._turn == factory.turn_number:
+            if not self._held:
+                factory.hold(self)
+            self._held.append(data)
+            return
+        self._turn = factory.turn()
+        self._write_out(data)
+
+    def _write_out(self, data: bytes) -> None:
+        """
+        Give C{data} to the transport. If that fills its buffer, the transport
+        pauses us (L{peer_stopped_reading}) before it returns, and the bytes of
+        this write are the first counted against C{--max-send-buffer}.
+        """
+        self._writing = len(data)
+        self.transport.write(data)
+        self._writing = 0
+        if self._backlogged:
+            self._over_send_buffer()
+
+    def _over_send_buffer(self) -> bool:
+        """Drop the connection if more is queued for it than C{--max-send-buffer}."""
+        limit = self.factory.limits.max_send_buffer
+        if limit and self._queued > limit and not self._hung_up:
+            self._drop(
+                "{peer} dropped: over {limit} bytes queued and it is not reading", limit=limit
+            )
+            return True
+        return False
+
+    def holding(self, holding: bool) -> None:
+        """The frontend holds output (or no longer does): nothing of it may go past."""
+        self._holding = holding
+        self._update_direct()
+
+    def _update_direct(self) -> None:
+        """
+        Let lines go straight to the socket (the fan-out) if the transport can
+        take them so (plain TCP, L{EagerServer}) and nothing of the frontend's
+        must go first: no output held, not hung up.
+        """
+        transport = self.transport
+        ready = not self._hung_up and not self._holding
+        self._direct = transport if isinstance(transport, EagerServer) and ready else None
+
+    def flush(self) -> None:
+        """Write what was held since the first write of this turn, in one go."""
+        held, self._held = self._held, []
+        if held and not self._hung_up and not self._lost:
+            self._write_out(held[0] if len(held) == 1 else b"".join(held))
+
+    def _drop(self, why: str, **fields: object) -> None:
+        """Abort a connection that does not take what it is sent."""
+        self._log.warn(why, peer=self.peer, **fields)
+        # The frontend signs off when the connection is lost, not here: this
+        # may run while the model is delivering an event to a room, member by member.
+        self.dropping()
+        self._hung_up = True
+        self._update_direct()
+        self.transport.abortConnection()
+
+    def hang_up(self, last: bytes) -> None:
+        """Write what was held this turn, then C{last}, and close."""
+        self.flush()
+        self._hung_up = True
+        self._update_direct()
+        # A transport with a producer registered does not close until it is gone.
+        IConsumer(self.transport).unregisterProducer()
+        if self._handshaking:
+            # TLS would wait for the handshake to end before it closed, and a
+            # peer that sent nothing never ends it: there is nobody to tell.
+            self.transport.abortConnection()
+            return
+        self.transport.write(last)
+        self.transport.loseConnection()
+        if self._closing is None:
+            self._closing = self.factory.clock.callLater(HANG_UP_GRACE, self._abort)
+
+    def _abort(self) -> None:
+        self._closing = None
+        self._log.info("{peer} did not take its last line in time", peer=self.peer)
+        self.transport.abortConnection()
+
+
+class RefusedConnection(Protocol):
+    """
+    A connection over a limit: it is told why, and closed; aborted if it has
+    not taken that within L{HANG_UP_GRACE} seconds (a TLS peer that never
+    does its handshake would otherwise keep the socket open).
+    """
+
+    def __init__(self, notice: bytes, clock: IReactorTime) -> None:
+        self.notice = notice
+        self.clock = clock
+        self._abort: IDelayedCall | None = None
+
+    def connectionMade(self) -> None:
+        transport = cast(ITCPTransport, self.transport)
+        transport.write(self.notice)
+        transport.loseConnection()
+        self._abort = self.clock.callLater(HANG_UP_GRACE, transport.abortConnection)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._abort is not None and self._abort.active():
+            self._abort.cancel()
+
+
+Connection = TypeVar("Connection", bound=StreamConnection)
+
+
+class StreamServerFactory(ServerFactory, Generic[Connection]):
+    """
+    What a server's stream connections share: the limits they are held to, the
+    clock, the connections open (in all and per address), and the reactor
+    turn their writes are batched in. A frontend's factory says what a
+    connection over a limit is told (L{refusal}).
+    """
+
+    noisy = False  # the service logs where it listens; "Starting factory <...>" says nothing
+    _log = Logger()
+
+    def __init__(self, *, limits: Limits | None = None, clock: IReactorTime | None = None) -> None:
+        if clock is None:
+            from twisted.internet import reactor
+
+            clock = cast(IReactorTime, reactor)
+        self.limits = limits if limits is not None else Limits()
+        self.clock = clock
+        self.connections: set[Connection] = set()
+        # Odd between turns, even during one; a connection remembers the even
+        # number of the last turn it was written to in.
+        self.turn_number = 1
+        self._turn_open = False
+        self._held: list[StreamConnection] = []
+        self._per_host: dict[str, int] = {}
+        self._hosts: dict[Connection, str] = {}
+        self._all_closed: list[Deferred[None]] = []
+        self._serial = 0  # connections ever accepted, to tell UNIX-socket peers apart
+
+    def refusal(self, full: bool) -> bytes:
+        """What a connection refused is told: the server is C{full}, or its address is."""
+        raise NotImplementedError
+
+    def buildProtocol(self, addr: IAddress | None) -> Protocol | None:
+        """A connection, or a refusal if the server or the address is full."""
+        limits = self.limits
+        host = peer_host(addr, limits.ipv6_prefix)
+        if limits.max_clients and len(self.connections) >= limits.max_clients:
+            self._log.warn(
+                "Refused {peer}: {n} connections open", peer=addr, n=len(self.connections)
+            )
+            return RefusedConnection(self.refusal(True), self.clock)
+        if (
+            host is not None
+            and limits.max_per_ip
+            and self._per_host.get(host, 0) >= limits.max_per_ip
+        ):
+            self._log.warn(
+                "Refused {host}: {n} connections from it", host=host, n=limits.max_per_ip
+            )
+            return RefusedConnection(self.refusal(False), self.clock)
+        protocol = cast(Connection, super().buildProtocol(addr))
+        assert isinstance(protocol, StreamConnection)
+        self._serial += 1
+        if addr is not None:
+            protocol.peer = describe_address(addr, self._serial)
+        if host is not None:
+            self._hosts[protocol] = host
+            self._per_host[host] = self._per_host.get(host, 0) + 1
+        # Counted now, not at connectionMade, so that a burst of connections
+        # accepted in one go is held to the limit too.
+        self.connections.add(protocol)
+        return protocol
+
+    def turn(self) -> int:
+        """
+        The number of this turn of the reactor, for a connection about to be
+        written to.
+
+        A connection's first write in a turn goes straight to its transport
+        (with L{chatsvc.streams.eagertcp}, straight to the kernel); what else it is
+        given in the same turn is held (L{hold}) and written in one go when
+        the turn ends: a busy server sends each connection one write per turn,
+        however many lines it got, and an idle one delays nothing.
+        """
+        if not self._turn_open:
+            self._turn_open = True
+            self.turn_number += 1
+            self.clock.callLater(0, self._end_turn)
+        return self.turn_number
+
+    def _end_turn(self) -> None:
+        self._turn_open = False
+        self.turn_number += 1  # so that no connection still counts as written to
+        held, self._held = self._held, []
+        for protocol in held:
+            protocol.flush()
+
+    def hold(self, protocol: StreamConnection) -> None:
+        """C{protocol} has writes held until the end of the turn."""
+        self._held.append(protocol)
+
+    def connection_lost(self, protocol: Connection) -> None:
+        self.connections.discard(protocol)
+        host = self._hosts.pop(protocol, None)
+        if host is not None:
+            self._per_host[host] -= 1
+            if not self._per_host[host]:
+                del self._per_host[host]
+        if not self.connections:
+            waiting, self._all_closed = self._all_closed, []
+            for d in waiting:
+                d.callback(None)
+
+    def connections_from(self, host: str) -> int:
+        """How many connections are open from C{host}."""
+        return self._per_host.get(host, 0)
+
+    def all_closed(self, grace: float) -> Deferred[None]:
+        """
+        Fires once every connection is closed; those still open after C{grace}
+        seconds are aborted.
+        """
+        if not self.connections:
+            return succeed(None)
+        done: Deferred[None] = Deferred()
+        self._all_closed.append(done)
+        timer = self.clock.callLater(grace, self._abort_all)
+        done.addBoth(_cancel_timer, timer)
+        return done
+
+    def _abort_all(self) -> None:
+        for protocol in list(self.connections):
+            self._log.warn("{peer} did not take its goodbye in time", peer=protocol.peer)
+            protocol.transport.abortConnection()
+
+
+def _cancel_timer(result: None, timer: IDelayedCall) -> None:
+    if timer.active():
+        timer.cancel()
+    return result
