@@ -25,7 +25,7 @@ test-case-name: tests.frontends.line.test_server, tests.frontends.line.test_logi
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import cast
+from typing import ClassVar, Protocol, cast
 
 from twisted.cred.portal import Portal
 from twisted.internet.defer import Deferred, succeed
@@ -80,6 +80,13 @@ def password_of(line: bytes) -> bytes:
     return line[:-1] if line.endswith(b"\r") else line
 
 
+class EventRenderer(Protocol):
+    """How a wire shows the chat's events."""
+
+    def render(self, event: Event) -> bytes:
+        """The bytes of C{event} on this wire, the same for every recipient."""
+
+
 @implementer(IChatClient)
 class ChatServerProtocol(StreamConnection):
     """
@@ -90,6 +97,12 @@ class ChatServerProtocol(StreamConnection):
     """
 
     factory: ChatFactory
+
+    events: ClassVar[EventRenderer] = wire.LINE_EVENTS
+    """
+    How this wire shows the chat's events: the fan-out renders a room's event
+    once with each wire's C{events} among its members, not once a member.
+    """
 
     __slots__ = ("session",)
 
@@ -147,7 +160,7 @@ class ChatServerProtocol(StreamConnection):
 
     def deliver(self, event: Event) -> None:
         assert self.session is not None
-        self.session.output(wire.render(event))
+        self.session.output(self.events.render(event))
 
     def kicked(self, event: Kicked) -> None:
         assert self.session is not None
@@ -257,9 +270,10 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
         The chat's L{chatsvc.chat.model.FanOut}: what is said to a room, to each of its
         members' connections but C{exclude}.
 
-        The line is formatted once, and the same bytes go to everyone. This is
-        the server's hot path, so the common case takes the fewest steps
-        Python allows: a connection not yet written to in this turn, with
+        The event is rendered once for each wire among the members (its
+        connections' C{events}), and the same bytes go to everyone on
+        that wire. This is the server's hot path, so the common case takes
+        the fewest steps Python allows: a connection not yet written to in this turn, with
         nothing of its own to go first (L{StreamConnection._update_direct})
         and nothing queued in its transport (L{EagerServer.send_now}), gets
         the line straight from its socket's C{send}. Whatever the kernel does
@@ -268,12 +282,19 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
         write path (held until the end of the turn, counted against its
         backlog, or under TLS).
         """
-        data = wire.render(event)
-        size = len(data)
+        rendered: dict[EventRenderer, bytes] = {}  # each wire's bytes
+        events: EventRenderer | None = None
+        data, size = b"", 0
         turn = self.turn()
         for protocol in cast("Collection[ChatServerProtocol]", clients):
             if protocol is exclude:
                 continue
+            if protocol.events is not events:  # once for the room's first wire, then rarely
+                events = protocol.events
+                found = rendered.get(events)
+                if found is None:
+                    found = rendered[events] = events.render(event)
+                data, size = found, len(found)
             transport = protocol._direct
             if transport is not None and protocol._turn != turn:
                 send = transport.send_now

@@ -260,6 +260,16 @@ def listing(items: Iterable[str], width: int = LIST_WIDTH) -> list[bytes]:
     return lines
 
 
+class LineEvents:
+    """The chat's events as lines (L{render}): what the fan-out renders once per wire."""
+
+    def render(self, event: Event) -> bytes:
+        return render(event)
+
+
+LINE_EVENTS = LineEvents()
+
+
 # What sessions show, as lines
 
 GREETING = notice("Welcome to chatsvc!")

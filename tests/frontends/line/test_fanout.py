@@ -21,11 +21,12 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatsvc.chat.events import Event
 from chatsvc.frontends.line import wire
 from chatsvc.frontends.line.server import ChatFactory, ChatServerProtocol
 from chatsvc.streams.limits import Limits
 from chatsvc.testing import FakeHistory
-from tests.support import drain, eager_loopback, make_factory
+from tests.support import drain, eager_loopback, make_factory, signed_on
 
 
 class SocketConnection:
@@ -215,3 +216,43 @@ class OtherTransportsTests(SynchronousTestCase):
         alice.send("hello")
         self.assertEqual(writes, [b"<alice> hello\n"])
         self.assertEqual(bob.lines(), ["<alice> hello"])
+
+
+class Shouting:
+    """A second wire, for the test: the chat's events in capitals."""
+
+    def __init__(self) -> None:
+        self.rendered = 0
+
+    def render(self, event: Event) -> bytes:
+        self.rendered += 1
+        return wire.render(event).upper()
+
+
+class SeveralWiresTests(SynchronousTestCase):
+    """A room with members on several wires renders each event once per wire."""
+
+    def test_once_per_wire_not_once_per_member(self) -> None:
+        shouting = Shouting()
+
+        class ShoutingProtocol(ChatServerProtocol):
+            events = shouting
+
+        factory = make_factory(limits=Limits(rate=0, max_per_ip=0))
+        line, loud = [], []
+        for i in range(3):  # in the room in turns: line0, loud0, line1, loud1, ...
+            factory.protocol = ChatServerProtocol
+            line.append(signed_on(factory, f"line{i}", port=i))
+            factory.protocol = ShoutingProtocol
+            loud.append(signed_on(factory, f"loud{i}", port=10 + i))
+        for each in [*line, *loud]:
+            each.lines()
+        shouting.rendered = 0
+        with mock.patch.object(wire, "_format", wraps=wire._format) as formatted:
+            line[0].send("hello")
+            loud[0].send("/me waves")
+        self.assertEqual(formatted.call_count, 4, "each event once for each of the two wires")
+        self.assertEqual(shouting.rendered, 2)
+        self.assertEqual(line[1].lines(), ["<line0> hello", "* loud0 waves"])
+        self.assertEqual(loud[1].lines(), ["<LINE0> HELLO", "* LOUD0 WAVES"])
+        self.assertEqual(loud[0].lines(), ["<LINE0> HELLO"])
