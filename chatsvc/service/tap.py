@@ -32,6 +32,7 @@ from twisted.internet.interfaces import (
     IReactorTime,
     IStreamServerEndpoint,
 )
+from twisted.internet.protocol import ServerFactory
 from twisted.logger import ILogObserver, LogEvent, Logger, globalLogBeginner
 from twisted.python import usage
 from zope.interface import implementer
@@ -52,6 +53,7 @@ from chatsvc.history import (
     IHistory,
     NoHistory,
 )
+from chatsvc.service.frontends import FRONTENDS
 from chatsvc.streams.eagertcp import eager
 from chatsvc.streams.limits import Limits
 
@@ -623,7 +625,7 @@ class _Listener(StreamServerEndpointService):
     _raiseSynchronously = True
 
     def __init__(
-        self, description: str, factory: ChatFactory, reactor: IReactorTime, backlog: int
+        self, description: str, factory: ServerFactory, reactor: IReactorTime, backlog: int
     ) -> None:
         self.description = description
         endpoint = serverFromString(reactor, with_backlog(description, backlog))
@@ -652,10 +654,18 @@ class ChatService(MultiService):
         self._history_open = False
 
     def listen(
-        self, description: str, reactor: IReactorTime, backlog: int = DEFAULT_BACKLOG
+        self,
+        description: str,
+        reactor: IReactorTime,
+        backlog: int = DEFAULT_BACKLOG,
+        frontend: str = "line",
     ) -> None:
-        """Serve the chat on the server endpoint C{description} too (see L{with_backlog})."""
-        _Listener(description, self.factory, reactor, backlog).setServiceParent(self)
+        """
+        Serve the chat on the server endpoint C{description} too (see
+        L{with_backlog}), on the wire of C{frontend} (one of L{FRONTENDS}).
+        """
+        factory = self.factory.for_frontend(FRONTENDS[frontend])
+        _Listener(description, factory, reactor, backlog).setServiceParent(self)
 
     @property
     def ports(self) -> list[IListeningPort]:

@@ -530,7 +530,21 @@ class StreamServerFactory(ServerFactory, Generic[Connection]):
         raise NotImplementedError
 
     def buildProtocol(self, addr: IAddress | None) -> Protocol | None:
-        """A connection, or a refusal if the server or the address is full."""
+        """A connection of this factory's own C{protocol}, or a refusal (L{build})."""
+        return self.build(addr, cast("type[StreamConnection]", self.protocol))
+
+    def for_frontend(self, protocol: type[StreamConnection]) -> ServerFactory:
+        """
+        The factory for a listener whose connections are C{protocol}'s (another
+        frontend's), counted and served with this factory's own: itself, for
+        its own C{protocol}.
+        """
+        if protocol is cast(object, self.protocol):
+            return self
+        return _FrontendFactory(self, protocol)
+
+    def build(self, addr: IAddress | None, kind: type[Protocol]) -> Protocol | None:
+        """A connection of C{kind}, or a refusal if the server or the address is full."""
         limits = self.limits
         host = peer_host(addr, limits.ipv6_prefix)
         if limits.max_clients and len(self.connections) >= limits.max_clients:
@@ -547,7 +561,8 @@ class StreamServerFactory(ServerFactory, Generic[Connection]):
                 "Refused {host}: {n} connections from it", host=host, n=limits.max_per_ip
             )
             return RefusedConnection(self.refusal(False), self.clock)
-        protocol = cast(Connection, super().buildProtocol(addr))
+        protocol = cast(Connection, kind())
+        protocol.factory = self
         assert isinstance(protocol, StreamConnection)
         self._serial += 1
         if addr is not None:
@@ -621,6 +636,19 @@ class StreamServerFactory(ServerFactory, Generic[Connection]):
         for protocol in list(self.connections):
             self._log.warn("{peer} did not take its goodbye in time", peer=protocol.peer)
             protocol.transport.abortConnection()
+
+
+class _FrontendFactory(ServerFactory):
+    """A listener's factory for another frontend's connections, served by C{server}."""
+
+    noisy = False
+
+    def __init__(self, server: StreamServerFactory[Any], kind: type[StreamConnection]) -> None:
+        self.server = server
+        self.kind = kind
+
+    def buildProtocol(self, addr: IAddress | None) -> Protocol | None:
+        return self.server.build(addr, self.kind)
 
 
 def _cancel_timer(result: None, timer: IDelayedCall) -> None:
