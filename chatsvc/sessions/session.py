@@ -167,16 +167,6 @@ class Session:
             logout, self._logout = self._logout, None
             logout()
 
-    @property
-    def over(self) -> bool:
-        """Whether the session has hung up."""
-        return self.stage is Stage.OVER
-
-    @property
-    def holding(self) -> bool:
-        """Whether output is held behind lookups in flight."""
-        return self._lookups.busy
-
     def output(self, data: bytes) -> None:
         """Send C{data}, already rendered, after whatever is held behind lookups."""
         if self._lookups.busy:
