@@ -1124,10 +1124,6 @@ class LookupTests(SynchronousTestCase):
         self.assertFalse(self.session.holding)
         self.assertFalse(self.alice.held, "the frontend is not left holding")
 
-    test_a_lookup_answered_at_once_leaves_nothing_held.todo = (  # type: ignore[attr-defined]
-        "holding(True) comes after the answer"
-    )
-
 
 class EndTests(SynchronousTestCase):
     """How a signed-on session ends, other than by a request."""
