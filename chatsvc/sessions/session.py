@@ -513,8 +513,8 @@ class Session:
             return late
 
         answer: Deferred[bytes] = found.addCallback(show).addErrback(failed)
-        self._lookups.start(Lookup(answer, late))
         self._frontend.holding(True)
+        self._lookups.start(Lookup(answer, late))
 
     def _show(self, result: Result) -> None:
         self.output(self._frontend.render(result))
