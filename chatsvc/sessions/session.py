@@ -167,8 +167,23 @@ class Session:
             logout, self._logout = self._logout, None
             logout()
 
+    @property
+    def over(self) -> bool:
+        """Whether the session has ended: hung up, dropped, or its connection lost."""
+        return self.stage is Stage.OVER
+
+    @property
+    def holding(self) -> bool:
+        """Whether output is held behind lookups in flight."""
+        return self._lookups.busy
+
     def output(self, data: bytes) -> None:
-        """Send C{data}, already rendered, after whatever is held behind lookups."""
+        """
+        Send C{data}, already rendered, after whatever is held behind lookups;
+        nothing once the session is over.
+        """
+        if self.stage is Stage.OVER:
+            return
         if self._lookups.busy:
             self._lookups.hold(data)
         else:
@@ -386,9 +401,10 @@ class Session:
         if self.stage is Stage.OVER:
             return
         self.stage = Stage.OVER
-        if self._timeout is not None and self._timeout.active():
-            self._timeout.cancel()
-        self._timeout = None
+        for timer in (self._timeout, self._delay):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._timeout = self._delay = None
         held = self._lookups.drain()
         if held:
             self._frontend.send(held)

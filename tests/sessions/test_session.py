@@ -670,10 +670,6 @@ class LoginTimeoutTests(SynchronousTestCase):
         self.assertTrue(self.c.session.over)
         self.assertTrue(self.c.waiting, "still reading nothing")
 
-    test_a_timeout_during_the_delay_is_the_end.todo = (  # type: ignore[attr-defined]
-        "the password delay outlives the hang-up"
-    )
-
     def test_lost_before_signing_on_leaves_no_timer(self) -> None:
         self.c.session.sign_on_as("alice")
         self.c.session.give_password(b"guess")
@@ -1150,6 +1146,14 @@ class EndTests(SynchronousTestCase):
             self.alice.session.lost()
         self.assertEqual(self.bob.take(), [Left("lobby", "alice", "not reading")])
         self.assertEqual(log, ["alice left lobby (not reading)"])
+
+    def test_nothing_is_sent_once_dropped(self) -> None:
+        """A connection dropped for not reading is sent nothing more, the room's lines included."""
+        self.alice.take()
+        self.alice.session.dropped()
+        self.bob.session.perform(commands.Say("are you there?"))
+        self.bob.session.perform(commands.Msg("alice", "hello?"))
+        self.assertEqual(self.alice.take(), [])
 
     def test_shutdown_says_goodbye(self) -> None:
         self.alice.session.goodbye()
