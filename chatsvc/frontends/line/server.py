@@ -307,9 +307,12 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
                     if sent != size:
                         transport.queue(data[sent:])
                     continue
-            session = protocol.session
-            if session is not None:
-                session.output(data)
+            if protocol._holding:  # behind a lookup in flight: its session holds the line
+                session = protocol.session
+                if session is not None:
+                    session.output(data)
+            else:
+                protocol.send(data)
 
     def shut_down(self, grace: float = SHUTDOWN_GRACE) -> Deferred[None]:
         """
