@@ -27,7 +27,14 @@ from chatsvc.chat.events import Action, Message
 # Bounds a store keeps, and their defaults (see C{twistd chat --help}).
 
 MAX_LOOKUPS = 8
-"""Replays, and as many searches, in flight at once across the server, by default."""
+"""Searches in flight at once across the server, by default: each may read much."""
+
+MAX_REPLAYS = 1024
+"""
+Replays (and C{/history}) in flight at once across the server, by default:
+each reads a room's latest lines by its index, and a crowd signing on at once
+after a restart wants one each.
+"""
 
 QUERY_TIMEOUT = 2.0
 """

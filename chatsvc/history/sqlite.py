@@ -36,7 +36,7 @@ the lines of the last window (and those of a write in flight). A power cut
 may lose a little more: the last commits not yet synced to disk. L{close}
 writes every line before it lets go.
 
-Lookups. At most C{max_lookups} replays and as many searches are in flight at
+Lookups. At most C{max_replays} replays and C{max_lookups} searches are in flight at
 once; one more is refused at once. A lookup is given C{query_timeout} seconds
 from when it was asked (waiting its turn included), enforced inside SQLite by
 a progress handler, after which it is ended with a L{HistoryError} the user
@@ -85,6 +85,7 @@ from chatsvc.chat.events import Action, Message
 from chatsvc.chat.model import fold
 from chatsvc.history import (
     MAX_LOOKUPS,
+    MAX_REPLAYS,
     MAX_UNSAVED_BYTES,
     QUERY_TIMEOUT,
     HistoryError,
@@ -301,6 +302,7 @@ class SQLiteHistory:
         retention_days: float = 30,
         busy_timeout: float = BUSY_TIMEOUT,
         max_lookups: int = MAX_LOOKUPS,
+        max_replays: int = MAX_REPLAYS,
         query_timeout: float = QUERY_TIMEOUT,
         max_unsaved_bytes: int = MAX_UNSAVED_BYTES,
         timer: Callable[[], float] = time.monotonic,
@@ -308,6 +310,7 @@ class SQLiteHistory:
         self.path = path
         self.retention_days = retention_days
         self.max_lookups = max_lookups
+        self.max_replays = max_replays
         self.query_timeout = query_timeout
         self.max_unsaved_bytes = max_unsaved_bytes
         self._reactor = reactor
@@ -686,7 +689,7 @@ class SQLiteHistory:
         """Why a lookup of C{kind} cannot be taken now, if it cannot."""
         if self._writer.connection is None or self._closing:
             return HistoryError("history is not available now")
-        if self._in_flight[kind] >= self.max_lookups:
+        if self._in_flight[kind] >= (self.max_lookups if kind == "searches" else self.max_replays):
             return HistoryError(
                 f"the server is busy with too many history {kind} at once; try again in a moment"
             )

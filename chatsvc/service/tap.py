@@ -45,6 +45,7 @@ from chatsvc.chat.model import NAME_CHARS, NAME_MAX, Chat, is_valid_name
 from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.history import (
     MAX_LOOKUPS,
+    MAX_REPLAYS,
     MAX_UNSAVED_BYTES,
     MIN_QUERY_TIMEOUT,
     MIN_UNSAVED_BYTES,
@@ -242,8 +243,16 @@ class Options(AuthOptionMixin, usage.Options):
             "max-lookups",
             None,
             MAX_LOOKUPS,
-            "History lookups in flight at once across the server: N replays and /history, "
-            "and N searches; one more is refused at once (at least 1).",
+            "History searches in flight at once across the server; one more is refused at "
+            "once (at least 1).",
+            _at_least(int, 1),
+        ],
+        [
+            "max-replays",
+            None,
+            MAX_REPLAYS,
+            "History replays (on entering a room, and /history) in flight at once across the "
+            "server; one more is refused at once (at least 1).",
             _at_least(int, 1),
         ],
         [
@@ -724,6 +733,7 @@ def _history(options: Options, reactor: IReactorTime) -> IHistory:
         clock=reactor,
         retention_days=options["retention-days"],
         max_lookups=options["max-lookups"],
+        max_replays=options["max-replays"],
         query_timeout=options["query-timeout"],
         max_unsaved_bytes=options["max-unsaved"],
     )

@@ -403,10 +403,31 @@ async def test_a_replay_does_not_wait_for_a_search_in_flight(
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_crowd_signing_on_at_once_gets_its_replays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    Replays are many where searches are few: a thousand users signing on at
+    once (after a restart) each get theirs, however few searches may run.
+    """
+    store = opened(tmp_path / "h.sqlite", max_lookups=1)
+    try:
+        store.record(Message("lobby", "alice", "hello"))
+        with held(monkeypatch, "_select_recent") as replays:
+            asked = [store.recent("lobby", 5) for _ in range(1000)]
+            await until(replays.reached.is_set, "the first replay")
+            assert not any(d.called for d in asked), "none refused"
+            replays.open()
+            assert [len(await d) for d in asked] == [1] * 1000
+    finally:
+        await store.close()
+
+
+@pytest_twisted.ensureDeferred
 async def test_lookups_past_the_cap_are_refused_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = opened(tmp_path / "h.sqlite", max_lookups=2)
+    store = opened(tmp_path / "h.sqlite", max_lookups=2, max_replays=2)
     try:
         store.record(Message("dev", "alice", "hello"))
         with (

@@ -209,6 +209,7 @@ class MakeServiceTests(SynchronousTestCase):
             parse(
                 *("--db", "chat.db", "--retention-days", "7", "--history", "5"),
                 *("--max-lookups", "3", "--query-timeout", "0.5", "--max-unsaved", "65536"),
+                *("--max-replays", "9"),
             ),
             MemoryReactorClock(),
         )
@@ -217,8 +218,12 @@ class MakeServiceTests(SynchronousTestCase):
         assert isinstance(history, SQLiteHistory)
         self.assertEqual((history.path, history.retention_days), ("chat.db", 7))
         self.assertEqual(
-            (history.max_lookups, history.query_timeout, history.max_unsaved_bytes),
-            (3, 0.5, 65536),
+            (history.max_lookups, history.max_replays),
+            (3, 9),
+        )
+        self.assertEqual(
+            (history.query_timeout, history.max_unsaved_bytes),
+            (0.5, 65536),
         )
         self.assertEqual(service.factory.replay, 5)
 
