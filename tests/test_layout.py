@@ -82,3 +82,12 @@ def test_the_chat_needs_no_networking() -> None:
             used = imports(path)
             assert not {n for n in used if n.startswith("twisted.internet")}, name
             assert not {n for n in used if n.startswith("chatsvc.") and ".chat" not in n}, name
+
+
+def test_sessions_know_no_wire() -> None:
+    """A session never sees its wire: it imports no frontend and no stream connection."""
+    for name, path in modules().items():
+        if name.startswith("chatsvc.sessions"):
+            used = imports(path)
+            wires = {n for n in used if n.startswith(("chatsvc.frontends", "chatsvc.streams"))}
+            assert not wires, name
