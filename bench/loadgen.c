@@ -146,6 +146,7 @@ static int waiting_to_retry;       /* clients IDLE after a failed attempt */
 static int synced_others;          /* clients other than 0 that saw a sync of client 0 */
 static int replays_ended;          /* clients that read the end of a replay, or an error */
 static int64_t last_replay_ns;     /* the last replay's end (or error) */
+static char replay_error_text[128]; /* the first error shown instead of a replay, JSON-safe */
 
 static int64_t now_ns(void)
 {
@@ -327,7 +328,7 @@ static void on_tag(struct client *c, const char *tag, const char *eol, int64_t n
     last_delivery_ns = now;
 }
 
-/* Complete lines in [p, end), end just past a '\n': find the tags in them. */
+/* --replay: complete lines until the end of the client's replay, or an error instead. */
 static void scan_replay(struct client *c, const char *p, const char *end, int64_t now)
 {
     static const char done[] = "*** End of history", error[] = "*** Error: ";
@@ -336,8 +337,17 @@ static void scan_replay(struct client *c, const char *p, const char *end, int64_
         size_t len = (size_t)(eol - p);
         if (len >= sizeof done - 1 && memcmp(p, done, sizeof done - 1) == 0)
             c->replay_end = 1;
-        else if (len >= sizeof error - 1 && memcmp(p, error, sizeof error - 1) == 0)
+        else if (len >= sizeof error - 1 && memcmp(p, error, sizeof error - 1) == 0) {
             c->replay_error = 1;
+            size_t n = len > 0 && p[len - 1] == '\r' ? len - 1 : len;
+            if (n >= sizeof replay_error_text)
+                n = sizeof replay_error_text - 1;
+            for (size_t i = 0, first = replay_error_text[0] == '\0'; first && i < n; i++) {
+                unsigned char ch = (unsigned char)p[i];
+                int plain = ch >= 0x20 && ch <= 0x7e && ch != '"' && ch != '\\';
+                replay_error_text[i] = plain ? (char)ch : '?';
+            }
+        }
         if (c->replay_end || c->replay_error) {
             replays_ended++;
             last_replay_ns = now;
@@ -346,6 +356,7 @@ static void scan_replay(struct client *c, const char *p, const char *end, int64_
     }
 }
 
+/* Complete lines in [p, end), end just past a '\n': find the tags in them. */
 static void scan_lines(struct client *c, const char *p, const char *end, int64_t now)
 {
     if (opt.replay > 0 && !c->replay_end && !c->replay_error)
@@ -914,7 +925,7 @@ int main(int argc, char **argv)
            "\"nonreaders_dropped\": %d, \"loadgen_cpu_us\": %" PRId64 ", "
            "\"window\": %d, \"history\": %d, \"replay\": %d, \"replayed\": %d, "
            "\"replay_errors\": %d, \"replay_short\": %d, \"replay_s\": %.3f, "
-           "\"complete\": %s}\n",
+           "\"replay_error\": \"%s\", \"complete\": %s}\n",
            opt.clients, opt.senders, opt.nonreaders, opt.messages, opt.size, opt.rate, expected,
            received, expected - received, duplicated, out_of_order, corrupt, echoed, percentile(0.50),
            percentile(0.99), n_latency ? latency_us[n_latency - 1] : 0, elapsed,
@@ -922,7 +933,7 @@ int main(int argc, char **argv)
            (double)(all_connected_ns - begin) / 1e9, connect_retries, dropped,
            nonreaders_dropped, cpu1 - cpu0, opt.window, opt.history, opt.replay, replayed,
            replay_errors, replay_short,
-           last_replay_ns ? (double)(last_replay_ns - begin) / 1e9 : 0.0,
+           last_replay_ns ? (double)(last_replay_ns - begin) / 1e9 : 0.0, replay_error_text,
            received >= expected ? "true" : "false");
     fflush(stdout);
     if (opt.hold)

@@ -1228,9 +1228,10 @@ def replay_table(
         if not kinds[name].keeps_history:
             replays = ["keeps no history: not checked", "—", "—"]
         elif summary.good:
+            shown = [r.result["replay_error"] for r in summary.good if r.result.get("replay_error")]
             replays = [
                 f"{summary.total('replayed'):,} / {summary.total('replay_clients'):,}",
-                f"{summary.total('replay_errors'):,}",
+                f"{summary.total('replay_errors'):,}" + (f" (`{shown[0]}`)" if shown else ""),
                 f"{summary.total('replay_short'):,}",
             ]
         else:

@@ -200,6 +200,7 @@ def test_loadgen_counts_an_error_instead_of_a_replay_as_a_failure(binaries: Bina
     assert len(chat.history) == 25
     assert (result["replayed"], result["replay_errors"], result["replay_short"]) == (3, 3, 0)
     assert (result["expected"], result["delivered"]) == (5, 5)
+    assert result["replay_error"] == "*** Error: the history of lobby is not available right now"
 
 
 def test_storm_options_reach_the_load_generator() -> None:
@@ -601,13 +602,19 @@ def test_an_error_instead_of_a_replay_fails_the_storm() -> None:
         canned_run(chatsvc, storm, repeat, Binaries(Path(), Path()), Path()) for repeat in (1, 2, 3)
     ]
     hurt = attrs.evolve(
-        runs[1], result=runs[1].result | {"replayed": 37, "replay_errors": 2, "replay_short": 1}
+        runs[1],
+        result=runs[1].result
+        | {"replayed": 37, "replay_errors": 2, "replay_short": 1}
+        | {"replay_error": "*** Error: busy"},
     )
     results = {("reconnect-storm", "chatsvc"): Summary([runs[0], hurt, runs[2]])}
     [check] = [c for c in target_checks(results, ["reconnect-storm"]) if "replay" in c.target]
     assert (check.met, check.measured) == (False, "117 of 120 replays complete, 2 errors")
     table = replay_table(storm, results, ["chatsvc"], {"chatsvc": chatsvc})
-    assert table[2] == "| chatsvc | 3/3 | 117 / 120 | 2 | 1 | 0.2 (0.1..0.3) | 600 (400..800) |"
+    assert table[2] == (
+        "| chatsvc | 3/3 | 117 / 120 | 2 (`*** Error: busy`) | 1 | 0.2 (0.1..0.3) "
+        "| 600 (400..800) |"
+    )
     [row] = cpu_table(storm, results, ["chatsvc"])[2:]
     assert row.startswith("| chatsvc | 0.2 (0.1..0.3) | 600 (400..800) | 400 (300..500) |")
 
