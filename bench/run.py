@@ -8,8 +8,9 @@ The benchmark harness: chatsvc side by side with its peers, in one command.
 Compiles the load generator and the C relay with gcc when they are missing or
 stale, then for every scenario, repeat and server: starts the server on
 127.0.0.1 on a free port, drives it with the load generator, reads the
-server's CPU time and memory from /proc over the measured phase, and stops
-it. Writes the medians as Markdown tables with the target checks
+server's CPU time (user and system) and memory from /proc over each phase
+(sign-on, messages, the whole run), and stops it. Writes the medians, each
+with its spread over the runs, as Markdown tables with the target checks
 (``benchmarks.md``) and a plot (``benchmarks.png``, if matplotlib is
 installed) into --out, and prints the target checks.
 
