@@ -2,9 +2,21 @@
  * The benchmark's load generator: N chat clients in one process, one thread,
  * epoll and non-blocking sockets.
  *
- * Every client connects to 127.0.0.1 (at most --window connections waiting to
- * be accepted at a time, so that thousands of them do not overflow a listen
- * backlog of 50), sends its nickname ("u<i>"), and joins a start barrier:
+ * --history H: first one more client ("seed") signs on alone, says H lines
+ *
+ *     @H <k> xxxx...
+ *
+ * and half-closes; once the server has closed the connection in turn, it has
+ * handled every line, so the room has H lines of history before anyone else
+ * connects. With --replay R (for a server that keeps history), every client
+ * counts the @H lines it is shown and waits for the end of its replay
+ * ("*** End of history") or an error ("*** Error: ..."), and the barrier
+ * starts only when every replay has ended, so that no sync line is in one:
+ * a replay is complete if it ended and showed R of the lines.
+ *
+ * Every client connects to 127.0.0.1 (at most --window connections in flight
+ * at a time: connecting, or connected and waiting for the server's first
+ * byte with --greeting), sends its nickname ("u<i>"), and joins a start barrier:
  * client 0 broadcasts sync lines until every other client has seen one, and
  * client 1 until client 0 has; a client that sees a sync is known to be in the
  * room. Then the first --senders clients send tagged messages
@@ -74,6 +86,9 @@ struct client {
     char *part;         /* a partial line carried over between reads */
     size_t part_len, part_cap;
     int part_overflow;
+    int history_seen;   /* @H lines read (--history) */
+    int replay_end;     /* read "*** End of history" */
+    int replay_error;   /* read "*** Error: ..." */
     char *out;
     size_t out_off, out_len, out_cap;
 };
@@ -89,6 +104,7 @@ static struct {
     int greeting;
     int per_ip;
     int hold;
+    int history, replay;
     double signon_timeout, drain_timeout, max_drain;
 } opt = {
     .host = "127.0.0.1",
@@ -98,10 +114,12 @@ static struct {
     .rate = 0,
     .duration = 10,
     .size = 100,
-    .window = 32,
+    .window = 256,
     .greeting = 0,
     .per_ip = 0,
     .hold = 0,
+    .history = 0,
+    .replay = -1,
     .signon_timeout = 120,
     .drain_timeout = 15,
     .max_drain = 120,
@@ -126,6 +144,9 @@ static int connected, in_flight, next_to_connect;
 static long connect_retries;
 static int waiting_to_retry;       /* clients IDLE after a failed attempt */
 static int synced_others;          /* clients other than 0 that saw a sync of client 0 */
+static int replays_ended;          /* clients that read the end of a replay, or an error */
+static int64_t last_replay_ns;     /* the last replay's end (or error) */
+static char replay_error_text[128]; /* the first error shown instead of a replay, JSON-safe */
 
 static int64_t now_ns(void)
 {
@@ -270,6 +291,10 @@ static void on_tag(struct client *c, const char *tag, const char *eol, int64_t n
         }
         return;
     }
+    if (tag[1] == 'H') {
+        c->history_seen++;
+        return;
+    }
     if (tag[1] != 'T')
         return;
     const char *p = tag + 3;
@@ -303,9 +328,39 @@ static void on_tag(struct client *c, const char *tag, const char *eol, int64_t n
     last_delivery_ns = now;
 }
 
+/* --replay: complete lines until the end of the client's replay, or an error instead. */
+static void scan_replay(struct client *c, const char *p, const char *end, int64_t now)
+{
+    static const char done[] = "*** End of history", error[] = "*** Error: ";
+    while (p < end && !c->replay_end && !c->replay_error) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        size_t len = (size_t)(eol - p);
+        if (len >= sizeof done - 1 && memcmp(p, done, sizeof done - 1) == 0)
+            c->replay_end = 1;
+        else if (len >= sizeof error - 1 && memcmp(p, error, sizeof error - 1) == 0) {
+            c->replay_error = 1;
+            size_t n = len > 0 && p[len - 1] == '\r' ? len - 1 : len;
+            if (n >= sizeof replay_error_text)
+                n = sizeof replay_error_text - 1;
+            for (size_t i = 0, first = replay_error_text[0] == '\0'; first && i < n; i++) {
+                unsigned char ch = (unsigned char)p[i];
+                int plain = ch >= 0x20 && ch <= 0x7e && ch != '"' && ch != '\\';
+                replay_error_text[i] = plain ? (char)ch : '?';
+            }
+        }
+        if (c->replay_end || c->replay_error) {
+            replays_ended++;
+            last_replay_ns = now;
+        }
+        p = eol + 1;
+    }
+}
+
 /* Complete lines in [p, end), end just past a '\n': find the tags in them. */
 static void scan_lines(struct client *c, const char *p, const char *end, int64_t now)
 {
+    if (opt.replay > 0 && !c->replay_end && !c->replay_error)
+        scan_replay(c, p, end, now);
     while (p < end) {
         const char *at = memchr(p, '@', (size_t)(end - p));
         if (at == NULL)
@@ -416,6 +471,9 @@ static void failed(struct client *c, int64_t now)
     c->out_off = c->out_len = c->part_len = 0;
     c->saw_sync = 0;
     c->want_out = 0;
+    if (c->replay_end || c->replay_error)
+        replays_ended--;
+    c->replay_end = c->replay_error = c->history_seen = 0;
     connect_retries++;
     if (++c->retries > 50)
         die("client %d could not connect (50 attempts)", c->index);
@@ -530,7 +588,10 @@ static void usage(int status)
         "  --duration D        seconds of sending at --rate (10)\n"
         "  --size B            bytes per message line, without its CRLF (100, at least 48)\n"
         "  --nonreaders K      extra clients that stop reading after the barrier (0)\n"
-        "  --window W          connections waiting to be accepted at once (32)\n"
+        "  --window W          connections in flight at once (256)\n"
+        "  --history H         a client says H lines first; count each client's replay (0)\n"
+        "  --replay R          with --history: lines a complete replay shows; the barrier\n"
+        "                      waits for every replay to end (H; 0: the server keeps none)\n"
         "  --greeting          the server greets: a connection counts as accepted on its first byte\n"
         "  --per-ip K          bind K clients to each source address in 127.1.0.0/16 (0: none)\n"
         "  --hold              print a ready line after the barrier and wait for a stdin line;\n"
@@ -558,6 +619,8 @@ static void parse_args(int argc, char **argv)
         {"greeting", no_argument, 0, 'g'},
         {"per-ip", required_argument, 0, 'i'},
         {"hold", no_argument, 0, 'H'},
+        {"history", required_argument, 0, 'y'},
+        {"replay", required_argument, 0, 'R'},
         {"signon-timeout", required_argument, 0, 'S'},
         {"drain-timeout", required_argument, 0, 'D'},
         {"max-drain", required_argument, 0, 'X'},
@@ -580,6 +643,8 @@ static void parse_args(int argc, char **argv)
         case 'g': opt.greeting = 1; break;
         case 'i': opt.per_ip = atoi(optarg); break;
         case 'H': opt.hold = 1; break;
+        case 'y': opt.history = atoi(optarg); break;
+        case 'R': opt.replay = atoi(optarg); break;
         case 'S': opt.signon_timeout = atof(optarg); break;
         case 'D': opt.drain_timeout = atof(optarg); break;
         case 'X': opt.max_drain = atof(optarg); break;
@@ -589,8 +654,10 @@ static void parse_args(int argc, char **argv)
     }
     if (optind != argc || opt.port <= 0 || opt.clients < 2 || opt.senders < 1 ||
         opt.senders > opt.clients || opt.size < MIN_SIZE || opt.window < 1 || opt.rate < 0 ||
-        opt.nonreaders < 0)
+        opt.nonreaders < 0 || opt.history < 0)
         usage(2);
+    if (opt.replay < 0 || opt.replay > opt.history)
+        opt.replay = opt.history;
     if (opt.messages <= 0)
         opt.messages = opt.rate > 0 ? (long)(opt.rate * opt.duration + 0.5) : 1;
     if (opt.messages < 1)
@@ -614,6 +681,54 @@ static void raise_fd_limit(int need)
         if (rl.rlim_cur < want)
             die("need %d file descriptors, the limit is %lu", need, (unsigned long)rl.rlim_cur);
     }
+}
+
+/*
+ * --history: one client signs on alone, says the lines and half-closes; when
+ * the server closes in turn it has handled every line, so they are history.
+ */
+static void seed_history(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        die("socket: %s", strerror(errno));
+    struct timeval bound = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof bound);
+    if (connect(fd, (struct sockaddr *)&server, sizeof server) < 0)
+        die("seeding the history: connect: %s", strerror(errno));
+    size_t cap = 16 + (size_t)opt.history * ((size_t)opt.size + 2), len = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL)
+        die("out of memory");
+    len += (size_t)snprintf(buf, cap, "seed\r\n");
+    for (int k = 0; k < opt.history; k++) {
+        int n = snprintf(buf + len, cap - len, "@H %d ", k);
+        memset(buf + len + (size_t)n, 'x', (size_t)(opt.size - n));
+        memcpy(buf + len + (size_t)opt.size, "\r\n", 2);
+        len += (size_t)opt.size + 2;
+    }
+    for (size_t off = 0; off < len;) {
+        ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            die("seeding the history: send: %s", strerror(errno));
+        off += (size_t)n;
+    }
+    free(buf);
+    shutdown(fd, SHUT_WR);
+    for (;;) {
+        char sink[4096];
+        ssize_t n = recv(fd, sink, sizeof sink, 0);
+        if (n == 0 || (n < 0 && errno == ECONNRESET))
+            break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            die("seeding the history: the server did not close: %s", strerror(errno));
+    }
+    close(fd);
 }
 
 /* Wait on stdin for a line (or EOF) while still reading every socket. */
@@ -671,6 +786,14 @@ int main(int argc, char **argv)
         cl[i].nonreader = i >= opt.clients;
     }
     epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (opt.history > 0) {
+        seed_history();
+        if (opt.hold) {
+            printf("{\"event\": \"seeded\", \"history\": %d}\n", opt.history);
+            fflush(stdout);
+            wait_for_stdin(1);
+        }
+    }
 
     /* Connect and sign on, then the barrier. */
     static struct epoll_event events[1024];
@@ -680,10 +803,10 @@ int main(int argc, char **argv)
     for (;;) {
         int64_t now = now_ns();
         if (now > signon_deadline)
-            die("sign-on timed out: %d of %d connected, %d synced", connected, total,
-                synced_others + cl[0].saw_sync);
+            die("sign-on timed out: %d of %d connected, %d replays ended, %d synced", connected,
+                total, replays_ended, synced_others + cl[0].saw_sync);
         connect_more(now);
-        if (connected == total) {
+        if (connected == total && (opt.replay == 0 || replays_ended == total)) {
             if (all_connected_ns == 0)
                 all_connected_ns = now;
             if (synced_others >= total - 1 && cl[0].saw_sync)
@@ -775,6 +898,15 @@ int main(int argc, char **argv)
 
     qsort(latency_us, n_latency, sizeof *latency_us, cmp_u32);
     int dropped = 0, nonreaders_dropped = 0;
+    int replayed = 0, replay_errors = 0, replay_short = 0;
+    for (int i = 0; opt.replay > 0 && i < total; i++) {
+        if (cl[i].replay_error)
+            replay_errors++;
+        else if (cl[i].replay_end && cl[i].history_seen == opt.replay)
+            replayed++;
+        else
+            replay_short++;
+    }
     for (int i = 0; i < total; i++) {
         if (cl[i].dropped && cl[i].nonreader)
             nonreaders_dropped++;
@@ -791,13 +923,18 @@ int main(int argc, char **argv)
            "\"elapsed_s\": %.6f, \"messages_per_s\": %.1f, \"signon_s\": %.3f, "
            "\"connect_s\": %.3f, \"connect_retries\": %ld, \"dropped\": %d, "
            "\"nonreaders_dropped\": %d, \"loadgen_cpu_us\": %" PRId64 ", "
-           "\"complete\": %s}\n",
+           "\"window\": %d, \"history\": %d, \"replay\": %d, \"replayed\": %d, "
+           "\"replay_errors\": %d, \"replay_short\": %d, \"replay_s\": %.3f, "
+           "\"replay_error\": \"%s\", \"complete\": %s}\n",
            opt.clients, opt.senders, opt.nonreaders, opt.messages, opt.size, opt.rate, expected,
            received, expected - received, duplicated, out_of_order, corrupt, echoed, percentile(0.50),
            percentile(0.99), n_latency ? latency_us[n_latency - 1] : 0, elapsed,
            elapsed > 0 ? (double)received / elapsed : 0.0, (double)(barrier_ns - begin) / 1e9,
            (double)(all_connected_ns - begin) / 1e9, connect_retries, dropped,
-           nonreaders_dropped, cpu1 - cpu0, received >= expected ? "true" : "false");
+           nonreaders_dropped, cpu1 - cpu0, opt.window, opt.history, opt.replay, replayed,
+           replay_errors, replay_short,
+           last_replay_ns ? (double)(last_replay_ns - begin) / 1e9 : 0.0, replay_error_text,
+           received >= expected ? "true" : "false");
     fflush(stdout);
     if (opt.hold)
         wait_for_stdin(0);

@@ -8,8 +8,9 @@ The benchmark harness: chatsvc side by side with its peers, in one command.
 Compiles the load generator and the C relay with gcc when they are missing or
 stale, then for every scenario, repeat and server: starts the server on
 127.0.0.1 on a free port, drives it with the load generator, reads the
-server's CPU time and memory from /proc over the measured phase, and stops
-it. Writes the medians as Markdown tables with the target checks
+server's CPU time (user and system) and memory from /proc over each phase
+(sign-on, messages, the whole run), and stops it. Writes the medians, each
+with its spread over the runs, as Markdown tables with the target checks
 (``benchmarks.md``) and a plot (``benchmarks.png``, if matplotlib is
 installed) into --out, and prints the target checks.
 
@@ -83,6 +84,12 @@ class Scenario:
     drain_timeout: float = 15.0
     """Longest wait with no delivery once sending is over."""
     max_drain: float = 120.0
+    window: int = 256
+    """Connections the load generator keeps in flight at once."""
+    history: int = 0
+    """Lines one more client says in the room before the others connect."""
+    replay: int = 0
+    """Of those, the lines a server that keeps history shows each client who joins."""
 
     @property
     def connections(self) -> int:
@@ -97,15 +104,29 @@ class Scenario:
         text = f"{self.clients} clients, {who} {load}, {self.size} B"
         if self.nonreaders:
             text += f", plus {self.nonreaders} that stops reading"
+        if self.history:
+            text = (
+                f"{self.clients:,} clients connect and sign on at once ({self.window} in flight) "
+                f"into a room where one more client said {self.history} lines; a server that "
+                f"keeps history shows each the last {self.replay}; then {who} {load}, "
+                f"{self.size} B"
+            )
         return text
 
-    def loadgen_args(self) -> list[str]:
+    def loadgen_args(self, keeps_history: bool = False) -> list[str]:
+        """
+        The load generator's options; C{keeps_history}: the server shows a
+        replay on joining, which every client must get before the barrier.
+        """
         args = [
             *("--clients", str(self.clients), "--senders", str(self.senders)),
             *("--size", str(self.size), "--nonreaders", str(self.nonreaders)),
-            *("--signon-timeout", f"{self.signon_timeout:g}"),
+            *("--signon-timeout", f"{self.signon_timeout:g}", "--window", str(self.window)),
             *("--drain-timeout", f"{self.drain_timeout:g}", "--max-drain", f"{self.max_drain:g}"),
         ]
+        if self.history:
+            replay = self.replay if keeps_history else 0
+            args += ["--history", str(self.history), "--replay", str(replay)]
         if self.rate:
             return [*args, "--rate", f"{self.rate:g}", "--duration", f"{self.duration:g}"]
         return [*args, "--messages", str(self.messages)]
@@ -124,6 +145,16 @@ FULL = [
     Scenario("idle", "Idle 10,000", 10_000, 1, messages=1, signon_timeout=1200),
     Scenario(
         "slow-consumer", "Slow consumer", 100, 100, rate=5, duration=10, size=1000, nonreaders=1
+    ),
+    Scenario(
+        "reconnect-storm",
+        "Reconnect storm 10,000",
+        10_000,
+        1,
+        messages=1,
+        history=25,
+        replay=20,
+        signon_timeout=1200,
     ),
 ]
 QUICK = [
@@ -151,6 +182,17 @@ QUICK = [
         size=4000,
         nonreaders=1,
         chatsvc_args=("--max-send-buffer", "65536"),
+        drain_timeout=3,
+        max_drain=10,
+    ),
+    Scenario(
+        "reconnect-storm",
+        "Reconnect storm",
+        40,
+        1,
+        messages=1,
+        history=25,
+        replay=20,
         drain_timeout=3,
         max_drain=10,
     ),
@@ -186,6 +228,8 @@ class ServerKind:
     why_not: str = ""
     environment: tuple[tuple[str, str], ...] = ()
     """Variables set for it on top of the harness's own environment."""
+    keeps_history: bool = False
+    """It shows a room's recent lines, framed, to whoever joins it (chatsvc's replay)."""
 
     def skip_reason(self, scenario: Scenario) -> str | None:
         if self.only is not None and scenario.name not in self.only:
@@ -241,6 +285,7 @@ def server_kinds(quick: bool, baseline: Baseline | None = None) -> dict[str, Ser
         True,
         _chatsvc(CHATSVC_LIMITS),
         chatsvc_port,
+        keeps_history=True,
     )
     compared = []
     if baseline is not None:
@@ -273,6 +318,7 @@ def server_kinds(quick: bool, baseline: Baseline | None = None) -> dict[str, Ser
                 True,
                 _chatsvc([]),
                 chatsvc_port,
+                keeps_history=True,
                 per_ip=3 if quick else 10,
                 only=frozenset({"steady"}),
             ),
@@ -480,11 +526,26 @@ def _proc_status(pid: int, field: str) -> int:
     return int(found.group(1)) if found else 0
 
 
-def _cpu_us(pid: int) -> float:
-    """The process's user plus system CPU time so far (all its threads), in microseconds."""
+@attrs.frozen
+class CPU:
+    """A process's CPU time (all its threads), in microseconds."""
+
+    user: float = 0.0
+    system: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.user + self.system
+
+    def __sub__(self, other: CPU) -> CPU:
+        return CPU(self.user - other.user, self.system - other.system)
+
+
+def _cpu(pid: int) -> CPU:
+    """The process's user and system CPU time so far: utime and stime of /proc/PID/stat."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) * CLOCK_TICK_US
+    return CPU(int(fields[11]) * CLOCK_TICK_US, int(fields[12]) * CLOCK_TICK_US)
 
 
 def _listening(port: int) -> bool:
@@ -564,8 +625,24 @@ class Server:
         lines = self.log.read_text(errors="replace").strip().splitlines()
         return " | ".join(lines[-3:]) or "(no output)"
 
-    def cpu_us(self) -> float:
-        return _cpu_us(self.pid)
+    def cpu(self) -> CPU:
+        return _cpu(self.pid)
+
+    def quiet(self, bound: float = 60.0, gap: float = 0.3) -> CPU:
+        """
+        The server's CPU time once it has stopped using any: unchanged over
+        C{gap} seconds (up to C{bound}), so that work still under way, such as
+        saying who left, is counted.
+        """
+        deadline = time.monotonic() + bound
+        last = self.cpu()
+        while time.monotonic() < deadline:
+            time.sleep(gap)
+            now = self.cpu()
+            if now == last:
+                break
+            last = now
+        return last
 
     def rss_kib(self) -> int:
         return _proc_status(self.pid, "VmRSS")
@@ -644,6 +721,11 @@ class Run:
     result: dict[str, Any] = attrs.field(factory=dict)
     """The load generator's report."""
     server_cpu_us: float = 0.0
+    """The server's CPU time over the message phase (user plus system)."""
+    phases: dict[str, CPU] = attrs.field(factory=dict)
+    """The server's CPU time by phase: C{signon}, C{message} and the whole C{run}."""
+    run_s: float = 0.0
+    """The whole run: from the first connection until the server is quiet after the last."""
     rss_before_kib: int = 0
     rss_ready_kib: int = 0
     peak_rss_kib: int = 0
@@ -666,7 +748,24 @@ class Run:
             if delivered
             else float("nan"),
             "signon_s": r["signon_s"],
+            **self._phase_metrics(connections, delivered),
         }
+
+    def _phase_metrics(self, connections: int, delivered: int) -> dict[str, float]:
+        nan = float("nan")
+        out = {}
+        for phase, per in (("signon", connections), ("message", delivered), ("run", connections)):
+            cpu = self.phases.get(phase)
+            unit = "msg" if phase == "message" else "conn"
+            for part in ("total", "user", "system"):
+                value = getattr(cpu, part) / per if cpu is not None and per else nan
+                out[f"{phase}_{part}_us_per_{unit}"] = value
+        run = self.phases.get("run")
+        out["run_total_us_per_msg"] = (
+            run.total / delivered if run is not None and delivered else nan
+        )
+        out["run_s"] = self.run_s if run is not None else nan
+        return out
 
     def counts(self) -> dict[str, int]:
         """The figures summed over runs."""
@@ -679,10 +778,21 @@ class Run:
             "nonreaders_dropped": int(r["nonreaders_dropped"]),
             "dropped": int(r["dropped"]),
             "connect_retries": int(r["connect_retries"]),
+            "replay_clients": int(r["clients"] + r["nonreaders"]) if r.get("replay") else 0,
+            "replayed": int(r.get("replayed", 0)),
+            "replay_errors": int(r.get("replay_errors", 0)),
+            "replay_short": int(r.get("replay_short", 0)),
         }
 
     def as_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
+
+
+def expect(event: dict[str, Any], name: str) -> dict[str, Any]:
+    """The load generator's C{event}, if it is the one named."""
+    if event.get("event") != name:
+        raise ServerError(f"unexpected load generator output: {event}")
+    return event
 
 
 def run_once(
@@ -699,27 +809,33 @@ def run_once(
         command = [
             str(binaries.loadgen),
             *("--host", LOOPBACK, "--port", str(server.port), "--hold"),
-            *scenario.loadgen_args(),
+            *scenario.loadgen_args(kind.keeps_history),
         ]
         if kind.greeting:
             command.append("--greeting")
         if kind.per_ip:
             command += ["--per-ip", str(kind.per_ip)]
+        run_cpu, run_clock = server.cpu(), time.monotonic()
         loadgen = LoadGenerator(command, logs / f"{stem}.loadgen.log")
         deadline = time.monotonic() + scenario.time_bound
-        ready = loadgen.event(deadline)
-        if ready.get("event") != "ready":
-            raise ServerError(f"unexpected load generator output: {ready}")
+        signon_cpu = run_cpu
+        if scenario.history:
+            expect(loadgen.event(deadline), "seeded")
+            signon_cpu = server.cpu()
+            loadgen.tell("go")
+        expect(loadgen.event(deadline), "ready")
+        ready_cpu = server.cpu()
         time.sleep(0.5)  # let the last sign-on notices drain before reading the idle RSS
         rss_ready = server.rss_kib()
-        cpu_before = server.cpu_us()
+        message_cpu = server.cpu()
         loadgen.tell("go")
-        result = loadgen.event(deadline)
-        cpu_after = server.cpu_us()
+        result = expect(loadgen.event(deadline), "result")
+        delivered_cpu = server.cpu()
         peak = server.peak_rss_kib()
-        if result.get("event") != "result":
-            raise ServerError(f"unexpected load generator output: {result}")
         loadgen.tell("bye")
+        loadgen.finish()
+        end_cpu = server.quiet()
+        run_s = time.monotonic() - run_clock
         if server.process.poll() is not None:
             raise ServerError(f"{kind.name} died during the run: {server.log_tail()}")
         return Run(
@@ -727,7 +843,13 @@ def run_once(
             scenario.name,
             repeat,
             result=result,
-            server_cpu_us=cpu_after - cpu_before,
+            server_cpu_us=(delivered_cpu - message_cpu).total,
+            phases={
+                "signon": ready_cpu - signon_cpu,
+                "message": delivered_cpu - message_cpu,
+                "run": end_cpu - run_cpu,
+            },
+            run_s=run_s,
             rss_before_kib=rss_before,
             rss_ready_kib=rss_ready,
             peak_rss_kib=peak,
@@ -778,10 +900,26 @@ class Summary:
     def errors(self) -> list[str]:
         return [r.error for r in self.runs if r.error is not None]
 
-    def median(self, key: str) -> float | None:
+    def values(self, key: str) -> list[float]:
+        """The figure in each run that finished and measured it."""
         values = [r.metrics()[key] for r in self.good]
-        values = [v for v in values if not math.isnan(v)]
+        return [v for v in values if not math.isnan(v)]
+
+    def median(self, key: str) -> float | None:
+        values = self.values(key)
         return statistics.median(values) if values else None
+
+    def spread(self, key: str) -> tuple[float, float] | None:
+        """The lowest and highest of the figure over the runs."""
+        values = self.values(key)
+        return (min(values), max(values)) if values else None
+
+    def median_and_spread(self, key: str) -> str:
+        """The median, with the range of the runs beside it if there were several."""
+        values = self.values(key)
+        if len(values) < 2:
+            return _fmt(self.median(key))
+        return f"{_fmt(statistics.median(values))} ({_fmt(min(values))}..{_fmt(max(values))})"
 
     def total(self, key: str) -> int:
         return sum(r.counts()[key] for r in self.good)
@@ -871,6 +1009,20 @@ def target_checks(results: Results, scenarios: Sequence[str]) -> list[Check]:
                 "idle: the one message reaches every connection",
                 f"{delivered:,} of {expected:,} deliveries",
                 delivered == expected and not idle.errors,
+            )
+        )
+    for name in ("chatsvc", BASELINE):
+        storm = results.get(("reconnect-storm", name))
+        if storm is None:
+            continue
+        replayed, clients = storm.total("replayed"), storm.total("replay_clients")
+        errors = storm.total("replay_errors")
+        checks.append(
+            Check(
+                f"reconnect-storm: every {name} client gets its replay of the lobby's history",
+                f"{replayed:,} of {clients:,} replays complete, {errors:,} errors"
+                + (f"; {len(storm.errors)} runs failed" if storm.errors else ""),
+                bool(storm.good) and not storm.errors and 0 < replayed == clients,
             )
         )
     for name in ("chatsvc", BASELINE, "chatsvc-no-history", "chatsvc-defaults"):
@@ -1005,7 +1157,7 @@ def scenario_table(scenario: Scenario, results: Results, servers: Sequence[str])
             retries = summary.total("connect_retries")
             if retries:
                 notes.append(f"{retries:,} connections refused or reset at sign-on, and retried")
-        m = summary.median
+        m = summary.median_and_spread
         counts = (
             f"{summary.total('lost'):,} / {summary.total('duplicated'):,} / "
             f"{summary.total('out_of_order'):,}"
@@ -1019,11 +1171,77 @@ def scenario_table(scenario: Scenario, results: Results, servers: Sequence[str])
         )
         lines.append(
             f"| {name} | {len(summary.good)}/{len(summary.runs)} | {delivered} "
-            f"| {_fmt(m('messages_per_s'))} | {_fmt(m('cpu_us_per_msg'))} "
-            f"| {_fmt(m('p50_ms'))} | {_fmt(m('p99_ms'))} | {_fmt(m('max_ms'))} "
-            f"| {_fmt(m('peak_rss_mib'))} | {_fmt(m('rss_per_conn_kib'))} | {counts} "
-            f"| {_fmt(m('loadgen_cpu_us_per_msg'))} | {_fmt(m('signon_s'))} "
+            f"| {m('messages_per_s')} | {m('cpu_us_per_msg')} "
+            f"| {m('p50_ms')} | {m('p99_ms')} | {m('max_ms')} "
+            f"| {m('peak_rss_mib')} | {m('rss_per_conn_kib')} | {counts} "
+            f"| {m('loadgen_cpu_us_per_msg')} | {m('signon_s')} "
             f"| {'; '.join(notes)} |"
+        )
+    return lines
+
+
+CPU_FIGURES = [
+    ("signon_s", "sign-on s"),
+    ("signon_total_us_per_conn", "sign-on CPU µs/conn"),
+    ("signon_user_us_per_conn", "user"),
+    ("signon_system_us_per_conn", "system"),
+    ("message_total_us_per_msg", "message CPU µs/msg"),
+    ("message_user_us_per_msg", "user"),
+    ("message_system_us_per_msg", "system"),
+    ("run_total_us_per_conn", "whole run CPU µs/conn"),
+    ("run_total_us_per_msg", "µs/msg"),
+    ("run_user_us_per_conn", "user µs/conn"),
+    ("run_system_us_per_conn", "system µs/conn"),
+    ("run_s", "whole run s"),
+]
+"""The server's CPU time by phase, per connection signed on and per delivered message."""
+
+
+def cpu_table(scenario: Scenario, results: Results, servers: Sequence[str]) -> list[str]:
+    """The server's CPU by phase: sign-on, messages, the whole run; user and system apart."""
+    lines = [
+        "| server | " + " | ".join(title for _, title in CPU_FIGURES) + " |",
+        "|" + " --- |" * (len(CPU_FIGURES) + 1),
+    ]
+    for name in servers:
+        summary = results.get((scenario.name, name))
+        if summary is None or not summary.good:
+            continue
+        cells = [summary.median_and_spread(key) for key, _ in CPU_FIGURES]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def replay_table(
+    scenario: Scenario, results: Results, servers: Sequence[str], kinds: dict[str, ServerKind]
+) -> list[str]:
+    """Whether every client got its replay of the room's history, summed over the runs."""
+    lines = [
+        "| server | runs | complete replays / clients | errors | short or missing "
+        "| all signed on s | sign-on CPU µs/conn |",
+        "|" + " --- |" * 7,
+    ]
+    for name in servers:
+        summary = results.get((scenario.name, name))
+        if summary is None:
+            continue
+        runs = f"{len(summary.good)}/{len(summary.runs)}"
+        if not kinds[name].keeps_history:
+            replays = ["keeps no history: not checked", "—", "—"]
+        elif summary.good:
+            shown = [r.result["replay_error"] for r in summary.good if r.result.get("replay_error")]
+            replays = [
+                f"{summary.total('replayed'):,} / {summary.total('replay_clients'):,}",
+                f"{summary.total('replay_errors'):,}" + (f" (`{shown[0]}`)" if shown else ""),
+                f"{summary.total('replay_short'):,}",
+            ]
+        else:
+            replays = ["—", "—", "—"]
+        lines.append(
+            f"| {name} | {runs} | "
+            + " | ".join(replays)
+            + f" | {summary.median_and_spread('signon_s')} "
+            f"| {summary.median_and_spread('signon_total_us_per_conn')} |"
         )
     return lines
 
@@ -1221,6 +1439,11 @@ class Report:
             out += ["", f"### {scenario.title} (`{scenario.name}`)", ""]
             out += [scenario.describe() + ".", ""]
             out += scenario_table(scenario, self.results, self.servers)
+            if scenario.history:
+                out += ["", "Replays of the room's history:", ""]
+                out += replay_table(scenario, self.results, self.servers, self.kinds)
+            out += ["", "The server's CPU by phase (bench/README.md defines them):", ""]
+            out += cpu_table(scenario, self.results, self.servers)
             absent = [
                 f"{name} ({reason})"
                 for name in self.servers
@@ -1305,6 +1528,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help=f"comma-separated, from {','.join(SCENARIO_NAMES)} (default: all)",
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each (default 3)")
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=256,
+        help="connections the load generator keeps in flight at once (default 256)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the harness")
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="report directory (docs)")
     parser.add_argument(
@@ -1327,6 +1556,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         setattr(args, option, [n for n in known if n in chosen])
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.window < 1:
+        parser.error("--window must be at least 1")
     if args.baseline is not None and "chatsvc" not in args.servers:
         parser.error("--baseline: chatsvc must be among --servers, to be compared with it")
     return args
@@ -1353,6 +1584,7 @@ def _progress(run: Run) -> str:
     return (
         f"{c['delivered']:,}/{c['expected']:,} delivered, {_fmt(m['messages_per_s'])} msg/s, "
         f"{_fmt(m['cpu_us_per_msg'])} µs CPU/msg, p99 {_fmt(m['p99_ms'])} ms, "
+        f"sign-on {_fmt(m['signon_s'])} s, {_fmt(m['signon_total_us_per_conn'])} µs CPU/conn, "
         f"lost/dup/reord {c['lost']}/{c['duplicated']}/{c['out_of_order']}"
     )
 
@@ -1376,7 +1608,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_all(args: argparse.Namespace, argv: Sequence[str], baseline: Baseline | None) -> int:
     """Every run of the plan, then the report."""
     kinds = server_kinds(args.quick, baseline)
-    scenarios = [s for s in (QUICK if args.quick else FULL) if s.name in args.scenarios]
+    scenarios = [
+        attrs.evolve(s, window=args.window)
+        for s in (QUICK if args.quick else FULL)
+        if s.name in args.scenarios
+    ]
     skipped: dict[str, str] = {}
     servers = list(args.servers)
     if baseline is not None:
@@ -1441,6 +1677,11 @@ def run_all(args: argparse.Namespace, argv: Sequence[str], baseline: Baseline | 
     for scenario in scenarios:
         _say(f"{scenario.title}: {scenario.describe()}")
         for line in scenario_table(scenario, results, servers):
+            _say(line)
+        if scenario.history:
+            for line in replay_table(scenario, results, servers, kinds):
+                _say(line)
+        for line in cpu_table(scenario, results, servers):
             _say(line)
         _say("")
     _say("Targets (medians of this run):")

@@ -1,9 +1,10 @@
 """
 The benchmark harness (bench/run.py): one real run for each kind of load and
 of server, its counts checked against what the scenario's own parameters
-say must arrive (never its times); the command's plan, raw output and report
-on canned runs, also with a --baseline commit beside chatsvc; and the target
-checks on made-up runs.
+say must arrive (never its times), the reconnect storm's replays among them;
+the load generator's count of replays against a made-up server; the
+command's plan, raw output and report on canned runs, also with a --baseline
+commit beside chatsvc; and the target checks on made-up runs.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import json
 import os
 import shutil
 import signal
+import socket
+import socketserver
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,7 @@ import pytest
 from bench import run as harness
 from bench.run import (
     BASELINE,
+    CPU,
     FULL,
     NOTES_MARK,
     QUICK,
@@ -37,7 +42,9 @@ from bench.run import (
     ServerKind,
     Summary,
     build,
+    cpu_table,
     kept_notes,
+    replay_table,
     run_once,
     server_kinds,
     target_checks,
@@ -105,13 +112,130 @@ def test_slow_consumer_against_chatsvc(binaries: Binaries, tmp_path: Path) -> No
     assert (counts["nonreaders"], counts["nonreaders_dropped"]) == (1, 1)
 
 
+def test_reconnect_storm_against_chatsvc(binaries: Binaries, tmp_path: Path) -> None:
+    """
+    Into a lobby with 25 lines of history, every client connects at once and
+    is shown its replay of the last 20 (chatsvc's default), whole; the CPU of
+    the whole run holds that of the sign-on and the message phases.
+    """
+    scenario = quick("reconnect-storm")
+    run = measure("chatsvc", scenario, binaries, tmp_path)
+    counts = run.counts()
+    assert (counts["replay_clients"], counts["replayed"]) == (scenario.clients,) * 2, counts
+    assert (counts["replay_errors"], counts["replay_short"]) == (0, 0)
+    assert (run.result["history"], run.result["replay"], run.result["window"]) == (25, 20, 256)
+    assert sorted(run.phases) == ["message", "run", "signon"]
+    whole = run.phases["run"]
+    assert whole.total >= run.phases["signon"].total + run.phases["message"].total
+    assert whole.user >= 0 and whole.system >= 0
+    assert run.run_s >= run.result["signon_s"]
+
+
+class FakeChat(socketserver.ThreadingTCPServer):
+    """
+    A made-up server that keeps history: client C{u<N>} is shown the last 20
+    lines of the seed's in a frame if N is even, an error if it is odd; every
+    other line goes to everyone else.
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), FakeChatClient)
+        self.history: list[bytes] = []
+        self.members: list[socket.socket] = []
+        self.lock = threading.Lock()
+
+
+class FakeChatClient(socketserver.StreamRequestHandler):
+    server: FakeChat
+
+    def handle(self) -> None:
+        nick = self.rfile.readline().strip()
+        chat = self.server
+        if nick == b"seed":
+            chat.history += list(self.rfile)
+            return
+        with chat.lock:
+            if int(nick[1:]) % 2:
+                frame = [b"*** Error: the history of lobby is not available right now\r\n"]
+            else:
+                frame = [
+                    b"*** Recent history of lobby (20 lines):\r\n",
+                    *(b"[2026-12-01 17:40] <seed> " + line for line in chat.history[-20:]),
+                    b"*** End of history\r\n",
+                ]
+            self.request.sendall(b"*** Hello!\r\n" + b"".join(frame))
+            chat.members.append(self.request)
+        for line in self.rfile:
+            with chat.lock:
+                for member in chat.members:
+                    if member is not self.request:
+                        member.sendall(b"<" + nick + b"> " + line)
+
+
+def test_loadgen_counts_an_error_instead_of_a_replay_as_a_failure(binaries: Binaries) -> None:
+    """The seed's lines are history before anyone joins; each client's replay is judged."""
+    chat = FakeChat()
+    serving = threading.Thread(target=chat.serve_forever, daemon=True)
+    serving.start()
+    try:
+        done = subprocess.run(
+            [
+                *(str(binaries.loadgen), "--port", str(chat.server_address[1]), "--greeting"),
+                *("--clients", "6", "--senders", "1", "--messages", "1"),
+                *("--history", "25", "--replay", "20", "--signon-timeout", "20"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        chat.shutdown()
+        chat.server_close()
+    result = json.loads(done.stdout)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(chat.history) == 25
+    assert (result["replayed"], result["replay_errors"], result["replay_short"]) == (3, 3, 0)
+    assert (result["expected"], result["delivered"]) == (5, 5)
+    assert result["replay_error"] == "*** Error: the history of lobby is not available right now"
+
+
+def test_storm_options_reach_the_load_generator() -> None:
+    """Every scenario keeps 256 connects in flight; only a server with history is waited for."""
+    for scenario in [*FULL, *QUICK]:
+        args = scenario.loadgen_args()
+        assert args[args.index("--window") + 1] == "256", scenario.name
+    storm = next(s for s in FULL if s.name == "reconnect-storm")
+    assert (storm.clients, storm.history, storm.replay) == (10_000, 25, 20)
+    with_history = storm.loadgen_args(keeps_history=True)
+    assert with_history[with_history.index("--history") :][:4] == [
+        *("--history", "25", "--replay", "20")
+    ]
+    without = storm.loadgen_args(keeps_history=False)
+    assert without[without.index("--history") :][:4] == ["--history", "25", "--replay", "0"]
+    assert "--history" not in quick("idle").loadgen_args(keeps_history=True)
+    kinds = server_kinds(quick=False)
+    assert [name for name, kind in kinds.items() if kind.keeps_history] == [
+        "chatsvc",
+        "chatsvc-defaults",
+    ]
+    assert kinds["ncat"].skip_reason(storm) is not None
+    assert harness.parse_args([]).window == 256
+    assert harness.parse_args([]).repeat == 3
+
+
 def test_quick_sizes_have_the_shapes_of_the_full_ones() -> None:
     """What the real runs above prove of --quick holds of the full sizes' kinds of load."""
     assert [s.name for s in QUICK] == SCENARIO_NAMES
     for small, full in zip(QUICK, FULL, strict=True):
-        assert (bool(small.rate), bool(small.nonreaders)) == (
+        assert (bool(small.rate), bool(small.nonreaders), small.history, small.replay) == (
             bool(full.rate),
             bool(full.nonreaders),
+            full.history,
+            full.replay,
         )
         assert (small.senders < small.clients) == (full.senders < full.clients), small.name
         assert small.time_bound < full.time_bound
@@ -126,6 +250,8 @@ def canned_run(
     """
     What run_once would measure if every run went to plan, except that
     chatsvc-defaults loses one line in each run and textbook fails in idle.
+    Sign-on costs 300 µs of user and 100 µs of system CPU per connection in
+    the first repeat, 100 µs more of each in every later one.
     """
     if (kind.name, scenario.name) == ("textbook", "idle"):
         return Run(kind.name, scenario.name, repeat, error="the load generator timed out")
@@ -146,15 +272,30 @@ def canned_run(
         "messages_per_s": 1000.0,
         "latency_us": {"p50": 500, "p99": 1000, "max": 2000},
         "loadgen_cpu_us": 100,
-        "signon_s": 0.1,
+        "signon_s": 0.1 * repeat,
+        "window": scenario.window,
+        "history": scenario.history,
+        "replay": scenario.replay if kind.keeps_history and scenario.history else 0,
+        "replayed": scenario.connections if kind.keeps_history and scenario.history else 0,
+        "replay_errors": 0,
+        "replay_short": 0,
     }
     connections = scenario.connections
+    signon = CPU(200.0 + 100 * repeat, 100.0 * repeat)
+    signon = CPU(signon.user * connections, signon.system * connections)
+    message = CPU(8.0 * expected, 2.0 * expected)
     return Run(
         kind.name,
         scenario.name,
         repeat,
         result=result,
         server_cpu_us=10.0 * expected,
+        phases={
+            "signon": signon,
+            "message": message,
+            "run": CPU(signon.user + message.user, signon.system + message.system + connections),
+        },
+        run_s=1.0 * repeat,
         rss_before_kib=10_000,
         rss_ready_kib=10_000 + 2 * connections,
         peak_rss_kib=20_000,
@@ -194,6 +335,7 @@ def test_command_on_canned_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         for server in ("chatsvc", "textbook", "c-relay")
     ] + [("steady", "chatsvc-defaults", repeat) for repeat in (1, 2)]
     assert sorted((r["scenario"], r["server"], r["repeat"]) for r in runs) == sorted(planned)
+    assert runs[0]["phases"]["signon"] == {"user": 3_000.0, "system": 1_000.0}
     report = (out / "benchmarks.md").read_text()
     lines = report.splitlines()
     assert str(tmp_path) not in report, "no path of this machine in the report"
@@ -208,12 +350,30 @@ def test_command_on_canned_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     for line in [
         "| idle: at most 4 KiB of server RSS per connection | 2.00 KiB | met |",
         "| idle: the one message reaches every connection | 118 of 118 deliveries | met |",
-        "| every scenario: chatsvc loses, duplicates and reorders nothing | 0 in 12 runs | met |",
+        "| every scenario: chatsvc loses, duplicates and reorders nothing | 0 in 14 runs | met |",
         "| every scenario: chatsvc-defaults loses, duplicates and reorders nothing "
         "| steady: 2 lost, 0 duplicated, 0 out of order | NOT met |",
         "| steady: chatsvc's CPU per message at most 1.25x c-relay's | 10 / 10 = 1.00x | met |",
+        "| reconnect-storm: every chatsvc client gets its replay of the lobby's history "
+        "| 80 of 80 replays complete, 0 errors | met |",
+        # The storm's replays, then its CPU by phase: medians and, beside them, the spread.
+        "| chatsvc | 2/2 | 80 / 80 | 0 | 0 | 0.15 (0.1..0.2) | 500 (400..600) |",
+        "| textbook | 2/2 | keeps no history: not checked | — | — | 0.15 (0.1..0.2) "
+        "| 500 (400..600) |",
+        "| chatsvc | 0.15 (0.1..0.2) | 500 (400..600) | 350 (300..400) | 150 (100..200) "
+        "| 10 (10..10) | 8 (8..8) | 2 (2..2) | 511 (411..611) | 524 (421..626) "
+        "| 358 (308..408) | 153 (103..203) | 1.5 (1..2) |",
     ]:
         assert line in lines
+    assert report.count("| server | sign-on s | sign-on CPU µs/conn | user | system |") == len(
+        QUICK
+    )
+    storm = lines[lines.index("### Reconnect storm (`reconnect-storm`)") :]
+    assert storm[2] == (
+        "40 clients connect and sign on at once (256 in flight) into a room where one more "
+        "client said 25 lines; a server that keeps history shows each the last 20; then 1 send "
+        "1 message each at once, 100 B."
+    )
     textbook_idle = next(
         line for line in lines[lines.index("### Idle (`idle`)") :] if line.startswith("| textbook")
     )
@@ -432,6 +592,31 @@ def test_target_checks_use_medians_and_ratios() -> None:
     assert checks["idle: at most 4 KiB of server RSS per connection"].met is None
     clean = checks["every scenario: chatsvc loses, duplicates and reorders nothing"]
     assert (clean.met, clean.measured) == (True, "0 in 4 runs")
+
+
+def test_an_error_instead_of_a_replay_fails_the_storm() -> None:
+    """A client shown "*** Error: ..." instead of its replay fails, in the table and the check."""
+    storm = quick("reconnect-storm")
+    chatsvc = server_kinds(quick=True)["chatsvc"]
+    runs = [
+        canned_run(chatsvc, storm, repeat, Binaries(Path(), Path()), Path()) for repeat in (1, 2, 3)
+    ]
+    hurt = attrs.evolve(
+        runs[1],
+        result=runs[1].result
+        | {"replayed": 37, "replay_errors": 2, "replay_short": 1}
+        | {"replay_error": "*** Error: busy"},
+    )
+    results = {("reconnect-storm", "chatsvc"): Summary([runs[0], hurt, runs[2]])}
+    [check] = [c for c in target_checks(results, ["reconnect-storm"]) if "replay" in c.target]
+    assert (check.met, check.measured) == (False, "117 of 120 replays complete, 2 errors")
+    table = replay_table(storm, results, ["chatsvc"], {"chatsvc": chatsvc})
+    assert table[2] == (
+        "| chatsvc | 3/3 | 117 / 120 | 2 (`*** Error: busy`) | 1 | 0.2 (0.1..0.3) "
+        "| 600 (400..800) |"
+    )
+    [row] = cpu_table(storm, results, ["chatsvc"])[2:]
+    assert row.startswith("| chatsvc | 0.2 (0.1..0.3) | 600 (400..800) | 400 (300..500) |")
 
 
 def test_hand_written_notes_survive_a_new_report(tmp_path: Path) -> None:
