@@ -6,13 +6,9 @@ test-case-name: tests.service.test_tap, tests.service.test_twistd
 
 from __future__ import annotations
 
-import atexit
 import os
 import re
-import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from types import TracebackType
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, cast
 
 import attrs
@@ -33,7 +29,7 @@ from twisted.internet.interfaces import (
     IStreamServerEndpoint,
 )
 from twisted.internet.protocol import ServerFactory
-from twisted.logger import ILogObserver, LogEvent, Logger, globalLogBeginner
+from twisted.logger import Logger
 from twisted.python import usage
 from zope.interface import implementer
 
@@ -55,6 +51,7 @@ from chatsvc.history import (
     NoHistory,
 )
 from chatsvc.service.frontends import FRONTENDS
+from chatsvc.service.startup import StartupError, start_failed, start_log, terminal
 from chatsvc.streams.eagertcp import eager
 from chatsvc.streams.limits import Limits
 
@@ -410,7 +407,7 @@ class Options(AuthOptionMixin, usage.Options):
             except (OSError, crypto.Error, VerifyError) as e:
                 # A TLS endpoint loads its key and certificate when parsed.
                 reason = _key_or_certificate_error(e)
-                _start_failed(f"cannot listen on {description}: {reason}")
+                start_failed(f"cannot listen on {description}: {reason}")
 
 
 _NOT_A_NUMBER = re.compile(r"invalid literal for int\(\) with base 10: ('.*')")
@@ -429,182 +426,6 @@ def _key_or_certificate_error(error: OSError | crypto.Error | VerifyError) -> st
 def _bind_error(text: str) -> str:
     """C{bind(): port must be 0-65535.} as C{port must be 0-65535}."""
     return text.removeprefix("bind(): ").rstrip(".")
-
-
-class StartupError(Exception):
-    """The service cannot start; the message says why, in one line."""
-
-
-@attrs.define
-class _Terminal:
-    """
-    The standard error that C{twistd} was started with, kept for telling a
-    failed start there in one line.
-
-    By the time the service starts, twistd has sent C{sys.stderr} into the
-    log (where a line gets a timestamp and C{[stderr#error]}) and, without
-    C{-n}, has forked a daemon whose standard streams are C{/dev/null}. The
-    daemon tells the process waiting for it only the first 100 bytes of the
-    exception, as C{An error has occurred: b'...'} (twisted#4762). So the
-    descriptor is duplicated before twistd forks, the daemon or foreground
-    process writes the line to it, and the waiting process, told it was a
-    L{StartupError}, exits 1 without a word of its own.
-    """
-
-    fd: int = -1
-    kept: bool = False
-
-    def keep(self) -> None:
-        """Keep twistd's standard error, and quiet what twistd prints of a L{StartupError}."""
-        if self.kept:
-            return
-        self.fd, self.kept = os.dup(2), True
-        _quiet_startup_errors()
-
-    def tell(self, message: str) -> None:
-        """
-        Say C{message} on the terminal, once, and in the log unless the log
-        may be that same terminal (C{twistd -n} writes it to stdout).
-        """
-        if self.fd < 0:
-            return
-        if not _same_file(1, self.fd):
-            _log.critical("Cannot start: {message}", message=message)
-        os.write(self.fd, f"twistd chat: {message}\n".encode())
-        self.close()
-
-    def close(self) -> None:
-        """Let go of the terminal: a daemon must not hold its launcher's output open."""
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-
-_terminal = _Terminal()
-
-
-def _same_file(fd: int, other: int) -> bool:
-    first, second = os.fstat(fd), os.fstat(other)
-    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
-
-
-def _quiet_startup_errors() -> None:
-    """
-    What twistd prints of a L{StartupError} goes: its traceback in the
-    foreground, its C{An error has occurred} in the process that daemonized.
-    """
-    previous = sys.excepthook
-
-    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
-        if not isinstance(value, StartupError):
-            previous(kind, value, tb)
-
-    sys.excepthook = hook
-
-    try:
-        from twisted.scripts._twistd_unix import UnixApplicationRunner
-    except ImportError:
-        return
-    wait_for_start = UnixApplicationRunner._waitForStart
-    told = f"1 {StartupError.__module__}.{StartupError.__qualname__}:".encode()
-
-    def quiet_wait_for_start(self: UnixApplicationRunner, readPipe: int) -> int:
-        data = os.read(readPipe, 100)
-        if data.startswith(told):
-            return 1
-        relay, write = os.pipe()
-        os.write(write, data)
-        os.close(write)
-        try:
-            return wait_for_start(self, relay)
-        finally:
-            os.close(relay)
-
-    UnixApplicationRunner._waitForStart = quiet_wait_for_start  # type: ignore[method-assign]
-
-
-@implementer(ILogObserver)
-class _StartLog:
-    """
-    What is logged while the service starts, held until the start has
-    succeeded, and dropped if it fails.
-
-    Each port logs C{ChatFactory starting on 8080} as it is bound, though
-    the start may yet fail: on the next endpoint, or, started as root, on
-    the history database, which opens after the ports (L{ChatService}).
-    A failed start must not look like a server that started, in the log
-    nor to whatever waits for that line. So the observers twistd begins
-    logging to are put behind this one, before twistd begins
-    (L{install}, from L{makeService}).
-    """
-
-    def __init__(self) -> None:
-        self._observers: list[ILogObserver] = []
-        self._held: list[LogEvent] | None = None
-        self._installed = False
-
-    def install(self) -> None:
-        """Put the observers twistd is about to begin logging to behind this one."""
-        if self._installed:
-            return
-        self._installed = True
-        begin = globalLogBeginner.beginLoggingTo
-
-        def behind_start_log(
-            observers: Iterable[ILogObserver],
-            discardBuffer: bool = False,
-            redirectStandardIO: bool = True,
-        ) -> None:
-            self._observers = list(observers)
-            begin([self], discardBuffer, redirectStandardIO)
-
-        globalLogBeginner.beginLoggingTo = behind_start_log  # type: ignore[method-assign]
-        # Such as twistd's own "failed to set uid/gid ... exiting", between
-        # the two halves of the start.
-        atexit.register(self.release)
-
-    def __call__(self, event: LogEvent) -> None:
-        if self._held is not None:
-            self._held.append(event)
-            return
-        for observer in self._observers:
-            observer(event)
-
-    def hold(self) -> None:
-        """The start begins: hold what is logged, if twistd logs through this."""
-        if self._observers and self._held is None:
-            self._held = []
-
-    def release(self) -> None:
-        """The start succeeded (or failed on a bug): log what was held."""
-        held, self._held = self._held or [], None
-        for event in held:
-            self(event)
-
-    def drop(self) -> None:
-        """The start failed: what it logged says otherwise."""
-        self._held = None
-
-    @contextmanager
-    def released_on_a_bug(self) -> Iterator[None]:
-        """Release what was held if the start fails with anything but a L{StartupError}."""
-        try:
-            yield
-        except StartupError:
-            raise
-        except BaseException:
-            self.release()
-            raise
-
-
-_start_log = _StartLog()
-
-
-def _start_failed(message: str) -> NoReturn:
-    """End the start with C{message}, which the operator sees as one line."""
-    _start_log.drop()
-    _terminal.tell(message)
-    raise StartupError(message) from None
 
 
 @implementer(IStreamServerEndpoint)
@@ -652,7 +473,7 @@ class ChatService(MultiService):
     (C{startService}), since twistd may be about to become another user
     (C{--uid}), to whom a new database must belong: the ports are bound by
     then, but the reactor has not run, so they have served no one, and what
-    they logged is held until the start succeeds (L{_StartLog}). Stopping
+    they logged is held until the start succeeds (L{chatsvc.service.startup.StartLog}). Stopping
     it stops listening, says goodbye to every connection and waits for them
     to close, then writes what the history still holds and closes it.
     """
@@ -686,8 +507,8 @@ class ChatService(MultiService):
         ]
 
     def privilegedStartService(self) -> None:
-        _start_log.hold()
-        with _start_log.released_on_a_bug():
+        start_log.hold()
+        with start_log.released_on_a_bug():
             if os.geteuid() != 0:
                 self._open_history()
             Service.privilegedStartService(self)
@@ -698,21 +519,21 @@ class ChatService(MultiService):
                     cause = e.socketError if isinstance(e, CannotListenError) else e
                     reason = getattr(cause, "strerror", None) or _bind_error(str(cause))
                     description = getattr(listener, "description", "?")
-                    _start_failed(f"cannot listen on {description}: {reason}")
+                    start_failed(f"cannot listen on {description}: {reason}")
 
     def startService(self) -> None:
-        with _start_log.released_on_a_bug():
+        with start_log.released_on_a_bug():
             if not self._history_open:
                 self._open_history()
             super().startService()
-        _start_log.release()
-        _terminal.close()
+        start_log.release()
+        terminal.close()
 
     def _open_history(self) -> None:
         try:
             self.factory.history.open()
         except HistoryUnavailable as e:
-            _start_failed(str(e))
+            start_failed(str(e))
         self._history_open = True
 
     def stopService(self) -> Deferred[None]:
@@ -745,8 +566,8 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
         from twisted.internet import reactor as global_reactor
 
         reactor = cast(IReactorTime, global_reactor)
-        _terminal.keep()
-        _start_log.install()
+        terminal.keep()
+        start_log.install()
     accounts: Accounts | None = options["accounts"]
     chat = Chat(
         announce_limit=options["announce-limit"],

@@ -23,7 +23,8 @@ from chatsvc.chat.model import Account
 from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.history import NoHistory
 from chatsvc.history.sqlite import SQLiteHistory
-from chatsvc.service.tap import ChatService, Options, StartupError, makeService, with_backlog
+from chatsvc.service.startup import StartupError
+from chatsvc.service.tap import ChatService, Options, makeService, with_backlog
 from chatsvc.testing import FakeHistory
 from tests.frontends.line.test_endtoend import connect, start, tcp_endpoint
 from tests.support import Connection, make_certificates, make_factory, scratch_directory

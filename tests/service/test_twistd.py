@@ -300,7 +300,8 @@ def test_port_in_use_is_a_one_line_error(mode: str, tmp_path: Path) -> None:
     reason = f"cannot listen on tcp:{port}:interface=127.0.0.1: Address already in use"
     assert stderr == [f"twistd chat: {reason}"]
     assert "Traceback" not in log
-    assert log.splitlines()[-1].endswith(f"[chatsvc.service.tap#critical] Cannot start: {reason}")
+    last = log.splitlines()[-1]
+    assert last.endswith(f"[chatsvc.service.startup#critical] Cannot start: {reason}")
 
 
 @pytest.mark.parametrize("mode", ["foreground", "daemon"])
