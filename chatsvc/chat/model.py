@@ -412,7 +412,6 @@ class Chat:
     def part(self, participant: Participant, name: str, reason: str | None = None) -> Room:
         """C{participant} leaves the room C{name}, which is told; it stays in its others."""
         room = self._member_of(participant, name)
-        participant.rooms = tuple(r for r in participant.rooms if r is not room)
         self._leave(participant, room, reason or None)
         return room
 
@@ -424,7 +423,6 @@ class Chat:
         """
         name = self._joinable(participant, name)
         room = self._speaking_in(participant, room)
-        participant.rooms = tuple(r for r in participant.rooms if r is not room)
         self._leave(participant, room, None)
         return self._enter(participant, name)
 
@@ -589,11 +587,11 @@ class Chat:
             room = self._rooms[fold(name)] = Room(name)
         return room
 
-    def _leave(
-        self, participant: Participant, room: Room, reason: str | None, *, from_user: bool = False
-    ) -> None:
+    def _leave(self, participant: Participant, room: Room, reason: str | None) -> None:
+        """C{participant} leaves C{room} alone of its rooms, and the room is told."""
+        participant.rooms = tuple(r for r in participant.rooms if r is not room)
         room._remove(participant)
-        self._announce(room, Left(room.name, participant.nick, reason, from_user), None)
+        self._announce(room, Left(room.name, participant.nick, reason), None)
         self._dispose_if_empty(room)
 
     def _dispose_if_empty(self, room: Room) -> None:
