@@ -322,10 +322,9 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
         """
         if not self.connections:
             return succeed(None)
-        count = len(self.connections)
         self._log.info(
             "Saying goodbye to {connections}",
-            connections=f"{count} connection" if count == 1 else f"{count} connections",
+            connections=wire.counted(len(self.connections), "connection"),
         )
         for protocol in list(self.connections):
             session = protocol.session

@@ -294,7 +294,8 @@ def password_prompt(account: str) -> bytes:
     return notice(f"Password for {account}:")
 
 
-def _count(n: int, noun: str) -> str:
+def counted(n: int, noun: str) -> str:
+    """C{1 line}, C{2 lines}: C{n} of C{noun}, in words."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
@@ -325,7 +326,7 @@ class LineRenderer:
             case Members(room=room, members=members):
                 return self._members("Members of", room, members)
             case RoomList(rooms=rooms):
-                return notice(f"{_count(len(rooms), 'room')}:", limit) + self._list(
+                return notice(f"{counted(len(rooms), 'room')}:", limit) + self._list(
                     f"{name} ({count})" for name, count in rooms
                 )
             case Renamed(nick=nick):
@@ -356,7 +357,7 @@ class LineRenderer:
     def _entered(self, entered: Entered) -> bytes:
         room, limit = entered.room, self.max_line
         if entered.members is None:
-            count = _count(entered.count, "member")
+            count = counted(entered.count, "member")
             shown = notice(f"You joined {room} ({count}):", limit) + notice(
                 f"Too many to list here; /who {room} lists them.", limit
             )
@@ -365,7 +366,7 @@ class LineRenderer:
         return shown if entered.topic is None else shown + topic(room, entered.topic)
 
     def _members(self, heading: str, room: str, members: tuple[str, ...]) -> bytes:
-        count = _count(len(members), "member")
+        count = counted(len(members), "member")
         return notice(f"{heading} {room} ({count}):", self.max_line) + self._list(members)
 
     def _list(self, items: Iterable[str]) -> bytes:
@@ -396,13 +397,9 @@ class LineRenderer:
         while first < len(shown) and size > self.budget:
             size -= len(shown[first])
             first += 1
-        count = f"{_lines(len(shown) - first)}, times in UTC"
+        count = f"{counted(len(shown) - first, 'line')}, times in UTC"
         if first:
-            count += f"; {_lines(first, 'earlier line')} left out, too long for one reply"
+            count += f"; {counted(first, 'earlier line')} left out, too long for one reply"
         return b"".join(
             [notice(f"{heading} ({count}):", limit), *shown[first:], notice(end, limit)]
         )
-
-
-def _lines(n: int, noun: str = "line") -> str:
-    return _count(n, noun)
