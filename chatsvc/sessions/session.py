@@ -151,6 +151,13 @@ class Session:
         """The last lookup in flight is done with: nothing is held any more."""
         self._frontend.holding(False)
 
+    def _stop_timers(self) -> None:
+        """The session is over: neither the login timeout nor a password's delay may fire."""
+        for timer in (self._timeout, self._delay):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._timeout = self._delay = None
+
     def start(self) -> None:
         """
         The connection is made (and its frontend has greeted the user as its
@@ -163,9 +170,7 @@ class Session:
     def lost(self) -> None:
         """The connection is gone: sign off (with the server's reason, if any) and let go."""
         self.stage = Stage.OVER
-        for timer in (self._timeout, self._delay):
-            if timer is not None and timer.active():
-                timer.cancel()
+        self._stop_timers()
         self._lookups.stop()
         self._sign_off(self.leave_reason)
         if self._logout is not None:
@@ -406,10 +411,7 @@ class Session:
         if self.stage is Stage.OVER:
             return
         self.stage = Stage.OVER
-        for timer in (self._timeout, self._delay):
-            if timer is not None and timer.active():
-                timer.cancel()
-        self._timeout = self._delay = None
+        self._stop_timers()
         held = self._lookups.drain()
         if held:
             self._frontend.send(held)
