@@ -80,25 +80,34 @@ class IHistory(Interface):
         only here: it runs once, at start-up, before the reactor runs.
         """
 
-    def record(event: Message | Action) -> None:
+    def record(event: Message | Action) -> Line | None:
         """
         Keep C{event}, stamped with the time now. Called from the reactor
-        thread as the event is relayed; never blocks, never fails.
+        thread as the event is relayed; never blocks, never fails. The line
+        as kept, or L{None} if it is not (the store is shedding load, or keeps
+        nothing).
         """
 
     def recent(room: str, lines: int) -> Deferred[list[Line]]:
         """
         The last C{lines} lines said in C{room} (its name in any case), oldest
-        first, including those recorded a moment ago. Fails with
+        first, as of when it was asked: those recorded a moment before are
+        in it, those recorded after it was asked are not. Fails with
         L{HistoryError} for a reason the user may be told.
+        """
+
+    def cached(room: str, lines: int) -> tuple[Line, ...] | None:
+        """
+        What L{recent} would answer, now, if the store keeps it in memory;
+        L{None} if it must be looked up. Never blocks.
         """
 
     def search(room: str, words: Sequence[str], lines: int) -> Deferred[list[Line]]:
         """
         The last C{lines} lines said in C{room} that have every one of
         C{words} (whole words, in any case), oldest first. Words are words,
-        never query syntax. Fails with L{HistoryError} for a reason the user
-        may be told.
+        never query syntax. As of when it was asked, as L{recent}. Fails with
+        L{HistoryError} for a reason the user may be told.
         """
 
     def close() -> Deferred[None]:
@@ -115,11 +124,14 @@ class NoHistory:
     def open(self) -> None:
         pass
 
-    def record(self, event: Message | Action) -> None:
-        pass
+    def record(self, event: Message | Action) -> Line | None:
+        return None
 
     def recent(self, room: str, lines: int) -> Deferred[list[Line]]:
         return fail(HistoryError(NOT_KEPT))
+
+    def cached(self, room: str, lines: int) -> tuple[Line, ...] | None:
+        return None
 
     def search(self, room: str, words: Sequence[str], lines: int) -> Deferred[list[Line]]:
         return fail(HistoryError(NOT_KEPT))

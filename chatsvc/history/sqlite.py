@@ -524,7 +524,7 @@ class SQLiteHistory:
         """How many bytes of text the lines not yet written hold."""
         return self._unsaved_bytes
 
-    def record(self, event: Message | Action) -> None:
+    def record(self, event: Message | Action) -> Line | None:
         waiting = self.unsaved
         size = _size(event)
         if waiting >= MAX_UNSAVED or self._unsaved_bytes + size > self.max_unsaved_bytes:
@@ -536,16 +536,18 @@ class SQLiteHistory:
                     n=waiting,
                     size=self._unsaved_bytes,
                 )
-            return
+            return None
         now = self._clock.seconds()
         if waiting == self._writing:
             self._due = now + BATCH_WINDOW
-        self._lines.append(Line(now, event))
+        line = Line(now, event)
+        self._lines.append(line)
         self._sizes.append(size)
         self._unsaved_bytes += size
         self._recorded += 1
         if self._window is None or waiting + 1 - self._writing >= BATCH_SIZE:
             self._schedule()
+        return line
 
     def _unsaved_lines(self) -> Iterator[Line]:
         return islice(self._lines, self._saved - self._first, None)
@@ -752,6 +754,9 @@ class SQLiteHistory:
             f"the history of {room} took too long to look up; try again in a moment",
         )
         return self._looking_up("replays", d)
+
+    def cached(self, room: str, lines: int) -> tuple[Line, ...] | None:
+        return None  # every lookup reads the database (chatsvc.history.cache keeps rooms in memory)
 
     def search(self, room: str, words: Sequence[str], lines: int) -> Deferred[list[Line]]:
         refused = self._refusal("searches")

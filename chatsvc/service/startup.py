@@ -29,6 +29,8 @@ import attrs
 from twisted.logger import ILogObserver, LogEvent, Logger, globalLogBeginner
 from zope.interface import implementer
 
+from chatsvc.service.logtext import faster
+
 _log = Logger()
 
 
@@ -156,7 +158,7 @@ class StartLog:
             discardBuffer: bool = False,
             redirectStandardIO: bool = True,
         ) -> None:
-            self._observers = list(observers)
+            self._observers = [faster(observer) for observer in observers]
             begin([self], discardBuffer, redirectStandardIO)
 
         globalLogBeginner.beginLoggingTo = behind_start_log  # type: ignore[method-assign]

@@ -546,9 +546,10 @@ class ChatService(MultiService):
 def _history(options: Options, reactor: IReactorTime) -> IHistory:
     if options["no-history"]:
         return NoHistory()
-    from chatsvc.history.sqlite import SQLiteHistory
+    from chatsvc.history.cache import RecentCache
+    from chatsvc.history.sqlite import DAY, SQLiteHistory
 
-    return SQLiteHistory(
+    store = SQLiteHistory(
         options["db"],
         reactor=cast(IReactorFromThreads, reactor),
         clock=reactor,
@@ -557,6 +558,14 @@ def _history(options: Options, reactor: IReactorTime) -> IHistory:
         max_replays=options["max-replays"],
         query_timeout=options["query-timeout"],
         max_unsaved_bytes=options["max-unsaved"],
+    )
+    # Replays and short /history answers come from memory: a crowd signing
+    # on after a restart costs the database one query per room, not per user.
+    return RecentCache(
+        store,
+        max(options["history"], HISTORY_LINES),
+        clock=reactor,
+        max_age=options["retention-days"] * DAY,
     )
 
 

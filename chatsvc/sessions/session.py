@@ -521,6 +521,11 @@ class Session:
             return
         self._frontend.charge(LOOKUP_COST - 1)
         history = self._server.history
+        if words is None and not self._lookups.busy:
+            kept = history.cached(room, lines)
+            if kept is not None:  # in memory: shown now, with nothing to hold
+                self._show(results.HistoryFound(room, kept, None, joining))
+                return
         found = history.recent(room, lines) if words is None else history.search(room, words, lines)
         late = self._frontend.render(results.HistoryUnavailable(room))
         render = self._frontend.render

@@ -20,6 +20,7 @@ from zope.interface.verify import verifyObject
 
 from chatsvc.chat.events import Action, Message
 from chatsvc.history import HistoryError, IHistory, Line
+from chatsvc.history.cache import RecentCache
 from chatsvc.history.sqlite import SQLiteHistory
 from chatsvc.testing import FakeHistory
 
@@ -36,6 +37,12 @@ STORES: dict[str, StoreFactory] = {
     ),
     "sqlite-memory": lambda directory, clock: SQLiteHistory(
         ":memory:", reactor=reactor, clock=clock
+    ),
+    # The cache in front of a store (what twistd chat runs) is held to the same contract.
+    "cached-sqlite": lambda directory, clock: RecentCache(
+        SQLiteHistory(str(directory / "history.sqlite"), reactor=reactor, clock=clock),
+        3,
+        clock=clock,
     ),
 }
 
@@ -94,6 +101,30 @@ async def test_recent_lines_include_those_recorded_a_moment_ago(store: Store) ->
     assert await store.texts("dev") == ["before"]
     store.record(Message("dev", "alice", "just now"))  # no time passes
     assert await store.texts("dev") == ["before", "just now"]
+
+
+def test_record_gives_the_line_as_kept(store: Store) -> None:
+    event = Message("dev", "alice", "one")
+    store.clock.advance(0.25)
+    assert store.history.record(event) == Line(1_795_000_000.25, event)
+
+
+@pytest_twisted.ensureDeferred
+async def test_recent_lines_are_as_of_when_asked(store: Store) -> None:
+    store.record(Message("dev", "alice", "before"))
+    asked = store.history.recent("dev", 20)
+    store.record(Message("dev", "alice", "after"))
+    assert [line.event.text for line in await asked] == ["before"]
+    assert await store.texts("dev") == ["before", "after"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_what_is_cached_is_what_recent_answers(store: Store) -> None:
+    store.record(*(Message("dev", "alice", str(n)) for n in range(5)))
+    for lines in (1, 3, 500):
+        recent = await store.history.recent("dev", lines)
+        cached = store.history.cached("dev", lines)
+        assert cached is None or list(cached) == recent
 
 
 @pytest_twisted.ensureDeferred

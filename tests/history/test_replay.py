@@ -15,6 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatsvc.chat.events import Action, Message
 from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.history import HistoryError, Line, NoHistory
+from chatsvc.history.cache import RecentCache
 from chatsvc.history.replay import (
     HOLD_LIMIT,
     LOOKUP_TIMEOUT,
@@ -149,6 +150,89 @@ class ReplayTests(SynchronousTestCase):
         line = alice.lines()[-2]
         self.assertEqual(line, f"[2026-11-18 11:06] <bob> {longest}"[:253] + "...")
         self.assertEqual(len(line.encode()), 256)
+
+
+class CachedReplayTests(SynchronousTestCase):
+    """
+    The replay on joining, with the room's latest lines in memory
+    (L{chatsvc.history.cache.RecentCache}, as C{twistd chat} runs): a crowd
+    signing on costs one lookup, and once the lines are known nothing waits.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(NOW)
+        self.store = FakeHistory(self.clock, at_once=False)
+        self.store.record(Message("lobby", "bob", "hi all"))
+        self.cache = RecentCache(self.store, 20, clock=self.clock)
+        self.factory = make_factory(clock=self.clock, history=self.cache, replay=20)
+
+    def test_a_crowd_signing_on_asks_once(self) -> None:
+        crowd = [Connection(self.factory, host=f"10.0.1.{n}") for n in range(50)]
+        for n, c in enumerate(crowd):
+            c.send(f"user{n}")
+        self.assertEqual(len(self.store.waiting), 1)
+        self.store.answer()
+        for n, c in enumerate(crowd):
+            lines = c.lines()
+            at = lines.index("*** Recent history of lobby (1 line, times in UTC):")
+            # The replay, then who joined after, held behind it meanwhile.
+            self.assertEqual(
+                lines[at:],
+                [
+                    "*** Recent history of lobby (1 line, times in UTC):",
+                    "[2026-11-18 11:06] <bob> hi all",
+                    "*** End of history",
+                    *(f"*** user{later} joined lobby" for later in range(n + 1, 50)),
+                ],
+            )
+
+    def test_from_memory_nothing_is_held(self) -> None:
+        first = Connection(self.factory)
+        first.send("first")
+        self.store.answer()
+        alice = Connection(self.factory)
+        alice.send("alice")
+        self.assertEqual(self.store.waiting, [])  # no lookup: the lines were in memory
+        self.assertFalse(alice.protocol._holding)
+        first.send("said after")
+        self.assertEqual(
+            alice.lines()[-4:],
+            [
+                "*** Recent history of lobby (1 line, times in UTC):",
+                "[2026-11-18 11:06] <bob> hi all",
+                "*** End of history",
+                "<first> said after",
+            ],
+        )
+
+    def test_a_replay_from_memory_shows_lines_said_a_moment_ago(self) -> None:
+        first = Connection(self.factory)
+        first.send("first")
+        self.store.answer()
+        first.send("just now")
+        alice = Connection(self.factory)
+        alice.send("alice")
+        self.assertEqual(
+            alice.lines()[-2:], ["[2026-11-18 11:06] <first> just now", "*** End of history"]
+        )
+
+    def test_a_replay_from_memory_costs_as_much_as_a_lookup(self) -> None:
+        factory = make_factory(
+            clock=self.clock, history=self.cache, replay=20, limits=Limits(rate=1, burst=10)
+        )
+        first = Connection(factory, host="10.0.0.2")
+        first.send("first")
+        self.store.answer()
+        alice = signed_on(factory, "alice")  # the nickname and its replay: 5 of the 10
+        alice.send("/join dev", "/join lobby")  # dev is asked of the store: 5 more
+        self.store.answer()
+        alice.send("/join lobby")  # in memory, and as dear: it waits
+        participant = factory.chat.find("alice")
+        assert participant is not None
+        self.assertEqual(participant.room.name, "dev")
+        self.clock.advance(1)
+        self.assertEqual(participant.room.name, "lobby")
 
 
 class HeldOutputTests(SynchronousTestCase):

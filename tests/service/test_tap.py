@@ -18,10 +18,12 @@ from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.accounts import Accounts, hash_password
+from chatsvc.chat.commands import HISTORY_LINES
 from chatsvc.chat.interfaces import IAccount
 from chatsvc.chat.model import Account
 from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.history import NoHistory
+from chatsvc.history.cache import RecentCache
 from chatsvc.history.sqlite import SQLiteHistory
 from chatsvc.service.startup import StartupError
 from chatsvc.service.tap import ChatService, Options, makeService, with_backlog
@@ -215,7 +217,11 @@ class MakeServiceTests(SynchronousTestCase):
             MemoryReactorClock(),
         )
         assert isinstance(service, ChatService)
-        history = service.factory.history
+        cache = service.factory.history
+        assert isinstance(cache, RecentCache)
+        # Replays and short /history answers come from memory, as the database ages them.
+        self.assertEqual((cache.depth, cache.max_age), (HISTORY_LINES, 7 * 86400))
+        history = cache.store
         assert isinstance(history, SQLiteHistory)
         self.assertEqual((history.path, history.retention_days), ("chat.db", 7))
         self.assertEqual(
@@ -227,6 +233,13 @@ class MakeServiceTests(SynchronousTestCase):
             (0.5, 65536),
         )
         self.assertEqual(service.factory.replay, 5)
+
+    def test_the_cache_keeps_as_many_lines_as_a_replay_shows(self) -> None:
+        service = makeService(parse("--history", "60"), MemoryReactorClock())
+        assert isinstance(service, ChatService)
+        cache = service.factory.history
+        assert isinstance(cache, RecentCache)
+        self.assertEqual(cache.depth, 60)
 
     def test_no_history(self) -> None:
         service = makeService(parse("--no-history", "--history", "5"), MemoryReactorClock())

@@ -299,6 +299,10 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+REPLAYS_KEPT = 256
+"""Rooms whose latest replay a renderer keeps rendered (L{LineRenderer})."""
+
+
 @attrs.frozen
 class LineRenderer:
     """
@@ -308,6 +312,10 @@ class LineRenderer:
 
     max_line: int
     budget: int
+    _replays: dict[tuple[str, bool], tuple[tuple[Line, ...], bytes]] = attrs.field(
+        factory=dict, init=False, eq=False, repr=False
+    )
+    """Each room's latest replay, by the tuple of lines it shows."""
 
     def render(self, result: Result | Event) -> bytes:
         """The lines for C{result}; empty for a result that shows nothing."""
@@ -377,7 +385,17 @@ class LineRenderer:
         if found.words is None:
             if not found.lines:
                 return b"" if found.joining else notice(f"No history of {room}", limit)
-            return self._framed(f"Recent history of {room}", found.lines, "End of history")
+            # A room's latest lines from memory are one tuple until its next
+            # line (chatsvc.history.cache): a crowd joining gets one rendering.
+            key = (room, found.joining)
+            last = self._replays.get(key)
+            if last is not None and last[0] is found.lines:
+                return last[1]
+            shown = self._framed(f"Recent history of {room}", found.lines, "End of history")
+            if len(self._replays) >= REPLAYS_KEPT:
+                self._replays.clear()
+            self._replays[key] = (found.lines, shown)
+            return shown
         wanted = clip(" ".join(found.words), ECHOED)
         if not found.lines:
             return notice(f"Nothing in {room} matches {wanted}", limit)

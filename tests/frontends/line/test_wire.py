@@ -17,6 +17,8 @@ from chatsvc.chat.events import (
 )
 from chatsvc.chat.model import Topic
 from chatsvc.frontends.line import wire
+from chatsvc.history import Line
+from chatsvc.sessions.results import HistoryFound
 
 
 class DecodeTests(SynchronousTestCase):
@@ -198,3 +200,43 @@ class DatedTests(SynchronousTestCase):
     def test_never_rendered_as_a_live_line(self) -> None:
         events: list[Event] = [Message("d", "a", "x"), Action("d", "a", "x")]
         self.assertNotIn(b"[", [wire.render(event)[:1] for event in events])
+
+
+class ReplayRenderingTests(SynchronousTestCase):
+    """
+    A crowd joining a room is shown one tuple of its latest lines (the
+    history cache's): the renderer renders it once, not once a user.
+    """
+
+    def setUp(self) -> None:
+        self.renderer = wire.LineRenderer(1024, 4096)
+        self.lines = (Line(1_795_000_000, Message("lobby", "bob", "hi")),)
+
+    def render(self, lines: tuple[Line, ...], room: str = "lobby") -> bytes:
+        return self.renderer.render(HistoryFound(room, lines, None, joining=True))
+
+    def test_the_same_lines_are_rendered_once(self) -> None:
+        first = self.render(self.lines)
+        self.assertIs(self.render(self.lines), first)
+        self.assertIn(b"<bob> hi", first)
+
+    def test_new_lines_are_rendered_anew(self) -> None:
+        first = self.render(self.lines)
+        more = (*self.lines, Line(1_795_000_001, Message("lobby", "bob", "there")))
+        again = self.render(more)
+        self.assertIsNot(again, first)
+        self.assertIn(b"<bob> there", again)
+        # Equal lines in a new tuple are rendered again, and the same.
+        self.assertEqual(self.render(tuple(more)), again)
+
+    def test_rooms_and_kinds_are_apart(self) -> None:
+        lobby = self.render(self.lines)
+        self.assertIn(b"history of dev", self.render(self.lines, "dev"))
+        asked = self.renderer.render(HistoryFound("lobby", self.lines, None, joining=False))
+        self.assertEqual(asked, lobby)
+        self.assertIs(self.render(self.lines), lobby)
+
+    def test_what_is_kept_is_bounded(self) -> None:
+        for n in range(wire.REPLAYS_KEPT * 3):
+            self.render(self.lines, f"room{n}")
+        self.assertLessEqual(len(self.renderer._replays), wire.REPLAYS_KEPT)
