@@ -111,7 +111,13 @@ def sanitise(text: str) -> str:
     Unicode bidi overrides. TAB becomes a space, and a run of more than
     L{BLANK_RUN} blanks becomes L{BLANK_RUN} spaces.
     """
+    if text.isascii() and text.isprintable() and _ASCII_RUN not in text:
+        return text  # most lines: nothing to remove, and this is checked in C
     return _BLANK_RUN.sub(" " * BLANK_RUN, text.translate(_UNSAFE))
+
+
+_ASCII_RUN = " " * (BLANK_RUN + 1)
+"""In printable ASCII the only blank is the space: a run too long has this in it."""
 
 
 def decode(line: bytes) -> str:

@@ -240,3 +240,34 @@ class ReplayRenderingTests(SynchronousTestCase):
         for n in range(wire.REPLAYS_KEPT * 3):
             self.render(self.lines, f"room{n}")
         self.assertLessEqual(len(self.renderer._replays), wire.REPLAYS_KEPT)
+
+
+class SanitiseFastPathTests(SynchronousTestCase):
+    """Printable ASCII without a long run of spaces comes back as it is; the rest is cleaned."""
+
+    def slow(self, text: str) -> str:
+        return wire._BLANK_RUN.sub(" " * wire.BLANK_RUN, text.translate(wire._UNSAFE))
+
+    def test_the_same_as_the_full_cleaning(self) -> None:
+        samples = [
+            "plain text",
+            "",
+            "    four",
+            "     five",
+            "a" + " " * 5,
+            "tab\there",
+            "esc\x1b[31m",
+            "del\x7f",
+            "nul\x00",
+            "~!@#$%^&*()_+{}|:<>?",
+            "caf\u00e9     x",
+            "\u00a0" * 6,
+            "bidi\u202e",
+            *(chr(c) * 3 for c in range(0x00, 0x80)),
+        ]
+        for text in samples:
+            self.assertEqual(wire.sanitise(text), self.slow(text), repr(text))
+
+    def test_printable_ascii_is_not_copied(self) -> None:
+        text = "".join(["hello", " world"])
+        self.assertIs(wire.sanitise(text), text)
