@@ -54,6 +54,7 @@ from chatsvc.sessions.results import (
     KickedOut,
     Members,
     NicknamePrompt,
+    Parted,
     PasswordPrompt,
     PrivateSent,
     Refused,
@@ -104,14 +105,18 @@ them (they take no room, and would otherwise split one gap into short runs).
 """
 
 
-def sanitise(text: str) -> str:
+def sanitise(text: str, unsafe: dict[int, str | None] = _UNSAFE) -> str:
     """
     Remove what could make text display as something else: C0 and C1 control
     characters (so ESC, and with it every ANSI/VT sequence), DEL, and the
     Unicode bidi overrides. TAB becomes a space, and a run of more than
     L{BLANK_RUN} blanks becomes L{BLANK_RUN} spaces.
     """
-    return _BLANK_RUN.sub(" " * BLANK_RUN, text.translate(_UNSAFE))
+    return _BLANK_RUN.sub(" " * BLANK_RUN, text.translate(unsafe))
+
+
+UNSAFE = _UNSAFE
+"""What L{sanitise} removes (or turns into spaces), for wires that keep some of it."""
 
 
 def decode(line: bytes) -> str:
@@ -124,7 +129,26 @@ def decode(line: bytes) -> str:
     return sanitise(line.decode("utf-8", "replace"))
 
 
+FORMATTING = "\x02\x03\x0f\x11\x16\x1d\x1e\x1f"
+"""
+The IRC formatting codes (bold, colour, reset, monospace, reverse, italics,
+strikethrough, underline): kept in what IRC users say, for one another, and
+taken out here, as the control characters they are.
+"""
+
+_COLOUR = re.compile(r"\x03(?:\d{1,2}(?:,\d{1,2})?)?|[\x01\x02\x0f\x11\x16\x1d\x1e\x1f]")
+
+
+def unformatted(text: str) -> str:
+    """C{text} without IRC formatting codes (a colour code's numbers with it)."""
+    return _COLOUR.sub("", text)
+
+
 def _format(event: Event) -> str:
+    text = getattr(event, "text", None)
+    if text is not None and not text.isprintable():
+        # Only IRC's formatting codes get this far (line input is sanitised).
+        event = attrs.evolve(event, text=unformatted(text))  # type: ignore[misc]
     match event:
         case Message(nick=nick, text=text):
             return f"<{nick}> {text}\n"
@@ -331,6 +355,8 @@ class LineRenderer:
                 )
             case Renamed(nick=nick):
                 return notice(f"You are now known as {nick}", limit)
+            case Parted(room=room):
+                return notice(f"You left {room}", limit)
             case PrivateSent(message=message):
                 return own_private_message(message)
             case TopicShown(room=room, topic=current):
