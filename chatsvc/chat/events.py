@@ -38,7 +38,7 @@ class Left:
 
 @attrs.frozen
 class Message:
-    """C{nick} said C{text} in C{room}; as a C{notice} (IRC's C{NOTICE}: not to be answered by bots)."""
+    """C{nick} said C{text} in C{room}; as a C{notice} (IRC's C{NOTICE}: bots do not answer it)."""
 
     room: str
     nick: str

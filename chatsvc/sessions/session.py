@@ -125,14 +125,14 @@ class Session:
     _log = Logger()
 
     __slots__ = (
+        "_account",
         "_client",
         "_delay",
         "_failures",
         "_frontend",
+        "_lobby",
         "_login",
         "_logout",
-        "_account",
-        "_lobby",
         "_lookups",
         "_server",
         "_timeout",
@@ -540,7 +540,9 @@ class Session:
             self._show(results.Refused(str(e), e))
             return None
 
-    def _perform(self, me: Participant, command: Command) -> Message | Action | PrivateMessage | None:
+    def _perform(
+        self, me: Participant, command: Command
+    ) -> Message | Action | PrivateMessage | None:
         chat = self._server.chat
         match command:
             case commands.Say(text=said, room=None, notice=notice):

@@ -145,10 +145,9 @@ def unformatted(text: str) -> str:
 
 
 def _format(event: Event) -> str:
-    text = getattr(event, "text", None)
-    if text is not None and not text.isprintable():
+    if isinstance(event, Message | Action | PrivateMessage) and not event.text.isprintable():
         # Only IRC's formatting codes get this far (line input is sanitised).
-        event = attrs.evolve(event, text=unformatted(text))  # type: ignore[misc]
+        event = attrs.evolve(event, text=unformatted(event.text))
     match event:
         case Message(nick=nick, text=text):
             return f"<{nick}> {text}\n"
