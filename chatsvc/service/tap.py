@@ -55,8 +55,8 @@ from chatsvc.history import (
 )
 from chatsvc.service.frontends import FRONTENDS
 from chatsvc.service.startup import StartupError, start_failed, start_log, terminal
-from chatsvc.streams.eagertcp import eager
 from chatsvc.streams.connection import StreamConnection
+from chatsvc.streams.eagertcp import eager
 from chatsvc.streams.limits import Limits
 
 DEFAULT_ENDPOINT = "tcp:8080"

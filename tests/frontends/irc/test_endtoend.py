@@ -23,7 +23,7 @@ class Bot(irc.IRCClient):
 
     def __init__(self, nick: str, password: str | None = None) -> None:
         self.nickname = nick
-        self.password = password
+        self.password = password  # type: ignore[assignment]
         self.events: DeferredQueue[tuple[str, ...]] = DeferredQueue()
         self.signed_on: Deferred[None] = Deferred()
         self.lost: Deferred[None] = Deferred()

@@ -31,7 +31,7 @@ class Irc:
         self.transport = StringTransport(peerAddress=IPv4Address("TCP", "10.0.0.2", port))
         protocol = factory.for_frontend(kind).buildProtocol(self.transport.getPeer())
         assert isinstance(protocol, IrcConnection)
-        self.protocol = protocol
+        self.protocol: IrcConnection = protocol
         protocol.makeConnection(self.transport)
 
     def send(self, *lines: str) -> None:
