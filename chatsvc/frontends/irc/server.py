@@ -801,7 +801,9 @@ def _authenticate(connection: IrcConnection, params: list[str]) -> None:
         if account is None:
             connection._numeric(n.ERR_SASLFAIL, "SASL authentication failed")
         else:
-            mask = connection.irc.mask(connection._nick or "*")
+            nick = connection._nick or "*"
+            user = connection._user.user if connection._user is not None else "*"
+            mask = f"{nick}!{user}@{connection.irc.name}"
             connection._send_lines(
                 [
                     connection._reply(
