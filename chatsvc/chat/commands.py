@@ -14,20 +14,26 @@ import attrs
 
 @attrs.frozen
 class Say:
-    """A message to the current room."""
+    """A message to the current room, or to C{room} (one the user is in, on wires that name it)."""
 
     text: str
+    room: str | None = None
+    notice: bool = False
 
 
 @attrs.frozen
 class Me:
+    """An action (C{/me}) in the current room, or in C{room}."""
+
     text: str
+    room: str | None = None
 
 
 @attrs.frozen
 class Msg:
     nick: str
     text: str
+    notice: bool = False
 
 
 @attrs.frozen
@@ -43,6 +49,24 @@ class Join:
 @attrs.frozen
 class Part:
     """Leave the current room for the lobby."""
+
+
+@attrs.frozen
+class Enter:
+    """
+    Join C{room} as well as the rooms one is in (IRC's C{JOIN}); the line
+    protocol's L{Join} moves from one room to the next instead.
+    """
+
+    room: str
+
+
+@attrs.frozen
+class Leave:
+    """Leave C{room} alone, lobby or not, for C{reason} (IRC's C{PART})."""
+
+    room: str
+    reason: str | None = None
 
 
 @attrs.frozen
@@ -67,9 +91,10 @@ class Quit:
 
 @attrs.frozen
 class Topic:
-    """Show the room's topic, or (with C{text}, operators only) set it."""
+    """Show the room's topic (or C{room}'s), or (with C{text}, operators only) set it."""
 
     text: str | None = None
+    room: str | None = None
 
 
 @attrs.frozen
@@ -90,6 +115,10 @@ class History:
 
     lines: int
     capped: bool = False
+    room: str | None = None
+    """The room, if not the current one: any room, as IRC's C{CHATHISTORY} names it."""
+    before: float | None = None
+    """Only lines said before this time (seconds since the epoch), if given."""
 
 
 @attrs.frozen
@@ -106,6 +135,8 @@ Command = (
     | Nick
     | Join
     | Part
+    | Enter
+    | Leave
     | Who
     | Rooms
     | Help

@@ -24,22 +24,26 @@ class Left:
     """
     C{nick} left C{room}, for another room or for good, and why if known: in
     the server's words (C{not reading}), or, C{from_user}, in the user's own
-    (C{/quit REASON}), which must never read as the server's.
+    (C{/quit REASON}), which must never read as the server's. C{signed_off}:
+    it left the chat, and this is told once to each member of its rooms (a
+    wire like IRC shows that as a quit, not as leaving a channel).
     """
 
     room: str
     nick: str
     reason: str | None = None
     from_user: bool = False
+    signed_off: bool = False
 
 
 @attrs.frozen
 class Message:
-    """C{nick} said C{text} in C{room}."""
+    """C{nick} said C{text} in C{room}; as a C{notice} (IRC's C{NOTICE}: bots do not answer it)."""
 
     room: str
     nick: str
     text: str
+    notice: bool = False
 
 
 @attrs.frozen
@@ -53,11 +57,12 @@ class Action:
 
 @attrs.frozen
 class PrivateMessage:
-    """C{sender} said C{text} to C{recipient} alone."""
+    """C{sender} said C{text} to C{recipient} alone; as a C{notice}, as IRC's C{NOTICE}."""
 
     sender: str
     recipient: str
     text: str
+    notice: bool = False
 
 
 @attrs.frozen

@@ -97,42 +97,52 @@ class Topic:
 class ChatError(Exception):
     """
     A request broke a chat rule. The message is meant for the user who made
-    it; nothing in the model changed.
+    it; nothing in the model changed. Errors about a name keep it as
+    C{name}, for wires that answer with the name apart from the message.
     """
+
+    name: str | None = None
 
 
 class NicknameInvalid(ChatError):
     def __init__(self, nick: str) -> None:
+        self.name = nick
         super().__init__(f"{nick!r} is not a valid nickname: use 1-{NAME_MAX} {NAME_CHARS}")
 
 
 class NicknameTaken(ChatError):
     def __init__(self, nick: str) -> None:
+        self.name = nick
         super().__init__(f"the nickname {nick} is taken")
 
 
 class RoomNameInvalid(ChatError):
     def __init__(self, name: str) -> None:
+        self.name = name
         super().__init__(f"{name!r} is not a valid room name: use 1-{NAME_MAX} {NAME_CHARS}")
 
 
 class NoSuchRoom(ChatError):
     def __init__(self, name: str) -> None:
+        self.name = name
         super().__init__(f"there is no room named {name}")
 
 
 class NoSuchUser(ChatError):
     def __init__(self, nick: str) -> None:
+        self.name = nick
         super().__init__(f"there is no user named {nick}")
 
 
 class NicknameRegistered(ChatError):
     def __init__(self, nick: str) -> None:
+        self.name = nick
         super().__init__(f"the nickname {nick} is registered")
 
 
 class GuestsNotAllowed(ChatError):
     def __init__(self, nick: str) -> None:
+        self.name = nick
         super().__init__(f"{nick} is not registered, and only registered users may sign on here")
 
 
@@ -143,6 +153,7 @@ class NotAnOperator(ChatError):
 
 class NotInRoom(ChatError):
     def __init__(self, name: str) -> None:
+        self.name = name
         super().__init__(f"you are not in {name}")
 
 
@@ -166,6 +177,8 @@ class Participant:
     client: IChatClient
     rooms: tuple[Room, ...]
     account: Account | None = None
+    away: str | None = None
+    """Why it is away from the keyboard (C{/away}), or L{None} while it is here."""
 
     @property
     def room(self) -> Room:
@@ -326,20 +339,28 @@ class Chat:
         return account
 
     def sign_on(
-        self, nick: str, client: IChatClient, account: Account | None = None
+        self,
+        nick: str,
+        client: IChatClient,
+        account: Account | None = None,
+        *,
+        lobby: bool = True,
     ) -> Participant:
         """
         Register C{nick} for C{client}, logged in to C{account} if given, and
-        put it in the lobby; the lobby's other members are told.
+        put it in the lobby (unless not C{lobby}: on wires like IRC, users
+        join the rooms they ask for, and are in none until then); the lobby's
+        other members are told.
         """
         self._check_nick_free(nick)
         self._check_nick_yours(nick, account)
         if account is None and not self.guests:
             raise GuestsNotAllowed(nick)
-        participant = Participant(nick, client, (self.lobby,), account)
+        participant = Participant(nick, client, (self.lobby,) if lobby else (), account)
         self._participants[fold(nick)] = participant
-        self.lobby._add(participant)
-        self._announce(self.lobby, Joined(self.lobby.name, nick), participant)
+        if lobby:
+            self.lobby._add(participant)
+            self._announce(self.lobby, Joined(self.lobby.name, nick), participant)
         return participant
 
     def sign_off(
@@ -359,7 +380,9 @@ class Chat:
         for room in rooms:
             room._remove(participant)
         self._tell_rooms(
-            rooms, lambda room: Left(room.name, nick, reason, from_user), announce=True
+            rooms,
+            lambda room: Left(room.name, nick, reason, from_user, signed_off=True),
+            announce=True,
         )
         for room in rooms:
             self._dispose_if_empty(room)
@@ -411,7 +434,7 @@ class Chat:
 
     def part(self, participant: Participant, name: str, reason: str | None = None) -> Room:
         """C{participant} leaves the room C{name}, which is told; it stays in its others."""
-        room = self._member_of(participant, name)
+        room = self.member_of(participant, name)
         self._leave(participant, room, reason or None)
         return room
 
@@ -426,12 +449,21 @@ class Chat:
         self._leave(participant, room, None)
         return self._enter(participant, name)
 
+    def set_away(self, participant: Participant, reason: str | None) -> None:
+        """Mark C{participant} away for C{reason}, or (L{None}, or blank) back."""
+        participant.away = reason if reason and reason.strip() else None
+
     # Talking
 
-    def say(self, participant: Participant, text: str, room: Room | None = None) -> Message:
-        """Relay C{text} to the rest of C{room} (by default the one it joined last)."""
+    def say(
+        self, participant: Participant, text: str, room: Room | None = None, *, notice: bool = False
+    ) -> Message:
+        """
+        Relay C{text} to the rest of C{room} (by default the one it joined
+        last), as a C{notice} if so.
+        """
         room = self._speaking_in(participant, room)
-        message = Message(room.name, participant.nick, _nonempty(text))
+        message = Message(room.name, participant.nick, _nonempty(text), notice)
         self._broadcast(room, message, exclude=participant)
         return message
 
@@ -442,12 +474,14 @@ class Chat:
         self._broadcast(room, action, exclude=participant)
         return action
 
-    def whisper(self, sender: Participant, nick: str, text: str) -> PrivateMessage:
-        """Send C{text} to the participant called C{nick} alone."""
+    def whisper(
+        self, sender: Participant, nick: str, text: str, *, notice: bool = False
+    ) -> PrivateMessage:
+        """Send C{text} to the participant called C{nick} alone, as a C{notice} if so."""
         recipient = self.find(nick)
         if recipient is None:
             raise NoSuchUser(nick)
-        message = PrivateMessage(sender.nick, recipient.nick, _nonempty(text))
+        message = PrivateMessage(sender.nick, recipient.nick, _nonempty(text), notice)
         recipient.client.deliver(message)
         return message
 
@@ -554,7 +588,7 @@ class Chat:
         self._announce(room, Joined(room.name, participant.nick), participant)
         return room
 
-    def _member_of(self, participant: Participant, name: str) -> Room:
+    def member_of(self, participant: Participant, name: str) -> Room:
         """The room called C{name} that C{participant} is in; L{NotInRoom} if none."""
         key = fold(canonical_room_name(name))
         for room in participant.rooms:

@@ -38,6 +38,9 @@ from chatsvc.accounts import Accounts, ChatRealm, with_bytes
 from chatsvc.chat.commands import HISTORY_LINES, HISTORY_MAX
 from chatsvc.chat.interfaces import IAccountNames
 from chatsvc.chat.model import NAME_CHARS, NAME_MAX, Chat, is_valid_name
+from chatsvc.frontends.irc.server import irc_frontend
+from chatsvc.frontends.irc.wire import IrcServer
+from chatsvc.frontends.irc.wire import sanitise as irc_sanitise
 from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.history import (
     MAX_LOOKUPS,
@@ -52,6 +55,7 @@ from chatsvc.history import (
 )
 from chatsvc.service.frontends import FRONTENDS
 from chatsvc.service.startup import StartupError, start_failed, start_log, terminal
+from chatsvc.streams.connection import StreamConnection
 from chatsvc.streams.eagertcp import eager
 from chatsvc.streams.limits import Limits
 
@@ -269,6 +273,13 @@ class Options(AuthOptionMixin, usage.Options):
             f"(at least {MIN_UNSAVED_BYTES}).",
             _at_least(int, MIN_UNSAVED_BYTES),
         ],
+        [
+            "motd",
+            None,
+            None,
+            "A text file whose lines IRC clients are shown as the message of the day "
+            "(default: none, and IRC clients are told so).",
+        ],
     ]
     optFlags = [
         [
@@ -293,12 +304,20 @@ class Options(AuthOptionMixin, usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+        self["irc"] = []
         self["op"] = []
         self["accounts"] = None
 
     def opt_listen(self, description: str) -> None:
         """Listen on this endpoint too; repeatable. Without --port, not on tcp:8080."""
         self["listen"].append(description)
+
+    def opt_irc(self, description: str) -> None:
+        """
+        Serve IRC on this endpoint (a port number or an endpoint string, such as
+        tcp:6667 or ssl:6697:privateKey=key.pem:certKey=cert.pem); repeatable.
+        """
+        self["irc"].append(endpoint_description(description))
 
     def opt_auth(self, description: str) -> None:
         """Where accounts are: chatsvc:FILE, file:FILE, memory:NAME:PW:...; repeatable."""
@@ -398,7 +417,14 @@ class Options(AuthOptionMixin, usage.Options):
             raise usage.UsageError(f"--history must be at most {HISTORY_MAX}")
         if self["backlog"] < 1:
             raise usage.UsageError("--backlog must be at least 1")
-        for description in self["endpoints"]:
+        self["motd-lines"] = None
+        if self["motd"] is not None:
+            try:
+                with open(self["motd"], encoding="utf-8", errors="replace") as motd:
+                    self["motd-lines"] = [irc_sanitise(text.rstrip("\r\n")) for text in motd]
+            except OSError as e:
+                raise usage.UsageError(f"--motd {self['motd']}: {e.strerror}") from None
+        for description in [*self["endpoints"], *self["irc"]]:
             try:
                 serverFromString(reactor, with_backlog(description, self["backlog"]))
             except (ValueError, KeyError, TypeError) as e:
@@ -488,13 +514,15 @@ class ChatService(MultiService):
         description: str,
         reactor: IReactorTime,
         backlog: int = DEFAULT_BACKLOG,
-        frontend: str = "line",
+        frontend: str | type[StreamConnection] = "line",
     ) -> None:
         """
         Serve the chat on the server endpoint C{description} too (see
-        L{with_backlog}), on the wire of C{frontend} (one of L{FRONTENDS}).
+        L{with_backlog}), on the wire of C{frontend} (one of L{FRONTENDS}, or
+        a connection class of one, configured).
         """
-        factory = self.factory.for_frontend(FRONTENDS[frontend])
+        kind = FRONTENDS[frontend] if isinstance(frontend, str) else frontend
+        factory = self.factory.for_frontend(kind)
         _Listener(description, factory, reactor, backlog).setServiceParent(self)
 
     @property
@@ -602,4 +630,8 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
     service = ChatService(factory)
     for description in options["endpoints"]:
         service.listen(description, reactor, options["backlog"])
+    if options["irc"]:
+        irc = irc_frontend(IrcServer(motd=options["motd-lines"]))
+        for description in options["irc"]:
+            service.listen(description, reactor, options["backlog"], irc)
     return service

@@ -13,7 +13,7 @@ import enum
 import attrs
 
 from chatsvc.chat.events import Kicked, PrivateMessage
-from chatsvc.chat.model import Topic
+from chatsvc.chat.model import ChatError, Topic
 from chatsvc.history import Line
 
 
@@ -31,9 +31,14 @@ class PasswordPrompt:
 
 @attrs.frozen
 class Refused:
-    """What the user asked for was refused, for C{reason} (meant for the user); nothing changed."""
+    """
+    What the user asked for was refused, for C{reason} (meant for the user);
+    nothing changed. C{error} is the chat rule broken, if one was, for wires
+    that answer each with a code of its own (IRC's numerics).
+    """
 
     reason: str
+    error: ChatError | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen
@@ -76,6 +81,14 @@ class Renamed:
     """The user is called C{nick} from now on."""
 
     nick: str
+
+
+@attrs.frozen
+class Parted:
+    """The user left C{room} alone of its rooms (IRC's C{PART}), for C{reason}."""
+
+    room: str
+    reason: str | None = None
 
 
 @attrs.frozen
@@ -163,6 +176,7 @@ Result = (
     | Members
     | RoomList
     | Renamed
+    | Parted
     | PrivateSent
     | TopicShown
     | Help

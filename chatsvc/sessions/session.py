@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
@@ -40,11 +40,22 @@ from chatsvc.chat import commands
 from chatsvc.chat.commands import SEARCH_RESULTS, Command
 from chatsvc.chat.events import Action, Event, Kicked, Message, PrivateMessage
 from chatsvc.chat.interfaces import IAccount, IChatClient
-from chatsvc.chat.model import Account, Chat, ChatError, Participant, Room, is_valid_name
+from chatsvc.chat.model import (
+    Account,
+    Chat,
+    ChatError,
+    NicknameRegistered,
+    Participant,
+    Room,
+    fold,
+    is_valid_name,
+)
 from chatsvc.history import HistoryError, IHistory, Line
 from chatsvc.history.replay import Lookup, Lookups
 from chatsvc.sessions import results
 from chatsvc.sessions.results import Farewell, Result
+
+_Relayed = TypeVar("_Relayed", Message, Action, PrivateMessage)
 
 PASSWORD_DELAY = 3.0
 """Seconds between a wrong password and the next prompt (or the goodbye)."""
@@ -107,16 +118,19 @@ class Session:
     in the chat is C{client} (the frontend's connection). Registered
     nicknames log in through C{portal}; C{history} keeps and answers room
     history, of which C{replay} lines are shown on entering a room; timers
-    run on C{clock}.
+    run on C{clock}. Signing on enters the lobby, unless not C{lobby}
+    (IRC: users join the rooms they ask for).
     """
 
     _log = Logger()
 
     __slots__ = (
+        "_account",
         "_client",
         "_delay",
         "_failures",
         "_frontend",
+        "_lobby",
         "_login",
         "_logout",
         "_lookups",
@@ -128,9 +142,15 @@ class Session:
     )
 
     def __init__(
-        self, server: SessionServer, frontend: ISessionFrontend, client: IChatClient
+        self,
+        server: SessionServer,
+        frontend: ISessionFrontend,
+        client: IChatClient,
+        *,
+        lobby: bool = True,
     ) -> None:
         self._server = server
+        self._lobby = lobby
         self._frontend = frontend
         self._client = client
         self.participant: Participant | None = None
@@ -138,6 +158,7 @@ class Session:
         self.leave_reason: str | None = None
         """The server's reason for the user's leaving, should the connection be lost."""
         self._login: tuple[str, str] | None = None  # nickname and account asked for
+        self._account: Account | None = None  # logged in to before signing on (SASL)
         self._failures = 0  # wrong passwords given
         self._delay: IDelayedCall | None = None
         self._timeout: IDelayedCall | None = None
@@ -176,6 +197,7 @@ class Session:
         if self._logout is not None:
             logout, self._logout = self._logout, None
             logout()
+        self._account = None
 
     @property
     def over(self) -> bool:
@@ -239,7 +261,9 @@ class Session:
         # not: whoever knows it may have it (L{_take_over}), and nothing
         # typed after it is ever read as another nickname.
         account = chat.registered(nick) if is_valid_name(nick) else None
-        if account is None:
+        if self._account is not None:
+            self._sign_on_logged_in(nick, account, self._account)
+        elif account is None:
             try:
                 chat.check_nick(nick)
             except ChatError as e:
@@ -250,6 +274,85 @@ class Session:
             self._login = (nick, account)
             self.stage = Stage.PASSWORD
             self._show(results.PasswordPrompt(account))
+
+    def _sign_on_logged_in(self, nick: str, owner: str | None, account: Account) -> None:
+        """Sign on as C{nick} (registered to C{owner}), logged in to C{account} already."""
+        chat = self._server.chat
+        if owner is not None and fold(owner) == fold(account.name):
+            self._take_over(nick)
+        else:
+            try:
+                chat.check_nick(nick)
+                if owner is not None:
+                    raise NicknameRegistered(nick)
+            except ChatError as e:
+                self._refuse_nickname(e)
+                return
+        self._sign_on(nick, account)
+
+    @property
+    def account(self) -> Account | None:
+        """The account logged in to, before signing on or since."""
+        if self.participant is not None and self.participant.account is not None:
+            return self.participant.account
+        return self._account
+
+    def log_in(self, name: str, password: bytes) -> Deferred[Account | None]:
+        """
+        Log in to the account C{name} before signing on, whatever nickname
+        follows (IRC's SASL): the result is the account, or L{None} for a
+        wrong password, given after L{PASSWORD_DELAY} seconds in which
+        nothing is read; after L{PASSWORD_ATTEMPTS} of them, a goodbye.
+        """
+        done: Deferred[Account | None] = Deferred()
+        portal = self._server.portal
+        if portal is None or self.stage is not Stage.NICKNAME or self._account is not None:
+            done.callback(None)
+            return done
+        self.stage = Stage.CHECKING
+        self._frontend.wait(True)
+        checked = portal.login(UsernamePassword(name.encode(), password), None, IAccount)
+
+        def succeeded(login: tuple[Any, Account, Callable[[], object]]) -> None:
+            _, account, logout = login
+            if self.stage is Stage.OVER:
+                logout()
+                return
+            self._account, self._logout = account, logout
+            self.stage = Stage.NICKNAME
+            self._frontend.wait(False)
+            done.callback(account)
+
+        def failed(failure: Failure) -> None:
+            if self.stage is Stage.OVER:
+                return
+            if not failure.check(UnauthorizedLogin):
+                self._log.failure("Cannot check the password of {account}", failure, account=name)
+                self._hang_up(results.Goodbye(Farewell.CANNOT_CHECK))
+                return
+            self._failures += 1
+            self._log.info(
+                "{peer} gave a wrong password for {account} ({n} of {most})",
+                peer=self._frontend.peer,
+                account=name,
+                n=self._failures,
+                most=PASSWORD_ATTEMPTS,
+            )
+            self.stage = Stage.REFUSED
+
+            def retry() -> None:
+                self._delay = None
+                if self._failures >= PASSWORD_ATTEMPTS:
+                    self._hang_up(results.Goodbye(Farewell.TOO_MANY_PASSWORDS))
+                    return
+                self.stage = Stage.NICKNAME
+                self._frontend.wait(False)
+                done.callback(None)
+
+            self._delay = self._server.clock.callLater(self._server.password_delay, retry)
+
+        checked.addCallbacks(succeeded, failed)
+        return done
 
     def give_password(self, password: bytes) -> None:
         """The user's answer at the password prompt, exactly as typed; empty: no password."""
@@ -340,12 +443,14 @@ class Session:
 
     def _refuse_nickname(self, error: ChatError) -> None:
         self.stage = Stage.NICKNAME
-        self._show(results.Refused(str(error)))
+        self._show(results.Refused(str(error), error))
         self._show(results.NicknamePrompt())
 
     def _sign_on(self, nick: str, account: Account | None) -> None:
         try:
-            self.participant = self._server.chat.sign_on(nick, self._client, account)
+            self.participant = self._server.chat.sign_on(
+                nick, self._client, account, lobby=self._lobby
+            )
         except ChatError as e:
             self._refuse_nickname(e)
             return
@@ -366,7 +471,8 @@ class Session:
                 operator=" (operator)" if account.operator else "",
             )
         self._show(results.Welcome(nick))
-        self._entered(self.participant.room)
+        if self.participant.rooms:
+            self._entered(self.participant.room)
 
     def _timed_out(self) -> None:
         self._timeout = None
@@ -419,28 +525,48 @@ class Session:
 
     # Requests
 
-    def perform(self, command: Command) -> None:
-        """Carry out what a signed-on user asked for; a refusal is shown, and changes nothing."""
+    def perform(self, command: Command) -> Message | Action | PrivateMessage | None:
+        """
+        Carry out what a signed-on user asked for; a refusal is shown, and
+        changes nothing. Returns what was relayed, if anything was: a wire
+        may echo it back (IRC's C{echo-message}).
+        """
         me = self.participant
         if me is None or self.stage is not Stage.SIGNED_ON:
-            return
+            return None
         try:
-            self._perform(me, command)
+            return self._perform(me, command)
         except ChatError as e:
-            self._show(results.Refused(str(e)))
+            self._show(results.Refused(str(e), e))
+            return None
 
-    def _perform(self, me: Participant, command: Command) -> None:
+    def _perform(
+        self, me: Participant, command: Command
+    ) -> Message | Action | PrivateMessage | None:
         chat = self._server.chat
         match command:
-            case commands.Say(text=said):
+            case commands.Say(text=said, room=None, notice=notice):
                 if said.strip():
-                    self._relayed(chat.say(me, said))
-            case commands.Me(text=action):
-                self._relayed(chat.act(me, action))
-            case commands.Msg(nick=nick, text=said):
-                private = chat.whisper(me, nick, said)
+                    return self._relayed(chat.say(me, said, notice=notice))
+            case commands.Say(text=said, room=str(name), notice=notice):
+                room = chat.member_of(me, name)
+                return self._relayed(chat.say(me, said, room, notice=notice))
+            case commands.Me(text=action, room=None):
+                return self._relayed(chat.act(me, action))
+            case commands.Me(text=action, room=str(name)):
+                return self._relayed(chat.act(me, action, chat.member_of(me, name)))
+            case commands.Msg(nick=nick, text=said, notice=notice):
+                private = chat.whisper(me, nick, said, notice=notice)
                 self._show(results.PrivateSent(private))
-                self._relayed(private)
+                return self._relayed(private)
+            case commands.Enter(room=name):
+                room = chat.join(me, name)
+                self._log.info("{nick} joined {room}", nick=me.nick, room=room.name)
+                self._entered(room)
+            case commands.Leave(room=name, reason=reason):
+                room = chat.part(me, name, reason)
+                self._log.info("{nick} left {room}", nick=me.nick, room=room.name)
+                self._show(results.Parted(room.name, reason or None))
             case commands.Nick(nick=nick):
                 old = chat.rename(me, nick)
                 self._log.info("{old} is now known as {new}", old=old, new=nick)
@@ -457,21 +583,27 @@ class Session:
             case commands.Rooms():
                 rooms = tuple((room.name, len(room)) for room in chat.rooms())
                 self._show(results.RoomList(rooms))
-            case commands.History(lines=lines, capped=capped):
+            case commands.History(lines=lines, capped=capped, room=None):
                 if capped:
                     self._show(results.HistoryCapped(commands.HISTORY_MAX))
                 self._look_up(me.room.name, lines)
+            case commands.History(lines=lines, room=str(name), before=before):
+                self._look_up(chat.room(name).name, lines, before=before)
             case commands.Search(words=words):
                 self._look_up(me.room.name, SEARCH_RESULTS, words)
             case commands.Help():
                 self._show(results.Help())
             case commands.Quit(reason=reason):
                 self.quit(reason)
-            case commands.Topic(text=None):
+            case commands.Topic(text=None, room=None):
                 self._show(results.TopicShown(me.room.name, me.room.topic))
-            case commands.Topic(text=str(new_topic)):
-                chat.set_topic(me, new_topic, self._server.clock.seconds())
-                self._log.info("{nick} set the topic of {room}", nick=me.nick, room=me.room.name)
+            case commands.Topic(text=None, room=str(name)):
+                room = chat.room(name)
+                self._show(results.TopicShown(room.name, room.topic))
+            case commands.Topic(text=str(new_topic), room=name):
+                room = me.room if name is None else chat.member_of(me, name)
+                chat.set_topic(me, new_topic, self._server.clock.seconds(), room)
+                self._log.info("{nick} set the topic of {room}", nick=me.nick, room=room.name)
             case commands.Kick(nick=nick, reason=reason):
                 kicked = chat.kick(me, nick, reason)
                 self._log.info(
@@ -481,6 +613,7 @@ class Session:
                     room=kicked.room,
                     why=f" ({kicked.reason})" if kicked.reason else "",
                 )
+        return None
 
     def _move(self, me: Participant, name: str) -> None:
         """To the room C{name}, from the one it is in: one room at a time, as the line protocol."""
@@ -489,12 +622,13 @@ class Session:
         self._log.info("{nick} left {old} for {new}", nick=me.nick, old=old, new=room.name)
         self._entered(room)
 
-    def _relayed(self, event: Message | Action | PrivateMessage) -> None:
+    def _relayed(self, event: _Relayed) -> _Relayed:
         """Keep room lines in the history; log every line, with C{--log-messages}."""
         if not isinstance(event, PrivateMessage):
             self._server.history.record(event)
         if self._server.log_messages:
             self._log.info("{line}", line=self._server.log_line(event))
+        return event
 
     def _entered(self, room: Room) -> None:
         """
@@ -514,6 +648,7 @@ class Session:
         words: Sequence[str] | None = None,
         *,
         joining: bool = False,
+        before: float | None = None,
     ) -> None:
         """Show the answer to a lookup when it comes; what is shown meanwhile waits for it."""
         if self._lookups.full:
@@ -521,12 +656,21 @@ class Session:
             return
         self._frontend.charge(LOOKUP_COST - 1)
         history = self._server.history
-        if words is None and not self._lookups.busy:
-            kept = history.cached(room, lines)
-            if kept is not None:  # in memory: shown now, with nothing to hold
-                self._show(results.HistoryFound(room, kept, None, joining))
-                return
-        found = history.recent(room, lines) if words is None else history.search(room, words, lines)
+        if before is not None:
+            # The store answers a room's latest lines; those before a time are
+            # among the latest HISTORY_MAX, or are not shown (IRC's CHATHISTORY BEFORE).
+            found = history.recent(room, commands.HISTORY_MAX).addCallback(
+                lambda got: [line for line in got if line.when < before][-lines:]
+            )
+        elif words is None:
+            if not self._lookups.busy:
+                kept = history.cached(room, lines)
+                if kept is not None:  # in memory: shown now, with nothing to hold
+                    self._show(results.HistoryFound(room, kept, None, joining))
+                    return
+            found = history.recent(room, lines)
+        else:
+            found = history.search(room, words, lines)
         late = self._frontend.render(results.HistoryUnavailable(room))
         render = self._frontend.render
         search = None if words is None else tuple(words)

@@ -207,7 +207,7 @@ class SignOnTests(SynchronousTestCase):
         self.chat.sign_on("bob", self.bob)
         self.alice.take()
         self.chat.sign_off(a, "lunch")
-        self.assertEqual(self.bob.take(), [Left(LOBBY, "alice", "lunch")])
+        self.assertEqual(self.bob.take(), [Left(LOBBY, "alice", "lunch", signed_off=True)])
         self.assertIsNone(self.chat.find("alice"))
         self.assertEqual(self.chat.lobby.nicks(), ["bob"])
         self.chat.sign_on("Alice", RecordingClient())
@@ -221,7 +221,10 @@ class SignOnTests(SynchronousTestCase):
         self.chat.sign_off(c, "", from_user=True)
         self.assertEqual(
             self.bob.take(),
-            [Left(LOBBY, "alice", "not reading", from_user=True), Left(LOBBY, "carol")],
+            [
+                Left(LOBBY, "alice", "not reading", from_user=True, signed_off=True),
+                Left(LOBBY, "carol", signed_off=True),
+            ],
         )
 
     def test_sign_off_twice_is_harmless(self) -> None:
@@ -229,7 +232,7 @@ class SignOnTests(SynchronousTestCase):
         self.chat.sign_on("bob", self.bob)
         self.chat.sign_off(a)
         self.chat.sign_off(a)
-        self.assertEqual(self.bob.take(), [Left(LOBBY, "alice")])
+        self.assertEqual(self.bob.take(), [Left(LOBBY, "alice", signed_off=True)])
 
 
 class ConversationTests(SynchronousTestCase):
@@ -355,7 +358,9 @@ class AnnounceLimitTests(SynchronousTestCase):
         chat.say(fourth, "messages still go through")
         self.assertEqual(clients[0].take(), [Message(LOBBY, "user3b", "messages still go through")])
         chat.sign_off(fourth)
-        self.assertEqual(clients[0].take(), [Left(LOBBY, "user3b")], "3 left: at the limit")
+        self.assertEqual(
+            clients[0].take(), [Left(LOBBY, "user3b", signed_off=True)], "3 left: at the limit"
+        )
         chat.move(people[2], "dev")
         self.assertEqual(clients[0].take(), [Left(LOBBY, "user2")])
 
@@ -656,8 +661,12 @@ class SeveralRoomsTests(SynchronousTestCase):
         for client in self.clients.values():
             client.take()
         self.chat.sign_off(self.p["alice"], "gone", from_user=True)
-        self.assertEqual(self.clients["bob"].take(), [Left("lobby", "alice", "gone", True)])
-        self.assertEqual(self.clients["carol"].take(), [Left("ops", "alice", "gone", True)])
+        self.assertEqual(
+            self.clients["bob"].take(), [Left("lobby", "alice", "gone", True, signed_off=True)]
+        )
+        self.assertEqual(
+            self.clients["carol"].take(), [Left("ops", "alice", "gone", True, signed_off=True)]
+        )
         self.assertEqual(self.chat.room("dev").nicks(), ["bob"])
         self.assertEqual(self.p["alice"].rooms, ())
 

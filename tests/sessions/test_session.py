@@ -583,7 +583,10 @@ class TakeoverTests(SynchronousTestCase):
         self.assertEqual(first.take(), [Goodbye(Farewell.REPLACED, "alice")])
         self.assertEqual(
             carol.take(),
-            [Left("lobby", "alice", "signed on from elsewhere"), Joined("lobby", "Alice")],
+            [
+                Left("lobby", "alice", "signed on from elsewhere", signed_off=True),
+                Joined("lobby", "Alice"),
+            ],
         )
         self.assertEqual(c.take(), [Welcome("Alice"), entered("lobby", "Alice", "carol")])
         self.assertIn("peer3 takes alice over from peer1", log)
@@ -606,7 +609,10 @@ class TakeoverTests(SynchronousTestCase):
         self.assertEqual(guest.last, [Goodbye(Farewell.OWNER_ARRIVED, "alice")])
         self.assertEqual(
             carol.take(),
-            [Left("lobby", "alice", "signed on from elsewhere"), Joined("lobby", "alice")],
+            [
+                Left("lobby", "alice", "signed on from elsewhere", signed_off=True),
+                Joined("lobby", "alice"),
+            ],
         )
         self.assertEqual(
             owner.take(),
@@ -809,14 +815,17 @@ class RequestTests(SynchronousTestCase):
             self.session.perform(commands.Quit())
         self.assertEqual(self.alice.last, [Goodbye(Farewell.QUIT)])
         self.assertEqual(self.alice.take(), [Goodbye(Farewell.QUIT)])
-        self.assertEqual(self.bob.take(), [Left("lobby", "alice")])
+        self.assertEqual(self.bob.take(), [Left("lobby", "alice", signed_off=True)])
         self.assertIsNone(self.server.chat.find("alice"))
         self.assertEqual(log, ["alice left lobby"])
 
     def test_quit_with_a_reason_in_the_users_words(self) -> None:
         with logged() as log:
             self.session.perform(commands.Quit("gone fishing"))
-        self.assertEqual(self.bob.take(), [Left("lobby", "alice", "gone fishing", from_user=True)])
+        self.assertEqual(
+            self.bob.take(),
+            [Left("lobby", "alice", "gone fishing", from_user=True, signed_off=True)],
+        )
         self.assertEqual(log, ["alice left lobby (quit: gone fishing)"])
 
     def test_nothing_is_done_after_quitting(self) -> None:
@@ -825,7 +834,9 @@ class RequestTests(SynchronousTestCase):
         self.session.perform(commands.Say("still here?"))
         self.session.quit()
         self.session.lost()
-        self.assertEqual((self.alice.take(), self.bob.take()), ([], [Left("lobby", "alice")]))
+        self.assertEqual(
+            (self.alice.take(), self.bob.take()), ([], [Left("lobby", "alice", signed_off=True)])
+        )
         self.assertEqual(
             [call for call in self.alice.calls if call[0] == "hang_up"], [("hang_up", True)]
         )
@@ -1061,7 +1072,9 @@ class LookupTests(SynchronousTestCase):
         self.alice.take_calls()
         self.bob.session.perform(commands.Say("before you go"))
         self.session.perform(commands.Quit())
-        self.assertEqual(self.bob.take(), [Left("lobby", "alice")], "signed off at once")
+        self.assertEqual(
+            self.bob.take(), [Left("lobby", "alice", signed_off=True)], "signed off at once"
+        )
         self.assertIs(self.session.stage, Stage.QUITTING)
         self.assertEqual(self.alice.take_calls(), [("wait", True)])
         self.session.perform(commands.Help())
@@ -1100,7 +1113,7 @@ class LookupTests(SynchronousTestCase):
         self.answer()
         self.assertEqual(self.alice.take(), [])
         self.assertEqual([c for c in self.server.time.getDelayedCalls() if c.active()], [])
-        self.assertEqual(self.bob.take(), [Left("lobby", "alice")])
+        self.assertEqual(self.bob.take(), [Left("lobby", "alice", signed_off=True)])
 
     def test_no_replay_when_none_is_asked(self) -> None:
         self.server.replay = 0
@@ -1133,7 +1146,7 @@ class EndTests(SynchronousTestCase):
     def test_a_lost_connection_tells_the_room_and_frees_the_nickname(self) -> None:
         with logged() as log:
             self.alice.session.lost()
-        self.assertEqual(self.bob.take(), [Left("lobby", "alice")])
+        self.assertEqual(self.bob.take(), [Left("lobby", "alice", signed_off=True)])
         self.assertIsNone(self.server.chat.find("alice"))
         self.assertIsNone(self.alice.last, "nobody to say goodbye to")
         self.assertEqual(log, ["alice left lobby"])
@@ -1144,7 +1157,7 @@ class EndTests(SynchronousTestCase):
         self.assertEqual(self.bob.take(), [], "told once it is gone")
         with logged() as log:
             self.alice.session.lost()
-        self.assertEqual(self.bob.take(), [Left("lobby", "alice", "not reading")])
+        self.assertEqual(self.bob.take(), [Left("lobby", "alice", "not reading", signed_off=True)])
         self.assertEqual(log, ["alice left lobby (not reading)"])
 
     def test_nothing_is_sent_once_dropped(self) -> None:

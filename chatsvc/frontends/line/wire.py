@@ -54,6 +54,7 @@ from chatsvc.sessions.results import (
     KickedOut,
     Members,
     NicknamePrompt,
+    Parted,
     PasswordPrompt,
     PrivateSent,
     Refused,
@@ -104,7 +105,7 @@ them (they take no room, and would otherwise split one gap into short runs).
 """
 
 
-def sanitise(text: str) -> str:
+def sanitise(text: str, unsafe: dict[int, str | None] = _UNSAFE) -> str:
     """
     Remove what could make text display as something else: C0 and C1 control
     characters (so ESC, and with it every ANSI/VT sequence), DEL, and the
@@ -112,8 +113,14 @@ def sanitise(text: str) -> str:
     L{BLANK_RUN} blanks becomes L{BLANK_RUN} spaces.
     """
     if text.isascii() and text.isprintable() and _ASCII_RUN not in text:
-        return text  # most lines: nothing to remove, and this is checked in C
-    return _BLANK_RUN.sub(" " * BLANK_RUN, text.translate(_UNSAFE))
+        # Most lines: nothing to remove (every table removes only what is not
+        # printable), and this is checked in C.
+        return text
+    return _BLANK_RUN.sub(" " * BLANK_RUN, text.translate(unsafe))
+
+
+UNSAFE = _UNSAFE
+"""What L{sanitise} removes (or turns into spaces), for wires that keep some of it."""
 
 
 _ASCII_RUN = " " * (BLANK_RUN + 1)
@@ -130,7 +137,25 @@ def decode(line: bytes) -> str:
     return sanitise(line.decode("utf-8", "replace"))
 
 
+FORMATTING = "\x02\x03\x0f\x11\x16\x1d\x1e\x1f"
+"""
+The IRC formatting codes (bold, colour, reset, monospace, reverse, italics,
+strikethrough, underline): kept in what IRC users say, for one another, and
+taken out here, as the control characters they are.
+"""
+
+_COLOUR = re.compile(r"\x03(?:\d{1,2}(?:,\d{1,2})?)?|[\x01\x02\x0f\x11\x16\x1d\x1e\x1f]")
+
+
+def unformatted(text: str) -> str:
+    """C{text} without IRC formatting codes (a colour code's numbers with it)."""
+    return _COLOUR.sub("", text)
+
+
 def _format(event: Event) -> str:
+    if isinstance(event, Message | Action | PrivateMessage) and not event.text.isprintable():
+        # Only IRC's formatting codes get this far (line input is sanitised).
+        event = attrs.evolve(event, text=unformatted(event.text))
     match event:
         case Message(nick=nick, text=text):
             return f"<{nick}> {text}\n"
@@ -345,6 +370,8 @@ class LineRenderer:
                 )
             case Renamed(nick=nick):
                 return notice(f"You are now known as {nick}", limit)
+            case Parted(room=room):
+                return notice(f"You left {room}", limit)
             case PrivateSent(message=message):
                 return own_private_message(message)
             case TopicShown(room=room, topic=current):

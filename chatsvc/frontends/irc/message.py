@@ -1,0 +1,109 @@
+"""
+IRC messages: parsed from a received line, tags and all (IRCv3
+C{message-tags}), and written back with their last parameter as a trailing
+one where it must be.
+
+L{twisted.words.protocols.irc.parsemsg} is not used: it knows no tags, and
+splits parameters on runs of spaces, where a trailing parameter keeps them.
+
+test-case-name: tests.frontends.irc.test_message
+"""
+
+from __future__ import annotations
+
+import attrs
+
+MAX_LINE = 512
+"""The longest IRC line, tags apart, with its CR LF."""
+
+MAX_TAGS = 8191
+"""The most bytes of tags a client may send, with the C{@} and the space after them."""
+
+_UNESCAPE = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
+_ESCAPE = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"})
+
+
+@attrs.frozen
+class Message:
+    """One IRC message: C{command} (upper case), C{params}, C{tags}, C{source}."""
+
+    command: str
+    params: tuple[str, ...] = ()
+    tags: dict[str, str] = attrs.field(factory=dict, eq=False)
+    source: str | None = None
+
+
+class TooLong(ValueError):
+    """A line over L{MAX_LINE} bytes (tags apart), or with over L{MAX_TAGS} bytes of tags."""
+
+
+def unescape(value: str) -> str:
+    """A tag value as sent, unescaped."""
+    out: list[str] = []
+    chars = iter(value)
+    for char in chars:
+        if char == "\\":
+            following = next(chars, "")
+            out.append(_UNESCAPE.get(following, following))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def escape(value: str) -> str:
+    """A tag value, escaped to be sent."""
+    return value.translate(_ESCAPE)
+
+
+def parse(line: str, size: int | None = None) -> Message | None:
+    """
+    The message on C{line} (without its line ending), or L{None} for a line
+    with no command. C{size} is its size in bytes, checked against the limits
+    (L{TooLong}).
+    """
+    tags: dict[str, str] = {}
+    rest = line
+    if rest.startswith("@"):
+        raw, _, rest = rest[1:].partition(" ")
+        if size is not None and len(raw.encode()) + 2 > MAX_TAGS:
+            raise TooLong(line)
+        for item in raw.split(";"):
+            if item:
+                key, _, value = item.partition("=")
+                tags[key] = unescape(value)
+        rest = rest.lstrip(" ")
+    if size is not None and len(rest.encode()) + 2 > MAX_LINE:
+        raise TooLong(line)
+    source = None
+    if rest.startswith(":"):
+        source, _, rest = rest[1:].partition(" ")
+        rest = rest.lstrip(" ")
+    head, colon, trailing = rest.partition(" :")
+    if rest.startswith(":"):  # no command, only a trailing parameter
+        return None
+    words = head.split()
+    if not words:
+        return None
+    params = words[1:]
+    if colon:
+        params.append(trailing)
+    return Message(words[0].upper(), tuple(params), tags, source)
+
+
+def line(source: str | None, command: str, *params: str, tags: str = "") -> str:
+    """
+    The IRC line (without its line ending) for C{command} from C{source}
+    with C{params}: the last is a trailing parameter if it has to be (empty,
+    with a space, or starting with C{:}). C{tags}: already written, no C{@}.
+    """
+    words = [f"@{tags}"] if tags else []
+    if source is not None:
+        words.append(f":{source}")
+    words.append(command)
+    if params:
+        *middle, last = params
+        words.extend(middle)
+        if not last or " " in last or last.startswith(":"):
+            last = f":{last}"
+        words.append(last)
+    return " ".join(words)

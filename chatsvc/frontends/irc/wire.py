@@ -1,0 +1,213 @@
+"""
+The chat on IRC's wire: what a server shares among its IRC connections
+(L{IrcServer}: its name, MOTD, who is who), and the chat's events as IRC
+lines (L{IrcEvents}), rendered once per message for every IRC connection
+that negotiated the same capabilities.
+
+Every user is C{nick!user@host}: an IRC user's C{user} is the one it gave
+(C{USER}), with a C{~} (no ident is asked for); a line-protocol user's is
+its nickname. Hosts are not shown: every user's is the server's name.
+
+test-case-name: tests.frontends.irc.test_wire
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import attrs
+from twisted.internet.interfaces import IReactorTime
+
+from chatsvc.chat.events import (
+    Action,
+    Event,
+    Joined,
+    Kicked,
+    Left,
+    Message,
+    NickChange,
+    PrivateMessage,
+    TopicChanged,
+)
+from chatsvc.chat.model import fold
+from chatsvc.frontends.irc.message import MAX_LINE, line
+from chatsvc.frontends.line import wire as line_wire
+
+USERLEN = 10
+"""The longest C{user} part of a mask, C{~} included."""
+
+SERVER_NAME = "chatsvc"
+"""The server's name, and every user's host, unless told otherwise."""
+
+FORMATTING = "\x02\x03\x0f\x11\x16\x1d\x1e\x1f"
+"""The IRC formatting codes kept between IRC users; line users never see them."""
+
+
+def _irc_unsafe() -> dict[int, str | None]:
+    table = dict(line_wire.UNSAFE)
+    for char in FORMATTING + "\x01":  # and CTCP's delimiter, for ACTION
+        del table[ord(char)]
+    return table
+
+
+_IRC_UNSAFE = _irc_unsafe()
+
+
+def sanitise(text: str) -> str:
+    """What an IRC user said, safe for every wire but with its formatting (and CTCP) kept."""
+    return line_wire.sanitise(text, _IRC_UNSAFE)
+
+
+def channel(room: str) -> str:
+    """The IRC channel of a room: C{dev} is C{#dev}."""
+    return f"#{room}"
+
+
+def server_time(when: float) -> str:
+    """The IRCv3 C{server-time} of C{when}: C{2026-12-01T18:13:22.123Z}."""
+    millis = int(when * 1000) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + f".{millis:03d}Z"
+
+
+@attrs.define(eq=False)
+class User:
+    """What an IRC user said of itself at registration."""
+
+    user: str
+    realname: str
+
+
+class IrcServer:
+    """
+    What the IRC connections of one chat share: the server's name, its
+    network's, the MOTD (L{None}: none), when it started, who each IRC user
+    says it is (by folded nickname), and the renderers of events.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str = SERVER_NAME,
+        network: str = SERVER_NAME,
+        motd: list[str] | None = None,
+        created: float | None = None,
+        ping_interval: float = 120.0,
+    ) -> None:
+        self.name = name
+        self.network = network
+        self.motd = motd
+        self.created = time.time() if created is None else created
+        self.ping_interval = ping_interval
+        """Seconds of silence after which a client is pinged, and then dropped."""
+        self.users: dict[str, User] = {}
+        self._renderers: dict[bool, IrcEvents] = {}
+
+    def mask(self, nick: str) -> str:
+        """C{nick!user@host} of a user, on IRC or not."""
+        known = self.users.get(fold(nick))
+        user = known.user if known is not None else nick[:USERLEN]
+        return f"{nick}!{user}@{self.name}"
+
+    def user(self, nick: str) -> User:
+        """What C{nick} said of itself, or, for a user not on IRC, its nickname."""
+        known = self.users.get(fold(nick))
+        return known if known is not None else User(nick[:USERLEN], nick)
+
+    def events(self, clock: IReactorTime, *, timed: bool) -> IrcEvents:
+        """
+        The renderer of events for connections with (or without) C{server-time}:
+        one of two, so that a room's event is rendered at most twice for IRC.
+        """
+        found = self._renderers.get(timed)
+        if found is None:
+            found = self._renderers[timed] = IrcEvents(self, clock, timed)
+        return found
+
+
+def chunks(text: str, room: int) -> list[str]:
+    """C{text} in pieces of at most C{room} bytes of UTF-8, cut at character boundaries."""
+    data = text.encode()
+    if len(data) <= room:
+        return [text]
+    pieces = []
+    while data:
+        cut = min(room, len(data))
+        while cut < len(data) and (data[cut] & 0xC0) == 0x80:
+            cut -= 1
+        pieces.append(data[:cut].decode())
+        data = data[cut:]
+    return pieces
+
+
+def split_text(head: str, text: str, before: str = "", after: str = "") -> list[str]:
+    """
+    C{head :before text after} as one line or more, each within L{MAX_LINE}
+    bytes with its CR LF: C{text} is split at character boundaries.
+    """
+    room = MAX_LINE - 2 - len(f"{head} :{before}{after}".encode())
+    return [f"{head} :{before}{piece}{after}" for piece in chunks(text, max(room, 16))]
+
+
+def clip(text: str, size: int) -> str:
+    """C{text} cut to at most C{size} bytes of UTF-8, at a character boundary."""
+    data = text.encode()
+    return text if len(data) <= size else data[:size].decode("utf-8", "ignore")
+
+
+_CTCP_ACTION = re.compile("\x01ACTION (.*?)\x01?$", re.DOTALL)
+
+
+def action_of(text: str) -> str | None:
+    """The action of a CTCP ACTION (C{/me}), or L{None} for other text."""
+    found = _CTCP_ACTION.fullmatch(text)
+    return None if found is None else found.group(1)
+
+
+class IrcEvents:
+    """
+    The chat's events as IRC lines, for every connection of C{server} with
+    the same capabilities: with a C{server-time} tag if C{timed}.
+    """
+
+    def __init__(self, server: IrcServer, clock: IReactorTime, timed: bool) -> None:
+        self.server = server
+        self.clock = clock
+        self.timed = timed
+
+    def render(self, event: Event) -> bytes:
+        lines = self.lines(event)
+        if self.timed:
+            tag = f"@time={server_time(self.clock.seconds())} "
+            return "".join(f"{tag}{one}\r\n" for one in lines).encode()
+        return "".join(f"{one}\r\n" for one in lines).encode()
+
+    def lines(self, event: Event) -> list[str]:
+        """The lines of C{event}, without tags or line endings."""
+        mask = self.server.mask
+        match event:
+            case Message(room=room, nick=nick, text=text, notice=notice):
+                verb = "NOTICE" if notice else "PRIVMSG"
+                return split_text(f":{mask(nick)} {verb} {channel(room)}", text)
+            case Action(room=room, nick=nick, text=text):
+                head = f":{mask(nick)} PRIVMSG {channel(room)}"
+                return split_text(head, text, "\x01ACTION ", "\x01")
+            case PrivateMessage(sender=sender, recipient=recipient, text=text, notice=notice):
+                verb = "NOTICE" if notice else "PRIVMSG"
+                return split_text(f":{mask(sender)} {verb} {recipient}", text)
+            case Joined(room=room, nick=nick):
+                return [line(mask(nick), "JOIN", channel(room))]
+            case Left(nick=nick, reason=reason, from_user=from_user, signed_off=True):
+                why = "Quit" if reason is None else f"Quit: {reason}" if from_user else reason
+                return [line(mask(nick), "QUIT", why)]
+            case Left(room=room, nick=nick, reason=None):
+                return [line(mask(nick), "PART", channel(room))]
+            case Left(room=room, nick=nick, reason=str(reason)):
+                return [line(mask(nick), "PART", channel(room), reason)]
+            case NickChange(old=old, new=new):
+                return [line(mask(old), "NICK", new)]
+            case TopicChanged(room=room, nick=nick, text=text):
+                return [line(mask(nick), "TOPIC", channel(room), text)]
+            case Kicked(room=room, nick=nick, by=by, reason=reason):
+                return [line(mask(by), "KICK", channel(room), nick, reason or by)]
+        raise TypeError(f"not an event: {event!r}")

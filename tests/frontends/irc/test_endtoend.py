@@ -1,0 +1,148 @@
+"""
+IRC end to end, over real sockets on 127.0.0.1, with an IRC client nobody
+here wrote: Twisted's own L{twisted.words.protocols.irc.IRCClient}, beside
+line-protocol users in the same rooms.
+"""
+
+from __future__ import annotations
+
+import pytest_twisted
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, DeferredQueue
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import connectionDone
+from twisted.python.failure import Failure
+from twisted.words.protocols import irc
+
+from tests.frontends.line.test_endtoend import TIMEOUT, connect, tcp_endpoint
+from tests.support import Services
+
+
+class Bot(irc.IRCClient):
+    """An IRC client that queues what it is told, as (kind, who, where, text)."""
+
+    def __init__(self, nick: str, password: str | None = None) -> None:
+        self.nickname = nick
+        self.password = password  # type: ignore[assignment]
+        self.events: DeferredQueue[tuple[str, ...]] = DeferredQueue()
+        self.signed_on: Deferred[None] = Deferred()
+        self.lost: Deferred[None] = Deferred()
+
+    def signedOn(self) -> None:
+        self.signed_on.callback(None)
+
+    def joined(self, channel: str) -> None:
+        self.events.put(("joined", channel))
+
+    def privmsg(self, user: str, channel: str, message: str) -> None:
+        self.events.put(("privmsg", user.split("!", maxsplit=1)[0], channel, message))
+
+    def action(self, user: str, channel: str, data: str) -> None:
+        self.events.put(("action", user.split("!", maxsplit=1)[0], channel, data))
+
+    def userJoined(self, user: str, channel: str) -> None:
+        self.events.put(("userJoined", user.split("!", maxsplit=1)[0], channel))
+
+    def userLeft(self, user: str, channel: str) -> None:
+        self.events.put(("userLeft", user.split("!", maxsplit=1)[0], channel))
+
+    def userQuit(self, user: str, quitMessage: str) -> None:
+        self.events.put(("userQuit", user.split("!", maxsplit=1)[0], quitMessage))
+
+    def topicUpdated(self, user: str, channel: str, newTopic: str) -> None:
+        self.events.put(("topic", user.split("!", maxsplit=1)[0], channel, newTopic))
+
+    def userRenamed(self, oldname: str, newname: str) -> None:
+        self.events.put(("renamed", oldname, newname))
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        super().connectionLost(reason)
+        self.lost.callback(None)
+
+    async def next(self) -> tuple[str, ...]:
+        d = self.events.get()
+        d.addTimeout(TIMEOUT, reactor)
+        return await d
+
+
+async def sign_on(port: int, nick: str, password: str | None = None) -> Bot:
+    endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port)
+    bot: Bot = await connectProtocol(endpoint, Bot(nick, password))
+    await bot.signed_on.addTimeout(TIMEOUT, reactor)
+    return bot
+
+
+def irc_port(service: object, index: int) -> int:
+    return service.ports[index].getHost().port  # type: ignore[attr-defined, no-any-return]
+
+
+@pytest_twisted.ensureDeferred
+async def test_irc_clients_and_a_line_user_in_one_room(services: Services) -> None:
+    service = services.start(
+        "--port", "tcp:0:interface=127.0.0.1", "--irc", "tcp:0:interface=127.0.0.1"
+    )
+    port = irc_port(service, 1)
+    alice = await sign_on(port, "alice")
+    bob = await sign_on(port, "bob")
+    alice.join("#dev")
+    assert await alice.next() == ("joined", "#dev")
+    bob.join("#dev")
+    assert await bob.next() == ("joined", "#dev")
+    assert await alice.next() == ("userJoined", "bob", "#dev")
+
+    alice.msg("#dev", "hello bob")
+    assert await bob.next() == ("privmsg", "alice", "#dev", "hello bob")
+    bob.describe("#dev", "waves")
+    assert await alice.next() == ("action", "bob", "#dev", "waves")
+    bob.msg("alice", "psst")
+    assert await alice.next() == ("privmsg", "bob", "alice", "psst")
+
+    carol = await connect(tcp_endpoint(service), "carol")
+    await carol.expect("*** You joined lobby (1 member):", "*** carol")
+    carol.say("/join dev")
+    await carol.expect(
+        "*** You joined dev (3 members):",
+        "*** alice, bob, carol",
+        "*** Recent history of dev (2 lines, times in UTC):",
+    )
+    assert (await carol.next_line()).endswith("] <alice> hello bob")
+    assert (await carol.next_line()).endswith("] * bob waves")
+    await carol.expect("*** End of history")
+    assert await alice.next() == ("userJoined", "carol", "#dev")
+    assert await bob.next() == ("userJoined", "carol", "#dev")
+    carol.say("hi IRC")
+    assert await alice.next() == ("privmsg", "carol", "#dev", "hi IRC")
+    assert await bob.next() == ("privmsg", "carol", "#dev", "hi IRC")
+    alice.msg("#dev", "\x02hi\x02 carol")
+    await carol.expect("<alice> hi carol")
+    assert await bob.next() == ("privmsg", "alice", "#dev", "\x02hi\x02 carol")
+
+    alice.setNick("alicia")
+    assert await bob.next() == ("renamed", "alice", "alicia")
+    await carol.expect("*** alice is now known as alicia")
+
+    bob.quit("bye all")
+    await bob.lost.addTimeout(TIMEOUT, reactor)
+    assert await alice.next() == ("userQuit", "bob", "Quit: bye all")
+    await carol.expect("*** bob left dev (quit: bye all)")
+    alice.quit()
+    await alice.lost.addTimeout(TIMEOUT, reactor)
+    await carol.expect("*** alicia left dev")
+    await service.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_history_on_joining(services: Services) -> None:
+    service = services.start(
+        "--port", "tcp:0:interface=127.0.0.1", "--irc", "tcp:0:interface=127.0.0.1"
+    )
+    carol = await connect(tcp_endpoint(service), "carol")
+    await carol.expect("*** You joined lobby (1 member):", "*** carol")
+    carol.say("said before alice came")
+    alice = await sign_on(irc_port(service, 1), "alice")
+    alice.join("#lobby")
+    assert await alice.next() == ("joined", "#lobby")
+    kind, who, where, text = await alice.next()
+    assert (kind, who, where) == ("privmsg", "carol", "#lobby")
+    assert text.endswith("] said before alice came"), "stamped: this client has no server-time"
+    await service.stopService()

@@ -1,0 +1,71 @@
+"""The chat's events on IRC's wire, and what IRC users' text keeps."""
+
+from __future__ import annotations
+
+from twisted.internet.task import Clock
+
+from chatsvc.chat.events import Action, Joined, Kicked, Left, Message, NickChange, TopicChanged
+from chatsvc.frontends.irc.wire import (
+    IrcServer,
+    User,
+    action_of,
+    sanitise,
+    server_time,
+    split_text,
+)
+from chatsvc.frontends.line.wire import render
+
+
+def test_events() -> None:
+    server = IrcServer()
+    server.users["alice"] = User("~a", "Alice")
+    events = server.events(Clock(), timed=False)
+    assert events.render(Message("dev", "Alice", "hi")) == b":Alice!~a@chatsvc PRIVMSG #dev :hi\r\n"
+    assert events.lines(Action("dev", "bob", "waves")) == [
+        ":bob!bob@chatsvc PRIVMSG #dev :\x01ACTION waves\x01"
+    ]
+    assert events.lines(Joined("dev", "bob")) == [":bob!bob@chatsvc JOIN #dev"]
+    assert events.lines(Left("dev", "bob")) == [":bob!bob@chatsvc PART #dev"]
+    assert events.lines(Left("dev", "bob", "bye", True, signed_off=True)) == [
+        ":bob!bob@chatsvc QUIT :Quit: bye"
+    ]
+    assert events.lines(Left("dev", "bob", "not reading", signed_off=True)) == [
+        ":bob!bob@chatsvc QUIT :not reading"
+    ]
+    assert events.lines(NickChange("dev", "bob", "rob")) == [":bob!bob@chatsvc NICK rob"]
+    assert events.lines(TopicChanged("dev", "bob", "new")) == [":bob!bob@chatsvc TOPIC #dev new"]
+    assert events.lines(Kicked("dev", "bob", "Root")) == [":Root!Root@chatsvc KICK #dev bob Root"]
+
+
+def test_one_renderer_per_kind_of_connection() -> None:
+    server, clock = IrcServer(), Clock()
+    assert server.events(clock, timed=True) is server.events(clock, timed=True)
+    assert server.events(clock, timed=True) is not server.events(clock, timed=False)
+    clock.advance(2.25)
+    assert server.events(clock, timed=True).render(Joined("a", "b")) == (
+        b"@time=1970-01-01T00:00:02.250Z :b!b@chatsvc JOIN #a\r\n"
+    )
+
+
+def test_long_text_is_split_at_character_boundaries() -> None:
+    pieces = split_text(":n!u@h PRIVMSG #a", "€" * 400)
+    assert len(pieces) == 3
+    assert all(len(piece.encode()) <= 510 for piece in pieces)
+    assert "".join(piece.split(" :", 1)[1] for piece in pieces) == "€" * 400
+
+
+def test_formatting_is_kept_for_irc_and_removed_for_lines() -> None:
+    text = sanitise("\x02bold\x02 \x0304,01red\x03 \x1b[31m\x1ditalic\x0f")
+    assert text == "\x02bold\x02 \x0304,01red\x03 [31m\x1ditalic\x0f"
+    assert render(Message("a", "b", text)) == b"<b> bold red [31mitalic\n"
+
+
+def test_actions() -> None:
+    assert action_of("\x01ACTION waves\x01") == "waves"
+    assert action_of("\x01ACTION waves") == "waves"
+    assert action_of("\x01VERSION\x01") is None
+    assert action_of("hello") is None
+
+
+def test_server_time() -> None:
+    assert server_time(0.5) == "1970-01-01T00:00:00.500Z"
