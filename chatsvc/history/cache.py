@@ -128,18 +128,20 @@ class RecentCache:
             return succeed(list(found))
         key = fold(room)
         kept = self._rooms.get(key)
+        asking = kept is None
         if kept is None:
-            kept = self._ask(room, key)
+            kept = self._rooms[key] = _Room(self.depth)
+            while len(self._rooms) > self.max_rooms:
+                self._rooms.popitem(last=False)
         assert kept.asked is not None
         answer: Deferred[list[Line]] = Deferred()
         kept.asked.append((answer, lines, len(kept.since)))
+        if asking:
+            self._ask(room, key, kept)  # last: a store may answer at once
         return answer
 
-    def _ask(self, room: str, key: str) -> _Room:
+    def _ask(self, room: str, key: str, kept: _Room) -> None:
         """Ask the store for C{room}'s latest lines, once for everyone asking meanwhile."""
-        kept = self._rooms[key] = _Room(self.depth)
-        while len(self._rooms) > self.max_rooms:
-            self._rooms.popitem(last=False)
 
         def found(lines: list[Line]) -> None:
             # What was recorded while the store was asked came after its
@@ -159,7 +161,6 @@ class RecentCache:
                 answer.errback(failure)
 
         self.store.recent(room, self.depth).addCallbacks(found, failed)
-        return kept
 
     def search(self, room: str, words: Sequence[str], lines: int) -> Deferred[list[Line]]:
         return self.store.search(room, words, lines)

@@ -172,6 +172,20 @@ class RecentCacheTests(SynchronousTestCase):
         self.assertTrue(self.store.closed)
         self.assertIsNone(self.cache.cached("lobby", 3))
 
+    def test_a_store_that_answers_at_once(self) -> None:
+        self.store.at_once = True
+        self.say("one")
+        self.assertEqual(self.answer(self.cache.recent("lobby", 3)), ["one"])
+        self.assertEqual(texts(self.cache.cached("lobby", 3)), ["one"])
+
+    def test_a_store_that_fails_at_once(self) -> None:
+        self.store.closed = True
+        d = self.cache.recent("lobby", 3)
+        self.assertEqual(
+            self.failureResultOf(d, HistoryError).getErrorMessage(), "history is not available now"
+        )
+        self.assertIsNone(self.cache.cached("lobby", 3))
+
     def test_a_cache_keeps_something(self) -> None:
         with self.assertRaises(ValueError):
             RecentCache(self.store, 0, clock=self.clock)
