@@ -456,7 +456,8 @@ def test_baseline_on_canned_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         run = canned_run(kind, scenario, repeat, binaries, logs)
         if kind.name != BASELINE:
             return run
-        assert kind.command(binaries, scenario, 0) == chatsvc.command(binaries, scenario, 0)
+        launch = harness.Launch(binaries, scenario, 0, Path("run"))
+        assert kind.command(launch) == chatsvc.command(launch)
         tree = baseline_tree(kind)
         assert (tree / "twisted" / "plugins" / "chatsvc_plugin.py").is_file()
         assert (tree / "chatsvc" / "__init__.py").is_file()
