@@ -267,6 +267,13 @@ class ServerKind:
     """It is chatsvc with --irc, which a chatsvc without the IRC frontend does not have."""
     replay_note: str = "keeps no history: not checked"
     """In the storm's table of replays, when its replays are not checked."""
+    socket_activated: bool = False
+    """
+    It takes its listening socket from the harness, as systemd passes one
+    (descriptor 3, C{LISTEN_FDS=1}), listening with L{LISTEN_BACKLOG}.
+    """
+    ready_pattern: str | None = None
+    """With L{socket_activated}: what its output says once it serves the socket."""
 
     def skip_reason(self, scenario: Scenario) -> str | None:
         if self.only is not None and scenario.name not in self.only:
@@ -328,6 +335,8 @@ def _python_peer(script: str) -> Callable[[Launch], list[str]]:
 
 # The IRC servers, configured so that they neither refuse nor slow the load.
 
+LISTEN_BACKLOG = 1024
+"""chatsvc's listen backlog, which the harness gives a socket it listens on for a server."""
 IRC_MAX_CLIENTS = 100_000
 """Connections an IRC server is told to take, in all and from one address (all from 127.0.0.1)."""
 IRC_PING_S = 3600
@@ -396,10 +405,15 @@ What its configuration cannot change is compiled in: see L{NGIRCD_FIXED}.
 """
 
 NGIRCD_FIXED = (
-    "3 commands read from a client per turn of its main loop, a listen backlog of 10, "
-    "a 32 KiB write buffer per client (closed past it) and a 2 KiB read buffer"
+    "3 commands read from a client per turn of its main loop, a 32 KiB write buffer per "
+    "client (closed past it) and a 2 KiB read buffer"
 )
-"""ngIRCd's limits that are constants of its source, not settings."""
+"""
+ngIRCd's limits that are constants of its source, not settings. Its listen
+backlog of 10 is one too, which would drop most of 256 connections in flight
+and stretch a sign-on into minutes of SYN retries: it gets its socket from
+the harness instead (L{ServerKind.socket_activated}), as it would from systemd.
+"""
 
 
 def _write_config(launch: Launch, name: str, template: str) -> None:
@@ -563,8 +577,9 @@ def server_kinds(quick: bool, baseline: Baseline | None = None) -> dict[str, Ser
             ServerKind(
                 "ngircd",
                 "ngIRCd 26 over IRC, limits out of the load's way: no connection limits, "
-                "MaxPenaltyTime 0, no DNS, ident or PAM, no PING within a run; compiled in "
-                f"and not relaxable: {NGIRCD_FIXED}",
+                "MaxPenaltyTime 0, no DNS, ident or PAM, no PING within a run; its listening "
+                f"socket passed in as by systemd, with a backlog of {LISTEN_BACKLOG:,} (its own "
+                f"is 10); compiled in and not relaxable: {NGIRCD_FIXED}",
                 True,
                 _ngircd,
                 None,
@@ -574,6 +589,8 @@ def server_kinds(quick: bool, baseline: Baseline | None = None) -> dict[str, Ser
                 configure=lambda launch: _write_config(launch, "ngircd.conf", NGIRCD_CONF),
                 unprivileged=True,
                 needs="ngircd",
+                socket_activated=True,
+                ready_pattern=r'Server "bench\.irc" .*ready\.$',
             ),
         ]
     }
@@ -787,6 +804,21 @@ def _listening(port: int) -> bool:
     return False
 
 
+def _socket_activation(fd: int, command: list[str]) -> list[str]:
+    """
+    C{command} run with the listening socket C{fd} as descriptor 3 and
+    C{LISTEN_PID} and C{LISTEN_FDS} saying so, as systemd passes a socket.
+    """
+    moves = "exec 3<&" + str(fd) + ("" if fd == 3 else f" {fd}<&-")
+    return [
+        "/bin/sh",
+        "-c",
+        moves + '; export LISTEN_PID=$$ LISTEN_FDS=1; exec "$@"',
+        "sh",
+        *command,
+    ]
+
+
 def _nobody() -> tuple[int, int]:
     """The user and group ids of C{nobody}."""
     entry = pwd.getpwnam("nobody")
@@ -807,7 +839,9 @@ class ServerError(Exception):
 class Server:
     """A server process of the benchmark, on a port of its own."""
 
-    def __init__(self, kind: ServerKind, launch: Launch, log: Path) -> None:
+    def __init__(
+        self, kind: ServerKind, launch: Launch, log: Path, listener: socket.socket | None = None
+    ) -> None:
         self.kind = kind
         self.log = log
         self.workdir = launch.workdir
@@ -819,9 +853,15 @@ class Server:
         # it keeps the signal that kills it with the harness (a change of user
         # clears it).
         user = _nobody() if kind.unprivileged and os.geteuid() == 0 else None
+        command = kind.command(launch)
+        passed: tuple[int, ...] = ()
+        if listener is not None:
+            passed = (listener.fileno(),)
+            command = _socket_activation(listener.fileno(), command)
         with log.open("wb") as out:
             self.process = subprocess.Popen(
-                kind.command(launch),
+                command,
+                pass_fds=passed,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -837,17 +877,27 @@ class Server:
 
     @classmethod
     def start(cls, kind: ServerKind, binaries: Binaries, scenario: Scenario, log: Path) -> Server:
-        port = 0 if kind.port_pattern else _free_port()
         # A directory of its own for whatever the server keeps (chatsvc's
         # history database, an IRC server's configuration), so that no run
         # sees another's.
         workdir = Path(tempfile.mkdtemp(prefix="chatsvc-bench-"))
-        launch = Launch(binaries, scenario, port, workdir, _free_port() if kind.irc_port else 0)
+        listener = None
         try:
-            server = cls(kind, launch, log)
+            if kind.socket_activated:
+                listener = socket.socket()
+                listener.bind((LOOPBACK, 0))
+                listener.listen(LISTEN_BACKLOG)
+                port = listener.getsockname()[1]
+            else:
+                port = 0 if kind.port_pattern else _free_port()
+            launch = Launch(binaries, scenario, port, workdir, _free_port() if kind.irc_port else 0)
+            server = cls(kind, launch, log, listener)
         except BaseException:
             shutil.rmtree(workdir, ignore_errors=True)
             raise
+        finally:
+            if listener is not None:
+                listener.close()  # the server has its own
         try:
             server._wait_until_listening()
         except BaseException:
@@ -863,7 +913,10 @@ class Server:
             if self.irc_port and not _listening(self.irc_port):
                 time.sleep(0.05)
                 continue
-            if self.kind.port_pattern is None:
+            if self.kind.ready_pattern is not None:
+                if re.search(self.kind.ready_pattern, self.log.read_text(errors="replace"), re.M):
+                    return
+            elif self.kind.port_pattern is None:
                 if _listening(self.port):
                     return
             else:
