@@ -416,6 +416,19 @@ the harness instead (L{ServerKind.socket_activated}), as it would from systemd.
 """
 
 
+NGIRCD_MAX_CONNECTIONS = 2000
+"""
+The most clients ngIRCd is run with (big-room's): signing on 10,000 takes it
+longer than a run may, its main loop walking every connection for each few
+commands it reads, so that each sign-on costs more than the one before.
+"""
+NGIRCD_TOO_MANY = (
+    "signing on 10,000 clients takes it over 20 minutes of a core, each slower than the one "
+    "before (5,000 in the first 4 minutes, then 7 a second): its main loop walks every "
+    "connection for each 3 commands it reads from one"
+)
+
+
 def _write_config(launch: Launch, name: str, template: str) -> None:
     """The configuration and a MOTD in the run's directory, readable by an unprivileged server."""
     values = {
@@ -590,6 +603,8 @@ def server_kinds(quick: bool, baseline: Baseline | None = None) -> dict[str, Ser
                 unprivileged=True,
                 needs="ngircd",
                 socket_activated=True,
+                max_connections=NGIRCD_MAX_CONNECTIONS,
+                why_not=NGIRCD_TOO_MANY,
                 ready_pattern=r'Server "bench\.irc" .*ready\.$',
             ),
         ]
@@ -808,15 +823,12 @@ def _socket_activation(fd: int, command: list[str]) -> list[str]:
     """
     C{command} run with the listening socket C{fd} as descriptor 3 and
     C{LISTEN_PID} and C{LISTEN_FDS} saying so, as systemd passes a socket.
+    Through bash, which (unlike dash) moves a descriptor past 9, and which an
+    unprivileged server can run (unlike this harness's Python, maybe).
     """
-    moves = "exec 3<&" + str(fd) + ("" if fd == 3 else f" {fd}<&-")
-    return [
-        "/bin/sh",
-        "-c",
-        moves + '; export LISTEN_PID=$$ LISTEN_FDS=1; exec "$@"',
-        "sh",
-        *command,
-    ]
+    moves = f"exec 3<&{fd} {fd}<&-" if fd != 3 else ":"
+    script = moves + '; export LISTEN_PID=$$ LISTEN_FDS=1; exec "$@"'
+    return [installed("bash") or "/bin/bash", "-c", script, "bash", *command]
 
 
 def _nobody() -> tuple[int, int]:

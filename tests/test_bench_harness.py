@@ -488,6 +488,21 @@ def test_each_dialect_reaches_the_load_generator() -> None:
     ]
 
 
+def test_which_scenarios_the_irc_servers_take_part_in() -> None:
+    """All but the slow consumer's; ngIRCd not with 10,000 clients either."""
+    kinds = server_kinds(quick=False)
+    irc = ["chatsvc-irc", "chatsvc-mixed", "inspircd", "ngircd"]
+    for scenario in FULL:
+        taking_part = [name for name in irc if kinds[name].skip_reason(scenario) is None]
+        if scenario.name == "slow-consumer":
+            assert taking_part == []
+        elif scenario.clients >= 10_000:
+            assert taking_part == irc[:3], scenario.name
+            assert kinds["ngircd"].skip_reason(scenario) == harness.NGIRCD_TOO_MANY
+        else:
+            assert taking_part == irc, scenario.name
+
+
 def test_irc_server_configurations(tmp_path: Path) -> None:
     """Written into the run's directory, readable by the unprivileged server, on the port."""
     launch = harness.Launch(Binaries(Path("lg"), Path("rl")), quick("idle"), 7000, tmp_path)
