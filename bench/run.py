@@ -1705,9 +1705,14 @@ def command_line(argv: Sequence[str]) -> str:
 
 
 NOTES = [
-    "The textbook and threaded servers do not set TCP_NODELAY, as their designs do not; "
-    "Nagle's algorithm then holds back some small writes until the previous one is "
-    "acknowledged, which shows in their p99 and max latency. chatsvc and the C relay set it.",
+    "The textbook and threaded servers do not set TCP_NODELAY, as their designs do not, nor do "
+    "InspIRCd and ngIRCd (their sources never do); Nagle's algorithm then holds back some small "
+    "writes until the previous one is acknowledged, which shows in their p99 and max latency. "
+    "chatsvc and the C relay set it.",
+    "Over IRC, every client signs on with NICK and USER, is in the room once it reads the end "
+    "of NAMES for #lobby, and says its lines in PRIVMSGs (the same bytes after the colon as on "
+    "the line protocol); InspIRCd completes registrations once a second, which shows in its "
+    "sign-on time.",
     "ncat --chat prefixes `<userN> ` to each chunk it reads, not each line, so lines it reads "
     "in two pieces reach the others torn; the load generator counts them as torn (and lost).",
     "Per-connection RSS is (server RSS with every connection signed on and idle - server RSS "
