@@ -37,6 +37,21 @@
  * server's memory with every connection idle and its CPU time over exactly
  * the measured phase.
  *
+ * --dialect irc: every client speaks IRC instead (to --port): it registers
+ * (NICK u<i>, USER), waits for the end of registration (376, or 422 without a
+ * MOTD; other numerics are ignored), JOINs --channel (#lobby) and is in the
+ * room once it reads the end of NAMES (366) for it. It says each line above
+ * as "PRIVMSG #lobby :<line>", finds tags only in the text of a PRIVMSG to
+ * the channel (":nick!user@host PRIVMSG #lobby :@T ...", also behind IRCv3
+ * tags "@a=b;c ..."), and answers every PING with a PONG. --dialect mixed:
+ * even clients speak the line protocol to --port, odd ones IRC to --irc-port
+ * (one server with two frontends, one room). The seed speaks IRC with
+ * --dialect irc (and QUITs instead of half-closing), the line protocol
+ * otherwise; replays are counted for line clients only (the IRC form of a
+ * replay is the server's own). A numeric error (400-599, but 422) before a
+ * client is in the room stops the run with the server's text; one after it is
+ * counted ("irc_errors", the first quoted in "irc_error").
+ *
  * The result is one JSON object on stdout. Exit status 0 if the run completed
  * (all expected deliveries seen), 1 if deliveries were missing at the drain
  * timeout, 2 on a setup failure (could not connect, barrier timeout).
@@ -72,6 +87,8 @@
 #define STDIN_TAG ((void *)1)
 
 enum state { IDLE, CONNECTING, GREETING, JOINED, CLOSED };
+enum dialect { LINE, IRC, MIXED };
+enum irc_state { IRC_REGISTERING, IRC_JOINING, IRC_IN };
 
 struct client {
     int fd;
@@ -86,6 +103,8 @@ struct client {
     char *part;         /* a partial line carried over between reads */
     size_t part_len, part_cap;
     int part_overflow;
+    int irc;            /* speaks IRC (--dialect irc, or an odd client with mixed) */
+    int irc_state;      /* IRC_REGISTERING, IRC_JOINING, IRC_IN */
     int history_seen;   /* @H lines read (--history) */
     int replay_end;     /* read "*** End of history" */
     int replay_error;   /* read "*** Error: ..." */
@@ -95,7 +114,9 @@ struct client {
 
 static struct {
     const char *host;
-    int port;
+    int port, irc_port;
+    enum dialect dialect;
+    const char *channel;
     int clients, senders, nonreaders;
     long messages;
     double rate, duration;
@@ -108,6 +129,8 @@ static struct {
     double signon_timeout, drain_timeout, max_drain;
 } opt = {
     .host = "127.0.0.1",
+    .dialect = LINE,
+    .channel = "#lobby",
     .clients = 10,
     .senders = 2,
     .messages = 0,
@@ -128,7 +151,9 @@ static struct {
 static int epfd;
 static struct client *cl;
 static int total;                  /* clients + nonreaders */
-static struct sockaddr_in server;
+static struct sockaddr_in server, irc_server;
+static char privmsg[320];          /* "PRIVMSG <channel> :" */
+static size_t privmsg_len;
 
 /* Receive-side accounting. */
 static uint8_t *seen_bits;         /* [receiver][sender][seq] */
@@ -147,6 +172,10 @@ static int synced_others;          /* clients other than 0 that saw a sync of cl
 static int replays_ended;          /* clients that read the end of a replay, or an error */
 static int64_t last_replay_ns;     /* the last replay's end (or error) */
 static char replay_error_text[128]; /* the first error shown instead of a replay, JSON-safe */
+static int replay_clients;         /* clients whose replay is counted: those on the line protocol */
+static int irc_clients, irc_in;    /* IRC clients, and those of them in the room */
+static uint64_t pings_answered, irc_errors;
+static char irc_error_text[128];   /* the first numeric error after sign-on, JSON-safe */
 
 static int64_t now_ns(void)
 {
@@ -243,13 +272,43 @@ static void append_message(struct client *c, long seq)
 {
     char head[96];
     int n = snprintf(head, sizeof head, "@T %d %ld %" PRId64 " ", c->index, seq, now_ns());
-    c->out = grow(c->out, &c->out_cap, c->out_len + (size_t)opt.size + 2, 1);
+    if (c->irc) {
+        c->out = grow(c->out, &c->out_cap, c->out_len + privmsg_len + (size_t)opt.size + 2, 1);
+        memcpy(c->out + c->out_len, privmsg, privmsg_len);
+        c->out_len += privmsg_len;
+    } else {
+        c->out = grow(c->out, &c->out_cap, c->out_len + (size_t)opt.size + 2, 1);
+    }
     char *p = c->out + c->out_len;
     memcpy(p, head, (size_t)n);
     memset(p + n, 'x', (size_t)(opt.size - n));
     p[opt.size] = '\r';
     p[opt.size + 1] = '\n';
     c->out_len += (size_t)opt.size + 2;
+}
+
+/* A line to the room: as it is, or in a PRIVMSG to the channel for an IRC client. */
+static void append_line(struct client *c, const char *line, size_t len)
+{
+    if (c->irc)
+        append_out(c, privmsg, privmsg_len);
+    append_out(c, line, len);
+}
+
+/* JSON-safe copy of the first of some lines: printable ASCII, '?' for the rest. */
+static void keep_text(char *into, size_t cap, const char *p, size_t len)
+{
+    if (into[0] != '\0')
+        return;
+    if (len > 0 && p[len - 1] == '\r')
+        len--;
+    if (len >= cap)
+        len = cap - 1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        into[i] = ch >= 0x20 && ch <= 0x7e && ch != '"' && ch != '\\' ? (char)ch : '?';
+    }
+    into[len] = '\0';
 }
 
 /* Input */
@@ -356,9 +415,15 @@ static void scan_replay(struct client *c, const char *p, const char *end, int64_
     }
 }
 
+static void scan_irc(struct client *c, const char *p, const char *end, int64_t now);
+
 /* Complete lines in [p, end), end just past a '\n': find the tags in them. */
 static void scan_lines(struct client *c, const char *p, const char *end, int64_t now)
 {
+    if (c->irc) {
+        scan_irc(c, p, end, now);
+        return;
+    }
     if (opt.replay > 0 && !c->replay_end && !c->replay_error)
         scan_replay(c, p, end, now);
     while (p < end) {
@@ -367,6 +432,100 @@ static void scan_lines(struct client *c, const char *p, const char *end, int64_t
             return;
         const char *eol = memchr(at, '\n', (size_t)(end - at));
         on_tag(c, at, eol, now);
+        p = eol + 1;
+    }
+}
+
+/* IRC */
+
+static int is_channel(const char *p, const char *end)
+{
+    size_t n = strlen(opt.channel);
+    return (size_t)(end - p) == n && strncasecmp(p, opt.channel, n) == 0;
+}
+
+/* The word at p, up to a space or end; *next: past it and the spaces after it. */
+static const char *word_end(const char *p, const char *end, const char **next)
+{
+    const char *e = memchr(p, ' ', (size_t)(end - p));
+    if (e == NULL)
+        e = end;
+    const char *n = e;
+    while (n < end && *n == ' ')
+        n++;
+    *next = n;
+    return e;
+}
+
+static void send_join(struct client *c)
+{
+    char line[256];
+    int n = snprintf(line, sizeof line, "JOIN %s\r\n", opt.channel);
+    append_out(c, line, (size_t)n);
+    flush_out(c);
+}
+
+/* One IRC line [p, eol), eol at its '\n': a PRIVMSG to the channel, a PING, a numeric. */
+static void on_irc_line(struct client *c, const char *p, const char *eol, int64_t now)
+{
+    const char *end = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
+    const char *s = p;
+    if (s < end && *s == '@') /* IRCv3 message tags */
+        word_end(s, end, &s);
+    if (s < end && *s == ':') /* the source */
+        word_end(s, end, &s);
+    const char *cmd = s, *args;
+    size_t len = (size_t)(word_end(s, end, &args) - cmd);
+    if (len == 7 && memcmp(cmd, "PRIVMSG", 7) == 0) {
+        const char *text;
+        const char *target_end = word_end(args, end, &text);
+        if (!is_channel(args, target_end))
+            return;
+        if (text < end && *text == ':')
+            text++;
+        if (text < end && *text == '@')
+            on_tag(c, text, eol, now);
+        return;
+    }
+    if (len == 4 && memcmp(cmd, "PING", 4) == 0) {
+        append_out(c, "PONG ", 5);
+        append_out(c, args, (size_t)(end - args));
+        append_out(c, "\r\n", 2);
+        flush_out(c);
+        pings_answered++;
+        return;
+    }
+    if (len != 3 || cmd[0] < '0' || cmd[0] > '9' || cmd[1] < '0' || cmd[1] > '9' ||
+        cmd[2] < '0' || cmd[2] > '9')
+        return;
+    int code = (cmd[0] - '0') * 100 + (cmd[1] - '0') * 10 + (cmd[2] - '0');
+    if ((code == 376 || code == 422) && c->irc_state == IRC_REGISTERING) {
+        c->irc_state = IRC_JOINING;
+        send_join(c);
+    } else if (code == 366 && c->irc_state == IRC_JOINING) {
+        const char *channel;
+        word_end(args, end, &channel); /* past our own nickname */
+        const char *rest;
+        if (is_channel(channel, word_end(channel, end, &rest))) {
+            c->irc_state = IRC_IN;
+            irc_in++;
+        }
+    } else if (code >= 400 && code < 600 && code != 422) {
+        if (c->irc_state != IRC_IN) {
+            char text[160] = "";
+            keep_text(text, sizeof text, p, (size_t)(eol - p));
+            die("client %d (IRC) before joining %s: %s", c->index, opt.channel, text);
+        }
+        irc_errors++;
+        keep_text(irc_error_text, sizeof irc_error_text, p, (size_t)(eol - p));
+    }
+}
+
+static void scan_irc(struct client *c, const char *p, const char *end, int64_t now)
+{
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        on_irc_line(c, p, eol, now);
         p = eol + 1;
     }
 }
@@ -438,14 +597,17 @@ static void start_connect(struct client *c)
     struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};
     epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
     in_flight++;
-    if (connect(fd, (struct sockaddr *)&server, sizeof server) < 0 && errno != EINPROGRESS)
+    const struct sockaddr_in *to = c->irc ? &irc_server : &server;
+    if (connect(fd, (const struct sockaddr *)to, sizeof *to) < 0 && errno != EINPROGRESS)
         failed(c, now_ns());
 }
 
 static void send_nick(struct client *c)
 {
-    char line[32];
-    int n = snprintf(line, sizeof line, "u%d\r\n", c->index);
+    char line[96];
+    int n = c->irc ? snprintf(line, sizeof line, "NICK u%d\r\nUSER u%d 0 * :u%d\r\n", c->index,
+                              c->index, c->index)
+                   : snprintf(line, sizeof line, "u%d\r\n", c->index);
     append_out(c, line, (size_t)n);
     flush_out(c);
 }
@@ -474,6 +636,9 @@ static void failed(struct client *c, int64_t now)
     if (c->replay_end || c->replay_error)
         replays_ended--;
     c->replay_end = c->replay_error = c->history_seen = 0;
+    if (c->irc_state == IRC_IN)
+        irc_in--;
+    c->irc_state = IRC_REGISTERING;
     connect_retries++;
     if (++c->retries > 50)
         die("client %d could not connect (50 attempts)", c->index);
@@ -581,6 +746,10 @@ static void usage(int status)
     fputs(
         "usage: loadgen --port P [options]   (prints one JSON object)\n"
         "  --host A            server address (127.0.0.1)\n"
+        "  --dialect D         line (the nickname-first line protocol), irc, or mixed: even\n"
+        "                      clients on the line protocol, odd ones on IRC (line)\n"
+        "  --irc-port P        with --dialect mixed: the server's IRC port\n"
+        "  --channel C         the IRC channel of the room (#lobby)\n"
         "  --clients N         clients in the room (10)\n"
         "  --senders S         the first S clients send (2)\n"
         "  --messages M        messages per sender (default: rate x duration, or 1)\n"
@@ -607,6 +776,9 @@ static void parse_args(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"host", required_argument, 0, 'h'},
+        {"dialect", required_argument, 0, 'L'},
+        {"irc-port", required_argument, 0, 'P'},
+        {"channel", required_argument, 0, 'C'},
         {"port", required_argument, 0, 'p'},
         {"clients", required_argument, 0, 'n'},
         {"senders", required_argument, 0, 's'},
@@ -631,6 +803,18 @@ static void parse_args(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case 'h': opt.host = optarg; break;
+        case 'L':
+            if (strcmp(optarg, "line") == 0)
+                opt.dialect = LINE;
+            else if (strcmp(optarg, "irc") == 0)
+                opt.dialect = IRC;
+            else if (strcmp(optarg, "mixed") == 0)
+                opt.dialect = MIXED;
+            else
+                usage(2);
+            break;
+        case 'P': opt.irc_port = atoi(optarg); break;
+        case 'C': opt.channel = optarg; break;
         case 'p': opt.port = atoi(optarg); break;
         case 'n': opt.clients = atoi(optarg); break;
         case 's': opt.senders = atoi(optarg); break;
@@ -656,6 +840,20 @@ static void parse_args(int argc, char **argv)
         opt.senders > opt.clients || opt.size < MIN_SIZE || opt.window < 1 || opt.rate < 0 ||
         opt.nonreaders < 0 || opt.history < 0)
         usage(2);
+    if (opt.dialect == MIXED && opt.irc_port <= 0) {
+        fputs("loadgen: --dialect mixed needs --irc-port\n", stderr);
+        usage(2);
+    }
+    if ((opt.channel[0] != '#' && opt.channel[0] != '&') || strlen(opt.channel) > 200 ||
+        strpbrk(opt.channel, " ,\r\n\a") != NULL) {
+        fputs("loadgen: --channel must be an IRC channel name, such as #lobby\n", stderr);
+        usage(2);
+    }
+    if (opt.dialect != LINE && opt.size > 400) {
+        /* With the source prefix, a longer message would not fit in IRC's 512 bytes. */
+        fputs("loadgen: with IRC, --size must be at most 400\n", stderr);
+        usage(2);
+    }
     if (opt.replay < 0 || opt.replay > opt.history)
         opt.replay = opt.history;
     if (opt.messages <= 0)
@@ -731,6 +929,112 @@ static void seed_history(void)
     close(fd);
 }
 
+/*
+ * --history with --dialect irc: the seed registers, joins the channel, says
+ * the lines in PRIVMSGs and QUITs; the server closes once it has handled them.
+ */
+static void seed_send(int fd, const char *buf, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            die("seeding the history: send: %s", strerror(errno));
+        off += (size_t)n;
+    }
+}
+
+/* Read lines until one whose command is one of the numerics (0-terminated list), answering PINGs. */
+static void seed_wait(int fd, const int *codes, const char *what)
+{
+    static char buf[8192];
+    static size_t have;
+    for (;;) {
+        char *nl;
+        while ((nl = memchr(buf, '\n', have)) != NULL) {
+            const char *p = buf, *end = nl, *cmd;
+            if (end > p && end[-1] == '\r')
+                end--;
+            if (p < end && *p == '@')
+                word_end(p, end, &p);
+            if (p < end && *p == ':')
+                word_end(p, end, &p);
+            const char *args, *cmd_end = word_end(p, end, &args);
+            cmd = p;
+            int found = 0;
+            if (cmd_end - cmd == 4 && memcmp(cmd, "PING", 4) == 0) {
+                seed_send(fd, "PONG ", 5);
+                seed_send(fd, args, (size_t)(end - args));
+                seed_send(fd, "\r\n", 2);
+            } else if (cmd_end - cmd == 3) {
+                int code = atoi(cmd);
+                for (const int *k = codes; *k; k++)
+                    found |= code == *k;
+                if (!found && code >= 400 && code < 600 && code != 422) {
+                    char text[160] = "";
+                    keep_text(text, sizeof text, buf, (size_t)(nl - buf));
+                    die("seeding the history (IRC): %s", text);
+                }
+            }
+            size_t used = (size_t)(nl + 1 - buf);
+            memmove(buf, nl + 1, have - used);
+            have -= used;
+            if (found)
+                return;
+        }
+        if (have == sizeof buf)
+            have = 0; /* a line too long to be one we wait for */
+        ssize_t n = recv(fd, buf + have, sizeof buf - have, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            die("seeding the history (IRC): no %s: %s", what, n == 0 ? "closed" : strerror(errno));
+        have += (size_t)n;
+    }
+}
+
+static void seed_history_irc(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        die("socket: %s", strerror(errno));
+    struct timeval bound = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof bound);
+    if (connect(fd, (struct sockaddr *)&irc_server, sizeof irc_server) < 0)
+        die("seeding the history: connect: %s", strerror(errno));
+    static const int registered[] = {376, 422, 0}, names[] = {366, 0};
+    static const char hello[] = "NICK seed\r\nUSER seed 0 * :seed\r\n";
+    seed_send(fd, hello, sizeof hello - 1);
+    seed_wait(fd, registered, "end of registration");
+    char line[600];
+    int n = snprintf(line, sizeof line, "JOIN %s\r\n", opt.channel);
+    seed_send(fd, line, (size_t)n);
+    seed_wait(fd, names, "end of NAMES");
+    for (int k = 0; k < opt.history; k++) {
+        memcpy(line, privmsg, privmsg_len);
+        int h = snprintf(line + privmsg_len, sizeof line - privmsg_len, "@H %d ", k);
+        memset(line + privmsg_len + (size_t)h, 'x', (size_t)(opt.size - h));
+        memcpy(line + privmsg_len + (size_t)opt.size, "\r\n", 2);
+        seed_send(fd, line, privmsg_len + (size_t)opt.size + 2);
+    }
+    static const char quit[] = "QUIT :seeded\r\n";
+    seed_send(fd, quit, sizeof quit - 1);
+    shutdown(fd, SHUT_WR);
+    for (;;) {
+        char sink[4096];
+        ssize_t got = recv(fd, sink, sizeof sink, 0);
+        if (got == 0 || (got < 0 && errno == ECONNRESET))
+            break;
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            die("seeding the history: the server did not close: %s", strerror(errno));
+    }
+    close(fd);
+}
+
 /* Wait on stdin for a line (or EOF) while still reading every socket. */
 static void wait_for_stdin(int before_barrier)
 {
@@ -765,6 +1069,10 @@ int main(int argc, char **argv)
     server.sin_port = htons((uint16_t)opt.port);
     if (inet_pton(AF_INET, opt.host, &server.sin_addr) != 1)
         die("bad host %s", opt.host);
+    irc_server = server;
+    if (opt.dialect == MIXED)
+        irc_server.sin_port = htons((uint16_t)opt.irc_port);
+    privmsg_len = (size_t)snprintf(privmsg, sizeof privmsg, "PRIVMSG %s :", opt.channel);
 
     cl = calloc((size_t)total, sizeof *cl);
     size_t pairs = (size_t)opt.clients * (size_t)opt.senders;
@@ -784,10 +1092,16 @@ int main(int argc, char **argv)
         cl[i].fd = -1;
         cl[i].index = i;
         cl[i].nonreader = i >= opt.clients;
+        cl[i].irc = opt.dialect == IRC || (opt.dialect == MIXED && i % 2 == 1);
+        irc_clients += cl[i].irc;
     }
+    replay_clients = total - irc_clients;
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (opt.history > 0) {
-        seed_history();
+        if (opt.dialect == IRC)
+            seed_history_irc();
+        else
+            seed_history();
         if (opt.hold) {
             printf("{\"event\": \"seeded\", \"history\": %d}\n", opt.history);
             fflush(stdout);
@@ -803,21 +1117,24 @@ int main(int argc, char **argv)
     for (;;) {
         int64_t now = now_ns();
         if (now > signon_deadline)
-            die("sign-on timed out: %d of %d connected, %d replays ended, %d synced", connected,
-                total, replays_ended, synced_others + cl[0].saw_sync);
+            die("sign-on timed out: %d of %d connected, %d of %d IRC clients in %s, "
+                "%d replays ended, %d synced",
+                connected, total, irc_in, irc_clients, opt.channel, replays_ended,
+                synced_others + cl[0].saw_sync);
         connect_more(now);
-        if (connected == total && (opt.replay == 0 || replays_ended == total)) {
+        if (connected == total && irc_in == irc_clients &&
+            (opt.replay == 0 || replays_ended == replay_clients)) {
             if (all_connected_ns == 0)
                 all_connected_ns = now;
             if (synced_others >= total - 1 && cl[0].saw_sync)
                 break;
             if (now >= next_sync) {
                 if (synced_others < total - 1) {
-                    append_out(&cl[0], "@S 0\r\n", 6);
+                    append_line(&cl[0], "@S 0\r\n", 6);
                     flush_out(&cl[0]);
                 }
                 if (!cl[0].saw_sync) {
-                    append_out(&cl[1], "@S 1\r\n", 6);
+                    append_line(&cl[1], "@S 1\r\n", 6);
                     flush_out(&cl[1]);
                 }
                 next_sync = now + sync_gap;
@@ -900,6 +1217,8 @@ int main(int argc, char **argv)
     int dropped = 0, nonreaders_dropped = 0;
     int replayed = 0, replay_errors = 0, replay_short = 0;
     for (int i = 0; opt.replay > 0 && i < total; i++) {
+        if (cl[i].irc)
+            continue;
         if (cl[i].replay_error)
             replay_errors++;
         else if (cl[i].replay_end && cl[i].history_seen == opt.replay)
@@ -925,7 +1244,9 @@ int main(int argc, char **argv)
            "\"nonreaders_dropped\": %d, \"loadgen_cpu_us\": %" PRId64 ", "
            "\"window\": %d, \"history\": %d, \"replay\": %d, \"replayed\": %d, "
            "\"replay_errors\": %d, \"replay_short\": %d, \"replay_s\": %.3f, "
-           "\"replay_error\": \"%s\", \"complete\": %s}\n",
+           "\"replay_error\": \"%s\", \"replay_clients\": %d, \"dialect\": \"%s\", "
+           "\"irc_clients\": %d, \"pings_answered\": %" PRIu64 ", \"irc_errors\": %" PRIu64
+           ", \"irc_error\": \"%s\", \"complete\": %s}\n",
            opt.clients, opt.senders, opt.nonreaders, opt.messages, opt.size, opt.rate, expected,
            received, expected - received, duplicated, out_of_order, corrupt, echoed, percentile(0.50),
            percentile(0.99), n_latency ? latency_us[n_latency - 1] : 0, elapsed,
@@ -934,7 +1255,9 @@ int main(int argc, char **argv)
            nonreaders_dropped, cpu1 - cpu0, opt.window, opt.history, opt.replay, replayed,
            replay_errors, replay_short,
            last_replay_ns ? (double)(last_replay_ns - begin) / 1e9 : 0.0, replay_error_text,
-           received >= expected ? "true" : "false");
+           opt.replay > 0 ? replay_clients : 0,
+           opt.dialect == LINE ? "line" : opt.dialect == IRC ? "irc" : "mixed", irc_clients,
+           pings_answered, irc_errors, irc_error_text, received >= expected ? "true" : "false");
     fflush(stdout);
     if (opt.hold)
         wait_for_stdin(0);

@@ -220,6 +220,7 @@ def test_storm_options_reach_the_load_generator() -> None:
     kinds = server_kinds(quick=False)
     assert [name for name, kind in kinds.items() if kind.keeps_history] == [
         "chatsvc",
+        "chatsvc-mixed",
         "chatsvc-defaults",
     ]
     assert kinds["ncat"].skip_reason(storm) is not None
@@ -311,7 +312,7 @@ def test_command_on_canned_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     """
     monkeypatch.setattr(harness, "build", lambda build_dir: Binaries(Path("lg"), Path("rl")))
     monkeypatch.setattr(harness, "run_once", canned_run)
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name, path=None: None)
     out, raw = tmp_path / "out", tmp_path / "runs.json"
     out.mkdir()
     (out / "benchmarks.md").write_text(f"# old\n{NOTES_MARK}\n## By hand\nkept\n")
@@ -385,6 +386,140 @@ def test_command_on_canned_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert ("![CPU per message, latency and throughput](benchmarks.png)" in lines) == has_plot
 
 
+def test_irc_servers_on_canned_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    The IRC servers and chatsvc's IRC frontend, installed, take part in every
+    scenario but the slow consumer's, whose lines IRC cannot carry; the
+    report checks issue 14's burst against them and issue 15's targets.
+    """
+    monkeypatch.setattr(harness, "build", lambda build_dir: Binaries(Path("lg"), Path("rl")))
+    monkeypatch.setattr(harness, "run_once", canned_run)
+    monkeypatch.setattr(harness, "installed", lambda program: f"/usr/sbin/{program}")
+    monkeypatch.setattr(harness, "chatsvc_has_irc", lambda: True)
+    out, raw = tmp_path / "out", tmp_path / "runs.json"
+    servers = ["chatsvc", "chatsvc-irc", "chatsvc-mixed", "inspircd", "ngircd"]
+    argv = ["--quick", "--repeat", "1", "--servers", ",".join(servers), "--no-plot"]
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        assert harness.main([*argv, "--out", str(out), "--raw", str(raw)]) == 0
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+
+    runs: list[dict[str, Any]] = json.loads(raw.read_text())
+    planned = [
+        (scenario, server)
+        for scenario in SCENARIO_NAMES
+        for server in servers
+        if server == "chatsvc" or scenario != "slow-consumer"
+    ]
+    assert [(r["scenario"], r["server"]) for r in runs] == planned
+    lines = (out / "benchmarks.md").read_text().splitlines()
+    why = "its 1,000 B messages do not fit in an IRC line (512 bytes with the source)"
+    for line in [
+        "| burst: chatsvc's messages/s at least 1x inspircd's | 1e+03 / 1e+03 = 1.00x | met |",
+        "| burst: chatsvc's CPU per message at most 1x ngircd's | 10 / 10 = 1.00x | met |",
+        "| steady: chatsvc-irc's CPU per message at most 1x inspircd's | 10 / 10 = 1.00x | met |",
+        "| burst: chatsvc-irc's CPU per message at most 1x inspircd's | 10 / 10 = 1.00x | met |",
+        "| steady: chatsvc-mixed's CPU per message at most 1.1x chatsvc's | 10 / 10 = 1.00x "
+        "| met |",
+        "| burst: chatsvc-mixed's CPU per message at most 1.1x chatsvc's | 10 / 10 = 1.00x | met |",
+        "| every scenario: chatsvc-irc loses, duplicates and reorders nothing | 0 in 6 runs "
+        "| met |",
+        "| reconnect-storm: every chatsvc-mixed line-protocol client gets its replay of the "
+        "lobby's history | 40 of 40 replays complete, 0 errors | met |",
+        "| chatsvc-irc | 1/1 | replays over IRC: not checked | — | — | 0.1 | 400 |",
+        "| ngircd | 1/1 | keeps no history: not checked | — | — | 0.1 | 400 |",
+        f"Not run here: chatsvc-irc ({why}), chatsvc-mixed ({why}), inspircd ({why}), "
+        f"ngircd ({why}).",
+    ]:
+        assert line in lines, line
+    for program in ("InspIRCd", "ngIRCd"):
+        assert any(line.startswith(f"| {program} | ") for line in lines), "among the versions"
+
+
+def test_servers_not_installed_are_left_out_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(harness, "build", lambda build_dir: Binaries(Path("lg"), Path("rl")))
+    monkeypatch.setattr(harness, "run_once", canned_run)
+    monkeypatch.setattr(harness, "installed", lambda program: None)
+    monkeypatch.setattr(harness, "chatsvc_has_irc", lambda: False)
+    out = tmp_path / "out"
+    argv = ["--quick", "--repeat", "1", "--scenarios", "steady", "--no-plot", "--out", str(out)]
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        assert harness.main(argv) == 0
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+    lines = (out / "benchmarks.md").read_text().splitlines()
+    for line in [
+        "- **inspircd**: not run: inspircd is not installed (apt-get install inspircd)",
+        "- **ngircd**: not run: ngircd is not installed (apt-get install ngircd)",
+        "- **chatsvc-irc**: not run: this chatsvc has no IRC frontend (no --irc option)",
+        "- **chatsvc-mixed**: not run: this chatsvc has no IRC frontend (no --irc option)",
+        "| steady: chatsvc-irc's CPU per message at most 1x inspircd's | — | not measured |",
+    ]:
+        assert line in lines
+
+
+def test_each_dialect_reaches_the_load_generator() -> None:
+    """The line protocol on the server's port; IRC on its IRC port if it has one; or both."""
+    kinds = server_kinds(quick=True)
+    assert harness.dialect_args(kinds["chatsvc"], 7000, 0) == ["--port", "7000"]
+    assert harness.dialect_args(kinds["ngircd"], 7000, 0) == [
+        *("--port", "7000", "--dialect", "irc", "--channel", "#lobby")
+    ]
+    assert harness.dialect_args(kinds["chatsvc-irc"], 7000, 7001) == [
+        *("--port", "7001", "--dialect", "irc", "--channel", "#lobby")
+    ]
+    assert harness.dialect_args(kinds["chatsvc-mixed"], 7000, 7001) == [
+        *("--port", "7000", "--irc-port", "7001", "--dialect", "mixed", "--channel", "#lobby")
+    ]
+    launch = harness.Launch(Binaries(Path("lg"), Path("rl")), quick("burst"), 7000, Path("w"), 7001)
+    command = kinds["chatsvc-irc"].command(launch)
+    assert command[command.index("--port") :][:4] == [
+        *("--port", "tcp:7000:interface=127.0.0.1", "--irc", "tcp:7001:interface=127.0.0.1")
+    ]
+    assert "--irc" not in kinds["chatsvc"].command(launch)
+    assert [k.name for k in kinds.values() if k.keeps_history] == [
+        "chatsvc",
+        "chatsvc-mixed",
+        "chatsvc-defaults",
+    ]
+
+
+def test_which_scenarios_the_irc_servers_take_part_in() -> None:
+    """All but the slow consumer's; ngIRCd not with 10,000 clients either."""
+    kinds = server_kinds(quick=False)
+    irc = ["chatsvc-irc", "chatsvc-mixed", "inspircd", "ngircd"]
+    for scenario in FULL:
+        taking_part = [name for name in irc if kinds[name].skip_reason(scenario) is None]
+        if scenario.name == "slow-consumer":
+            assert taking_part == []
+        elif scenario.clients >= 10_000:
+            assert taking_part == irc[:3], scenario.name
+            assert kinds["ngircd"].skip_reason(scenario) == harness.NGIRCD_TOO_MANY
+        else:
+            assert taking_part == irc, scenario.name
+
+
+def test_irc_server_configurations(tmp_path: Path) -> None:
+    """Written into the run's directory, readable by the unprivileged server, on the port."""
+    launch = harness.Launch(Binaries(Path("lg"), Path("rl")), quick("idle"), 7000, tmp_path)
+    for name in ("inspircd", "ngircd"):
+        kind = server_kinds(quick=True)[name]
+        assert kind.configure is not None
+        kind.configure(launch)
+        conf = tmp_path / f"{name}.conf"
+        assert conf.stat().st_mode & 0o777 == 0o644
+        assert str(conf) in " ".join(kind.command(launch))
+        text = conf.read_text()
+        assert "7000" in text
+        assert f"{tmp_path}/motd.txt" in text
+    assert (tmp_path / "motd.txt").read_text() == "chatsvc benchmark peer\n"
+    assert tmp_path.stat().st_mode & 0o777 == 0o755
+
+
 # --baseline, on canned runs
 
 
@@ -456,7 +591,8 @@ def test_baseline_on_canned_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         run = canned_run(kind, scenario, repeat, binaries, logs)
         if kind.name != BASELINE:
             return run
-        assert kind.command(binaries, scenario, 0) == chatsvc.command(binaries, scenario, 0)
+        launch = harness.Launch(binaries, scenario, 0, Path("run"))
+        assert kind.command(launch) == chatsvc.command(launch)
         tree = baseline_tree(kind)
         assert (tree / "twisted" / "plugins" / "chatsvc_plugin.py").is_file()
         assert (tree / "chatsvc" / "__init__.py").is_file()
