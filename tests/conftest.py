@@ -16,6 +16,7 @@ import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.defer import ensureDeferred
 
+from tests import system
 from tests.support import Services
 
 STOP_TIMEOUT = 30.0
@@ -27,6 +28,20 @@ A POSIX time zone 13 hours 45 minutes ahead of UTC (the sign is west of
 Greenwich), with no daylight saving: no time zone database is needed, and
 local times differ from UTC in the date, the hour and the minute.
 """
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Install the Debian packages of the programs some tests run (L{tests.system})."""
+    session.config.stash[SYSTEM_PACKAGES] = system.install_missing()
+
+
+SYSTEM_PACKAGES = pytest.StashKey[str | None]()
+
+
+@pytest.fixture
+def system_packages(request: pytest.FixtureRequest) -> str | None:
+    """Why the programs of L{tests.system} are not all installed, or L{None} if they are."""
+    return request.config.stash[SYSTEM_PACKAGES]
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from bench.run import Binaries, build
+from tests import system
 from tests.test_bench_harness import measure, quick
 
 
@@ -321,8 +322,11 @@ def test_loadgen_refuses_what_irc_cannot_carry(binaries: Binaries) -> None:
 
 
 @pytest.mark.parametrize("server", ["inspircd", "ngircd"])
-def test_burst_over_irc(server: str, binaries: Binaries, tmp_path: Path) -> None:
+def test_burst_over_irc(
+    server: str, binaries: Binaries, tmp_path: Path, system_packages: str | None
+) -> None:
     """All at once, nothing refused, throttled, lost, duplicated or reordered."""
+    system.require(server, system_packages)
     counts = measure(server, quick("burst"), binaries, tmp_path).counts()
     assert (counts["lost"], counts["duplicated"], counts["out_of_order"], counts["corrupt"]) == (
         0,
@@ -333,8 +337,11 @@ def test_burst_over_irc(server: str, binaries: Binaries, tmp_path: Path) -> None
     assert (counts["dropped"], counts["irc_errors"]) == (0, 0)
 
 
-def test_reconnect_storm_over_irc_against_ngircd(binaries: Binaries, tmp_path: Path) -> None:
+def test_reconnect_storm_over_irc_against_ngircd(
+    binaries: Binaries, tmp_path: Path, system_packages: str | None
+) -> None:
     """The seed registers, joins and says its lines over IRC; nobody's replay is waited for."""
+    system.require("ngircd", system_packages)
     run = measure("ngircd", quick("reconnect-storm"), binaries, tmp_path)
     assert (run.result["history"], run.result["replay"]) == (25, 0)
     assert run.counts()["replay_clients"] == 0
