@@ -163,8 +163,10 @@ class Session:
         self._delay: IDelayedCall | None = None
         self._timeout: IDelayedCall | None = None
         self._logout: Callable[[], object] | None = None
-        # Bound methods, not a closure: a closure costs each idle connection twice as much.
-        self._lookups = Lookups(frontend.send, server.clock, idle=self._released)
+        # Made for the first lookup that must wait for the store: most
+        # connections never have one (a replay is usually in memory), and an
+        # idle connection does not pay for it.
+        self._lookups: Lookups | None = None
 
     # The connection
 
@@ -192,7 +194,8 @@ class Session:
         """The connection is gone: sign off (with the server's reason, if any) and let go."""
         self.stage = Stage.OVER
         self._stop_timers()
-        self._lookups.stop()
+        if self._lookups is not None:
+            self._lookups.stop()
         self._sign_off(self.leave_reason)
         if self._logout is not None:
             logout, self._logout = self._logout, None
@@ -207,7 +210,7 @@ class Session:
     @property
     def holding(self) -> bool:
         """Whether output is held behind lookups in flight."""
-        return self._lookups.busy
+        return self._lookups is not None and self._lookups.busy
 
     def output(self, data: bytes) -> None:
         """
@@ -216,8 +219,9 @@ class Session:
         """
         if self.stage is Stage.OVER:
             return
-        if self._lookups.busy:
-            self._lookups.hold(data)
+        lookups = self._lookups
+        if lookups is not None and lookups.busy:
+            lookups.hold(data)
         else:
             self._frontend.send(data)
 
@@ -228,7 +232,8 @@ class Session:
         """
         self.stage = Stage.OVER
         self.leave_reason = "not reading"
-        self._lookups.stop()
+        if self._lookups is not None:
+            self._lookups.stop()
 
     # What the chat tells the user
 
@@ -490,7 +495,7 @@ class Session:
         if self.stage in (Stage.OVER, Stage.QUITTING):
             return
         self._sign_off(reason, from_user=True)
-        if self._lookups.busy:
+        if self._lookups is not None and self._lookups.busy:
             # What was asked before /quit is answered first (a script piping
             # "/history" then "/quit" wants the history); the lookups' own
             # timeout bounds the wait. Nothing more is read meanwhile.
@@ -518,7 +523,7 @@ class Session:
             return
         self.stage = Stage.OVER
         self._stop_timers()
-        held = self._lookups.drain()
+        held = b"" if self._lookups is None else self._lookups.drain()
         if held:
             self._frontend.send(held)
         self._frontend.hang_up(self._frontend.render(last))
@@ -651,7 +656,8 @@ class Session:
         before: float | None = None,
     ) -> None:
         """Show the answer to a lookup when it comes; what is shown meanwhile waits for it."""
-        if self._lookups.full:
+        lookups = self._lookups
+        if lookups is not None and lookups.full:
             self._show(results.Refused("too many history lookups at once; wait for their answers"))
             return
         self._frontend.charge(LOOKUP_COST - 1)
@@ -663,7 +669,7 @@ class Session:
                 lambda got: [line for line in got if line.when < before][-lines:]
             )
         elif words is None:
-            if not self._lookups.busy:
+            if lookups is None or not lookups.busy:
                 kept = history.cached(room, lines)
                 if kept is not None:  # in memory: shown now, with nothing to hold
                     self._show(results.HistoryFound(room, kept, None, joining))
@@ -685,8 +691,13 @@ class Session:
             return late
 
         answer: Deferred[bytes] = found.addCallback(show).addErrback(failed)
+        if lookups is None:
+            # Bound methods, not a closure: a closure costs each connection twice as much.
+            lookups = self._lookups = Lookups(
+                self._frontend.send, self._server.clock, idle=self._released
+            )
         self._frontend.holding(True)
-        self._lookups.start(Lookup(answer, late))
+        lookups.start(Lookup(answer, late))
 
     def _show(self, result: Result) -> None:
         self.output(self._frontend.render(result))

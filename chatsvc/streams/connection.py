@@ -164,6 +164,7 @@ class StreamConnection(Protocol):
         "_handshaking",
         "_held",
         "_holding",
+        "_host",
         "_hung_up",
         "_lost",
         "_queued",
@@ -197,10 +198,13 @@ class StreamConnection(Protocol):
         self._closing: IDelayedCall | None = None  # the abort after HANG_UP_GRACE
         self._bucket: TokenBucket | None = None
         self._refill: IDelayedCall | None = None
-        self._held: list[bytes] = []  # written after the first write of this turn
+        # Written after the first write of this turn; None, not an empty list,
+        # the rest of the time: 56 bytes an idle connection does not need.
+        self._held: list[bytes] | None = None
         self._turn = 0  # the last reactor turn this connection was written to in
         # The transport, while lines may go straight to its socket (the fan-out).
         self._direct: EagerServer | None = None
+        self._host: str | None = None  # what the factory counts it under (peer_host)
 
     # For the frontend
 
@@ -387,9 +391,11 @@ class StreamConnection(Protocol):
         # for the end of the turn, to go out together (StreamServerFactory.turn).
         factory = self.factory
         if self._turn == factory.turn_number:
-            if not self._held:
+            if self._held is None:
                 factory.hold(self)
-            self._held.append(data)
+                self._held = [data]
+            else:
+                self._held.append(data)
             return
         self._turn = factory.turn()
         self._write_out(data)
@@ -433,7 +439,7 @@ class StreamConnection(Protocol):
 
     def flush(self) -> None:
         """Write what was held since the first write of this turn, in one go."""
-        held, self._held = self._held, []
+        held, self._held = self._held, None
         if held and not self._hung_up and not self._lost:
             self._write_out(held[0] if len(held) == 1 else b"".join(held))
 
@@ -521,7 +527,6 @@ class StreamServerFactory(ServerFactory, Generic[Connection]):
         self._turn_open = False
         self._held: list[StreamConnection] = []
         self._per_host: dict[str, int] = {}
-        self._hosts: dict[Connection, str] = {}
         self._all_closed: list[Deferred[None]] = []
         self._serial = 0  # connections ever accepted, to tell UNIX-socket peers apart
 
@@ -568,7 +573,7 @@ class StreamServerFactory(ServerFactory, Generic[Connection]):
         if addr is not None:
             protocol.peer = describe_address(addr, self._serial)
         if host is not None:
-            self._hosts[protocol] = host
+            protocol._host = host
             self._per_host[host] = self._per_host.get(host, 0) + 1
         # Counted now, not at connectionMade, so that a burst of connections
         # accepted in one go is held to the limit too.
@@ -605,7 +610,7 @@ class StreamServerFactory(ServerFactory, Generic[Connection]):
 
     def connection_lost(self, protocol: Connection) -> None:
         self.connections.discard(protocol)
-        host = self._hosts.pop(protocol, None)
+        host, protocol._host = protocol._host, None
         if host is not None:
             self._per_host[host] -= 1
             if not self._per_host[host]:
