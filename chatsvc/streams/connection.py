@@ -107,30 +107,7 @@ def _socket_of(transport: object) -> socket.socket | None:
     return None
 
 
-@implementer(IPushProducer)
-class _SendBacklog:
-    """
-    Registered with a connection's transport as its producer, so the transport
-    says when its buffer is full (C{pauseProducing}) and when it has drained
-    (C{resumeProducing}); the connection counts what it queues in between.
-    """
-
-    __slots__ = ("_connection",)
-
-    def __init__(self, connection: StreamConnection) -> None:
-        self._connection = connection
-
-    def pauseProducing(self) -> None:
-        self._connection.peer_stopped_reading()
-
-    def resumeProducing(self) -> None:
-        self._connection.peer_caught_up()
-
-    def stopProducing(self) -> None:
-        pass
-
-
-@implementer(IHandshakeListener)
+@implementer(IHandshakeListener, IPushProducer)
 class StreamConnection(Protocol):
     """
     One connection, over TCP, TLS, or a UNIX socket, held to its server's
@@ -167,6 +144,7 @@ class StreamConnection(Protocol):
         "_host",
         "_hung_up",
         "_lost",
+        "_peer",
         "_queued",
         "_receiving",
         "_refill",
@@ -176,11 +154,10 @@ class StreamConnection(Protocol):
         "_waiting",
         "_writing",
         "paused",
-        "peer",
     )
 
     def __init__(self) -> None:
-        self.peer = "?"
+        self._peer: str | None = None  # who is at the other end, if not the transport's peer
         self.paused = False  # reading from the peer is paused
         self._buffer = b""
         self._hung_up = False
@@ -206,6 +183,21 @@ class StreamConnection(Protocol):
         self._direct: EagerServer | None = None
         self._host: str | None = None  # what the factory counts it under (peer_host)
 
+    @property
+    def peer(self) -> str:
+        """
+        Who is at the other end, for the log: made when asked, from the
+        transport, not kept (64 bytes for each of thousands of idle connections).
+        """
+        if self._peer is not None:
+            return self._peer
+        transport = self.transport
+        return "?" if transport is None else describe_address(transport.getPeer())
+
+    @peer.setter
+    def peer(self, peer: str) -> None:
+        self._peer = peer
+
     # For the frontend
 
     def connection_started(self) -> None:
@@ -227,15 +219,16 @@ class StreamConnection(Protocol):
 
     def connectionMade(self) -> None:
         limits = self.factory.limits
-        if self.peer == "?":
-            self.peer = describe_address(self.transport.getPeer())
         self._handshaking = INegotiated.providedBy(self.transport)
         if ITCPTransport.providedBy(self.transport):
             self.transport.setTcpNoDelay(True)
             self.transport.setTcpKeepAlive(True)
             if limits.send_timeout:
                 _set_user_timeout(self.transport, limits.send_timeout)
-        IConsumer(self.transport).registerProducer(_SendBacklog(self), True)
+        # Its own producer (not an object of its own: that costs each idle
+        # connection 40 bytes): the transport says when its buffer is full
+        # and when it has drained, and the connection counts what it queues between.
+        IConsumer(self.transport).registerProducer(self, True)
         self._update_direct()
         self._bucket = TokenBucket(limits.rate, limits.burst, self.factory.clock.seconds())
         self._log.info("{peer} connected", peer=self.peer)
@@ -347,6 +340,17 @@ class StreamConnection(Protocol):
             self.dataReceived(b"")
 
     # Output: what is queued for a peer that does not read
+
+    def pauseProducing(self) -> None:
+        """The transport's buffer is full (IPushProducer): the peer does not read."""
+        self.peer_stopped_reading()
+
+    def resumeProducing(self) -> None:
+        """The transport's buffer has drained (IPushProducer)."""
+        self.peer_caught_up()
+
+    def stopProducing(self) -> None:
+        """The transport is gone (IPushProducer): connectionLost does the rest."""
 
     def peer_stopped_reading(self) -> None:
         # Transports say so again on every write while their buffer is full.
@@ -570,7 +574,8 @@ class StreamServerFactory(ServerFactory, Generic[Connection]):
         protocol.factory = self
         assert isinstance(protocol, StreamConnection)
         self._serial += 1
-        if addr is not None:
+        if addr is not None and not isinstance(addr, IPv4Address | IPv6Address):
+            # Told apart by number (describe_address); an IP peer, by its address.
             protocol.peer = describe_address(addr, self._serial)
         if host is not None:
             protocol._host = host

@@ -84,6 +84,8 @@ class TokenBucket:
     wait was for was refused, and waited again. A time compares exactly.
     """
 
+    __slots__ = ("_full_at", "_interval", "burst", "rate")  # one for each connection
+
     def __init__(self, rate: float, burst: int, now: float) -> None:
         self.rate = rate
         self.burst = burst
