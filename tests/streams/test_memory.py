@@ -20,7 +20,7 @@ from chatsvc.testing import FakeHistory
 from tests.support import Connection, make_factory
 
 BUDGET = 1024
-"""Bytes of chatsvc's objects (protocol, session, participant, bucket, names) per idle connection."""
+"""Bytes of chatsvc's own objects (protocol, session, participant, names) per idle connection."""
 
 CONNECTIONS = 300
 
