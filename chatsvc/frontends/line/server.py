@@ -277,7 +277,9 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
         nothing of its own to go first (L{StreamConnection._update_direct})
         and nothing queued in its transport (L{EagerServer.send_now}), gets
         the line straight from its socket's C{send}. Whatever the kernel does
-        not take is queued in the transport. Every other connection gets the
+        not take is queued in the transport. One already written to in this
+        turn, with more held for the turn's end and the same conditions
+        (a burst), has the line added to what is held. Every other connection gets the
         line through its session (held behind a lookup, or not) and its usual
         write path (held until the end of the turn, counted against its
         backlog, or under TLS).
@@ -295,17 +297,25 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
                 if found is None:
                     found = rendered[events] = events.render(event)
                 data, size = found, len(found)
-            transport = protocol._direct
-            if transport is not None and protocol._turn != turn:
-                send = transport.send_now
-                if send is not None:
-                    protocol._turn = turn
-                    try:
-                        sent = send(data)
-                    except OSError:
-                        sent = 0  # queue() has a failure reported as usual
-                    if sent != size:
-                        transport.queue(data[sent:])
+            if protocol._turn != turn:
+                transport = protocol._direct
+                if transport is not None:
+                    send = transport.send_now
+                    if send is not None:
+                        protocol._turn = turn
+                        try:
+                            sent = send(data)
+                        except OSError:
+                            sent = 0  # queue() has a failure reported as usual
+                        if sent != size:
+                            transport.queue(data[sent:])
+                        continue
+            else:
+                # Written to in this turn already, and more is held for the
+                # turn's end (a burst): one more line for that one write.
+                held = protocol._held
+                if held is not None and protocol._direct is not None and not protocol._backlogged:
+                    held.append(data)
                     continue
             if protocol._holding:  # behind a lookup in flight: its session holds the line
                 session = protocol.session
