@@ -145,6 +145,9 @@ def split_text(head: str, text: str, before: str = "", after: str = "") -> list[
     C{head :before text after} as one line or more, each within L{MAX_LINE}
     bytes with its CR LF: C{text} is split at character boundaries.
     """
+    whole = f"{head} :{before}{text}{after}"
+    if len(whole) <= MAX_LINE - 2 and whole.isascii():  # most lines: no need to count bytes
+        return [whole]
     room = MAX_LINE - 2 - len(f"{head} :{before}{after}".encode())
     return [f"{head} :{before}{piece}{after}" for piece in chunks(text, max(room, 16))]
 

@@ -284,19 +284,21 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
         write path (held until the end of the turn, counted against its
         backlog, or under TLS).
         """
-        rendered: dict[EventRenderer, bytes] = {}  # each wire's bytes
+        rendered: dict[EventRenderer, tuple[bytes, int]] = {}  # each wire's bytes, and size
         events: EventRenderer | None = None
         data, size = b"", 0
         turn = self.turn()
         for protocol in cast("Collection[ChatServerProtocol]", clients):
             if protocol is exclude:
                 continue
-            if protocol.events is not events:  # once for the room's first wire, then rarely
+            if protocol.events is not events:  # each wire's first, and in a mixed room
                 events = protocol.events
-                found = rendered.get(events)
-                if found is None:
-                    found = rendered[events] = events.render(event)
-                data, size = found, len(found)
+                try:
+                    data, size = rendered[events]
+                except KeyError:
+                    data = events.render(event)
+                    size = len(data)
+                    rendered[events] = (data, size)
             if protocol._turn != turn:
                 transport = protocol._direct
                 if transport is not None:
