@@ -180,7 +180,12 @@ class IrcConnection(StreamConnection):
             self._pinger.cancel()
         self._pinger = None
         self.session.lost()
-        if self._nick is not None and self.irc.users.get(fold(self._nick)) is self._user:
+        user = self._user
+        if (
+            self._nick is not None
+            and user is not None
+            and self.irc.users.get(fold(self._nick)) is user
+        ):
             del self.irc.users[fold(self._nick)]
 
     def dropping(self) -> None:
