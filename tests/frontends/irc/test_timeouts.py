@@ -15,7 +15,7 @@ from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.sessions.session import LOOKUP_COST
 from chatsvc.streams.limits import Limits
 from chatsvc.testing import FakeHistory
-from tests.frontends.irc.test_server import S, Irc
+from tests.frontends.irc.test_server import Irc, S
 from tests.support import make_factory, signed_on
 
 PING = 120.0
