@@ -1065,16 +1065,18 @@ def _mode(connection: IrcConnection, params: list[str]) -> None:
             connection._numeric(n.RPL_CHANNELMODEIS, channel(room.name), "+nt")
             return
         modes = params[1]
-        if modes.lstrip("+") in ("b", "e", "I") and len(params) == 2:
+        if modes.lstrip("+") == "b" and len(params) == 2:
+            # No bans (CHANMODES has no list modes), but clients ask for the
+            # list on every join (irssi): it is empty.
             connection._numeric(n.RPL_ENDOFBANLIST, channel(room.name), "End of channel ban list")
-            return
-        if not me.operator:
-            connection._numeric(n.ERR_CHANOPRIVSNEEDED, target, "You're not channel operator")
             return
         for char in modes:
             if char not in "+-nt":
                 connection._numeric(n.ERR_UNKNOWNMODE, char, "is unknown mode char to me")
                 return
+        if not me.operator:
+            connection._numeric(n.ERR_CHANOPRIVSNEEDED, target, "You're not channel operator")
+            return
         return  # +n and +t are always set: nothing changes
     found = chat.find(target)
     if found is None:
