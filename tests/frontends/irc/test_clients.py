@@ -8,7 +8,7 @@ timeout of its own.
 
 from __future__ import annotations
 
-from tests.frontends.irc.test_server import S, IrcTestCase
+from tests.frontends.irc.test_server import IrcTestCase, S
 
 
 class JoinQueryTests(IrcTestCase):
