@@ -119,6 +119,8 @@ class History:
     """The room, if not the current one: any room, as IRC's C{CHATHISTORY} names it."""
     before: float | None = None
     """Only lines said before this time (seconds since the epoch), if given."""
+    after: float | None = None
+    """Only lines said after this time (seconds since the epoch), if given."""
 
 
 @attrs.frozen

@@ -587,8 +587,8 @@ class Session:
                 if capped:
                     self._show(results.HistoryCapped(commands.HISTORY_MAX))
                 self._look_up(me.room.name, lines)
-            case commands.History(lines=lines, room=str(name), before=before):
-                self._look_up(chat.room(name).name, lines, before=before)
+            case commands.History(lines=lines, room=str(name), before=before, after=after):
+                self._look_up(chat.room(name).name, lines, before=before, after=after)
             case commands.Search(words=words):
                 self._look_up(me.room.name, SEARCH_RESULTS, words)
             case commands.Help():
@@ -649,6 +649,7 @@ class Session:
         *,
         joining: bool = False,
         before: float | None = None,
+        after: float | None = None,
     ) -> None:
         """Show the answer to a lookup when it comes; what is shown meanwhile waits for it."""
         if self._lookups.full:
@@ -656,11 +657,14 @@ class Session:
             return
         self._frontend.charge(LOOKUP_COST - 1)
         history = self._server.history
-        if before is not None:
-            # The store answers a room's latest lines; those before a time are
-            # among the latest HISTORY_MAX, or are not shown (IRC's CHATHISTORY BEFORE).
+        if before is not None or after is not None:
+            # The store answers a room's latest lines; those before or after a
+            # time are among the latest HISTORY_MAX, or are not shown (IRC's
+            # CHATHISTORY BEFORE, and LATEST after a time).
+            low = float("-inf") if after is None else after
+            high = float("inf") if before is None else before
             found = history.recent(room, commands.HISTORY_MAX).addCallback(
-                lambda got: [line for line in got if line.when < before][-lines:]
+                lambda got: [line for line in got if low < line.when < high][-lines:]
             )
         elif words is None:
             if not self._lookups.busy:

@@ -1186,20 +1186,19 @@ def _chathistory(connection: IrcConnection, params: list[str]) -> None:
     if not (count.isascii() and count.isdigit()) or not 0 < int(count[:6]) <= HISTORY_MAX:
         fail("INVALID_PARAMS", sub, count, f"The limit is 1 to {HISTORY_MAX}")
         return
-    before: float | None = None
+    before = after = None
     if sub == "LATEST":
         if reference != "*":
-            before = _timestamp(reference)
-            if before is None:
+            after = _timestamp(reference)  # the latest lines, of those after it
+            if after is None:
                 fail("INVALID_PARAMS", sub, reference, "Only * and timestamp= are understood")
                 return
-            before = None  # LATEST after a time: the latest lines are those
     else:
         before = _timestamp(reference)
         if before is None:
             fail("INVALID_PARAMS", sub, reference, "Only timestamp= is understood")
             return
-    connection._perform(commands.History(int(count), room=room.name, before=before))
+    connection._perform(commands.History(int(count), room=room.name, before=before, after=after))
 
 
 def _timestamp(reference: str) -> float | None:
