@@ -207,7 +207,7 @@ class RoomNamedTests(SynchronousTestCase):
         self.assertEqual(self.alice.take(), [Refused("you are not in attic")])
         self.assertIsNone(self.server.chat.room("attic").topic)
 
-    def test_the_history_of_a_named_room_before_a_time(self) -> None:
+    def test_the_history_of_a_named_room_before_or_after_a_time(self) -> None:
         for text in ("one", "two", "three"):
             self.alice.session.perform(commands.Say(text, "dev"))
             self.server.time.advance(10)
@@ -230,6 +230,18 @@ class RoomNamedTests(SynchronousTestCase):
         (found,) = self.bob.take()
         assert isinstance(found, HistoryFound)
         self.assertEqual([line.event.text for line in found.lines], ["two"], "the latest of them")
+        self.bob.session.perform(commands.History(5, room="dev", after=NOW + 5))
+        (found,) = self.bob.take()
+        assert isinstance(found, HistoryFound)
+        self.assertEqual([line.event.text for line in found.lines], ["two", "three"])
+        self.bob.session.perform(commands.History(1, room="dev", after=NOW + 5))
+        (found,) = self.bob.take()
+        assert isinstance(found, HistoryFound)
+        self.assertEqual([line.event.text for line in found.lines], ["three"], "the latest")
+        self.bob.session.perform(commands.History(5, room="dev", after=NOW, before=NOW + 15))
+        (found,) = self.bob.take()
+        assert isinstance(found, HistoryFound)
+        self.assertEqual([line.event.text for line in found.lines], ["two"], "between")
         self.bob.session.perform(commands.History(5, room="dev"))
         (found,) = self.bob.take()
         assert isinstance(found, HistoryFound)
