@@ -10,7 +10,7 @@ from twisted.internet.task import Clock
 
 from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.testing import FakeHistory
-from tests.frontends.irc.test_server import S, Irc, IrcTestCase
+from tests.frontends.irc.test_server import Irc, IrcTestCase, S
 from tests.support import Connection, make_factory
 
 NOW = 1_795_000_000.0
