@@ -1,11 +1,14 @@
 """
 IRC's clocks, on a fake one: the server pings a silent client and drops one
 that does not answer, a connection that does not register in time is
-closed, and a client over its rate is read more slowly, never cut short.
+closed, and a client over its rate is read more slowly, never cut short
+(here, and over real sockets with Twisted's IRCClient).
 """
 
 from __future__ import annotations
 
+import pytest_twisted
+from twisted.internet import reactor
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -15,8 +18,10 @@ from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.sessions.session import LOOKUP_COST
 from chatsvc.streams.limits import Limits
 from chatsvc.testing import FakeHistory
+from tests.frontends.irc.test_endtoend import irc_port, sign_on
 from tests.frontends.irc.test_server import Irc, S
-from tests.support import make_factory, signed_on
+from tests.frontends.line.test_endtoend import TIMEOUT
+from tests.support import Services, make_factory, signed_on
 
 PING = 120.0
 
@@ -229,3 +234,26 @@ class LineUserTests(IrcClockTestCase):
         self.clock.pump([PING, PING])
         alice.close()
         self.assertEqual(carol.lines(), ["*** alice left lobby (ping timeout: 120 seconds)"])
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_burst_over_the_rate_arrives_whole_over_real_sockets(services: Services) -> None:
+    """Twisted's IRCClient, unthrottled, sends 4 times the burst at once: every line comes."""
+    service = services.start(
+        "--port", "tcp:0:interface=127.0.0.1", "--irc", "tcp:0:interface=127.0.0.1",
+        "--rate", "50", "--burst", "10",
+    )  # fmt: skip
+    port = irc_port(service, 1)
+    alice, bob = await sign_on(port, "alice"), await sign_on(port, "bob")
+    for bot in (alice, bob):
+        bot.join("#dev")
+        assert await bot.next() == ("joined", "#dev")
+    assert await alice.next() == ("userJoined", "bob", "#dev")
+    for i in range(40):
+        bob.msg("#dev", f"line {i}")
+    for i in range(40):
+        assert await alice.next() == ("privmsg", "bob", "#dev", f"line {i}")
+    assert not bob.lost.called
+    bob.quit()
+    await bob.lost.addTimeout(TIMEOUT, reactor)
+    assert await alice.next() == ("userQuit", "bob", "Quit")

@@ -81,13 +81,15 @@ async def test_irc_over_tls_with_a_line_user(
 async def test_a_client_that_does_not_trust_the_certificate_gets_nothing(
     services: Services, certificates: Certificates, tmp_path: Path
 ) -> None:
-    service = services.start("--irc", certificates.server_endpoint())
+    service = services.start(
+        "--port", "tcp:0:interface=127.0.0.1", "--irc", certificates.server_endpoint()
+    )  # fmt: skip
     (tmp_path / "other").mkdir()
     other = make_certificates(tmp_path / "other")
     trust = Certificate.loadPEM(other.ca.read_bytes())
     endpoint = wrapClientTLS(
         optionsForClientTLS("localhost", trustRoot=trust),
-        TCP4ClientEndpoint(reactor, "127.0.0.1", irc_port(service, 0)),
+        TCP4ClientEndpoint(reactor, "127.0.0.1", irc_port(service, 1)),
     )
     bot = await connectProtocol(endpoint, Bot("mallory"))
     await bot.lost.addTimeout(TIMEOUT, reactor)
