@@ -557,8 +557,13 @@ class Session:
                 return self._relayed(chat.act(me, action, chat.member_of(me, name)))
             case commands.Msg(nick=nick, text=said, notice=notice):
                 private = chat.whisper(me, nick, said, notice=notice)
-                self._show(results.PrivateSent(private))
+                recipient = chat.find(private.recipient)
+                away = None if notice or recipient is None else recipient.away
+                self._show(results.PrivateSent(private, away))
                 return self._relayed(private)
+            case commands.Away(reason=reason):
+                chat.set_away(me, reason)
+                self._show(results.Away(me.away))
             case commands.Enter(room=name):
                 room = chat.join(me, name)
                 self._log.info("{nick} joined {room}", nick=me.nick, room=room.name)
@@ -579,7 +584,7 @@ class Session:
                 self._move(me, chat.lobby.name)
             case commands.Who(room=name):
                 room = me.room if name is None else chat.room(name)
-                self._show(results.Members(room.name, tuple(room.nicks())))
+                self._show(results.Members(room.name, tuple(room.nicks()), _away(room)))
             case commands.Rooms():
                 rooms = tuple((room.name, len(room)) for room in chat.rooms())
                 self._show(results.RoomList(rooms))
@@ -636,8 +641,11 @@ class Session:
         too many to list), its topic, then what was said there lately.
         """
         limit = self._server.chat.announce_limit
-        members = None if limit and len(room) > limit else tuple(room.nicks())
-        self._show(results.Entered(room.name, len(room), members, room.topic))
+        if limit and len(room) > limit:
+            self._show(results.Entered(room.name, len(room), None, room.topic))
+        else:
+            members = tuple(room.nicks())
+            self._show(results.Entered(room.name, len(room), members, room.topic, _away(room)))
         if self._server.replay:
             self._look_up(room.name, self._server.replay, joining=True)
 
@@ -694,6 +702,11 @@ class Session:
 
     def _show(self, result: Result) -> None:
         self.output(self._frontend.render(result))
+
+
+def _away(room: Room) -> tuple[str, ...]:
+    """The nicknames of those in C{room} who are away, sorted as L{Room.nicks}."""
+    return tuple(sorted((p.nick for p in room if p.away is not None), key=fold))
 
 
 class SessionServer(Protocol):

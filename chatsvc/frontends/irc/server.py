@@ -292,8 +292,14 @@ class IrcConnection(StreamConnection):
         match result:
             case results.NicknamePrompt() | results.PasswordPrompt() | results.Help():
                 return []
-            case results.HistoryCapped() | results.PrivateSent():
+            case results.HistoryCapped():
                 return []
+            case results.PrivateSent(message=message, away=away):
+                return [] if away is None else [self._reply(n.RPL_AWAY, message.recipient, away)]
+            case results.Away(reason=reason):
+                if reason is None:
+                    return [self._reply(n.RPL_UNAWAY, "You are no longer marked as being away")]
+                return [self._reply(n.RPL_NOWAWAY, "You have been marked as being away")]
             case results.Refused(reason=reason, error=error):
                 return self._refusal(reason, error)
             case results.Welcome(nick=nick):
@@ -906,8 +912,6 @@ def _message(notice: bool) -> Callable[[IrcConnection, list[str]], None]:
                     connection._numeric(n.ERR_NOSUCHNICK, target, "No such nick/channel")
                     continue
                 connection._echo(connection._perform(commands.Msg(target, text, notice)))
-                if recipient.away is not None and not notice:
-                    connection._numeric(n.RPL_AWAY, recipient.nick, recipient.away)
 
     return handle
 
@@ -1109,11 +1113,7 @@ def _mode(connection: IrcConnection, params: list[str]) -> None:
 
 def _away(connection: IrcConnection, params: list[str]) -> None:
     reason = clip(params[0], AWAYLEN) if params and params[0].strip() else None
-    connection.factory.chat.set_away(connection._me(), reason)
-    if reason is None:
-        connection._numeric(n.RPL_UNAWAY, "You are no longer marked as being away")
-    else:
-        connection._numeric(n.RPL_NOWAWAY, "You have been marked as being away")
+    connection._perform(commands.Away(reason))
 
 
 def _userhost(connection: IrcConnection, params: list[str]) -> None:
