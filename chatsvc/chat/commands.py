@@ -106,6 +106,13 @@ class Kick:
 
 
 @attrs.frozen
+class Away:
+    """Mark oneself away from the keyboard, for C{reason}; without one, back."""
+
+    reason: str | None = None
+
+
+@attrs.frozen
 class History:
     """
     The last C{lines} lines said in the current room. C{capped}: more were
@@ -119,6 +126,8 @@ class History:
     """The room, if not the current one: any room, as IRC's C{CHATHISTORY} names it."""
     before: float | None = None
     """Only lines said before this time (seconds since the epoch), if given."""
+    after: float | None = None
+    """Only lines said after this time (seconds since the epoch), if given."""
 
 
 @attrs.frozen
@@ -143,6 +152,7 @@ Command = (
     | Quit
     | Topic
     | Kick
+    | Away
     | History
     | Search
 )
@@ -158,6 +168,9 @@ HISTORY_CAPPED = f"/history shows the last {HISTORY_MAX} lines at most"
 
 SEARCH_RESULTS = 20
 """The most lines C{/search} shows."""
+
+AWAY_MAX = 200
+"""The longest away message, in bytes of UTF-8 (IRC's C{AWAYLEN})."""
 
 
 class CommandError(Exception):
@@ -243,6 +256,13 @@ def _history(rest: str) -> Command:
     return History(int(digits))
 
 
+def _away(rest: str) -> Command:
+    size = len(rest.encode())
+    if size > AWAY_MAX:
+        raise CommandError(f"an away message is at most {AWAY_MAX} bytes ({size})")
+    return Away(rest or None)
+
+
 def _search(rest: str) -> Command:
     words = tuple(rest.split())
     if not words:
@@ -259,6 +279,7 @@ COMMANDS: dict[str, _Spec] = {
     "who": _Spec("/who [ROOM]", "list who is in your room, or in ROOM", _optional_word(Who)),
     "msg": _Spec("/msg NICK TEXT", "send TEXT to NICK alone", _word_and_text(Msg)),
     "me": _Spec("/me ACTION", "tell your room what you are doing", _text(Me)),
+    "away": _Spec("/away [REASON]", "say you are away, and why; without REASON: back", _away),
     "history": _Spec("/history [N]", "the last N lines said in your room (default 20)", _history),
     "search": _Spec("/search WORDS", "the latest lines said in your room with all WORDS", _search),
     "quit": _Spec("/quit [REASON]", "leave the chat", lambda rest: Quit(rest or None)),

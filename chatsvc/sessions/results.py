@@ -59,14 +59,17 @@ class Entered:
     count: int
     members: tuple[str, ...] | None
     topic: Topic | None
+    away: tuple[str, ...] = ()
+    """Those of C{members} who are away."""
 
 
 @attrs.frozen
 class Members:
-    """Who is in C{room} (C{/who}), sorted."""
+    """Who is in C{room} (C{/who}), sorted, and which of them are C{away}."""
 
     room: str
     members: tuple[str, ...]
+    away: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -93,9 +96,20 @@ class Parted:
 
 @attrs.frozen
 class PrivateSent:
-    """The user's own copy of a private message it sent."""
+    """
+    The user's own copy of a private message it sent; and, if its recipient
+    is away, why (never for a notice: nothing answers one by itself).
+    """
 
     message: PrivateMessage
+    away: str | None = None
+
+
+@attrs.frozen
+class Away:
+    """The user is marked away for C{reason}, or (L{None}) no longer."""
+
+    reason: str | None
 
 
 @attrs.frozen
@@ -178,6 +192,7 @@ Result = (
     | Renamed
     | Parted
     | PrivateSent
+    | Away
     | TopicShown
     | Help
     | HistoryCapped

@@ -562,8 +562,13 @@ class Session:
                 return self._relayed(chat.act(me, action, chat.member_of(me, name)))
             case commands.Msg(nick=nick, text=said, notice=notice):
                 private = chat.whisper(me, nick, said, notice=notice)
-                self._show(results.PrivateSent(private))
+                recipient = chat.find(private.recipient)
+                away = None if notice or recipient is None else recipient.away
+                self._show(results.PrivateSent(private, away))
                 return self._relayed(private)
+            case commands.Away(reason=reason):
+                chat.set_away(me, reason)
+                self._show(results.Away(me.away))
             case commands.Enter(room=name):
                 room = chat.join(me, name)
                 self._log.info("{nick} joined {room}", nick=me.nick, room=room.name)
@@ -584,7 +589,7 @@ class Session:
                 self._move(me, chat.lobby.name)
             case commands.Who(room=name):
                 room = me.room if name is None else chat.room(name)
-                self._show(results.Members(room.name, tuple(room.nicks())))
+                self._show(results.Members(room.name, tuple(room.nicks()), _away(room)))
             case commands.Rooms():
                 rooms = tuple((room.name, len(room)) for room in chat.rooms())
                 self._show(results.RoomList(rooms))
@@ -592,8 +597,8 @@ class Session:
                 if capped:
                     self._show(results.HistoryCapped(commands.HISTORY_MAX))
                 self._look_up(me.room.name, lines)
-            case commands.History(lines=lines, room=str(name), before=before):
-                self._look_up(chat.room(name).name, lines, before=before)
+            case commands.History(lines=lines, room=str(name), before=before, after=after):
+                self._look_up(chat.room(name).name, lines, before=before, after=after)
             case commands.Search(words=words):
                 self._look_up(me.room.name, SEARCH_RESULTS, words)
             case commands.Help():
@@ -641,8 +646,11 @@ class Session:
         too many to list), its topic, then what was said there lately.
         """
         limit = self._server.chat.announce_limit
-        members = None if limit and len(room) > limit else tuple(room.nicks())
-        self._show(results.Entered(room.name, len(room), members, room.topic))
+        if limit and len(room) > limit:
+            self._show(results.Entered(room.name, len(room), None, room.topic))
+        else:
+            members = tuple(room.nicks())
+            self._show(results.Entered(room.name, len(room), members, room.topic, _away(room)))
         if self._server.replay:
             self._look_up(room.name, self._server.replay, joining=True)
 
@@ -654,6 +662,7 @@ class Session:
         *,
         joining: bool = False,
         before: float | None = None,
+        after: float | None = None,
     ) -> None:
         """Show the answer to a lookup when it comes; what is shown meanwhile waits for it."""
         lookups = self._lookups
@@ -662,11 +671,14 @@ class Session:
             return
         self._frontend.charge(LOOKUP_COST - 1)
         history = self._server.history
-        if before is not None:
-            # The store answers a room's latest lines; those before a time are
-            # among the latest HISTORY_MAX, or are not shown (IRC's CHATHISTORY BEFORE).
+        if before is not None or after is not None:
+            # The store answers a room's latest lines; those before or after a
+            # time are among the latest HISTORY_MAX, or are not shown (IRC's
+            # CHATHISTORY BEFORE, and LATEST after a time).
+            low = float("-inf") if after is None else after
+            high = float("inf") if before is None else before
             found = history.recent(room, commands.HISTORY_MAX).addCallback(
-                lambda got: [line for line in got if line.when < before][-lines:]
+                lambda got: [line for line in got if low < line.when < high][-lines:]
             )
         elif words is None:
             if lookups is None or not lookups.busy:
@@ -701,6 +713,11 @@ class Session:
 
     def _show(self, result: Result) -> None:
         self.output(self._frontend.render(result))
+
+
+def _away(room: Room) -> tuple[str, ...]:
+    """The nicknames of those in C{room} who are away, sorted as L{Room.nicks}."""
+    return tuple(sorted((p.nick for p in room if p.away is not None), key=fold))
 
 
 class SessionServer(Protocol):

@@ -133,3 +133,19 @@ class HistoryCommandTests(SynchronousTestCase):
         with self.assertRaises(CommandError) as caught:
             parse("/search ")
         self.assertEqual(str(caught.exception), "usage: /search WORDS")
+
+
+class AwayParseTests(SynchronousTestCase):
+    def test_away_with_and_without_a_reason(self) -> None:
+        from chatsvc.chat.commands import AWAY_MAX, Away
+
+        self.assertEqual(parse("/away out to lunch"), Away("out to lunch"))
+        self.assertEqual(parse("/AWAY   back at 2  "), Away("back at 2"))
+        self.assertEqual(parse("/away"), Away(None))
+        self.assertEqual(parse("/away " + "é" * (AWAY_MAX // 2)), Away("é" * (AWAY_MAX // 2)))
+        with self.assertRaises(CommandError) as caught:
+            parse("/away " + "x" * (AWAY_MAX + 1))
+        self.assertEqual(
+            str(caught.exception), f"an away message is at most {AWAY_MAX} bytes ({AWAY_MAX + 1})"
+        )
+        self.assertIn("/away [REASON]", "\n".join(HELP))

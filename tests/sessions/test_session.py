@@ -293,8 +293,10 @@ def logged() -> Iterator[list[str]]:
     messages.extend(formatEvent(event) for event in events)
 
 
-def entered(room: str, *members: str, topic: Topic | None = None) -> Entered:
-    return Entered(room, len(members), members, topic)
+def entered(
+    room: str, *members: str, topic: Topic | None = None, away: tuple[str, ...] = ()
+) -> Entered:
+    return Entered(room, len(members), members, topic, away)
 
 
 class GuestSignOnTests(SynchronousTestCase):

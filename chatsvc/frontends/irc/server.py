@@ -180,7 +180,12 @@ class IrcConnection(StreamConnection):
             self._pinger.cancel()
         self._pinger = None
         self.session.lost()
-        if self._nick is not None and self.irc.users.get(fold(self._nick)) is self._user:
+        user = self._user
+        if (
+            self._nick is not None
+            and user is not None
+            and self.irc.users.get(fold(self._nick)) is user
+        ):
             del self.irc.users[fold(self._nick)]
 
     def dropping(self) -> None:
@@ -287,8 +292,14 @@ class IrcConnection(StreamConnection):
         match result:
             case results.NicknamePrompt() | results.PasswordPrompt() | results.Help():
                 return []
-            case results.HistoryCapped() | results.PrivateSent():
+            case results.HistoryCapped():
                 return []
+            case results.PrivateSent(message=message, away=away):
+                return [] if away is None else [self._reply(n.RPL_AWAY, message.recipient, away)]
+            case results.Away(reason=reason):
+                if reason is None:
+                    return [self._reply(n.RPL_UNAWAY, "You are no longer marked as being away")]
+                return [self._reply(n.RPL_NOWAWAY, "You have been marked as being away")]
             case results.Refused(reason=reason, error=error):
                 return self._refusal(reason, error)
             case results.Welcome(nick=nick):
@@ -901,8 +912,6 @@ def _message(notice: bool) -> Callable[[IrcConnection, list[str]], None]:
                     connection._numeric(n.ERR_NOSUCHNICK, target, "No such nick/channel")
                     continue
                 connection._echo(connection._perform(commands.Msg(target, text, notice)))
-                if recipient.away is not None and not notice:
-                    connection._numeric(n.RPL_AWAY, recipient.nick, recipient.away)
 
     return handle
 
@@ -1060,16 +1069,18 @@ def _mode(connection: IrcConnection, params: list[str]) -> None:
             connection._numeric(n.RPL_CHANNELMODEIS, channel(room.name), "+nt")
             return
         modes = params[1]
-        if modes.lstrip("+") in ("b", "e", "I") and len(params) == 2:
+        if modes.lstrip("+") == "b" and len(params) == 2:
+            # No bans (CHANMODES has no list modes), but clients ask for the
+            # list on every join (irssi): it is empty.
             connection._numeric(n.RPL_ENDOFBANLIST, channel(room.name), "End of channel ban list")
-            return
-        if not me.operator:
-            connection._numeric(n.ERR_CHANOPRIVSNEEDED, target, "You're not channel operator")
             return
         for char in modes:
             if char not in "+-nt":
                 connection._numeric(n.ERR_UNKNOWNMODE, char, "is unknown mode char to me")
                 return
+        if not me.operator:
+            connection._numeric(n.ERR_CHANOPRIVSNEEDED, target, "You're not channel operator")
+            return
         return  # +n and +t are always set: nothing changes
     found = chat.find(target)
     if found is None:
@@ -1102,11 +1113,7 @@ def _mode(connection: IrcConnection, params: list[str]) -> None:
 
 def _away(connection: IrcConnection, params: list[str]) -> None:
     reason = clip(params[0], AWAYLEN) if params and params[0].strip() else None
-    connection.factory.chat.set_away(connection._me(), reason)
-    if reason is None:
-        connection._numeric(n.RPL_UNAWAY, "You are no longer marked as being away")
-    else:
-        connection._numeric(n.RPL_NOWAWAY, "You have been marked as being away")
+    connection._perform(commands.Away(reason))
 
 
 def _userhost(connection: IrcConnection, params: list[str]) -> None:
@@ -1179,20 +1186,19 @@ def _chathistory(connection: IrcConnection, params: list[str]) -> None:
     if not (count.isascii() and count.isdigit()) or not 0 < int(count[:6]) <= HISTORY_MAX:
         fail("INVALID_PARAMS", sub, count, f"The limit is 1 to {HISTORY_MAX}")
         return
-    before: float | None = None
+    before = after = None
     if sub == "LATEST":
         if reference != "*":
-            before = _timestamp(reference)
-            if before is None:
+            after = _timestamp(reference)  # the latest lines, of those after it
+            if after is None:
                 fail("INVALID_PARAMS", sub, reference, "Only * and timestamp= are understood")
                 return
-            before = None  # LATEST after a time: the latest lines are those
     else:
         before = _timestamp(reference)
         if before is None:
             fail("INVALID_PARAMS", sub, reference, "Only timestamp= is understood")
             return
-    connection._perform(commands.History(int(count), room=room.name, before=before))
+    connection._perform(commands.History(int(count), room=room.name, before=before, after=after))
 
 
 def _timestamp(reference: str) -> float | None:

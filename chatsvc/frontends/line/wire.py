@@ -44,6 +44,7 @@ from chatsvc.chat.events import (
 from chatsvc.chat.model import Topic
 from chatsvc.history import Line
 from chatsvc.sessions.results import (
+    Away,
     Entered,
     Farewell,
     Goodbye,
@@ -362,8 +363,8 @@ class LineRenderer:
                 return notice(f"Hello {nick}! Type /help for the commands.", limit)
             case Entered():
                 return self._entered(result)
-            case Members(room=room, members=members):
-                return self._members("Members of", room, members)
+            case Members(room=room, members=members, away=away):
+                return self._members("Members of", room, members, away)
             case RoomList(rooms=rooms):
                 return notice(f"{counted(len(rooms), 'room')}:", limit) + self._list(
                     f"{name} ({count})" for name, count in rooms
@@ -372,8 +373,15 @@ class LineRenderer:
                 return notice(f"You are now known as {nick}", limit)
             case Parted(room=room):
                 return notice(f"You left {room}", limit)
-            case PrivateSent(message=message):
-                return own_private_message(message)
+            case PrivateSent(message=message, away=away):
+                own = own_private_message(message)
+                if away is None:
+                    return own
+                return own + notice(f"{message.recipient} is away: {away}", limit)
+            case Away(reason=reason):
+                if reason is None:
+                    return notice("You are no longer marked as away", limit)
+                return notice(f"You are marked as away: {reason}", limit)
             case TopicShown(room=room, topic=current):
                 return topic(room, current)
             case Help():
@@ -403,11 +411,16 @@ class LineRenderer:
                 f"Too many to list here; /who {room} lists them.", limit
             )
         else:
-            shown = self._members("You joined", room, entered.members)
+            shown = self._members("You joined", room, entered.members, entered.away)
         return shown if entered.topic is None else shown + topic(room, entered.topic)
 
-    def _members(self, heading: str, room: str, members: tuple[str, ...]) -> bytes:
+    def _members(
+        self, heading: str, room: str, members: tuple[str, ...], away: tuple[str, ...]
+    ) -> bytes:
         count = counted(len(members), "member")
+        if away:
+            marked = set(away)
+            members = tuple(f"{nick} (away)" if nick in marked else nick for nick in members)
         return notice(f"{heading} {room} ({count}):", self.max_line) + self._list(members)
 
     def _list(self, items: Iterable[str]) -> bytes:

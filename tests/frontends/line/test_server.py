@@ -281,6 +281,7 @@ class CommandTests(SynchronousTestCase):
                 "*** /who [ROOM]         list who is in your room, or in ROOM",
                 "*** /msg NICK TEXT      send TEXT to NICK alone",
                 "*** /me ACTION          tell your room what you are doing",
+                "*** /away [REASON]      say you are away, and why; without REASON: back",
                 "*** /history [N]        the last N lines said in your room (default 20)",
                 "*** /search WORDS       the latest lines said in your room with all WORDS",
                 "*** /quit [REASON]      leave the chat",

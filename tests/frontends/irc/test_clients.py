@@ -1,0 +1,82 @@
+"""
+What real IRC clients send after joining a channel, and what each waits for
+before it shows the channel as ready: irssi's C{MODE #chan}, C{WHO #chan},
+C{MODE #chan b}; and the other list modes some clients ask for. Each
+answer must end with the numeric the client waits for, or it waits for a
+timeout of its own.
+"""
+
+from __future__ import annotations
+
+from tests.frontends.irc.test_server import IrcTestCase, S
+
+
+class JoinQueryTests(IrcTestCase):
+    def test_irssis_queries_each_get_their_end(self) -> None:
+        alice = self.registered("alice")
+        alice.send("JOIN #dev")
+        alice.lines()
+        alice.send("MODE #dev", "WHO #dev", "MODE #dev b")
+        self.assertEqual(
+            alice.lines(),
+            [
+                f"{S} 324 alice #dev +nt",
+                f"{S} 352 alice #dev ~u chatsvc chatsvc alice H :0 Real Name",
+                f"{S} 315 alice #dev :End of WHO list",
+                f"{S} 368 alice #dev :End of channel ban list",
+            ],
+        )
+
+    def test_list_modes_not_in_chanmodes_are_unknown(self) -> None:
+        """
+        ISUPPORT says C{CHANMODES=,,,nt} and neither C{EXCEPTS} nor
+        C{INVEX}: asking for the exception or invite-exception list is
+        asking for a mode this server does not have (472), never answered
+        with the end of the ban list, which a client waiting for 349 or 347
+        does not take as the end of its query.
+        """
+        alice = self.registered("alice")
+        alice.send("JOIN #dev")
+        alice.lines()
+        alice.send("MODE #dev e", "MODE #dev +I", "MODE #dev q")
+        self.assertEqual(
+            alice.lines(),
+            [
+                f"{S} 472 alice e :is unknown mode char to me",
+                f"{S} 472 alice I :is unknown mode char to me",
+                f"{S} 472 alice q :is unknown mode char to me",
+            ],
+        )
+
+    def test_isupport_advertises_no_exception_or_invite_lists(self) -> None:
+        client = self.connect()
+        client.send("NICK alice", "USER u 0 * :A")
+        isupport = " ".join(one for one in client.lines() if " 005 " in one)
+        self.assertIn("CHANMODES=,,,nt ", isupport)
+        self.assertNotIn("EXCEPTS", isupport)
+        self.assertNotIn("INVEX", isupport)
+
+    def test_the_ban_list_of_a_channel_one_is_not_in(self) -> None:
+        self.registered("bob").send("JOIN #dev")
+        alice = self.registered("alice")
+        alice.send("MODE #dev b", "MODE #nowhere b")
+        self.assertEqual(
+            alice.lines(),
+            [
+                f"{S} 368 alice #dev :End of channel ban list",
+                f"{S} 403 alice #nowhere :No such channel",
+            ],
+        )
+
+    def test_a_known_mode_changed_by_a_non_operator(self) -> None:
+        alice = self.registered("alice")
+        alice.send("JOIN #dev")
+        alice.lines()
+        alice.send("MODE #dev +t", "MODE #dev -n+x")
+        self.assertEqual(
+            alice.lines(),
+            [
+                f"{S} 482 alice #dev :You're not channel operator",
+                f"{S} 472 alice x :is unknown mode char to me",
+            ],
+        )

@@ -1,0 +1,128 @@
+"""
+Operators' TOPIC and KICK, from IRC and from the line protocol, as both
+wires' users see them in one room.
+"""
+
+from __future__ import annotations
+
+from chatsvc.frontends.line.server import ChatFactory
+from tests.frontends.irc.test_server import IrcTestCase, S
+from tests.support import Connection, with_accounts
+
+
+class ModerationTests(IrcTestCase):
+    def make_factory(self) -> ChatFactory:
+        return with_accounts(operators=["Root", "bob"])
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.root = self.connect()
+        self.root.send("PASS t00r", "NICK Root", "USER r 0 * :R", "JOIN #lobby")
+        self.carol = self.registered("carol")
+        self.carol.send("JOIN #lobby")
+        self.dave = Connection(self.factory)
+        self.dave.send("dave")
+        self.root.lines(), self.carol.lines(), self.dave.lines()
+
+    def line_operator(self) -> Connection:
+        bob = Connection(self.factory, port=40001)
+        bob.send("bob", "hunter2")
+        bob.lines()
+        self.root.lines(), self.carol.lines(), self.dave.lines()
+        return bob
+
+    def test_an_irc_operator_sets_the_topic(self) -> None:
+        self.root.send("TOPIC #lobby :Release on Friday")
+        topic = ":Root!~r@chatsvc TOPIC #lobby :Release on Friday"
+        self.assertEqual(self.root.lines(), [topic])
+        self.assertEqual(self.carol.lines(), [topic])
+        self.assertEqual(self.dave.lines(), ["*** Root set the topic: Release on Friday"])
+        self.dave.send("/topic")
+        self.assertEqual(
+            self.dave.lines(),
+            ["*** Topic for lobby: Release on Friday (set by Root, 1970-01-01 00:00 UTC)"],
+        )
+        self.carol.send("TOPIC #lobby")
+        self.assertEqual(
+            self.carol.lines(),
+            [
+                f"{S} 332 carol #lobby :Release on Friday",
+                f"{S} 333 carol #lobby Root!~r@chatsvc 0",
+            ],
+        )
+
+    def test_a_line_operator_sets_the_topic(self) -> None:
+        bob = self.line_operator()
+        bob.send("/topic Standup at ten")
+        self.assertEqual(bob.lines(), ["*** bob set the topic: Standup at ten"])
+        self.assertEqual(self.dave.lines(), ["*** bob set the topic: Standup at ten"])
+        topic = ":bob!bob@chatsvc TOPIC #lobby :Standup at ten"
+        self.assertEqual(self.root.lines(), [topic])
+        self.assertEqual(self.carol.lines(), [topic])
+        irc = self.registered("erin")
+        irc.send("JOIN #lobby")
+        self.assertEqual(
+            irc.lines()[1:3],
+            [
+                f"{S} 332 erin #lobby :Standup at ten",
+                f"{S} 333 erin #lobby bob!bob@chatsvc 0",
+            ],
+        )
+
+    def test_an_irc_operator_kicks_a_line_user(self) -> None:
+        self.root.send("KICK #lobby dave :flooding")
+        kick = ":Root!~r@chatsvc KICK #lobby dave flooding"
+        self.assertEqual(self.root.lines(), [kick])
+        self.assertEqual(self.carol.lines(), [kick])
+        self.assertEqual(self.dave.lines(), ["*** You were kicked by Root (flooding)"])
+        self.assertTrue(self.dave.transport.disconnecting)
+        self.assertIsNone(self.factory.chat.find("dave"))
+
+    def test_an_irc_operator_kicks_an_irc_user_without_a_reason(self) -> None:
+        self.root.send("KICK #lobby carol")
+        kick = ":Root!~r@chatsvc KICK #lobby carol Root"
+        self.assertEqual(self.root.lines(), [kick])
+        self.assertEqual(self.carol.lines(), [kick, "ERROR :Closing Link: Kicked by Root (Root)"])
+        self.assertTrue(self.carol.transport.disconnecting)
+        self.assertEqual(self.dave.lines(), ["*** carol was kicked by Root"])
+
+    def test_a_line_operator_kicks_an_irc_user(self) -> None:
+        bob = self.line_operator()
+        bob.send("/kick carol spam")
+        self.assertEqual(bob.lines(), ["*** carol was kicked by bob (spam)"])
+        kick = ":bob!bob@chatsvc KICK #lobby carol spam"
+        self.assertEqual(self.root.lines(), [kick])
+        self.assertEqual(self.carol.lines(), [kick, "ERROR :Closing Link: Kicked by bob (spam)"])
+        self.assertEqual(self.dave.lines(), ["*** carol was kicked by bob (spam)"])
+        self.carol.close()
+        self.assertEqual(self.root.lines(), [], "no QUIT after the KICK")
+
+    def test_a_kick_from_a_channel_the_target_is_not_in(self) -> None:
+        self.root.send("JOIN #dev")
+        self.root.lines()
+        self.root.send("KICK #dev carol", "KICK #dev nobody")
+        self.assertEqual(
+            self.root.lines(),
+            [
+                f"{S} 441 Root carol #dev :They aren't on that channel",
+                f"{S} 441 Root nobody #dev :They aren't on that channel",
+            ],
+        )
+        self.assertEqual(self.carol.lines(), [])
+        self.assertIsNotNone(self.factory.chat.find("carol"))
+
+    def test_guests_may_do_neither(self) -> None:
+        self.carol.send("TOPIC #lobby :mine", "KICK #lobby dave")
+        self.assertEqual(
+            self.carol.lines(),
+            [
+                f"{S} 482 carol #lobby :You're not channel operator",
+                f"{S} 482 carol #lobby :You're not channel operator",
+            ],
+        )
+        self.dave.send("/topic mine", "/kick carol")
+        self.assertEqual(
+            self.dave.lines(),
+            ["*** Error: only operators may set the topic", "*** Error: only operators may kick"],
+        )
+        self.assertEqual(self.root.lines(), [])
