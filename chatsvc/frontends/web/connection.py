@@ -77,7 +77,6 @@ _FAREWELLS = {
     Farewell.OWNER_ARRIVED: "the registered owner of your nickname signed on",
 }
 
-_GOING_AWAY = 1001
 _NORMAL = 1000
 
 
@@ -192,8 +191,9 @@ class WebConnection(WebSocketServerProtocol):
         self.peer = describe_address(transport.getPeer())
         # The HTTP channel registered itself as the transport's producer;
         # the WebSocket has the transport now, and its backlog is ours.
-        IConsumer(transport).unregisterProducer()
-        IConsumer(transport).registerProducer(self, True)
+        consumer = cast(IConsumer, transport)
+        consumer.unregisterProducer()
+        consumer.registerProducer(self, True)
 
     def onConnect(self, request: ConnectionRequest) -> None:
         web = self.web
@@ -290,10 +290,10 @@ class WebConnection(WebSocketServerProtocol):
         pause = self._throttled or self._backlogged or self._waiting
         if pause and not self._paused:
             self._paused = True
-            IPushProducer(self.transport).pauseProducing()
+            cast(IPushProducer, self.transport).pauseProducing()
         elif not pause and self._paused and not self._hung_up:
             self._paused = False
-            IPushProducer(self.transport).resumeProducing()
+            cast(IPushProducer, self.transport).resumeProducing()
             self._read()
 
     # Requests
@@ -465,8 +465,7 @@ class WebConnection(WebSocketServerProtocol):
         """Send C{last}, and close the WebSocket."""
         self.send(last)
         self._hung_up = True
-        shutting_down = b'"reason":"shutdown"' in last
-        self.sendClose(_GOING_AWAY if shutting_down else _NORMAL)
+        self.sendClose(_NORMAL)
 
     def wait(self, waiting: bool) -> None:
         self._waiting = waiting
@@ -857,6 +856,9 @@ class WebSocketFactory(WebSocketServerFactory):
             maxFramePayloadSize=limits.max_line * MESSAGE_FACTOR,
             openHandshakeTimeout=limits.login_timeout or 0,
             closeHandshakeTimeout=5,
+            # A message too big, or a protocol error, is told with its close
+            # code and reason (1009, ...), not by dropping the connection.
+            failByDrop=False,
             autoPingInterval=30,
             autoPingTimeout=30,
         )
