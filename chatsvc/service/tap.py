@@ -241,7 +241,13 @@ class Options(AuthOptionMixin, usage.Options):
             "The SQLite database of room history, relative to twistd's directory (--rundir); "
             ":memory: keeps nothing across restarts.",
         ],
-        ["retention-days", None, 30, "Days room history is kept (0: forever).", _number(int)],
+        [
+            "retention-days",
+            None,
+            30,
+            "Days room history, and files shared from the web, are kept (0: forever).",
+            _number(int),
+        ],
         [
             "max-lookups",
             None,
