@@ -363,7 +363,7 @@ class Options(AuthOptionMixin, usage.Options):
         A web page origin (https://chat.example.org) allowed to open the WebSocket besides
         the site's own; repeatable.
         """
-        if not _ORIGIN.fullmatch(origin):
+        if not _ORIGIN.fullmatch(origin.lower()):
             raise usage.UsageError(
                 f"--web-origin {origin!r} is not an origin: scheme://host or scheme://host:port"
             )
@@ -727,7 +727,7 @@ def _web_url(description: str) -> Callable[[IListeningPort], None]:
         if not isinstance(address, IPv4Address | IPv6Address) or host is None:
             _log.info("Web client on {description}", description=description)
             return
-        shown = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host
+        shown = "localhost" if host in ("0.0.0.0", "::") else host
         if ":" in shown:
             shown = f"[{shown}]"
         url = f"{'https' if secure else 'http'}://{shown}:{address.port}/"

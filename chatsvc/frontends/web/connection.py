@@ -859,6 +859,7 @@ class WebSocketFactory(WebSocketServerFactory):
             # A message too big, or a protocol error, is told with its close
             # code and reason (1009, ...), not by dropping the connection.
             failByDrop=False,
+            webStatus=False,  # no HTML page of autobahn's at /ws
             autoPingInterval=30,
             autoPingTimeout=30,
         )

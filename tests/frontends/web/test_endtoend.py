@@ -29,7 +29,6 @@ from chatsvc.service.tap import ChatService
 from tests.frontends.line.test_endtoend import TIMEOUT, connect, tcp_endpoint
 from tests.support import Services
 
-
 pytestmark = pytest.mark.filterwarnings(
     # Agent's responses are read through a proxy of the transport that has no
     # abortConnection (Twisted's own client; nothing of ours).
@@ -306,7 +305,7 @@ async def test_a_message_too_big_is_refused_with_its_reason(
     service = start_web(services, tmp_path, "--max-line", "256")
     alice = await sign_on(web_port(service, 1), "alice")
     alice.send_raw(json.dumps({"type": "say", "id": 9, "text": "x" * 1100}).encode())
-    clean, code, reason = await alice.closed.addTimeout(TIMEOUT, reactor)
+    _, code, reason = await alice.closed.addTimeout(TIMEOUT, reactor)
     assert code == 1009
     assert "1024" in (reason or "")
 
