@@ -7,6 +7,7 @@ and the WebSocket beside them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_twisted
@@ -18,7 +19,8 @@ from twisted.web.client import Agent
 from chatsvc.frontends.web.connection import WebChat
 from chatsvc.frontends.web.files import FileStore
 from chatsvc.frontends.web.site import FILE_POLICY, PAGE_POLICY, web_site
-from tests.frontends.web.test_endtoend import TIMEOUT, header, http, open_web
+from tests.frontends.line.test_endtoend import TIMEOUT
+from tests.frontends.web.test_endtoend import header, http, open_web
 from tests.support import make_factory
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using readBody with a transport:DeprecationWarning")
@@ -36,9 +38,8 @@ def site_port(tmp_path: Path) -> object:
     (static / "lib" / "mod.mjs").write_text("export {};\n")
     server = make_factory(clock=reactor)
     web = WebChat(server, FileStore(tmp_path / "files"))
-    port: IListeningPort = reactor.listenTCP(  # type: ignore[attr-defined]
-        0, web_site(web, reactor, static_dir=static), interface="127.0.0.1"
-    )
+    site: Any = web_site(web, reactor, static_dir=static)
+    port: IListeningPort = reactor.listenTCP(0, site, interface="127.0.0.1")
     yield port
     port.stopListening()
 
