@@ -94,7 +94,8 @@ class WebEvents:
 
     def render(self, event: Event) -> bytes:
         web = self._web
-        data = wire.encode(wire.event_data(event, web.server.clock.seconds(), web.store.links))
+        now = web.server.clock.seconds()
+        data = wire.encode(wire.event_data(event, now, web.store.links, web.server.chat))
         self._last, self._prepared = data, None
         return data
 

@@ -32,6 +32,7 @@ from twisted.web.resource import IResource
 
 from chatsvc.chat import commands
 from chatsvc.chat.model import ChatError, fold
+from chatsvc.frontends.line import wire as line_wire
 from chatsvc.frontends.web import wire
 from chatsvc.frontends.web.connection import WebChat
 from chatsvc.frontends.web.files import OCTETS, FileStore, clean_name, size_text
@@ -149,6 +150,9 @@ class Files(resource.Resource):
             )
         base = f"{'https' if request.isSecure() else 'http'}://{_host(request)}"
 
+        gone: list[bool] = []
+        request.notifyFinish().addErrback(lambda _: gone.append(True))
+
         def stored(kept: tuple[str, int]) -> None:
             digest, size = kept
             self._log.info(
@@ -158,8 +162,8 @@ class Files(resource.Resource):
                 size=size,
                 room=room.name,
             )
-            described = web.store.describe(digest, name)
-            text = f"shared {name} ({size_text(size)}): {base}{described['url']}"
+            shown, text = self._announcement(me.nick, name, digest, size, base)
+            described = web.store.describe(digest, shown)
             session = connection.session
             said = None
             if session is not None and me.in_room(room):
@@ -167,17 +171,35 @@ class Files(resource.Resource):
             message = None
             if said is not None:
                 message = wire.event_data(said, self._clock.seconds(), web.store.links)
-            body = _json(request, 201, {**described, "message": message})
-            request.write(body)
-            request.finish()
+            if not gone:
+                request.write(_json(request, 201, {**described, "message": message}))
+                request.finish()
 
         def failed(reason: Any) -> None:
             self._log.failure("Cannot store an upload", reason)
-            request.write(_failure(request, 500, "server-error", "the file could not be stored"))
-            request.finish()
+            if not gone:
+                request.write(
+                    _failure(request, 500, "server-error", "the file could not be stored")
+                )
+                request.finish()
 
         self._in_thread(web.store.store, request.content).addCallbacks(stored, failed)
         return server.NOT_DONE_YET
+
+    def _announcement(
+        self, nick: str, name: str, digest: str, size: int, base: str
+    ) -> tuple[str, str]:
+        """
+        The name shown and the room's message, C{shared NAME (SIZE): LINK},
+        the name shortened if need be so that the line fits every wire's limit.
+        """
+        room = self.web.server.limits.max_line - line_wire.room_overhead(nick)
+        shown = name
+        while True:
+            text = f"shared {shown} ({size_text(size)}): {base}/files/{digest}/{quote(shown)}"
+            if len(text.encode()) <= room or len(shown) <= 1:
+                return shown, text
+            shown = line_wire.clip(shown, max(1, len(shown.encode()) // 2)).rstrip(".") or "f"
 
 
 class _Stored(resource.Resource):

@@ -153,8 +153,10 @@ def _no_files(text: str) -> list[Json]:
     return []
 
 
-def event_data(event: Event, when: float, files: FileLinks = _no_files) -> Json:
-    """C{event} as the object of its frame, at the time C{when}."""
+def event_data(
+    event: Event, when: float, files: FileLinks = _no_files, chat: Chat | None = None
+) -> Json:
+    """C{event} as the object of its frame, at the time C{when}; members as C{chat} has them."""
     match event:
         case Message(room=room, nick=nick, text=text, notice=notice):
             return {
@@ -178,7 +180,8 @@ def event_data(event: Event, when: float, files: FileLinks = _no_files) -> Json:
                 "time": when,
             }
         case Joined(room=room, nick=nick):
-            return {"type": "joined", "room": room, "member": {"nick": nick}}
+            member = {"nick": nick} if chat is None else member_data(chat, nick)
+            return {"type": "joined", "room": room, "member": member}
         case Left(room=room, nick=nick, reason=reason, from_user=from_user, signed_off=off):
             return {
                 "type": "left",

@@ -358,7 +358,16 @@ class RequestTests(SynchronousTestCase):
         self.assertEqual(self.alice.answer("join", room="a b")["code"], "room-name-invalid")
         self.root.answer("join", room="dev")
         joined = self.alice.events("joined")
-        self.assertEqual(joined, [{"type": "joined", "room": "dev", "member": {"nick": "root"}}])
+        self.assertEqual(
+            joined,
+            [
+                {
+                    "type": "joined",
+                    "room": "dev",
+                    "member": {"nick": "root", "operator": True, "away": None},
+                }
+            ],
+        )
         self.assertEqual(self.alice.answer("leave", room="dev", reason="later")["room"], "dev")
         (left,) = self.root.events("left")
         self.assertEqual(

@@ -149,7 +149,7 @@ async def test_a_web_user_and_a_line_user_chat_in_one_room(
     assert (await alice.event("joined")) == {
         "type": "joined",
         "room": "lobby",
-        "member": {"nick": "bob"},
+        "member": {"nick": "bob", "operator": False, "away": None},
     }
     bob.say("/join dev")
     await bob.expect("*** You joined dev (2 members):", "*** alice, bob")

@@ -86,3 +86,25 @@ class FileStoreTests(SynchronousTestCase):
         forever = FileStore(self.store.directory, retention_days=0)
         os.utime(self.store.path(new), (0, 0))
         self.assertEqual(forever.prune(now), 0)
+
+
+class AnnouncementTests(SynchronousTestCase):
+    def test_a_long_name_is_shortened_to_fit_the_line(self) -> None:
+        from chatsvc.frontends.web.connection import WebChat
+        from chatsvc.frontends.web.site import Files
+        from chatsvc.streams.limits import Limits
+        from tests.support import make_factory
+
+        server = make_factory(limits=Limits(max_line=256))
+        web = WebChat(server, FileStore(scratch_directory(self)))
+        files = Files(web, lambda f, *args: f(*args), server.clock)
+        digest = "a" * 64
+        name = clean_name("é" * 200 + ".pdf")
+        shown, text = files._announcement("alice", name, digest, 5, "https://chat.example.org")
+        self.assertLessEqual(len(text.encode()), 256 - len("alice") - 3)
+        self.assertTrue(name.startswith(shown))
+        self.assertTrue(text.startswith(f"shared {shown} (5 bytes): https://chat.example.org/"))
+        short, text = files._announcement("alice", "a.txt", digest, 5, "https://h")
+        self.assertEqual(
+            (short, text), ("a.txt", f"shared a.txt (5 bytes): https://h/files/{digest}/a.txt")
+        )
