@@ -159,7 +159,7 @@ class WebConnection(WebSocketServerProtocol):
         self.events: WebEvents | None = None
         self.render: Callable[[Result | Event], bytes] = _Request(self, None)
         self.upload_token: str | None = None
-        self._hello = False
+        self.greeted = False
         self._inbox: list[bytes] = []
         self._handling = False
         self._bucket: TokenBucket | None = None
@@ -312,7 +312,7 @@ class WebConnection(WebSocketServerProtocol):
         if handler is None:
             session.output(wire.error(request_id, "unknown-type", f"no request is called {kind!r}"))
             return
-        if not self._hello and kind != "hello":
+        if not self.greeted and kind != "hello":
             session.output(wire.error(request_id, "hello-first", "say hello first"))
             return
         if kind not in ("hello", "sign-on") and session.stage is not Stage.SIGNED_ON:
@@ -328,7 +328,8 @@ class WebConnection(WebSocketServerProtocol):
         if not answered and not context.claimed and not context.lookup and not session.over:
             session.output(wire.reply(context.take()))
 
-    def _perform(self, command: commands.Command) -> Event | None:
+    def perform(self, command: commands.Command) -> Event | None:
+        """Carry out C{command} in the session: what was relayed, if anything."""
         session = self.session
         assert session is not None
         return session.perform(command)
@@ -590,7 +591,7 @@ def _hello(connection: WebConnection, request: _Request, fields: Json) -> bool:
             )
         )
         return True
-    connection._hello = True
+    connection.greeted = True
     web = connection.web
     server = web.server
     limits = server.limits
@@ -638,8 +639,9 @@ def _sign_on(connection: WebConnection, request: _Request, fields: Json) -> bool
     if session.stage is Stage.PASSWORD:
         session.give_password(b"")  # back at the nickname prompt, for this one
     session.sign_on_as(nick)
-    if request.prompted and request.password is not None:
-        session.give_password(request.password)
+    password_given, request.password = request.password, None  # kept no longer than needed
+    if request.prompted and password_given is not None:
+        session.give_password(password_given)
     return True
 
 
@@ -650,7 +652,7 @@ def _room(fields: Json) -> str:
 def _say(connection: WebConnection, request: _Request, fields: Json) -> bool:
     text = wire.required(fields, "text")
     connection.check_size(text, line_wire.room_overhead(connection.me().nick))
-    said = connection._perform(commands.Say(text, _room(fields), wire.flag(fields, "notice")))
+    said = connection.perform(commands.Say(text, _room(fields), wire.flag(fields, "notice")))
     return _relayed(connection, request, said)
 
 
@@ -668,29 +670,29 @@ def _relayed(connection: WebConnection, request: _Request, event: object) -> boo
 def _me(connection: WebConnection, request: _Request, fields: Json) -> bool:
     text = wire.required(fields, "text")
     connection.check_size(text, line_wire.room_overhead(connection.me().nick))
-    return _relayed(connection, request, connection._perform(commands.Me(text, _room(fields))))
+    return _relayed(connection, request, connection.perform(commands.Me(text, _room(fields))))
 
 
 def _msg(connection: WebConnection, request: _Request, fields: Json) -> bool:
     nick, text = wire.required(fields, "nick"), wire.required(fields, "text")
     connection.check_size(text, line_wire.private_overhead(connection.me().nick, nick))
-    connection._perform(commands.Msg(nick, text, wire.flag(fields, "notice")))
+    connection.perform(commands.Msg(nick, text, wire.flag(fields, "notice")))
     return True
 
 
 def _join(connection: WebConnection, request: _Request, fields: Json) -> bool:
-    connection._perform(commands.Enter(_room(fields)))
+    connection.perform(commands.Enter(_room(fields)))
     return True
 
 
 def _leave(connection: WebConnection, request: _Request, fields: Json) -> bool:
     reason = connection.clip_reason(wire.text_field(fields, "reason", optional=True))
-    connection._perform(commands.Leave(_room(fields), reason))
+    connection.perform(commands.Leave(_room(fields), reason))
     return True
 
 
 def _nick(connection: WebConnection, request: _Request, fields: Json) -> bool:
-    connection._perform(commands.Nick(wire.required(fields, "nick").strip()))
+    connection.perform(commands.Nick(wire.required(fields, "nick").strip()))
     return True
 
 
@@ -698,7 +700,7 @@ def _away(connection: WebConnection, request: _Request, fields: Json) -> bool:
     reason = wire.text_field(fields, "reason", optional=True)
     if reason is not None and len(reason.encode()) > AWAY_MAX:
         raise BadRequest(f"an away message is at most {AWAY_MAX} bytes", "too-long")
-    connection._perform(commands.Away(reason))
+    connection.perform(commands.Away(reason))
     return True
 
 
@@ -706,11 +708,11 @@ def _topic(connection: WebConnection, request: _Request, fields: Json) -> bool:
     room = _room(fields)
     text = wire.text_field(fields, "text", optional=True)
     if text is None:
-        connection._perform(commands.Topic(None, room))
+        connection.perform(commands.Topic(None, room))
         return True
     me = connection.me()
     connection.check_size(text, line_wire.topic_overhead(room, me.nick))
-    connection._perform(commands.Topic(text, room))
+    connection.perform(commands.Topic(text, room))
     if not request.claimed:
         chat = connection.web.server.chat
         current = chat.member_of(me, room)
@@ -724,17 +726,17 @@ def _topic(connection: WebConnection, request: _Request, fields: Json) -> bool:
 
 def _kick(connection: WebConnection, request: _Request, fields: Json) -> bool:
     reason = connection.clip_reason(wire.text_field(fields, "reason", optional=True))
-    connection._perform(commands.Kick(wire.required(fields, "nick"), reason))
+    connection.perform(commands.Kick(wire.required(fields, "nick"), reason))
     return False
 
 
 def _members(connection: WebConnection, request: _Request, fields: Json) -> bool:
-    connection._perform(commands.Who(_room(fields)))
+    connection.perform(commands.Who(_room(fields)))
     return True
 
 
 def _rooms(connection: WebConnection, request: _Request, fields: Json) -> bool:
-    connection._perform(commands.Rooms())
+    connection.perform(commands.Rooms())
     return True
 
 
@@ -742,18 +744,18 @@ def _history(connection: WebConnection, request: _Request, fields: Json) -> bool
     limit = wire.count(fields, "limit", HISTORY_LINES, HISTORY_MAX)
     before, after = wire.number(fields, "before"), wire.number(fields, "after")
     request.limit, request.lookup = limit, True
-    connection._perform(commands.History(limit, room=_room(fields), before=before, after=after))
+    connection.perform(commands.History(limit, room=_room(fields), before=before, after=after))
     return True
 
 
 def _search(connection: WebConnection, request: _Request, fields: Json) -> bool:
     request.lookup = True
-    connection._perform(commands.Search(wire.words(fields), _room(fields)))
+    connection.perform(commands.Search(wire.words(fields), _room(fields)))
     return True
 
 
 def _help(connection: WebConnection, request: _Request, fields: Json) -> bool:
-    connection._perform(commands.Help())
+    connection.perform(commands.Help())
     return True
 
 
@@ -816,7 +818,7 @@ def _command(connection: WebConnection, request: _Request, fields: Json) -> bool
         case commands.Nick(nick=nick):
             return _nick(connection, request, {"nick": nick})
         case _:
-            connection._perform(command)  # /rooms, /help
+            connection.perform(command)  # /rooms, /help
             return True
 
 

@@ -23,6 +23,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import attrs
+
 from chatsvc.chat.commands import COMMANDS
 from chatsvc.chat.events import (
     Action,
@@ -50,7 +52,7 @@ from chatsvc.chat.model import (
     TooManyRooms,
     Topic,
 )
-from chatsvc.frontends.line.wire import sanitise
+from chatsvc.frontends.line.wire import sanitise, unformatted
 from chatsvc.history import Line
 
 VERSION = 1
@@ -156,7 +158,16 @@ def _no_files(text: str) -> list[Json]:
 def event_data(
     event: Event, when: float, files: FileLinks = _no_files, chat: Chat | None = None
 ) -> Json:
-    """C{event} as the object of its frame, at the time C{when}; members as C{chat} has them."""
+    """
+    C{event} as the object of its frame, at the time C{when}; members as
+    C{chat} has them. IRC users' formatting codes are taken out, as the line
+    protocol does: the rest of every wire's input is sanitised already.
+    """
+    if (
+        isinstance(event, Message | Action | PrivateMessage | TopicChanged)
+        and not event.text.isprintable()
+    ):
+        event = attrs.evolve(event, text=unformatted(event.text))
     match event:
         case Message(room=room, nick=nick, text=text, notice=notice):
             return {
