@@ -31,6 +31,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
 from chatsvc.chat import commands
+from chatsvc.chat.events import Message
 from chatsvc.chat.model import ChatError, fold
 from chatsvc.frontends.line import wire as line_wire
 from chatsvc.frontends.web import wire
@@ -168,6 +169,10 @@ class Files(resource.Resource):
             said = None
             if session is not None and me.in_room(room):
                 said = session.perform(commands.Say(text, room.name))
+                if isinstance(said, Message):
+                    # Said over HTTP, not in a request of the WebSocket: its
+                    # session is told too, as the room was.
+                    connection.deliver(said)
             message = None
             if said is not None:
                 message = wire.event_data(said, self._clock.seconds(), web.store.links)

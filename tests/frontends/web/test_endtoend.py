@@ -238,6 +238,8 @@ async def test_a_file_shared_from_the_web_reaches_every_wire(
     link = f"http://127.0.0.1:{port}/files/{digest}/dot.png"
     assert shared["message"]["text"] == f"shared dot.png ({len(PNG)} bytes): {link}"
     await bob.expect(f"<alice> shared dot.png ({len(PNG)} bytes): {link}")
+    own = await alice.event("message")
+    assert (own["nick"], own["text"]) == ("alice", shared["message"]["text"])
     message = await watcher.event("message")
     assert message["files"] == [{k: shared[k] for k in ("url", "name", "size", "type", "image")}]
     assert (tmp_path / "files" / digest[:2] / digest).read_bytes() == PNG
