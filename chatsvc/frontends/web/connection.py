@@ -19,8 +19,10 @@ lookup keeps the one it was asked with, so its answer carries the right
 C{id} when it comes.
 
 A room's event is rendered once for every WebSocket member
-(L{WebEvents}), and framed once too: autobahn's prepared message, sent to
-each member as it is.
+(L{WebEvents}), and framed once too (L{chatsvc.frontends.web.wire.frame}):
+the fan-out writes that frame straight to each member's socket where it
+can, as it writes a line protocol's line (C{_direct}), and through
+autobahn's C{sendData} otherwise.
 
 test-case-name: tests.frontends.web.test_connection, tests.frontends.web.test_endtoend
 """
@@ -33,7 +35,7 @@ from typing import Any, ClassVar, cast
 from urllib.parse import urlsplit
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
-from autobahn.websocket.protocol import PreparedMessage
+from autobahn.websocket.protocol import WebSocketProtocol
 from autobahn.websocket.types import ConnectionDeny, ConnectionRequest
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.interfaces import (
@@ -61,6 +63,7 @@ from chatsvc.sessions import results
 from chatsvc.sessions.results import Farewell, Result
 from chatsvc.sessions.session import ISessionFrontend, Session, Stage
 from chatsvc.streams.connection import SHUTDOWN_GRACE, describe_address, peer_host
+from chatsvc.streams.eagertcp import EagerServer
 from chatsvc.streams.limits import TokenBucket
 
 MESSAGE_FACTOR = 4
@@ -83,29 +86,17 @@ _NORMAL = 1000
 class WebEvents:
     """
     The chat's events on the web wire (the fan-out's C{EventRenderer}): each
-    rendered once, stamped with the time, and framed once, the first time a
-    WebSocket member is sent it (L{prepared}).
+    rendered once, stamped with the time, and framed once, for every
+    WebSocket member.
     """
 
     def __init__(self, web: WebChat) -> None:
         self._web = web
-        self._last: bytes | None = None
-        self._prepared: PreparedMessage | None = None
 
     def render(self, event: Event) -> bytes:
         web = self._web
         now = web.server.clock.seconds()
-        data = wire.encode(wire.event_data(event, now, web.store.links, web.server.chat))
-        self._last, self._prepared = data, None
-        return data
-
-    def prepared(self, data: bytes) -> PreparedMessage | None:
-        """The frame of C{data} if it is the event rendered last (the fan-out's), made once."""
-        if data is not self._last:
-            return None
-        if self._prepared is None:
-            self._prepared = self._web.factory.prepareMessage(data[:-1])
-        return self._prepared
+        return wire.encode(wire.event_data(event, now, web.store.links, web.server.chat))
 
 
 def _tcp(transport: object) -> ITCPTransport:
@@ -149,9 +140,7 @@ class WebConnection(WebSocketServerProtocol):
     _log = Logger()
 
     # Read by the fan-out (ChatFactory.fan_out), as it reads a stream connection's.
-    _turn: ClassVar[int] = 0  # never written to in the fan-out's turn
-    _direct: ClassVar[None] = None  # no socket to send to straight
-    _held: ClassVar[None] = None
+    _held: ClassVar[None] = None  # nothing held for the end of a turn: written at once
 
     def __init__(self) -> None:
         super().__init__()
@@ -160,6 +149,9 @@ class WebConnection(WebSocketServerProtocol):
         self.render: Callable[[Result | Event], bytes] = _Request(self, None)
         self.upload_token: str | None = None
         self.greeted = False
+        self._turn = 0  # the last turn the fan-out wrote to its socket straight in
+        # The transport, while a room's frames may go straight to its socket.
+        self._direct: EagerServer | None = None
         self._inbox: list[bytes] = []
         self._handling = False
         self._bucket: TokenBucket | None = None
@@ -224,6 +216,7 @@ class WebConnection(WebSocketServerProtocol):
         self._bucket = TokenBucket(limits.rate, limits.burst, web.server.clock.seconds())
         self.events = web.events
         self.session = Session(web.server, cast(ISessionFrontend, self), self)
+        self._update_direct()
         self._log.info("{peer} connected over WebSocket", peer=self.peer)
         self.session.start()
 
@@ -239,6 +232,8 @@ class WebConnection(WebSocketServerProtocol):
         self._read()
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        self._hung_up = True
+        self._update_direct()
         for timer in (self._refill, self._stalled):
             if timer is not None and timer.active():
                 timer.cancel()
@@ -444,24 +439,42 @@ class WebConnection(WebSocketServerProtocol):
         return self.events.render(result)  # an event the session shows as it is
 
     def send(self, output: bytes) -> None:
-        """Send each frame of C{output}; a room's event as the frame made once for all."""
-        if self._hung_up or not output:
+        """Write C{output}, frames rendered here, after everything sent before it."""
+        if self._hung_up or not output or self.state != WebSocketProtocol.STATE_OPEN:
             return
         if self._backlogged:
             self._queued += len(output)
             if self._over_send_buffer():
                 return
-        events = self.events
-        prepared = None if events is None else events.prepared(output)
         self._writing = len(output)
-        if prepared is not None:
-            self.sendPreparedMessage(prepared)
-        else:
-            for frame in wire.frames(output):
-                self.sendMessage(frame)
+        # What sendPreparedMessage does with a frame made once (no compression).
+        self.sendData(output)
         self._writing = 0
         if self._backlogged:
             self._over_send_buffer()
+
+    def _update_direct(self) -> None:
+        """
+        Let a room's frames go straight to the socket (the fan-out) if the
+        transport can take them so (plain TCP, L{EagerServer}), the WebSocket
+        is open, and nothing of the session's must go first.
+        """
+        transport = self.transport
+        ready = (
+            not self._hung_up
+            and not self._holding
+            and self.state == WebSocketProtocol.STATE_OPEN
+            and self.session is not None
+        )
+        self._direct = transport if isinstance(transport, EagerServer) and ready else None
+
+    def sendCloseFrame(
+        self, code: int | None = None, reasonUtf8: bytes | None = None, isReply: bool = False
+    ) -> None:
+        """Closing, whoever began it: no message may follow the close frame."""
+        self._hung_up = True
+        self._update_direct()
+        super().sendCloseFrame(code, reasonUtf8, isReply)
 
     def hang_up(self, last: bytes) -> None:
         """Send C{last}, and close the WebSocket."""
@@ -475,6 +488,7 @@ class WebConnection(WebSocketServerProtocol):
 
     def holding(self, holding: bool) -> None:
         self._holding = holding
+        self._update_direct()
 
     def charge(self, lines: int) -> None:
         assert self._bucket is not None
@@ -533,6 +547,7 @@ class WebConnection(WebSocketServerProtocol):
         if self.session is not None:
             self.session.dropped()
         self._hung_up = True
+        self._update_direct()
         self.dropConnection(abort=True)
 
     def goodbye(self) -> None:
@@ -863,6 +878,8 @@ class WebSocketFactory(WebSocketServerFactory):
             # code and reason (1009, ...), not by dropping the connection.
             failByDrop=False,
             webStatus=False,  # no HTML page of autobahn's at /ws
+            # Frames are made once for every member (wire.frame): none is compressed.
+            perMessageCompressionAccept=lambda offers: None,
             autoPingInterval=30,
             autoPingTimeout=30,
         )

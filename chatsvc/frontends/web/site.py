@@ -73,7 +73,7 @@ _TYPES = {
 def _json(request: IRequest, status: int, body: Json) -> bytes:
     request.setResponseCode(status)
     request.setHeader(b"content-type", b"application/json")
-    return wire.encode(body)
+    return wire.dumps(body)
 
 
 def _failure(request: IRequest, status: int, code: str, message: str) -> bytes:

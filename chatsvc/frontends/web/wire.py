@@ -1,14 +1,15 @@
 """
-The web frontend's wire: JSON objects, one to a WebSocket message, as
+The web frontend's wire: JSON objects, one to a WebSocket text message, as
 C{docs/websocket.md} describes them. What a session shows and what the chat
-tells are rendered here into frames; what the client sends is read here into
-requests.
+tells are rendered here; what the client sends is read here into requests.
 
-A rendered output is one or more frames, each a JSON text followed by
-C{\\n} (JSON escapes every newline inside strings, so the byte never occurs
-in a frame): the session core holds output behind history lookups and hands
-it back joined, and the connection splits it into its WebSocket messages
-again (L{frames}).
+What is rendered is the WebSocket frames themselves, ready to write, made by
+autobahn (L{PreparedMessage}): output the session core holds behind history
+lookups and hands back joined is frames one after the other, as bytes of a
+stream are; and a room's event, rendered once, is framed once for all of its
+WebSocket members, whose sockets the fan-out may write it to straight.
+Messages are never compressed (the server accepts no C{permessage-deflate}),
+so a frame made once is right for every connection.
 
 User text is data: it goes out as JSON strings, never as markup, and the
 server produces no HTML.
@@ -20,10 +21,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import attrs
+from autobahn.websocket.protocol import PreparedMessage
 
 from chatsvc.chat.commands import COMMANDS
 from chatsvc.chat.events import (
@@ -59,9 +61,6 @@ VERSION = 1
 """The protocol version this server speaks."""
 
 VERSIONS = (VERSION,)
-
-END = b"\n"
-"""What ends each frame in rendered output (never inside one)."""
 
 Json = dict[str, Any]
 
@@ -105,20 +104,22 @@ def error_code(reason: str, error: ChatError | None, *, lookup: bool = False) ->
     return "refused"
 
 
+def dumps(obj: Json) -> bytes:
+    """C{obj} as compact JSON in UTF-8."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def frame(payload: bytes) -> bytes:
+    """The server's WebSocket text frame of C{payload} (UTF-8): unmasked, uncompressed."""
+    framed: bytes = PreparedMessage(
+        payload, isBinary=False, applyMask=False, doNotCompress=True
+    ).payloadHybi
+    return framed
+
+
 def encode(obj: Json) -> bytes:
-    """One frame: C{obj} as compact JSON, then L{END}."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + END
-
-
-def frames(output: bytes) -> Iterator[bytes]:
-    """The frames of rendered output, each without its L{END}."""
-    start = 0
-    while True:
-        end = output.find(END, start)
-        if end == -1:
-            return
-        yield output[start:end]
-        start = end + 1
+    """One message: C{obj} as JSON, framed."""
+    return frame(dumps(obj))
 
 
 def reply(request_id: object, **fields: object) -> bytes:

@@ -630,16 +630,17 @@ class WireTests(SynchronousTestCase):
         line.send("liner")
         for user in users:
             user.take()
-        prepared: list[bytes] = []
-        original = web.web.factory.prepareMessage
+        rendered: list[bytes] = []
+        events = web.web.events
+        original = events.render
 
-        def prepare(payload: bytes, *args: Any, **kwargs: Any) -> Any:
-            prepared.append(payload)
-            return original(payload, *args, **kwargs)
+        def render(event: Any) -> bytes:
+            rendered.append(original(event))
+            return rendered[-1]
 
-        web.web.factory.prepareMessage = prepare  # type: ignore[method-assign]
+        events.render = render  # type: ignore[method-assign]
         line.send("hello all")
-        self.assertEqual(len(prepared), 1)
+        self.assertEqual(len(rendered), 1, "rendered and framed once for four")
         for user in users:
             self.assertEqual(user.events("message")[0]["text"], "hello all")
 

@@ -25,6 +25,8 @@ from twisted.web.client import Agent, FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IResponse
 
+from chatsvc.frontends.web.connection import WebChat
+from chatsvc.frontends.web.site import WebService
 from chatsvc.service.tap import ChatService
 from tests.frontends.line.test_endtoend import TIMEOUT, connect, tcp_endpoint
 from tests.support import Services
@@ -91,6 +93,11 @@ class WebClient(WebSocketClientProtocol):
             got = await self.next()
             if got["type"] == kind:
                 return got
+
+
+def web_of(service: ChatService) -> WebChat:
+    (web,) = [child.web for child in service if isinstance(child, WebService)]
+    return web
 
 
 def web_port(service: ChatService, index: int) -> int:
@@ -164,6 +171,9 @@ async def test_a_web_user_and_a_line_user_chat_in_one_room(
     message = await alice.event("message")
     assert (message["room"], message["nick"], message["text"]) == ("dev", "bob", "hi alice")
     assert isinstance(message["time"], float)
+    (server_side,) = web_of(service).connections
+    assert server_side._direct is server_side.transport, "plain TCP: frames go straight"
+    assert server_side._turn != 0, "and bob's line went to alice's socket straight"
 
     acted = await alice.answer("command", room="dev", line="/me waves")
     assert acted["message"]["type"] == "action"

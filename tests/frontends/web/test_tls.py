@@ -17,7 +17,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrap
 from twisted.internet.ssl import Certificate, optionsForClientTLS
 
 from tests.frontends.line.test_endtoend import TIMEOUT, connect, tcp_endpoint
-from tests.frontends.web.test_endtoend import WebClient, web_port
+from tests.frontends.web.test_endtoend import WebClient, web_of, web_port
 from tests.support import Certificates, Services, make_certificates
 
 
@@ -66,6 +66,10 @@ async def test_the_web_over_tls_with_a_password(
     await carol.expect("*** You joined lobby (2 members):", "*** alice, carol")
     await alice.answer("say", room="lobby", text="over TLS")
     await carol.expect("<alice> over TLS")
+    carol.say("and back")
+    assert (await alice.event("message"))["text"] == "and back"
+    (server_side,) = web_of(service).connections
+    assert server_side._direct is None, "TLS: frames go through the TLS transport"
 
     with pytest.raises(ConnectionError, match="403"):
         await open_wss(port, certificates, origin=f"http://localhost:{port}")

@@ -55,12 +55,18 @@ class EventTests(SynchronousTestCase):
         self.assertEqual(wire.event_data(Action("dev", "irc", "\x1dwaves"), 1.0)["text"], "waves")
 
     def test_markup_is_text(self) -> None:
-        frame = wire.encode(wire.event_data(Message("dev", "a", "<b>&amp;</b>"), 1.0))
-        self.assertEqual(json.loads(frame)["text"], "<b>&amp;</b>")
-        self.assertTrue(frame.endswith(b"\n"))
-        self.assertEqual(frame.count(b"\n"), 1)
-        multi = wire.encode(wire.event_data(Message("dev", "a", "two\nlines"), 1.0))
-        self.assertEqual(list(wire.frames(frame + multi)), [frame[:-1], multi[:-1]])
+        payload = wire.dumps(wire.event_data(Message("dev", "a", "<b>&amp;</b>"), 1.0))
+        self.assertEqual(json.loads(payload)["text"], "<b>&amp;</b>")
+
+    def test_rendered_as_frames(self) -> None:
+        """A server's text frame: FIN and opcode 1, unmasked, its length, the JSON."""
+        short = wire.encode({"type": "x"})
+        self.assertEqual(short[:2], bytes([0x81, len(b'{"type":"x"}')]))
+        self.assertEqual(short[2:], b'{"type":"x"}')
+        long = wire.encode({"text": "é" * 100})
+        payload = wire.dumps({"text": "é" * 100})
+        self.assertEqual(long[:4], bytes([0x81, 126]) + len(payload).to_bytes(2, "big"))
+        self.assertEqual(long[4:], payload)
 
     def test_members_as_data(self) -> None:
         chat = Chat()
