@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
@@ -62,7 +62,12 @@ from chatsvc.frontends.web.wire import BadRequest, Json
 from chatsvc.sessions import results
 from chatsvc.sessions.results import Farewell, Result
 from chatsvc.sessions.session import ISessionFrontend, Session, Stage
-from chatsvc.streams.connection import SHUTDOWN_GRACE, describe_address, peer_host
+from chatsvc.streams.connection import (
+    SHUTDOWN_GRACE,
+    StreamConnection,
+    describe_address,
+    peer_host,
+)
 from chatsvc.streams.eagertcp import EagerServer
 from chatsvc.streams.limits import TokenBucket
 
@@ -139,9 +144,6 @@ class WebConnection(WebSocketServerProtocol):
     factory: WebSocketFactory
     _log = Logger()
 
-    # Read by the fan-out (ChatFactory.fan_out), as it reads a stream connection's.
-    _held: ClassVar[None] = None  # nothing held for the end of a turn: written at once
-
     def __init__(self) -> None:
         super().__init__()
         self.session: Session | None = None
@@ -149,7 +151,10 @@ class WebConnection(WebSocketServerProtocol):
         self.render: Callable[[Result | Event], bytes] = _Request(self, None)
         self.upload_token: str | None = None
         self.greeted = False
-        self._turn = 0  # the last turn the fan-out wrote to its socket straight in
+        # Read by the fan-out (ChatFactory.fan_out), as it reads a stream connection's:
+        self._turn = 0  # the last reactor turn it was written to in
+        # Written after the first write of this turn, until the turn's end.
+        self._held: list[bytes] | None = None
         # The transport, while a room's frames may go straight to its socket.
         self._direct: EagerServer | None = None
         self._inbox: list[bytes] = []
@@ -439,16 +444,44 @@ class WebConnection(WebSocketServerProtocol):
         return self.events.render(result)  # an event the session shows as it is
 
     def send(self, output: bytes) -> None:
-        """Write C{output}, frames rendered here, after everything sent before it."""
+        """
+        Write C{output}, frames rendered here, after everything sent before
+        it: at once if it is the first this turn, else with the rest of the
+        turn's at its end, in one write (as L{StreamConnection.send}).
+        """
         if self._hung_up or not output or self.state != WebSocketProtocol.STATE_OPEN:
             return
         if self._backlogged:
             self._queued += len(output)
             if self._over_send_buffer():
                 return
-        self._writing = len(output)
-        # What sendPreparedMessage does with a frame made once (no compression).
-        self.sendData(output)
+        server = self.web.server
+        if self._turn == server.turn_number:
+            if self._held is None:
+                server.hold(cast(StreamConnection, self))
+                self._held = [output]
+            else:
+                self._held.append(output)
+            return
+        self._turn = server.turn()
+        self._write_out(output)
+
+    def flush(self) -> None:
+        """Write what was held since the first write of this turn, in one go."""
+        held, self._held = self._held, None
+        if held and not self._hung_up and self.state == WebSocketProtocol.STATE_OPEN:
+            self._write_out(held[0] if len(held) == 1 else b"".join(held))
+
+    def _write_out(self, data: bytes) -> None:
+        """
+        Give frames to the transport, as autobahn's C{sendData} does when it
+        has nothing queued (it queues only writes it is asked to chop or to
+        pace, which this frontend never asks for). If that fills the
+        transport's buffer, it pauses us (L{pauseProducing}) before it
+        returns, and the bytes of this write are the first counted.
+        """
+        self._writing = len(data)
+        _tcp(self.transport).write(data)
         self._writing = 0
         if self._backlogged:
             self._over_send_buffer()
@@ -471,7 +504,8 @@ class WebConnection(WebSocketServerProtocol):
     def sendCloseFrame(
         self, code: int | None = None, reasonUtf8: bytes | None = None, isReply: bool = False
     ) -> None:
-        """Closing, whoever began it: no message may follow the close frame."""
+        """Closing, whoever began it: what this turn holds goes first, nothing after."""
+        self.flush()
         self._hung_up = True
         self._update_direct()
         super().sendCloseFrame(code, reasonUtf8, isReply)
