@@ -644,6 +644,21 @@ class WireTests(SynchronousTestCase):
         for user in users:
             self.assertEqual(user.events("message")[0]["text"], "hello all")
 
+    def test_a_burst_is_one_write_at_the_end_of_the_turn(self) -> None:
+        server = make_factory()
+        web = Web(self, server)
+        user = web.signed_on("alice")
+        line = Connection(server)
+        line.send("liner")
+        user.take()
+        stream = user.server.transport.stream  # type: ignore[union-attr]
+        line.protocol.dataReceived(b"".join(b"line %d\n" % i for i in range(5)))
+        self.assertEqual(len(stream), 1, "the first at once")
+        end_turn(server)
+        self.assertEqual(len(stream), 2, "the other four together")
+        texts = [got["text"] for got in user.take() if got["type"] == "message"]
+        self.assertEqual(texts, [f"line {i}" for i in range(5)])
+
     def test_requests_over_the_rate_wait_their_turn(self) -> None:
         server = make_factory(limits=Limits(rate=1, burst=3))
         web = Web(self, server)
