@@ -59,6 +59,7 @@ from chatsvc.frontends.line.server import REASON_ROOM, ChatFactory
 from chatsvc.frontends.web import wire
 from chatsvc.frontends.web.files import MAX_UPLOAD, UPLOAD_RATE, FileStore
 from chatsvc.frontends.web.wire import BadRequest, Json
+from chatsvc.history import Line
 from chatsvc.sessions import results
 from chatsvc.sessions.results import Farewell, Result
 from chatsvc.sessions.session import ISessionFrontend, Session, Stage
@@ -157,7 +158,7 @@ class WebConnection(WebSocketServerProtocol):
         self._held: list[bytes] | None = None
         # The transport, while a room's frames may go straight to its socket.
         self._direct: EagerServer | None = None
-        self._inbox: list[bytes] = []
+        self._inbox: list[bytes | None] = []
         self._handling = False
         self._bucket: TokenBucket | None = None
         self._refill: IDelayedCall | None = None
@@ -228,12 +229,8 @@ class WebConnection(WebSocketServerProtocol):
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         if self._hung_up:
             return
-        if isBinary:
-            self.send(
-                wire.error(None, "bad-request", "binary messages are not read; send JSON text")
-            )
-            return
-        self._inbox.append(payload)
+        # In turn with the rest, and paid for as they are; None: a binary message.
+        self._inbox.append(None if isBinary else payload)
         self._read()
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
@@ -299,9 +296,13 @@ class WebConnection(WebSocketServerProtocol):
 
     # Requests
 
-    def _handle(self, payload: bytes) -> None:
+    def _handle(self, payload: bytes | None) -> None:
         session = self.session
         assert session is not None
+        if payload is None:
+            text = "binary messages are not read; send JSON text"
+            session.output(wire.error(None, "bad-request", text))
+            return
         try:
             request = wire.parse(payload)
         except BadRequest as e:
@@ -418,7 +419,7 @@ class WebConnection(WebSocketServerProtocol):
             case results.Help():
                 return wire.reply(request.take(), commands=wire.HELP)
             case results.HistoryFound(room=room, lines=lines, words=words, joining=joining):
-                found = [wire.line_data(line, self.web.store.links) for line in lines]
+                found = self._latest_that_fit(lines)
                 if joining:
                     return wire.encode(
                         {"type": "history", "room": room, "lines": found, "joining": True}
@@ -426,7 +427,7 @@ class WebConnection(WebSocketServerProtocol):
                 request_id = request.take()
                 if words is not None:
                     return wire.reply(request_id, room=room, words=list(words), lines=found)
-                more = len(lines) >= request.limit
+                more = len(found) < len(lines) or len(lines) >= request.limit
                 return wire.reply(request_id, room=room, lines=found, more=more)
             case results.HistoryUnavailable(room=room):
                 # Rendered as the lookup starts, sent instead of its answer if it is late.
@@ -442,6 +443,25 @@ class WebConnection(WebSocketServerProtocol):
                 return self.events.render(event) + _goodbye("kicked", told, event.nick)
         assert self.events is not None
         return self.events.render(result)  # an event the session shows as it is
+
+    def _latest_that_fit(self, lines: tuple[Line, ...]) -> list[Json]:
+        """
+        The latest of C{lines} as data, as many as fit in the server's
+        budget for one answer (L{chatsvc.history.replay.reply_budget}), so
+        that an answer alone never makes a slow reader's backlog: the older
+        ones are the next page.
+        """
+        budget = self.web.server.reply_budget
+        found: list[Json] = []
+        size = 0
+        for line in reversed(lines):
+            data = wire.line_data(line, self.web.store.links)
+            size += len(wire.dumps(data)) + 1
+            if size > budget and found:
+                break
+            found.append(data)
+        found.reverse()
+        return found
 
     def send(self, output: bytes) -> None:
         """

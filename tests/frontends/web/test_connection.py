@@ -558,6 +558,16 @@ class HistoryTests(SynchronousTestCase):
         missed = alice.answer("history", room="dev", after=self.history.lines[7].when)
         self.assertEqual([line["text"] for line in missed["lines"]], ["line 8", "line 9"])
 
+    def test_an_answer_fits_the_budget_of_one_reply(self) -> None:
+        self.server.reply_budget = 3000
+        alice = self.in_dev("alice")
+        for i in range(10):
+            self.history.record(Message("dev", "bob", f"long {i} " + "x" * 1000))
+            self.clock.advance(1)
+        page = alice.answer("history", room="dev", limit=10)
+        self.assertEqual([line["text"][:6] for line in page["lines"]], ["long 8", "long 9"])
+        self.assertTrue(page["more"])
+
     def test_bad_pages(self) -> None:
         alice = self.in_dev("alice")
         for fields in ({"limit": 0}, {"limit": 501}, {"limit": "5"}, {"before": "yesterday"}):
