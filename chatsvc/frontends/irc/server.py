@@ -878,29 +878,37 @@ def _message(notice: bool) -> Callable[[IrcConnection, list[str]], None]:
     verb = "NOTICE" if notice else "PRIVMSG"
 
     def handle(connection: IrcConnection, params: list[str]) -> None:
+        # A NOTICE is never answered, not even with an error (RFC 2812 3.3.2):
+        # so that two bots cannot answer each other's notices for ever.
+        def fail(code: str, *rest: str) -> None:
+            if not notice:
+                connection._numeric(code, *rest)
+
         if not params or not params[0]:
-            connection._numeric(n.ERR_NORECIPIENT, f"No recipient given ({verb})")
+            fail(n.ERR_NORECIPIENT, f"No recipient given ({verb})")
             return
         if len(params) < 2 or not params[1]:
-            connection._numeric(n.ERR_NOTEXTTOSEND, "No text to send")
+            fail(n.ERR_NOTEXTTOSEND, "No text to send")
             return
         text = params[1]
         action = action_of(text)
         chat = connection.factory.chat
         for target in params[0].split(","):
             if target.startswith("#"):
-                room = connection._channel_room(target)
-                if room is None:
+                room = target[1:] if is_valid_name(target[1:]) else None
+                found = None
+                if room is not None:
+                    try:
+                        found = chat.room(room)
+                    except ChatError:
+                        pass
+                if found is None:
+                    fail(n.ERR_NOSUCHCHANNEL, target, "No such channel")
                     continue
                 try:
-                    chat.room(room)
+                    room = chat.member_of(connection._me(), found.name).name
                 except ChatError:
-                    connection._numeric(n.ERR_NOSUCHCHANNEL, target, "No such channel")
-                    continue
-                try:
-                    room = chat.member_of(connection._me(), room).name
-                except ChatError:
-                    connection._numeric(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
+                    fail(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
                     continue
                 if action is not None and not notice:
                     connection._echo(connection._perform(commands.Me(action or " ", room)))
@@ -909,7 +917,7 @@ def _message(notice: bool) -> Callable[[IrcConnection, list[str]], None]:
             else:
                 recipient = chat.find(target)
                 if recipient is None:
-                    connection._numeric(n.ERR_NOSUCHNICK, target, "No such nick/channel")
+                    fail(n.ERR_NOSUCHNICK, target, "No such nick/channel")
                     continue
                 connection._echo(connection._perform(commands.Msg(target, text, notice)))
 
@@ -1158,6 +1166,17 @@ def _version(connection: IrcConnection, params: list[str]) -> None:
     )
 
 
+def _time(connection: IrcConnection, params: list[str]) -> None:
+    now = connection.factory.clock.seconds()
+    connection._numeric(
+        n.RPL_TIME,
+        connection.irc.name,
+        str(int(now)),
+        "0",
+        time.strftime("%A %B %d %Y -- %H:%M:%S +00:00", time.gmtime(now)),
+    )
+
+
 def _chathistory(connection: IrcConnection, params: list[str]) -> None:
     sub = params[0].upper()
 
@@ -1246,5 +1265,6 @@ _HANDLERS: dict[str, tuple[_Handler, int, bool]] = {
     "MOTD": (_motd, 0, False),
     "LUSERS": (_lusers, 0, False),
     "VERSION": (_version, 0, False),
+    "TIME": (_time, 0, False),
     "CHATHISTORY": (_chathistory, 1, False),
 }

@@ -376,6 +376,29 @@ class ChannelTests(IrcTestCase):
             ],
         )
 
+    def test_notices_are_never_answered(self) -> None:
+        alice = self.registered("alice")
+        self.registered("bob").send("JOIN #dev")
+        alice.send(
+            "NOTICE #nowhere :hi",
+            "NOTICE #dev :hi",
+            "NOTICE nobody :hi",
+            "NOTICE",
+            "NOTICE bob",
+            "NOTICE bob :",
+            "PRIVMSG bob :",
+        )
+        self.assertEqual(alice.lines(), [f"{S} 412 alice :No text to send"])
+
+    def test_time(self) -> None:
+        alice = self.registered("alice")
+        self.factory.clock.advance(61)  # type: ignore[attr-defined]
+        alice.send("TIME")
+        self.assertEqual(
+            alice.lines(),
+            [f"{S} 391 alice chatsvc 61 0 :Thursday January 01 1970 -- 00:01:01 +00:00"],
+        )
+
     def test_private_messages_notices_and_away(self) -> None:
         alice, bob = self.registered("alice"), self.registered("bob")
         bob.send("AWAY :lunch")
