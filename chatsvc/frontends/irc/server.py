@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import itertools
 import time
 from collections.abc import Callable, Iterable
@@ -898,10 +899,8 @@ def _message(notice: bool) -> Callable[[IrcConnection, list[str]], None]:
                 room = target[1:] if is_valid_name(target[1:]) else None
                 found = None
                 if room is not None:
-                    try:
+                    with contextlib.suppress(ChatError):
                         found = chat.room(room)
-                    except ChatError:
-                        pass
                 if found is None:
                     fail(n.ERR_NOSUCHCHANNEL, target, "No such channel")
                     continue
