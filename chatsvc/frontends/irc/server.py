@@ -429,7 +429,7 @@ class IrcConnection(StreamConnection):
         self._update_events()
         me = self.irc.mask(nick)
         server, version = self.irc.name, f"chatsvc-{__version__}"
-        created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.irc.created))
+        created = _created(self.irc)
         lines = [
             self._reply(n.RPL_WELCOME, f"Welcome to the {self.irc.network} IRC Network {me}"),
             self._reply(n.RPL_YOURHOST, f"Your host is {server}, running version {version}"),
@@ -1176,6 +1176,64 @@ def _time(connection: IrcConnection, params: list[str]) -> None:
     )
 
 
+def _oper(connection: IrcConnection, params: list[str]) -> None:
+    session = connection.session
+    assert session is not None
+    me = connection._me()
+    if me.operator:
+        connection._numeric(n.RPL_YOUREOPER, "You are now an IRC operator")
+        return
+    if connection.factory.portal is None:
+        connection._numeric(n.ERR_NOOPERHOST, "No operators here")
+        return
+
+    def checked(account: Account | None) -> None:
+        if session.participant is not me:
+            return
+        if account is None:
+            connection._numeric(n.ERR_PASSWDMISMATCH, "Password incorrect")
+        elif not me.operator:
+            connection._numeric(n.ERR_NOOPERHOST, f"{account.name} is not an operator")
+        else:
+            connection._user_modes.add("o")
+            connection._send_lines(
+                [
+                    connection._reply(n.RPL_YOUREOPER, "You are now an IRC operator"),
+                    line(connection._mask(), "MODE", me.nick, "+o"),
+                ]
+            )
+
+    session.become_operator(params[0], params[1].encode()).addCallback(checked)
+
+
+def _kill(connection: IrcConnection, params: list[str]) -> None:
+    if not connection._me().operator:
+        connection._numeric(n.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+        return
+    target = connection.factory.chat.find(params[0])
+    if target is None:
+        connection._numeric(n.ERR_NOSUCHNICK, params[0], "No such nick/channel")
+        return
+    reason = clip(params[1], KICKLEN) if len(params) > 1 and params[1].strip() else None
+    connection._perform(commands.Kick(target.nick, reason))
+
+
+def _info(connection: IrcConnection, params: list[str]) -> None:
+    connection._send_lines(
+        [
+            connection._reply(n.RPL_INFO, f"chatsvc-{__version__}: a Twisted chat server"),
+            connection._reply(
+                n.RPL_INFO, f"On {connection.irc.name} since {_created(connection.irc)}"
+            ),
+            connection._reply(n.RPL_ENDOFINFO, "End of /INFO list"),
+        ]
+    )
+
+
+def _created(irc: IrcServer) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(irc.created))
+
+
 def _chathistory(connection: IrcConnection, params: list[str]) -> None:
     sub = params[0].upper()
 
@@ -1265,5 +1323,8 @@ _HANDLERS: dict[str, tuple[_Handler, int, bool]] = {
     "LUSERS": (_lusers, 0, False),
     "VERSION": (_version, 0, False),
     "TIME": (_time, 0, False),
+    "INFO": (_info, 0, False),
+    "OPER": (_oper, 2, False),
+    "KILL": (_kill, 1, False),
     "CHATHISTORY": (_chathistory, 1, False),
 }

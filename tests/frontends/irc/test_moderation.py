@@ -126,3 +126,94 @@ class ModerationTests(IrcTestCase):
             ["*** Error: only operators may set the topic", "*** Error: only operators may kick"],
         )
         self.assertEqual(self.root.lines(), [])
+
+
+class OperTests(IrcTestCase):
+    """C{OPER} logs a signed-on user in to an operator's account; C{KILL} is a kick."""
+
+    def make_factory(self) -> ChatFactory:
+        return with_accounts(operators=["Root", "bob"])
+
+    def test_oper(self) -> None:
+        carol = self.registered("carol")
+        carol.send("OPER bob hunter2")
+        self.assertEqual(
+            carol.lines(),
+            [f"{S} 381 carol :You are now an IRC operator", ":carol!~u@chatsvc MODE carol +o"],
+        )
+        participant = self.factory.chat.find("carol")
+        assert participant is not None and participant.account is not None
+        self.assertEqual((participant.account.name, participant.operator), ("bob", True))
+        carol.send("MODE carol", "OPER bob hunter2", "WHOIS carol")
+        self.assertEqual(
+            carol.lines(),
+            [
+                f"{S} 221 carol +o",
+                f"{S} 381 carol :You are now an IRC operator",
+                f"{S} 311 carol carol ~u chatsvc * :Real Name",
+                f"{S} 312 carol carol chatsvc chatsvc",
+                f"{S} 313 carol carol :is an IRC operator",
+                f"{S} 330 carol carol bob :is logged in as",
+                f"{S} 318 carol carol :End of /WHOIS list",
+            ],
+        )
+
+    def test_oper_refused(self) -> None:
+        carol = self.registered("carol")
+        carol.send("OPER alice secret", "OPER bob")
+        self.assertEqual(
+            carol.lines(),
+            [
+                f"{S} 491 carol :alice is not an operator",
+                f"{S} 461 carol OPER :Not enough parameters",
+            ],
+        )
+        carol.send("OPER bob wrong", "PING x")
+        self.assertEqual(carol.lines(), [], "nothing is read for 3 seconds")
+        self.factory.clock.advance(3)  # type: ignore[attr-defined]
+        self.assertEqual(
+            carol.lines(), [f"{S} 464 carol :Password incorrect", f"{S} PONG chatsvc x"]
+        )
+        carol.send("OPER nobody x")
+        self.factory.clock.advance(3)  # type: ignore[attr-defined]
+        carol.send("OPER bob wrong")
+        self.factory.clock.advance(3)  # type: ignore[attr-defined]
+        self.assertEqual(
+            carol.lines(),
+            [f"{S} 464 carol :Password incorrect", "ERROR :Closing Link: Too many wrong passwords"],
+        )
+        self.assertTrue(carol.transport.disconnecting)
+
+    def test_kill(self) -> None:
+        carol, dave = self.registered("carol"), self.registered("dave")
+        dave.send("KILL carol :go away", "KILL dave")
+        refused = f"{S} 481 dave :Permission Denied- You're not an IRC operator"
+        self.assertEqual(dave.lines(), [refused, refused])
+        carol.send("OPER bob hunter2", "KILL nobody", "KILL dave :go away")
+        self.assertEqual(
+            carol.lines()[2:],
+            [
+                f"{S} 401 carol nobody :No such nick/channel",
+                ":carol!~u@chatsvc KICK #lobby dave :go away",
+            ],
+        )
+        self.assertEqual(
+            dave.lines(),
+            [
+                ":carol!~u@chatsvc KICK #lobby dave :go away",
+                "ERROR :Closing Link: Kicked by carol (go away)",
+            ],
+        )
+        self.assertIsNone(self.factory.chat.find("dave"))
+
+    def test_info(self) -> None:
+        carol = self.registered("carol")
+        carol.send("INFO")
+        self.assertEqual(
+            carol.lines(),
+            [
+                f"{S} 371 carol :chatsvc-0.1.0: a Twisted chat server",
+                f"{S} 371 carol :On chatsvc since 1970-01-01 00:00:00 UTC",
+                f"{S} 374 carol :End of /INFO list",
+            ],
+        )
