@@ -290,6 +290,8 @@ class Chat:
         member for every arrival.
         """
         self._participants: dict[str, Participant] = {}
+        self.most = 0
+        """The most participants signed on at once so far (IRC's C{LUSERS} shows it)."""
         self._rooms: dict[str, Room] = {}
         self.lobby = self._room(lobby)
         self.accounts = accounts
@@ -358,6 +360,7 @@ class Chat:
             raise GuestsNotAllowed(nick)
         participant = Participant(nick, client, (self.lobby,) if lobby else (), account)
         self._participants[fold(nick)] = participant
+        self.most = max(self.most, len(self._participants))
         if lobby:
             self.lobby._add(participant)
             self._announce(self.lobby, Joined(self.lobby.name, nick), participant)

@@ -175,6 +175,13 @@ class SignOnTests(SynchronousTestCase):
     def test_client_interface(self) -> None:
         self.assertTrue(verifyObject(IChatClient, self.alice))
 
+    def test_most_signed_on_at_once(self) -> None:
+        self.assertEqual(self.chat.most, 0)
+        a = self.chat.sign_on("alice", self.alice)
+        self.chat.sign_on("bob", self.bob)
+        self.chat.sign_off(a)
+        self.assertEqual((len(self.chat), self.chat.most), (1, 2))
+
     def test_sign_on_puts_in_lobby_and_tells_the_others(self) -> None:
         a = self.chat.sign_on("alice", self.alice)
         b = self.chat.sign_on("bob", self.bob)

@@ -188,6 +188,7 @@ class IrcConnection(StreamConnection):
             and self.irc.users.get(fold(self._nick)) is user
         ):
             del self.irc.users[fold(self._nick)]
+            self.irc.left(self._nick, user, self.factory.clock.seconds())
 
     def dropping(self) -> None:
         assert self.session is not None
@@ -471,7 +472,7 @@ class IrcConnection(StreamConnection):
 
     def _lusers(self) -> list[str]:
         chat = self.factory.chat
-        users = len(chat)
+        users, most = len(chat), chat.most
         operators = sum(1 for p in chat if p.operator)
         rooms = len(chat.rooms())
         return [
@@ -482,14 +483,14 @@ class IrcConnection(StreamConnection):
             self._reply(
                 n.RPL_LOCALUSERS,
                 str(users),
-                str(users),
-                f"Current local users {users}, max {users}",
+                str(most),
+                f"Current local users {users}, max {most}",
             ),
             self._reply(
                 n.RPL_GLOBALUSERS,
                 str(users),
-                str(users),
-                f"Current global users {users}, max {users}",
+                str(most),
+                f"Current global users {users}, max {most}",
             ),
         ]
 
@@ -512,6 +513,8 @@ class IrcConnection(StreamConnection):
         if self._user is not None:
             if self.irc.users.get(fold(old)) is self._user:
                 del self.irc.users[fold(old)]
+                if fold(old) != fold(new):
+                    self.irc.left(old, self._user, self.factory.clock.seconds())
             self.irc.users[fold(new)] = self._user
         self._nick = new
         return renamed
@@ -1062,6 +1065,25 @@ def _whois(connection: IrcConnection, params: list[str]) -> None:
     connection._send_lines(lines)
 
 
+def _whowas(connection: IrcConnection, params: list[str]) -> None:
+    nick, irc = params[0], connection.irc
+    count = params[1] if len(params) > 1 else ""
+    most = int(count) if count.lstrip("-").isdigit() and len(count) < 6 else 0
+    lines = []
+    for was in irc.whowas(nick, most):
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(was.until))
+        lines += [
+            connection._reply(
+                n.RPL_WHOWASUSER, was.nick, was.user.user, irc.name, "*", was.user.realname
+            ),
+            connection._reply(n.RPL_WHOISSERVER, was.nick, irc.name, when),
+        ]
+    if not lines:
+        lines.append(connection._reply(n.ERR_WASNOSUCHNICK, nick, "There was no such nickname"))
+    lines.append(connection._reply(n.RPL_ENDOFWHOWAS, nick, "End of WHOWAS"))
+    connection._send_lines(lines)
+
+
 def _mode(connection: IrcConnection, params: list[str]) -> None:
     chat = connection.factory.chat
     target = params[0]
@@ -1315,6 +1337,7 @@ _HANDLERS: dict[str, tuple[_Handler, int, bool]] = {
     "LIST": (_list, 0, False),
     "WHO": (_who, 0, False),
     "WHOIS": (_whois, 0, False),
+    "WHOWAS": (_whowas, 1, False),
     "MODE": (_mode, 1, False),
     "AWAY": (_away, 0, False),
     "USERHOST": (_userhost, 1, False),

@@ -399,6 +399,50 @@ class ChannelTests(IrcTestCase):
             [f"{S} 391 alice chatsvc 61 0 :Thursday January 01 1970 -- 00:01:01 +00:00"],
         )
 
+    def test_lusers_shows_the_most_users_at_once(self) -> None:
+        alice, bob = self.registered("alice"), self.registered("bob")
+        bob.close()
+        alice.send("LUSERS")
+        self.assertEqual(
+            alice.lines()[-2:],
+            [
+                f"{S} 265 alice 1 2 :Current local users 1, max 2",
+                f"{S} 266 alice 1 2 :Current global users 1, max 2",
+            ],
+        )
+
+    def test_whowas(self) -> None:
+        alice = self.registered("alice")
+        bob = self.connect()
+        bob.send("NICK bob", "USER b 0 * :Bob B")
+        bob.send("NICK bobby")
+        bob.close()
+        self.factory.clock.advance(60)  # type: ignore[attr-defined]
+        carol = self.connect()
+        carol.send("NICK bob", "USER c 0 * :Carol")
+        carol.close()
+        alice.lines()
+        alice.send("WHOWAS bob", "WHOWAS BOB 1", "WHOWAS bobby", "WHOWAS carol", "WHOWAS")
+        self.assertEqual(
+            alice.lines(),
+            [
+                f"{S} 314 alice bob ~c chatsvc * Carol",
+                f"{S} 312 alice bob chatsvc :1970-01-01 00:01:00 UTC",
+                f"{S} 314 alice bob ~b chatsvc * :Bob B",
+                f"{S} 312 alice bob chatsvc :1970-01-01 00:00:00 UTC",
+                f"{S} 369 alice bob :End of WHOWAS",
+                f"{S} 314 alice bob ~c chatsvc * Carol",
+                f"{S} 312 alice bob chatsvc :1970-01-01 00:01:00 UTC",
+                f"{S} 369 alice BOB :End of WHOWAS",
+                f"{S} 314 alice bobby ~b chatsvc * :Bob B",
+                f"{S} 312 alice bobby chatsvc :1970-01-01 00:00:00 UTC",
+                f"{S} 369 alice bobby :End of WHOWAS",
+                f"{S} 406 alice carol :There was no such nickname",
+                f"{S} 369 alice carol :End of WHOWAS",
+                f"{S} 461 alice WHOWAS :Not enough parameters",
+            ],
+        )
+
     def test_private_messages_notices_and_away(self) -> None:
         alice, bob = self.registered("alice"), self.registered("bob")
         bob.send("AWAY :lunch")
