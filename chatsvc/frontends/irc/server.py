@@ -21,6 +21,7 @@ import base64
 import binascii
 import contextlib
 import itertools
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
@@ -1010,7 +1011,7 @@ def _who_line(connection: IrcConnection, participant: Participant, where: str) -
 
 def _who(connection: IrcConnection, params: list[str]) -> None:
     chat = connection.factory.chat
-    mask = params[0] if params else "*"
+    mask = params[0] if params and params[0] else "*"
     lines = []
     if mask.startswith("#"):
         try:
@@ -1020,13 +1021,34 @@ def _who(connection: IrcConnection, params: list[str]) -> None:
         if room is not None:
             for participant in sorted(room, key=lambda p: fold(p.nick)):
                 lines.append(_who_line(connection, participant, channel(room.name)))
-    else:
+    elif not any(c in mask for c in "*?") and mask != "0":
         found = chat.find(mask)
         if found is not None:
-            where = channel(found.rooms[0].name) if found.rooms else "*"
-            lines.append(_who_line(connection, found, where))
+            lines.append(_who_line(connection, found, _where(found)))
+    else:
+        me, matches = connection._me(), _mask_matcher("*" if mask == "0" else mask)
+        for participant in sorted(chat, key=lambda p: fold(p.nick)):
+            user = connection.irc.user(participant.nick)
+            if not any(matches(fold(one)) for one in (participant.nick, user.user, user.realname)):
+                continue
+            shared = any(me.in_room(room) for room in participant.rooms)
+            if user.invisible and participant is not me and not shared:
+                continue
+            lines.append(_who_line(connection, participant, _where(participant)))
     lines.append(connection._reply(n.RPL_ENDOFWHO, mask, "End of WHO list"))
     connection._send_lines(lines)
+
+
+def _where(participant: Participant) -> str:
+    """The channel a C{WHO} reply names for a user: its first, or C{*}."""
+    return channel(participant.rooms[0].name) if participant.rooms else "*"
+
+
+def _mask_matcher(mask: str) -> Callable[[str], bool]:
+    """Whether a (folded) name matches the IRC mask C{mask} (C{*}: any run, C{?}: any one)."""
+    pattern = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in fold(mask))
+    compiled = re.compile(pattern, re.DOTALL)
+    return lambda name: compiled.fullmatch(name) is not None
 
 
 def _whois(connection: IrcConnection, params: list[str]) -> None:
@@ -1130,6 +1152,8 @@ def _mode(connection: IrcConnection, params: list[str]) -> None:
             if adding != (char in user_modes):
                 (user_modes.add if adding else user_modes.discard)(char)
                 changed += ("+" if adding else "-") + char
+                if connection._user is not None:
+                    connection._user.invisible = adding
         elif char == "o":
             if not adding and "o" in user_modes:
                 continue  # an account's operator rights are not given up by a mode
@@ -1240,6 +1264,16 @@ def _kill(connection: IrcConnection, params: list[str]) -> None:
     connection._perform(commands.Kick(target.nick, reason))
 
 
+def _links(connection: IrcConnection, params: list[str]) -> None:
+    irc = connection.irc
+    mask = params[-1] if params and params[-1] else "*"
+    lines = []
+    if _mask_matcher(mask)(fold(irc.name)):
+        lines.append(connection._reply(n.RPL_LINKS, irc.name, irc.name, f"0 {irc.network}"))
+    lines.append(connection._reply(n.RPL_ENDOFLINKS, mask, "End of /LINKS list"))
+    connection._send_lines(lines)
+
+
 def _info(connection: IrcConnection, params: list[str]) -> None:
     connection._send_lines(
         [
@@ -1347,6 +1381,7 @@ _HANDLERS: dict[str, tuple[_Handler, int, bool]] = {
     "VERSION": (_version, 0, False),
     "TIME": (_time, 0, False),
     "INFO": (_info, 0, False),
+    "LINKS": (_links, 0, False),
     "OPER": (_oper, 2, False),
     "KILL": (_kill, 1, False),
     "CHATHISTORY": (_chathistory, 1, False),

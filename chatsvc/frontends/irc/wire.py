@@ -81,6 +81,8 @@ class User:
 
     user: str
     realname: str
+    invisible: bool = False
+    """User mode C{+i}: a C{WHO} by mask does not show it to those who share no channel with it."""
 
 
 @attrs.frozen

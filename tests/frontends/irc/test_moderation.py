@@ -217,3 +217,17 @@ class OperTests(IrcTestCase):
                 f"{S} 374 carol :End of /INFO list",
             ],
         )
+
+    def test_links(self) -> None:
+        carol = self.registered("carol")
+        carol.send("LINKS", "LINKS *.org", "LINKS chat*")
+        self.assertEqual(
+            carol.lines(),
+            [
+                f"{S} 364 carol chatsvc chatsvc :0 chatsvc",
+                f"{S} 365 carol * :End of /LINKS list",
+                f"{S} 365 carol *.org :End of /LINKS list",
+                f"{S} 364 carol chatsvc chatsvc :0 chatsvc",
+                f"{S} 365 carol chat* :End of /LINKS list",
+            ],
+        )

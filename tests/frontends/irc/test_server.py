@@ -498,6 +498,47 @@ class ChannelTests(IrcTestCase):
         alice.send("JOIN 0")
         self.assertEqual(alice.lines(), [":alice!~u@chatsvc PART #a", ":alice!~u@chatsvc PART #b"])
 
+    def test_who_by_mask(self) -> None:
+        alice, bob = self.registered("alice"), self.registered("bob")
+        self.registered("Bert")
+        bob.send("MODE bob +i")
+        bob.lines()
+        alice.send("WHO *", "WHO b*", "WHO ?ERT", "WHO bob", "WHO *Real*")
+        bert = f"{S} 352 alice * ~u chatsvc chatsvc Bert H :0 Real Name"
+        me = f"{S} 352 alice * ~u chatsvc chatsvc alice H :0 Real Name"
+        bob_line = f"{S} 352 alice * ~u chatsvc chatsvc bob H :0 Real Name"
+        self.assertEqual(
+            alice.lines(),
+            [
+                me,
+                bert,
+                f"{S} 315 alice * :End of WHO list",
+                bert,
+                f"{S} 315 alice b* :End of WHO list",
+                bert,
+                f"{S} 315 alice ?ERT :End of WHO list",
+                bob_line,
+                f"{S} 315 alice bob :End of WHO list",
+                me,
+                bert,
+                f"{S} 315 alice *Real* :End of WHO list",
+            ],
+            "an invisible user is found by its nickname, not by a mask",
+        )
+        alice.send("JOIN #dev")
+        bob.send("JOIN #dev")
+        alice.lines()
+        alice.send("WHO b*")
+        self.assertEqual(
+            alice.lines(),
+            [
+                bert,
+                f"{S} 352 alice #dev ~u chatsvc chatsvc bob H :0 Real Name",
+                f"{S} 315 alice b* :End of WHO list",
+            ],
+            "but it is by a mask to those it shares a channel with",
+        )
+
     def test_queries(self) -> None:
         alice, bob = self.registered("alice"), self.registered("bob")
         alice.send("JOIN #dev")
