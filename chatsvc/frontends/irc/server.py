@@ -101,6 +101,7 @@ CAPABILITIES = (
     "multi-prefix",
     "sasl",
     "server-time",
+    "userhost-in-names",
 )
 """The IRCv3 capabilities served (C{sasl} only with accounts)."""
 
@@ -523,7 +524,10 @@ class IrcConnection(StreamConnection):
     # Channels
 
     def _prefixed(self, participant: Participant) -> str:
-        return f"@{participant.nick}" if participant.operator else participant.nick
+        name = participant.nick
+        if "userhost-in-names" in self._caps:
+            name = self.irc.mask(name)
+        return f"@{name}" if participant.operator else name
 
     def _names(self, room_name: str) -> list[str]:
         chat = self.factory.chat
@@ -750,8 +754,11 @@ def _user(connection: IrcConnection, params: list[str]) -> None:
     if connection._user is not None or connection.session.stage is Stage.SIGNED_ON:
         connection._numeric(n.ERR_ALREADYREGISTERED, "You may not reregister")
         return
+    if not params[0] or not params[3]:
+        connection._numeric(n.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
+        return
     name = "".join(c for c in params[0] if c.isascii() and (c.isalnum() or c in "-_.")) or "user"
-    connection._user = User(f"~{name}"[:USERLEN], params[3] or name)
+    connection._user = User(f"~{name}"[:USERLEN], params[3])
     connection._try_register()
 
 

@@ -112,6 +112,36 @@ class RegistrationTests(IrcTestCase):
             ],
         )
 
+    def test_user_needs_a_user_name_and_a_real_name(self) -> None:
+        client = self.connect()
+        client.send("NICK alice", "USER u 0 * :", "USER u 0 *")
+        self.assertEqual(
+            client.lines(),
+            [
+                f"{S} 461 * USER :Not enough parameters",
+                f"{S} 461 * USER :Not enough parameters",
+            ],
+        )
+        client.send("USER u 0 * :Alice")
+        self.assertEqual(client.lines(), welcome("alice"))
+
+    def test_userhost_in_names(self) -> None:
+        bob = self.registered("bob")
+        bob.send("JOIN #dev")
+        Connection(self.factory).send("dave", "/join dev")
+        alice = self.connect()
+        alice.send("CAP REQ userhost-in-names", "NICK alice", "USER u 0 * :Alice", "CAP END")
+        alice.lines()
+        alice.send("JOIN #dev")
+        self.assertEqual(
+            alice.lines(),
+            [
+                ":alice!~u@chatsvc JOIN #dev",
+                f"{S} 353 alice = #dev :alice!~u@chatsvc bob!~u@chatsvc dave!dave@chatsvc",
+                f"{S} 366 alice #dev :End of /NAMES list",
+            ],
+        )
+
     def test_cap_holds_registration_until_end(self) -> None:
         client = self.connect()
         client.send("CAP LS 302", "NICK alice", "USER u 0 * :Alice")
@@ -119,7 +149,7 @@ class RegistrationTests(IrcTestCase):
             client.lines(),
             [
                 f"{S} CAP * LS :batch cap-notify draft/chathistory echo-message message-tags "
-                "multi-prefix server-time"
+                "multi-prefix server-time userhost-in-names"
             ],
         )
         client.send("CAP REQ :echo-message multi-prefix")
