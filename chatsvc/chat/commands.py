@@ -106,6 +106,15 @@ class Kick:
 
 
 @attrs.frozen
+class Operator:
+    """Make C{nick} an operator of C{room} (or, not C{given}, no longer one): its operators only."""
+
+    nick: str
+    room: str
+    given: bool = True
+
+
+@attrs.frozen
 class Away:
     """Mark oneself away from the keyboard, for C{reason}; without one, back."""
 
@@ -152,6 +161,7 @@ Command = (
     | Quit
     | Topic
     | Kick
+    | Operator
     | Away
     | History
     | Search

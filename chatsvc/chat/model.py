@@ -37,6 +37,7 @@ from chatsvc.chat.events import (
     Left,
     Message,
     NickChange,
+    OperatorChanged,
     PrivateMessage,
     TopicChanged,
 )
@@ -157,6 +158,12 @@ class NotInRoom(ChatError):
         super().__init__(f"you are not in {name}")
 
 
+class NotAMember(ChatError):
+    def __init__(self, nick: str, room: str) -> None:
+        self.name, self.room = nick, room
+        super().__init__(f"{nick} is not in {room}")
+
+
 class TooManyRooms(ChatError):
     def __init__(self, most: int) -> None:
         super().__init__(f"you are in {most} rooms already, the most one may be in; part one first")
@@ -212,6 +219,8 @@ class Room:
     name: str
     _members: dict[Participant, IChatClient] = attrs.field(factory=dict, repr=False)
     topic: Topic | None = None
+    _operators: set[Participant] = attrs.field(factory=set, repr=False)
+    """Its own operators: whoever made it (joined it empty), and those they made so."""
 
     def __len__(self) -> int:
         return len(self._members)
@@ -235,6 +244,14 @@ class Room:
 
     def _remove(self, participant: Participant) -> None:
         del self._members[participant]
+        self._operators.discard(participant)
+
+    def is_operator(self, participant: Participant) -> bool:
+        """
+        Whether C{participant} may set this room's topic and make others its
+        operators: a chatsvc operator (of every room), or one of the room's own.
+        """
+        return participant.operator or participant in self._operators
 
 
 FanOut = Callable[["Event", Collection[IChatClient], "IChatClient | None"], None]
@@ -497,11 +514,36 @@ class Chat:
         Make C{text} the topic of C{room} (operators only; by default the room
         it joined last), as of C{now}; the whole room is told.
         """
-        if not participant.operator:
-            raise NotAnOperator("set the topic")
         room = self._speaking_in(participant, room)
+        if not room.is_operator(participant):
+            raise NotAnOperator("set the topic")
         room.topic = Topic(_nonempty(text), participant.nick, now)
         changed = TopicChanged(room.name, participant.nick, text)
+        self._broadcast(room, changed)
+        return changed
+
+    def set_operator(
+        self, by: Participant, room: Room, nick: str, given: bool = True
+    ) -> OperatorChanged | None:
+        """
+        Make C{nick} an operator of C{room} (or, not C{given}, no longer one):
+        only the room's operators may, and only for a member of it. The whole
+        room is told; L{None} if nothing changed. A chatsvc operator stays an
+        operator of every room whatever its rooms say.
+        """
+        if not by.in_room(room):
+            raise NotInRoom(room.name)
+        if not room.is_operator(by):
+            raise NotAnOperator("make others operators of a room")
+        target = self.find(nick)
+        if target is None:
+            raise NoSuchUser(nick)
+        if not target.in_room(room):
+            raise NotAMember(target.nick, room.name)
+        if (target in room._operators) == given:
+            return None
+        (room._operators.add if given else room._operators.discard)(target)
+        changed = OperatorChanged(room.name, target.nick, by.nick, given)
         self._broadcast(room, changed)
         return changed
 
@@ -586,6 +628,8 @@ class Chat:
 
     def _enter(self, participant: Participant, name: str) -> Room:
         room = self._room(name)
+        if not room and room is not self.lobby:
+            room._operators.add(participant)  # whoever makes a room runs it
         room._add(participant)
         participant.rooms = (*participant.rooms, room)
         self._announce(room, Joined(room.name, participant.nick), participant)

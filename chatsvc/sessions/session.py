@@ -683,6 +683,16 @@ class Session:
                 room = me.room if name is None else chat.member_of(me, name)
                 chat.set_topic(me, new_topic, self._server.clock.seconds(), room)
                 self._log.info("{nick} set the topic of {room}", nick=me.nick, room=room.name)
+            case commands.Operator(nick=nick, room=name, given=given):
+                changed = chat.set_operator(me, chat.member_of(me, name), nick, given)
+                if changed is not None:
+                    self._log.info(
+                        "{by} {did} {nick} an operator of {room}",
+                        by=me.nick,
+                        did="made" if given else "no longer made",
+                        nick=changed.nick,
+                        room=changed.room,
+                    )
             case commands.Kick(nick=nick, reason=reason):
                 kicked = chat.kick(me, nick, reason)
                 self._log.info(

@@ -47,6 +47,7 @@ from chatsvc.chat.model import (
     NotAnOperator,
     NotInRoom,
     Participant,
+    Room,
     RoomNameInvalid,
     TooManyRooms,
     canonical_room_name,
@@ -85,6 +86,9 @@ AWAYLEN = 200
 
 QUITLEN = 255
 """The longest quit or part reason, in bytes; a longer one is cut."""
+
+MODES_MAX = 4
+"""The most C{+o}/C{-o} changes one C{MODE} command makes."""
 
 SASL_CHUNK = 400
 """Bytes of base64 in one C{AUTHENTICATE} line; a full one means more follows."""
@@ -460,7 +464,7 @@ class IrcConnection(StreamConnection):
             "ELIST=",
             f"KICKLEN={KICKLEN}",
             f"LINELEN={MAX_LINE}",
-            "MODES=0",
+            f"MODES={MODES_MAX}",
             f"NETWORK={self.irc.network}",
             f"NICKLEN={NAME_MAX}",
             "PREFIX=(o)@",
@@ -523,11 +527,11 @@ class IrcConnection(StreamConnection):
 
     # Channels
 
-    def _prefixed(self, participant: Participant) -> str:
+    def _prefixed(self, participant: Participant, room: Room) -> str:
         name = participant.nick
         if "userhost-in-names" in self._caps:
             name = self.irc.mask(name)
-        return f"@{name}" if participant.operator else name
+        return f"@{name}" if room.is_operator(participant) else name
 
     def _names(self, room_name: str) -> list[str]:
         chat = self.factory.chat
@@ -536,7 +540,7 @@ class IrcConnection(StreamConnection):
         except ChatError:
             return [self._reply(n.RPL_ENDOFNAMES, channel(room_name), "End of /NAMES list")]
         members = sorted(room, key=lambda p: fold(p.nick))
-        names = [self._prefixed(p) for p in members]
+        names = [self._prefixed(p, room) for p in members]
         head = f":{self.irc.name} {n.RPL_NAMREPLY} {self.nick} = {channel(room.name)} :"
         room_left = MAX_LINE - 2 - len(head.encode())
         lines: list[str] = []
@@ -950,7 +954,7 @@ def _topic(connection: IrcConnection, params: list[str]) -> None:
     if not connection._me().in_room(found):
         connection._numeric(n.ERR_NOTONCHANNEL, params[0], "You're not on that channel")
         return
-    if not connection._me().operator:
+    if not found.is_operator(connection._me()):
         connection._numeric(n.ERR_CHANOPRIVSNEEDED, params[0], "You're not channel operator")
         return
     text = clip(params[1], TOPICLEN)
@@ -1001,9 +1005,15 @@ def _list(connection: IrcConnection, params: list[str]) -> None:
     connection._send_lines(connection._list(rooms))
 
 
-def _who_line(connection: IrcConnection, participant: Participant, where: str) -> str:
+def _who_line(connection: IrcConnection, participant: Participant, room: Room | None) -> str:
+    """A C{352} line for C{participant}, named in C{room} (L{None}: none, C{*})."""
     user = connection.irc.user(participant.nick)
-    flags = ("G" if participant.away else "H") + ("*@" if participant.operator else "")
+    flags = "G" if participant.away else "H"
+    if participant.operator:
+        flags += "*"
+    if room is not None and room.is_operator(participant):
+        flags += "@"
+    where = "*" if room is None else channel(room.name)
     return connection._reply(
         n.RPL_WHOREPLY,
         where,
@@ -1027,7 +1037,7 @@ def _who(connection: IrcConnection, params: list[str]) -> None:
             room = None
         if room is not None:
             for participant in sorted(room, key=lambda p: fold(p.nick)):
-                lines.append(_who_line(connection, participant, channel(room.name)))
+                lines.append(_who_line(connection, participant, room))
     elif not any(c in mask for c in "*?") and mask != "0":
         found = chat.find(mask)
         if found is not None:
@@ -1046,9 +1056,9 @@ def _who(connection: IrcConnection, params: list[str]) -> None:
     connection._send_lines(lines)
 
 
-def _where(participant: Participant) -> str:
-    """The channel a C{WHO} reply names for a user: its first, or C{*}."""
-    return channel(participant.rooms[0].name) if participant.rooms else "*"
+def _where(participant: Participant) -> Room | None:
+    """The channel a C{WHO} reply names for a user: its first, if any."""
+    return participant.rooms[0] if participant.rooms else None
 
 
 def _mask_matcher(mask: str) -> Callable[[str], bool]:
@@ -1074,12 +1084,13 @@ def _whois(connection: IrcConnection, params: list[str]) -> None:
         )
         return
     irc, user = connection.irc, connection.irc.user(found.nick)
-    prefix = "@" if found.operator else ""
     lines = [
         connection._reply(n.RPL_WHOISUSER, found.nick, user.user, irc.name, "*", user.realname)
     ]
     if found.rooms:
-        rooms = " ".join(prefix + channel(room.name) for room in found.rooms)
+        rooms = " ".join(
+            ("@" if room.is_operator(found) else "") + channel(room.name) for room in found.rooms
+        )
         lines.append(connection._reply(n.RPL_WHOISCHANNELS, found.nick, rooms))
     lines.append(connection._reply(n.RPL_WHOISSERVER, found.nick, irc.name, irc.network))
     if found.operator:
@@ -1118,28 +1129,8 @@ def _mode(connection: IrcConnection, params: list[str]) -> None:
     target = params[0]
     me = connection._me()
     if target.startswith("#"):
-        try:
-            room = chat.room(target[1:])
-        except ChatError:
-            connection._numeric(n.ERR_NOSUCHCHANNEL, target, "No such channel")
-            return
-        if len(params) == 1:
-            connection._numeric(n.RPL_CHANNELMODEIS, channel(room.name), "+nt")
-            return
-        modes = params[1]
-        if modes.lstrip("+") == "b" and len(params) == 2:
-            # No bans (CHANMODES has no list modes), but clients ask for the
-            # list on every join (irssi): it is empty.
-            connection._numeric(n.RPL_ENDOFBANLIST, channel(room.name), "End of channel ban list")
-            return
-        for char in modes:
-            if char not in "+-nt":
-                connection._numeric(n.ERR_UNKNOWNMODE, char, "is unknown mode char to me")
-                return
-        if not me.operator:
-            connection._numeric(n.ERR_CHANOPRIVSNEEDED, target, "You're not channel operator")
-            return
-        return  # +n and +t are always set: nothing changes
+        _channel_mode(connection, params)
+        return
     found = chat.find(target)
     if found is None:
         connection._numeric(n.ERR_NOSUCHNICK, target, "No such nick/channel")
@@ -1169,6 +1160,53 @@ def _mode(connection: IrcConnection, params: list[str]) -> None:
             return
     if changed:
         connection._send_lines([line(connection._mask(), "MODE", me.nick, changed)])
+
+
+def _channel_mode(connection: IrcConnection, params: list[str]) -> None:
+    """
+    C{MODE #chan [changes [nicks]]}: the modes are fixed (C{+nt}) but for
+    C{o}, the channel's operators (C{+o nick}, C{-o nick}); C{b} lists no bans.
+    """
+    chat, target, me = connection.factory.chat, params[0], connection._me()
+    try:
+        room = chat.room(target[1:])
+    except ChatError:
+        connection._numeric(n.ERR_NOSUCHCHANNEL, target, "No such channel")
+        return
+    if len(params) == 1:
+        connection._numeric(n.RPL_CHANNELMODEIS, channel(room.name), "+nt")
+        return
+    modes, arguments = params[1], params[2:]
+    if modes.lstrip("+") == "b" and not arguments:
+        # No bans (CHANMODES has no list modes), but clients ask for the
+        # list on every join (irssi): it is empty.
+        connection._numeric(n.RPL_ENDOFBANLIST, channel(room.name), "End of channel ban list")
+        return
+    for char in modes:
+        if char not in "+-nto":
+            connection._numeric(n.ERR_UNKNOWNMODE, char, "is unknown mode char to me")
+            return
+    if not me.in_room(room):
+        connection._numeric(n.ERR_NOTONCHANNEL, target, "You're not on that channel")
+        return
+    if not room.is_operator(me):
+        connection._numeric(n.ERR_CHANOPRIVSNEEDED, target, "You're not channel operator")
+        return
+    adding, nicks = True, arguments[:MODES_MAX]
+    for char in modes:
+        if char in "+-":
+            adding = char == "+"
+        elif char == "o" and nicks:  # +n and +t are always set: nothing changes
+            nick, nicks = nicks[0], nicks[1:]
+            found = chat.find(nick)
+            if found is None:
+                connection._numeric(n.ERR_NOSUCHNICK, nick, "No such nick/channel")
+            elif not found.in_room(room):
+                connection._numeric(
+                    n.ERR_USERNOTINCHANNEL, found.nick, target, "They aren't on that channel"
+                )
+            else:
+                connection._perform(commands.Operator(found.nick, room.name, adding))
 
 
 def _away(connection: IrcConnection, params: list[str]) -> None:

@@ -28,6 +28,7 @@ from chatsvc.chat.events import (
     Left,
     Message,
     NickChange,
+    OperatorChanged,
     PrivateMessage,
     TopicChanged,
 )
@@ -237,6 +238,8 @@ class IrcEvents:
                 return [line(mask(nick), "PART", channel(room), reason)]
             case NickChange(old=old, new=new):
                 return [line(mask(old), "NICK", new)]
+            case OperatorChanged(room=room, nick=nick, by=by, given=given):
+                return [line(mask(by), "MODE", channel(room), "+o" if given else "-o", nick)]
             case TopicChanged(room=room, nick=nick, text=text):
                 return [line(mask(nick), "TOPIC", channel(room), text)]
             case Kicked(room=room, nick=nick, by=by, reason=reason):

@@ -38,6 +38,7 @@ from chatsvc.chat.events import (
     Left,
     Message,
     NickChange,
+    OperatorChanged,
     PrivateMessage,
     TopicChanged,
 )
@@ -176,6 +177,10 @@ def _format(event: Event) -> str:
             return f"*** {old} is now known as {new}\n"
         case TopicChanged(nick=nick, text=text):
             return f"*** {nick} set the topic: {text}\n"
+        case OperatorChanged(room=room, nick=nick, by=by, given=True):
+            return f"*** {by} made {nick} an operator of {room}\n"
+        case OperatorChanged(room=room, nick=nick, by=by):
+            return f"*** {by} took {nick}'s operator rights in {room}\n"
         case Kicked(nick=nick, by=by, reason=None):
             return f"*** {nick} was kicked by {by}\n"
         case Kicked(nick=nick, by=by, reason=reason):

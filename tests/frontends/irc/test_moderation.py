@@ -231,3 +231,81 @@ class OperTests(IrcTestCase):
                 f"{S} 365 carol chat* :End of /LINKS list",
             ],
         )
+
+
+class ChannelOperatorTests(IrcTestCase):
+    """Whoever makes a channel is its operator (C{@}), and gives and takes C{+o}."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.alice, self.bob = self.registered("alice"), self.registered("bob")
+        self.alice.send("JOIN #dev")
+        self.bob.send("JOIN #dev")
+        self.dave = Connection(self.factory)
+        self.dave.send("dave", "/join dev")
+        self.alice.lines(), self.bob.lines(), self.dave.lines()
+
+    def test_the_maker_is_the_operator(self) -> None:
+        self.bob.send("NAMES #dev", "WHOIS alice", "TOPIC #dev :mine")
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                f"{S} 353 bob = #dev :@alice bob dave",
+                f"{S} 366 bob #dev :End of /NAMES list",
+                f"{S} 311 bob alice ~u chatsvc * :Real Name",
+                f"{S} 319 bob alice @#dev",
+                f"{S} 312 bob alice chatsvc chatsvc",
+                f"{S} 318 bob alice :End of /WHOIS list",
+                f"{S} 482 bob #dev :You're not channel operator",
+            ],
+        )
+        self.alice.send("TOPIC #dev :ours")
+        self.assertEqual(self.bob.lines(), [":alice!~u@chatsvc TOPIC #dev ours"])
+        self.assertEqual(self.dave.lines(), ["*** alice set the topic: ours"])
+
+    def test_giving_and_taking(self) -> None:
+        self.alice.send("MODE #dev +o bob")
+        given = ":alice!~u@chatsvc MODE #dev +o bob"
+        self.assertEqual(self.alice.lines(), [given])
+        self.assertEqual(self.bob.lines(), [given])
+        self.assertEqual(self.dave.lines(), ["*** alice made bob an operator of dev"])
+        self.bob.send("MODE #dev -o+o alice dave", "WHO #dev")
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                ":bob!~u@chatsvc MODE #dev -o alice",
+                ":bob!~u@chatsvc MODE #dev +o dave",
+                f"{S} 352 bob #dev ~u chatsvc chatsvc alice H :0 Real Name",
+                f"{S} 352 bob #dev ~u chatsvc chatsvc bob H@ :0 Real Name",
+                f"{S} 352 bob #dev dave chatsvc chatsvc dave H@ :0 dave",
+                f"{S} 315 bob #dev :End of WHO list",
+            ],
+        )
+        self.assertEqual(
+            self.dave.lines(),
+            ["*** bob took alice's operator rights in dev", "*** bob made dave an operator of dev"],
+        )
+        self.alice.lines()
+        self.alice.send("MODE #dev +o alice")
+        self.assertEqual(self.alice.lines(), [f"{S} 482 alice #dev :You're not channel operator"])
+
+    def test_refusals(self) -> None:
+        carol = self.registered("carol")
+        carol.send("MODE #dev +o carol", "MODE #nowhere +o carol")
+        self.alice.send("MODE #dev +o nobody", "MODE #dev +o carol", "MODE #dev +o alice")
+        self.assertEqual(
+            carol.lines(),
+            [
+                f"{S} 442 carol #dev :You're not on that channel",
+                f"{S} 403 carol #nowhere :No such channel",
+            ],
+        )
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                f"{S} 401 alice nobody :No such nick/channel",
+                f"{S} 441 alice carol #dev :They aren't on that channel",
+            ],
+            "and nothing for a change that changes nothing",
+        )
+        self.assertEqual(self.bob.lines(), [])

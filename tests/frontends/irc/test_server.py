@@ -57,7 +57,7 @@ def welcome(nick: str, user: str = "~u", users: int = 1, rooms: int = 1) -> list
         f"{S} 003 {nick} :This server was created 1970-01-01 00:00:00 UTC",
         f"{S} 004 {nick} chatsvc chatsvc-0.1.0 io nt o",
         f"{S} 005 {nick} AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 CHANMODES=,,,nt "
-        "CHANNELLEN=33 CHANTYPES=# CHATHISTORY=500 ELIST= KICKLEN=255 LINELEN=512 MODES=0 "
+        "CHANNELLEN=33 CHANTYPES=# CHATHISTORY=500 ELIST= KICKLEN=255 LINELEN=512 MODES=4 "
         "NETWORK=chatsvc :are supported by this server",
         f"{S} 005 {nick} NICKLEN=32 PREFIX=(o)@ TOPICLEN=390 USERLEN=10 "
         ":are supported by this server",
@@ -137,7 +137,7 @@ class RegistrationTests(IrcTestCase):
             alice.lines(),
             [
                 ":alice!~u@chatsvc JOIN #dev",
-                f"{S} 353 alice = #dev :alice!~u@chatsvc bob!~u@chatsvc dave!dave@chatsvc",
+                f"{S} 353 alice = #dev :alice!~u@chatsvc @bob!~u@chatsvc dave!dave@chatsvc",
                 f"{S} 366 alice #dev :End of /NAMES list",
             ],
         )
@@ -346,7 +346,7 @@ class ChannelTests(IrcTestCase):
             alice.lines(),
             [
                 ":alice!~u@chatsvc JOIN #dev",
-                f"{S} 353 alice = #dev :alice",
+                f"{S} 353 alice = #dev :@alice",
                 f"{S} 366 alice #dev :End of /NAMES list",
             ],
         )
@@ -355,7 +355,7 @@ class ChannelTests(IrcTestCase):
             bob.lines(),
             [
                 ":bob!~u@chatsvc JOIN #dev",
-                f"{S} 353 bob = #dev :alice bob",
+                f"{S} 353 bob = #dev :@alice bob",
                 f"{S} 366 bob #dev :End of /NAMES list",
             ],
         )
@@ -592,12 +592,12 @@ class ChannelTests(IrcTestCase):
         self.assertEqual(
             alice.lines(),
             [
-                f"{S} 353 alice = #dev :alice",
+                f"{S} 353 alice = #dev :@alice",
                 f"{S} 366 alice #dev :End of /NAMES list",
                 f"{S} 321 alice Channel :Users  Name",
                 f"{S} 322 alice #dev 1 :",
                 f"{S} 323 alice :End of /LIST",
-                f"{S} 352 alice #dev ~u chatsvc chatsvc alice H :0 Real Name",
+                f"{S} 352 alice #dev ~u chatsvc chatsvc alice H@ :0 Real Name",
                 f"{S} 315 alice #dev :End of WHO list",
                 f"{S} 311 bob bob ~u chatsvc * :Real Name".replace("bob bob", "alice bob"),
                 f"{S} 312 alice bob chatsvc chatsvc",
