@@ -441,7 +441,7 @@ class IrcConnection(StreamConnection):
             self._reply(n.RPL_WELCOME, f"Welcome to the {self.irc.network} IRC Network {me}"),
             self._reply(n.RPL_YOURHOST, f"Your host is {server}, running version {version}"),
             self._reply(n.RPL_CREATED, f"This server was created {created}"),
-            self._reply(n.RPL_MYINFO, server, version, "io", "nt", "o"),
+            self._reply(n.RPL_MYINFO, server, version, "iow", "nt", "o"),
         ]
         lines += self._isupport()
         lines += self._lusers()
@@ -1146,11 +1146,11 @@ def _mode(connection: IrcConnection, params: list[str]) -> None:
     for char in params[1]:
         if char in "+-":
             adding = char == "+"
-        elif char == "i":
+        elif char in "iw":
             if adding != (char in user_modes):
                 (user_modes.add if adding else user_modes.discard)(char)
                 changed += ("+" if adding else "-") + char
-                if connection._user is not None:
+                if char == "i" and connection._user is not None:
                     connection._user.invisible = adding
         elif char == "o":
             if not adding and "o" in user_modes:
@@ -1309,6 +1309,21 @@ def _kill(connection: IrcConnection, params: list[str]) -> None:
     connection._perform(commands.Kick(target.nick, reason))
 
 
+def _wallops(connection: IrcConnection, params: list[str]) -> None:
+    me = connection._me()
+    if not me.operator:
+        connection._numeric(n.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+        return
+    wallops = [line(connection._mask(), "WALLOPS", clip(params[0], TOPICLEN))]
+    # To every IRC user with +w (the sender too, so that it sees it went out).
+    for participant in connection.factory.chat:
+        client = participant.client
+        if isinstance(client, IrcConnection) and (
+            "w" in client._user_modes or client is connection
+        ):
+            client._send_lines(wallops)
+
+
 def _links(connection: IrcConnection, params: list[str]) -> None:
     irc = connection.irc
     mask = params[-1] if params and params[-1] else "*"
@@ -1427,6 +1442,7 @@ _HANDLERS: dict[str, tuple[_Handler, int, bool]] = {
     "TIME": (_time, 0, False),
     "INFO": (_info, 0, False),
     "LINKS": (_links, 0, False),
+    "WALLOPS": (_wallops, 1, False),
     "OPER": (_oper, 2, False),
     "KILL": (_kill, 1, False),
     "CHATHISTORY": (_chathistory, 1, False),

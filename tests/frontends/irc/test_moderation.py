@@ -206,6 +206,24 @@ class OperTests(IrcTestCase):
         )
         self.assertIsNone(self.factory.chat.find("dave"))
 
+    def test_wallops(self) -> None:
+        carol, dave, erin = (
+            self.registered("carol"),
+            self.registered("dave"),
+            self.registered("erin"),
+        )
+        dave.send("MODE dave +w")
+        dave.lines()
+        erin.send("WALLOPS :hi")
+        self.assertEqual(
+            erin.lines(), [f"{S} 481 erin :Permission Denied- You're not an IRC operator"]
+        )
+        carol.send("OPER bob hunter2")
+        carol.lines()
+        carol.send("WALLOPS :restart at noon")
+        wallops = ":carol!~u@chatsvc WALLOPS :restart at noon"
+        self.assertEqual((carol.lines(), dave.lines(), erin.lines()), ([wallops], [wallops], []))
+
     def test_info(self) -> None:
         carol = self.registered("carol")
         carol.send("INFO")

@@ -55,7 +55,7 @@ def welcome(nick: str, user: str = "~u", users: int = 1, rooms: int = 1) -> list
         f"{S} 001 {nick} :Welcome to the chatsvc IRC Network {nick}!{user}@chatsvc",
         f"{S} 002 {nick} :Your host is chatsvc, running version chatsvc-0.1.0",
         f"{S} 003 {nick} :This server was created 1970-01-01 00:00:00 UTC",
-        f"{S} 004 {nick} chatsvc chatsvc-0.1.0 io nt o",
+        f"{S} 004 {nick} chatsvc chatsvc-0.1.0 iow nt o",
         f"{S} 005 {nick} AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 CHANMODES=,,,nt "
         "CHANNELLEN=33 CHANTYPES=# CHATHISTORY=500 ELIST= KICKLEN=255 LINELEN=512 MODES=4 "
         "NETWORK=chatsvc :are supported by this server",
