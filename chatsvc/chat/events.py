@@ -112,6 +112,15 @@ class OperatorChanged:
     given: bool = True
 
 
+@attrs.frozen
+class Invited:
+    """C{by}, in C{room}, asks C{nick} to join it; told to C{nick} alone."""
+
+    room: str
+    nick: str
+    by: str
+
+
 Event = (
     Joined
     | Left
@@ -122,4 +131,5 @@ Event = (
     | TopicChanged
     | Kicked
     | OperatorChanged
+    | Invited
 )

@@ -32,6 +32,7 @@ from zope.interface import implementer
 from chatsvc.chat.events import (
     Action,
     Event,
+    Invited,
     Joined,
     Kicked,
     Left,
@@ -162,6 +163,12 @@ class NotAMember(ChatError):
     def __init__(self, nick: str, room: str) -> None:
         self.name, self.room = nick, room
         super().__init__(f"{nick} is not in {room}")
+
+
+class AlreadyInRoom(ChatError):
+    def __init__(self, nick: str, room: str) -> None:
+        self.name, self.room = nick, room
+        super().__init__(f"{nick} is already in {room}")
 
 
 class TooManyRooms(ChatError):
@@ -546,6 +553,22 @@ class Chat:
         changed = OperatorChanged(room.name, target.nick, by.nick, given)
         self._broadcast(room, changed)
         return changed
+
+    def invite(self, by: Participant, room: Room, nick: str) -> Invited:
+        """
+        Ask C{nick} to join C{room}, which C{by} is in and C{nick} is not; C{nick}
+        alone is told (joining is open to all: the invitation is only news).
+        """
+        if not by.in_room(room):
+            raise NotInRoom(room.name)
+        target = self.find(nick)
+        if target is None:
+            raise NoSuchUser(nick)
+        if target.in_room(room):
+            raise AlreadyInRoom(target.nick, room.name)
+        invited = Invited(room.name, target.nick, by.nick)
+        target.client.deliver(invited)
+        return invited
 
     def kick(self, operator: Participant, nick: str, reason: str | None = None) -> Kicked:
         """

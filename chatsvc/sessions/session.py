@@ -693,6 +693,11 @@ class Session:
                         nick=changed.nick,
                         room=changed.room,
                     )
+            case commands.Invite(nick=nick, room=name):
+                room = me.room if name is None else chat.member_of(me, name)
+                invited = chat.invite(me, room, nick)
+                guest = chat.find(invited.nick)
+                self._show(results.InviteSent(invited, None if guest is None else guest.away))
             case commands.Kick(nick=nick, reason=reason):
                 kicked = chat.kick(me, nick, reason)
                 self._log.info(

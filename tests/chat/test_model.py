@@ -9,6 +9,7 @@ from zope.interface.verify import verifyObject
 from chatsvc.chat.events import (
     Action,
     Event,
+    Invited,
     Joined,
     Kicked,
     Left,
@@ -22,6 +23,7 @@ from chatsvc.chat.interfaces import IAccount, IAccountNames, IChatClient
 from chatsvc.chat.model import (
     LOBBY,
     Account,
+    AlreadyInRoom,
     Chat,
     ChatError,
     GuestsNotAllowed,
@@ -490,6 +492,16 @@ class RoomOperatorTests(SynchronousTestCase):
         with self.assertRaises(NotAMember) as caught:
             self.chat.set_operator(bob, self.dev, "carol")
         self.assertEqual(str(caught.exception), "carol is not in dev")
+
+    def test_invite(self) -> None:
+        alice, carol = self.p["alice"], self.p["carol"]
+        invited = self.chat.invite(alice, self.dev, "CAROL")
+        self.assertEqual(invited, Invited("dev", "carol", "alice"))
+        self.assertEqual(self.clients["carol"].take(), [invited])
+        self.assertEqual(self.clients["alice"].take() + self.clients["bob"].take(), [])
+        self.assertRaises(AlreadyInRoom, self.chat.invite, alice, self.dev, "bob")
+        self.assertRaises(NoSuchUser, self.chat.invite, alice, self.dev, "nobody")
+        self.assertRaises(NotInRoom, self.chat.invite, carol, self.dev, "alice")
 
     def test_leaving_ends_it(self) -> None:
         alice = self.p["alice"]

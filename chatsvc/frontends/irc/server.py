@@ -304,6 +304,11 @@ class IrcConnection(StreamConnection):
                 return []
             case results.PrivateSent(message=message, away=away):
                 return [] if away is None else [self._reply(n.RPL_AWAY, message.recipient, away)]
+            case results.InviteSent(invitation=invitation, away=away):
+                lines = [self._reply(n.RPL_INVITING, invitation.nick, channel(invitation.room))]
+                if away is not None:
+                    lines.append(self._reply(n.RPL_AWAY, invitation.nick, away))
+                return lines
             case results.Away(reason=reason):
                 if reason is None:
                     return [self._reply(n.RPL_UNAWAY, "You are no longer marked as being away")]
@@ -984,6 +989,22 @@ def _kick(connection: IrcConnection, params: list[str]) -> None:
         connection._perform(commands.Kick(target.nick, reason))
 
 
+def _invite(connection: IrcConnection, params: list[str]) -> None:
+    chat = connection.factory.chat
+    nick, name = params[0], params[1]
+    target = chat.find(nick)
+    if target is None:
+        connection._numeric(n.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        return
+    room = connection._member_room(name)
+    if room is None:
+        return
+    if any(fold(r.name) == fold(room) for r in target.rooms):
+        connection._numeric(n.ERR_USERONCHANNEL, target.nick, name, "is already on channel")
+        return
+    connection._perform(commands.Invite(target.nick, room))
+
+
 def _names(connection: IrcConnection, params: list[str]) -> None:
     if not params or not params[0]:
         connection._numeric(n.RPL_ENDOFNAMES, "*", "End of /NAMES list")
@@ -1427,6 +1448,7 @@ _HANDLERS: dict[str, tuple[_Handler, int, bool]] = {
     "NOTICE": (_message(notice=True), 0, False),
     "TOPIC": (_topic, 1, False),
     "KICK": (_kick, 2, False),
+    "INVITE": (_invite, 2, False),
     "NAMES": (_names, 0, False),
     "LIST": (_list, 0, False),
     "WHO": (_who, 0, False),

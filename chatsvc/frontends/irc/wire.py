@@ -23,6 +23,7 @@ from twisted.internet.interfaces import IReactorTime
 from chatsvc.chat.events import (
     Action,
     Event,
+    Invited,
     Joined,
     Kicked,
     Left,
@@ -238,6 +239,8 @@ class IrcEvents:
                 return [line(mask(nick), "PART", channel(room), reason)]
             case NickChange(old=old, new=new):
                 return [line(mask(old), "NICK", new)]
+            case Invited(room=room, nick=nick, by=by):
+                return [line(mask(by), "INVITE", nick, channel(room))]
             case OperatorChanged(room=room, nick=nick, by=by, given=given):
                 return [line(mask(by), "MODE", channel(room), "+o" if given else "-o", nick)]
             case TopicChanged(room=room, nick=nick, text=text):

@@ -33,6 +33,7 @@ from chatsvc.chat.commands import HELP, HISTORY_CAPPED
 from chatsvc.chat.events import (
     Action,
     Event,
+    Invited,
     Joined,
     Kicked,
     Left,
@@ -53,6 +54,7 @@ from chatsvc.sessions.results import (
     HistoryCapped,
     HistoryFound,
     HistoryUnavailable,
+    InviteSent,
     KickedOut,
     Members,
     NicknamePrompt,
@@ -177,6 +179,8 @@ def _format(event: Event) -> str:
             return f"*** {old} is now known as {new}\n"
         case TopicChanged(nick=nick, text=text):
             return f"*** {nick} set the topic: {text}\n"
+        case Invited(room=room, by=by):
+            return f"*** {by} invites you to {room} (/join {room})\n"
         case OperatorChanged(room=room, nick=nick, by=by, given=True):
             return f"*** {by} made {nick} an operator of {room}\n"
         case OperatorChanged(room=room, nick=nick, by=by):
@@ -383,6 +387,11 @@ class LineRenderer:
                 if away is None:
                     return own
                 return own + notice(f"{message.recipient} is away: {away}", limit)
+            case InviteSent(invitation=invitation, away=away):
+                told = notice(f"You invited {invitation.nick} to {invitation.room}", limit)
+                if away is None:
+                    return told
+                return told + notice(f"{invitation.nick} is away: {away}", limit)
             case Away(reason=reason):
                 if reason is None:
                     return notice("You are no longer marked as away", limit)

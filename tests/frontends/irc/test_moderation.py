@@ -327,3 +327,39 @@ class ChannelOperatorTests(IrcTestCase):
             "and nothing for a change that changes nothing",
         )
         self.assertEqual(self.bob.lines(), [])
+
+    def test_invite(self) -> None:
+        carol = self.registered("carol")
+        carol.send("AWAY :lunch")
+        carol.lines()
+        self.alice.send("INVITE carol #dev", "INVITE dave #dev")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                f"{S} 341 alice carol #dev",
+                f"{S} 301 alice carol lunch",
+                f"{S} 443 alice dave #dev :is already on channel",
+            ],
+        )
+        self.assertEqual(carol.lines(), [":alice!~u@chatsvc INVITE carol #dev"])
+        self.assertEqual(self.bob.lines(), [], "only the one invited is told")
+        self.dave.send("/join lobby")
+        self.dave.lines(), self.bob.lines()
+        self.bob.send("INVITE dave #dev")
+        self.assertEqual(self.bob.lines(), [f"{S} 341 bob dave #dev"])
+        self.assertEqual(self.dave.lines(), ["*** bob invites you to dev (/join dev)"])
+
+    def test_invite_refused(self) -> None:
+        carol = self.registered("carol")
+        carol.send("INVITE bob #dev", "INVITE nobody #dev", "INVITE bob #nowhere", "INVITE bob")
+        self.alice.send("INVITE bob #dev")
+        self.assertEqual(
+            carol.lines(),
+            [
+                f"{S} 442 carol #dev :You're not on that channel",
+                f"{S} 401 carol nobody :No such nick/channel",
+                f"{S} 403 carol #nowhere :No such channel",
+                f"{S} 461 carol INVITE :Not enough parameters",
+            ],
+        )
+        self.assertEqual(self.alice.lines(), [f"{S} 443 alice bob #dev :is already on channel"])
