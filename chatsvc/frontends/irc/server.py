@@ -1298,6 +1298,9 @@ def _oper(connection: IrcConnection, params: list[str]) -> None:
     if connection.factory.portal is None:
         connection._numeric(n.ERR_NOOPERHOST, "No operators here")
         return
+    if me.account is not None and fold(me.account.name) != fold(params[0]):
+        connection._numeric(n.ERR_NOOPERHOST, f"You are logged in to {me.account.name}")
+        return
 
     def checked(account: Account | None) -> None:
         if session.participant is not me:

@@ -184,6 +184,19 @@ class OperTests(IrcTestCase):
         )
         self.assertTrue(carol.transport.disconnecting)
 
+    def test_oper_logged_in_to_another_account(self) -> None:
+        alice = self.connect()
+        alice.send("PASS secret", "NICK alice", "USER u 0 * :A")
+        alice.lines()
+        alice.send("OPER bob hunter2", "OPER alice secret")
+        self.assertEqual(
+            alice.lines(),
+            [
+                f"{S} 491 alice :You are logged in to alice",
+                f"{S} 491 alice :alice is not an operator",
+            ],
+        )
+
     def test_kill(self) -> None:
         carol, dave = self.registered("carol"), self.registered("dave")
         dave.send("KILL carol :go away", "KILL dave")
