@@ -228,6 +228,8 @@ class Room:
     topic: Topic | None = None
     _operators: set[Participant] = attrs.field(factory=set, repr=False)
     """Its own operators: whoever made it (joined it empty), and those they made so."""
+    created: float | None = None
+    """When it was made (seconds since the epoch), if its maker said (L{Chat.join})."""
 
     def __len__(self) -> int:
         return len(self._members)
@@ -449,15 +451,15 @@ class Chat:
         )
         return old
 
-    def join(self, participant: Participant, name: str) -> Room:
+    def join(self, participant: Participant, name: str, now: float | None = None) -> Room:
         """
-        Put C{participant} in the room C{name} too, making it if need be; the
-        room is told.
+        Put C{participant} in the room C{name} too, making it if need be (as
+        of C{now}, if given); the room is told.
         """
         name = self._joinable(participant, name)
         if len(participant.rooms) >= self.max_rooms:
             raise TooManyRooms(self.max_rooms)
-        return self._enter(participant, name)
+        return self._enter(participant, name, now)
 
     def part(self, participant: Participant, name: str, reason: str | None = None) -> Room:
         """C{participant} leaves the room C{name}, which is told; it stays in its others."""
@@ -465,16 +467,22 @@ class Chat:
         self._leave(participant, room, reason or None)
         return room
 
-    def move(self, participant: Participant, name: str, room: Room | None = None) -> Room:
+    def move(
+        self,
+        participant: Participant,
+        name: str,
+        room: Room | None = None,
+        now: float | None = None,
+    ) -> Room:
         """
         C{participant} leaves C{room} (by default the one it joined last) for
-        the room C{name}, as one-room wires do: C{room} is told it left, then
-        the new room that it joined.
+        the room C{name} (made as of C{now} if need be), as one-room wires do:
+        C{room} is told it left, then the new room that it joined.
         """
         name = self._joinable(participant, name)
         room = self._speaking_in(participant, room)
         self._leave(participant, room, None)
-        return self._enter(participant, name)
+        return self._enter(participant, name, now)
 
     def set_away(self, participant: Participant, reason: str | None) -> None:
         """Mark C{participant} away for C{reason}, or (L{None}, or blank) back."""
@@ -649,10 +657,11 @@ class Chat:
                 raise ChatError(f"you are already in {room.name}")
         return name
 
-    def _enter(self, participant: Participant, name: str) -> Room:
+    def _enter(self, participant: Participant, name: str, now: float | None = None) -> Room:
         room = self._room(name)
         if not room and room is not self.lobby:
             room._operators.add(participant)  # whoever makes a room runs it
+            room.created = now
         room._add(participant)
         participant.rooms = (*participant.rooms, room)
         self._announce(room, Joined(room.name, participant.nick), participant)

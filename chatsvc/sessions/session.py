@@ -639,7 +639,7 @@ class Session:
                 chat.set_away(me, reason)
                 self._show(results.Away(me.away))
             case commands.Enter(room=name):
-                room = chat.join(me, name)
+                room = chat.join(me, name, self._server.clock.seconds())
                 self._log.info("{nick} joined {room}", nick=me.nick, room=room.name)
                 self._entered(room)
             case commands.Leave(room=name, reason=reason):
@@ -712,7 +712,7 @@ class Session:
     def _move(self, me: Participant, name: str) -> None:
         """To the room C{name}, from the one it is in: one room at a time, as the line protocol."""
         old = me.room.name
-        room = self._server.chat.move(me, name)
+        room = self._server.chat.move(me, name, now=self._server.clock.seconds())
         self._log.info("{nick} left {old} for {new}", nick=me.nick, old=old, new=room.name)
         self._entered(room)
 

@@ -469,6 +469,13 @@ class RoomOperatorTests(SynchronousTestCase):
         self.chat.set_topic(alice, "ship it", 10.0, self.dev)
         self.assertRaises(NotAnOperator, self.chat.set_topic, bob, "no", 11.0, self.dev)
 
+    def test_when_it_was_made(self) -> None:
+        self.assertIsNone(self.dev.created, "not said")
+        ops = self.chat.join(self.p["carol"], "ops", now=60.0)
+        self.chat.join(self.p["alice"], "ops", now=90.0)
+        moved = self.chat.move(self.p["bob"], "attic", now=120.0)
+        self.assertEqual((ops.created, moved.created), (60.0, 120.0))
+
     def test_not_of_the_lobby(self) -> None:
         lobby = self.chat.join(self.p["carol"], LOBBY)
         self.assertFalse(lobby.is_operator(self.p["carol"]))

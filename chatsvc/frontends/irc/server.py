@@ -1195,7 +1195,12 @@ def _channel_mode(connection: IrcConnection, params: list[str]) -> None:
         connection._numeric(n.ERR_NOSUCHCHANNEL, target, "No such channel")
         return
     if len(params) == 1:
-        connection._numeric(n.RPL_CHANNELMODEIS, channel(room.name), "+nt")
+        lines = [connection._reply(n.RPL_CHANNELMODEIS, channel(room.name), "+nt")]
+        if room.created is not None:
+            lines.append(
+                connection._reply(n.RPL_CREATIONTIME, channel(room.name), str(int(room.created)))
+            )
+        connection._send_lines(lines)
         return
     modes, arguments = params[1], params[2:]
     if modes.lstrip("+") == "b" and not arguments:

@@ -21,6 +21,7 @@ class JoinQueryTests(IrcTestCase):
             alice.lines(),
             [
                 f"{S} 324 alice #dev +nt",
+                f"{S} 329 alice #dev 0",
                 f"{S} 352 alice #dev ~u chatsvc chatsvc alice H@ :0 Real Name",
                 f"{S} 315 alice #dev :End of WHO list",
                 f"{S} 368 alice #dev :End of channel ban list",

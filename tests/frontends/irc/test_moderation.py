@@ -294,6 +294,25 @@ class ChannelOperatorTests(IrcTestCase):
         self.assertEqual(self.bob.lines(), [":alice!~u@chatsvc TOPIC #dev ours"])
         self.assertEqual(self.dave.lines(), ["*** alice set the topic: ours"])
 
+    def test_creation_time(self) -> None:
+        self.factory.clock.advance(60)  # type: ignore[attr-defined]
+        self.bob.send("JOIN #ops", "MODE #ops", "MODE #dev")
+        self.bob.lines()
+        self.dave.send("/join attic")
+        self.bob.send("MODE #ops", "MODE #attic")
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                ":dave!dave@chatsvc PART #dev",
+                f"{S} 324 bob #ops +nt",
+                f"{S} 329 bob #ops 60",
+                f"{S} 324 bob #attic +nt",
+                f"{S} 329 bob #attic 60",
+            ],
+        )
+        self.bob.send("MODE #lobby")
+        self.assertEqual(self.bob.lines(), [f"{S} 324 bob #lobby +nt"], "made with the chat")
+
     def test_giving_and_taking(self) -> None:
         self.alice.send("MODE #dev +o bob")
         given = ":alice!~u@chatsvc MODE #dev +o bob"

@@ -608,6 +608,7 @@ class ChannelTests(IrcTestCase):
                 f"{S} 302 alice :alice=+~u@chatsvc bob=-~u@chatsvc",
                 f"{S} 303 alice :alice bob",
                 f"{S} 324 alice #dev +nt",
+                f"{S} 329 alice #dev 0",
                 f"{S} 368 alice #dev :End of channel ban list",
                 f"{S} 221 alice +",
                 ":alice!~u@chatsvc MODE alice +i",
