@@ -106,6 +106,23 @@ class Kick:
 
 
 @attrs.frozen
+class Operator:
+    """Make C{nick} an operator of C{room} (or, not C{given}, no longer one): its operators only."""
+
+    nick: str
+    room: str
+    given: bool = True
+
+
+@attrs.frozen
+class Invite:
+    """Ask C{nick} to join C{room} (by default the room one joined last), a room one is in."""
+
+    nick: str
+    room: str | None = None
+
+
+@attrs.frozen
 class Away:
     """Mark oneself away from the keyboard, for C{reason}; without one, back."""
 
@@ -153,6 +170,8 @@ Command = (
     | Quit
     | Topic
     | Kick
+    | Operator
+    | Invite
     | Away
     | History
     | Search
@@ -279,6 +298,7 @@ COMMANDS: dict[str, _Spec] = {
     "rooms": _Spec("/rooms", "list the rooms and how many are in each", _no_arguments(Rooms)),
     "who": _Spec("/who [ROOM]", "list who is in your room, or in ROOM", _optional_word(Who)),
     "msg": _Spec("/msg NICK TEXT", "send TEXT to NICK alone", _word_and_text(Msg)),
+    "invite": _Spec("/invite NICK", "ask NICK to join your room", _one_word(Invite)),
     "me": _Spec("/me ACTION", "tell your room what you are doing", _text(Me)),
     "away": _Spec("/away [REASON]", "say you are away, and why; without REASON: back", _away),
     "history": _Spec("/history [N]", "the last N lines said in your room (default 20)", _history),

@@ -99,4 +99,37 @@ class Kicked:
     reason: str | None = None
 
 
-Event = Joined | Left | Message | Action | PrivateMessage | NickChange | TopicChanged | Kicked
+@attrs.frozen
+class OperatorChanged:
+    """
+    C{by} made C{nick} an operator of C{room} (or, not C{given}, took that
+    from it); told to the whole room.
+    """
+
+    room: str
+    nick: str
+    by: str
+    given: bool = True
+
+
+@attrs.frozen
+class Invited:
+    """C{by}, in C{room}, asks C{nick} to join it; told to C{nick} alone."""
+
+    room: str
+    nick: str
+    by: str
+
+
+Event = (
+    Joined
+    | Left
+    | Message
+    | Action
+    | PrivateMessage
+    | NickChange
+    | TopicChanged
+    | Kicked
+    | OperatorChanged
+    | Invited
+)

@@ -32,11 +32,13 @@ from zope.interface import implementer
 from chatsvc.chat.events import (
     Action,
     Event,
+    Invited,
     Joined,
     Kicked,
     Left,
     Message,
     NickChange,
+    OperatorChanged,
     PrivateMessage,
     TopicChanged,
 )
@@ -157,6 +159,18 @@ class NotInRoom(ChatError):
         super().__init__(f"you are not in {name}")
 
 
+class NotAMember(ChatError):
+    def __init__(self, nick: str, room: str) -> None:
+        self.name, self.room = nick, room
+        super().__init__(f"{nick} is not in {room}")
+
+
+class AlreadyInRoom(ChatError):
+    def __init__(self, nick: str, room: str) -> None:
+        self.name, self.room = nick, room
+        super().__init__(f"{nick} is already in {room}")
+
+
 class TooManyRooms(ChatError):
     def __init__(self, most: int) -> None:
         super().__init__(f"you are in {most} rooms already, the most one may be in; part one first")
@@ -212,6 +226,10 @@ class Room:
     name: str
     _members: dict[Participant, IChatClient] = attrs.field(factory=dict, repr=False)
     topic: Topic | None = None
+    _operators: set[Participant] = attrs.field(factory=set, repr=False)
+    """Its own operators: whoever made it (joined it empty), and those they made so."""
+    created: float | None = None
+    """When it was made (seconds since the epoch), if its maker said (L{Chat.join})."""
 
     def __len__(self) -> int:
         return len(self._members)
@@ -235,6 +253,14 @@ class Room:
 
     def _remove(self, participant: Participant) -> None:
         del self._members[participant]
+        self._operators.discard(participant)
+
+    def is_operator(self, participant: Participant) -> bool:
+        """
+        Whether C{participant} may set this room's topic and make others its
+        operators: a chatsvc operator (of every room), or one of the room's own.
+        """
+        return participant.operator or participant in self._operators
 
 
 FanOut = Callable[["Event", Collection[IChatClient], "IChatClient | None"], None]
@@ -290,6 +316,8 @@ class Chat:
         member for every arrival.
         """
         self._participants: dict[str, Participant] = {}
+        self.most = 0
+        """The most participants signed on at once so far (IRC's C{LUSERS} shows it)."""
         self._rooms: dict[str, Room] = {}
         self.lobby = self._room(lobby)
         self.accounts = accounts
@@ -358,6 +386,7 @@ class Chat:
             raise GuestsNotAllowed(nick)
         participant = Participant(nick, client, (self.lobby,) if lobby else (), account)
         self._participants[fold(nick)] = participant
+        self.most = max(self.most, len(self._participants))
         if lobby:
             self.lobby._add(participant)
             self._announce(self.lobby, Joined(self.lobby.name, nick), participant)
@@ -422,15 +451,15 @@ class Chat:
         )
         return old
 
-    def join(self, participant: Participant, name: str) -> Room:
+    def join(self, participant: Participant, name: str, now: float | None = None) -> Room:
         """
-        Put C{participant} in the room C{name} too, making it if need be; the
-        room is told.
+        Put C{participant} in the room C{name} too, making it if need be (as
+        of C{now}, if given); the room is told.
         """
         name = self._joinable(participant, name)
         if len(participant.rooms) >= self.max_rooms:
             raise TooManyRooms(self.max_rooms)
-        return self._enter(participant, name)
+        return self._enter(participant, name, now)
 
     def part(self, participant: Participant, name: str, reason: str | None = None) -> Room:
         """C{participant} leaves the room C{name}, which is told; it stays in its others."""
@@ -438,16 +467,22 @@ class Chat:
         self._leave(participant, room, reason or None)
         return room
 
-    def move(self, participant: Participant, name: str, room: Room | None = None) -> Room:
+    def move(
+        self,
+        participant: Participant,
+        name: str,
+        room: Room | None = None,
+        now: float | None = None,
+    ) -> Room:
         """
         C{participant} leaves C{room} (by default the one it joined last) for
-        the room C{name}, as one-room wires do: C{room} is told it left, then
-        the new room that it joined.
+        the room C{name} (made as of C{now} if need be), as one-room wires do:
+        C{room} is told it left, then the new room that it joined.
         """
         name = self._joinable(participant, name)
         room = self._speaking_in(participant, room)
         self._leave(participant, room, None)
-        return self._enter(participant, name)
+        return self._enter(participant, name, now)
 
     def set_away(self, participant: Participant, reason: str | None) -> None:
         """Mark C{participant} away for C{reason}, or (L{None}, or blank) back."""
@@ -494,13 +529,54 @@ class Chat:
         Make C{text} the topic of C{room} (operators only; by default the room
         it joined last), as of C{now}; the whole room is told.
         """
-        if not participant.operator:
-            raise NotAnOperator("set the topic")
         room = self._speaking_in(participant, room)
+        if not room.is_operator(participant):
+            raise NotAnOperator("set the topic")
         room.topic = Topic(_nonempty(text), participant.nick, now)
         changed = TopicChanged(room.name, participant.nick, text)
         self._broadcast(room, changed)
         return changed
+
+    def set_operator(
+        self, by: Participant, room: Room, nick: str, given: bool = True
+    ) -> OperatorChanged | None:
+        """
+        Make C{nick} an operator of C{room} (or, not C{given}, no longer one):
+        only the room's operators may, and only for a member of it. The whole
+        room is told; L{None} if nothing changed. A chatsvc operator stays an
+        operator of every room whatever its rooms say.
+        """
+        if not by.in_room(room):
+            raise NotInRoom(room.name)
+        if not room.is_operator(by):
+            raise NotAnOperator("make others operators of a room")
+        target = self.find(nick)
+        if target is None:
+            raise NoSuchUser(nick)
+        if not target.in_room(room):
+            raise NotAMember(target.nick, room.name)
+        if (target in room._operators) == given:
+            return None
+        (room._operators.add if given else room._operators.discard)(target)
+        changed = OperatorChanged(room.name, target.nick, by.nick, given)
+        self._broadcast(room, changed)
+        return changed
+
+    def invite(self, by: Participant, room: Room, nick: str) -> Invited:
+        """
+        Ask C{nick} to join C{room}, which C{by} is in and C{nick} is not; C{nick}
+        alone is told (joining is open to all: the invitation is only news).
+        """
+        if not by.in_room(room):
+            raise NotInRoom(room.name)
+        target = self.find(nick)
+        if target is None:
+            raise NoSuchUser(nick)
+        if target.in_room(room):
+            raise AlreadyInRoom(target.nick, room.name)
+        invited = Invited(room.name, target.nick, by.nick)
+        target.client.deliver(invited)
+        return invited
 
     def kick(self, operator: Participant, nick: str, reason: str | None = None) -> Kicked:
         """
@@ -581,8 +657,11 @@ class Chat:
                 raise ChatError(f"you are already in {room.name}")
         return name
 
-    def _enter(self, participant: Participant, name: str) -> Room:
+    def _enter(self, participant: Participant, name: str, now: float | None = None) -> Room:
         room = self._room(name)
+        if not room and room is not self.lobby:
+            room._operators.add(participant)  # whoever makes a room runs it
+            room.created = now
         room._add(participant)
         participant.rooms = (*participant.rooms, room)
         self._announce(room, Joined(room.name, participant.nick), participant)

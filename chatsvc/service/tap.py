@@ -39,6 +39,7 @@ from chatsvc.chat.commands import HISTORY_LINES, HISTORY_MAX
 from chatsvc.chat.interfaces import IAccountNames
 from chatsvc.chat.model import NAME_CHARS, NAME_MAX, Chat, is_valid_name
 from chatsvc.frontends.irc.server import irc_frontend
+from chatsvc.frontends.irc.wire import SERVER_NAME as IRC_SERVER_NAME
 from chatsvc.frontends.irc.wire import IrcServer
 from chatsvc.frontends.irc.wire import sanitise as irc_sanitise
 from chatsvc.frontends.line.server import ChatFactory
@@ -142,6 +143,21 @@ def _at_least(kind: type[int] | type[float], minimum: float) -> Callable[[str], 
 
     coerce.coerceDoc = ""  # type: ignore[attr-defined]
     return coerce
+
+
+def _irc_name(value: str) -> str:
+    """An IRC server name: what stands in replies' sources and users' hosts."""
+    if (
+        not value
+        or len(value) > 63
+        or not all(c.isascii() and (c.isalnum() or c in ".-") for c in value)
+        or value[0] in ".-"
+    ):
+        raise ValueError(f"{value!r} is not a server name (1-63 letters, digits, '.' and '-')")
+    return value
+
+
+_irc_name.coerceDoc = ""  # type: ignore[attr-defined]
 
 
 class Options(AuthOptionMixin, usage.Options):
@@ -308,6 +324,14 @@ class Options(AuthOptionMixin, usage.Options):
             None,
             "A text file whose lines IRC clients are shown as the message of the day "
             "(default: none, and IRC clients are told so).",
+        ],
+        [
+            "irc-name",
+            None,
+            IRC_SERVER_NAME,
+            "The server name IRC clients are shown: the source of its replies and every "
+            "user's host (letters, digits, '.' and '-').",
+            _irc_name,
         ],
     ]
     optFlags = [
@@ -687,7 +711,7 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
     for description in options["endpoints"]:
         service.listen(description, reactor, options["backlog"])
     if options["irc"]:
-        irc = irc_frontend(IrcServer(motd=options["motd-lines"]))
+        irc = irc_frontend(IrcServer(name=options["irc-name"], motd=options["motd-lines"]))
         for description in options["irc"]:
             service.listen(description, reactor, options["backlog"], irc)
     if options["web"]:

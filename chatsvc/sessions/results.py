@@ -12,7 +12,7 @@ import enum
 
 import attrs
 
-from chatsvc.chat.events import Kicked, PrivateMessage
+from chatsvc.chat.events import Invited, Kicked, PrivateMessage
 from chatsvc.chat.model import ChatError, Topic
 from chatsvc.history import Line
 
@@ -106,6 +106,14 @@ class PrivateSent:
 
 
 @attrs.frozen
+class InviteSent:
+    """The user invited someone to a room; and, if that one is away, why."""
+
+    invitation: Invited
+    away: str | None = None
+
+
+@attrs.frozen
 class Away:
     """The user is marked away for C{reason}, or (L{None}) no longer."""
 
@@ -192,6 +200,7 @@ Result = (
     | Renamed
     | Parted
     | PrivateSent
+    | InviteSent
     | Away
     | TopicShown
     | Help

@@ -359,6 +359,75 @@ class Session:
         checked.addCallbacks(succeeded, failed)
         return done
 
+    def become_operator(self, name: str, password: bytes) -> Deferred[Account | None]:
+        """
+        Log in, once signed on, to the operator account C{name} (IRC's
+        C{OPER}): the participant keeps its nickname and gains the account's
+        operator rights. The result is the account (not logged in to unless it
+        is an operator's), or L{None} for a wrong password or another account
+        already logged in to. A wrong password costs what one costs at signing
+        on: L{PASSWORD_DELAY} seconds in which nothing is read, and one of the
+        L{PASSWORD_ATTEMPTS}.
+        """
+        done: Deferred[Account | None] = Deferred()
+        portal, participant = self._server.portal, self.participant
+        if (
+            portal is None
+            or participant is None
+            or self.stage is not Stage.SIGNED_ON
+            or (participant.account is not None and fold(participant.account.name) != fold(name))
+        ):
+            done.callback(None)
+            return done
+        self._frontend.wait(True)
+        checked = portal.login(UsernamePassword(name.encode(), password), None, IAccount)
+
+        def succeeded(login: tuple[Any, Account, Callable[[], object]]) -> None:
+            _, account, logout = login
+            if self.stage is Stage.OVER or not account.operator or participant.account:
+                logout()
+            else:
+                participant.account, self._logout = account, logout
+                self._log.info(
+                    "{peer} ({nick}) is now the operator {account}",
+                    peer=self._frontend.peer,
+                    nick=participant.nick,
+                    account=account.name,
+                )
+            if self.stage is not Stage.OVER:
+                # The answer first, then what was sent after the OPER.
+                done.callback(participant.account or account)
+                self._frontend.wait(False)
+
+        def failed(failure: Failure) -> None:
+            if self.stage is Stage.OVER:
+                return
+            if not failure.check(UnauthorizedLogin):
+                self._log.failure("Cannot check the password of {account}", failure, account=name)
+                self._hang_up(results.Goodbye(Farewell.CANNOT_CHECK))
+                return
+            self._failures += 1
+            self._log.info(
+                "{peer} gave a wrong operator password for {account} ({n} of {most})",
+                peer=self._frontend.peer,
+                account=name,
+                n=self._failures,
+                most=PASSWORD_ATTEMPTS,
+            )
+
+            def retry() -> None:
+                self._delay = None
+                if self._failures >= PASSWORD_ATTEMPTS:
+                    self._hang_up(results.Goodbye(Farewell.TOO_MANY_PASSWORDS))
+                    return
+                done.callback(None)
+                self._frontend.wait(False)
+
+            self._delay = self._server.clock.callLater(self._server.password_delay, retry)
+
+        checked.addCallbacks(succeeded, failed)
+        return done
+
     def give_password(self, password: bytes) -> None:
         """The user's answer at the password prompt, exactly as typed; empty: no password."""
         if self.stage is not Stage.PASSWORD:
@@ -570,7 +639,7 @@ class Session:
                 chat.set_away(me, reason)
                 self._show(results.Away(me.away))
             case commands.Enter(room=name):
-                room = chat.join(me, name)
+                room = chat.join(me, name, self._server.clock.seconds())
                 self._log.info("{nick} joined {room}", nick=me.nick, room=room.name)
                 self._entered(room)
             case commands.Leave(room=name, reason=reason):
@@ -616,6 +685,21 @@ class Session:
                 room = me.room if name is None else chat.member_of(me, name)
                 chat.set_topic(me, new_topic, self._server.clock.seconds(), room)
                 self._log.info("{nick} set the topic of {room}", nick=me.nick, room=room.name)
+            case commands.Operator(nick=nick, room=name, given=given):
+                changed = chat.set_operator(me, chat.member_of(me, name), nick, given)
+                if changed is not None:
+                    self._log.info(
+                        "{by} {did} {nick} an operator of {room}",
+                        by=me.nick,
+                        did="made" if given else "no longer made",
+                        nick=changed.nick,
+                        room=changed.room,
+                    )
+            case commands.Invite(nick=nick, room=name):
+                room = me.room if name is None else chat.member_of(me, name)
+                invited = chat.invite(me, room, nick)
+                guest = chat.find(invited.nick)
+                self._show(results.InviteSent(invited, None if guest is None else guest.away))
             case commands.Kick(nick=nick, reason=reason):
                 kicked = chat.kick(me, nick, reason)
                 self._log.info(
@@ -630,7 +714,7 @@ class Session:
     def _move(self, me: Participant, name: str) -> None:
         """To the room C{name}, from the one it is in: one room at a time, as the line protocol."""
         old = me.room.name
-        room = self._server.chat.move(me, name)
+        room = self._server.chat.move(me, name, now=self._server.clock.seconds())
         self._log.info("{nick} left {old} for {new}", nick=me.nick, old=old, new=room.name)
         self._entered(room)
 

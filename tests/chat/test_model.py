@@ -9,11 +9,13 @@ from zope.interface.verify import verifyObject
 from chatsvc.chat.events import (
     Action,
     Event,
+    Invited,
     Joined,
     Kicked,
     Left,
     Message,
     NickChange,
+    OperatorChanged,
     PrivateMessage,
     TopicChanged,
 )
@@ -21,6 +23,7 @@ from chatsvc.chat.interfaces import IAccount, IAccountNames, IChatClient
 from chatsvc.chat.model import (
     LOBBY,
     Account,
+    AlreadyInRoom,
     Chat,
     ChatError,
     GuestsNotAllowed,
@@ -29,6 +32,7 @@ from chatsvc.chat.model import (
     NicknameTaken,
     NoSuchRoom,
     NoSuchUser,
+    NotAMember,
     NotAnOperator,
     NotInRoom,
     RoomNameInvalid,
@@ -174,6 +178,13 @@ class SignOnTests(SynchronousTestCase):
 
     def test_client_interface(self) -> None:
         self.assertTrue(verifyObject(IChatClient, self.alice))
+
+    def test_most_signed_on_at_once(self) -> None:
+        self.assertEqual(self.chat.most, 0)
+        a = self.chat.sign_on("alice", self.alice)
+        self.chat.sign_on("bob", self.bob)
+        self.chat.sign_off(a)
+        self.assertEqual((len(self.chat), self.chat.most), (1, 2))
 
     def test_sign_on_puts_in_lobby_and_tells_the_others(self) -> None:
         a = self.chat.sign_on("alice", self.alice)
@@ -437,6 +448,83 @@ class AccountTests(SynchronousTestCase):
         chat = Chat()
         self.assertIsNone(chat.check_nick("alice"))
         self.assertIsNone(chat.registered("alice"))
+
+
+class RoomOperatorTests(SynchronousTestCase):
+    """Whoever makes a room is its operator, and may make others so."""
+
+    def setUp(self) -> None:
+        self.chat = Chat()
+        self.clients = {n: RecordingClient() for n in ["alice", "bob", "carol"]}
+        self.p = {n: self.chat.sign_on(n, c, lobby=False) for n, c in self.clients.items()}
+        self.dev = self.chat.join(self.p["alice"], "dev")
+        self.chat.join(self.p["bob"], "dev")
+        for client in self.clients.values():
+            client.take()
+
+    def test_the_maker_of_a_room_is_its_operator(self) -> None:
+        alice, bob = self.p["alice"], self.p["bob"]
+        self.assertEqual((self.dev.is_operator(alice), self.dev.is_operator(bob)), (True, False))
+        self.assertFalse(alice.operator, "of that room alone")
+        self.chat.set_topic(alice, "ship it", 10.0, self.dev)
+        self.assertRaises(NotAnOperator, self.chat.set_topic, bob, "no", 11.0, self.dev)
+
+    def test_when_it_was_made(self) -> None:
+        self.assertIsNone(self.dev.created, "not said")
+        ops = self.chat.join(self.p["carol"], "ops", now=60.0)
+        self.chat.join(self.p["alice"], "ops", now=90.0)
+        moved = self.chat.move(self.p["bob"], "attic", now=120.0)
+        self.assertEqual((ops.created, moved.created), (60.0, 120.0))
+
+    def test_not_of_the_lobby(self) -> None:
+        lobby = self.chat.join(self.p["carol"], LOBBY)
+        self.assertFalse(lobby.is_operator(self.p["carol"]))
+
+    def test_making_and_unmaking_operators(self) -> None:
+        alice, bob, carol = self.p["alice"], self.p["bob"], self.p["carol"]
+        changed = self.chat.set_operator(alice, self.dev, "BOB")
+        self.assertEqual(changed, OperatorChanged("dev", "bob", "alice", True))
+        self.assertEqual(self.clients["alice"].take(), [changed])
+        self.assertEqual(self.clients["bob"].take(), [changed])
+        self.assertEqual(self.clients["carol"].take(), [], "not in the room")
+        self.assertTrue(self.dev.is_operator(bob))
+        self.assertIsNone(self.chat.set_operator(alice, self.dev, "bob"), "no change")
+        self.assertEqual(self.clients["bob"].take(), [])
+        taken = self.chat.set_operator(bob, self.dev, "alice", given=False)
+        self.assertEqual(taken, OperatorChanged("dev", "alice", "bob", False))
+        self.assertFalse(self.dev.is_operator(alice))
+        self.assertRaises(NotAnOperator, self.chat.set_operator, alice, self.dev, "alice")
+        self.assertRaises(NotInRoom, self.chat.set_operator, carol, self.dev, "carol")
+        self.assertRaises(NoSuchUser, self.chat.set_operator, bob, self.dev, "nobody")
+        with self.assertRaises(NotAMember) as caught:
+            self.chat.set_operator(bob, self.dev, "carol")
+        self.assertEqual(str(caught.exception), "carol is not in dev")
+
+    def test_invite(self) -> None:
+        alice, carol = self.p["alice"], self.p["carol"]
+        invited = self.chat.invite(alice, self.dev, "CAROL")
+        self.assertEqual(invited, Invited("dev", "carol", "alice"))
+        self.assertEqual(self.clients["carol"].take(), [invited])
+        self.assertEqual(self.clients["alice"].take() + self.clients["bob"].take(), [])
+        self.assertRaises(AlreadyInRoom, self.chat.invite, alice, self.dev, "bob")
+        self.assertRaises(NoSuchUser, self.chat.invite, alice, self.dev, "nobody")
+        self.assertRaises(NotInRoom, self.chat.invite, carol, self.dev, "alice")
+
+    def test_leaving_ends_it(self) -> None:
+        alice = self.p["alice"]
+        self.chat.part(alice, "dev")
+        self.chat.join(alice, "dev")
+        self.assertFalse(self.dev.is_operator(alice), "bob was there: the room was not made anew")
+        self.chat.part(self.p["bob"], "dev")
+        self.chat.part(alice, "dev")
+        again = self.chat.join(alice, "dev")
+        self.assertTrue(again.is_operator(alice), "made anew")
+
+    def test_a_chatsvc_operator_is_every_rooms(self) -> None:
+        root = self.chat.sign_on("root", RecordingClient(), Account("root", True), lobby=False)
+        self.chat.join(root, "dev")
+        self.assertTrue(self.dev.is_operator(root))
+        self.assertIsNotNone(self.chat.set_operator(root, self.dev, "bob"))
 
 
 class ModerationTests(SynchronousTestCase):

@@ -123,6 +123,14 @@ class OptionsTests(SynchronousTestCase):
                 parse(*argv)
             self.assertIn(reason, str(caught.exception))
 
+    def test_irc_name(self) -> None:
+        self.assertEqual(parse()["irc-name"], "chatsvc")
+        self.assertEqual(parse("--irc-name", "irc.example.org")["irc-name"], "irc.example.org")
+        for bad in ["", "my server", "-x", ".x", "a:b", "x" * 64]:
+            with self.assertRaises(usage.UsageError) as caught:
+                parse("--irc-name", bad)
+            self.assertIn("is not a server name", str(caught.exception))
+
     def test_invalid_endpoint(self) -> None:
         with self.assertRaises(usage.UsageError) as caught:
             parse("--port", "bogus:1")

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import itertools
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
@@ -45,6 +47,7 @@ from chatsvc.chat.model import (
     NotAnOperator,
     NotInRoom,
     Participant,
+    Room,
     RoomNameInvalid,
     TooManyRooms,
     canonical_room_name,
@@ -84,6 +87,9 @@ AWAYLEN = 200
 QUITLEN = 255
 """The longest quit or part reason, in bytes; a longer one is cut."""
 
+MODES_MAX = 4
+"""The most C{+o}/C{-o} changes one C{MODE} command makes."""
+
 SASL_CHUNK = 400
 """Bytes of base64 in one C{AUTHENTICATE} line; a full one means more follows."""
 
@@ -99,6 +105,7 @@ CAPABILITIES = (
     "multi-prefix",
     "sasl",
     "server-time",
+    "userhost-in-names",
 )
 """The IRCv3 capabilities served (C{sasl} only with accounts)."""
 
@@ -187,6 +194,7 @@ class IrcConnection(StreamConnection):
             and self.irc.users.get(fold(self._nick)) is user
         ):
             del self.irc.users[fold(self._nick)]
+            self.irc.left(self._nick, user, self.factory.clock.seconds())
 
     def dropping(self) -> None:
         assert self.session is not None
@@ -296,6 +304,11 @@ class IrcConnection(StreamConnection):
                 return []
             case results.PrivateSent(message=message, away=away):
                 return [] if away is None else [self._reply(n.RPL_AWAY, message.recipient, away)]
+            case results.InviteSent(invitation=invitation, away=away):
+                lines = [self._reply(n.RPL_INVITING, invitation.nick, channel(invitation.room))]
+                if away is not None:
+                    lines.append(self._reply(n.RPL_AWAY, invitation.nick, away))
+                return lines
             case results.Away(reason=reason):
                 if reason is None:
                     return [self._reply(n.RPL_UNAWAY, "You are no longer marked as being away")]
@@ -428,12 +441,12 @@ class IrcConnection(StreamConnection):
         self._update_events()
         me = self.irc.mask(nick)
         server, version = self.irc.name, f"chatsvc-{__version__}"
-        created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.irc.created))
+        created = _created(self.irc)
         lines = [
             self._reply(n.RPL_WELCOME, f"Welcome to the {self.irc.network} IRC Network {me}"),
             self._reply(n.RPL_YOURHOST, f"Your host is {server}, running version {version}"),
             self._reply(n.RPL_CREATED, f"This server was created {created}"),
-            self._reply(n.RPL_MYINFO, server, version, "io", "nt", "o"),
+            self._reply(n.RPL_MYINFO, server, version, "iow", "nt", "o"),
         ]
         lines += self._isupport()
         lines += self._lusers()
@@ -456,7 +469,7 @@ class IrcConnection(StreamConnection):
             "ELIST=",
             f"KICKLEN={KICKLEN}",
             f"LINELEN={MAX_LINE}",
-            "MODES=0",
+            f"MODES={MODES_MAX}",
             f"NETWORK={self.irc.network}",
             f"NICKLEN={NAME_MAX}",
             "PREFIX=(o)@",
@@ -470,7 +483,7 @@ class IrcConnection(StreamConnection):
 
     def _lusers(self) -> list[str]:
         chat = self.factory.chat
-        users = len(chat)
+        users, most = len(chat), chat.most
         operators = sum(1 for p in chat if p.operator)
         rooms = len(chat.rooms())
         return [
@@ -481,14 +494,14 @@ class IrcConnection(StreamConnection):
             self._reply(
                 n.RPL_LOCALUSERS,
                 str(users),
-                str(users),
-                f"Current local users {users}, max {users}",
+                str(most),
+                f"Current local users {users}, max {most}",
             ),
             self._reply(
                 n.RPL_GLOBALUSERS,
                 str(users),
-                str(users),
-                f"Current global users {users}, max {users}",
+                str(most),
+                f"Current global users {users}, max {most}",
             ),
         ]
 
@@ -511,14 +524,19 @@ class IrcConnection(StreamConnection):
         if self._user is not None:
             if self.irc.users.get(fold(old)) is self._user:
                 del self.irc.users[fold(old)]
+                if fold(old) != fold(new):
+                    self.irc.left(old, self._user, self.factory.clock.seconds())
             self.irc.users[fold(new)] = self._user
         self._nick = new
         return renamed
 
     # Channels
 
-    def _prefixed(self, participant: Participant) -> str:
-        return f"@{participant.nick}" if participant.operator else participant.nick
+    def _prefixed(self, participant: Participant, room: Room) -> str:
+        name = participant.nick
+        if "userhost-in-names" in self._caps:
+            name = self.irc.mask(name)
+        return f"@{name}" if room.is_operator(participant) else name
 
     def _names(self, room_name: str) -> list[str]:
         chat = self.factory.chat
@@ -527,7 +545,7 @@ class IrcConnection(StreamConnection):
         except ChatError:
             return [self._reply(n.RPL_ENDOFNAMES, channel(room_name), "End of /NAMES list")]
         members = sorted(room, key=lambda p: fold(p.nick))
-        names = [self._prefixed(p) for p in members]
+        names = [self._prefixed(p, room) for p in members]
         head = f":{self.irc.name} {n.RPL_NAMREPLY} {self.nick} = {channel(room.name)} :"
         room_left = MAX_LINE - 2 - len(head.encode())
         lines: list[str] = []
@@ -745,8 +763,11 @@ def _user(connection: IrcConnection, params: list[str]) -> None:
     if connection._user is not None or connection.session.stage is Stage.SIGNED_ON:
         connection._numeric(n.ERR_ALREADYREGISTERED, "You may not reregister")
         return
+    if not params[0] or not params[3]:
+        connection._numeric(n.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
+        return
     name = "".join(c for c in params[0] if c.isascii() and (c.isalnum() or c in "-_.")) or "user"
-    connection._user = User(f"~{name}"[:USERLEN], params[3] or name)
+    connection._user = User(f"~{name}"[:USERLEN], params[3])
     connection._try_register()
 
 
@@ -878,29 +899,35 @@ def _message(notice: bool) -> Callable[[IrcConnection, list[str]], None]:
     verb = "NOTICE" if notice else "PRIVMSG"
 
     def handle(connection: IrcConnection, params: list[str]) -> None:
+        # A NOTICE is never answered, not even with an error (RFC 2812 3.3.2):
+        # so that two bots cannot answer each other's notices for ever.
+        def fail(code: str, *rest: str) -> None:
+            if not notice:
+                connection._numeric(code, *rest)
+
         if not params or not params[0]:
-            connection._numeric(n.ERR_NORECIPIENT, f"No recipient given ({verb})")
+            fail(n.ERR_NORECIPIENT, f"No recipient given ({verb})")
             return
         if len(params) < 2 or not params[1]:
-            connection._numeric(n.ERR_NOTEXTTOSEND, "No text to send")
+            fail(n.ERR_NOTEXTTOSEND, "No text to send")
             return
         text = params[1]
         action = action_of(text)
         chat = connection.factory.chat
         for target in params[0].split(","):
             if target.startswith("#"):
-                room = connection._channel_room(target)
-                if room is None:
+                room = target[1:] if is_valid_name(target[1:]) else None
+                found = None
+                if room is not None:
+                    with contextlib.suppress(ChatError):
+                        found = chat.room(room)
+                if found is None:
+                    fail(n.ERR_NOSUCHCHANNEL, target, "No such channel")
                     continue
                 try:
-                    chat.room(room)
+                    room = chat.member_of(connection._me(), found.name).name
                 except ChatError:
-                    connection._numeric(n.ERR_NOSUCHCHANNEL, target, "No such channel")
-                    continue
-                try:
-                    room = chat.member_of(connection._me(), room).name
-                except ChatError:
-                    connection._numeric(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
+                    fail(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
                     continue
                 if action is not None and not notice:
                     connection._echo(connection._perform(commands.Me(action or " ", room)))
@@ -909,7 +936,7 @@ def _message(notice: bool) -> Callable[[IrcConnection, list[str]], None]:
             else:
                 recipient = chat.find(target)
                 if recipient is None:
-                    connection._numeric(n.ERR_NOSUCHNICK, target, "No such nick/channel")
+                    fail(n.ERR_NOSUCHNICK, target, "No such nick/channel")
                     continue
                 connection._echo(connection._perform(commands.Msg(target, text, notice)))
 
@@ -932,7 +959,7 @@ def _topic(connection: IrcConnection, params: list[str]) -> None:
     if not connection._me().in_room(found):
         connection._numeric(n.ERR_NOTONCHANNEL, params[0], "You're not on that channel")
         return
-    if not connection._me().operator:
+    if not found.is_operator(connection._me()):
         connection._numeric(n.ERR_CHANOPRIVSNEEDED, params[0], "You're not channel operator")
         return
     text = clip(params[1], TOPICLEN)
@@ -962,6 +989,22 @@ def _kick(connection: IrcConnection, params: list[str]) -> None:
         connection._perform(commands.Kick(target.nick, reason))
 
 
+def _invite(connection: IrcConnection, params: list[str]) -> None:
+    chat = connection.factory.chat
+    nick, name = params[0], params[1]
+    target = chat.find(nick)
+    if target is None:
+        connection._numeric(n.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        return
+    room = connection._member_room(name)
+    if room is None:
+        return
+    if any(fold(r.name) == fold(room) for r in target.rooms):
+        connection._numeric(n.ERR_USERONCHANNEL, target.nick, name, "is already on channel")
+        return
+    connection._perform(commands.Invite(target.nick, room))
+
+
 def _names(connection: IrcConnection, params: list[str]) -> None:
     if not params or not params[0]:
         connection._numeric(n.RPL_ENDOFNAMES, "*", "End of /NAMES list")
@@ -983,9 +1026,15 @@ def _list(connection: IrcConnection, params: list[str]) -> None:
     connection._send_lines(connection._list(rooms))
 
 
-def _who_line(connection: IrcConnection, participant: Participant, where: str) -> str:
+def _who_line(connection: IrcConnection, participant: Participant, room: Room | None) -> str:
+    """A C{352} line for C{participant}, named in C{room} (L{None}: none, C{*})."""
     user = connection.irc.user(participant.nick)
-    flags = ("G" if participant.away else "H") + ("*@" if participant.operator else "")
+    flags = "G" if participant.away else "H"
+    if participant.operator:
+        flags += "*"
+    if room is not None and room.is_operator(participant):
+        flags += "@"
+    where = "*" if room is None else channel(room.name)
     return connection._reply(
         n.RPL_WHOREPLY,
         where,
@@ -1000,7 +1049,7 @@ def _who_line(connection: IrcConnection, participant: Participant, where: str) -
 
 def _who(connection: IrcConnection, params: list[str]) -> None:
     chat = connection.factory.chat
-    mask = params[0] if params else "*"
+    mask = params[0] if params and params[0] else "*"
     lines = []
     if mask.startswith("#"):
         try:
@@ -1009,14 +1058,35 @@ def _who(connection: IrcConnection, params: list[str]) -> None:
             room = None
         if room is not None:
             for participant in sorted(room, key=lambda p: fold(p.nick)):
-                lines.append(_who_line(connection, participant, channel(room.name)))
-    else:
+                lines.append(_who_line(connection, participant, room))
+    elif not any(c in mask for c in "*?") and mask != "0":
         found = chat.find(mask)
         if found is not None:
-            where = channel(found.rooms[0].name) if found.rooms else "*"
-            lines.append(_who_line(connection, found, where))
+            lines.append(_who_line(connection, found, _where(found)))
+    else:
+        me, matches = connection._me(), _mask_matcher("*" if mask == "0" else mask)
+        for participant in sorted(chat, key=lambda p: fold(p.nick)):
+            user = connection.irc.user(participant.nick)
+            if not any(matches(fold(one)) for one in (participant.nick, user.user, user.realname)):
+                continue
+            shared = any(me.in_room(room) for room in participant.rooms)
+            if user.invisible and participant is not me and not shared:
+                continue
+            lines.append(_who_line(connection, participant, _where(participant)))
     lines.append(connection._reply(n.RPL_ENDOFWHO, mask, "End of WHO list"))
     connection._send_lines(lines)
+
+
+def _where(participant: Participant) -> Room | None:
+    """The channel a C{WHO} reply names for a user: its first, if any."""
+    return participant.rooms[0] if participant.rooms else None
+
+
+def _mask_matcher(mask: str) -> Callable[[str], bool]:
+    """Whether a (folded) name matches the IRC mask C{mask} (C{*}: any run, C{?}: any one)."""
+    pattern = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in fold(mask))
+    compiled = re.compile(pattern, re.DOTALL)
+    return lambda name: compiled.fullmatch(name) is not None
 
 
 def _whois(connection: IrcConnection, params: list[str]) -> None:
@@ -1035,12 +1105,13 @@ def _whois(connection: IrcConnection, params: list[str]) -> None:
         )
         return
     irc, user = connection.irc, connection.irc.user(found.nick)
-    prefix = "@" if found.operator else ""
     lines = [
         connection._reply(n.RPL_WHOISUSER, found.nick, user.user, irc.name, "*", user.realname)
     ]
     if found.rooms:
-        rooms = " ".join(prefix + channel(room.name) for room in found.rooms)
+        rooms = " ".join(
+            ("@" if room.is_operator(found) else "") + channel(room.name) for room in found.rooms
+        )
         lines.append(connection._reply(n.RPL_WHOISCHANNELS, found.nick, rooms))
     lines.append(connection._reply(n.RPL_WHOISSERVER, found.nick, irc.name, irc.network))
     if found.operator:
@@ -1055,33 +1126,32 @@ def _whois(connection: IrcConnection, params: list[str]) -> None:
     connection._send_lines(lines)
 
 
+def _whowas(connection: IrcConnection, params: list[str]) -> None:
+    nick, irc = params[0], connection.irc
+    count = params[1] if len(params) > 1 else ""
+    most = int(count) if count.lstrip("-").isdigit() and len(count) < 6 else 0
+    lines = []
+    for was in irc.whowas(nick, most):
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(was.until))
+        lines += [
+            connection._reply(
+                n.RPL_WHOWASUSER, was.nick, was.user.user, irc.name, "*", was.user.realname
+            ),
+            connection._reply(n.RPL_WHOISSERVER, was.nick, irc.name, when),
+        ]
+    if not lines:
+        lines.append(connection._reply(n.ERR_WASNOSUCHNICK, nick, "There was no such nickname"))
+    lines.append(connection._reply(n.RPL_ENDOFWHOWAS, nick, "End of WHOWAS"))
+    connection._send_lines(lines)
+
+
 def _mode(connection: IrcConnection, params: list[str]) -> None:
     chat = connection.factory.chat
     target = params[0]
     me = connection._me()
     if target.startswith("#"):
-        try:
-            room = chat.room(target[1:])
-        except ChatError:
-            connection._numeric(n.ERR_NOSUCHCHANNEL, target, "No such channel")
-            return
-        if len(params) == 1:
-            connection._numeric(n.RPL_CHANNELMODEIS, channel(room.name), "+nt")
-            return
-        modes = params[1]
-        if modes.lstrip("+") == "b" and len(params) == 2:
-            # No bans (CHANMODES has no list modes), but clients ask for the
-            # list on every join (irssi): it is empty.
-            connection._numeric(n.RPL_ENDOFBANLIST, channel(room.name), "End of channel ban list")
-            return
-        for char in modes:
-            if char not in "+-nt":
-                connection._numeric(n.ERR_UNKNOWNMODE, char, "is unknown mode char to me")
-                return
-        if not me.operator:
-            connection._numeric(n.ERR_CHANOPRIVSNEEDED, target, "You're not channel operator")
-            return
-        return  # +n and +t are always set: nothing changes
+        _channel_mode(connection, params)
+        return
     found = chat.find(target)
     if found is None:
         connection._numeric(n.ERR_NOSUCHNICK, target, "No such nick/channel")
@@ -1097,10 +1167,12 @@ def _mode(connection: IrcConnection, params: list[str]) -> None:
     for char in params[1]:
         if char in "+-":
             adding = char == "+"
-        elif char == "i":
+        elif char in "iw":
             if adding != (char in user_modes):
                 (user_modes.add if adding else user_modes.discard)(char)
                 changed += ("+" if adding else "-") + char
+                if char == "i" and connection._user is not None:
+                    connection._user.invisible = adding
         elif char == "o":
             if not adding and "o" in user_modes:
                 continue  # an account's operator rights are not given up by a mode
@@ -1109,6 +1181,58 @@ def _mode(connection: IrcConnection, params: list[str]) -> None:
             return
     if changed:
         connection._send_lines([line(connection._mask(), "MODE", me.nick, changed)])
+
+
+def _channel_mode(connection: IrcConnection, params: list[str]) -> None:
+    """
+    C{MODE #chan [changes [nicks]]}: the modes are fixed (C{+nt}) but for
+    C{o}, the channel's operators (C{+o nick}, C{-o nick}); C{b} lists no bans.
+    """
+    chat, target, me = connection.factory.chat, params[0], connection._me()
+    try:
+        room = chat.room(target[1:])
+    except ChatError:
+        connection._numeric(n.ERR_NOSUCHCHANNEL, target, "No such channel")
+        return
+    if len(params) == 1:
+        lines = [connection._reply(n.RPL_CHANNELMODEIS, channel(room.name), "+nt")]
+        if room.created is not None:
+            lines.append(
+                connection._reply(n.RPL_CREATIONTIME, channel(room.name), str(int(room.created)))
+            )
+        connection._send_lines(lines)
+        return
+    modes, arguments = params[1], params[2:]
+    if modes.lstrip("+") == "b" and not arguments:
+        # No bans (CHANMODES has no list modes), but clients ask for the
+        # list on every join (irssi): it is empty.
+        connection._numeric(n.RPL_ENDOFBANLIST, channel(room.name), "End of channel ban list")
+        return
+    for char in modes:
+        if char not in "+-nto":
+            connection._numeric(n.ERR_UNKNOWNMODE, char, "is unknown mode char to me")
+            return
+    if not me.in_room(room):
+        connection._numeric(n.ERR_NOTONCHANNEL, target, "You're not on that channel")
+        return
+    if not room.is_operator(me):
+        connection._numeric(n.ERR_CHANOPRIVSNEEDED, target, "You're not channel operator")
+        return
+    adding, nicks = True, arguments[:MODES_MAX]
+    for char in modes:
+        if char in "+-":
+            adding = char == "+"
+        elif char == "o" and nicks:  # +n and +t are always set: nothing changes
+            nick, nicks = nicks[0], nicks[1:]
+            found = chat.find(nick)
+            if found is None:
+                connection._numeric(n.ERR_NOSUCHNICK, nick, "No such nick/channel")
+            elif not found.in_room(room):
+                connection._numeric(
+                    n.ERR_USERNOTINCHANNEL, found.nick, target, "They aren't on that channel"
+                )
+            else:
+                connection._perform(commands.Operator(found.nick, room.name, adding))
 
 
 def _away(connection: IrcConnection, params: list[str]) -> None:
@@ -1156,6 +1280,103 @@ def _version(connection: IrcConnection, params: list[str]) -> None:
             *connection._isupport(),
         ]
     )
+
+
+def _time(connection: IrcConnection, params: list[str]) -> None:
+    now = connection.factory.clock.seconds()
+    connection._numeric(
+        n.RPL_TIME,
+        connection.irc.name,
+        str(int(now)),
+        "0",
+        time.strftime("%A %B %d %Y -- %H:%M:%S +00:00", time.gmtime(now)),
+    )
+
+
+def _oper(connection: IrcConnection, params: list[str]) -> None:
+    session = connection.session
+    assert session is not None
+    me = connection._me()
+    if me.operator:
+        connection._numeric(n.RPL_YOUREOPER, "You are now an IRC operator")
+        return
+    if connection.factory.portal is None:
+        connection._numeric(n.ERR_NOOPERHOST, "No operators here")
+        return
+    if me.account is not None and fold(me.account.name) != fold(params[0]):
+        connection._numeric(n.ERR_NOOPERHOST, f"You are logged in to {me.account.name}")
+        return
+
+    def checked(account: Account | None) -> None:
+        if session.participant is not me:
+            return
+        if account is None:
+            connection._numeric(n.ERR_PASSWDMISMATCH, "Password incorrect")
+        elif not me.operator:
+            connection._numeric(n.ERR_NOOPERHOST, f"{account.name} is not an operator")
+        else:
+            connection._user_modes.add("o")
+            connection._send_lines(
+                [
+                    connection._reply(n.RPL_YOUREOPER, "You are now an IRC operator"),
+                    line(connection._mask(), "MODE", me.nick, "+o"),
+                ]
+            )
+
+    session.become_operator(params[0], params[1].encode()).addCallback(checked)
+
+
+def _kill(connection: IrcConnection, params: list[str]) -> None:
+    if not connection._me().operator:
+        connection._numeric(n.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+        return
+    target = connection.factory.chat.find(params[0])
+    if target is None:
+        connection._numeric(n.ERR_NOSUCHNICK, params[0], "No such nick/channel")
+        return
+    reason = clip(params[1], KICKLEN) if len(params) > 1 and params[1].strip() else None
+    connection._perform(commands.Kick(target.nick, reason))
+
+
+def _wallops(connection: IrcConnection, params: list[str]) -> None:
+    me = connection._me()
+    if not me.operator:
+        connection._numeric(n.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+        return
+    wallops = [line(connection._mask(), "WALLOPS", clip(params[0], TOPICLEN))]
+    # To every IRC user with +w (the sender too, so that it sees it went out).
+    for participant in connection.factory.chat:
+        client = participant.client
+        if isinstance(client, IrcConnection) and (
+            "w" in client._user_modes or client is connection
+        ):
+            client._send_lines(wallops)
+
+
+def _links(connection: IrcConnection, params: list[str]) -> None:
+    irc = connection.irc
+    mask = params[-1] if params and params[-1] else "*"
+    lines = []
+    if _mask_matcher(mask)(fold(irc.name)):
+        lines.append(connection._reply(n.RPL_LINKS, irc.name, irc.name, f"0 {irc.network}"))
+    lines.append(connection._reply(n.RPL_ENDOFLINKS, mask, "End of /LINKS list"))
+    connection._send_lines(lines)
+
+
+def _info(connection: IrcConnection, params: list[str]) -> None:
+    connection._send_lines(
+        [
+            connection._reply(n.RPL_INFO, f"chatsvc-{__version__}: a Twisted chat server"),
+            connection._reply(
+                n.RPL_INFO, f"On {connection.irc.name} since {_created(connection.irc)}"
+            ),
+            connection._reply(n.RPL_ENDOFINFO, "End of /INFO list"),
+        ]
+    )
+
+
+def _created(irc: IrcServer) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(irc.created))
 
 
 def _chathistory(connection: IrcConnection, params: list[str]) -> None:
@@ -1235,10 +1456,12 @@ _HANDLERS: dict[str, tuple[_Handler, int, bool]] = {
     "NOTICE": (_message(notice=True), 0, False),
     "TOPIC": (_topic, 1, False),
     "KICK": (_kick, 2, False),
+    "INVITE": (_invite, 2, False),
     "NAMES": (_names, 0, False),
     "LIST": (_list, 0, False),
     "WHO": (_who, 0, False),
     "WHOIS": (_whois, 0, False),
+    "WHOWAS": (_whowas, 1, False),
     "MODE": (_mode, 1, False),
     "AWAY": (_away, 0, False),
     "USERHOST": (_userhost, 1, False),
@@ -1246,5 +1469,11 @@ _HANDLERS: dict[str, tuple[_Handler, int, bool]] = {
     "MOTD": (_motd, 0, False),
     "LUSERS": (_lusers, 0, False),
     "VERSION": (_version, 0, False),
+    "TIME": (_time, 0, False),
+    "INFO": (_info, 0, False),
+    "LINKS": (_links, 0, False),
+    "WALLOPS": (_wallops, 1, False),
+    "OPER": (_oper, 2, False),
+    "KILL": (_kill, 1, False),
     "CHATHISTORY": (_chathistory, 1, False),
 }

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import deque
 
 import attrs
 from twisted.internet.interfaces import IReactorTime
@@ -22,11 +23,13 @@ from twisted.internet.interfaces import IReactorTime
 from chatsvc.chat.events import (
     Action,
     Event,
+    Invited,
     Joined,
     Kicked,
     Left,
     Message,
     NickChange,
+    OperatorChanged,
     PrivateMessage,
     TopicChanged,
 )
@@ -70,12 +73,27 @@ def server_time(when: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + f".{millis:03d}Z"
 
 
+WHOWAS_MAX = 1000
+"""The most nicknames L{IrcServer} remembers for C{WHOWAS}, the oldest forgotten first."""
+
+
 @attrs.define(eq=False)
 class User:
     """What an IRC user said of itself at registration."""
 
     user: str
     realname: str
+    invisible: bool = False
+    """User mode C{+i}: a C{WHO} by mask does not show it to those who share no channel with it."""
+
+
+@attrs.frozen
+class WasUser:
+    """A nickname an IRC user had, and when it stopped having it (C{WHOWAS})."""
+
+    nick: str
+    user: User
+    until: float
 
 
 class IrcServer:
@@ -101,7 +119,19 @@ class IrcServer:
         self.ping_interval = ping_interval
         """Seconds of silence after which a client is pinged, and then dropped."""
         self.users: dict[str, User] = {}
+        self.was: deque[WasUser] = deque(maxlen=WHOWAS_MAX)
+        """The nicknames IRC users left (signing off or renaming), the latest last."""
         self._renderers: dict[bool, IrcEvents] = {}
+
+    def left(self, nick: str, user: User, when: float) -> None:
+        """An IRC user no longer has C{nick}: remember it for C{WHOWAS}."""
+        self.was.append(WasUser(nick, user, when))
+
+    def whowas(self, nick: str, most: int) -> list[WasUser]:
+        """Who had C{nick} (the latest first), at most C{most} (0: all)."""
+        folded = fold(nick)
+        found = [was for was in reversed(self.was) if fold(was.nick) == folded]
+        return found[:most] if most > 0 else found
 
     def mask(self, nick: str) -> str:
         """C{nick!user@host} of a user, on IRC or not."""
@@ -209,6 +239,10 @@ class IrcEvents:
                 return [line(mask(nick), "PART", channel(room), reason)]
             case NickChange(old=old, new=new):
                 return [line(mask(old), "NICK", new)]
+            case Invited(room=room, nick=nick, by=by):
+                return [line(mask(by), "INVITE", nick, channel(room))]
+            case OperatorChanged(room=room, nick=nick, by=by, given=given):
+                return [line(mask(by), "MODE", channel(room), "+o" if given else "-o", nick)]
             case TopicChanged(room=room, nick=nick, text=text):
                 return [line(mask(nick), "TOPIC", channel(room), text)]
             case Kicked(room=room, nick=nick, by=by, reason=reason):

@@ -33,11 +33,13 @@ from chatsvc.chat.commands import HELP, HISTORY_CAPPED
 from chatsvc.chat.events import (
     Action,
     Event,
+    Invited,
     Joined,
     Kicked,
     Left,
     Message,
     NickChange,
+    OperatorChanged,
     PrivateMessage,
     TopicChanged,
 )
@@ -52,6 +54,7 @@ from chatsvc.sessions.results import (
     HistoryCapped,
     HistoryFound,
     HistoryUnavailable,
+    InviteSent,
     KickedOut,
     Members,
     NicknamePrompt,
@@ -176,6 +179,12 @@ def _format(event: Event) -> str:
             return f"*** {old} is now known as {new}\n"
         case TopicChanged(nick=nick, text=text):
             return f"*** {nick} set the topic: {text}\n"
+        case Invited(room=room, by=by):
+            return f"*** {by} invites you to {room} (/join {room})\n"
+        case OperatorChanged(room=room, nick=nick, by=by, given=True):
+            return f"*** {by} made {nick} an operator of {room}\n"
+        case OperatorChanged(room=room, nick=nick, by=by):
+            return f"*** {by} took {nick}'s operator rights in {room}\n"
         case Kicked(nick=nick, by=by, reason=None):
             return f"*** {nick} was kicked by {by}\n"
         case Kicked(nick=nick, by=by, reason=reason):
@@ -378,6 +387,11 @@ class LineRenderer:
                 if away is None:
                     return own
                 return own + notice(f"{message.recipient} is away: {away}", limit)
+            case InviteSent(invitation=invitation, away=away):
+                told = notice(f"You invited {invitation.nick} to {invitation.room}", limit)
+                if away is None:
+                    return told
+                return told + notice(f"{invitation.nick} is away: {away}", limit)
             case Away(reason=reason):
                 if reason is None:
                     return notice("You are no longer marked as away", limit)

@@ -21,7 +21,8 @@ class JoinQueryTests(IrcTestCase):
             alice.lines(),
             [
                 f"{S} 324 alice #dev +nt",
-                f"{S} 352 alice #dev ~u chatsvc chatsvc alice H :0 Real Name",
+                f"{S} 329 alice #dev 0",
+                f"{S} 352 alice #dev ~u chatsvc chatsvc alice H@ :0 Real Name",
                 f"{S} 315 alice #dev :End of WHO list",
                 f"{S} 368 alice #dev :End of channel ban list",
             ],
@@ -69,6 +70,7 @@ class JoinQueryTests(IrcTestCase):
         )
 
     def test_a_known_mode_changed_by_a_non_operator(self) -> None:
+        self.registered("carol").send("JOIN #dev")  # who made #dev, and is its operator
         alice = self.registered("alice")
         alice.send("JOIN #dev")
         alice.lines()

@@ -146,3 +146,20 @@ async def test_history_on_joining(services: Services) -> None:
     assert (kind, who, where) == ("privmsg", "carol", "#lobby")
     assert text.endswith("] said before alice came"), "stamped: this client has no server-time"
     await service.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_server_name(services: Services) -> None:
+    """C{--irc-name} names the server in its replies: C{001} comes from it."""
+    service = services.start(
+        "--port",
+        "tcp:0:interface=127.0.0.1",
+        "--irc",
+        "tcp:0:interface=127.0.0.1",
+        "--irc-name",
+        "irc.example.org",
+    )
+    alice = await sign_on(irc_port(service, 1), "alice")
+    assert alice.hostname == "irc.example.org"
+    alice.quit()
+    await alice.lost.addTimeout(TIMEOUT, reactor)

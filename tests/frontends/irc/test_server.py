@@ -55,9 +55,9 @@ def welcome(nick: str, user: str = "~u", users: int = 1, rooms: int = 1) -> list
         f"{S} 001 {nick} :Welcome to the chatsvc IRC Network {nick}!{user}@chatsvc",
         f"{S} 002 {nick} :Your host is chatsvc, running version chatsvc-0.1.0",
         f"{S} 003 {nick} :This server was created 1970-01-01 00:00:00 UTC",
-        f"{S} 004 {nick} chatsvc chatsvc-0.1.0 io nt o",
+        f"{S} 004 {nick} chatsvc chatsvc-0.1.0 iow nt o",
         f"{S} 005 {nick} AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 CHANMODES=,,,nt "
-        "CHANNELLEN=33 CHANTYPES=# CHATHISTORY=500 ELIST= KICKLEN=255 LINELEN=512 MODES=0 "
+        "CHANNELLEN=33 CHANTYPES=# CHATHISTORY=500 ELIST= KICKLEN=255 LINELEN=512 MODES=4 "
         "NETWORK=chatsvc :are supported by this server",
         f"{S} 005 {nick} NICKLEN=32 PREFIX=(o)@ TOPICLEN=390 USERLEN=10 "
         ":are supported by this server",
@@ -112,6 +112,36 @@ class RegistrationTests(IrcTestCase):
             ],
         )
 
+    def test_user_needs_a_user_name_and_a_real_name(self) -> None:
+        client = self.connect()
+        client.send("NICK alice", "USER u 0 * :", "USER u 0 *")
+        self.assertEqual(
+            client.lines(),
+            [
+                f"{S} 461 * USER :Not enough parameters",
+                f"{S} 461 * USER :Not enough parameters",
+            ],
+        )
+        client.send("USER u 0 * :Alice")
+        self.assertEqual(client.lines(), welcome("alice"))
+
+    def test_userhost_in_names(self) -> None:
+        bob = self.registered("bob")
+        bob.send("JOIN #dev")
+        Connection(self.factory).send("dave", "/join dev")
+        alice = self.connect()
+        alice.send("CAP REQ userhost-in-names", "NICK alice", "USER u 0 * :Alice", "CAP END")
+        alice.lines()
+        alice.send("JOIN #dev")
+        self.assertEqual(
+            alice.lines(),
+            [
+                ":alice!~u@chatsvc JOIN #dev",
+                f"{S} 353 alice = #dev :alice!~u@chatsvc @bob!~u@chatsvc dave!dave@chatsvc",
+                f"{S} 366 alice #dev :End of /NAMES list",
+            ],
+        )
+
     def test_cap_holds_registration_until_end(self) -> None:
         client = self.connect()
         client.send("CAP LS 302", "NICK alice", "USER u 0 * :Alice")
@@ -119,7 +149,7 @@ class RegistrationTests(IrcTestCase):
             client.lines(),
             [
                 f"{S} CAP * LS :batch cap-notify draft/chathistory echo-message message-tags "
-                "multi-prefix server-time"
+                "multi-prefix server-time userhost-in-names"
             ],
         )
         client.send("CAP REQ :echo-message multi-prefix")
@@ -316,7 +346,7 @@ class ChannelTests(IrcTestCase):
             alice.lines(),
             [
                 ":alice!~u@chatsvc JOIN #dev",
-                f"{S} 353 alice = #dev :alice",
+                f"{S} 353 alice = #dev :@alice",
                 f"{S} 366 alice #dev :End of /NAMES list",
             ],
         )
@@ -325,7 +355,7 @@ class ChannelTests(IrcTestCase):
             bob.lines(),
             [
                 ":bob!~u@chatsvc JOIN #dev",
-                f"{S} 353 bob = #dev :alice bob",
+                f"{S} 353 bob = #dev :@alice bob",
                 f"{S} 366 bob #dev :End of /NAMES list",
             ],
         )
@@ -373,6 +403,73 @@ class ChannelTests(IrcTestCase):
                 f"{S} 403 alice #nowhere :No such channel",
                 f"{S} 442 alice #dev :You're not on that channel",
                 f"{S} 461 alice JOIN :Not enough parameters",
+            ],
+        )
+
+    def test_notices_are_never_answered(self) -> None:
+        alice = self.registered("alice")
+        self.registered("bob").send("JOIN #dev")
+        alice.send(
+            "NOTICE #nowhere :hi",
+            "NOTICE #dev :hi",
+            "NOTICE nobody :hi",
+            "NOTICE",
+            "NOTICE bob",
+            "NOTICE bob :",
+            "PRIVMSG bob :",
+        )
+        self.assertEqual(alice.lines(), [f"{S} 412 alice :No text to send"])
+
+    def test_time(self) -> None:
+        alice = self.registered("alice")
+        self.factory.clock.advance(61)  # type: ignore[attr-defined]
+        alice.send("TIME")
+        self.assertEqual(
+            alice.lines(),
+            [f"{S} 391 alice chatsvc 61 0 :Thursday January 01 1970 -- 00:01:01 +00:00"],
+        )
+
+    def test_lusers_shows_the_most_users_at_once(self) -> None:
+        alice, bob = self.registered("alice"), self.registered("bob")
+        bob.close()
+        alice.send("LUSERS")
+        self.assertEqual(
+            alice.lines()[-2:],
+            [
+                f"{S} 265 alice 1 2 :Current local users 1, max 2",
+                f"{S} 266 alice 1 2 :Current global users 1, max 2",
+            ],
+        )
+
+    def test_whowas(self) -> None:
+        alice = self.registered("alice")
+        bob = self.connect()
+        bob.send("NICK bob", "USER b 0 * :Bob B")
+        bob.send("NICK bobby")
+        bob.close()
+        self.factory.clock.advance(60)  # type: ignore[attr-defined]
+        carol = self.connect()
+        carol.send("NICK bob", "USER c 0 * :Carol")
+        carol.close()
+        alice.lines()
+        alice.send("WHOWAS bob", "WHOWAS BOB 1", "WHOWAS bobby", "WHOWAS carol", "WHOWAS")
+        self.assertEqual(
+            alice.lines(),
+            [
+                f"{S} 314 alice bob ~c chatsvc * Carol",
+                f"{S} 312 alice bob chatsvc :1970-01-01 00:01:00 UTC",
+                f"{S} 314 alice bob ~b chatsvc * :Bob B",
+                f"{S} 312 alice bob chatsvc :1970-01-01 00:00:00 UTC",
+                f"{S} 369 alice bob :End of WHOWAS",
+                f"{S} 314 alice bob ~c chatsvc * Carol",
+                f"{S} 312 alice bob chatsvc :1970-01-01 00:01:00 UTC",
+                f"{S} 369 alice BOB :End of WHOWAS",
+                f"{S} 314 alice bobby ~b chatsvc * :Bob B",
+                f"{S} 312 alice bobby chatsvc :1970-01-01 00:00:00 UTC",
+                f"{S} 369 alice bobby :End of WHOWAS",
+                f"{S} 406 alice carol :There was no such nickname",
+                f"{S} 369 alice carol :End of WHOWAS",
+                f"{S} 461 alice WHOWAS :Not enough parameters",
             ],
         )
 
@@ -431,6 +528,47 @@ class ChannelTests(IrcTestCase):
         alice.send("JOIN 0")
         self.assertEqual(alice.lines(), [":alice!~u@chatsvc PART #a", ":alice!~u@chatsvc PART #b"])
 
+    def test_who_by_mask(self) -> None:
+        alice, bob = self.registered("alice"), self.registered("bob")
+        self.registered("Bert")
+        bob.send("MODE bob +i")
+        bob.lines()
+        alice.send("WHO *", "WHO b*", "WHO ?ERT", "WHO bob", "WHO *Real*")
+        bert = f"{S} 352 alice * ~u chatsvc chatsvc Bert H :0 Real Name"
+        me = f"{S} 352 alice * ~u chatsvc chatsvc alice H :0 Real Name"
+        bob_line = f"{S} 352 alice * ~u chatsvc chatsvc bob H :0 Real Name"
+        self.assertEqual(
+            alice.lines(),
+            [
+                me,
+                bert,
+                f"{S} 315 alice * :End of WHO list",
+                bert,
+                f"{S} 315 alice b* :End of WHO list",
+                bert,
+                f"{S} 315 alice ?ERT :End of WHO list",
+                bob_line,
+                f"{S} 315 alice bob :End of WHO list",
+                me,
+                bert,
+                f"{S} 315 alice *Real* :End of WHO list",
+            ],
+            "an invisible user is found by its nickname, not by a mask",
+        )
+        alice.send("JOIN #dev")
+        bob.send("JOIN #dev")
+        alice.lines()
+        alice.send("WHO b*")
+        self.assertEqual(
+            alice.lines(),
+            [
+                bert,
+                f"{S} 352 alice #dev ~u chatsvc chatsvc bob H :0 Real Name",
+                f"{S} 315 alice b* :End of WHO list",
+            ],
+            "but it is by a mask to those it shares a channel with",
+        )
+
     def test_queries(self) -> None:
         alice, bob = self.registered("alice"), self.registered("bob")
         alice.send("JOIN #dev")
@@ -454,12 +592,12 @@ class ChannelTests(IrcTestCase):
         self.assertEqual(
             alice.lines(),
             [
-                f"{S} 353 alice = #dev :alice",
+                f"{S} 353 alice = #dev :@alice",
                 f"{S} 366 alice #dev :End of /NAMES list",
                 f"{S} 321 alice Channel :Users  Name",
                 f"{S} 322 alice #dev 1 :",
                 f"{S} 323 alice :End of /LIST",
-                f"{S} 352 alice #dev ~u chatsvc chatsvc alice H :0 Real Name",
+                f"{S} 352 alice #dev ~u chatsvc chatsvc alice H@ :0 Real Name",
                 f"{S} 315 alice #dev :End of WHO list",
                 f"{S} 311 bob bob ~u chatsvc * :Real Name".replace("bob bob", "alice bob"),
                 f"{S} 312 alice bob chatsvc chatsvc",
@@ -470,6 +608,7 @@ class ChannelTests(IrcTestCase):
                 f"{S} 302 alice :alice=+~u@chatsvc bob=-~u@chatsvc",
                 f"{S} 303 alice :alice bob",
                 f"{S} 324 alice #dev +nt",
+                f"{S} 329 alice #dev 0",
                 f"{S} 368 alice #dev :End of channel ban list",
                 f"{S} 221 alice +",
                 ":alice!~u@chatsvc MODE alice +i",

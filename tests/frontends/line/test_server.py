@@ -172,6 +172,22 @@ class RelayTests(SynchronousTestCase):
         self.alice.send("/msg bob still here?")
         self.assertEqual(self.bob.lines()[-1], "*alice* still here?")
 
+    def test_invite(self) -> None:
+        self.bob.send("/join dev")
+        self.bob.lines(), self.alice.lines(), self.carol.lines()
+        self.bob.send("/invite ALICE", "/invite bob", "/invite dave", "/invite")
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                "*** You invited alice to dev",
+                "*** Error: bob is already in dev",
+                "*** Error: there is no user named dave",
+                "*** Error: usage: /invite NICK",
+            ],
+        )
+        self.assertEqual(self.alice.lines(), ["*** bob invites you to dev (/join dev)"])
+        self.assertEqual(self.carol.lines(), [])
+
     def test_relayed_line_is_formatted_once(self) -> None:
         """Every recipient gets the very same bytes object."""
         transports: list[StringTransport] = []
@@ -280,6 +296,7 @@ class CommandTests(SynchronousTestCase):
                 "*** /rooms              list the rooms and how many are in each",
                 "*** /who [ROOM]         list who is in your room, or in ROOM",
                 "*** /msg NICK TEXT      send TEXT to NICK alone",
+                "*** /invite NICK        ask NICK to join your room",
                 "*** /me ACTION          tell your room what you are doing",
                 "*** /away [REASON]      say you are away, and why; without REASON: back",
                 "*** /history [N]        the last N lines said in your room (default 20)",
