@@ -391,7 +391,7 @@ class WebConnection(WebSocketServerProtocol):
                 data = {
                     "name": room,
                     "count": count,
-                    "members": wire.members_data(chat, members),
+                    "members": wire.members_data(chat, members, room),
                     "topic": wire.topic_data(topic),
                 }
                 request_id = request.take()
@@ -400,7 +400,7 @@ class WebConnection(WebSocketServerProtocol):
                 return wire.reply(request_id, room=data)
             case results.Members(room=room, members=members):
                 return wire.reply(
-                    request.take(), room=room, members=wire.members_data(chat, members)
+                    request.take(), room=room, members=wire.members_data(chat, members, room)
                 )
             case results.RoomList(rooms=rooms):
                 listed = [{"name": name, "count": n} for name, n in rooms]
@@ -412,6 +412,10 @@ class WebConnection(WebSocketServerProtocol):
             case results.PrivateSent(message=message, away=away):
                 now = self.web.server.clock.seconds()
                 return wire.reply(request.take(), message=wire.event_data(message, now), away=away)
+            case results.InviteSent(invitation=invitation, away=away):
+                return wire.reply(
+                    request.take(), room=invitation.room, nick=invitation.nick, away=away
+                )
             case results.Away(reason=reason):
                 return wire.reply(request.take(), away=reason)
             case results.TopicShown(room=room, topic=topic):

@@ -19,6 +19,7 @@ test-case-name: tests.frontends.web.test_wire
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable
@@ -31,11 +32,13 @@ from chatsvc.chat.commands import COMMANDS
 from chatsvc.chat.events import (
     Action,
     Event,
+    Invited,
     Joined,
     Kicked,
     Left,
     Message,
     NickChange,
+    OperatorChanged,
     PrivateMessage,
     TopicChanged,
 )
@@ -136,16 +139,25 @@ def topic_data(topic: Topic | None) -> Json | None:
     return {"text": topic.text, "set_by": topic.set_by, "set_at": topic.set_at}
 
 
-def member_data(chat: Chat, nick: str) -> Json:
-    """A member as data: operators marked, and why it is away."""
+def member_data(chat: Chat, nick: str, room: str | None = None) -> Json:
+    """
+    A member (of C{room}) as data: operators marked (chatsvc's, and the
+    room's own), and why it is away.
+    """
     participant = chat.find(nick)
     if participant is None:
         return {"nick": nick, "operator": False, "away": None}
-    return {"nick": participant.nick, "operator": participant.operator, "away": participant.away}
+    operator = participant.operator
+    if room is not None and not operator:
+        with contextlib.suppress(ChatError):
+            operator = chat.room(room).is_operator(participant)
+    return {"nick": participant.nick, "operator": operator, "away": participant.away}
 
 
-def members_data(chat: Chat, nicks: tuple[str, ...] | None) -> list[Json] | None:
-    return None if nicks is None else [member_data(chat, nick) for nick in nicks]
+def members_data(
+    chat: Chat, nicks: tuple[str, ...] | None, room: str | None = None
+) -> list[Json] | None:
+    return None if nicks is None else [member_data(chat, nick, room) for nick in nicks]
 
 
 FileLinks = Callable[[str], list[Json]]
@@ -192,7 +204,7 @@ def event_data(
                 "time": when,
             }
         case Joined(room=room, nick=nick):
-            member = {"nick": nick} if chat is None else member_data(chat, nick)
+            member = {"nick": nick} if chat is None else member_data(chat, nick, room)
             return {"type": "joined", "room": room, "member": member}
         case Left(room=room, nick=nick, reason=reason, from_user=from_user, signed_off=off):
             return {
@@ -209,6 +221,10 @@ def event_data(
             return {"type": "topic", "room": room, "nick": nick, "text": text, "time": when}
         case Kicked(room=room, nick=nick, by=by, reason=reason):
             return {"type": "kicked", "room": room, "nick": nick, "by": by, "reason": reason}
+        case OperatorChanged(room=room, nick=nick, by=by, given=given):
+            return {"type": "operator", "room": room, "nick": nick, "by": by, "given": given}
+        case Invited(room=room, nick=nick, by=by):
+            return {"type": "invited", "room": room, "nick": nick, "by": by}
     raise TypeError(f"not an event: {event!r}")  # pragma: no cover
 
 

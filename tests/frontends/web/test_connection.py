@@ -25,6 +25,7 @@ from twisted.internet.task import Clock
 from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatsvc.chat.commands import COMMANDS
 from chatsvc.chat.events import Message
 from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.frontends.web.connection import WebChat, WebConnection
@@ -345,11 +346,23 @@ class RequestTests(SynchronousTestCase):
         self.assertEqual((private["from"], private["text"]), ("alice", "psst"))
         self.assertEqual(self.alice.answer("msg", nick="nobody", text="x")["code"], "no-such-user")
 
+    def test_room_operators_and_invitations_as_data(self) -> None:
+        self.alice.answer("join", room="dev")
+        self.alice.take()
+        sent = self.alice.answer("command", line="/invite root")
+        self.assertEqual((sent["room"], sent["nick"], sent["away"]), ("dev", "root", None))
+        (invited,) = self.root.events("invited")
+        self.assertEqual((invited["room"], invited["by"]), ("dev", "alice"))
+        self.root.answer("join", room="dev")
+        joined = self.alice.events("joined")[-1]
+        self.assertEqual(joined["member"]["nick"], "root")
+
     def test_join_and_leave(self) -> None:
         reply = self.alice.answer("join", room="#dev")
         room = reply["room"]
         self.assertEqual((room["name"], room["count"], room["topic"]), ("dev", 1, None))
-        self.assertEqual(room["members"], [{"nick": "alice", "operator": False, "away": None}])
+        # Whoever makes a room is its operator, and the member list says so.
+        self.assertEqual(room["members"], [{"nick": "alice", "operator": True, "away": None}])
         (history,) = self.alice.take()
         self.assertEqual(
             (history["type"], history["room"], history["joining"]), ("history", "dev", True)
@@ -496,7 +509,7 @@ class CommandTests(SynchronousTestCase):
         self.assertEqual(self.command(self.root, "/topic news")["topic"]["text"], "news")
         self.assertEqual(types(self.command(self.alice, "/history 5")["lines"]), ["action"])
         self.assertEqual(self.command(self.alice, "/search hi")["words"], ["hi"])
-        self.assertEqual(len(self.command(self.alice, "/help")["commands"]), 14)
+        self.assertEqual(len(self.command(self.alice, "/help")["commands"]), len(COMMANDS))
         self.assertEqual(self.command(self.alice, "/nick alicia")["nick"], "alicia")
         self.assertEqual(self.command(self.alice, "/kick root")["code"], "not-operator")
         self.alice.request("command", line="/quit bye", room="lobby")
