@@ -69,7 +69,6 @@ export class Log {
     const context = { nick: this.state.nick };
     const body = continued && renderer.renderContinued ? renderer.renderContinued(entry, context) : renderer.render(entry, context);
     const classes = [
-      "",
       entry.said ? "said" : "event",
       entry.kind,
       continued ? "continued" : "group-start",
@@ -77,7 +76,7 @@ export class Log {
       entry.fromHistory ? "history" : "",
     ].filter(Boolean);
     items.push(
-      h(`li${classes.join(".")}`, { dataset: { kind: entry.kind, nick: entry.nick ?? "" } },
+      h(`li.${classes.join(".")}`, { dataset: { kind: entry.kind, nick: entry.nick ?? "" } },
         entry.time ? timeElement(entry.time) : h("span"),
         h("span.body", {}, ...body)),
     );

@@ -41,6 +41,7 @@ export class MemberList {
       { dataset: { nick: member.nick }, "aria-label": label },
       h("span.op-mark", { "aria-hidden": "true", title: member.operator ? "operator" : null }, member.operator ? "@" : ""),
       h("span.name", { title: member.away ? `away${typeof member.away === "string" ? `: ${member.away}` : ""}` : null }, member.nick),
+      me ? h("span.you", {}, "(you)") : null,
       me ? null : h("button.message-member", {
         type: "button", title: `Message ${member.nick}`, "aria-label": `Message ${member.nick}`,
         on: { click: () => this.onMessage(member.nick) },

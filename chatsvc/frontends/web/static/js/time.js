@@ -1,7 +1,7 @@
 // Times as the client shows them: the hour and minute in the browser's own
 // time zone, and the full date and time as the element's title.
 
-const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 const full = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
 const day = new Intl.DateTimeFormat(undefined, { dateStyle: "long" });
 

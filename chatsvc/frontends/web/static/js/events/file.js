@@ -1,14 +1,9 @@
-// A shared file: its name, size and link; an image is previewed. Only files
-// of this server's own /files/ are previewed, so a message cannot make the
-// page load an image from elsewhere.
+// The files shared in a message (its `files`, as the server lists them):
+// the text already names and links each; an image of this server's own
+// /files/ is previewed under it, so a message never makes the page load an
+// image from elsewhere.
 
 import { h } from "../dom.js";
-import { isSafeUrl, link } from "../linkify.js";
-import { nickName } from "./text.js";
-
-export const grouped = true;
-
-const IMAGE = /\.(png|jpe?g|gif|webp)$/i;
 
 export function size(bytes) {
   if (bytes < 1024) return `${bytes} B`;
@@ -19,36 +14,28 @@ export function size(bytes) {
     value /= 1024;
     unit += 1;
   }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
-/** Whether `url` is a file served by this same server. */
+/** Whether `url` is a path of this server's /files/, which alone is previewed. */
 export function isOwnFile(url) {
-  if (!isSafeUrl(url)) return false;
-  const parsed = new URL(url);
-  return parsed.origin === location.origin && parsed.pathname.startsWith("/files/");
-}
-
-export function isImage(file) {
-  return (file.type ? file.type.startsWith("image/") && file.type !== "image/svg+xml" : true) && IMAGE.test(file.name);
-}
-
-function body(entry) {
-  const file = entry.file;
-  const parts = [link(file.url, file.name), ` (${size(file.size)})`];
-  if (isOwnFile(file.url) && isImage(file)) {
-    parts.push(
-      h("a.preview-link", { href: file.url, target: "_blank", rel: "noopener noreferrer", "aria-label": `Open ${file.name}` },
-        h("img.preview", { src: file.url, alt: file.name, loading: "lazy" })),
-    );
+  try {
+    const parsed = new URL(url, location.href);
+    return parsed.origin === location.origin && parsed.pathname.startsWith("/files/");
+  } catch {
+    return false;
   }
-  return h("span.file", {}, ...parts);
 }
 
-export function render(entry) {
-  return [nickName(entry.nick), " shared ", body(entry)];
-}
-
-export function renderContinued(entry) {
-  return ["shared ", body(entry)];
+/** The previews of the images among `files` (nothing for other files: the text links them). */
+export function previews(files) {
+  return (files ?? [])
+    .filter((file) => file && file.image === true && typeof file.url === "string" && isOwnFile(file.url))
+    .map((file) =>
+      h(
+        "a.preview-link",
+        { href: new URL(file.url, location.href).href, target: "_blank", rel: "noopener noreferrer", title: String(file.name) },
+        h("img.preview", { src: new URL(file.url, location.href).href, alt: String(file.name), loading: "lazy" }),
+      ),
+    );
 }

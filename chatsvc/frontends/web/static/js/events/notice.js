@@ -6,5 +6,6 @@ import { richText } from "./text.js";
 
 export function render(entry, { nick }) {
   const lines = entry.lines ?? [entry.text];
-  return lines.map((line, i) => h("span.notice-line", {}, i ? "\n" : "", ...richText(line, nick)));
+  const tag = entry.table ? "span.notice-line.table" : "span.notice-line";
+  return lines.map((line, i) => h(tag, {}, i ? "\n" : "", ...richText(line, nick)));
 }
