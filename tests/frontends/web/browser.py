@@ -96,8 +96,18 @@ def in_thread(work: Callable[[], _T]) -> Deferred[_T]:
 
 
 def on_reactor(call: Callable[..., Any], *args: Any) -> Any:
-    """From a browser's thread: C{call(*args)} on the reactor, waited for (a Deferred too)."""
-    return blockingCallFromThread(reactor, call, *args)
+    """
+    From a browser's thread: C{call(*args)} on the reactor, waited for (a
+    Deferred too, for at most L{WAIT} seconds).
+    """
+
+    def timed() -> Any:
+        result = call(*args)
+        if isinstance(result, Deferred):
+            result.addTimeout(WAIT, reactor)
+        return result
+
+    return blockingCallFromThread(reactor, timed)
 
 
 def wait_for(driver: WebDriver, condition: Callable[[WebDriver], _T], what: str) -> _T:

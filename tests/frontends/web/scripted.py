@@ -18,7 +18,7 @@ from typing import Any
 from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IListeningPort
 from twisted.web.server import Request, Site
 from twisted.web.static import File
@@ -108,7 +108,7 @@ class ScriptedServer:
         """The first request (already received, or still to come) that C{match}es."""
         for frame in self.requests:
             if match(frame):
-                return Deferred.fromResult(frame)
+                return succeed(frame)
         waiting: Deferred[Frame] = Deferred()
         self._requested.append((match, waiting))
         return waiting

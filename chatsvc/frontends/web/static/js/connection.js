@@ -10,7 +10,7 @@ export function socketUrl(loc = location) {
 }
 
 export class Connection extends EventTarget {
-  constructor(url = socketUrl(), { setTimer = setTimeout, clearTimer = clearTimeout } = {}) {
+  constructor(url = socketUrl(), { setTimer = (f, ms) => setTimeout(f, ms), clearTimer = (t) => clearTimeout(t) } = {}) {
     super();
     this.url = url;
     this.setTimer = setTimer;

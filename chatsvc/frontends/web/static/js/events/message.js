@@ -13,7 +13,7 @@ function body(entry, nick) {
 }
 
 export function render(entry, { nick }) {
-  return [nickName(entry.nick), ...body(entry, nick)];
+  return [nickName(entry.nick), " ", ...body(entry, nick)];
 }
 
 /** The body of a message that continues its sender's group: no name again. */
