@@ -138,6 +138,41 @@ new Uploader({
   getLimit: () => client.hello?.limits?.max_upload ?? 0,
 });
 
+// Joining a room, and opening a private conversation, from the room list
+
+byId("join-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = byId("join-input");
+  const name = input.value.trim().replace(/^#/, "");
+  if (!name) return;
+  const existing = state.room(name);
+  if (existing?.joined) {
+    state.select(existing.key);
+    input.value = "";
+    closePanels();
+    return;
+  }
+  client.join(name).then(
+    () => {
+      input.value = "";
+      closePanels();
+      byId("input").focus();
+    },
+    (error) => client.error(null, error),
+  );
+});
+
+byId("private-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = byId("private-input");
+  const nick = input.value.trim();
+  if (!nick) return;
+  client.openPrivate(nick);
+  input.value = "";
+  closePanels();
+  byId("input").focus();
+});
+
 // Panels: the member list beside the conversation, or over it on a phone.
 
 function closePanels() {

@@ -14,7 +14,9 @@ export const MISSED_MOST = 500;
 /** Goodbyes after which signing on again by itself would be wrong. */
 const FINAL = new Set(["quit", "kicked", "replaced", "owner-arrived", "too-many-passwords", "login-timeout", "password-timeout"]);
 
-const ms = (seconds) => Math.round(seconds * 1000);
+// Milliseconds, unrounded: the server's times have microseconds, and lines
+// said within one millisecond keep their order.
+const ms = (seconds) => seconds * 1000;
 
 /** The entry a message or action event (live or from history) makes. */
 export function lineEntry(event, ownNick) {

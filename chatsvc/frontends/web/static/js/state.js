@@ -137,9 +137,7 @@ export class State extends EventTarget {
     entry.mentioned = entry.said ? this.mentionsMe(entry) : false;
     const entries = conversation.entries;
     if (entry.fromHistory) {
-      if (entries.some((e) => e.said && e.time === entry.time && e.nick === entry.nick && e.text === entry.text)) {
-        return false;
-      }
+      if (entries.some((e) => sameLine(e, entry))) return false;
       let at = entries.length;
       while (at > 0 && (entries[at - 1].time ?? 0) > entry.time) at--;
       entries.splice(at, 0, entry);
@@ -157,20 +155,31 @@ export class State extends EventTarget {
     return true;
   }
 
-  /** Add many entries from history at once, older lines first; redraws once. */
+  /**
+   * Add entries from history (oldest first) in time order among those of
+   * the log, each once; redraws once. Lines of one page keep their order.
+   */
   addHistory(conversation, entries) {
+    const list = conversation.entries;
     let added = 0;
+    let from = 0;
     for (const entry of entries) {
       entry.fromHistory = true;
       entry.mentioned = this.mentionsMe(entry);
-      const list = conversation.entries;
-      if (list.some((e) => e.said && e.time === entry.time && e.nick === entry.nick && e.text === entry.text)) continue;
-      let at = list.length;
-      while (at > 0 && (list[at - 1].time ?? 0) > entry.time) at--;
+      if (list.some((e) => sameLine(e, entry))) continue;
+      let at = from;
+      while (at < list.length && (list[at].time ?? 0) <= entry.time) at++;
       list.splice(at, 0, entry);
+      from = at + 1;
       added += 1;
     }
+    if (list.length > LOG_LIMIT) list.splice(0, list.length - LOG_LIMIT);
     if (added) this.changed("log", { conversation });
     return added;
   }
+}
+
+/** Whether `a` and `b` are the same line said (one live, one from history, say). */
+export function sameLine(a, b) {
+  return a.said && b.said && a.nick === b.nick && a.text === b.text && Math.abs(a.time - b.time) < 1;
 }
