@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from selenium import webdriver
 from selenium.common.exceptions import (
@@ -29,6 +29,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.threads import blockingCallFromThread, deferToThread
 
 from tests import system
@@ -107,7 +108,7 @@ def on_reactor(call: Callable[..., Any], *args: Any) -> Any:
             result.addTimeout(WAIT, reactor)
         return result
 
-    return blockingCallFromThread(reactor, timed)
+    return blockingCallFromThread(cast(IReactorFromThreads, reactor), timed)
 
 
 def wait_for(driver: WebDriver, condition: Callable[[WebDriver], _T], what: str) -> _T:
@@ -120,10 +121,30 @@ def wait_for(driver: WebDriver, condition: Callable[[WebDriver], _T], what: str)
             return False
 
     try:
-        result: _T = WebDriverWait(driver, WAIT, poll_frequency=0.1).until(check)
+        result = cast(_T, WebDriverWait(driver, WAIT, poll_frequency=0.1).until(check))
     except TimeoutException:
         raise AssertionError(f"not seen in {WAIT:g} s: {what}\n{page_report(driver)}") from None
     return result
+
+
+def element(
+    driver: WebDriver, selector: str, what: str, *, enabled: bool = False, shown: bool = False
+) -> WebElement:
+    """The element C{selector} finds, once there (and C{enabled}, and C{shown}, if asked)."""
+
+    def found(d: WebDriver) -> WebElement | None:
+        for candidate in d.find_elements(By.CSS_SELECTOR, selector):
+            if (not enabled or candidate.is_enabled()) and (not shown or candidate.is_displayed()):
+                return candidate
+        return None
+
+    return cast(WebElement, wait_for(driver, found, what))
+
+
+def signon_form(driver: WebDriver) -> WebElement:
+    """The nickname field, once the page is connected."""
+    element(driver, "#signon-submit", "the sign-on form, connected", enabled=True)
+    return driver.find_element(By.ID, "signon-nick")
 
 
 def page_report(driver: WebDriver) -> str:
@@ -135,8 +156,14 @@ def page_report(driver: WebDriver) -> str:
     return f"log:\n{log}\nconsole:\n{console(driver)}"
 
 
+def browser_log(driver: WebDriver) -> list[dict[str, Any]]:
+    """What the page wrote to its console since last asked (Chromium's own log, not WebDriver's)."""
+    entries: list[dict[str, Any]] = driver.get_log("browser")  # type: ignore[attr-defined]
+    return entries
+
+
 def console(driver: WebDriver) -> str:
-    return "\n".join(entry["message"] for entry in driver.get_log("browser"))
+    return "\n".join(entry["message"] for entry in browser_log(driver))
 
 
 def no_alert(driver: WebDriver) -> None:
@@ -152,7 +179,7 @@ def no_script_errors(driver: WebDriver) -> None:
     """Fails if the page's console has an error (an exception, a CSP violation)."""
     errors = [
         entry["message"]
-        for entry in driver.get_log("browser")
+        for entry in browser_log(driver)
         if entry["level"] == "SEVERE" and "favicon" not in entry["message"]
     ]
     assert errors == [], errors
@@ -161,24 +188,10 @@ def no_script_errors(driver: WebDriver) -> None:
 def sign_on(driver: WebDriver, url: str, nick: str, password: str | None = None) -> None:
     """Open the client at C{url} and sign on as C{nick}; returns once in the lobby."""
     driver.get(url)
-    form = wait_for(
-        driver,
-        lambda d: d.find_element(By.ID, "signon-submit").is_enabled()
-        and d.find_element(By.ID, "signon-nick"),
-        "the sign-on form, connected",
-    )
-    assert isinstance(form, WebElement)
-    form.send_keys(nick)
+    signon_form(driver).send_keys(nick)
     driver.find_element(By.ID, "signon-submit").click()
     if password is not None:
-        field = wait_for(
-            driver,
-            lambda d: d.find_element(By.ID, "signon-password").is_displayed()
-            and d.find_element(By.ID, "signon-password"),
-            "the password prompt",
-        )
-        assert isinstance(field, WebElement)
-        field.send_keys(password)
+        element(driver, "#signon-password", "the password prompt", shown=True).send_keys(password)
         driver.find_element(By.ID, "signon-submit").click()
     wait_for(driver, lambda d: d.find_element(By.ID, "chat").is_displayed(), f"{nick} signed on")
 

@@ -19,7 +19,7 @@ from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IListeningPort
+from twisted.internet.interfaces import IListeningPort, IReactorTCP
 from twisted.web.server import Request, Site
 from twisted.web.static import File
 
@@ -38,7 +38,8 @@ class _Static(File):
     def render(self, request: Request) -> bytes | int:
         request.setHeader(b"Content-Security-Policy", CSP.encode())
         request.setHeader(b"X-Content-Type-Options", b"nosniff")
-        return super().render(request)
+        rendered: bytes | int = super().render(request)
+        return rendered
 
 
 def hello_reply(request: Frame) -> Frame:
@@ -50,6 +51,11 @@ def hello_reply(request: Frame) -> Frame:
         "guests": True,
         "limits": {"max_upload": 1 << 20, "history_max": 500},
     }
+
+
+def listenTCP(port: int, factory: Site, interface: str) -> IListeningPort:
+    tcp: IReactorTCP = reactor
+    return tcp.listenTCP(port, factory, interface=interface)  # type: ignore[arg-type]
 
 
 class ScriptedServer:
@@ -85,11 +91,11 @@ class ScriptedServer:
     def listen(self) -> int:
         factory = WebSocketServerFactory()
         factory.protocol = _Protocol
-        factory.server = self  # type: ignore[attr-defined]
+        factory.server = self
         root = _Static(str(STATIC))
         root.putChild(b"ws", WebSocketResource(factory))
-        self.port = reactor.listenTCP(0, Site(root), interface="127.0.0.1")  # type: ignore[attr-defined]
-        return int(self.port.getHost().port)
+        self.port = listenTCP(0, Site(root), interface="127.0.0.1")
+        return int(self.port.getHost().port)  # type: ignore[attr-defined]
 
     def stop(self) -> Deferred[None] | None:
         self.drop()
@@ -102,7 +108,8 @@ class ScriptedServer:
     def drop(self) -> None:
         """Drop every client's connection, as a server that went away would."""
         for client in list(self.clients):
-            client.transport.abortConnection()
+            if client.transport is not None:
+                client.transport.abortConnection()  # type: ignore[attr-defined]
 
     def requested(self, match: Callable[[Frame], bool]) -> Deferred[Frame]:
         """The first request (already received, or still to come) that C{match}es."""
@@ -160,4 +167,3 @@ class _Protocol(WebSocketServerProtocol):
         server: ScriptedServer = self.factory.server
         if self in server.clients:
             server.clients.remove(self)
-

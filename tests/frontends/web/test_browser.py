@@ -27,6 +27,7 @@ import pytest_twisted
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 
 from chatsvc.service.tap import ChatService
 from tests import system
@@ -113,13 +114,17 @@ def start(
 ) -> tuple[ChatService, int, int]:
     """The server, its history in a file; the port of its line protocol, and its web port."""
     service = services.start(
-        "--port", line,
-        "--web", web,
-        "--db", str(tmp_path / "chat.sqlite"),
-        "--files-dir", str(tmp_path / "files"),
+        "--port",
+        line,
+        "--web",
+        web,
+        "--db",
+        str(tmp_path / "chat.sqlite"),
+        "--files-dir",
+        str(tmp_path / "files"),
         *argv,
     )
-    line_port, web_port = (port.getHost().port for port in service.ports)
+    line_port, web_port = (port.getHost().port for port in service.ports)  # type: ignore[attr-defined]
     return service, line_port, web_port
 
 
@@ -141,10 +146,34 @@ def png(width: int, height: int) -> bytes:
     )
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+LOADED = "return arguments[0].complete && arguments[0].naturalWidth"
+"""The width of an image once loaded (0 if it could not be)."""
+
+DROP_OR_PASTE = """
+  const [kind, bytes] = arguments;
+  const file = new File([new Uint8Array(bytes)], kind + "ped.png", {type: "image/png"});
+  const data = new DataTransfer();
+  data.items.add(file);
+  const options = {bubbles: true, cancelable: true};
+  const event = kind === "drop"
+    ? new DragEvent("drop", {...options, dataTransfer: data})
+    : new ClipboardEvent("paste", {...options, clipboardData: data});
+  document.getElementById(kind === "drop" ? "conversation" : "input").dispatchEvent(event);
+"""
+"""A file dropped on the conversation, or pasted into the input, as a user's would be."""
 
 
 def members(driver: WebDriver) -> list[str]:
@@ -158,11 +187,22 @@ async def test_two_browser_users_and_an_nc_user_chat(services: Services, tmp_pat
     directory = shots(tmp_path)
 
     def scenario() -> None:
-        with browser.chromium() as alice, browser.chromium() as bob, nc(line_port, "carol") as carol:
+        with (
+            browser.chromium() as alice,
+            browser.chromium() as bob,
+            nc(line_port, "carol") as carol,
+        ):
             browser.sign_on(alice, url, "alice")
             browser.sign_on(bob, url, "bob")
             carol.expect("*** bob joined lobby")
-            wait_for(alice, lambda d: members(d) == ["alice", "bob", "carol"] or sorted(members(d)) == ["alice", "bob", "carol"], "three in the lobby")
+            wait_for(
+                alice,
+                lambda d: (
+                    members(d) == ["alice", "bob", "carol"]
+                    or sorted(members(d)) == ["alice", "bob", "carol"]
+                ),
+                "three in the lobby",
+            )
             say(alice, "hello everyone, see https://example.org/notes")
             carol.expect("<alice> hello everyone, see https://example.org/notes")
             wait_for_line(bob, "hello everyone")
@@ -177,16 +217,33 @@ async def test_two_browser_users_and_an_nc_user_chat(services: Services, tmp_pat
             wait_for_line(alice, "* bob waves")
             # rooms side by side: dev beside the lobby
             alice.find_element(By.ID, "join-input").send_keys("dev", Keys.ENTER)
-            wait_for(alice, lambda d: d.find_element(By.ID, "conversation-title").text == "#dev", "alice in dev")
+            wait_for(
+                alice,
+                lambda d: d.find_element(By.ID, "conversation-title").text == "#dev",
+                "alice in dev",
+            )
             say(bob, "/join dev")
             wait_for(alice, lambda d: "bob" in members(d), "bob in dev")
             say(bob, "dev is quiet")
             wait_for_line(alice, "dev is quiet")
             carol.say("alice: lunch?")
-            wait_for(alice, lambda d: d.find_element(By.CSS_SELECTOR, 'li[data-key="room:lobby"] .badge.mention').text == "1", "a mention badge on the lobby")
+            wait_for(
+                alice,
+                lambda d: (
+                    d.find_element(By.CSS_SELECTOR, 'li[data-key="room:lobby"] .badge.mention').text
+                    == "1"
+                ),
+                "a mention badge on the lobby",
+            )
             # a private conversation, both ways, beside the rooms
             carol.say("/msg alice are you free at noon?")
-            wait_for(alice, lambda d: d.find_elements(By.CSS_SELECTOR, 'li[data-key="private:carol"] .badge.mention'), "carol's private message")
+            wait_for(
+                alice,
+                lambda d: d.find_elements(
+                    By.CSS_SELECTOR, 'li[data-key="private:carol"] .badge.mention'
+                ),
+                "carol's private message",
+            )
             select(alice, "private:carol")
             wait_for_line(alice, "are you free at noon?")
             say(alice, "yes, at noon")
@@ -198,11 +255,16 @@ async def test_two_browser_users_and_an_nc_user_chat(services: Services, tmp_pat
             say(bob, "https://example.org/build/42 is green, alice")
             wait_for_line(alice, "is green")
             screenshot(alice, directory, "chat")
-            bob.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+            bob.execute_cdp_cmd(
+                "Emulation.setEmulatedMedia",
+                {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+            )
             select(bob, "room:lobby")
             wait_for_line(bob, "lunch?")
             screenshot(bob, directory, "dark")
-            background = bob.execute_script("return getComputedStyle(document.body).backgroundColor")
+            background = bob.execute_script(
+                "return getComputedStyle(document.body).backgroundColor"
+            )
             assert background == "rgb(23, 25, 29)", background
             browser.no_script_errors(alice)
             browser.no_script_errors(bob)
@@ -211,7 +273,9 @@ async def test_two_browser_users_and_an_nc_user_chat(services: Services, tmp_pat
 
 
 @pytest_twisted.ensureDeferred
-async def test_history_on_entering_a_room_older_pages_and_search(services: Services, tmp_path: Path) -> None:
+async def test_history_on_entering_a_room_older_pages_and_search(
+    services: Services, tmp_path: Path
+) -> None:
     _, line_port, web_port = start(services, tmp_path, "--rate", "0", "--history", "20")
     url = f"http://127.0.0.1:{web_port}/"
 
@@ -220,7 +284,9 @@ async def test_history_on_entering_a_room_older_pages_and_search(services: Servi
             carol.say("/join attic")
             carol.expect("*** You joined attic")
             for i in range(80):
-                carol.say(f"line {i:02d} of the attic{' with the green build' if i in (5, 70) else ''}")
+                carol.say(
+                    f"line {i:02d} of the attic{' with the green build' if i in (5, 70) else ''}"
+                )
             carol.say("/history 1")
             carol.expect("line 79 of the attic")
             with browser.chromium() as alice:
@@ -235,12 +301,22 @@ async def test_history_on_entering_a_room_older_pages_and_search(services: Servi
                 assert "line 09 of the attic" not in browser.log_text(alice)
                 alice.find_element(By.ID, "older").click()
                 wait_for_line(alice, "line 00 of the attic")
-                bodies = [e.text.removeprefix("carol ") for e in alice.find_elements(By.CSS_SELECTOR, "#log li.message .body")]
-                assert bodies == [f"line {i:02d} of the attic{' with the green build' if i in (5, 70) else ''}" for i in range(80)], bodies[:3]
+                bodies = [
+                    e.text.removeprefix("carol ")
+                    for e in alice.find_elements(By.CSS_SELECTOR, "#log li.message .body")
+                ]
+                assert bodies == [
+                    f"line {i:02d} of the attic{' with the green build' if i in (5, 70) else ''}"
+                    for i in range(80)
+                ], bodies[:3]
                 # search the room
                 alice.find_element(By.ID, "search-button").click()
                 alice.find_element(By.ID, "search-input").send_keys("green build", Keys.ENTER)
-                wait_for(alice, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#search-results li")) == 2, "two found")
+                wait_for(
+                    alice,
+                    lambda d: len(d.find_elements(By.CSS_SELECTOR, "#search-results li")) == 2,
+                    "two found",
+                )
                 found = alice.find_element(By.ID, "search-results").text
                 assert "line 05" in found and "line 70" in found
 
@@ -270,7 +346,11 @@ async def test_reconnects_after_the_server_restarts(services: Services, tmp_path
         with browser.chromium() as alice:
             browser.sign_on(alice, url, "alice")
             say(alice, "/join dev")
-            wait_for(alice, lambda d: d.find_element(By.ID, "conversation-title").text == "#dev", "in dev")
+            wait_for(
+                alice,
+                lambda d: d.find_element(By.ID, "conversation-title").text == "#dev",
+                "in dev",
+            )
             with nc(line_port, "carol") as carol:
                 carol.say("/join dev")
                 carol.say("before the restart")
@@ -290,7 +370,10 @@ async def test_reconnects_after_the_server_restarts(services: Services, tmp_path
             assert log.count("before the restart") == 1
             assert log.count("while you were away") == 1
             assert alice.find_element(By.ID, "conversation-title").text == "#dev"
-            assert {e.get_attribute("data-key") for e in alice.find_elements(By.CSS_SELECTOR, "#room-list li")} == {"room:dev", "room:lobby"}
+            assert {
+                e.get_attribute("data-key")
+                for e in alice.find_elements(By.CSS_SELECTOR, "#room-list li")
+            } == {"room:dev", "room:lobby"}
 
     await browser.in_thread(scenario)
 
@@ -304,7 +387,11 @@ async def test_an_image_shared_is_previewed(services: Services, tmp_path: Path) 
     directory = shots(tmp_path)
 
     def scenario() -> None:
-        with browser.chromium() as alice, browser.chromium() as bob, nc(line_port, "carol") as carol:
+        with (
+            browser.chromium() as alice,
+            browser.chromium() as bob,
+            nc(line_port, "carol") as carol,
+        ):
             browser.sign_on(alice, url, "alice")
             browser.sign_on(bob, url, "bob")
             say(alice, "look at this")
@@ -312,26 +399,26 @@ async def test_an_image_shared_is_previewed(services: Services, tmp_path: Path) 
             shared = carol.expect("<alice> shared sunset over the bay.png")
             assert f"http://127.0.0.1:{web_port}/files/" in shared
             for driver in (alice, bob):
-                preview = wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#log img.preview"), "the preview")
-                wait_for(driver, lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", preview) == 96, "the image loaded")
+                preview = browser.element(driver, "#log img.preview", "the preview")
+
+                def loaded(d: WebDriver, image: WebElement = preview) -> bool:
+                    return bool(d.execute_script(LOADED, image) == 96)
+
+                wait_for(driver, loaded, "the image loaded")
                 assert preview.get_attribute("alt") == "sunset over the bay.png"
             # dropped on the conversation, and pasted into the input
             for kind in ("drop", "paste"):
                 alice.execute_script(
-                    """
-                    const [kind, bytes] = arguments;
-                    const file = new File([new Uint8Array(bytes)], kind + "ped.png", {type: "image/png"});
-                    const data = new DataTransfer();
-                    data.items.add(file);
-                    const event = kind === "drop"
-                      ? new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true})
-                      : new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true});
-                    document.getElementById(kind === "drop" ? "conversation" : "input").dispatchEvent(event);
-                    """,
-                    kind, list(png(8, 8)),
+                    DROP_OR_PASTE,
+                    kind,
+                    list(png(8, 8)),
                 )
                 carol.expect(f"<alice> shared {kind}ped.png")
-            wait_for(bob, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log img.preview")) == 3, "three previews")
+            wait_for(
+                bob,
+                lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log img.preview")) == 3,
+                "three previews",
+            )
             screenshot(bob, directory, "image")
             # a file that is no image is linked, not previewed
             notes = tmp_path / "notes.txt"
@@ -363,17 +450,31 @@ async def test_a_narrow_screen(services: Services, tmp_path: Path) -> None:
             assert not phone.find_element(By.ID, "members").is_displayed()
             assert phone.find_element(By.ID, "input").is_displayed()
             assert phone.find_element(By.ID, "smile").is_displayed()
-            width = phone.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+            width = phone.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth]"
+            )
             assert width[0] <= width[1], width
             screenshot(phone, directory, "narrow")
             phone.find_element(By.ID, "toggle-rooms").click()
-            wait_for(phone, lambda d: d.find_element(By.ID, "sidebar").is_displayed(), "the room list")
+            wait_for(
+                phone, lambda d: d.find_element(By.ID, "sidebar").is_displayed(), "the room list"
+            )
             phone.find_element(By.ID, "join-input").send_keys("dev", Keys.ENTER)
-            wait_for(phone, lambda d: d.find_element(By.ID, "conversation-title").text == "#dev", "in dev")
+            wait_for(
+                phone,
+                lambda d: d.find_element(By.ID, "conversation-title").text == "#dev",
+                "in dev",
+            )
             phone.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
-            wait_for(phone, lambda d: not d.find_element(By.ID, "sidebar").is_displayed(), "the room list closed")
+            wait_for(
+                phone,
+                lambda d: not d.find_element(By.ID, "sidebar").is_displayed(),
+                "the room list closed",
+            )
             phone.find_element(By.ID, "toggle-members").click()
-            wait_for(phone, lambda d: d.find_element(By.ID, "members").is_displayed(), "the member list")
+            wait_for(
+                phone, lambda d: d.find_element(By.ID, "members").is_displayed(), "the member list"
+            )
             assert members(phone) == ["alice"]
             screenshot(phone, directory, "narrow-members")
 
@@ -396,11 +497,15 @@ async def test_markup_is_shown_as_text_and_never_runs(services: Services, tmp_pa
     named.write_bytes(png(4, 4))
 
     def scenario() -> None:
-        with browser.chromium() as alice, browser.chromium() as bob, nc(line_port, "carol") as carol:
+        with (
+            browser.chromium() as alice,
+            browser.chromium() as bob,
+            nc(line_port, "carol") as carol,
+        ):
             browser.sign_on(alice, url, "alice", password="wonderland")
             # a nickname with markup is refused, and the refusal shown as text
             bob.get(url)
-            field = wait_for(bob, lambda d: d.find_element(By.ID, "signon-submit").is_enabled() and d.find_element(By.ID, "signon-nick"), "the form")
+            field = browser.signon_form(bob)
             field.send_keys(payloads[1][:32], Keys.ENTER)
             wait_for(bob, lambda d: d.find_element(By.ID, "signon-error").text, "the refusal")
             browser.no_alert(bob)
@@ -419,8 +524,16 @@ async def test_markup_is_shown_as_text_and_never_runs(services: Services, tmp_pa
             bob.find_element(By.ID, "file-input").send_keys(str(named))
             carol.expect("<bob> shared <img src=x onerror=alert('file')>.png")
             wait_for_line(alice, "shared <img src=x onerror=alert('file')>.png")
-            wait_for(alice, lambda d: d.find_element(By.ID, "topic-text").text == payloads[5], "the topic")
-            wait_for(bob, lambda d: d.find_element(By.ID, "topic-text").text == payloads[5], "bob's topic")
+            wait_for(
+                alice,
+                lambda d: d.find_element(By.ID, "topic-text").text == payloads[5],
+                "the topic",
+            )
+            wait_for(
+                bob,
+                lambda d: d.find_element(By.ID, "topic-text").text == payloads[5],
+                "bob's topic",
+            )
             log = browser.log_text(alice)
             for payload in payloads:
                 assert payload in log, payload
@@ -432,7 +545,15 @@ async def test_markup_is_shown_as_text_and_never_runs(services: Services, tmp_pa
             select(bob, "room:lobby")
             for driver in (alice, bob):
                 browser.no_alert(driver)
-                for selector in ("#log script", "#log iframe", "#log svg", "#log b", "#log img:not(.preview)", "#topic a", "#topic img"):
+                for selector in (
+                    "#log script",
+                    "#log iframe",
+                    "#log svg",
+                    "#log b",
+                    "#log img:not(.preview)",
+                    "#topic a",
+                    "#topic img",
+                ):
                     assert driver.find_elements(By.CSS_SELECTOR, selector) == [], selector
                 browser.no_script_errors(driver)
 

@@ -36,8 +36,16 @@ def server() -> Iterator[ScriptedServer]:
 
 
 def message(room: str, nick: str, text: str, time: float = T0, **more: Any) -> Frame:
-    return {"type": "message", "room": room, "nick": nick, "text": text, "time": time,
-            "notice": False, "files": [], **more}
+    return {
+        "type": "message",
+        "room": room,
+        "nick": nick,
+        "text": text,
+        "time": time,
+        "notice": False,
+        "files": [],
+        **more,
+    }
 
 
 def requests(server: ScriptedServer, kind: str) -> list[Frame]:
@@ -65,18 +73,27 @@ def run(work: Any) -> Any:
 
 
 @pytest_twisted.ensureDeferred
-async def test_signs_on_and_shows_the_lobby_its_members_and_messages(server: ScriptedServer) -> None:
+async def test_signs_on_and_shows_the_lobby_its_members_and_messages(
+    server: ScriptedServer,
+) -> None:
     port = server.listen()
     server.after_sign_on[0] = {
         "type": "entered",
-        "room": room("lobby", member("alice"), member("bob", operator=True), member("carol", away="lunch"),
-                     topic={"text": "rules: be nice", "set_by": "bob", "set_at": T0}),
+        "room": room(
+            "lobby",
+            member("alice"),
+            member("bob", operator=True),
+            member("carol", away="lunch"),
+            topic={"text": "rules: be nice", "set_by": "bob", "set_at": T0},
+        ),
     }
 
     def scenario() -> None:
         with browser.chromium() as driver:
             browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
-            wait_for(driver, lambda d: "bob" in d.find_element(By.ID, "member-list").text, "bob listed")
+            wait_for(
+                driver, lambda d: "bob" in d.find_element(By.ID, "member-list").text, "bob listed"
+            )
             assert texts(driver, "#member-list li.op .name") == ["bob"]
             assert texts(driver, "#member-list li.away .name") == ["carol"]
             assert driver.find_element(By.ID, "topic-text").text == "rules: be nice"
@@ -97,7 +114,9 @@ async def test_signs_on_and_shows_the_lobby_its_members_and_messages(server: Scr
 
 
 @pytest_twisted.ensureDeferred
-async def test_markup_from_the_server_is_shown_as_text_and_never_runs(server: ScriptedServer) -> None:
+async def test_markup_from_the_server_is_shown_as_text_and_never_runs(
+    server: ScriptedServer,
+) -> None:
     """
     Every place user text reaches the page, given payloads: messages,
     actions, nicknames (which the real server would refuse, so only a
@@ -108,8 +127,12 @@ async def test_markup_from_the_server_is_shown_as_text_and_never_runs(server: Sc
     hostile = payloads[1]
     server.after_sign_on[0] = {
         "type": "entered",
-        "room": room("lobby", member("alice"), member(hostile, operator=True),
-                     topic={"text": payloads[0], "set_by": hostile, "set_at": T0}),
+        "room": room(
+            "lobby",
+            member("alice"),
+            member(hostile, operator=True),
+            topic={"text": payloads[0], "set_by": hostile, "set_at": T0},
+        ),
     }
 
     def scenario() -> None:
@@ -117,13 +140,55 @@ async def test_markup_from_the_server_is_shown_as_text_and_never_runs(server: Sc
             browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
             for i, payload in enumerate(payloads):
                 on_reactor(server.send, message("lobby", hostile, payload, T0 + i))
-            on_reactor(server.send, {"type": "action", "room": "lobby", "nick": hostile, "text": payloads[2], "time": T0 + 20})
-            on_reactor(server.send, {"type": "joined", "room": "lobby", "member": member(payloads[3])})
-            on_reactor(server.send, {"type": "topic", "room": "lobby", "nick": hostile, "text": payloads[4], "time": T0 + 21})
-            image = {"url": "/files/" + "0" * 64 + "/x.png", "name": payloads[1], "size": 10, "type": "image/png", "image": True}
-            on_reactor(server.send, message("lobby", hostile, f"shared {payloads[1]} (10 B)", T0 + 22, files=[image]))
-            on_reactor(server.send, {"type": "private", "from": hostile, "to": "alice", "text": payloads[5], "time": T0 + 23, "notice": False})
-            on_reactor(server.send, {"type": "nick", "room": "lobby", "old": payloads[3], "new": payloads[6]})
+            on_reactor(
+                server.send,
+                {
+                    "type": "action",
+                    "room": "lobby",
+                    "nick": hostile,
+                    "text": payloads[2],
+                    "time": T0 + 20,
+                },
+            )
+            on_reactor(
+                server.send, {"type": "joined", "room": "lobby", "member": member(payloads[3])}
+            )
+            on_reactor(
+                server.send,
+                {
+                    "type": "topic",
+                    "room": "lobby",
+                    "nick": hostile,
+                    "text": payloads[4],
+                    "time": T0 + 21,
+                },
+            )
+            image = {
+                "url": "/files/" + "0" * 64 + "/x.png",
+                "name": payloads[1],
+                "size": 10,
+                "type": "image/png",
+                "image": True,
+            }
+            on_reactor(
+                server.send,
+                message("lobby", hostile, f"shared {payloads[1]} (10 B)", T0 + 22, files=[image]),
+            )
+            on_reactor(
+                server.send,
+                {
+                    "type": "private",
+                    "from": hostile,
+                    "to": "alice",
+                    "text": payloads[5],
+                    "time": T0 + 23,
+                    "notice": False,
+                },
+            )
+            on_reactor(
+                server.send,
+                {"type": "nick", "room": "lobby", "old": payloads[3], "new": payloads[6]},
+            )
             wait_for_line(driver, f"is now known as {payloads[6]}")
             log = browser.log_text(driver)
             for payload in payloads:
@@ -138,8 +203,17 @@ async def test_markup_from_the_server_is_shown_as_text_and_never_runs(server: Sc
             wait_for_line(driver, payloads[5])
             browser.no_alert(driver)
             # nothing the payloads name became an element, and nothing but our links is one
-            for selector in ("#log script", "#log iframe", "#log svg", "#log b", "#log img:not(.preview)",
-                             "#topic script", "#member-list img", "#room-list img", "#private-list img"):
+            for selector in (
+                "#log script",
+                "#log iframe",
+                "#log svg",
+                "#log b",
+                "#log img:not(.preview)",
+                "#topic script",
+                "#member-list img",
+                "#room-list img",
+                "#private-list img",
+            ):
                 assert driver.find_elements(By.CSS_SELECTOR, selector) == [], selector
             assert driver.execute_script("return window.__xss === undefined")
 
@@ -154,11 +228,15 @@ async def test_links_are_http_and_https_only_and_open_with_noopener(server: Scri
     def scenario() -> None:
         with browser.chromium() as driver:
             browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
-            on_reactor(server.send, message(
-                "lobby", "bob",
-                "see https://example.org/a?b=1&c=2, (http://example.org/wiki/Film_(1999)) "
-                "javascript:alert(1) data:text/html,x ftp://example.org/f",
-            ))
+            on_reactor(
+                server.send,
+                message(
+                    "lobby",
+                    "bob",
+                    "see https://example.org/a?b=1&c=2, (http://example.org/wiki/Film_(1999)) "
+                    "javascript:alert(1) data:text/html,x ftp://example.org/f",
+                ),
+            )
             wait_for_line(driver, "ftp://example.org/f")
             links = driver.find_elements(By.CSS_SELECTOR, "#log a")
             assert [a.get_attribute("href") for a in links] == [
@@ -186,13 +264,21 @@ async def test_unread_counts_mentions_and_highlights(server: ScriptedServer) -> 
         with browser.chromium() as driver:
             browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
             browser.say(driver, "/join dev")
-            wait_for(driver, lambda d: d.find_element(By.ID, "conversation-title").text == "#dev", "in dev")
+            wait_for(
+                driver,
+                lambda d: d.find_element(By.ID, "conversation-title").text == "#dev",
+                "in dev",
+            )
             on_reactor(server.send, message("lobby", "bob", "anyone?"))
             on_reactor(server.send, message("lobby", "bob", "morning"))
-            wait_for(driver, lambda d: badge(d, "room:lobby", "unread-count") == "2", "2 unread in lobby")
+            wait_for(
+                driver, lambda d: badge(d, "room:lobby", "unread-count") == "2", "2 unread in lobby"
+            )
             on_reactor(server.send, message("lobby", "bob", "ALICE, look", T0 + 1))
             wait_for(driver, lambda d: badge(d, "room:lobby", "mention") == "1", "a mention badge")
-            on_reactor(server.send, message("dev", "bob", "malice is not a mention, alice. is", T0 + 2))
+            on_reactor(
+                server.send, message("dev", "bob", "malice is not a mention, alice. is", T0 + 2)
+            )
             wait_for_line(driver, "malice")
             marks = texts(driver, "#log li.mentioned mark.mention")
             assert marks == ["alice"], marks
@@ -207,21 +293,50 @@ async def test_unread_counts_mentions_and_highlights(server: ScriptedServer) -> 
 @pytest_twisted.ensureDeferred
 async def test_every_slash_command_becomes_its_request(server: ScriptedServer) -> None:
     port = server.listen()
-    server.answers["members"] = lambda r: {"room": r["room"], "members": [member("alice"), member("bob", True, "lunch")]}
-    server.answers["rooms"] = lambda r: {"rooms": [{"name": "dev", "count": 3}, {"name": "lobby", "count": 2}]}
+    server.answers["members"] = lambda r: {
+        "room": r["room"],
+        "members": [member("alice"), member("bob", True, "lunch")],
+    }
+    server.answers["rooms"] = lambda r: {
+        "rooms": [{"name": "dev", "count": 3}, {"name": "lobby", "count": 2}]
+    }
     server.answers["away"] = lambda r: {"away": r.get("reason")}
     server.answers["nick"] = lambda r: {"nick": r["nick"]}
-    server.answers["topic"] = lambda r: {"room": r["room"], "topic": {"text": "hello", "set_by": "bob", "set_at": T0}}
+    server.answers["topic"] = lambda r: {
+        "room": r["room"],
+        "topic": {"text": "hello", "set_by": "bob", "set_at": T0},
+    }
     server.answers["say"] = lambda r: {"message": message(r["room"], "alice", r["text"])}
-    server.answers["me"] = lambda r: {"message": {"type": "action", "room": r["room"], "nick": "alice", "text": r["text"], "time": T0}}
-    server.answers["msg"] = lambda r: {"message": {"type": "private", "from": "alice", "to": r["nick"], "text": r["text"], "time": T0}, "away": "lunch"}
-    server.answers["history"] = lambda r: {"room": r["room"], "lines": [message(r["room"], "bob", "old line")], "more": False}
+    server.answers["me"] = lambda r: {
+        "message": {
+            "type": "action",
+            "room": r["room"],
+            "nick": "alice",
+            "text": r["text"],
+            "time": T0,
+        }
+    }
+    server.answers["msg"] = lambda r: {
+        "message": {
+            "type": "private",
+            "from": "alice",
+            "to": r["nick"],
+            "text": r["text"],
+            "time": T0,
+        },
+        "away": "lunch",
+    }
+    server.answers["history"] = lambda r: {
+        "room": r["room"],
+        "lines": [message(r["room"], "bob", "old line")],
+        "more": False,
+    }
 
     def refuse(r: Frame) -> Frame:
         raise Refusal({"code": "bad-request", "message": "unknown command /frob (try /help)"})
 
     server.answers["command"] = refuse
-    lines = {
+    lines: dict[str, Frame] = {
         "/who": {"type": "members", "room": "lobby"},
         "/who dev": {"type": "members", "room": "dev"},
         "/rooms": {"type": "rooms"},
@@ -250,19 +365,31 @@ async def test_every_slash_command_becomes_its_request(server: ScriptedServer) -
             browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
             for line, wanted in lines.items():
                 browser.say(driver, line)
-                got = strip(request(server, wanted["type"], **{k: v for k, v in wanted.items() if k != "type"}))
+                got = strip(
+                    request(
+                        server, wanted["type"], **{k: v for k, v in wanted.items() if k != "type"}
+                    )
+                )
                 assert got == wanted, (line, got)
                 if line == "/who":
                     wait_for_line(driver, "@bob (away)")
                 elif line == "/rooms":
                     wait_for_line(driver, "dev (3), lobby (2)")
                 elif line.startswith("/msg"):
-                    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, 'li[data-key="private:bob"]'), "a private conversation")
+                    wait_for(
+                        driver,
+                        lambda d: d.find_elements(By.CSS_SELECTOR, 'li[data-key="private:bob"]'),
+                        "a private conversation",
+                    )
                     browser.select(driver, "room:lobby")
                 elif line == "/away lunch":
                     wait_for_line(driver, "You are marked as away: lunch")
                 elif line == "/nick alicia":
-                    wait_for(driver, lambda d: d.find_element(By.ID, "own-nick").text == "alicia", "renamed")
+                    wait_for(
+                        driver,
+                        lambda d: d.find_element(By.ID, "own-nick").text == "alicia",
+                        "renamed",
+                    )
                 elif line == "/topic":
                     wait_for_line(driver, "Topic for lobby: hello (set by bob")
                 elif line == "/history 3":
@@ -270,9 +397,17 @@ async def test_every_slash_command_becomes_its_request(server: ScriptedServer) -
                 elif line == "/frob it":
                     wait_for_line(driver, "unknown command /frob (try /help)")
                 elif line == "/search green build":
-                    wait_for(driver, lambda d: d.find_element(By.ID, "search").is_displayed(), "the search panel")
+                    wait_for(
+                        driver,
+                        lambda d: d.find_element(By.ID, "search").is_displayed(),
+                        "the search panel",
+                    )
                 elif line == "/join #dev":
-                    wait_for(driver, lambda d: d.find_element(By.ID, "conversation-title").text == "#dev", "in dev")
+                    wait_for(
+                        driver,
+                        lambda d: d.find_element(By.ID, "conversation-title").text == "#dev",
+                        "in dev",
+                    )
             browser.say(driver, "/msg bob")
             wait_for_line(driver, "usage: /msg NICK TEXT")
             browser.say(driver, "/help")
@@ -288,7 +423,9 @@ async def test_a_registered_nickname_is_asked_for_its_password(server: ScriptedS
 
     def sign_on(r: Frame) -> Frame:
         if r.get("password") is None:
-            raise Refusal({"code": "password-required", "message": "the nickname alice is registered"})
+            raise Refusal(
+                {"code": "password-required", "message": "the nickname alice is registered"}
+            )
         if r["password"] != "wonderland":
             raise Refusal({"code": "wrong-password", "message": "wrong password for alice"})
         return {"nick": "alice", "account": "alice", "operator": True, "upload_token": "t"}
@@ -298,16 +435,25 @@ async def test_a_registered_nickname_is_asked_for_its_password(server: ScriptedS
     def scenario() -> None:
         with browser.chromium() as driver:
             driver.get(f"http://127.0.0.1:{port}/")
-            nick = wait_for(driver, lambda d: d.find_element(By.ID, "signon-submit").is_enabled() and d.find_element(By.ID, "signon-nick"), "the form")
-            nick.send_keys("alice", Keys.ENTER)
-            password = wait_for(driver, lambda d: d.find_element(By.ID, "signon-password").is_displayed() and d.find_element(By.ID, "signon-password"), "the password prompt")
+            browser.signon_form(driver).send_keys("alice", Keys.ENTER)
+            password = browser.element(
+                driver, "#signon-password", "the password prompt", shown=True
+            )
             assert "alice is registered" in driver.find_element(By.ID, "signon-error").text
             password.send_keys("nope", Keys.ENTER)
-            wait_for(driver, lambda d: "wrong password" in d.find_element(By.ID, "signon-error").text, "wrong password")
+            wait_for(
+                driver,
+                lambda d: "wrong password" in d.find_element(By.ID, "signon-error").text,
+                "wrong password",
+            )
             password.send_keys("wonderland", Keys.ENTER)
             wait_for(driver, lambda d: d.find_element(By.ID, "chat").is_displayed(), "signed on")
             # an operator may edit the topic
-            wait_for(driver, lambda d: d.find_element(By.ID, "topic-edit").is_displayed(), "the topic's edit button")
+            wait_for(
+                driver,
+                lambda d: d.find_element(By.ID, "topic-edit").is_displayed(),
+                "the topic's edit button",
+            )
             assert "wonderland" not in driver.current_url
 
     await run(scenario)
@@ -316,10 +462,20 @@ async def test_a_registered_nickname_is_asked_for_its_password(server: ScriptedS
 
 
 @pytest_twisted.ensureDeferred
-async def test_operators_edit_the_topic_and_kick_from_the_member_list(server: ScriptedServer) -> None:
+async def test_operators_edit_the_topic_and_kick_from_the_member_list(
+    server: ScriptedServer,
+) -> None:
     port = server.listen()
-    server.answers["sign-on"] = lambda r: {"nick": r["nick"], "account": r["nick"], "operator": True, "upload_token": "t"}
-    server.after_sign_on[0] = {"type": "entered", "room": room("lobby", member("alice", True), member("bob"))}
+    server.answers["sign-on"] = lambda r: {
+        "nick": r["nick"],
+        "account": r["nick"],
+        "operator": True,
+        "upload_token": "t",
+    }
+    server.after_sign_on[0] = {
+        "type": "entered",
+        "room": room("lobby", member("alice", True), member("bob")),
+    }
 
     def scenario() -> None:
         with browser.chromium() as driver:
@@ -328,13 +484,19 @@ async def test_operators_edit_the_topic_and_kick_from_the_member_list(server: Sc
             field = driver.find_element(By.ID, "topic-input")
             field.send_keys("release on Friday", Keys.ENTER)
             assert request(server, "topic")["text"] == "release on Friday"
-            kick = wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, '#member-list li[data-nick="bob"] .kick'), "bob's kick button")
-            assert driver.find_elements(By.CSS_SELECTOR, '#member-list li[data-nick="alice"] .kick') == []
+            kick = browser.element(driver, '#member-list li[data-nick="bob"] .kick', "bob's kick")
+            assert (
+                driver.find_elements(By.CSS_SELECTOR, '#member-list li[data-nick="alice"] .kick')
+                == []
+            )
             kick.click()
             assert requests(server, "kick") == []  # the first click only arms it
             driver.find_element(By.CSS_SELECTOR, '#member-list li[data-nick="bob"] .kick').click()
             assert request(server, "kick")["nick"] == "bob"
-            on_reactor(server.send, {"type": "kicked", "room": "lobby", "nick": "bob", "by": "alice", "reason": None})
+            on_reactor(
+                server.send,
+                {"type": "kicked", "room": "lobby", "nick": "bob", "by": "alice", "reason": None},
+            )
             wait_for_line(driver, "bob was kicked by alice")
             assert "bob" not in driver.find_element(By.ID, "member-list").text
 
@@ -344,14 +506,26 @@ async def test_operators_edit_the_topic_and_kick_from_the_member_list(server: Sc
 @pytest_twisted.ensureDeferred
 async def test_older_history_comes_page_by_page(server: ScriptedServer) -> None:
     port = server.listen()
-    server.after_sign_on[1] = {"type": "history", "room": "lobby", "joining": True,
-                               "lines": [message("lobby", "bob", f"recent {i}", T0 + i) for i in range(3)]}
+    server.after_sign_on[1] = {
+        "type": "history",
+        "room": "lobby",
+        "joining": True,
+        "lines": [message("lobby", "bob", f"recent {i}", T0 + i) for i in range(3)],
+    }
 
     def page(r: Frame) -> Frame:
         before = r.get("before")
         if before == T0:
-            return {"room": "lobby", "lines": [message("lobby", "bob", f"older {i}", T0 - 100 + i) for i in range(2)], "more": True}
-        return {"room": "lobby", "lines": [message("lobby", "bob", "oldest", T0 - 1000)], "more": False}
+            return {
+                "room": "lobby",
+                "lines": [message("lobby", "bob", f"older {i}", T0 - 100 + i) for i in range(2)],
+                "more": True,
+            }
+        return {
+            "room": "lobby",
+            "lines": [message("lobby", "bob", "oldest", T0 - 1000)],
+            "more": False,
+        }
 
     server.answers["history"] = page
 
@@ -364,8 +538,12 @@ async def test_older_history_comes_page_by_page(server: ScriptedServer) -> None:
             driver.find_element(By.ID, "older").click()
             wait_for_line(driver, "oldest")
             bodies = [t.removeprefix("bob ") for t in texts(driver, "#log li.message .body")]
-            assert bodies == ["oldest", "older 0", "older 1", "recent 0", "recent 1", "recent 2"], bodies
-            wait_for(driver, lambda d: not d.find_element(By.ID, "older").is_displayed(), "no more pages")
+            assert bodies == ["oldest", "older 0", "older 1", "recent 0", "recent 1", "recent 2"], (
+                bodies
+            )
+            wait_for(
+                driver, lambda d: not d.find_element(By.ID, "older").is_displayed(), "no more pages"
+            )
 
     await run(scenario)
     pages = [(r["limit"], r.get("before")) for r in server.requests if r["type"] == "history"]
@@ -373,7 +551,9 @@ async def test_older_history_comes_page_by_page(server: ScriptedServer) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_reconnects_with_backoff_back_into_its_rooms_with_what_it_missed(server: ScriptedServer) -> None:
+async def test_reconnects_with_backoff_back_into_its_rooms_with_what_it_missed(
+    server: ScriptedServer,
+) -> None:
     port = server.listen()
     server.answers["join"] = lambda r: {"room": room(r["room"], member("alice"))}
 
@@ -385,7 +565,11 @@ async def test_reconnects_with_backoff_back_into_its_rooms_with_what_it_missed(s
             on_reactor(server.send, message("dev", "bob", "before the drop", T0))
             wait_for_line(driver, "before the drop")
             on_reactor(server.drop)
-            wait_for(driver, lambda d: "Disconnected" in d.find_element(By.ID, "connection-state").text, "disconnected")
+            wait_for(
+                driver,
+                lambda d: "Disconnected" in d.find_element(By.ID, "connection-state").text,
+                "disconnected",
+            )
             browser.say(driver, "typed while away")
             # back: signed on again as alice, in dev again, asking for what was said since
             missed = request(server, "history", room="dev", after=T0)
@@ -394,7 +578,11 @@ async def test_reconnects_with_backoff_back_into_its_rooms_with_what_it_missed(s
             wait_for_line(driver, "said meanwhile")
             assert browser.log_text(driver).count("before the drop") == 1
 
-    server.answers["history"] = lambda r: {"room": r["room"], "lines": [message("dev", "bob", "said meanwhile", T0 + 1)] if r.get("after") else [], "more": False}
+    server.answers["history"] = lambda r: {
+        "room": r["room"],
+        "lines": [message("dev", "bob", "said meanwhile", T0 + 1)] if r.get("after") else [],
+        "more": False,
+    }
     await run(scenario)
     signons = [r["nick"] for r in server.requests if r["type"] == "sign-on"]
     assert signons == ["alice", "alice"]
@@ -404,7 +592,9 @@ async def test_reconnects_with_backoff_back_into_its_rooms_with_what_it_missed(s
 
 
 @pytest_twisted.ensureDeferred
-async def test_notifications_are_asked_for_on_a_click_and_shown_while_hidden(server: ScriptedServer) -> None:
+async def test_notifications_are_asked_for_on_a_click_and_shown_while_hidden(
+    server: ScriptedServer,
+) -> None:
     port = server.listen()
     # A Notification that records, and a tab that the test hides, installed
     # before the page's own scripts (by the browser, not by the page: CSP
@@ -413,7 +603,9 @@ async def test_notifications_are_asked_for_on_a_click_and_shown_while_hidden(ser
       window.__shown = []; window.__asked = 0; window.__hidden = false;
       window.Notification = class {
         static permission = "default";
-        static async requestPermission() { window.__asked += 1; this.permission = "granted"; return "granted"; }
+        static async requestPermission() {
+          window.__asked += 1; this.permission = "granted"; return "granted";
+        }
         constructor(title, options) { window.__shown.push([title, options.body]); }
         addEventListener() {}
         close() {}
@@ -430,16 +622,35 @@ async def test_notifications_are_asked_for_on_a_click_and_shown_while_hidden(ser
             wait_for_line(driver, "before asking")
             assert driver.execute_script("return [window.__asked, window.__shown.length]") == [0, 0]
             driver.find_element(By.ID, "notify-button").click()
-            wait_for(driver, lambda d: not d.find_element(By.ID, "notify-button").is_displayed(), "permission given")
+            wait_for(
+                driver,
+                lambda d: not d.find_element(By.ID, "notify-button").is_displayed(),
+                "permission given",
+            )
             on_reactor(server.send, message("lobby", "bob", "alice: seen, not notified", T0 + 1))
             wait_for_line(driver, "seen, not notified")
             driver.execute_script("window.__hidden = true")
             on_reactor(server.send, message("lobby", "bob", "no mention here", T0 + 2))
             on_reactor(server.send, message("lobby", "bob", "alice: are you there?", T0 + 3))
-            on_reactor(server.send, {"type": "private", "from": "carol", "to": "alice", "text": "psst", "time": T0 + 4, "notice": False})
-            wait_for(driver, lambda d: d.execute_script("return window.__shown.length") == 2, "two notifications")
+            on_reactor(
+                server.send,
+                {
+                    "type": "private",
+                    "from": "carol",
+                    "to": "alice",
+                    "text": "psst",
+                    "time": T0 + 4,
+                    "notice": False,
+                },
+            )
+            wait_for(
+                driver,
+                lambda d: d.execute_script("return window.__shown.length") == 2,
+                "two notifications",
+            )
             assert driver.execute_script("return [window.__asked, window.__shown]") == [
-                1, [["bob in #lobby", "alice: are you there?"], ["carol (private)", "psst"]],
+                1,
+                [["bob in #lobby", "alice: are you there?"], ["carol (private)", "psst"]],
             ]
 
     await run(scenario)
