@@ -105,6 +105,12 @@ class ScriptedServer:
         for client in self.clients:
             client.sendMessage(json.dumps(frame).encode())
 
+    def goodbye(self, reason: str, message: str) -> None:
+        """Say goodbye to every client, and close, as the server does."""
+        self.send({"type": "goodbye", "reason": reason, "message": message, "nick": None})
+        for client in list(self.clients):
+            client.sendClose(1000)
+
     def drop(self) -> None:
         """Drop every client's connection, as a server that went away would."""
         for client in list(self.clients):

@@ -592,6 +592,46 @@ async def test_reconnects_with_backoff_back_into_its_rooms_with_what_it_missed(
 
 
 @pytest_twisted.ensureDeferred
+async def test_after_a_kick_it_does_not_reconnect_but_offers_to_sign_on_again(
+    server: ScriptedServer,
+) -> None:
+    port = server.listen()
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            on_reactor(
+                server.send,
+                {
+                    "type": "kicked",
+                    "room": "lobby",
+                    "nick": "alice",
+                    "by": "root",
+                    "reason": "spam",
+                },
+            )
+            on_reactor(server.goodbye, "kicked", "You were kicked by root (spam)")
+            wait_for(
+                driver, lambda d: d.find_element(By.ID, "signon").is_displayed(), "the sign-on form"
+            )
+            error = driver.find_element(By.ID, "signon-error").text
+            assert error == "You were kicked by root (spam)"
+            assert driver.find_element(By.ID, "signon-submit").text == "Sign on again"
+            # it does not reconnect by itself: after longer than the first backoff, no new connection
+            driver.execute_script("return new Promise((done) => setTimeout(done, 2500))")
+            assert on_reactor(lambda: server.connections) == 1
+            field = driver.find_element(By.ID, "signon-nick")
+            field.clear()
+            field.send_keys("alice2", Keys.ENTER)
+            wait_for(driver, lambda d: d.find_element(By.ID, "chat").is_displayed(), "back in")
+            assert driver.find_element(By.ID, "own-nick").text == "alice2"
+
+    await run(scenario)
+    assert server.connections == 2
+    assert [r["nick"] for r in server.requests if r["type"] == "sign-on"] == ["alice", "alice2"]
+
+
+@pytest_twisted.ensureDeferred
 async def test_notifications_are_asked_for_on_a_click_and_shown_while_hidden(
     server: ScriptedServer,
 ) -> None:

@@ -260,8 +260,16 @@ function showConnection(text, down) {
   connectionState.classList.toggle("down", down);
 }
 
+// Signed off for good (/quit, a kick, signed on elsewhere): the form signs
+// on again over a new connection, when the user says so.
+let signedOff = null;
+
 client.addEventListener("status", (event) => {
   const { state: now, seconds, message } = event.detail;
+  if (signedOff !== null && (now === "disconnected" || now === "waiting")) {
+    signOn.ready(true, signedOff);
+    return;
+  }
   if (now === "connecting") {
     signOn.ready(false);
   } else if (now === "connected") {
@@ -311,15 +319,17 @@ client.addEventListener("goodbye", (event) => {
   state.conversations.clear();
   state.current = null;
   rooms.draw();
-  signOn.ready(false, message ?? "Signed off.");
-  signOn.show(message ?? "");
-  byId("signon-submit").disabled = false;
+  signedOff = message ?? "Signed off.";
+  signOn.ready(true, "Signed off.");
+  signOn.show(signedOff);
   byId("signon-submit").textContent = "Sign on again";
   signOn.onSubmit = async (nick, password) => {
+    signedOff = null;
     byId("signon-submit").textContent = "Sign on";
     signOn.onSubmit = (n, p) => client.signOn(n, p);
+    const connected = new Promise((resolve) => client.addEventListener("ask-signon", resolve, { once: true }));
     client.start();
-    await new Promise((resolve) => client.addEventListener("ask-signon", resolve, { once: true }));
+    await connected;
     return client.signOn(nick, password);
   };
 });

@@ -12,7 +12,9 @@ export const OLDER_PAGE = 50;
 export const MISSED_MOST = 500;
 
 /** Goodbyes after which signing on again by itself would be wrong. */
-const FINAL = new Set(["quit", "kicked", "replaced", "owner-arrived", "too-many-passwords", "login-timeout", "password-timeout"]);
+const FINAL = new Set([
+  "quit", "kicked", "replaced", "owner-arrived", "too-many-passwords", "login-timeout", "password-timeout", "cannot-check",
+]);
 
 // Milliseconds, unrounded: the server's times have microseconds, and lines
 // said within one millisecond keep their order.
@@ -92,6 +94,8 @@ export class ChatClient extends EventTarget {
     if (password !== null) fields.password = password;
     const reply = await this.protocol.request("sign-on", fields);
     this.credentials = { nick: reply.nick, password };
+    this.wanted.clear();
+    this.leftLobby = false;
     this.signedIn(reply);
     return reply;
   }
