@@ -617,8 +617,9 @@ async def test_after_a_kick_it_does_not_reconnect_but_offers_to_sign_on_again(
             error = driver.find_element(By.ID, "signon-error").text
             assert error == "You were kicked by root (spam)"
             assert driver.find_element(By.ID, "signon-submit").text == "Sign on again"
-            # it does not reconnect by itself: after longer than the first backoff, no new connection
-            driver.execute_script("return new Promise((done) => setTimeout(done, 2500))")
+            # it does not reconnect by itself: stopped, with no attempt waiting
+            stopped = "const c = window.chatsvc.connection; return [c.stopped, c.timer, c.socket]"
+            assert driver.execute_script(stopped) == [True, None, None]
             assert on_reactor(lambda: server.connections) == 1
             field = driver.find_element(By.ID, "signon-nick")
             field.clear()
