@@ -1160,6 +1160,12 @@ class Run:
     def as_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Run:
+        """A run as L{as_json} wrote it (C{--raw}), for C{--from-raw}."""
+        phases = {name: CPU(**cpu) for name, cpu in data.get("phases", {}).items()}
+        return cls(**{**data, "phases": phases})
+
 
 def expect(event: dict[str, Any], name: str) -> dict[str, Any]:
     """The load generator's C{event}, if it is the one named."""
@@ -1379,6 +1385,16 @@ RATIO_TARGETS = [
     RatioTarget("burst", "messages_per_s", "messages/s", "textbook", 1.0, at_most=False),
     # Issue 7: room history may cost at most 10% of the server's CPU per message.
     RatioTarget("steady", "cpu_us_per_msg", "CPU per message", "chatsvc-no-history", 1.1),
+    # Issue 14: a sign-on storm, against the textbook chat; a big room, against the C relay.
+    RatioTarget(
+        "reconnect-storm",
+        "signon_total_us_per_conn",
+        "sign-on CPU per connection",
+        "textbook",
+        4.0,
+    ),
+    RatioTarget("reconnect-storm", "signon_s", "time to sign everyone on", "textbook", 3.0),
+    RatioTarget("big-room", "cpu_us_per_msg", "CPU per message", "c-relay", 1.0),
     # Issue 14: the IRC servers, in a burst.
     RatioTarget("burst", "messages_per_s", "messages/s", "inspircd", 1.0, at_most=False),
     RatioTarget("burst", "cpu_us_per_msg", "CPU per message", "ngircd", 1.0),
@@ -1980,6 +1996,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--raw", type=Path, help="also write every run's measurements as JSON here")
     parser.add_argument("--keep-logs", type=Path, help="keep server and load generator logs here")
     parser.add_argument(
+        "--from-raw",
+        type=Path,
+        metavar="FILE",
+        help="run nothing: write the report of the runs an earlier --raw FILE holds "
+        "(with the same --servers, --scenarios and --repeat)",
+    )
+    parser.add_argument(
         "--baseline",
         metavar="REV",
         help=f"also run {BASELINE}: chatsvc as of this git revision, beside chatsvc",
@@ -2042,6 +2065,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"bench/run.py: {e}") from e
 
 
+def _earlier_runs(
+    path: Path, plan: Sequence[tuple[Scenario, int, ServerKind]]
+) -> tuple[list[Run], datetime.datetime, float]:
+    """
+    The runs of C{plan} from an earlier C{--raw} file, when they began (the
+    file's time less theirs) and how long they took in all.
+    """
+    wanted = {(scenario.name, repeat, kind.name) for scenario, repeat, kind in plan}
+    runs = [Run.from_json(data) for data in json.loads(path.read_text())]
+    runs = [run for run in runs if (run.scenario, run.repeat, run.server) in wanted]
+    missing = wanted - {(run.scenario, run.repeat, run.server) for run in runs}
+    if missing:
+        listed = ", ".join(f"{s} #{r} {k}" for s, r, k in sorted(missing)[:5])
+        raise SystemExit(f"bench/run.py: --from-raw {path.name}: no run of {listed}")
+    seconds = sum(run.run_s for run in runs)
+    written = datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.UTC)
+    return runs, written - datetime.timedelta(seconds=seconds), seconds
+
+
+def _without_option(argv: Sequence[str], option: str) -> list[str]:
+    """C{argv} without C{option} and its value (the command that made the runs)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == option:
+            skip = True
+        elif not arg.startswith(f"{option}="):
+            out.append(arg)
+    return out
+
+
 def run_all(args: argparse.Namespace, argv: Sequence[str], baseline: Baseline | None) -> int:
     """Every run of the plan, then the report."""
     kinds = server_kinds(args.quick, baseline)
@@ -2074,11 +2129,19 @@ def run_all(args: argparse.Namespace, argv: Sequence[str], baseline: Baseline | 
     started = datetime.datetime.now(datetime.UTC)
     clock = time.monotonic()
     runs: list[Run] = []
-    with log_directory(args.keep_logs) as logs:
-        for number, (scenario, repeat, kind) in enumerate(plan, 1):
-            run = run_once(kind, scenario, repeat, binaries, logs)
-            runs.append(run)
-            _say(f"[{number}/{len(plan)}] {scenario.name} #{repeat} {kind.name}: {_progress(run)}")
+    if args.from_raw is not None:
+        runs, started, seconds = _earlier_runs(args.from_raw, plan)
+        clock -= seconds
+        argv = _without_option(argv, "--from-raw")
+    else:
+        with log_directory(args.keep_logs) as logs:
+            for number, (scenario, repeat, kind) in enumerate(plan, 1):
+                run = run_once(kind, scenario, repeat, binaries, logs)
+                runs.append(run)
+                _say(
+                    f"[{number}/{len(plan)}] {scenario.name} #{repeat} {kind.name}: "
+                    f"{_progress(run)}"
+                )
 
     results: Results = {}
     for run in runs:

@@ -782,3 +782,55 @@ def test_a_busy_core_is_kept_busy_and_stops() -> None:
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_report_from_earlier_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--from-raw runs nothing, and writes the report the runs would have had."""
+    from bench import run as harness
+
+    def never(*args: object) -> harness.Run:
+        raise AssertionError("--from-raw must run nothing")
+
+    servers = "chatsvc,c-relay"
+    raw = tmp_path / "runs.json"
+    made = [
+        harness.Run(
+            name,
+            "burst",
+            repeat,
+            result={
+                "delivered": 90,
+                "clients": 10,
+                "nonreaders": 0,
+                "expected": 90,
+                "lost": 0,
+                "duplicated": 0,
+                "out_of_order": 0,
+                "corrupt": 0,
+                "messages_per_s": 1000.0,
+                "latency_us": {"p50": 1000, "p99": 2000, "max": 3000},
+                "loadgen_cpu_us": 10,
+                "signon_s": 0.1,
+                "nonreaders_dropped": 0,
+                "dropped": 0,
+                "connect_retries": 0,
+            },
+            server_cpu_us=90.0 * (2 if name == "chatsvc" else 1),
+            phases={"message": harness.CPU(100.0, 80.0), "signon": harness.CPU(1.0, 1.0)},
+            run_s=2.0,
+        )
+        for repeat in (1, 2)
+        for name in ("chatsvc", "c-relay")
+    ]
+    raw.write_text(json.dumps([r.as_json() for r in made]))
+    assert [harness.Run.from_json(r.as_json()) for r in made] == made
+    monkeypatch.setattr(harness, "run_once", never)
+    argv = ["--quick", "--repeat", "2", "--servers", servers, "--scenarios", "burst"]
+    out = tmp_path / "out"
+    assert harness.main([*argv, "--from-raw", str(raw), "--out", str(out), "--no-plot"]) == 0
+    report = (out / "benchmarks.md").read_text()
+    assert "python bench/run.py --quick --repeat 2 --servers chatsvc,c-relay" in report
+    assert "--from-raw" not in report
+    assert "| chatsvc | 2/2 | 180 / 180 |" in report
+    with pytest.raises(SystemExit, match="no run of burst #3 c-relay"):
+        harness.main([*argv[:2], "3", *argv[3:], "--from-raw", str(raw), "--out", str(out)])

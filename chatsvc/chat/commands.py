@@ -132,9 +132,10 @@ class History:
 
 @attrs.frozen
 class Search:
-    """The latest lines of the current room that have every one of C{words}."""
+    """The latest lines of the current room (or C{room}) that have every one of C{words}."""
 
     words: tuple[str, ...]
+    room: str | None = None
 
 
 Command = (

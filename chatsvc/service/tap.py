@@ -18,6 +18,7 @@ from twisted.application.service import IService, MultiService, Service
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.portal import Portal
 from twisted.cred.strcred import AuthOptionMixin, findCheckerFactories
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError, VerifyError
@@ -28,7 +29,6 @@ from twisted.internet.interfaces import (
     IReactorTime,
     IStreamServerEndpoint,
 )
-from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 from twisted.python import usage
 from zope.interface import implementer
@@ -42,6 +42,7 @@ from chatsvc.frontends.irc.server import irc_frontend
 from chatsvc.frontends.irc.wire import IrcServer
 from chatsvc.frontends.irc.wire import sanitise as irc_sanitise
 from chatsvc.frontends.line.server import ChatFactory
+from chatsvc.frontends.web.files import MAX_UPLOAD, UPLOAD_RATE
 from chatsvc.history import (
     MAX_LOOKUPS,
     MAX_REPLAYS,
@@ -64,6 +65,7 @@ DEFAULT_BACKLOG = 1024
 DEFAULT_ANNOUNCE_LIMIT = 200
 DEFAULT_MAX_ROOMS = 20
 DEFAULT_DB = "chatsvc.sqlite"
+DEFAULT_FILES_DIR = "files"
 
 _log = Logger()
 
@@ -239,7 +241,13 @@ class Options(AuthOptionMixin, usage.Options):
             "The SQLite database of room history, relative to twistd's directory (--rundir); "
             ":memory: keeps nothing across restarts.",
         ],
-        ["retention-days", None, 30, "Days room history is kept (0: forever).", _number(int)],
+        [
+            "retention-days",
+            None,
+            30,
+            "Days room history, and files shared from the web, are kept (0: forever).",
+            _number(int),
+        ],
         [
             "max-lookups",
             None,
@@ -274,6 +282,27 @@ class Options(AuthOptionMixin, usage.Options):
             _at_least(int, MIN_UNSAVED_BYTES),
         ],
         [
+            "max-upload",
+            None,
+            MAX_UPLOAD,
+            "Largest file, in bytes, a web user may share (with --web; at least 1).",
+            _at_least(int, 1),
+        ],
+        [
+            "upload-rate",
+            None,
+            UPLOAD_RATE,
+            "Files a web user may share a minute (with --web; at least 1).",
+            _at_least(int, 1),
+        ],
+        [
+            "files-dir",
+            None,
+            DEFAULT_FILES_DIR,
+            "Where files shared from the web are kept, by content hash, relative to twistd's "
+            "directory (--rundir); each is kept --retention-days after its last upload.",
+        ],
+        [
             "motd",
             None,
             None,
@@ -305,6 +334,8 @@ class Options(AuthOptionMixin, usage.Options):
         super().__init__()
         self["listen"] = []
         self["irc"] = []
+        self["web"] = []
+        self["web-origin"] = []
         self["op"] = []
         self["accounts"] = None
 
@@ -318,6 +349,25 @@ class Options(AuthOptionMixin, usage.Options):
         tcp:6667 or ssl:6697:privateKey=key.pem:certKey=cert.pem); repeatable.
         """
         self["irc"].append(endpoint_description(description))
+
+    def opt_web(self, description: str) -> None:
+        """
+        Serve the web client, its WebSocket and shared files on this endpoint (a port
+        number or an endpoint string; with TLS: ssl:8443:privateKey=key.pem:certKey=cert.pem);
+        repeatable.
+        """
+        self["web"].append(endpoint_description(description))
+
+    def opt_web_origin(self, origin: str) -> None:
+        """
+        A web page origin (https://chat.example.org) allowed to open the WebSocket besides
+        the site's own; repeatable.
+        """
+        if not _ORIGIN.fullmatch(origin.lower()):
+            raise usage.UsageError(
+                f"--web-origin {origin!r} is not an origin: scheme://host or scheme://host:port"
+            )
+        self["web-origin"].append(origin.lower())
 
     def opt_auth(self, description: str) -> None:
         """Where accounts are: chatsvc:FILE, file:FILE, memory:NAME:PW:...; repeatable."""
@@ -424,7 +474,7 @@ class Options(AuthOptionMixin, usage.Options):
                     self["motd-lines"] = [irc_sanitise(text.rstrip("\r\n")) for text in motd]
             except OSError as e:
                 raise usage.UsageError(f"--motd {self['motd']}: {e.strerror}") from None
-        for description in [*self["endpoints"], *self["irc"]]:
+        for description in [*self["endpoints"], *self["irc"], *self["web"]]:
             try:
                 serverFromString(reactor, with_backlog(description, self["backlog"]))
             except (ValueError, KeyError, TypeError) as e:
@@ -435,6 +485,8 @@ class Options(AuthOptionMixin, usage.Options):
                 reason = _key_or_certificate_error(e)
                 start_failed(f"cannot listen on {description}: {reason}")
 
+
+_ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(:\d{1,5})?")
 
 _NOT_A_NUMBER = re.compile(r"invalid literal for int\(\) with base 10: ('.*')")
 
@@ -464,12 +516,16 @@ class _PortRecorder:
     def __init__(self, endpoint: IStreamServerEndpoint) -> None:
         self._endpoint = endpoint
         self.port: IListeningPort | None = None
+        self.announce: Callable[[IListeningPort], None] | None = None
+        """What to log once listening, if anything."""
 
     def listen(self, protocolFactory: IProtocolFactory) -> Deferred[IListeningPort]:
         return self._endpoint.listen(protocolFactory).addCallback(self._listening)
 
     def _listening(self, port: IListeningPort) -> IListeningPort:
         self.port = eager(port)
+        if self.announce is not None:
+            self.announce(port)
         return port
 
 
@@ -481,7 +537,7 @@ class _Listener(StreamServerEndpointService):
     _raiseSynchronously = True
 
     def __init__(
-        self, description: str, factory: ServerFactory, reactor: IReactorTime, backlog: int
+        self, description: str, factory: IProtocolFactory, reactor: IReactorTime, backlog: int
     ) -> None:
         self.description = description
         endpoint = serverFromString(reactor, with_backlog(description, backlog))
@@ -634,4 +690,47 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
         irc = irc_frontend(IrcServer(motd=options["motd-lines"]))
         for description in options["irc"]:
             service.listen(description, reactor, options["backlog"], irc)
+    if options["web"]:
+        _serve_web(service, options, reactor)
     return service
+
+
+def _serve_web(service: ChatService, options: Options, reactor: IReactorTime) -> None:
+    """The web frontend on each C{--web} endpoint, its file store, its goodbyes."""
+    from chatsvc.frontends.web.connection import WebChat
+    from chatsvc.frontends.web.files import FileStore
+    from chatsvc.frontends.web.site import WebService, web_site
+
+    store = FileStore(options["files-dir"], options["retention-days"])
+    web = WebChat(
+        service.factory,
+        store,
+        origins=options["web-origin"],
+        max_upload=options["max-upload"],
+        upload_rate=options["upload-rate"],
+    )
+    WebService(web, reactor).setServiceParent(service)
+    site = web_site(web, reactor)
+    for description in options["web"]:
+        listener = _Listener(description, site, reactor, options["backlog"])
+        listener.recorder.announce = _web_url(description)
+        listener.setServiceParent(service)
+
+
+def _web_url(description: str) -> Callable[[IListeningPort], None]:
+    """What the start-up log says once the web frontend listens: the URL to open."""
+    secure = description.split(":", 1)[0].lower() in ("ssl", "tls")
+
+    def announce(port: IListeningPort) -> None:
+        address = port.getHost()
+        host = getattr(address, "host", None)
+        if not isinstance(address, IPv4Address | IPv6Address) or host is None:
+            _log.info("Web client on {description}", description=description)
+            return
+        shown = "localhost" if host in ("0.0.0.0", "::") else host
+        if ":" in shown:
+            shown = f"[{shown}]"
+        url = f"{'https' if secure else 'http'}://{shown}:{address.port}/"
+        _log.info("Web client at {url} (WebSocket at /ws)", url=url)
+
+    return announce

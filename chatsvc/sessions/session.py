@@ -599,8 +599,10 @@ class Session:
                 self._look_up(me.room.name, lines)
             case commands.History(lines=lines, room=str(name), before=before, after=after):
                 self._look_up(chat.room(name).name, lines, before=before, after=after)
-            case commands.Search(words=words):
+            case commands.Search(words=words, room=None):
                 self._look_up(me.room.name, SEARCH_RESULTS, words)
+            case commands.Search(words=words, room=str(name)):
+                self._look_up(chat.room(name).name, SEARCH_RESULTS, words)
             case commands.Help():
                 self._show(results.Help())
             case commands.Quit(reason=reason):

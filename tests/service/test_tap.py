@@ -596,3 +596,85 @@ async def test_history_0_shows_none_on_joining_yet_keeps_it() -> None:
         await alice.expect("*** End of history", "*** 1 room:", "*** lobby (2)")
     finally:
         await service.stopService()
+
+
+class WebOptionsTests(SynchronousTestCase):
+    def test_defaults(self) -> None:
+        options = parse()
+        self.assertEqual(options["web"], [])
+        self.assertEqual(options["web-origin"], [])
+        self.assertEqual(options["max-upload"], 10 << 20)
+        self.assertEqual(options["upload-rate"], 10)
+        self.assertEqual(options["files-dir"], "files")
+
+    def test_web_endpoints_and_origins(self) -> None:
+        options = parse(
+            "--web",
+            "8081",
+            "--web",
+            "tcp:8082:interface=::",
+            "--web-origin",
+            "HTTPS://Chat.Example",
+        )
+        self.assertEqual(options["web"], ["tcp:8081", "tcp:8082:interface=\\:\\:"])
+        self.assertEqual(options["web-origin"], ["https://chat.example"])
+
+    def test_errors(self) -> None:
+        for argv, reason in [
+            (("--web-origin", "chat.example"), "is not an origin"),
+            (("--web-origin", "https://chat.example/path"), "is not an origin"),
+            (("--web", "bogus:1"), "invalid endpoint 'bogus:1'"),
+            (("--max-upload", "0"), "'0' is less than 1"),
+            (("--upload-rate", "0"), "'0' is less than 1"),
+        ]:
+            with self.assertRaises(usage.UsageError) as caught:
+                parse(*argv)
+            self.assertIn(reason, str(caught.exception))
+
+    def test_make_service_serves_the_web_and_says_where(self) -> None:
+        from chatsvc.frontends.web.site import WebService, WebSite
+
+        files = scratch_directory(self) / "shared"
+        reactor = MemoryReactorClock()
+        service = makeService(
+            parse(
+                "--no-history",
+                "--web",
+                "tcp:8081:interface=127.0.0.1",
+                "--web",
+                "tcp:8082",
+                "--files-dir",
+                str(files),
+                "--max-upload",
+                "1234",
+                "--web-origin",
+                "https://chat.example",
+                "--retention-days",
+                "0",
+            ),
+            reactor,
+        )
+        assert isinstance(service, ChatService)
+        with capturedLogs() as events:
+            service.privilegedStartService()
+            service.startService()
+        self.addCleanup(service.stopService)
+        self.assertTrue(files.is_dir(), "the file store is made at start-up")
+        sites = [factory for port, factory, _, _ in reactor.tcpServers if port in (8081, 8082)]
+        self.assertEqual(len(sites), 2)
+        self.assertIs(sites[0], sites[1])
+        site = sites[0]
+        assert isinstance(site, WebSite)
+        self.assertIs(site.web.server, service.factory)
+        self.assertEqual(site.web.max_upload, 1234)
+        self.assertEqual(site.web.origins, {"https://chat.example"})
+        self.assertEqual(len([s for s in service if isinstance(s, WebService)]), 1)
+        said = [formatEvent(event) for event in events]
+        self.assertIn("Web client at http://localhost:8081/ (WebSocket at /ws)", said)
+        self.assertIn("Web client at http://localhost:8082/ (WebSocket at /ws)", said)
+
+    def test_no_web_by_default(self) -> None:
+        from chatsvc.frontends.web.site import WebService
+
+        service = makeService(parse("--no-history"), MemoryReactorClock())
+        self.assertEqual([s for s in service if isinstance(s, WebService)], [])  # type: ignore[attr-defined]

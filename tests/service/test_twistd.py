@@ -125,6 +125,12 @@ def test_wheel_ships_the_plugin_and_no_cache(tmp_path: Path) -> None:
     assert "twisted/__init__.py" not in names
     assert "twisted/plugins/__init__.py" not in names
     assert not [n for n in names if n.startswith("tests/")]
+    # The web client's files, whatever they are, are served from the package.
+    assert "chatsvc/frontends/web/site.py" in names
+    static = ROOT / "chatsvc" / "frontends" / "web" / "static"
+    for path in static.rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            assert path.relative_to(ROOT).as_posix() in names, path
 
 
 def test_twistd_lists_chat_and_documents_its_options(tmp_path: Path) -> None:

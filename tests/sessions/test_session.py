@@ -1023,6 +1023,22 @@ class LookupTests(SynchronousTestCase):
         self.assertEqual(found.lines, tuple(self.history.lines[6:]))
         self.assertEqual(found.words, ("match",))
 
+    def test_search_in_a_named_room(self) -> None:
+        """A wire showing several rooms names the one to search; any room, as /history's."""
+        self.answer()
+        self.alice.take()
+        self.history.record(Message("dev", "bob", "match in dev"))
+        self.history.record(Message("lobby", "bob", "match in lobby"))
+        self.bob.session.perform(commands.Enter("dev"))
+        self.answer()
+        self.alice.take()
+        self.session.perform(commands.Search(("match",), room="DEV"))
+        self.answer()
+        (found,) = self.alice.take()
+        assert isinstance(found, HistoryFound)
+        self.assertEqual(found.room, "dev")
+        self.assertEqual([line.event.text for line in found.lines], ["match in dev"])
+
     def test_too_many_lookups_at_once_are_refused_in_turn(self) -> None:
         self.session.perform(commands.History(1))
         self.session.perform(commands.Search(("x",)))

@@ -51,6 +51,7 @@ from chatsvc.streams.connection import (
     describe_address,
     peer_host,
 )
+from chatsvc.streams.eagertcp import EagerServer
 from chatsvc.streams.limits import Limits
 
 __all__ = [
@@ -85,6 +86,27 @@ class EventRenderer(Protocol):
 
     def render(self, event: Event) -> bytes:
         """The bytes of C{event} on this wire, the same for every recipient."""
+
+
+class FanOutMember(Protocol):
+    """
+    What L{ChatFactory.fan_out} reads of a member's connection: its wire's
+    C{events}, and how it is written to. A L{StreamConnection} has it all; a
+    connection that is no byte stream (the web's WebSocket) has C{_direct}
+    and C{_held} always L{None} and a C{_turn} never the fan-out's, and so
+    gets what is said through its session or its own C{send}.
+    """
+
+    events: EventRenderer
+    session: Session | None
+    _turn: int
+    _direct: EagerServer | None
+    _held: list[bytes] | None
+    _backlogged: bool
+    _holding: bool
+
+    def send(self, data: bytes) -> None:
+        """Write C{data}, rendered by C{events}, after what was sent before it."""
 
 
 @implementer(IChatClient)
@@ -218,7 +240,8 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
 
     The factory takes over its chat's L{Chat.fan_out}: what is said to a room
     reaches the members' connections through L{fan_out}, so every member of
-    the chat must be one of this factory's connections.
+    the chat must be one of this factory's connections, or another
+    L{FanOutMember} (a WebSocket of L{chatsvc.frontends.web}).
     """
 
     protocol = ChatServerProtocol  # type: ignore[assignment]
@@ -288,8 +311,9 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
         events: EventRenderer | None = None
         data, size = b"", 0
         turn = self.turn()
-        for protocol in cast("Collection[ChatServerProtocol]", clients):
-            if protocol is exclude:
+        skip: object = exclude
+        for protocol in cast("Collection[FanOutMember]", clients):
+            if protocol is skip:
                 continue
             if protocol.events is not events:  # each wire's first, and in a mixed room
                 events = protocol.events

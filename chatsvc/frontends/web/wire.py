@@ -1,0 +1,324 @@
+"""
+The web frontend's wire: JSON objects, one to a WebSocket text message, as
+C{docs/websocket.md} describes them. What a session shows and what the chat
+tells are rendered here; what the client sends is read here into requests.
+
+What is rendered is the WebSocket frames themselves, ready to write, made by
+autobahn (L{PreparedMessage}): output the session core holds behind history
+lookups and hands back joined is frames one after the other, as bytes of a
+stream are; and a room's event, rendered once, is framed once for all of its
+WebSocket members, whose sockets the fan-out may write it to straight.
+Messages are never compressed (the server accepts no C{permessage-deflate}),
+so a frame made once is right for every connection.
+
+User text is data: it goes out as JSON strings, never as markup, and the
+server produces no HTML.
+
+test-case-name: tests.frontends.web.test_wire
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+from autobahn.websocket.protocol import PreparedMessage
+
+from chatsvc.chat.commands import COMMANDS
+from chatsvc.chat.events import (
+    Action,
+    Event,
+    Joined,
+    Kicked,
+    Left,
+    Message,
+    NickChange,
+    PrivateMessage,
+    TopicChanged,
+)
+from chatsvc.chat.model import (
+    Chat,
+    ChatError,
+    GuestsNotAllowed,
+    NicknameInvalid,
+    NicknameRegistered,
+    NicknameTaken,
+    NoSuchRoom,
+    NoSuchUser,
+    NotAnOperator,
+    NotInRoom,
+    RoomNameInvalid,
+    TooManyRooms,
+    Topic,
+)
+from chatsvc.frontends.line.wire import sanitise, unformatted
+from chatsvc.history import Line
+
+VERSION = 1
+"""The protocol version this server speaks."""
+
+VERSIONS = (VERSION,)
+
+Json = dict[str, Any]
+
+_ERROR_CODES: tuple[tuple[type[ChatError], str], ...] = (
+    (NicknameInvalid, "nickname-invalid"),
+    (NicknameTaken, "nickname-taken"),
+    (NicknameRegistered, "nickname-registered"),
+    (GuestsNotAllowed, "guests-not-allowed"),
+    (RoomNameInvalid, "room-name-invalid"),
+    (NoSuchRoom, "no-such-room"),
+    (NoSuchUser, "no-such-user"),
+    (NotAnOperator, "not-operator"),
+    (NotInRoom, "not-in-room"),
+    (TooManyRooms, "too-many-rooms"),
+)
+
+_PLAIN_REFUSALS = (
+    (re.compile(r"you are already in "), "already-in-room"),
+    (re.compile(r"there is nothing to send$"), "empty"),
+    (re.compile(r"too many history lookups"), "busy"),
+    (re.compile(r"wrong password for "), "wrong-password"),
+)
+"""Refusals the model makes as plain L{ChatError}s, or the session as text, told by their words."""
+
+
+def error_code(reason: str, error: ChatError | None, *, lookup: bool = False) -> str:
+    """
+    The stable code of a refusal: from the rule it broke, or, for the model's
+    plain refusals, from their words; a history lookup's (C{lookup}) is
+    C{busy} or C{history-unavailable}.
+    """
+    if error is not None:
+        for kind, code in _ERROR_CODES:
+            if isinstance(error, kind):
+                return code
+    for pattern, code in _PLAIN_REFUSALS:
+        if pattern.match(reason):
+            return code
+    if lookup:
+        return "busy" if "busy" in reason else "history-unavailable"
+    return "refused"
+
+
+def dumps(obj: Json) -> bytes:
+    """C{obj} as compact JSON in UTF-8."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def frame(payload: bytes) -> bytes:
+    """The server's WebSocket text frame of C{payload} (UTF-8): unmasked, uncompressed."""
+    framed: bytes = PreparedMessage(
+        payload, isBinary=False, applyMask=False, doNotCompress=True
+    ).payloadHybi
+    return framed
+
+
+def encode(obj: Json) -> bytes:
+    """One message: C{obj} as JSON, framed."""
+    return frame(dumps(obj))
+
+
+def reply(request_id: object, **fields: object) -> bytes:
+    return encode({"type": "reply", "id": request_id, **fields})
+
+
+def error(request_id: object, code: str, message: str, **fields: object) -> bytes:
+    return encode({"type": "error", "id": request_id, "code": code, "message": message, **fields})
+
+
+def topic_data(topic: Topic | None) -> Json | None:
+    if topic is None:
+        return None
+    return {"text": topic.text, "set_by": topic.set_by, "set_at": topic.set_at}
+
+
+def member_data(chat: Chat, nick: str) -> Json:
+    """A member as data: operators marked, and why it is away."""
+    participant = chat.find(nick)
+    if participant is None:
+        return {"nick": nick, "operator": False, "away": None}
+    return {"nick": participant.nick, "operator": participant.operator, "away": participant.away}
+
+
+def members_data(chat: Chat, nicks: tuple[str, ...] | None) -> list[Json] | None:
+    return None if nicks is None else [member_data(chat, nick) for nick in nicks]
+
+
+FileLinks = Callable[[str], list[Json]]
+"""What files a message's text shares, as data (L{chatsvc.frontends.web.files.FileStore.links})."""
+
+
+def _no_files(text: str) -> list[Json]:
+    return []
+
+
+def event_data(
+    event: Event, when: float, files: FileLinks = _no_files, chat: Chat | None = None
+) -> Json:
+    """
+    C{event} as the object of its frame, at the time C{when}; members as
+    C{chat} has them. IRC users' formatting codes are taken out, as the line
+    protocol does: the rest of every wire's input is sanitised already.
+    """
+    if (
+        isinstance(event, Message | Action | PrivateMessage | TopicChanged)
+        and not event.text.isprintable()
+    ):
+        event = attrs.evolve(event, text=unformatted(event.text))
+    match event:
+        case Message(room=room, nick=nick, text=text, notice=notice):
+            return {
+                "type": "message",
+                "room": room,
+                "nick": nick,
+                "text": text,
+                "notice": notice,
+                "time": when,
+                "files": files(text),
+            }
+        case Action(room=room, nick=nick, text=text):
+            return {"type": "action", "room": room, "nick": nick, "text": text, "time": when}
+        case PrivateMessage(sender=sender, recipient=recipient, text=text, notice=notice):
+            return {
+                "type": "private",
+                "from": sender,
+                "to": recipient,
+                "text": text,
+                "notice": notice,
+                "time": when,
+            }
+        case Joined(room=room, nick=nick):
+            member = {"nick": nick} if chat is None else member_data(chat, nick)
+            return {"type": "joined", "room": room, "member": member}
+        case Left(room=room, nick=nick, reason=reason, from_user=from_user, signed_off=off):
+            return {
+                "type": "left",
+                "room": room,
+                "nick": nick,
+                "reason": reason,
+                "from_user": from_user,
+                "signed_off": off,
+            }
+        case NickChange(room=room, old=old, new=new):
+            return {"type": "nick", "room": room, "old": old, "new": new}
+        case TopicChanged(room=room, nick=nick, text=text):
+            return {"type": "topic", "room": room, "nick": nick, "text": text, "time": when}
+        case Kicked(room=room, nick=nick, by=by, reason=reason):
+            return {"type": "kicked", "room": room, "nick": nick, "by": by, "reason": reason}
+    raise TypeError(f"not an event: {event!r}")  # pragma: no cover
+
+
+def line_data(line: Line, files: FileLinks = _no_files) -> Json:
+    return event_data(line.event, line.when, files)
+
+
+HELP = [{"usage": spec.usage, "summary": spec.summary} for spec in COMMANDS.values()]
+"""The commands of the line protocol, for C{help} and the C{command} request."""
+
+
+# Reading requests
+
+
+class BadRequest(Exception):
+    """A request that cannot be read; the message is for the client's user."""
+
+    def __init__(self, message: str, code: str = "bad-request") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+ID_MAX = 64
+"""The longest string a request's C{id} may be."""
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def clean(text: str) -> str:
+    """Text from a client made as safe as any wire's: lone surrogates replaced, then sanitised."""
+    return sanitise(_SURROGATES.sub("\ufffd", text))
+
+
+def parse(payload: bytes) -> Json:
+    """The request in a text message's C{payload}: an object with a C{type} and an C{id}."""
+    try:
+        request = json.loads(payload)
+    except (ValueError, RecursionError):
+        raise BadRequest("not JSON") from None
+    if not isinstance(request, dict):
+        raise BadRequest("a request is a JSON object")
+    request_id = request.get("id")
+    if isinstance(request_id, bool) or not isinstance(request_id, int | str):
+        raise BadRequest("a request needs an id: an integer or a string")
+    if isinstance(request_id, str) and len(request_id) > ID_MAX:
+        raise BadRequest(f"an id is at most {ID_MAX} characters")
+    if not isinstance(request.get("type"), str):
+        raise BadRequest("a request needs a type")
+    return request
+
+
+def request_id(payload: bytes) -> object:
+    """The C{id} of a request that could not be read, if it has a usable one; else L{None}."""
+    try:
+        request = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+    found = request.get("id") if isinstance(request, dict) else None
+    if isinstance(found, bool) or not isinstance(found, int | str):
+        return None
+    return found if not isinstance(found, str) or len(found) <= ID_MAX else None
+
+
+def text_field(request: Json, name: str, *, optional: bool = False) -> str | None:
+    """The string field C{name}, cleaned; L{None} if absent (or null) and C{optional}."""
+    value = request.get(name)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"{name!r} must be a string")
+    return clean(value)
+
+
+def required(request: Json, name: str) -> str:
+    value = text_field(request, name)
+    assert value is not None
+    return value
+
+
+def flag(request: Json, name: str) -> bool:
+    value = request.get(name, False)
+    if not isinstance(value, bool):
+        raise BadRequest(f"{name!r} must be true or false")
+    return value
+
+
+def number(request: Json, name: str) -> float | None:
+    value = request.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(f"{name!r} must be a number")
+    return float(value)
+
+
+def count(request: Json, name: str, default: int, most: int) -> int:
+    value = request.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise BadRequest(f"{name!r} must be a whole number from 1 to {most}")
+    return value
+
+
+def words(request: Json) -> tuple[str, ...]:
+    value = request.get("words")
+    if isinstance(value, str):
+        found = tuple(clean(value).split())
+    elif isinstance(value, list) and all(isinstance(word, str) for word in value):
+        found = tuple(word for item in value for word in clean(item).split())
+    else:
+        raise BadRequest("'words' must be a string or a list of strings")
+    if not found:
+        raise BadRequest("'words' must have a word in it")
+    return found
