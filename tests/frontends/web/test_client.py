@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -286,6 +287,14 @@ async def test_unread_counts_mentions_and_highlights(server: ScriptedServer) -> 
             browser.select(driver, "room:lobby")
             wait_for(driver, lambda d: badge(d, "room:lobby", "mention") == "", "badges cleared")
             assert texts(driver, "#log li.mentioned .body mark") == ["ALICE"]
+            # Alt+Up: the conversation above in the list, from the keyboard alone
+            keys = ActionChains(driver).key_down(Keys.ALT).send_keys(Keys.ARROW_UP)
+            keys.key_up(Keys.ALT).perform()
+            wait_for(
+                driver,
+                lambda d: d.find_element(By.ID, "conversation-title").text == "#dev",
+                "dev, above the lobby",
+            )
 
     await run(scenario)
 
@@ -730,3 +739,65 @@ def test_payloads_are_json_safe() -> None:
     """The payloads survive the trip through JSON unchanged (the scripted server sends them so)."""
     for payload in XSS_PAYLOADS:
         assert json.loads(json.dumps(payload)) == payload
+
+
+UNITS = """
+const done = arguments[arguments.length - 1];
+Promise.all([
+  import("/js/backoff.js"), import("/js/commands.js"), import("/js/mentions.js"),
+  import("/js/linkify.js"), import("/js/events/file.js"),
+]).then(([backoff, commands, mentions, linkify, file]) => {
+  const parse = (line) => {
+    try { return commands.parse(line); } catch (error) { return error.message; }
+  };
+  done({
+    delays: [0, 1, 2, 3, 4, 5, 6, 10].map((n) => backoff.delay(n, () => 0)),
+    jitter: backoff.delay(0, () => 0.999),
+    parsed: ["/HISTORY 0500", "/history 501", "/history 00", "/away " + "x".repeat(201),
+             "/ME", "/\\u212aick bob", "/kick", "/part #dev", "/search  a  b ", "/topic"]
+             .map(parse),
+    mentions: [["hi alice.", "alice"], ["malice", "alice"], ["@alice", "alice"],
+               ["[alice]", "alice"], ["alice_ there", "alice"], ["ALICE!", "alice"],
+               ["a.lice", "a.lice"]]
+               .map(([text, nick]) => mentions.mentions(text, nick)),
+    links: linkify.splitLinks("x http://a.example/b). y https://c.example/(d) z")
+               .filter((p) => typeof p !== "string").map((p) => p.url),
+    sizes: [0, 1023, 1024, 48213, 10485760].map(file.size),
+    own: ["/files/abc/x.png", "https://elsewhere.example/files/x.png", "javascript:alert(1)"]
+               .map(file.isOwnFile),
+  });
+}, (error) => done(String(error)));
+"""
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_modules_alone(server: ScriptedServer) -> None:
+    """The pure parts of the client, run in the browser as the page loads them."""
+    port = server.listen()
+
+    def scenario() -> dict[str, Any]:
+        with browser.chromium() as driver:
+            driver.get(f"http://127.0.0.1:{port}/")
+            result: dict[str, Any] = driver.execute_async_script(UNITS)
+            return result
+
+    result = await run(scenario)
+    assert result["delays"] == [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
+    assert result["jitter"] == 1999
+    assert result["parsed"] == [
+        {"command": "history", "lines": 500},
+        {"command": "history", "lines": 500, "capped": True},
+        "/history shows 1 line or more",
+        "an away message is at most 200 bytes (201)",
+        "usage: /me ACTION",
+        "unknown command /\u212aick (try /help)",
+        "usage: /kick NICK [REASON]",
+        {"command": "part", "room": "dev"},
+        {"command": "search", "words": ["a", "b"]},
+        {"command": "topic", "text": None},
+    ]
+    # "[alice]" may be another nickname: brackets are nickname characters
+    assert result["mentions"] == [True, False, True, False, False, True, True]
+    assert result["links"] == ["http://a.example/b", "https://c.example/(d)"]
+    assert result["sizes"] == ["0 B", "1023 B", "1.0 KiB", "47.1 KiB", "10.0 MiB"]
+    assert result["own"] == [True, False, False]
