@@ -556,5 +556,16 @@ async def test_markup_is_shown_as_text_and_never_runs(services: Services, tmp_pa
                 ):
                     assert driver.find_elements(By.CSS_SELECTOR, selector) == [], selector
                 browser.no_script_errors(driver)
+            # the operator kicks bob from the member list: two clicks; bob is out, and stays out
+            kick = '#member-list li[data-nick="bob"] .kick'
+            browser.element(alice, kick, "bob's kick button").click()
+            browser.element(alice, kick, "the armed kick button").click()
+            carol.expect("*** bob was kicked by alice")
+            wait_for(bob, lambda d: d.find_element(By.ID, "signon").is_displayed(), "bob's sign-on")
+            assert "alice" in bob.find_element(By.ID, "signon-error").text
+            assert bob.find_element(By.ID, "signon-submit").text == "Sign on again"
+            stopped = "const c = window.chatsvc.connection; return [c.stopped, c.timer]"
+            assert bob.execute_script(stopped) == [True, None]
+            wait_for(alice, lambda d: "bob" not in members(d), "bob gone from the list")
 
     await browser.in_thread(scenario)
