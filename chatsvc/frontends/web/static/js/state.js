@@ -133,7 +133,7 @@ export class State extends EventTarget {
    * (`entry.fromHistory`) in time order among what is there, once. Counts
    * unread lines and mentions when the conversation is not on view.
    */
-  add(conversation, entry, { visible = true } = {}) {
+  add(conversation, entry) {
     entry.mentioned = entry.said ? this.mentionsMe(entry) : false;
     const entries = conversation.entries;
     if (entry.fromHistory) {
@@ -145,7 +145,7 @@ export class State extends EventTarget {
       entries.push(entry);
     }
     if (entries.length > LOG_LIMIT) entries.splice(0, entries.length - LOG_LIMIT);
-    const seen = visible && this.current === conversation.key && document.visibilityState === "visible";
+    const seen = this.current === conversation.key && document.visibilityState === "visible";
     if (!entry.fromHistory && entry.said && !entry.own && !seen) {
       conversation.unread += 1;
       if (entry.mentioned || conversation.kind === "private") conversation.mentions += 1;
