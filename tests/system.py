@@ -23,6 +23,9 @@ PROGRAMS: dict[str, str] = {
     # program: the Debian package it is in
     "inspircd": "inspircd",  # a peer in the benchmark harness's IRC tests
     "ngircd": "ngircd",
+    "chromium": "chromium",  # the web client's tests run in a real browser
+    "chromedriver": "chromium-driver",  # which Selenium drives
+    "nc": "netcat-openbsd",  # a line-protocol user beside the browsers
 }
 
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/sbin"])

@@ -1,0 +1,549 @@
+// The chat as this client takes part in it: signing on (and on again after
+// a reconnection, back into its rooms, with what it missed from history),
+// the server's events turned into the entries of State, and what the user
+// asks for turned into requests. No element of the page is touched here.
+
+import { Connection } from "./connection.js";
+import { HELP, parse } from "./commands.js";
+import { Protocol, RequestError } from "./protocol.js";
+import { fold, privateKey, roomKey, State } from "./state.js";
+
+export const OLDER_PAGE = 50;
+export const MISSED_MOST = 500;
+
+/** Goodbyes after which signing on again by itself would be wrong. */
+const FINAL = new Set([
+  "quit", "kicked", "replaced", "owner-arrived", "too-many-passwords", "login-timeout", "password-timeout", "cannot-check",
+]);
+
+// Milliseconds, unrounded: the server's times have microseconds, and lines
+// said within one millisecond keep their order.
+const ms = (seconds) => seconds * 1000;
+
+/** The entry a message or action event (live or from history) makes. */
+export function lineEntry(event, ownNick) {
+  return {
+    kind: event.type === "action" ? "action" : "message",
+    said: true,
+    room: event.room,
+    nick: event.nick,
+    text: event.text,
+    notice: Boolean(event.notice),
+    files: Array.isArray(event.files) ? event.files : [],
+    time: ms(event.time ?? Date.now() / 1000),
+    own: Boolean(ownNick) && fold(event.nick) === fold(ownNick),
+  };
+}
+
+export class ChatClient extends EventTarget {
+  constructor({ url, notify = () => {} } = {}) {
+    super();
+    this.state = new State();
+    this.connection = new Connection(url);
+    this.protocol = new Protocol(this.connection, (event) => this.event(event));
+    this.notify = notify;
+    this.hello = null;
+    this.credentials = null; // {nick, password} that signed on
+    this.uploadToken = null;
+    this.signedOn = false;
+    this.wanted = new Set(); // rooms to be back in after a reconnection (folded names)
+    this.leftLobby = false;
+    this.queue = []; // lines typed while disconnected
+    this.connection.addEventListener("open", () => this.opened());
+    this.connection.addEventListener("close", (event) => this.closed(event.detail));
+    this.connection.addEventListener("waiting", (event) => this.emit("status", { state: "waiting", seconds: event.detail.seconds }));
+  }
+
+  emit(type, detail = {}) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  start() {
+    this.emit("status", { state: "connecting" });
+    this.connection.open();
+  }
+
+  async opened() {
+    try {
+      this.hello = await this.protocol.hello();
+    } catch (error) {
+      this.emit("status", { state: "refused", message: error.message });
+      this.connection.stop();
+      return;
+    }
+    this.emit("status", { state: "connected" });
+    if (this.credentials) await this.signOnAgain();
+    else this.emit("ask-signon", {});
+  }
+
+  closed() {
+    const wasOn = this.signedOn;
+    this.signedOn = false;
+    this.uploadToken = null;
+    for (const conversation of this.state.conversations.values()) {
+      if (conversation.kind === "room") conversation.joined = false;
+    }
+    this.state.changed("list");
+    this.state.changed("select");
+    this.emit("status", { state: "disconnected", wasOn });
+  }
+
+  /** Sign on as `nick` (with `password` for a registered one); rejects with the RequestError. */
+  async signOn(nick, password = null) {
+    const fields = { nick };
+    if (password !== null) fields.password = password;
+    const reply = await this.protocol.request("sign-on", fields);
+    this.credentials = { nick: reply.nick, password };
+    this.wanted.clear();
+    this.leftLobby = false;
+    this.signedIn(reply);
+    return reply;
+  }
+
+  signedIn(reply) {
+    this.state.nick = reply.nick;
+    this.state.operator = Boolean(reply.operator);
+    this.state.account = reply.account ?? null;
+    this.uploadToken = reply.upload_token ?? null;
+    this.signedOn = true;
+    this.emit("signed-on", reply);
+    this.state.changed("list");
+    this.state.changed("select");
+  }
+
+  /** After a reconnection: the same nickname (another if it was taken meanwhile), the same rooms. */
+  async signOnAgain() {
+    let { nick } = this.credentials;
+    const { password } = this.credentials;
+    for (let tries = 0; ; tries++) {
+      try {
+        const fields = password === null ? { nick } : { nick, password };
+        const reply = await this.protocol.request("sign-on", fields);
+        this.credentials = { nick: reply.nick, password };
+        this.signedIn(reply);
+        break;
+      } catch (error) {
+        if (error.code === "nickname-taken" && password === null && tries < 5) {
+          nick = `${nick}_`;
+          continue;
+        }
+        if (error.code === "disconnected") return;
+        this.credentials = null;
+        this.emit("ask-signon", { message: `Could not sign on again: ${error.message}` });
+        return;
+      }
+    }
+    const rooms = [...this.state.conversations.values()].filter((c) => c.kind === "room");
+    const lobby = this.hello?.lobby ?? "lobby";
+    const back = [];
+    for (const room of rooms) {
+      if (fold(room.name) === fold(lobby)) continue;
+      if (!this.wanted.has(fold(room.name))) continue;
+      back.push(this.join(room.name, { select: false }).catch((error) => this.error(room, error)));
+    }
+    if (this.leftLobby) back.push(this.leave(lobby).catch(() => {}));
+    await Promise.all(back);
+    const waiting = this.queue.splice(0);
+    for (const { key, line } of waiting) await this.submit(line, this.state.get(key));
+    this.emit("status", { state: "back" });
+  }
+
+  /** What was said in `room` since the latest line this client has of it. */
+  async fetchMissed(room) {
+    const since = room.lastSaid;
+    if (since === null) return;
+    try {
+      const reply = await this.protocol.request("history", { room: room.name, limit: MISSED_MOST, after: since / 1000 });
+      this.state.addHistory(room, (reply.lines ?? []).map((line) => lineEntry(line, this.state.nick)));
+    } catch (error) {
+      this.error(room, error);
+    }
+  }
+
+  // The server's events
+
+  event(event) {
+    const handler = this[`on_${event.type.replace(/-/g, "_")}`];
+    if (typeof handler === "function") handler.call(this, event);
+  }
+
+  /** Enter a room's data into State: members, topic, count; it is joined. */
+  entered(data) {
+    const room = this.state.ensureRoom(data.name);
+    // Back in a room after a reconnection: what was said meanwhile.
+    if (!room.joined && room.lastSaid !== null) this.fetchMissed(room);
+    room.name = data.name;
+    room.joined = true;
+    room.memberCount = data.count;
+    room.members.clear();
+    for (const member of data.members ?? []) room.members.set(fold(member.nick), { ...member });
+    room.topic = data.topic ?? null;
+    this.wanted.add(fold(data.name));
+    if (!this.state.current) this.state.select(room.key);
+    this.state.changed("members", { conversation: room });
+    this.state.changed("topic", { conversation: room });
+    this.state.changed("list");
+    return room;
+  }
+
+  on_entered(event) {
+    this.entered(event.room);
+  }
+
+  on_history(event) {
+    const room = this.state.room(event.room);
+    if (!room) return;
+    const lines = (event.lines ?? []).map((line) => lineEntry(line, this.state.nick));
+    this.state.addHistory(room, lines);
+    if (event.joining && room.historyStarted === undefined) room.moreHistory = lines.length > 0;
+    room.historyStarted = true;
+    this.state.changed("select");
+  }
+
+  said(event) {
+    const room = this.state.room(event.room);
+    if (!room) return;
+    const entry = lineEntry(event, this.state.nick);
+    this.state.add(room, entry);
+    if (entry.mentioned && !entry.own) {
+      this.notify(`${entry.nick} in #${room.name}`, entry.text, room.key);
+    }
+  }
+
+  on_message(event) {
+    this.said(event);
+  }
+
+  on_action(event) {
+    this.said(event);
+  }
+
+  on_private(event) {
+    this.privateMessage(event);
+  }
+
+  privateMessage(event) {
+    const own = fold(event.from) === fold(this.state.nick ?? "");
+    const peer = own ? event.to : event.from;
+    const conversation = this.state.ensurePrivate(peer);
+    const entry = {
+      kind: "message", said: true, nick: event.from, text: event.text, notice: Boolean(event.notice),
+      files: [], time: ms(event.time ?? Date.now() / 1000), own,
+    };
+    this.state.add(conversation, entry);
+    if (!own) this.notify(`${event.from} (private)`, event.text, conversation.key);
+    return conversation;
+  }
+
+  on_joined(event) {
+    const room = this.state.room(event.room);
+    if (!room) return;
+    room.members.set(fold(event.member.nick), { ...event.member });
+    if (room.memberCount !== undefined) room.memberCount += 1;
+    this.state.add(room, { kind: "join", room: room.name, nick: event.member.nick, time: Date.now() });
+    this.state.changed("members", { conversation: room });
+  }
+
+  on_left(event) {
+    const room = this.state.room(event.room);
+    if (!room) return;
+    room.members.delete(fold(event.nick));
+    if (room.memberCount !== undefined) room.memberCount = Math.max(0, room.memberCount - 1);
+    this.state.add(room, {
+      kind: "part", room: room.name, nick: event.nick, reason: event.reason ?? null,
+      fromUser: Boolean(event.from_user), signedOff: Boolean(event.signed_off), time: Date.now(),
+    });
+    this.state.changed("members", { conversation: room });
+  }
+
+  on_nick(event) {
+    const old = fold(event.old);
+    if (this.state.nick && old === fold(this.state.nick)) {
+      this.state.nick = event.new;
+      if (this.credentials) this.credentials.nick = event.new;
+      this.emit("renamed", { nick: event.new });
+    }
+    for (const conversation of this.state.conversations.values()) {
+      const member = conversation.members.get(old);
+      if (conversation.kind === "room" && member) {
+        conversation.members.delete(old);
+        conversation.members.set(fold(event.new), { ...member, nick: event.new });
+        this.state.add(conversation, { kind: "nick", old: event.old, nick: event.new, time: Date.now() });
+        this.state.changed("members", { conversation });
+      }
+    }
+    const talk = this.state.get(privateKey(event.old));
+    if (talk) {
+      this.state.conversations.delete(talk.key);
+      talk.name = event.new;
+      talk.key = privateKey(event.new);
+      this.state.conversations.set(talk.key, talk);
+      if (this.state.current === privateKey(event.old)) this.state.current = talk.key;
+      this.state.add(talk, { kind: "nick", old: event.old, nick: event.new, time: Date.now() });
+      this.state.changed("list");
+      this.state.changed("select");
+    }
+  }
+
+  on_topic(event) {
+    const room = this.state.room(event.room);
+    if (!room) return;
+    room.topic = event.text ? { text: event.text, set_by: event.nick, set_at: event.time } : null;
+    this.state.add(room, { kind: "topic", nick: event.nick, text: event.text, time: ms(event.time ?? Date.now() / 1000) });
+    this.state.changed("topic", { conversation: room });
+  }
+
+  on_kicked(event) {
+    const nick = fold(event.nick);
+    for (const conversation of this.state.conversations.values()) {
+      if (conversation.kind !== "room") continue;
+      const here = conversation.members.has(nick) || fold(conversation.name) === fold(event.room);
+      if (!here) continue;
+      conversation.members.delete(nick);
+      this.state.add(conversation, { kind: "kick", nick: event.nick, by: event.by, reason: event.reason ?? null, time: Date.now() });
+      this.state.changed("members", { conversation });
+    }
+  }
+
+  on_goodbye(event) {
+    if (FINAL.has(event.reason)) {
+      this.connection.stop();
+      if (event.reason !== "password-timeout" && event.reason !== "too-many-passwords") this.credentials = null;
+    }
+    this.emit("goodbye", event);
+  }
+
+  on_error(event) {
+    const conversation = this.state.currentConversation;
+    if (conversation) this.state.add(conversation, { kind: "error", text: event.message ?? event.code, time: Date.now() });
+  }
+
+  // What the user does
+
+  notice(conversation, lines, { table = false } = {}) {
+    const target = conversation ?? this.state.currentConversation;
+    if (target) this.state.add(target, { kind: "notice", lines: [].concat(lines), table, time: Date.now() });
+  }
+
+  error(conversation, error) {
+    const target = conversation ?? this.state.currentConversation;
+    const text = error instanceof Error ? error.message : String(error);
+    if (target) this.state.add(target, { kind: "error", text, time: Date.now() });
+  }
+
+  async join(name, { select = true } = {}) {
+    const reply = await this.protocol.request("join", { room: name });
+    const room = this.entered(reply.room);
+    if (select) this.state.select(room.key);
+    return room;
+  }
+
+  async leave(name) {
+    const reply = await this.protocol.request("leave", { room: name });
+    const folded = fold(reply.room ?? name);
+    this.wanted.delete(folded);
+    if (folded === fold(this.hello?.lobby ?? "lobby")) this.leftLobby = true;
+    this.state.remove(roomKey(reply.room ?? name));
+  }
+
+  openPrivate(nick) {
+    const conversation = this.state.ensurePrivate(nick);
+    this.state.select(conversation.key);
+    return conversation;
+  }
+
+  closePrivate(conversation) {
+    this.state.remove(conversation.key);
+  }
+
+  async say(conversation, text) {
+    if (conversation.kind === "private") return this.msg(conversation.name, text);
+    const reply = await this.protocol.request("say", { room: conversation.name, text });
+    if (reply.message) this.state.add(conversation, lineEntry(reply.message, this.state.nick));
+    return reply;
+  }
+
+  async msg(nick, text) {
+    const reply = await this.protocol.request("msg", { nick, text });
+    const conversation = this.privateMessage(reply.message);
+    if (reply.away) this.notice(conversation, `${reply.message.to} is away: ${reply.away}`);
+    return reply;
+  }
+
+  async setTopic(conversation, text) {
+    return this.protocol.request("topic", { room: conversation.name, text });
+  }
+
+  async kick(nick, reason = null) {
+    return this.protocol.request("kick", reason ? { nick, reason } : { nick });
+  }
+
+  async older(room) {
+    if (!room || room.loadingOlder) return;
+    const oldest = room.oldestSaid;
+    room.loadingOlder = true;
+    this.state.changed("select");
+    try {
+      const fields = { room: room.name, limit: OLDER_PAGE };
+      if (oldest !== null) fields.before = oldest / 1000;
+      const reply = await this.protocol.request("history", fields);
+      const lines = (reply.lines ?? []).map((line) => lineEntry(line, this.state.nick));
+      room.moreHistory = Boolean(reply.more);
+      room.loadingOlder = false;
+      this.state.addHistory(room, lines);
+      this.state.changed("older", { conversation: room, count: lines.length });
+    } catch (error) {
+      room.loadingOlder = false;
+      this.error(room, error);
+    }
+  }
+
+  search(room, words) {
+    return this.protocol.request("search", { room, words });
+  }
+
+  /** What the user typed in `conversation`'s input: said, or the slash command it is. */
+  async submit(line, conversation) {
+    if (!line.trim()) return;
+    if (!this.signedOn) {
+      this.queue.push({ key: conversation?.key, line });
+      this.notice(conversation, "Not connected: this will be sent once the connection is back.");
+      return;
+    }
+    let request;
+    try {
+      request = parse(line);
+    } catch (error) {
+      if (line.startsWith("/") && !line.startsWith("//") && error.message.startsWith("unknown command")) {
+        return this.serverCommand(line, conversation);
+      }
+      this.error(conversation, error);
+      return;
+    }
+    try {
+      await this.perform(request, conversation, line);
+    } catch (error) {
+      if (error instanceof RequestError && error.code === "disconnected") {
+        this.queue.push({ key: conversation?.key, line });
+      }
+      this.error(conversation, error);
+    }
+  }
+
+  roomFor(request, conversation, what) {
+    if (request.room) return request.room;
+    if (conversation?.kind === "room") return conversation.name;
+    throw new Error(`${what} works in a room`);
+  }
+
+  async perform(request, conversation, line) {
+    const room = () => this.roomFor(request, conversation, `/${request.command}`);
+    switch (request.command) {
+      case "say":
+        if (!conversation) throw new Error("open a room or a private conversation first");
+        return this.say(conversation, request.text);
+      case "me": {
+        const target = room();
+        const reply = await this.protocol.request("me", { room: target, text: request.text });
+        if (reply.message) this.state.add(this.state.room(target), lineEntry(reply.message, this.state.nick));
+        return reply;
+      }
+      case "msg":
+        return this.msg(request.nick, request.text);
+      case "nick": {
+        const reply = await this.protocol.request("nick", { nick: request.nick });
+        if (this.state.nick !== reply.nick) this.on_nick({ old: this.state.nick, new: reply.nick });
+        this.notice(conversation, `You are now known as ${reply.nick}`);
+        return reply;
+      }
+      case "join":
+        return this.join(request.room);
+      case "part":
+        return this.leave(room());
+      case "rooms": {
+        const reply = await this.protocol.request("rooms");
+        const rooms = reply.rooms ?? [];
+        this.notice(conversation, [
+          `${rooms.length} room${rooms.length === 1 ? "" : "s"}:`,
+          rooms.map((r) => `${r.name} (${r.count})`).join(", "),
+        ]);
+        return reply;
+      }
+      case "who": {
+        const target = room();
+        const reply = await this.protocol.request("members", { room: target });
+        const names = (reply.members ?? []).map(
+          (m) => `${m.operator ? "@" : ""}${m.nick}${m.away ? " (away)" : ""}`,
+        );
+        this.notice(conversation, [`${names.length} in ${reply.room ?? target}:`, names.join(", ")]);
+        return reply;
+      }
+      case "away": {
+        const reply = await this.protocol.request("away", { reason: request.reason });
+        this.notice(conversation, reply.away ? `You are marked as away: ${reply.away}` : "You are no longer marked as away");
+        return reply;
+      }
+      case "history": {
+        const target = room();
+        const reply = await this.protocol.request("history", { room: target, limit: request.lines });
+        const lines = reply.lines ?? [];
+        this.notice(conversation, [
+          ...(request.capped ? ["/history shows the last 500 lines at most"] : []),
+          lines.length ? `History of ${target} (${lines.length} line${lines.length === 1 ? "" : "s"}):` : `No history in ${target}`,
+          ...lines.map(historyLine),
+        ]);
+        return reply;
+      }
+      case "search": {
+        const target = room();
+        this.emit("search", { room: target, words: request.words });
+        return null;
+      }
+      case "quit":
+        return this.protocol.request("quit", request.reason ? { reason: request.reason } : {}).catch((error) => {
+          if (error.code !== "disconnected") throw error;
+        });
+      case "topic": {
+        const target = room();
+        if (request.text === null) {
+          const reply = await this.protocol.request("topic", { room: target });
+          const topic = reply.topic;
+          this.notice(conversation, topic
+            ? `Topic for ${reply.room ?? target}: ${topic.text} (set by ${topic.set_by}, ${new Date(topic.set_at * 1000).toLocaleString()})`
+            : `${reply.room ?? target} has no topic`);
+          return reply;
+        }
+        return this.protocol.request("topic", { room: target, text: request.text });
+      }
+      case "kick":
+        return this.kick(request.nick, request.reason);
+      case "help":
+        this.notice(conversation, ["Commands:", ...HELP], { table: true });
+        return null;
+      default:
+        return this.serverCommand(line, conversation);
+    }
+  }
+
+  /** A command this client does not know: the server runs it, as the line protocol would. */
+  async serverCommand(line, conversation) {
+    try {
+      const fields = { line };
+      if (conversation?.kind === "room") fields.room = conversation.name;
+      const reply = await this.protocol.request("command", fields);
+      if (reply.message) this.said(reply.message);
+      else this.notice(conversation, "Done.");
+    } catch (error) {
+      this.error(conversation, error);
+    }
+  }
+
+  quit(reason) {
+    return this.perform({ command: "quit", reason }, this.state.currentConversation, "/quit");
+  }
+}
+
+function historyLine(line) {
+  const when = new Date(line.time * 1000).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+  return line.type === "action" ? `[${when}] * ${line.nick} ${line.text}` : `[${when}] <${line.nick}> ${line.text}`;
+}

@@ -1,0 +1,803 @@
+"""
+The web client's behaviour in a real browser, against a scripted server
+(L{tests.frontends.web.scripted}) that sends it what a test says: events no
+real server would send (markup in nicknames and file names), lost
+connections at chosen moments; and checks what the client asks for in
+return. The client against the real server: L{test_browser}.
+
+test-case-name: tests.frontends.web.test_client
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import pytest_twisted
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from twisted.internet.defer import maybeDeferred
+
+from tests.frontends.web import browser
+from tests.frontends.web.browser import XSS_PAYLOADS, on_reactor, wait_for, wait_for_line
+from tests.frontends.web.scripted import Frame, Refusal, ScriptedServer, member, room
+
+T0 = 1764615780.25
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    scripted = ScriptedServer()
+    yield scripted
+    pytest_twisted.blockon(maybeDeferred(scripted.stop))
+
+
+def message(room: str, nick: str, text: str, time: float = T0, **more: Any) -> Frame:
+    return {
+        "type": "message",
+        "room": room,
+        "nick": nick,
+        "text": text,
+        "time": time,
+        "notice": False,
+        "files": [],
+        **more,
+    }
+
+
+def requests(server: ScriptedServer, kind: str) -> list[Frame]:
+    """The requests of type C{kind} received so far (read on the reactor)."""
+    found: list[Frame] = on_reactor(lambda: [r for r in server.requests if r["type"] == kind])
+    return found
+
+
+def request(server: ScriptedServer, kind: str, **fields: Any) -> Frame:
+    """The first request of type C{kind} with C{fields}, waited for."""
+
+    def match(frame: Frame) -> bool:
+        return frame["type"] == kind and all(frame.get(k) == v for k, v in fields.items())
+
+    frame: Frame = on_reactor(server.requested, match)
+    return frame
+
+
+def texts(driver: WebDriver, selector: str) -> list[str]:
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, selector)]
+
+
+def run(work: Any) -> Any:
+    return browser.in_thread(work)
+
+
+@pytest_twisted.ensureDeferred
+async def test_signs_on_and_shows_the_lobby_its_members_and_messages(
+    server: ScriptedServer,
+) -> None:
+    port = server.listen()
+    server.after_sign_on[0] = {
+        "type": "entered",
+        "room": room(
+            "lobby",
+            member("alice"),
+            member("bob", operator=True),
+            member("carol", away="lunch"),
+            topic={"text": "rules: be nice", "set_by": "bob", "set_at": T0},
+        ),
+    }
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            wait_for(
+                driver, lambda d: "bob" in d.find_element(By.ID, "member-list").text, "bob listed"
+            )
+            assert texts(driver, "#member-list li.op .name") == ["bob"]
+            assert texts(driver, "#member-list li.away .name") == ["carol"]
+            assert driver.find_element(By.ID, "topic-text").text == "rules: be nice"
+            assert driver.find_element(By.ID, "conversation-title").text == "#lobby"
+            assert not driver.find_element(By.ID, "topic-edit").is_displayed()  # not an operator
+            on_reactor(server.send, message("lobby", "bob", "hi there"))
+            on_reactor(server.send, message("lobby", "bob", "how are you", T0 + 5))
+            on_reactor(server.send, message("lobby", "carol", "fine", T0 + 6))
+            wait_for_line(driver, "fine")
+            # bob's two lines are grouped under one name; carol's starts a group
+            assert texts(driver, "#log li.message .sender") == ["bob", "carol"]
+            assert len(driver.find_elements(By.CSS_SELECTOR, "#log li.message.continued")) == 1
+            stamp = driver.find_element(By.CSS_SELECTOR, "#log li.message time")
+            assert stamp.get_attribute("datetime") == "2025-12-01T19:03:00.250Z"
+            browser.no_script_errors(driver)
+
+    await run(scenario)
+
+
+@pytest_twisted.ensureDeferred
+async def test_markup_from_the_server_is_shown_as_text_and_never_runs(
+    server: ScriptedServer,
+) -> None:
+    """
+    Every place user text reaches the page, given payloads: messages,
+    actions, nicknames (which the real server would refuse, so only a
+    scripted server can send them), topics, file names, private messages.
+    """
+    port = server.listen()
+    payloads = list(XSS_PAYLOADS)
+    hostile = payloads[1]
+    server.after_sign_on[0] = {
+        "type": "entered",
+        "room": room(
+            "lobby",
+            member("alice"),
+            member(hostile, operator=True),
+            topic={"text": payloads[0], "set_by": hostile, "set_at": T0},
+        ),
+    }
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            for i, payload in enumerate(payloads):
+                on_reactor(server.send, message("lobby", hostile, payload, T0 + i))
+            on_reactor(
+                server.send,
+                {
+                    "type": "action",
+                    "room": "lobby",
+                    "nick": hostile,
+                    "text": payloads[2],
+                    "time": T0 + 20,
+                },
+            )
+            on_reactor(
+                server.send, {"type": "joined", "room": "lobby", "member": member(payloads[3])}
+            )
+            on_reactor(
+                server.send,
+                {
+                    "type": "topic",
+                    "room": "lobby",
+                    "nick": hostile,
+                    "text": payloads[4],
+                    "time": T0 + 21,
+                },
+            )
+            image = {
+                "url": "/files/" + "0" * 64 + "/x.png",
+                "name": payloads[1],
+                "size": 10,
+                "type": "image/png",
+                "image": True,
+            }
+            on_reactor(
+                server.send,
+                message("lobby", hostile, f"shared {payloads[1]} (10 B)", T0 + 22, files=[image]),
+            )
+            on_reactor(
+                server.send,
+                {
+                    "type": "private",
+                    "from": hostile,
+                    "to": "alice",
+                    "text": payloads[5],
+                    "time": T0 + 23,
+                    "notice": False,
+                },
+            )
+            on_reactor(
+                server.send,
+                {"type": "nick", "room": "lobby", "old": payloads[3], "new": payloads[6]},
+            )
+            wait_for_line(driver, f"is now known as {payloads[6]}")
+            log = browser.log_text(driver)
+            for payload in payloads:
+                assert payload in log
+            assert driver.find_element(By.ID, "topic-text").text == payloads[4]
+            assert payloads[3] not in driver.find_element(By.ID, "member-list").text
+            assert payloads[6] in driver.find_element(By.ID, "member-list").text
+            # the file's name is the preview's alt text, not markup
+            preview = driver.find_element(By.CSS_SELECTOR, "#log img.preview")
+            assert preview.get_attribute("alt") == payloads[1]
+            browser.select(driver, f"private:{hostile.lower()}")
+            wait_for_line(driver, payloads[5])
+            browser.no_alert(driver)
+            # nothing the payloads name became an element, and nothing but our links is one
+            for selector in (
+                "#log script",
+                "#log iframe",
+                "#log svg",
+                "#log b",
+                "#log img:not(.preview)",
+                "#topic script",
+                "#member-list img",
+                "#room-list img",
+                "#private-list img",
+            ):
+                assert driver.find_elements(By.CSS_SELECTOR, selector) == [], selector
+            assert driver.execute_script("return window.__xss === undefined")
+
+    await run(scenario)
+    assert server.connections == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_links_are_http_and_https_only_and_open_with_noopener(server: ScriptedServer) -> None:
+    port = server.listen()
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            on_reactor(
+                server.send,
+                message(
+                    "lobby",
+                    "bob",
+                    "see https://example.org/a?b=1&c=2, (http://example.org/wiki/Film_(1999)) "
+                    "javascript:alert(1) data:text/html,x ftp://example.org/f",
+                ),
+            )
+            wait_for_line(driver, "ftp://example.org/f")
+            links = driver.find_elements(By.CSS_SELECTOR, "#log a")
+            assert [a.get_attribute("href") for a in links] == [
+                "https://example.org/a?b=1&c=2",
+                "http://example.org/wiki/Film_(1999)",
+            ]
+            for a in links:
+                assert a.get_attribute("rel") == "noopener noreferrer"
+                assert a.get_attribute("target") == "_blank"
+            browser.no_alert(driver)
+
+    await run(scenario)
+
+
+@pytest_twisted.ensureDeferred
+async def test_unread_counts_mentions_and_highlights(server: ScriptedServer) -> None:
+    port = server.listen()
+    server.answers["join"] = lambda r: {"room": room(r["room"], member("alice"), member("bob"))}
+
+    def badge(driver: WebDriver, key: str, kind: str) -> str:
+        found = driver.find_elements(By.CSS_SELECTOR, f'li[data-key="{key}"] .badge.{kind}')
+        return found[0].text if found else ""
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            browser.say(driver, "/join dev")
+            wait_for(
+                driver,
+                lambda d: d.find_element(By.ID, "conversation-title").text == "#dev",
+                "in dev",
+            )
+            on_reactor(server.send, message("lobby", "bob", "anyone?"))
+            on_reactor(server.send, message("lobby", "bob", "morning"))
+            wait_for(
+                driver, lambda d: badge(d, "room:lobby", "unread-count") == "2", "2 unread in lobby"
+            )
+            on_reactor(server.send, message("lobby", "bob", "ALICE, look", T0 + 1))
+            wait_for(driver, lambda d: badge(d, "room:lobby", "mention") == "1", "a mention badge")
+            on_reactor(
+                server.send, message("dev", "bob", "malice is not a mention, alice. is", T0 + 2)
+            )
+            wait_for_line(driver, "malice")
+            marks = texts(driver, "#log li.mentioned mark.mention")
+            assert marks == ["alice"], marks
+            assert driver.title == "(1) chatsvc"
+            browser.select(driver, "room:lobby")
+            wait_for(driver, lambda d: badge(d, "room:lobby", "mention") == "", "badges cleared")
+            assert texts(driver, "#log li.mentioned .body mark") == ["ALICE"]
+            # Alt+Up: the conversation above in the list, from the keyboard alone
+            keys = ActionChains(driver).key_down(Keys.ALT).send_keys(Keys.ARROW_UP)
+            keys.key_up(Keys.ALT).perform()
+            wait_for(
+                driver,
+                lambda d: d.find_element(By.ID, "conversation-title").text == "#dev",
+                "dev, above the lobby",
+            )
+
+    await run(scenario)
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_slash_command_becomes_its_request(server: ScriptedServer) -> None:
+    port = server.listen()
+    server.answers["members"] = lambda r: {
+        "room": r["room"],
+        "members": [member("alice"), member("bob", True, "lunch")],
+    }
+    server.answers["rooms"] = lambda r: {
+        "rooms": [{"name": "dev", "count": 3}, {"name": "lobby", "count": 2}]
+    }
+    server.answers["away"] = lambda r: {"away": r.get("reason")}
+    server.answers["nick"] = lambda r: {"nick": r["nick"]}
+    server.answers["topic"] = lambda r: {
+        "room": r["room"],
+        "topic": {"text": "hello", "set_by": "bob", "set_at": T0},
+    }
+    server.answers["say"] = lambda r: {"message": message(r["room"], "alice", r["text"])}
+    server.answers["me"] = lambda r: {
+        "message": {
+            "type": "action",
+            "room": r["room"],
+            "nick": "alice",
+            "text": r["text"],
+            "time": T0,
+        }
+    }
+    server.answers["msg"] = lambda r: {
+        "message": {
+            "type": "private",
+            "from": "alice",
+            "to": r["nick"],
+            "text": r["text"],
+            "time": T0,
+        },
+        "away": "lunch",
+    }
+    server.answers["history"] = lambda r: {
+        "room": r["room"],
+        "lines": [message(r["room"], "bob", "old line")],
+        "more": False,
+    }
+
+    def refuse(r: Frame) -> Frame:
+        raise Refusal({"code": "bad-request", "message": "unknown command /frob (try /help)"})
+
+    server.answers["command"] = refuse
+    lines: dict[str, Frame] = {
+        "/who": {"type": "members", "room": "lobby"},
+        "/who dev": {"type": "members", "room": "dev"},
+        "/rooms": {"type": "rooms"},
+        "/msg bob  psst there": {"type": "msg", "nick": "bob", "text": "psst there"},
+        "/me waves": {"type": "me", "room": "lobby", "text": "waves"},
+        "/away lunch": {"type": "away", "reason": "lunch"},
+        "/away": {"type": "away", "reason": None},
+        "/nick alicia": {"type": "nick", "nick": "alicia"},
+        "/topic": {"type": "topic", "room": "lobby"},
+        "/topic new <topic>": {"type": "topic", "room": "lobby", "text": "new <topic>"},
+        "/kick bob flooding": {"type": "kick", "nick": "bob", "reason": "flooding"},
+        "/history 3": {"type": "history", "room": "lobby", "limit": 3},
+        "/search green build": {"type": "search", "room": "lobby", "words": ["green", "build"]},
+        "//slash": {"type": "say", "room": "lobby", "text": "/slash"},
+        "/frob it": {"type": "command", "room": "lobby", "line": "/frob it"},
+        "/join #dev": {"type": "join", "room": "dev"},
+        "/part": {"type": "leave", "room": "dev"},
+        "/quit gone home": {"type": "quit", "reason": "gone home"},
+    }
+
+    def strip(frame: Frame) -> Frame:
+        return {k: v for k, v in frame.items() if k != "id"}
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            for line, wanted in lines.items():
+                browser.say(driver, line)
+                got = strip(
+                    request(
+                        server, wanted["type"], **{k: v for k, v in wanted.items() if k != "type"}
+                    )
+                )
+                assert got == wanted, (line, got)
+                if line == "/who":
+                    wait_for_line(driver, "@bob (away)")
+                elif line == "/rooms":
+                    wait_for_line(driver, "dev (3), lobby (2)")
+                elif line.startswith("/msg"):
+                    wait_for(
+                        driver,
+                        lambda d: d.find_elements(By.CSS_SELECTOR, 'li[data-key="private:bob"]'),
+                        "a private conversation",
+                    )
+                    browser.select(driver, "room:lobby")
+                elif line == "/away lunch":
+                    wait_for_line(driver, "You are marked as away: lunch")
+                elif line == "/nick alicia":
+                    wait_for(
+                        driver,
+                        lambda d: d.find_element(By.ID, "own-nick").text == "alicia",
+                        "renamed",
+                    )
+                elif line == "/topic":
+                    wait_for_line(driver, "Topic for lobby: hello (set by bob")
+                elif line == "/history 3":
+                    wait_for_line(driver, "<bob> old line")
+                elif line == "/frob it":
+                    wait_for_line(driver, "unknown command /frob (try /help)")
+                elif line == "/search green build":
+                    wait_for(
+                        driver,
+                        lambda d: d.find_element(By.ID, "search").is_displayed(),
+                        "the search panel",
+                    )
+                elif line == "/join #dev":
+                    wait_for(
+                        driver,
+                        lambda d: d.find_element(By.ID, "conversation-title").text == "#dev",
+                        "in dev",
+                    )
+            browser.say(driver, "/msg bob")
+            wait_for_line(driver, "usage: /msg NICK TEXT")
+            browser.say(driver, "/help")
+            wait_for_line(driver, "/kick NICK [REASON]")
+
+    await run(scenario)
+    assert not [r for r in server.requests if r.get("type") == "msg" and r.get("text") is None]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_registered_nickname_is_asked_for_its_password(server: ScriptedServer) -> None:
+    port = server.listen()
+
+    def sign_on(r: Frame) -> Frame:
+        if r.get("password") is None:
+            raise Refusal(
+                {"code": "password-required", "message": "the nickname alice is registered"}
+            )
+        if r["password"] != "wonderland":
+            raise Refusal({"code": "wrong-password", "message": "wrong password for alice"})
+        return {"nick": "alice", "account": "alice", "operator": True, "upload_token": "t"}
+
+    server.answers["sign-on"] = sign_on
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            driver.get(f"http://127.0.0.1:{port}/")
+            browser.signon_form(driver).send_keys("alice", Keys.ENTER)
+            password = browser.element(
+                driver, "#signon-password", "the password prompt", shown=True
+            )
+            assert "alice is registered" in driver.find_element(By.ID, "signon-error").text
+            password.send_keys("nope", Keys.ENTER)
+            wait_for(
+                driver,
+                lambda d: "wrong password" in d.find_element(By.ID, "signon-error").text,
+                "wrong password",
+            )
+            password.send_keys("wonderland", Keys.ENTER)
+            wait_for(driver, lambda d: d.find_element(By.ID, "chat").is_displayed(), "signed on")
+            # an operator may edit the topic
+            wait_for(
+                driver,
+                lambda d: d.find_element(By.ID, "topic-edit").is_displayed(),
+                "the topic's edit button",
+            )
+            assert "wonderland" not in driver.current_url
+
+    await run(scenario)
+    passwords = [r.get("password") for r in server.requests if r["type"] == "sign-on"]
+    assert passwords == [None, "nope", "wonderland"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_operators_edit_the_topic_and_kick_from_the_member_list(
+    server: ScriptedServer,
+) -> None:
+    port = server.listen()
+    server.answers["sign-on"] = lambda r: {
+        "nick": r["nick"],
+        "account": r["nick"],
+        "operator": True,
+        "upload_token": "t",
+    }
+    server.after_sign_on[0] = {
+        "type": "entered",
+        "room": room("lobby", member("alice", True), member("bob")),
+    }
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            driver.find_element(By.ID, "topic-edit").click()
+            field = driver.find_element(By.ID, "topic-input")
+            field.send_keys("release on Friday", Keys.ENTER)
+            assert request(server, "topic")["text"] == "release on Friday"
+            kick = browser.element(driver, '#member-list li[data-nick="bob"] .kick', "bob's kick")
+            assert (
+                driver.find_elements(By.CSS_SELECTOR, '#member-list li[data-nick="alice"] .kick')
+                == []
+            )
+            kick.click()
+            assert requests(server, "kick") == []  # the first click only arms it
+            driver.find_element(By.CSS_SELECTOR, '#member-list li[data-nick="bob"] .kick').click()
+            assert request(server, "kick")["nick"] == "bob"
+            on_reactor(
+                server.send,
+                {"type": "kicked", "room": "lobby", "nick": "bob", "by": "alice", "reason": None},
+            )
+            wait_for_line(driver, "bob was kicked by alice")
+            assert "bob" not in driver.find_element(By.ID, "member-list").text
+
+    await run(scenario)
+
+
+@pytest_twisted.ensureDeferred
+async def test_older_history_comes_page_by_page(server: ScriptedServer) -> None:
+    port = server.listen()
+    server.after_sign_on[1] = {
+        "type": "history",
+        "room": "lobby",
+        "joining": True,
+        "lines": [message("lobby", "bob", f"recent {i}", T0 + i) for i in range(3)],
+    }
+
+    def page(r: Frame) -> Frame:
+        before = r.get("before")
+        if before == T0:
+            return {
+                "room": "lobby",
+                "lines": [message("lobby", "bob", f"older {i}", T0 - 100 + i) for i in range(2)],
+                "more": True,
+            }
+        return {
+            "room": "lobby",
+            "lines": [message("lobby", "bob", "oldest", T0 - 1000)],
+            "more": False,
+        }
+
+    server.answers["history"] = page
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            wait_for_line(driver, "recent 2")
+            driver.find_element(By.ID, "older").click()
+            wait_for_line(driver, "older 1")
+            driver.find_element(By.ID, "older").click()
+            wait_for_line(driver, "oldest")
+            bodies = [t.removeprefix("bob ") for t in texts(driver, "#log li.message .body")]
+            assert bodies == ["oldest", "older 0", "older 1", "recent 0", "recent 1", "recent 2"], (
+                bodies
+            )
+            wait_for(
+                driver, lambda d: not d.find_element(By.ID, "older").is_displayed(), "no more pages"
+            )
+
+    await run(scenario)
+    pages = [(r["limit"], r.get("before")) for r in server.requests if r["type"] == "history"]
+    assert pages == [(50, T0), (50, T0 - 100)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_reconnects_with_backoff_back_into_its_rooms_with_what_it_missed(
+    server: ScriptedServer,
+) -> None:
+    port = server.listen()
+    server.answers["join"] = lambda r: {"room": room(r["room"], member("alice"))}
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            browser.say(driver, "/join dev")
+            request(server, "join", room="dev")
+            on_reactor(server.send, message("dev", "bob", "before the drop", T0))
+            wait_for_line(driver, "before the drop")
+            on_reactor(server.drop)
+            wait_for(
+                driver,
+                lambda d: "Disconnected" in d.find_element(By.ID, "connection-state").text,
+                "disconnected",
+            )
+            browser.say(driver, "typed while away")
+            # back: signed on again as alice, in dev again, asking for what was said since
+            missed = request(server, "history", room="dev", after=T0)
+            assert missed["limit"] == 500
+            wait_for_line(driver, "Connected again.")
+            wait_for_line(driver, "said meanwhile")
+            assert browser.log_text(driver).count("before the drop") == 1
+
+    server.answers["history"] = lambda r: {
+        "room": r["room"],
+        "lines": [message("dev", "bob", "said meanwhile", T0 + 1)] if r.get("after") else [],
+        "more": False,
+    }
+    await run(scenario)
+    signons = [r["nick"] for r in server.requests if r["type"] == "sign-on"]
+    assert signons == ["alice", "alice"]
+    assert [r["room"] for r in server.requests if r["type"] == "join"] == ["dev", "dev"]
+    assert [r["text"] for r in server.requests if r["type"] == "say"] == ["typed while away"]
+    assert server.connections == 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_after_a_kick_it_does_not_reconnect_but_offers_to_sign_on_again(
+    server: ScriptedServer,
+) -> None:
+    port = server.listen()
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            on_reactor(
+                server.send,
+                {
+                    "type": "kicked",
+                    "room": "lobby",
+                    "nick": "alice",
+                    "by": "root",
+                    "reason": "spam",
+                },
+            )
+            on_reactor(server.goodbye, "kicked", "You were kicked by root (spam)")
+            wait_for(
+                driver, lambda d: d.find_element(By.ID, "signon").is_displayed(), "the sign-on form"
+            )
+            error = driver.find_element(By.ID, "signon-error").text
+            assert error == "You were kicked by root (spam)"
+            assert driver.find_element(By.ID, "signon-submit").text == "Sign on again"
+            # it does not reconnect by itself: stopped, with no attempt waiting
+            stopped = "const c = window.chatsvc.connection; return [c.stopped, c.timer, c.socket]"
+            assert driver.execute_script(stopped) == [True, None, None]
+            assert on_reactor(lambda: server.connections) == 1
+            field = driver.find_element(By.ID, "signon-nick")
+            field.clear()
+            field.send_keys("alice2", Keys.ENTER)
+            wait_for(driver, lambda d: d.find_element(By.ID, "chat").is_displayed(), "back in")
+            assert driver.find_element(By.ID, "own-nick").text == "alice2"
+
+    await run(scenario)
+    assert server.connections == 2
+    assert [r["nick"] for r in server.requests if r["type"] == "sign-on"] == ["alice", "alice2"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_notifications_are_asked_for_on_a_click_and_shown_while_hidden(
+    server: ScriptedServer,
+) -> None:
+    port = server.listen()
+    # A Notification that records, and a tab that the test hides, installed
+    # before the page's own scripts (by the browser, not by the page: CSP
+    # does not apply).
+    spy = """
+      window.__shown = []; window.__asked = 0; window.__hidden = false;
+      window.Notification = class {
+        static permission = "default";
+        static async requestPermission() {
+          window.__asked += 1; this.permission = "granted"; return "granted";
+        }
+        constructor(title, options) { window.__shown.push([title, options.body]); }
+        addEventListener() {}
+        close() {}
+      };
+      Object.defineProperty(Document.prototype, "visibilityState",
+        { get() { return window.__hidden ? "hidden" : "visible"; } });
+    """
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": spy})
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            on_reactor(server.send, message("lobby", "bob", "alice: before asking", T0))
+            wait_for_line(driver, "before asking")
+            assert driver.execute_script("return [window.__asked, window.__shown.length]") == [0, 0]
+            driver.find_element(By.ID, "notify-button").click()
+            wait_for(
+                driver,
+                lambda d: not d.find_element(By.ID, "notify-button").is_displayed(),
+                "permission given",
+            )
+            on_reactor(server.send, message("lobby", "bob", "alice: seen, not notified", T0 + 1))
+            wait_for_line(driver, "seen, not notified")
+            driver.execute_script("window.__hidden = true")
+            on_reactor(server.send, message("lobby", "bob", "no mention here", T0 + 2))
+            on_reactor(server.send, message("lobby", "bob", "alice: are you there?", T0 + 3))
+            on_reactor(
+                server.send,
+                {
+                    "type": "private",
+                    "from": "carol",
+                    "to": "alice",
+                    "text": "psst",
+                    "time": T0 + 4,
+                    "notice": False,
+                },
+            )
+            wait_for(
+                driver,
+                lambda d: d.execute_script("return window.__shown.length") == 2,
+                "two notifications",
+            )
+            assert driver.execute_script("return [window.__asked, window.__shown]") == [
+                1,
+                [["bob in #lobby", "alice: are you there?"], ["carol (private)", "psst"]],
+            ]
+
+    await run(scenario)
+
+
+@pytest_twisted.ensureDeferred
+async def test_emoji_picker_and_the_smile_and_frown_buttons(server: ScriptedServer) -> None:
+    port = server.listen()
+    server.answers["say"] = lambda r: {"message": message(r["room"], "alice", r["text"])}
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            driver.find_element(By.ID, "smile").click()
+            assert request(server, "say", text="\U0001f642")["room"] == "lobby"
+            driver.find_element(By.ID, "frown").click()
+            request(server, "say", text="\U0001f641")
+            driver.find_element(By.ID, "input").send_keys("party ")
+            driver.find_element(By.ID, "emoji-button").click()
+            panel = driver.find_element(By.ID, "emoji-panel")
+            assert panel.is_displayed()
+            panel.find_element(By.CSS_SELECTOR, 'button[aria-label="\U0001f389"]').click()
+            assert not panel.is_displayed()
+            driver.find_element(By.ID, "input").send_keys(Keys.ENTER)
+            request(server, "say", text="party \U0001f389")
+            # the keyboard: open, move, Escape closes and gives the focus back
+            driver.find_element(By.ID, "emoji-button").send_keys(Keys.ENTER)
+            driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+            assert not panel.is_displayed()
+            assert driver.switch_to.active_element.get_attribute("id") == "emoji-button"
+
+    await run(scenario)
+
+
+def test_payloads_are_json_safe() -> None:
+    """The payloads survive the trip through JSON unchanged (the scripted server sends them so)."""
+    for payload in XSS_PAYLOADS:
+        assert json.loads(json.dumps(payload)) == payload
+
+
+UNITS = """
+const done = arguments[arguments.length - 1];
+Promise.all([
+  import("/js/backoff.js"), import("/js/commands.js"), import("/js/mentions.js"),
+  import("/js/linkify.js"), import("/js/events/file.js"),
+]).then(([backoff, commands, mentions, linkify, file]) => {
+  const parse = (line) => {
+    try { return commands.parse(line); } catch (error) { return error.message; }
+  };
+  done({
+    delays: [0, 1, 2, 3, 4, 5, 6, 10].map((n) => backoff.delay(n, () => 0)),
+    jitter: backoff.delay(0, () => 0.999),
+    parsed: ["/HISTORY 0500", "/history 501", "/history 00", "/away " + "x".repeat(201),
+             "/ME", "/\\u212aick bob", "/kick", "/part #dev", "/search  a  b ", "/topic"]
+             .map(parse),
+    mentions: [["hi alice.", "alice"], ["malice", "alice"], ["@alice", "alice"],
+               ["[alice]", "alice"], ["alice_ there", "alice"], ["ALICE!", "alice"],
+               ["a.lice", "a.lice"]]
+               .map(([text, nick]) => mentions.mentions(text, nick)),
+    links: linkify.splitLinks("x http://a.example/b). y https://c.example/(d) z")
+               .filter((p) => typeof p !== "string").map((p) => p.url),
+    sizes: [0, 1023, 1024, 48213, 10485760].map(file.size),
+    own: ["/files/abc/x.png", "https://elsewhere.example/files/x.png", "javascript:alert(1)"]
+               .map(file.isOwnFile),
+  });
+}, (error) => done(String(error)));
+"""
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_modules_alone(server: ScriptedServer) -> None:
+    """The pure parts of the client, run in the browser as the page loads them."""
+    port = server.listen()
+
+    def scenario() -> dict[str, Any]:
+        with browser.chromium() as driver:
+            driver.get(f"http://127.0.0.1:{port}/")
+            result: dict[str, Any] = driver.execute_async_script(UNITS)
+            return result
+
+    result = await run(scenario)
+    assert result["delays"] == [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
+    assert result["jitter"] == 1999
+    assert result["parsed"] == [
+        {"command": "history", "lines": 500},
+        {"command": "history", "lines": 500, "capped": True},
+        "/history shows 1 line or more",
+        "an away message is at most 200 bytes (201)",
+        "usage: /me ACTION",
+        "unknown command /\u212aick (try /help)",
+        "usage: /kick NICK [REASON]",
+        {"command": "part", "room": "dev"},
+        {"command": "search", "words": ["a", "b"]},
+        {"command": "topic", "text": None},
+    ]
+    # "[alice]" may be another nickname: brackets are nickname characters
+    assert result["mentions"] == [True, False, True, False, False, True, True]
+    assert result["links"] == ["http://a.example/b", "https://c.example/(d)"]
+    assert result["sizes"] == ["0 B", "1023 B", "1.0 KiB", "47.1 KiB", "10.0 MiB"]
+    assert result["own"] == [True, False, False]
