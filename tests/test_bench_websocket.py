@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from bench import run as harness
 from bench.run import Binaries, build
 from tests.test_bench_harness import measure, quick
 
@@ -463,3 +464,7 @@ def test_reconnect_storm_over_websocket_against_chatsvc(binaries: Binaries, tmp_
     assert (run.result["history"], run.result["replay"]) == (25, 20)
     assert counts["replay_clients"] == counts["replayed"] == run.result["clients"]
     assert (counts["replay_errors"], counts["replay_short"]) == (0, 0)
+
+
+def test_this_chatsvc_has_the_web_frontend() -> None:
+    assert harness.chatsvc_has_web()
