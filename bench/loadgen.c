@@ -64,6 +64,8 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -87,8 +89,9 @@
 #define STDIN_TAG ((void *)1)
 
 enum state { IDLE, CONNECTING, GREETING, JOINED, CLOSED };
-enum dialect { LINE, IRC, MIXED };
+enum dialect { LINE, IRC, MIXED, WS };
 enum irc_state { IRC_REGISTERING, IRC_JOINING, IRC_IN };
+enum ws_state { WS_HANDSHAKE, WS_SIGNING_ON, WS_IN };
 
 struct client {
     int fd;
@@ -105,6 +108,13 @@ struct client {
     int part_overflow;
     int irc;            /* speaks IRC (--dialect irc, or an odd client with mixed) */
     int irc_state;      /* IRC_REGISTERING, IRC_JOINING, IRC_IN */
+    int ws;             /* speaks WebSocket (--dialect ws) */
+    int ws_state;       /* WS_HANDSHAKE, WS_SIGNING_ON, WS_IN */
+    char ws_key[32];    /* its Sec-WebSocket-Key */
+    long ws_id;         /* the id of its last request */
+    char *msg;          /* a fragmented message being put together */
+    size_t msg_len, msg_cap;
+    int msg_open;
     int history_seen;   /* @H lines read (--history) */
     int replay_end;     /* read "*** End of history" */
     int replay_error;   /* read "*** Error: ..." */
@@ -114,7 +124,7 @@ struct client {
 
 static struct {
     const char *host;
-    int port, irc_port;
+    int port, irc_port, ws_port;
     enum dialect dialect;
     const char *channel;
     int clients, senders, nonreaders;
@@ -151,7 +161,7 @@ static struct {
 static int epfd;
 static struct client *cl;
 static int total;                  /* clients + nonreaders */
-static struct sockaddr_in server, irc_server;
+static struct sockaddr_in server, irc_server, ws_server;
 static char privmsg[320];          /* "PRIVMSG <channel> :" */
 static size_t privmsg_len;
 
@@ -176,6 +186,9 @@ static int replay_clients;         /* clients whose replay is counted: those on 
 static int irc_clients, irc_in;    /* IRC clients, and those of them in the room */
 static uint64_t pings_answered, irc_errors;
 static char irc_error_text[128];   /* the first numeric error after sign-on, JSON-safe */
+static int ws_clients, ws_in;      /* WebSocket clients, and those of them in the room */
+static uint64_t ws_errors;
+static char ws_error_text[128];    /* the first error event after sign-on, JSON-safe */
 
 static int64_t now_ns(void)
 {
@@ -268,10 +281,82 @@ static void append_out(struct client *c, const char *data, size_t len)
     c->out_len += len;
 }
 
+/* WebSocket output: client frames are masked (RFC 6455 5.3), each with a key of its own. */
+
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+
+static uint32_t random32(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 16);
+}
+
+static void ws_frame_out(struct client *c, int opcode, const char *payload, size_t len)
+{
+    size_t head = 2 + (len < 126 ? 0 : len < 65536 ? 2 : 8) + 4;
+    if (c->out_off > 0 && c->out_off == c->out_len)
+        c->out_off = c->out_len = 0;
+    c->out = grow(c->out, &c->out_cap, c->out_len + head + len, 1);
+    unsigned char *p = (unsigned char *)c->out + c->out_len;
+    *p++ = (unsigned char)(0x80 | opcode);
+    if (len < 126) {
+        *p++ = (unsigned char)(0x80 | len);
+    } else if (len < 65536) {
+        *p++ = 0x80 | 126;
+        *p++ = (unsigned char)(len >> 8);
+        *p++ = (unsigned char)len;
+    } else {
+        *p++ = 0x80 | 127;
+        for (int i = 7; i >= 0; i--)
+            *p++ = (unsigned char)((uint64_t)len >> (8 * i));
+    }
+    uint32_t key = random32();
+    unsigned char mask[4];
+    memcpy(mask, &key, 4);
+    memcpy(p, mask, 4);
+    p += 4;
+    for (size_t i = 0; i < len; i++)
+        p[i] = (unsigned char)payload[i] ^ mask[i & 3];
+    c->out_len += head + len;
+}
+
+/* A request: {"type":"<type>","id":<n><fields>}, fields starting with a comma or empty. */
+static void ws_request(struct client *c, const char *type, const char *fields, size_t len)
+{
+    static char buf[READ_CHUNK];
+    int n = snprintf(buf, sizeof buf, "{\"type\":\"%s\",\"id\":%ld", type, ++c->ws_id);
+    if ((size_t)n + len + 1 > sizeof buf)
+        die("a request too long");
+    memcpy(buf + n, fields, len);
+    buf[(size_t)n + len] = '}';
+    ws_frame_out(c, 1, buf, (size_t)n + len + 1);
+}
+
+/* A say request of text (which needs no JSON escapes: the tags and padding have none). */
+static void ws_say(struct client *c, const char *text, size_t len)
+{
+    static char buf[READ_CHUNK];
+    int n = snprintf(buf, sizeof buf, ",\"room\":\"%s\",\"text\":\"", opt.channel + 1);
+    if ((size_t)n + len + 1 > sizeof buf)
+        die("a message too long");
+    memcpy(buf + n, text, len);
+    buf[(size_t)n + len] = '"';
+    ws_request(c, "say", buf, (size_t)n + len + 1);
+}
+
 static void append_message(struct client *c, long seq)
 {
     char head[96];
     int n = snprintf(head, sizeof head, "@T %d %ld %" PRId64 " ", c->index, seq, now_ns());
+    if (c->ws) {
+        static char text[READ_CHUNK];
+        memcpy(text, head, (size_t)n);
+        memset(text + n, 'x', (size_t)(opt.size - n));
+        ws_say(c, text, (size_t)opt.size);
+        return;
+    }
     if (c->irc) {
         c->out = grow(c->out, &c->out_cap, c->out_len + privmsg_len + (size_t)opt.size + 2, 1);
         memcpy(c->out + c->out_len, privmsg, privmsg_len);
@@ -290,6 +375,10 @@ static void append_message(struct client *c, long seq)
 /* A line to the room: as it is, or in a PRIVMSG to the channel for an IRC client. */
 static void append_line(struct client *c, const char *line, size_t len)
 {
+    if (c->ws) {
+        ws_say(c, line, len >= 2 && line[len - 2] == '\r' ? len - 2 : len);
+        return;
+    }
     if (c->irc)
         append_out(c, privmsg, privmsg_len);
     append_out(c, line, len);
@@ -530,8 +619,556 @@ static void scan_irc(struct client *c, const char *p, const char *end, int64_t n
     }
 }
 
+/* WebSocket */
+
+static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/* base64(SHA-1(key + GUID)): the Sec-WebSocket-Accept a server must answer key with. */
+static void ws_accept_for(const char *key, char *accept)
+{
+    char joined[96];
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    int n = snprintf(joined, sizeof joined, "%s%s", key, WS_GUID);
+    SHA1((const unsigned char *)joined, (size_t)n, digest);
+    EVP_EncodeBlock((unsigned char *)accept, digest, SHA_DIGEST_LENGTH);
+}
+
+static void send_handshake(struct client *c)
+{
+    unsigned char nonce[16];
+    for (int i = 0; i < 16; i += 4) {
+        uint32_t r = random32();
+        memcpy(nonce + i, &r, 4);
+    }
+    EVP_EncodeBlock((unsigned char *)c->ws_key, nonce, 16);
+    char request[512];
+    int n = snprintf(request, sizeof request,
+                     "GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                     "Sec-WebSocket-Version: 13\r\nOrigin: http://%s:%d\r\n\r\n",
+                     opt.host, opt.ws_port, c->ws_key, opt.host, opt.ws_port);
+    append_out(c, request, (size_t)n);
+    flush_out(c);
+}
+
+/* The value of the header name (lower case, with its colon) in the response head, or NULL. */
+static const char *http_header(const char *head, const char *end, const char *name, size_t *len)
+{
+    size_t n = strlen(name);
+    for (const char *p = memchr(head, '\n', (size_t)(end - head)); p != NULL && p + 1 < end;
+         p = memchr(p + 1, '\n', (size_t)(end - p - 1))) {
+        const char *line = p + 1;
+        if ((size_t)(end - line) > n && strncasecmp(line, name, n) == 0) {
+            const char *v = line + n, *e = memchr(v, '\r', (size_t)(end - v));
+            while (v < e && (*v == ' ' || *v == '\t'))
+                v++;
+            while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            *len = (size_t)(e - v);
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* The server's answer to the upgrade: 101 and the right Sec-WebSocket-Accept, or the run stops. */
+static void ws_check_handshake(struct client *c, const char *head, const char *end)
+{
+    char text[160] = "", accept[32];
+    size_t len;
+    if ((size_t)(end - head) < 12 || memcmp(head, "HTTP/1.1 101", 12) != 0) {
+        const char *eol = memchr(head, '\r', (size_t)(end - head));
+        keep_text(text, sizeof text, head, (size_t)((eol ? eol : end) - head));
+        die("client %d: the WebSocket upgrade was answered %s", c->index, text);
+    }
+    ws_accept_for(c->ws_key, accept);
+    const char *got = http_header(head, end, "sec-websocket-accept:", &len);
+    if (got == NULL || len != strlen(accept) || memcmp(got, accept, len) != 0) {
+        if (got != NULL)
+            keep_text(text, sizeof text, got, len);
+        die("client %d: Sec-WebSocket-Accept %s, not %s", c->index, got ? text : "missing",
+            accept);
+    }
+}
+
+/* A minimal JSON scan: enough to read the fields of the server's objects, in any order. */
+
+struct jstr {
+    const char *p; /* the raw contents, between the quotes */
+    size_t len;
+    int escaped;   /* has a backslash: decode before use */
+};
+
+static const char *jspace(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* At a '"': the string, and past its closing quote (NULL if it has none). */
+static const char *jstring(const char *p, const char *e, struct jstr *s)
+{
+    s->p = ++p;
+    s->escaped = 0;
+    while (p < e && *p != '"') {
+        if (*p == '\\') {
+            s->escaped = 1;
+            p++;
+        }
+        p++;
+    }
+    if (p >= e)
+        return NULL;
+    s->len = (size_t)(p - s->p);
+    return p + 1;
+}
+
+/* Past the value at p (a string, number, literal, object or array); NULL if malformed. */
+static const char *jskip(const char *p, const char *e)
+{
+    struct jstr s;
+    if (p >= e)
+        return NULL;
+    if (*p == '"')
+        return jstring(p, e, &s);
+    if (*p != '{' && *p != '[') {
+        while (p < e && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n')
+            p++;
+        return p;
+    }
+    int depth = 0;
+    while (p < e) {
+        if (*p == '"') {
+            p = jstring(p, e, &s);
+            if (p == NULL)
+                return NULL;
+            continue;
+        }
+        if (*p == '{' || *p == '[')
+            depth++;
+        else if ((*p == '}' || *p == ']') && --depth == 0)
+            return p + 1;
+        p++;
+    }
+    return NULL;
+}
+
+static size_t put_utf8(char *o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xc0 | cp >> 6);
+        o[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xe0 | cp >> 12);
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    o[0] = (char)(0xf0 | cp >> 18);
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    o[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+static uint32_t hex4(const char *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        char ch = p[i];
+        v = v * 16 + (uint32_t)(ch >= '0' && ch <= '9'   ? ch - '0'
+                                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                                         : 0);
+    }
+    return v;
+}
+
+/* The string's text, its escapes decoded (into buf if it has any), and its length. */
+static const char *jtext(const struct jstr *s, char *buf, size_t cap, size_t *len)
+{
+    if (!s->escaped) {
+        *len = s->len;
+        return s->p;
+    }
+    size_t n = 0;
+    for (const char *p = s->p, *e = s->p + s->len; p < e && n + 4 < cap; p++) {
+        if (*p != '\\') {
+            buf[n++] = *p;
+            continue;
+        }
+        if (++p >= e)
+            break;
+        switch (*p) {
+        case 'b': buf[n++] = '\b'; break;
+        case 'f': buf[n++] = '\f'; break;
+        case 'n': buf[n++] = '\n'; break;
+        case 'r': buf[n++] = '\r'; break;
+        case 't': buf[n++] = '\t'; break;
+        case 'u':
+            if (e - p >= 5) {
+                uint32_t cp = hex4(p + 1);
+                p += 4;
+                if (cp >= 0xd800 && cp < 0xdc00 && e - p >= 7 && p[1] == '\\' && p[2] == 'u') {
+                    uint32_t low = hex4(p + 3);
+                    if (low >= 0xdc00 && low < 0xe000) {
+                        cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+                        p += 6;
+                    }
+                }
+                n += put_utf8(buf + n, cp);
+            }
+            break;
+        default: buf[n++] = *p; /* " \ / */
+        }
+    }
+    *len = n;
+    return buf;
+}
+
+static int jis(const struct jstr *s, const char *word)
+{
+    size_t n = strlen(word);
+    return s->p != NULL && !s->escaped && s->len == n && memcmp(s->p, word, n) == 0;
+}
+
+/* The top-level fields of an object the loadgen looks at. */
+struct jobject {
+    struct jstr type, nick, text, room, code, message, reason;
+    const char *id, *id_end;      /* the raw value */
+    const char *lines, *lines_end; /* the raw array */
+    int joining;
+};
+
+/* Read the object at [p, e); 0 if it is not one. */
+static int jobject(const char *p, const char *e, struct jobject *o)
+{
+    memset(o, 0, sizeof *o);
+    p = jspace(p, e);
+    if (p >= e || *p != '{')
+        return 0;
+    p = jspace(p + 1, e);
+    if (p < e && *p == '}')
+        return 1;
+    while (p < e) {
+        struct jstr key;
+        if (*p != '"' || (p = jstring(p, e, &key)) == NULL)
+            return 0;
+        p = jspace(p, e);
+        if (p >= e || *p != ':')
+            return 0;
+        p = jspace(p + 1, e);
+        const char *value = p;
+        if ((p = jskip(p, e)) == NULL)
+            return 0;
+        struct jstr *into = jis(&key, "type")      ? &o->type
+                            : jis(&key, "nick")    ? &o->nick
+                            : jis(&key, "text")    ? &o->text
+                            : jis(&key, "room")    ? &o->room
+                            : jis(&key, "code")    ? &o->code
+                            : jis(&key, "message") ? &o->message
+                            : jis(&key, "reason")  ? &o->reason
+                                                   : NULL;
+        if (into != NULL && *value == '"')
+            jstring(value, e, into);
+        else if (jis(&key, "id")) {
+            o->id = value;
+            o->id_end = p;
+        } else if (jis(&key, "lines") && *value == '[') {
+            o->lines = value;
+            o->lines_end = p;
+        } else if (jis(&key, "joining"))
+            o->joining = p - value == 4 && memcmp(value, "true", 4) == 0;
+        p = jspace(p, e);
+        if (p < e && *p == '}')
+            return 1;
+        if (p >= e || *p != ',')
+            return 0;
+        p = jspace(p + 1, e);
+    }
+    return 0;
+}
+
+static int is_room(const struct jstr *room)
+{
+    static char buf[512];
+    size_t len;
+    const char *name = jtext(room, buf, sizeof buf, &len);
+    return room->p != NULL && len == strlen(opt.channel + 1) &&
+           strncasecmp(name, opt.channel + 1, len) == 0;
+}
+
+/* The @H lines among the lines of a history event. */
+static int history_lines(const char *p, const char *e)
+{
+    static char buf[65536];
+    int count = 0;
+    p = jspace(p + 1, e);
+    while (p < e && *p == '{') {
+        const char *next = jskip(p, e);
+        struct jobject line;
+        if (next == NULL || !jobject(p, next, &line))
+            break;
+        size_t len;
+        const char *text = jtext(&line.text, buf, sizeof buf, &len);
+        count += line.text.p != NULL && len >= 3 && memcmp(text, "@H ", 3) == 0;
+        p = jspace(next, e);
+        if (p < e && *p == ',')
+            p = jspace(p + 1, e);
+    }
+    return count;
+}
+
+/* "code: message" of an error (or goodbye), JSON-safe, for the report. */
+static void keep_error(char *into, size_t cap, const struct jobject *o)
+{
+    static char buf[512], joined[512];
+    size_t clen, mlen;
+    const char *code = jtext(o->code.p ? &o->code : &o->reason, buf, sizeof buf, &clen);
+    int n = snprintf(joined, sizeof joined, "%.*s: ", (int)clen, code);
+    const char *message = jtext(&o->message, buf, sizeof buf, &mlen);
+    snprintf(joined + n, sizeof joined - (size_t)n, "%.*s", (int)mlen, message);
+    keep_text(into, cap, joined, strlen(joined));
+}
+
+/* One whole message from the server: a JSON object. */
+static void ws_message(struct client *c, const char *p, size_t len, int64_t now)
+{
+    static char buf[65536];
+    struct jobject o;
+    if (!jobject(p, p + len, &o) || o.type.p == NULL) {
+        corrupt++;
+        return;
+    }
+    if (jis(&o.type, "message")) {
+        size_t n;
+        const char *text = jtext(&o.text, buf, sizeof buf, &n);
+        if (o.text.p != NULL && n > 0 && text[0] == '@' && is_room(&o.room))
+            on_tag(c, text, text + n, now);
+        return;
+    }
+    if (jis(&o.type, "reply")) {
+        return; /* to hello, sign-on, say */
+    }
+    if (jis(&o.type, "entered")) {
+        /* The lobby, entered on signing on (the only room a client is put in unasked). */
+        if (c->ws_state != WS_IN) {
+            c->ws_state = WS_IN;
+            ws_in++;
+        }
+        return;
+    }
+    if (jis(&o.type, "history")) {
+        if (opt.replay > 0 && o.joining && !c->replay_end && !c->replay_error &&
+            is_room(&o.room) && o.lines != NULL) {
+            c->history_seen = history_lines(o.lines, o.lines_end);
+            c->replay_end = 1;
+            replays_ended++;
+            last_replay_ns = now;
+        }
+        return;
+    }
+    if (jis(&o.type, "error") || jis(&o.type, "goodbye")) {
+        char text[160] = "";
+        keep_error(text, sizeof text, &o);
+        int null_id = o.id != NULL && o.id_end - o.id == 4 && memcmp(o.id, "null", 4) == 0;
+        if (jis(&o.type, "error") && null_id && opt.replay > 0 && c->ws_state == WS_IN &&
+            !c->replay_end && !c->replay_error) {
+            /* The replay on entering failed: the line protocol's "*** Error: ...". */
+            c->replay_error = 1;
+            replays_ended++;
+            last_replay_ns = now;
+            keep_text(replay_error_text, sizeof replay_error_text, text, strlen(text));
+            return;
+        }
+        if (c->ws_state != WS_IN)
+            die("client %d (WebSocket) before entering %s: %s %s", c->index, opt.channel + 1,
+                jis(&o.type, "error") ? "error" : "goodbye", text);
+        ws_errors++;
+        keep_text(ws_error_text, sizeof ws_error_text, text, strlen(text));
+    }
+}
+
+/* One frame from the server: hlen bytes of header, then plen of payload. */
+static void ws_frame(struct client *c, const unsigned char *f, size_t hlen, size_t plen,
+                     int64_t now)
+{
+    int fin = f[0] & 0x80, opcode = f[0] & 0x0f;
+    const char *payload = (const char *)f + hlen;
+    if (f[0] & 0x70)
+        die("client %d: a WebSocket frame with reserved bits set (none was negotiated)",
+            c->index);
+    if (f[1] & 0x80)
+        die("client %d: a masked WebSocket frame from the server", c->index);
+    if (opcode >= 8 && (!fin || plen > 125))
+        die("client %d: a fragmented or long WebSocket control frame", c->index);
+    switch (opcode) {
+    case 9: /* ping */
+        ws_frame_out(c, 10, payload, plen);
+        flush_out(c);
+        pings_answered++;
+        return;
+    case 10: return; /* pong */
+    case 8: {        /* close: answered with the same code */
+        if (c->ws_state != WS_IN) {
+            char text[160] = "";
+            keep_text(text, sizeof text, plen > 2 ? payload + 2 : "", plen > 2 ? plen - 2 : 0);
+            die("client %d: the server closed the WebSocket, code %d: %s", c->index,
+                plen >= 2 ? (unsigned char)payload[0] << 8 | (unsigned char)payload[1] : 1005,
+                text);
+        }
+        ws_frame_out(c, 8, payload, plen >= 2 ? 2 : 0);
+        flush_out(c);
+        return;
+    }
+    case 1:
+    case 2:
+        if (c->msg_open)
+            die("client %d: a new WebSocket message inside a fragmented one", c->index);
+        if (opcode == 2) {
+            corrupt++; /* the protocol has text frames only */
+            if (!fin)
+                c->msg_open = 2;
+            return;
+        }
+        if (fin) {
+            ws_message(c, payload, plen, now);
+            return;
+        }
+        c->msg_open = 1;
+        c->msg_len = 0;
+        break;
+    case 0:
+        if (!c->msg_open)
+            die("client %d: a WebSocket continuation frame with nothing to continue", c->index);
+        if (c->msg_open == 2) {
+            c->msg_open = !fin ? 2 : 0;
+            return;
+        }
+        break;
+    default: die("client %d: a WebSocket frame of opcode %d", c->index, opcode);
+    }
+    if (c->msg_len + plen > MAX_PARTIAL)
+        die("client %d: a WebSocket message over %d bytes", c->index, MAX_PARTIAL);
+    c->msg = grow(c->msg, &c->msg_cap, c->msg_len + plen, 1);
+    memcpy(c->msg + c->msg_len, payload, plen);
+    c->msg_len += plen;
+    if (fin) {
+        c->msg_open = 0;
+        ws_message(c, c->msg, c->msg_len, now);
+    }
+}
+
+/* A frame's whole size if its header is all in [p, p + avail), else 0. */
+static size_t ws_header(const unsigned char *p, size_t avail, size_t *hlen, size_t *plen)
+{
+    if (avail < 2)
+        return 0;
+    size_t h = 2;
+    uint64_t n = p[1] & 0x7f;
+    if (n == 126) {
+        if (avail < 4)
+            return 0;
+        n = (uint64_t)p[2] << 8 | p[3];
+        h = 4;
+    } else if (n == 127) {
+        if (avail < 10)
+            return 0;
+        n = 0;
+        for (int i = 2; i < 10; i++)
+            n = n << 8 | p[i];
+        h = 10;
+    }
+    if (p[1] & 0x80)
+        h += 4; /* a mask key: refused by ws_frame */
+    if (n > MAX_PARTIAL)
+        die("a WebSocket frame of %" PRIu64 " bytes", n);
+    *hlen = h;
+    *plen = (size_t)n;
+    return h + (size_t)n;
+}
+
+/* The whole frames in [p, end); returns where the first incomplete one starts. */
+static const unsigned char *ws_frames(struct client *c, const unsigned char *p,
+                                      const unsigned char *end, int64_t now)
+{
+    size_t hlen, plen, total;
+    while (p < end && (total = ws_header(p, (size_t)(end - p), &hlen, &plen)) != 0 &&
+           total <= (size_t)(end - p)) {
+        ws_frame(c, p, hlen, plen, now);
+        p += total;
+    }
+    return p;
+}
+
+static void keep_part(struct client *c, const unsigned char *p, size_t len)
+{
+    c->part = grow(c->part, &c->part_cap, c->part_len + len, 1);
+    memcpy(c->part + c->part_len, p, len);
+    c->part_len += len;
+}
+
+static void on_ws_data(struct client *c, const char *buf, size_t len, int64_t now)
+{
+    const unsigned char *p = (const unsigned char *)buf, *end = p + len;
+    if (c->ws_state == WS_HANDSHAKE) {
+        keep_part(c, p, len);
+        char *head_end = memmem(c->part, c->part_len, "\r\n\r\n", 4);
+        if (head_end == NULL) {
+            if (c->part_len > 16384)
+                die("client %d: an HTTP response head over 16 KiB", c->index);
+            return;
+        }
+        ws_check_handshake(c, c->part, head_end + 2);
+        c->ws_state = WS_SIGNING_ON;
+        char fields[128];
+        static const char hello[] = ",\"versions\":[1],\"client\":\"chatsvc-bench-loadgen\"";
+        ws_request(c, "hello", hello, sizeof hello - 1);
+        int n = snprintf(fields, sizeof fields, ",\"nick\":\"u%d\"", c->index);
+        ws_request(c, "sign-on", fields, (size_t)n);
+        flush_out(c);
+        size_t used = (size_t)(head_end + 4 - c->part);
+        memmove(c->part, c->part + used, c->part_len - used);
+        c->part_len -= used;
+        const unsigned char *rest = (const unsigned char *)c->part;
+        const unsigned char *left = ws_frames(c, rest, rest + c->part_len, now);
+        c->part_len -= (size_t)(left - rest);
+        memmove(c->part, left, c->part_len);
+        return;
+    }
+    /* First complete a frame carried over from the last read, taking no more than it needs. */
+    while (c->part_len > 0 && p < end) {
+        size_t hlen, plen;
+        size_t total = ws_header((unsigned char *)c->part, c->part_len, &hlen, &plen);
+        size_t want = total ? total - c->part_len : 14;
+        size_t take = want < (size_t)(end - p) ? want : (size_t)(end - p);
+        keep_part(c, p, take);
+        p += take;
+        total = ws_header((unsigned char *)c->part, c->part_len, &hlen, &plen);
+        if (total && c->part_len >= total) {
+            p -= c->part_len - total; /* a header's worth taken past the frame */
+            c->part_len = 0;
+            ws_frame(c, (unsigned char *)c->part, hlen, plen, now);
+        }
+    }
+    p = ws_frames(c, p, end, now);
+    if (p < end)
+        keep_part(c, p, (size_t)(end - p));
+}
+
 static void on_data(struct client *c, const char *buf, size_t len, int64_t now)
 {
+    if (c->ws) {
+        on_ws_data(c, buf, len, now);
+        return;
+    }
     const char *p = buf, *end = buf + len;
     if (c->part_len > 0 || c->part_overflow) {
         const char *nl = memchr(p, '\n', len);
@@ -597,13 +1234,17 @@ static void start_connect(struct client *c)
     struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};
     epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
     in_flight++;
-    const struct sockaddr_in *to = c->irc ? &irc_server : &server;
+    const struct sockaddr_in *to = c->ws ? &ws_server : c->irc ? &irc_server : &server;
     if (connect(fd, (const struct sockaddr *)to, sizeof *to) < 0 && errno != EINPROGRESS)
         failed(c, now_ns());
 }
 
 static void send_nick(struct client *c)
 {
+    if (c->ws) {
+        send_handshake(c);
+        return;
+    }
     char line[96];
     int n = c->irc ? snprintf(line, sizeof line, "NICK u%d\r\nUSER u%d 0 * :u%d\r\n", c->index,
                               c->index, c->index)
@@ -639,6 +1280,10 @@ static void failed(struct client *c, int64_t now)
     if (c->irc_state == IRC_IN)
         irc_in--;
     c->irc_state = IRC_REGISTERING;
+    if (c->ws_state == WS_IN)
+        ws_in--;
+    c->ws_state = WS_HANDSHAKE;
+    c->msg_open = 0;
     connect_retries++;
     if (++c->retries > 50)
         die("client %d could not connect (50 attempts)", c->index);
@@ -746,9 +1391,12 @@ static void usage(int status)
     fputs(
         "usage: loadgen --port P [options]   (prints one JSON object)\n"
         "  --host A            server address (127.0.0.1)\n"
-        "  --dialect D         line (the nickname-first line protocol), irc, or mixed: even\n"
-        "                      clients on the line protocol, odd ones on IRC (line)\n"
+        "  --dialect D         line (the nickname-first line protocol), irc, mixed: even\n"
+        "                      clients on the line protocol, odd ones on IRC; or ws: every client\n"
+        "                      on the WebSocket JSON protocol, at ws://HOST:WS-PORT/ws (line)\n"
         "  --irc-port P        with --dialect mixed: the server's IRC port\n"
+        "  --ws-port P         with --dialect ws: the server's WebSocket (HTTP) port; --port is\n"
+        "                      its line port, for the seed of --history\n"
         "  --channel C         the IRC channel of the room (#lobby)\n"
         "  --clients N         clients in the room (10)\n"
         "  --senders S         the first S clients send (2)\n"
@@ -778,6 +1426,7 @@ static void parse_args(int argc, char **argv)
         {"host", required_argument, 0, 'h'},
         {"dialect", required_argument, 0, 'L'},
         {"irc-port", required_argument, 0, 'P'},
+        {"ws-port", required_argument, 0, 'W'},
         {"channel", required_argument, 0, 'C'},
         {"port", required_argument, 0, 'p'},
         {"clients", required_argument, 0, 'n'},
@@ -810,10 +1459,13 @@ static void parse_args(int argc, char **argv)
                 opt.dialect = IRC;
             else if (strcmp(optarg, "mixed") == 0)
                 opt.dialect = MIXED;
+            else if (strcmp(optarg, "ws") == 0)
+                opt.dialect = WS;
             else
                 usage(2);
             break;
         case 'P': opt.irc_port = atoi(optarg); break;
+        case 'W': opt.ws_port = atoi(optarg); break;
         case 'C': opt.channel = optarg; break;
         case 'p': opt.port = atoi(optarg); break;
         case 'n': opt.clients = atoi(optarg); break;
@@ -844,12 +1496,16 @@ static void parse_args(int argc, char **argv)
         fputs("loadgen: --dialect mixed needs --irc-port\n", stderr);
         usage(2);
     }
+    if (opt.dialect == WS && opt.ws_port <= 0) {
+        fputs("loadgen: --dialect ws needs --ws-port\n", stderr);
+        usage(2);
+    }
     if ((opt.channel[0] != '#' && opt.channel[0] != '&') || strlen(opt.channel) > 200 ||
         strpbrk(opt.channel, " ,\r\n\a") != NULL) {
         fputs("loadgen: --channel must be an IRC channel name, such as #lobby\n", stderr);
         usage(2);
     }
-    if (opt.dialect != LINE && opt.size > 400) {
+    if ((opt.dialect == IRC || opt.dialect == MIXED) && opt.size > 400) {
         /* With the source prefix, a longer message would not fit in IRC's 512 bytes. */
         fputs("loadgen: with IRC, --size must be at most 400\n", stderr);
         usage(2);
@@ -1072,6 +1728,9 @@ int main(int argc, char **argv)
     irc_server = server;
     if (opt.dialect == MIXED)
         irc_server.sin_port = htons((uint16_t)opt.irc_port);
+    ws_server = server;
+    ws_server.sin_port = htons((uint16_t)opt.ws_port);
+    rng ^= (uint64_t)now_ns() ^ (uint64_t)getpid() << 32;
     privmsg_len = (size_t)snprintf(privmsg, sizeof privmsg, "PRIVMSG %s :", opt.channel);
 
     cl = calloc((size_t)total, sizeof *cl);
@@ -1094,6 +1753,8 @@ int main(int argc, char **argv)
         cl[i].nonreader = i >= opt.clients;
         cl[i].irc = opt.dialect == IRC || (opt.dialect == MIXED && i % 2 == 1);
         irc_clients += cl[i].irc;
+        cl[i].ws = opt.dialect == WS;
+        ws_clients += cl[i].ws;
     }
     replay_clients = total - irc_clients;
     epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -1118,11 +1779,11 @@ int main(int argc, char **argv)
         int64_t now = now_ns();
         if (now > signon_deadline)
             die("sign-on timed out: %d of %d connected, %d of %d IRC clients in %s, "
-                "%d replays ended, %d synced",
-                connected, total, irc_in, irc_clients, opt.channel, replays_ended,
-                synced_others + cl[0].saw_sync);
+                "%d of %d WebSocket clients in the room, %d replays ended, %d synced",
+                connected, total, irc_in, irc_clients, opt.channel, ws_in, ws_clients,
+                replays_ended, synced_others + cl[0].saw_sync);
         connect_more(now);
-        if (connected == total && irc_in == irc_clients &&
+        if (connected == total && irc_in == irc_clients && ws_in == ws_clients &&
             (opt.replay == 0 || replays_ended == replay_clients)) {
             if (all_connected_ns == 0)
                 all_connected_ns = now;
@@ -1246,7 +1907,8 @@ int main(int argc, char **argv)
            "\"replay_errors\": %d, \"replay_short\": %d, \"replay_s\": %.3f, "
            "\"replay_error\": \"%s\", \"replay_clients\": %d, \"dialect\": \"%s\", "
            "\"irc_clients\": %d, \"pings_answered\": %" PRIu64 ", \"irc_errors\": %" PRIu64
-           ", \"irc_error\": \"%s\", \"complete\": %s}\n",
+           ", \"irc_error\": \"%s\", \"ws_clients\": %d, \"ws_errors\": %" PRIu64
+           ", \"ws_error\": \"%s\", \"complete\": %s}\n",
            opt.clients, opt.senders, opt.nonreaders, opt.messages, opt.size, opt.rate, expected,
            received, expected - received, duplicated, out_of_order, corrupt, echoed, percentile(0.50),
            percentile(0.99), n_latency ? latency_us[n_latency - 1] : 0, elapsed,
@@ -1256,8 +1918,12 @@ int main(int argc, char **argv)
            replay_errors, replay_short,
            last_replay_ns ? (double)(last_replay_ns - begin) / 1e9 : 0.0, replay_error_text,
            opt.replay > 0 ? replay_clients : 0,
-           opt.dialect == LINE ? "line" : opt.dialect == IRC ? "irc" : "mixed", irc_clients,
-           pings_answered, irc_errors, irc_error_text, received >= expected ? "true" : "false");
+           opt.dialect == LINE  ? "line"
+           : opt.dialect == IRC ? "irc"
+           : opt.dialect == WS  ? "ws"
+                                : "mixed",
+           irc_clients, pings_answered, irc_errors, irc_error_text, ws_clients, ws_errors,
+           ws_error_text, received >= expected ? "true" : "false");
     fflush(stdout);
     if (opt.hold)
         wait_for_stdin(0);

@@ -54,6 +54,9 @@ import attrs
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 SOURCES = {"loadgen": BENCH / "loadgen.c", "relay": BENCH / "relay.c"}
+LIBRARIES = {"loadgen": ["-lcrypto"], "relay": []}
+"""What each links with: the load generator, OpenSSL's libcrypto (SHA-1 and base64, for the
+WebSocket handshake)."""
 TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 LOOPBACK = "127.0.0.1"
 CLOCK_TICK_US = 1_000_000 / os.sysconf("SC_CLK_TCK")
@@ -253,6 +256,8 @@ class Launch:
     """A directory of its own for the run, removed afterwards: its data, its configuration."""
     irc_port: int = 0
     """For a server with an IRC frontend beside its line protocol: that frontend's port."""
+    web_port: int = 0
+    """For a server with a web frontend beside its line protocol: that frontend's port."""
 
 
 @attrs.frozen
@@ -277,9 +282,14 @@ class ServerKind:
     keeps_history: bool = False
     """It shows a room's recent lines, framed, to whoever joins it (chatsvc's replay)."""
     dialect: str = "line"
-    """What the load generator speaks to it: C{line}, C{irc}, or C{mixed} (half each)."""
+    """
+    What the load generator speaks to it: C{line}, C{irc}, C{mixed} (half
+    each), or C{ws} (the WebSocket JSON protocol).
+    """
     irc_port: bool = False
     """It listens on a second port, for IRC (chatsvc's --irc), which the harness chooses."""
+    web_port: bool = False
+    """It listens on a second port, for the web (chatsvc's --web), which the harness chooses."""
     takes_part: frozenset[str] | None = None
     """The scenarios it can take part in (None: all); L{why_not_here} says why not the others."""
     why_not_here: str = ""
@@ -291,6 +301,8 @@ class ServerKind:
     """The program it is, which must be installed (from the Debian package of that name)."""
     needs_irc_frontend: bool = False
     """It is chatsvc with --irc, which a chatsvc without the IRC frontend does not have."""
+    needs_web_frontend: bool = False
+    """It is chatsvc with --web, which a chatsvc without the web frontend does not have."""
     replay_note: str = "keeps no history: not checked"
     """In the storm's table of replays, when its replays are not checked."""
     socket_activated: bool = False
@@ -316,6 +328,8 @@ class ServerKind:
             return f"{self.needs} is not installed (apt-get install {self.needs})"
         if self.needs_irc_frontend and not chatsvc_has_irc():
             return "this chatsvc has no IRC frontend (no --irc option)"
+        if self.needs_web_frontend and not chatsvc_has_web():
+            return "this chatsvc has no web frontend (no --web option)"
         return None
 
 
@@ -326,22 +340,40 @@ def installed(program: str) -> str | None:
 
 def chatsvc_has_irc() -> bool:
     """Whether C{twistd chat} takes --irc (the IRC frontend)."""
+    return _chatsvc_takes("--irc")
+
+
+def chatsvc_has_web() -> bool:
+    """Whether C{twistd chat} takes --web (the web frontend: the WebSocket protocol)."""
+    return _chatsvc_takes("--web")
+
+
+def _chatsvc_takes(option: str) -> bool:
+    """Whether C{twistd chat --help} lists C{option}."""
     try:
         done = subprocess.run(
             [*TWISTD, "chat", "--help"], capture_output=True, text=True, timeout=60, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return False
-    return done.returncode == 0 and re.search(r"^\s*--irc[= ]", done.stdout, re.M) is not None
+    found = re.search(rf"^\s*{re.escape(option)}[= ]", done.stdout, re.M)
+    return done.returncode == 0 and found is not None
 
 
-def _chatsvc(limits: Sequence[str], irc: bool = False) -> Callable[[Launch], list[str]]:
-    """chatsvc's command: with C{irc}, its IRC frontend too, on the run's IRC port."""
+def _chatsvc(
+    limits: Sequence[str], irc: bool = False, web: bool = False
+) -> Callable[[Launch], list[str]]:
+    """
+    chatsvc's command: with C{irc}, its IRC frontend too, on the run's IRC
+    port; with C{web}, its web frontend, on the run's web port.
+    """
 
     def command(launch: Launch) -> list[str]:
         frontends = ["--port", f"tcp:{launch.port}:interface={LOOPBACK}"]
         if irc:
             frontends += ["--irc", f"tcp:{launch.irc_port}:interface={LOOPBACK}"]
+        if web:
+            frontends += ["--web", f"tcp:{launch.web_port}:interface={LOOPBACK}"]
         return [
             *TWISTD,
             "-n",
@@ -526,6 +558,19 @@ def server_kinds(quick: bool, baseline: Baseline | None = None) -> dict[str, Ser
         dialect="mixed",
         keeps_history=True,
     )
+    web = ServerKind(
+        WEB,
+        "chatsvc as above with its web frontend (--web), every client on the WebSocket "
+        "protocol at /ws (JSON requests and events, masked client frames); its replays over "
+        "WebSocket (the history event on entering the lobby) are checked",
+        True,
+        _chatsvc(CHATSVC_LIMITS, web=True),
+        chatsvc_port,
+        keeps_history=True,
+        dialect="ws",
+        web_port=True,
+        needs_web_frontend=True,
+    )
     compared = []
     if baseline is not None:
         compared.append(
@@ -544,6 +589,7 @@ def server_kinds(quick: bool, baseline: Baseline | None = None) -> dict[str, Ser
             *compared,
             irc,
             mixed,
+            web,
             ServerKind(
                 "chatsvc-no-history",
                 "chatsvc as above with --no-history: no room history is kept",
@@ -641,11 +687,14 @@ IRC = "chatsvc-irc"
 """chatsvc with every client on its IRC frontend."""
 MIXED = "chatsvc-mixed"
 """chatsvc with half its clients on the line protocol, half on IRC, in one room."""
+WEB = "chatsvc-web"
+"""chatsvc with every client on its web frontend's WebSocket protocol."""
 
 SERVER_NAMES = [
     "chatsvc",
     "chatsvc-irc",
     "chatsvc-mixed",
+    "chatsvc-web",
     "chatsvc-no-history",
     "chatsvc-defaults",
     "textbook",
@@ -905,6 +954,7 @@ class Server:
         self.workdir = launch.workdir
         self.port = launch.port
         self.irc_port = launch.irc_port
+        self.web_port = launch.web_port
         if kind.configure is not None:
             kind.configure(launch)
         # A server that would drop root itself is started unprivileged, so that
@@ -948,7 +998,14 @@ class Server:
                 port = listener.getsockname()[1]
             else:
                 port = 0 if kind.port_pattern else _free_port()
-            launch = Launch(binaries, scenario, port, workdir, _free_port() if kind.irc_port else 0)
+            launch = Launch(
+                binaries,
+                scenario,
+                port,
+                workdir,
+                _free_port() if kind.irc_port else 0,
+                _free_port() if kind.web_port else 0,
+            )
             server = cls(kind, launch, log, listener)
         except BaseException:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -968,7 +1025,9 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ServerError(f"{self.kind.name} exited at start: {self.log_tail()}")
-            if self.irc_port and not _listening(self.irc_port):
+            if (self.irc_port and not _listening(self.irc_port)) or (
+                self.web_port and not _listening(self.web_port)
+            ):
                 time.sleep(0.05)
                 continue
             if self.kind.ready_pattern is not None:
@@ -983,7 +1042,9 @@ class Server:
                 said = re.findall(
                     self.kind.port_pattern, self.log.read_text(errors="replace"), re.M
                 )
-                ports = [int(port) for port in said if int(port) != self.irc_port]
+                ports = [
+                    int(port) for port in said if int(port) not in {self.irc_port, self.web_port}
+                ]
                 if ports:
                     self.port = ports[0]
                     return
@@ -1155,6 +1216,7 @@ class Run:
             "replay_errors": int(r.get("replay_errors", 0)),
             "replay_short": int(r.get("replay_short", 0)),
             "irc_errors": int(r.get("irc_errors", 0)),
+            "ws_errors": int(r.get("ws_errors", 0)),
         }
 
     def as_json(self) -> dict[str, Any]:
@@ -1174,14 +1236,20 @@ def expect(event: dict[str, Any], name: str) -> dict[str, Any]:
     return event
 
 
-def dialect_args(kind: ServerKind, port: int, irc_port: int) -> list[str]:
+def dialect_args(kind: ServerKind, port: int, irc_port: int, web_port: int = 0) -> list[str]:
     """
     The load generator's ports and dialect for the server: the line protocol
     on C{port}; IRC on C{irc_port} if the server has one, else on C{port};
-    or (mixed) half the clients on each.
+    (mixed) half the clients on each; or the WebSocket protocol on
+    C{web_port} (the line port then only for the storm's seed).
     """
     if kind.dialect == "line":
         return ["--port", str(port)]
+    if kind.dialect == "ws":
+        return [
+            *("--port", str(port), "--ws-port", str(web_port)),
+            *("--dialect", "ws", "--channel", CHANNEL),
+        ]
     if kind.dialect == "irc":
         return ["--port", str(irc_port or port), "--dialect", "irc", "--channel", CHANNEL]
     return [
@@ -1204,7 +1272,12 @@ def run_once(
         rss_before = server.rss_kib()
         command = [
             str(binaries.loadgen),
-            *("--host", LOOPBACK, "--hold", *dialect_args(kind, server.port, server.irc_port)),
+            *(
+                "--host",
+                LOOPBACK,
+                "--hold",
+                *dialect_args(kind, server.port, server.irc_port, server.web_port),
+            ),
             *scenario.loadgen_args(kind.keeps_history),
         ]
         if kind.greeting:
@@ -1275,7 +1348,8 @@ def build(build_dir: Path) -> Binaries:
                 raise SystemExit("bench/run.py needs gcc to build the load generator and relay")
             build_dir.mkdir(parents=True, exist_ok=True)
             subprocess.run(
-                [gcc, "-O2", "-Wall", "-Wextra", "-o", str(target), str(source)], check=True
+                [gcc, "-O2", "-Wall", "-Wextra", "-o", str(target), str(source), *LIBRARIES[name]],
+                check=True,
             )
         built[name] = target
     return Binaries(loadgen=built["loadgen"], relay=built["relay"])
@@ -1408,6 +1482,11 @@ RATIO_TARGETS = [
         RatioTarget(scenario, "cpu_us_per_msg", "CPU per message", "chatsvc", 1.1, ours=MIXED)
         for scenario in ("steady", "burst")
     ),
+    # Issue 16: fan-out over WebSocket against the line protocol's.
+    *(
+        RatioTarget(scenario, "cpu_us_per_msg", "CPU per message", "chatsvc", 1.5, ours=WEB)
+        for scenario in ("steady", "burst")
+    ),
 ]
 
 
@@ -1441,7 +1520,7 @@ def target_checks(results: Results, scenarios: Sequence[str]) -> list[Check]:
                 delivered == expected and not idle.errors,
             )
         )
-    for name in ("chatsvc", BASELINE, MIXED):
+    for name in ("chatsvc", BASELINE, MIXED, WEB):
         storm = results.get(("reconnect-storm", name))
         if storm is None:
             continue
@@ -1456,7 +1535,15 @@ def target_checks(results: Results, scenarios: Sequence[str]) -> list[Check]:
                 bool(storm.good) and not storm.errors and 0 < replayed == clients,
             )
         )
-    for name in ("chatsvc", BASELINE, "chatsvc-no-history", "chatsvc-defaults", IRC, MIXED):
+    for name in (
+        "chatsvc",
+        BASELINE,
+        "chatsvc-no-history",
+        "chatsvc-defaults",
+        IRC,
+        MIXED,
+        WEB,
+    ):
         summaries = [results[(s, name)] for s in scenarios if (s, name) in results]
         if not summaries:
             continue
@@ -1588,6 +1675,10 @@ def scenario_table(scenario: Scenario, results: Results, servers: Sequence[str])
                     r.result["irc_error"] for r in summary.good if r.result.get("irc_error")
                 )
                 notes.append(f"{irc_errors:,} IRC errors (`{shown}`)")
+            ws_errors = summary.total("ws_errors")
+            if ws_errors:
+                shown = next(r.result["ws_error"] for r in summary.good if r.result.get("ws_error"))
+                notes.append(f"{ws_errors:,} WebSocket errors (`{shown}`)")
             others = summary.total("dropped")
             if others:
                 notes.append(f"{others} reading clients disconnected")
@@ -1787,6 +1878,10 @@ NOTES = [
     "of NAMES for #lobby, and says its lines in PRIVMSGs (the same bytes after the colon as on "
     "the line protocol); InspIRCd completes registrations once a second, which shows in its "
     "sign-on time.",
+    "Over WebSocket (chatsvc-web), every client upgrades `GET /ws` with the server's own "
+    "origin, sends `hello` and `sign-on`, is in the room once it reads the lobby's `entered` "
+    "event, and says its lines in `say` requests (the same text as on the line protocol) in "
+    "masked text frames; a delivery is a `message` event.",
     "ncat --chat prefixes `<userN> ` to each chunk it reads, not each line, so lines it reads "
     "in two pieces reach the others torn; the load generator counts them as torn (and lost).",
     "Per-connection RSS is (server RSS with every connection signed on and idle - server RSS "

@@ -222,6 +222,7 @@ def test_storm_options_reach_the_load_generator() -> None:
     assert [name for name, kind in kinds.items() if kind.keeps_history] == [
         "chatsvc",
         "chatsvc-mixed",
+        "chatsvc-web",
         "chatsvc-defaults",
     ]
     assert kinds["ncat"].skip_reason(storm) is not None
@@ -445,6 +446,7 @@ def test_servers_not_installed_are_left_out_with_the_reason(
     monkeypatch.setattr(harness, "run_once", canned_run)
     monkeypatch.setattr(harness, "installed", lambda program: None)
     monkeypatch.setattr(harness, "chatsvc_has_irc", lambda: False)
+    monkeypatch.setattr(harness, "chatsvc_has_web", lambda: False)
     out = tmp_path / "out"
     argv = ["--quick", "--repeat", "1", "--scenarios", "steady", "--no-plot", "--out", str(out)]
     sigterm = signal.getsignal(signal.SIGTERM)
@@ -458,6 +460,8 @@ def test_servers_not_installed_are_left_out_with_the_reason(
         "- **ngircd**: not run: ngircd is not installed (apt-get install ngircd)",
         "- **chatsvc-irc**: not run: this chatsvc has no IRC frontend (no --irc option)",
         "- **chatsvc-mixed**: not run: this chatsvc has no IRC frontend (no --irc option)",
+        "- **chatsvc-web**: not run: this chatsvc has no web frontend (no --web option)",
+        "| steady: chatsvc-web's CPU per message at most 1.5x chatsvc's | — | not measured |",
         "| steady: chatsvc-irc's CPU per message at most 1x inspircd's | — | not measured |",
     ]:
         assert line in lines
@@ -482,9 +486,19 @@ def test_each_dialect_reaches_the_load_generator() -> None:
         *("--port", "tcp:7000:interface=127.0.0.1", "--irc", "tcp:7001:interface=127.0.0.1")
     ]
     assert "--irc" not in kinds["chatsvc"].command(launch)
+    assert harness.dialect_args(kinds["chatsvc-web"], 7000, 0, 7002) == [
+        *("--port", "7000", "--ws-port", "7002", "--dialect", "ws", "--channel", "#lobby")
+    ]
+    launch = attrs.evolve(launch, irc_port=0, web_port=7002)
+    command = kinds["chatsvc-web"].command(launch)
+    assert command[command.index("--port") :][:4] == [
+        *("--port", "tcp:7000:interface=127.0.0.1", "--web", "tcp:7002:interface=127.0.0.1")
+    ]
+    assert "--web" not in kinds["chatsvc"].command(launch)
     assert [k.name for k in kinds.values() if k.keeps_history] == [
         "chatsvc",
         "chatsvc-mixed",
+        "chatsvc-web",
         "chatsvc-defaults",
     ]
 

@@ -98,11 +98,25 @@ class WebEvents:
 
     def __init__(self, web: WebChat) -> None:
         self._web = web
+        self._last: tuple[Event, bytes] | None = None
 
     def render(self, event: Event) -> bytes:
+        return wire.frame(self.payload(event))
+
+    def payload(self, event: Event) -> bytes:
+        """
+        C{event}'s JSON. The last event's is kept, so that the reply to the
+        member who said it (L{_relayed}) shows the very object the room was
+        sent, made once.
+        """
+        last = self._last
+        if last is not None and last[0] is event:
+            return last[1]
         web = self._web
         now = web.server.clock.seconds()
-        return wire.encode(wire.event_data(event, now, web.store.links, web.server.chat))
+        payload = wire.dumps(wire.event_data(event, now, web.store.links, web.server.chat))
+        self._last = (event, payload)
+        return payload
 
 
 def _tcp(transport: object) -> ITCPTransport:
@@ -734,9 +748,8 @@ def _relayed(connection: WebConnection, request: _Request, event: object) -> boo
         return request.claimed
     session = connection.session
     assert session is not None
-    now = connection.web.server.clock.seconds()
-    data = wire.event_data(event, now, connection.web.store.links)  # type: ignore[arg-type]
-    session.output(wire.reply(request.take(), message=data))
+    payload = connection.web.events.payload(event)  # type: ignore[arg-type]
+    session.output(wire.reply_with(request.take(), "message", payload))
     return True
 
 

@@ -28,6 +28,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatsvc.chat.commands import COMMANDS
 from chatsvc.chat.events import Message
 from chatsvc.frontends.line.server import ChatFactory
+from chatsvc.frontends.web import wire
 from chatsvc.frontends.web.connection import WebChat, WebConnection
 from chatsvc.frontends.web.files import FileStore
 from chatsvc.sessions.session import PASSWORD_DELAY
@@ -326,6 +327,29 @@ class RequestTests(SynchronousTestCase):
         self.assertIn(b"<alice> hello\n", bob.transport.value())
         self.assertEqual(self.alice.take(), [], "not echoed as an event")
         self.assertEqual(self.history.lines[-1].event, Message("lobby", "alice", "hello"))
+
+    def test_the_reply_to_say_is_the_event_the_room_was_sent_made_once(self) -> None:
+        """The sender's reply carries the room's event itself: rendered once, not twice."""
+        made: list[object] = []
+        event_data = wire.event_data
+
+        def counted(*args: Any, **kwargs: Any) -> wire.Json:
+            made.append(args[0])
+            return event_data(*args, **kwargs)
+
+        self.patch(wire, "event_data", counted)
+        self.web.clock.advance(0.25)
+        reply = self.alice.answer("say", room="lobby", text="once")
+        self.assertEqual(made, [Message("lobby", "alice", "once")])
+        [event] = self.root.events("message")
+        self.assertEqual(reply["message"], event)
+        self.assertEqual(list(reply), ["type", "id", "message"])
+        # A message said to nobody else on the web is made for the reply alone.
+        self.root.request("quit")
+        self.web.flush()
+        made.clear()
+        alone = self.alice.answer("say", room="lobby", text="alone")["message"]
+        self.assertEqual((alone["text"], len(made)), ("alone", 1))
 
     def test_say_refused(self) -> None:
         self.assertEqual(self.alice.answer("say", room="dev", text="x")["code"], "not-in-room")
