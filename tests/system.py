@@ -28,6 +28,11 @@ PROGRAMS: dict[str, str] = {
     "nc": "netcat-openbsd",  # a line-protocol user beside the browsers
 }
 
+FILES: dict[str, str] = {
+    # a file some test builds with: the Debian package it is in
+    "/usr/include/openssl/sha.h": "libssl-dev",  # the load generator's WebSocket handshake
+}
+
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/sbin"])
 """Where programs are looked for: daemons live in the C{sbin} directories, off a user's PATH."""
 
@@ -41,8 +46,10 @@ def find(program: str) -> str | None:
 
 
 def missing(programs: Iterable[str] = PROGRAMS) -> list[str]:
-    """The packages of those C{programs} that are not installed."""
-    return sorted({PROGRAMS[p] for p in programs if find(p) is None})
+    """The packages of those C{programs} (and of L{FILES}) that are not installed."""
+    wanted = {PROGRAMS[p] for p in programs if find(p) is None}
+    wanted |= {package for path, package in FILES.items() if not Path(path).exists()}
+    return sorted(wanted)
 
 
 def install_missing() -> str | None:
