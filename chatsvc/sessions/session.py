@@ -329,20 +329,8 @@ class Session:
             done.callback(account)
 
         def failed(failure: Failure) -> None:
-            if self.stage is Stage.OVER:
+            if not self._wrong_password(failure, name, "password"):
                 return
-            if not failure.check(UnauthorizedLogin):
-                self._log.failure("Cannot check the password of {account}", failure, account=name)
-                self._hang_up(results.Goodbye(Farewell.CANNOT_CHECK))
-                return
-            self._failures += 1
-            self._log.info(
-                "{peer} gave a wrong password for {account} ({n} of {most})",
-                peer=self._frontend.peer,
-                account=name,
-                n=self._failures,
-                most=PASSWORD_ATTEMPTS,
-            )
             self.stage = Stage.REFUSED
 
             def retry() -> None:
@@ -400,20 +388,8 @@ class Session:
                 self._frontend.wait(False)
 
         def failed(failure: Failure) -> None:
-            if self.stage is Stage.OVER:
+            if not self._wrong_password(failure, name, "operator password"):
                 return
-            if not failure.check(UnauthorizedLogin):
-                self._log.failure("Cannot check the password of {account}", failure, account=name)
-                self._hang_up(results.Goodbye(Farewell.CANNOT_CHECK))
-                return
-            self._failures += 1
-            self._log.info(
-                "{peer} gave a wrong operator password for {account} ({n} of {most})",
-                peer=self._frontend.peer,
-                account=name,
-                n=self._failures,
-                most=PASSWORD_ATTEMPTS,
-            )
 
             def retry() -> None:
                 self._delay = None
@@ -483,21 +459,32 @@ class Session:
         why = Farewell.OWNER_ARRIVED if guest else Farewell.REPLACED
         other._hang_up(results.Goodbye(why, holder.nick))
 
-    def _login_failed(self, failure: Failure, account: str) -> None:
+    def _wrong_password(self, failure: Failure, account: str, what: str) -> bool:
+        """
+        Whether C{failure}, the portal's answer for C{account}, is a wrong
+        password (C{what}: which kind), counted and logged; if the password
+        could not be checked, the user is told so and hung up on.
+        """
         if self.stage is Stage.OVER:
-            return
+            return False
         if not failure.check(UnauthorizedLogin):
             self._log.failure("Cannot check the password of {account}", failure, account=account)
             self._hang_up(results.Goodbye(Farewell.CANNOT_CHECK))
-            return
+            return False
         self._failures += 1
         self._log.info(
-            "{peer} gave a wrong password for {account} ({n} of {most})",
+            "{peer} gave a wrong {what} for {account} ({n} of {most})",
             peer=self._frontend.peer,
+            what=what,
             account=account,
             n=self._failures,
             most=PASSWORD_ATTEMPTS,
         )
+        return True
+
+    def _login_failed(self, failure: Failure, account: str) -> None:
+        if not self._wrong_password(failure, account, "password"):
+            return
         self.stage = Stage.REFUSED
         self._show(results.Refused(f"wrong password for {account}"))
         self._frontend.wait(True)
