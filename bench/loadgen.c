@@ -1538,6 +1538,26 @@ static void raise_fd_limit(int need)
 }
 
 /*
+ * The seed has said everything: close our side, read (and drop) whatever the
+ * server still sends until it closes too, so that its lines are handled.
+ */
+static void seed_finish(int fd)
+{
+    shutdown(fd, SHUT_WR);
+    for (;;) {
+        char sink[4096];
+        ssize_t got = recv(fd, sink, sizeof sink, 0);
+        if (got == 0 || (got < 0 && errno == ECONNRESET))
+            break;
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            die("seeding the history: the server did not close: %s", strerror(errno));
+    }
+    close(fd);
+}
+
+/*
  * --history: one client signs on alone, says the lines and half-closes; when
  * the server closes in turn it has handled every line, so they are history.
  */
@@ -1571,18 +1591,7 @@ static void seed_history(void)
         off += (size_t)n;
     }
     free(buf);
-    shutdown(fd, SHUT_WR);
-    for (;;) {
-        char sink[4096];
-        ssize_t n = recv(fd, sink, sizeof sink, 0);
-        if (n == 0 || (n < 0 && errno == ECONNRESET))
-            break;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            die("seeding the history: the server did not close: %s", strerror(errno));
-    }
-    close(fd);
+    seed_finish(fd);
 }
 
 /*
@@ -1677,18 +1686,7 @@ static void seed_history_irc(void)
     }
     static const char quit[] = "QUIT :seeded\r\n";
     seed_send(fd, quit, sizeof quit - 1);
-    shutdown(fd, SHUT_WR);
-    for (;;) {
-        char sink[4096];
-        ssize_t got = recv(fd, sink, sizeof sink, 0);
-        if (got == 0 || (got < 0 && errno == ECONNRESET))
-            break;
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            die("seeding the history: the server did not close: %s", strerror(errno));
-    }
-    close(fd);
+    seed_finish(fd);
 }
 
 /* Wait on stdin for a line (or EOF) while still reading every socket. */
