@@ -765,3 +765,21 @@ class WireTests(SynchronousTestCase):
         assert user.client.closed is not None
         self.assertEqual(user.client.closed[1], 1009)
         self.assertIn("1024", user.client.closed[2] or "")
+
+    def test_a_text_message_that_is_not_utf8_closes_the_connection(self) -> None:
+        """
+        As RFC 6455 asks (close code 1007); a message after it is not read,
+        and the others in the room lose nothing.
+        """
+        web = Web(self, make_factory())
+        alice, bob = web.signed_on("alice"), web.signed_on("bob")
+        bob.take()
+        alice.client.sendMessage(b'{"type":"say","id":1,"room":"lobby","text":"caf\xe9"}')
+        alice.client.sendMessage(b'{"type":"say","id":2,"room":"lobby","text":"after"}')
+        web.flush()
+        assert alice.client.closed is not None
+        self.assertEqual(alice.client.closed[1], 1007)
+        self.assertEqual([got for got in bob.take() if got["type"] == "message"], [])
+        carol = web.signed_on("carol")
+        carol.answer("say", room="lobby", text="still here")
+        self.assertEqual([got["text"] for got in bob.events("message")], ["still here"])

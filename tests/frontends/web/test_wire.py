@@ -100,5 +100,20 @@ class ReadingTests(SynchronousTestCase):
 
     def test_deep_json_is_not_a_crash(self) -> None:
         with self.assertRaises(wire.BadRequest):
-            wire.parse(b"[" * 100_000)
-        self.assertIsNone(wire.request_id(b"[" * 100_000))
+            wire.parse("[" * 100_000)
+        self.assertIsNone(wire.request_id("[" * 100_000))
+
+
+class ReplyTests(SynchronousTestCase):
+    def test_a_reply_with_json_made_already_is_the_same_bytes_as_a_reply(self) -> None:
+        message = {"type": "message", "room": "lobby", "text": 'caf\u00e9 "q"'}
+        payload = wire.dumps(message)
+        for request_id in (7, 0, -3, 10**30, "a-7", 'quote"d', "caf\u00e9"):
+            self.assertEqual(
+                wire.reply_with(request_id, "message", payload),
+                wire.reply(request_id, message=message),
+                request_id,
+            )
+
+    def test_compact_utf8(self) -> None:
+        self.assertEqual(wire.dumps({"a": [1, "\u00e9"]}), '{"a":[1,"\u00e9"]}'.encode())
