@@ -138,10 +138,10 @@ def reply(request_id: object, **fields: object) -> bytes:
 
 def reply_with(request_id: object, name: str, value: bytes) -> bytes:
     """A reply of one field, C{name}, whose C{value} is JSON already: the same bytes as L{reply}."""
-    if type(request_id) is int:  # the usual id, written without the encoder
+    if type(request_id) is int:  # written without the encoder
         head = b'{"type":"reply","id":%d,' % request_id
     else:
-        head = dumps({"type": "reply", "id": request_id})[:-1] + b","
+        head = b'{"type":"reply","id":' + _ENCODER.encode(request_id).encode() + b","
     return frame(head + _ENCODER.encode(name).encode() + b":" + value + b"}")
 
 
