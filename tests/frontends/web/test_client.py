@@ -307,7 +307,10 @@ async def test_every_slash_command_becomes_its_request(server: ScriptedServer) -
         "members": [member("alice"), member("bob", True, "lunch")],
     }
     server.answers["rooms"] = lambda r: {
-        "rooms": [{"name": "dev", "count": 3}, {"name": "lobby", "count": 2}]
+        "rooms": [
+            {"name": "dev", "count": 3, "topic": {"text": "Friday", "set_by": "bob", "set_at": T0}},
+            {"name": "lobby", "count": 2, "topic": None},
+        ]
     }
     server.answers["away"] = lambda r: {"away": r.get("reason")}
     server.answers["nick"] = lambda r: {"nick": r["nick"]}
@@ -383,7 +386,7 @@ async def test_every_slash_command_becomes_its_request(server: ScriptedServer) -
                 if line == "/who":
                     wait_for_line(driver, "@bob (away)")
                 elif line == "/rooms":
-                    wait_for_line(driver, "dev (3), lobby (2)")
+                    wait_for_line(driver, "2 rooms:\ndev (3): Friday\nlobby (2)")
                 elif line.startswith("/msg"):
                     wait_for(
                         driver,

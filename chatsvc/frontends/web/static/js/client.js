@@ -463,9 +463,10 @@ export class ChatClient extends EventTarget {
       case "rooms": {
         const reply = await this.protocol.request("rooms");
         const rooms = reply.rooms ?? [];
+        // The most populous first, as the server sends them; a room to a line, with its topic.
         this.notice(conversation, [
           `${rooms.length} room${rooms.length === 1 ? "" : "s"}:`,
-          rooms.map((r) => `${r.name} (${r.count})`).join(", "),
+          ...rooms.map((r) => `${r.name} (${r.count})${r.topic ? `: ${r.topic.text}` : ""}`),
         ]);
         return reply;
       }
