@@ -7,6 +7,7 @@ insults' terminal emulator), and across a server restart.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import termios
@@ -354,17 +355,38 @@ async def test_no_server(server: Server) -> None:
 # Interactive, in a pseudo-terminal
 
 
+_TITLE_OR_BELL = re.compile(rb"\x1b\]2;(?P<title>[^\x07]*)\x07|\x07|\x1b\[2[23];0t")
+
+
 class PseudoTerminal(ProcessProtocol):
-    """The far end of a pseudo-terminal: what the child writes, on an emulated 80x24 screen."""
+    """
+    The far end of a pseudo-terminal: what the child writes, on an emulated
+    80x24 screen; the titles it sets and the bells it rings (which insults'
+    emulator does not know) are taken out and counted.
+    """
 
     def __init__(self) -> None:
         self.screen = helper.TerminalBuffer()
         self._parser = insults.ClientProtocol(lambda: self.screen)
         self._parser.makeConnection(StringTransport())
         self.ended: Deferred[int | None] = Deferred()
+        self.titles: list[str] = []
+        self.bells = 0
+        self._pending = b""
 
     def outReceived(self, data: bytes) -> None:
-        self._parser.dataReceived(data)
+        data, self._pending = self._pending + data, b""
+        start = data.rfind(b"\x1b]")
+        if start != -1 and b"\x07" not in data[start:]:  # a title cut in two
+            data, self._pending = data[:start], data[start:]
+        self._parser.dataReceived(_TITLE_OR_BELL.sub(self._took, data))
+
+    def _took(self, match: re.Match[bytes]) -> bytes:
+        if match["title"] is not None:
+            self.titles.append(match["title"].decode())
+        elif match[0] == b"\x07":
+            self.bells += 1
+        return b""
 
     def processEnded(self, reason: Failure) -> None:
         self.ended.callback(exit_code(reason))
@@ -401,7 +423,12 @@ class Interactive:
     """
 
     def __init__(
-        self, tmp_path: Path, *arguments: str, command: list[str] | None = None, **environment: str
+        self,
+        tmp_path: Path,
+        *arguments: str,
+        command: list[str] | None = None,
+        timestamps: bool = False,
+        **environment: str,
     ) -> None:
         self.before = tmp_path / "tty.before"
         self.after = tmp_path / "tty.after"
@@ -412,6 +439,7 @@ class Interactive:
             script,
             str(tmp_path / "tty"),
             *(command or client_command()),
+            *([] if timestamps else ["--no-timestamps"]),
             *arguments,
         ]
         self.terminal = PseudoTerminal()
@@ -580,9 +608,15 @@ async def test_reconnection(server: Server, tmp_path: Path) -> None:
         await session.wait_for_prompt("[attic] bob> ")
         lines = terminal.lines()
         assert lines[lines.index(lost) - 1] == "*** The server is shutting down. Goodbye!"
-        assert lines[-3:] == ["*** You joined attic (1 member):", "*** bob", "[attic] bob> "]
-        assert "-!- Connected again." in lines
-        assert "-!- Signed on again as bob; rejoining attic." in lines
+        after = lines[lines.index(lost) + 1 :]
+        waits = [line for line in after if line.startswith("-!- Reconnecting in ")]
+        assert waits and after[: len(waits)] == waits
+        assert after[len(waits) :] == [
+            "-!- Signed on again as bob; rejoining attic.",
+            "*** You joined attic (1 member):",
+            "*** bob",
+            "[attic] bob> ",
+        ]
 
         alice = await sign_on(server, "alice", "attic")
         alice.say("welcome back")
