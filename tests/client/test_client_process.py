@@ -428,7 +428,7 @@ class Interactive:
         *arguments: str,
         command: list[str] | None = None,
         timestamps: bool = False,
-        **environment: str,
+        environment: dict[str, str] | None = None,
     ) -> None:
         self.before = tmp_path / "tty.before"
         self.after = tmp_path / "tty.after"
@@ -447,7 +447,7 @@ class Interactive:
             self.terminal,
             self.terminal.ended,
             argv,
-            env=client_environment(TERM="xterm", **environment),
+            env=client_environment(TERM="xterm", **(environment or {})),
             usePTY=True,
         )
 
@@ -564,7 +564,7 @@ async def test_colours(
         "127.0.0.1",
         str(server.port),
         command=command,
-        **environment,
+        environment=environment,
     )
     terminal = session.terminal
     try:
