@@ -161,14 +161,6 @@ class Server:
         return None if participant is None else participant.room.name
 
 
-@pytest.fixture
-def server() -> Iterator[Server]:
-    server = Server()
-    server.start()
-    yield server
-    pytest_twisted.blockon(ensureDeferred(server.stop()))
-
-
 class User(LineReceiver):
     """Another user of the chat, connected the plain way."""
 
@@ -579,6 +571,35 @@ async def test_colours(
             assert colours == (helper.CYAN, helper.GREEN, True)
         else:
             assert colours == (helper.WHITE, helper.WHITE, False)
+        terminal.type(CTRL_D)
+        assert await session.exit_status() == 0
+    finally:
+        session.kill()
+
+
+@pytest.mark.parametrize("bell", [True, False], ids=["bell", "--no-bell"])
+@pytest_twisted.ensureDeferred
+async def test_bell_and_title(server: Server, tmp_path: Path, bell: bool) -> None:
+    """
+    A private message or a mention rings the bell (unless --no-bell) and
+    sets the title; a line that is neither does not.
+    """
+    alice = await sign_on(server, "alice")
+    arguments = [] if bell else ["--no-bell"]
+    session = Interactive(tmp_path, "--nick", "bob", *arguments, "127.0.0.1", str(server.port))
+    terminal = session.terminal
+    try:
+        await session.wait_for_prompt("[lobby] bob> ")
+        alice.say("hello all")
+        alice.say("/msg bob psst")
+        await eventually(lambda: "*alice* psst" in terminal.lines(), terminal.lines)
+        alice.say("hi BOB")
+        await eventually(lambda: "<alice> hi BOB" in terminal.lines(), terminal.lines)
+        assert terminal.titles == [
+            "chatsvc-client: a private message from alice",
+            "chatsvc-client: alice mentioned you in lobby",
+        ]
+        assert terminal.bells == (2 if bell else 0)
         terminal.type(CTRL_D)
         assert await session.exit_status() == 0
     finally:
