@@ -43,8 +43,8 @@ class Roster:
         self._speakers: list[str] = []  # folded, the latest first
         self._listing = 0  # members still to come in the listing being read
 
-    def follow(self, line: ServerLine, nick: str | None) -> None:
-        """Note what C{line}, shown to C{nick} (us), says about our room."""
+    def follow(self, line: ServerLine) -> None:
+        """Note what C{line}, from the server, says about our room."""
         if line.kind is Kind.JOINED:
             self.room, self._members, self._speakers = line.subject, {}, []
             self._listing = self._expected(line.text[4:])

@@ -460,7 +460,7 @@ class ChatTerminal(HistoricRecvLine):
         return True
 
     def show(self, line: ServerLine) -> None:
-        self.roster.follow(line, self.session.nick)
+        self.roster.follow(line)
         text, drawn = line.text, paint(line, self.colour)
         if self.timestamps and line.kind is not Kind.HISTORY:
             text, drawn = self._stamped(text, drawn)

@@ -285,7 +285,7 @@ async def test_piped_first_line_is_nickname(server: Server) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_piped_prints_what_arrives(server: Server) -> None:
-    """What others say comes out on stdout as plain lines, mentions and all."""
+    """What others say comes out on stdout exactly as sent, mentions and all: no stamps, no bell."""
     alice = await sign_on(server, "alice")
     process = spawn_piped("--nick", "bot", "127.0.0.1", str(server.port))
     assert process.transport is not None

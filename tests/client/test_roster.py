@@ -11,7 +11,7 @@ from chatsvc.client.session import classify
 def roster_after(*lines: str, nick: str = "bob") -> Roster:
     roster = Roster()
     for text in lines:
-        roster.follow(classify(text, nick), nick)
+        roster.follow(classify(text, nick))
     return roster
 
 
