@@ -738,6 +738,33 @@ async def test_emoji_picker_and_the_smile_and_frown_buttons(server: ScriptedServ
     await run(scenario)
 
 
+@pytest_twisted.ensureDeferred
+async def test_the_join_form_offers_the_rooms_most_populous_first(server: ScriptedServer) -> None:
+    port = server.listen()
+    server.answers["rooms"] = lambda r: {
+        "rooms": [
+            {"name": "dev", "count": 3, "topic": {"text": "Friday", "set_by": "bob", "set_at": T0}},
+            {"name": "lobby", "count": 2, "topic": None},
+        ]
+    }
+
+    def offered(driver: WebDriver) -> list[tuple[str | None, str | None]]:
+        options = driver.find_elements(By.CSS_SELECTOR, "#room-directory option")
+        return [(o.get_attribute("value"), o.get_attribute("label")) for o in options]
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            assert offered(driver) == []
+            driver.find_element(By.ID, "join-input").click()
+            request(server, "rooms")
+            wait_for(driver, offered, "rooms offered")
+            assert offered(driver) == [("dev", "dev (3): Friday"), ("lobby", "lobby (2)")]
+            browser.no_script_errors(driver)
+
+    await run(scenario)
+
+
 def test_payloads_are_json_safe() -> None:
     """The payloads survive the trip through JSON unchanged (the scripted server sends them so)."""
     for payload in XSS_PAYLOADS:
