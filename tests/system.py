@@ -26,6 +26,7 @@ PROGRAMS: dict[str, str] = {
     "chromium": "chromium",  # the web client's tests run in a real browser
     "chromedriver": "chromium-driver",  # which Selenium drives
     "nc": "netcat-openbsd",  # a line-protocol user beside the browsers
+    "tmux": "tmux",  # the terminal client in a real terminal emulator
 }
 
 FILES: dict[str, str] = {

@@ -68,8 +68,11 @@ class Options(usage.Options):
         "A terminal client for chatsvc. Connects to HOST (default localhost) on "
         "PORT (default 8080, or 8443 with --tls), or to the endpoint given with "
         "--connect. With a terminal on stdin it edits lines and keeps a history, "
-        "and reconnects if the connection drops; otherwise it sends each line of "
-        "stdin, then /quit, and prints what the server sends. The password of a "
+        "stamps lines with the time, completes nicknames and commands with Tab, "
+        "pages back with PageUp and PageDown, rings the bell on a mention or a "
+        "private message, and reconnects if the connection drops; otherwise it "
+        "sends each line of stdin, then /quit, and prints exactly what the server "
+        "sends. The password of a "
         f"registered nickname comes from --password-file, {PASSWORD_VARIABLE}, "
         "or the terminal."
     )
@@ -104,6 +107,12 @@ class Options(usage.Options):
             "Connect with TLS, checking the server's certificate and name (default PORT 8443).",
         ],
         ["no-color", None, "Do not colour the output (a non-empty NO_COLOR does the same)."],
+        [
+            "no-timestamps",
+            None,
+            "Do not start each line on the terminal with the time it came (HH:MM).",
+        ],
+        ["no-bell", None, "Do not ring the terminal's bell on a mention or a private message."],
     ]
 
     def opt_version(self) -> None:
@@ -262,9 +271,15 @@ async def run(reactor: Any, options: Options, raw: RawTerminal | None) -> None:
     else:
         from twisted.conch.insults.insults import ServerProtocol
 
-        from chatsvc.client.terminal import ChatTerminal
+        from chatsvc.client.terminal import ChatTerminal, takes_title
 
-        terminal = ChatTerminal(colour=wants_colour(options["no-color"], os.environ))
+        terminal = ChatTerminal(
+            colour=wants_colour(options["no-color"], os.environ),
+            clock=reactor,
+            timestamps=not options["no-timestamps"],
+            bell=not options["no-bell"],
+            title=takes_title(os.environ),
+        )
         session = terminal.session = start(terminal, reconnect=True)
         console, stdio = terminal, ServerProtocol(lambda: terminal)
     service = ClientService(

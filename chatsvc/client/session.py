@@ -25,6 +25,7 @@ from __future__ import annotations
 import enum
 import re
 import sys
+from collections import deque
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, TextIO
@@ -83,6 +84,12 @@ just before C{/quit} may keep it busy for a while before it hangs up.
 
 NICK_VARIANTS = 3
 """How many variants of its nickname a reconnecting client tries before asking the user."""
+
+HIDDEN_KEPT = 200
+"""
+The most lines kept back while signing on again (L{Session}): those of the
+room passed through on the way back, shown only if the way back fails.
+"""
 
 LINE_MAX = 1 << 20
 """
@@ -351,7 +358,10 @@ class Session:
 
     With C{reconnect} (an interactive session) a lost connection is told to
     the user and L{ClientService} makes another; the session takes back its
-    nickname, or a variant if that is taken, and its room. Without it (piped
+    nickname, or a variant if that is taken, and its room. Signing on again
+    is quiet: what the user saw the first time (the greeting, the prompts,
+    the lobby passed through) is kept back, and a note says it all; what was
+    kept back is shown only if the way back fails. Without it (piped
     input) the first refusal or loss ends the session with status 1. A kick
     ends it either way, and so does a certificate refused on reconnecting.
 
@@ -399,6 +409,7 @@ class Session:
         self._held: list[bytes] = []
         self._input: IPushProducer | None = None
         self._connected_before = False
+        self._hidden: deque[ServerLine] | None = None  # kept back while signing on again
         self._signed_on_before = False
         self._input_ended = False
         self._quitting = False
@@ -486,7 +497,9 @@ class Session:
         self._refused = None
         if self._input is not None:
             IConsumer(protocol.transport).registerProducer(self._input, True)
-        if self._connected_before:
+        if self._signed_on_before and self._answering:
+            self._hidden = deque(maxlen=HIDDEN_KEPT)
+        elif self._connected_before:
             self.console.note("Connected again.")
         self._connected_before = True
         if not self._answering:
@@ -532,12 +545,45 @@ class Session:
             self._replaced = True
         if line.kind is Kind.JOINED and stage is _Stage.GREETED:
             self._signed_on()  # first, so its note does not split the line from its listing
-        self.console.show(line)
+        self._show(line)
         if line.kind is Kind.PROMPT:
             self._prompted()
         elif line.kind is Kind.PASSWORD and stage in (*signing_on, _Stage.PASSWORD):
             assert line.subject is not None
             self._password_prompted(line.subject)
+        if not self._answering:
+            self._reveal()  # the user answers the prompt: they need to see it
+
+    def _show(self, line: ServerLine) -> None:
+        """
+        Show C{line}, unless signing on again: then it is kept back, until
+        the line saying we are back in our room, or one that the user must
+        see (a refusal once signed on, a kick, being replaced).
+        """
+        hidden = self._hidden
+        if hidden is None:
+            self.console.show(line)
+        elif (
+            line.kind is Kind.JOINED
+            and self._stage is _Stage.READY
+            and self._wanted_room is not None
+            and fold(self._wanted_room) == fold(line.subject or "")
+        ):
+            self._hidden = None
+            self.console.show(line)
+        elif line.kind in (Kind.KICKED, Kind.REPLACED) or (
+            line.kind is Kind.ERROR and self._stage is _Stage.READY
+        ):
+            self._reveal()
+            self.console.show(line)
+        else:
+            hidden.append(line)
+
+    def _reveal(self) -> None:
+        """Signing on again did not go as planned: show what was kept back."""
+        hidden, self._hidden = self._hidden, None
+        for line in hidden or ():
+            self.console.show(line)
 
     def connection_failed(self, reason: Failure) -> None:
         """
@@ -557,6 +603,7 @@ class Session:
     def disconnected(self, protocol: ChatClientProtocol, reason: Failure) -> None:
         if protocol is not self._protocol:
             return
+        self._reveal()  # the server's last words, if signing on again was cut short
         self._protocol = None
         self._stage = _Stage.OFFLINE
         self.nick = self.room = None
@@ -642,9 +689,11 @@ class Session:
         self._stage = _Stage.PASSWORD
         if self._password is not None and not self._password_refused:
             self._give_password(self._password)
-        elif self.console.ask_password(account):
-            pass
-        elif refused:
+            return
+        self._reveal()
+        if self.console.ask_password(account):
+            return
+        if refused:
             self._give_up(f"cannot sign on as {account}: wrong password")
         else:
             self._give_up(
@@ -676,6 +725,8 @@ class Session:
         if self._signed_on_before:
             where = f"; rejoining {rejoin}" if rejoin is not None else ""
             self.console.note(f"Signed on again as {self.nick}{where}.")
+            if self._hidden is not None:
+                self._hidden.clear()  # the greeting and prompts are of no use now
         self._signed_on_before = True
         held, self._held = self._held, []
         for line in held:

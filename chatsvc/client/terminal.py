@@ -1,6 +1,8 @@
 """
 The interactive console: line editing and input history on a terminal in raw
-mode, with what arrives written above the line being typed.
+mode, with what arrives written above the line being typed; time stamps,
+completion (L{chatsvc.client.roster}), a bell and the title on a mention or
+a private message, and a scrollback in memory (L{chatsvc.client.scrollback}).
 
 It is put together the way L{twisted.conch.stdio} puts its console together:
 a L{HistoricRecvLine} under an insults L{ServerProtocol} on L{StandardIO},
@@ -15,8 +17,9 @@ import codecs
 import os
 import signal
 import termios
+import time
 import tty
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from types import FrameType
 from typing import Any
@@ -24,10 +27,14 @@ from typing import Any
 from twisted.conch.insults.insults import modes
 from twisted.conch.recvline import HistoricRecvLine
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chatsvc.client.session import NOTICE_KINDS, IConsole, Kind, ServerLine, Session
+from chatsvc.chat.commands import COMMANDS
+from chatsvc.client.roster import Roster, complete
+from chatsvc.client.scrollback import Scrollback, rows
+from chatsvc.client.session import NOTICE_KINDS, PROGRAM, IConsole, Kind, ServerLine, Session
 
 # SGR parameters
 _NOTICE = "36"  # cyan
@@ -43,7 +50,60 @@ _NICK = "1"  # bold
 NOTE_PREFIX = "-!- "
 """What the client's own notes start with, so they are not taken for the server's."""
 
-_CTRL_A, _CTRL_C, _CTRL_D, _CTRL_E, _CTRL_H, _CTRL_U = (bytes([ord(key) - 64]) for key in "ACDEHU")
+_CTRL_A, _CTRL_C, _CTRL_D, _CTRL_E, _CTRL_H, _CTRL_L, _CTRL_U = (
+    bytes([ord(key) - 64]) for key in "ACDEHLU"
+)
+_TAB = b"\t"
+
+CLEAR = "clear"
+"""The client's own command, C{/clear}: never sent to the server."""
+
+COMMAND_NAMES = (*COMMANDS, CLEAR)
+"""What Tab completes after a C{/} at the start of a line."""
+
+BELL = b"\x07"
+_TITLE_PUSH = b"\x1b[22;0t"  # xterm: keep the title, to put it back (_TITLE_POP)
+_TITLE_POP = b"\x1b[23;0t"
+
+_TITLED_TERMINALS = (
+    "xterm",
+    "rxvt",
+    "screen",
+    "tmux",
+    "alacritty",
+    "foot",
+    "kitty",
+    "konsole",
+    "gnome",
+    "vte",
+    "wezterm",
+    "putty",
+    "st-",
+)
+"""What C{TERM} starts with on terminals that take a title (xterm's OSC 2)."""
+
+
+def takes_title(environ: Mapping[str, str]) -> bool:
+    """Whether the terminal named by C{TERM} shows a title that we may set."""
+    return environ.get("TERM", "").startswith(_TITLED_TERMINALS)
+
+
+def stamp(seconds: float) -> str:
+    """C{HH:MM}, the local time a live line was shown."""
+    return time.strftime("%H:%M", time.localtime(seconds))
+
+
+def calls_for_attention(line: ServerLine) -> bool:
+    """Whether C{line} is meant for the user in person: a private message, or a mention."""
+    return line.kind is Kind.PRIVATE or line.mention
+
+
+def attention_title(line: ServerLine, room: str | None) -> str:
+    """The terminal's title while C{line} waits to be seen."""
+    if line.kind is Kind.PRIVATE:
+        return f"{PROGRAM}: a private message from {line.subject}"
+    where = f" in {room}" if room else ""
+    return f"{PROGRAM}: {line.subject} mentioned you{where}"
 
 
 def _sgr(parameters: str, text: str) -> str:
@@ -87,7 +147,15 @@ class ChatTerminal(HistoricRecvLine):
 
     Enter sends the line; Ctrl-D on an empty line, or Ctrl-C, quits. Besides
     L{HistoricRecvLine}'s keys (arrows, Home, End, Insert, Delete, Backspace)
-    there are Ctrl-A, Ctrl-E, Ctrl-H and Ctrl-U, and UTF-8 input.
+    there are Ctrl-A, Ctrl-E, Ctrl-H and Ctrl-U, and UTF-8 input. Tab
+    completes a nickname of the room or a command, and again cycles through
+    the others; PageUp and PageDown page through what was shown (kept in
+    L{scrollback}); C{/clear} or Ctrl-L clears the screen.
+
+    With C{timestamps} every live line starts with the time it came
+    (C{HH:MM}, from C{clock}); lines from the history have their own. A
+    mention or a private message rings the C{bell}, and sets the C{title}
+    (xterm's title stack keeps the one before) until the next key.
 
     When the session asks for a password (L{ask_password}) the input line
     becomes a masked one: its prompt says whose password it is, what is typed
@@ -97,16 +165,33 @@ class ChatTerminal(HistoricRecvLine):
 
     session: Session
 
-    def __init__(self, colour: bool = False) -> None:
+    def __init__(
+        self,
+        colour: bool = False,
+        *,
+        clock: IReactorTime | None = None,
+        timestamps: bool = False,
+        bell: bool = False,
+        title: bool = False,
+        scrollback: Scrollback | None = None,
+    ) -> None:
         self.colour = colour
+        self.timestamps = timestamps
+        self.bell = bell
+        self.title = title
+        self._clock = clock
+        self.roster = Roster()
+        self.scrollback = scrollback if scrollback is not None else Scrollback()
         self._open = False
         self._closed: Deferred[None] = Deferred()
-        self._backlog: list[bytes] = []
+        self._backlog: list[tuple[str, bytes]] = []
         self._utf8 = codecs.getincrementaldecoder("utf-8")("replace")
         self._prompt_width = 0
         self._asking: str | None = None  # the account whose password is being typed
         self._secret: list[str] = []
         self._kept: tuple[list[bytes], int] = ([], 0)  # the line being typed before
+        self._cycle: tuple[int, tuple[str, ...], int] | None = None  # Tab: start, choices, which
+        self._titled = False  # the title says something waits to be seen
 
     # TerminalProtocol
 
@@ -119,13 +204,17 @@ class ChatTerminal(HistoricRecvLine):
                 _CTRL_D: self._end_or_delete,
                 _CTRL_E: self.handle_END,
                 _CTRL_H: self.handle_BACKSPACE,
+                _CTRL_L: self.clear,
                 _CTRL_U: self._kill_line,
+                _TAB: self._complete,
+                self.terminal.PGUP: self._page_up,
+                self.terminal.PGDN: self._page_down,
             }
         )
         self._open = True
         backlog, self._backlog = self._backlog, []
-        for data in backlog:
-            self._print(data)
+        for text, drawn in backlog:
+            self._print(text, drawn)
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         self._open = False
@@ -141,8 +230,13 @@ class ChatTerminal(HistoricRecvLine):
     def terminalSize(self, width: int, height: int) -> None:
         """Remember the size, for redrawing a long input line (RecvLine's clears the screen)."""
         self.width, self.height = max(width, 1), max(height, 1)
+        if self._open and self.scrollback.scrolled:
+            self._redraw()
 
     def keystrokeReceived(self, keyID: bytes, modifier: object) -> None:
+        self._attended()
+        if keyID != _TAB:
+            self._cycle = None
         if self._asking is not None:
             self._password_keystroke(keyID)
         elif isinstance(keyID, bytes) and len(keyID) == 1 and keyID[0] >= 0x80:
@@ -153,8 +247,16 @@ class ChatTerminal(HistoricRecvLine):
             super().keystrokeReceived(keyID, modifier)
 
     def lineReceived(self, line: bytes) -> None:
-        self.drawInputLine()
-        if line.strip():
+        typed = self.prompt() + line
+        self.scrollback.add(typed.decode("utf-8", "replace"), typed)
+        if self.scrollback.scrolled:
+            self.scrollback.live()
+            self._redraw()
+        else:
+            self.drawInputLine()
+        if line.strip().lower() == b"/" + CLEAR.encode():
+            self.clear()
+        elif line.strip():
             self.session.send(line)
 
     # The input line
@@ -175,6 +277,9 @@ class ChatTerminal(HistoricRecvLine):
         if behind:
             self.terminal.cursorBackward(behind)
 
+    def _input_rows(self) -> int:
+        return rows(" " * self._prompt_width + " " * len(self.lineBuffer), self.width)
+
     def _erase_input(self) -> None:
         """Take the input line off the screen, leaving the cursor where it began."""
         position = self._prompt_width + self.lineBufferIndex
@@ -188,14 +293,23 @@ class ChatTerminal(HistoricRecvLine):
             self.terminal.cursorUp(row)
         self.terminal.eraseToDisplayEnd()
 
-    def _print(self, data: bytes) -> None:
-        """Write C{data} as a line of its own above the input line (kept until connected)."""
+    def _print(self, text: str, drawn: bytes) -> None:
+        """
+        Write a line of its own above the input line (kept until connected),
+        and keep it for scrolling back. While scrolled back, only the count
+        of lines below the page changes.
+        """
         if not self._open:
-            self._backlog.append(data)
+            self._backlog.append((text, drawn))
             return
+        self.scrollback.add(text, drawn)
         self._erase_input()
         self.terminal.resetModes([modes.IRM])
-        self.terminal.write(data + b"\n")
+        if self.scrollback.scrolled:
+            self.terminal.cursorUp(1)
+            self.terminal.eraseToDisplayEnd()
+            drawn = self._status()
+        self.terminal.write(drawn + b"\n")
         if self.mode == "insert":
             self.terminal.setModes([modes.IRM])
         self.drawInputLine()
@@ -211,6 +325,93 @@ class ChatTerminal(HistoricRecvLine):
         self.terminal.eraseToLineEnd()
         self.lineBuffer = []
         self.lineBufferIndex = 0
+
+    # Completion
+
+    def _complete(self) -> None:
+        """Tab: complete the word before the cursor; again, the next choice in place of it."""
+        if self._cycle is not None:
+            start, choices, which = self._cycle
+            which = (which + 1) % len(choices)
+        else:
+            text = b"".join(self.lineBuffer).decode("utf-8", "replace")
+            nicks = self.roster.nicks(exclude=self.session.nick)
+            completion = complete(text, self.lineBufferIndex, nicks, COMMAND_NAMES)
+            if completion is None:
+                return
+            start, choices, which = completion.start, completion.choices, 0
+        self._erase_input()
+        chosen = [character.encode() for character in choices[which]]
+        self.lineBuffer[start : self.lineBufferIndex] = chosen
+        self.lineBufferIndex = start + len(chosen)
+        self.drawInputLine()
+        self._cycle = (start, choices, which)
+
+    # The screen
+
+    def clear(self) -> None:
+        """C{/clear}, Ctrl-L: an empty screen but for the input line; the scrollback stays."""
+        self.scrollback.live()
+        self.terminal.eraseDisplay()
+        self.terminal.cursorHome()
+        self.drawInputLine()
+
+    def _page_rows(self) -> int:
+        """Rows for a page of the scrollback: the screen, less the input and the status line."""
+        return max(1, self.height - self._input_rows() - 1)
+
+    def _page_up(self) -> None:
+        if self.scrollback.back(self._page_rows(), self.width):
+            self._redraw()
+
+    def _page_down(self) -> None:
+        if self.scrollback.scrolled:
+            self.scrollback.forward(self._page_rows(), self.width)
+            self._redraw()
+
+    def _status(self) -> bytes:
+        """The line under a page scrolled back: how much is below it."""
+        newer, unseen = self.scrollback.newer, self.scrollback.unseen
+        text = f"Scrolled back: {newer} more line{'s' * (newer != 1)} below"
+        if unseen:
+            text += f", {unseen} new"
+        text = (text + "; PageDown for them")[: max(1, self.width - len(NOTE_PREFIX) - 1)]
+        return paint_note(text, self.colour).encode()
+
+    def _redraw(self) -> None:
+        """The whole screen again: the page on view (and, scrolled back, the status line)."""
+        scrolled = self.scrollback.scrolled
+        height = self._page_rows() if scrolled else self._page_rows() + 1
+        self.terminal.eraseDisplay()
+        self.terminal.cursorHome()
+        self.terminal.resetModes([modes.IRM])
+        for line in self.scrollback.page(height, self.width):
+            self.terminal.write(line.drawn + b"\n")
+        if scrolled:
+            self.terminal.write(self._status() + b"\n")
+        if self.mode == "insert":
+            self.terminal.setModes([modes.IRM])
+        self.drawInputLine()
+
+    # Attention
+
+    def _call_attention(self, line: ServerLine) -> None:
+        if not self._open:
+            return
+        if self.bell:
+            self.terminal.write(BELL)
+        if self.title:
+            if not self._titled:
+                self.terminal.write(_TITLE_PUSH)
+                self._titled = True
+            title = attention_title(line, self.session.room)
+            self.terminal.write(b"\x1b]2;" + title.encode() + BELL)
+
+    def _attended(self) -> None:
+        """A key was pressed: the user is here, and the title goes back to what it was."""
+        if self._titled:
+            self._titled = False
+            self.terminal.write(_TITLE_POP)
 
     # The password
 
@@ -259,14 +460,28 @@ class ChatTerminal(HistoricRecvLine):
         return True
 
     def show(self, line: ServerLine) -> None:
-        self._print(paint(line, self.colour).encode())
+        self.roster.follow(line)
+        text, drawn = line.text, paint(line, self.colour)
+        if self.timestamps and line.kind is not Kind.HISTORY:
+            text, drawn = self._stamped(text, drawn)
+        if calls_for_attention(line):
+            self._call_attention(line)
+        self._print(text, drawn.encode())
 
     def note(self, text: str) -> None:
-        self._print(paint_note(text, self.colour).encode())
+        shown, drawn = NOTE_PREFIX + text, paint_note(text, self.colour)
+        if self.timestamps:
+            shown, drawn = self._stamped(shown, drawn)
+        self._print(shown, drawn.encode())
+
+    def _stamped(self, text: str, drawn: str) -> tuple[str, str]:
+        now = stamp(self._clock.seconds() if self._clock is not None else time.time())
+        return f"{now} {text}", f"{_sgr(_HISTORY, now) if self.colour else now} {drawn}"
 
     def close(self) -> Deferred[None]:
         if not self._open:
             return succeed(None)
+        self._attended()
         self._erase_input()
         self.terminal.resetModes([modes.IRM])
         # Not self.terminal.loseConnection(): that resets the terminal, clearing the screen.

@@ -9,11 +9,12 @@ test-case-name: tests.sessions.test_session
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 import attrs
 
 from chatsvc.chat.events import Invited, Kicked, PrivateMessage
-from chatsvc.chat.model import ChatError, Topic
+from chatsvc.chat.model import ChatError, Room, Topic, fold
 from chatsvc.history import Line
 
 
@@ -73,10 +74,29 @@ class Members:
 
 
 @attrs.frozen
-class RoomList:
-    """Every room and how many are in it, sorted by name."""
+class RoomSummary:
+    """A room as C{/rooms} lists it: its name, how many are in it, and its topic."""
 
-    rooms: tuple[tuple[str, int], ...]
+    name: str
+    count: int
+    topic: Topic | None = None
+
+
+@attrs.frozen
+class RoomList:
+    """
+    Rooms (C{/rooms}), the most populous first and those of a size by name
+    (L{room_list}): where people are is what someone looking for company
+    wants to see first.
+    """
+
+    rooms: tuple[RoomSummary, ...]
+
+
+def room_list(rooms: Iterable[Room]) -> RoomList:
+    """C{rooms} summed up and ordered as L{RoomList} says."""
+    ordered = sorted(rooms, key=lambda room: (-len(room), fold(room.name)))
+    return RoomList(tuple(RoomSummary(room.name, len(room), room.topic) for room in ordered))
 
 
 @attrs.frozen

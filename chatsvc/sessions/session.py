@@ -647,8 +647,7 @@ class Session:
                 room = me.room if name is None else chat.room(name)
                 self._show(results.Members(room.name, tuple(room.nicks()), _away(room)))
             case commands.Rooms():
-                rooms = tuple((room.name, len(room)) for room in chat.rooms())
-                self._show(results.RoomList(rooms))
+                self._show(results.room_list(chat.rooms()))
             case commands.History(lines=lines, capped=capped, room=None):
                 if capped:
                     self._show(results.HistoryCapped(commands.HISTORY_MAX))

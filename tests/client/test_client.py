@@ -32,6 +32,7 @@ from zope.interface import implementer
 from chatsvc.chat.events import Message
 from chatsvc.client.cli import Options, describe_connect_error, wants_colour
 from chatsvc.client.session import (
+    NICK_VARIANTS,
     NOTICE_KINDS,
     PACE,
     PASSWORD_VARIABLE,
@@ -47,7 +48,14 @@ from chatsvc.client.session import (
     is_quit,
     nick_variant,
 )
-from chatsvc.client.terminal import ChatTerminal, RawTerminal, paint, paint_note
+from chatsvc.client.terminal import (
+    ChatTerminal,
+    RawTerminal,
+    paint,
+    paint_note,
+    stamp,
+    takes_title,
+)
 from chatsvc.frontends.line.server import ChatFactory, ChatServerProtocol
 from chatsvc.history import Line
 from chatsvc.testing import FakeHistory
@@ -989,6 +997,108 @@ class PasswordSessionTests(SynchronousTestCase):
         self.assertEqual(console.asked, ["alice"])
 
 
+class QuietReconnectionTests(SynchronousTestCase):
+    """
+    Signing on again shows one note, not the greeting, the prompts and the
+    lobby passed through; unless the way back fails.
+    """
+
+    def setUp(self) -> None:
+        self.console = RecordingConsole(can_ask=True)
+
+    def reconnected(self, room: str = "attic", password: bytes | None = None) -> Connection:
+        """Signed on (and in C{room}), then connected again, with what was told forgotten."""
+        self.session = Session(
+            self.console, clock=Clock(), nick="bob", room=room, password=password, reconnect=True
+        )
+        first = Connection(self.session)
+        first.sign_on("bob")
+        if room != "lobby":
+            first.receive(f"*** You joined {room} (1 member):", "*** bob")
+        first.close()
+        del self.console.lines[:], self.console.notes[:]
+        return Connection(self.session)
+
+    def test_back_in_a_room(self) -> None:
+        again = self.reconnected()
+        again.receive(
+            *GREETING,
+            *signed_on("bob", "alice"),
+            "*** Topic for lobby: welcome (set by alice, 2026-11-21 14:03 UTC)",
+            "<alice> hello there",
+        )
+        self.assertEqual(again.sent(), ["bob", "/join attic"])
+        again.receive("*** You joined attic (2 members):", "*** bob, carol")
+        self.assertEqual(self.console.notes, ["Signed on again as bob; rejoining attic."])
+        self.assertEqual(
+            self.console.shown, ["*** You joined attic (2 members):", "*** bob, carol"]
+        )
+
+    def test_back_in_the_lobby(self) -> None:
+        again = self.reconnected("lobby")
+        again.receive(*GREETING, *signed_on("bob", "alice"))
+        self.assertEqual(self.console.notes, ["Signed on again as bob."])
+        self.assertEqual(self.console.shown, signed_on("bob", "alice")[1:])
+
+    def test_with_the_password(self) -> None:
+        again = self.reconnected("lobby", b"secret")
+        again.receive(*GREETING, "*** Password for bob:", *signed_on("bob"))
+        self.assertEqual(again.sent(), ["bob", "secret"])
+        self.assertEqual(self.console.shown, signed_on("bob")[1:])
+        self.assertEqual(self.console.asked, [])
+
+    def test_a_password_refused_is_asked_for_with_what_came_before(self) -> None:
+        again = self.reconnected("lobby", b"old")
+        again.receive(*GREETING, "*** Password for bob:", "*** Error: wrong password for bob")
+        self.assertEqual(self.console.shown, [])
+        again.receive("*** Password for bob:")
+        self.assertEqual(
+            self.console.shown,
+            [
+                *GREETING,
+                "*** Password for bob:",
+                "*** Error: wrong password for bob",
+                "*** Password for bob:",
+            ],
+        )
+        self.assertEqual(self.console.asked, ["bob"])
+
+    def test_the_room_refused(self) -> None:
+        """Kept in the lobby: its listing is shown after all, then why."""
+        again = self.reconnected()
+        again.receive(*GREETING, *signed_on("bob"), "*** Error: you are banned from attic")
+        self.assertEqual(
+            self.console.shown, [*signed_on("bob")[1:], "*** Error: you are banned from attic"]
+        )
+
+    def test_the_user_types_a_nickname_after_all(self) -> None:
+        again = self.reconnected()
+        taken = ["*** Error: the nickname bob is taken", GREETING[1]]
+        again.receive(*GREETING)
+        for n in range(NICK_VARIANTS + 1):
+            again.receive(*taken)
+            self.assertEqual(
+                self.console.shown, [] if n < NICK_VARIANTS else [*GREETING, *taken * 4]
+            )
+        self.assertEqual(self.console.notes[-1], "Could not take back bob; type a nickname.")
+        again.receive("*** a notice")
+        self.assertEqual(self.console.shown[-1], "*** a notice")
+
+    def test_the_connection_lost_while_signing_on_again(self) -> None:
+        again = self.reconnected()
+        again.receive(*GREETING, "*** The server is shutting down. Goodbye!")
+        again.close()
+        self.assertEqual(
+            self.console.shown, [*GREETING, "*** The server is shutting down. Goodbye!"]
+        )
+        self.assertEqual(self.console.notes, ["Connection lost: the server closed the connection."])
+
+    def test_kicked_while_signing_on_again(self) -> None:
+        again = self.reconnected()
+        again.receive(*GREETING, *signed_on("bob"), "*** You were kicked by alice")
+        self.assertEqual(self.console.shown[-1], "*** You were kicked by alice")
+
+
 class KickedSessionTests(SynchronousTestCase):
     def test_interactive_does_not_reconnect(self) -> None:
         console = RecordingConsole()
@@ -1226,24 +1336,9 @@ class ReconnectionTests(SynchronousTestCase):
         clock.advance(4.0)
         endpoint.pumps[-1].flush()
         self.assertEqual(
-            console.notes[4:],
-            [
-                "Connected again.",
-                "Trying bob_ instead.",
-                "Signed on again as bob_; rejoining attic.",
-            ],
+            console.notes[4:], ["Trying bob_ instead.", "Signed on again as bob_; rejoining attic."]
         )
-        self.assertEqual(
-            console.shown,
-            [
-                *GREETING,
-                "*** Error: the nickname bob is taken",
-                GREETING[1],
-                *signed_on("bob_", "bob"),
-                "*** You joined attic (1 member):",
-                "*** bob_",
-            ],
-        )
+        self.assertEqual(console.shown, ["*** You joined attic (1 member):", "*** bob_"])
         bob_ = second.chat.find("bob_")
         assert bob_ is not None
         self.assertEqual((bob_.room.name, session.nick, session.room), ("attic", "bob_", "attic"))
@@ -1473,6 +1568,186 @@ class TerminalTests(SynchronousTestCase):
         self.keyboard.dataReceived(b"half" + CTRL_C)
         self.assertEqual(self.connection.sent(), [])
         self.assertTrue(self.connection.transport.disconnecting)
+
+
+PGUP, PGDN, TAB, CTRL_L = b"\x1b[5~", b"\x1b[6~", b"\t", b"\x0c"
+
+
+class TerminalComfortTests(SynchronousTestCase):
+    """Time stamps, completion, the bell and title, /clear and the scrollback."""
+
+    def start(self, *, timestamps: bool = False, bell: bool = False, title: bool = False) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_795_000_000)
+        self.terminal = ChatTerminal(
+            clock=self.clock, timestamps=timestamps, bell=bell, title=title
+        )
+        self.session = Session(self.terminal, clock=self.clock, nick="bob", reconnect=True)
+        self.terminal.session = self.session
+        self.keyboard = insults.ServerProtocol(lambda: self.terminal)
+        self.stdio = StringTransport()
+        self.keyboard.makeConnection(self.stdio)
+        self.screen = Screen(self.stdio)
+        self.connection = Connection(self.session)
+        self.connection.receive(*GREETING, *signed_on("bob", "alice", "albert", "carol"))
+        self.connection.sent()
+
+    def test_time_stamps(self) -> None:
+        """Live lines and notes are stamped with the time they came; history has its own."""
+        self.start(timestamps=True)
+        now = stamp(self.clock.seconds())
+        self.clock.advance(120)
+        later = stamp(self.clock.seconds())
+        self.assertNotEqual(now, later)
+        self.connection.receive("<alice> hi", "[2026-11-21 14:03] <carol> said earlier")
+        self.connection.close()
+        self.assertEqual(
+            self.screen.lines()[-8:],
+            [
+                f"{now} *** Choose a nickname:",
+                f"{now} *** Hello bob! Type /help for the commands.",
+                f"{now} *** You joined lobby (4 members):",
+                f"{now} *** albert, alice, bob, carol",
+                f"{later} <alice> hi",
+                "[2026-11-21 14:03] <carol> said earlier",
+                f"{later} -!- Connection lost: the server closed the connection.",
+                "> ",
+            ],
+        )
+
+    def test_no_time_stamps(self) -> None:
+        self.start(timestamps=False)
+        self.connection.receive("<alice> hi")
+        self.assertEqual(self.screen.lines()[-2:], ["<alice> hi", "[lobby] bob> "])
+
+    def test_nicknames_complete_the_latest_speaker_first_and_cycle(self) -> None:
+        self.start()
+        self.connection.receive("<albert> hello", "<alice> hi")
+        self.keyboard.dataReceived(b"al" + TAB)
+        self.assertEqual(self.screen.lines()[-1], "[lobby] bob> alice: ")
+        self.keyboard.dataReceived(TAB)
+        self.assertEqual(self.screen.lines()[-1], "[lobby] bob> albert: ")
+        self.keyboard.dataReceived(TAB)
+        self.assertEqual(self.screen.lines()[-1], "[lobby] bob> alice: ")
+        self.keyboard.dataReceived(b"see c" + TAB + b"and " + TAB + b"\r")
+        self.assertEqual(self.connection.sent(), ["alice: see carol and "])
+
+    def test_completion_mid_line_keeps_the_rest(self) -> None:
+        self.start()
+        self.keyboard.dataReceived(b"hi ca, how" + LEFT * 5 + TAB)
+        self.assertEqual(self.screen.lines()[-1], "[lobby] bob> hi carol , how")
+        self.assertEqual(self.screen.buffer.x, len("[lobby] bob> hi carol "))
+
+    def test_nothing_to_complete(self) -> None:
+        self.start()
+        self.keyboard.dataReceived(b"zz" + TAB + b"\r")
+        self.assertEqual(self.connection.sent(), ["zz"])
+
+    def test_commands_complete(self) -> None:
+        self.start()
+        self.keyboard.dataReceived(b"/jo" + TAB + b"attic\r")
+        self.assertEqual(self.connection.sent(), ["/join attic"])
+        self.keyboard.dataReceived(b"/cl" + TAB)
+        self.assertEqual(self.screen.lines()[-1], "[lobby] bob> /clear ")
+
+    def test_clear(self) -> None:
+        """/clear (or Ctrl-L) empties the screen but for the input line; it is not sent."""
+        self.start()
+        self.keyboard.dataReceived(b"/clear\r")
+        self.assertEqual(self.screen.lines(), ["[lobby] bob> "])
+        self.connection.receive("<alice> after")
+        self.keyboard.dataReceived(b"typed" + CTRL_L)
+        self.assertEqual(self.screen.lines(), ["[lobby] bob> typed"])
+        self.assertEqual(self.connection.sent(), [])
+
+    def test_scrollback(self) -> None:
+        """
+        PageUp shows the page before, with a line saying how much is below;
+        lines arriving meanwhile are counted there; PageDown goes back, and
+        from the last page to the latest lines.
+        """
+        self.start()
+        self.connection.receive(*(f"<alice> {n}" for n in range(60)))
+        self.keyboard.dataReceived(b"draft")
+        self.assertEqual(self.screen.lines()[-2:], ["<alice> 59", "[lobby] bob> draft"])
+        self.keyboard.dataReceived(PGUP)
+        lines = self.screen.lines()
+        self.assertEqual(len(lines), 24)
+        self.assertEqual(lines[:22], [f"<alice> {n}" for n in range(17, 39)])
+        self.assertEqual(
+            lines[22:],
+            ["-!- Scrolled back: 21 more lines below; PageDown for them", "[lobby] bob> draft"],
+        )
+        self.connection.receive("<alice> while away")
+        self.assertEqual(
+            self.screen.lines()[21:],
+            [
+                "<alice> 38",
+                "-!- Scrolled back: 22 more lines below, 1 new; PageDown for them",
+                "[lobby] bob> draft",
+            ],
+        )
+        self.keyboard.dataReceived(PGUP + PGUP)
+        self.assertEqual(self.screen.lines()[0], "*** Welcome to chatsvc!")
+        self.keyboard.dataReceived(PGDN)
+        self.assertEqual(self.screen.lines()[0], "<alice> 16")
+        self.keyboard.dataReceived(PGDN + PGDN)
+        lines = self.screen.lines()
+        self.assertEqual(lines[-3:], ["<alice> 59", "<alice> while away", "[lobby] bob> draft"])
+        self.assertEqual(len(lines), 24)
+        self.assertFalse(self.terminal.scrollback.scrolled)
+
+    def test_sending_goes_back_to_the_latest(self) -> None:
+        self.start()
+        self.connection.receive(*(f"<alice> {n}" for n in range(60)))
+        self.keyboard.dataReceived(PGUP + b"hello\r")
+        self.assertEqual(self.connection.sent(), ["hello"])
+        self.assertEqual(
+            self.screen.lines()[-3:], ["<alice> 59", "[lobby] bob> hello", "[lobby] bob> "]
+        )
+
+    def test_bell_and_title_on_a_mention_or_a_private_message(self) -> None:
+        self.start(bell=True, title=True)
+        self.stdio.clear()
+        self.connection.receive("<alice> hello all")
+        self.assertNotIn(b"\x07", self.stdio.value())
+        self.connection.receive("<alice> hi bob!")
+        written = self.stdio.value()
+        self.assertIn(
+            b"\x07\x1b[22;0t\x1b]2;chatsvc-client: alice mentioned you in lobby\x07", written
+        )
+        self.stdio.clear()
+        self.connection.receive("*carol* psst")
+        self.assertIn(
+            b"\x07\x1b]2;chatsvc-client: a private message from carol\x07", self.stdio.value()
+        )
+        self.assertNotIn(b"[22;0t", self.stdio.value(), "the title before is kept once")
+        self.stdio.clear()
+        self.keyboard.dataReceived(b"x")
+        self.assertEqual(self.stdio.value()[:7], b"\x1b[23;0t")
+        self.stdio.clear()
+        self.keyboard.dataReceived(b"y")
+        self.assertNotIn(b"[23;0t", self.stdio.value())
+
+    def test_no_bell(self) -> None:
+        self.start(bell=False, title=True)
+        self.stdio.clear()
+        self.connection.receive("*carol* psst", "[2026-11-21 14:03] <alice> bob?")
+        self.assertNotIn(b"\x07\x1b[22", self.stdio.value())
+        self.assertEqual(self.stdio.value().count(b"\x1b]2;"), 1, "history calls for nobody")
+
+    def test_title_put_back_on_closing(self) -> None:
+        self.start(title=True)
+        self.connection.receive("*carol* psst")
+        self.stdio.clear()
+        self.terminal.close()
+        self.assertTrue(self.stdio.value().startswith(b"\x1b[23;0t"))
+
+    def test_takes_title(self) -> None:
+        self.assertTrue(takes_title({"TERM": "xterm-256color"}))
+        self.assertTrue(takes_title({"TERM": "tmux-256color"}))
+        self.assertFalse(takes_title({"TERM": "linux"}))
+        self.assertFalse(takes_title({}))
 
 
 class LineConsoleTests(SynchronousTestCase):

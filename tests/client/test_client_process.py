@@ -7,6 +7,7 @@ insults' terminal emulator), and across a server restart.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import termios
@@ -160,14 +161,6 @@ class Server:
         return None if participant is None else participant.room.name
 
 
-@pytest.fixture
-def server() -> Iterator[Server]:
-    server = Server()
-    server.start()
-    yield server
-    pytest_twisted.blockon(ensureDeferred(server.stop()))
-
-
 class User(LineReceiver):
     """Another user of the chat, connected the plain way."""
 
@@ -292,7 +285,7 @@ async def test_piped_first_line_is_nickname(server: Server) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_piped_prints_what_arrives(server: Server) -> None:
-    """What others say comes out on stdout as plain lines, mentions and all."""
+    """What others say comes out on stdout exactly as sent, mentions and all: no stamps, no bell."""
     alice = await sign_on(server, "alice")
     process = spawn_piped("--nick", "bot", "127.0.0.1", str(server.port))
     assert process.transport is not None
@@ -354,17 +347,38 @@ async def test_no_server(server: Server) -> None:
 # Interactive, in a pseudo-terminal
 
 
+_TITLE_OR_BELL = re.compile(rb"\x1b\]2;(?P<title>[^\x07]*)\x07|\x07|\x1b\[2[23];0t")
+
+
 class PseudoTerminal(ProcessProtocol):
-    """The far end of a pseudo-terminal: what the child writes, on an emulated 80x24 screen."""
+    """
+    The far end of a pseudo-terminal: what the child writes, on an emulated
+    80x24 screen; the titles it sets and the bells it rings (which insults'
+    emulator does not know) are taken out and counted.
+    """
 
     def __init__(self) -> None:
         self.screen = helper.TerminalBuffer()
         self._parser = insults.ClientProtocol(lambda: self.screen)
         self._parser.makeConnection(StringTransport())
         self.ended: Deferred[int | None] = Deferred()
+        self.titles: list[str] = []
+        self.bells = 0
+        self._pending = b""
 
     def outReceived(self, data: bytes) -> None:
-        self._parser.dataReceived(data)
+        data, self._pending = self._pending + data, b""
+        start = data.rfind(b"\x1b]")
+        if start != -1 and b"\x07" not in data[start:]:  # a title cut in two
+            data, self._pending = data[:start], data[start:]
+        self._parser.dataReceived(_TITLE_OR_BELL.sub(self._took, data))
+
+    def _took(self, match: re.Match[bytes]) -> bytes:
+        if match["title"] is not None:
+            self.titles.append(match["title"].decode())
+        elif match[0] == b"\x07":
+            self.bells += 1
+        return b""
 
     def processEnded(self, reason: Failure) -> None:
         self.ended.callback(exit_code(reason))
@@ -401,7 +415,12 @@ class Interactive:
     """
 
     def __init__(
-        self, tmp_path: Path, *arguments: str, command: list[str] | None = None, **environment: str
+        self,
+        tmp_path: Path,
+        *arguments: str,
+        command: list[str] | None = None,
+        timestamps: bool = False,
+        environment: dict[str, str] | None = None,
     ) -> None:
         self.before = tmp_path / "tty.before"
         self.after = tmp_path / "tty.after"
@@ -412,6 +431,7 @@ class Interactive:
             script,
             str(tmp_path / "tty"),
             *(command or client_command()),
+            *([] if timestamps else ["--no-timestamps"]),
             *arguments,
         ]
         self.terminal = PseudoTerminal()
@@ -419,7 +439,7 @@ class Interactive:
             self.terminal,
             self.terminal.ended,
             argv,
-            env=client_environment(TERM="xterm", **environment),
+            env=client_environment(TERM="xterm", **(environment or {})),
             usePTY=True,
         )
 
@@ -536,7 +556,7 @@ async def test_colours(
         "127.0.0.1",
         str(server.port),
         command=command,
-        **environment,
+        environment=environment,
     )
     terminal = session.terminal
     try:
@@ -551,6 +571,35 @@ async def test_colours(
             assert colours == (helper.CYAN, helper.GREEN, True)
         else:
             assert colours == (helper.WHITE, helper.WHITE, False)
+        terminal.type(CTRL_D)
+        assert await session.exit_status() == 0
+    finally:
+        session.kill()
+
+
+@pytest.mark.parametrize("bell", [True, False], ids=["bell", "--no-bell"])
+@pytest_twisted.ensureDeferred
+async def test_bell_and_title(server: Server, tmp_path: Path, bell: bool) -> None:
+    """
+    A private message or a mention rings the bell (unless --no-bell) and
+    sets the title; a line that is neither does not.
+    """
+    alice = await sign_on(server, "alice")
+    arguments = [] if bell else ["--no-bell"]
+    session = Interactive(tmp_path, "--nick", "bob", *arguments, "127.0.0.1", str(server.port))
+    terminal = session.terminal
+    try:
+        await session.wait_for_prompt("[lobby] bob> ")
+        alice.say("hello all")
+        alice.say("/msg bob psst")
+        await eventually(lambda: "*alice* psst" in terminal.lines(), terminal.lines)
+        alice.say("hi BOB")
+        await eventually(lambda: "<alice> hi BOB" in terminal.lines(), terminal.lines)
+        assert terminal.titles == [
+            "chatsvc-client: a private message from alice",
+            "chatsvc-client: alice mentioned you in lobby",
+        ]
+        assert terminal.bells == (2 if bell else 0)
         terminal.type(CTRL_D)
         assert await session.exit_status() == 0
     finally:
@@ -580,9 +629,15 @@ async def test_reconnection(server: Server, tmp_path: Path) -> None:
         await session.wait_for_prompt("[attic] bob> ")
         lines = terminal.lines()
         assert lines[lines.index(lost) - 1] == "*** The server is shutting down. Goodbye!"
-        assert lines[-3:] == ["*** You joined attic (1 member):", "*** bob", "[attic] bob> "]
-        assert "-!- Connected again." in lines
-        assert "-!- Signed on again as bob; rejoining attic." in lines
+        after = lines[lines.index(lost) + 1 :]
+        waits = [line for line in after if line.startswith("-!- Reconnecting in ")]
+        assert waits and after[: len(waits)] == waits
+        assert after[len(waits) :] == [
+            "-!- Signed on again as bob; rejoining attic.",
+            "*** You joined attic (1 member):",
+            "*** bob",
+            "[attic] bob> ",
+        ]
 
         alice = await sign_on(server, "alice", "attic")
         alice.say("welcome back")

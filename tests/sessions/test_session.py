@@ -66,6 +66,7 @@ from chatsvc.sessions.results import (
     Renamed,
     Result,
     RoomList,
+    RoomSummary,
     TopicShown,
     Welcome,
 )
@@ -806,7 +807,33 @@ class RequestTests(SynchronousTestCase):
         self.bob.session.perform(commands.Join("dev"))
         self.alice.take()
         self.session.perform(commands.Rooms())
-        self.assertEqual(self.alice.take(), [RoomList((("dev", 1), ("lobby", 1)))])
+        self.assertEqual(
+            self.alice.take(), [RoomList((RoomSummary("dev", 1), RoomSummary("lobby", 1)))]
+        )
+
+    def test_rooms_most_populous_first_with_their_topics(self) -> None:
+        """Rooms of a size are listed by name, without regard to case."""
+        carol = self.server.signed_on("carol")
+        dave = self.server.signed_on("dave")
+        self.bob.session.perform(commands.Join("dev"))
+        self.bob.session.perform(commands.Topic("release on Friday"))
+        carol.session.perform(commands.Join("dev"))
+        dave.session.perform(commands.Join("Attic"))
+        self.alice.take()
+        self.session.perform(commands.Rooms())
+        topic = Topic("release on Friday", "bob", self.server.time.seconds())
+        self.assertEqual(
+            self.alice.take(),
+            [
+                RoomList(
+                    (
+                        RoomSummary("dev", 2, topic),
+                        RoomSummary("Attic", 1),
+                        RoomSummary("lobby", 1),
+                    )
+                )
+            ],
+        )
 
     def test_help(self) -> None:
         self.session.perform(commands.Help())
@@ -989,7 +1016,7 @@ class LookupTests(SynchronousTestCase):
                 self.found(later),
                 Help(),
                 HistoryFound("lobby", (self.earlier,), ("EARLIER",)),
-                RoomList((("lobby", 2),)),
+                RoomList((RoomSummary("lobby", 2),)),
             ],
         )
         self.assertEqual(

@@ -584,16 +584,11 @@ class IrcConnection(StreamConnection):
             lines += self._topic(entered.room, entered.topic)
         return lines + self._names(entered.room)
 
-    def _list(self, rooms: Iterable[tuple[str, int]]) -> list[str]:
-        chat = self.factory.chat
+    def _list(self, rooms: Iterable[results.RoomSummary]) -> list[str]:
         lines = [self._reply(n.RPL_LISTSTART, "Channel", "Users  Name")]
-        for name, count in rooms:
-            try:
-                topic = chat.room(name).topic
-            except ChatError:
-                continue
-            text = "" if topic is None else topic.text
-            lines.append(self._reply(n.RPL_LIST, channel(name), str(count), text))
+        for room in rooms:
+            text = "" if room.topic is None else room.topic.text
+            lines.append(self._reply(n.RPL_LIST, channel(room.name), str(room.count), text))
         lines.append(self._reply(n.RPL_LISTEND, "End of /LIST"))
         return lines
 
@@ -1018,12 +1013,11 @@ def _names(connection: IrcConnection, params: list[str]) -> None:
 
 
 def _list(connection: IrcConnection, params: list[str]) -> None:
-    chat = connection.factory.chat
-    rooms = [(room.name, len(room)) for room in chat.rooms() if len(room)]
+    rooms = [room for room in connection.factory.chat.rooms() if len(room)]
     if params and params[0]:
         wanted = {fold(canonical_room_name(name)) for name in params[0].split(",")}
-        rooms = [(name, count) for name, count in rooms if fold(name) in wanted]
-    connection._send_lines(connection._list(rooms))
+        rooms = [room for room in rooms if fold(room.name) in wanted]
+    connection._send_lines(connection._list(results.room_list(rooms).rooms))
 
 
 def _who_line(connection: IrcConnection, participant: Participant, room: Room | None) -> str:

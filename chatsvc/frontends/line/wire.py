@@ -65,6 +65,7 @@ from chatsvc.sessions.results import (
     Renamed,
     Result,
     RoomList,
+    RoomSummary,
     TopicShown,
     Welcome,
 )
@@ -375,9 +376,7 @@ class LineRenderer:
             case Members(room=room, members=members, away=away):
                 return self._members("Members of", room, members, away)
             case RoomList(rooms=rooms):
-                return notice(f"{counted(len(rooms), 'room')}:", limit) + self._list(
-                    f"{name} ({count})" for name, count in rooms
-                )
+                return self._rooms(rooms)
             case Renamed(nick=nick):
                 return notice(f"You are now known as {nick}", limit)
             case Parted(room=room):
@@ -436,6 +435,18 @@ class LineRenderer:
             marked = set(away)
             members = tuple(f"{nick} (away)" if nick in marked else nick for nick in members)
         return notice(f"{heading} {room} ({count}):", self.max_line) + self._list(members)
+
+    def _rooms(self, rooms: Sequence[RoomSummary]) -> bytes:
+        """
+        A room to a line, its topic beside its count: C{*** dev (3): release on
+        Friday}; cut, as the lines of C{/who} are, to the width of a listing.
+        """
+        width = min(LIST_WIDTH, self.max_line + 1) - 1
+        lines = [notice(f"{counted(len(rooms), 'room')}:", self.max_line)]
+        for room in rooms:
+            about = "" if room.topic is None else f": {room.topic.text}"
+            lines.append(notice(f"{room.name} ({room.count}){about}", width))
+        return b"".join(lines)
 
     def _list(self, items: Iterable[str]) -> bytes:
         return b"".join(listing(items, min(LIST_WIDTH, self.max_line + 1)))

@@ -427,7 +427,10 @@ class WebConnection(WebSocketServerProtocol):
                     request.take(), room=room, members=wire.members_data(chat, members, room)
                 )
             case results.RoomList(rooms=rooms):
-                listed = [{"name": name, "count": n} for name, n in rooms]
+                listed = [
+                    {"name": room.name, "count": room.count, "topic": wire.topic_data(room.topic)}
+                    for room in rooms
+                ]
                 return wire.reply(request.take(), rooms=listed)
             case results.Renamed(nick=nick):
                 return wire.reply(request.take(), nick=nick)

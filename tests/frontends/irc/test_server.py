@@ -651,6 +651,28 @@ class MixedRoomTests(IrcTestCase):
         line.lines()
         self.assertIsNone(self.factory.chat.find("alice"))
 
+    def test_list_most_populous_first_with_topics(self) -> None:
+        """LIST orders and shows rooms as the line protocol's /rooms does; empty ones left out."""
+        line = Connection(self.factory)
+        line.send("carol", "/join dev", "/topic release on Friday")
+        alice, bob = self.registered("alice"), self.registered("bob")
+        alice.send("JOIN #dev")
+        bob.send("JOIN #attic")
+        alice.lines(), bob.lines()
+        bob.send("LIST", "LIST #attic,#lobby")
+        self.assertEqual(
+            bob.lines(),
+            [
+                f"{S} 321 bob Channel :Users  Name",
+                f"{S} 322 bob #dev 2 :release on Friday",
+                f"{S} 322 bob #attic 1 :",
+                f"{S} 323 bob :End of /LIST",
+                f"{S} 321 bob Channel :Users  Name",
+                f"{S} 322 bob #attic 1 :",
+                f"{S} 323 bob :End of /LIST",
+            ],
+        )
+
     def test_a_line_users_long_message_is_split(self) -> None:
         line = Connection(self.factory)
         line.send("carol")

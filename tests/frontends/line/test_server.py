@@ -379,15 +379,24 @@ class CommandTests(SynchronousTestCase):
         self.assertEqual(self.bob.lines(), [])
 
     def test_rooms(self) -> None:
-        self.alice.send("/join dev")
+        """A room to a line, the most populous first, each with its topic."""
+        carol = signed_on(self.factory, "carol")
+        self.alice.send("/join dev", "/topic release on Friday")
+        carol.send("/join dev")
         self.alice.lines()
         self.bob.lines()
         self.bob.send("/rooms")
-        self.assertEqual(self.bob.lines(), ["*** 2 rooms:", "*** dev (1), lobby (1)"])
+        self.assertEqual(
+            self.bob.lines(), ["*** 2 rooms:", "*** dev (2): release on Friday", "*** lobby (1)"]
+        )
+        self.bob.send("/join attic")
         self.alice.send("/join lobby")
         self.alice.lines()
         self.alice.send("/rooms")
-        self.assertEqual(self.alice.lines(), ["*** 1 room:", "*** lobby (2)"])
+        self.assertEqual(
+            self.alice.lines(),
+            ["*** 3 rooms:", "*** attic (1)", "*** dev (1): release on Friday", "*** lobby (1)"],
+        )
 
     def test_who(self) -> None:
         self.alice.send("/who")

@@ -18,7 +18,7 @@ from chatsvc.chat.events import (
 from chatsvc.chat.model import Topic
 from chatsvc.frontends.line import wire
 from chatsvc.history import Line
-from chatsvc.sessions.results import HistoryFound
+from chatsvc.sessions.results import HistoryFound, RoomList, RoomSummary
 
 
 class DecodeTests(SynchronousTestCase):
@@ -240,6 +240,28 @@ class ReplayRenderingTests(SynchronousTestCase):
         for n in range(wire.REPLAYS_KEPT * 3):
             self.render(self.lines, f"room{n}")
         self.assertLessEqual(len(self.renderer._replays), wire.REPLAYS_KEPT)
+
+
+class RoomListRenderingTests(SynchronousTestCase):
+    def test_a_room_to_a_line_with_its_topic(self) -> None:
+        rooms = RoomList(
+            (RoomSummary("dev", 3, Topic("release on Friday", "bob", 0.0)), RoomSummary("x", 1))
+        )
+        self.assertEqual(
+            wire.LineRenderer(1024, 4096).render(rooms),
+            b"*** 2 rooms:\n*** dev (3): release on Friday\n*** x (1)\n",
+        )
+
+    def test_bounded_as_the_lines_of_who(self) -> None:
+        """A long topic is cut to the listing's width, or to the line limit if narrower."""
+        topic = Topic("\u00e9" * 400, "bob", 0.0)
+        rooms = RoomList((RoomSummary("dev", 3, topic),))
+        for max_line, width in [(1024, wire.LIST_WIDTH), (100, 101)]:
+            with self.subTest(max_line=max_line):
+                shown = wire.LineRenderer(max_line, 4096).render(rooms).split(b"\n")
+                self.assertIn(len(shown[1]) + 1, (width - 1, width))  # cut between characters
+                self.assertTrue(shown[1].startswith(b"*** dev (3): \xc3\xa9"))
+                self.assertTrue(shown[1].endswith(b"\xc3\xa9..."))
 
 
 class SanitiseFastPathTests(SynchronousTestCase):

@@ -307,7 +307,10 @@ async def test_every_slash_command_becomes_its_request(server: ScriptedServer) -
         "members": [member("alice"), member("bob", True, "lunch")],
     }
     server.answers["rooms"] = lambda r: {
-        "rooms": [{"name": "dev", "count": 3}, {"name": "lobby", "count": 2}]
+        "rooms": [
+            {"name": "dev", "count": 3, "topic": {"text": "Friday", "set_by": "bob", "set_at": T0}},
+            {"name": "lobby", "count": 2, "topic": None},
+        ]
     }
     server.answers["away"] = lambda r: {"away": r.get("reason")}
     server.answers["nick"] = lambda r: {"nick": r["nick"]}
@@ -383,7 +386,7 @@ async def test_every_slash_command_becomes_its_request(server: ScriptedServer) -
                 if line == "/who":
                     wait_for_line(driver, "@bob (away)")
                 elif line == "/rooms":
-                    wait_for_line(driver, "dev (3), lobby (2)")
+                    wait_for_line(driver, "2 rooms:\ndev (3): Friday\nlobby (2)")
                 elif line.startswith("/msg"):
                     wait_for(
                         driver,
@@ -731,6 +734,33 @@ async def test_emoji_picker_and_the_smile_and_frown_buttons(server: ScriptedServ
             driver.switch_to.active_element.send_keys(Keys.ESCAPE)
             assert not panel.is_displayed()
             assert driver.switch_to.active_element.get_attribute("id") == "emoji-button"
+
+    await run(scenario)
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_join_form_offers_the_rooms_most_populous_first(server: ScriptedServer) -> None:
+    port = server.listen()
+    server.answers["rooms"] = lambda r: {
+        "rooms": [
+            {"name": "dev", "count": 3, "topic": {"text": "Friday", "set_by": "bob", "set_at": T0}},
+            {"name": "lobby", "count": 2, "topic": None},
+        ]
+    }
+
+    def offered(driver: WebDriver) -> list[tuple[str | None, str | None]]:
+        options = driver.find_elements(By.CSS_SELECTOR, "#room-directory option")
+        return [(o.get_attribute("value"), o.get_attribute("label")) for o in options]
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            assert offered(driver) == []
+            driver.find_element(By.ID, "join-input").click()
+            request(server, "rooms")
+            wait_for(driver, offered, "rooms offered")
+            assert offered(driver) == [("dev", "dev (3): Friday"), ("lobby", "lobby (2)")]
+            browser.no_script_errors(driver)
 
     await run(scenario)
 

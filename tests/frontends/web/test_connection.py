@@ -436,7 +436,9 @@ class RequestTests(SynchronousTestCase):
         (nick,) = self.alice.events("nick")
         self.assertEqual((nick["old"], nick["new"]), ("root", "admin"))
         self.assertEqual(self.alice.answer("nick", nick="root")["code"], "nickname-registered")
-        self.assertEqual(self.alice.answer("rooms")["rooms"], [{"name": "lobby", "count": 2}])
+        self.assertEqual(
+            self.alice.answer("rooms")["rooms"], [{"name": "lobby", "count": 2, "topic": None}]
+        )
         usages = [c["usage"] for c in self.alice.answer("help")["commands"]]
         self.assertIn("/msg NICK TEXT", usages)
         self.assertEqual(self.alice.answer("ping"), {"type": "reply", "id": self.alice.client.ids})
@@ -458,6 +460,16 @@ class RequestTests(SynchronousTestCase):
         self.assertEqual(self.root.events("topic")[0]["text"], XSS[0], "the setter is told too")
         shown = self.alice.answer("topic", room="lobby")["topic"]
         self.assertEqual(shown["text"], XSS[0])
+        self.assertEqual(self.alice.answer("rooms")["rooms"][0]["topic"], shown)
+
+    def test_rooms_most_populous_first(self) -> None:
+        self.assertEqual(self.alice.answer("join", room="dev")["room"]["name"], "dev")
+        self.assertEqual(self.root.answer("join", room="attic")["room"]["name"], "attic")
+        self.alice.answer("join", room="attic")
+        self.assertEqual(
+            [(room["name"], room["count"]) for room in self.root.answer("rooms")["rooms"]],
+            [("attic", 2), ("lobby", 2), ("dev", 1)],
+        )
 
     def test_kick(self) -> None:
         self.assertEqual(self.alice.answer("kick", nick="root")["code"], "not-operator")

@@ -1,8 +1,8 @@
 // The web client's page: each part of it built from its module and wired to
 // the ChatClient.
 
-import { ChatClient } from "./client.js";
-import { byId } from "./dom.js";
+import { ChatClient, roomLine } from "./client.js";
+import { byId, h } from "./dom.js";
 import { EmojiPicker, FROWN, SMILE } from "./emoji.js";
 import { Log } from "./log.js";
 import { MemberList } from "./memberlist.js";
@@ -139,6 +139,14 @@ new Uploader({
 });
 
 // Joining a room, and opening a private conversation, from the room list
+
+// The rooms there are, offered as the join form's input is typed in: the most
+// populous first, each with its count and topic (as /rooms shows them).
+byId("join-input").addEventListener("focus", () => {
+  const offer = (found) =>
+    byId("room-directory").replaceChildren(...found.map((r) => h("option", { value: r.name, label: roomLine(r) })));
+  client.rooms().then(offer, () => {}); // offline: the list stays as it was
+});
 
 byId("join-form").addEventListener("submit", (event) => {
   event.preventDefault();

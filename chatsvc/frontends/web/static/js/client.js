@@ -35,6 +35,11 @@ export function lineEntry(event, ownNick) {
   };
 }
 
+/** A room as `/rooms` and the join form show it: `dev (3): release on Friday`. */
+export function roomLine(room) {
+  return `${room.name} (${room.count})${room.topic ? `: ${room.topic.text}` : ""}`;
+}
+
 export class ChatClient extends EventTarget {
   constructor({ url, notify = () => {} } = {}) {
     super();
@@ -331,6 +336,12 @@ export class ChatClient extends EventTarget {
     if (target) this.state.add(target, { kind: "error", text, time: Date.now() });
   }
 
+  /** Every room, the most populous first (as the server sends them), with its count and topic. */
+  async rooms() {
+    const reply = await this.protocol.request("rooms");
+    return reply.rooms ?? [];
+  }
+
   async join(name, { select = true } = {}) {
     const reply = await this.protocol.request("join", { room: name });
     const room = this.entered(reply.room);
@@ -461,13 +472,9 @@ export class ChatClient extends EventTarget {
       case "part":
         return this.leave(room());
       case "rooms": {
-        const reply = await this.protocol.request("rooms");
-        const rooms = reply.rooms ?? [];
-        this.notice(conversation, [
-          `${rooms.length} room${rooms.length === 1 ? "" : "s"}:`,
-          rooms.map((r) => `${r.name} (${r.count})`).join(", "),
-        ]);
-        return reply;
+        const rooms = await this.rooms();
+        this.notice(conversation, [`${rooms.length} room${rooms.length === 1 ? "" : "s"}:`, ...rooms.map(roomLine)]);
+        return { rooms };
       }
       case "who": {
         const target = room();
