@@ -265,7 +265,7 @@ class ChatClient:
 
     def start(self, address: ServerAddress, nick: str, password: str | None = None) -> None:
         """Sign on as C{nick} at C{address}: over the open connection if it is there, else anew."""
-        self._wanted = _Credentials(nick, password)
+        self.sign_on_as(nick, password)
         if address == self.address and self._link is not None and self.hello is not None:
             self._sign_on()
             return
@@ -284,6 +284,10 @@ class ChatClient:
         )
         service.whenConnected(failAfterFailures=1).addErrback(self._cannot_connect, service)
         service.startService()
+
+    def sign_on_as(self, nick: str, password: str | None = None) -> None:
+        """Whom to sign on as, once connected."""
+        self._wanted = _Credentials(nick, password)
 
     def _cannot_connect(self, reason: Failure, service: ClientService) -> None:
         if service is self._service and not self._connected_before:
@@ -312,7 +316,7 @@ class ChatClient:
     def retry_delay(self, attempt: int) -> float:
         """The L{ClientService} retry policy: the terminal client's backoff, told to the user."""
         delay = self._backoff(attempt)
-        if self._connected_before and self._service is not None:
+        if self._connected_before and not self._stopping and self._final is None:
             self.state.note(f"Reconnecting in {delay:.1f} seconds.")
             self.view.status(f"Offline; reconnecting in {delay:.1f} seconds")
         return delay
@@ -511,13 +515,13 @@ class ChatClient:
         if self._final is not None:
             self.view.status(f"Offline: {self._final}")
             self.state.note(self._final, Kind.ERROR)
-            self._credentials = None
+            self._credentials = self._wanted = None
             self.view.sign_on_wanted(self._final)
             return
         why = (
             "the server closed the connection"
             if reason.check(ConnectionDone)
-            else reason.getErrorMessage()
+            else reason.getErrorMessage().rstrip(".")
         )
         self.state.note(f"Connection lost: {why}.")
         self.view.status(f"Connection lost: {why}")
