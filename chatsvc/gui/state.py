@@ -295,10 +295,10 @@ class ChatState:
 
     def history(self, conversation: Conversation, lines: Iterable[Mapping[str, Any]]) -> None:
         """Lines from the history: never unread, never mentions, and each one once."""
-        seen = {(e.time, e.nick, e.text) for e in conversation.entries if e.said}
+        seen = {_identity(e) for e in conversation.entries if e.said}
         for line in lines:
             entry = self.said(line, live=False)
-            if (entry.time, entry.nick, entry.text) not in seen:
+            if _identity(entry) not in seen:
                 self.add(conversation, entry, news=False)
 
     def said(self, event: Mapping[str, Any], *, live: bool = True) -> Entry:
@@ -473,6 +473,11 @@ class ChatState:
 
     def _on_error(self, event: Mapping[str, Any]) -> None:
         self.note(str(event.get("message") or event.get("code")), Kind.ERROR)
+
+
+def _identity(entry: Entry) -> tuple[float, str | None, str]:
+    """What tells lines apart: the history may keep a time with less precision than it was sent."""
+    return round(entry.time, 3), entry.nick, entry.text
 
 
 def describe(reply: Mapping[str, Any]) -> list[str]:

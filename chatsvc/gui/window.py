@@ -18,7 +18,7 @@ from __future__ import annotations
 import tkinter as tk
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from tkinter import filedialog, ttk
+from tkinter import filedialog, font, ttk
 
 from zope.interface import implementer
 
@@ -47,7 +47,7 @@ COLOURS: dict[str, dict[str, str]] = {
     Kind.INFO.value: {"foreground": "#1f4e8b"},
     Kind.ERROR.value: {"foreground": "#c0392b"},
     Kind.STATUS.value: {"foreground": "#a05a00"},
-    "mention": {"background": "#fff2a8", "font": "TkBoldFont"},
+    "mention": {"background": "#fff2a8"},
 }
 """The colours of the message pane: a tag for each kind of line, and one for mentions."""
 
@@ -100,7 +100,6 @@ class ConnectDialog:
         self.password.insert(0, remembered.password or "")
         for entry in (self.server, self.nick, self.password):
             entry.bind("<Return>", lambda _: self.submit())
-        self.top.transient(root)
 
     def show(self, message: str | None) -> None:
         self.message.configure(text=message or "")
@@ -182,6 +181,9 @@ class ChatWindow:
         scroll.pack(side="right", fill="y")
         for tag, style in COLOURS.items():
             self.pane.tag_configure(tag, **style)
+        self._bold = font.nametofont("TkFixedFont", root).copy()
+        self._bold.configure(weight="bold")
+        self.pane.tag_configure("mention", font=self._bold)
         panes.add(middle, weight=1)
 
         right = ttk.Frame(panes, padding=4)
