@@ -74,7 +74,10 @@ class LocalServer:
         Start it and say where it listens; L{chatsvc.service.startup.StartupError}
         (saying why) if it cannot start.
         """
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StartupError(f"{self.directory}: {e.strerror or e}") from None
         service = makeService(self.options(), self._reactor)
         assert isinstance(service, ChatService)
         try:
