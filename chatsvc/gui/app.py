@@ -14,7 +14,7 @@ import re
 import sys
 import tkinter as tk
 from collections.abc import Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from twisted.internet import tksupport
 from twisted.internet.defer import Deferred
@@ -25,10 +25,10 @@ from twisted.python import usage
 from chatsvc import __version__
 from chatsvc.chat.model import NAME_CHARS, NAME_MAX, is_valid_name
 from chatsvc.client.cli import PASSWORD_FILE_OPTION, password_option, trust_option
-from chatsvc.gui.client import ChatClient, ServerAddress
+from chatsvc.gui.client import ChatClient, NoClientView, ServerAddress
 from chatsvc.gui.local import LocalServer
 from chatsvc.gui.settings import Remembered, config_dir, data_dir
-from chatsvc.gui.state import PROGRAM, ChatState
+from chatsvc.gui.state import PROGRAM, ChatState, NoView
 from chatsvc.gui.window import ChatWindow, ConnectDialog
 from chatsvc.service.startup import StartupError
 
@@ -111,8 +111,10 @@ class DesktopApp:
         top: tk.Tk | tk.Toplevel,
         options: Options,
         environ: Mapping[str, str] = os.environ,
+        out: TextIO | None = None,
     ) -> None:
         self.options = options
+        self._out = out
         self.config = config_dir(environ)
         self.remembered = Remembered.load(self.config)
         self.state = ChatState()
@@ -126,6 +128,7 @@ class DesktopApp:
         self.dialog.hide()
         self.local = LocalServer(reactor, data_dir(environ)) if options["local"] else None
         self.done: Deferred[None] = Deferred()
+        self._stopped: Deferred[None] = Deferred()
         self._exiting = False
 
     def start(self) -> None:
@@ -139,6 +142,9 @@ class DesktopApp:
                 self.dialog.show(f"Cannot start the local server: {e}")
                 return
             self.window.show_local(ports.how_to_join())
+            if self._out is not None:  # for whoever started it from a terminal, too
+                self._out.write("".join(f"{PROGRAM}: {line}\n" for line in ports.how_to_join()))
+                self._out.flush()
             nick = nick or self.remembered.nick or login_nick(getpass.getuser())
             self.client.start(ports.address, nick)
         elif address is not None and nick is not None:
@@ -172,12 +178,30 @@ class DesktopApp:
         if self.local is not None:
             stopped.addBoth(lambda _: self.local.stop() if self.local is not None else None)
         stopped.addErrback(lambda f: _log.failure("while stopping", f))
+        stopped.addBoth(lambda _: self._unviewed())
+        stopped.addBoth(lambda _: self._stopped.callback(None))
         stopped.addBoth(lambda _: self.done.callback(None))
+
+    def _unviewed(self) -> None:
+        """The window goes: whatever comes late (a connection closing) is shown nowhere."""
+        self.state.view = NoView()
+        self.client.view = NoClientView()
+
+    def stop(self) -> Deferred[None]:
+        """As L{exit}, for the reactor's shutdown (Ctrl-C, SIGTERM): fires once all is stopped."""
+        self.exit()
+        waiting: Deferred[None] = Deferred()
+        if self._stopped.called:
+            waiting.callback(None)
+        else:
+            self._stopped.addBoth(lambda _: waiting.callback(None))
+        return waiting
 
 
 async def run(reactor: Any, root: tk.Tk, options: Options) -> None:
     tksupport.install(root)
-    app = DesktopApp(reactor, root, options)
+    app = DesktopApp(reactor, root, options, out=sys.stdout)
+    reactor.addSystemEventTrigger("before", "shutdown", app.stop)
     app.start()
     try:
         await app.done

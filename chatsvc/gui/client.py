@@ -506,11 +506,11 @@ class ChatClient:
         for waiting in pending.values():
             waiting.errback(RequestError("disconnected", "the connection was lost"))
         self.state.offline()
-        closed, self._closed = self._closed, None
-        if closed is not None:
-            closed.callback(None)
         if self._stopping:
             self.view.status("Offline")
+            closed, self._closed = self._closed, None
+            if closed is not None:
+                closed.callback(None)
             return
         if self._final is not None:
             self.view.status(f"Offline: {self._final}")

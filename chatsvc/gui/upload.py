@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, ensureDeferred
-from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, FileBodyProducer, readBody
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.python.failure import Failure
+from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, FileBodyProducer, ResponseDone
 from twisted.web.http_headers import Headers
+from twisted.web.iweb import IResponse
 
 if TYPE_CHECKING:
     from twisted.internet._sslverify import IOpenSSLTrustRoot
@@ -43,9 +46,9 @@ async def _upload(
             b"POST",
             url.encode(),
             Headers({"Authorization": [f"Bearer {token}"], "Content-Type": [kind]}),
-            FileBodyProducer(file, reactor),
+            FileBodyProducer(file),
         )
-        body = await readBody(response)
+        body = await _body(response)
     try:
         answer = json.loads(body)
     except ValueError:
@@ -55,3 +58,29 @@ async def _upload(
     if response.code != 201:
         raise UploadError(str(answer.get("message") or answer.get("error")))
     return answer
+
+
+class _Body(Protocol):
+    """
+    A response's body, whole. (L{twisted.web.client.readBody} warns when the
+    body came with the headers, as the server's short answers do.)
+    """
+
+    def __init__(self) -> None:
+        self.done: Deferred[bytes] = Deferred()
+        self._data: list[bytes] = []
+
+    def dataReceived(self, data: bytes) -> None:
+        self._data.append(data)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if reason.check(ResponseDone):
+            self.done.callback(b"".join(self._data))
+        else:
+            self.done.errback(reason)
+
+
+def _body(response: IResponse) -> Deferred[bytes]:
+    body = _Body()
+    response.deliverBody(body)
+    return body.done

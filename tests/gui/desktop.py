@@ -198,10 +198,12 @@ def screenshot(window: tk.Misc, display: str, path: Path) -> None:
 
 
 class NcUser(ProcessProtocol):
-    """A line-protocol user: C{nc} itself, on the reactor."""
+    """A line-protocol user: C{nc} itself, on the reactor (or any process whose lines are read)."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        self.errors = b""
+        self.status: int | None = None
         self._buffer = b""
         self.ended: Deferred[None] = Deferred()
 
@@ -219,7 +221,11 @@ class NcUser(ProcessProtocol):
         *lines, self._buffer = (self._buffer + data).split(b"\n")
         self.lines += [line.decode("utf-8", "replace").rstrip("\r") for line in lines]
 
+    def errReceived(self, data: bytes) -> None:
+        self.errors += data
+
     def processEnded(self, reason: Failure) -> None:
+        self.status = getattr(reason.value, "exitCode", None)
         self.ended.callback(None)
 
     def say(self, line: str) -> None:

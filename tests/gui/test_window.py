@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import pytest_twisted
 
 from chatsvc.accounts import hash_password
@@ -293,3 +294,59 @@ async def test_a_refused_certificate_is_said_in_words(
         f"https://localhost:{web_port}/",
     )
     await signed_on(bob, "bob")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_mention_while_the_window_is_not_focused_rings_and_shows_in_the_title(
+    services: Services, desktops: Desktops, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line_port, web_port = ports(start_server(services, tmp_path))
+    alice = desktops.start(tmp_path / "alice", "--nick", "alice", f"127.0.0.1:{web_port}")
+    await signed_on(alice, "alice")
+    rings: list[None] = []
+    monkeypatch.setattr(alice.window.root, "bell", lambda: rings.append(None))
+    carol = await NcUser.sign_on(line_port, "carol")
+    alice.state.focus(False)  # another application has the focus
+    carol.say("nobody in particular")
+    await until(lambda: sees(alice, "<carol> nobody in particular"), "carol's line")
+    assert (
+        rings == []
+        and alice.window.root.title() == "alice \N{EM DASH} #lobby \N{EM DASH} chatsvc-gui"
+    )
+    carol.say("alice, you there?")
+    await until(lambda: rings, "the bell")
+    assert alice.window.root.title() == "(1) alice \N{EM DASH} #lobby \N{EM DASH} chatsvc-gui"
+    carol.say("/msg alice psst")
+    await until(lambda: len(rings) == 2, "the bell again, for a private message")
+    assert alice.window.root.title().startswith("(2) alice")
+    alice.window.entry.focus_force()  # back to the window
+    await until(lambda: alice.state.focused, "the focus back")
+    assert alice.window.root.title().startswith("(1) alice")  # the lobby is read; bob's talk not
+    await carol.quit()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_file_attached_is_shared_in_the_room(
+    services: Services, desktops: Desktops, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line_port, web_port = ports(start_server(services, tmp_path, "--max-upload", "1000"))
+    alice = desktops.start(tmp_path / "alice", "--nick", "alice", f"127.0.0.1:{web_port}")
+    await signed_on(alice, "alice")
+    carol = await NcUser.sign_on(line_port, "carol")
+    notes = tmp_path / "release notes.txt"
+    notes.write_text("all green\n")
+    chosen: list[str] = [str(notes)]
+    monkeypatch.setattr("chatsvc.gui.window.filedialog.askopenfilename", lambda **_: chosen.pop(0))
+    alice.window.attach_button.invoke()
+    told = await carol.expect("<alice> shared release notes.txt (10 bytes): http://127.0.0.1:")
+    assert told.endswith("/release%20notes.txt")
+    await until(lambda: sees(alice, "<alice> shared release notes.txt (10 bytes)"), "the share")
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * 2000)
+    chosen.append(str(big))
+    alice.window.attach_button.invoke()
+    await until(lambda: sees(alice, "Cannot share big.bin: "), "the refusal")
+    assert "1000" in pane_lines(alice)[-1]
+    chosen.append("")  # the dialog cancelled: nothing happens
+    alice.window.attach_button.invoke()
+    await carol.quit()
