@@ -260,6 +260,7 @@ class ChatClient:
         self._stopping = False
         self._final: str | None = None
         self._closed: Deferred[None] | None = None  # fires once the connection is gone, on stop
+        self._farewell = False  # the server said goodbye on this connection
 
     # Connecting
 
@@ -345,6 +346,7 @@ class ChatClient:
     def connected(self, link: ChatWebSocket) -> None:
         self._link = link
         self.hello = None
+        self._farewell = False
         if self._connected_before:
             self.state.note("Connected again.")
         self._connected_before = True
@@ -471,6 +473,7 @@ class ChatClient:
         self.state.apply(message)
 
     def _goodbye(self, message: Mapping[str, Any]) -> None:
+        self._farewell = True  # what follows is the server closing, however it does
         reason = str(message.get("reason"))
         words = str(message.get("message") or reason)
         if reason in FINAL:
@@ -520,9 +523,10 @@ class ChatClient:
             return
         why = (
             "the server closed the connection"
-            if reason.check(ConnectionDone)
+            if reason.check(ConnectionDone) or self._farewell
             else reason.getErrorMessage().rstrip(".")
         )
+        self._farewell = False
         self.state.note(f"Connection lost: {why}.")
         self.view.status(f"Connection lost: {why}")
         if self._credentials is not None:

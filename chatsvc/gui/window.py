@@ -77,7 +77,7 @@ class ConnectDialog:
         for row, (label, entry) in enumerate(
             (("Server", self.server), ("Nickname", self.nick), ("Password", self.password))
         ):
-            ttk.Label(frame, text=label).grid(row=row, column=0, sticky="w", pady=2)
+            ttk.Label(frame, text=label).grid(row=row, column=0, sticky="w", pady=2, padx=(0, 8))
             entry.grid(row=row, column=1, sticky="ew", pady=2)
         ttk.Label(frame, text="(only for a registered nickname)", foreground="#707070").grid(
             row=3, column=1, sticky="w"

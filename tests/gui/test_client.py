@@ -393,7 +393,7 @@ def test_a_server_shutting_down_is_said_and_reconnected_to() -> None:
             "message": "The server is shutting down. Goodbye!",
         }
     )
-    h.lose()
+    h.lose(Failure(ConnectionLost()))  # after a goodbye, however it closes
     lobby = h.state.room("lobby")
     assert lobby is not None
     assert [e.text for e in lobby.entries[-2:]] == [

@@ -234,7 +234,7 @@ async def test_bad_input_in_the_dialog_is_said_there(desktops: Desktops, tmp_pat
 
 @pytest_twisted.ensureDeferred
 async def test_a_wrong_password_is_said_and_the_right_one_remembered_when_asked(
-    services: Services, desktops: Desktops, tmp_path: Path
+    services: Services, desktops: Desktops, tmp_path: Path, display: str
 ) -> None:
     passwords = tmp_path / "passwd"
     passwords.write_text(f"alice:{hash_password(b'secret')}\n")
@@ -252,6 +252,7 @@ async def test_a_wrong_password_is_said_and_the_right_one_remembered_when_asked(
     dialog.password.insert(0, "wrong")
     dialog.connect_button.invoke()
     await until(lambda: dialog.message.cget("text") == "Wrong password for alice.", "refused")
+    screenshot(dialog.top, display, shots(tmp_path) / "gui-connect.png")
     dialog.password.delete(0, "end")
     dialog.password.insert(0, "secret")
     dialog.remember_button.invoke()
