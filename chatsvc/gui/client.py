@@ -582,16 +582,11 @@ class ChatClient:
                 self.msg(conversation.name, text)
             else:
                 self.say(conversation, text)
-        elif command == "/join" and rest.strip():
+        elif command == "/join" and rest.split():
             self.join(rest.split()[0])
         elif command in ("/part", "/leave", "/close"):
-            target = rest.split()[0] if rest.split() else None
-            if target is None and conversation is not None and conversation.private:
-                self.state.remove(conversation.key)
-            elif target is not None or conversation is not None:
-                assert conversation is not None or target is not None
-                self.leave(target or conversation.name)  # type: ignore[union-attr]
-        elif command in ("/query",) and rest.strip():
+            self._leave_typed(rest.split()[0] if rest.split() else None, conversation)
+        elif command == "/query" and rest.split():
             self.open_private(rest.split()[0])
         elif command == "/msg" and len(rest.split(None, 1)) == 2:
             nick, said = rest.split(None, 1)
@@ -606,6 +601,15 @@ class ChatClient:
                 callbackArgs=(conversation,),
                 errbackArgs=(conversation,),
             )
+
+    def _leave_typed(self, target: str | None, conversation: Conversation | None) -> None:
+        """C{/part [ROOM]}: leave ROOM, or the room on view; in a private conversation, close it."""
+        if target is not None:
+            self.leave(target)
+        elif conversation is not None and conversation.private:
+            self.state.remove(conversation.key)
+        elif conversation is not None:
+            self.leave(conversation.name)
 
     def _commanded(self, reply: dict[str, Any], conversation: Conversation | None) -> None:
         message = reply.get("message")

@@ -445,3 +445,18 @@ def test_stopping_gives_up_waiting_after_a_while() -> None:
     assert not stopped.called
     h.clock.advance(0.2)
     assert stopped.called
+
+
+def test_part_closes_a_private_conversation_and_leaves_a_named_room() -> None:
+    h = Harness()
+    h.sign_on()
+    h.client.open_private("bob")
+    assert h.state.current == "private:bob"
+    sent = len(h.link.sent)
+    h.client.submit("/close")
+    assert h.state.get("private:bob") is None and len(h.link.sent) == sent
+    h.client.submit("/part #dev")
+    assert h.last() == {"type": "leave", "id": 3, "room": "dev"}
+    h.refuse("not-in-room", "you are not in dev")
+    lobby = h.state.room("lobby")
+    assert lobby is not None and lobby.entries[-1].text == "you are not in dev"
