@@ -423,7 +423,7 @@ class ChatClient:
             if fold(room.name) != lobby and fold(room.name) in self._rooms
         ]
         if lobby not in self._rooms and self.state.room(self.state.lobby) is None:
-            self.request("leave", room=self.state.lobby).addErrback(lambda _: None)
+            self.leave(self.state.lobby)  # we had left it; signing on puts us back
         for join in joins:
             join.addErrback(self._failed, None)
         held, self._held = self._held, []

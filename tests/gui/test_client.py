@@ -460,3 +460,28 @@ def test_part_closes_a_private_conversation_and_leaves_a_named_room() -> None:
     h.refuse("not-in-room", "you are not in dev")
     lobby = h.state.room("lobby")
     assert lobby is not None and lobby.entries[-1].text == "you are not in dev"
+
+
+def test_a_lobby_left_is_left_again_after_a_reconnection() -> None:
+    h = Harness()
+    h.sign_on(room("lobby", "alice"))
+    h.client.submit("/join dev")
+    h.reply(room=room("dev", "alice"))
+    h.client.submit("/part lobby")
+    h.reply(room="lobby")
+    assert [c.name for c in h.state] == ["dev"]
+    h.lose()
+    h.connect()
+    h.reply(version=1, lobby="lobby")
+    h.reply(nick="alice", account=None, upload_token="t")
+    join, leave = h.link.sent[-2:]
+    assert (join["type"], join["room"], leave["type"], leave["room"]) == (
+        "join",
+        "dev",
+        "leave",
+        "lobby",
+    )
+    h.receive({"type": "entered", "room": room("lobby", "alice")})  # signing on puts us there
+    h.receive({"type": "reply", "id": join["id"], "room": room("dev", "alice")})
+    h.receive({"type": "reply", "id": leave["id"], "room": "lobby"})
+    assert [c.name for c in h.state] == ["dev"]
