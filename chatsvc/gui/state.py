@@ -1,5 +1,5 @@
 """
-What the desktop client knows and shows, with no Tk and no networking: its
+What the desktop client knows and shows, with no Tk and no I/O: its
 conversations (the rooms it is in, and private conversations) with their
 lines, members, topics and unread counts; which one is on view; the title;
 nickname completion and the input's history. The events of the WebSocket

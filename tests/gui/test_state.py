@@ -6,6 +6,8 @@ input's history.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 from zope.interface import implementer
@@ -282,3 +284,14 @@ def test_up_and_down_bring_back_what_was_sent() -> None:
     assert history.forward() == "two"
     assert history.forward() == "half"  # what was being typed
     assert history.forward() is None
+
+
+def test_the_client_s_logic_needs_no_tk() -> None:
+    """The state and the client import without Tk: what they do is tested here, not in a window."""
+    code = (
+        "import sys, chatsvc.gui.state, chatsvc.gui.client, chatsvc.gui.local;"
+        "sys.exit('tkinter' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+    window = "import sys, chatsvc.gui.window; sys.exit('tkinter' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", window], check=False).returncode == 1
