@@ -41,6 +41,7 @@ from chatsvc.client.cli import describe_connect_error
 from chatsvc.client.session import NICK_VARIANTS, default_backoff, nick_variant
 from chatsvc.client.tls import describe_tls_failure, is_tls_failure, tls_endpoint
 from chatsvc.gui.state import ChatState, Conversation, Entry, Kind, describe, key_of
+from chatsvc.gui.upload import upload
 
 if TYPE_CHECKING:
     from twisted.internet._sslverify import IOpenSSLTrustRoot
@@ -88,7 +89,8 @@ class ServerAddress:
         text = text.strip()
         if not text:
             raise ValueError("give the server's address")
-        if "://" not in text:
+        bare = "://" not in text
+        if bare:
             text = f"http://{text}"
         parts = urlsplit(text)
         if parts.scheme not in ("http", "https", "ws", "wss"):
@@ -100,7 +102,7 @@ class ServerAddress:
         if not parts.hostname:
             raise ValueError(f"{text}: no host in it")
         secure = parts.scheme in ("https", "wss")
-        default = (443 if secure else 80) if parts.scheme in ("https", "wss") else DEFAULT_PORT
+        default = DEFAULT_PORT if bare else 443 if secure else 80
         path = parts.path.rstrip("/")
         return cls(
             parts.hostname,
@@ -545,16 +547,27 @@ class ChatClient:
         return waiting
 
     def _failed(self, reason: Failure, conversation: Conversation | None) -> None:
+        """A request refused: why, where it was made (a lost connection is told once, elsewhere)."""
         reason.trap(RequestError)
-        if reason.value.code == "disconnected":  # type: ignore[union-attr]
-            return
-        self._show(conversation, str(reason.value), Kind.ERROR)
+        error = reason.value
+        assert isinstance(error, RequestError)
+        if error.code != "disconnected":
+            self._show(conversation, error.message, Kind.ERROR)
 
-    def _show(self, conversation: Conversation | None, text: str, kind: Kind) -> None:
-        if conversation is not None and conversation.key in self.state.conversations:
-            self.state.add(conversation, Entry(kind, text, self._clock.seconds()))
-        else:
-            self.state.note(text, kind)
+    def _show(
+        self,
+        conversation: Conversation | None,
+        text: str,
+        kind: Kind,
+        *,
+        nick: str | None = None,
+        when: float | None = None,
+    ) -> None:
+        """A line of the client's own in C{conversation} if it is still there, else on view."""
+        if conversation is None or conversation.key not in self.state.conversations:
+            conversation = self.state.on_view or self.state.ensure(self.state.lobby)
+        stamp = when if when is not None else self._clock.seconds()
+        self.state.add(conversation, Entry(kind, text, stamp, nick))
 
     # What the user does
 
@@ -628,7 +641,8 @@ class ChatClient:
                 conversation, f"{len(lines)} found for {' '.join(reply['words'])}:", Kind.INFO
             )
             for line in lines:
-                self._show(conversation, self.state.said(line, live=False).render(), Kind.INFO)
+                found = self.state.said(line, live=False)
+                self._show(conversation, found.text, Kind.INFO, nick=found.nick, when=found.time)
         elif isinstance(reply.get("lines"), list):
             room = self.state.room(str(reply.get("room")))
             if room is not None:
@@ -691,8 +705,6 @@ class ChatClient:
 
     def upload(self, path: Path, conversation: Conversation | None = None) -> Deferred[None]:
         """Share the file at C{path} in a room (the one on view): an HTTP POST with our token."""
-        from chatsvc.gui.upload import upload
-
         room = conversation if conversation is not None else self.state.on_view
         if room is None or room.private or self.address is None or self.upload_token is None:
             self._show(room, "Files are shared in a room, once signed on.", Kind.ERROR)

@@ -105,6 +105,7 @@ class Harness:
         ("localhost", "ws://localhost:8081/ws", "http://localhost:8081/"),
         ("localhost:9000", "ws://localhost:9000/ws", "http://localhost:9000/"),
         ("http://127.0.0.1:8081/", "ws://127.0.0.1:8081/ws", "http://127.0.0.1:8081/"),
+        ("http://chat.example.org/", "ws://chat.example.org:80/ws", "http://chat.example.org:80/"),
         (
             "https://chat.example.org",
             "wss://chat.example.org:443/ws",
@@ -485,3 +486,19 @@ def test_a_lobby_left_is_left_again_after_a_reconnection() -> None:
     h.receive({"type": "reply", "id": join["id"], "room": room("dev", "alice")})
     h.receive({"type": "reply", "id": leave["id"], "room": "lobby"})
     assert [c.name for c in h.state] == ["dev"]
+
+
+def test_what_a_search_found_is_shown_with_who_said_it_and_when() -> None:
+    h = Harness()
+    h.sign_on()
+    h.client.submit("/search green build")
+    assert h.last() == {"type": "command", "id": 3, "line": "/search green build", "room": "lobby"}
+    found = {"type": "message", "room": "lobby", "nick": "bob", "text": "the build is green"}
+    h.reply(room="lobby", words=["green", "build"], lines=[{**found, "time": 0.0}])
+    lobby = h.state.room("lobby")
+    assert lobby is not None
+    assert [e.render() for e in lobby.entries[-2:]] == [
+        "[13:45] *** 1 found for green build:",
+        "[13:45] <bob> the build is green",
+    ]
+    assert not lobby.entries[-1].said  # not a line of the room's log: "missed since" ignores it
