@@ -18,6 +18,7 @@ test-case-name: tests.gui.test_client
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,9 @@ QUIT_TIMEOUT = 3.0
 
 MISSED_MOST = 500
 """Lines of a room fetched after a reconnection: what was said while away (the most a page has)."""
+
+_UPGRADE_FAILED = re.compile(r"upgrade failed \[(?P<code>\d+)\]: ?(?P<phrase>.*)")
+"""How autobahn says the server answered the upgrade with an HTTP error (403, 503)."""
 
 _log = Logger()
 
@@ -205,7 +209,8 @@ class ChatWebSocket(WebSocketClientProtocol):
         if self._opened:
             self.factory.client.disconnected(self, lost)
         else:
-            self.factory.client.connection_failed(lost, reason)
+            # autobahn's own words for a handshake that failed, if that is what happened.
+            self.factory.client.connection_failed(lost, getattr(self, "wasNotCleanReason", None))
 
 
 class ChatWebSocketFactory(WebSocketClientFactory):
@@ -485,14 +490,21 @@ class ChatClient:
             self._stop_service()
         self.state.note(words, Kind.INFO)
 
-    def connection_failed(self, reason: Failure, words: str | None) -> None:
-        """A connection ended before its WebSocket opened: refused, or its TLS failed."""
+    def connection_failed(self, reason: Failure, refusal: str | None) -> None:
+        """
+        A connection ended before its WebSocket opened: its TLS failed, or the
+        server refused the upgrade (C{refusal}: why the handshake failed).
+        """
+        upgrade = _UPGRADE_FAILED.search(refusal or "")
         if is_tls_failure(reason):
             why = describe_tls_failure(reason.value) if reason.value else "TLS failed"
-        elif reason.check(ConnectionDone) and words:
-            why = words
+        elif upgrade is not None:
+            phrase = upgrade["phrase"].strip()
+            why = f"the server refused: {phrase or 'no reason given'} (HTTP {upgrade['code']})"
+        elif refusal:
+            why = refusal
         else:
-            why = "not a chatsvc WebSocket" if reason.check(ConnectionDone) else str(reason.value)
+            why = reason.getErrorMessage().rstrip(".")
         if not self._connected_before:
             self._given_up(f"Cannot connect to {self._where}: {why}")
         elif is_tls_failure(reason):

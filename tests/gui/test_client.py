@@ -416,14 +416,13 @@ def test_a_first_connection_that_fails_its_tls_says_why_in_words() -> None:
     ]
 
 
-def test_a_refused_upgrade_says_the_server_s_words() -> None:
+def test_a_refused_upgrade_says_the_server_s_answer() -> None:
     h = Harness()
     h.client.connection_failed(
-        Failure(ConnectionDone()), "WebSocket connection upgrade failed (403 - Forbidden)"
+        Failure(ConnectionDone()), "WebSocket connection upgrade failed [403]: Forbidden"
     )
     assert h.view.asked == [
-        "Cannot connect to http://127.0.0.1:8081/: "
-        "WebSocket connection upgrade failed (403 - Forbidden)"
+        "Cannot connect to http://127.0.0.1:8081/: the server refused: Forbidden (HTTP 403)"
     ]
 
 

@@ -351,3 +351,18 @@ async def test_a_file_attached_is_shared_in_the_room(
     chosen.append("")  # the dialog cancelled: nothing happens
     alice.window.attach_button.invoke()
     await carol.quit()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_full_server_is_said_in_words(
+    services: Services, desktops: Desktops, tmp_path: Path
+) -> None:
+    line_port, web_port = ports(start_server(services, tmp_path, "--max-clients", "1"))
+    carol = await NcUser.sign_on(line_port, "carol")
+    alice = desktops.start(tmp_path / "alice", "--nick", "alice", f"127.0.0.1:{web_port}")
+    await until(lambda: alice.dialog.message.cget("text"), "a refusal in the dialog")
+    assert alice.dialog.message.cget("text") == (
+        f"Cannot connect to http://127.0.0.1:{web_port}/: "
+        "the server refused: the server is full; try again later (HTTP 503)"
+    )
+    await carol.quit()
