@@ -27,11 +27,14 @@ PROGRAMS: dict[str, str] = {
     "chromedriver": "chromium-driver",  # which Selenium drives
     "nc": "netcat-openbsd",  # a line-protocol user beside the browsers
     "tmux": "tmux",  # the terminal client in a real terminal emulator
+    "Xvfb": "xvfb",  # the X server the desktop client's window runs on in its tests
 }
 
 FILES: dict[str, str] = {
     # a file some test builds with: the Debian package it is in
     "/usr/include/openssl/sha.h": "libssl-dev",  # the load generator's WebSocket handshake
+    # the emoji of the desktop client's window, in its tests and screenshots
+    "/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf": "fonts-symbola",
 }
 
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/sbin"])

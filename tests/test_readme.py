@@ -8,6 +8,7 @@ from typing import Any
 
 from chatsvc.chat.commands import COMMANDS
 from chatsvc.client import cli as client
+from chatsvc.gui import app as gui
 from chatsvc.service.tap import DEFAULT_ENDPOINT, Options
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,3 +102,12 @@ def test_the_options_table_is_twistd_chat_help() -> None:
             assert readme_default == default, name
         assert bounds(meaning) == bounds(doc), name
     assert "--help" in str(options)
+
+
+def test_every_desktop_client_option_is_documented() -> None:
+    options: list[Any] = [*gui.Options.optParameters, *gui.Options.optFlags]
+    section = README.split("\n## The desktop client\n")[1].split("\n## ")[0]
+    for long, short, *_ in options:
+        assert f"`--{long}" in section, long
+        if short:
+            assert f"`-{short}`" in section, short

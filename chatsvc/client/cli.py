@@ -55,6 +55,15 @@ if TYPE_CHECKING:
 
 # The command
 
+PASSWORD_FILE_OPTION = [
+    "password-file",
+    None,
+    None,
+    "Read the password of a registered nickname from the first line of this file "
+    f"(or set {PASSWORD_VARIABLE}).",
+]
+"""The option of L{password_option}, for the desktop client too."""
+
 
 class Options(usage.Options):
     """
@@ -92,13 +101,7 @@ class Options(usage.Options):
             None,
             "With --tls: trust the CA certificates in this PEM file instead of the system's.",
         ],
-        [
-            "password-file",
-            None,
-            None,
-            "Read the password of a registered nickname from the first line of this file "
-            f"(or set {PASSWORD_VARIABLE}).",
-        ],
+        PASSWORD_FILE_OPTION,
     ]
     optFlags = [
         [
@@ -143,12 +146,12 @@ class Options(usage.Options):
             self["address"] = (host, port)
             self["endpoint"] = f"tls:{quoteStringArgument(host)}:{port}"
             if self["ca"] is not None:
-                self["trust"] = _trust(self["ca"])
+                self["trust"] = trust_option(self["ca"])
         elif self["ca"] is not None:
             raise usage.UsageError("--ca goes with --tls")
         else:
             self["endpoint"] = tcp_endpoint(self["host"] or DEFAULT_HOST, self["port"])
-        self["password"] = _password(self["password-file"], os.environ)
+        self["password"] = password_option(self["password-file"], os.environ)
         try:
             client_endpoint(reactor, self)
         except (ValueError, KeyError, TypeError) as e:
@@ -177,7 +180,8 @@ def tcp_endpoint(host: str, port: str | None) -> str:
     return f"tcp:{quoteStringArgument(host)}:{port_number(port, DEFAULT_PORT)}"
 
 
-def _trust(path: str) -> IOpenSSLTrustRoot:
+def trust_option(path: str) -> IOpenSSLTrustRoot:
+    """The CA certificates of C{--ca PATH}; L{usage.UsageError}, saying why, if unreadable."""
     try:
         return load_trust_root(path)
     except OSError as e:
@@ -186,7 +190,7 @@ def _trust(path: str) -> IOpenSSLTrustRoot:
         raise usage.UsageError(f"--ca {path}: {e}") from None
 
 
-def _password(path: str | None, environ: Mapping[str, str]) -> bytes | None:
+def password_option(path: str | None, environ: Mapping[str, str]) -> bytes | None:
     """The password from C{--password-file}'s first line, or from L{PASSWORD_VARIABLE}."""
     if path is None:
         password = environ.get(PASSWORD_VARIABLE, "").encode() or None

@@ -1,0 +1,569 @@
+"""
+What the desktop client knows and shows, with no Tk and no I/O: its
+conversations (the rooms it is in, and private conversations) with their
+lines, members, topics and unread counts; which one is on view; the title;
+nickname completion and the input's history. The events of the WebSocket
+protocol (docs/websocket.md) come in as the JSON objects they are; a view
+(L{IChatView}) is told what changed, and redraws only that.
+
+test-case-name: tests.gui.test_state
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import attrs
+from zope.interface import Interface, implementer
+
+from chatsvc.chat.model import LOBBY, fold
+from chatsvc.client.session import mentions
+
+PROGRAM = "chatsvc-gui"
+
+LOG_LIMIT = 2000
+"""Lines kept for each conversation: older ones go (the history has them)."""
+
+SMILE = "\N{SLIGHTLY SMILING FACE}"
+FROWN = "\N{SLIGHTLY FROWNING FACE}"
+PALETTE = (
+    "\N{GRINNING FACE}",
+    "\N{FACE WITH TEARS OF JOY}",
+    "\N{WINKING FACE}",
+    "\N{SMILING FACE WITH HEART-SHAPED EYES}",
+    "\N{THINKING FACE}",
+    "\N{CRYING FACE}",
+    "\N{THUMBS UP SIGN}",
+    "\N{CLAPPING HANDS SIGN}",
+    "\N{PARTY POPPER}",
+    "\N{HOT BEVERAGE}",
+    "\N{HEAVY BLACK HEART}",
+    "\N{WHITE HEAVY CHECK MARK}",
+)
+"""The emoji of the palette, after the smile and the frown (the web client's, in part)."""
+
+
+class Kind(enum.Enum):
+    """What a line of a conversation is; the view colours each kind (its value is the tag)."""
+
+    MESSAGE = "message"
+    ACTION = "action"
+    NOTICE = "notice"  # a message sent as a notice
+    PRIVATE = "private"  # a line of a private conversation
+    EVENT = "event"  # joins, leaves, nickname changes, topics, kicks
+    INFO = "info"  # what a command answered: rooms, members, help
+    ERROR = "error"
+    STATUS = "status"  # what the client itself says: connection lost, back
+
+
+@attrs.frozen
+class Entry:
+    """One line of a conversation, as shown: C{text} after the time and C{nick}."""
+
+    kind: Kind
+    text: str
+    time: float
+    nick: str | None = None
+    mention: bool = False
+    own: bool = False
+    said: bool = False  # a message or action, live or from history: what "missed since" counts from
+
+    def render(self) -> str:
+        """The line as the message pane shows it, its time in local time."""
+        stamp = time.strftime("%H:%M", time.localtime(self.time))
+        if self.kind is Kind.ACTION:
+            return f"[{stamp}] * {self.nick} {self.text}"
+        if self.kind is Kind.NOTICE:
+            return f"[{stamp}] -{self.nick}- {self.text}"
+        if self.nick is not None:
+            return f"[{stamp}] <{self.nick}> {self.text}"
+        if self.kind is Kind.STATUS:
+            return f"[{stamp}] -!- {self.text}"
+        return f"[{stamp}] *** {self.text}"
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The view's tags for the line: its kind, and C{mention} if it names us."""
+        return (self.kind.value, "mention") if self.mention else (self.kind.value,)
+
+
+@attrs.frozen
+class Member:
+    nick: str
+    operator: bool = False
+    away: str | None = None
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Member:
+        return cls(str(data["nick"]), bool(data.get("operator")), data.get("away"))
+
+    @property
+    def label(self) -> str:
+        """As the member list shows it: C{@} for an operator, and why away."""
+        shown = f"@{self.nick}" if self.operator else self.nick
+        return f"{shown} (away: {self.away})" if self.away else shown
+
+
+@attrs.define(eq=False)
+class Conversation:
+    """A room we are in, or a private conversation with one user."""
+
+    name: str
+    private: bool = False
+    entries: list[Entry] = attrs.Factory(list)
+    unread: int = 0
+    mentions: int = 0  # unread lines that name us, and unread private lines
+    members: dict[str, Member] = attrs.Factory(dict)  # by folded nickname
+    count: int = 0
+    topic: str | None = None
+    joined: bool = False
+
+    @property
+    def key(self) -> str:
+        return key_of(self.name, private=self.private)
+
+    @property
+    def label(self) -> str:
+        """As the room list shows it: C{#room} or the nickname, and the unread count."""
+        shown = self.name if self.private else f"#{self.name}"
+        if not self.joined and not self.private:
+            shown += " (offline)"
+        if self.unread:
+            shown += f" [{self.unread}{'!' if self.mentions else ''}]"
+        return shown
+
+    def last_said(self) -> float | None:
+        """When the latest message or action we have of it was said."""
+        return next((e.time for e in reversed(self.entries) if e.said), None)
+
+    def sorted_members(self) -> list[Member]:
+        """Operators first, then the others, each without regard to case."""
+        return sorted(self.members.values(), key=lambda m: (not m.operator, fold(m.nick)))
+
+
+def key_of(name: str, *, private: bool = False) -> str:
+    return f"{'private' if private else 'room'}:{fold(name)}"
+
+
+class IChatView(Interface):
+    """What shows L{ChatState}: told of each change, it redraws that part alone."""
+
+    def entry_added(conversation: Conversation, entry: Entry) -> None:
+        """A line was added to C{conversation} (shown at once if it is on view)."""
+
+    def conversations_changed() -> None:
+        """The room list changed: a conversation came or went, or its unread count changed."""
+
+    def conversation_changed(conversation: Conversation) -> None:
+        """The members or the topic of C{conversation} changed."""
+
+    def selected(conversation: Conversation | None) -> None:
+        """Another conversation is on view (or none): show its lines, members and topic."""
+
+    def title_changed(title: str) -> None:
+        """The window's title is now C{title}."""
+
+    def alert() -> None:
+        """A mention or a private message came while the window is not focused: ring the bell."""
+
+
+@implementer(IChatView)
+class NoView:
+    """A view that shows nothing: for a state nobody looks at yet."""
+
+    def entry_added(self, conversation: Conversation, entry: Entry) -> None:
+        pass
+
+    def conversations_changed(self) -> None:
+        pass
+
+    def conversation_changed(self, conversation: Conversation) -> None:
+        pass
+
+    def selected(self, conversation: Conversation | None) -> None:
+        pass
+
+    def title_changed(self, title: str) -> None:
+        pass
+
+    def alert(self) -> None:
+        pass
+
+
+class ChatState:
+    """
+    The conversations and which one is on view; the server's events applied
+    to them (L{apply}). A line in a conversation not on view, or while the
+    window is not focused, counts as unread; a line that names us, or a
+    private one, also counts as a mention, and rings (L{IChatView.alert})
+    while the window is not focused.
+    """
+
+    def __init__(self, view: IChatView | None = None, *, clock: Any = time) -> None:
+        self.view: IChatView = view if view is not None else NoView()
+        self.nick: str | None = None
+        self.lobby = LOBBY
+        self.conversations: dict[str, Conversation] = {}
+        self.current: str | None = None
+        self.focused = True
+        self._clock = clock
+        self._title = ""
+
+    # Conversations
+
+    def __iter__(self) -> Iterator[Conversation]:
+        return iter(self.conversations.values())
+
+    def get(self, key: str | None) -> Conversation | None:
+        return None if key is None else self.conversations.get(key)
+
+    @property
+    def on_view(self) -> Conversation | None:
+        return self.get(self.current)
+
+    def room(self, name: str) -> Conversation | None:
+        return self.conversations.get(key_of(name))
+
+    def rooms(self) -> list[Conversation]:
+        return [c for c in self if not c.private]
+
+    def ensure(self, name: str, *, private: bool = False) -> Conversation:
+        conversation = self.conversations.get(key_of(name, private=private))
+        if conversation is None:
+            conversation = Conversation(name, private=private, joined=private)
+            self.conversations[conversation.key] = conversation
+            self.view.conversations_changed()
+            if self.current is None:
+                self.select(conversation.key)
+        return conversation
+
+    def remove(self, key: str) -> None:
+        if self.conversations.pop(key, None) is None:
+            return
+        if self.current == key:
+            self.current = None
+            self.select(next(iter(self.conversations), None))
+        self.view.conversations_changed()
+        self._retitle()
+
+    def select(self, key: str | None) -> None:
+        """Put C{key}'s conversation on view: its lines are read now."""
+        if key is not None and key not in self.conversations:
+            return
+        self.current = key
+        conversation = self.on_view
+        if conversation is not None:
+            conversation.unread = conversation.mentions = 0
+        self.view.selected(conversation)
+        self.view.conversations_changed()
+        self._retitle()
+
+    def focus(self, focused: bool) -> None:
+        """The window got or lost the focus; back, the conversation on view is read."""
+        self.focused = focused
+        if focused:
+            self.select(self.current)
+
+    def add(self, conversation: Conversation, entry: Entry, *, news: bool = True) -> None:
+        """
+        A line for C{conversation}; unless it is on view in the focused window,
+        a line said there (C{news}: not one from the history) is unread.
+        """
+        conversation.entries.append(entry)
+        del conversation.entries[:-LOG_LIMIT]
+        seen = self.focused and conversation.key == self.current
+        said = entry.said or entry.kind is Kind.PRIVATE or entry.kind is Kind.NOTICE
+        if news and said and not entry.own and not seen:
+            conversation.unread += 1
+            important = entry.mention or conversation.private
+            conversation.mentions += important
+            if important and not self.focused:
+                self.view.alert()
+            self.view.conversations_changed()
+            self._retitle()
+        self.view.entry_added(conversation, entry)
+
+    def note(self, text: str, kind: Kind = Kind.STATUS) -> None:
+        """Something the client says (or a reply it shows), in the conversation on view."""
+        conversation = self.on_view
+        if conversation is None:
+            conversation = self.ensure(self.lobby)
+        self.add(conversation, Entry(kind, text, self._clock.time()))
+
+    def history(self, conversation: Conversation, lines: Iterable[Mapping[str, Any]]) -> None:
+        """Lines from the history: never unread, never mentions, and each one once."""
+        seen = {_identity(e) for e in conversation.entries if e.said}
+        for line in lines:
+            entry = self.said(line, live=False)
+            if _identity(entry) not in seen:
+                self.add(conversation, entry, news=False)
+
+    def said(self, event: Mapping[str, Any], *, live: bool = True) -> Entry:
+        """The entry of a C{message} or C{action} (an event, a reply, a line of history)."""
+        nick = str(event["nick"])
+        text = str(event["text"])
+        own = self.nick is not None and fold(nick) == fold(self.nick)
+        kind = (
+            Kind.ACTION
+            if event.get("type") == "action"
+            else Kind.NOTICE
+            if event.get("notice")
+            else Kind.MESSAGE
+        )
+        mention = live and not own and self.nick is not None and mentions(text, self.nick)
+        stamp = event.get("time")
+        when = float(stamp) if isinstance(stamp, int | float) else self._clock.time()
+        return Entry(kind, text, when, nick, mention, own, said=True)
+
+    def entered(self, data: Mapping[str, Any]) -> Conversation:
+        """We are in the room of C{data} (the protocol's room object): its members and topic."""
+        room = self.ensure(str(data["name"]))
+        room.name = str(data["name"])
+        room.joined = True
+        room.count = int(data.get("count") or 0)
+        room.members = {
+            fold(m.nick): m for m in (Member.from_wire(d) for d in data.get("members") or [])
+        }
+        topic = data.get("topic")
+        room.topic = str(topic["text"]) if isinstance(topic, Mapping) else None
+        self.view.conversation_changed(room)
+        self.view.conversations_changed()
+        return room
+
+    def offline(self) -> None:
+        """The connection is gone: no room is joined until we are back in it."""
+        for room in self.rooms():
+            room.joined = False
+        self.view.conversations_changed()
+
+    def title(self) -> str:
+        who = f"{self.nick} \N{EM DASH} " if self.nick else ""
+        where = self.on_view
+        place = (
+            f"{where.label if where.private else '#' + where.name} \N{EM DASH} " if where else ""
+        )
+        waiting = sum(c.mentions for c in self)
+        return f"{f'({waiting}) ' if waiting else ''}{who}{place}{PROGRAM}"
+
+    def _retitle(self) -> None:
+        title = self.title()
+        if title != self._title:
+            self._title = title
+            self.view.title_changed(title)
+
+    # The server's events
+
+    def apply(self, event: Mapping[str, Any]) -> None:
+        """A server event, as the protocol has it; those of types unknown are ignored."""
+        handler = getattr(self, f"_on_{str(event.get('type')).replace('-', '_')}", None)
+        if handler is not None:
+            handler(event)
+
+    def _event(self, conversation: Conversation, text: str) -> None:
+        self.add(conversation, Entry(Kind.EVENT, text, self._clock.time()))
+
+    def _on_entered(self, event: Mapping[str, Any]) -> None:
+        self.entered(event["room"])
+
+    def _on_history(self, event: Mapping[str, Any]) -> None:
+        room = self.room(str(event["room"]))
+        if room is not None:
+            self.history(room, event.get("lines") or [])
+
+    def _on_message(self, event: Mapping[str, Any]) -> None:
+        room = self.room(str(event["room"]))
+        if room is not None:
+            self.add(room, self.said(event))
+
+    _on_action = _on_message
+
+    def _on_private(self, event: Mapping[str, Any]) -> None:
+        self.private(event)
+
+    def private(self, event: Mapping[str, Any]) -> Conversation:
+        """A private message, to us or (the reply to C{msg}) from us: in its conversation."""
+        sender, recipient = str(event["from"]), str(event["to"])
+        own = self.nick is not None and fold(sender) == fold(self.nick)
+        conversation = self.ensure(recipient if own else sender, private=True)
+        kind = Kind.NOTICE if event.get("notice") else Kind.PRIVATE
+        stamp = event.get("time")
+        when = float(stamp) if isinstance(stamp, int | float) else self._clock.time()
+        self.add(conversation, Entry(kind, str(event["text"]), when, sender, own=own))
+        return conversation
+
+    def _on_joined(self, event: Mapping[str, Any]) -> None:
+        room = self.room(str(event["room"]))
+        if room is None:
+            return
+        member = Member.from_wire(event["member"])
+        room.members[fold(member.nick)] = member
+        room.count += 1
+        self._event(room, f"{member.nick} joined #{room.name}")
+        self.view.conversation_changed(room)
+
+    def _on_left(self, event: Mapping[str, Any]) -> None:
+        room = self.room(str(event["room"]))
+        if room is None:
+            return
+        nick = str(event["nick"])
+        room.members.pop(fold(nick), None)
+        room.count = max(0, room.count - 1)
+        reason = event.get("reason")
+        said = f" ({reason})" if reason else ""
+        done = "quit" if event.get("signed_off") else f"left #{room.name}"
+        self._event(room, f"{nick} {done}{said}")
+        self.view.conversation_changed(room)
+
+    def _on_nick(self, event: Mapping[str, Any]) -> None:
+        old, new = str(event["old"]), str(event["new"])
+        if self.nick is not None and fold(old) == fold(self.nick):
+            self.nick = new
+            self._retitle()
+        for room in self.rooms():
+            member = room.members.pop(fold(old), None)
+            if member is not None:
+                room.members[fold(new)] = attrs.evolve(member, nick=new)
+                self._event(room, f"{old} is now known as {new}")
+                self.view.conversation_changed(room)
+        talk = self.conversations.pop(key_of(old, private=True), None)
+        if talk is not None:
+            talk.name = new
+            self.conversations[talk.key] = talk
+            if self.current == key_of(old, private=True):
+                self.current = talk.key
+            self._event(talk, f"{old} is now known as {new}")
+            self.view.conversations_changed()
+
+    def _on_topic(self, event: Mapping[str, Any]) -> None:
+        room = self.room(str(event["room"]))
+        if room is None:
+            return
+        text = event.get("text")
+        room.topic = str(text) if text else None
+        said = f"set the topic: {text}" if text else "cleared the topic"
+        self._event(room, f"{event.get('nick')} {said}")
+        self.view.conversation_changed(room)
+
+    def _on_kicked(self, event: Mapping[str, Any]) -> None:
+        nick = str(event["nick"])
+        reason = event.get("reason")
+        said = f" ({reason})" if reason else ""
+        for room in self.rooms():
+            if fold(nick) in room.members or fold(room.name) == fold(str(event.get("room"))):
+                room.members.pop(fold(nick), None)
+                self._event(room, f"{nick} was kicked out by {event.get('by')}{said}")
+                self.view.conversation_changed(room)
+
+    def _on_operator(self, event: Mapping[str, Any]) -> None:
+        room = self.room(str(event["room"]))
+        nick = str(event["nick"])
+        member = room.members.get(fold(nick)) if room is not None else None
+        if room is None or member is None:
+            return
+        given = bool(event.get("given"))
+        room.members[fold(nick)] = attrs.evolve(member, operator=given)
+        self._event(room, f"{event.get('by')} {'made' if given else 'unmade'} {nick} an operator")
+        self.view.conversation_changed(room)
+
+    def _on_invited(self, event: Mapping[str, Any]) -> None:
+        self.note(f"{event.get('by')} invites you to #{event.get('room')}", Kind.INFO)
+
+    def _on_error(self, event: Mapping[str, Any]) -> None:
+        self.note(str(event.get("message") or event.get("code")), Kind.ERROR)
+
+
+def _identity(entry: Entry) -> tuple[float, str | None, str]:
+    """What tells lines apart: the history may keep a time with less precision than it was sent."""
+    return round(entry.time, 3), entry.nick, entry.text
+
+
+def describe(reply: Mapping[str, Any]) -> list[str]:
+    """What to show of a command's reply that is no line of a conversation (C{/rooms}, C{/who})."""
+    if isinstance(reply.get("rooms"), list):
+        rooms = reply["rooms"]
+        listed = ", ".join(f"#{r['name']} ({r['count']})" for r in rooms)
+        return [f"{len(rooms)} room{'s' if len(rooms) != 1 else ''}: {listed}"]
+    if isinstance(reply.get("members"), list):
+        names = ", ".join(Member.from_wire(m).label for m in reply["members"])
+        return [f"In #{reply.get('room')}: {names}"]
+    if isinstance(reply.get("commands"), list):
+        return [f"{c['usage']}: {c['summary']}" for c in reply["commands"]]
+    if "topic" in reply and isinstance(reply.get("room"), str):
+        topic = reply["topic"]
+        if isinstance(topic, Mapping):
+            return [f"Topic of #{reply['room']}: {topic['text']} (set by {topic.get('set_by')})"]
+        return [f"#{reply['room']} has no topic"]
+    if "away" in reply and "message" not in reply:
+        away = reply["away"]
+        return [f"You are away: {away}" if away else "You are back"]
+    return []
+
+
+def complete(text: str, cursor: int, names: Iterable[str]) -> tuple[str, int] | None:
+    """
+    Nickname completion (Tab): the word before C{cursor} completed to the one
+    of C{names} it begins, or to what all those it begins share; at the start
+    of the line, with C{": "} after a whole nickname. L{None} if none fits.
+    """
+    start = cursor
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    word = text[start:cursor]
+    if not word:
+        return None
+    found = sorted({n for n in names if fold(n).startswith(fold(word))}, key=fold)
+    if not found:
+        return None
+    if len(found) == 1:
+        done = found[0] + (": " if start == 0 else " ")
+    else:
+        done = found[0][: _shared(fold(n) for n in found)]
+        if len(done) <= len(word):
+            return None
+    return text[:start] + done + text[cursor:], start + len(done)
+
+
+def _shared(words: Iterable[str]) -> int:
+    first, *rest = list(words)
+    length = len(first)
+    for other in rest:
+        length = min(length, len(other))
+        while first[:length] != other[:length]:
+            length -= 1
+    return length
+
+
+class InputHistory:
+    """What was sent from the input, for Up and Down to bring back; what was being typed is kept."""
+
+    def __init__(self, limit: int = 500) -> None:
+        self._lines: list[str] = []
+        self._limit = limit
+        self._at = 0
+        self._typing = ""
+
+    def sent(self, line: str) -> None:
+        if line and (not self._lines or self._lines[-1] != line):
+            self._lines.append(line)
+            del self._lines[: -self._limit]
+        self._at = len(self._lines)
+        self._typing = ""
+
+    def back(self, typing: str) -> str | None:
+        """The line before (Up), or L{None} at the oldest."""
+        if self._at == 0:
+            return None
+        if self._at == len(self._lines):
+            self._typing = typing
+        self._at -= 1
+        return self._lines[self._at]
+
+    def forward(self) -> str | None:
+        """The line after (Down); past the newest, what was being typed; L{None} if there."""
+        if self._at >= len(self._lines):
+            return None
+        self._at += 1
+        return self._typing if self._at == len(self._lines) else self._lines[self._at]

@@ -1,0 +1,297 @@
+"""
+What the desktop client shows, without Tk: lines, unread counts, mentions,
+members and topics from the protocol's events; the title; completion and the
+input's history.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
+from chatsvc.gui.state import (
+    ChatState,
+    Conversation,
+    Entry,
+    IChatView,
+    InputHistory,
+    Kind,
+    complete,
+    describe,
+)
+
+
+@implementer(IChatView)
+class RecordingView:
+    """A view that writes down what it is told."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, Any]] = []
+
+    def entry_added(self, conversation: Conversation, entry: Entry) -> None:
+        self.told.append(("entry", (conversation.name, entry.render())))
+
+    def conversations_changed(self) -> None:
+        self.told.append(("list", None))
+
+    def conversation_changed(self, conversation: Conversation) -> None:
+        self.told.append(("members", conversation.name))
+
+    def selected(self, conversation: Conversation | None) -> None:
+        self.told.append(("selected", conversation.name if conversation else None))
+
+    def title_changed(self, title: str) -> None:
+        self.told.append(("title", title))
+
+    def alert(self) -> None:
+        self.told.append(("alert", None))
+
+    def of(self, kind: str) -> list[Any]:
+        return [what for told, what in self.told if told == kind]
+
+
+class FixedClock:
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+def room(name: str, *nicks: str, topic: str | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "count": len(nicks),
+        "members": [{"nick": n, "operator": n == "root", "away": None} for n in nicks],
+        "topic": {"text": topic, "set_by": "root", "set_at": 1.0} if topic else None,
+    }
+
+
+def signed_on(*rooms: dict[str, Any]) -> tuple[ChatState, RecordingView]:
+    view = RecordingView()
+    state = ChatState(view, clock=FixedClock())
+    state.nick = "alice"
+    for data in rooms:
+        state.apply({"type": "entered", "room": data})
+    view.told.clear()
+    return state, view
+
+
+def said(room: str, nick: str, text: str, when: float = 60.0, **more: Any) -> dict[str, Any]:
+    return {"type": "message", "room": room, "nick": nick, "text": text, "time": when, **more}
+
+
+def test_the_recording_view_is_a_view() -> None:
+    assert verifyObject(IChatView, RecordingView())
+
+
+def test_lines_are_shown_with_their_time_in_local_time() -> None:
+    # The suite's time zone is 13:45 ahead of UTC.
+    assert Entry(Kind.MESSAGE, "hi", 0.0, "bob").render() == "[13:45] <bob> hi"
+    assert Entry(Kind.ACTION, "waves", 60.0, "bob").render() == "[13:46] * bob waves"
+    assert Entry(Kind.NOTICE, "build done", 0.0, "ci").render() == "[13:45] -ci- build done"
+    assert Entry(Kind.EVENT, "bob joined #dev", 0.0).render() == "[13:45] *** bob joined #dev"
+    assert Entry(Kind.STATUS, "Connected again.", 0.0).render() == "[13:45] -!- Connected again."
+    assert Entry(Kind.MESSAGE, "alice: hi", 0.0, "bob", mention=True).tags == ("message", "mention")
+
+
+def test_the_first_room_entered_is_on_view_with_its_members_and_topic() -> None:
+    view = RecordingView()
+    state = ChatState(view, clock=FixedClock())
+    state.apply({"type": "entered", "room": room("lobby", "bob", "alice", "root", topic="hi")})
+    lobby = state.on_view
+    assert lobby is not None and lobby.name == "lobby" and lobby.joined
+    assert [m.label for m in lobby.sorted_members()] == ["@root", "alice", "bob"]
+    assert lobby.topic == "hi" and lobby.count == 3
+    assert view.of("selected") == ["lobby"]
+    assert view.of("members") == ["lobby"]
+
+
+def test_history_is_shown_once_and_is_never_unread() -> None:
+    state, view = signed_on(room("lobby", "alice"), room("dev", "alice"))
+    lines = [said("dev", "bob", "alice: earlier", 0.0), said("dev", "bob", "later", 60.0)]
+    state.apply({"type": "history", "room": "dev", "lines": lines, "joining": True})
+    state.apply({"type": "history", "room": "dev", "lines": lines[1:], "joining": False})
+    dev = state.room("dev")
+    assert dev is not None
+    assert [e.render() for e in dev.entries] == [
+        "[13:45] <bob> alice: earlier",
+        "[13:46] <bob> later",
+    ]
+    assert dev.unread == dev.mentions == 0 and not any(e.mention for e in dev.entries)
+    assert view.of("alert") == []
+
+
+def test_a_line_in_a_room_not_on_view_is_unread_until_it_is_shown() -> None:
+    state, view = signed_on(room("lobby", "alice"), room("dev", "alice", "bob"))
+    state.apply(said("dev", "bob", "hi all"))
+    state.apply(said("lobby", "bob", "and here"))  # on view: read
+    dev, lobby = state.room("dev"), state.room("lobby")
+    assert dev is not None and lobby is not None
+    assert (dev.unread, dev.mentions, dev.label) == (1, 0, "#dev [1]")
+    assert lobby.unread == 0 and lobby.label == "#lobby"
+    assert view.of("entry") == [
+        ("dev", "[13:46] <bob> hi all"),
+        ("lobby", "[13:46] <bob> and here"),
+    ]
+    state.select(dev.key)
+    assert (dev.unread, dev.label) == (0, "#dev")
+    assert view.of("selected") == ["dev"]
+
+
+def test_a_mention_counts_and_rings_while_the_window_is_not_focused() -> None:
+    state, view = signed_on(room("lobby", "alice", "bob"), room("dev", "alice", "bob"))
+    state.apply(said("dev", "bob", "ALICE, look"))
+    dev = state.room("dev")
+    assert dev is not None and dev.label == "#dev [1!]"
+    assert state.title() == "(1) alice \N{EM DASH} #lobby \N{EM DASH} chatsvc-gui"
+    assert view.of("alert") == []  # focused: the room list says it
+    state.focus(False)
+    state.apply(said("lobby", "bob", "alice?"))
+    assert view.of("alert") == [None]
+    assert view.of("title")[-1] == "(2) alice \N{EM DASH} #lobby \N{EM DASH} chatsvc-gui"
+    state.focus(True)  # the lobby, on view, is read now; dev is not
+    assert state.title() == "(1) alice \N{EM DASH} #lobby \N{EM DASH} chatsvc-gui"
+
+
+def test_own_lines_and_the_word_inside_another_are_no_mentions() -> None:
+    state, _ = signed_on(room("lobby", "alice", "bob"), room("dev", "alice", "bob"))
+    state.apply(said("dev", "bob", "malice and alice.smith"))
+    state.add(state.room("dev"), state.said(said("dev", "alice", "alice here")))  # type: ignore[arg-type]
+    dev = state.room("dev")
+    assert dev is not None and (dev.unread, dev.mentions) == (1, 0)
+    assert [e.own for e in dev.entries] == [False, True]
+
+
+def test_a_private_message_opens_its_conversation_and_counts_as_a_mention() -> None:
+    state, view = signed_on(room("lobby", "alice", "bob"))
+    state.focus(False)
+    state.apply({"type": "private", "from": "bob", "to": "alice", "text": "psst", "time": 0.0})
+    talk = state.get("private:bob")
+    assert talk is not None and talk.private
+    assert [e.render() for e in talk.entries] == ["[13:45] <bob> psst"]
+    assert talk.entries[0].tags == ("private",)
+    assert (talk.unread, talk.mentions, talk.label) == (1, 1, "bob [1!]")
+    assert view.of("alert") == [None]
+    # Our own, as the reply to msg: in the same conversation, not unread.
+    state.private({"type": "private", "from": "alice", "to": "Bob", "text": "yes?", "time": 60.0})
+    assert [e.render() for e in talk.entries][-1] == "[13:46] <alice> yes?"
+    assert talk.unread == 1
+
+
+def test_joins_leaves_nicknames_topics_and_kicks_change_members_and_are_shown() -> None:
+    state, _ = signed_on(room("lobby", "alice", "bob"))
+    state.apply({"type": "joined", "room": "lobby", "member": {"nick": "carol", "operator": False}})
+    state.apply({"type": "nick", "room": "lobby", "old": "bob", "new": "rob"})
+    state.apply({"type": "topic", "room": "lobby", "nick": "rob", "text": "cake", "time": 0.0})
+    state.apply(
+        {"type": "left", "room": "lobby", "nick": "rob", "reason": "bye", "signed_off": True}
+    )
+    state.apply({"type": "kicked", "room": "lobby", "nick": "carol", "by": "root", "reason": None})
+    state.apply({"type": "frobnicated", "room": "lobby"})  # unknown: ignored
+    lobby = state.room("lobby")
+    assert lobby is not None
+    assert [e.text for e in lobby.entries] == [
+        "carol joined #lobby",
+        "bob is now known as rob",
+        "rob set the topic: cake",
+        "rob quit (bye)",
+        "carol was kicked out by root",
+    ]
+    assert [m.nick for m in lobby.sorted_members()] == ["alice"]
+    assert lobby.topic == "cake"
+    assert lobby.unread == 0
+
+
+def test_our_own_nickname_change_is_the_state_s() -> None:
+    state, _ = signed_on(room("lobby", "alice", "bob"))
+    state.apply({"type": "nick", "room": "lobby", "old": "alice", "new": "alicia"})
+    assert state.nick == "alicia"
+    assert "alicia" in state.title()
+
+
+def test_a_private_conversation_follows_its_peer_s_new_nickname() -> None:
+    state, _ = signed_on(room("lobby", "alice", "bob"))
+    state.apply({"type": "private", "from": "bob", "to": "alice", "text": "hi", "time": 0.0})
+    state.select("private:bob")
+    state.apply({"type": "nick", "room": "lobby", "old": "bob", "new": "rob"})
+    assert state.get("private:bob") is None
+    talk = state.get("private:rob")
+    assert talk is not None and talk.name == "rob" and state.current == talk.key
+
+
+def test_offline_rooms_are_marked_so() -> None:
+    state, _ = signed_on(room("lobby", "alice"))
+    state.offline()
+    lobby = state.room("lobby")
+    assert lobby is not None and lobby.label == "#lobby (offline)"
+
+
+def test_removing_the_conversation_on_view_shows_another() -> None:
+    state, view = signed_on(room("lobby", "alice"), room("dev", "alice"))
+    state.select("room:dev")
+    state.remove("room:dev")
+    assert state.current == "room:lobby"
+    assert view.of("selected")[-1] == "lobby"
+
+
+def test_a_conversation_keeps_its_latest_lines() -> None:
+    state, _ = signed_on(room("lobby", "alice"))
+    for n in range(2100):
+        state.apply(said("lobby", "bob", f"line {n}", float(n)))
+    lobby = state.room("lobby")
+    assert lobby is not None
+    assert len(lobby.entries) == 2000 and lobby.entries[0].text == "line 100"
+
+
+def test_replies_are_described() -> None:
+    rooms = {"rooms": [{"name": "attic", "count": 2}, {"name": "lobby", "count": 0}]}
+    assert describe(rooms) == ["2 rooms: #attic (2), #lobby (0)"]
+    members = {"room": "dev", "members": [{"nick": "root", "operator": True, "away": "tea"}]}
+    assert describe(members) == ["In #dev: @root (away: tea)"]
+    assert describe({"commands": [{"usage": "/nick NEW", "summary": "change it"}]}) == [
+        "/nick NEW: change it"
+    ]
+    assert describe({"room": "dev", "topic": None}) == ["#dev has no topic"]
+    assert describe({"away": None}) == ["You are back"]
+    assert describe({"message": {}, "away": "lunch"}) == []
+
+
+def test_tab_completes_a_nickname() -> None:
+    names = ["alice", "Bob", "bobby", "carol"]
+    assert complete("al", 2, names) == ("alice: ", 7)
+    assert complete("hi ca", 5, names) == ("hi carol ", 9)
+    assert complete("b", 1, names) == ("Bob", 3)  # what both share, in the first's case
+    assert complete("bob", 3, names) is None  # nothing more to add
+    assert complete("hi zed and", 6, names) is None
+    assert complete("hi  x", 3, names) is None  # no word before the cursor
+    assert complete("x al y", 4, names) == ("x alice  y", 8)
+
+
+def test_up_and_down_bring_back_what_was_sent() -> None:
+    history = InputHistory()
+    assert history.back("typing") is None
+    history.sent("one")
+    history.sent("two")
+    history.sent("two")  # the same twice is kept once
+    assert history.back("half") == "two"
+    assert history.back("ignored") == "one"
+    assert history.back("x") is None
+    assert history.forward() == "two"
+    assert history.forward() == "half"  # what was being typed
+    assert history.forward() is None
+
+
+def test_the_client_s_logic_needs_no_tk() -> None:
+    """The state and the client import without Tk: what they do is tested here, not in a window."""
+    code = (
+        "import sys, chatsvc.gui.state, chatsvc.gui.client, chatsvc.gui.local;"
+        "sys.exit('tkinter' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+    window = "import sys, chatsvc.gui.window; sys.exit('tkinter' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", window], check=False).returncode == 1
