@@ -483,9 +483,12 @@ def _identity(entry: Entry) -> tuple[float, str | None, str]:
 def describe(reply: Mapping[str, Any]) -> list[str]:
     """What to show of a command's reply that is no line of a conversation (C{/rooms}, C{/who})."""
     if isinstance(reply.get("rooms"), list):
+        # In the server's order (the most populous first), one to a line, as the other clients.
         rooms = reply["rooms"]
-        listed = ", ".join(f"#{r['name']} ({r['count']})" for r in rooms)
-        return [f"{len(rooms)} room{'s' if len(rooms) != 1 else ''}: {listed}"]
+        return [
+            f"{len(rooms)} room{'s' if len(rooms) != 1 else ''}:",
+            *(_room_line(room) for room in rooms),
+        ]
     if isinstance(reply.get("members"), list):
         names = ", ".join(Member.from_wire(m).label for m in reply["members"])
         return [f"In #{reply.get('room')}: {names}"]
@@ -500,6 +503,12 @@ def describe(reply: Mapping[str, Any]) -> list[str]:
         away = reply["away"]
         return [f"You are away: {away}" if away else "You are back"]
     return []
+
+
+def _room_line(room: Mapping[str, Any]) -> str:
+    topic = room.get("topic")
+    about = f": {topic['text']}" if isinstance(topic, Mapping) and topic.get("text") else ""
+    return f"#{room['name']} ({room['count']}){about}"
 
 
 def complete(text: str, cursor: int, names: Iterable[str]) -> tuple[str, int] | None:

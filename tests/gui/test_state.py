@@ -249,8 +249,14 @@ def test_a_conversation_keeps_its_latest_lines() -> None:
 
 
 def test_replies_are_described() -> None:
-    rooms = {"rooms": [{"name": "attic", "count": 2}, {"name": "lobby", "count": 0}]}
-    assert describe(rooms) == ["2 rooms: #attic (2), #lobby (0)"]
+    topic = {"text": "release on Friday", "set_by": "alice", "set_at": 1.0}
+    rooms = {
+        "rooms": [
+            {"name": "attic", "count": 2, "topic": topic},
+            {"name": "lobby", "count": 0, "topic": None},
+        ]
+    }
+    assert describe(rooms) == ["2 rooms:", "#attic (2): release on Friday", "#lobby (0)"]
     members = {"room": "dev", "members": [{"nick": "root", "operator": True, "away": "tea"}]}
     assert describe(members) == ["In #dev: @root (away: tea)"]
     assert describe({"commands": [{"usage": "/nick NEW", "summary": "change it"}]}) == [
