@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import tkinter as tk
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 import pytest_twisted
@@ -12,6 +13,18 @@ from twisted.internet.defer import ensureDeferred
 
 from tests.gui.desktop import Desktops, Xvfb, tk_root
 from tests.support import Services
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
+    """
+    Once a test here is over and pytest has let go of its fixtures, free its
+    windows' Tk variables now, in the main thread: left to a later
+    collection, one may run in a history store's thread, where Tk refuses
+    to be called ("main thread is not in main loop").
+    """
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")
