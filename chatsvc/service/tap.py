@@ -254,8 +254,9 @@ class Options(AuthOptionMixin, usage.Options):
             "db",
             None,
             DEFAULT_DB,
-            "The SQLite database of room history, relative to twistd's directory (--rundir); "
-            ":memory: keeps nothing across restarts.",
+            "Where room history is kept: an SQLite database, relative to twistd's directory "
+            "(--rundir; :memory: keeps nothing across restarts), or a PostgreSQL database "
+            "(postgresql://USER:PASSWORD@HOST:PORT/NAME).",
         ],
         [
             "retention-days",
@@ -655,18 +656,23 @@ def _history(options: Options, reactor: IReactorTime) -> IHistory:
     if options["no-history"]:
         return NoHistory()
     from chatsvc.history.cache import RecentCache
+    from chatsvc.history.postgresql import PostgreSQLHistory, is_postgresql
     from chatsvc.history.sqlite import DAY, SQLiteHistory
 
-    store = SQLiteHistory(
-        options["db"],
-        reactor=cast(IReactorFromThreads, reactor),
-        clock=reactor,
-        retention_days=options["retention-days"],
-        max_lookups=options["max-lookups"],
-        max_replays=options["max-replays"],
-        query_timeout=options["query-timeout"],
-        max_unsaved_bytes=options["max-unsaved"],
-    )
+    bounds = {
+        "retention_days": options["retention-days"],
+        "max_lookups": options["max-lookups"],
+        "max_replays": options["max-replays"],
+        "query_timeout": options["query-timeout"],
+        "max_unsaved_bytes": options["max-unsaved"],
+    }
+    store: IHistory
+    if is_postgresql(options["db"]):
+        store = PostgreSQLHistory(options["db"], clock=reactor, **bounds)
+    else:
+        store = SQLiteHistory(
+            options["db"], reactor=cast(IReactorFromThreads, reactor), clock=reactor, **bounds
+        )
     # Replays and short /history answers come from memory: a crowd signing
     # on after a restart costs the database one query per room, not per user.
     return RecentCache(

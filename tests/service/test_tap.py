@@ -24,6 +24,7 @@ from chatsvc.chat.model import Account
 from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.history import NoHistory
 from chatsvc.history.cache import RecentCache
+from chatsvc.history.postgresql import PostgreSQLHistory
 from chatsvc.history.sqlite import SQLiteHistory
 from chatsvc.service.startup import StartupError
 from chatsvc.service.tap import ChatService, Options, makeService, with_backlog
@@ -241,6 +242,20 @@ class MakeServiceTests(SynchronousTestCase):
             (0.5, 65536),
         )
         self.assertEqual(service.factory.replay, 5)
+
+    def test_history_in_postgresql(self) -> None:
+        url = "postgresql://chat:pw@db.example.org:5433/chat"
+        service = makeService(
+            parse("--db", url, "--retention-days", "7", "--max-lookups", "3", "--max-replays", "9"),
+            MemoryReactorClock(),
+        )
+        assert isinstance(service, ChatService)
+        cache = service.factory.history
+        assert isinstance(cache, RecentCache)
+        history = cache.store
+        assert isinstance(history, PostgreSQLHistory)
+        self.assertEqual((history.url, history.retention_days), (url, 7))
+        self.assertEqual((history.max_lookups, history.max_replays), (3, 9))
 
     def test_the_cache_keeps_as_many_lines_as_a_replay_shows(self) -> None:
         service = makeService(parse("--history", "60"), MemoryReactorClock())
