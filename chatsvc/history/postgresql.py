@@ -11,11 +11,10 @@ searches (L{search}). A connection that breaks is made again
 (C{cp_reconnect}). The reactor never waits: L{record} queues the line in
 memory, lookups come back as L{Deferred}s.
 
-Batching. As in L{chatsvc.history.sqlite}: a line is written at most
-L{BATCH_WINDOW} seconds after it is recorded, in a transaction of at most
-L{BATCH_SIZE} lines, one write in flight at a time, a batch that failed
-written again whole before any line after it, with a retry that backs off
-up to L{RETRY_MAX}, and at most C{max_unsaved_bytes} of text waiting.
+Batching. As the SQLite store's (L{chatsvc.history.batches}): a line is
+written at most 0.1 seconds after it is recorded, in order, a batch that
+failed written again whole before any line after it, with a retry that backs
+off, and at most C{max_unsaved_bytes} of text waiting.
 
 Consistency. Each line this store writes carries the store's own id (a new
 one per run) and its number in the order recorded. A lookup first has every
@@ -52,7 +51,6 @@ test-case-name: tests.history.test_postgresql, tests.history.test_history_contra
 from __future__ import annotations
 
 import uuid
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -60,8 +58,8 @@ import attrs
 import psycopg
 from psycopg import errors
 from twisted.enterprise import adbapi
-from twisted.internet.defer import Deferred, ensureDeferred, fail, succeed
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.defer import Deferred, ensureDeferred, fail
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -79,24 +77,7 @@ from chatsvc.history import (
     IHistory,
     Line,
 )
-
-BATCH_WINDOW = 0.1
-"""Seconds a recorded line waits, at most, before it is written."""
-
-BATCH_SIZE = 1000
-"""Lines written in one transaction, at most."""
-
-RETRY_FIRST = 0.25
-"""Seconds before a failed write is tried again; doubled after each failure in a row."""
-
-RETRY_MAX = 10.0
-"""The longest wait between two tries of a failed write."""
-
-CLOSE_ATTEMPTS = 3
-"""Tries at the last lines when closing, before they are logged as lost."""
-
-MAX_UNSAVED = 100_000
-"""Lines kept in memory while the database does not take them, however short."""
+from chatsvc.history.batches import Batches
 
 CONNECT_TIMEOUT = 5
 """Seconds to wait for the database to answer a new connection."""
@@ -134,7 +115,7 @@ _SCHEMA = [
         writer uuid NOT NULL,
         seq bigint NOT NULL,
         words tsvector GENERATED ALWAYS AS
-            (to_tsvector('chatsvc'::regconfig, translate(text, U&'\03C2', U&'\03C3'))) STORED
+            (to_tsvector('chatsvc'::regconfig, translate(text, U&'\\03C2', U&'\\03C3'))) STORED
     )""",
     "CREATE INDEX IF NOT EXISTS chatsvc_lines_by_room ON chatsvc_lines (room_key, id)",
     "CREATE INDEX IF NOT EXISTS chatsvc_lines_by_time ON chatsvc_lines (at)",
@@ -148,7 +129,7 @@ _INSERT = (
 
 _PHRASES = (
     "SELECT q::text FROM unnest(%s::text[]) WITH ORDINALITY AS w (word, n), "
-    "LATERAL phraseto_tsquery('chatsvc', translate(word, U&'\03C2', U&'\03C3')) AS q "
+    "LATERAL phraseto_tsquery('chatsvc', translate(word, U&'\\03C2', U&'\\03C3')) AS q "
     "WHERE numnode(q) > 0 ORDER BY n"
 )
 
@@ -179,10 +160,6 @@ def is_postgresql(db: str) -> bool:
 def _line(row: tuple[float, str, str, bool, str]) -> Line:
     when, room, nick, action, text = row
     return Line(when, Action(room, nick, text) if action else Message(room, nick, text))
-
-
-def _size(event: Message | Action) -> int:
-    return len(event.text.encode()) + len(event.nick) + len(event.room)
 
 
 def _reason(error: BaseException) -> str:
@@ -233,22 +210,16 @@ class PostgreSQLHistory:
         self._clock = clock
         self._writer_id = uuid.uuid4()
         self._pools: dict[str, adbapi.ConnectionPool] = {}
-        self._lines: deque[Line] = deque()
-        """The lines recorded and not yet written, oldest first."""
-        self._sizes: deque[int] = deque()
-        self._unsaved_bytes = 0
-        self._recorded = 0
-        self._saved = 0
-        self._writing = 0
-        self._due = 0.0
-        self._window: IDelayedCall | None = None
-        self._retry: IDelayedCall | None = None
-        self._failures = 0
-        self._close_failures = 0
-        self._refused = 0
-        self._waiters: list[tuple[int, bool, Deferred[None]]] = []
+        self._batches = Batches(
+            clock,
+            self._write,
+            max_unsaved_bytes=max_unsaved_bytes,
+            expected=psycopg.Error,
+            reason=lambda failure: _reason(failure.value or Exception()),
+            log=self._log,
+            ready=lambda: bool(self._pools),
+        )
         self._in_flight = {"replays": 0, "searches": 0}
-        self._closing = False
         self._closed: Deferred[None] | None = None
         self._pruning = LoopingCall(self._prune_and_log)
         self._pruning.clock = clock
@@ -301,16 +272,12 @@ class PostgreSQLHistory:
         return d
 
     async def _close(self) -> None:
-        self._closing = True
+        self._batches.closing = True
         if self._pruning.running:
             self._pruning.stop()
         if not self._pools:
             return
-        if self._retry is not None:
-            self._retry.cancel()
-            self._retry = None
-        await self._until_saved(self._recorded, patient=True)
-        self._log_refused()
+        await self._batches.close()
         pools, self._pools = self._pools, {}
         for pool in pools.values():
             pool.close()
@@ -320,60 +287,13 @@ class PostgreSQLHistory:
     @property
     def unsaved(self) -> int:
         """How many lines are recorded and not yet written."""
-        return self._recorded - self._saved
+        return self._batches.unsaved
 
     def record(self, event: Message | Action) -> Line | None:
-        waiting = self.unsaved
-        size = _size(event)
-        if waiting >= MAX_UNSAVED or self._unsaved_bytes + size > self.max_unsaved_bytes:
-            self._refused += 1
-            if self._refused == 1:
-                self._log.error(
-                    "{n} history lines ({size} bytes) wait for the database; "
-                    "no more are kept until it takes them",
-                    n=waiting,
-                    size=self._unsaved_bytes,
-                )
-            return None
-        now = self._clock.seconds()
-        if waiting == self._writing:
-            self._due = now + BATCH_WINDOW
-        line = Line(now, event)
-        self._lines.append(line)
-        self._sizes.append(size)
-        self._unsaved_bytes += size
-        self._recorded += 1
-        if self._window is None or waiting + 1 - self._writing >= BATCH_SIZE:
-            self._schedule()
-        return line
+        return self._batches.record(event)
 
-    def _schedule(self, *, now: bool = False) -> None:
-        """Start the next write if it is due, or arrange for it to start when it is."""
-        if self._writing or self._retry is not None or not self._pools or not self.unsaved:
-            return
-        if (
-            now
-            or self._closing
-            or self._waiters
-            or self.unsaved >= BATCH_SIZE
-            or self._clock.seconds() >= self._due
-        ):
-            self._flush()
-        elif self._window is None:
-            self._window = self._clock.callLater(
-                self._due - self._clock.seconds(), self._window_closed
-            )
-
-    def _window_closed(self) -> None:
-        self._window = None
-        self._schedule(now=True)
-
-    def _flush(self) -> None:
-        if self._window is not None:
-            self._window.cancel()
-            self._window = None
-        batch = [self._lines[i] for i in range(min(BATCH_SIZE, len(self._lines)))]
-        self._writing = len(batch)
+    def _write(self, batch: list[Line], written: int) -> Deferred[None]:
+        first = written - len(batch)
         rows = [
             (
                 line.event.room,
@@ -383,95 +303,12 @@ class PostgreSQLHistory:
                 isinstance(line.event, Action),
                 line.event.text,
                 self._writer_id,
-                self._saved + n,
+                first + n,
             )
             for n, line in enumerate(batch)
         ]
-        d = self._pools["writer"].runInteraction(_insert, rows)
-        d.addCallbacks(self._written, self._not_written)
-
-    def _forget_saved(self, count: int) -> None:
-        for _ in range(count):
-            self._lines.popleft()
-            self._unsaved_bytes -= self._sizes.popleft()
-        self._saved += count
-
-    def _written(self, result: None) -> None:
-        self._forget_saved(self._writing)
-        self._writing = 0
-        if self._failures:
-            self._log.info(
-                "History database writes work again, after {failures} failed tries",
-                failures=self._failures,
-            )
-        self._failures = 0
-        if self.unsaved <= MAX_UNSAVED // 2 and self._unsaved_bytes <= self.max_unsaved_bytes // 2:
-            self._log_refused()
-        self._wake()
-        self._schedule()
-
-    def _log_refused(self) -> None:
-        if self._refused:
-            self._log.error(
-                "{n} history lines were not kept, while the database did not take them",
-                n=self._refused,
-            )
-        self._refused = 0
-
-    def _not_written(self, failure: Failure) -> None:
-        lines, self._writing = self._writing, 0
-        self._failures += 1
-        why = _reason(failure.value or Exception())
-        if not failure.check(psycopg.Error):
-            self._log.failure("Unexpected error writing to the history database", failure)
-        if self._closing:
-            self._close_failures += 1
-            if self._close_failures >= CLOSE_ATTEMPTS:
-                self._log.error(
-                    "Could not write {n} history lines before closing ({why}); they are lost",
-                    n=self.unsaved,
-                    why=why,
-                )
-                self._forget_saved(self.unsaved)
-                self._wake(everyone=True)
-                return
-            delay = RETRY_FIRST
-        else:
-            delay = min(RETRY_MAX, RETRY_FIRST * 2 ** (self._failures - 1))
-        self._log.error(
-            "Could not write {lines} history lines ({why}); {n} are waiting; "
-            "trying again in {delay} seconds",
-            lines=lines,
-            n=self.unsaved,
-            why=why,
-            delay=delay,
-        )
-        self._wake(impatient=True)
-        self._retry = self._clock.callLater(delay, self._retried)
-
-    def _retried(self) -> None:
-        self._retry = None
-        self._schedule(now=True)
-
-    def _until_saved(self, count: int, *, patient: bool = False) -> Deferred[None]:
-        """
-        Fires once the first C{count} lines recorded are written. Unless
-        C{patient}, it fires at once while writes are failing instead.
-        """
-        if self._saved >= count or (self._failures and not patient):
-            return succeed(None)
-        d: Deferred[None] = Deferred()
-        self._waiters.append((count, patient, d))
-        self._schedule(now=True)
-        return d
-
-    def _wake(self, *, impatient: bool = False, everyone: bool = False) -> None:
-        waiters, self._waiters = self._waiters, []
-        for count, patient, d in waiters:
-            if everyone or self._saved >= count or (impatient and not patient):
-                d.callback(None)
-            else:
-                self._waiters.append((count, patient, d))
+        written_rows: Deferred[None] = self._pools["writer"].runInteraction(_insert, rows)
+        return written_rows
 
     # Looking up
 
@@ -509,7 +346,7 @@ class PostgreSQLHistory:
         now: once the lines recorded until now are written, without those
         recorded after.
         """
-        if not self._pools or self._closing:
+        if not self._pools or self._batches.closing:
             return fail(HistoryError("history is not available now"))
         if self._in_flight[kind] >= (self.max_lookups if kind == "searches" else self.max_replays):
             return fail(
@@ -518,13 +355,13 @@ class PostgreSQLHistory:
                     "try again in a moment"
                 )
             )
-        asked = self._recorded
+        asked = self._batches.recorded
         deadline = self._clock.seconds() + self.query_timeout
         self._in_flight[kind] += 1
 
         async def look_up() -> list[Line]:
             try:
-                await self._until_saved(asked)
+                await self._batches.until_saved(asked)
                 left = deadline - self._clock.seconds()
                 if left <= 0 or kind not in self._pools:
                     raise _Timeout() if left <= 0 else HistoryError("history is not available now")
@@ -558,7 +395,7 @@ class PostgreSQLHistory:
             return 0
         cutoff = self._clock.seconds() - self.retention_days * DAY
         total = 0
-        while not self._closing:
+        while not self._batches.closing:
             deleted: int = await self._pools["writer"].runInteraction(_delete_before, cutoff)
             total += deleted
             if deleted < PRUNE_CHUNK:
