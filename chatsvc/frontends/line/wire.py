@@ -65,6 +65,7 @@ from chatsvc.sessions.results import (
     Renamed,
     Result,
     RoomList,
+    ServerNotice,
     TopicShown,
     Welcome,
 )
@@ -324,6 +325,9 @@ _FAREWELLS = {
     Farewell.CANNOT_CHECK: notice("Passwords cannot be checked now; try again later. Goodbye!"),
     Farewell.SHUTDOWN: notice("The server is shutting down. Goodbye!"),
     Farewell.REPLACED: notice("Signed on from elsewhere. Goodbye!"),
+    Farewell.NICKNAME_CLAIMED: notice(
+        "Your nickname was taken on another server of this chat meanwhile. Goodbye!"
+    ),
 }
 
 ECHOED = 100
@@ -412,6 +416,8 @@ class LineRenderer:
                 )
             case Goodbye(why=why):
                 return _FAREWELLS[why]
+            case ServerNotice(text=text):
+                return notice(text, limit)
             case KickedOut(event=event):
                 return kicked(event)
             case event:

@@ -1,0 +1,141 @@
+"""
+Three nodes of one chat, in this process, over a real Redis and a real
+PostgreSQL (L{tests.servers}): users on different nodes and wires chatting,
+a node that dies, Redis stopped and paused, and what each node publishes
+checked by its sequence numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest_twisted
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
+
+from chatsvc.cluster.redis import RedisLink
+from chatsvc.service.tap import ChatService
+from tests.frontends.irc.test_endtoend import irc_port
+from tests.frontends.irc.test_endtoend import sign_on as irc_sign_on
+from tests.frontends.line.test_endtoend import TIMEOUT, LineClient, connect, tcp_endpoint
+from tests.servers import RedisServer
+from tests.support import Services
+
+LEASE = "1.5"
+"""A short lease, so that a dead node is noticed within the test's time."""
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await deferLater(reactor, 0.02, lambda: None)
+    raise AssertionError(f"not {what} after {timeout} s")
+
+
+def link(service: ChatService) -> RedisLink:
+    cluster = service.cluster
+    assert isinstance(cluster, RedisLink)
+    return cluster
+
+
+async def start_nodes(
+    services: Services, redis: RedisServer, postgresql: str, *names: str
+) -> list[ChatService]:
+    nodes = [
+        services.start(
+            *("--port", "tcp:0:interface=127.0.0.1", "--irc", "tcp:0:interface=127.0.0.1"),
+            *("--cluster", redis.url, "--node-name", name, "--cluster-lease", LEASE),
+            *("--db", postgresql),
+        )
+        for name in names
+    ]
+    await until(lambda: all(link(node).up for node in nodes), "all in the cluster")
+    return nodes
+
+
+async def line_user(node: ChatService, nick: str, *everywhere: ChatService) -> LineClient:
+    """A line user signed on at C{node}, once C{everywhere} knows it is."""
+    user = await connect(tcp_endpoint(node), nick)
+    assert (await user.next_line()).startswith("*** You joined lobby (")
+    await user.next_line()
+    await until(lambda: all(n.factory.chat.find(nick) for n in everywhere), f"{nick} everywhere")
+    return user
+
+
+@pytest_twisted.ensureDeferred
+async def test_users_on_three_nodes_and_two_wires_are_one_chat(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b, c = await start_nodes(services, redis, postgresql, "a", "b", "c")
+    alice = await line_user(a, "alice", a, b, c)
+    bob = await line_user(b, "bob", a, b, c)
+    await alice.expect("*** bob joined lobby")
+    carol = await irc_sign_on(irc_port(c, 1), "carol")
+    await until(lambda: a.factory.chat.find("carol") is not None, "carol at a")
+
+    # Nicknames are the cluster's: taken on one node, taken on every one.
+    taken = await connect(tcp_endpoint(c))
+    taken.say("ALICE")
+    await taken.expect("*** Error: the nickname ALICE is taken", "*** Choose a nickname:")
+
+    carol.join("#lobby")
+    assert await carol.next() == ("joined", "#lobby")
+    await alice.expect("*** carol joined lobby")
+    await bob.expect("*** carol joined lobby")
+    alice.say("/who")
+    await alice.expect("*** Members of lobby (3 members):", "*** alice, bob, carol")
+
+    alice.say("hello from a")
+    await bob.expect("<alice> hello from a")
+    assert await carol.next() == ("privmsg", "alice", "#lobby", "hello from a")
+    carol.msg("#lobby", "hello from c")
+    await alice.expect("<carol> hello from c")
+    await bob.expect("<carol> hello from c")
+    bob.say("/me waves")
+    await alice.expect("* bob waves")
+    assert await carol.next() == ("action", "bob", "#lobby", "waves")
+
+    # Private messages reach the node of their recipient only.
+    alice.say("/msg carol psst")
+    await alice.expect("-> *carol* psst")
+    assert await carol.next() == ("privmsg", "alice", "carol", "psst")
+
+    # Rooms, their members and their names.
+    bob.say("/join dev")
+    await bob.expect("*** You joined dev (1 member):", "*** bob")
+    await alice.expect("*** bob left lobby")
+    alice.say("/rooms")
+    await alice.expect("*** 2 rooms:", "*** dev (1), lobby (2)")
+    alice.say("/join dev")
+    await alice.expect("*** You joined dev (2 members):", "*** alice, bob")
+    await bob.expect("*** alice joined dev")
+    alice.say("/nick alicia")
+    await alice.expect("*** You are now known as alicia")
+    await bob.expect("*** alice is now known as alicia")
+    bob.say("hi alicia")
+    await alice.expect("<bob> hi alicia")
+
+    # Leaving: the other nodes are told.
+    bob.say("/quit gone fishing")
+    await bob.expect("*** Bye!")
+    await alice.expect("*** bob left dev (quit: gone fishing)")
+    await until(lambda: a.factory.chat.find("bob") is None, "bob gone from a")
+    await until(lambda: c.factory.chat.find("bob") is None, "bob gone from c")
+
+
+@pytest_twisted.ensureDeferred
+async def test_each_node_publishes_each_line_once_in_order(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b")
+    alice = await line_user(a, "alice", a, b)
+    bob = await line_user(b, "bob", a, b)
+    await alice.expect("*** bob joined lobby")
+    before = link(a).seq
+    for n in range(50):
+        alice.say(f"line {n}")
+    for n in range(50):
+        await bob.expect(f"<alice> line {n}")
+    assert link(a).seq == before + 50  # one publish per line, not per recipient
+    assert link(b)._last["a"] == link(a).seq
