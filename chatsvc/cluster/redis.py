@@ -235,7 +235,7 @@ class RedisLink(Service):
         """A clean stop: the claims go now, not when their lease ends."""
         for nick in list(self._claimed):
             await self._redis.eval(_RELEASE, [self._nick_key(nick)], [self.node])
-        await self._redis.delete(self._members_key(self.node), self._alive_key(self.node))
+        await self._redis.delete([self._members_key(self.node), self._alive_key(self.node)])
         await self._redis.srem("chatsvc:nodes", self.node)
 
     def _guarded(self, work: Any) -> Deferred[Any]:
@@ -279,6 +279,8 @@ class RedisLink(Service):
                 self._claimed.discard(key)
                 self._log.info("Another node holds the nickname {nick}", nick=nick)
                 self.chat.lost(nick)
+                for node in list(self._last):  # the holder's user, whom ours kept out
+                    self._sync(node)
 
         claimed: Deferred[None] = d.addCallback(settled)
         return claimed

@@ -7,10 +7,15 @@ checked by its sequence numbers.
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest_twisted
 from twisted.internet import reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.task import deferLater
 
 from chatsvc.cluster.redis import RedisLink
@@ -18,10 +23,11 @@ from chatsvc.service.tap import ChatService
 from tests.frontends.irc.test_endtoend import irc_port
 from tests.frontends.irc.test_endtoend import sign_on as irc_sign_on
 from tests.frontends.line.test_endtoend import TIMEOUT, LineClient, connect, tcp_endpoint
-from tests.servers import RedisServer
+from tests.servers import RedisServer, free_port
+from tests.service.test_twistd import TWISTD
 from tests.support import Services
 
-LEASE = "1.5"
+LEASE = "3"
 """A short lease, so that a dead node is noticed within the test's time."""
 
 
@@ -31,6 +37,22 @@ async def until(condition: Callable[[], bool], what: str, timeout: float = TIMEO
             return
         await deferLater(reactor, 0.02, lambda: None)
     raise AssertionError(f"not {what} after {timeout} s")
+
+
+async def lines_until(user: LineClient, last: str) -> list[str]:
+    """What C{user} is told, up to C{last} (the order of notices about the cluster may vary)."""
+    lines = []
+    while (line := await user.next_line()) != last:
+        lines.append(line)
+    return lines
+
+
+def port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def link(service: ChatService) -> RedisLink:
@@ -139,3 +161,122 @@ async def test_each_node_publishes_each_line_once_in_order(
         await bob.expect(f"<alice> line {n}")
     assert link(a).seq == before + 50  # one publish per line, not per recipient
     assert link(b)._last["a"] == link(a).seq
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_killed_loses_its_users_and_claims_within_the_lease(
+    services: Services, redis: RedisServer, postgresql: str, tmp_path: Path
+) -> None:
+    (a,) = await start_nodes(services, redis, postgresql, "a")
+    alice = await line_user(a, "alice", a)
+    port = free_port()
+    log = (tmp_path / "k.log").open("w")
+    killed = subprocess.Popen(
+        [
+            *TWISTD, "-n", "--pidfile=", "chat", "--port", f"tcp:{port}:interface=127.0.0.1",
+            "--cluster", redis.url, "--node-name", "k", "--cluster-lease", LEASE,
+            "--db", postgresql,
+        ],
+        cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        await until(lambda: port_open(port), "k listening", 20)
+        await until(lambda: b"In the cluster as k" in (tmp_path / "k.log").read_bytes(), "k in")
+        dave = await connect(TCP4ClientEndpoint(reactor, "127.0.0.1", port), "dave")
+        await dave.expect("*** You joined lobby (2 members):", "*** alice, dave")
+        await alice.expect("*** dave joined lobby")
+        dave.say("/join dev")
+        await dave.expect("*** You joined dev (1 member):", "*** dave")
+        await alice.expect("*** dave left lobby")
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(TIMEOUT)
+        died = reactor.seconds()
+        alice.say("/who dev")
+        await alice.expect("*** Members of dev (1 member):", "*** dave")
+        await until(lambda: a.factory.chat.find("dave") is None, "dave gone", 3 * float(LEASE))
+        assert reactor.seconds() - died <= float(LEASE) * 4 / 3 + 0.5
+        # Its nickname is free again, everywhere.
+        await line_user(a, "dave", a)
+        await alice.expect("*** dave joined lobby")
+    finally:
+        if killed.poll() is None:
+            killed.kill()
+        killed.wait(TIMEOUT)
+        log.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_stopped_cleanly_moves_nobody_else(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b")
+    alice = await line_user(a, "alice", a, b)
+    bob = await line_user(b, "bob", a, b)
+    await alice.expect("*** bob joined lobby")
+    await b.stopService()
+    await bob.expect("*** The server is shutting down. Goodbye!")
+    await alice.expect("*** bob left lobby (its server stopped)")
+    # bob may come back at once, on the node still running.
+    bob = await line_user(a, "bob", a)
+    await alice.expect("*** bob joined lobby")
+
+
+@pytest_twisted.ensureDeferred
+async def test_redis_restarted(services: Services, redis: RedisServer, postgresql: str) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b")
+    alice = await line_user(a, "alice", a, b)
+    bob = await line_user(b, "bob", a, b)
+    await alice.expect("*** bob joined lobby")
+    redis.stop()
+    gone = (
+        "*** the other servers of this chat cannot be reached: only users of this server "
+        "see what you say, until they can"
+    )
+    await alice.expect(gone)
+    await bob.expect(gone)
+    alice.say("is anyone there?")  # reaches nobody on b: Redis is gone
+    # Meanwhile both nodes give out the same nickname; one keeps it afterwards.
+    eve_a = await line_user(a, "eve", a)
+    await alice.expect("*** eve joined lobby")
+    eve_b = await line_user(b, "eve", b)
+    await bob.expect("*** eve joined lobby")
+    redis.start()
+    back = "*** the other servers of this chat are reachable again"
+    left = "*** eve left lobby (its nickname is taken on another server)"
+    told = {"a": await lines_until(alice, back), "b": await lines_until(bob, back)}
+    await until(lambda: link(a).up and link(b).up, "both back")
+    # eve keeps the nickname on the node that claimed it first; the other eve goes.
+    lost = "*** Your nickname was taken on another server of this chat meanwhile. Goodbye!"
+    losers = [name for name, lines in told.items() if left in lines]
+    assert len(losers) == 1, told
+    loser = eve_a if losers == ["a"] else eve_b
+    await lines_until(loser, lost)
+    await loser.expect_closed()
+    await until(lambda: all(n.factory.chat.find("eve") is not None for n in (a, b)), "eve on both")
+    bob.say("back again")
+    await alice.expect("<bob> back again")
+    alice.say("/who")
+    await alice.expect("*** Members of lobby (3 members):", "*** alice, bob, eve")
+
+
+@pytest_twisted.ensureDeferred
+async def test_redis_paused_is_a_partition(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b")
+    alice = await line_user(a, "alice", a, b)
+    bob = await line_user(b, "bob", a, b)
+    await alice.expect("*** bob joined lobby")
+    redis.pause()
+    try:
+        await until(lambda: not link(a).up and not link(b).up, "both cut off")
+    finally:
+        redis.resume()
+    await until(lambda: link(a).up and link(b).up, "both back")
+    alice.say("after the partition")
+    await bob.expect(
+        "*** the other servers of this chat cannot be reached: only users of this server "
+        "see what you say, until they can",
+        "*** the other servers of this chat are reachable again",
+        "<alice> after the partition",
+    )
