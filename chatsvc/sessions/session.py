@@ -463,8 +463,8 @@ class Session:
         was registered.
         """
         holder = self._server.chat.find(nick)
-        if holder is None:
-            return
+        if holder is None or getattr(holder.client, "session", None) is None:
+            return  # nobody, or a user of another node of a cluster: the nickname stays taken
         other = self._server.session_of(holder)
         self._log.info(
             "{peer} takes {nick} over from {other}",
