@@ -280,3 +280,39 @@ async def test_redis_paused_is_a_partition(
         "*** the other servers of this chat are reachable again",
         "<alice> after the partition",
     )
+
+
+@pytest_twisted.ensureDeferred
+async def test_topics_operators_and_kicks_across_nodes(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    accounts = ("--auth", "memory:root:t00r", "--op", "root")
+    a, b = (
+        services.start(
+            *("--port", "tcp:0:interface=127.0.0.1", *accounts),
+            *("--cluster", redis.url, "--node-name", name, "--cluster-lease", LEASE),
+            *("--db", postgresql),
+        )
+        for name in "ab"
+    )
+    await until(lambda: link(a).up and link(b).up, "both in the cluster")
+    root = await connect(tcp_endpoint(a))
+    root.say("root")
+    await lines_until(root, "*** Password for root:")
+    root.say("t00r")
+    await lines_until(root, "*** root")
+    await until(lambda: b.factory.chat.find("root") is not None, "root at b")
+    bob = await line_user(b, "bob", a, b)
+    await root.expect("*** bob joined lobby")
+    root.say("/topic all systems go")
+    await root.expect("*** root set the topic: all systems go")
+    await bob.expect("*** root set the topic: all systems go")
+    bob.say("/topic")
+    shown = await bob.next_line()
+    assert shown.startswith("*** Topic for lobby: all systems go (set by root, "), shown
+    root.say("/kick bob spamming")
+    await bob.expect("*** You were kicked by root (spamming)")
+    await root.expect("*** bob was kicked by root (spamming)")
+    await bob.expect_closed()
+    await until(lambda: b.factory.chat.find("bob") is None, "bob gone from b")
+    await until(lambda: a.factory.chat.find("bob") is None, "bob gone from a")
