@@ -226,10 +226,12 @@ class RedisLink(Service):
                 await self._guarded(self._leave())
             except Exception as e:
                 self._log.warn("Could not leave the cluster cleanly: {why}", why=str(e))
-        if self._subscriber is not None:
-            await self._subscriber.disconnect()
-        if self._redis is not None:
-            await self._redis.disconnect()
+        for connection in (self._subscriber, self._redis):
+            if connection is not None:
+                closing: Deferred[Any] = connection.disconnect()
+                closing.addTimeout(self.lease, self._clock)
+                closing.addErrback(lambda failure: None)  # a stop always ends
+                await closing
 
     async def _leave(self) -> None:
         """A clean stop: the claims go now, not when their lease ends."""

@@ -316,3 +316,21 @@ async def test_topics_operators_and_kicks_across_nodes(
     await bob.expect_closed()
     await until(lambda: b.factory.chat.find("bob") is None, "bob gone from b")
     await until(lambda: a.factory.chat.find("bob") is None, "bob gone from a")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_stops_while_redis_is_away(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    (a,) = await start_nodes(services, redis, postgresql, "a")
+    alice = await line_user(a, "alice", a)
+    redis.stop()
+    await until(lambda: not link(a).up, "a cut off")
+    stopped = a.stopService()
+    stopped.addTimeout(TIMEOUT, reactor)
+    await stopped
+    await alice.expect(
+        "*** the other servers of this chat cannot be reached: only users of this server "
+        "see what you say, until they can",
+        "*** The server is shutting down. Goodbye!",
+    )
