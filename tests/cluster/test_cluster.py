@@ -334,3 +334,30 @@ async def test_a_node_stops_while_redis_is_away(
         "see what you say, until they can",
         "*** The server is shutting down. Goodbye!",
     )
+
+
+@pytest_twisted.ensureDeferred
+async def test_history_is_the_clusters(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b")
+    alice = await line_user(a, "alice", a, b)
+    alice.say("said on a")
+    await deferLater(reactor, 0.5, lambda: None)  # written to the shared database
+    bob = await line_user(b, "bob", a, b)  # b's replay reads the database
+    await alice.expect("*** bob joined lobby")
+    assert (await bob.next_line()).startswith("*** Recent history of lobby (1 line")
+    assert (await bob.next_line()).endswith("] <alice> said on a")
+    await bob.expect("*** End of history")
+    alice.say("said on a again")
+    await bob.expect("<alice> said on a again")
+    carol = await line_user(b, "carol", a, b)  # from b's memory, which has a's new line
+    assert (await carol.next_line()).startswith("*** Recent history of lobby (2 lines")
+    assert (await carol.next_line()).endswith("] <alice> said on a")
+    assert (await carol.next_line()).endswith("] <alice> said on a again")
+    await carol.expect("*** End of history")
+    await bob.expect("*** carol joined lobby")
+    await deferLater(reactor, 0.5, lambda: None)  # a's line written: searches read the database
+    bob.say("/search again")
+    await bob.expect("*** Search results in lobby for again (1 line, times in UTC):")
+    assert (await bob.next_line()).endswith("] <alice> said on a again")
