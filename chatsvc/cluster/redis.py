@@ -16,6 +16,10 @@ Keys (in the database of the C{--cluster} URL):
    users when it starts, when it missed operations, or when Redis is back.
  - C{chatsvc:nodes}: the set of nodes.
 
+Publishing. The operations of one reactor turn go out in one PUBLISH, a
+line each, in order: one per line of chat at most, whatever the number of
+recipients, and fewer in a burst.
+
 Ordering and exactly once. Each node numbers its operations 1, 2, 3...;
 a receiver applies a node's operation numbered one past the last it applied,
 drops one it has seen, and on a gap (operations lost while Redis was away)
@@ -49,7 +53,7 @@ import txredisapi
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
 from twisted.internet.endpoints import TCP4ClientEndpoint
-from twisted.internet.interfaces import IReactorTCP, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTCP, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -179,6 +183,8 @@ class RedisLink(Service):
         self._renewing = LoopingCall(self._renew)
         self._renewing.clock = clock
         self._renewal: Deferred[None] | None = None
+        self._outgoing: list[str] = []
+        self._sending: IDelayedCall | None = None
         chat.link = self
 
     # Keys
@@ -221,6 +227,9 @@ class RedisLink(Service):
             self._renewing.stop()
         if self._renewal is not None:
             await self._renewal
+        if self._sending is not None:
+            self._sending.cancel()
+            self._send()
         if self.up:
             try:
                 await self._guarded(self._leave())
@@ -269,7 +278,20 @@ class RedisLink(Service):
         if records or (gone and op is not None):
             redis.hmset(self._members_key(self.node), {**records, SEQ: seq}).addErrback(self.failed)
         if op is not None:
-            redis.publish(self.channel, encode(self.node, seq, op)).addErrback(self.failed)
+            self._outgoing.append(encode(self.node, seq, op))
+            if self._sending is None:
+                self._sending = self._clock.callLater(0, self._send)
+
+    def _send(self) -> None:
+        """
+        Publish the operations of this reactor turn, in order, as one message
+        (a line each): a burst of lines costs Redis and every other node one
+        message per turn, not one per line.
+        """
+        self._sending = None
+        batch, self._outgoing = self._outgoing, []
+        if batch and self.up:
+            self._redis.publish(self.channel, "\n".join(batch)).addErrback(self.failed)
 
     def _claim(self, nick: str) -> Deferred[None]:
         key = fold(nick)
@@ -335,6 +357,7 @@ class RedisLink(Service):
         await redis.delete(self._members_key(self.node))
         await redis.hmset(self._members_key(self.node), {**members, SEQ: self.seq})
         await redis.sadd("chatsvc:nodes", self.node)
+        self._send()  # what was said before, first
         await redis.publish(self.channel, encode(self.node, self.seq, {"op": "hello"}))
         self._log.info("In the cluster as {node}", node=self.node)
         for node in await redis.smembers("chatsvc:nodes"):
@@ -390,11 +413,19 @@ class RedisLink(Service):
         self._down("the subscription was lost")
 
     def received(self, data: str | bytes) -> None:
-        try:
-            received = decode(data)
-        except BadOp as e:
-            self._log.warn("Not a cluster operation ({why}): {data!r}", why=str(e), data=data[:200])
-            return
+        """A message on the channel: one operation a line (see L{_send})."""
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        for line in text.split("\n"):
+            try:
+                received = decode(line)
+            except BadOp as e:
+                self._log.warn(
+                    "Not a cluster operation ({why}): {line!r}", why=str(e), line=line[:200]
+                )
+                continue
+            self._receive(received)
+
+    def _receive(self, received: Received) -> None:
         node = received.node
         if node == self.node:
             return
