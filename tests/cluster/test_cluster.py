@@ -361,3 +361,33 @@ async def test_history_is_the_clusters(
     bob.say("/search again")
     await bob.expect("*** Search results in lobby for again (1 line, times in UTC):")
     assert (await bob.next_line()).endswith("] <alice> said on a again")
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_account_signed_on_at_another_node_keeps_its_nickname_there(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = (
+        services.start(
+            *("--port", "tcp:0:interface=127.0.0.1", "--auth", "memory:root:t00r"),
+            *("--cluster", redis.url, "--node-name", name, "--cluster-lease", LEASE),
+            *("--db", postgresql),
+        )
+        for name in "ab"
+    )
+    await until(lambda: link(a).up and link(b).up, "both in the cluster")
+    first = await connect(tcp_endpoint(a))
+    first.say("root")
+    await lines_until(first, "*** Password for root:")
+    first.say("t00r")
+    await lines_until(first, "*** root")
+    await until(lambda: b.factory.chat.find("root") is not None, "root at b")
+    # On one node, the same account signing on again takes the nickname over;
+    # across nodes it cannot (the session is on the other node): it is taken.
+    second = await connect(tcp_endpoint(b))
+    second.say("root")
+    await lines_until(second, "*** Password for root:")
+    second.say("t00r")
+    await second.expect("*** Error: the nickname root is taken", "*** Choose a nickname:")
+    first.say("/who")
+    await first.expect("*** Members of lobby (1 member):", "*** root")
