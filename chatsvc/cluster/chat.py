@@ -10,6 +10,13 @@ announcements) work as they do for one node, on every node, and each node
 tells its own users what they must be told, formatted once per wire as
 always.
 
+Adding to what the cluster shares (accounts made at run time, bans,
+registered rooms, as they come): an operation in L{chatsvc.cluster.ops.OPS},
+the override here that tells the link after the model's rule, its case in
+L{ClusterChat._apply}; and what a node that starts late must learn of it,
+in L{record} (a user's) or a key of its own in Redis that the link reads
+when it syncs.
+
 test-case-name: tests.cluster.test_chat
 """
 
