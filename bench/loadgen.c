@@ -52,6 +52,9 @@
  * client is in the room stops the run with the server's text; one after it is
  * counted ("irc_errors", the first quoted in "irc_error").
  *
+ * --second-port P: odd line-protocol clients connect to port P instead (a
+ * second node of a chatsvc cluster, the same chat): one room over two servers.
+ *
  * The result is one JSON object on stdout. Exit status 0 if the run completed
  * (all expected deliveries seen), 1 if deliveries were missing at the drain
  * timeout, 2 on a setup failure (could not connect, barrier timeout).
@@ -124,7 +127,7 @@ struct client {
 
 static struct {
     const char *host;
-    int port, irc_port, ws_port;
+    int port, irc_port, ws_port, second_port;
     enum dialect dialect;
     const char *channel;
     int clients, senders, nonreaders;
@@ -161,7 +164,7 @@ static struct {
 static int epfd;
 static struct client *cl;
 static int total;                  /* clients + nonreaders */
-static struct sockaddr_in server, irc_server, ws_server;
+static struct sockaddr_in server, irc_server, ws_server, second_server;
 static char privmsg[320];          /* "PRIVMSG <channel> :" */
 static size_t privmsg_len;
 
@@ -1234,7 +1237,10 @@ static void start_connect(struct client *c)
     struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};
     epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
     in_flight++;
-    const struct sockaddr_in *to = c->ws ? &ws_server : c->irc ? &irc_server : &server;
+    const struct sockaddr_in *to = c->ws    ? &ws_server
+                                   : c->irc ? &irc_server
+                                   : opt.second_port > 0 && c->index % 2 == 1 ? &second_server
+                                                                              : &server;
     if (connect(fd, (const struct sockaddr *)to, sizeof *to) < 0 && errno != EINPROGRESS)
         failed(c, now_ns());
 }
@@ -1397,6 +1403,7 @@ static void usage(int status)
         "  --irc-port P        with --dialect mixed: the server's IRC port\n"
         "  --ws-port P         with --dialect ws: the server's WebSocket (HTTP) port; --port is\n"
         "                      its line port, for the seed of --history\n"
+        "  --second-port P     odd line clients connect to port P (a second node of a cluster)\n"
         "  --channel C         the IRC channel of the room (#lobby)\n"
         "  --clients N         clients in the room (10)\n"
         "  --senders S         the first S clients send (2)\n"
@@ -1427,6 +1434,7 @@ static void parse_args(int argc, char **argv)
         {"dialect", required_argument, 0, 'L'},
         {"irc-port", required_argument, 0, 'P'},
         {"ws-port", required_argument, 0, 'W'},
+        {"second-port", required_argument, 0, 'Q'},
         {"channel", required_argument, 0, 'C'},
         {"port", required_argument, 0, 'p'},
         {"clients", required_argument, 0, 'n'},
@@ -1465,6 +1473,7 @@ static void parse_args(int argc, char **argv)
                 usage(2);
             break;
         case 'P': opt.irc_port = atoi(optarg); break;
+        case 'Q': opt.second_port = atoi(optarg); break;
         case 'W': opt.ws_port = atoi(optarg); break;
         case 'C': opt.channel = optarg; break;
         case 'p': opt.port = atoi(optarg); break;
@@ -1728,6 +1737,8 @@ int main(int argc, char **argv)
         irc_server.sin_port = htons((uint16_t)opt.irc_port);
     ws_server = server;
     ws_server.sin_port = htons((uint16_t)opt.ws_port);
+    second_server = server;
+    second_server.sin_port = htons((uint16_t)opt.second_port);
     rng ^= (uint64_t)now_ns() ^ (uint64_t)getpid() << 32;
     privmsg_len = (size_t)snprintf(privmsg, sizeof privmsg, "PRIVMSG %s :", opt.channel);
 

@@ -16,7 +16,7 @@ import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.defer import ensureDeferred
 
-from tests import system
+from tests import servers, system
 from tests.support import Services
 
 STOP_TIMEOUT = 30.0
@@ -66,3 +66,23 @@ def far_from_utc() -> Iterator[None]:
     else:
         os.environ["TZ"] = before
     time.tzset()
+
+
+@pytest.fixture
+def redis() -> Iterator[servers.RedisServer]:
+    """A Redis server of the test's own (L{tests.servers}), empty."""
+    with servers.redis_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[servers.PostgresServer]:
+    """A PostgreSQL server for the session (L{tests.servers})."""
+    with servers.postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def postgresql(postgres_server: servers.PostgresServer) -> str:
+    """The URL of a new, empty PostgreSQL database of the test's own."""
+    return postgres_server.new_database()

@@ -13,6 +13,7 @@ package to install: they are never skipped.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ PROGRAMS: dict[str, str] = {
     "nc": "netcat-openbsd",  # a line-protocol user beside the browsers
     "tmux": "tmux",  # the terminal client in a real terminal emulator
     "Xvfb": "xvfb",  # the X server the desktop client's window runs on in its tests
+    "redis-server": "redis-server",  # the cluster's presence and pub/sub (tests.servers)
 }
 
 FILES: dict[str, str] = {
@@ -35,6 +37,11 @@ FILES: dict[str, str] = {
     "/usr/include/openssl/sha.h": "libssl-dev",  # the load generator's WebSocket handshake
     # the emoji of the desktop client's window, in its tests and screenshots
     "/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf": "fonts-symbola",
+}
+
+VERSIONED: dict[str, str] = {
+    # a program in a directory named by its version (the newest is used): its Debian package
+    "/usr/lib/postgresql/*/bin/postgres": "postgresql",  # the shared history (tests.servers)
 }
 
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/sbin"])
@@ -49,10 +56,19 @@ def find(program: str) -> str | None:
     return shutil.which(program, path=SEARCH_PATH)
 
 
+def find_versioned(pattern: str) -> str | None:
+    """The newest program matching the L{VERSIONED} C{pattern}, or L{None} if none is installed."""
+    found = [Path(p) for p in glob.glob(pattern) if os.access(p, os.X_OK)]
+    if not found:
+        return None
+    return str(max(found, key=lambda p: [int(n) if n.isdigit() else 0 for n in p.parts]))
+
+
 def missing(programs: Iterable[str] = PROGRAMS) -> list[str]:
-    """The packages of those C{programs} (and of L{FILES}) that are not installed."""
+    """The packages of C{programs}, L{FILES} and L{VERSIONED} that are not installed."""
     wanted = {PROGRAMS[p] for p in programs if find(p) is None}
     wanted |= {package for path, package in FILES.items() if not Path(path).exists()}
+    wanted |= {package for path, package in VERSIONED.items() if find_versioned(path) is None}
     return sorted(wanted)
 
 

@@ -88,15 +88,23 @@ class RecentCache:
     def record(self, event: Message | Action) -> Line | None:
         line = self.store.record(event)
         if line is not None:
-            room = self._rooms.get(fold(event.room))
-            if room is None:
-                pass
-            elif room.asked is None:
-                room.lines.append(line)
-                room.snapshot = None
-            else:
-                room.since.append(line)
+            self.remember(line)
         return line
+
+    def remember(self, line: Line) -> None:
+        """
+        Keep C{line}, which another node of a cluster recorded in the store
+        this one shares, as if it had been recorded here: a replay from
+        memory shows the lines said on every node.
+        """
+        room = self._rooms.get(fold(line.event.room))
+        if room is None:
+            return
+        if room.asked is None:
+            room.lines.append(line)
+            room.snapshot = None
+        else:
+            room.since.append(line)
 
     def cached(self, room: str, lines: int) -> tuple[Line, ...] | None:
         """
@@ -145,13 +153,16 @@ class RecentCache:
 
         def found(lines: list[Line]) -> None:
             # What was recorded while the store was asked came after its
-            # answer; each caller is answered as of when it asked.
+            # answer; each caller is answered as of when it asked. (A line
+            # another node said may be in both: the store's answer has it.)
+            answered = set(lines)
             since, kept.since = kept.since, []
             kept.lines.extend(lines)
-            kept.lines.extend(since)
+            kept.lines.extend(line for line in since if line not in answered)
             waiting, kept.asked = kept.asked, None
             for answer, wanted, seen in waiting or ():
-                answer.callback((lines + since[:seen])[-wanted:])
+                fresh = [line for line in since[:seen] if line not in answered]
+                answer.callback((lines + fresh)[-wanted:])
 
         def failed(failure: Failure) -> None:
             if self._rooms.get(key) is kept:

@@ -14,12 +14,9 @@ line to a queue in memory and returns, and lookups come back as
 L{Deferred}s. The chat model stays on the reactor thread and never sees a
 lock.
 
-Batching. A line is written at most L{BATCH_WINDOW} seconds after it is
-recorded, in a transaction of at most L{BATCH_SIZE} lines: the first line
-waiting opens the window, and the window closes early once a full batch is
-waiting. One write is in flight at a time, and a batch that fails is written
-again, whole, before any line after it, so the database always holds every
-line up to some point and none after it.
+Batching. Lines are written in batches, one transaction each, in the order
+recorded, as L{chatsvc.history.batches} says (which the PostgreSQL store
+shares): at most 0.1 seconds after they are recorded, at most 1000 at once.
 
 Consistency. Each line recorded has a number, in the order recorded, and each
 batch's transaction also stores how many lines have been written so far (the
@@ -45,11 +42,8 @@ log and an error for the user; text that is not valid UTF-8 is read with the
 bad bytes replaced.
 
 Failures. A write that fails (the disk is full, another process holds the
-database) is logged and tried again after L{RETRY_FIRST} seconds, then twice
-as long each time, up to L{RETRY_MAX}; chat goes on, and the lines wait in
-memory, up to C{max_unsaved_bytes} of text and L{MAX_UNSAVED} lines (past
-either, new lines are not kept; that is logged when it starts, and how many
-were not kept once writes work again, or at close).
+database) is logged and tried again, later and later (L{Batches}); chat goes
+on, and the lines wait in memory, within bounds.
 
 test-case-name: tests.history.test_sqlite, tests.history.test_history_contract
 """
@@ -60,16 +54,15 @@ import json
 import os
 import sqlite3
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from typing import Any, TypeVar, cast
 
 import attrs
-from twisted.internet.defer import Deferred, ensureDeferred, fail, succeed
+from twisted.internet.defer import Deferred, ensureDeferred, fail
 from twisted.internet.interfaces import (
-    IDelayedCall,
     IReactorCore,
     IReactorFromThreads,
     IReactorTime,
@@ -93,30 +86,12 @@ from chatsvc.history import (
     IHistory,
     Line,
 )
-
-BATCH_WINDOW = 0.1
-"""Seconds a recorded line waits, at most, before it is written."""
-
-BATCH_SIZE = 1000
-"""Lines written in one transaction, at most."""
+from chatsvc.history.batches import (
+    Batches,
+)
 
 BUSY_TIMEOUT = 5.0
 """Seconds to wait for another process that holds the database before giving up."""
-
-RETRY_FIRST = 0.25
-"""Seconds before a failed write is tried again; doubled after each failure in a row."""
-
-RETRY_MAX = 10.0
-"""The longest wait between two tries of a failed write."""
-
-CLOSE_ATTEMPTS = 3
-"""Tries at the last lines when closing, before they are logged as lost."""
-
-MAX_UNSAVED = 100_000
-"""
-Lines kept in memory while the database does not take them, however short:
-each costs some 200 bytes of objects beside its text.
-"""
 
 PROGRESS_STEPS = 1000
 """SQLite virtual machine steps between two checks of a query's time."""
@@ -231,11 +206,6 @@ def _line(row: tuple[float, str, str, int, str]) -> Line:
     return Line(when, Action(room, nick, text) if action else Message(room, nick, text))
 
 
-def _size(event: Message | Action) -> int:
-    """The bytes of a line's text, nickname and room, for the bound on unsaved lines."""
-    return len(event.text.encode()) + len(event.nick) + len(event.room)
-
-
 def _reason(path: str, error: sqlite3.Error) -> str:
     """Why the database at C{path} cannot be used, in words an operator can act on."""
     reason = str(error)
@@ -324,25 +294,15 @@ class SQLiteHistory:
             self._searches = _Lane(ThreadPool(1, 1, name="chatsvc-history-searches"))
         self._in_flight: Counter[str] = Counter()
         self._shutdown_trigger: Any = None
-        # Lines recorded this run, oldest first, from number _first on: those
-        # from _saved on are not yet written (the first _writing of them are
-        # being written now); those before, only while a replay may need them.
-        self._lines: deque[Line] = deque()
-        self._first = 0
-        self._recorded = 0  # lines ever numbered
-        self._saved = 0  # lines written, or given up at close
-        self._unsaved_bytes = 0
-        self._sizes: deque[int] = deque()  # of each unsaved line, oldest first
-        self._replaying: Counter[int] = Counter()  # _saved when each replay in flight was asked
-        self._writing = 0
-        self._due = 0.0  # when the oldest line not being written must be
-        self._window: IDelayedCall | None = None
-        self._retry: IDelayedCall | None = None
-        self._failures = 0  # writes failed in a row
-        self._close_failures = 0
-        self._refused = 0  # lines not kept since the last write
-        self._waiters: list[tuple[int, bool, Deferred[None]]] = []
-        self._closing = False
+        self._batches = Batches(
+            self._clock,
+            lambda batch, written: self._run(self._writer, _insert, batch, written),
+            max_unsaved_bytes=max_unsaved_bytes,
+            expected=sqlite3.Error,
+            reason=lambda failure: failure.getErrorMessage(),
+            log=self._log,
+            ready=lambda: self._writer.connection is not None,
+        )
         self._closed: Deferred[None] | None = None
         self._pruning = LoopingCall(self._prune_and_log)
         self._pruning.clock = self._clock
@@ -484,16 +444,12 @@ class SQLiteHistory:
         return d
 
     async def _close(self) -> None:
-        self._closing = True
+        self._batches.closing = True
         if self._pruning.running:
             self._pruning.stop()
         if self._writer.connection is None:
             return
-        if self._retry is not None:
-            self._retry.cancel()
-            self._retry = None
-        await self._until_saved(self._recorded, patient=True)
-        self._log_refused()
+        await self._batches.close()
         # Readers first: the writer's close checkpoints the WAL and removes it
         # only when it is the last connection.
         for lane in self._lanes:
@@ -517,179 +473,21 @@ class SQLiteHistory:
     @property
     def unsaved(self) -> int:
         """How many lines are recorded and not yet written."""
-        return self._recorded - self._saved
+        return self._batches.unsaved
 
     @property
     def unsaved_bytes(self) -> int:
         """How many bytes of text the lines not yet written hold."""
-        return self._unsaved_bytes
+        return self._batches.unsaved_bytes
 
     def record(self, event: Message | Action) -> Line | None:
-        waiting = self.unsaved
-        size = _size(event)
-        if waiting >= MAX_UNSAVED or self._unsaved_bytes + size > self.max_unsaved_bytes:
-            self._refused += 1
-            if self._refused == 1:
-                self._log.error(
-                    "{n} history lines ({size} bytes) wait for the database; "
-                    "no more are kept until it takes them",
-                    n=waiting,
-                    size=self._unsaved_bytes,
-                )
-            return None
-        now = self._clock.seconds()
-        if waiting == self._writing:
-            self._due = now + BATCH_WINDOW
-        line = Line(now, event)
-        self._lines.append(line)
-        self._sizes.append(size)
-        self._unsaved_bytes += size
-        self._recorded += 1
-        if self._window is None or waiting + 1 - self._writing >= BATCH_SIZE:
-            self._schedule()
-        return line
-
-    def _unsaved_lines(self) -> Iterator[Line]:
-        return islice(self._lines, self._saved - self._first, None)
-
-    def _schedule(self, *, now: bool = False) -> None:
-        """Start the next write if it is due, or arrange for it to start when it is."""
-        if self._writing or self._retry is not None or self._writer.connection is None:
-            return
-        if not self.unsaved:
-            return
-        if (
-            now
-            or self._closing
-            or self._waiters
-            or self.unsaved >= BATCH_SIZE
-            or self._clock.seconds() >= self._due
-        ):
-            self._flush()
-        elif self._window is None:
-            self._window = self._clock.callLater(
-                self._due - self._clock.seconds(), self._window_closed
-            )
-
-    def _window_closed(self) -> None:
-        self._window = None
-        self._schedule(now=True)
-
-    def _flush(self) -> None:
-        if self._window is not None:
-            self._window.cancel()
-            self._window = None
-        batch = list(islice(self._unsaved_lines(), BATCH_SIZE))
-        self._writing = len(batch)
-        d = self._run(self._writer, _insert, batch, self._saved + len(batch))
-        d.addCallbacks(self._written, self._not_written)
-
-    def _forget_saved(self, count: int) -> None:
-        """Count the next C{count} unsaved lines as saved."""
-        for _ in range(count):
-            self._unsaved_bytes -= self._sizes.popleft()
-        self._saved += count
-        self._trim()
-
-    def _trim(self) -> None:
-        """Let go of the written lines that no replay in flight may need."""
-        keep = min(self._replaying, default=self._saved)
-        while self._first < keep:
-            self._lines.popleft()
-            self._first += 1
-
-    def _written(self, result: None) -> None:
-        self._forget_saved(self._writing)
-        self._writing = 0
-        if self._failures:
-            self._log.info(
-                "History database writes work again, after {failures} failed tries",
-                failures=self._failures,
-            )
-        self._failures = 0
-        if self._drained():
-            self._log_refused()
-        self._wake()
-        self._schedule()
-
-    def _drained(self) -> bool:
-        """
-        Whether the lines waiting are down to half of either bound: a spell of
-        lines not kept ends there, not at the first batch written, so that a
-        backlog that keeps refilling is logged once, not once a batch.
-        """
-        return (
-            self.unsaved <= MAX_UNSAVED // 2 and self._unsaved_bytes <= self.max_unsaved_bytes // 2
-        )
-
-    def _log_refused(self) -> None:
-        if self._refused:
-            self._log.error(
-                "{n} history lines were not kept, while the database did not take them",
-                n=self._refused,
-            )
-        self._refused = 0
-
-    def _not_written(self, failure: Failure) -> None:
-        lines, self._writing = self._writing, 0
-        self._failures += 1
-        why = failure.getErrorMessage() if failure.check(sqlite3.Error) else repr(failure.value)
-        if not failure.check(sqlite3.Error):
-            self._log.failure("Unexpected error writing to the history database", failure)
-        if self._closing:
-            self._close_failures += 1
-            if self._close_failures >= CLOSE_ATTEMPTS:
-                self._log.error(
-                    "Could not write {n} history lines before closing ({why}); they are lost",
-                    n=self.unsaved,
-                    why=why,
-                )
-                self._forget_saved(self.unsaved)
-                self._wake(everyone=True)
-                return
-            delay = RETRY_FIRST
-        else:
-            delay = min(RETRY_MAX, RETRY_FIRST * 2 ** (self._failures - 1))
-        self._log.error(
-            "Could not write {lines} history lines ({why}); {n} are waiting; "
-            "trying again in {delay} seconds",
-            lines=lines,
-            n=self.unsaved,
-            why=why,
-            delay=delay,
-        )
-        self._wake(impatient=True)
-        self._retry = self._clock.callLater(delay, self._retried)
-
-    def _retried(self) -> None:
-        self._retry = None
-        self._schedule(now=True)
-
-    def _until_saved(self, count: int, *, patient: bool = False) -> Deferred[None]:
-        """
-        Fires once the first C{count} lines recorded are written. Unless
-        C{patient}, it fires at once while writes are failing instead.
-        """
-        if self._saved >= count or (self._failures and not patient):
-            return succeed(None)
-        d: Deferred[None] = Deferred()
-        self._waiters.append((count, patient, d))
-        self._schedule(now=True)
-        return d
-
-    def _wake(self, *, impatient: bool = False, everyone: bool = False) -> None:
-        waiters, self._waiters = self._waiters, []
-        for count, patient, d in waiters:
-            if everyone or self._saved >= count or (impatient and not patient):
-                d.callback(None)
-            else:
-                self._waiters.append((count, patient, d))
+        return self._batches.record(event)
 
     # Looking up
 
     def _refusal(self, kind: str) -> HistoryError | None:
         """Why a lookup of C{kind} cannot be taken now, if it cannot."""
-        if self._writer.connection is None or self._closing:
+        if self._writer.connection is None or self._batches.closing:
             return HistoryError("history is not available now")
         if self._in_flight[kind] >= (self.max_lookups if kind == "searches" else self.max_replays):
             return HistoryError(
@@ -723,27 +521,26 @@ class SQLiteHistory:
         refused = self._refusal("replays")
         if refused is not None:
             return fail(refused)
-        asked = self._recorded
-        floor = self._saved
+        batches = self._batches
+        asked = batches.recorded
         deadline = self._timer() + self.query_timeout
         key = fold(room)
-        self._replaying[floor] += 1
+        floor = batches.hold()
 
         def with_unsaved(seen: _Seen) -> list[Line]:
             # The read saw the first seen.written lines of this run, and
             # those from asked on were left out: add the rest, from memory.
             fresh = [
                 line
-                for line in islice(self._lines, seen.written - self._first, asked - self._first)
+                for line in islice(
+                    batches.lines, seen.written - batches.first, asked - batches.first
+                )
                 if fold(line.event.room) == key
             ]
             return (seen.lines + fresh)[-lines:]
 
         def done(result: list[Line] | Failure) -> list[Line] | Failure:
-            self._replaying[floor] -= 1
-            if not self._replaying[floor]:
-                del self._replaying[floor]
-            self._trim()
+            batches.release(floor)
             return result
 
         read = self._run(self._replays, self._read, deadline, asked, _select_recent, room, lines)
@@ -762,12 +559,12 @@ class SQLiteHistory:
         refused = self._refusal("searches")
         if refused is not None:
             return fail(refused)
-        asked = self._recorded
+        asked = self._batches.recorded
         deadline = self._timer() + self.query_timeout
         query = fts_match(room, words)
 
         async def search() -> list[Line]:
-            await self._until_saved(asked)
+            await self._batches.until_saved(asked)
             seen = await self._run(
                 self._searches, self._read, deadline, asked, _select_matching, room, query, lines
             )
@@ -823,7 +620,7 @@ class SQLiteHistory:
             return 0
         cutoff = self._clock.seconds() - self.retention_days * DAY
         total = 0
-        while not self._closing:
+        while not self._batches.closing:
             deleted = await self._run(self._writer, _delete_before, cutoff)
             total += deleted
             if deleted < PRUNE_CHUNK:

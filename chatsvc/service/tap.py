@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, cast
 
@@ -26,6 +27,7 @@ from twisted.internet.interfaces import (
     IListeningPort,
     IProtocolFactory,
     IReactorFromThreads,
+    IReactorTCP,
     IReactorTime,
     IStreamServerEndpoint,
 )
@@ -37,7 +39,8 @@ from chatsvc import __version__
 from chatsvc.accounts import Accounts, ChatRealm, with_bytes
 from chatsvc.chat.commands import HISTORY_LINES, HISTORY_MAX
 from chatsvc.chat.interfaces import IAccountNames
-from chatsvc.chat.model import NAME_CHARS, NAME_MAX, Chat, is_valid_name
+from chatsvc.chat.model import NAME_CHARS, NAME_MAX, Chat, Participant, is_valid_name
+from chatsvc.cluster.redis import LEASE
 from chatsvc.frontends.irc.server import irc_frontend
 from chatsvc.frontends.irc.wire import SERVER_NAME as IRC_SERVER_NAME
 from chatsvc.frontends.irc.wire import IrcServer
@@ -254,8 +257,9 @@ class Options(AuthOptionMixin, usage.Options):
             "db",
             None,
             DEFAULT_DB,
-            "The SQLite database of room history, relative to twistd's directory (--rundir); "
-            ":memory: keeps nothing across restarts.",
+            "Where room history is kept: an SQLite database, relative to twistd's directory "
+            "(--rundir; :memory: keeps nothing across restarts), or a PostgreSQL database "
+            "(postgresql://USER:PASSWORD@HOST:PORT/NAME).",
         ],
         [
             "retention-days",
@@ -317,6 +321,27 @@ class Options(AuthOptionMixin, usage.Options):
             DEFAULT_FILES_DIR,
             "Where files shared from the web are kept, by content hash, relative to twistd's "
             "directory (--rundir); each is kept --retention-days after its last upload.",
+        ],
+        [
+            "cluster",
+            None,
+            None,
+            "redis://HOST[:PORT][/DB]: be one node of the chat that every server started with "
+            "this Redis is (needs --db postgresql://...).",
+        ],
+        [
+            "node-name",
+            None,
+            None,
+            "This node's name in the cluster, unique among its nodes "
+            "[default: the host name and process id].",
+        ],
+        [
+            "cluster-lease",
+            None,
+            LEASE,
+            "Seconds a node's nickname claims outlive it, should it die (at least 1).",
+            _at_least(float, 1),
         ],
         [
             "motd",
@@ -491,6 +516,7 @@ class Options(AuthOptionMixin, usage.Options):
             raise usage.UsageError(f"--history must be at most {HISTORY_MAX}")
         if self["backlog"] < 1:
             raise usage.UsageError("--backlog must be at least 1")
+        self._check_cluster()
         self["motd-lines"] = None
         if self["motd"] is not None:
             try:
@@ -508,6 +534,39 @@ class Options(AuthOptionMixin, usage.Options):
                 # A TLS endpoint loads its key and certificate when parsed.
                 reason = _key_or_certificate_error(e)
                 start_failed(f"cannot listen on {description}: {reason}")
+
+    def _check_cluster(self) -> None:
+        from chatsvc.cluster.redis import BadClusterURL, RedisAddress, valid_node_name
+        from chatsvc.history.postgresql import is_postgresql
+
+        self["cluster-address"] = None
+        if self["cluster"] is None:
+            if self["node-name"] is not None:
+                raise usage.UsageError("--node-name needs --cluster")
+            return
+        try:
+            self["cluster-address"] = RedisAddress.parse(self["cluster"])
+        except BadClusterURL as e:
+            raise usage.UsageError(f"--cluster {e}") from None
+        if not self["no-history"] and not is_postgresql(self["db"]):
+            raise usage.UsageError(
+                "--cluster needs --db postgresql://...: with SQLite each node would keep a "
+                "history of its own"
+            )
+        if self["node-name"] is None:
+            self["node-name"] = default_node_name()
+        elif not valid_node_name(self["node-name"]):
+            raise usage.UsageError(
+                f"--node-name {self['node-name']!r} is not a valid name: "
+                f"use 1-{NAME_MAX} {NAME_CHARS}"
+            )
+
+
+def default_node_name() -> str:
+    """This host's name and this process's id, as a node name."""
+    host = re.sub(r"[^A-Za-z0-9_\-]", "-", socket.gethostname().split(".")[0]) or "node"
+    pid = str(os.getpid())
+    return f"{host[: NAME_MAX - len(pid) - 1]}-{pid}"
 
 
 _ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(:\d{1,5})?")
@@ -587,6 +646,8 @@ class ChatService(MultiService):
     def __init__(self, factory: ChatFactory) -> None:
         super().__init__()
         self.factory = factory
+        self.cluster: IService | None = None
+        """The link to the other nodes, with --cluster: started last, stopped after the goodbyes."""
         self._history_open = False
 
     def listen(
@@ -634,6 +695,8 @@ class ChatService(MultiService):
             if not self._history_open:
                 self._open_history()
             super().startService()
+            if self.cluster is not None:
+                self.cluster.startService()
         start_log.release()
         terminal.close()
 
@@ -647,6 +710,9 @@ class ChatService(MultiService):
     def stopService(self) -> Deferred[None]:
         d: Deferred[Any] = super().stopService()
         d.addCallback(lambda _: self.factory.shut_down())
+        cluster = self.cluster
+        if cluster is not None:
+            d.addCallback(lambda _: cluster.stopService())
         d.addCallback(lambda _: self.factory.history.close())
         return d
 
@@ -655,18 +721,23 @@ def _history(options: Options, reactor: IReactorTime) -> IHistory:
     if options["no-history"]:
         return NoHistory()
     from chatsvc.history.cache import RecentCache
+    from chatsvc.history.postgresql import PostgreSQLHistory, is_postgresql
     from chatsvc.history.sqlite import DAY, SQLiteHistory
 
-    store = SQLiteHistory(
-        options["db"],
-        reactor=cast(IReactorFromThreads, reactor),
-        clock=reactor,
-        retention_days=options["retention-days"],
-        max_lookups=options["max-lookups"],
-        max_replays=options["max-replays"],
-        query_timeout=options["query-timeout"],
-        max_unsaved_bytes=options["max-unsaved"],
-    )
+    bounds = {
+        "retention_days": options["retention-days"],
+        "max_lookups": options["max-lookups"],
+        "max_replays": options["max-replays"],
+        "query_timeout": options["query-timeout"],
+        "max_unsaved_bytes": options["max-unsaved"],
+    }
+    store: IHistory
+    if is_postgresql(options["db"]):
+        store = PostgreSQLHistory(options["db"], clock=reactor, **bounds)
+    else:
+        store = SQLiteHistory(
+            options["db"], reactor=cast(IReactorFromThreads, reactor), clock=reactor, **bounds
+        )
     # Replays and short /history answers come from memory: a crowd signing
     # on after a restart costs the database one query per room, not per user.
     return RecentCache(
@@ -686,12 +757,19 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
         terminal.keep()
         start_log.install()
     accounts: Accounts | None = options["accounts"]
-    chat = Chat(
-        announce_limit=options["announce-limit"],
-        max_rooms=options["max-rooms-per-user"],
-        accounts=accounts,
-        guests=not options["auth-required"],  # which needs --auth (postOptions)
-    )
+    rules = {
+        "announce_limit": options["announce-limit"],
+        "max_rooms": options["max-rooms-per-user"],
+        "accounts": accounts,
+        "guests": not options["auth-required"],  # which needs --auth (postOptions)
+    }
+    chat: Chat
+    if options.get("cluster-address") is not None:
+        from chatsvc.cluster.chat import ClusterChat
+
+        chat = ClusterChat(options["node-name"], **rules)
+    else:
+        chat = Chat(**rules)
     portal = None
     if accounts is not None:
         portal = Portal(ChatRealm(options["op"]), [accounts])
@@ -708,6 +786,8 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
         replay=0 if options["no-history"] else options["history"],
     )
     service = ChatService(factory)
+    if options.get("cluster-address") is not None:
+        service.cluster = _cluster(service, options, reactor)
     for description in options["endpoints"]:
         service.listen(description, reactor, options["backlog"])
     if options["irc"]:
@@ -717,6 +797,38 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
     if options["web"]:
         _serve_web(service, options, reactor)
     return service
+
+
+def _cluster(service: ChatService, options: Options, reactor: IReactorTime) -> IService:
+    """The link of this node's chat to the other nodes (--cluster)."""
+    from chatsvc.cluster.chat import ClusterChat
+    from chatsvc.cluster.redis import RedisLink
+
+    factory = service.factory
+    chat = factory.chat
+    assert isinstance(chat, ClusterChat)
+
+    def tell_everyone(text: str) -> None:
+        for participant in chat.local():
+            session = getattr(participant.client, "session", None)
+            if session is not None:
+                session.tell(text)
+
+    def lost(participant: Participant) -> None:
+        session = getattr(participant.client, "session", None)
+        if session is not None:
+            session.lose_nickname()
+
+    chat.lost_nickname = lost
+    return RedisLink(
+        chat,
+        options["cluster-address"],
+        reactor=cast(IReactorTCP, reactor),
+        clock=reactor,
+        history=factory.history,
+        notify=tell_everyone,
+        lease=options["cluster-lease"],
+    )
 
 
 def _serve_web(service: ChatService, options: Options, reactor: IReactorTime) -> None:

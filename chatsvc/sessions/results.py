@@ -192,6 +192,7 @@ class Farewell(enum.Enum):
     SHUTDOWN = "shutdown"  # the server is stopping
     REPLACED = "replaced"  # the same account signed on with this nickname elsewhere
     OWNER_ARRIVED = "owner arrived"  # a guest's nickname: its registered owner signed on
+    NICKNAME_CLAIMED = "nickname claimed"  # another node of the cluster holds the nickname
 
 
 @attrs.frozen
@@ -199,6 +200,13 @@ class KickedOut:
     """The user was kicked out of the chat (C{event}), and is told last."""
 
     event: Kicked
+
+
+@attrs.frozen
+class ServerNotice:
+    """What the server tells its users unasked: the other nodes are out of reach, or back."""
+
+    text: str
 
 
 @attrs.frozen
@@ -229,5 +237,6 @@ Result = (
     | HistoryUnavailable
     | Goodbye
     | KickedOut
+    | ServerNotice
 )
 """Everything a session shows its user but the chat's events."""

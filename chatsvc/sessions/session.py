@@ -252,6 +252,24 @@ class Session:
         self.participant = None
         self._hang_up(results.Goodbye(Farewell.SHUTDOWN))
 
+    def tell(self, text: str) -> None:
+        """Tell the user C{text}, from the server (see L{results.ServerNotice})."""
+        if self.stage is Stage.SIGNED_ON:
+            self._show(results.ServerNotice(text))
+
+    def lose_nickname(self) -> None:
+        """
+        Another node of the cluster holds this user's nickname (both signed
+        on with it while they could not see each other): the user is told,
+        and leaves.
+        """
+        participant = self.participant
+        if participant is None:
+            return
+        self._log.info("{nick} is held by another node; signing it off", nick=participant.nick)
+        self._sign_off("its nickname is taken on another server")
+        self._hang_up(results.Goodbye(Farewell.NICKNAME_CLAIMED, participant.nick))
+
     # Signing on
 
     def sign_on_as(self, nick: str) -> None:
@@ -445,8 +463,8 @@ class Session:
         was registered.
         """
         holder = self._server.chat.find(nick)
-        if holder is None:
-            return
+        if holder is None or getattr(holder.client, "session", None) is None:
+            return  # nobody, or a user of another node of a cluster: the nickname stays taken
         other = self._server.session_of(holder)
         self._log.info(
             "{peer} takes {nick} over from {other}",

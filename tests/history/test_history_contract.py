@@ -1,7 +1,7 @@
 """
 What every L{IHistory} store must do, run against each of them: the fake the
-server's tests use, and SQLite on disk and in memory. A new store joins with
-one line in L{STORES}.
+server's tests use, SQLite on disk and in memory, and PostgreSQL (a real
+server, L{tests.servers}). A new store joins with one line in L{STORES}.
 """
 
 from __future__ import annotations
@@ -21,28 +21,45 @@ from zope.interface.verify import verifyObject
 from chatsvc.chat.events import Action, Message
 from chatsvc.history import HistoryError, IHistory, Line
 from chatsvc.history.cache import RecentCache
+from chatsvc.history.postgresql import PostgreSQLHistory
 from chatsvc.history.sqlite import SQLiteHistory
 from chatsvc.testing import FakeHistory
 
 reactor = cast(IReactorFromThreads, global_reactor)
 
-StoreFactory = Callable[[Path, Clock], IHistory]
-"""A store, not yet opened, with its files (if any) in the directory given, on the clock given."""
+
+@attrs.frozen
+class Place:
+    """Where a store keeps its lines: a directory for files, or a database of the test's own."""
+
+    directory: Path
+    request: pytest.FixtureRequest
+
+    def postgresql(self) -> str:
+        """The URL of the test's PostgreSQL database (the same one each time)."""
+        url: str = self.request.getfixturevalue("postgresql")
+        return url
+
+
+StoreFactory = Callable[[Place, Clock], IHistory]
+"""A store, not yet opened, kept in the place given, on the clock given."""
 
 
 STORES: dict[str, StoreFactory] = {
-    "fake": lambda directory, clock: FakeHistory(clock),
-    "sqlite": lambda directory, clock: SQLiteHistory(
-        str(directory / "history.sqlite"), reactor=reactor, clock=clock
+    "fake": lambda place, clock: FakeHistory(clock),
+    "sqlite": lambda place, clock: SQLiteHistory(
+        str(place.directory / "history.sqlite"), reactor=reactor, clock=clock
     ),
-    "sqlite-memory": lambda directory, clock: SQLiteHistory(
-        ":memory:", reactor=reactor, clock=clock
-    ),
+    "sqlite-memory": lambda place, clock: SQLiteHistory(":memory:", reactor=reactor, clock=clock),
+    "postgresql": lambda place, clock: PostgreSQLHistory(place.postgresql(), clock=clock),
     # The cache in front of a store (what twistd chat runs) is held to the same contract.
-    "cached-sqlite": lambda directory, clock: RecentCache(
-        SQLiteHistory(str(directory / "history.sqlite"), reactor=reactor, clock=clock),
+    "cached-sqlite": lambda place, clock: RecentCache(
+        SQLiteHistory(str(place.directory / "history.sqlite"), reactor=reactor, clock=clock),
         3,
         clock=clock,
+    ),
+    "cached-postgresql": lambda place, clock: RecentCache(
+        PostgreSQLHistory(place.postgresql(), clock=clock), 3, clock=clock
     ),
 }
 
@@ -69,7 +86,7 @@ class Store:
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     clock = Clock()
     clock.advance(1_795_000_000)
-    history = STORES[request.param](tmp_path, clock)
+    history = STORES[request.param](Place(tmp_path, request), clock)
     history.open()
     yield Store(history, clock)
     await history.close()
@@ -258,14 +275,17 @@ async def test_close_keeps_everything_then_refuses_lookups(store: Store) -> None
 
 @pytest.mark.parametrize("kind", sorted(k for k in STORES if k not in ("fake", "sqlite-memory")))
 @pytest_twisted.ensureDeferred
-async def test_a_store_on_disk_keeps_everything_across_a_close(kind: str, tmp_path: Path) -> None:
+async def test_a_store_on_disk_keeps_everything_across_a_close(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     clock = Clock()
-    history = STORES[kind](tmp_path, clock)
+    place = Place(tmp_path, request)
+    history = STORES[kind](place, clock)
     history.open()
     for i in range(1500):
         history.record(Message("dev", "alice", f"line {i}"))
     await history.close()
-    history = STORES[kind](tmp_path, clock)
+    history = STORES[kind](place, clock)
     history.open()
     try:
         assert len(await history.recent("dev", 500)) == 500

@@ -26,19 +26,17 @@ from twisted.python.failure import Failure
 from zope.interface.verify import verifyObject
 
 from chatsvc.chat.events import Action, Message
-from chatsvc.history import MIN_UNSAVED_BYTES, HistoryError, HistoryUnavailable, IHistory, Line
-from chatsvc.history import sqlite as sqlitestore
-from chatsvc.history.sqlite import (
-    BATCH_SIZE,
-    BATCH_WINDOW,
-    CLOSE_ATTEMPTS,
-    DAY,
-    PRUNE_INTERVAL,
-    RETRY_FIRST,
-    RETRY_MAX,
-    SQLiteHistory,
-    fts_query,
+from chatsvc.history import (
+    MIN_UNSAVED_BYTES,
+    HistoryError,
+    HistoryUnavailable,
+    IHistory,
+    Line,
+    batches,
 )
+from chatsvc.history import sqlite as sqlitestore
+from chatsvc.history.batches import BATCH_SIZE, BATCH_WINDOW, CLOSE_ATTEMPTS, RETRY_FIRST, RETRY_MAX
+from chatsvc.history.sqlite import DAY, PRUNE_INTERVAL, SQLiteHistory, fts_query
 
 TIMEOUT = 10.0
 reactor = cast(IReactorFromThreads, global_reactor)
@@ -751,7 +749,7 @@ async def test_retries_wait_twice_as_long_each_time_up_to_ten_seconds(
 async def test_lines_past_the_bound_are_not_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlitestore, "MAX_UNSAVED", 5)
+    monkeypatch.setattr(batches, "MAX_UNSAVED", 5)
     store = opened(tmp_path / "h.sqlite")
     try:
         with logged() as log:
@@ -775,8 +773,8 @@ async def test_a_backlog_that_keeps_refilling_is_logged_once(
     spell of lines not kept is logged when it starts and once the backlog is
     down to half, not once for every batch written in between.
     """
-    monkeypatch.setattr(sqlitestore, "MAX_UNSAVED", 8)
-    monkeypatch.setattr(sqlitestore, "BATCH_SIZE", 2)
+    monkeypatch.setattr(batches, "MAX_UNSAVED", 8)
+    monkeypatch.setattr(batches, "BATCH_SIZE", 2)
     permits = threading.Semaphore(0)
     insert = sqlitestore._insert
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest_twisted
 
-from chatsvc.history.sqlite import BATCH_WINDOW
+from chatsvc.history.batches import BATCH_WINDOW
 from tests.frontends.line.test_endtoend import connect, start, tcp_endpoint
 from tests.service.test_twistd import TIMEOUT, TWISTD, User, reap, run
 from tests.support import Services

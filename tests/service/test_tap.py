@@ -20,10 +20,13 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatsvc.accounts import Accounts, hash_password
 from chatsvc.chat.commands import HISTORY_LINES
 from chatsvc.chat.interfaces import IAccount
-from chatsvc.chat.model import Account
+from chatsvc.chat.model import Account, is_valid_name
+from chatsvc.cluster.chat import ClusterChat
+from chatsvc.cluster.redis import RedisAddress, RedisLink
 from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.history import NoHistory
 from chatsvc.history.cache import RecentCache
+from chatsvc.history.postgresql import PostgreSQLHistory
 from chatsvc.history.sqlite import SQLiteHistory
 from chatsvc.service.startup import StartupError
 from chatsvc.service.tap import ChatService, Options, makeService, with_backlog
@@ -241,6 +244,63 @@ class MakeServiceTests(SynchronousTestCase):
             (0.5, 65536),
         )
         self.assertEqual(service.factory.replay, 5)
+
+    def test_history_in_postgresql(self) -> None:
+        url = "postgresql://chat:pw@db.example.org:5433/chat"
+        service = makeService(
+            parse("--db", url, "--retention-days", "7", "--max-lookups", "3", "--max-replays", "9"),
+            MemoryReactorClock(),
+        )
+        assert isinstance(service, ChatService)
+        cache = service.factory.history
+        assert isinstance(cache, RecentCache)
+        history = cache.store
+        assert isinstance(history, PostgreSQLHistory)
+        self.assertEqual((history.url, history.retention_days), (url, 7))
+        self.assertEqual((history.max_lookups, history.max_replays), (3, 9))
+
+    def test_cluster_needs_postgresql_and_a_redis_url(self) -> None:
+        with self.assertRaises(usage.UsageError) as raised:
+            parse("--cluster", "redis://127.0.0.1:6379/0")
+        self.assertEqual(
+            str(raised.exception),
+            "--cluster needs --db postgresql://...: with SQLite each node would keep a "
+            "history of its own",
+        )
+        for url in ("http://x", "redis://", "redis://h:port/0", "redis://h/db"):
+            with self.assertRaises(usage.UsageError) as raised:
+                parse("--cluster", url, "--db", "postgresql://db/chat")
+            self.assertEqual(
+                str(raised.exception), f"--cluster {url!r} is not redis://HOST[:PORT][/DB]"
+            )
+        with self.assertRaises(usage.UsageError):
+            parse("--node-name", "a")
+        with self.assertRaises(usage.UsageError):
+            parse("--cluster", "redis://h", "--db", "postgresql://db/c", "--node-name", "a b")
+
+    def test_cluster_makes_a_node(self) -> None:
+        options = parse(
+            *("--cluster", "redis://redis.example.org:6380/2", "--node-name", "n1"),
+            *("--db", "postgresql://db/chat", "--cluster-lease", "5"),
+        )
+        service = makeService(options, MemoryReactorClock())
+        assert isinstance(service, ChatService)
+        chat = service.factory.chat
+        assert isinstance(chat, ClusterChat)
+        self.assertEqual(chat.node, "n1")
+        link = service.cluster
+        assert isinstance(link, RedisLink)
+        self.assertEqual(link.address, RedisAddress("redis.example.org", 6380, 2))
+        self.assertEqual(link.lease, 5.0)
+        self.assertIs(chat.link, link)
+        default = parse("--cluster", "redis://h", "--db", "postgresql://db/chat")
+        self.assertTrue(is_valid_name(default["node-name"]))
+
+    def test_without_cluster_nothing_changes(self) -> None:
+        service = makeService(parse("--no-history"), MemoryReactorClock())
+        assert isinstance(service, ChatService)
+        self.assertIsNone(service.cluster)
+        self.assertNotIsInstance(service.factory.chat, ClusterChat)
 
     def test_the_cache_keeps_as_many_lines_as_a_replay_shows(self) -> None:
         service = makeService(parse("--history", "60"), MemoryReactorClock())

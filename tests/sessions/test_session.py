@@ -67,6 +67,7 @@ from chatsvc.sessions.results import (
     Result,
     RoomList,
     RoomSummary,
+    ServerNotice,
     TopicShown,
     Welcome,
 )
@@ -1222,3 +1223,35 @@ class EndTests(SynchronousTestCase):
     def test_what_the_chat_delivers_is_rendered_and_sent(self) -> None:
         self.bob.session.perform(commands.Msg("alice", "hi"))
         self.assertEqual(self.alice.take(), [PrivateMessage("bob", "alice", "hi")])
+
+
+class ClusterTests(SynchronousTestCase):
+    """What a node of a cluster asks of its sessions."""
+
+    def setUp(self) -> None:
+        self.server = FakeServer()
+        self.bob = self.server.signed_on("bob")
+        self.c = self.server.connect()
+        self.c.session.sign_on_as("alice")
+        self.c.take()
+        self.bob.take()
+
+    def test_the_server_tells_a_signed_on_user(self) -> None:
+        self.c.session.tell("the other servers cannot be reached")
+        self.assertEqual(self.c.take(), [ServerNotice("the other servers cannot be reached")])
+        waiting = self.server.connect()
+        waiting.take()
+        waiting.session.tell("not yet signed on: not told")
+        self.assertEqual(waiting.take(), [])
+
+    def test_a_nickname_another_node_holds_is_lost(self) -> None:
+        with logged() as log:
+            self.c.session.lose_nickname()
+        self.assertEqual(self.c.last, [Goodbye(Farewell.NICKNAME_CLAIMED, "alice")])
+        self.assertEqual(
+            self.bob.take(),
+            [Left("lobby", "alice", "its nickname is taken on another server", signed_off=True)],
+        )
+        self.assertIsNone(self.server.chat.find("alice"))
+        self.assertIn("alice is held by another node; signing it off", log)
+        self.c.session.lose_nickname()  # twice is harmless

@@ -118,6 +118,7 @@ _FAREWELLS = {
     Farewell.SHUTDOWN: "Server shutting down",
     Farewell.REPLACED: "Signed on from elsewhere",
     Farewell.OWNER_ARRIVED: "Nickname is registered, and its owner signed on",
+    Farewell.NICKNAME_CLAIMED: "Nickname taken on another server of this network",
 }
 
 
@@ -345,6 +346,8 @@ class IrcConnection(StreamConnection):
                 ]
             case results.Goodbye(why=why):
                 return [line(None, "ERROR", f"Closing Link: {_FAREWELLS[why]}")]
+            case results.ServerNotice(text=text):
+                return [line(self.irc.name, "NOTICE", self.nick, text)]
             case results.KickedOut(event=event):
                 reason = event.reason or event.by
                 return [

@@ -66,6 +66,7 @@ from chatsvc.sessions.results import (
     Result,
     RoomList,
     RoomSummary,
+    ServerNotice,
     TopicShown,
     Welcome,
 )
@@ -325,6 +326,9 @@ _FAREWELLS = {
     Farewell.CANNOT_CHECK: notice("Passwords cannot be checked now; try again later. Goodbye!"),
     Farewell.SHUTDOWN: notice("The server is shutting down. Goodbye!"),
     Farewell.REPLACED: notice("Signed on from elsewhere. Goodbye!"),
+    Farewell.NICKNAME_CLAIMED: notice(
+        "Your nickname was taken on another server of this chat meanwhile. Goodbye!"
+    ),
 }
 
 ECHOED = 100
@@ -411,6 +415,8 @@ class LineRenderer:
                 )
             case Goodbye(why=why):
                 return _FAREWELLS[why]
+            case ServerNotice(text=text):
+                return notice(text, limit)
             case KickedOut(event=event):
                 return kicked(event)
             case event:

@@ -84,6 +84,7 @@ _FAREWELLS = {
     Farewell.SHUTDOWN: "the server is shutting down",
     Farewell.REPLACED: "you signed on from elsewhere",
     Farewell.OWNER_ARRIVED: "the registered owner of your nickname signed on",
+    Farewell.NICKNAME_CLAIMED: "your nickname was taken on another server of this chat",
 }
 
 _NORMAL = 1000
@@ -468,6 +469,8 @@ class WebConnection(WebSocketServerProtocol):
                 return wire.error(request.id, "history-unavailable", late, room=room)
             case results.Goodbye(why=why, nick=nick):
                 return _goodbye(why.value.replace(" ", "-"), _FAREWELLS[why], nick)
+            case results.ServerNotice(text=text):
+                return wire.encode({"type": "notice", "text": text})
             case results.KickedOut(event=event):
                 told = f"{event.by} kicked you out" + (f": {event.reason}" if event.reason else "")
                 assert self.events is not None

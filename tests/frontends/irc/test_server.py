@@ -17,6 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatsvc.frontends.irc.server import IrcConnection, irc_frontend
 from chatsvc.frontends.irc.wire import IrcServer
 from chatsvc.frontends.line.server import ChatFactory
+from chatsvc.sessions.session import Session
 from chatsvc.testing import FakeHistory
 from tests.support import Connection, end_turn, make_factory, with_accounts
 
@@ -719,3 +720,28 @@ class HistoryTests(IrcTestCase):
         got = client.lines()
         self.assertEqual(len(got), 4)
         self.assertIn("FAIL CHATHISTORY INVALID_PARAMS AROUND", got[3])
+
+
+class ServerNoticeTests(IrcTestCase):
+    """What a node of a cluster tells its IRC users unasked, and its goodbye for a lost nickname."""
+
+    def session(self, nick: str) -> Session:
+        participant = self.factory.chat.find(nick)
+        assert participant is not None
+        return self.factory.session_of(participant)
+
+    def test_a_server_notice(self) -> None:
+        carol = self.registered("carol")
+        self.session("carol").tell("the other servers of this chat are reachable again")
+        self.assertEqual(
+            carol.lines(),
+            [f"{S} NOTICE carol :the other servers of this chat are reachable again"],
+        )
+
+    def test_a_nickname_taken_on_another_node(self) -> None:
+        carol = self.registered("carol")
+        self.session("carol").lose_nickname()
+        self.assertEqual(
+            carol.lines(), ["ERROR :Closing Link: Nickname taken on another server of this network"]
+        )
+        self.assertTrue(carol.transport.disconnecting)

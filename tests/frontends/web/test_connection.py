@@ -768,6 +768,29 @@ class WireTests(SynchronousTestCase):
         self.assertEqual(user.client.closed, (True, 1000, None))
         self.assertIsNotNone(self.successResultOf(closing) or True)
 
+    def test_a_server_notice_and_a_nickname_taken_on_another_node(self) -> None:
+        server = make_factory()
+        web = Web(self, server)
+        user = web.signed_on("alice")
+        session = user.server.session
+        assert session is not None
+        session.tell("the other servers of this chat cannot be reached")
+        self.assertEqual(
+            user.take(),
+            [{"type": "notice", "text": "the other servers of this chat cannot be reached"}],
+        )
+        session.lose_nickname()
+        (goodbye,) = user.take()
+        self.assertEqual(
+            (goodbye["type"], goodbye["reason"], goodbye["message"], goodbye["nick"]),
+            (
+                "goodbye",
+                "nickname-claimed",
+                "your nickname was taken on another server of this chat",
+                "alice",
+            ),
+        )
+
     def test_a_message_too_big_closes_the_connection(self) -> None:
         server = make_factory(limits=Limits(max_line=256))
         web = Web(self, server)

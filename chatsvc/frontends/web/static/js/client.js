@@ -318,6 +318,10 @@ export class ChatClient extends EventTarget {
     this.emit("goodbye", event);
   }
 
+  on_notice(event) {
+    this.notice(null, event.text);
+  }
+
   on_error(event) {
     const conversation = this.state.currentConversation;
     if (conversation) this.state.add(conversation, { kind: "error", text: event.message ?? event.code, time: Date.now() });

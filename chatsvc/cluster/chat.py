@@ -1,0 +1,464 @@
+"""
+The chat of one node of a cluster: a L{Chat} that holds the users of every
+node, tells a L{ClusterLink} what its own users do, and applies what the
+users of other nodes did. No I/O here: the link carries it.
+
+A user of another node is a L{Participant} whose client is a
+L{RemoteClient}, which delivers nothing: its own node delivers to it. So
+the model's rules (unique nicknames, rooms and their members, operators,
+announcements) work as they do for one node, on every node, and each node
+tells its own users what they must be told, formatted once per wire as
+always.
+
+Adding to what the cluster shares (accounts made at run time, bans,
+registered rooms, as they come): an operation in L{chatsvc.cluster.ops.OPS},
+the override here that tells the link after the model's rule, its case in
+L{ClusterChat._apply}; and what a node that starts late must learn of it,
+in L{record} (a user's) or a key of its own in Redis that the link reads
+when it syncs.
+
+test-case-name: tests.cluster.test_chat
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+import attrs
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from chatsvc.chat.events import (
+    Action,
+    Event,
+    Invited,
+    Kicked,
+    Message,
+    OperatorChanged,
+    PrivateMessage,
+    TopicChanged,
+)
+from chatsvc.chat.interfaces import IChatClient
+from chatsvc.chat.model import (
+    Account,
+    Chat,
+    ChatError,
+    Participant,
+    Room,
+    fold,
+)
+from chatsvc.cluster.ops import Op
+
+Record = dict[str, Any]
+"""What a node keeps in Redis of one of its users: enough to make it anew elsewhere."""
+
+GONE = "its server went away"
+"""Why the users of a node that stopped answering are shown as having left."""
+
+STOPPED = "its server stopped"
+"""Why the users of a node that stopped cleanly are shown as having left."""
+
+
+class _Unseen:
+    """The wire of remote users: nothing is shown to them here."""
+
+    def render(self, event: Event) -> bytes:
+        return b""
+
+
+UNSEEN = _Unseen()
+
+
+@implementer(IChatClient)
+@attrs.define(eq=False)
+class RemoteClient:
+    """
+    A user of another node, C{node}: that node shows it everything, not this
+    one. It is a L{chatsvc.frontends.line.server.FanOutMember} that is never
+    written to, so a room's fan-out passes it by as cheaply as a WebSocket.
+    """
+
+    node: str
+    session: None = None
+    """No session here: L{chatsvc.sessions.session.Session} is on its node."""
+    events: _Unseen = UNSEEN
+    _turn: int = -1
+    _direct: None = None
+    _held: None = None
+    _backlogged: bool = False
+    _holding: bool = False
+
+    def deliver(self, event: Event) -> None:
+        pass
+
+    def kicked(self, event: Kicked) -> None:
+        pass
+
+    def send(self, data: bytes) -> None:
+        pass
+
+
+class ClusterLink(Protocol):
+    """Where a node's chat sends what its own users do (L{chatsvc.cluster.redis.RedisLink})."""
+
+    def publish(
+        self, op: Op | None, changed: Sequence[Participant] = (), gone: Sequence[str] = ()
+    ) -> None:
+        """
+        Tell the other nodes C{op} (if any); keep the records of the local
+        participants C{changed} (claiming their nicknames), and let go of
+        the nicknames C{gone} and their records.
+        """
+
+
+def record(participant: Participant) -> Record:
+    """What is kept of a local participant, for other nodes to make it anew."""
+    account = participant.account
+    return {
+        "nick": participant.nick,
+        "account": None if account is None else account.name,
+        "operator": participant.operator,
+        "rooms": [room.name for room in participant.rooms],
+        "away": participant.away,
+    }
+
+
+def _account(fields: Op | Record) -> Account | None:
+    name = fields.get("account")
+    return None if name is None else Account(str(name), bool(fields.get("operator")))
+
+
+class ClusterChat(Chat):
+    """
+    A L{Chat} that is one node, C{node}, of a cluster, linked to the others
+    through C{link} (set before the first user signs on). A local user's
+    every change is told to the link; what other nodes' users do comes in
+    through L{apply} and L{reconcile}. C{lost_nickname} is called with a
+    local participant whose nickname another node holds (see L{contested}).
+    """
+
+    _log = Logger()
+
+    def __init__(self, node: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.node = node
+        self.link: ClusterLink | None = None
+        self.lost_nickname: Callable[[Participant], None] = lambda participant: None
+        self._remote: dict[str, dict[str, Participant]] = {}
+        """Each other node's participants here, by folded nickname."""
+
+    # What is whose
+
+    def is_local(self, participant: Participant) -> bool:
+        return not isinstance(participant.client, RemoteClient)
+
+    def local(self) -> list[Participant]:
+        """This node's own participants."""
+        return [p for p in self if self.is_local(p)]
+
+    def remote(self, node: str) -> list[Participant]:
+        """The participants of C{node} here."""
+        return list(self._remote.get(node, {}).values())
+
+    def nodes(self) -> list[str]:
+        """The other nodes that have participants here."""
+        return [node for node, members in self._remote.items() if members]
+
+    def _tell(
+        self,
+        by: Participant,
+        op: Op | None,
+        changed: Sequence[Participant] = (),
+        gone: Sequence[str] = (),
+    ) -> None:
+        """What the local participant C{by} did: nothing, if C{by} is another node's."""
+        if self.link is not None and self.is_local(by):
+            self.link.publish(op, changed, gone)
+
+    # What local users do: the model's rules, then the link is told
+
+    def sign_on(
+        self,
+        nick: str,
+        client: IChatClient,
+        account: Account | None = None,
+        *,
+        lobby: bool = True,
+    ) -> Participant:
+        participant = super().sign_on(nick, client, account, lobby=lobby)
+        op = {"op": "on", "nick": nick, "lobby": lobby, **_named(account)}
+        self._tell(participant, op, [participant])
+        return participant
+
+    def sign_off(
+        self, participant: Participant, reason: str | None = None, *, from_user: bool = False
+    ) -> None:
+        if self.find(participant.nick) is not participant:
+            return
+        super().sign_off(participant, reason, from_user=from_user)
+        if self.is_local(participant):
+            op = {"op": "off", "nick": participant.nick, "reason": reason, "from_user": from_user}
+            self._tell(participant, op, gone=[participant.nick])
+        else:
+            self._forget(participant)
+
+    def dissolve(self) -> None:
+        if self.link is not None:
+            for participant in self.local():
+                op = {"op": "off", "nick": participant.nick, "reason": STOPPED}
+                self.link.publish(op, gone=[participant.nick])
+            self.link.publish({"op": "bye"})
+        super().dissolve()
+        self._remote.clear()
+
+    def rename(self, participant: Participant, nick: str) -> str:
+        old = super().rename(participant, nick)
+        if self.is_local(participant):
+            gone = [old] if fold(old) != fold(nick) else []
+            self._tell(participant, {"op": "rename", "nick": old, "new": nick}, [participant], gone)
+        else:
+            members = self._remote[_node(participant)]
+            members[fold(nick)] = members.pop(fold(old))
+        return old
+
+    def join(self, participant: Participant, name: str, now: float | None = None) -> Room:
+        room = super().join(participant, name, now)
+        op = {"op": "join", "nick": participant.nick, "room": room.name, "at": now}
+        self._tell(participant, op, [participant])
+        return room
+
+    def part(self, participant: Participant, name: str, reason: str | None = None) -> Room:
+        room = super().part(participant, name, reason)
+        op = {"op": "part", "nick": participant.nick, "room": room.name, "reason": reason}
+        self._tell(participant, op, [participant])
+        return room
+
+    def move(
+        self,
+        participant: Participant,
+        name: str,
+        room: Room | None = None,
+        now: float | None = None,
+    ) -> Room:
+        left = (room or participant.room).name
+        entered = super().move(participant, name, room, now)
+        op = {"op": "move", "nick": participant.nick, "room": left, "to": entered.name, "at": now}
+        self._tell(participant, op, [participant])
+        return entered
+
+    def set_away(self, participant: Participant, reason: str | None) -> None:
+        super().set_away(participant, reason)
+        op = {"op": "away", "nick": participant.nick, "reason": participant.away}
+        self._tell(participant, op, [participant])
+
+    def say(
+        self, participant: Participant, text: str, room: Room | None = None, *, notice: bool = False
+    ) -> Message:
+        message = super().say(participant, text, room, notice=notice)
+        op = {"op": "say", "nick": message.nick, "room": message.room, "text": text}
+        self._tell(participant, {**op, "notice": notice})
+        return message
+
+    def act(self, participant: Participant, text: str, room: Room | None = None) -> Action:
+        action = super().act(participant, text, room)
+        self._tell(
+            participant, {"op": "act", "nick": action.nick, "room": action.room, "text": text}
+        )
+        return action
+
+    def whisper(
+        self, sender: Participant, nick: str, text: str, *, notice: bool = False
+    ) -> PrivateMessage:
+        message = super().whisper(sender, nick, text, notice=notice)
+        recipient = self.find(message.recipient)
+        if recipient is not None and not self.is_local(recipient):
+            op = {"op": "pm", "nick": sender.nick, "to": message.recipient, "text": text}
+            self._tell(sender, {**op, "notice": notice})
+        return message
+
+    def set_topic(
+        self, participant: Participant, text: str, now: float, room: Room | None = None
+    ) -> TopicChanged:
+        changed = super().set_topic(participant, text, now, room)
+        op = {"op": "topic", "nick": participant.nick, "room": changed.room, "text": text}
+        self._tell(participant, {**op, "at": now})
+        return changed
+
+    def set_operator(
+        self, by: Participant, room: Room, nick: str, given: bool = True
+    ) -> OperatorChanged | None:
+        changed = super().set_operator(by, room, nick, given)
+        if changed is not None:
+            op = {"op": "operator", "nick": by.nick, "room": room.name, "target": changed.nick}
+            self._tell(by, {**op, "given": given})
+        return changed
+
+    def invite(self, by: Participant, room: Room, nick: str) -> Invited:
+        invited = super().invite(by, room, nick)
+        target = self.find(invited.nick)
+        if target is not None and not self.is_local(target):
+            op = {"op": "invite", "nick": by.nick, "room": room.name, "target": invited.nick}
+            self._tell(by, op)
+        return invited
+
+    def kick(self, operator: Participant, nick: str, reason: str | None = None) -> Kicked:
+        target = self.find(nick)
+        kicked = super().kick(operator, nick, reason)
+        op = {"op": "kick", "nick": operator.nick, "target": kicked.nick, "reason": reason}
+        self._tell(operator, op)
+        if target is not None:
+            if self.is_local(target):
+                self._tell(target, None, gone=[target.nick])
+            else:
+                self._forget(target)
+        return kicked
+
+    # What other nodes' users did
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        """A rule this node refuses a remote user is logged, not raised: it happened already."""
+        try:
+            yield
+        except ChatError as e:
+            self._log.warn("A cluster operation does not apply here: {why}", why=str(e))
+
+    def apply(self, node: str, op: Op) -> None:
+        """Apply C{op}, which a user of C{node} did, to this node's chat."""
+        kind = op["op"]
+        if kind == "on":
+            self._sign_on_remote(node, op)
+            return
+        if kind in ("hello", "bye"):
+            return
+        who = self._remote.get(node, {}).get(fold(str(op.get("nick", ""))))
+        if who is None:
+            self._log.warn(
+                "A cluster operation {op} of {node} names {nick}, who is not here",
+                op=kind,
+                node=node,
+                nick=op.get("nick"),
+            )
+            return
+        with self._quietly():
+            self._apply(who, op)
+
+    def _apply(self, who: Participant, op: Op) -> None:
+        match op["op"]:
+            case "off":
+                self.sign_off(who, op.get("reason"), from_user=bool(op.get("from_user")))
+            case "rename":
+                self.rename(who, str(op["new"]))
+            case "join":
+                self.join(who, str(op["room"]), op.get("at"))
+            case "part":
+                self.part(who, str(op["room"]), op.get("reason"))
+            case "move":
+                self.move(who, str(op["to"]), self.member_of(who, str(op["room"])), op.get("at"))
+            case "away":
+                self.set_away(who, op.get("reason"))
+            case "say":
+                room = self.member_of(who, str(op["room"]))
+                self.say(who, str(op["text"]), room, notice=bool(op.get("notice")))
+            case "act":
+                self.act(who, str(op["text"]), self.member_of(who, str(op["room"])))
+            case "pm":
+                self.whisper(who, str(op["to"]), str(op["text"]), notice=bool(op.get("notice")))
+            case "topic":
+                room = self.member_of(who, str(op["room"]))
+                self.set_topic(who, str(op["text"]), float(op["at"]), room)
+            case "operator":
+                room = self.member_of(who, str(op["room"]))
+                self.set_operator(who, room, str(op["target"]), bool(op.get("given")))
+            case "invite":
+                self.invite(who, self.member_of(who, str(op["room"])), str(op["target"]))
+            case "kick":
+                self.kick(who, str(op["target"]), op.get("reason"))
+
+    def _sign_on_remote(self, node: str, fields: Op | Record) -> Participant | None:
+        nick = str(fields["nick"])
+        holder = self.find(nick)
+        if holder is not None and self.is_local(holder):
+            self._log.warn("{nick} signed on at {node} and here at once", nick=nick, node=node)
+            self.contested(holder)
+            return None
+        if holder is not None:
+            self._forget(holder)
+            super().sign_off(holder)
+        try:
+            participant = Chat.sign_on(
+                self, nick, RemoteClient(node), _account(fields), lobby=bool(fields.get("lobby"))
+            )
+        except ChatError as e:
+            self._log.warn(
+                "{nick} of {node} cannot be here: {why}", nick=nick, node=node, why=str(e)
+            )
+            return None
+        self._remote.setdefault(node, {})[fold(nick)] = participant
+        return participant
+
+    def contested(self, participant: Participant) -> None:
+        """
+        Another node says C{participant}'s nickname is its user's: the link
+        settles whose it is (by its claim), and calls L{lost} if not ours.
+        """
+        self._tell(participant, None, [participant])
+
+    def lost(self, nick: str) -> None:
+        """Another node holds the claim on C{nick}: its local holder here must go."""
+        participant = self.find(nick)
+        if participant is not None and self.is_local(participant):
+            self.lost_nickname(participant)
+
+    def reconcile(self, node: str, records: dict[str, Record], reason: str = GONE) -> None:
+        """
+        Make C{node}'s participants here what C{records} says they are (by
+        folded nickname): those not in it leave (for C{reason}), the others
+        come, or move to the rooms they are in.
+        """
+        here = self._remote.get(node, {})
+        for key, leaving in list(here.items()):
+            if key not in records:
+                self.sign_off(leaving, reason)
+        for key, fields in records.items():
+            participant: Participant | None = self._remote.get(node, {}).get(key)
+            if participant is None:
+                participant = self._sign_on_remote(node, {**fields, "lobby": False})
+            if participant is not None:
+                with self._quietly():
+                    self._reconcile_one(participant, fields)
+        if not self._remote.get(node):
+            self._remote.pop(node, None)
+
+    def _reconcile_one(self, participant: Participant, fields: Record) -> None:
+        if participant.nick != fields["nick"]:
+            self.rename(participant, str(fields["nick"]))
+        wanted = [str(name) for name in fields.get("rooms", [])]
+        keys = {fold(name) for name in wanted}
+        for room in participant.rooms:
+            if fold(room.name) not in keys:
+                self.part(participant, room.name)
+        have = {fold(room.name) for room in participant.rooms}
+        for name in wanted:
+            if fold(name) not in have:
+                self.join(participant, name)
+        participant.away = fields.get("away")
+
+    def _forget(self, participant: Participant) -> None:
+        members = self._remote.get(_node(participant), {})
+        if members.get(fold(participant.nick)) is participant:
+            del members[fold(participant.nick)]
+
+
+def _node(participant: Participant) -> str:
+    client = participant.client
+    assert isinstance(client, RemoteClient)
+    return client.node
+
+
+def _named(account: Account | None) -> Op:
+    if account is None:
+        return {"account": None, "operator": False}
+    return {"account": account.name, "operator": account.operator}

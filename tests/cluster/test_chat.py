@@ -1,0 +1,182 @@
+"""
+A node's chat alone, without Redis: two L{ClusterChat}s joined by a link in
+memory that hands each operation to the other at once, as the Redis link
+would, and records what it was told.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatsvc.chat.events import Joined, Kicked, Left, Message, PrivateMessage, TopicChanged
+from chatsvc.chat.model import Account, Participant
+from chatsvc.cluster.chat import GONE, ClusterChat, RemoteClient, record
+from chatsvc.cluster.ops import Op
+from tests.chat.test_model import RecordingClient
+
+
+@attrs.define
+class MemoryLink:
+    """The link of node C{chat}: each operation straight to C{other}, and remembered."""
+
+    chat: ClusterChat
+    other: ClusterChat | None = None
+    ops: list[Op] = attrs.field(factory=list)
+    kept: dict[str, dict[str, object]] = attrs.field(factory=dict)
+    released: list[str] = attrs.field(factory=list)
+
+    def publish(
+        self, op: Op | None, changed: Sequence[Participant] = (), gone: Sequence[str] = ()
+    ) -> None:
+        for nick in gone:
+            self.released.append(nick)
+            self.kept.pop(nick.lower(), None)
+        for participant in changed:
+            self.kept[participant.nick.lower()] = record(participant)
+        if op is not None:
+            self.ops.append(op)
+            if self.other is not None:
+                self.other.apply(self.chat.node, op)
+
+
+def pair() -> tuple[ClusterChat, MemoryLink, ClusterChat, MemoryLink]:
+    a, b = ClusterChat("a"), ClusterChat("b")
+    to_b, to_a = MemoryLink(a, b), MemoryLink(b, a)
+    a.link, b.link = to_b, to_a
+    return a, to_b, b, to_a
+
+
+class ClusterChatTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.a, self.a_link, self.b, self.b_link = pair()
+        self.alice_client, self.bob_client = RecordingClient(), RecordingClient()
+        self.alice = self.a.sign_on("alice", self.alice_client)
+        self.bob = self.b.sign_on("bob", self.bob_client)
+
+    def test_users_of_the_other_node_are_remote_participants(self) -> None:
+        remote = self.a.find("bob")
+        assert remote is not None
+        self.assertIsInstance(remote.client, RemoteClient)
+        self.assertFalse(self.a.is_local(remote))
+        self.assertEqual(self.a.lobby.nicks(), ["alice", "bob"])
+        self.assertEqual(self.b.lobby.nicks(), ["alice", "bob"])
+        self.assertEqual(self.alice_client.take(), [Joined("lobby", "bob")])
+        self.assertEqual(self.a.local(), [self.alice])
+        self.assertEqual(self.a.nodes(), ["b"])
+
+    def test_a_line_is_one_operation_and_reaches_the_other_nodes_members(self) -> None:
+        self.alice_client.take()
+        self.a_link.ops.clear()
+        self.a.say(self.alice, "hello")
+        self.assertEqual(
+            self.a_link.ops,
+            [{"op": "say", "nick": "alice", "room": "lobby", "text": "hello", "notice": False}],
+        )
+        self.assertEqual(self.bob_client.take(), [Message("lobby", "alice", "hello")])
+        self.assertEqual(self.alice_client.take(), [])
+        self.assertEqual(self.b_link.ops[-1]["op"], "on")  # b published nothing for it
+
+    def test_what_a_node_keeps_of_its_users(self) -> None:
+        self.a.join(self.alice, "dev")
+        self.a.set_away(self.alice, "lunch")
+        self.assertEqual(
+            self.a_link.kept["alice"],
+            {
+                "nick": "alice",
+                "account": None,
+                "operator": False,
+                "rooms": ["lobby", "dev"],
+                "away": "lunch",
+            },
+        )
+        remote = self.b.find("alice")
+        assert remote is not None
+        self.assertEqual([r.name for r in remote.rooms], ["lobby", "dev"])
+        self.assertEqual(remote.away, "lunch")
+
+    def test_private_messages_and_renames(self) -> None:
+        self.a.whisper(self.alice, "bob", "psst")
+        self.assertEqual(self.bob_client.take()[-1], PrivateMessage("alice", "bob", "psst"))
+        self.a.rename(self.alice, "alicia")
+        self.assertIsNotNone(self.b.find("alicia"))
+        self.assertIsNone(self.b.find("alice"))
+        self.assertEqual(self.a_link.released, ["alice"])
+        self.assertIn("alicia", self.a_link.kept)
+
+    def test_signing_off_frees_the_nickname_and_tells_the_other_node(self) -> None:
+        self.bob_client.take()
+        self.a.sign_off(self.alice, "bye", from_user=True)
+        self.assertEqual(
+            self.bob_client.take(),
+            [Left("lobby", "alice", "bye", from_user=True, signed_off=True)],
+        )
+        self.assertIsNone(self.b.find("alice"))
+        self.assertEqual(self.b.nodes(), [])
+        self.assertEqual(self.a_link.released, ["alice"])
+
+    def test_an_operator_on_one_node_kicks_a_user_of_another(self) -> None:
+        root_client = RecordingClient()
+        root = self.a.sign_on("root", root_client, Account("root", operator=True))
+        self.a.kick(root, "bob", "spam")
+        self.assertEqual(self.bob_client.kicked_by, Kicked("lobby", "bob", "root", "spam"))
+        self.assertIsNone(self.b.find("bob"))
+        self.assertIsNone(self.a.find("bob"))
+        self.assertEqual(self.b_link.released, ["bob"])
+        remote_root = self.b.find("root")
+        assert remote_root is not None
+        self.assertTrue(remote_root.operator)
+
+    def test_topics_of_remote_users(self) -> None:
+        self.b.join(self.bob, "dev")
+        self.a.join(self.alice, "dev")
+        self.alice_client.take()
+        self.b.set_topic(self.bob, "deploys", 1_795_000_000.0, self.b.room("dev"))
+        self.assertEqual(self.alice_client.take(), [TopicChanged("dev", "bob", "deploys")])
+        topic = self.a.room("dev").topic
+        assert topic is not None
+        self.assertEqual((topic.text, topic.set_by), ("deploys", "bob"))
+
+    def test_a_node_that_went_away_loses_its_users(self) -> None:
+        self.alice_client.take()
+        self.a.reconcile("b", {})
+        self.assertEqual(self.alice_client.take(), [Left("lobby", "bob", GONE, signed_off=True)])
+        self.assertIsNone(self.a.find("bob"))
+
+    def test_reconcile_makes_a_nodes_users_what_it_keeps(self) -> None:
+        self.a.reconcile(
+            "c",
+            {
+                "carol": {"nick": "carol", "account": None, "rooms": ["dev"], "away": None},
+            },
+        )
+        carol = self.a.find("carol")
+        assert carol is not None
+        self.assertEqual([r.name for r in carol.rooms], ["dev"])
+        self.a.reconcile(
+            "c",
+            {"carol": {"nick": "Carol", "account": None, "rooms": ["ops"], "away": "off"}},
+        )
+        self.assertEqual(carol.nick, "Carol")
+        self.assertEqual([r.name for r in carol.rooms], ["ops"])
+        self.assertEqual(carol.away, "off")
+
+    def test_a_nickname_taken_here_and_there_at_once_is_left_to_the_claims(self) -> None:
+        lost: list[Participant] = []
+        self.a.lost_nickname = lost.append
+        self.a.apply("c", {"op": "on", "nick": "ALICE", "lobby": True})
+        self.assertIs(self.a.find("alice"), self.alice)  # kept, until the claims say
+        self.a.lost("alice")
+        self.assertEqual(lost, [self.alice])
+
+    def test_operations_naming_nobody_known_change_nothing(self) -> None:
+        self.a.apply("b", {"op": "say", "nick": "nobody", "room": "lobby", "text": "x"})
+        self.a.apply("b", {"op": "join", "nick": "bob", "room": "!bad!"})
+        self.assertEqual([r.name for r in self.a.rooms()], ["lobby"])
+
+    def test_dissolving_signs_this_nodes_users_off_elsewhere(self) -> None:
+        self.a.dissolve()
+        self.assertIsNone(self.b.find("alice"))
+        self.assertEqual(self.a_link.ops[-1], {"op": "bye"})

@@ -1,0 +1,393 @@
+"""
+Three nodes of one chat, in this process, over a real Redis and a real
+PostgreSQL (L{tests.servers}): users on different nodes and wires chatting,
+a node that dies, Redis stopped and paused, and what each node publishes
+checked by its sequence numbers.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest_twisted
+from twisted.internet import reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.task import deferLater
+
+from chatsvc.cluster.redis import RedisLink
+from chatsvc.service.tap import ChatService
+from tests.frontends.irc.test_endtoend import irc_port
+from tests.frontends.irc.test_endtoend import sign_on as irc_sign_on
+from tests.frontends.line.test_endtoend import TIMEOUT, LineClient, connect, tcp_endpoint
+from tests.servers import RedisServer, free_port
+from tests.service.test_twistd import TWISTD
+from tests.support import Services
+
+LEASE = "3"
+"""A short lease, so that a dead node is noticed within the test's time."""
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await deferLater(reactor, 0.02, lambda: None)
+    raise AssertionError(f"not {what} after {timeout} s")
+
+
+async def lines_until(user: LineClient, last: str) -> list[str]:
+    """What C{user} is told, up to C{last} (the order of notices about the cluster may vary)."""
+    lines = []
+    while (line := await user.next_line()) != last:
+        lines.append(line)
+    return lines
+
+
+def port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def link(service: ChatService) -> RedisLink:
+    cluster = service.cluster
+    assert isinstance(cluster, RedisLink)
+    return cluster
+
+
+async def start_nodes(
+    services: Services, redis: RedisServer, postgresql: str, *names: str
+) -> list[ChatService]:
+    nodes = [
+        services.start(
+            *("--port", "tcp:0:interface=127.0.0.1", "--irc", "tcp:0:interface=127.0.0.1"),
+            *("--cluster", redis.url, "--node-name", name, "--cluster-lease", LEASE),
+            *("--db", postgresql),
+        )
+        for name in names
+    ]
+    await until(lambda: all(link(node).up for node in nodes), "all in the cluster")
+    return nodes
+
+
+async def line_user(node: ChatService, nick: str, *everywhere: ChatService) -> LineClient:
+    """A line user signed on at C{node}, once C{everywhere} knows it is."""
+    user = await connect(tcp_endpoint(node), nick)
+    assert (await user.next_line()).startswith("*** You joined lobby (")
+    await user.next_line()
+    await until(lambda: all(n.factory.chat.find(nick) for n in everywhere), f"{nick} everywhere")
+    return user
+
+
+@pytest_twisted.ensureDeferred
+async def test_users_on_three_nodes_and_two_wires_are_one_chat(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b, c = await start_nodes(services, redis, postgresql, "a", "b", "c")
+    alice = await line_user(a, "alice", a, b, c)
+    bob = await line_user(b, "bob", a, b, c)
+    await alice.expect("*** bob joined lobby")
+    carol = await irc_sign_on(irc_port(c, 1), "carol")
+    await until(lambda: a.factory.chat.find("carol") is not None, "carol at a")
+
+    # Nicknames are the cluster's: taken on one node, taken on every one.
+    taken = await connect(tcp_endpoint(c))
+    taken.say("ALICE")
+    await taken.expect("*** Error: the nickname ALICE is taken", "*** Choose a nickname:")
+
+    carol.join("#lobby")
+    assert await carol.next() == ("joined", "#lobby")
+    await alice.expect("*** carol joined lobby")
+    await bob.expect("*** carol joined lobby")
+    alice.say("/who")
+    await alice.expect("*** Members of lobby (3 members):", "*** alice, bob, carol")
+
+    alice.say("hello from a")
+    await bob.expect("<alice> hello from a")
+    assert await carol.next() == ("privmsg", "alice", "#lobby", "hello from a")
+    carol.msg("#lobby", "hello from c")
+    await alice.expect("<carol> hello from c")
+    await bob.expect("<carol> hello from c")
+    bob.say("/me waves")
+    await alice.expect("* bob waves")
+    assert await carol.next() == ("action", "bob", "#lobby", "waves")
+
+    # Private messages reach the node of their recipient only.
+    alice.say("/msg carol psst")
+    await alice.expect("-> *carol* psst")
+    assert await carol.next() == ("privmsg", "alice", "carol", "psst")
+
+    # Rooms, their members and their names.
+    bob.say("/join dev")
+    await bob.expect("*** You joined dev (1 member):", "*** bob")
+    await alice.expect("*** bob left lobby")
+    alice.say("/rooms")
+    await alice.expect("*** 2 rooms:", "*** dev (1), lobby (2)")
+    alice.say("/join dev")
+    await alice.expect("*** You joined dev (2 members):", "*** alice, bob")
+    await bob.expect("*** alice joined dev")
+    alice.say("/nick alicia")
+    await alice.expect("*** You are now known as alicia")
+    await bob.expect("*** alice is now known as alicia")
+    bob.say("hi alicia")
+    await alice.expect("<bob> hi alicia")
+
+    # Leaving: the other nodes are told.
+    bob.say("/quit gone fishing")
+    await bob.expect("*** Bye!")
+    await alice.expect("*** bob left dev (quit: gone fishing)")
+    await until(lambda: a.factory.chat.find("bob") is None, "bob gone from a")
+    await until(lambda: c.factory.chat.find("bob") is None, "bob gone from c")
+
+
+@pytest_twisted.ensureDeferred
+async def test_each_node_publishes_each_line_once_in_order(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b")
+    alice = await line_user(a, "alice", a, b)
+    bob = await line_user(b, "bob", a, b)
+    await alice.expect("*** bob joined lobby")
+    before = link(a).seq
+    for n in range(50):
+        alice.say(f"line {n}")
+    for n in range(50):
+        await bob.expect(f"<alice> line {n}")
+    assert link(a).seq == before + 50  # one publish per line, not per recipient
+    assert link(b)._last["a"] == link(a).seq
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_killed_loses_its_users_and_claims_within_the_lease(
+    services: Services, redis: RedisServer, postgresql: str, tmp_path: Path
+) -> None:
+    (a,) = await start_nodes(services, redis, postgresql, "a")
+    alice = await line_user(a, "alice", a)
+    port = free_port()
+    log = (tmp_path / "k.log").open("w")
+    killed = subprocess.Popen(
+        [
+            *TWISTD, "-n", "--pidfile=", "chat", "--port", f"tcp:{port}:interface=127.0.0.1",
+            "--cluster", redis.url, "--node-name", "k", "--cluster-lease", LEASE,
+            "--db", postgresql,
+        ],
+        cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        await until(lambda: port_open(port), "k listening", 20)
+        await until(lambda: b"In the cluster as k" in (tmp_path / "k.log").read_bytes(), "k in")
+        dave = await connect(TCP4ClientEndpoint(reactor, "127.0.0.1", port), "dave")
+        await dave.expect("*** You joined lobby (2 members):", "*** alice, dave")
+        await alice.expect("*** dave joined lobby")
+        dave.say("/join dev")
+        await dave.expect("*** You joined dev (1 member):", "*** dave")
+        await alice.expect("*** dave left lobby")
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(TIMEOUT)
+        died = reactor.seconds()
+        alice.say("/who dev")
+        await alice.expect("*** Members of dev (1 member):", "*** dave")
+        await until(lambda: a.factory.chat.find("dave") is None, "dave gone", 3 * float(LEASE))
+        assert reactor.seconds() - died <= float(LEASE) * 4 / 3 + 0.5
+        # Its nickname is free again, everywhere.
+        await line_user(a, "dave", a)
+        await alice.expect("*** dave joined lobby")
+    finally:
+        if killed.poll() is None:
+            killed.kill()
+        killed.wait(TIMEOUT)
+        log.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_stopped_cleanly_moves_nobody_else(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b")
+    alice = await line_user(a, "alice", a, b)
+    bob = await line_user(b, "bob", a, b)
+    await alice.expect("*** bob joined lobby")
+    await b.stopService()
+    await bob.expect("*** The server is shutting down. Goodbye!")
+    await alice.expect("*** bob left lobby (its server stopped)")
+    # bob may come back at once, on the node still running.
+    bob = await line_user(a, "bob", a)
+    await alice.expect("*** bob joined lobby")
+
+
+@pytest_twisted.ensureDeferred
+async def test_redis_restarted(services: Services, redis: RedisServer, postgresql: str) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b")
+    alice = await line_user(a, "alice", a, b)
+    bob = await line_user(b, "bob", a, b)
+    await alice.expect("*** bob joined lobby")
+    redis.stop()
+    gone = (
+        "*** the other servers of this chat cannot be reached: only users of this server "
+        "see what you say, until they can"
+    )
+    await alice.expect(gone)
+    await bob.expect(gone)
+    alice.say("is anyone there?")  # reaches nobody on b: Redis is gone
+    # Meanwhile both nodes give out the same nickname; one keeps it afterwards.
+    eve_a = await line_user(a, "eve", a)
+    await alice.expect("*** eve joined lobby")
+    eve_b = await line_user(b, "eve", b)
+    await bob.expect("*** eve joined lobby")
+    redis.start()
+    back = "*** the other servers of this chat are reachable again"
+    left = "*** eve left lobby (its nickname is taken on another server)"
+    told = {"a": await lines_until(alice, back), "b": await lines_until(bob, back)}
+    await until(lambda: link(a).up and link(b).up, "both back")
+    # eve keeps the nickname on the node that claimed it first; the other eve goes.
+    lost = "*** Your nickname was taken on another server of this chat meanwhile. Goodbye!"
+    losers = [name for name, lines in told.items() if left in lines]
+    assert len(losers) == 1, told
+    loser = eve_a if losers == ["a"] else eve_b
+    await lines_until(loser, lost)
+    await loser.expect_closed()
+    await until(lambda: all(n.factory.chat.find("eve") is not None for n in (a, b)), "eve on both")
+    bob.say("back again")
+    await alice.expect("<bob> back again")
+    alice.say("/who")
+    await alice.expect("*** Members of lobby (3 members):", "*** alice, bob, eve")
+
+
+@pytest_twisted.ensureDeferred
+async def test_redis_paused_is_a_partition(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b")
+    alice = await line_user(a, "alice", a, b)
+    bob = await line_user(b, "bob", a, b)
+    await alice.expect("*** bob joined lobby")
+    redis.pause()
+    try:
+        await until(lambda: not link(a).up and not link(b).up, "both cut off")
+    finally:
+        redis.resume()
+    await until(lambda: link(a).up and link(b).up, "both back")
+    alice.say("after the partition")
+    await bob.expect(
+        "*** the other servers of this chat cannot be reached: only users of this server "
+        "see what you say, until they can",
+        "*** the other servers of this chat are reachable again",
+        "<alice> after the partition",
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_topics_operators_and_kicks_across_nodes(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    accounts = ("--auth", "memory:root:t00r", "--op", "root")
+    a, b = (
+        services.start(
+            *("--port", "tcp:0:interface=127.0.0.1", *accounts),
+            *("--cluster", redis.url, "--node-name", name, "--cluster-lease", LEASE),
+            *("--db", postgresql),
+        )
+        for name in "ab"
+    )
+    await until(lambda: link(a).up and link(b).up, "both in the cluster")
+    root = await connect(tcp_endpoint(a))
+    root.say("root")
+    await lines_until(root, "*** Password for root:")
+    root.say("t00r")
+    await lines_until(root, "*** root")
+    await until(lambda: b.factory.chat.find("root") is not None, "root at b")
+    bob = await line_user(b, "bob", a, b)
+    await root.expect("*** bob joined lobby")
+    root.say("/topic all systems go")
+    await root.expect("*** root set the topic: all systems go")
+    await bob.expect("*** root set the topic: all systems go")
+    bob.say("/topic")
+    shown = await bob.next_line()
+    assert shown.startswith("*** Topic for lobby: all systems go (set by root, "), shown
+    root.say("/kick bob spamming")
+    await bob.expect("*** You were kicked by root (spamming)")
+    await root.expect("*** bob was kicked by root (spamming)")
+    await bob.expect_closed()
+    await until(lambda: b.factory.chat.find("bob") is None, "bob gone from b")
+    await until(lambda: a.factory.chat.find("bob") is None, "bob gone from a")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_stops_while_redis_is_away(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    (a,) = await start_nodes(services, redis, postgresql, "a")
+    alice = await line_user(a, "alice", a)
+    redis.stop()
+    await until(lambda: not link(a).up, "a cut off")
+    stopped = a.stopService()
+    stopped.addTimeout(TIMEOUT, reactor)
+    await stopped
+    await alice.expect(
+        "*** the other servers of this chat cannot be reached: only users of this server "
+        "see what you say, until they can",
+        "*** The server is shutting down. Goodbye!",
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_history_is_the_clusters(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b")
+    alice = await line_user(a, "alice", a, b)
+    alice.say("said on a")
+    await deferLater(reactor, 0.5, lambda: None)  # written to the shared database
+    bob = await line_user(b, "bob", a, b)  # b's replay reads the database
+    await alice.expect("*** bob joined lobby")
+    assert (await bob.next_line()).startswith("*** Recent history of lobby (1 line")
+    assert (await bob.next_line()).endswith("] <alice> said on a")
+    await bob.expect("*** End of history")
+    alice.say("said on a again")
+    await bob.expect("<alice> said on a again")
+    carol = await line_user(b, "carol", a, b)  # from b's memory, which has a's new line
+    assert (await carol.next_line()).startswith("*** Recent history of lobby (2 lines")
+    assert (await carol.next_line()).endswith("] <alice> said on a")
+    assert (await carol.next_line()).endswith("] <alice> said on a again")
+    await carol.expect("*** End of history")
+    await bob.expect("*** carol joined lobby")
+    await deferLater(reactor, 0.5, lambda: None)  # a's line written: searches read the database
+    bob.say("/search again")
+    await bob.expect("*** Search results in lobby for again (1 line, times in UTC):")
+    assert (await bob.next_line()).endswith("] <alice> said on a again")
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_account_signed_on_at_another_node_keeps_its_nickname_there(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = (
+        services.start(
+            *("--port", "tcp:0:interface=127.0.0.1", "--auth", "memory:root:t00r"),
+            *("--cluster", redis.url, "--node-name", name, "--cluster-lease", LEASE),
+            *("--db", postgresql),
+        )
+        for name in "ab"
+    )
+    await until(lambda: link(a).up and link(b).up, "both in the cluster")
+    first = await connect(tcp_endpoint(a))
+    first.say("root")
+    await lines_until(first, "*** Password for root:")
+    first.say("t00r")
+    await lines_until(first, "*** root")
+    await until(lambda: b.factory.chat.find("root") is not None, "root at b")
+    # On one node, the same account signing on again takes the nickname over;
+    # across nodes it cannot (the session is on the other node): it is taken.
+    second = await connect(tcp_endpoint(b))
+    second.say("root")
+    await lines_until(second, "*** Password for root:")
+    second.say("t00r")
+    await second.expect("*** Error: the nickname root is taken", "*** Choose a nickname:")
+    first.say("/who")
+    await first.expect("*** Members of lobby (1 member):", "*** root")
