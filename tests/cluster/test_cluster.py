@@ -128,7 +128,7 @@ async def test_users_on_three_nodes_and_two_wires_are_one_chat(
     await bob.expect("*** You joined dev (1 member):", "*** bob")
     await alice.expect("*** bob left lobby")
     alice.say("/rooms")
-    await alice.expect("*** 2 rooms:", "*** dev (1), lobby (2)")
+    await alice.expect("*** 2 rooms:", "*** lobby (2)", "*** dev (1)")
     alice.say("/join dev")
     await alice.expect("*** You joined dev (2 members):", "*** alice, bob")
     await bob.expect("*** alice joined dev")
