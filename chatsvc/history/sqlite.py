@@ -346,6 +346,9 @@ class SQLiteHistory:
         self._closed: Deferred[None] | None = None
         self._pruning = LoopingCall(self._prune_and_log)
         self._pruning.clock = self._clock
+        self.on_written: Callable[[float, int], None] | None = None
+        """Told the seconds each batch took to write, and its lines (for metrics)."""
+        self._write_started = 0.0
 
     @property
     def _lanes(self) -> list[_Lane]:
@@ -520,6 +523,11 @@ class SQLiteHistory:
         return self._recorded - self._saved
 
     @property
+    def lookups_in_flight(self) -> dict[str, int]:
+        """How many lookups of each kind (C{replays}, C{searches}) are being answered now."""
+        return {kind: self._in_flight[kind] for kind in ("replays", "searches")}
+
+    @property
     def unsaved_bytes(self) -> int:
         """How many bytes of text the lines not yet written hold."""
         return self._unsaved_bytes
@@ -581,6 +589,7 @@ class SQLiteHistory:
             self._window = None
         batch = list(islice(self._unsaved_lines(), BATCH_SIZE))
         self._writing = len(batch)
+        self._write_started = self._timer()
         d = self._run(self._writer, _insert, batch, self._saved + len(batch))
         d.addCallbacks(self._written, self._not_written)
 
@@ -599,6 +608,8 @@ class SQLiteHistory:
             self._first += 1
 
     def _written(self, result: None) -> None:
+        if self.on_written is not None:
+            self.on_written(self._timer() - self._write_started, self._writing)
         self._forget_saved(self._writing)
         self._writing = 0
         if self._failures:

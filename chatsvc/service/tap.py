@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import attrs
 from OpenSSL import crypto
@@ -19,7 +19,7 @@ from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.portal import Portal
 from twisted.cred.strcred import AuthOptionMixin, findCheckerFactories
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError, VerifyError
 from twisted.internet.interfaces import (
@@ -67,6 +67,9 @@ DEFAULT_ANNOUNCE_LIMIT = 200
 DEFAULT_MAX_ROOMS = 20
 DEFAULT_DB = "chatsvc.sqlite"
 DEFAULT_FILES_DIR = "files"
+
+if TYPE_CHECKING:
+    from chatsvc.frontends.web.connection import WebChat
 
 _log = Logger()
 
@@ -326,6 +329,14 @@ class Options(AuthOptionMixin, usage.Options):
             "(default: none, and IRC clients are told so).",
         ],
         [
+            "metrics",
+            None,
+            None,
+            "Serve Prometheus metrics at /metrics and readiness at /healthz on this endpoint "
+            "(a port number or an endpoint string, such as tcp:9100:interface=127.0.0.1; "
+            "default: none).",
+        ],
+        [
             "irc-name",
             None,
             IRC_SERVER_NAME,
@@ -498,7 +509,10 @@ class Options(AuthOptionMixin, usage.Options):
                     self["motd-lines"] = [irc_sanitise(text.rstrip("\r\n")) for text in motd]
             except OSError as e:
                 raise usage.UsageError(f"--motd {self['motd']}: {e.strerror}") from None
-        for description in [*self["endpoints"], *self["irc"], *self["web"]]:
+        if self["metrics"] is not None:
+            self["metrics"] = endpoint_description(self["metrics"])
+        monitor = [] if self["metrics"] is None else [self["metrics"]]
+        for description in [*self["endpoints"], *self["irc"], *self["web"], *monitor]:
             try:
                 serverFromString(reactor, with_backlog(description, self["backlog"]))
             except (ValueError, KeyError, TypeError) as e:
@@ -588,6 +602,26 @@ class ChatService(MultiService):
         super().__init__()
         self.factory = factory
         self._history_open = False
+        self._stopping = False
+        self.monitor: IService | None = None
+        """The C{--metrics} listener, if any: the last to stop, so it can say the service is."""
+
+    @property
+    def state(self) -> str:
+        """
+        C{ready} once every listener is listening and the history is open;
+        C{starting} before, C{stopping} from the moment the service begins to stop.
+        """
+        if self._stopping:
+            return "stopping"
+        listeners = [child for child in self if isinstance(child, _Listener)]
+        if (
+            self.running
+            and self._history_open
+            and all(listener.recorder.port is not None for listener in listeners)
+        ):
+            return "ready"
+        return "starting"
 
     def listen(
         self,
@@ -611,8 +645,15 @@ class ChatService(MultiService):
         return [
             listener.recorder.port
             for listener in self
-            if isinstance(listener, _Listener) and listener.recorder.port is not None
+            if isinstance(listener, _Listener)
+            and listener is not self.monitor
+            and listener.recorder.port is not None
         ]
+
+    @property
+    def monitor_port(self) -> IListeningPort | None:
+        """The port of C{--metrics}, once listening."""
+        return self.monitor.recorder.port if isinstance(self.monitor, _Listener) else None
 
     def privilegedStartService(self) -> None:
         start_log.hold()
@@ -630,6 +671,7 @@ class ChatService(MultiService):
                     start_failed(f"cannot listen on {description}: {reason}")
 
     def startService(self) -> None:
+        self._stopping = False
         with start_log.released_on_a_bug():
             if not self._history_open:
                 self._open_history()
@@ -645,10 +687,20 @@ class ChatService(MultiService):
         self._history_open = True
 
     def stopService(self) -> Deferred[None]:
-        d: Deferred[Any] = super().stopService()
+        self._stopping = True
+        Service.stopService(self)
+        d: Deferred[Any] = DeferredList(
+            [
+                maybeDeferred(child.stopService)
+                for child in reversed(list(self))
+                if child is not self.monitor
+            ]
+        )
         d.addCallback(lambda _: self.factory.shut_down())
         d.addCallback(lambda _: self.factory.history.close())
-        return d
+        if self.monitor is not None:
+            d.addCallback(lambda _: self.monitor.stopService() if self.monitor else None)
+        return d.addCallback(lambda _: None)
 
 
 def _history(options: Options, reactor: IReactorTime) -> IHistory:
@@ -714,12 +766,38 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
         irc = irc_frontend(IrcServer(name=options["irc-name"], motd=options["motd-lines"]))
         for description in options["irc"]:
             service.listen(description, reactor, options["backlog"], irc)
-    if options["web"]:
-        _serve_web(service, options, reactor)
+    web = _serve_web(service, options, reactor) if options["web"] else None
+    if options["metrics"] is not None:
+        _serve_metrics(service, options, reactor, web)
     return service
 
 
-def _serve_web(service: ChatService, options: Options, reactor: IReactorTime) -> None:
+def _serve_metrics(
+    service: ChatService, options: Options, reactor: IReactorTime, web: WebChat | None
+) -> None:
+    """C{/metrics} and C{/healthz} on the C{--metrics} endpoint, listening before the chat does."""
+    from chatsvc.history.cache import RecentCache
+    from chatsvc.history.sqlite import SQLiteHistory
+    from chatsvc.service.metrics import ChatCollector, ChatMetrics, monitoring_site
+
+    history = service.factory.history
+    store = history.store if isinstance(history, RecentCache) else history
+    sqlite = store if isinstance(store, SQLiteHistory) else None
+    metrics = ChatMetrics(ChatCollector(service.factory, web, sqlite, service))
+    listener = _Listener(
+        options["metrics"], monitoring_site(metrics, service), reactor, options["backlog"]
+    )
+    listener.recorder.announce = lambda port: _log.info(
+        "Metrics at /metrics and readiness at /healthz on {description}",
+        description=options["metrics"],
+    )
+    # First, so that /healthz answers "starting" while the rest begins to listen.
+    service.services.insert(0, listener)
+    listener.parent = service
+    service.monitor = listener
+
+
+def _serve_web(service: ChatService, options: Options, reactor: IReactorTime) -> WebChat:
     """The web frontend on each C{--web} endpoint, its file store, its goodbyes."""
     from chatsvc.frontends.web.connection import WebChat
     from chatsvc.frontends.web.files import FileStore
@@ -739,6 +817,7 @@ def _serve_web(service: ChatService, options: Options, reactor: IReactorTime) ->
         listener = _Listener(description, site, reactor, options["backlog"])
         listener.recorder.announce = _web_url(description)
         listener.setServiceParent(service)
+    return web
 
 
 def _web_url(description: str) -> Callable[[IListeningPort], None]:

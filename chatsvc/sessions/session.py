@@ -54,6 +54,7 @@ from chatsvc.history import HistoryError, IHistory, Line
 from chatsvc.history.replay import Lookup, Lookups
 from chatsvc.sessions import results
 from chatsvc.sessions.results import Farewell, Result
+from chatsvc.streams.traffic import Traffic
 
 _Relayed = TypeVar("_Relayed", Message, Action, PrivateMessage)
 
@@ -472,6 +473,7 @@ class Session:
             self._hang_up(results.Goodbye(Farewell.CANNOT_CHECK))
             return False
         self._failures += 1
+        self._server.traffic.login_failures += 1
         self._log.info(
             "{peer} gave a wrong {what} for {account} ({n} of {most})",
             peer=self._frontend.peer,
@@ -517,6 +519,7 @@ class Session:
             return
         self.stage = Stage.SIGNED_ON
         self._login = None
+        self._server.traffic.sign_ons[type(self._client)] += 1
         if self._timeout is not None and self._timeout.active():
             self._timeout.cancel()
         self._timeout = None
@@ -709,6 +712,7 @@ class Session:
         """Keep room lines in the history; log every line, with C{--log-messages}."""
         if not isinstance(event, PrivateMessage):
             self._server.history.record(event)
+        self._server.traffic.relayed[_kind(event)] += 1
         if self._server.log_messages:
             self._log.info("{line}", line=self._server.log_line(event))
         return event
@@ -788,6 +792,15 @@ class Session:
         self.output(self._frontend.render(result))
 
 
+def _kind(event: Message | Action | PrivateMessage) -> str:
+    """What L{chatsvc.streams.traffic.Traffic.relayed} counts C{event} as."""
+    if isinstance(event, Action):
+        return "action"
+    if event.notice:
+        return "notice"
+    return "private" if isinstance(event, PrivateMessage) else "message"
+
+
 def _away(room: Room) -> tuple[str, ...]:
     """The nicknames of those in C{room} who are away, sorted as L{Room.nicks}."""
     return tuple(sorted((p.nick for p in room if p.away is not None), key=fold))
@@ -804,6 +817,7 @@ class SessionServer(Protocol):
     password_delay: float
     replay: int
     log_messages: bool
+    traffic: Traffic
 
     def session_of(self, participant: Participant) -> Session:
         """The session of C{participant}, one of this server's."""

@@ -76,6 +76,7 @@ from chatsvc.sessions.session import (
     Session,
     Stage,
 )
+from chatsvc.streams.traffic import Traffic
 from chatsvc.testing import FakeHistory
 from tests.support import PASSWORDS
 
@@ -233,6 +234,7 @@ class FakeServer:
         self.time = Clock()
         self.time.advance(NOW)
         self.clock: IReactorTime = self.time
+        self.traffic = Traffic(NOW)
         self.renderer = Renderer()
         self.portal: Portal | None = None
         names: Accounts | None = None

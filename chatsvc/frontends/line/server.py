@@ -312,8 +312,10 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
         data, size = b"", 0
         turn = self.turn()
         skip: object = exclude
+        skipped = 0
         for protocol in cast("Collection[FanOutMember]", clients):
             if protocol is skip:
+                skipped = 1
                 continue
             if protocol.events is not events:  # each wire's first, and in a mixed room
                 events = protocol.events
@@ -349,6 +351,31 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
                     session.output(data)
             else:
                 protocol.send(data)
+        self._count(clients, len(clients) - skipped, rendered, exclude)
+
+    def _count(
+        self,
+        clients: Collection[IChatClient],
+        recipients: int,
+        rendered: dict[EventRenderer, tuple[bytes, int]],
+        exclude: IChatClient | None,
+    ) -> None:
+        """
+        Count one fan-out to C{recipients} in L{traffic}: once, not once a
+        recipient, but for a room of several wires, whose bytes are counted
+        by wire.
+        """
+        traffic = self.traffic
+        traffic.fan_outs += 1
+        traffic.deliveries += recipients
+        if len(rendered) == 1:
+            for _, size in rendered.values():
+                traffic.sent_bytes += size * recipients
+        elif rendered:
+            sizes = {events: size for events, (_, size) in rendered.items()}
+            skip: object = exclude
+            members = cast("Collection[FanOutMember]", clients)
+            traffic.sent_bytes += sum(sizes[p.events] for p in members if p is not skip)
 
     def shut_down(self, grace: float = SHUTDOWN_GRACE) -> Deferred[None]:
         """

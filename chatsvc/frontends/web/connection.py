@@ -223,6 +223,7 @@ class WebConnection(WebSocketServerProtocol):
             raise ConnectionDeny(503, refusal)
         self._counted, self._host = True, host
         web.connections.add(self)
+        web.server.traffic.accepted[type(self)] += 1
 
     def _origin_allowed(self, origin: str, host: str | None) -> bool:
         if origin in self.web.origins:
@@ -289,6 +290,7 @@ class WebConnection(WebSocketServerProtocol):
         if self._bucket.take(now):
             return False
         self._throttled = True
+        self.web.server.traffic.throttled += 1
         self._update_reading()
         self._refill = clock.callLater(self._bucket.wait(now), self._refilled)
         return True
@@ -616,6 +618,7 @@ class WebConnection(WebSocketServerProtocol):
 
     def _drop(self, why: str, **fields: object) -> None:
         self._log.warn(why, peer=self.peer, **fields)
+        self.web.server.traffic.dropped += 1
         if self.session is not None:
             self.session.dropped()
         self._hung_up = True
