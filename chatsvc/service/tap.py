@@ -56,6 +56,7 @@ from chatsvc.history import (
     NoHistory,
 )
 from chatsvc.service.frontends import FRONTENDS
+from chatsvc.service.logjson import LOG_FORMATS
 from chatsvc.service.startup import StartupError, start_failed, start_log, terminal
 from chatsvc.streams.connection import StreamConnection
 from chatsvc.streams.eagertcp import eager
@@ -161,6 +162,15 @@ def _irc_name(value: str) -> str:
 
 
 _irc_name.coerceDoc = ""  # type: ignore[attr-defined]
+
+
+def _log_format(value: str) -> str:
+    if value not in LOG_FORMATS:
+        raise ValueError(f"{value!r} is not a log format: use {' or '.join(LOG_FORMATS)}")
+    return value
+
+
+_log_format.coerceDoc = ""  # type: ignore[attr-defined]
 
 
 class Options(AuthOptionMixin, usage.Options):
@@ -335,6 +345,14 @@ class Options(AuthOptionMixin, usage.Options):
             "Serve Prometheus metrics at /metrics and readiness at /healthz on this endpoint "
             "(a port number or an endpoint string, such as tcp:9100:interface=127.0.0.1; "
             "default: none).",
+        ],
+        [
+            "log-format",
+            None,
+            "text",
+            "How twistd's log is written: text (its usual lines) or json (one JSON object an "
+            "event, with the event's fields, for log shippers).",
+            _log_format,
         ],
         [
             "irc-name",
@@ -736,6 +754,7 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
 
         reactor = cast(IReactorTime, global_reactor)
         terminal.keep()
+        start_log.log_format = options["log-format"]
         start_log.install()
     accounts: Accounts | None = options["accounts"]
     chat = Chat(
