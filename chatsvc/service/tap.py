@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
@@ -55,6 +56,7 @@ from chatsvc.history import (
     IHistory,
     NoHistory,
 )
+from chatsvc.service import config
 from chatsvc.service.frontends import FRONTENDS
 from chatsvc.service.logjson import LOG_FORMATS
 from chatsvc.service.startup import StartupError, start_failed, start_log, terminal
@@ -173,6 +175,10 @@ def _log_format(value: str) -> str:
 _log_format.coerceDoc = ""  # type: ignore[attr-defined]
 
 
+REPEATABLE = ("listen", "irc", "web", "web-origin", "auth", "op")
+"""The options that may be given more than once: a list in a C{--config} file."""
+
+
 class Options(AuthOptionMixin, usage.Options):
     synopsis = "[options]"
     longdesc = (
@@ -185,6 +191,14 @@ class Options(AuthOptionMixin, usage.Options):
     supportedInterfaces = (IUsernamePassword,)
 
     optParameters = [
+        [
+            "config",
+            None,
+            None,
+            "A TOML file of options, by their names here (port = \"tcp:8080\", "
+            "max-clients = 20000, irc = [\"tcp:6667\"], log-messages = true); the "
+            "command line overrides it.",
+        ],
         [
             "port",
             "p",
@@ -492,11 +506,43 @@ class Options(AuthOptionMixin, usage.Options):
         buries the one line that says what is wrong.
         """
         try:
-            super().parseOptions(options)
+            super().parseOptions(self._with_config(options))
         except (usage.UsageError, StartupError) as e:
             if getattr(self, "parent", None) is None:
                 raise
             raise SystemExit(f"twistd chat: {e}") from None
+
+    def _with_config(self, options: Sequence[str] | None) -> list[str]:
+        """
+        C{options} (the command line's, if L{None}) after the options of the
+        C{--config} file they name, if any, less those the command line gives
+        itself; the file's checked on their own, so that an error names it.
+        """
+        argv = sys.argv[1:] if options is None else list(options)
+        path = config.config_path(argv)
+        if path is None:
+            return argv
+        parameters: list[Any] = self.optParameters
+        flags: list[Any] = self.optFlags
+        from_file = config.arguments(
+            path,
+            config.read(path),
+            parameters=[p[0] for p in parameters],
+            flags=[f[0] for f in flags],
+            repeatable=REPEATABLE,
+        )
+        on_command_line = {
+            self.synonyms.get(name, name)
+            for name in config.given(argv, self.shortOpt, self.longOpt)
+        }
+        tokens = [t for key, ts in from_file if key not in on_command_line for t in ts]
+        check = Options()
+        check.postOptions = lambda: None  # type: ignore[method-assign]
+        try:
+            usage.Options.parseOptions(check, tokens)
+        except usage.UsageError as e:
+            raise usage.UsageError(f"--config {path}: {e}") from None
+        return tokens + argv
 
     def postOptions(self) -> None:
         from twisted.internet import reactor
