@@ -59,6 +59,7 @@ from chatsvc.history import (
 from chatsvc.service import config
 from chatsvc.service.frontends import FRONTENDS
 from chatsvc.service.logjson import LOG_FORMATS
+from chatsvc.service.reload import Reloader, ReloadOnHangUp, key_or_certificate_error, reloadable
 from chatsvc.service.startup import StartupError, start_failed, start_log, terminal
 from chatsvc.streams.connection import StreamConnection
 from chatsvc.streams.eagertcp import eager
@@ -195,8 +196,8 @@ class Options(AuthOptionMixin, usage.Options):
             "config",
             None,
             None,
-            "A TOML file of options, by their names here (port = \"tcp:8080\", "
-            "max-clients = 20000, irc = [\"tcp:6667\"], log-messages = true); the "
+            'A TOML file of options, by their names here (port = "tcp:8080", '
+            'max-clients = 20000, irc = ["tcp:6667"], log-messages = true); the '
             "command line overrides it.",
         ],
         [
@@ -399,6 +400,9 @@ class Options(AuthOptionMixin, usage.Options):
 
     def __init__(self) -> None:
         super().__init__()
+        self.config_file: str | None = None
+        self.operators_configured = False
+        """Whether the operators are the C{--config} file's (C{SIGHUP} reads them again)."""
         self["listen"] = []
         self["irc"] = []
         self["web"] = []
@@ -535,6 +539,7 @@ class Options(AuthOptionMixin, usage.Options):
             self.synonyms.get(name, name)
             for name in config.given(argv, self.shortOpt, self.longOpt)
         }
+        self.config_file, self.operators_configured = path, "op" not in on_command_line
         tokens = [t for key, ts in from_file if key not in on_command_line for t in ts]
         check = Options()
         check.postOptions = lambda: None  # type: ignore[method-assign]
@@ -569,8 +574,7 @@ class Options(AuthOptionMixin, usage.Options):
         self["motd-lines"] = None
         if self["motd"] is not None:
             try:
-                with open(self["motd"], encoding="utf-8", errors="replace") as motd:
-                    self["motd-lines"] = [irc_sanitise(text.rstrip("\r\n")) for text in motd]
+                self["motd-lines"] = read_motd(self["motd"])
             except OSError as e:
                 raise usage.UsageError(f"--motd {self['motd']}: {e.strerror}") from None
         if self["metrics"] is not None:
@@ -584,23 +588,31 @@ class Options(AuthOptionMixin, usage.Options):
                 raise usage.UsageError(f"invalid endpoint {description!r}: {reason}") from None
             except (OSError, crypto.Error, VerifyError) as e:
                 # A TLS endpoint loads its key and certificate when parsed.
-                reason = _key_or_certificate_error(e)
+                reason = key_or_certificate_error(e)
                 start_failed(f"cannot listen on {description}: {reason}")
+
+
+def read_motd(path: str) -> list[str]:
+    """The lines of the MOTD file at C{path}, as IRC clients are shown them; L{OSError} if none."""
+    with open(path, encoding="utf-8", errors="replace") as motd:
+        return [irc_sanitise(text.rstrip("\r\n")) for text in motd]
+
+
+def config_operators(path: str) -> list[str]:
+    """The operators the C{--config} file at C{path} names now (its C{op}), checked."""
+    names = config.read(path).get("op", [])
+    names = [names] if isinstance(names, str) else names
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise usage.UsageError(f"--config {path}: op must be a string or a list of strings")
+    for name in names:
+        if not is_valid_name(name):
+            raise usage.UsageError(f"--config {path}: op {name!r} is not a valid nickname")
+    return names
 
 
 _ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(:\d{1,5})?")
 
 _NOT_A_NUMBER = re.compile(r"invalid literal for int\(\) with base 10: ('.*')")
-
-
-def _key_or_certificate_error(error: OSError | crypto.Error | VerifyError) -> str:
-    """Why a TLS endpoint's key or certificate could not be loaded, in one line."""
-    if isinstance(error, OSError):
-        return f"{error.filename}: {error.strerror}" if error.filename else str(error)
-    if isinstance(error, crypto.Error):
-        reasons = [r[2] for r in error.args[0] if isinstance(r, tuple) and len(r) == 3]
-        return "bad key or certificate: " + ("; ".join(reasons) or str(error))
-    return f"bad key or certificate: {str(error).rstrip('.')}"
 
 
 def _bind_error(text: str) -> str:
@@ -643,6 +655,8 @@ class _Listener(StreamServerEndpointService):
     ) -> None:
         self.description = description
         endpoint = serverFromString(reactor, with_backlog(description, backlog))
+        self.tls = reloadable(endpoint)
+        """Its key and certificate, which C{SIGHUP} reloads, if it is TLS."""
         self.recorder = _PortRecorder(endpoint)
         super().__init__(self.recorder, factory)
 
@@ -667,6 +681,8 @@ class ChatService(MultiService):
         self.factory = factory
         self._history_open = False
         self._stopping = False
+        self.reloader: Reloader | None = None
+        """What C{SIGHUP} reads again."""
         self.monitor: IService | None = None
         """The C{--metrics} listener, if any: the last to stop, so it can say the service is."""
 
@@ -809,9 +825,10 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
         accounts=accounts,
         guests=not options["auth-required"],  # which needs --auth (postOptions)
     )
-    portal = None
+    portal = realm = None
     if accounts is not None:
-        portal = Portal(ChatRealm(options["op"]), [accounts])
+        realm = ChatRealm(options["op"])
+        portal = Portal(realm, [accounts])
         for name in options["op"]:
             if accounts.account_for(name) is None:
                 _log.warn("--op {name}: there is no such account (yet)", name=name)
@@ -827,14 +844,49 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
     service = ChatService(factory)
     for description in options["endpoints"]:
         service.listen(description, reactor, options["backlog"])
+    irc_server = IrcServer(name=options["irc-name"], motd=options["motd-lines"])
     if options["irc"]:
-        irc = irc_frontend(IrcServer(name=options["irc-name"], motd=options["motd-lines"]))
+        irc = irc_frontend(irc_server)
         for description in options["irc"]:
             service.listen(description, reactor, options["backlog"], irc)
     web = _serve_web(service, options, reactor) if options["web"] else None
+    _reload_on_hang_up(service, options, reactor, realm, irc_server)
     if options["metrics"] is not None:
         _serve_metrics(service, options, reactor, web)
     return service
+
+
+def _reload_on_hang_up(
+    service: ChatService,
+    options: Options,
+    reactor: IReactorTime,
+    realm: ChatRealm | None,
+    irc: IrcServer,
+) -> None:
+    """What C{SIGHUP} reads again (L{chatsvc.service.reload}), from what C{options} named."""
+    path, motd = options.config_file, options["motd"]
+
+    def set_motd(lines: list[str] | None) -> None:
+        irc.motd = lines
+
+    reloader = Reloader(
+        reactor,
+        chat=service.factory.chat,
+        accounts=options["accounts"],
+        realm=realm,
+        operators_of=(
+            (lambda: config_operators(path))
+            if path is not None and options.operators_configured
+            else None
+        ),
+        motd_of=None if motd is None else (lambda: read_motd(motd)),
+        set_motd=set_motd,
+    )
+    for listener in service:
+        if isinstance(listener, _Listener) and listener.tls is not None:
+            reloader.add_tls(listener.description, listener.tls)
+    service.reloader = reloader
+    ReloadOnHangUp(reloader, cast(IReactorFromThreads, reactor)).setServiceParent(service)
 
 
 def _serve_metrics(
