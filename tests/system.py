@@ -26,6 +26,7 @@ PROGRAMS: dict[str, str] = {
     "chromium": "chromium",  # the web client's tests run in a real browser
     "chromedriver": "chromium-driver",  # which Selenium drives
     "nc": "netcat-openbsd",  # a line-protocol user beside the browsers
+    "systemd-socket-activate": "systemd",  # the socket units' test
 }
 
 FILES: dict[str, str] = {

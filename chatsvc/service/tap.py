@@ -583,7 +583,12 @@ class Options(AuthOptionMixin, usage.Options):
         for description in [*self["endpoints"], *self["irc"], *self["web"], *monitor]:
             try:
                 serverFromString(reactor, with_backlog(description, self["backlog"]))
-            except (ValueError, KeyError, TypeError) as e:
+            except (ValueError, KeyError, IndexError, TypeError) as e:
+                if description.startswith("systemd:") and isinstance(e, KeyError | IndexError):
+                    raise usage.UsageError(
+                        f"invalid endpoint {description!r}: systemd passed no such socket "
+                        "(LISTEN_FDS, LISTEN_FDNAMES); start it through its socket unit"
+                    ) from None
                 reason = _NOT_A_NUMBER.sub(r"\1 is not a number", str(e))
                 raise usage.UsageError(f"invalid endpoint {description!r}: {reason}") from None
             except (OSError, crypto.Error, VerifyError) as e:
