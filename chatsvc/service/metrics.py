@@ -35,6 +35,7 @@ from twisted.web.server import Request, Site
 from chatsvc.chat.events import Event
 from chatsvc.chat.interfaces import IChatClient
 from chatsvc.chat.model import FanOut
+from chatsvc.streams.traffic import wire_of
 
 if TYPE_CHECKING:
     from chatsvc.frontends.line.server import ChatFactory
@@ -46,18 +47,6 @@ FAN_OUT_SAMPLE = 16
 
 FAN_OUT_BUCKETS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0)
 WRITE_BUCKETS = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
-
-
-def wire_of(kind: type) -> str:
-    """The name of the wire whose connections are of class C{kind}: line, irc or web."""
-    from chatsvc.frontends.irc.server import IrcConnection
-    from chatsvc.frontends.web.connection import WebConnection
-
-    if issubclass(kind, IrcConnection):
-        return "irc"
-    if issubclass(kind, WebConnection):
-        return "web"
-    return "line"
 
 
 def by_wire(counts: Iterable[tuple[type, int]]) -> dict[str, int]:

@@ -45,6 +45,7 @@ from chatsvc.chat.model import (
     Chat,
     ChatError,
     NicknameRegistered,
+    NotAnOperator,
     Participant,
     Room,
     fold,
@@ -690,6 +691,13 @@ class Session:
                 invited = chat.invite(me, room, nick)
                 guest = chat.find(invited.nick)
                 self._show(results.InviteSent(invited, None if guest is None else guest.away))
+            case commands.Stats():
+                if not me.operator:
+                    raise NotAnOperator("see the server's statistics")
+                self._show(self._server.statistics())
+            case commands.Wall(text=text):
+                chat.wall(me, text)
+                self._log.info("{nick} sent a notice to everyone", nick=me.nick)
             case commands.Kick(nick=nick, reason=reason):
                 kicked = chat.kick(me, nick, reason)
                 self._log.info(
@@ -824,3 +832,6 @@ class SessionServer(Protocol):
 
     def log_line(self, event: Message | Action | PrivateMessage) -> str:
         """How the log shows a relayed message (C{--log-messages})."""
+
+    def statistics(self) -> results.Statistics:
+        """The server's statistics now (C{/stats})."""

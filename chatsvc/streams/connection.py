@@ -125,6 +125,8 @@ class StreamConnection(Protocol):
     """
 
     delimiter: ClassVar[bytes] = b"\n"
+    wire: ClassVar[str] = "line"
+    """The name of its frontend's wire, in statistics and metrics."""
     factory: StreamServerFactory[Any]
     transport: ITCPTransport
     _log = Logger()

@@ -12,6 +12,8 @@ test-case-name: tests.streams.test_traffic
 
 from __future__ import annotations
 
+import os
+import resource
 from collections import Counter, deque
 
 RATE_WINDOW = 60.0
@@ -19,6 +21,21 @@ RATE_WINDOW = 60.0
 
 SAMPLE_EVERY = 5.0
 """Seconds between the samples L{Traffic.rate} is worked out from."""
+
+
+def wire_of(kind: type) -> str:
+    """The name of the wire whose connections are of class C{kind}: line, irc or web."""
+    name: str = getattr(kind, "wire", "line")
+    return name
+
+
+def resident_memory() -> int | None:
+    """The bytes of memory the process has resident now (Linux), or at its peak elsewhere."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 class Traffic:
