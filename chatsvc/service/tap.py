@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import attrs
 from OpenSSL import crypto
-from twisted.application.internet import StreamServerEndpointService
+from twisted.application.internet import StreamServerEndpointService, TimerService
 from twisted.application.service import IService, MultiService, Service
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.portal import Portal
@@ -64,6 +64,7 @@ from chatsvc.service.startup import StartupError, start_failed, start_log, termi
 from chatsvc.streams.connection import StreamConnection
 from chatsvc.streams.eagertcp import eager
 from chatsvc.streams.limits import Limits
+from chatsvc.streams.traffic import SAMPLE_EVERY
 
 DEFAULT_ENDPOINT = "tcp:8080"
 DEFAULT_BACKLOG = 1024
@@ -847,6 +848,10 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
         replay=0 if options["no-history"] else options["history"],
     )
     service = ChatService(factory)
+    # What /stats says of the lines relayed a second is worked out from these samples.
+    sampling = TimerService(SAMPLE_EVERY, lambda: factory.traffic.sample(reactor.seconds()))
+    sampling.clock = reactor
+    sampling.setServiceParent(service)
     for description in options["endpoints"]:
         service.listen(description, reactor, options["backlog"])
     irc_server = IrcServer(name=options["irc-name"], motd=options["motd-lines"])
