@@ -25,6 +25,7 @@ test-case-name: tests.sessions.test_session
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -55,7 +56,6 @@ from chatsvc.history import HistoryError, IHistory, Line
 from chatsvc.history.replay import Lookup, Lookups
 from chatsvc.sessions import results
 from chatsvc.sessions.results import Farewell, Result
-from chatsvc.streams.traffic import Traffic
 
 _Relayed = TypeVar("_Relayed", Message, Action, PrivateMessage)
 
@@ -814,6 +814,14 @@ def _away(room: Room) -> tuple[str, ...]:
     return tuple(sorted((p.nick for p in room if p.away is not None), key=fold))
 
 
+class TrafficCounts(Protocol):
+    """What sessions count of the server's traffic (L{chatsvc.streams.traffic.Traffic} has it)."""
+
+    sign_ons: Counter[type]
+    relayed: Counter[str]
+    login_failures: int
+
+
 class SessionServer(Protocol):
     """What sessions share: the chat and what serves it."""
 
@@ -825,7 +833,10 @@ class SessionServer(Protocol):
     password_delay: float
     replay: int
     log_messages: bool
-    traffic: Traffic
+
+    @property
+    def traffic(self) -> TrafficCounts:
+        """What the server counts of its traffic."""
 
     def session_of(self, participant: Participant) -> Session:
         """The session of C{participant}, one of this server's."""
