@@ -591,6 +591,17 @@ def server_kinds(quick: bool, baseline: Baseline | None = None) -> dict[str, Ser
             mixed,
             web,
             ServerKind(
+                METRICS,
+                "chatsvc as above with --metrics (Prometheus metrics and /healthz on a free "
+                "port of 127.0.0.1): what counting the traffic costs",
+                True,
+                _chatsvc([*CHATSVC_LIMITS, "--metrics", f"tcp:0:interface={LOOPBACK}"]),
+                chatsvc_port,
+                keeps_history=True,
+                takes_part=frozenset({"steady", "burst"}),
+                why_not_here="runs in the steady and burst scenarios only",
+            ),
+            ServerKind(
                 "chatsvc-no-history",
                 "chatsvc as above with --no-history: no room history is kept",
                 True,
@@ -689,12 +700,15 @@ MIXED = "chatsvc-mixed"
 """chatsvc with half its clients on the line protocol, half on IRC, in one room."""
 WEB = "chatsvc-web"
 """chatsvc with every client on its web frontend's WebSocket protocol."""
+METRICS = "chatsvc-metrics"
+"""chatsvc with --metrics: its traffic counted for Prometheus."""
 
 SERVER_NAMES = [
     "chatsvc",
     "chatsvc-irc",
     "chatsvc-mixed",
     "chatsvc-web",
+    "chatsvc-metrics",
     "chatsvc-no-history",
     "chatsvc-defaults",
     "textbook",
@@ -1480,6 +1494,11 @@ RATIO_TARGETS = [
     ),
     *(
         RatioTarget(scenario, "cpu_us_per_msg", "CPU per message", "chatsvc", 1.1, ours=MIXED)
+        for scenario in ("steady", "burst")
+    ),
+    # Issue 20: counting the traffic for --metrics costs under 3% of the CPU per message.
+    *(
+        RatioTarget(scenario, "cpu_us_per_msg", "CPU per message", "chatsvc", 1.03, ours=METRICS)
         for scenario in ("steady", "burst")
     ),
     # Issue 16: fan-out over WebSocket against the line protocol's.

@@ -30,6 +30,7 @@ PROGRAMS: dict[str, str] = {
     "tmux": "tmux",  # the terminal client in a real terminal emulator
     "Xvfb": "xvfb",  # the X server the desktop client's window runs on in its tests
     "redis-server": "redis-server",  # the cluster's presence and pub/sub (tests.servers)
+    "systemd-socket-activate": "systemd",  # the socket units' test
 }
 
 FILES: dict[str, str] = {

@@ -223,6 +223,7 @@ def test_storm_options_reach_the_load_generator() -> None:
         "chatsvc",
         "chatsvc-mixed",
         "chatsvc-web",
+        "chatsvc-metrics",
         "chatsvc-defaults",
     ]
     assert kinds["ncat"].skip_reason(storm) is not None
@@ -495,10 +496,14 @@ def test_each_dialect_reaches_the_load_generator() -> None:
         *("--port", "tcp:7000:interface=127.0.0.1", "--web", "tcp:7002:interface=127.0.0.1")
     ]
     assert "--web" not in kinds["chatsvc"].command(launch)
+    metrics = kinds["chatsvc-metrics"].command(launch)
+    assert metrics[metrics.index("--metrics") :][:2] == ["--metrics", "tcp:0:interface=127.0.0.1"]
+    assert "--metrics" not in kinds["chatsvc"].command(launch)
     assert [k.name for k in kinds.values() if k.keeps_history] == [
         "chatsvc",
         "chatsvc-mixed",
         "chatsvc-web",
+        "chatsvc-metrics",
         "chatsvc-defaults",
     ]
 

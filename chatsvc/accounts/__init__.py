@@ -201,6 +201,27 @@ class PasswordFile:
     def __len__(self) -> int:
         return len(self._accounts)
 
+    def reload(self) -> tuple[list[str], list[str]]:
+        """
+        Read the file again now, changed or not (C{SIGHUP}): the names of the
+        accounts it added and those it removed. If it cannot be read, the
+        accounts stay as they were, and why is logged.
+        """
+        before = {key: name for key, (name, _) in self._accounts.items()}
+        try:
+            self._read(self.path.stat())
+        except OSError as e:
+            _log.error(
+                "Cannot read {path}: {why}; keeping the {n} accounts read before",
+                path=str(self.path),
+                why=e.strerror,
+                n=len(self._accounts),
+            )
+            return [], []
+        added = [name for key, (name, _) in self._accounts.items() if key not in before]
+        removed = [name for key, name in before.items() if key not in self._accounts]
+        return added, removed
+
     def _refresh(self) -> None:
         try:
             status = self.path.stat()
@@ -419,6 +440,11 @@ class Accounts:
         for given in checkers:
             checker = with_bytes(given)
             self._checkers.append((IAccountNames(checker), checker))
+
+    @property
+    def password_files(self) -> list[PasswordFile]:
+        """The password files of the C{chatsvc:} checkers among them."""
+        return [c.passwords for _, c in self._checkers if isinstance(c, PasswordFileChecker)]
 
     def account_for(self, nick: str) -> str | None:
         for names, _ in self._checkers:

@@ -123,6 +123,18 @@ class Invite:
 
 
 @attrs.frozen
+class Stats:
+    """The server's statistics: users, rooms, connections by wire, load (operators only)."""
+
+
+@attrs.frozen
+class Wall:
+    """A notice to everyone signed on (operators only)."""
+
+    text: str
+
+
+@attrs.frozen
 class Away:
     """Mark oneself away from the keyboard, for C{reason}; without one, back."""
 
@@ -175,6 +187,8 @@ Command = (
     | Away
     | History
     | Search
+    | Stats
+    | Wall
 )
 
 HISTORY_LINES = 20
@@ -314,6 +328,8 @@ COMMANDS: dict[str, _Spec] = {
         "operators: disconnect NICK",
         _word_and_optional_text(Kick),
     ),
+    "stats": _Spec("/stats", "operators: users, rooms, connections, load", _no_arguments(Stats)),
+    "wall": _Spec("/wall TEXT", "operators: a notice to everyone", _text(Wall)),
 }
 
 HELP = [

@@ -121,6 +121,14 @@ class Invited:
     by: str
 
 
+@attrs.frozen
+class NoticeToAll:
+    """The operator C{by}'s notice to everyone signed on (C{/wall}); told to everyone, C{by} too."""
+
+    by: str
+    text: str
+
+
 Event = (
     Joined
     | Left
@@ -132,4 +140,5 @@ Event = (
     | Kicked
     | OperatorChanged
     | Invited
+    | NoticeToAll
 )

@@ -38,6 +38,7 @@ from chatsvc.chat.events import (
     Left,
     Message,
     NickChange,
+    NoticeToAll,
     OperatorChanged,
     PrivateMessage,
     TopicChanged,
@@ -577,6 +578,17 @@ class Chat:
         invited = Invited(room.name, target.nick, by.nick)
         target.client.deliver(invited)
         return invited
+
+    def wall(self, operator: Participant, text: str) -> NoticeToAll:
+        """
+        Tell everyone signed on C{text}, from C{operator} (operators only):
+        one fan-out, to every participant, the operator too.
+        """
+        if not operator.operator:
+            raise NotAnOperator("send a notice to everyone")
+        event = NoticeToAll(operator.nick, text)
+        self.fan_out(event, [p.client for p in self._participants.values()], None)
+        return event
 
     def kick(self, operator: Participant, nick: str, reason: str | None = None) -> Kicked:
         """

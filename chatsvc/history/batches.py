@@ -19,6 +19,8 @@ test-case-name: tests.history.test_sqlite, tests.history.test_postgresql
 
 from __future__ import annotations
 
+import time
+
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from itertools import islice
@@ -85,8 +87,13 @@ class Batches:
         reason: Callable[[Failure], str],
         log: Logger,
         ready: Callable[[], bool],
+        timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.max_unsaved_bytes = max_unsaved_bytes
+        self.on_written: Callable[[float, int], None] | None = None
+        """Told the seconds each batch took to write, and its lines (for metrics)."""
+        self._timer = timer
+        self._write_started = 0.0
         self.lines: deque[Line] = deque()
         self.first = 0
         self.recorded = 0
@@ -173,6 +180,7 @@ class Batches:
             self._window = None
         batch = list(islice(self.unsaved_lines(), BATCH_SIZE))
         self.writing = len(batch)
+        self._write_started = self._timer()
         d = self._write(batch, self.saved + len(batch))
         d.addCallbacks(self._written, self._not_written)
 
@@ -203,6 +211,8 @@ class Batches:
             self.first += 1
 
     def _written(self, result: None) -> None:
+        if self.on_written is not None:
+            self.on_written(self._timer() - self._write_started, self.writing)
         self._forget_saved(self.writing)
         self.writing = 0
         if self.failures:

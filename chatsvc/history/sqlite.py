@@ -302,6 +302,7 @@ class SQLiteHistory:
             reason=lambda failure: failure.getErrorMessage(),
             log=self._log,
             ready=lambda: self._writer.connection is not None,
+            timer=timer,
         )
         self._closed: Deferred[None] | None = None
         self._pruning = LoopingCall(self._prune_and_log)
@@ -474,6 +475,20 @@ class SQLiteHistory:
     def unsaved(self) -> int:
         """How many lines are recorded and not yet written."""
         return self._batches.unsaved
+
+    @property
+    def on_written(self) -> Callable[[float, int], None] | None:
+        """Told the seconds each batch took to write, and its lines (for metrics)."""
+        return self._batches.on_written
+
+    @on_written.setter
+    def on_written(self, observer: Callable[[float, int], None] | None) -> None:
+        self._batches.on_written = observer
+
+    @property
+    def lookups_in_flight(self) -> dict[str, int]:
+        """How many lookups of each kind (C{replays}, C{searches}) are being answered now."""
+        return {kind: self._in_flight[kind] for kind in ("replays", "searches")}
 
     @property
     def unsaved_bytes(self) -> int:

@@ -29,6 +29,7 @@ import attrs
 from twisted.logger import ILogObserver, LogEvent, Logger, globalLogBeginner
 from zope.interface import implementer
 
+from chatsvc.service.logjson import as_json
 from chatsvc.service.logtext import faster
 
 _log = Logger()
@@ -145,6 +146,8 @@ class StartLog:
         self._observers: list[ILogObserver] = []
         self._held: list[LogEvent] | None = None
         self._installed = False
+        self.log_format = "text"
+        """How twistd's log is written: C{text}, or C{json} (L{chatsvc.service.logjson})."""
 
     def install(self) -> None:
         """Put the observers twistd is about to begin logging to behind this one."""
@@ -158,7 +161,8 @@ class StartLog:
             discardBuffer: bool = False,
             redirectStandardIO: bool = True,
         ) -> None:
-            self._observers = [faster(observer) for observer in observers]
+            formatted = as_json if self.log_format == "json" else faster
+            self._observers = [formatted(observer) for observer in observers]
             begin([self], discardBuffer, redirectStandardIO)
 
         globalLogBeginner.beginLoggingTo = behind_start_log  # type: ignore[method-assign]

@@ -9,18 +9,19 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import attrs
 from OpenSSL import crypto
-from twisted.application.internet import StreamServerEndpointService
+from twisted.application.internet import StreamServerEndpointService, TimerService
 from twisted.application.service import IService, MultiService, Service
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.portal import Portal
 from twisted.cred.strcred import AuthOptionMixin, findCheckerFactories
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError, VerifyError
 from twisted.internet.interfaces import (
@@ -58,11 +59,15 @@ from chatsvc.history import (
     IHistory,
     NoHistory,
 )
+from chatsvc.service import config
 from chatsvc.service.frontends import FRONTENDS
+from chatsvc.service.logjson import LOG_FORMATS
+from chatsvc.service.reload import Reloader, ReloadOnHangUp, key_or_certificate_error, reloadable
 from chatsvc.service.startup import StartupError, start_failed, start_log, terminal
 from chatsvc.streams.connection import StreamConnection
 from chatsvc.streams.eagertcp import eager
 from chatsvc.streams.limits import Limits
+from chatsvc.streams.traffic import SAMPLE_EVERY
 
 DEFAULT_ENDPOINT = "tcp:8080"
 DEFAULT_BACKLOG = 1024
@@ -70,6 +75,9 @@ DEFAULT_ANNOUNCE_LIMIT = 200
 DEFAULT_MAX_ROOMS = 20
 DEFAULT_DB = "chatsvc.sqlite"
 DEFAULT_FILES_DIR = "files"
+
+if TYPE_CHECKING:
+    from chatsvc.frontends.web.connection import WebChat
 
 _log = Logger()
 
@@ -163,6 +171,19 @@ def _irc_name(value: str) -> str:
 _irc_name.coerceDoc = ""  # type: ignore[attr-defined]
 
 
+def _log_format(value: str) -> str:
+    if value not in LOG_FORMATS:
+        raise ValueError(f"{value!r} is not a log format: use {' or '.join(LOG_FORMATS)}")
+    return value
+
+
+_log_format.coerceDoc = ""  # type: ignore[attr-defined]
+
+
+REPEATABLE = ("listen", "irc", "web", "web-origin", "auth", "op")
+"""The options that may be given more than once: a list in a C{--config} file."""
+
+
 class Options(AuthOptionMixin, usage.Options):
     synopsis = "[options]"
     longdesc = (
@@ -175,6 +196,14 @@ class Options(AuthOptionMixin, usage.Options):
     supportedInterfaces = (IUsernamePassword,)
 
     optParameters = [
+        [
+            "config",
+            None,
+            None,
+            'A TOML file of options, by their names here (port = "tcp:8080", '
+            'max-clients = 20000, irc = ["tcp:6667"], log-messages = true); the '
+            "command line overrides it.",
+        ],
         [
             "port",
             "p",
@@ -351,6 +380,22 @@ class Options(AuthOptionMixin, usage.Options):
             "(default: none, and IRC clients are told so).",
         ],
         [
+            "metrics",
+            None,
+            None,
+            "Serve Prometheus metrics at /metrics and readiness at /healthz on this endpoint "
+            "(a port number or an endpoint string, such as tcp:9100:interface=127.0.0.1; "
+            "default: none).",
+        ],
+        [
+            "log-format",
+            None,
+            "text",
+            "How twistd's log is written: text (its usual lines) or json (one JSON object an "
+            "event, with the event's fields, for log shippers).",
+            _log_format,
+        ],
+        [
             "irc-name",
             None,
             IRC_SERVER_NAME,
@@ -381,6 +426,9 @@ class Options(AuthOptionMixin, usage.Options):
 
     def __init__(self) -> None:
         super().__init__()
+        self.config_file: str | None = None
+        self.operators_configured = False
+        """Whether the operators are the C{--config} file's (C{SIGHUP} reads them again)."""
         self["listen"] = []
         self["irc"] = []
         self["web"] = []
@@ -488,11 +536,44 @@ class Options(AuthOptionMixin, usage.Options):
         buries the one line that says what is wrong.
         """
         try:
-            super().parseOptions(options)
+            super().parseOptions(self._with_config(options))
         except (usage.UsageError, StartupError) as e:
             if getattr(self, "parent", None) is None:
                 raise
             raise SystemExit(f"twistd chat: {e}") from None
+
+    def _with_config(self, options: Sequence[str] | None) -> list[str]:
+        """
+        C{options} (the command line's, if L{None}) after the options of the
+        C{--config} file they name, if any, less those the command line gives
+        itself; the file's checked on their own, so that an error names it.
+        """
+        argv = sys.argv[1:] if options is None else list(options)
+        path = config.config_path(argv)
+        if path is None:
+            return argv
+        parameters: list[Any] = self.optParameters
+        flags: list[Any] = self.optFlags
+        from_file = config.arguments(
+            path,
+            config.read(path),
+            parameters=[p[0] for p in parameters],
+            flags=[f[0] for f in flags],
+            repeatable=REPEATABLE,
+        )
+        on_command_line = {
+            self.synonyms.get(name, name)
+            for name in config.given(argv, self.shortOpt, self.longOpt)
+        }
+        self.config_file, self.operators_configured = path, "op" not in on_command_line
+        tokens = [t for key, ts in from_file if key not in on_command_line for t in ts]
+        check = Options()
+        check.postOptions = lambda: None  # type: ignore[method-assign]
+        try:
+            usage.Options.parseOptions(check, tokens)
+        except usage.UsageError as e:
+            raise usage.UsageError(f"--config {path}: {e}") from None
+        return tokens + argv
 
     def postOptions(self) -> None:
         from twisted.internet import reactor
@@ -520,19 +601,26 @@ class Options(AuthOptionMixin, usage.Options):
         self["motd-lines"] = None
         if self["motd"] is not None:
             try:
-                with open(self["motd"], encoding="utf-8", errors="replace") as motd:
-                    self["motd-lines"] = [irc_sanitise(text.rstrip("\r\n")) for text in motd]
+                self["motd-lines"] = read_motd(self["motd"])
             except OSError as e:
                 raise usage.UsageError(f"--motd {self['motd']}: {e.strerror}") from None
-        for description in [*self["endpoints"], *self["irc"], *self["web"]]:
+        if self["metrics"] is not None:
+            self["metrics"] = endpoint_description(self["metrics"])
+        monitor = [] if self["metrics"] is None else [self["metrics"]]
+        for description in [*self["endpoints"], *self["irc"], *self["web"], *monitor]:
             try:
                 serverFromString(reactor, with_backlog(description, self["backlog"]))
-            except (ValueError, KeyError, TypeError) as e:
+            except (ValueError, KeyError, IndexError, TypeError) as e:
+                if description.startswith("systemd:") and isinstance(e, KeyError | IndexError):
+                    raise usage.UsageError(
+                        f"invalid endpoint {description!r}: systemd passed no such socket "
+                        "(LISTEN_FDS, LISTEN_FDNAMES); start it through its socket unit"
+                    ) from None
                 reason = _NOT_A_NUMBER.sub(r"\1 is not a number", str(e))
                 raise usage.UsageError(f"invalid endpoint {description!r}: {reason}") from None
             except (OSError, crypto.Error, VerifyError) as e:
                 # A TLS endpoint loads its key and certificate when parsed.
-                reason = _key_or_certificate_error(e)
+                reason = key_or_certificate_error(e)
                 start_failed(f"cannot listen on {description}: {reason}")
 
     def _check_cluster(self) -> None:
@@ -569,19 +657,27 @@ def default_node_name() -> str:
     return f"{host[: NAME_MAX - len(pid) - 1]}-{pid}"
 
 
+def read_motd(path: str) -> list[str]:
+    """The lines of the MOTD file at C{path}, as IRC clients are shown them; L{OSError} if none."""
+    with open(path, encoding="utf-8", errors="replace") as motd:
+        return [irc_sanitise(text.rstrip("\r\n")) for text in motd]
+
+
+def config_operators(path: str) -> list[str]:
+    """The operators the C{--config} file at C{path} names now (its C{op}), checked."""
+    names = config.read(path).get("op", [])
+    names = [names] if isinstance(names, str) else names
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise usage.UsageError(f"--config {path}: op must be a string or a list of strings")
+    for name in names:
+        if not is_valid_name(name):
+            raise usage.UsageError(f"--config {path}: op {name!r} is not a valid nickname")
+    return names
+
+
 _ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(:\d{1,5})?")
 
 _NOT_A_NUMBER = re.compile(r"invalid literal for int\(\) with base 10: ('.*')")
-
-
-def _key_or_certificate_error(error: OSError | crypto.Error | VerifyError) -> str:
-    """Why a TLS endpoint's key or certificate could not be loaded, in one line."""
-    if isinstance(error, OSError):
-        return f"{error.filename}: {error.strerror}" if error.filename else str(error)
-    if isinstance(error, crypto.Error):
-        reasons = [r[2] for r in error.args[0] if isinstance(r, tuple) and len(r) == 3]
-        return "bad key or certificate: " + ("; ".join(reasons) or str(error))
-    return f"bad key or certificate: {str(error).rstrip('.')}"
 
 
 def _bind_error(text: str) -> str:
@@ -624,6 +720,8 @@ class _Listener(StreamServerEndpointService):
     ) -> None:
         self.description = description
         endpoint = serverFromString(reactor, with_backlog(description, backlog))
+        self.tls = reloadable(endpoint)
+        """Its key and certificate, which C{SIGHUP} reloads, if it is TLS."""
         self.recorder = _PortRecorder(endpoint)
         super().__init__(self.recorder, factory)
 
@@ -649,6 +747,28 @@ class ChatService(MultiService):
         self.cluster: IService | None = None
         """The link to the other nodes, with --cluster: started last, stopped after the goodbyes."""
         self._history_open = False
+        self._stopping = False
+        self.reloader: Reloader | None = None
+        """What C{SIGHUP} reads again."""
+        self.monitor: IService | None = None
+        """The C{--metrics} listener, if any: the last to stop, so it can say the service is."""
+
+    @property
+    def state(self) -> str:
+        """
+        C{ready} once every listener is listening and the history is open;
+        C{starting} before, C{stopping} from the moment the service begins to stop.
+        """
+        if self._stopping:
+            return "stopping"
+        listeners = [child for child in self if isinstance(child, _Listener)]
+        if (
+            self.running
+            and self._history_open
+            and all(listener.recorder.port is not None for listener in listeners)
+        ):
+            return "ready"
+        return "starting"
 
     def listen(
         self,
@@ -672,8 +792,15 @@ class ChatService(MultiService):
         return [
             listener.recorder.port
             for listener in self
-            if isinstance(listener, _Listener) and listener.recorder.port is not None
+            if isinstance(listener, _Listener)
+            and listener is not self.monitor
+            and listener.recorder.port is not None
         ]
+
+    @property
+    def monitor_port(self) -> IListeningPort | None:
+        """The port of C{--metrics}, once listening."""
+        return self.monitor.recorder.port if isinstance(self.monitor, _Listener) else None
 
     def privilegedStartService(self) -> None:
         start_log.hold()
@@ -691,6 +818,7 @@ class ChatService(MultiService):
                     start_failed(f"cannot listen on {description}: {reason}")
 
     def startService(self) -> None:
+        self._stopping = False
         with start_log.released_on_a_bug():
             if not self._history_open:
                 self._open_history()
@@ -708,13 +836,23 @@ class ChatService(MultiService):
         self._history_open = True
 
     def stopService(self) -> Deferred[None]:
-        d: Deferred[Any] = super().stopService()
+        self._stopping = True
+        Service.stopService(self)
+        d: Deferred[Any] = DeferredList(
+            [
+                maybeDeferred(child.stopService)
+                for child in reversed(list(self))
+                if child is not self.monitor
+            ]
+        )
         d.addCallback(lambda _: self.factory.shut_down())
         cluster = self.cluster
         if cluster is not None:
             d.addCallback(lambda _: cluster.stopService())
         d.addCallback(lambda _: self.factory.history.close())
-        return d
+        if self.monitor is not None:
+            d.addCallback(lambda _: self.monitor.stopService() if self.monitor else None)
+        return d.addCallback(lambda _: None)
 
 
 def _history(options: Options, reactor: IReactorTime) -> IHistory:
@@ -755,6 +893,7 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
 
         reactor = cast(IReactorTime, global_reactor)
         terminal.keep()
+        start_log.log_format = options["log-format"]
         start_log.install()
     accounts: Accounts | None = options["accounts"]
     rules = {
@@ -770,9 +909,10 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
         chat = ClusterChat(options["node-name"], **rules)
     else:
         chat = Chat(**rules)
-    portal = None
+    portal = realm = None
     if accounts is not None:
-        portal = Portal(ChatRealm(options["op"]), [accounts])
+        realm = ChatRealm(options["op"])
+        portal = Portal(realm, [accounts])
         for name in options["op"]:
             if accounts.account_for(name) is None:
                 _log.warn("--op {name}: there is no such account (yet)", name=name)
@@ -788,14 +928,21 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
     service = ChatService(factory)
     if options.get("cluster-address") is not None:
         service.cluster = _cluster(service, options, reactor)
+    # What /stats says of the lines relayed a second is worked out from these samples.
+    sampling = TimerService(SAMPLE_EVERY, lambda: factory.traffic.sample(reactor.seconds()))
+    sampling.clock = reactor
+    sampling.setServiceParent(service)
     for description in options["endpoints"]:
         service.listen(description, reactor, options["backlog"])
+    irc_server = IrcServer(name=options["irc-name"], motd=options["motd-lines"])
     if options["irc"]:
-        irc = irc_frontend(IrcServer(name=options["irc-name"], motd=options["motd-lines"]))
+        irc = irc_frontend(irc_server)
         for description in options["irc"]:
             service.listen(description, reactor, options["backlog"], irc)
-    if options["web"]:
-        _serve_web(service, options, reactor)
+    web = _serve_web(service, options, reactor) if options["web"] else None
+    _reload_on_hang_up(service, options, reactor, realm, irc_server)
+    if options["metrics"] is not None:
+        _serve_metrics(service, options, reactor, web)
     return service
 
 
@@ -831,7 +978,65 @@ def _cluster(service: ChatService, options: Options, reactor: IReactorTime) -> I
     )
 
 
-def _serve_web(service: ChatService, options: Options, reactor: IReactorTime) -> None:
+def _reload_on_hang_up(
+    service: ChatService,
+    options: Options,
+    reactor: IReactorTime,
+    realm: ChatRealm | None,
+    irc: IrcServer,
+) -> None:
+    """What C{SIGHUP} reads again (L{chatsvc.service.reload}), from what C{options} named."""
+    path, motd = options.config_file, options["motd"]
+
+    def set_motd(lines: list[str] | None) -> None:
+        irc.motd = lines
+
+    reloader = Reloader(
+        reactor,
+        chat=service.factory.chat,
+        accounts=options["accounts"],
+        realm=realm,
+        operators_of=(
+            (lambda: config_operators(path))
+            if path is not None and options.operators_configured
+            else None
+        ),
+        motd_of=None if motd is None else (lambda: read_motd(motd)),
+        set_motd=set_motd,
+    )
+    for listener in service:
+        if isinstance(listener, _Listener) and listener.tls is not None:
+            reloader.add_tls(listener.description, listener.tls)
+    service.reloader = reloader
+    ReloadOnHangUp(reloader, cast(IReactorFromThreads, reactor)).setServiceParent(service)
+
+
+def _serve_metrics(
+    service: ChatService, options: Options, reactor: IReactorTime, web: WebChat | None
+) -> None:
+    """C{/metrics} and C{/healthz} on the C{--metrics} endpoint, listening before the chat does."""
+    from chatsvc.history.cache import RecentCache
+    from chatsvc.history.sqlite import SQLiteHistory
+    from chatsvc.service.metrics import ChatCollector, ChatMetrics, monitoring_site
+
+    history = service.factory.history
+    store = history.store if isinstance(history, RecentCache) else history
+    sqlite = store if isinstance(store, SQLiteHistory) else None
+    metrics = ChatMetrics(ChatCollector(service.factory, web, sqlite, service))
+    listener = _Listener(
+        options["metrics"], monitoring_site(metrics, service), reactor, options["backlog"]
+    )
+    listener.recorder.announce = lambda port: _log.info(
+        "Metrics at /metrics and readiness at /healthz on {description}",
+        description=options["metrics"],
+    )
+    # First, so that /healthz answers "starting" while the rest begins to listen.
+    service.services.insert(0, listener)
+    listener.parent = service
+    service.monitor = listener
+
+
+def _serve_web(service: ChatService, options: Options, reactor: IReactorTime) -> WebChat:
     """The web frontend on each C{--web} endpoint, its file store, its goodbyes."""
     from chatsvc.frontends.web.connection import WebChat
     from chatsvc.frontends.web.files import FileStore
@@ -851,6 +1056,7 @@ def _serve_web(service: ChatService, options: Options, reactor: IReactorTime) ->
         listener = _Listener(description, site, reactor, options["backlog"])
         listener.recorder.announce = _web_url(description)
         listener.setServiceParent(service)
+    return web
 
 
 def _web_url(description: str) -> Callable[[IListeningPort], None]:

@@ -217,6 +217,51 @@ class Goodbye:
     nick: str | None = None
 
 
+@attrs.frozen
+class Statistics:
+    """
+    The server now (C{/stats}, operators only): who is signed on and
+    connected, by wire; its rooms; the lines relayed a second over the last
+    minute; how long it has run, in seconds; its resident memory, in bytes.
+    """
+
+    users: tuple[tuple[str, int], ...]
+    connections: tuple[tuple[str, int], ...]
+    rooms: int
+    per_second: float
+    uptime: float
+    memory: int | None
+
+    @property
+    def total_users(self) -> int:
+        return sum(n for _, n in self.users)
+
+    @property
+    def total_connections(self) -> int:
+        return sum(n for _, n in self.connections)
+
+    def lines(self) -> list[str]:
+        """The statistics as lines of text, for the wires that show text."""
+
+        def by_wire(counts: tuple[tuple[str, int], ...]) -> str:
+            return ", ".join(f"{wire} {n}" for wire, n in counts)
+
+        days, rest = divmod(int(self.uptime), 86400)
+        hours, rest = divmod(rest, 3600)
+        minutes, seconds = divmod(rest, 60)
+        uptime = f"{days} days {hours:02}:{minutes:02}:{seconds:02}"
+        memory = "unknown" if self.memory is None else f"{self.memory / 2**20:.1f} MiB"
+        return [
+            "Server statistics:",
+            f"users: {self.total_users} ({by_wire(self.users)})",
+            f"connections: {self.total_connections} ({by_wire(self.connections)})",
+            f"rooms: {self.rooms}",
+            f"messages: {self.per_second:.2f} a second (over the last minute)",
+            f"uptime: {uptime}",
+            f"memory: {memory}",
+        ]
+
+
 Result = (
     NicknamePrompt
     | PasswordPrompt
@@ -238,5 +283,6 @@ Result = (
     | Goodbye
     | KickedOut
     | ServerNotice
+    | Statistics
 )
 """Everything a session shows its user but the chat's events."""

@@ -25,6 +25,7 @@ test-case-name: tests.sessions.test_session
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -45,6 +46,7 @@ from chatsvc.chat.model import (
     Chat,
     ChatError,
     NicknameRegistered,
+    NotAnOperator,
     Participant,
     Room,
     fold,
@@ -490,6 +492,7 @@ class Session:
             self._hang_up(results.Goodbye(Farewell.CANNOT_CHECK))
             return False
         self._failures += 1
+        self._server.traffic.login_failures += 1
         self._log.info(
             "{peer} gave a wrong {what} for {account} ({n} of {most})",
             peer=self._frontend.peer,
@@ -535,6 +538,7 @@ class Session:
             return
         self.stage = Stage.SIGNED_ON
         self._login = None
+        self._server.traffic.sign_ons[type(self._client)] += 1
         if self._timeout is not None and self._timeout.active():
             self._timeout.cancel()
         self._timeout = None
@@ -704,6 +708,13 @@ class Session:
                 invited = chat.invite(me, room, nick)
                 guest = chat.find(invited.nick)
                 self._show(results.InviteSent(invited, None if guest is None else guest.away))
+            case commands.Stats():
+                if not me.operator:
+                    raise NotAnOperator("see the server's statistics")
+                self._show(self._server.statistics())
+            case commands.Wall(text=text):
+                chat.wall(me, text)
+                self._log.info("{nick} sent a notice to everyone", nick=me.nick)
             case commands.Kick(nick=nick, reason=reason):
                 kicked = chat.kick(me, nick, reason)
                 self._log.info(
@@ -726,6 +737,7 @@ class Session:
         """Keep room lines in the history; log every line, with C{--log-messages}."""
         if not isinstance(event, PrivateMessage):
             self._server.history.record(event)
+        self._server.traffic.relayed[_kind(event)] += 1
         if self._server.log_messages:
             self._log.info("{line}", line=self._server.log_line(event))
         return event
@@ -805,9 +817,26 @@ class Session:
         self.output(self._frontend.render(result))
 
 
+def _kind(event: Message | Action | PrivateMessage) -> str:
+    """What L{chatsvc.streams.traffic.Traffic.relayed} counts C{event} as."""
+    if isinstance(event, Action):
+        return "action"
+    if event.notice:
+        return "notice"
+    return "private" if isinstance(event, PrivateMessage) else "message"
+
+
 def _away(room: Room) -> tuple[str, ...]:
     """The nicknames of those in C{room} who are away, sorted as L{Room.nicks}."""
     return tuple(sorted((p.nick for p in room if p.away is not None), key=fold))
+
+
+class TrafficCounts(Protocol):
+    """What sessions count of the server's traffic (L{chatsvc.streams.traffic.Traffic} has it)."""
+
+    sign_ons: Counter[type]
+    relayed: Counter[str]
+    login_failures: int
 
 
 class SessionServer(Protocol):
@@ -822,8 +851,15 @@ class SessionServer(Protocol):
     replay: int
     log_messages: bool
 
+    @property
+    def traffic(self) -> TrafficCounts:
+        """What the server counts of its traffic."""
+
     def session_of(self, participant: Participant) -> Session:
         """The session of C{participant}, one of this server's."""
 
     def log_line(self, event: Message | Action | PrivateMessage) -> str:
         """How the log shows a relayed message (C{--log-messages})."""
+
+    def statistics(self) -> results.Statistics:
+        """The server's statistics now (C{/stats})."""

@@ -39,6 +39,7 @@ from zope.interface import implementer
 
 from chatsvc.streams.eagertcp import EagerServer
 from chatsvc.streams.limits import Limits, TokenBucket
+from chatsvc.streams.traffic import Traffic
 
 SHUTDOWN_GRACE = 5.0
 """Seconds a stopping server waits for goodbyes to flush before it hangs up."""
@@ -124,6 +125,8 @@ class StreamConnection(Protocol):
     """
 
     delimiter: ClassVar[bytes] = b"\n"
+    wire: ClassVar[str] = "line"
+    """The name of its frontend's wire, in statistics and metrics."""
     factory: StreamServerFactory[Any]
     transport: ITCPTransport
     _log = Logger()
@@ -308,6 +311,7 @@ class StreamConnection(Protocol):
         if self._bucket.take(now):
             return False
         self._throttled = True
+        self.factory.traffic.throttled += 1
         self._update_reading()
         self._refill = self.factory.clock.callLater(self._bucket.wait(now), self._refilled)
         return True
@@ -450,6 +454,7 @@ class StreamConnection(Protocol):
     def _drop(self, why: str, **fields: object) -> None:
         """Abort a connection that does not take what it is sent."""
         self._log.warn(why, peer=self.peer, **fields)
+        self.factory.traffic.dropped += 1
         # The frontend signs off when the connection is lost, not here: this
         # may run while the model is delivering an event to a room, member by member.
         self.dropping()
@@ -533,6 +538,7 @@ class StreamServerFactory(ServerFactory, Generic[Connection]):
         self._per_host: dict[str, int] = {}
         self._all_closed: list[Deferred[None]] = []
         self._serial = 0  # connections ever accepted, to tell UNIX-socket peers apart
+        self.traffic = Traffic(clock.seconds())
 
     def refusal(self, full: bool) -> bytes:
         """What a connection refused is told: the server is C{full}, or its address is."""
@@ -583,6 +589,7 @@ class StreamServerFactory(ServerFactory, Generic[Connection]):
         # Counted now, not at connectionMade, so that a burst of connections
         # accepted in one go is held to the limit too.
         self.connections.add(protocol)
+        self.traffic.accepted[kind] += 1
         return protocol
 
     def turn(self) -> int:

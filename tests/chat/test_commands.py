@@ -21,7 +21,9 @@ from chatsvc.chat.commands import (
     Rooms,
     Say,
     Search,
+    Stats,
     Topic,
+    Wall,
     Who,
     parse,
 )
@@ -63,6 +65,10 @@ class ParseTests(SynchronousTestCase):
         self.assertEqual(parse("/KICK bob  spamming  links "), Kick("bob", "spamming  links"))
         self.assertRefused("/kick", "usage: /kick NICK [REASON]")
         self.assertRefused("/kick   ", "usage: /kick NICK [REASON]")
+        self.assertEqual(parse("/stats"), Stats())
+        self.assertRefused("/stats now", "usage: /stats")
+        self.assertEqual(parse("/wall  back at one "), Wall("back at one"))
+        self.assertRefused("/wall", "usage: /wall TEXT")
 
     def test_command_names_ignore_case_and_surrounding_space(self) -> None:
         self.assertEqual(parse("/JOIN dev"), Join("dev"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
@@ -15,6 +17,7 @@ from chatsvc.chat.events import (
     Left,
     Message,
     NickChange,
+    NoticeToAll,
     OperatorChanged,
     PrivateMessage,
     TopicChanged,
@@ -606,6 +609,28 @@ class ModerationTests(SynchronousTestCase):
                 self.assertEqual(str(caught.exception), message)
         self.assertEqual(len(self.chat), 4)
         self.assertEqual([c.kicked_by for c in self.clients.values()], [None] * 4)
+        self.assertEqual([c.take() for c in self.clients.values()], [[], [], [], []])
+
+    def test_wall_tells_everyone_in_every_room_once(self) -> None:
+        told = []
+        fan_out = self.chat.fan_out
+
+        def counting(event: Any, clients: Any, exclude: Any) -> None:
+            told.append(event)
+            fan_out(event, clients, exclude)
+
+        self.chat.fan_out = counting
+        event = self.chat.wall(self.p["alice"], "restarting at noon")
+        self.assertEqual(event, NoticeToAll("alice", "restarting at noon"))
+        self.assertEqual(told, [event])
+        for nick, client in self.clients.items():
+            self.assertEqual(client.take(), [event], nick)
+
+    def test_wall_refused(self) -> None:
+        for nick in ["bob", "carol"]:
+            with self.assertRaises(NotAnOperator) as caught:
+                self.chat.wall(self.p[nick], "hello")
+            self.assertEqual(str(caught.exception), "only operators may send a notice to everyone")
         self.assertEqual([c.take() for c in self.clients.values()], [[], [], [], []])
 
 

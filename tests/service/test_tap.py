@@ -30,6 +30,7 @@ from chatsvc.history.postgresql import PostgreSQLHistory
 from chatsvc.history.sqlite import SQLiteHistory
 from chatsvc.service.startup import StartupError
 from chatsvc.service.tap import ChatService, Options, makeService, with_backlog
+from chatsvc.streams.traffic import RATE_WINDOW, SAMPLE_EVERY
 from chatsvc.testing import FakeHistory
 from tests.frontends.line.test_endtoend import connect, start, tcp_endpoint
 from tests.support import Connection, make_certificates, make_factory, scratch_directory
@@ -192,6 +193,22 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertIs(ports[0][1], ports[1][1])
         self.assertIsInstance(ports[0][1], ChatFactory)
         self.assertIs(ports[0][1], service.factory)
+
+    def test_the_rate_of_lines_is_sampled_while_running(self) -> None:
+        clock = MemoryReactorClock()
+        service = makeService(parse("--no-history"), clock)
+        assert isinstance(service, ChatService)
+        traffic = service.factory.traffic
+        service.privilegedStartService()
+        service.startService()
+        traffic.relayed["message"] += 50
+        clock.advance(SAMPLE_EVERY)  # a sample of the 50
+        clock.advance(RATE_WINDOW + 1)
+        traffic.relayed["message"] += 10
+        # The 50 were said over a minute ago: only the 10 since count, over the
+        # time since the oldest sample kept (at 5 s, once the 50 were said).
+        self.assertEqual(clock.seconds(), 66)
+        self.assertAlmostEqual(traffic.rate(clock.seconds()), 10 / 61)
 
     def test_announce_limit_reaches_the_chat(self) -> None:
         service = makeService(parse("--no-history"), MemoryReactorClock())

@@ -248,11 +248,15 @@ def test_foreground_started_with_sigint_ignored_ignores_it(tmp_path: Path) -> No
         assert process.wait(TIMEOUT) == -signal.SIGTERM
 
 
-def test_daemon_with_pidfile_and_logfile(tmp_path: Path) -> None:
+def daemon_session(tmp_path: Path, *options: str) -> Path:
+    """
+    twistd chat daemonized with C{options} on a UNIX socket, where alice signs
+    on and says hello before it is stopped (SIGTERM); its log file.
+    """
     sock, pidfile, logfile = tmp_path / "chat.sock", tmp_path / "chat.pid", tmp_path / "chat.log"
     started = run(
         f"--pidfile={pidfile}", f"--logfile={logfile}", "chat", "--port", f"unix:{sock}",
-        cwd=tmp_path,
+        *options, cwd=tmp_path,
     )  # fmt: skip
     assert started.returncode == 0, started.stdout + started.stderr
     pid = int(pidfile.read_text())
@@ -269,7 +273,11 @@ def test_daemon_with_pidfile_and_logfile(tmp_path: Path) -> None:
     finally:
         if pidfile.exists():
             os.kill(pid, signal.SIGKILL)
-    log = logfile.read_text()
+    return logfile
+
+
+def test_daemon_with_pidfile_and_logfile(tmp_path: Path) -> None:
+    log = daemon_session(tmp_path).read_text()
     assert "unix#1 connected" in log
     assert "unix#1 is alice" in log
     assert "hello" not in log, "message text is logged only with --log-messages"

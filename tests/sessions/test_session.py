@@ -49,6 +49,7 @@ from chatsvc.chat.interfaces import IAccountNames, IChatClient
 from chatsvc.chat.model import Account, Chat, Participant, Topic
 from chatsvc.history import HistoryError, IHistory, Line
 from chatsvc.history.replay import LOOKUP_TIMEOUT, MAX_LOOKUPS
+from chatsvc.sessions import results
 from chatsvc.sessions.results import (
     Entered,
     Farewell,
@@ -78,6 +79,7 @@ from chatsvc.sessions.session import (
     Session,
     Stage,
 )
+from chatsvc.streams.traffic import Traffic
 from chatsvc.testing import FakeHistory
 from tests.support import PASSWORDS
 
@@ -235,6 +237,7 @@ class FakeServer:
         self.time = Clock()
         self.time.advance(NOW)
         self.clock: IReactorTime = self.time
+        self.traffic = Traffic(NOW)
         self.renderer = Renderer()
         self.portal: Portal | None = None
         names: Accounts | None = None
@@ -258,6 +261,15 @@ class FakeServer:
 
     def log_line(self, event: Message | Action | PrivateMessage) -> str:
         return f"logged: {event.text}"
+
+    def statistics(self) -> results.Statistics:
+        users = len(self.chat)
+        rooms = sum(1 for _ in self.chat.rooms())
+        now = self.clock.seconds()
+        rate = self.traffic.rate(now)
+        return results.Statistics(
+            (("fake", users),), (("fake", users),), rooms, rate, now - NOW, 1 << 20
+        )
 
     def fan_out(
         self, event: Event, clients: Collection[IChatClient], exclude: IChatClient | None

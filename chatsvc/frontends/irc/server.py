@@ -57,6 +57,7 @@ from chatsvc.chat.model import (
 from chatsvc.frontends.irc import numerics as n
 from chatsvc.frontends.irc.message import MAX_LINE, TooLong, line, parse
 from chatsvc.frontends.irc.wire import (
+    EVERYONE,
     USERLEN,
     IrcEvents,
     IrcServer,
@@ -136,6 +137,7 @@ class IrcConnection(StreamConnection):
     """
 
     delimiter = b"\n"
+    wire = "irc"
     factory: ChatFactory
     irc: ClassVar[IrcServer] = IrcServer()
 
@@ -354,6 +356,8 @@ class IrcConnection(StreamConnection):
                     line(self.irc.mask(event.by), "KICK", channel(event.room), event.nick, reason),
                     line(None, "ERROR", f"Closing Link: Kicked by {event.by} ({reason})"),
                 ]
+            case results.Statistics():
+                return [self._reply(n.RPL_STATSDEBUG, text) for text in result.lines()]
             case event:
                 assert self.events is not None
                 return self.events.lines(event)
@@ -913,7 +917,9 @@ def _message(notice: bool) -> Callable[[IrcConnection, list[str]], None]:
         action = action_of(text)
         chat = connection.factory.chat
         for target in params[0].split(","):
-            if target.startswith("#"):
+            if target in (EVERYONE, "$$*"):  # an operator's notice to everyone: /wall
+                connection._perform(commands.Wall(text))
+            elif target.startswith("#"):
                 room = target[1:] if is_valid_name(target[1:]) else None
                 found = None
                 if room is not None:
@@ -1372,6 +1378,28 @@ def _info(connection: IrcConnection, params: list[str]) -> None:
     )
 
 
+def _stats(connection: IrcConnection, params: list[str]) -> None:
+    """
+    C{STATS [QUERY]}, operators only: whatever the query, the server's
+    statistics (users, rooms, connections by wire, load) as C{249} lines,
+    its uptime as C{242}.
+    """
+    query = params[0][:1] if params and params[0] else "*"
+    if not connection._me().operator:
+        connection._numeric(n.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+        return
+    stats = connection.factory.statistics()
+    heading, *lines = stats.lines()
+    uptime = next(text for text in lines if text.startswith("uptime: "))
+    connection._send_lines(
+        [
+            *(connection._reply(n.RPL_STATSDEBUG, text) for text in [heading, *lines]),
+            connection._reply(n.RPL_STATSUPTIME, f"Server Up {uptime.removeprefix('uptime: ')}"),
+            connection._reply(n.RPL_ENDOFSTATS, query, "End of /STATS report"),
+        ]
+    )
+
+
 def _created(irc: IrcServer) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(irc.created))
 
@@ -1470,6 +1498,7 @@ _HANDLERS: dict[str, tuple[_Handler, int, bool]] = {
     "INFO": (_info, 0, False),
     "LINKS": (_links, 0, False),
     "WALLOPS": (_wallops, 1, False),
+    "STATS": (_stats, 0, False),
     "OPER": (_oper, 2, False),
     "KILL": (_kill, 1, False),
     "CHATHISTORY": (_chathistory, 1, False),

@@ -29,6 +29,7 @@ from chatsvc.chat.events import (
     Left,
     Message,
     NickChange,
+    NoticeToAll,
     OperatorChanged,
     PrivateMessage,
     TopicChanged,
@@ -197,6 +198,10 @@ def action_of(text: str) -> str | None:
     return None if found is None else found.group(1)
 
 
+EVERYONE = "$*"
+"""The target of a notice to everyone (C{/wall}): every user of every server."""
+
+
 class IrcEvents:
     """
     The chat's events as IRC lines, for every connection of C{server} with
@@ -247,4 +252,7 @@ class IrcEvents:
                 return [line(mask(nick), "TOPIC", channel(room), text)]
             case Kicked(room=room, nick=nick, by=by, reason=reason):
                 return [line(mask(by), "KICK", channel(room), nick, reason or by)]
+            case NoticeToAll(by=by, text=text):
+                # To every server's users ("$*"), as operators' global notices are written.
+                return split_text(f":{mask(by)} NOTICE {EVERYONE}", text)
         raise TypeError(f"not an event: {event!r}")

@@ -24,6 +24,7 @@ test-case-name: tests.frontends.line.test_server, tests.frontends.line.test_logi
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from typing import ClassVar, Protocol, cast
 
@@ -40,7 +41,7 @@ from chatsvc.chat.model import Chat, ChatError, Participant
 from chatsvc.frontends.line import wire
 from chatsvc.history import IHistory, NoHistory
 from chatsvc.history.replay import reply_budget
-from chatsvc.sessions.results import Result
+from chatsvc.sessions.results import Result, Statistics
 from chatsvc.sessions.session import PASSWORD_DELAY, Session, Stage
 from chatsvc.streams.connection import (
     HANG_UP_GRACE,
@@ -53,6 +54,7 @@ from chatsvc.streams.connection import (
 )
 from chatsvc.streams.eagertcp import EagerServer
 from chatsvc.streams.limits import Limits
+from chatsvc.streams.traffic import resident_memory, wire_of
 
 __all__ = [
     "ADDRESS_FULL",
@@ -207,6 +209,8 @@ class ChatServerProtocol(StreamConnection):
                     self._check_size(action, wire.room_overhead(me.nick))
                 case commands.Msg(nick=nick, text=said):
                     self._check_size(said, wire.private_overhead(me.nick, nick))
+                case commands.Wall(text=text):
+                    self._check_size(text, len(wire.WALL_PREFIX.format(nick=me.nick)) + 1)
                 case commands.Topic(text=str(new_topic)):
                     self._check_size(new_topic, wire.topic_overhead(me.room.name, me.nick))
                 case commands.Quit(reason=str(reason)):
@@ -270,6 +274,8 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
         self.history: IHistory = history if history is not None else NoHistory()
         self.replay = replay
         self.login_timeout = self.limits.login_timeout
+        self.also_connected: list[Collection[object]] = []
+        """The connections of frontends that are not this factory's (the web's WebSockets)."""
 
     def refusal(self, full: bool) -> bytes:
         return SERVER_FULL if full else ADDRESS_FULL
@@ -283,6 +289,22 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
 
     def log_line(self, event: Message | Action | PrivateMessage) -> str:
         return wire.log_line(event)
+
+    def statistics(self) -> Statistics:
+        connected: Counter[str] = Counter({"line": 0, "irc": 0, "web": 0})
+        for connections in [self.connections, *self.also_connected]:
+            connected.update(wire_of(type(c)) for c in connections)
+        users: Counter[str] = Counter({name: 0 for name in connected})
+        users.update(wire_of(type(p.client)) for p in self.chat)
+        now = self.clock.seconds()
+        return Statistics(
+            users=tuple(users.items()),
+            connections=tuple(connected.items()),
+            rooms=sum(1 for _ in self.chat.rooms()),
+            per_second=self.traffic.rate(now),
+            uptime=now - self.traffic.started,
+            memory=resident_memory(),
+        )
 
     # The fan-out
 
@@ -312,8 +334,10 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
         data, size = b"", 0
         turn = self.turn()
         skip: object = exclude
+        skipped = 0
         for protocol in cast("Collection[FanOutMember]", clients):
             if protocol is skip:
+                skipped = 1
                 continue
             if protocol.events is not events:  # each wire's first, and in a mixed room
                 events = protocol.events
@@ -349,6 +373,31 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
                     session.output(data)
             else:
                 protocol.send(data)
+        self._count(clients, len(clients) - skipped, rendered, exclude)
+
+    def _count(
+        self,
+        clients: Collection[IChatClient],
+        recipients: int,
+        rendered: dict[EventRenderer, tuple[bytes, int]],
+        exclude: IChatClient | None,
+    ) -> None:
+        """
+        Count one fan-out to C{recipients} in L{traffic}: once, not once a
+        recipient, but for a room of several wires, whose bytes are counted
+        by wire.
+        """
+        traffic = self.traffic
+        traffic.fan_outs += 1
+        traffic.deliveries += recipients
+        if len(rendered) == 1:
+            for _, size in rendered.values():
+                traffic.sent_bytes += size * recipients
+        elif rendered:
+            sizes = {events: size for events, (_, size) in rendered.items()}
+            skip: object = exclude
+            members = cast("Collection[FanOutMember]", clients)
+            traffic.sent_bytes += sum(sizes[p.events] for p in members if p is not skip)
 
     def shut_down(self, grace: float = SHUTDOWN_GRACE) -> Deferred[None]:
         """

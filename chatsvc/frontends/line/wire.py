@@ -39,6 +39,7 @@ from chatsvc.chat.events import (
     Left,
     Message,
     NickChange,
+    NoticeToAll,
     OperatorChanged,
     PrivateMessage,
     TopicChanged,
@@ -67,9 +68,13 @@ from chatsvc.sessions.results import (
     RoomList,
     RoomSummary,
     ServerNotice,
+    Statistics,
     TopicShown,
     Welcome,
 )
+
+WALL_PREFIX = "*** Notice to everyone from {nick}: "
+"""What stands before an operator's C{/wall} text."""
 
 LIST_WIDTH = 480
 """The longest line, in bytes, that L{listing} packs names into."""
@@ -159,7 +164,10 @@ def unformatted(text: str) -> str:
 
 
 def _format(event: Event) -> str:
-    if isinstance(event, Message | Action | PrivateMessage) and not event.text.isprintable():
+    if (
+        isinstance(event, Message | Action | PrivateMessage | NoticeToAll)
+        and not event.text.isprintable()
+    ):
         # Only IRC's formatting codes get this far (line input is sanitised).
         event = attrs.evolve(event, text=unformatted(event.text))
     match event:
@@ -191,6 +199,8 @@ def _format(event: Event) -> str:
             return f"*** {nick} was kicked by {by}\n"
         case Kicked(nick=nick, by=by, reason=reason):
             return f"*** {nick} was kicked by {by} ({reason})\n"
+        case NoticeToAll(by=by, text=text):
+            return f"{WALL_PREFIX.format(nick=by)}{text}\n"
     raise TypeError(f"not an event: {event!r}")
 
 
@@ -419,6 +429,8 @@ class LineRenderer:
                 return notice(text, limit)
             case KickedOut(event=event):
                 return kicked(event)
+            case Statistics():
+                return b"".join(notice(text, limit) for text in result.lines())
             case event:
                 return render(event)
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 from urllib.parse import urlsplit
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
@@ -158,6 +158,7 @@ class WebConnection(WebSocketServerProtocol):
     """A web user: the WebSocket, its session, and its place in the chat."""
 
     factory: WebSocketFactory
+    wire: ClassVar[str] = "web"
     _log = Logger()
 
     def __init__(self) -> None:
@@ -224,6 +225,7 @@ class WebConnection(WebSocketServerProtocol):
             raise ConnectionDeny(503, refusal)
         self._counted, self._host = True, host
         web.connections.add(self)
+        web.server.traffic.accepted[type(self)] += 1
 
     def _origin_allowed(self, origin: str, host: str | None) -> bool:
         if origin in self.web.origins:
@@ -300,6 +302,7 @@ class WebConnection(WebSocketServerProtocol):
         if self._bucket.take(now):
             return False
         self._throttled = True
+        self.web.server.traffic.throttled += 1
         self._update_reading()
         self._refill = clock.callLater(self._bucket.wait(now), self._refilled)
         return True
@@ -423,6 +426,16 @@ class WebConnection(WebSocketServerProtocol):
                 if request_id is None:
                     return wire.encode({"type": "entered", "room": data})
                 return wire.reply(request_id, room=data)
+            case results.Statistics():
+                return wire.reply(
+                    request.take(),
+                    users=dict(result.users),
+                    connections=dict(result.connections),
+                    rooms=result.rooms,
+                    per_second=round(result.per_second, 3),
+                    uptime=round(result.uptime, 3),
+                    memory=result.memory,
+                )
             case results.Members(room=room, members=members):
                 return wire.reply(
                     request.take(), room=room, members=wire.members_data(chat, members, room)
@@ -632,6 +645,7 @@ class WebConnection(WebSocketServerProtocol):
 
     def _drop(self, why: str, **fields: object) -> None:
         self._log.warn(why, peer=self.peer, **fields)
+        self.web.server.traffic.dropped += 1
         if self.session is not None:
             self.session.dropped()
         self._hung_up = True
@@ -832,6 +846,18 @@ def _kick(connection: WebConnection, request: _Request, fields: Json) -> bool:
     return False
 
 
+def _stats(connection: WebConnection, request: _Request, fields: Json) -> bool:
+    connection.perform(commands.Stats())
+    return True
+
+
+def _wall(connection: WebConnection, request: _Request, fields: Json) -> bool:
+    text = wire.required(fields, "text")
+    connection.check_size(text, len(line_wire.WALL_PREFIX.format(nick=connection.me().nick)) + 1)
+    connection.perform(commands.Wall(text))
+    return False
+
+
 def _members(connection: WebConnection, request: _Request, fields: Json) -> bool:
     connection.perform(commands.Who(_room(fields)))
     return True
@@ -915,6 +941,10 @@ def _command(connection: WebConnection, request: _Request, fields: Json) -> bool
             return _away(connection, request, {"reason": reason})
         case commands.Kick(nick=nick, reason=reason):
             return _kick(connection, request, {"nick": nick, "reason": reason})
+        case commands.Stats():
+            return _stats(connection, request, {})
+        case commands.Wall(text=text):
+            return _wall(connection, request, {"text": text})
         case commands.Quit(reason=reason):
             return _quit(connection, request, {"reason": reason})
         case commands.Nick(nick=nick):
@@ -936,6 +966,8 @@ _REQUESTS: dict[str, Handler] = {
     "away": _away,
     "topic": _topic,
     "kick": _kick,
+    "stats": _stats,
+    "wall": _wall,
     "members": _members,
     "rooms": _rooms,
     "history": _history,
@@ -999,6 +1031,7 @@ class WebChat:
         self.max_upload = max_upload
         self.upload_rate = upload_rate
         self.connections: set[WebConnection] = set()
+        server.also_connected.append(self.connections)
         self.tokens: dict[str, WebConnection] = {}
         """Upload tokens, each of a signed-on WebSocket session."""
         self._per_host: dict[str, int] = {}

@@ -38,6 +38,7 @@ from chatsvc.chat.events import (
     Left,
     Message,
     NickChange,
+    NoticeToAll,
     OperatorChanged,
     PrivateMessage,
     TopicChanged,
@@ -241,6 +242,8 @@ def event_data(
             return {"type": "operator", "room": room, "nick": nick, "by": by, "given": given}
         case Invited(room=room, nick=nick, by=by):
             return {"type": "invited", "room": room, "nick": nick, "by": by}
+        case NoticeToAll(by=by, text=text):
+            return {"type": "wall", "from": by, "text": text, "time": when}
     raise TypeError(f"not an event: {event!r}")  # pragma: no cover
 
 

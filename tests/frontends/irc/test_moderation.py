@@ -127,6 +127,42 @@ class ModerationTests(IrcTestCase):
         )
         self.assertEqual(self.root.lines(), [])
 
+    def test_a_notice_to_everyone_on_every_wire(self) -> None:
+        bob = self.line_operator()
+        self.root.send("NOTICE $* :Restarting at noon")
+        notice = ":Root!~r@chatsvc NOTICE $* :Restarting at noon"
+        self.assertEqual((self.root.lines(), self.carol.lines()), ([notice], [notice]))
+        line = "*** Notice to everyone from Root: Restarting at noon"
+        self.assertEqual((self.dave.lines(), bob.lines()), ([line], [line]))
+        bob.send("/wall back at one")
+        self.assertEqual(self.carol.lines(), [":bob!bob@chatsvc NOTICE $* :back at one"])
+        self.assertEqual(self.dave.lines(), ["*** Notice to everyone from bob: back at one"])
+        self.carol.send("PRIVMSG $* :me too")
+        self.assertEqual(
+            self.carol.lines(),
+            [f"{S} NOTICE carol :only operators may send a notice to everyone"],
+        )
+        self.assertEqual(self.dave.lines(), [])
+
+    def test_stats(self) -> None:
+        self.root.send("STATS u")
+        lines = self.root.lines()
+        self.assertEqual(lines[:4], [
+            f"{S} 249 Root :Server statistics:",
+            f"{S} 249 Root :users: 3 (line 1, irc 2, web 0)",
+            f"{S} 249 Root :connections: 3 (line 1, irc 2, web 0)",
+            f"{S} 249 Root :rooms: 1",
+        ])  # fmt: skip
+        self.assertEqual(lines[5], f"{S} 249 Root :uptime: 0 days 00:00:00")
+        self.assertEqual(lines[-2:], [
+            f"{S} 242 Root :Server Up 0 days 00:00:00",
+            f"{S} 219 Root u :End of /STATS report",
+        ])  # fmt: skip
+        self.carol.send("STATS")
+        self.assertEqual(
+            self.carol.lines(), [f"{S} 481 carol :Permission Denied- You're not an IRC operator"]
+        )
+
 
 class OperTests(IrcTestCase):
     """C{OPER} logs a signed-on user in to an operator's account; C{KILL} is a kick."""

@@ -304,6 +304,8 @@ class CommandTests(SynchronousTestCase):
                 "*** /quit [REASON]      leave the chat",
                 "*** /topic [TEXT]       show your room's topic; operators: set it",
                 "*** /kick NICK [REASON] operators: disconnect NICK",
+                "*** /stats              operators: users, rooms, connections, load",
+                "*** /wall TEXT          operators: a notice to everyone",
                 "*** //TEXT              send a message that starts with /",
                 "*** anything else       is said to your room",
             ],
@@ -524,6 +526,56 @@ class ModerationTests(SynchronousTestCase):
         (changed, shown) = self.alice.lines()
         self.assertEqual(len(shown), limit)
         self.assertLessEqual(len(changed), limit)
+
+    def test_wall_reaches_everyone_in_every_room(self) -> None:
+        self.carol.send("/join attic")
+        for c in (self.alice, self.bob, self.carol):
+            c.lines()
+        dave = Connection(self.factory, host="10.0.0.4")  # not signed on: not told
+        fan_outs = self.factory.traffic.fan_outs
+        with capturedLogs() as events:
+            self.alice.send("/wall  Restarting at noon ")
+        for c in (self.alice, self.bob, self.carol):
+            self.assertEqual(c.lines(), ["*** Notice to everyone from alice: Restarting at noon"])
+        self.assertEqual(dave.lines(), ["*** Welcome to chatsvc!", "*** Choose a nickname:"])
+        self.assertIn("alice sent a notice to everyone", [formatEvent(e) for e in events])
+        self.assertEqual(self.factory.traffic.fan_outs, fan_outs + 1)  # one, for every room
+
+    def test_wall_refused_and_bounded(self) -> None:
+        self.bob.send("/wall hello", "/wall")
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                "*** Error: only operators may send a notice to everyone",
+                "*** Error: usage: /wall TEXT",
+            ],
+        )
+        self.assertEqual(self.carol.lines(), [])
+        limit = self.factory.limits.max_line
+        self.alice.send("/wall " + "x" * (limit - len("/wall ")))
+        (refusal,) = self.alice.lines()
+        self.assertTrue(refusal.startswith("*** Error: message too long"), refusal)
+
+    def test_stats(self) -> None:
+        self.factory.traffic.started = self.factory.clock.seconds()  # as if it started now
+        self.factory.clock.advance(3 * 86400 + 3723.5)  # type: ignore[attr-defined]
+        self.carol.send("hello", "/join attic")
+        self.alice.send("/stats")
+        lines = self.alice.lines()
+        self.assertEqual(lines[-7:-1], [
+            "*** Server statistics:",
+            "*** users: 3 (line 3, irc 0, web 0)",
+            "*** connections: 3 (line 3, irc 0, web 0)",
+            "*** rooms: 2",
+            f"*** messages: {1 / (3 * 86400 + 3723.5):.2f} a second (over the last minute)",
+            "*** uptime: 3 days 01:02:03",
+        ])  # fmt: skip
+        self.assertRegex(lines[-1], r"^\*\*\* memory: \d+\.\d MiB$")
+        self.bob.lines()
+        self.bob.send("/stats")
+        self.assertEqual(
+            self.bob.lines(), ["*** Error: only operators may see the server's statistics"]
+        )
 
     def test_kick(self) -> None:
         with capturedLogs() as events:

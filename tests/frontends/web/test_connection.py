@@ -305,6 +305,44 @@ class RequestTests(SynchronousTestCase):
         self.root = self.web.signed_on("root", "t00r")
         self.alice.take()
 
+    def test_wall_from_an_operator_to_every_wire(self) -> None:
+        carol = Connection(self.server)
+        carol.send("carol")
+        carol.lines()
+        self.root.take()
+        self.alice.take()
+        reply = self.root.answer("wall", text="Restarting at noon")
+        self.assertEqual(reply, {"type": "reply", "id": reply["id"]})
+        for user in (self.root, self.alice):
+            (wall,) = user.events("wall")
+            self.assertEqual(
+                {k: wall[k] for k in ("type", "from", "text")},
+                {"type": "wall", "from": "root", "text": "Restarting at noon"},
+            )
+            self.assertIsInstance(wall["time"], float)
+        self.assertEqual(carol.lines(), ["*** Notice to everyone from root: Restarting at noon"])
+        carol.send("/wall no")
+        self.assertEqual(carol.lines(), ["*** Error: only operators may send a notice to everyone"])
+        refused = self.alice.answer("wall", text="me too")
+        self.assertEqual(refused["code"], "not-operator")
+        self.assertEqual(self.alice.answer("wall")["code"], "bad-request")
+        typed = self.root.answer("command", line="/wall typed", room="lobby")
+        self.assertEqual(typed["type"], "reply")
+        self.assertEqual([w["text"] for w in self.alice.events("wall")], ["typed"])
+
+    def test_stats_for_operators(self) -> None:
+        Connection(self.server).send("carol")
+        reply = self.root.answer("stats")
+        self.assertEqual(reply["users"], {"line": 1, "irc": 0, "web": 2})
+        self.assertEqual(reply["connections"], {"line": 1, "irc": 0, "web": 2})
+        self.assertEqual(reply["rooms"], 1)
+        self.assertEqual(reply["per_second"], 0)
+        self.assertGreaterEqual(reply["uptime"], 0)
+        self.assertGreater(reply["memory"], 0)
+        self.assertEqual(self.alice.answer("stats")["code"], "not-operator")
+        typed = self.root.answer("command", line="/stats", room="lobby")
+        self.assertEqual(typed["rooms"], 1)
+
     def test_say_and_the_others_get_it(self) -> None:
         bob = Connection(self.server)
         bob.send("carol")

@@ -310,6 +310,19 @@ export class ChatClient extends EventTarget {
     }
   }
 
+  /** An operator's notice to everyone (/wall): shown in every room one is in, as a notice. */
+  on_wall(event) {
+    const line = `Notice to everyone from ${event.from}: ${event.text}`;
+    let shown = false;
+    for (const conversation of this.state.conversations.values()) {
+      if (conversation.kind !== "room" || !conversation.joined) continue;
+      this.notice(conversation, line);
+      shown = true;
+    }
+    if (!shown) this.notice(null, line);
+    this.notify(`${event.from} (to everyone)`, event.text, this.state.current);
+  }
+
   on_goodbye(event) {
     if (FINAL.has(event.reason)) {
       this.connection.stop();
@@ -543,6 +556,7 @@ export class ChatClient extends EventTarget {
       if (conversation?.kind === "room") fields.room = conversation.name;
       const reply = await this.protocol.request("command", fields);
       if (reply.message) this.said(reply.message);
+      else if (reply.users) this.notice(conversation, statsLines(reply));
       else this.notice(conversation, "Done.");
     } catch (error) {
       this.error(conversation, error);
@@ -557,4 +571,23 @@ export class ChatClient extends EventTarget {
 function historyLine(line) {
   const when = new Date(line.time * 1000).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
   return line.type === "action" ? `[${when}] * ${line.nick} ${line.text}` : `[${when}] <${line.nick}> ${line.text}`;
+}
+
+
+/** The reply to the stats request (/stats) as the lines the line protocol shows. */
+export function statsLines(stats) {
+  const byWire = (counts) => Object.entries(counts).map(([wire, n]) => `${wire} ${n}`).join(", ");
+  const total = (counts) => Object.values(counts).reduce((a, b) => a + b, 0);
+  const seconds = Math.floor(stats.uptime);
+  const pad = (n) => String(n).padStart(2, "0");
+  const uptime = `${Math.floor(seconds / 86400)} days ${pad(Math.floor(seconds / 3600) % 24)}:${pad(Math.floor(seconds / 60) % 60)}:${pad(seconds % 60)}`;
+  return [
+    "Server statistics:",
+    `users: ${total(stats.users)} (${byWire(stats.users)})`,
+    `connections: ${total(stats.connections)} (${byWire(stats.connections)})`,
+    `rooms: ${stats.rooms}`,
+    `messages: ${stats.per_second.toFixed(2)} a second (over the last minute)`,
+    `uptime: ${uptime}`,
+    `memory: ${stats.memory === null ? "unknown" : `${(stats.memory / 2 ** 20).toFixed(1)} MiB`}`,
+  ];
 }
