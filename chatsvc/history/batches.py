@@ -20,7 +20,6 @@ test-case-name: tests.history.test_sqlite, tests.history.test_postgresql
 from __future__ import annotations
 
 import time
-
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from itertools import islice
