@@ -295,10 +295,10 @@ class ChatState:
 
     def history(self, conversation: Conversation, lines: Iterable[Mapping[str, Any]]) -> None:
         """Lines from the history: never unread, never mentions, and each one once."""
-        seen = {_identity(e) for e in conversation.entries if e.said}
+        seen = [e for e in conversation.entries if e.said]
         for line in lines:
             entry = self.said(line, live=False)
-            if _identity(entry) not in seen:
+            if not any(_same_line(entry, e) for e in seen):
                 self.add(conversation, entry, news=False)
 
     def said(self, event: Mapping[str, Any], *, live: bool = True) -> Entry:
@@ -475,9 +475,17 @@ class ChatState:
         self.note(str(event.get("message") or event.get("code")), Kind.ERROR)
 
 
-def _identity(entry: Entry) -> tuple[float, str | None, str]:
-    """What tells lines apart: the history may keep a time with less precision than it was sent."""
-    return round(entry.time, 3), entry.nick, entry.text
+SAME_LINE_SECONDS = 1.0
+"""
+How far apart a live line's time and its history's may be: the server
+stamps the event as it fans it out, and the history line as it records it,
+after the fan-out (and may keep it with less precision).
+"""
+
+
+def _same_line(a: Entry, b: Entry) -> bool:
+    """Whether C{a} and C{b} are the same line said (one live, one from history, say)."""
+    return a.nick == b.nick and a.text == b.text and abs(a.time - b.time) < SAME_LINE_SECONDS
 
 
 def describe(reply: Mapping[str, Any]) -> list[str]:

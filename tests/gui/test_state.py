@@ -126,6 +126,25 @@ def test_history_is_shown_once_and_is_never_unread() -> None:
     assert view.of("alert") == []
 
 
+def test_a_live_line_is_not_shown_again_by_history_stamped_a_little_later() -> None:
+    """The server stamps the event as it fans it out, the history line as it records it."""
+    state, _ = signed_on(room("lobby", "alice"), room("dev", "alice", "bob"))
+    state.apply(said("dev", "bob", "hi", 100.0))
+    lines = [said("dev", "bob", "hi", 100.04), said("dev", "bob", "hi", 102.0)]
+    state.apply({"type": "history", "room": "dev", "lines": lines, "joining": False})
+    # said twice within a second, both in one page of history: both are lines
+    twice = [said("dev", "bob", "ok", 110.0), said("dev", "bob", "ok", 110.5)]
+    state.apply({"type": "history", "room": "dev", "lines": twice, "joining": False})
+    dev = state.room("dev")
+    assert dev is not None
+    assert [(e.text, e.time) for e in dev.entries if e.said] == [
+        ("hi", 100.0),
+        ("hi", 102.0),
+        ("ok", 110.0),
+        ("ok", 110.5),
+    ]
+
+
 def test_a_line_in_a_room_not_on_view_is_unread_until_it_is_shown() -> None:
     state, view = signed_on(room("lobby", "alice"), room("dev", "alice", "bob"))
     state.apply(said("dev", "bob", "hi all"))

@@ -775,8 +775,8 @@ UNITS = """
 const done = arguments[arguments.length - 1];
 Promise.all([
   import("/js/backoff.js"), import("/js/commands.js"), import("/js/mentions.js"),
-  import("/js/linkify.js"), import("/js/events/file.js"),
-]).then(([backoff, commands, mentions, linkify, file]) => {
+  import("/js/linkify.js"), import("/js/events/file.js"), import("/js/state.js"),
+]).then(([backoff, commands, mentions, linkify, file, state]) => {
   const parse = (line) => {
     try { return commands.parse(line); } catch (error) { return error.message; }
   };
@@ -795,6 +795,11 @@ Promise.all([
     sizes: [0, 1023, 1024, 48213, 10485760].map(file.size),
     own: ["/files/abc/x.png", "https://elsewhere.example/files/x.png", "javascript:alert(1)"]
                .map(file.isOwnFile),
+    same: [[0, "hi", "bob"], [40, "hi", "bob"], [900, "hi", "bob"], [1500, "hi", "bob"],
+           [40, "ho", "bob"], [40, "hi", "carol"]]
+               .map(([later, text, nick]) => state.sameLine(
+                 { said: true, nick: "bob", text: "hi", time: 1000 },
+                 { said: true, nick, text, time: 1000 + later })),
   });
 }, (error) => done(String(error)));
 """
@@ -831,3 +836,6 @@ async def test_the_modules_alone(server: ScriptedServer) -> None:
     assert result["links"] == ["http://a.example/b", "https://c.example/(d)"]
     assert result["sizes"] == ["0 B", "1023 B", "1.0 KiB", "47.1 KiB", "10.0 MiB"]
     assert result["own"] == [True, False, False]
+    # A live line and the same line from history are stamped apart by the
+    # time the server took between fanning it out and recording it.
+    assert result["same"] == [True, True, True, False, False, False]

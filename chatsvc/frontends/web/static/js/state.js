@@ -161,12 +161,13 @@ export class State extends EventTarget {
    */
   addHistory(conversation, entries) {
     const list = conversation.entries;
+    const had = list.filter((e) => e.said); // one page's lines are never each other's copies
     let added = 0;
     let from = 0;
     for (const entry of entries) {
       entry.fromHistory = true;
       entry.mentioned = this.mentionsMe(entry);
-      if (list.some((e) => sameLine(e, entry))) continue;
+      if (had.some((e) => sameLine(e, entry))) continue;
       let at = from;
       while (at < list.length && (list[at].time ?? 0) <= entry.time) at++;
       list.splice(at, 0, entry);
@@ -179,7 +180,13 @@ export class State extends EventTarget {
   }
 }
 
+/** How far apart (ms) a live line's stamp and its history's may be: the server stamps the
+ * event as it fans it out and the history line as it records it, after the fan-out. */
+const SAME_LINE_MS = 1000;
+
 /** Whether `a` and `b` are the same line said (one live, one from history, say). */
 export function sameLine(a, b) {
-  return a.said && b.said && a.nick === b.nick && a.text === b.text && Math.abs(a.time - b.time) < 1;
+  return (
+    a.said && b.said && a.nick === b.nick && a.text === b.text && Math.abs(a.time - b.time) < SAME_LINE_MS
+  );
 }
