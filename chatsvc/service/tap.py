@@ -842,16 +842,18 @@ class ChatService(MultiService):
             [
                 maybeDeferred(child.stopService)
                 for child in reversed(list(self))
-                if child is not self.monitor
+                # Not what never started (a start that failed): a TimerService,
+                # for one, fails to stop then.
+                if child is not self.monitor and child.running
             ]
         )
         d.addCallback(lambda _: self.factory.shut_down())
-        cluster = self.cluster
-        if cluster is not None:
+        cluster, monitor = self.cluster, self.monitor
+        if cluster is not None and cluster.running:
             d.addCallback(lambda _: cluster.stopService())
         d.addCallback(lambda _: self.factory.history.close())
-        if self.monitor is not None:
-            d.addCallback(lambda _: self.monitor.stopService() if self.monitor else None)
+        if monitor is not None and monitor.running:
+            d.addCallback(lambda _: monitor.stopService())
         return d.addCallback(lambda _: None)
 
 

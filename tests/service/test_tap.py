@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import re
@@ -468,6 +469,21 @@ class ChatServiceTests(SynchronousTestCase):
         alice.close()
         self.assertTrue(history.closed)
         self.successResultOf(stopped)
+
+    def test_stopped_before_it_started_it_stops_nothing_it_never_started(self) -> None:
+        """
+        As twistd may, after a start that failed: its parts that never
+        started (the /stats sampler's TimerService among them) are left alone.
+        """
+        from tests.support import service_for
+
+        service = service_for("--port", "tcp:0:interface=127.0.0.1")
+        with capturedLogs() as events:
+            stopped = service.stopService()
+            self.successResultOf(stopped)
+            del stopped
+            gc.collect()
+        self.assertEqual([formatEvent(e) for e in events if e.get("log_failure")], [])
 
 
 class AuthOptionsTests(SynchronousTestCase):
