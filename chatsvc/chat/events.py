@@ -129,6 +129,55 @@ class NoticeToAll:
     text: str
 
 
+@attrs.frozen
+class Removed:
+    """
+    C{by}, an operator of C{room}, put C{nick} out of it (a kick from the room,
+    or a ban), for C{reason}; told to the room, C{nick} included. C{nick}'s
+    own copy says where it was sent (C{to}: the lobby, on wires that are
+    always in a room), if anywhere.
+    """
+
+    room: str
+    nick: str
+    by: str
+    reason: str | None = None
+    to: str | None = None
+
+
+@attrs.frozen
+class Sanctioned:
+    """
+    C{nick} is banned (C{kind} C{"ban"}) or muted (C{"mute"}) in C{room}
+    (L{None}: the whole chat) by C{by}, for C{reason}, until C{until}
+    (seconds since the epoch; L{None}: for good), or (not C{given}) no
+    longer; told to C{nick} alone. C{text} says all that in words, for
+    wires that show it as it is.
+    """
+
+    nick: str
+    kind: str
+    room: str | None
+    by: str
+    reason: str | None
+    until: float | None
+    text: str
+    given: bool = True
+
+
+@attrs.frozen
+class ModeChanged:
+    """
+    C{by} set (C{on}) or cleared the mode C{mode} of C{room}: C{i}
+    (invite-only) or C{m} (moderated); told to the whole room.
+    """
+
+    room: str
+    by: str
+    mode: str
+    on: bool
+
+
 Event = (
     Joined
     | Left
@@ -141,4 +190,7 @@ Event = (
     | OperatorChanged
     | Invited
     | NoticeToAll
+    | Removed
+    | Sanctioned
+    | ModeChanged
 )

@@ -17,13 +17,22 @@ a L{twisted.cred} login). The rules that follow from them are here: a
 registered nickname is its account's alone, and only operators set topics or
 kick.
 
-test-case-name: tests.chat.test_model
+Moderation (the rules only; what is kept across restarts is the store's,
+L{chatsvc.registry}): registered rooms (L{RoomRegistration}) outlive their
+members and keep their topic, modes, owners and operators (by account);
+bans and mutes (L{chatsvc.chat.sanctions}) per room or chat-wide, which expire
+by the chat's injected C{clock}; invite-only (C{+i}) and moderated (C{+m})
+rooms. Server operators are above every sanction and run every room; a
+room's operators are above its own.
+
+test-case-name: tests.chat.test_model, tests.chat.test_moderation
 """
 
 from __future__ import annotations
 
 import re
 import string
+import time
 from collections.abc import Callable, Collection, Iterator
 
 import attrs
@@ -37,13 +46,20 @@ from chatsvc.chat.events import (
     Kicked,
     Left,
     Message,
+    ModeChanged,
     NickChange,
     NoticeToAll,
     OperatorChanged,
     PrivateMessage,
+    Removed,
+    Sanctioned,
     TopicChanged,
 )
 from chatsvc.chat.interfaces import IAccount, IAccountNames, IChatClient
+from chatsvc.chat.sanctions import Identity, Mask, Sanction, SanctionKind, Sanctions
+
+MAX_INVITATIONS = 100
+"""Invitations a room keeps (the oldest go first): each lets one nickname in once."""
 
 NAME_MAX = 32
 """The longest nickname or room name, in characters."""
@@ -172,6 +188,32 @@ class AlreadyInRoom(ChatError):
         super().__init__(f"{nick} is already in {room}")
 
 
+class Barred(ChatError):
+    """A ban or mute holds: C{sanction} says which, and the message for how long and why."""
+
+    def __init__(self, sanction: Sanction, now: float) -> None:
+        self.name, self.sanction = sanction.room, sanction
+        super().__init__(f"you are {sanction.describe(now)}")
+
+
+class InviteOnly(ChatError):
+    def __init__(self, room: str) -> None:
+        self.name = room
+        super().__init__(f"{room} is invite-only: an operator of it must /invite you")
+
+
+class Moderated(ChatError):
+    def __init__(self, room: str) -> None:
+        self.name = room
+        super().__init__(f"{room} is moderated: only its operators may speak")
+
+
+class NotAnOwner(ChatError):
+    def __init__(self, room: str, what: str) -> None:
+        self.name = room
+        super().__init__(f"only the owners of {room} may {what}")
+
+
 class TooManyRooms(ChatError):
     def __init__(self, most: int) -> None:
         super().__init__(f"you are in {most} rooms already, the most one may be in; part one first")
@@ -194,6 +236,16 @@ class Participant:
     account: Account | None = None
     away: str | None = None
     """Why it is away from the keyboard (C{/away}), or L{None} while it is here."""
+    address: str | None = None
+    """The IP address it connects from, if it has one: what address masks match."""
+    homeless: bool = False
+    """Whether it may be in no room (IRC); else, put out of its last, it goes to the lobby."""
+
+    @property
+    def identity(self) -> Identity:
+        """Who it is, as a sanction's mask sees it."""
+        account = None if self.account is None else self.account.name
+        return Identity(self.nick, account, self.address)
 
     @property
     def room(self) -> Room:
@@ -231,6 +283,14 @@ class Room:
     """Its own operators: whoever made it (joined it empty), and those they made so."""
     created: float | None = None
     """When it was made (seconds since the epoch), if its maker said (L{Chat.join})."""
+    registration: RoomRegistration | None = None
+    """Its owners and operators, by account, if it is registered (C{/room register})."""
+    invite_only: bool = False
+    """C{+i}: only its operators, and those they invited, may join."""
+    moderated: bool = False
+    """C{+m}: only its operators may speak."""
+    _invited: dict[str, None] = attrs.field(factory=dict, repr=False)
+    """The folded nicknames invited to an invite-only room, oldest first; each enters once."""
 
     def __len__(self) -> int:
         return len(self._members)
@@ -261,7 +321,52 @@ class Room:
         Whether C{participant} may set this room's topic and make others its
         operators: a chatsvc operator (of every room), or one of the room's own.
         """
-        return participant.operator or participant in self._operators
+        if participant.operator or participant in self._operators:
+            return True
+        registration, account = self.registration, participant.account
+        return (
+            registration is not None
+            and account is not None
+            and registration.rank(account.name) is not None
+        )
+
+    def is_owner(self, participant: Participant) -> bool:
+        """Whether C{participant} may name its operators: an owner, or a server operator."""
+        if participant.operator:
+            return True
+        registration, account = self.registration, participant.account
+        return (
+            registration is not None
+            and account is not None
+            and registration.rank(account.name) == "owner"
+        )
+
+    def modes(self) -> str:
+        """Its modes as IRC writes them (C{+imnt}): n and t always hold."""
+        return (
+            "+"
+            + "".join(mode for mode, on in (("i", self.invite_only), ("m", self.moderated)) if on)
+            + "nt"
+        )
+
+
+@attrs.define(eq=False)
+class RoomRegistration:
+    """
+    A registered room's owners and operators: account names, by their
+    folded form (each spelled as given). Whoever registers a room owns it;
+    owners name other owners and operators.
+    """
+
+    owners: dict[str, str] = attrs.field(factory=dict)
+    operators: dict[str, str] = attrs.field(factory=dict)
+
+    def rank(self, account: str) -> str | None:
+        """C{"owner"}, C{"operator"}, or L{None}: what C{account} is in the room."""
+        key = fold(account)
+        if key in self.owners:
+            return "owner"
+        return "operator" if key in self.operators else None
 
 
 FanOut = Callable[["Event", Collection[IChatClient], "IChatClient | None"], None]
@@ -306,7 +411,14 @@ class Chat:
         accounts: IAccountNames | None = None,
         guests: bool = True,
         max_rooms: int = 20,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.clock = clock
+        """The time now, in seconds since the epoch: when sanctions expire (C{reactor.seconds})."""
+        self.sanctions = Sanctions()
+        """Every ban and mute in force, in rooms and chat-wide."""
+        self.operators: dict[str, str] = {}
+        """Accounts made operators at run time (C{/oper add}), by folded name."""
         self.max_rooms = max_rooms
         """The most rooms one participant may be in at once."""
         self.announce_limit = announce_limit
@@ -374,6 +486,7 @@ class Chat:
         account: Account | None = None,
         *,
         lobby: bool = True,
+        address: str | None = None,
     ) -> Participant:
         """
         Register C{nick} for C{client}, logged in to C{account} if given, and
@@ -385,7 +498,16 @@ class Chat:
         self._check_nick_yours(nick, account)
         if account is None and not self.guests:
             raise GuestsNotAllowed(nick)
-        participant = Participant(nick, client, (self.lobby,) if lobby else (), account)
+        if account is not None and not account.operator and fold(account.name) in self.operators:
+            account = attrs.evolve(account, operator=True)
+        rooms = (self.lobby,) if lobby else ()
+        participant = Participant(nick, client, rooms, account, address=address, homeless=not lobby)
+        if not participant.operator:
+            banned = self.sanctions.matching(
+                SanctionKind.BAN, None, participant.identity, self.clock()
+            )
+            if banned is not None:
+                raise Barred(banned, self.clock())
         self._participants[fold(nick)] = participant
         self.most = max(self.most, len(self._participants))
         if lobby:
@@ -441,6 +563,11 @@ class Chat:
         if fold(nick) != fold(old):
             self._check_nick_free(nick)
         self._check_nick_yours(nick, participant.account)
+        if not participant.operator:
+            who = attrs.evolve(participant.identity, nick=nick)
+            banned = self.sanctions.matching(SanctionKind.BAN, None, who, self.clock())
+            if banned is not None:
+                raise Barred(banned, self.clock())
         del self._participants[fold(old)]
         participant.nick = nick
         self._participants[fold(nick)] = participant
@@ -499,6 +626,7 @@ class Chat:
         last), as a C{notice} if so.
         """
         room = self._speaking_in(participant, room)
+        self._check_voice(participant, room)
         message = Message(room.name, participant.nick, _nonempty(text), notice)
         self._broadcast(room, message, exclude=participant)
         return message
@@ -506,6 +634,7 @@ class Chat:
     def act(self, participant: Participant, text: str, room: Room | None = None) -> Action:
         """Relay the action C{text} to the rest of C{room} (by default the one it joined last)."""
         room = self._speaking_in(participant, room)
+        self._check_voice(participant, room)
         action = Action(room.name, participant.nick, _nonempty(text))
         self._broadcast(room, action, exclude=participant)
         return action
@@ -517,6 +646,8 @@ class Chat:
         recipient = self.find(nick)
         if recipient is None:
             raise NoSuchUser(nick)
+        if not (sender.operator or recipient.operator):
+            self._check_unmuted(sender, None)
         message = PrivateMessage(sender.nick, recipient.nick, _nonempty(text), notice)
         recipient.client.deliver(message)
         return message
@@ -575,6 +706,13 @@ class Chat:
             raise NoSuchUser(nick)
         if target.in_room(room):
             raise AlreadyInRoom(target.nick, room.name)
+        if room.invite_only:
+            if not room.is_operator(by):
+                raise NotAnOperator(f"invite others to {room.name}, which is invite-only")
+            room._invited.pop(fold(target.nick), None)
+            room._invited[fold(target.nick)] = None
+            while len(room._invited) > MAX_INVITATIONS:
+                del room._invited[next(iter(room._invited))]
         invited = Invited(room.name, target.nick, by.nick)
         target.client.deliver(invited)
         return invited
@@ -605,6 +743,9 @@ class Chat:
             raise NoSuchUser(nick)
         if target is operator:
             raise ChatError("you cannot kick yourself")
+        return self._kick(operator, target, reason)
+
+    def _kick(self, operator: Participant, target: Participant, reason: str | None) -> Kicked:
         rooms, target.rooms = target.rooms, ()
         name, by, why = target.nick, operator.nick, reason or None
         kicked = Kicked(rooms[0].name if rooms else self.lobby.name, name, by, why)
@@ -619,7 +760,315 @@ class Chat:
         target.client.kicked(kicked)
         return kicked
 
+    def remove(self, by: Participant, room: Room, nick: str, reason: str | None = None) -> Removed:
+        """
+        Put C{nick} out of C{room} alone (its operators only; never one of
+        them, nor a server operator): the room is told, C{nick} included.
+        """
+        if not room.is_operator(by):
+            raise NotAnOperator(f"put others out of {room.name}")
+        target = self.find(nick)
+        if target is None:
+            raise NoSuchUser(nick)
+        if not target.in_room(room):
+            raise NotAMember(target.nick, room.name)
+        if target is by:
+            raise ChatError("you cannot put yourself out; leave instead")
+        if target.operator or (room.is_operator(target) and not by.operator):
+            raise ChatError(f"{target.nick} is an operator of {room.name}")
+        return self._put_out(target, room, by.nick, reason or None)
+
+    # Registered rooms and modes
+
+    def register_room(self, by: Participant, room: Room) -> RoomRegistration:
+        """
+        Register C{room}, which C{by} runs, to C{by}'s account, its first
+        owner: it, its topic and modes outlive its members from now on.
+        """
+        if by.account is None:
+            raise ChatError("only registered users may register a room: /register first")
+        if room is self.lobby:
+            raise ChatError(f"{room.name} belongs to the server")
+        if room.registration is not None:
+            raise ChatError(f"{room.name} is registered already")
+        if not by.in_room(room):
+            raise NotInRoom(room.name)
+        if not room.is_operator(by):
+            raise NotAnOperator(f"register {room.name}")
+        room.registration = RoomRegistration({fold(by.account.name): by.account.name})
+        return room.registration
+
+    def unregister_room(self, by: Participant, room: Room) -> list[Sanction]:
+        """
+        C{room} is registered no more (its owners or server operators only):
+        it goes with its last member, and its bans and mutes with it at once;
+        those are returned.
+        """
+        if room.registration is None:
+            raise ChatError(f"{room.name} is not registered")
+        if not room.is_owner(by):
+            raise NotAnOwner(room.name, "unregister it")
+        room.registration = None
+        lifted = self.sanctions.forget_room(room.name)
+        self._dispose_if_empty(room)
+        return lifted
+
+    def rank_in_room(
+        self, by: Participant, room: Room, account: str, rank: str | None
+    ) -> str | None:
+        """
+        Make the account C{account} an C{"owner"} or C{"operator"} of the
+        registered C{room}, or (L{None}) neither: its owners only, and an owner
+        may not leave the room without one. Returns the account's name as
+        written (as the accounts know it), or L{None} if nothing changed.
+        """
+        registration = room.registration
+        if registration is None:
+            raise ChatError(f"{room.name} is not registered: /room register it first")
+        if not room.is_owner(by):
+            raise NotAnOwner(room.name, "name its owners and operators")
+        name = self.registered(account) or self.operators.get(fold(account))
+        if name is None:
+            raise ChatError(f"there is no account named {account}")
+        key = fold(name)
+        if registration.rank(name) == rank:
+            return None
+        if registration.rank(name) == "owner" and len(registration.owners) == 1:
+            raise ChatError(f"{name} is the last owner of {room.name}; name another first")
+        registration.owners.pop(key, None)
+        registration.operators.pop(key, None)
+        if rank == "owner":
+            registration.owners[key] = name
+        elif rank == "operator":
+            registration.operators[key] = name
+        return name
+
+    def set_mode(self, by: Participant, room: Room, mode: str, on: bool) -> ModeChanged | None:
+        """
+        Set (C{on}) or clear C{room}'s mode C{mode}: C{i} (invite-only) or C{m}
+        (moderated). Its operators only; the room is told, and L{None} is
+        returned if nothing changed.
+        """
+        if mode not in ("i", "m"):
+            raise ChatError(f"unknown room mode {mode[:10]!r}: use +i, -i, +m or -m")
+        if not room.is_operator(by):
+            raise NotAnOperator(f"set the modes of {room.name}")
+        if room is self.lobby and not by.operator:
+            raise NotAnOperator(f"set the modes of {room.name}")
+        attribute = "invite_only" if mode == "i" else "moderated"
+        if getattr(room, attribute) == on:
+            return None
+        setattr(room, attribute, on)
+        if not room.invite_only:
+            room._invited.clear()
+        changed = ModeChanged(room.name, by.nick, mode, on)
+        self._broadcast(room, changed)
+        return changed
+
+    # Bans and mutes
+
+    def sanction(
+        self,
+        by: Participant,
+        kind: SanctionKind,
+        mask: Mask,
+        room: Room | None,
+        *,
+        duration: float | None = None,
+        reason: str | None = None,
+    ) -> tuple[Sanction, list[str]]:
+        """
+        Ban or mute whoever C{mask} matches in C{room} (its operators only),
+        or chat-wide (L{None}: server operators only), for C{duration}
+        seconds (L{None}: for good). Whoever it holds for now is told; a room
+        ban puts them out of the room, a chat-wide ban out of the chat.
+        Returns the sanction and the nicknames it holds for now. Setting a
+        mask again replaces its reason and expiry.
+        """
+        if room is None:
+            if not by.operator:
+                raise NotAnOperator(f"{kind.value} chat-wide")
+        elif not room.is_operator(by):
+            raise NotAnOperator(f"{kind.value} in {room.name}")
+        now = self.clock()
+        sanction = Sanction(
+            kind,
+            mask,
+            None if room is None else room.name,
+            by.nick,
+            now,
+            reason or None,
+            None if duration is None else now + duration,
+        )
+        if mask.matches(by.identity) and not by.operator:
+            raise ChatError(f"{mask} matches you")
+        try:
+            self.sanctions.add(sanction)
+        except ValueError as e:
+            raise ChatError(str(e)) from None
+        held = [p for p in (self if room is None else room) if self._holds(sanction, p)]
+        text = sanction.describe(now)
+        for target in held:
+            target.client.deliver(
+                Sanctioned(
+                    target.nick,
+                    kind.value,
+                    sanction.room,
+                    by.nick,
+                    sanction.reason,
+                    sanction.until,
+                    f"you are {text}",
+                )
+            )
+        if kind is SanctionKind.BAN:
+            why = f"banned: {sanction.reason}" if sanction.reason else "banned"
+            for target in held:
+                if room is None:
+                    self._kick(by, target, why)
+                else:
+                    self._put_out(target, room, by.nick, why)
+        return sanction, [target.nick for target in held]
+
+    def lift(self, by: Participant, kind: SanctionKind, mask: Mask, room: Room | None) -> Sanction:
+        """Lift the ban or mute of C{mask} in C{room} (or chat-wide); who may set it may."""
+        if room is None:
+            if not by.operator:
+                raise NotAnOperator(f"lift chat-wide {kind.value}s")
+        elif not room.is_operator(by):
+            raise NotAnOperator(f"lift {kind.value}s in {room.name}")
+        lifted = self.sanctions.remove(kind, mask, None if room is None else room.name)
+        if lifted is None or not lifted.active(self.clock()):
+            where = "chat-wide" if room is None else f"in {room.name}"
+            raise ChatError(f"there is no {kind.value} on {mask} {where}")
+        if kind is SanctionKind.MUTE:
+            for target in self if room is None else room:
+                if lifted.mask.matches(target.identity):
+                    target.client.deliver(
+                        Sanctioned(
+                            target.nick,
+                            kind.value,
+                            lifted.room,
+                            by.nick,
+                            None,
+                            None,
+                            f"you may speak {'again' if room is None else 'in ' + room.name} now",
+                            given=False,
+                        )
+                    )
+        return lifted
+
+    def sanctions_in(self, by: Participant, room: Room | None) -> list[Sanction]:
+        """The bans and mutes in force in C{room}, or chat-wide (server operators only)."""
+        if room is None and not by.operator:
+            raise NotAnOperator("list chat-wide bans")
+        return self.sanctions.listed(None if room is None else room.name, self.clock())
+
+    def grant_operator(self, by: Participant, account: str) -> str:
+        """
+        Make the account C{account} a server operator from now on (operators
+        only): those logged in to it are at once. Returns its name as written.
+        """
+        if not by.operator:
+            raise NotAnOperator("make others server operators")
+        name = self.registered(account)
+        if name is None:
+            raise ChatError(f"there is no account named {account}")
+        self.operators[fold(name)] = name
+        for participant in self:
+            held = participant.account
+            if held is not None and fold(held.name) == fold(name) and not held.operator:
+                participant.account = attrs.evolve(held, operator=True)
+        return name
+
+    def revoke_operator(self, by: Participant, account: str) -> str:
+        """No longer a server operator, if made one at run time (C{/oper del}); returns its name."""
+        if not by.operator:
+            raise NotAnOperator("take server operators' rights")
+        name = self.operators.pop(fold(account), None)
+        if name is None:
+            raise ChatError(f"{account} was not made an operator with /oper add")
+        for participant in self:
+            held = participant.account
+            if held is not None and fold(held.name) == fold(name) and held.operator:
+                participant.account = attrs.evolve(held, operator=False)
+        return name
+
+    def restore_room(
+        self,
+        name: str,
+        registration: RoomRegistration,
+        *,
+        topic: Topic | None = None,
+        invite_only: bool = False,
+        moderated: bool = False,
+        created: float | None = None,
+    ) -> Room:
+        """A registered room as the store kept it, back at start-up (with nobody in it)."""
+        room = self._room(name)
+        room.registration, room.topic, room.created = registration, topic, created
+        room.invite_only, room.moderated = invite_only, moderated
+        return room
+
     # Internals
+
+    def _holds(self, sanction: Sanction, participant: Participant) -> bool:
+        """Whether C{sanction} holds for C{participant}: operators are above it."""
+        if participant.operator:
+            return False
+        if sanction.room is not None and self.room(sanction.room).is_operator(participant):
+            return False
+        return sanction.mask.matches(participant.identity)
+
+    def _check_entry(self, participant: Participant, room: Room) -> None:
+        """Refuse C{participant} entry to C{room} if it is banned, or not invited to it."""
+        if participant.operator or room.is_operator(participant):
+            return
+        banned = self.sanctions.matching(
+            SanctionKind.BAN, room.name, participant.identity, self.clock()
+        )
+        if banned is not None:
+            raise Barred(banned, self.clock())
+        if room.invite_only:
+            if fold(participant.nick) not in room._invited:
+                raise InviteOnly(room.name)
+            del room._invited[fold(participant.nick)]
+
+    def _check_unmuted(self, participant: Participant, room: Room | None) -> None:
+        muted = self.sanctions.matching(
+            SanctionKind.MUTE,
+            None if room is None else room.name,
+            participant.identity,
+            self.clock(),
+        )
+        if muted is not None:
+            raise Barred(muted, self.clock())
+
+    def _check_voice(self, participant: Participant, room: Room) -> None:
+        """Refuse C{participant} a word in C{room}: muted there or chat-wide, or the room is +m."""
+        if participant.operator:
+            return
+        self._check_unmuted(participant, None)
+        if room.is_operator(participant):
+            return
+        self._check_unmuted(participant, room)
+        if room.moderated:
+            raise Moderated(room.name)
+
+    def _put_out(self, target: Participant, room: Room, by: str, reason: str | None) -> Removed:
+        """C{target} leaves C{room} by another's will; the room is told, then C{target}."""
+        removed = Removed(room.name, target.nick, by, reason)
+        self._broadcast(room, removed, exclude=target)
+        target.rooms = tuple(r for r in target.rooms if r is not room)
+        room._remove(target)
+        to = None
+        if not target.rooms and not target.homeless:
+            to = self.lobby.name
+            self.lobby._add(target)
+            target.rooms = (self.lobby,)
+            self._announce(self.lobby, Joined(self.lobby.name, target.nick), target)
+        target.client.deliver(attrs.evolve(removed, to=to))
+        self._dispose_if_empty(room)
+        return removed
 
     def _broadcast(self, room: Room, event: Event, exclude: Participant | None = None) -> None:
         """Deliver C{event} to every member of C{room} but C{exclude}."""
@@ -670,8 +1119,11 @@ class Chat:
         return name
 
     def _enter(self, participant: Participant, name: str, now: float | None = None) -> Room:
+        existing = self._rooms.get(fold(name))
+        if existing is not None:
+            self._check_entry(participant, existing)
         room = self._room(name)
-        if not room and room is not self.lobby:
+        if not room and room is not self.lobby and room.registration is None:
             room._operators.add(participant)  # whoever makes a room runs it
             room.created = now
         room._add(participant)
@@ -720,8 +1172,9 @@ class Chat:
         self._dispose_if_empty(room)
 
     def _dispose_if_empty(self, room: Room) -> None:
-        if not room and room is not self.lobby:
+        if not room and room is not self.lobby and room.registration is None:
             del self._rooms[fold(room.name)]
+            self.sanctions.forget_room(room.name)
 
 
 def canonical_room_name(name: str) -> str:

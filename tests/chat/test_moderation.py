@@ -1,0 +1,394 @@
+"""
+The chat's moderation rules alone (L{chatsvc.chat.model}): who may do what
+in registered rooms, bans and mutes by nickname, account and network with
+their expiry on a L{task.Clock}, and invite-only and moderated rooms.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatsvc.chat.events import (
+    Joined,
+    Kicked,
+    Left,
+    Message,
+    ModeChanged,
+    Removed,
+    Sanctioned,
+)
+from chatsvc.chat.model import (
+    Account,
+    Barred,
+    Chat,
+    ChatError,
+    InviteOnly,
+    Moderated,
+    NotAnOperator,
+    NotAnOwner,
+    Participant,
+    RoomRegistration,
+)
+from chatsvc.chat.sanctions import Mask, SanctionKind
+from tests.chat.test_model import RecordingClient, Registered
+
+BAN, MUTE = SanctionKind.BAN, SanctionKind.MUTE
+
+
+class ModerationTestCase(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_000_000)
+        self.chat = Chat(
+            accounts=Registered("root", "alice", "bob", "carol"), clock=self.clock.seconds
+        )
+        self.clients: dict[str, RecordingClient] = {}
+
+    def on(
+        self, nick: str, *, account: bool = True, operator: bool = False, address: str | None = None
+    ) -> Participant:
+        client = self.clients[nick] = RecordingClient()
+        who = Account(nick, operator) if account else None
+        return self.chat.sign_on(nick, client, who, address=address)
+
+    def events(self, nick: str) -> list[object]:
+        return list(self.clients[nick].take())
+
+
+class RegisteredRoomTests(ModerationTestCase):
+    def test_register_makes_the_owner(self) -> None:
+        alice = self.on("alice")
+        room = self.chat.join(alice, "dev")
+        registration = self.chat.register_room(alice, room)
+        self.assertEqual(registration.owners, {"alice": "alice"})
+        self.chat.part(alice, "dev")
+        self.assertIs(self.chat.room("dev"), room)  # outlives its members
+
+    def test_guest_or_member_cannot_register(self) -> None:
+        alice, guest = self.on("alice"), self.on("dave", account=False)
+        room = self.chat.join(alice, "dev")
+        self.chat.join(guest, "dev")
+        with self.assertRaises(ChatError) as e:
+            self.chat.register_room(guest, room)
+        self.assertEqual(
+            str(e.exception), "only registered users may register a room: /register first"
+        )
+        bob = self.on("bob")
+        self.chat.join(bob, "dev")
+        with self.assertRaises(NotAnOperator):
+            self.chat.register_room(bob, room)
+        with self.assertRaises(ChatError):
+            self.chat.register_room(alice, self.chat.lobby)
+
+    def test_account_operators_run_the_room_across_visits(self) -> None:
+        alice, bob = self.on("alice"), self.on("bob")
+        room = self.chat.join(alice, "dev")
+        self.chat.register_room(alice, room)
+        self.assertEqual(self.chat.rank_in_room(alice, room, "BOB", "operator"), "bob")
+        self.chat.part(alice, "dev")
+        self.chat.join(bob, "dev")
+        self.assertTrue(room.is_operator(bob))
+        self.assertFalse(room.is_owner(bob))
+        with self.assertRaises(NotAnOwner):
+            self.chat.rank_in_room(bob, room, "carol", "operator")
+        self.chat.set_topic(bob, "work", self.clock.seconds(), room)
+
+    def test_first_to_enter_an_empty_registered_room_does_not_run_it(self) -> None:
+        alice, carol = self.on("alice"), self.on("carol")
+        room = self.chat.join(alice, "dev")
+        self.chat.register_room(alice, room)
+        self.chat.part(alice, "dev")
+        self.chat.join(carol, "dev")
+        self.assertFalse(room.is_operator(carol))
+
+    def test_last_owner_stays(self) -> None:
+        alice = self.on("alice")
+        room = self.chat.join(alice, "dev")
+        self.chat.register_room(alice, room)
+        with self.assertRaises(ChatError) as e:
+            self.chat.rank_in_room(alice, room, "alice", None)
+        self.assertEqual(str(e.exception), "alice is the last owner of dev; name another first")
+        with self.assertRaises(ChatError):
+            self.chat.rank_in_room(alice, room, "nobody", "operator")
+
+    def test_unregister(self) -> None:
+        alice, bob = self.on("alice"), self.on("bob")
+        room = self.chat.join(alice, "dev")
+        self.chat.register_room(alice, room)
+        self.chat.join(bob, "dev")
+        with self.assertRaises(NotAnOwner):
+            self.chat.unregister_room(bob, room)
+        self.chat.part(bob, "dev")
+        self.chat.part(alice, "dev")
+        self.chat.unregister_room(alice, room)
+        self.assertNotIn(room, self.chat.rooms())
+
+    def test_restore(self) -> None:
+        room = self.chat.restore_room(
+            "dev", RoomRegistration({"alice": "alice"}), invite_only=True, created=5.0
+        )
+        self.assertEqual(room.modes(), "+int")
+        alice = self.on("alice")
+        self.chat.join(alice, "dev")  # an owner needs no invitation
+        self.assertTrue(room.is_owner(alice))
+
+
+class ModeTests(ModerationTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.alice, self.bob = self.on("alice"), self.on("bob")
+        self.room = self.chat.join(self.alice, "dev")
+
+    def test_invite_only(self) -> None:
+        changed = self.chat.set_mode(self.alice, self.room, "i", True)
+        self.assertEqual(changed, ModeChanged("dev", "alice", "i", True))
+        self.assertIsNone(self.chat.set_mode(self.alice, self.room, "i", True))
+        with self.assertRaises(InviteOnly) as e:
+            self.chat.join(self.bob, "dev")
+        self.assertEqual(str(e.exception), "dev is invite-only: an operator of it must /invite you")
+        self.chat.invite(self.alice, self.room, "bob")
+        self.chat.join(self.bob, "dev")
+        self.chat.part(self.bob, "dev")
+        with self.assertRaises(InviteOnly):  # an invitation is good once
+            self.chat.join(self.bob, "dev")
+
+    def test_only_operators_invite_to_invite_only(self) -> None:
+        carol = self.on("carol")
+        self.chat.join(carol, "dev")
+        self.chat.set_mode(self.alice, self.room, "i", True)
+        with self.assertRaises(NotAnOperator):
+            self.chat.invite(carol, self.room, "bob")
+
+    def test_moderated(self) -> None:
+        self.chat.join(self.bob, "dev")
+        self.chat.set_mode(self.alice, self.room, "m", True)
+        with self.assertRaises(Moderated):
+            self.chat.say(self.bob, "hi", self.room)
+        self.chat.say(self.alice, "still here", self.room)
+        with self.assertRaises(NotAnOperator):
+            self.chat.set_mode(self.bob, self.room, "m", False)
+
+    def test_bad_mode(self) -> None:
+        with self.assertRaises(ChatError) as e:
+            self.chat.set_mode(self.alice, self.room, "k", True)
+        self.assertEqual(str(e.exception), "unknown room mode 'k': use +i, -i, +m or -m")
+
+    def test_invitations_bounded(self) -> None:
+        self.chat.set_mode(self.alice, self.room, "i", True)
+        for n in range(150):
+            nick = f"g{n}"
+            self.on(nick, account=False)
+            self.chat.invite(self.alice, self.room, nick)
+        self.assertEqual(len(self.room._invited), 100)
+        with self.assertRaises(InviteOnly):
+            self.chat.join(self.chat.find("g0"), "dev")  # type: ignore[arg-type]
+        self.chat.join(self.chat.find("g149"), "dev")  # type: ignore[arg-type]
+
+
+class BanTests(ModerationTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.root = self.on("root", operator=True)
+        self.alice = self.on("alice")
+        self.bob = self.on("bob", address="192.0.2.7")
+        self.room = self.chat.join(self.alice, "dev")
+        self.chat.move(self.bob, "dev")  # as the line protocol is: in one room
+        for nick in self.clients:
+            self.events(nick)
+
+    def test_room_ban_puts_out_and_keeps_out_until_expiry(self) -> None:
+        sanction, held = self.chat.sanction(
+            self.alice, BAN, Mask.parse("192.0.2.0/24"), self.room, duration=3600, reason="spam"
+        )
+        self.assertEqual(held, ["bob"])
+        self.assertEqual(sanction.until, self.clock.seconds() + 3600)
+        text = "you are banned from dev for 1h (until 1970-01-12 14:46 UTC): spam"
+        self.assertEqual(
+            self.events("bob"),
+            [
+                Sanctioned("bob", "ban", "dev", "alice", "spam", sanction.until, text),
+                Removed("dev", "bob", "alice", "banned: spam", to="lobby"),
+            ],
+        )
+        self.assertEqual(
+            self.events("alice"),
+            [Removed("dev", "bob", "alice", "banned: spam"), Joined("lobby", "bob")],
+        )
+        self.assertEqual(self.bob.rooms, (self.chat.lobby,))
+        with self.assertRaises(Barred) as e:
+            self.chat.join(self.bob, "dev")
+        self.assertEqual(str(e.exception), text)
+        self.clock.advance(3599)
+        with self.assertRaises(Barred):
+            self.chat.join(self.bob, "dev")
+        self.clock.advance(1)
+        self.chat.move(self.bob, "dev")
+
+    def test_homeless_stay_roomless(self) -> None:
+        carol = self.chat.sign_on("carol", RecordingClient(), Account("carol"), lobby=False)
+        self.chat.join(carol, "dev")
+        self.chat.sanction(self.alice, BAN, Mask.parse("carol"), self.room)
+        self.assertEqual(carol.rooms, ())
+
+    def test_only_room_operators_ban_there(self) -> None:
+        with self.assertRaises(NotAnOperator) as e:
+            self.chat.sanction(self.bob, BAN, Mask.parse("alice"), self.room)
+        self.assertEqual(str(e.exception), "only operators may ban in dev")
+        with self.assertRaises(NotAnOperator):
+            self.chat.sanction(self.alice, BAN, Mask.parse("bob"), None)
+
+    def test_operators_are_above_sanctions(self) -> None:
+        self.chat.join(self.root, "dev")
+        _, held = self.chat.sanction(self.alice, BAN, Mask.parse("r*"), self.room)
+        self.assertEqual(held, [])
+        self.assertIn(self.root, self.room)
+        with self.assertRaises(ChatError) as e:
+            self.chat.sanction(self.alice, BAN, Mask.parse("ali*"), self.room)
+        self.assertEqual(str(e.exception), "nick:ali* matches you")
+
+    def test_server_ban_kicks_and_refuses_sign_on(self) -> None:
+        _, held = self.chat.sanction(self.root, BAN, Mask.parse("account:bob"), None, duration=60)
+        self.assertEqual(held, ["bob"])
+        kicked = self.clients["bob"].kicked_by
+        self.assertEqual(kicked, Kicked("dev", "bob", "root", "banned"))
+        self.assertIsNone(self.chat.find("bob"))
+        with self.assertRaises(Barred) as e:
+            self.on("bob")
+        self.assertEqual(
+            str(e.exception), "you are banned from the chat for 1m (until 1970-01-12 13:47 UTC)"
+        )
+        self.on("bobby", account=False)  # a guest elsewhere is not the account bob
+        self.clock.advance(60)
+        self.on("bob")
+
+    def test_server_ban_by_nickname_refuses_rename(self) -> None:
+        self.chat.sanction(self.root, BAN, Mask.parse("evil*"), None)
+        with self.assertRaises(Barred):
+            self.chat.rename(self.alice, "evilalice")
+
+    def test_lift(self) -> None:
+        mask = Mask.parse("bob")
+        self.chat.sanction(self.alice, BAN, mask, self.room)
+        with self.assertRaises(NotAnOperator):
+            self.chat.lift(self.bob, BAN, mask, self.room)
+        self.chat.lift(self.alice, BAN, mask, self.room)
+        with self.assertRaises(ChatError) as e:
+            self.chat.lift(self.alice, BAN, mask, self.room)
+        self.assertEqual(str(e.exception), "there is no ban on nick:bob in dev")
+        self.chat.move(self.bob, "dev")
+
+    def test_list_bounded_and_sorted(self) -> None:
+        for n in range(500):
+            self.chat.sanction(self.alice, BAN, Mask.parse(f"spam{n}"), self.room, duration=60)
+            self.clock.advance(0.001)
+        with self.assertRaises(ChatError) as e:
+            self.chat.sanction(self.alice, BAN, Mask.parse("one-more"), self.room)
+        self.assertEqual(
+            str(e.exception), "dev has 500 bans already, the most it may have: lift some first"
+        )
+        listed = self.chat.sanctions_in(self.bob, self.room)
+        self.assertEqual([str(s.mask) for s in listed[:2]], ["nick:spam0", "nick:spam1"])
+        with self.assertRaises(NotAnOperator):
+            self.chat.sanctions_in(self.bob, None)
+        self.clock.advance(60)
+        self.assertEqual(self.chat.sanctions_in(self.bob, self.room), [])
+
+    def test_unregistered_room_forgets_its_bans(self) -> None:
+        self.chat.sanction(self.alice, BAN, Mask.parse("bob"), self.room)
+        self.chat.part(self.alice, "dev")
+        self.assertEqual(list(self.chat.sanctions), [])
+
+    def test_registered_room_keeps_its_bans(self) -> None:
+        self.chat.register_room(self.alice, self.room)
+        self.chat.sanction(self.alice, BAN, Mask.parse("bob"), self.room)
+        self.chat.part(self.alice, "dev")
+        with self.assertRaises(Barred):
+            self.chat.move(self.bob, "dev")
+
+    def test_room_kick(self) -> None:
+        removed = self.chat.remove(self.alice, self.room, "bob", "calm down")
+        self.assertEqual(removed, Removed("dev", "bob", "alice", "calm down"))
+        self.assertEqual(self.events("alice"), [removed, Joined("lobby", "bob")])
+        self.assertEqual(self.events("bob"), [Removed("dev", "bob", "alice", "calm down", "lobby")])
+        self.assertEqual(self.events("root"), [Joined("lobby", "bob")])
+        self.chat.move(self.bob, "dev")  # a kick is not a ban
+        with self.assertRaises(NotAnOperator):
+            self.chat.remove(self.bob, self.room, "alice")
+
+
+class MuteTests(ModerationTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.root = self.on("root", operator=True)
+        self.alice, self.bob = self.on("alice"), self.on("bob")
+        self.room = self.chat.join(self.alice, "dev")
+        self.chat.join(self.bob, "dev")
+        for nick in self.clients:
+            self.events(nick)
+
+    def test_room_mute(self) -> None:
+        self.chat.sanction(
+            self.alice, MUTE, Mask.parse("bob"), self.room, duration=120, reason="flood"
+        )
+        (told,) = self.events("bob")
+        assert isinstance(told, Sanctioned)
+        self.assertEqual(
+            told.text, "you are muted in dev for 2m (until 1970-01-12 13:48 UTC): flood"
+        )
+        with self.assertRaises(Barred) as e:
+            self.chat.say(self.bob, "hello?", self.room)
+        self.assertEqual(
+            str(e.exception), "you are muted in dev for 2m (until 1970-01-12 13:48 UTC): flood"
+        )
+        with self.assertRaises(Barred):
+            self.chat.act(self.bob, "waves", self.room)
+        self.chat.say(self.bob, "lobby is fine", self.chat.lobby)
+        self.chat.whisper(self.bob, "alice", "private is fine")
+        self.clock.advance(120)
+        self.chat.say(self.bob, "back", self.room)
+        self.assertEqual(self.events("alice")[-1], Message("dev", "bob", "back"))
+
+    def test_server_mute_and_unmute(self) -> None:
+        mask = Mask.parse("account:bob")
+        self.chat.sanction(self.root, MUTE, mask, None)
+        with self.assertRaises(Barred):
+            self.chat.say(self.bob, "hi", self.chat.lobby)
+        with self.assertRaises(Barred):
+            self.chat.whisper(self.bob, "alice", "psst")
+        self.chat.whisper(self.bob, "root", "may I?")  # operators hear the muted
+        self.events("bob")
+        self.chat.lift(self.root, MUTE, mask, None)
+        (told,) = self.events("bob")
+        assert isinstance(told, Sanctioned)
+        self.assertEqual((told.given, told.text), (False, "you may speak again now"))
+        self.chat.say(self.bob, "thanks", self.chat.lobby)
+
+    def test_room_operators_above_room_mutes(self) -> None:
+        self.chat.sanction(self.root, MUTE, Mask.parse("alice"), None)
+        with self.assertRaises(Barred):  # chat-wide holds even for room operators
+            self.chat.say(self.alice, "x", self.room)
+
+
+class RunTimeOperatorTests(ModerationTestCase):
+    def test_grant_and_revoke(self) -> None:
+        root, alice = self.on("root", operator=True), self.on("alice")
+        with self.assertRaises(NotAnOperator):
+            self.chat.grant_operator(alice, "bob")
+        self.assertEqual(self.chat.grant_operator(root, "ALICE"), "alice")
+        self.assertTrue(alice.operator)
+        self.chat.sign_off(alice)
+        self.assertTrue(self.on("alice").operator)
+        self.chat.revoke_operator(root, "alice")
+        self.assertFalse(self.chat.find("alice").operator)  # type: ignore[union-attr]
+        with self.assertRaises(ChatError):
+            self.chat.revoke_operator(root, "alice")
+        with self.assertRaises(ChatError):
+            self.chat.grant_operator(root, "nobody")
+
+    def test_left_events_still_right(self) -> None:
+        self.on("root", operator=True)
+        bob = self.on("bob")
+        self.events("root")
+        self.chat.sign_off(bob)
+        self.assertEqual(self.events("root"), [Left("lobby", "bob", signed_off=True)])

@@ -1,0 +1,163 @@
+"""
+The registry in SQLite: everything kept survives a restart (a new
+L{SQLiteRegistry} on the same file), and is given back to a new chat by
+L{restore}; writes made on a thread of their own keep their order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, succeed
+from twisted.logger import capturedLogs
+from zope.interface.verify import verifyObject
+
+from chatsvc.accounts import hash_password
+from chatsvc.accounts.registered import RegisteredAccounts
+from chatsvc.chat.model import Account, Barred, Chat, Topic
+from chatsvc.chat.sanctions import Mask, Sanction, SanctionKind
+from chatsvc.registry import (
+    IRegistry,
+    MemoryRegistry,
+    RegistryUnavailable,
+    RoomRecord,
+    Snapshot,
+    restore,
+)
+from chatsvc.registry.sqlite import SQLiteRegistry
+from tests.chat.test_model import RecordingClient, Registered
+
+HASH = hash_password(b"correct horse", n=2)
+
+
+def opened(path: Path) -> tuple[SQLiteRegistry, Snapshot]:
+    registry = SQLiteRegistry(str(path), run=lambda job: _run(registry, job))
+    return registry, registry.open()
+
+
+def _run(registry: SQLiteRegistry, job: Callable[[sqlite3.Connection], None]) -> Deferred[None]:
+    assert registry._connection is not None
+    job(registry._connection)
+    return succeed(None)
+
+
+BAN = Sanction(SanctionKind.BAN, Mask.parse("10.0.0.0/8"), "dev", "alice", 100.0, "spam", 500.0)
+MUTE = Sanction(SanctionKind.MUTE, Mask.parse("account:bob"), None, "root", 200.0)
+ROOM = RoomRecord(
+    "Dev", ("alice",), ("bob", "carol"), Topic("work", "alice", 50.0), True, False, 1.0
+)
+
+
+def test_interfaces(tmp_path: Path) -> None:
+    verifyObject(IRegistry, SQLiteRegistry(str(tmp_path / "x.sqlite3")))
+    verifyObject(IRegistry, MemoryRegistry())
+
+
+def test_everything_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "chat.sqlite3"
+    registry, snapshot = opened(path)
+    assert snapshot == Snapshot()
+    registry.save_account("Alice", HASH)
+    registry.save_account("bob", HASH)
+    registry.save_operator("bob")
+    registry.save_room(ROOM)
+    registry.save_sanction(BAN)
+    registry.save_sanction(MUTE)
+    registry.close()
+
+    again, snapshot = opened(path)
+    assert snapshot == Snapshot((("Alice", HASH), ("bob", HASH)), ("bob",), (ROOM,), (BAN, MUTE))
+    again.delete_sanction(SanctionKind.MUTE, MUTE.mask, None)
+    again.delete_operator("BOB")
+    again.delete_account("bob")
+    again.save_room(RoomRecord("dev", ("carol",)))
+    again.close()
+
+    _, snapshot = opened(path)
+    assert snapshot == Snapshot((("Alice", HASH),), (), (RoomRecord("dev", ("carol",)),), (BAN,))
+
+
+def test_deleting_a_room_deletes_its_sanctions(tmp_path: Path) -> None:
+    registry, _ = opened(tmp_path / "chat.sqlite3")
+    registry.save_room(ROOM)
+    registry.save_sanction(BAN)
+    registry.save_sanction(MUTE)
+    registry.delete_room("DEV")
+    assert registry.open() == Snapshot(sanctions=(MUTE,))
+
+
+def test_a_damaged_mask_is_logged_and_left_out(tmp_path: Path) -> None:
+    path = tmp_path / "chat.sqlite3"
+    registry, _ = opened(path)
+    registry.save_sanction(MUTE)
+    registry.close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("INSERT INTO sanctions VALUES ('ban', '', '*', 'x', 1, NULL, NULL)")
+    with capturedLogs() as events:
+        _, snapshot = opened(path)
+    assert snapshot.sanctions == (MUTE,)
+    assert len(events) == 1
+
+
+def test_cannot_open(tmp_path: Path) -> None:
+    with pytest.raises(RegistryUnavailable, match="cannot open the database"):
+        SQLiteRegistry(str(tmp_path / "missing" / "chat.sqlite3")).open()
+
+
+def test_shares_the_history_database(tmp_path: Path) -> None:
+    path = tmp_path / "chat.sqlite3"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE lines (id INTEGER PRIMARY KEY)")
+    registry, _ = opened(path)
+    registry.save_account("alice", HASH)
+    with sqlite3.connect(path) as connection:
+        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
+    assert {"lines", "accounts", "rooms", "sanctions"} <= tables
+
+
+async def test_writes_in_a_thread_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "chat.sqlite3"
+    registry = SQLiteRegistry(str(path), reactor=reactor)  # type: ignore[arg-type]
+    registry.open()
+    for n in range(50):
+        registry.save_account("alice", hash_password(str(n).encode(), n=2, salt=b"s"))
+    await registry.save_operator("alice")
+    await registry.close()
+    _, snapshot = opened(path)
+    assert snapshot.accounts == (("alice", hash_password(b"49", n=2, salt=b"s")),)
+    assert snapshot.operators == ("alice",)
+
+
+def test_restore_gives_a_new_chat_its_rooms_and_sanctions() -> None:
+    chat = Chat(accounts=Registered("alice", "bob", "carol"), clock=lambda: 300.0)
+    restore(chat, Snapshot(operators=("carol",), rooms=(ROOM,), sanctions=(BAN, MUTE)))
+    room = chat.room("dev")
+    assert room.registration is not None
+    assert room.registration.owners == {"alice": "alice"}
+    assert room.registration.operators == {"bob": "bob", "carol": "carol"}
+    assert (room.topic, room.modes()) == (Topic("work", "alice", 50.0), "+int")
+    carol = chat.sign_on("carol", RecordingClient(), Account("carol"))
+    assert carol.operator
+    with pytest.raises(Barred):
+        chat.say(chat.sign_on("bob", RecordingClient(), Account("bob")), "hi")
+    guest = chat.sign_on("guest", RecordingClient(), address="10.1.2.3")
+    with pytest.raises(Barred):
+        chat.join(guest, "dev")
+
+
+def test_registered_accounts_check_their_hashes() -> None:
+    accounts = RegisteredAccounts(
+        [("Alice", HASH), ("broken", "nonsense")], run_in_thread=lambda f, a: succeed(f(a))
+    )
+    assert (accounts.account_for("ALICE"), accounts.account_for("broken")) == ("Alice", None)
+    results: list[bool] = []
+    accounts.check("alice", b"correct horse").addCallback(results.append)
+    accounts.check("alice", b"wrong").addCallback(results.append)
+    accounts.check("nobody", b"correct horse").addCallback(results.append)
+    assert results == [True, False, False]
+    accounts.remove("alice")
+    assert accounts.account_for("alice") is None
