@@ -186,8 +186,9 @@ class ClusterChat(Chat):
         account: Account | None = None,
         *,
         lobby: bool = True,
+        address: str | None = None,
     ) -> Participant:
-        participant = super().sign_on(nick, client, account, lobby=lobby)
+        participant = super().sign_on(nick, client, account, lobby=lobby, address=address)
         op = {"op": "on", "nick": nick, "lobby": lobby, **_named(account)}
         self._tell(participant, op, [participant])
         return participant
