@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from time import perf_counter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -185,6 +186,10 @@ class RedisLink(Service):
         self._renewal: Deferred[None] | None = None
         self._outgoing: list[str] = []
         self._sending: IDelayedCall | None = None
+        self.published = 0
+        """PUBLISHes Redis has acknowledged (each a reactor turn's operations)."""
+        self.on_published: Callable[[float], None] | None = None
+        """Told the seconds each PUBLISH took Redis to acknowledge (for metrics)."""
         chat.link = self
 
     # Keys
@@ -291,7 +296,14 @@ class RedisLink(Service):
         self._sending = None
         batch, self._outgoing = self._outgoing, []
         if batch and self.up:
-            self._redis.publish(self.channel, "\n".join(batch)).addErrback(self.failed)
+            started = perf_counter()
+            d = self._redis.publish(self.channel, "\n".join(batch))
+            d.addCallbacks(lambda _: self._published(perf_counter() - started), self.failed)
+
+    def _published(self, seconds: float) -> None:
+        self.published += 1
+        if self.on_published is not None:
+            self.on_published(seconds)
 
     def _claim(self, nick: str) -> Deferred[None]:
         key = fold(nick)

@@ -15,7 +15,7 @@ test-case-name: tests.service.test_metrics
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from time import perf_counter
 from typing import TYPE_CHECKING, Protocol
 
@@ -65,6 +65,14 @@ class Readiness(Protocol):
         """C{starting}, C{ready} or C{stopping}."""
 
 
+class ClusterState(Protocol):
+    """What the metrics read of the link to the other nodes (L{chatsvc.cluster.redis.RedisLink})."""
+
+    up: bool
+    published: int
+    on_published: Callable[[float], None] | None
+
+
 class ChatCollector(Collector):
     """The chat's numbers, read from the server, its web frontend and its history when scraped."""
 
@@ -74,11 +82,13 @@ class ChatCollector(Collector):
         web: WebChat | None = None,
         store: SQLiteHistory | None = None,
         service: Readiness | None = None,
+        cluster: ClusterState | None = None,
     ) -> None:
         self.server = server
         self.web = web
         self.store = store
         self.service = service
+        self.cluster = cluster
 
     def _wired(self, name: str, doc: str, counts: dict[str, int], *, counter: bool) -> Metric:
         family: CounterMetricFamily | GaugeMetricFamily
@@ -160,6 +170,17 @@ class ChatCollector(Collector):
                 "Bytes of text in the history lines waiting to be written.",
                 value=self.store.unsaved_bytes,
             )
+        if self.cluster is not None:
+            yield GaugeMetricFamily(
+                "chatsvc_cluster_redis_up",
+                "1 while Redis answers (as of the node's last lease renewal), else 0.",
+                value=1 if self.cluster.up else 0,
+            )
+            yield CounterMetricFamily(
+                "chatsvc_cluster_publishes",
+                "PUBLISHes to the other nodes that Redis acknowledged (a turn's lines each).",
+                value=self.cluster.published,
+            )
         if self.service is not None:
             yield GaugeMetricFamily(
                 "chatsvc_ready",
@@ -218,6 +239,14 @@ class ChatMetrics:
         server.chat.fan_out = sampled(server.chat.fan_out, self.fan_out_seconds)
         if store is not None:
             store.on_written = self._written
+        if collector.cluster is not None:
+            publish_seconds = Histogram(
+                "chatsvc_cluster_publish_seconds",
+                "Time for Redis to acknowledge one PUBLISH to the other nodes.",
+                buckets=WRITE_BUCKETS,
+                registry=self.registry,
+            )
+            collector.cluster.on_published = publish_seconds.observe
 
     def _written(self, seconds: float, lines: int) -> None:
         self.history_write_seconds.observe(seconds)

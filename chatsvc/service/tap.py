@@ -1024,7 +1024,10 @@ def _serve_metrics(
     history = service.factory.history
     store = history.store if isinstance(history, RecentCache) else history
     sqlite = store if isinstance(store, SQLiteHistory) else None
-    metrics = ChatMetrics(ChatCollector(service.factory, web, sqlite, service))
+    from chatsvc.cluster.redis import RedisLink
+
+    cluster = service.cluster if isinstance(service.cluster, RedisLink) else None
+    metrics = ChatMetrics(ChatCollector(service.factory, web, sqlite, service, cluster))
     listener = _Listener(
         options["metrics"], monitoring_site(metrics, service), reactor, options["backlog"]
     )

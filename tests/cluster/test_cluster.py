@@ -391,3 +391,29 @@ async def test_an_account_signed_on_at_another_node_keeps_its_nickname_there(
     await second.expect("*** Error: the nickname root is taken", "*** Choose a nickname:")
     first.say("/who")
     await first.expect("*** Members of lobby (1 member):", "*** root")
+
+
+@pytest_twisted.ensureDeferred
+async def test_metrics_say_whether_redis_answers_and_time_each_publish(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    from tests.service.test_metrics import scrape
+
+    node = services.start(
+        *("--port", "tcp:0:interface=127.0.0.1", "--metrics", "tcp:0:interface=127.0.0.1"),
+        *("--cluster", redis.url, "--node-name", "m", "--cluster-lease", LEASE),
+        *("--db", postgresql),
+    )
+    await until(lambda: link(node).up, "in the cluster")
+    before = await scrape(node)
+    assert before["chatsvc_cluster_redis_up"] == 1
+    alice = await line_user(node, "alice", node)
+    alice.say("hello")  # its sign-on and its line: published in one turn or two
+    await until(lambda: link(node).published > before["chatsvc_cluster_publishes_total"], "out")
+    after = await scrape(node)
+    published = after["chatsvc_cluster_publishes_total"]
+    assert published > before["chatsvc_cluster_publishes_total"]
+    assert after["chatsvc_cluster_publish_seconds_count"] == published
+    redis.stop()
+    await until(lambda: not link(node).up, "Redis gone")
+    assert (await scrape(node))["chatsvc_cluster_redis_up"] == 0
