@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
 
 from chatsvc.gui.client import ServerAddress
@@ -85,7 +84,7 @@ class LocalServer:
             service.startService()
         except StartupError:
             # Started as root, the history opens after the ports are bound: let them go.
-            MultiService.stopService(service)
+            service.let_go()
             raise
         self.service = service
         # In the order makeService adds the listeners: line, IRC, then the web.

@@ -835,6 +835,18 @@ class ChatService(MultiService):
             start_failed(str(e))
         self._history_open = True
 
+    def let_go(self) -> None:
+        """
+        After a start that failed: stop listening where it started to, and
+        nothing else (no goodbyes, no history to close; what never started,
+        such as the /stats sampler, is left alone).
+        """
+        Service.stopService(self)
+        for child in reversed(list(self)):
+            listening = isinstance(child, _Listener) and child.recorder.port is not None
+            if child.running or listening:
+                child.stopService()
+
     def stopService(self) -> Deferred[None]:
         self._stopping = True
         Service.stopService(self)

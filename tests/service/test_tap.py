@@ -485,6 +485,26 @@ class ChatServiceTests(SynchronousTestCase):
             gc.collect()
         self.assertEqual([formatEvent(e) for e in events if e.get("log_failure")], [])
 
+    def test_let_go_after_a_failed_start_stops_listening_and_nothing_else(self) -> None:
+        """
+        What C{chatsvc-gui --local} does when the history cannot open after
+        the ports are bound: they close, and the parts that never started
+        (the /stats sampler's TimerService, which fails to stop then) are
+        not stopped.
+        """
+        from tests.support import service_for
+
+        service = service_for(
+            "--port", "tcp:0:interface=127.0.0.1", "--irc", "tcp:0:interface=127.0.0.1"
+        )
+        for listener in service:
+            if hasattr(listener, "recorder"):
+                listener.privilegedStartService()
+        ports = service.ports
+        self.assertEqual(len(ports), 2)
+        service.let_go()
+        self.assertEqual([port.disconnecting for port in ports], [True, True])  # type: ignore[attr-defined]
+
 
 class AuthOptionsTests(SynchronousTestCase):
     def test_no_auth(self) -> None:
