@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from itertools import islice
 
 from twisted.internet.defer import Deferred, succeed
@@ -52,6 +52,14 @@ MAX_UNSAVED = 100_000
 Lines kept in memory while the database does not take them, however short:
 each costs some 200 bytes of objects beside its text.
 """
+
+PRUNE_INTERVAL = 3600.0
+"""Seconds between two prunings of lines older than the retention period."""
+
+PRUNE_CHUNK = 1000
+"""Lines deleted in one transaction when pruning, so reads and writes go in between."""
+
+DAY = 86400.0
 
 Write = Callable[[list[Line], int], Deferred[None]]
 """
@@ -286,6 +294,27 @@ class Batches:
             self._retry = None
         await self.until_saved(self.recorded, patient=True)
         self.log_refused()
+
+    async def prune(
+        self, retention_days: float, delete_before: Callable[[float], Awaitable[int]]
+    ) -> int:
+        """
+        Delete the lines older than C{retention_days}, L{PRUNE_CHUNK} at a time
+        by C{delete_before(cutoff)}, until fewer are left or the store
+        closes; how many were.
+        """
+        cutoff = self._clock.seconds() - retention_days * DAY
+        total = 0
+        while not self.closing:
+            deleted = await delete_before(cutoff)
+            total += deleted
+            if deleted < PRUNE_CHUNK:
+                break
+        if total:
+            self._log.info(
+                "Pruned {n} history lines older than {days} days", n=total, days=retention_days
+            )
+        return total
 
     def until_saved(self, count: int, *, patient: bool = False) -> Deferred[None]:
         """

@@ -77,14 +77,11 @@ from chatsvc.history import (
     IHistory,
     Line,
 )
-from chatsvc.history.batches import Batches
+from chatsvc.history.batches import PRUNE_CHUNK, PRUNE_INTERVAL, Batches
 
 CONNECT_TIMEOUT = 5
 """Seconds to wait for the database to answer a new connection."""
 
-PRUNE_INTERVAL = 3600.0
-PRUNE_CHUNK = 1000
-DAY = 86400.0
 
 SCHEMES = ("postgresql://", "postgres://")
 """How C{--db} names a PostgreSQL database (libpq's connection URIs)."""
@@ -393,18 +390,10 @@ class PostgreSQLHistory:
         """Delete the lines older than the retention period; how many were."""
         if not self.retention_days or "writer" not in self._pools:
             return 0
-        cutoff = self._clock.seconds() - self.retention_days * DAY
-        total = 0
-        while not self._batches.closing:
-            deleted: int = await self._pools["writer"].runInteraction(_delete_before, cutoff)
-            total += deleted
-            if deleted < PRUNE_CHUNK:
-                break
-        if total:
-            self._log.info(
-                "Pruned {n} history lines older than {days} days", n=total, days=self.retention_days
-            )
-        return total
+        writer = self._pools["writer"]
+        return await self._batches.prune(
+            self.retention_days, lambda cutoff: writer.runInteraction(_delete_before, cutoff)
+        )
 
     def _prune_and_log(self) -> Deferred[None]:
         def failed(failure: Failure) -> None:

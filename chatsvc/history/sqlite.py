@@ -86,23 +86,13 @@ from chatsvc.history import (
     IHistory,
     Line,
 )
-from chatsvc.history.batches import (
-    Batches,
-)
+from chatsvc.history.batches import PRUNE_CHUNK, PRUNE_INTERVAL, Batches
 
 BUSY_TIMEOUT = 5.0
 """Seconds to wait for another process that holds the database before giving up."""
 
 PROGRESS_STEPS = 1000
 """SQLite virtual machine steps between two checks of a query's time."""
-
-PRUNE_INTERVAL = 3600.0
-"""Seconds between two prunings of lines older than the retention period."""
-
-PRUNE_CHUNK = 1000
-"""Lines deleted in one transaction when pruning, so reads and writes go in between."""
-
-DAY = 86400.0
 
 SCHEMA_VERSION = 2
 
@@ -633,18 +623,9 @@ class SQLiteHistory:
         """Delete the lines older than the retention period; how many were."""
         if not self.retention_days:
             return 0
-        cutoff = self._clock.seconds() - self.retention_days * DAY
-        total = 0
-        while not self._batches.closing:
-            deleted = await self._run(self._writer, _delete_before, cutoff)
-            total += deleted
-            if deleted < PRUNE_CHUNK:
-                break
-        if total:
-            self._log.info(
-                "Pruned {n} history lines older than {days} days", n=total, days=self.retention_days
-            )
-        return total
+        return await self._batches.prune(
+            self.retention_days, lambda cutoff: self._run(self._writer, _delete_before, cutoff)
+        )
 
     def _prune_and_log(self) -> Deferred[None]:
         def failed(failure: Failure) -> None:

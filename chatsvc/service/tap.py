@@ -872,9 +872,10 @@ class ChatService(MultiService):
 def _history(options: Options, reactor: IReactorTime) -> IHistory:
     if options["no-history"]:
         return NoHistory()
+    from chatsvc.history.batches import DAY
     from chatsvc.history.cache import RecentCache
     from chatsvc.history.postgresql import PostgreSQLHistory, is_postgresql
-    from chatsvc.history.sqlite import DAY, SQLiteHistory
+    from chatsvc.history.sqlite import SQLiteHistory
 
     bounds = {
         "retention_days": options["retention-days"],

@@ -17,8 +17,8 @@ from twisted.internet.task import Clock, deferLater
 
 from chatsvc.chat.events import Message
 from chatsvc.history import HistoryUnavailable, Line
-from chatsvc.history.batches import RETRY_MAX
-from chatsvc.history.postgresql import DAY, PostgreSQLHistory, is_postgresql, shown
+from chatsvc.history.batches import DAY, RETRY_MAX
+from chatsvc.history.postgresql import PostgreSQLHistory, is_postgresql, shown
 from tests.servers import free_port
 
 NOW = 1_795_000_000.0

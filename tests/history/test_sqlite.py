@@ -35,8 +35,16 @@ from chatsvc.history import (
     batches,
 )
 from chatsvc.history import sqlite as sqlitestore
-from chatsvc.history.batches import BATCH_SIZE, BATCH_WINDOW, CLOSE_ATTEMPTS, RETRY_FIRST, RETRY_MAX
-from chatsvc.history.sqlite import DAY, PRUNE_INTERVAL, SQLiteHistory, fts_query
+from chatsvc.history.batches import (
+    BATCH_SIZE,
+    BATCH_WINDOW,
+    CLOSE_ATTEMPTS,
+    DAY,
+    PRUNE_INTERVAL,
+    RETRY_FIRST,
+    RETRY_MAX,
+)
+from chatsvc.history.sqlite import SQLiteHistory, fts_query
 
 TIMEOUT = 10.0
 reactor = cast(IReactorFromThreads, global_reactor)
