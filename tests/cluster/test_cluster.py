@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest_twisted
@@ -62,11 +62,13 @@ def link(service: ChatService) -> RedisLink:
 
 
 async def start_nodes(
-    services: Services, redis: RedisServer, postgresql: str, *names: str
+    services: Services, redis: RedisServer, postgresql: str, *names: str, extra: Sequence[str] = ()
 ) -> list[ChatService]:
+    """A node of the cluster for each of C{names}, with C{extra} options, once all are in it."""
     nodes = [
         services.start(
             *("--port", "tcp:0:interface=127.0.0.1", "--irc", "tcp:0:interface=127.0.0.1"),
+            *extra,
             *("--cluster", redis.url, "--node-name", name, "--cluster-lease", LEASE),
             *("--db", postgresql),
         )
@@ -74,6 +76,15 @@ async def start_nodes(
     ]
     await until(lambda: all(link(node).up for node in nodes), "all in the cluster")
     return nodes
+
+
+async def with_password(node: ChatService, nick: str, password: str) -> LineClient:
+    """A line user at C{node} that gave C{nick} and, asked for it, C{password}."""
+    user = await connect(tcp_endpoint(node))
+    user.say(nick)
+    await lines_until(user, f"*** Password for {nick}:")
+    user.say(password)
+    return user
 
 
 async def line_user(node: ChatService, nick: str, *everywhere: ChatService) -> LineClient:
@@ -287,19 +298,8 @@ async def test_topics_operators_and_kicks_across_nodes(
     services: Services, redis: RedisServer, postgresql: str
 ) -> None:
     accounts = ("--auth", "memory:root:t00r", "--op", "root")
-    a, b = (
-        services.start(
-            *("--port", "tcp:0:interface=127.0.0.1", *accounts),
-            *("--cluster", redis.url, "--node-name", name, "--cluster-lease", LEASE),
-            *("--db", postgresql),
-        )
-        for name in "ab"
-    )
-    await until(lambda: link(a).up and link(b).up, "both in the cluster")
-    root = await connect(tcp_endpoint(a))
-    root.say("root")
-    await lines_until(root, "*** Password for root:")
-    root.say("t00r")
+    a, b = await start_nodes(services, redis, postgresql, "a", "b", extra=accounts)
+    root = await with_password(a, "root", "t00r")
     await lines_until(root, "*** root")
     await until(lambda: b.factory.chat.find("root") is not None, "root at b")
     bob = await line_user(b, "bob", a, b)
@@ -367,27 +367,14 @@ async def test_history_is_the_clusters(
 async def test_an_account_signed_on_at_another_node_keeps_its_nickname_there(
     services: Services, redis: RedisServer, postgresql: str
 ) -> None:
-    a, b = (
-        services.start(
-            *("--port", "tcp:0:interface=127.0.0.1", "--auth", "memory:root:t00r"),
-            *("--cluster", redis.url, "--node-name", name, "--cluster-lease", LEASE),
-            *("--db", postgresql),
-        )
-        for name in "ab"
-    )
-    await until(lambda: link(a).up and link(b).up, "both in the cluster")
-    first = await connect(tcp_endpoint(a))
-    first.say("root")
-    await lines_until(first, "*** Password for root:")
-    first.say("t00r")
+    accounts = ("--auth", "memory:root:t00r")
+    a, b = await start_nodes(services, redis, postgresql, "a", "b", extra=accounts)
+    first = await with_password(a, "root", "t00r")
     await lines_until(first, "*** root")
     await until(lambda: b.factory.chat.find("root") is not None, "root at b")
     # On one node, the same account signing on again takes the nickname over;
     # across nodes it cannot (the session is on the other node): it is taken.
-    second = await connect(tcp_endpoint(b))
-    second.say("root")
-    await lines_until(second, "*** Password for root:")
-    second.say("t00r")
+    second = await with_password(b, "root", "t00r")
     await second.expect("*** Error: the nickname root is taken", "*** Choose a nickname:")
     first.say("/who")
     await first.expect("*** Members of lobby (1 member):", "*** root")
@@ -399,12 +386,8 @@ async def test_metrics_say_whether_redis_answers_and_time_each_publish(
 ) -> None:
     from tests.service.test_metrics import scrape
 
-    node = services.start(
-        *("--port", "tcp:0:interface=127.0.0.1", "--metrics", "tcp:0:interface=127.0.0.1"),
-        *("--cluster", redis.url, "--node-name", "m", "--cluster-lease", LEASE),
-        *("--db", postgresql),
-    )
-    await until(lambda: link(node).up, "in the cluster")
+    metrics = ("--metrics", "tcp:0:interface=127.0.0.1")
+    (node,) = await start_nodes(services, redis, postgresql, "m", extra=metrics)
     before = await scrape(node)
     assert before["chatsvc_cluster_redis_up"] == 1
     alice = await line_user(node, "alice", node)
