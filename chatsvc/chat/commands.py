@@ -11,6 +11,14 @@ from collections.abc import Callable
 
 import attrs
 
+from chatsvc.chat.sanctions import (
+    REASON_MAX,
+    Mask,
+    SanctionKind,
+    looks_like_duration,
+    parse_duration,
+)
+
 
 @attrs.frozen
 class Say:
@@ -99,10 +107,14 @@ class Topic:
 
 @attrs.frozen
 class Kick:
-    """Put C{nick} out of the chat (operators only)."""
+    """
+    Put C{nick} out of the chat (server operators), or out of the current
+    room, or C{room} (its operators).
+    """
 
     nick: str
     reason: str | None = None
+    room: str | None = None
 
 
 @attrs.frozen
@@ -167,6 +179,96 @@ class Search:
     room: str | None = None
 
 
+@attrs.frozen
+class Register:
+    """Register the nickname one has as an account, with C{password}."""
+
+    password: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class ChangePassword:
+    """Change the password of the account one is logged in to."""
+
+    old: str = attrs.field(repr=False)
+    new: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class Unregister:
+    """Delete the account one is logged in to: its nickname is free for anyone."""
+
+
+@attrs.frozen
+class GrantOperator:
+    """Make the account C{name} a server operator (or, not C{given}, no longer): operators only."""
+
+    name: str
+    given: bool = True
+
+
+@attrs.frozen
+class RegisterRoom:
+    """Register the current room (or C{room}): its operators only; one becomes its owner."""
+
+    room: str | None = None
+
+
+@attrs.frozen
+class UnregisterRoom:
+    room: str | None = None
+
+
+@attrs.frozen
+class RankInRoom:
+    """Make the account C{account} an owner or operator of a registered room, or neither."""
+
+    account: str
+    rank: str | None
+    room: str | None = None
+
+
+@attrs.frozen
+class RoomMode:
+    """Set (C{True}) or clear modes of the current room (or C{room}): C{(("i", True),)}."""
+
+    changes: tuple[tuple[str, bool], ...]
+    room: str | None = None
+
+
+@attrs.frozen
+class Sanction:
+    """
+    Ban or mute whoever C{mask} names in the current room (or C{room}), or
+    C{chat_wide}, for C{duration} seconds (L{None}: for good), for C{reason}.
+    """
+
+    kind: SanctionKind
+    mask: Mask
+    chat_wide: bool = False
+    duration: float | None = None
+    reason: str | None = None
+    room: str | None = None
+
+
+@attrs.frozen
+class Lift:
+    """Lift the ban or mute of C{mask} in the current room (or C{room}), or C{chat_wide}."""
+
+    kind: SanctionKind
+    mask: Mask
+    chat_wide: bool = False
+    room: str | None = None
+
+
+@attrs.frozen
+class ListSanctions:
+    """The bans and mutes in the current room (or C{room}), or C{chat_wide}."""
+
+    chat_wide: bool = False
+    room: str | None = None
+
+
 Command = (
     Say
     | Me
@@ -189,6 +291,17 @@ Command = (
     | Search
     | Stats
     | Wall
+    | Register
+    | ChangePassword
+    | Unregister
+    | GrantOperator
+    | RegisterRoom
+    | UnregisterRoom
+    | RankInRoom
+    | RoomMode
+    | Sanction
+    | Lift
+    | ListSanctions
 )
 
 HISTORY_LINES = 20
@@ -304,6 +417,123 @@ def _search(rest: str) -> Command:
     return Search(words)
 
 
+def _register(rest: str) -> Command:
+    if not rest:
+        raise ValueError
+    return Register(rest)
+
+
+def _password(rest: str) -> Command:
+    old, _, new = rest.partition(" ")
+    if not old or not new:
+        raise ValueError
+    return ChangePassword(old, new)
+
+
+def _oper(rest: str) -> Command:
+    verb, _, name = rest.partition(" ")
+    if verb.lower() not in ("add", "del") or not name or " " in name:
+        raise ValueError
+    return GrantOperator(name, verb.lower() == "add")
+
+
+_RANKS = {"owner": "owner", "op": "operator", "deop": None, "deowner": None}
+
+
+def parse_modes(text: str) -> tuple[tuple[str, bool], ...]:
+    """C{+i}, C{-m}, C{+im-i}... as changes; L{CommandError} for anything but i and m."""
+    changes: list[tuple[str, bool]] = []
+    on: bool | None = None
+    for char in text:
+        if char in "+-":
+            on = char == "+"
+        elif char in "im" and on is not None:
+            changes.append((char, on))
+        else:
+            raise CommandError(f"unknown room mode {text[:10]!r}: use +i, -i, +m or -m")
+    if not changes:
+        raise CommandError("give the modes: +i, -i, +m or -m")
+    return tuple(changes)
+
+
+def _room(rest: str) -> Command:
+    verb, _, argument = rest.partition(" ")
+    verb = verb.lower()
+    if verb == "register" and not argument:
+        return RegisterRoom()
+    if verb == "unregister" and not argument:
+        return UnregisterRoom()
+    if verb == "mode" and argument and " " not in argument:
+        return RoomMode(parse_modes(argument))
+    if verb in _RANKS and argument and " " not in argument:
+        return RankInRoom(argument, _RANKS[verb])
+    raise ValueError
+
+
+def _chat_wide(rest: str) -> tuple[bool, str]:
+    """Whether C{rest} starts with C{-g} (chat-wide), and what follows."""
+    first, _, after = rest.partition(" ")
+    if first == "-g":
+        return True, after.strip()
+    return False, rest
+
+
+def parse_mask(text: str) -> Mask:
+    """L{Mask.parse}, with its complaint as a L{CommandError}."""
+    try:
+        return Mask.parse(text)
+    except ValueError as e:
+        raise CommandError(str(e)) from None
+
+
+def parse_sanction(
+    kind: SanctionKind, words: str, chat_wide: bool = False, room: str | None = None
+) -> Sanction:
+    """C{MASK [DURATION] [REASON]}: a ban or mute, or L{CommandError} saying what is wrong."""
+    mask_text, _, rest = words.partition(" ")
+    if not mask_text:
+        raise ValueError
+    mask = parse_mask(mask_text)
+    rest = rest.strip()
+    duration = None
+    first, _, after = rest.partition(" ")
+    if looks_like_duration(first):
+        try:
+            duration = parse_duration(first)
+        except ValueError as e:
+            raise CommandError(str(e)) from None
+        rest = after.strip()
+    if len(rest) > REASON_MAX:
+        raise CommandError(f"a reason is at most {REASON_MAX} characters ({len(rest)})")
+    return Sanction(kind, mask, chat_wide, duration, rest or None, room)
+
+
+def _sanction(kind: SanctionKind) -> Callable[[str], Command]:
+    def parse(rest: str) -> Command:
+        chat_wide, rest = _chat_wide(rest)
+        return parse_sanction(kind, rest, chat_wide)
+
+    return parse
+
+
+def _lift(kind: SanctionKind) -> Callable[[str], Command]:
+    def parse(rest: str) -> Command:
+        chat_wide, rest = _chat_wide(rest)
+        if not rest or " " in rest:
+            raise ValueError
+        return Lift(kind, parse_mask(rest), chat_wide)
+
+    return parse
+
+
+def _bans(rest: str) -> Command:
+    if rest not in ("", "-g"):
+        raise ValueError
+    return ListSanctions(rest == "-g")
+
+
+BAN, MUTE = SanctionKind.BAN, SanctionKind.MUTE
+
 COMMANDS: dict[str, _Spec] = {
     "help": _Spec("/help", "this list", _no_arguments(Help)),
     "nick": _Spec("/nick NEW", "change your nickname", _one_word(Nick)),
@@ -325,17 +555,54 @@ COMMANDS: dict[str, _Spec] = {
     ),
     "kick": _Spec(
         "/kick NICK [REASON]",
-        "operators: disconnect NICK",
+        "operators: put NICK out of your room (or of the chat)",
         _word_and_optional_text(Kick),
     ),
     "stats": _Spec("/stats", "operators: users, rooms, connections, load", _no_arguments(Stats)),
     "wall": _Spec("/wall TEXT", "operators: a notice to everyone", _text(Wall)),
+    "register": _Spec("/register PASSWORD", "register your nickname as an account", _register),
+    "password": _Spec("/password OLD NEW", "change your account's password", _password),
+    "unregister": _Spec(
+        "/unregister", "delete your account; its nickname is free", _no_arguments(Unregister)
+    ),
+    "room": _Spec(
+        "/room WHAT",
+        "register, unregister, mode +i/+m/-i/-m, op/deop/owner N",
+        _room,
+    ),
+    "ban": _Spec(
+        "/ban [-g] MASK [TIME] [WHY]",
+        "operators: keep MASK (nick*, account:N, 10.0.0.0/8) out",
+        _sanction(BAN),
+    ),
+    "unban": _Spec("/unban [-g] MASK", "operators: lift a ban", _lift(BAN)),
+    "mute": _Spec(
+        "/mute [-g] MASK [TIME] [WHY]",
+        "operators: MASK may read, not speak; TIME: 30m, 2h, 7d",
+        _sanction(MUTE),
+    ),
+    "unmute": _Spec("/unmute [-g] MASK", "operators: lift a mute", _lift(MUTE)),
+    "bans": _Spec("/bans [-g]", "the bans and mutes of your room", _bans),
+    "oper": _Spec(
+        "/oper add|del NAME", "operators: make account NAME a server operator, or not", _oper
+    ),
 }
 
+
+def _help(usage: str, summary: str) -> list[str]:
+    """One command's lines in C{/help}: a usage too long for its column has the summary below it."""
+    if len(usage) <= _USAGE_WIDTH:
+        return [f"{usage:<{_USAGE_WIDTH}} {summary}"]
+    return [usage, " " * (_USAGE_WIDTH + 1) + summary]
+
+
+_USAGE_WIDTH = 19
+
 HELP = [
-    *(f"{spec.usage:<19} {spec.summary}" for spec in COMMANDS.values()),
-    "//TEXT              send a message that starts with /",
-    "anything else       is said to your room",
+    *(line for spec in COMMANDS.values() for line in _help(spec.usage, spec.summary)),
+    *_help("//TEXT", "send a message that starts with /"),
+    *_help("-g", "with /ban /unban /mute /unmute /bans: chat-wide, not room"),
+    *_help("anything else", "is said to your room"),
 ]
 """The lines of C{/help}."""
 

@@ -609,6 +609,9 @@ class Chat:
         """
         name = self._joinable(participant, name)
         room = self._speaking_in(participant, room)
+        existing = self._rooms.get(fold(name))
+        if existing is not None:  # refused there, it stays where it is
+            self._check_entry(participant, existing, consume=False)
         self._leave(participant, room, None)
         return self._enter(participant, name, now)
 
@@ -766,7 +769,7 @@ class Chat:
         them, nor a server operator): the room is told, C{nick} included.
         """
         if not room.is_operator(by):
-            raise NotAnOperator(f"put others out of {room.name}")
+            raise NotAnOperator("kick")
         target = self.find(nick)
         if target is None:
             raise NoSuchUser(nick)
@@ -1019,8 +1022,11 @@ class Chat:
             return False
         return sanction.mask.matches(participant.identity)
 
-    def _check_entry(self, participant: Participant, room: Room) -> None:
-        """Refuse C{participant} entry to C{room} if it is banned, or not invited to it."""
+    def _check_entry(self, participant: Participant, room: Room, *, consume: bool = True) -> None:
+        """
+        Refuse C{participant} entry to C{room} if it is banned, or not invited
+        to it; its invitation is used up (if C{consume}).
+        """
         if participant.operator or room.is_operator(participant):
             return
         banned = self.sanctions.matching(
@@ -1031,7 +1037,8 @@ class Chat:
         if room.invite_only:
             if fold(participant.nick) not in room._invited:
                 raise InviteOnly(room.name)
-            del room._invited[fold(participant.nick)]
+            if consume:
+                del room._invited[fold(participant.nick)]
 
     def _check_unmuted(self, participant: Participant, room: Room | None) -> None:
         muted = self.sanctions.matching(

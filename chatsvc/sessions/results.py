@@ -15,6 +15,7 @@ import attrs
 
 from chatsvc.chat.events import Invited, Kicked, PrivateMessage
 from chatsvc.chat.model import ChatError, Room, Topic, fold
+from chatsvc.chat.sanctions import Sanction
 from chatsvc.history import Line
 
 
@@ -262,6 +263,84 @@ class Statistics:
         ]
 
 
+@attrs.frozen
+class AccountRegistered:
+    """The user's nickname is now the account C{account}, and the user is logged in to it."""
+
+    account: str
+
+
+@attrs.frozen
+class PasswordChanged:
+    account: str
+
+
+@attrs.frozen
+class AccountDeleted:
+    """The account C{account} is no more; the user is a guest."""
+
+    account: str
+
+
+@attrs.frozen
+class OperatorGranted:
+    """The account C{account} is a server operator now (or, not C{given}, no longer)."""
+
+    account: str
+    given: bool = True
+
+
+@attrs.frozen
+class RoomRegistered:
+    """C{room} is registered, the user its owner (or, not C{registered}, no longer registered)."""
+
+    room: str
+    registered: bool = True
+
+
+@attrs.frozen
+class RoomRanked:
+    """The account C{account} is an C{"owner"} or C{"operator"} of C{room}, or (L{None}) neither."""
+
+    room: str
+    account: str
+    rank: str | None
+
+
+@attrs.frozen
+class SanctionSet:
+    """
+    The user set C{sanction}, which holds now for C{held} (put out of the
+    room or chat for a ban); C{now} is when, for its time left.
+    """
+
+    sanction: Sanction
+    held: tuple[str, ...]
+    now: float
+
+
+@attrs.frozen
+class SanctionLifted:
+    sanction: Sanction
+
+
+@attrs.frozen
+class SanctionList:
+    """The bans and mutes in force in C{room} (L{None}: chat-wide), oldest first, as of C{now}."""
+
+    room: str | None
+    sanctions: tuple[Sanction, ...]
+    now: float
+
+
+@attrs.frozen
+class NickReleased:
+    """The user, a guest, had C{old}, which its owner took: it is C{new} from now on."""
+
+    old: str
+    new: str
+
+
 Result = (
     NicknamePrompt
     | PasswordPrompt
@@ -284,5 +363,15 @@ Result = (
     | KickedOut
     | ServerNotice
     | Statistics
+    | AccountRegistered
+    | PasswordChanged
+    | AccountDeleted
+    | OperatorGranted
+    | RoomRegistered
+    | RoomRanked
+    | SanctionSet
+    | SanctionLifted
+    | SanctionList
+    | NickReleased
 )
 """Everything a session shows its user but the chat's events."""

@@ -19,7 +19,13 @@ registered nickname is asked for its password first, even while someone
 holds it: the right one takes it over. The whole sign-on has
 C{login_timeout} seconds.
 
-test-case-name: tests.sessions.test_session
+Moderation and accounts: what the chat's rules allow (L{Chat.sanction},
+L{Chat.register_room}, ...) is done in the model at once, told to the
+registry to keep (L{IRegistry}), and logged: every sanction with who set it,
+on whom, where, why and until when. Registering an account hashes its
+password in a thread (scrypt), and reads nothing meanwhile.
+
+test-case-name: tests.sessions.test_session, tests.sessions.test_moderation
 """
 
 from __future__ import annotations
@@ -39,9 +45,10 @@ from twisted.python.failure import Failure
 
 from chatsvc.chat import commands
 from chatsvc.chat.commands import SEARCH_RESULTS, Command
-from chatsvc.chat.events import Action, Event, Kicked, Message, PrivateMessage
+from chatsvc.chat.events import Action, Event, Kicked, Message, PrivateMessage, Removed
 from chatsvc.chat.interfaces import IAccount, IChatClient
 from chatsvc.chat.model import (
+    NAME_MAX,
     Account,
     Chat,
     ChatError,
@@ -52,9 +59,12 @@ from chatsvc.chat.model import (
     fold,
     is_valid_name,
 )
+from chatsvc.chat.sanctions import Sanction, SanctionKind, describe_duration, describe_time
 from chatsvc.history import HistoryError, IHistory, Line
 from chatsvc.history.replay import Lookup, Lookups
+from chatsvc.registry import IRegistry, RoomRecord
 from chatsvc.sessions import results
+from chatsvc.sessions.registration import Registrar
 from chatsvc.sessions.results import Farewell, Result
 
 _Relayed = TypeVar("_Relayed", Message, Action, PrivateMessage)
@@ -128,6 +138,7 @@ class Session:
 
     __slots__ = (
         "_account",
+        "_address",
         "_client",
         "_delay",
         "_failures",
@@ -150,8 +161,10 @@ class Session:
         client: IChatClient,
         *,
         lobby: bool = True,
+        address: str | None = None,
     ) -> None:
         self._server = server
+        self._address = address
         self._lobby = lobby
         self._frontend = frontend
         self._client = client
@@ -474,10 +487,28 @@ class Session:
             nick=holder.nick,
             other=other._frontend.peer,
         )
-        guest = holder.account is None
+        if holder.account is None:
+            other._release(holder)
+            return
         other._sign_off("signed on from elsewhere")
-        why = Farewell.OWNER_ARRIVED if guest else Farewell.REPLACED
-        other._hang_up(results.Goodbye(why, holder.nick))
+        other._hang_up(results.Goodbye(Farewell.REPLACED, holder.nick))
+
+    def _release(self, guest: Participant) -> None:
+        """This session's guest has a nickname its owner wants: it is renamed, and told."""
+        chat = self._server.chat
+        stem = guest.nick[: NAME_MAX - 6]
+        for n in range(1, 100_000):
+            new = f"{stem}_{n}"
+            if chat.find(new) is None and chat.registered(new) is None:
+                break
+        try:
+            old = chat.rename(guest, new)
+        except ChatError:  # no name to give it (banned by pattern): it goes
+            self._sign_off("signed on from elsewhere")
+            self._hang_up(results.Goodbye(Farewell.OWNER_ARRIVED, guest.nick))
+            return
+        self._log.info("{old}, a guest, is now {new}: its owner signed on", old=old, new=new)
+        self._show(results.NickReleased(old, new))
 
     def _wrong_password(self, failure: Failure, account: str, what: str) -> bool:
         """
@@ -531,7 +562,7 @@ class Session:
     def _sign_on(self, nick: str, account: Account | None) -> None:
         try:
             self.participant = self._server.chat.sign_on(
-                nick, self._client, account, lobby=self._lobby
+                nick, self._client, account, lobby=self._lobby, address=self._address
             )
         except ChatError as e:
             self._refuse_nickname(e)
@@ -693,6 +724,7 @@ class Session:
                 room = me.room if name is None else chat.member_of(me, name)
                 chat.set_topic(me, new_topic, self._server.clock.seconds(), room)
                 self._log.info("{nick} set the topic of {room}", nick=me.nick, room=room.name)
+                self._keep_room(room)
             case commands.Operator(nick=nick, room=name, given=given):
                 changed = chat.set_operator(me, chat.member_of(me, name), nick, given)
                 if changed is not None:
@@ -715,16 +747,256 @@ class Session:
             case commands.Wall(text=text):
                 chat.wall(me, text)
                 self._log.info("{nick} sent a notice to everyone", nick=me.nick)
-            case commands.Kick(nick=nick, reason=reason):
-                kicked = chat.kick(me, nick, reason)
+            case commands.Kick(nick=nick, reason=reason, room=name):
+                # Server operators put users out of the chat; a room's, out of the room.
+                put_out: Kicked | Removed
+                if me.operator:
+                    put_out, did = chat.kick(me, nick, reason), "kicked {nick} from"
+                else:
+                    put_out = chat.remove(me, self._room_of(me, name), nick, reason)
+                    did = "put {nick} out of"
                 self._log.info(
-                    "{by} kicked {nick} from {room}{why}",
+                    "{by} " + did + " {room}{why}",
                     by=me.nick,
-                    nick=kicked.nick,
-                    room=kicked.room,
-                    why=f" ({kicked.reason})" if kicked.reason else "",
+                    nick=put_out.nick,
+                    room=put_out.room,
+                    why=f" ({put_out.reason})" if put_out.reason else "",
                 )
+            case _:
+                self._moderate(me, command)
         return None
+
+    def _moderate(self, me: Participant, command: Command) -> None:
+        """Accounts, registered rooms, modes, bans and mutes, and operators."""
+        chat, registry = self._server.chat, self._server.registry
+        match command:
+            case commands.Register(password=password):
+                self._register(me, password)
+            case commands.ChangePassword(old=old, new=new):
+                self._change_password(me, old, new)
+            case commands.Unregister():
+                self._unregister(me)
+            case commands.GrantOperator(name=name, given=True):
+                granted = chat.grant_operator(me, name)
+                registry.save_operator(granted)
+                self._log.info("{by} made {name} a server operator", by=me.nick, name=granted)
+                self._show(results.OperatorGranted(granted))
+            case commands.GrantOperator(name=name):
+                revoked = chat.revoke_operator(me, name)
+                registry.delete_operator(revoked)
+                self._log.info("{by} made {name} no server operator", by=me.nick, name=revoked)
+                self._show(results.OperatorGranted(revoked, given=False))
+            case commands.RegisterRoom(room=name):
+                room = self._room_of(me, name)
+                chat.register_room(me, room)
+                self._keep_room(room)
+                self._log.info("{by} registered {room}", by=me.nick, room=room.name)
+                self._show(results.RoomRegistered(room.name))
+            case commands.UnregisterRoom(room=name):
+                room = self._room_of(me, name)
+                chat.unregister_room(me, room)
+                registry.delete_room(room.name)
+                self._log.info("{by} unregistered {room}", by=me.nick, room=room.name)
+                self._show(results.RoomRegistered(room.name, registered=False))
+            case commands.RankInRoom(account=account, rank=rank, room=name):
+                room = self._room_of(me, name)
+                named = chat.rank_in_room(me, room, account, rank)
+                if named is not None:
+                    self._keep_room(room)
+                    self._log.info(
+                        "{by} made {name} {rank} of {room}",
+                        by=me.nick,
+                        name=named,
+                        rank=f"an {rank}" if rank else "neither owner nor operator",
+                        room=room.name,
+                    )
+                registration = room.registration
+                assert registration is not None
+                self._show(results.RoomRanked(room.name, account, registration.rank(account)))
+            case commands.RoomMode(changes=changes, room=name):
+                room = self._room_of(me, name)
+                for mode, on in changes:
+                    if chat.set_mode(me, room, mode, on) is not None:
+                        self._log.info(
+                            "{by} set {room} {mode}",
+                            by=me.nick,
+                            room=room.name,
+                            mode=("+" if on else "-") + mode,
+                        )
+                self._keep_room(room)
+            case commands.Sanction():
+                self._sanction(me, command)
+            case commands.Lift(kind=kind, mask=mask, chat_wide=chat_wide, room=name):
+                scope = None if chat_wide else self._room_of(me, name)
+                lifted = chat.lift(me, kind, mask, scope)
+                if scope is None or scope.registration is not None:
+                    registry.delete_sanction(kind, lifted.mask, lifted.room)
+                self._log.info(
+                    "{by} lifted the {kind} of {mask} in {where}",
+                    by=me.nick,
+                    kind=kind.value,
+                    mask=str(lifted.mask),
+                    where=lifted.where,
+                )
+                self._show(results.SanctionLifted(lifted))
+            case commands.ListSanctions(chat_wide=chat_wide, room=name):
+                scope = None if chat_wide else self._room_of(me, name)
+                found = chat.sanctions_in(me, scope)
+                where = None if scope is None else scope.name
+                self._show(results.SanctionList(where, tuple(found), chat.clock()))
+
+    def _room_of(self, me: Participant, name: str | None) -> Room:
+        """The room a request names, one C{me} is in; by default the one it joined last."""
+        if name is not None:
+            return self._server.chat.member_of(me, name)
+        if not me.rooms:
+            raise ChatError("you are in no room: name one")
+        return me.room
+
+    def _keep_room(self, room: Room) -> None:
+        """Tell the registry how C{room} is now, if it is registered."""
+        if room.registration is not None:
+            self._server.registry.save_room(RoomRecord.of(room))
+
+    def _sanction(self, me: Participant, command: commands.Sanction) -> None:
+        chat = self._server.chat
+        room = None if command.chat_wide else self._room_of(me, command.room)
+        sanction, held = chat.sanction(
+            me,
+            command.kind,
+            command.mask,
+            room,
+            duration=command.duration,
+            reason=command.reason,
+        )
+        if room is None or room.registration is not None:
+            self._server.registry.save_sanction(sanction)
+        log_sanction(sanction, held)
+        self._show(results.SanctionSet(sanction, tuple(held), sanction.set_at))
+
+    # Accounts
+
+    def _registrar(self) -> Registrar:
+        registrar = self._server.registrar
+        if registrar is None:
+            raise ChatError("accounts cannot be registered on this server")
+        return registrar
+
+    def _register(self, me: Participant, password: str) -> None:
+        registrar = self._registrar()
+        if me.account is not None:
+            raise ChatError(f"you are logged in to the account {me.account.name} already")
+        if not registrar.open:
+            raise ChatError("registration is closed on this server: ask its operators")
+        problem = registrar.password_problem(password)
+        if problem is not None:
+            raise ChatError(problem)
+        if self._server.chat.registered(me.nick) is not None:
+            raise NicknameRegistered(me.nick)
+        wait = registrar.wait_for(self._address)
+        if wait:
+            raise ChatError(
+                "too many accounts registered from your address; "
+                f"try again in {describe_duration(wait)}"
+            )
+        registrar.count(self._address)
+        nick = me.nick
+        self._frontend.wait(True)
+
+        def hashed(hashed: str) -> None:
+            if self.stage is Stage.OVER:
+                return
+            self._frontend.wait(False)
+            if self.participant is not me or me.account is not None:
+                return
+            if fold(me.nick) != fold(nick) or self._server.chat.registered(nick) is not None:
+                self._show(results.Refused(f"the nickname {nick} is not yours to register now"))
+                return
+            registrar.accounts.add(me.nick, hashed)
+            registrar.registry.save_account(me.nick, hashed)
+            me.account = Account(me.nick)
+            self._log.info(
+                "{peer} registered the account {account}",
+                peer=self._frontend.peer,
+                account=me.nick,
+            )
+            self._show(results.AccountRegistered(me.nick))
+
+        registrar.hash(password.encode()).addCallbacks(hashed, self._cannot_hash)
+
+    def _cannot_hash(self, failure: Failure) -> None:
+        self._log.failure("Cannot hash a password", failure)
+        if self.stage is not Stage.OVER:
+            self._frontend.wait(False)
+            self._show(results.Refused("the password cannot be kept right now; try again later"))
+
+    def _own_account(self, me: Participant, registrar: Registrar) -> str:
+        """The name of C{me}'s account, one made with /register (not of the configuration)."""
+        if me.account is None:
+            raise ChatError("you are not logged in to an account")
+        name = registrar.accounts.account_for(me.account.name)
+        if name is None:
+            raise ChatError(
+                f"the account {me.account.name} is kept by the server's configuration: "
+                "ask its administrator"
+            )
+        return name
+
+    def _change_password(self, me: Participant, old: str, new: str) -> None:
+        registrar = self._registrar()
+        name = self._own_account(me, registrar)
+        problem = registrar.password_problem(new)
+        if problem is not None:
+            raise ChatError(problem)
+        self._frontend.wait(True)
+
+        def checked(matched: bool) -> Deferred[None] | None:
+            if self.stage is Stage.OVER:
+                return None
+            if not matched:
+                self._log.info(
+                    "{peer} gave a wrong password to change that of {account}",
+                    peer=self._frontend.peer,
+                    account=name,
+                )
+                self._frontend.wait(False)
+                self._show(results.Refused("that is not your password; nothing changed"))
+                return None
+            return registrar.hash(new.encode()).addCallback(hashed)
+
+        def hashed(hashed: str) -> None:
+            if self.stage is Stage.OVER:
+                return
+            self._frontend.wait(False)
+            if registrar.accounts.account_for(name) is None:
+                return
+            registrar.accounts.add(name, hashed)
+            registrar.registry.save_account(name, hashed)
+            self._log.info("{account} changed its password", account=name)
+            self._show(results.PasswordChanged(name))
+
+        registrar.accounts.check(name, old.encode()).addCallback(checked).addErrback(
+            self._cannot_hash
+        )
+
+    def _unregister(self, me: Participant) -> None:
+        registrar = self._registrar()
+        name = self._own_account(me, registrar)
+        chat, registry = self._server.chat, self._server.registry
+        registrar.accounts.remove(name)
+        registry.delete_account(name)
+        if chat.operators.pop(fold(name), None) is not None:
+            registry.delete_operator(name)
+        # Nobody who registers the name later inherits what it ran.
+        for room in chat.rooms():
+            registration = room.registration
+            if registration is not None and registration.rank(name) is not None:
+                registration.owners.pop(fold(name), None)
+                registration.operators.pop(fold(name), None)
+                self._keep_room(room)
+        me.account = None
+        self._log.info("{nick} deleted the account {account}", nick=me.nick, account=name)
+        self._show(results.AccountDeleted(name))
 
     def _move(self, me: Participant, name: str) -> None:
         """To the room C{name}, from the one it is in: one room at a time, as the line protocol."""
@@ -826,6 +1098,24 @@ def _kind(event: Message | Action | PrivateMessage) -> str:
     return "private" if isinstance(event, PrivateMessage) else "message"
 
 
+_log = Logger()
+
+
+def log_sanction(sanction: Sanction, held: Sequence[str]) -> None:
+    """One line in the log for a ban or mute set: who, whom, where, why, until when."""
+    _log.info(
+        "{by} {did} {mask} in {where} {until}{why}{held}",
+        by=sanction.by,
+        did="banned" if sanction.kind is SanctionKind.BAN else "muted",
+        mask=str(sanction.mask),
+        where=sanction.where,
+        until="for good" if sanction.until is None else f"until {describe_time(sanction.until)}",
+        why=f" ({sanction.reason})" if sanction.reason else "",
+        held=f"; it holds for {', '.join(held)}" if held else "",
+        sanction=sanction,
+    )
+
+
 def _away(room: Room) -> tuple[str, ...]:
     """The nicknames of those in C{room} who are away, sorted as L{Room.nicks}."""
     return tuple(sorted((p.nick for p in room if p.away is not None), key=fold))
@@ -850,6 +1140,10 @@ class SessionServer(Protocol):
     password_delay: float
     replay: int
     log_messages: bool
+    registry: IRegistry
+    """Where accounts, registered rooms, sanctions and operators are kept."""
+    registrar: Registrar | None
+    """Who may register accounts (C{/register}), or L{None}: nobody."""
 
     @property
     def traffic(self) -> TrafficCounts:

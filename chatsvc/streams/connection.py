@@ -83,6 +83,23 @@ def peer_host(address: IAddress | None, ipv6_prefix: int = 128) -> str | None:
     return None
 
 
+def peer_address(transport: object) -> str | None:
+    """
+    The IP address of C{transport}'s peer (an IPv4 address mapped into IPv6
+    as IPv4), what a ban's network matches; L{None} without one.
+    """
+    get_peer = getattr(transport, "getPeer", None)
+    if get_peer is None:
+        return None
+    address = get_peer()
+    if isinstance(address, IPv4Address):
+        return str(address.host)
+    if isinstance(address, IPv6Address):
+        ip = ipaddress.IPv6Address(address.host.partition("%")[0])
+        return str(ip.ipv4_mapped or ip)
+    return None
+
+
 def _set_user_timeout(transport: ITCPTransport, seconds: float) -> None:
     """
     Have the kernel abort the connection once data it sent has gone

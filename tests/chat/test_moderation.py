@@ -153,6 +153,16 @@ class ModeTests(ModerationTestCase):
         with self.assertRaises(InviteOnly):  # an invitation is good once
             self.chat.join(self.bob, "dev")
 
+    def test_refused_moving_stays_where_it_was(self) -> None:
+        self.chat.set_mode(self.alice, self.room, "i", True)
+        carol = self.on("carol")
+        with self.assertRaises(InviteOnly):
+            self.chat.move(carol, "dev")
+        self.assertEqual(carol.rooms, (self.chat.lobby,))
+        self.chat.invite(self.alice, self.room, "carol")
+        self.chat.move(carol, "dev")
+        self.assertEqual(carol.rooms, (self.room,))
+
     def test_only_operators_invite_to_invite_only(self) -> None:
         carol = self.on("carol")
         self.chat.join(carol, "dev")

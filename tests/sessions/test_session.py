@@ -49,7 +49,9 @@ from chatsvc.chat.interfaces import IAccountNames, IChatClient
 from chatsvc.chat.model import Account, Chat, Participant, Topic
 from chatsvc.history import HistoryError, IHistory, Line
 from chatsvc.history.replay import LOOKUP_TIMEOUT, MAX_LOOKUPS
+from chatsvc.registry import IRegistry, MemoryRegistry
 from chatsvc.sessions import results
+from chatsvc.sessions.registration import Registrar
 from chatsvc.sessions.results import (
     Entered,
     Farewell,
@@ -61,6 +63,7 @@ from chatsvc.sessions.results import (
     KickedOut,
     Members,
     NicknamePrompt,
+    NickReleased,
     PasswordPrompt,
     PrivateSent,
     Refused,
@@ -115,7 +118,7 @@ class FakeFrontend:
     session's client in the chat, as a frontend's connection is.
     """
 
-    def __init__(self, server: FakeServer, peer: str) -> None:
+    def __init__(self, server: FakeServer, peer: str, address: str | None = None) -> None:
         self.peer = peer
         self._renderer = server.renderer
         self.sent: list[Shown] = []
@@ -124,7 +127,7 @@ class FakeFrontend:
         """What C{hang_up} was given, once it was called."""
         self.calls: list[Call] = []
         """C{wait}, C{holding}, C{charge} and C{hang_up}, in order."""
-        self.session = Session(server, self, self)
+        self.session = Session(server, self, self, address=address)
 
     # ISessionFrontend
 
@@ -254,6 +257,8 @@ class FakeServer:
         self.password_delay = PASSWORD_DELAY
         self.replay = replay
         self.log_messages = log_messages
+        self.registry: IRegistry = MemoryRegistry()
+        self.registrar: Registrar | None = None
         self._peers = 0
 
     def session_of(self, participant: Participant) -> Session:
@@ -279,10 +284,10 @@ class FakeServer:
             if client is not exclude:
                 cast(FakeFrontend, client).session.output(data)
 
-    def connect(self) -> FakeFrontend:
-        """A new connection, its session started."""
+    def connect(self, address: str | None = None) -> FakeFrontend:
+        """A new connection (from C{address}, if given), its session started."""
         self._peers += 1
-        frontend = FakeFrontend(self, f"peer{self._peers}")
+        frontend = FakeFrontend(self, f"peer{self._peers}", address)
         frontend.session.start()
         return frontend
 
@@ -622,17 +627,20 @@ class TakeoverTests(SynchronousTestCase):
         owner = server.connect()
         owner.session.sign_on_as("alice")
         owner.session.give_password(b"secret")
-        self.assertEqual(guest.last, [Goodbye(Farewell.OWNER_ARRIVED, "alice")])
+        self.assertIsNone(guest.last)  # renamed and told, not put out
+        self.assertEqual(guest.take(), [NickReleased("alice", "alice_1"), Joined("lobby", "alice")])
+        self.assertEqual(guest.session.participant.nick, "alice_1")  # type: ignore[union-attr]
         self.assertEqual(
             carol.take(),
-            [
-                Left("lobby", "alice", "signed on from elsewhere", signed_off=True),
-                Joined("lobby", "alice"),
-            ],
+            [NickChange("lobby", "alice", "alice_1"), Joined("lobby", "alice")],
         )
         self.assertEqual(
             owner.take(),
-            [PasswordPrompt("alice"), Welcome("alice"), entered("lobby", "alice", "carol")],
+            [
+                PasswordPrompt("alice"),
+                Welcome("alice"),
+                entered("lobby", "alice", "alice_1", "carol"),
+            ],
         )
 
     def test_a_wrong_password_takes_nothing_over(self) -> None:

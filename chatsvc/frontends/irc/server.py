@@ -69,12 +69,13 @@ from chatsvc.frontends.irc.wire import (
     server_time,
     split_text,
 )
+from chatsvc.frontends.line import wire as line_wire
 from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.history import Line
 from chatsvc.sessions import results
 from chatsvc.sessions.results import Farewell, Result
 from chatsvc.sessions.session import Session, Stage
-from chatsvc.streams.connection import StreamConnection
+from chatsvc.streams.connection import StreamConnection, peer_address
 
 TOPICLEN = 390
 """The longest topic, in bytes; a longer one is cut."""
@@ -178,7 +179,9 @@ class IrcConnection(StreamConnection):
     # The stream connection's
 
     def connection_started(self) -> None:
-        self.session = Session(self.factory, self, self, lobby=False)
+        self.session = Session(
+            self.factory, self, self, lobby=False, address=peer_address(self.transport)
+        )
         self.events = self.irc.events(self.factory.clock, timed=False)
         self._last_heard = self.factory.clock.seconds()
         self._pinger = self.factory.clock.callLater(self.irc.ping_interval, self._check_alive)
@@ -358,6 +361,11 @@ class IrcConnection(StreamConnection):
                 ]
             case results.Statistics():
                 return [self._reply(n.RPL_STATSDEBUG, text) for text in result.lines()]
+            case result if not isinstance(result, Event):
+                said = line_wire.moderation_text(result)
+                assert said is not None, result
+                head = f":{self.irc.name} NOTICE {self.nick}"
+                return [piece for text in said for piece in split_text(head, text)]
             case event:
                 assert self.events is not None
                 return self.events.lines(event)

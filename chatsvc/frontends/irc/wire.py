@@ -28,10 +28,13 @@ from chatsvc.chat.events import (
     Kicked,
     Left,
     Message,
+    ModeChanged,
     NickChange,
     NoticeToAll,
     OperatorChanged,
     PrivateMessage,
+    Removed,
+    Sanctioned,
     TopicChanged,
 )
 from chatsvc.chat.model import fold
@@ -255,4 +258,10 @@ class IrcEvents:
             case NoticeToAll(by=by, text=text):
                 # To every server's users ("$*"), as operators' global notices are written.
                 return split_text(f":{mask(by)} NOTICE {EVERYONE}", text)
+            case Removed(room=room, nick=nick, by=by, reason=reason):
+                return [line(mask(by), "KICK", channel(room), nick, reason or by)]
+            case ModeChanged(room=room, by=by, mode=mode, on=on):
+                return [line(mask(by), "MODE", channel(room), ("+" if on else "-") + mode)]
+            case Sanctioned(nick=nick, text=text):
+                return split_text(f":{self.server.name} NOTICE {nick}", text)
         raise TypeError(f"not an event: {event!r}")

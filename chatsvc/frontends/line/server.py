@@ -41,6 +41,8 @@ from chatsvc.chat.model import Chat, ChatError, Participant
 from chatsvc.frontends.line import wire
 from chatsvc.history import IHistory, NoHistory
 from chatsvc.history.replay import reply_budget
+from chatsvc.registry import IRegistry, MemoryRegistry
+from chatsvc.sessions.registration import Registrar
 from chatsvc.sessions.results import Result, Statistics
 from chatsvc.sessions.session import PASSWORD_DELAY, Session, Stage
 from chatsvc.streams.connection import (
@@ -50,6 +52,7 @@ from chatsvc.streams.connection import (
     StreamConnection,
     StreamServerFactory,
     describe_address,
+    peer_address,
     peer_host,
 )
 from chatsvc.streams.eagertcp import EagerServer
@@ -142,7 +145,7 @@ class ChatServerProtocol(StreamConnection):
     # The stream connection's
 
     def connection_started(self) -> None:
-        self.session = Session(self.factory, self, self)
+        self.session = Session(self.factory, self, self, address=peer_address(self.transport))
         # Straight to the transport: the first line of a connection waits for
         # no turn, and a storm of connections schedules none.
         self.transport.write(wire.GREETING + wire.PROMPT)
@@ -261,8 +264,12 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
         password_delay: float = PASSWORD_DELAY,
         history: IHistory | None = None,
         replay: int = 0,
+        registry: IRegistry | None = None,
+        registrar: Registrar | None = None,
     ) -> None:
         super().__init__(limits=limits, clock=clock)
+        self.registry: IRegistry = registry if registry is not None else MemoryRegistry()
+        self.registrar = registrar
         self.chat = chat if chat is not None else Chat()
         self.chat.fan_out = self.fan_out
         self.reply_budget = reply_budget(self.limits.max_send_buffer)

@@ -38,14 +38,19 @@ from chatsvc.chat.events import (
     Kicked,
     Left,
     Message,
+    ModeChanged,
     NickChange,
     NoticeToAll,
     OperatorChanged,
     PrivateMessage,
+    Removed,
+    Sanctioned,
     TopicChanged,
 )
 from chatsvc.chat.model import Topic
+from chatsvc.chat.sanctions import Sanction, SanctionKind, describe_duration, describe_time
 from chatsvc.history import Line
+from chatsvc.sessions import results
 from chatsvc.sessions.results import (
     Away,
     Entered,
@@ -195,6 +200,17 @@ def _format(event: Event) -> str:
             return f"*** {by} made {nick} an operator of {room}\n"
         case OperatorChanged(room=room, nick=nick, by=by):
             return f"*** {by} took {nick}'s operator rights in {room}\n"
+        case Removed(room=room, by=by, reason=reason, to=str(to)):
+            why = "" if reason is None else f" ({reason})"
+            return f"*** You were put out of {room} by {by}{why}; you are in {to}\n"
+        case Removed(room=room, nick=nick, by=by, reason=reason):
+            why = "" if reason is None else f" ({reason})"
+            return f"*** {nick} was put out of {room} by {by}{why}\n"
+        case Sanctioned(text=text):
+            return f"*** {text[:1].upper()}{text[1:]}\n"
+        case ModeChanged(room=room, by=by, mode=mode, on=on):
+            what = "invite-only" if mode == "i" else "moderated"
+            return f"*** {by} made {room} {what if on else 'no longer ' + what}\n"
         case Kicked(nick=nick, by=by, reason=None):
             return f"*** {nick} was kicked by {by}\n"
         case Kicked(nick=nick, by=by, reason=reason):
@@ -252,6 +268,74 @@ def notice(text: str, limit: int | None = None) -> bytes:
 def error(text: str, limit: int | None = None) -> bytes:
     """A server notice that something the user asked for was refused."""
     return notice(f"Error: {text}", limit)
+
+
+SANCTIONS_SHOWN = 100
+"""The most bans and mutes one answer to C{/bans} lists, the newest; it says how many more."""
+
+_RANKS = {
+    "owner": "an owner of",
+    "operator": "an operator of",
+    None: "neither owner nor operator of",
+}
+
+
+def describe_sanction(sanction: Sanction, now: float) -> str:
+    """One ban or mute as a list shows it: C{ban nick:bob by alice, 1h left (until ...): spam}."""
+    if sanction.until is None:
+        how_long = "for good"
+    else:
+        left = describe_duration(sanction.until - now)
+        how_long = f"{left} left (until {describe_time(sanction.until)})"
+    why = f": {sanction.reason}" if sanction.reason else ""
+    return f"{sanction.kind.value} {sanction.mask} by {sanction.by}, {how_long}{why}"
+
+
+def moderation_text(result: Result) -> list[str] | None:
+    """
+    What the results of accounts and moderation say, in words (the line
+    protocol's notices, IRC's where no numeric says it); L{None} for others.
+    """
+    match result:
+        case results.AccountRegistered(account=account):
+            return [
+                f"You registered the account {account} and are logged in to it; "
+                "from now on, signing on as it asks for its password"
+            ]
+        case results.PasswordChanged(account=account):
+            return [f"The password of {account} is changed"]
+        case results.AccountDeleted(account=account):
+            return [f"The account {account} is deleted; you are a guest now"]
+        case results.OperatorGranted(account=account, given=given):
+            return [f"{account} is {'now' if given else 'no longer'} a server operator"]
+        case results.RoomRegistered(room=room, registered=True):
+            return [f"You registered {room}, and own it; it stays when everyone has left"]
+        case results.RoomRegistered(room=room):
+            return [f"{room} is no longer registered"]
+        case results.RoomRanked(room=room, account=account, rank=rank):
+            return [f"{account} is {_RANKS[rank]} {room}"]
+        case results.SanctionSet(sanction=sanction, held=held, now=now):
+            did = "Banned" if sanction.kind is SanctionKind.BAN else "Muted"
+            where = f"in {sanction.room}" if sanction.room else "chat-wide"
+            text = describe_sanction(sanction, now).partition(", ")[2]
+            holds = f"; it holds for {', '.join(held)}" if held else ""
+            return [f"{did} {sanction.mask} {where}, {text}{holds}"]
+        case results.SanctionLifted(sanction=sanction):
+            where = f"in {sanction.room}" if sanction.room else "chat-wide"
+            return [f"Lifted the {sanction.kind.value} of {sanction.mask} {where}"]
+        case results.SanctionList(room=room, sanctions=sanctions, now=now):
+            where = room or "the chat"
+            if not sanctions:
+                return [f"No bans or mutes in {where}"]
+            shown = sanctions[-SANCTIONS_SHOWN:]
+            more = len(sanctions) - len(shown)
+            heading = f"Bans and mutes in {where} ({len(sanctions)})"
+            if more:
+                heading += f"; the newest {len(shown)} of them"
+            return [f"{heading}:", *(describe_sanction(s, now) for s in shown), "End of list"]
+        case results.NickReleased(old=old, new=new):
+            return [f"The nickname {old} is registered, and its owner signed on: you are {new} now"]
+    return None
 
 
 def kicked(event: Kicked) -> bytes:
@@ -431,6 +515,10 @@ class LineRenderer:
                 return kicked(event)
             case Statistics():
                 return b"".join(notice(text, limit) for text in result.lines())
+            case event if not isinstance(event, Event):
+                said = moderation_text(event)
+                assert said is not None, event
+                return b"".join(notice(text, limit) for text in said)
             case event:
                 return render(event)
 

@@ -67,6 +67,7 @@ from chatsvc.streams.connection import (
     SHUTDOWN_GRACE,
     StreamConnection,
     describe_address,
+    peer_address,
     peer_host,
 )
 from chatsvc.streams.eagertcp import EagerServer
@@ -238,7 +239,12 @@ class WebConnection(WebSocketServerProtocol):
         limits = web.server.limits
         self._bucket = TokenBucket(limits.rate, limits.burst, web.server.clock.seconds())
         self.events = web.events
-        self.session = Session(web.server, cast(ISessionFrontend, self), self)
+        self.session = Session(
+            web.server,
+            cast(ISessionFrontend, self),
+            self,
+            address=peer_address(self.transport),
+        )
         self._update_direct()
         self._log.info("{peer} connected over WebSocket", peer=self.peer)
         self.session.start()
@@ -488,8 +494,15 @@ class WebConnection(WebSocketServerProtocol):
                 told = f"{event.by} kicked you out" + (f": {event.reason}" if event.reason else "")
                 assert self.events is not None
                 return self.events.render(event) + _goodbye("kicked", told, event.nick)
+            case results.NickReleased(old=old, new=new):
+                said = line_wire.moderation_text(result)
+                return wire.encode({"type": "nick-released", "old": old, "new": new, "text": said})
+        fields = wire.moderation_data(result)
+        if fields is not None:
+            said = line_wire.moderation_text(result)  # type: ignore[arg-type]
+            return wire.reply(request.take(), **fields, text=said)
         assert self.events is not None
-        return self.events.render(result)  # an event the session shows as it is
+        return self.events.render(result)  # type: ignore[arg-type]  # an event, shown as it is
 
     def _latest_that_fit(self, lines: tuple[Line, ...]) -> list[Json]:
         """

@@ -37,10 +37,13 @@ from chatsvc.chat.events import (
     Kicked,
     Left,
     Message,
+    ModeChanged,
     NickChange,
     NoticeToAll,
     OperatorChanged,
     PrivateMessage,
+    Removed,
+    Sanctioned,
     TopicChanged,
 )
 from chatsvc.chat.model import (
@@ -58,8 +61,10 @@ from chatsvc.chat.model import (
     TooManyRooms,
     Topic,
 )
+from chatsvc.chat.sanctions import Sanction
 from chatsvc.frontends.line.wire import sanitise, unformatted
 from chatsvc.history import Line
+from chatsvc.sessions import results
 
 VERSION = 1
 """The protocol version this server speaks."""
@@ -244,7 +249,64 @@ def event_data(
             return {"type": "invited", "room": room, "nick": nick, "by": by}
         case NoticeToAll(by=by, text=text):
             return {"type": "wall", "from": by, "text": text, "time": when}
+        case Removed(room=room, nick=nick, by=by, reason=reason, to=to):
+            return {
+                "type": "removed",
+                "room": room,
+                "nick": nick,
+                "by": by,
+                "reason": reason,
+                "to": to,
+            }
+        case ModeChanged(room=room, by=by, mode=mode, on=on):
+            return {"type": "mode", "room": room, "by": by, "mode": mode, "on": on}
+        case Sanctioned(nick=nick, kind=kind, room=room, by=by, reason=reason, until=until):
+            return {
+                "type": "sanctioned",
+                "kind": kind,
+                "room": room,
+                "by": by,
+                "reason": reason,
+                "until": until,
+                "given": event.given,
+                "text": event.text,
+            }
     raise TypeError(f"not an event: {event!r}")  # pragma: no cover
+
+
+def sanction_data(sanction: Sanction) -> Json:
+    """A ban or mute as data: its kind, mask, room (C{null}: chat-wide), setter, times, reason."""
+    return {
+        "kind": sanction.kind.value,
+        "mask": str(sanction.mask),
+        "room": sanction.room,
+        "by": sanction.by,
+        "set_at": sanction.set_at,
+        "until": sanction.until,
+        "reason": sanction.reason,
+    }
+
+
+def moderation_data(result: object) -> Json | None:
+    """The fields of the reply for a result of accounts or moderation; L{None} for others."""
+    match result:
+        case results.AccountRegistered(account=account):
+            return {"account": account}
+        case results.PasswordChanged(account=account) | results.AccountDeleted(account=account):
+            return {"account": account}
+        case results.OperatorGranted(account=account, given=given):
+            return {"account": account, "operator": given}
+        case results.RoomRegistered(room=room, registered=registered):
+            return {"room": room, "registered": registered}
+        case results.RoomRanked(room=room, account=account, rank=rank):
+            return {"room": room, "account": account, "rank": rank}
+        case results.SanctionSet(sanction=sanction, held=held):
+            return {"sanction": sanction_data(sanction), "held": list(held)}
+        case results.SanctionLifted(sanction=sanction):
+            return {"sanction": sanction_data(sanction)}
+        case results.SanctionList(room=room, sanctions=sanctions):
+            return {"room": room, "sanctions": [sanction_data(s) for s in sanctions]}
+    return None
 
 
 def line_data(line: Line, files: FileLinks = _no_files) -> Json:

@@ -245,7 +245,11 @@ class PasswordTests(SynchronousTestCase):
         self.assertEqual(first.lines(), [])
         self.assertFalse(first.transport.disconnecting)
 
-    def test_a_guest_from_before_the_registration_makes_way(self) -> None:
+    def test_a_guest_from_before_the_registration_is_renamed(self) -> None:
+        """
+        A guest on a nickname registered since is renamed when the owner
+        signs on, with a notice, and stays in the chat.
+        """
         names = MutableNames()
         checker = NamedChecker(names, alice=b"secret")
         factory = with_accounts(checker=checker)
@@ -259,13 +263,18 @@ class PasswordTests(SynchronousTestCase):
             guest.lines(),
             [
                 "*** carol joined lobby",
-                "*** The nickname alice is registered, and its owner signed on. Goodbye!",
+                "*** The nickname alice is registered, and its owner signed on: you are "
+                "alice_1 now",
+                "*** alice joined lobby",
             ],
         )
-        self.assertEqual(owner.lines(), ["*** Password for alice:", *hello("alice", "carol")])
+        self.assertFalse(guest.transport.disconnecting)
+        self.assertEqual(
+            owner.lines(), ["*** Password for alice:", *hello("alice", "alice_1", "carol")]
+        )
         self.assertEqual(
             carol.lines(),
-            ["*** alice left lobby (signed on from elsewhere)", "*** alice joined lobby"],
+            ["*** alice is now known as alice_1", "*** alice joined lobby"],
         )
 
     def test_registered_nickname_is_protected(self) -> None:
