@@ -160,8 +160,12 @@ class Reloader:
         self.realm.operators = new
         for participant in self.chat:
             account = participant.account
-            if account is not None and account.operator != (fold(account.name) in new):
-                participant.account = type(account)(account.name, fold(account.name) in new)
+            if account is None:
+                continue
+            # Those made operators with /oper add stay so, whatever the configuration says.
+            operator = fold(account.name) in new or fold(account.name) in self.chat.operators
+            if account.operator != operator:
+                participant.account = type(account)(account.name, operator)
         _log.info(
             "Operators now: {now} (added: {added}; removed: {removed})",
             now=", ".join(sorted(names)) or "none",

@@ -20,6 +20,7 @@ from twisted.application.service import IService, MultiService, Service
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.portal import Portal
 from twisted.cred.strcred import AuthOptionMixin, findCheckerFactories
+from twisted.internet import task
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 from twisted.internet.endpoints import serverFromString
@@ -38,6 +39,7 @@ from zope.interface import implementer
 
 from chatsvc import __version__
 from chatsvc.accounts import Accounts, ChatRealm, with_bytes
+from chatsvc.accounts.registered import RegisteredAccounts
 from chatsvc.chat.commands import HISTORY_LINES, HISTORY_MAX
 from chatsvc.chat.interfaces import IAccountNames
 from chatsvc.chat.model import NAME_CHARS, NAME_MAX, Chat, Participant, is_valid_name
@@ -59,11 +61,14 @@ from chatsvc.history import (
     IHistory,
     NoHistory,
 )
+from chatsvc.registry import IRegistry, MemoryRegistry, RegistryUnavailable, restore
+from chatsvc.registry.sqlite import SQLiteRegistry
 from chatsvc.service import config
 from chatsvc.service.frontends import FRONTENDS
 from chatsvc.service.logjson import LOG_FORMATS
 from chatsvc.service.reload import Reloader, ReloadOnHangUp, key_or_certificate_error, reloadable
 from chatsvc.service.startup import StartupError, start_failed, start_log, terminal
+from chatsvc.sessions.registration import MIN_PASSWORD, REGISTRATIONS_PER_ADDRESS, Registrar
 from chatsvc.streams.connection import StreamConnection
 from chatsvc.streams.eagertcp import eager
 from chatsvc.streams.limits import Limits
@@ -74,6 +79,9 @@ DEFAULT_BACKLOG = 1024
 DEFAULT_ANNOUNCE_LIMIT = 200
 DEFAULT_MAX_ROOMS = 20
 DEFAULT_DB = "chatsvc.sqlite"
+
+EXPIRY_INTERVAL = 60.0
+"""Seconds between two sweeps of the bans and mutes that ran out (they hold no longer anyway)."""
 DEFAULT_FILES_DIR = "files"
 
 if TYPE_CHECKING:
@@ -154,6 +162,12 @@ def _at_least(kind: type[int] | type[float], minimum: float) -> Callable[[str], 
 
     coerce.coerceDoc = ""  # type: ignore[attr-defined]
     return coerce
+
+
+def _registration(value: str) -> str:
+    if value not in ("open", "closed"):
+        raise ValueError(f"--registration is open or closed, not {value!r}")
+    return value
 
 
 def _irc_name(value: str) -> str:
@@ -286,9 +300,32 @@ class Options(AuthOptionMixin, usage.Options):
             "db",
             None,
             DEFAULT_DB,
-            "Where room history is kept: an SQLite database, relative to twistd's directory "
-            "(--rundir; :memory: keeps nothing across restarts), or a PostgreSQL database "
+            "Where room history, accounts made with /register, registered rooms, bans and "
+            "mutes are kept: an SQLite database, relative to twistd's directory (--rundir; "
+            ":memory: keeps nothing across restarts), or a PostgreSQL database "
             "(postgresql://USER:PASSWORD@HOST:PORT/NAME).",
+        ],
+        [
+            "registration",
+            None,
+            "open",
+            "Whether users may register their nicknames as accounts with /register: "
+            "open or closed.",
+            _registration,
+        ],
+        [
+            "min-password-length",
+            None,
+            MIN_PASSWORD,
+            "The shortest password /register and /password take, in characters.",
+            _at_least(int, 1),
+        ],
+        [
+            "registrations-per-address",
+            None,
+            REGISTRATIONS_PER_ADDRESS,
+            "Accounts one IP address may register in an hour (0: no limit).",
+            _number(int),
         ],
         [
             "retention-days",
@@ -516,7 +553,7 @@ class Options(AuthOptionMixin, usage.Options):
         raise SystemExit(0)
 
     def opt_op(self, name: str) -> None:
-        """A registered user who may set topics and kick (an operator); repeatable. Needs --auth."""
+        """An account (of --auth, or made with /register) that is a server operator; repeatable."""
         if not is_valid_name(name):
             raise usage.UsageError(
                 f"--op {name!r} is not a valid nickname: use 1-{NAME_MAX} {NAME_CHARS}"
@@ -591,8 +628,8 @@ class Options(AuthOptionMixin, usage.Options):
         checkers = self.get("credCheckers", [])
         if checkers:
             self["accounts"] = Accounts(checkers)
-        elif self["op"] or self["auth-required"]:
-            raise usage.UsageError("--op and --auth-required need --auth")
+        elif self["auth-required"]:
+            raise usage.UsageError("--auth-required needs --auth")
         if self["history"] > HISTORY_MAX:
             raise usage.UsageError(f"--history must be at most {HISTORY_MAX}")
         if self["backlog"] < 1:
@@ -741,12 +778,15 @@ class ChatService(MultiService):
     to close, then writes what the history still holds and closes it.
     """
 
-    def __init__(self, factory: ChatFactory) -> None:
+    def __init__(self, factory: ChatFactory, operators: Sequence[str] = ()) -> None:
         super().__init__()
         self.factory = factory
         self.cluster: IService | None = None
         """The link to the other nodes, with --cluster: started last, stopped after the goodbyes."""
+        self.operators = operators
+        """The accounts of C{--op}, checked once the accounts are read."""
         self._history_open = False
+        self._expiry: task.LoopingCall | None = None
         self._stopping = False
         self.reloader: Reloader | None = None
         """What C{SIGHUP} reads again."""
@@ -831,9 +871,42 @@ class ChatService(MultiService):
     def _open_history(self) -> None:
         try:
             self.factory.history.open()
-        except HistoryUnavailable as e:
+            snapshot = self.factory.registry.open()
+        except (HistoryUnavailable, RegistryUnavailable) as e:
             start_failed(str(e))
         self._history_open = True
+        factory = self.factory
+        registrar = factory.registrar
+        if registrar is not None:
+            for name, hashed in snapshot.accounts:
+                try:
+                    registrar.accounts.add(name, hashed)
+                except ValueError as e:
+                    _log.warn("The account {name} is damaged ({why}); ignored", name=name, why=e)
+        restore(factory.chat, snapshot)
+        _log.info(
+            "{accounts} registered accounts, {rooms} registered rooms, {sanctions} bans and "
+            "mutes, {operators} operators made at run time",
+            accounts=len(snapshot.accounts),
+            rooms=len(snapshot.rooms),
+            sanctions=len(snapshot.sanctions),
+            operators=len(snapshot.operators),
+        )
+        self._expiry = task.LoopingCall(self._expire)
+        self._expiry.clock = factory.clock
+        self._expiry.start(EXPIRY_INTERVAL, now=False)
+
+    def _expire(self) -> None:
+        """Forget the bans and mutes that ran out, and say so in the log."""
+        for sanction in self.factory.chat.sanctions.expire(self.factory.clock.seconds()):
+            self.factory.registry.delete_sanction(sanction.kind, sanction.mask, sanction.room)
+            _log.info(
+                "The {kind} of {mask} in {where} set by {by} ran out",
+                kind=sanction.kind.value,
+                mask=str(sanction.mask),
+                where=sanction.where,
+                by=sanction.by,
+            )
 
     def let_go(self) -> None:
         """
@@ -864,6 +937,9 @@ class ChatService(MultiService):
         if cluster is not None and cluster.running:
             d.addCallback(lambda _: cluster.stopService())
         d.addCallback(lambda _: self.factory.history.close())
+        d.addCallback(lambda _: self.factory.registry.close())
+        if self._expiry is not None and self._expiry.running:
+            self._expiry.stop()
         if monitor is not None and monitor.running:
             d.addCallback(lambda _: monitor.stopService())
         return d.addCallback(lambda _: None)
@@ -901,6 +977,15 @@ def _history(options: Options, reactor: IReactorTime) -> IHistory:
     )
 
 
+def _registry(options: Options, reactor: IReactorTime) -> IRegistry:
+    """Where accounts made with /register, registered rooms, bans and mutes are kept (--db)."""
+    from chatsvc.history.postgresql import is_postgresql
+
+    if is_postgresql(options["db"]):
+        return MemoryRegistry()  # INTERIM: replaced by the PostgreSQL registry
+    return SQLiteRegistry(options["db"], cast(IReactorFromThreads, reactor))
+
+
 def makeService(options: Options, reactor: IReactorTime | None = None) -> IService:
     """The chat service for C{options}; C{reactor} is for tests to pass a fake one."""
     if reactor is None:
@@ -910,12 +995,15 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
         terminal.keep()
         start_log.log_format = options["log-format"]
         start_log.install()
-    accounts: Accounts | None = options["accounts"]
+    # Accounts made with /register come last: a name an --auth checker knows is its.
+    registered = RegisteredAccounts()
+    accounts = Accounts([*options.get("credCheckers", []), registered])
     rules = {
         "announce_limit": options["announce-limit"],
         "max_rooms": options["max-rooms-per-user"],
         "accounts": accounts,
         "guests": not options["auth-required"],  # which needs --auth (postOptions)
+        "clock": reactor.seconds,
     }
     chat: Chat
     if options.get("cluster-address") is not None:
@@ -924,13 +1012,20 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
         chat = ClusterChat(options["node-name"], **rules)
     else:
         chat = Chat(**rules)
-    portal = realm = None
-    if accounts is not None:
-        realm = ChatRealm(options["op"])
-        portal = Portal(realm, [accounts])
-        for name in options["op"]:
-            if accounts.account_for(name) is None:
-                _log.warn("--op {name}: there is no such account (yet)", name=name)
+    realm = ChatRealm(options["op"])
+    portal = Portal(realm, [accounts])
+    for name in options["op"]:
+        if accounts.account_for(name) is None:  # it may yet register, or be in the registry
+            _log.warn("--op {name}: there is no such account (yet)", name=name)
+    registry = _registry(options, reactor)
+    registrar = Registrar(
+        registered,
+        registry,
+        reactor,
+        open=options["registration"] == "open",
+        min_password=options["min-password-length"],
+        per_address=options["registrations-per-address"],
+    )
     factory = ChatFactory(
         chat,
         limits=options["limits"],
@@ -939,8 +1034,10 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
         portal=portal,
         history=_history(options, reactor),
         replay=0 if options["no-history"] else options["history"],
+        registry=registry,
+        registrar=registrar,
     )
-    service = ChatService(factory)
+    service = ChatService(factory, options["op"])
     if options.get("cluster-address") is not None:
         service.cluster = _cluster(service, options, reactor)
     # What /stats says of the lines relayed a second is worked out from these samples.
@@ -955,7 +1052,7 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
         for description in options["irc"]:
             service.listen(description, reactor, options["backlog"], irc)
     web = _serve_web(service, options, reactor) if options["web"] else None
-    _reload_on_hang_up(service, options, reactor, realm, irc_server)
+    _reload_on_hang_up(service, options, reactor, accounts, realm, irc_server)
     if options["metrics"] is not None:
         _serve_metrics(service, options, reactor, web)
     return service
@@ -997,7 +1094,8 @@ def _reload_on_hang_up(
     service: ChatService,
     options: Options,
     reactor: IReactorTime,
-    realm: ChatRealm | None,
+    accounts: Accounts,
+    realm: ChatRealm,
     irc: IrcServer,
 ) -> None:
     """What C{SIGHUP} reads again (L{chatsvc.service.reload}), from what C{options} named."""
@@ -1009,7 +1107,7 @@ def _reload_on_hang_up(
     reloader = Reloader(
         reactor,
         chat=service.factory.chat,
-        accounts=options["accounts"],
+        accounts=accounts,
         realm=realm,
         operators_of=(
             (lambda: config_operators(path))

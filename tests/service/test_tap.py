@@ -531,8 +531,15 @@ class AuthOptionsTests(SynchronousTestCase):
 
     def test_refused(self) -> None:
         cases = [
-            (["--op", "alice"], "--op and --auth-required need --auth"),
-            (["--auth-required"], "--op and --auth-required need --auth"),
+            (["--auth-required"], "--auth-required needs --auth"),
+            (
+                ["--registration", "maybe"],
+                "Parameter type enforcement failed: --registration is open or closed, not 'maybe'",
+            ),
+            (
+                ["--min-password-length", "0"],
+                "Parameter type enforcement failed: '0' is less than 1",
+            ),
             (
                 ["--auth", "memory:a:b", "--op", "a b"],
                 "--op 'a b' is not a valid nickname: "
@@ -650,7 +657,8 @@ class MakeServiceAccountsTests(SynchronousTestCase):
             service = makeService(options, MemoryReactorClock())
         assert isinstance(service, ChatService)
         factory = service.factory
-        self.assertIs(factory.chat.accounts, options["accounts"])
+        assert factory.chat.accounts is not None
+        self.assertEqual(factory.chat.accounts.account_for("BOB"), "bob")
         self.assertFalse(factory.chat.guests)
         assert factory.portal is not None
         for name, operator in [(b"alice", True), (b"bob", False)]:
@@ -671,8 +679,10 @@ class MakeServiceAccountsTests(SynchronousTestCase):
     def test_without_auth(self) -> None:
         service = makeService(parse("--no-history"), MemoryReactorClock())
         assert isinstance(service, ChatService)
-        self.assertIsNone(service.factory.portal)
-        self.assertIsNone(service.factory.chat.accounts)
+        # Accounts made with /register are the chat's still.
+        self.assertIsNotNone(service.factory.portal)
+        assert service.factory.registrar is not None
+        self.assertTrue(service.factory.registrar.open)
         self.assertTrue(service.factory.chat.guests)
 
     def test_plain_and_tls_side_by_side(self) -> None:
