@@ -292,11 +292,11 @@ def make_certificates(
 def service_for(*argv: str) -> ChatService:
     """
     The service C{twistd chat} makes of C{argv}, on the global reactor, not
-    started; its history in memory unless C{argv} says otherwise.
+    started; its database in memory unless C{argv} says otherwise.
     """
     from twisted.internet import reactor
 
-    if "--db" not in argv and "--no-history" not in argv:
+    if "--db" not in argv:  # the registry is kept in it even with --no-history
         argv = (*argv, "--db", ":memory:")
     options = Options()
     options.parseOptions(list(argv))

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorFromThreads
+from twisted.internet.interfaces import IReactorCore, IReactorFromThreads
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -80,6 +80,7 @@ class SQLiteRegistry:
         self._given_run = run
         self._connection: sqlite3.Connection | None = None
         self._pool: ThreadPool | None = None
+        self._shutdown_trigger: Any = None
 
     def open(self) -> Snapshot:
         try:
@@ -94,9 +95,24 @@ class SQLiteRegistry:
             raise RegistryUnavailable(f"cannot open the database {self.path}: {e}") from None
         self._connection = connection
         if self._given_run is None:
-            self._pool = ThreadPool(1, 1, "chatsvc registry")
-            self._pool.start()
+            # The writer starts with the reactor, and stops with it if close
+            # was not called, as the history's do: a service that was made but
+            # never run (a test's, a failed start) leaves no thread behind.
+            pool = self._pool = ThreadPool(1, 1, "chatsvc registry")
+            core = IReactorCore(self._reactor, None)
+            if core is None:
+                pool.start()
+            else:
+                core.callWhenRunning(pool.start)
+                self._shutdown_trigger = core.addSystemEventTrigger(
+                    "during", "shutdown", self._reactor_stopping
+                )
         return snapshot
+
+    def _reactor_stopping(self) -> None:
+        self._shutdown_trigger = None
+        if self._pool is not None:
+            self._pool.stop()
 
     def _run(self, what: str, job: Callable[[sqlite3.Connection], None]) -> Deferred[None]:
         connection = self._connection
@@ -216,6 +232,9 @@ class SQLiteRegistry:
     def close(self) -> Deferred[None]:
         connection, self._connection = self._connection, None
         pool, self._pool = self._pool, None
+        trigger, self._shutdown_trigger = self._shutdown_trigger, None
+        if trigger is not None:
+            IReactorCore(self._reactor).removeSystemEventTrigger(trigger)
         if pool is not None:
             pool.stop()  # waits for the writes asked for
         if connection is not None:

@@ -1090,7 +1090,7 @@ def _cluster(service: ChatService, options: Options, reactor: IReactorTime) -> I
     )
 
 
-def _reload_on_hang_up(
+def _reload_on_hang_up(  # noqa: PLR0917
     service: ChatService,
     options: Options,
     reactor: IReactorTime,

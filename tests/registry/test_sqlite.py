@@ -7,12 +7,14 @@ L{restore}; writes made on a thread of their own keep their order.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import capturedLogs
 from zope.interface.verify import verifyObject
 
@@ -161,3 +163,24 @@ def test_registered_accounts_check_their_hashes() -> None:
     assert results == [True, False, False]
     accounts.remove("alice")
     assert accounts.account_for("alice") is None
+
+
+def test_its_writer_runs_with_the_reactor(tmp_path: Path) -> None:
+    """
+    The writer thread starts when the reactor runs and stops with it: a
+    service made and never run leaves no thread that would keep the process
+    from exiting.
+    """
+    clock = MemoryReactorClock()
+    registry = SQLiteRegistry(str(tmp_path / "chat.sqlite"), clock)
+    threads = threading.active_count()
+    registry.open()
+    registry.save_operator("alice")
+    assert threading.active_count() == threads
+    clock.run()  # the hooks run: the writer starts, and writes what was asked
+    assert threading.active_count() == threads + 1
+    [(stopping, args, kwargs)] = clock.triggers["during"]["shutdown"]
+    stopping(*args, **kwargs)
+    assert threading.active_count() == threads
+    again = SQLiteRegistry(str(tmp_path / "chat.sqlite"), run=lambda job: succeed(None))
+    assert again.open().operators == ("alice",)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest_twisted
 
 from chatsvc.history.batches import BATCH_WINDOW
-from tests.frontends.line.test_endtoend import connect, start, tcp_endpoint
+from tests.frontends.line.test_endtoend import LineClient, connect, start, tcp_endpoint
 from tests.service.test_twistd import TIMEOUT, TWISTD, User, reap, run
 from tests.support import Services
 
@@ -233,3 +233,71 @@ def test_a_corrupt_database_is_a_one_line_error(tmp_path: Path) -> None:
     assert error.endswith(
         "twistd chat: cannot open history database chatsvc.sqlite: file is not a database"
     )
+
+
+async def lines_until(user: LineClient, last: str) -> list[str]:
+    """What C{user} is sent up to and including the line starting with C{last}."""
+    seen = [await user.next_line()]
+    while not seen[-1].startswith(last):
+        seen.append(await user.next_line())
+    return seen
+
+
+async def answer(
+    user: LineClient, line: str, last: str, reader: LineClient | None = None
+) -> list[str]:
+    """C{user} says C{line}: what C{reader} (or C{user}) is sent, up to one starting C{last}."""
+    user.say(line)
+    return await lines_until(reader or user, last)
+
+
+@pytest_twisted.ensureDeferred
+async def test_accounts_rooms_and_sanctions_survive_a_restart(tmp_path: Path) -> None:
+    """
+    What /register, /room, /topic and /ban made is read again from --db at
+    start: the account asks for its password, the room keeps its topic, mode
+    and operators with nobody in it, the sanctions hold with their time left.
+    """
+    argv = ("--port", "tcp:0:interface=127.0.0.1", "--db", str(tmp_path / "chat.sqlite"))
+    service = start(*argv)
+    try:
+        endpoint = tcp_endpoint(service)
+        alice = await connect(endpoint, "alice")
+        await answer(
+            alice,
+            "/register wonderland",
+            "*** You registered the account alice and are logged in to it",
+        )
+        alice.say("/join dev")
+        await alice.expect("*** You joined dev (1 member):", "*** alice")
+        await answer(alice, "/room register", "*** You registered dev, and own it")
+        await answer(
+            alice, "/topic release on friday", "*** alice set the topic: release on friday"
+        )
+        await answer(alice, "/ban bob 2h flooding", "*** Banned nick:bob in dev, 2h left (until ")
+        await answer(alice, "/room mode +m", "*** alice made dev moderated")
+    finally:
+        await service.stopService()
+
+    service = start(*argv)
+    try:
+        endpoint = tcp_endpoint(service)
+        bob = await connect(endpoint, "bob")
+        refused = await answer(
+            bob, "/join dev", "*** Error: you are banned from dev for 2h (until "
+        )
+        assert "*** You joined dev" not in " ".join(refused)
+        carol = await connect(endpoint, "carol")
+        await answer(carol, "/join dev", "*** Topic for dev: release on friday (set by alice, ")
+        await answer(carol, "hello", "*** Error: dev is moderated: only its operators may speak")
+        guest = await connect(endpoint)
+        await answer(guest, "alice", "*** Password for alice:")
+        await answer(guest, "wonderland", "*** Hello alice! Type /help for the commands.")
+        await answer(guest, "/join dev", "*** You joined dev (2 members):")
+        listed = await answer(guest, "/bans", "*** End of list")
+        assert listed[-3] == "*** Bans and mutes in dev (1):"
+        assert listed[-2].startswith("*** ban nick:bob by alice, 2h left (until "), listed
+        # Her account runs the room: she may speak in it.
+        await answer(guest, "still on for friday", "<alice> still on for friday", carol)
+    finally:
+        await service.stopService()

@@ -211,6 +211,31 @@ async def test_operators_of_the_config_file(services: Services, tmp_path: Path) 
     await client.expect("*** Error: only operators may kick")
 
 
+@pytest_twisted.ensureDeferred
+async def test_operators_made_at_run_time_stay(services: Services, tmp_path: Path) -> None:
+    """Operators made with /oper add are not the configuration's to take away on a reload."""
+    config = tmp_path / "chat.toml"
+    config.write_text('auth = "memory:alice:a:bob:b"\nop = ["alice"]\n')
+    service = services.start("--config", str(config), "--port", LOOPBACK)
+    endpoint = tcp_endpoint(service)
+    for nick, password in [("alice", "a"), ("bob", "b")]:
+        client = await connect(endpoint)
+        client.say(nick)
+        await client.expect(f"*** Password for {nick}:")
+        client.say(password)
+        await client.expect(f"*** Hello {nick}! Type /help for the commands.")
+        if nick == "alice":
+            alice = client
+    alice.say("/oper add bob")
+    while await alice.next_line() != "*** bob is now a server operator":
+        pass
+    config.write_text('auth = "memory:alice:a:bob:b"\nop = []\n')
+    assert "Operators now: none (added: none; removed: alice)" in reload(service)
+    chat = service.factory.chat
+    operators = {p.nick: p.operator for p in chat}
+    assert operators == {"alice": False, "bob": True}
+
+
 def test_operators_given_on_the_command_line_stay(tmp_path: Path) -> None:
     from tests.support import service_for
 

@@ -38,6 +38,13 @@ from tests.support import Connection, make_certificates, make_factory, scratch_d
 
 
 def parse(*argv: str) -> Options:
+    """
+    The options of C{argv}; the database in memory unless it names one, so
+    that no test leaves a C{chatsvc.sqlite} (of accounts and bans, kept even
+    with C{--no-history}) where it runs.
+    """
+    if "--db" not in argv:
+        argv = (*argv, "--db", ":memory:")
     options = Options()
     options.parseOptions(list(argv))
     return options
@@ -94,7 +101,8 @@ class OptionsTests(SynchronousTestCase):
         self.assertTrue(parse("--log-messages")["log-messages"])
 
     def test_history_defaults(self) -> None:
-        options = parse()
+        options = Options()
+        options.parseOptions([])
         self.assertEqual(options["history"], 20)
         self.assertEqual(options["db"], "chatsvc.sqlite")
         self.assertEqual(options["retention-days"], 30)
