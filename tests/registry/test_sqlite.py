@@ -10,10 +10,12 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import capturedLogs
 from zope.interface.verify import verifyObject
@@ -172,7 +174,7 @@ def test_its_writer_runs_with_the_reactor(tmp_path: Path) -> None:
     from exiting.
     """
     clock = MemoryReactorClock()
-    registry = SQLiteRegistry(str(tmp_path / "chat.sqlite"), clock)
+    registry = SQLiteRegistry(str(tmp_path / "chat.sqlite"), cast(IReactorFromThreads, clock))
     threads = threading.active_count()
     registry.open()
     registry.save_operator("alice")
