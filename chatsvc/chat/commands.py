@@ -467,7 +467,10 @@ def _room(rest: str) -> Command:
         return RoomMode(parse_modes(argument))
     if verb in _RANKS and argument and " " not in argument:
         return RankInRoom(argument, _RANKS[verb])
-    raise ValueError
+    raise CommandError(ROOM_USAGE)
+
+
+ROOM_USAGE = "usage: /room register | unregister | mode +i|-i|+m|-m | op|deop|owner ACCOUNT"
 
 
 def _chat_wide(rest: str) -> tuple[bool, str]:

@@ -14,6 +14,7 @@ test-case-name: tests.chat.test_sanctions
 from __future__ import annotations
 
 import enum
+import fnmatch
 import ipaddress
 import re
 import string
@@ -137,7 +138,10 @@ class Mask:
 
     @classmethod
     def _name(cls, kind: MaskKind, pattern: str) -> Mask:
-        if not pattern or len(pattern) > NICK_PATTERN_MAX or not _NICK_GLOB.fullmatch(pattern):
+        if not pattern:
+            what = "an account name" if kind is MaskKind.ACCOUNT else "a nickname pattern"
+            raise ValueError(f"{kind.value}: needs {what} after it")
+        if len(pattern) > NICK_PATTERN_MAX or not _NICK_GLOB.fullmatch(pattern):
             raise ValueError(
                 f"{pattern[:50]!r} is not a nickname pattern: use letters, digits, "
                 f"_ - . [ ] {{ }} ^ | and the wildcards * and ?, at most {NICK_PATTERN_MAX}"
@@ -179,10 +183,10 @@ def _glob(pattern: str) -> re.Pattern[str]:
     if compiled is None:
         if len(_GLOBS) > 4 * MAX_PER_SCOPE:
             _GLOBS.clear()
-        # Runs of * are one *: no pattern costs more than a linear scan or so.
-        pattern = re.sub(r"\*+", "*", pattern)
-        body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-        compiled = _GLOBS[pattern] = re.compile(body, re.DOTALL)
+        # fnmatch's translation matches each run between two *s at most once
+        # (no backtracking into it), so that no pattern costs more than a scan
+        # per *: a plain .* for each would be exponential for *a*a*a...*b.
+        compiled = _GLOBS[pattern] = re.compile(fnmatch.translate(pattern.replace("[", "[[]")))
     return compiled
 
 

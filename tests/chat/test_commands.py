@@ -5,28 +5,43 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.chat.commands import (
+    BAN,
     HELP,
     HISTORY_CAPPED,
     HISTORY_LINES,
     HISTORY_MAX,
+    MUTE,
+    ROOM_USAGE,
+    ChangePassword,
     CommandError,
+    GrantOperator,
     Help,
     History,
     Join,
     Kick,
+    Lift,
+    ListSanctions,
     Me,
     Msg,
     Nick,
     Quit,
+    RankInRoom,
+    Register,
+    RegisterRoom,
+    RoomMode,
     Rooms,
+    Sanction,
     Say,
     Search,
     Stats,
     Topic,
+    Unregister,
+    UnregisterRoom,
     Wall,
     Who,
     parse,
 )
+from chatsvc.chat.sanctions import Mask
 
 
 class ParseTests(SynchronousTestCase):
@@ -155,3 +170,57 @@ class AwayParseTests(SynchronousTestCase):
             str(caught.exception), f"an away message is at most {AWAY_MAX} bytes ({AWAY_MAX + 1})"
         )
         self.assertIn("/away [REASON]", "\n".join(HELP))
+
+
+class ModerationParseTests(SynchronousTestCase):
+    """The commands of accounts, registered rooms and sanctions, and their refusals."""
+
+    def assertRefused(self, line: str, message: str) -> None:
+        with self.assertRaises(CommandError) as caught:
+            parse(line)
+        self.assertEqual(str(caught.exception), message)
+
+    def test_accounts(self) -> None:
+        self.assertEqual(parse("/register open sesame"), Register("open sesame"))
+        self.assertEqual(parse("/password old new one"), ChangePassword("old", "new one"))
+        self.assertEqual(parse("/unregister"), Unregister())
+        self.assertEqual(parse("/oper add Bob"), GrantOperator("Bob"))
+        self.assertEqual(parse("/oper DEL bob"), GrantOperator("bob", given=False))
+        self.assertRefused("/register", "usage: /register PASSWORD")
+        self.assertRefused("/password onlyone", "usage: /password OLD NEW")
+        self.assertRefused("/unregister now", "usage: /unregister")
+        self.assertRefused("/oper give bob", "usage: /oper add|del NAME")
+        self.assertRefused("/oper add bob carol", "usage: /oper add|del NAME")
+
+    def test_rooms(self) -> None:
+        self.assertEqual(parse("/room register"), RegisterRoom())
+        self.assertEqual(parse("/room Unregister"), UnregisterRoom())
+        self.assertEqual(parse("/room mode +i-m"), RoomMode((("i", True), ("m", False))))
+        self.assertEqual(parse("/room op bob"), RankInRoom("bob", "operator"))
+        self.assertEqual(parse("/room owner bob"), RankInRoom("bob", "owner"))
+        self.assertEqual(parse("/room deop bob"), RankInRoom("bob", None))
+        for line in ["/room", "/room op", "/room mode", "/room register dev", "/room close"]:
+            self.assertRefused(line, ROOM_USAGE)
+        self.assertRefused("/room mode +x", "unknown room mode '+x': use +i, -i, +m or -m")
+
+    def test_sanctions(self) -> None:
+        self.assertEqual(
+            parse("/ban spam* 1h30m flooding the room"),
+            Sanction(BAN, Mask.parse("spam*"), duration=5400.0, reason="flooding the room"),
+        )
+        self.assertEqual(
+            parse("/mute -g 10.0.0.0/8 noisy"),
+            Sanction(MUTE, Mask.parse("10.0.0.0/8"), chat_wide=True, reason="noisy"),
+        )
+        self.assertEqual(parse("/unban -g account:bob"), Lift(BAN, Mask.parse("account:bob"), True))
+        self.assertEqual(parse("/bans -g"), ListSanctions(chat_wide=True))
+        self.assertRefused("/ban", "usage: /ban [-g] MASK [TIME] [WHY]")
+        self.assertRefused("/ban account:", "account: needs an account name after it")
+        self.assertRefused("/ban *", "* would match everyone")
+        self.assertRefused("/unban bob now", "usage: /unban [-g] MASK")
+        self.assertRefused("/bans all", "usage: /bans [-g]")
+        self.assertRefused(
+            "/mute bob 2x",
+            "'2x' is not a duration: use a number and s, m, h, d or w (as 30m or 1h30m)",
+        )
+        self.assertRefused("/ban bob 1h " + "x" * 301, "a reason is at most 300 characters (301)")

@@ -59,7 +59,9 @@ class MaskTests(SynchronousTestCase):
 
     def test_bad_masks(self) -> None:
         bad = {
-            "": "'' is not a nickname pattern",
+            "": "nick: needs a nickname pattern after it",
+            "nick:": "nick: needs a nickname pattern after it",
+            "account:": "account: needs an account name after it",
             "*": "* would match everyone",
             "nick:*?*": "*?* would match everyone",
             "0.0.0.0/0": "0.0.0.0/0 would match every address",
