@@ -44,12 +44,14 @@ from chatsvc.chat.commands import (
 from chatsvc.chat.sanctions import Mask
 
 
-class ParseTests(SynchronousTestCase):
+class _Parsing(SynchronousTestCase):
     def assertRefused(self, line: str, message: str) -> None:
         with self.assertRaises(CommandError) as caught:
             parse(line)
         self.assertEqual(str(caught.exception), message)
 
+
+class ParseTests(_Parsing):
     def test_plain_text_is_said(self) -> None:
         self.assertEqual(parse("hello /there"), Say("hello /there"))
         self.assertEqual(parse(" /join x"), Say(" /join x"))
@@ -172,13 +174,8 @@ class AwayParseTests(SynchronousTestCase):
         self.assertIn("/away [REASON]", "\n".join(HELP))
 
 
-class ModerationParseTests(SynchronousTestCase):
+class ModerationParseTests(_Parsing):
     """The commands of accounts, registered rooms and sanctions, and their refusals."""
-
-    def assertRefused(self, line: str, message: str) -> None:
-        with self.assertRaises(CommandError) as caught:
-            parse(line)
-        self.assertEqual(str(caught.exception), message)
 
     def test_accounts(self) -> None:
         self.assertEqual(parse("/register open sesame"), Register("open sesame"))
