@@ -317,7 +317,7 @@ class Options(AuthOptionMixin, usage.Options):
             "min-password-length",
             None,
             MIN_PASSWORD,
-            "The shortest password /register and /password take, in characters.",
+            "The shortest password /register and /password take, in characters (at least 1).",
             _at_least(int, 1),
         ],
         [
