@@ -146,7 +146,9 @@ async def test_a_web_user_and_a_line_user_chat_in_one_room(
     alice = await sign_on(port, "alice")
     entered = await alice.event("entered")
     assert entered["room"]["name"] == "lobby"
-    assert entered["room"]["members"] == [{"nick": "alice", "operator": False, "away": None}]
+    assert entered["room"]["members"] == [
+        {"nick": "alice", "operator": False, "rank": None, "away": None}
+    ]
     joined = await alice.answer("join", room="dev")
     assert joined["type"] == "reply"
     assert joined["room"]["name"] == "dev"
@@ -156,7 +158,7 @@ async def test_a_web_user_and_a_line_user_chat_in_one_room(
     assert (await alice.event("joined")) == {
         "type": "joined",
         "room": "lobby",
-        "member": {"nick": "bob", "operator": False, "away": None},
+        "member": {"nick": "bob", "operator": False, "rank": None, "away": None},
     }
     bob.say("/join dev")
     await bob.expect("*** You joined dev (2 members):", "*** alice, bob")

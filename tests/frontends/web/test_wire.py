@@ -71,7 +71,8 @@ class EventTests(SynchronousTestCase):
     def test_members_as_data(self) -> None:
         chat = Chat()
         self.assertEqual(
-            wire.members_data(chat, ("gone",)), [{"nick": "gone", "operator": False, "away": None}]
+            wire.members_data(chat, ("gone",)),
+            [{"nick": "gone", "operator": False, "rank": None, "away": None}],
         )
         self.assertIsNone(wire.members_data(chat, None))
 
