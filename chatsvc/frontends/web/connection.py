@@ -54,7 +54,7 @@ from chatsvc.chat import commands
 from chatsvc.chat.commands import AWAY_MAX, HISTORY_LINES, HISTORY_MAX, SEARCH_RESULTS
 from chatsvc.chat.events import Event, Kicked
 from chatsvc.chat.interfaces import IChatClient
-from chatsvc.chat.model import NAME_MAX, Participant
+from chatsvc.chat.model import NAME_MAX, Participant, fold
 from chatsvc.chat.sanctions import SanctionKind
 from chatsvc.frontends.line import wire as line_wire
 from chatsvc.frontends.line.server import REASON_ROOM, ChatFactory
@@ -1063,7 +1063,10 @@ def _command(connection: WebConnection, request: _Request, fields: Json) -> bool
             nick, _, why = words.partition(" ")  # out of the chat
             return _kick(connection, request, {"nick": nick, "reason": why.strip() or None})
         case commands.Kick(nick=nick, reason=reason):
-            given = {"nick": nick, "reason": reason, "room": in_room()}
+            # Out of the room it is typed in; the lobby is everyone's: out of the chat.
+            where = in_room()
+            lobby = fold(where) == fold(connection.web.server.chat.lobby.name)
+            given = {"nick": nick, "reason": reason, "room": None if lobby else where}
             return _kick(connection, request, given)
         case commands.Stats():
             return _stats(connection, request, {})

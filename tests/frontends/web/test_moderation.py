@@ -708,6 +708,10 @@ class TypedCommandTests(SynchronousTestCase):
         got = self.bob.take()
         self.assertEqual(types(got), ["kicked", "goodbye"])
         self.assertEqual(got[0]["reason"], "enough")
+        # In the lobby (everyone's: put out of it, one is back in it), out of the chat.
+        carl = self.web.signed_on("carl")
+        self.command(root, "/kick carl", room="lobby")
+        self.assertEqual(types(carl.take()), ["kicked", "goodbye"])
 
     def test_accounts(self) -> None:
         self.assertEqual(self.command(self.bob, "/register builder-bob")["account"], "bob")
