@@ -1027,7 +1027,7 @@ def _command(connection: WebConnection, request: _Request, fields: Json) -> bool
     try:
         command = commands.parse(line)
     except commands.CommandError as e:
-        raise BadRequest(str(e)) from None
+        raise BadRequest(str(e), wire.command_error_code(str(e))) from None
 
     def in_room() -> str:
         if room is None:

@@ -130,6 +130,28 @@ _PLAIN_REFUSALS = (
 """Refusals the model makes as plain L{ChatError}s, or the session as text, told by their words."""
 
 
+_COMMAND_ERRORS = (
+    (re.compile(r".* is not a duration|a duration is at "), "bad-duration"),
+    (
+        re.compile(
+            r".* is not a (mask|nickname pattern)|.* would match every|an account mask names"
+        ),
+        "bad-mask",
+    ),
+    (re.compile(r"unknown room mode |give the modes"), "unknown-mode"),
+    (re.compile(r"a reason is at most "), "too-long"),
+)
+"""A typed line's mistakes (L{chatsvc.chat.commands.CommandError}) that have codes of their own."""
+
+
+def command_error_code(reason: str) -> str:
+    """The code of a line that could not be read as a command: C{bad-request} but for these."""
+    for pattern, code in _COMMAND_ERRORS:
+        if pattern.match(reason):
+            return code
+    return "bad-request"
+
+
 def error_code(reason: str, error: ChatError | None, *, lookup: bool = False) -> str:
     """
     The stable code of a refusal: from the rule it broke, or, for the model's

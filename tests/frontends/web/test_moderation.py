@@ -660,8 +660,18 @@ class TypedCommandTests(SynchronousTestCase):
         listed = self.command(self.alice, "/bans")
         self.assertEqual((listed["room"], len(listed["sanctions"])), ("dev", 1))
         self.assertEqual(self.command(self.alice, "/unban bob")["sanction"]["room"], "dev")
-        bad = self.command(self.alice, "/ban bob 5x")
-        self.assertEqual(bad["code"], "bad-request")
+        for line, code in (
+            ("/ban bob 5x", "bad-duration"),
+            ("/mute bob 0s", "bad-duration"),
+            ("/ban *", "bad-mask"),
+            ("/ban a:b", "bad-mask"),
+            ("/ban account:b*", "bad-mask"),
+            ("/room mode +x", "unknown-mode"),
+            ("/room mode +", "unknown-mode"),
+            ("/mute bob 1h " + "x" * 301, "too-long"),
+            ("/ban", "bad-request"),
+        ):
+            self.assertEqual(self.command(self.alice, line)["code"], code, line)
         self.assertEqual(self.command(self.alice, "/bans -g")["code"], "not-operator")
 
     def test_room_commands(self) -> None:
@@ -680,7 +690,7 @@ class TypedCommandTests(SynchronousTestCase):
         self.assertEqual(
             [(e["mode"], e["on"]) for e in self.bob.events("mode")], [("i", True), ("m", True)]
         )
-        self.assertEqual(self.command(self.alice, "/room mode +x")["code"], "bad-request")
+        self.assertEqual(self.command(self.alice, "/room mode +x")["code"], "unknown-mode")
         self.assertEqual(self.command(self.alice, "/invite carol")["code"], "no-such-user")
         self.assertEqual(self.command(self.alice, "/invite bob")["code"], "already-a-member")
 
