@@ -593,6 +593,7 @@ async def test_registering_in_the_account_panel_and_bans_as_the_banned_user_sees
     """
     _, line_port, web_port = start(services, tmp_path, "--op", "alice")
     url = f"http://127.0.0.1:{web_port}/"
+    directory = shots(tmp_path)
 
     def scenario() -> None:
         with (
@@ -603,7 +604,9 @@ async def test_registering_in_the_account_panel_and_bans_as_the_banned_user_sees
             browser.sign_on(alice, url, "alice")
             account_panel(alice)
             alice.find_element(By.ID, "register-password").send_keys("wonderland")
-            alice.find_element(By.ID, "register-confirm").send_keys("wonderland", Keys.ENTER)
+            alice.find_element(By.ID, "register-confirm").send_keys("wonderland")
+            screenshot(alice, directory, "account")
+            alice.find_element(By.ID, "register-confirm").send_keys(Keys.ENTER)
             browser.element(alice, "#password-form", "the change of password", shown=True)
             alice.find_element(By.ID, "account-close").click()
             # the next sign-on asks for the password, and makes her the operator --op says
@@ -632,10 +635,15 @@ async def test_registering_in_the_account_panel_and_bans_as_the_banned_user_sees
             )
             assert bob.execute_script(badges) == ["not joined"]
             say(bob, "/join dev")
-            wait_for_line(bob, "you are banned from dev for 1h (until ")
+            wait_for_line(bob, "you are banned from dev for ")  # 1h, or 59m 59s by now
+            screenshot(bob, directory, "banned")
+            say(alice, "/mute carol 30m calm down")
+            carol.expect("*** You are muted in dev for 30m")
             say(alice, "/bans")
             table = browser.element(alice, "#log table.bans", "the ban list")
             assert "nick:bob" in table.text and "spam" in table.text
+            assert "nick:carol" in table.text and "calm down" in table.text
+            screenshot(alice, directory, "bans")
             # banned from the chat: the sign-on screen says why and for how long
             say(alice, "/ban -g bob 2h flood")
             wait_for(bob, lambda d: d.find_element(By.ID, "signon").is_displayed(), "bob out")

@@ -16,7 +16,7 @@ export class MemberList {
 
   draw() {
     const conversation = this.state.currentConversation;
-    if (!conversation || conversation.kind !== "room") {
+    if (!conversation || conversation.kind !== "room" || !conversation.joined) {
       this.list.replaceChildren();
       this.count.textContent = "";
       return;
