@@ -748,9 +748,10 @@ class Session:
                 chat.wall(me, text)
                 self._log.info("{nick} sent a notice to everyone", nick=me.nick)
             case commands.Kick(nick=nick, reason=reason, room=name):
-                # Server operators put users out of the chat; a room's, out of the room.
+                # Server operators put users out of the chat, unless a room is
+                # named (a wire where the room is explicit); a room's, out of the room.
                 put_out: Kicked | Removed
-                if me.operator:
+                if me.operator and name is None:
                     put_out, did = chat.kick(me, nick, reason), "kicked {nick} from"
                 else:
                     put_out = chat.remove(me, self._room_of(me, name), nick, reason)

@@ -286,6 +286,22 @@ class RoomTests(SynchronousTestCase):
             [Removed("dev", "bob", "alice", "enough", "lobby")],
         )
 
+    def test_a_server_operator_kicks_from_the_room_it_names(self) -> None:
+        root = self.server.connect()
+        root.session.sign_on_as("root")
+        root.session.give_password(b"rootroot")
+        do(root, "/join dev")
+        do(self.bob, "/join dev")
+        self.bob.take()
+        # A wire where the room is explicit (the web) names it: out of that room alone.
+        with logged() as log:
+            root.session.perform(commands.Kick("bob", "enough", room="dev"))
+        self.assertEqual(log, ["root put bob out of dev (enough)"])
+        self.assertEqual(self.bob.take(), [Removed("dev", "bob", "root", "enough", "lobby")])
+        # Naming none, out of the chat, as before.
+        root.session.perform(commands.Kick("bob"))
+        self.assertEqual([type(shown) for shown in self.bob.take()], [KickedOut])
+
 
 class SanctionTests(SynchronousTestCase):
     def setUp(self) -> None:

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, cast
 from urllib.parse import urlsplit
 
+import attrs
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.protocol import WebSocketProtocol
 from autobahn.websocket.types import ConnectionDeny, ConnectionRequest
@@ -53,7 +54,8 @@ from chatsvc.chat import commands
 from chatsvc.chat.commands import AWAY_MAX, HISTORY_LINES, HISTORY_MAX, SEARCH_RESULTS
 from chatsvc.chat.events import Event, Kicked
 from chatsvc.chat.interfaces import IChatClient
-from chatsvc.chat.model import NAME_MAX, Participant
+from chatsvc.chat.model import NAME_MAX, Participant, fold
+from chatsvc.chat.sanctions import SanctionKind
 from chatsvc.frontends.line import wire as line_wire
 from chatsvc.frontends.line.server import REASON_ROOM, ChatFactory
 from chatsvc.frontends.web import wire
@@ -408,7 +410,8 @@ class WebConnection(WebSocketServerProtocol):
                 )
             case results.Refused(reason=reason, error=error):
                 code = wire.error_code(reason, error, lookup=request.lookup)
-                return wire.error(request.take(), code, reason)
+                fields = wire.error_fields(error, self.web.server.clock.seconds())
+                return wire.error(request.take(), code, reason, **fields)
             case results.Welcome(nick=nick):
                 session = self.session
                 logged_in = None if session is None else session.account
@@ -427,6 +430,7 @@ class WebConnection(WebSocketServerProtocol):
                     "count": count,
                     "members": wire.members_data(chat, members, room),
                     "topic": wire.topic_data(topic),
+                    **wire.room_modes(chat, room),
                 }
                 request_id = request.take()
                 if request_id is None:
@@ -497,10 +501,10 @@ class WebConnection(WebSocketServerProtocol):
             case results.NickReleased(old=old, new=new):
                 said = line_wire.moderation_text(result)
                 return wire.encode({"type": "nick-released", "old": old, "new": new, "text": said})
-        fields = wire.moderation_data(result)
-        if fields is not None:
+        answer = wire.moderation_data(result)
+        if answer is not None:
             said = line_wire.moderation_text(result)  # type: ignore[arg-type]
-            return wire.reply(request.take(), **fields, text=said)
+            return wire.reply(request.take(), **answer, text=said)
         assert self.events is not None
         return self.events.render(result)  # type: ignore[arg-type]  # an event, shown as it is
 
@@ -591,8 +595,9 @@ class WebConnection(WebSocketServerProtocol):
         super().sendCloseFrame(code, reasonUtf8, isReply)
 
     def hang_up(self, last: bytes) -> None:
-        """Send C{last}, and close the WebSocket."""
+        """Send C{last} after what this turn holds, and close the WebSocket."""
         self.send(last)
+        self.flush()
         self._hung_up = True
         self.sendClose(_NORMAL)
 
@@ -733,6 +738,7 @@ def _hello(connection: WebConnection, request: _Request, fields: Json) -> bool:
             lobby=server.chat.lobby.name,
             accounts=server.chat.accounts is not None,
             guests=server.chat.guests,
+            registration=server.registrar is not None and server.registrar.open,
             limits={
                 "max_line": limits.max_line,
                 "max_message": limits.max_line * MESSAGE_FACTOR,
@@ -744,6 +750,7 @@ def _hello(connection: WebConnection, request: _Request, fields: Json) -> bool:
                 "max_upload": web.max_upload,
                 "away_max": AWAY_MAX,
                 "name_max": NAME_MAX,
+                "min_password": None if server.registrar is None else server.registrar.min_password,
             },
         )
     )
@@ -854,9 +861,109 @@ def _topic(connection: WebConnection, request: _Request, fields: Json) -> bool:
 
 
 def _kick(connection: WebConnection, request: _Request, fields: Json) -> bool:
+    """Out of C{room}, if it is named (its operators); else out of the chat (server operators)."""
     reason = connection.clip_reason(wire.text_field(fields, "reason", optional=True))
-    connection.perform(commands.Kick(wire.required(fields, "nick"), reason))
+    room = wire.text_field(fields, "room", optional=True)
+    connection.perform(commands.Kick(wire.required(fields, "nick"), reason, room))
     return False
+
+
+# Accounts and moderation: answered by the session's results (wire.moderation_data).
+
+
+def _register(connection: WebConnection, request: _Request, fields: Json) -> bool:
+    connection.perform(commands.Register(_password(fields, "password")))
+    return True
+
+
+def _password(fields: Json, name: str) -> str:
+    """A password field, exactly as given (never cleaned: it is compared, never shown)."""
+    value = fields.get(name)
+    if not isinstance(value, str):
+        raise BadRequest(f"{name!r} must be a string")
+    return value
+
+
+def _change_password(connection: WebConnection, request: _Request, fields: Json) -> bool:
+    old, new = _password(fields, "old"), _password(fields, "new")
+    connection.perform(commands.ChangePassword(old, new))
+    return True
+
+
+def _unregister(connection: WebConnection, request: _Request, fields: Json) -> bool:
+    connection.perform(commands.Unregister())
+    return True
+
+
+def _oper(connection: WebConnection, request: _Request, fields: Json) -> bool:
+    given = wire.switch(fields, "given", True)
+    connection.perform(commands.GrantOperator(wire.required(fields, "account"), given))
+    return True
+
+
+def _room_register(connection: WebConnection, request: _Request, fields: Json) -> bool:
+    connection.perform(commands.RegisterRoom(_room(fields)))
+    return True
+
+
+def _room_unregister(connection: WebConnection, request: _Request, fields: Json) -> bool:
+    connection.perform(commands.UnregisterRoom(_room(fields)))
+    return True
+
+
+def _room_mode(connection: WebConnection, request: _Request, fields: Json) -> bool:
+    changes = ((wire.mode(fields), wire.switch(fields, "on")),)
+    return _set_modes(connection, request, commands.RoomMode(changes, _room(fields)))
+
+
+def _set_modes(connection: WebConnection, request: _Request, command: commands.RoomMode) -> bool:
+    """Set a room's modes; the room (you too) gets a C{mode} event for each change."""
+    connection.perform(command)
+    if not request.claimed:
+        chat = connection.web.server.chat
+        assert command.room is not None
+        room = chat.member_of(connection.me(), command.room)
+        session = connection.session
+        assert session is not None
+        modes = wire.room_modes(chat, room.name)
+        session.output(wire.reply(request.take(), room=room.name, **modes))
+    return True
+
+
+def _room_rank(connection: WebConnection, request: _Request, fields: Json) -> bool:
+    account = wire.required(fields, "account")
+    connection.perform(commands.RankInRoom(account, wire.rank(fields), _room(fields)))
+    return True
+
+
+def _sanction(kind: SanctionKind) -> Handler:
+    def sanction(connection: WebConnection, request: _Request, fields: Json) -> bool:
+        room = wire.scope(fields)
+        mask, duration, reason = wire.mask(fields), wire.duration(fields), wire.reason(fields)
+        connection.perform(commands.Sanction(kind, mask, room is None, duration, reason, room))
+        return True
+
+    return sanction
+
+
+def _lift(kind: SanctionKind) -> Handler:
+    def lift(connection: WebConnection, request: _Request, fields: Json) -> bool:
+        room = wire.scope(fields)
+        connection.perform(commands.Lift(kind, wire.mask(fields), room is None, room))
+        return True
+
+    return lift
+
+
+def _bans(connection: WebConnection, request: _Request, fields: Json) -> bool:
+    room = wire.scope(fields)
+    connection.perform(commands.ListSanctions(room is None, room))
+    return True
+
+
+def _invite(connection: WebConnection, request: _Request, fields: Json) -> bool:
+    connection.perform(commands.Invite(wire.required(fields, "nick"), _room(fields)))
+    return True
 
 
 def _stats(connection: WebConnection, request: _Request, fields: Json) -> bool:
@@ -920,7 +1027,7 @@ def _command(connection: WebConnection, request: _Request, fields: Json) -> bool
     try:
         command = commands.parse(line)
     except commands.CommandError as e:
-        raise BadRequest(str(e)) from None
+        raise BadRequest(str(e), wire.command_error_code(str(e))) from None
 
     def in_room() -> str:
         if room is None:
@@ -952,8 +1059,15 @@ def _command(connection: WebConnection, request: _Request, fields: Json) -> bool
             return _search(connection, request, {"room": in_room(), "words": list(words)})
         case commands.Away(reason=reason):
             return _away(connection, request, {"reason": reason})
+        case commands.Kick(nick="-g", reason=str(words)):
+            nick, _, why = words.partition(" ")  # out of the chat
+            return _kick(connection, request, {"nick": nick, "reason": why.strip() or None})
         case commands.Kick(nick=nick, reason=reason):
-            return _kick(connection, request, {"nick": nick, "reason": reason})
+            # Out of the room it is typed in; the lobby is everyone's: out of the chat.
+            where = in_room()
+            lobby = fold(where) == fold(connection.web.server.chat.lobby.name)
+            given = {"nick": nick, "reason": reason, "room": None if lobby else where}
+            return _kick(connection, request, given)
         case commands.Stats():
             return _stats(connection, request, {})
         case commands.Wall(text=text):
@@ -962,8 +1076,23 @@ def _command(connection: WebConnection, request: _Request, fields: Json) -> bool
             return _quit(connection, request, {"reason": reason})
         case commands.Nick(nick=nick):
             return _nick(connection, request, {"nick": nick})
+        case commands.RoomMode(changes=changes):
+            return _set_modes(connection, request, commands.RoomMode(changes, in_room()))
+        case (
+            commands.Invite(room=None)
+            | commands.RegisterRoom(room=None)
+            | commands.UnregisterRoom(room=None)
+            | commands.RankInRoom(room=None)
+            | commands.Sanction(chat_wide=False, room=None)
+            | commands.Lift(chat_wide=False, room=None)
+            | commands.ListSanctions(chat_wide=False, room=None)
+        ):
+            # In the room it was typed in; with none given, the one joined last.
+            connection.perform(command if room is None else attrs.evolve(command, room=room))
+            return True
         case _:
-            connection.perform(command)  # /rooms, /help
+            # /rooms, /help; /register, /password, /unregister, /oper; -g (chat-wide)
+            connection.perform(command)
             return True
 
 
@@ -979,6 +1108,20 @@ _REQUESTS: dict[str, Handler] = {
     "away": _away,
     "topic": _topic,
     "kick": _kick,
+    "invite": _invite,
+    "register": _register,
+    "password": _change_password,
+    "unregister": _unregister,
+    "oper": _oper,
+    "room-register": _room_register,
+    "room-unregister": _room_unregister,
+    "room-mode": _room_mode,
+    "room-rank": _room_rank,
+    "ban": _sanction(SanctionKind.BAN),
+    "unban": _lift(SanctionKind.BAN),
+    "mute": _sanction(SanctionKind.MUTE),
+    "unmute": _lift(SanctionKind.MUTE),
+    "bans": _bans,
     "stats": _stats,
     "wall": _wall,
     "members": _members,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -47,21 +48,34 @@ from chatsvc.chat.events import (
     TopicChanged,
 )
 from chatsvc.chat.model import (
+    AlreadyInRoom,
+    Barred,
     Chat,
     ChatError,
     GuestsNotAllowed,
+    InviteOnly,
+    Moderated,
     NicknameInvalid,
     NicknameRegistered,
     NicknameTaken,
     NoSuchRoom,
     NoSuchUser,
+    NotAMember,
     NotAnOperator,
+    NotAnOwner,
     NotInRoom,
     RoomNameInvalid,
     TooManyRooms,
     Topic,
 )
-from chatsvc.chat.sanctions import Sanction
+from chatsvc.chat.sanctions import (
+    MAX_DURATION,
+    REASON_MAX,
+    Mask,
+    Sanction,
+    SanctionKind,
+    parse_duration,
+)
 from chatsvc.frontends.line.wire import sanitise, unformatted
 from chatsvc.history import Line
 from chatsvc.sessions import results
@@ -82,8 +96,13 @@ _ERROR_CODES: tuple[tuple[type[ChatError], str], ...] = (
     (NoSuchRoom, "no-such-room"),
     (NoSuchUser, "no-such-user"),
     (NotAnOperator, "not-operator"),
+    (NotAnOwner, "not-allowed"),
     (NotInRoom, "not-in-room"),
+    (NotAMember, "not-a-member"),
+    (AlreadyInRoom, "already-a-member"),
     (TooManyRooms, "too-many-rooms"),
+    (InviteOnly, "invite-only"),
+    (Moderated, "moderated"),
 )
 
 _PLAIN_REFUSALS = (
@@ -91,8 +110,46 @@ _PLAIN_REFUSALS = (
     (re.compile(r"there is nothing to send$"), "empty"),
     (re.compile(r"too many history lookups"), "busy"),
     (re.compile(r"wrong password for "), "wrong-password"),
+    (re.compile(r"that is not your password"), "wrong-password"),
+    (re.compile(r"registration is closed|accounts cannot be registered"), "registration-closed"),
+    (re.compile(r"too many accounts registered from your address"), "too-many-registrations"),
+    (re.compile(r"a password is at (least|most) "), "weak-password"),
+    (re.compile(r"you are logged in to the account .* already$"), "already-registered"),
+    (re.compile(r"the nickname .* is not yours to register"), "nickname-registered"),
+    (re.compile(r"you are not logged in to an account"), "not-logged-in"),
+    (re.compile(r"the account .* is kept by the server's configuration"), "not-allowed"),
+    (re.compile(r"only registered users may register a room"), "not-logged-in"),
+    (re.compile(r".* belongs to the server$"), "not-allowed"),
+    (re.compile(r"there is no account named "), "no-such-account"),
+    (re.compile(r".* is registered already$"), "room-registered"),
+    (re.compile(r".* is not registered(: /room register it first)?$"), "room-not-registered"),
+    (re.compile(r"there is no (ban|mute) on "), "no-such-sanction"),
+    (re.compile(r".* has [0-9]+ (ban|mute)s already, the most"), "too-many-sanctions"),
+    (re.compile(r"unknown room mode "), "unknown-mode"),
 )
 """Refusals the model makes as plain L{ChatError}s, or the session as text, told by their words."""
+
+
+_COMMAND_ERRORS = (
+    (re.compile(r".* is not a duration|a duration is at "), "bad-duration"),
+    (
+        re.compile(
+            r".* is not a (mask|nickname pattern)|.* would match every|an account mask names"
+        ),
+        "bad-mask",
+    ),
+    (re.compile(r"unknown room mode |give the modes"), "unknown-mode"),
+    (re.compile(r"a reason is at most "), "too-long"),
+)
+"""A typed line's mistakes (L{chatsvc.chat.commands.CommandError}) that have codes of their own."""
+
+
+def command_error_code(reason: str) -> str:
+    """The code of a line that could not be read as a command: C{bad-request} but for these."""
+    for pattern, code in _COMMAND_ERRORS:
+        if pattern.match(reason):
+            return code
+    return "bad-request"
 
 
 def error_code(reason: str, error: ChatError | None, *, lookup: bool = False) -> str:
@@ -101,6 +158,8 @@ def error_code(reason: str, error: ChatError | None, *, lookup: bool = False) ->
     plain refusals, from their words; a history lookup's (C{lookup}) is
     C{busy} or C{history-unavailable}.
     """
+    if isinstance(error, Barred):
+        return "banned" if error.sanction.kind is SanctionKind.BAN else "muted"
     if error is not None:
         for kind, code in _ERROR_CODES:
             if isinstance(error, kind):
@@ -111,6 +170,19 @@ def error_code(reason: str, error: ChatError | None, *, lookup: bool = False) ->
     if lookup:
         return "busy" if "busy" in reason else "history-unavailable"
     return "refused"
+
+
+def error_fields(error: ChatError | None, now: float) -> Json:
+    """
+    What an error says besides its code and message: for a ban or mute that
+    holds, the sanction (where, why, until when) and the seconds it has left
+    (C{null}: for good), so that a client can say so in its own words.
+    """
+    if not isinstance(error, Barred):
+        return {}
+    sanction = error.sanction
+    left = None if sanction.until is None else max(0.0, round(sanction.until - now, 3))
+    return {"sanction": sanction_data(sanction), "left": left}
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
@@ -164,16 +236,40 @@ def topic_data(topic: Topic | None) -> Json | None:
 def member_data(chat: Chat, nick: str, room: str | None = None) -> Json:
     """
     A member (of C{room}) as data: operators marked (chatsvc's, and the
-    room's own), and why it is away.
+    room's own), the owners of a registered room too (C{rank}), and why it
+    is away.
     """
     participant = chat.find(nick)
     if participant is None:
-        return {"nick": nick, "operator": False, "away": None}
+        return {"nick": nick, "operator": False, "rank": None, "away": None}
     operator = participant.operator
-    if room is not None and not operator:
+    rank = None
+    if room is not None:
         with contextlib.suppress(ChatError):
-            operator = chat.room(room).is_operator(participant)
-    return {"nick": participant.nick, "operator": operator, "away": participant.away}
+            found = chat.room(room)
+            operator = operator or found.is_operator(participant)
+            account = participant.account
+            if found.registration is not None and account is not None:
+                rank = found.registration.rank(account.name)
+    if rank is None and operator:
+        rank = "operator"
+    return {"nick": participant.nick, "operator": operator, "rank": rank, "away": participant.away}
+
+
+def room_modes(chat: Chat, name: str) -> Json:
+    """
+    A room's modes and whether it is registered (it stays when its members
+    leave): C{{"invite_only": false, "moderated": false, "registered": false}}.
+    """
+    try:
+        room = chat.room(name)
+    except ChatError:
+        return {"invite_only": False, "moderated": False, "registered": False}
+    return {
+        "invite_only": room.invite_only,
+        "moderated": room.moderated,
+        "registered": room.registration is not None,
+    }
 
 
 def members_data(
@@ -263,20 +359,25 @@ def event_data(
         case Sanctioned(nick=nick, kind=kind, room=room, by=by, reason=reason, until=until):
             return {
                 "type": "sanctioned",
+                "nick": nick,
                 "kind": kind,
                 "room": room,
                 "by": by,
                 "reason": reason,
                 "until": until,
+                "left": None if until is None else max(0.0, round(until - when, 3)),
                 "given": event.given,
                 "text": event.text,
             }
     raise TypeError(f"not an event: {event!r}")  # pragma: no cover
 
 
-def sanction_data(sanction: Sanction) -> Json:
-    """A ban or mute as data: its kind, mask, room (C{null}: chat-wide), setter, times, reason."""
-    return {
+def sanction_data(sanction: Sanction, now: float | None = None) -> Json:
+    """
+    A ban or mute as data: its kind, mask, room (C{null}: chat-wide), setter,
+    times, reason; and, as of C{now}, the seconds it has left (C{null}: for good).
+    """
+    data = {
         "kind": sanction.kind.value,
         "mask": str(sanction.mask),
         "room": sanction.room,
@@ -285,6 +386,10 @@ def sanction_data(sanction: Sanction) -> Json:
         "until": sanction.until,
         "reason": sanction.reason,
     }
+    if now is not None:
+        left = sanction.until
+        data["left"] = None if left is None else max(0.0, round(left - now, 3))
+    return data
 
 
 def moderation_data(result: object) -> Json | None:
@@ -300,12 +405,16 @@ def moderation_data(result: object) -> Json | None:
             return {"room": room, "registered": registered}
         case results.RoomRanked(room=room, account=account, rank=rank):
             return {"room": room, "account": account, "rank": rank}
-        case results.SanctionSet(sanction=sanction, held=held):
-            return {"sanction": sanction_data(sanction), "held": list(held)}
+        case results.SanctionSet(sanction=sanction, held=held, now=now):
+            return {"sanction": sanction_data(sanction, now), "held": list(held)}
         case results.SanctionLifted(sanction=sanction):
             return {"sanction": sanction_data(sanction)}
-        case results.SanctionList(room=room, sanctions=sanctions):
-            return {"room": room, "sanctions": [sanction_data(s) for s in sanctions]}
+        case results.SanctionList(room=room, sanctions=sanctions, now=now):
+            return {
+                "room": room,
+                "sanctions": [sanction_data(s, now) for s in sanctions],
+                "now": now,
+            }
     return None
 
 
@@ -386,10 +495,8 @@ def required(request: Json, name: str) -> str:
 
 
 def flag(request: Json, name: str) -> bool:
-    value = request.get(name, False)
-    if not isinstance(value, bool):
-        raise BadRequest(f"{name!r} must be true or false")
-    return value
+    """The optional true-or-false field C{name}, false when absent."""
+    return switch(request, name, False)
 
 
 def number(request: Json, name: str) -> float | None:
@@ -419,3 +526,96 @@ def words(request: Json) -> tuple[str, ...]:
     if not found:
         raise BadRequest("'words' must have a word in it")
     return found
+
+
+MASK_MAX = 100
+"""The longest mask a request may give, in characters (a nickname pattern is at most 64)."""
+
+
+def mask(request: Json) -> Mask:
+    """The C{mask} of a ban or mute: C{nick:PATTERN}, C{account:NAME}, an address or a network."""
+    value = request.get("mask")
+    if not isinstance(value, str):
+        raise BadRequest("'mask' must be a string: nick:PATTERN, account:NAME or an address")
+    if len(value) > MASK_MAX:
+        raise BadRequest(f"a mask is at most {MASK_MAX} characters ({len(value)})", "bad-mask")
+    try:
+        return Mask.parse(clean(value))
+    except ValueError as e:
+        raise BadRequest(str(e), "bad-mask") from None
+
+
+def duration(request: Json) -> float | None:
+    """
+    How long a ban or mute lasts: seconds (a number), or words as C{/ban}
+    takes them (C{"30m"}, C{"1h30m"}); absent or C{null}: for good.
+    """
+    value = request.get("duration")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return parse_duration(value.strip())
+        except ValueError as e:
+            raise BadRequest(str(e), "bad-duration") from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(
+            "'duration' must be seconds, or a duration such as \"30m\", or null", "bad-duration"
+        )
+    if not math.isfinite(value) or not 1 <= value <= MAX_DURATION:
+        raise BadRequest(
+            f"a duration is from 1 second to {int(MAX_DURATION)} seconds (3650d)", "bad-duration"
+        )
+    return float(value)
+
+
+def reason(request: Json) -> str | None:
+    """The optional C{reason} of a ban or mute, at most L{REASON_MAX} characters."""
+    given = text_field(request, "reason", optional=True)
+    if given is not None and len(given) > REASON_MAX:
+        raise BadRequest(f"a reason is at most {REASON_MAX} characters ({len(given)})", "too-long")
+    return given.strip() or None if given is not None else None
+
+
+def scope(request: Json) -> str | None:
+    """
+    The C{room} of a ban, mute or list, which must be given: a room's name,
+    or C{null} for the whole chat (server operators only).
+    """
+    if "room" not in request:
+        raise BadRequest("'room' is needed: a room, or null for the whole chat")
+    return text_field(request, "room", optional=True)
+
+
+RANKS = {"owner": "owner", "operator": "operator", None: None}
+
+
+def rank(request: Json) -> str | None:
+    """The C{rank} a room's owner gives an account: C{"owner"}, C{"operator"}, or C{null}."""
+    if "rank" not in request or request["rank"] not in RANKS:
+        raise BadRequest('\'rank\' must be "owner", "operator" or null')
+    return RANKS[request["rank"]]
+
+
+MODES = ("i", "m")
+
+
+def mode(request: Json) -> str:
+    """The C{mode} of a room to set or clear: C{"i"} (invite-only) or C{"m"} (moderated)."""
+    value = request.get("mode")
+    if value not in MODES:
+        shown = repr(value)[:20]
+        raise BadRequest(
+            f'unknown room mode {shown}: "i" (invite-only) or "m" (moderated)',
+            "unknown-mode",
+        )
+    assert isinstance(value, str)
+    return value
+
+
+def switch(request: Json, name: str, default: bool | None = None) -> bool:
+    """The true-or-false field C{name}; needed unless it has a C{default}."""
+    value = request.get(name, default)
+    if not isinstance(value, bool):
+        raise BadRequest(f"{name!r} must be true or false")
+    return value

@@ -176,6 +176,14 @@ DROP_OR_PASTE = """
 """A file dropped on the conversation, or pasted into the input, as a user's would be."""
 
 
+def in_room(driver: WebDriver, room: str) -> None:
+    """Wait until C{room} is the conversation on view."""
+    title = f"#{room}"
+    wait_for(
+        driver, lambda d: d.find_element(By.ID, "conversation-title").text == title, f"in {room}"
+    )
+
+
 def members(driver: WebDriver) -> list[str]:
     return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#member-list .name")]
 
@@ -217,11 +225,7 @@ async def test_two_browser_users_and_an_nc_user_chat(services: Services, tmp_pat
             wait_for_line(alice, "* bob waves")
             # rooms side by side: dev beside the lobby
             alice.find_element(By.ID, "join-input").send_keys("dev", Keys.ENTER)
-            wait_for(
-                alice,
-                lambda d: d.find_element(By.ID, "conversation-title").text == "#dev",
-                "alice in dev",
-            )
+            in_room(alice, "dev")
             say(bob, "/join dev")
             wait_for(alice, lambda d: "bob" in members(d), "bob in dev")
             say(bob, "dev is quiet")
@@ -567,5 +571,102 @@ async def test_markup_is_shown_as_text_and_never_runs(services: Services, tmp_pa
             stopped = "const c = window.chatsvc.connection; return [c.stopped, c.timer]"
             assert bob.execute_script(stopped) == [True, None]
             wait_for(alice, lambda d: "bob" not in members(d), "bob gone from the list")
+
+    await browser.in_thread(scenario)
+
+
+def account_panel(driver: WebDriver) -> WebElement:
+    driver.find_element(By.ID, "account-button").click()
+    return browser.element(driver, "#account-dialog", "the account panel", shown=True)
+
+
+@pytest_twisted.ensureDeferred
+async def test_registering_in_the_account_panel_and_bans_as_the_banned_user_sees_them(
+    services: Services, tmp_path: Path
+) -> None:
+    """
+    alice registers her nickname in the account panel (an operator by
+    C{--op} once she signs on with it), signs on again with its password,
+    and bans bob: from dev, which is closed in his browser with why and for
+    how long; then from the chat, which his sign-on screen explains, and
+    again when he tries to sign on.
+    """
+    _, line_port, web_port = start(services, tmp_path, "--op", "alice")
+    url = f"http://127.0.0.1:{web_port}/"
+    directory = shots(tmp_path)
+
+    def scenario() -> None:
+        with (
+            browser.chromium() as alice,
+            browser.chromium() as bob,
+            nc(line_port, "carol") as carol,
+        ):
+            browser.sign_on(alice, url, "alice")
+            account_panel(alice)
+            alice.find_element(By.ID, "register-password").send_keys("wonderland")
+            alice.find_element(By.ID, "register-confirm").send_keys("wonderland")
+            screenshot(alice, directory, "account")
+            alice.find_element(By.ID, "register-confirm").send_keys(Keys.ENTER)
+            browser.element(alice, "#password-form", "the change of password", shown=True)
+            alice.find_element(By.ID, "account-close").click()
+            # the next sign-on asks for the password, and makes her the operator --op says
+            say(alice, "/quit")
+            browser.element(alice, "#signon-nick", "the sign-on form", shown=True)
+            carol.say("/nick alice")
+            carol.expect("*** Error: the nickname alice is registered")
+            browser.sign_on(alice, url, "alice", password="wonderland")
+            assert alice.execute_script("return window.chatsvc.state.operator") is True
+            # a room ban, as bob sees it
+            browser.sign_on(bob, url, "bob")
+            say(alice, "/join dev")
+            in_room(alice, "dev")
+            say(bob, "/join dev")
+            wait_for(alice, lambda d: "bob" in members(d), "bob in dev")
+            say(alice, "/ban bob 1h spam")
+            wait_for_line(alice, "Banned nick:bob in dev, 1h left")
+            carol.say("/join dev")
+            carol.expect("*** You joined dev")
+            wait_for_line(bob, "You are banned from dev for 1h (until ")
+            wait_for_line(bob, "): spam (by alice)")
+            wait_for_line(bob, "You were put out of dev by alice (banned: spam).")
+            badges = (
+                "return [...document.querySelectorAll('#room-modes .mode')]"
+                ".map((e) => e.textContent)"
+            )
+            assert bob.execute_script(badges) == ["not joined"]
+            say(bob, "/join dev")
+            wait_for_line(bob, "you are banned from dev for ")  # 1h, or 59m 59s by now
+            screenshot(bob, directory, "banned")
+            say(alice, "/mute carol 30m calm down")
+            carol.expect("*** You are muted in dev for 30m")
+            say(alice, "/bans")
+            table = browser.element(alice, "#log table.bans", "the ban list")
+            assert "nick:bob" in table.text and "spam" in table.text
+            assert "nick:carol" in table.text and "calm down" in table.text
+            screenshot(alice, directory, "bans")
+            # banned from the chat: the sign-on screen says why and for how long
+            say(alice, "/ban -g bob 2h flood")
+            wait_for(bob, lambda d: d.find_element(By.ID, "signon").is_displayed(), "bob out")
+            told = bob.find_element(By.ID, "signon-error").text
+            assert told.startswith("You are banned from the chat for 2h (until "), told
+            assert told.endswith("): flood."), told
+            field = bob.find_element(By.ID, "signon-nick")
+            field.clear()
+            field.send_keys("bob", Keys.ENTER)
+            wait_for(
+                bob,
+                lambda d: (
+                    d.find_element(By.ID, "signon-error").text.startswith(
+                        "You are banned from the chat for 1h 59m"
+                    )
+                    or d.find_element(By.ID, "signon-error").text.startswith(
+                        "You are banned from the chat for 2h"
+                    )
+                ),
+                "refused again, with the time left",
+            )
+            assert not bob.find_element(By.ID, "chat").is_displayed()
+            for driver in (alice, bob):
+                browser.no_script_errors(driver)
 
     await browser.in_thread(scenario)

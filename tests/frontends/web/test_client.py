@@ -24,7 +24,7 @@ from twisted.internet.defer import maybeDeferred
 
 from tests.frontends.web import browser
 from tests.frontends.web.browser import XSS_PAYLOADS, on_reactor, wait_for, wait_for_line
-from tests.frontends.web.scripted import Frame, Refusal, ScriptedServer, member, room
+from tests.frontends.web.scripted import Frame, Refusal, ScriptedServer, hello_reply, member, room
 
 T0 = 1764615780.25
 
@@ -63,6 +63,12 @@ def request(server: ScriptedServer, kind: str, **fields: Any) -> Frame:
 
     frame: Frame = on_reactor(server.requested, match)
     return frame
+
+
+def sent(server: ScriptedServer, wanted: Frame) -> Frame:
+    """The request like C{wanted} (its type and fields), waited for, less its C{id}."""
+    fields = {k: v for k, v in wanted.items() if k != "type"}
+    return {k: v for k, v in request(server, wanted["type"], **fields).items() if k != "id"}
 
 
 def texts(driver: WebDriver, selector: str) -> list[str]:
@@ -365,23 +371,22 @@ async def test_every_slash_command_becomes_its_request(server: ScriptedServer) -
         "//slash": {"type": "say", "room": "lobby", "text": "/slash"},
         "/frob it": {"type": "command", "room": "lobby", "line": "/frob it"},
         "/join #dev": {"type": "join", "room": "dev"},
+        "/kick carol off topic": {
+            "type": "kick",
+            "nick": "carol",
+            "reason": "off topic",
+            "room": "dev",
+        },
         "/part": {"type": "leave", "room": "dev"},
         "/quit gone home": {"type": "quit", "reason": "gone home"},
     }
-
-    def strip(frame: Frame) -> Frame:
-        return {k: v for k, v in frame.items() if k != "id"}
 
     def scenario() -> None:
         with browser.chromium() as driver:
             browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
             for line, wanted in lines.items():
                 browser.say(driver, line)
-                got = strip(
-                    request(
-                        server, wanted["type"], **{k: v for k, v in wanted.items() if k != "type"}
-                    )
-                )
+                got = sent(server, wanted)
                 assert got == wanted, (line, got)
                 if line == "/who":
                     wait_for_line(driver, "@bob (away)")
@@ -423,7 +428,7 @@ async def test_every_slash_command_becomes_its_request(server: ScriptedServer) -
             browser.say(driver, "/msg bob")
             wait_for_line(driver, "usage: /msg NICK TEXT")
             browser.say(driver, "/help")
-            wait_for_line(driver, "/kick NICK [REASON]")
+            wait_for_line(driver, "/kick [-g] NICK [REASON]")
 
     await run(scenario)
     assert not [r for r in server.requests if r.get("type") == "msg" and r.get("text") is None]
@@ -504,7 +509,8 @@ async def test_operators_edit_the_topic_and_kick_from_the_member_list(
             kick.click()
             assert requests(server, "kick") == []  # the first click only arms it
             driver.find_element(By.CSS_SELECTOR, '#member-list li[data-nick="bob"] .kick').click()
-            assert request(server, "kick")["nick"] == "bob"
+            # in the lobby, out of the chat: out of the lobby alone is straight back in
+            assert request(server, "kick") == {"type": "kick", "id": 4, "nick": "bob"}
             on_reactor(
                 server.send,
                 {"type": "kicked", "room": "lobby", "nick": "bob", "by": "alice", "reason": None},
@@ -776,7 +782,8 @@ const done = arguments[arguments.length - 1];
 Promise.all([
   import("/js/backoff.js"), import("/js/commands.js"), import("/js/mentions.js"),
   import("/js/linkify.js"), import("/js/events/file.js"), import("/js/state.js"),
-]).then(([backoff, commands, mentions, linkify, file, state]) => {
+  import("/js/time.js"),
+]).then(([backoff, commands, mentions, linkify, file, state, time]) => {
   const parse = (line) => {
     try { return commands.parse(line); } catch (error) { return error.message; }
   };
@@ -784,8 +791,12 @@ Promise.all([
     delays: [0, 1, 2, 3, 4, 5, 6, 10].map((n) => backoff.delay(n, () => 0)),
     jitter: backoff.delay(0, () => 0.999),
     parsed: ["/HISTORY 0500", "/history 501", "/history 00", "/away " + "x".repeat(201),
-             "/ME", "/\\u212aick bob", "/kick", "/part #dev", "/search  a  b ", "/topic"]
+             "/ME", "/\\u212aick bob", "/kick", "/part #dev", "/search  a  b ", "/topic",
+             "/room mode im", "/room mode +", "/room frob", "/oper add", "/oper add a b",
+             "/bans x", "/ban -g", "/unban a b", "/ban 10.0.0.0/8 30 x",
+             "/mute a " + "y".repeat(301), "/room OWNER Carol", "/password onlyone"]
              .map(parse),
+    durations: [0.4, 45, 60, 3599, 7200, 90061, 1209600].map(time.describeDuration),
     mentions: [["hi alice.", "alice"], ["malice", "alice"], ["@alice", "alice"],
                ["[alice]", "alice"], ["alice_ there", "alice"], ["ALICE!", "alice"],
                ["a.lice", "a.lice"]]
@@ -826,11 +837,30 @@ async def test_the_modules_alone(server: ScriptedServer) -> None:
         "an away message is at most 200 bytes (201)",
         "usage: /me ACTION",
         "unknown command /\u212aick (try /help)",
-        "usage: /kick NICK [REASON]",
+        "usage: /kick [-g] NICK [REASON]",
         {"command": "part", "room": "dev"},
         {"command": "search", "words": ["a", "b"]},
         {"command": "topic", "text": None},
+        "unknown room mode 'im': use +i, -i, +m or -m",
+        "give the modes: +i, -i, +m or -m",
+        "usage: /room WHAT",
+        "usage: /oper add|del NAME",
+        "usage: /oper add|del NAME",
+        "usage: /bans [-g]",
+        "usage: /ban [-g] MASK [TIME] [WHY]",
+        "usage: /unban [-g] MASK",
+        {
+            "command": "ban",
+            "chatWide": False,
+            "mask": "10.0.0.0/8",
+            "duration": "30",
+            "reason": "x",
+        },
+        "a reason is at most 300 characters (301)",
+        {"command": "room-rank", "account": "Carol", "rank": "owner"},
+        "usage: /password OLD NEW",
     ]
+    assert result["durations"] == ["1s", "45s", "1m", "59m 59s", "2h", "1d 1h", "2w"]
     # "[alice]" may be another nickname: brackets are nickname characters
     assert result["mentions"] == [True, False, True, False, False, True, True]
     assert result["links"] == ["http://a.example/b", "https://c.example/(d)"]
@@ -839,3 +869,454 @@ async def test_the_modules_alone(server: ScriptedServer) -> None:
     # A live line and the same line from history are stamped apart by the
     # time the server took between fanning it out and recording it.
     assert result["same"] == [True, True, True, False, False, False]
+
+
+SANCTION = {
+    "kind": "ban",
+    "mask": "nick:bob",
+    "room": "lobby",
+    "by": "alice",
+    "set_at": T0,
+    "until": T0 + 7200,
+    "reason": "spam <b>",
+    "left": 7200.0,
+}
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_moderation_command_becomes_its_request(server: ScriptedServer) -> None:
+    port = server.listen()
+    server.answers["ban"] = lambda r: {
+        "sanction": SANCTION,
+        "held": ["bob"],
+        "text": ["Banned nick:bob in lobby, 2h left (until ...): spam <b>; it holds for bob"],
+    }
+    server.answers["bans"] = lambda r: {
+        "room": r["room"],
+        "sanctions": [
+            SANCTION,
+            {
+                **SANCTION,
+                "kind": "mute",
+                "mask": "10.0.0.0/8",
+                "until": None,
+                "left": None,
+                "reason": None,
+            },
+        ],
+        "now": T0,
+        "text": ["not shown: the table is"],
+    }
+    server.answers["room-mode"] = lambda r: {
+        "room": r["room"],
+        "invite_only": r["mode"] == "i" and r["on"],
+        "moderated": r["mode"] == "m" and r["on"],
+        "registered": False,
+    }
+    server.answers["register"] = lambda r: {"account": "alice", "text": ["You registered alice"]}
+    server.answers["members"] = lambda r: {"room": r["room"], "members": [member("alice", True)]}
+    server.answers["invite"] = lambda r: {"room": r["room"], "nick": r["nick"], "away": "lunch"}
+    lines: dict[str, Frame] = {
+        "/ban bob 2h spam <b>": {
+            "type": "ban",
+            "room": "lobby",
+            "mask": "bob",
+            "duration": "2h",
+            "reason": "spam <b>",
+        },
+        "/ban -g 10.0.0.0/8": {
+            "type": "ban",
+            "room": None,
+            "mask": "10.0.0.0/8",
+            "duration": None,
+            "reason": None,
+        },
+        "/mute bob* too loud": {
+            "type": "mute",
+            "room": "lobby",
+            "mask": "bob*",
+            "duration": None,
+            "reason": "too loud",
+        },
+        "/unban bob": {"type": "unban", "room": "lobby", "mask": "bob"},
+        "/unmute -g bob*": {"type": "unmute", "room": None, "mask": "bob*"},
+        "/bans": {"type": "bans", "room": "lobby"},
+        "/bans -g": {"type": "bans", "room": None},
+        "/room register": {"type": "room-register", "room": "lobby"},
+        "/room unregister": {"type": "room-unregister", "room": "lobby"},
+        "/room mode -i": {"type": "room-mode", "room": "lobby", "mode": "i", "on": False},
+        "/room mode +m": {"type": "room-mode", "room": "lobby", "mode": "m", "on": True},
+        "/room op carol": {
+            "type": "room-rank",
+            "room": "lobby",
+            "account": "carol",
+            "rank": "operator",
+        },
+        "/room deowner carol": {
+            "type": "room-rank",
+            "room": "lobby",
+            "account": "carol",
+            "rank": None,
+        },
+        "/invite carol": {"type": "invite", "room": "lobby", "nick": "carol"},
+        "/kick -g bob bye": {"type": "kick", "nick": "bob", "reason": "bye"},
+        "/oper del carol": {"type": "oper", "account": "carol", "given": False},
+        "/register wonderland": {"type": "register", "password": "wonderland"},
+        "/password wonderland looking glass": {
+            "type": "password",
+            "old": "wonderland",
+            "new": "looking glass",
+        },
+        "/unregister": {"type": "unregister"},
+    }
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            for line, wanted in lines.items():
+                browser.say(driver, line)
+                got = sent(server, wanted)
+                assert got == wanted, (line, got)
+                if line.startswith("/ban bob"):
+                    wait_for_line(driver, "Banned nick:bob in lobby, 2h left (until ...): spam <b>")
+                elif line == "/bans":
+                    table = browser.element(driver, "#log table.bans", "the ban list")
+                    rows = [
+                        [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+                        for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")
+                    ]
+                    assert [row[:3] + row[5:] for row in rows] == [
+                        ["ban", "nick:bob", "alice", "spam <b>"],
+                        ["mute", "10.0.0.0/8", "alice", ""],
+                    ]
+                    assert rows[0][4].startswith("2h left (until ")
+                    assert rows[1][4] == "for good"
+                    assert "Bans and mutes in lobby (2):" in browser.log_text(driver)
+                elif line == "/room mode +m":
+                    wait_for_line(driver, "lobby is moderated (only its operators may speak)")
+                elif line == "/invite carol":
+                    wait_for_line(driver, "You invited carol to lobby (away: lunch)")
+                elif line == "/register wonderland":
+                    wait_for_line(driver, "You registered alice")
+                    state = "return [window.chatsvc.state.account, window.chatsvc.credentials]"
+                    assert driver.execute_script(state) == [
+                        "alice",
+                        {"nick": "alice", "password": "wonderland"},
+                    ]
+            browser.say(driver, "/room mode +x")
+            wait_for_line(driver, "unknown room mode '+x': use +i, -i, +m or -m")
+            browser.say(driver, "/ban")
+            wait_for_line(driver, "usage: /ban [-g] MASK [TIME] [WHY]")
+            browser.say(driver, "/help")
+            wait_for_line(driver, "/unmute [-g] MASK")
+
+    await run(scenario)
+    # A rank given, the member list is asked for again.
+    assert [r["room"] for r in server.requests if r["type"] == "members"] == ["lobby", "lobby"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_moderation_as_the_user_sees_it(server: ScriptedServer) -> None:
+    port = server.listen()
+    server.after_sign_on[0] = {
+        "type": "entered",
+        "room": {
+            **room(
+                "lobby",
+                {**member("alice"), "rank": None},
+                {**member("bob", True), "rank": "owner"},
+                {**member("carol", True), "rank": "operator"},
+            ),
+            "invite_only": False,
+            "moderated": False,
+            "registered": True,
+        },
+    }
+    server.answers["join"] = lambda r: {
+        "room": {**room(r["room"], member("alice")), "invite_only": True}
+    }
+    server.answers["members"] = lambda r: {"room": r["room"], "members": [member("alice")]}
+    server.answers["topic"] = lambda r: {"room": r["room"], "topic": None}
+    badges = "return [...document.querySelectorAll('#room-modes .mode')].map((e) => e.textContent)"
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            # owners and operators marked, first
+            marks = lambda d: [  # noqa: E731
+                (li.get_attribute("data-nick"), li.find_element(By.CSS_SELECTOR, ".op-mark").text)
+                for li in d.find_elements(By.CSS_SELECTOR, "#member-list li")
+            ]
+            wait_for(
+                driver,
+                lambda d: marks(d) == [("bob", "~"), ("carol", "@"), ("alice", "")],
+                "the ranks",
+            )
+            assert driver.execute_script(badges) == ["registered"]
+            assert driver.find_elements(By.CSS_SELECTOR, "#member-list .kick") == []
+            send = lambda frame: on_reactor(server.send, frame)  # noqa: E731
+            send({"type": "mode", "room": "lobby", "by": "bob", "mode": "m", "on": True})
+            wait_for_line(driver, "bob made the room moderated: only its operators may speak")
+            assert driver.execute_script(badges) == ["moderated", "registered"]
+            send(
+                {
+                    "type": "sanctioned",
+                    "nick": "alice",
+                    "kind": "mute",
+                    "room": "lobby",
+                    "by": "bob",
+                    "reason": "calm down",
+                    "until": T0 + 600,
+                    "left": 600.0,
+                    "given": True,
+                    "text": "you are muted in lobby for 10m (until 2025-12-01 19:13 UTC): "
+                    "calm down",
+                }
+            )
+            wait_for_line(
+                driver,
+                "You are muted in lobby for 10m (until 2025-12-01 19:13 UTC): calm down (by bob)",
+            )
+            alert = driver.find_element(By.CSS_SELECTOR, "#log .sanction [role=alert]")
+            assert alert.text.startswith("You are muted in lobby")
+            assert driver.execute_script(badges)[-1].startswith("muted until ")
+            send(
+                {
+                    "type": "removed",
+                    "room": "lobby",
+                    "nick": "carol",
+                    "by": "bob",
+                    "reason": "<i>off topic</i>",
+                    "to": None,
+                }
+            )
+            wait_for_line(driver, "carol was put out of lobby by bob (<i>off topic</i>)")
+            assert "carol" not in driver.find_element(By.ID, "member-list").text
+            send({"type": "invited", "room": "attic", "nick": "alice", "by": "bob"})
+            wait_for_line(driver, "bob invites you to attic: /join attic")
+            # put out of a room: closed, its log kept; out of the last: back in the lobby
+            browser.say(driver, "/join attic")
+            wait_for(driver, lambda d: d.execute_script(badges) == ["invite-only"], "in attic")
+            send(
+                {
+                    "type": "removed",
+                    "room": "attic",
+                    "nick": "alice",
+                    "by": "bob",
+                    "reason": None,
+                    "to": None,
+                }
+            )
+            wait_for_line(driver, "You were put out of attic by bob.")
+            assert driver.execute_script(badges) == ["not joined"]
+            browser.select(driver, "room:lobby")
+            send(
+                {
+                    "type": "removed",
+                    "room": "lobby",
+                    "nick": "alice",
+                    "by": "bob",
+                    "reason": "banned: spam",
+                    "to": "lobby",
+                }
+            )
+            wait_for_line(
+                driver, "You were put out of lobby by bob (banned: spam). You are back in lobby."
+            )
+            wait_for_line(driver, "You are back in lobby.")
+            # a guest's nickname taken by its owner
+            send(
+                {
+                    "type": "nick-released",
+                    "old": "alice",
+                    "new": "alice_1",
+                    "text": [
+                        "The nickname alice is registered, and its owner signed on: "
+                        "you are alice_1 now"
+                    ],
+                }
+            )
+            wait_for(
+                driver, lambda d: d.find_element(By.ID, "own-nick").text == "alice_1", "renamed"
+            )
+            wait_for_line(driver, "its owner signed on: you are alice_1 now")
+            # banned from the chat: why and for how long, on the sign-on screen
+            send(
+                {
+                    "type": "sanctioned",
+                    "nick": "alice_1",
+                    "kind": "ban",
+                    "room": None,
+                    "by": "root",
+                    "reason": "flood",
+                    "until": None,
+                    "left": None,
+                    "given": True,
+                    "text": "you are banned from the chat for good: flood",
+                }
+            )
+            send(
+                {
+                    "type": "kicked",
+                    "room": "lobby",
+                    "nick": "alice_1",
+                    "by": "root",
+                    "reason": "banned: flood",
+                }
+            )
+            on_reactor(server.goodbye, "kicked", "root kicked you out: banned: flood")
+            wait_for(driver, lambda d: d.find_element(By.ID, "signon").is_displayed(), "signed off")
+            assert (
+                driver.find_element(By.ID, "signon-error").text
+                == "You are banned from the chat for good: flood."
+            )
+
+    await run(scenario)
+    assert [r["room"] for r in server.requests if r["type"] in ("members", "topic")] == [
+        "lobby",
+        "lobby",
+    ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_banned_user_signing_on_is_told_why_and_for_how_long(
+    server: ScriptedServer,
+) -> None:
+    port = server.listen()
+    text = "you are banned from the chat for 1h 59m (until 2025-12-01 21:03 UTC): flood"
+
+    def sign_on(r: Frame) -> Frame:
+        raise Refusal({"code": "banned", "message": text, "sanction": SANCTION, "left": 7140.0})
+
+    server.answers["sign-on"] = sign_on
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            driver.get(f"http://127.0.0.1:{port}/")
+            browser.signon_form(driver).send_keys("bob", Keys.ENTER)
+            wait_for(
+                driver,
+                lambda d: d.find_element(By.ID, "signon-error").text == f"Y{text[1:]}.",
+                "the ban's reason",
+            )
+            assert not driver.find_element(By.ID, "signon-password-row").is_displayed()
+            assert not driver.find_element(By.ID, "chat").is_displayed()
+
+    await run(scenario)
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_account_panel(server: ScriptedServer) -> None:
+    port = server.listen()
+    server.answers["hello"] = lambda r: {
+        **hello_reply(r),
+        "registration": True,
+        "limits": {"max_upload": 1 << 20, "min_password": 8},
+    }
+    registered: list[str] = []
+
+    def register(r: Frame) -> Frame:
+        if len(r["password"]) < 8:
+            raise Refusal(
+                {"code": "weak-password", "message": "a password is at least 8 characters"}
+            )
+        registered.append(r["password"])
+        return {"account": "alice", "text": ["You registered the account alice"]}
+
+    def change(r: Frame) -> Frame:
+        if r["old"] != "wonderland":
+            raise Refusal(
+                {"code": "wrong-password", "message": "that is not your password; nothing changed"}
+            )
+        return {"account": "alice", "text": ["The password of alice is changed"]}
+
+    server.answers["register"] = register
+    server.answers["password"] = change
+    server.answers["unregister"] = lambda r: {"account": "alice", "text": ["deleted"]}
+
+    def typed(driver: WebDriver, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            field = driver.find_element(By.ID, name)
+            field.clear()
+            field.send_keys(value)
+
+    def error(driver: WebDriver, form: str, text: str) -> None:
+        wait_for(driver, lambda d: d.find_element(By.ID, f"{form}-error").text == text, text)
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            driver.find_element(By.ID, "account-button").click()
+            dialog = browser.element(driver, "#account-dialog", "the account panel", shown=True)
+            assert "a guest" in driver.find_element(By.ID, "account-status").text
+            assert "Register alice" in dialog.text
+            assert "At least 8 characters." in dialog.text
+            assert not driver.find_element(By.ID, "password-form").is_displayed()
+            typed(driver, {"register-password": "wonderland", "register-confirm": "wonderlnad"})
+            driver.find_element(By.ID, "register-submit").click()
+            error(driver, "register", "The two passwords differ.")
+            assert requests(server, "register") == []
+            typed(driver, {"register-password": "short", "register-confirm": "short"})
+            driver.find_element(By.ID, "register-submit").click()
+            error(driver, "register", "a password is at least 8 characters")
+            typed(driver, {"register-password": "wonderland", "register-confirm": "wonderland"})
+            driver.find_element(By.ID, "register-submit").click()
+            browser.element(driver, "#password-form", "the change of password", shown=True)
+            assert not driver.find_element(By.ID, "register-form").is_displayed()
+            status = driver.find_element(By.ID, "account-status").text
+            assert status == (
+                "Registered: from now on, signing on as this nickname asks for this password."
+            )
+            # a wrong password now, then the right one
+            typed(
+                driver,
+                {
+                    "password-old": "nope",
+                    "password-new": "looking-glass",
+                    "password-confirm": "looking-glass",
+                },
+            )
+            driver.find_element(By.ID, "password-submit").click()
+            error(driver, "password", "that is not your password; nothing changed")
+            typed(
+                driver,
+                {
+                    "password-old": "wonderland",
+                    "password-new": "looking-glass",
+                    "password-confirm": "looking-glass",
+                },
+            )
+            driver.find_element(By.ID, "password-submit").click()
+            wait_for(
+                driver,
+                lambda d: (
+                    d.find_element(By.ID, "account-status").text == "Your password is changed."
+                ),
+                "changed",
+            )
+            credentials = "return window.chatsvc.credentials"
+            assert driver.execute_script(credentials) == {
+                "nick": "alice",
+                "password": "looking-glass",
+            }
+            # deleting takes the box ticked
+            driver.find_element(By.ID, "unregister-submit").click()
+            error(driver, "unregister", "Tick the box to say you mean it.")
+            assert requests(server, "unregister") == []
+            driver.find_element(By.ID, "unregister-confirm").click()
+            driver.find_element(By.ID, "unregister-submit").click()
+            browser.element(driver, "#register-form", "the registration again", shown=True)
+            assert driver.execute_script(credentials) == {"nick": "alice", "password": None}
+            driver.find_element(By.ID, "account-close").click()
+            wait_for(
+                driver,
+                lambda d: not d.find_element(By.ID, "account-dialog").is_displayed(),
+                "closed",
+            )
+            # /account opens it too
+            browser.say(driver, "/account")
+            browser.element(driver, "#account-dialog", "the account panel", shown=True)
+
+    await run(scenario)
+    assert registered == ["wonderland"]
+    assert [r["old"] for r in server.requests if r["type"] == "password"] == ["nope", "wonderland"]

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
+from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
@@ -81,7 +82,7 @@ class Web:
         )
         self.pumps: list[iosim.IOPump] = []
 
-    def connect(self, origin: str | None = None) -> User:
+    def connect(self, origin: str | None = None, address: str = "192.0.2.1") -> User:
         factory = WebSocketClientFactory("ws://chat.example/ws", origin=origin)
         factory.setProtocolOptions(openHandshakeTimeout=0, closeHandshakeTimeout=0)
         factory.protocol = Client
@@ -89,9 +90,9 @@ class Web:
         assert isinstance(client, Client)
         server = self.web.factory.buildProtocol(None)
         assert isinstance(server, WebConnection)
-        pump = iosim.connect(
-            server, iosim.makeFakeServer(server), client, iosim.makeFakeClient(client)
-        )
+        peer = IPv4Address("TCP", address, 40000 + len(self.pumps))
+        transport = iosim.FakeTransport(server, isServer=True, peerAddress=peer)
+        pump = iosim.connect(server, transport, client, iosim.makeFakeClient(client))
         self.pumps.append(pump)
         return User(self, client, server, pump)
 
@@ -101,8 +102,8 @@ class Web:
             for pump in self.pumps:
                 pump.flush()
 
-    def signed_on(self, nick: str, password: str | None = None) -> User:
-        user = self.connect()
+    def signed_on(self, nick: str, password: str | None = None, address: str = "192.0.2.1") -> User:
+        user = self.connect(address=address)
         user.answer("hello", versions=[1])
         fields: dict[str, Any] = {"nick": nick}
         if password is not None:
@@ -424,7 +425,9 @@ class RequestTests(SynchronousTestCase):
         room = reply["room"]
         self.assertEqual((room["name"], room["count"], room["topic"]), ("dev", 1, None))
         # Whoever makes a room is its operator, and the member list says so.
-        self.assertEqual(room["members"], [{"nick": "alice", "operator": True, "away": None}])
+        self.assertEqual(
+            room["members"], [{"nick": "alice", "operator": True, "rank": "operator", "away": None}]
+        )
         (history,) = self.alice.take()
         self.assertEqual(
             (history["type"], history["room"], history["joining"]), ("history", "dev", True)
@@ -439,7 +442,7 @@ class RequestTests(SynchronousTestCase):
                 {
                     "type": "joined",
                     "room": "dev",
-                    "member": {"nick": "root", "operator": True, "away": None},
+                    "member": {"nick": "root", "operator": True, "rank": "operator", "away": None},
                 }
             ],
         )
@@ -463,8 +466,8 @@ class RequestTests(SynchronousTestCase):
         self.assertEqual(
             reply["members"],
             [
-                {"nick": "alice", "operator": False, "away": None},
-                {"nick": "root", "operator": True, "away": "brb"},
+                {"nick": "alice", "operator": False, "rank": None, "away": None},
+                {"nick": "root", "operator": True, "rank": "operator", "away": "brb"},
             ],
         )
         self.assertEqual(self.alice.answer("members", room="nowhere")["code"], "no-such-room")

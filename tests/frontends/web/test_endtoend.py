@@ -28,7 +28,7 @@ from twisted.web.iweb import IResponse
 from chatsvc.frontends.web.connection import WebChat
 from chatsvc.frontends.web.site import WebService
 from chatsvc.service.tap import ChatService
-from tests.frontends.line.test_endtoend import TIMEOUT, connect, tcp_endpoint
+from tests.frontends.line.test_endtoend import TIMEOUT, LineClient, connect, tcp_endpoint
 from tests.support import Services
 
 pytestmark = pytest.mark.filterwarnings(
@@ -146,7 +146,9 @@ async def test_a_web_user_and_a_line_user_chat_in_one_room(
     alice = await sign_on(port, "alice")
     entered = await alice.event("entered")
     assert entered["room"]["name"] == "lobby"
-    assert entered["room"]["members"] == [{"nick": "alice", "operator": False, "away": None}]
+    assert entered["room"]["members"] == [
+        {"nick": "alice", "operator": False, "rank": None, "away": None}
+    ]
     joined = await alice.answer("join", room="dev")
     assert joined["type"] == "reply"
     assert joined["room"]["name"] == "dev"
@@ -156,7 +158,7 @@ async def test_a_web_user_and_a_line_user_chat_in_one_room(
     assert (await alice.event("joined")) == {
         "type": "joined",
         "room": "lobby",
-        "member": {"nick": "bob", "operator": False, "away": None},
+        "member": {"nick": "bob", "operator": False, "rank": None, "away": None},
     }
     bob.say("/join dev")
     await bob.expect("*** You joined dev (2 members):", "*** alice, bob")
@@ -359,3 +361,76 @@ async def test_the_server_stopping_says_goodbye(services: Services, tmp_path: Pa
     assert goodbye["reason"] == "shutdown"
     _, code, _ = await alice.closed.addTimeout(TIMEOUT, reactor)
     assert code == 1000
+
+
+async def line_with(client: LineClient, text: str) -> str:
+    """The next line of C{client}'s that has C{text} in it (those before it read and dropped)."""
+    while True:
+        line = await client.next_line()
+        if text in line:
+            return line
+
+
+@pytest_twisted.ensureDeferred
+async def test_accounts_and_bans_over_the_wire_and_across_a_restart(
+    services: Services, tmp_path: Path
+) -> None:
+    """
+    alice registers over the WebSocket (an operator by C{--op} once she
+    signs on with it), registers dev, and bans bob from it and mutes a line
+    user; bob is told why and for how long; after a restart of the server,
+    dev, alice's account and the ban are all still there.
+    """
+    database = str(tmp_path / "chat.sqlite")
+    service = start_web(services, tmp_path, "--db", database, "--op", "alice")
+    port = web_port(service, 1)
+    alice = await sign_on(port, "alice")
+    registered = await alice.answer("register", password="wonderland")
+    assert (registered["type"], registered["account"]) == ("reply", "alice")
+    await alice.answer("join", room="dev")
+    owned = await alice.answer("room-register", room="dev")
+    assert (owned["room"], owned["registered"]) == ("dev", True)
+    bob = await sign_on(port, "bob")
+    await bob.answer("join", room="dev")
+    carol = await connect(tcp_endpoint(service), "carol")
+    carol.say("/join dev")
+    await line_with(carol, "*** You joined dev (3 members):")
+
+    muted = await alice.answer("mute", room="dev", mask="carol", duration="10m", reason="calm")
+    assert muted["held"] == ["carol"]
+    carol.say("hello?")
+    assert (await line_with(carol, "*** You are ")).startswith("*** You are muted in dev for 10m")
+    await line_with(carol, "*** Error: you are muted in dev for ")
+    banned = await alice.answer("ban", room="dev", mask="bob", duration=3600, reason="spam")
+    assert (banned["sanction"]["mask"], banned["sanction"]["left"]) == ("nick:bob", 3600.0)
+    told = await bob.event("sanctioned")
+    assert told["text"].startswith("you are banned from dev for 1h (until ")
+    removed = await bob.event("removed")
+    assert (removed["room"], removed["reason"], removed["to"]) == ("dev", "banned: spam", None)
+    refused = await bob.answer("join", room="dev")
+    assert (refused["code"], refused["sanction"]["reason"]) == ("banned", "spam")
+    assert 3590 < refused["left"] <= 3600
+    await line_with(carol, "*** bob was put out of dev by alice (banned: spam)")
+
+    await service.stopService()
+    service = start_web(services, tmp_path, "--db", database, "--op", "alice")
+    port = web_port(service, 1)
+    again = await open_web(port)
+    await again.answer("hello", versions=[1])
+    asked = await again.answer("sign-on", nick="alice")
+    assert asked["code"] == "password-required"
+    back = await again.answer("sign-on", nick="alice", password="wonderland")
+    assert (back["account"], back["operator"]) == ("alice", True)
+    entered = await again.answer("join", room="dev")
+    listed = await again.answer("bans", room="dev")
+    assert [(s["kind"], s["mask"]) for s in listed["sanctions"]] == [
+        ("ban", "nick:bob"),
+        ("mute", "nick:carol"),
+    ]
+    assert entered["room"]["registered"] is True
+    assert entered["room"]["members"] == [
+        {"nick": "alice", "operator": True, "rank": "owner", "away": None}
+    ]
+    bob = await sign_on(port, "bob")
+    refused = await bob.answer("join", room="dev")
+    assert refused["code"] == "banned"

@@ -6,6 +6,7 @@ import json
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatsvc.chat import model
 from chatsvc.chat.events import (
     Action,
     Kicked,
@@ -16,6 +17,7 @@ from chatsvc.chat.events import (
     TopicChanged,
 )
 from chatsvc.chat.model import Chat, ChatError, NoSuchRoom, NotInRoom
+from chatsvc.chat.sanctions import Mask, Sanction, SanctionKind
 from chatsvc.frontends.web import wire
 
 
@@ -71,7 +73,8 @@ class EventTests(SynchronousTestCase):
     def test_members_as_data(self) -> None:
         chat = Chat()
         self.assertEqual(
-            wire.members_data(chat, ("gone",)), [{"nick": "gone", "operator": False, "away": None}]
+            wire.members_data(chat, ("gone",)),
+            [{"nick": "gone", "operator": False, "rank": None, "away": None}],
         )
         self.assertIsNone(wire.members_data(chat, None))
 
@@ -117,3 +120,97 @@ class ReplyTests(SynchronousTestCase):
 
     def test_compact_utf8(self) -> None:
         self.assertEqual(wire.dumps({"a": [1, "\u00e9"]}), '{"a":[1,"\u00e9"]}'.encode())
+
+
+class ModerationWireTests(SynchronousTestCase):
+    """Refusals of accounts and moderation as codes; the fields of their requests read."""
+
+    def test_plain_refusals_have_codes(self) -> None:
+        ban = Sanction(SanctionKind.BAN, Mask.parse("bob"), None, "root", 0.0, "spam", 60.0)
+        mute = Sanction(SanctionKind.MUTE, Mask.parse("bob"), "dev", "root", 0.0)
+        said = {
+            "that is not your password; nothing changed": "wrong-password",
+            "registration is closed on this server: ask its operators": "registration-closed",
+            "accounts cannot be registered on this server": "registration-closed",
+            "too many accounts registered from your address; try again in 5m": (
+                "too-many-registrations"
+            ),
+            "a password is at least 8 characters": "weak-password",
+            "a password is at most 256 bytes": "weak-password",
+            "you are logged in to the account alice already": "already-registered",
+            "the nickname alice is not yours to register now": "nickname-registered",
+            "you are not logged in to an account": "not-logged-in",
+            "the account root is kept by the server's configuration: ask its administrator": (
+                "not-allowed"
+            ),
+            "only registered users may register a room: /register first": "not-logged-in",
+            "lobby belongs to the server": "not-allowed",
+            "there is no account named carol": "no-such-account",
+            "dev is registered already": "room-registered",
+            "dev is not registered": "room-not-registered",
+            "dev is not registered: /room register it first": "room-not-registered",
+            "there is no ban on nick:bob in dev": "no-such-sanction",
+            "there is no mute on nick:bob chat-wide": "no-such-sanction",
+            "dev has 500 bans already, the most it may have: lift some first": (
+                "too-many-sanctions"
+            ),
+            "unknown room mode 'x': use +i, -i, +m or -m": "unknown-mode",
+            "nick:alice matches you": "refused",
+            "alice is the last owner of dev; name another first": "refused",
+        }
+        self.assertEqual({text: wire.error_code(text, None) for text in said}, said)
+        errors = [
+            (model.Barred(ban, 0.0), "banned"),
+            (model.Barred(mute, 0.0), "muted"),
+            (model.InviteOnly("dev"), "invite-only"),
+            (model.Moderated("dev"), "moderated"),
+            (model.NotAnOwner("dev", "unregister it"), "not-allowed"),
+            (model.NotAMember("bob", "dev"), "not-a-member"),
+            (model.AlreadyInRoom("bob", "dev"), "already-a-member"),
+        ]
+        for error, code in errors:
+            self.assertEqual(wire.error_code(str(error), error), code)
+        self.assertEqual(
+            wire.error_fields(model.Barred(ban, 15.5), 15.5),
+            {
+                "sanction": {
+                    "kind": "ban",
+                    "mask": "nick:bob",
+                    "room": None,
+                    "by": "root",
+                    "set_at": 0.0,
+                    "until": 60.0,
+                    "reason": "spam",
+                },
+                "left": 44.5,
+            },
+        )
+        self.assertEqual(wire.error_fields(model.Barred(mute, 9.0), 9.0)["left"], None)
+        self.assertEqual(wire.error_fields(model.InviteOnly("dev"), 0.0), {})
+
+    def test_the_fields_of_bans_and_mutes(self) -> None:
+        self.assertEqual(str(wire.mask({"mask": " 10.1.2.3/8 "})), "10.0.0.0/8")
+        self.assertEqual(str(wire.mask({"mask": "Account:Bob"})), "account:bob")
+        self.assertEqual(wire.duration({"duration": "1h30m"}), 5400.0)
+        self.assertEqual(wire.duration({"duration": 90}), 90.0)
+        self.assertIsNone(wire.duration({}))
+        self.assertIsNone(wire.duration({"duration": None}))
+        self.assertEqual(wire.reason({"reason": "  spam  "}), "spam")
+        self.assertIsNone(wire.reason({"reason": "   "}))
+        self.assertIsNone(wire.scope({"room": None}))
+        self.assertEqual(wire.scope({"room": "dev"}), "dev")
+        self.assertEqual(wire.rank({"rank": None}), None)
+        self.assertEqual(wire.rank({"rank": "owner"}), "owner")
+        for bad, field in (
+            ({"duration": float("nan")}, wire.duration),
+            ({"duration": float("inf")}, wire.duration),
+            ({"duration": 10 * 365 * 86400 + 1}, wire.duration),
+            ({"mask": "x" * 101}, wire.mask),
+            ({}, wire.scope),
+            ({"rank": "Owner"}, wire.rank),
+            ({"mode": "I"}, wire.mode),
+        ):
+            with self.assertRaises(wire.BadRequest):
+                field(bad)
+        self.assertEqual(wire.command_error_code("'5x' is not a duration: use ..."), "bad-duration")
+        self.assertEqual(wire.command_error_code("usage: /ban ..."), "bad-request")

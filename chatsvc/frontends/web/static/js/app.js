@@ -1,6 +1,7 @@
 // The web client's page: each part of it built from its module and wired to
 // the ChatClient.
 
+import { AccountPanel } from "./account.js";
 import { ChatClient, roomLine } from "./client.js";
 import { byId, h } from "./dom.js";
 import { EmojiPicker, FROWN, SMILE } from "./emoji.js";
@@ -83,13 +84,15 @@ const members = new MemberList({
     }
     clearTimeout(kickArmed.get(nick));
     kickArmed.delete(nick);
-    client.kick(nick).catch((error) => client.error(null, error));
+    const room = state.currentConversation;
+    client.kick(nick, null, room?.kind === "room" ? room.name : null).catch((error) => client.error(room, error));
   },
 });
 
 const topic = new TopicBar({
   title: byId("conversation-title"),
   text: byId("topic-text"),
+  modes: byId("room-modes"),
   edit: byId("topic-edit"),
   form: byId("topic-form"),
   input: byId("topic-input"),
@@ -97,6 +100,32 @@ const topic = new TopicBar({
   state,
   onSet: (conversation, text) => client.setTopic(conversation, text).catch((error) => client.error(conversation, error)),
 });
+
+function accountForm(name, fields) {
+  const part = { form: byId(`${name}-form`), error: byId(`${name}-error`), submit: byId(`${name}-submit`) };
+  for (const [field, id] of Object.entries(fields)) part[field] = byId(id);
+  return part;
+}
+
+const account = new AccountPanel({
+  dialog: byId("account-dialog"),
+  open: byId("account-button"),
+  close: byId("account-close"),
+  status: byId("account-status"),
+  forms: {
+    register: accountForm("register", {
+      password: "register-password", confirm: "register-confirm", nick: "register-nick", hint: "register-hint",
+    }),
+    password: accountForm("password", { old: "password-old", password: "password-new", confirm: "password-confirm" }),
+    unregister: accountForm("unregister", { confirm: "unregister-confirm" }),
+  },
+  state,
+  hello: () => client.hello,
+  onRegister: (password) => client.register(password),
+  onChangePassword: (old, password) => client.changePassword(old, password),
+  onUnregister: () => client.unregister(),
+});
+client.addEventListener("account-panel", () => account.show());
 
 const search = new Search({
   panel: byId("search"),
@@ -324,10 +353,13 @@ client.addEventListener("goodbye", (event) => {
     return;
   }
   chat.hidden = true;
+  if (byId("account-dialog").open) byId("account-dialog").close();
   state.conversations.clear();
   state.current = null;
   rooms.draw();
-  signedOff = message ?? "Signed off.";
+  // Banned from the chat: the ban's own words (why, for how long), not the kick's.
+  const banned = client.banned;
+  signedOff = banned ? sentence(banned.text) : message ?? "Signed off.";
   signOn.ready(true, "Signed off.");
   signOn.show(signedOff);
   byId("signon-submit").textContent = "Sign on again";
@@ -336,10 +368,18 @@ client.addEventListener("goodbye", (event) => {
     byId("signon-submit").textContent = "Sign on";
     signOn.onSubmit = (n, p) => client.signOn(n, p);
     const connected = new Promise((resolve) => client.addEventListener("ask-signon", resolve, { once: true }));
-    client.start();
+    function sentence(text) {
+  return text ? text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? "" : ".") : "";
+}
+
+client.start();
     await connected;
     return client.signOn(nick, password);
   };
 });
+
+function sentence(text) {
+  return text ? text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? "" : ".") : "";
+}
 
 client.start();

@@ -54,6 +54,7 @@ export class ChatClient extends EventTarget {
     this.wanted = new Set(); // rooms to be back in after a reconnection (folded names)
     this.leftLobby = false;
     this.queue = []; // lines typed while disconnected
+    this.banned = null; // the chat-wide ban that put one out, told before the goodbye
     this.connection.addEventListener("open", () => this.opened());
     this.connection.addEventListener("close", (event) => this.closed(event.detail));
     this.connection.addEventListener("waiting", (event) => this.emit("status", { state: "waiting", seconds: event.detail.seconds }));
@@ -99,6 +100,7 @@ export class ChatClient extends EventTarget {
     if (password !== null) fields.password = password;
     const reply = await this.protocol.request("sign-on", fields);
     this.credentials = { nick: reply.nick, password };
+    this.banned = null;
     this.wanted.clear();
     this.leftLobby = false;
     this.signedIn(reply);
@@ -183,6 +185,8 @@ export class ChatClient extends EventTarget {
     room.members.clear();
     for (const member of data.members ?? []) room.members.set(fold(member.nick), { ...member });
     room.topic = data.topic ?? null;
+    Object.assign(room, modesOf(data));
+    room.muted = null;
     this.wanted.add(fold(data.name));
     if (!this.state.current) this.state.select(room.key);
     this.state.changed("members", { conversation: room });
@@ -310,6 +314,105 @@ export class ChatClient extends EventTarget {
     }
   }
 
+  /** Someone was put out of one of one's rooms (a kick from it, or a ban): oneself too. */
+  on_removed(event) {
+    const room = this.state.room(event.room);
+    if (!room) return;
+    const me = fold(event.nick) === fold(this.state.nick ?? "");
+    room.members.delete(fold(event.nick));
+    if (room.memberCount !== undefined) room.memberCount = Math.max(0, room.memberCount - 1);
+    this.state.add(room, { kind: "removed", room: room.name, nick: event.nick, by: event.by, reason: event.reason ?? null, me, to: event.to ?? null, time: Date.now() });
+    if (!me) {
+      this.state.changed("members", { conversation: room });
+      return;
+    }
+    // The room is closed: its log stays, to be read, until the user closes it.
+    room.joined = false;
+    room.members.clear();
+    this.wanted.delete(fold(room.name));
+    this.state.changed("members", { conversation: room });
+    this.state.changed("list");
+    this.state.changed("select");
+    if (event.to) this.backIn(event.to, room);
+  }
+
+  /** Put back in `name` (the lobby) by the server, from `from`: shown as entered, and selected. */
+  async backIn(name, from) {
+    try {
+      const [members, topic] = await Promise.all([
+        this.protocol.request("members", { room: name }),
+        this.protocol.request("topic", { room: name }),
+      ]);
+      const room = this.entered({ name: members.room ?? name, count: (members.members ?? []).length, members: members.members, topic: topic.topic });
+      this.notice(room, `You are back in ${room.name}.`);
+      if (this.state.current === from.key) this.state.select(room.key);
+    } catch (error) {
+      this.error(null, error);
+    }
+  }
+
+  /** A room's mode was set or cleared (+i invite-only, +m moderated). */
+  on_mode(event) {
+    const room = this.state.room(event.room);
+    if (!room) return;
+    if (event.mode === "i") room.invite_only = Boolean(event.on);
+    if (event.mode === "m") room.moderated = Boolean(event.on);
+    this.state.add(room, { kind: "mode", nick: event.by, mode: event.mode, on: Boolean(event.on), room: room.name, time: Date.now() });
+    this.state.changed("topic", { conversation: room });
+  }
+
+  /** One is banned or muted (or may speak again): why, and for how long, where it holds. */
+  on_sanctioned(event) {
+    const entry = {
+      kind: "sanction", sanction: event.kind, given: event.given !== false, by: event.by, reason: event.reason ?? null,
+      until: event.until ?? null, left: event.left ?? null, room: event.room ?? null, text: event.text, time: Date.now(),
+    };
+    if (event.room) {
+      const room = this.state.room(event.room);
+      if (room && event.kind === "mute") room.muted = entry.given ? entry : null;
+      this.state.add(room ?? this.state.currentConversation ?? this.state.ensureRoom(event.room), entry);
+      if (room) this.state.changed("topic", { conversation: room });
+    } else {
+      this.state.muted = event.kind === "mute" && entry.given ? entry : null;
+      let shown = false;
+      for (const conversation of this.state.conversations.values()) {
+        if (conversation.kind !== "room" || !conversation.joined) continue;
+        this.state.add(conversation, { ...entry });
+        shown = true;
+      }
+      if (!shown && this.state.currentConversation) this.state.add(this.state.currentConversation, entry);
+    }
+    this.banned = event.kind === "ban" && !event.room && entry.given ? event : null;
+    this.notify(event.kind === "ban" ? "You are banned" : entry.given ? "You are muted" : "You may speak again", event.text, this.state.current);
+    this.emit("sanctioned", event);
+  }
+
+  /** One's guest nickname was registered, and its owner signed on: one is renamed. */
+  on_nick_released(event) {
+    this.on_nick({ old: event.old, new: event.new });
+    const text = [].concat(event.text ?? `${event.old} belongs to a registered account: you are ${event.new} now`);
+    this.notice(null, text);
+  }
+
+  /** Someone asks one to join a room (told to oneself alone). */
+  on_invited(event) {
+    this.notice(null, `${event.by} invites you to ${event.room}: /join ${event.room}`);
+    this.notify(`${event.by} invites you`, `to #${event.room}`, this.state.current);
+  }
+
+  /** Someone was made an operator of a room, or no longer. */
+  on_operator(event) {
+    const room = this.state.room(event.room);
+    if (!room) return;
+    const member = room.member(event.nick);
+    if (member) {
+      member.operator = Boolean(event.given);
+      if (member.rank !== "owner") member.rank = event.given ? "operator" : null;
+    }
+    this.state.add(room, { kind: "notice", lines: [`${event.by} ${event.given ? "made" : "took"} ${event.nick} ${event.given ? "an operator" : "off the operators"} of ${room.name}`], time: Date.now() });
+    this.state.changed("members", { conversation: room });
+  }
+
   /** An operator's notice to everyone (/wall): shown in every room one is in, as a notice. */
   on_wall(event) {
     const line = `Notice to everyone from ${event.from}: ${event.text}`;
@@ -402,8 +505,52 @@ export class ChatClient extends EventTarget {
     return this.protocol.request("topic", { room: conversation.name, text });
   }
 
-  async kick(nick, reason = null) {
-    return this.protocol.request("kick", reason ? { nick, reason } : { nick });
+  /**
+   * Put `nick` out of `room` (its operators), or, without one or in the
+   * lobby (everyone's: put back in it at once), out of the chat (server operators).
+   */
+  async kick(nick, reason = null, room = null) {
+    const fields = { nick };
+    if (reason) fields.reason = reason;
+    if (room && fold(room) !== fold(this.hello?.lobby ?? "lobby")) fields.room = room;
+    return this.protocol.request("kick", fields);
+  }
+
+  // Accounts: the account panel's, and /register, /password, /unregister
+
+  /** Register the nickname one has, with `password`; later sign-ons (reconnections too) give it. */
+  async register(password) {
+    const reply = await this.protocol.request("register", { password });
+    this.state.account = reply.account;
+    if (this.credentials) this.credentials = { nick: this.state.nick, password };
+    this.emit("account", { account: reply.account });
+    return reply;
+  }
+
+  async changePassword(old, password) {
+    const reply = await this.protocol.request("password", { old, new: password });
+    if (this.credentials) this.credentials = { ...this.credentials, password };
+    return reply;
+  }
+
+  async unregister() {
+    const reply = await this.protocol.request("unregister");
+    this.state.account = null;
+    if (this.credentials) this.credentials = { ...this.credentials, password: null };
+    this.emit("account", { account: null });
+    return reply;
+  }
+
+  /** The members of `room` as the server has them now (after a rank changed, say). */
+  async refreshMembers(name) {
+    const reply = await this.protocol.request("members", { room: name });
+    const room = this.state.room(reply.room ?? name);
+    if (!room) return reply;
+    room.members.clear();
+    for (const member of reply.members ?? []) room.members.set(fold(member.nick), { ...member });
+    room.memberCount = room.members.size;
+    this.state.changed("members", { conversation: room });
+    return reply;
   }
 
   async older(room) {
@@ -540,13 +687,78 @@ export class ChatClient extends EventTarget {
         return this.protocol.request("topic", { room: target, text: request.text });
       }
       case "kick":
-        return this.kick(request.nick, request.reason);
+        return this.kick(request.nick, request.reason, request.chatWide ? null : room());
+      case "invite": {
+        const reply = await this.protocol.request("invite", { room: room(), nick: request.nick });
+        this.notice(conversation, `You invited ${reply.nick} to ${reply.room}${reply.away ? ` (away: ${reply.away})` : ""}`);
+        return reply;
+      }
+      case "register":
+        return this.told(conversation, await this.register(request.password));
+      case "password":
+        return this.told(conversation, await this.changePassword(request.old, request.new));
+      case "unregister":
+        return this.told(conversation, await this.unregister());
+      case "account":
+        this.emit("account-panel", {});
+        return null;
+      case "oper":
+        return this.told(conversation, await this.protocol.request("oper", { account: request.account, given: request.given }));
+      case "room-register":
+      case "room-unregister": {
+        const reply = await this.protocol.request(request.command, { room: room() });
+        const target = this.state.room(reply.room);
+        if (target) {
+          target.registered = Boolean(reply.registered);
+          this.refreshMembers(reply.room).catch(() => {});
+        }
+        return this.told(conversation, reply);
+      }
+      case "room-mode": {
+        const target = room();
+        let reply = null;
+        for (const [mode, on] of request.changes) {
+          reply = await this.protocol.request("room-mode", { room: target, mode, on });
+        }
+        const shown = this.state.room(target);
+        if (shown && reply) Object.assign(shown, modesOf(reply));
+        this.notice(conversation, `${target} is ${describeModes(reply)}`);
+        return reply;
+      }
+      case "room-rank": {
+        const target = room();
+        const reply = await this.protocol.request("room-rank", { room: target, account: request.account, rank: request.rank });
+        this.refreshMembers(target).catch(() => {});
+        return this.told(conversation, reply);
+      }
+      case "ban":
+      case "mute": {
+        const fields = { room: request.chatWide ? null : room(), mask: request.mask, duration: request.duration, reason: request.reason };
+        return this.told(conversation, await this.protocol.request(request.command, fields));
+      }
+      case "unban":
+      case "unmute": {
+        const fields = { room: request.chatWide ? null : room(), mask: request.mask };
+        return this.told(conversation, await this.protocol.request(request.command, fields));
+      }
+      case "bans": {
+        const reply = await this.protocol.request("bans", { room: request.chatWide ? null : room() });
+        const target = conversation ?? this.state.currentConversation;
+        if (target) this.state.add(target, { kind: "bans", room: reply.room, sanctions: reply.sanctions ?? [], time: Date.now() });
+        return reply;
+      }
       case "help":
         this.notice(conversation, ["Commands:", ...HELP], { table: true });
         return null;
       default:
         return this.serverCommand(line, conversation);
     }
+  }
+
+  /** What the server said of a reply (`text`: its lines, as the line protocol says them). */
+  told(conversation, reply) {
+    if (reply?.text?.length) this.notice(conversation, reply.text);
+    return reply;
   }
 
   /** A command this client does not know: the server runs it, as the line protocol would. */
@@ -590,4 +802,17 @@ export function statsLines(stats) {
     `uptime: ${uptime}`,
     `memory: ${stats.memory === null ? "unknown" : `${(stats.memory / 2 ** 20).toFixed(1)} MiB`}`,
   ];
+}
+
+/** A room's modes as data (of `entered`, `join` and `room-mode`). */
+export function modesOf(data) {
+  return { invite_only: Boolean(data?.invite_only), moderated: Boolean(data?.moderated), registered: Boolean(data?.registered) };
+}
+
+/** A room's modes in words: "invite-only and moderated", "open to all". */
+export function describeModes(data) {
+  const modes = [];
+  if (data?.invite_only) modes.push("invite-only");
+  if (data?.moderated) modes.push("moderated (only its operators may speak)");
+  return modes.length ? modes.join(" and ") : "open to all, and anyone in it may speak";
 }

@@ -17,14 +17,62 @@ export const COMMANDS = {
   search: ["/search WORDS", "the latest lines said in this room with all WORDS"],
   quit: ["/quit [REASON]", "leave the chat"],
   topic: ["/topic [TEXT]", "show this room's topic; operators: set it"],
-  kick: ["/kick NICK [REASON]", "operators: disconnect NICK"],
+  kick: ["/kick [-g] NICK [REASON]", "operators: put NICK out of this room (-g: of the chat)"],
+  invite: ["/invite NICK", "ask NICK to join this room"],
+  register: ["/register PASSWORD", "register your nickname as an account"],
+  password: ["/password OLD NEW", "change your account's password"],
+  unregister: ["/unregister", "delete your account; its nickname is free"],
+  account: ["/account", "your account: register, change the password, delete it"],
+  room: ["/room WHAT", "register, unregister, mode +i/+m/-i/-m, op/deop/owner N"],
+  ban: ["/ban [-g] MASK [TIME] [WHY]", "operators: keep MASK (nick*, account:N, 10.0.0.0/8) out"],
+  unban: ["/unban [-g] MASK", "operators: lift a ban"],
+  mute: ["/mute [-g] MASK [TIME] [WHY]", "operators: MASK may read, not speak; TIME: 30m, 2h, 7d"],
+  unmute: ["/unmute [-g] MASK", "operators: lift a mute"],
+  bans: ["/bans [-g]", "the bans and mutes of this room (-g: chat-wide)"],
+  oper: ["/oper add|del NAME", "operators: make account NAME a server operator, or not"],
 };
 
+const USAGE_WIDTH = 19;
+
+/** One command's lines of help: a usage too long for its column has the summary below it. */
+function helpLines(usage, summary) {
+  if (usage.length <= USAGE_WIDTH) return [`${usage.padEnd(USAGE_WIDTH)} ${summary}`];
+  return [usage, `${" ".repeat(USAGE_WIDTH)} ${summary}`];
+}
+
 export const HELP = [
-  ...Object.values(COMMANDS).map(([usage, summary]) => `${usage.padEnd(19)} ${summary}`),
-  "//TEXT              send a message that starts with /",
-  "anything else       is said to this conversation",
+  ...Object.values(COMMANDS).flatMap(([usage, summary]) => helpLines(usage, summary)),
+  ...helpLines("//TEXT", "send a message that starts with /"),
+  ...helpLines("-g", "with /ban /unban /mute /unmute /bans /kick: chat-wide, not this room"),
+  ...helpLines("anything else", "is said to this conversation"),
 ];
+
+/** The room ranks `/room op|deop|owner|deowner NAME` gives. */
+const RANKS = { owner: "owner", op: "operator", deop: null, deowner: null };
+
+/** `+i`, `-m`, `+im-i`...: the changes, as [mode, on] pairs; CommandError for anything but i and m. */
+export function parseModes(text) {
+  const changes = [];
+  let on = null;
+  for (const char of text) {
+    if (char === "+" || char === "-") on = char === "+";
+    else if ((char === "i" || char === "m") && on !== null) changes.push([char, on]);
+    else throw new CommandError(`unknown room mode '${text.slice(0, 10)}': use +i, -i, +m or -m`);
+  }
+  if (!changes.length) throw new CommandError("give the modes: +i, -i, +m or -m");
+  return changes;
+}
+
+/** `-g REST`: chat-wide (not this room), and what follows. */
+function chatWide(rest) {
+  const match = rest.match(/^-g(?:\s+([\s\S]*))?$/);
+  return match ? [true, (match[1] ?? "").trim()] : [false, rest];
+}
+
+/** Whether `word` is meant as a duration (it starts with a digit), as the server reads it. */
+export function looksLikeDuration(word) {
+  return /^[0-9]/.test(word);
+}
 
 export const HISTORY_LINES = 20;
 export const HISTORY_MAX = 500;
@@ -112,9 +160,61 @@ export function parse(line) {
     case "topic":
       return { command: "topic", text: rest || null };
     case "kick": {
-      const [nick, reason] = wordAndText("kick", rest, false);
-      return { command: "kick", nick, reason };
+      const [wide, after] = chatWide(rest);
+      const [nick, reason] = wordAndText("kick", after, false);
+      return { command: "kick", nick, reason, chatWide: wide };
     }
+    case "invite":
+      return { command: "invite", nick: oneWord("invite", rest) };
+    case "register":
+      if (!rest) throw usage("register");
+      return { command: "register", password: rest };
+    case "password": {
+      const match = rest.match(/^(\S+)\s+(\S[\s\S]*)$/);
+      if (!match) throw usage("password");
+      return { command: "password", old: match[1], new: match[2] };
+    }
+    case "unregister":
+    case "account":
+      if (rest) throw usage(lower);
+      return { command: lower };
+    case "oper": {
+      const match = rest.match(/^(add|del)\s+(\S+)$/i);
+      if (!match) throw usage("oper");
+      return { command: "oper", account: match[2], given: match[1].toLowerCase() === "add" };
+    }
+    case "room": {
+      const match = rest.match(/^(\S+)(?:\s+(\S+))?$/);
+      const verb = match?.[1].toLowerCase();
+      const argument = match?.[2];
+      if (verb === "register" && !argument) return { command: "room-register" };
+      if (verb === "unregister" && !argument) return { command: "room-unregister" };
+      if (verb === "mode" && argument) return { command: "room-mode", changes: parseModes(argument) };
+      if (verb in RANKS && argument) return { command: "room-rank", account: argument, rank: RANKS[verb] };
+      throw usage("room");
+    }
+    case "ban":
+    case "mute": {
+      const [wide, after] = chatWide(rest);
+      const match = after.match(/^(\S+)(?:\s+(\S+))?(?:\s+([\s\S]*))?$/);
+      if (!match) throw usage(lower);
+      let duration = null;
+      let reason = [match[2], match[3]].filter(Boolean).join(" ");
+      if (match[2] && looksLikeDuration(match[2])) {
+        duration = match[2];
+        reason = (match[3] ?? "").trim();
+      }
+      if (reason.length > 300) throw new CommandError(`a reason is at most 300 characters (${reason.length})`);
+      return { command: lower, chatWide: wide, mask: match[1], duration, reason: reason || null };
+    }
+    case "unban":
+    case "unmute": {
+      const [wide, after] = chatWide(rest);
+      return { command: lower, chatWide: wide, mask: oneWord(lower, after) };
+    }
+    case "bans":
+      if (rest && rest !== "-g") throw usage("bans");
+      return { command: "bans", chatWide: rest === "-g" };
     default:
       throw new CommandError(`unknown command /${name} (try /help)`);
   }

@@ -1,6 +1,6 @@
-// Who is in the room on view: operators first and marked, those away
-// dimmed; a click opens a private conversation, and an operator sees a kick
-// button beside everyone else.
+// Who is in the room on view: owners (~) and operators (@) first and marked,
+// those away dimmed; a click opens a private conversation, and an operator
+// of the room sees a kick button beside everyone who is not one.
 
 import { h } from "./dom.js";
 import { fold } from "./state.js";
@@ -16,14 +16,16 @@ export class MemberList {
 
   draw() {
     const conversation = this.state.currentConversation;
-    if (!conversation || conversation.kind !== "room") {
+    if (!conversation || conversation.kind !== "room" || !conversation.joined) {
       this.list.replaceChildren();
       this.count.textContent = "";
       return;
     }
     const members = [...conversation.members.values()].sort(
-      (a, b) => Number(b.operator) - Number(a.operator) || a.nick.localeCompare(b.nick, undefined, { sensitivity: "base" }),
+      (a, b) => standing(b) - standing(a) || a.nick.localeCompare(b.nick, undefined, { sensitivity: "base" }),
     );
+    const mine = this.state.nick ? conversation.members.get(fold(this.state.nick)) : null;
+    this.operating = conversation.joined && (this.state.operator || Boolean(mine?.operator));
     this.count.textContent = conversation.memberCount !== undefined && conversation.memberCount > members.length
       ? `(${conversation.memberCount})`
       : `(${members.length})`;
@@ -32,21 +34,22 @@ export class MemberList {
 
   item(member) {
     const me = this.state.nick && fold(member.nick) === fold(this.state.nick);
-    const classes = [member.operator ? "op" : "", member.away ? "away" : ""].filter(Boolean);
-    const label = [member.nick, member.operator ? "operator" : "", member.away ? "away" : "", me ? "you" : ""]
+    const rank = member.rank === "owner" ? "owner" : member.operator ? "operator" : "";
+    const classes = [member.operator ? "op" : "", rank === "owner" ? "owner" : "", member.away ? "away" : ""].filter(Boolean);
+    const label = [member.nick, rank, member.away ? "away" : "", me ? "you" : ""]
       .filter(Boolean)
       .join(", ");
     return h(
       `li${classes.map((c) => `.${c}`).join("")}`,
       { dataset: { nick: member.nick }, "aria-label": label },
-      h("span.op-mark", { "aria-hidden": "true", title: member.operator ? "operator" : null }, member.operator ? "@" : ""),
+      h("span.op-mark", { "aria-hidden": "true", title: rank || null }, MARKS[rank]),
       h("span.name", { title: member.away ? `away${typeof member.away === "string" ? `: ${member.away}` : ""}` : null }, member.nick),
       me ? h("span.you", {}, "(you)") : null,
       me ? null : h("button.message-member", {
         type: "button", title: `Message ${member.nick}`, "aria-label": `Message ${member.nick}`,
         on: { click: () => this.onMessage(member.nick) },
       }, "✉"),
-      this.state.operator && !me
+      this.operating && !me && !member.operator
         ? h("button.kick", {
             type: "button", title: `Kick ${member.nick}`, "aria-label": `Kick ${member.nick}`,
             on: { click: () => this.onKick(member.nick) },
@@ -54,4 +57,12 @@ export class MemberList {
         : null,
     );
   }
+}
+
+const MARKS = { owner: "~", operator: "@", "": "" };
+
+/** Where a member stands in the room: owners, then operators, then everyone else. */
+function standing(member) {
+  if (member.rank === "owner") return 2;
+  return member.operator ? 1 : 0;
 }

@@ -52,7 +52,7 @@ export class SignOn {
     try {
       await this.onSubmit(nick, password);
     } catch (error) {
-      this.error.textContent = error.message;
+      this.error.textContent = error.code === "banned" ? banned(error) : error.message;
       if (ASK_PASSWORD.has(error.code)) {
         this.asked = nick;
         this.account.textContent = nick;
@@ -68,4 +68,10 @@ export class SignOn {
       this.submit.disabled = false;
     }
   }
+}
+
+/** A ban's refusal in words: why and for how long, as the server says it, as a sentence. */
+function banned(error) {
+  const text = error.message;
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}.`;
 }

@@ -22,3 +22,16 @@ export function dayLabel(ms) {
 export function sameDay(a, b) {
   return new Date(a).toDateString() === new Date(b).toDateString();
 }
+
+/** Seconds as a user reads them: 2h, 1d 3h, 45s (the two largest units), as the server says them. */
+export function describeDuration(seconds) {
+  let left = Math.max(1, Math.round(seconds));
+  const parts = [];
+  for (const [unit, size] of [["w", 604800], ["d", 86400], ["h", 3600], ["m", 60], ["s", 1]]) {
+    if (left >= size) {
+      parts.push(`${Math.floor(left / size)}${unit}`);
+      left %= size;
+    }
+  }
+  return parts.slice(0, 2).join(" ");
+}

@@ -1,11 +1,13 @@
-// The title and topic of the conversation on view; operators get a button
-// to edit the topic in place (Enter sets it, Escape gives up).
+// The title and topic of the conversation on view, and the room's modes
+// (invite-only, moderated, registered; muted, for oneself); operators get a
+// button to edit the topic in place (Enter sets it, Escape gives up).
 
+import { h } from "./dom.js";
 import { linkify } from "./linkify.js";
 
 export class TopicBar {
-  constructor({ title, text, edit, form, input, cancel, state, onSet }) {
-    Object.assign(this, { title, text, edit, form, input, cancel, state });
+  constructor({ title, text, modes, edit, form, input, cancel, state, onSet }) {
+    Object.assign(this, { title, text, modes, edit, form, input, cancel, state });
     edit.addEventListener("click", () => this.open());
     cancel.addEventListener("click", () => this.close());
     form.addEventListener("submit", (event) => {
@@ -42,6 +44,7 @@ export class TopicBar {
     if (!conversation) {
       this.title.textContent = "";
       this.text.replaceChildren();
+      this.modes.replaceChildren();
       this.edit.hidden = true;
       return;
     }
@@ -57,6 +60,20 @@ export class TopicBar {
       this.text.replaceChildren(room ? "No topic" : "Private conversation");
       this.text.title = "";
     }
-    this.edit.hidden = !(room && this.state.operator && conversation.joined);
+    const mine = this.state.nick ? conversation.member(this.state.nick) : null;
+    this.edit.hidden = !(room && (this.state.operator || mine?.operator) && conversation.joined);
+    this.modes.replaceChildren(...(room ? roomModes(conversation, this.state) : []));
   }
+}
+
+/** What holds in `room`, in words: each a badge with its explanation as its title. */
+function roomModes(room, state) {
+  if (!room.joined) return [h("span.mode.closed", { title: "You are not in this room now" }, "not joined")];
+  const muted = room.muted ?? state.muted;
+  return [
+    room.invite_only ? h("span.mode", { title: "Only those invited may join" }, "invite-only") : null,
+    room.moderated ? h("span.mode", { title: "Only its operators may speak" }, "moderated") : null,
+    room.registered ? h("span.mode", { title: "It stays, with its topic, when everyone has left" }, "registered") : null,
+    muted ? h("span.mode.muted", { title: muted.text ?? "" }, muted.until ? `muted until ${new Date(muted.until * 1000).toLocaleTimeString()}` : "muted") : null,
+  ].filter(Boolean);
 }

@@ -1,0 +1,731 @@
+"""
+Accounts and moderation on the WebSocket (L{chatsvc.frontends.web.connection}),
+in memory as L{tests.frontends.web.test_connection} has it: the typed
+requests (C{register}, C{password}, C{unregister}, C{oper}, C{room-*},
+C{ban}, C{mute}, their lifting, C{bans}, C{invite}, room kicks), their
+replies and error codes, the events the others get (C{removed}, C{mode},
+C{sanctioned}, C{nick-released}), ranks in member lists, a banned user's
+sign-on; the slash commands typed in a room, run in that room; and hostile
+fields (wrong types, huge masks, bad durations, unknown modes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
+from twisted.cred.portal import Portal
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatsvc.accounts import Accounts, ChatRealm, hash_password
+from chatsvc.accounts.registered import RegisteredAccounts
+from chatsvc.chat.model import Chat
+from chatsvc.registry import MemoryRegistry
+from chatsvc.sessions.registration import Registrar
+from chatsvc.streams.limits import Limits
+from chatsvc.testing import FakeHistory
+from tests.frontends.web.test_connection import User, Web, types
+from tests.support import make_factory
+
+T0 = 1764615780.0
+
+
+def quick_hash(password: bytes) -> Deferred[str]:
+    return succeed(hash_password(password, n=2))
+
+
+def moderated_web(case: SynchronousTestCase, *, registration: bool = True) -> tuple[Web, Registrar]:
+    """
+    A web frontend whose users register accounts themselves (kept in a
+    L{MemoryRegistry}), beside C{Root}, an operator of the configuration
+    (password C{t00r}); the clock starts at L{T0}.
+    """
+    clock = Clock()
+    clock.advance(T0)
+    registered = RegisteredAccounts(run_in_thread=lambda f, a: succeed(f(a)))
+    accounts = Accounts([InMemoryUsernamePasswordDatabaseDontUse(Root=b"t00r"), registered])
+    chat = Chat(accounts=accounts, clock=clock.seconds)
+    registry = MemoryRegistry()
+    registrar = Registrar(registered, registry, clock, open=registration, hash=quick_hash)
+    server = make_factory(
+        chat=chat,
+        clock=clock,
+        portal=Portal(ChatRealm(["Root"]), [accounts]),
+        history=FakeHistory(Clock()),
+        limits=Limits(rate=0),
+        registry=registry,
+        registrar=registrar,
+    )
+    return Web(case, server), registrar
+
+
+def registered(web: Web, nick: str, address: str = "192.0.2.1") -> User:
+    """C{nick}, signed on (from C{address}) and registered with the password C{nick * 4}."""
+    user = web.signed_on(nick, address=address)
+    reply = user.answer("register", password=nick * 4)
+    assert reply["type"] == "reply", reply
+    user.take()
+    return user
+
+
+class AccountTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.web, self.registrar = moderated_web(self)
+        self.maxDiff = None
+
+    def test_hello_says_whether_one_may_register(self) -> None:
+        user = self.web.connect()
+        reply = user.answer("hello", versions=[1])
+        self.assertEqual((reply["registration"], reply["limits"]["min_password"]), (True, 8))
+        self.registrar.open = False
+        self.assertFalse(user.answer("hello", versions=[1])["registration"])
+
+    def test_register_change_the_password_and_unregister(self) -> None:
+        alice = self.web.signed_on("alice")
+        self.assertEqual(
+            alice.answer("register", password="wonderland"),
+            {
+                "type": "reply",
+                "id": alice.client.ids,
+                "account": "alice",
+                "text": [
+                    "You registered the account alice and are logged in to it; "
+                    "from now on, signing on as it asks for its password"
+                ],
+            },
+        )
+        self.assertEqual(
+            alice.answer("password", old="wonderland", new="looking-glass"),
+            {
+                "type": "reply",
+                "id": alice.client.ids,
+                "account": "alice",
+                "text": ["The password of alice is changed"],
+            },
+        )
+        wrong = alice.answer("password", old="wonderland", new="whatever-else")
+        self.assertEqual(
+            (wrong["code"], wrong["message"]),
+            ("wrong-password", "that is not your password; nothing changed"),
+        )
+        # Signing on again asks for the new password.
+        alice.request("quit")
+        alice.take()
+        again = self.web.connect()
+        again.answer("hello", versions=[1])
+        self.assertEqual(again.answer("sign-on", nick="alice")["code"], "password-required")
+        reply = again.answer("sign-on", nick="alice", password="looking-glass")
+        self.assertEqual((reply["nick"], reply["account"]), ("alice", "alice"))
+        self.assertEqual(
+            again.answer("unregister"),
+            {
+                "type": "reply",
+                "id": again.client.ids,
+                "account": "alice",
+                "text": ["The account alice is deleted; you are a guest now"],
+            },
+        )
+        self.assertEqual(again.answer("unregister")["code"], "not-logged-in")
+
+    def test_refusals_have_codes(self) -> None:
+        alice = self.web.signed_on("alice")
+        short = alice.answer("register", password="short")
+        self.assertEqual(
+            (short["code"], short["message"]),
+            ("weak-password", "a password is at least 8 characters"),
+        )
+        self.assertEqual(alice.answer("register", password="x" * 257)["code"], "weak-password")
+        self.assertEqual(alice.answer("register", password=12345678)["code"], "bad-request")
+        self.assertEqual(alice.answer("register")["code"], "bad-request")
+        self.assertEqual(alice.answer("password", old="a", new=None)["code"], "bad-request")
+        self.assertEqual(alice.answer("password", old="a", new="b" * 9)["code"], "not-logged-in")
+        alice.answer("register", password="wonderland")
+        self.assertEqual(
+            alice.answer("register", password="wonderland")["code"], "already-registered"
+        )
+        root = self.web.signed_on("root", "t00r")
+        kept = root.answer("unregister")
+        self.assertEqual(kept["code"], "not-allowed")
+        self.registrar.open = False
+        bob = self.web.signed_on("bob")
+        closed = bob.answer("register", password="builder-bob")
+        self.assertEqual(
+            (closed["code"], closed["message"]),
+            ("registration-closed", "registration is closed on this server: ask its operators"),
+        )
+
+    def test_too_many_registrations_from_one_address(self) -> None:
+        for nick in ("ann", "ben", "cat"):
+            registered(self.web, nick)
+        dan = self.web.signed_on("dan")
+        refused = dan.answer("register", password="dandandan")
+        self.assertEqual(
+            (refused["code"], refused["message"]),
+            (
+                "too-many-registrations",
+                "too many accounts registered from your address; try again in 1h",
+            ),
+        )
+        elsewhere = self.web.signed_on("eve", address="198.51.100.7")
+        self.assertEqual(elsewhere.answer("register", password="eveeveeve")["account"], "eve")
+
+    def test_a_guest_on_a_registered_nickname_is_released_to_its_owner(self) -> None:
+        guest = self.web.signed_on("carol")
+        self.registrar.accounts.add("carol", hash_password(b"carolcarol", n=2))
+        owner = self.web.connect()
+        owner.answer("hello", versions=[1])
+        self.assertEqual(
+            owner.answer("sign-on", nick="carol", password="carolcarol")["nick"], "carol"
+        )
+        got = guest.take()
+        self.assertEqual(
+            got[0],
+            {
+                "type": "nick-released",
+                "old": "carol",
+                "new": "carol_1",
+                "text": [
+                    "The nickname carol is registered, and its owner signed on: you are carol_1 now"
+                ],
+            },
+        )
+
+    def test_run_time_operators(self) -> None:
+        root = self.web.signed_on("root", "t00r")
+        alice = registered(self.web, "alice")
+        self.assertEqual(alice.answer("oper", account="alice")["code"], "not-operator")
+        self.assertEqual(
+            root.answer("oper", account="alice"),
+            {
+                "type": "reply",
+                "id": root.client.ids,
+                "account": "alice",
+                "operator": True,
+                "text": ["alice is now a server operator"],
+            },
+        )
+        self.assertEqual(alice.answer("stats")["type"], "reply")
+        revoked = root.answer("oper", account="alice", given=False)
+        self.assertEqual(revoked["operator"], False)
+        self.assertEqual(root.answer("oper", account="nobody")["code"], "no-such-account")
+        self.assertEqual(root.answer("oper", account="alice", given="yes")["code"], "bad-request")
+        self.assertEqual(root.answer("oper", account=["alice"])["code"], "bad-request")
+
+
+class InDev(SynchronousTestCase):
+    """alice, registered, and bob, a guest, in dev: alice made it, and operates it."""
+
+    def setUp(self) -> None:
+        self.web, _ = moderated_web(self)
+        self.maxDiff = None
+        self.alice = registered(self.web, "alice")
+        self.bob = self.web.signed_on("bob")
+        self.alice.answer("join", room="dev")
+        self.bob.answer("join", room="dev")
+        self.alice.take()
+        self.bob.take()
+
+
+class RoomTests(InDev):
+    def test_register_a_room_and_rank_its_members(self) -> None:
+        self.assertEqual(
+            self.alice.answer("room-register", room="dev"),
+            {
+                "type": "reply",
+                "id": self.alice.client.ids,
+                "room": "dev",
+                "registered": True,
+                "text": ["You registered dev, and own it; it stays when everyone has left"],
+            },
+        )
+        self.assertEqual(
+            self.alice.answer("members", room="dev")["members"],
+            [
+                {"nick": "alice", "operator": True, "rank": "owner", "away": None},
+                {"nick": "bob", "operator": False, "rank": None, "away": None},
+            ],
+        )
+        self.assertEqual(
+            self.alice.answer("room-rank", room="dev", account="bob", rank="operator")["code"],
+            "no-such-account",
+        )
+        carol = registered(self.web, "carol")
+        carol.answer("join", room="dev")
+        self.assertEqual(
+            self.alice.answer("room-rank", room="dev", account="carol", rank="operator"),
+            {
+                "type": "reply",
+                "id": self.alice.client.ids,
+                "room": "dev",
+                "account": "carol",
+                "rank": "operator",
+                "text": ["carol is an operator of dev"],
+            },
+        )
+        self.assertEqual(
+            carol.answer("members", room="dev")["members"][2],
+            {"nick": "carol", "operator": True, "rank": "operator", "away": None},
+        )
+        self.assertEqual(
+            carol.answer("room-rank", room="dev", account="carol", rank="owner")["code"],
+            "not-allowed",
+        )
+        self.assertEqual(
+            self.alice.answer("room-rank", room="dev", account="carol", rank="god")["code"],
+            "bad-request",
+        )
+        self.assertEqual(
+            self.alice.answer("room-rank", room="dev", account="carol")["code"], "bad-request"
+        )
+        entered = carol.answer("join", room="lobby")
+        self.assertEqual(entered["code"], "already-in-room")
+        self.assertEqual(self.alice.answer("room-register", room="dev")["code"], "room-registered")
+        self.assertEqual(self.bob.answer("room-unregister", room="dev")["code"], "not-allowed")
+        self.assertEqual(self.alice.answer("room-unregister", room="dev")["registered"], False)
+        self.assertEqual(
+            self.alice.answer("room-unregister", room="dev")["code"], "room-not-registered"
+        )
+
+    def test_modes(self) -> None:
+        self.assertEqual(
+            self.alice.answer("room-mode", room="dev", mode="m", on=True),
+            {
+                "type": "reply",
+                "id": self.alice.client.ids,
+                "room": "dev",
+                "invite_only": False,
+                "moderated": True,
+                "registered": False,
+            },
+        )
+        self.assertEqual(
+            self.bob.take(),
+            [{"type": "mode", "room": "dev", "by": "alice", "mode": "m", "on": True}],
+        )
+        said = self.bob.answer("say", room="dev", text="hello?")
+        self.assertEqual(
+            (said["code"], said["message"]),
+            ("moderated", "dev is moderated: only its operators may speak"),
+        )
+        self.assertEqual(
+            self.bob.answer("room-mode", room="dev", mode="i", on=True)["code"], "not-operator"
+        )
+        for bad in ("x", "+i", "", None, 1, ["i"]):
+            self.assertEqual(
+                self.alice.answer("room-mode", room="dev", mode=bad, on=True)["code"],
+                "unknown-mode",
+                bad,
+            )
+        self.assertEqual(
+            self.alice.answer("room-mode", room="dev", mode="i")["code"], "bad-request"
+        )
+        self.assertEqual(
+            self.alice.answer("room-mode", room="dev", mode="i", on="on")["code"], "bad-request"
+        )
+        self.assertEqual(
+            self.alice.answer("room-mode", room="attic", mode="i", on=True)["code"], "not-in-room"
+        )
+
+    def test_invite_only(self) -> None:
+        self.bob.answer("leave", room="dev")
+        self.alice.answer("room-mode", room="dev", mode="i", on=True)
+        refused = self.bob.answer("join", room="dev")
+        self.assertEqual(
+            (refused["code"], refused["message"]),
+            ("invite-only", "dev is invite-only: an operator of it must /invite you"),
+        )
+        self.assertEqual(
+            self.alice.answer("invite", room="dev", nick="bob"),
+            {
+                "type": "reply",
+                "id": self.alice.client.ids,
+                "room": "dev",
+                "nick": "bob",
+                "away": None,
+            },
+        )
+        (invited,) = self.bob.events("invited")
+        self.assertEqual(invited, {"type": "invited", "room": "dev", "nick": "bob", "by": "alice"})
+        joined = self.bob.answer("join", room="dev")
+        self.assertEqual(joined["room"]["invite_only"], True)
+        self.assertEqual(
+            self.alice.answer("invite", room="dev", nick="bob")["code"], "already-a-member"
+        )
+        self.assertEqual(self.alice.answer("invite", nick="bob")["code"], "bad-request")
+
+    def test_a_room_kick(self) -> None:
+        self.assertEqual(self.bob.answer("kick", room="dev", nick="alice")["code"], "not-operator")
+        self.assertEqual(
+            self.alice.answer("kick", room="dev", nick="bob", reason="off topic"),
+            {"type": "reply", "id": self.alice.client.ids},
+        )
+        removed = {
+            "type": "removed",
+            "room": "dev",
+            "nick": "bob",
+            "by": "alice",
+            "reason": "off topic",
+        }
+        self.assertEqual(self.alice.events("removed"), [{**removed, "to": None}])
+        # bob is in the lobby still: the room is closed, nothing else.
+        self.assertEqual(self.bob.events("removed"), [{**removed, "to": None}])
+        self.assertEqual(self.bob.answer("say", room="dev", text="x")["code"], "not-in-room")
+        self.assertEqual(self.bob.answer("say", room="lobby", text="x")["type"], "reply")
+        self.assertEqual(self.alice.answer("kick", room="dev", nick="bob")["code"], "not-a-member")
+
+    def test_a_room_kick_from_the_last_room_is_back_to_the_lobby(self) -> None:
+        self.bob.answer("leave", room="lobby")
+        self.alice.answer("kick", room="dev", nick="bob")
+        got = self.bob.take()
+        self.assertEqual(
+            got[0],
+            {
+                "type": "removed",
+                "room": "dev",
+                "nick": "bob",
+                "by": "alice",
+                "reason": None,
+                "to": "lobby",
+            },
+        )
+
+    def test_a_server_operator_kicks_from_a_room_or_from_the_chat(self) -> None:
+        root = self.web.signed_on("root", "t00r")
+        root.answer("join", room="dev")
+        self.bob.take()
+        root.answer("kick", room="dev", nick="bob")
+        self.assertEqual(types(self.bob.take()), ["removed"])
+        self.assertIsNone(self.bob.client.closed)
+        root.answer("kick", nick="bob")
+        self.assertEqual(types(self.bob.take()), ["kicked", "goodbye"])
+
+
+class SanctionTests(InDev):
+    def test_a_room_ban(self) -> None:
+        reply = self.alice.answer("ban", room="dev", mask="bob", duration="2h", reason="spam")
+        sanction = {
+            "kind": "ban",
+            "mask": "nick:bob",
+            "room": "dev",
+            "by": "alice",
+            "set_at": T0,
+            "until": T0 + 7200,
+            "reason": "spam",
+        }
+        self.assertEqual(
+            reply,
+            {
+                "type": "reply",
+                "id": self.alice.client.ids,
+                "sanction": {**sanction, "left": 7200.0},
+                "held": ["bob"],
+                "text": [
+                    "Banned nick:bob in dev, 2h left (until 2025-12-01 21:03 UTC): spam; "
+                    "it holds for bob"
+                ],
+            },
+        )
+        self.assertEqual(
+            self.bob.take(),
+            [
+                {
+                    "type": "sanctioned",
+                    "nick": "bob",
+                    "kind": "ban",
+                    "room": "dev",
+                    "by": "alice",
+                    "reason": "spam",
+                    "until": T0 + 7200,
+                    "left": 7200.0,
+                    "given": True,
+                    "text": "you are banned from dev for 2h (until 2025-12-01 21:03 UTC): spam",
+                },
+                {
+                    "type": "removed",
+                    "room": "dev",
+                    "nick": "bob",
+                    "by": "alice",
+                    "reason": "banned: spam",
+                    "to": None,
+                },
+            ],
+        )
+        self.web.clock.advance(1800)
+        refused = self.bob.answer("join", room="dev")
+        self.assertEqual(
+            refused,
+            {
+                "type": "error",
+                "id": self.bob.client.ids,
+                "code": "banned",
+                "message": "you are banned from dev for 1h 30m (until 2025-12-01 21:03 UTC): spam",
+                "sanction": sanction,
+                "left": 5400.0,
+            },
+        )
+        self.assertEqual(
+            self.alice.answer("bans", room="dev"),
+            {
+                "type": "reply",
+                "id": self.alice.client.ids,
+                "room": "dev",
+                "sanctions": [{**sanction, "left": 5400.0}],
+                "now": T0 + 1800,
+                "text": [
+                    "Bans and mutes in dev (1):",
+                    "ban nick:bob by alice, 1h 30m left (until 2025-12-01 21:03 UTC): spam",
+                    "End of list",
+                ],
+            },
+        )
+        lifted = self.alice.answer("unban", room="dev", mask="bob")
+        self.assertEqual(lifted["sanction"], sanction)
+        self.assertEqual(
+            self.alice.answer("unban", room="dev", mask="bob")["code"], "no-such-sanction"
+        )
+        self.assertEqual(self.bob.answer("join", room="dev")["type"], "reply")
+
+    def test_a_chat_wide_ban_and_signing_on_again(self) -> None:
+        root = self.web.signed_on("root", "t00r")
+        self.bob.take()
+        self.assertEqual(
+            self.alice.answer("ban", room=None, mask="bob", reason="flood")["code"], "not-operator"
+        )
+        reply = root.answer("ban", room=None, mask="bob", reason="flood")
+        self.assertEqual((reply["sanction"]["room"], reply["sanction"]["left"]), (None, None))
+        got = self.bob.take()
+        self.assertEqual(types(got), ["sanctioned", "kicked", "goodbye"])
+        self.assertEqual(got[0]["text"], "you are banned from the chat for good: flood")
+        self.assertEqual(self.bob.client.closed, (True, 1000, None))
+        again = self.web.connect()
+        again.answer("hello", versions=[1])
+        self.assertEqual(
+            again.answer("sign-on", nick="bob"),
+            {
+                "type": "error",
+                "id": again.client.ids,
+                "code": "banned",
+                "message": "you are banned from the chat for good: flood",
+                "sanction": {
+                    "kind": "ban",
+                    "mask": "nick:bob",
+                    "room": None,
+                    "by": "root",
+                    "set_at": T0,
+                    "until": None,
+                    "reason": "flood",
+                },
+                "left": None,
+            },
+        )
+        # Another nickname is not banned; the same connection may sign on with it.
+        self.assertEqual(again.answer("sign-on", nick="robert")["nick"], "robert")
+
+    def test_a_ban_of_a_network(self) -> None:
+        root = self.web.signed_on("root", "t00r", address="203.0.113.1")
+        root.answer("ban", room=None, mask="192.0.2.0/24", duration="1d")
+        self.assertEqual(self.alice.client.closed, (True, 1000, None))
+        self.assertEqual(self.bob.client.closed, (True, 1000, None))
+        near = self.web.connect(address="192.0.2.200")
+        near.answer("hello", versions=[1])
+        refused = near.answer("sign-on", nick="someone")
+        self.assertEqual((refused["code"], refused["left"]), ("banned", 86400.0))
+        self.assertEqual(refused["sanction"]["mask"], "192.0.2.0/24")
+        far = self.web.connect(address="198.51.100.1")
+        far.answer("hello", versions=[1])
+        self.assertEqual(far.answer("sign-on", nick="someone")["nick"], "someone")
+
+    def test_a_mute(self) -> None:
+        self.alice.answer("mute", room="dev", mask="account:nobody", duration=60)
+        reply = self.alice.answer("mute", room="dev", mask="bob*", duration=60)
+        self.assertEqual(reply["held"], ["bob"])
+        (told,) = self.bob.events("sanctioned")
+        self.assertEqual((told["kind"], told["left"]), ("mute", 60.0))
+        refused = self.bob.answer("say", room="dev", text="hey")
+        self.assertEqual(refused["code"], "muted")
+        self.assertEqual(refused["left"], 60.0)
+        self.assertEqual(self.bob.answer("say", room="lobby", text="hey")["type"], "reply")
+        self.alice.answer("unmute", room="dev", mask="bob*")
+        (lifted,) = self.bob.events("sanctioned")
+        self.assertEqual(
+            (lifted["given"], lifted["text"], lifted["until"]),
+            (False, "you may speak in dev now", None),
+        )
+        self.web.clock.advance(61)
+        self.assertEqual(self.alice.answer("bans", room="dev")["sanctions"], [])
+
+    def test_hostile_fields(self) -> None:
+        def code(kind: str, **fields: Any) -> str:
+            answer = self.alice.answer(kind, **fields)
+            assert answer["type"] == "error", answer
+            return str(answer["code"])
+
+        for mask in (
+            "*",
+            "**?",
+            "0.0.0.0/0",
+            "::/0",
+            "nick:",
+            "account:a*",
+            "a b",
+            "x:y/z",
+            "m" * 65,
+            "1" * 100,
+        ):
+            self.assertEqual(code("ban", room="dev", mask=mask), "bad-mask", mask)
+        self.assertEqual(code("ban", room="dev", mask="1" * 10_000), "bad-mask")
+        for wrong in (None, 7, ["bob"], {"nick": "bob"}):
+            self.assertEqual(code("ban", room="dev", mask=wrong), "bad-request", wrong)
+        for duration in (
+            "abc",
+            "0s",
+            "5",
+            "-1h",
+            "3651d",
+            "9" * 50 + "s",
+            0,
+            -5,
+            0.5,
+            1e20,
+            True,
+            [60],
+            {"s": 1},
+        ):
+            self.assertEqual(
+                code("mute", room="dev", mask="bob", duration=duration), "bad-duration", duration
+            )
+        self.assertEqual(code("ban", mask="bob"), "bad-request")  # no room: not chat-wide
+        self.assertEqual(code("ban", room=7, mask="bob"), "bad-request")
+        self.assertEqual(code("ban", room="dev", mask="bob", reason="x" * 301), "too-long")
+        self.assertEqual(code("ban", room="dev", mask="bob", reason=5), "bad-request")
+        self.assertEqual(code("ban", room="dev", mask="alice"), "refused")  # matches oneself
+        self.assertEqual(code("bans", room=None), "not-operator")
+        self.assertEqual(code("bans"), "bad-request")
+        # NaN and Infinity are JSON to Python's reader, and no duration.
+        for raw in ("NaN", "Infinity", "-Infinity"):
+            self.alice.client.ids += 1
+            self.alice.client.sendMessage(
+                b'{"type":"mute","id":%d,"room":"dev","mask":"bob","duration":%s}'
+                % (self.alice.client.ids, raw.encode())
+            )
+            (error,) = self.alice.take()
+            self.assertEqual(error["code"], "bad-duration", raw)
+        self.assertEqual(self.alice.answer("bans", room="dev")["sanctions"], [])
+
+    def test_a_full_ban_list(self) -> None:
+        for n in range(500):
+            self.alice.answer("ban", room="dev", mask=f"spammer{n}")
+        full = self.alice.answer("ban", room="dev", mask="one-more")
+        self.assertEqual(
+            (full["code"], full["message"]),
+            (
+                "too-many-sanctions",
+                "dev has 500 bans already, the most it may have: lift some first",
+            ),
+        )
+        listed = self.alice.answer("bans", room="dev")
+        self.assertEqual(len(listed["sanctions"]), 500)
+        self.assertEqual(listed["text"][0], "Bans and mutes in dev (500); the newest 100 of them:")
+
+
+class TypedCommandTests(SynchronousTestCase):
+    """Moderation typed in the client's input (C{command}), in the room it is typed in."""
+
+    def setUp(self) -> None:
+        self.web, _ = moderated_web(self)
+        self.maxDiff = None
+        self.alice = registered(self.web, "alice")
+        self.bob = self.web.signed_on("bob")
+        for user in (self.alice, self.bob):
+            user.answer("join", room="dev")
+            user.answer("join", room="attic")  # joined last: no command goes there by itself
+            user.take()
+
+    def command(self, user: User, line: str, room: str | None = "dev") -> dict[str, Any]:
+        fields = {"line": line} if room is None else {"line": line, "room": room}
+        return user.answer("command", **fields)
+
+    def test_a_ban_in_the_room_it_is_typed_in(self) -> None:
+        reply = self.command(self.alice, "/ban bob 1h30m spam and more")
+        self.assertEqual(
+            {k: reply["sanction"][k] for k in ("mask", "room", "until", "reason")},
+            {"mask": "nick:bob", "room": "dev", "until": T0 + 5400, "reason": "spam and more"},
+        )
+        self.assertEqual(
+            [(e["type"], e["room"]) for e in self.bob.take()],
+            [("sanctioned", "dev"), ("removed", "dev")],
+        )
+        listed = self.command(self.alice, "/bans")
+        self.assertEqual((listed["room"], len(listed["sanctions"])), ("dev", 1))
+        self.assertEqual(self.command(self.alice, "/unban bob")["sanction"]["room"], "dev")
+        for line, code in (
+            ("/ban bob 5x", "bad-duration"),
+            ("/mute bob 0s", "bad-duration"),
+            ("/ban *", "bad-mask"),
+            ("/ban a:b", "bad-mask"),
+            ("/ban account:b*", "bad-mask"),
+            ("/room mode +x", "unknown-mode"),
+            ("/room mode +", "unknown-mode"),
+            ("/mute bob 1h " + "x" * 301, "too-long"),
+            ("/ban", "bad-request"),
+        ):
+            self.assertEqual(self.command(self.alice, line)["code"], code, line)
+        self.assertEqual(self.command(self.alice, "/bans -g")["code"], "not-operator")
+
+    def test_room_commands(self) -> None:
+        self.assertEqual(self.command(self.alice, "/room register")["room"], "dev")
+        self.assertEqual(
+            self.command(self.alice, "/room mode +im"),
+            {
+                "type": "reply",
+                "id": self.alice.client.ids,
+                "room": "dev",
+                "invite_only": True,
+                "moderated": True,
+                "registered": True,
+            },
+        )
+        self.assertEqual(
+            [(e["mode"], e["on"]) for e in self.bob.events("mode")], [("i", True), ("m", True)]
+        )
+        self.assertEqual(self.command(self.alice, "/room mode +x")["code"], "unknown-mode")
+        self.assertEqual(self.command(self.alice, "/invite carol")["code"], "no-such-user")
+        self.assertEqual(self.command(self.alice, "/invite bob")["code"], "already-a-member")
+
+    def test_kicks(self) -> None:
+        self.command(self.alice, "/kick bob go away")
+        self.assertEqual(
+            self.bob.events("removed"),
+            [
+                {
+                    "type": "removed",
+                    "room": "dev",
+                    "nick": "bob",
+                    "by": "alice",
+                    "reason": "go away",
+                    "to": None,
+                }
+            ],
+        )
+        root = self.web.signed_on("root", "t00r")
+        root.answer("join", room="attic")
+        self.bob.take()
+        self.command(root, "/kick bob", room="attic")
+        self.assertEqual(types(self.bob.take()), ["removed"])
+        self.command(root, "/kick -g bob enough")
+        got = self.bob.take()
+        self.assertEqual(types(got), ["kicked", "goodbye"])
+        self.assertEqual(got[0]["reason"], "enough")
+        # In the lobby (everyone's: put out of it, one is back in it), out of the chat.
+        carl = self.web.signed_on("carl")
+        self.command(root, "/kick carl", room="lobby")
+        self.assertEqual(types(carl.take()), ["kicked", "goodbye"])
+
+    def test_accounts(self) -> None:
+        self.assertEqual(self.command(self.bob, "/register builder-bob")["account"], "bob")
+        self.assertEqual(
+            self.command(self.bob, "/password builder-bob bobthebuilder")["account"], "bob"
+        )
+        self.assertEqual(self.command(self.bob, "/unregister")["account"], "bob")
