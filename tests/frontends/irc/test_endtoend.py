@@ -66,7 +66,8 @@ class Bot(irc.IRCClient):
         self, user: str, channel: str, set: bool, modes: str, args: tuple[str | None, ...]
     ) -> None:
         sign = "+" if set else "-"
-        self.events.put(("mode", user.split("!", maxsplit=1)[0], channel, sign + modes, *args))  # type: ignore[arg-type]
+        nick = user.split("!", maxsplit=1)[0]
+        self.events.put(("mode", nick, channel, sign + modes, *(arg or "" for arg in args)))
 
     def kickedFrom(self, channel: str, kicker: str, message: str) -> None:
         self.events.put(("kickedFrom", channel, kicker, message))
