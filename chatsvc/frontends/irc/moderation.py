@@ -35,7 +35,7 @@ from chatsvc.chat.model import (
     Room,
     fold,
 )
-from chatsvc.chat.sanctions import MAX_PER_SCOPE, SanctionKind, looks_like_duration
+from chatsvc.chat.sanctions import MAX_PER_SCOPE, Sanction, SanctionKind, looks_like_duration
 from chatsvc.frontends.irc import numerics as n
 from chatsvc.frontends.irc.masks import irc_mask, is_address, parse_ban
 from chatsvc.frontends.irc.message import line
@@ -47,7 +47,7 @@ from chatsvc.frontends.irc.services import (
     ServiceError,
     make_sanction,
 )
-from chatsvc.frontends.irc.wire import channel, split_text
+from chatsvc.frontends.irc.wire import channel, server_time, split_text
 from chatsvc.frontends.line import wire as line_wire
 from chatsvc.sessions import results
 from chatsvc.sessions.registration import Problem, RegistrationRefused
@@ -408,12 +408,11 @@ def render(connection: IrcConnection, result: results.Result) -> list[str] | Non
             return [logged_out, *(_said(connection, result) or [])]
         case results.NickReleased(new=new):
             return [connection._renamed(new), *(_said(connection, result) or [])]
-        case results.SanctionSet(sanction=sanction) if by == "MODE" and sanction.room:
-            mask = irc_mask(sanction.kind, sanction.mask)
-            return [line(connection._mask(), "MODE", channel(sanction.room), "+b", mask)]
-        case results.SanctionLifted(sanction=sanction) if by == "MODE" and sanction.room:
-            mask = irc_mask(sanction.kind, sanction.mask)
-            return [line(connection._mask(), "MODE", channel(sanction.room), "-b", mask)]
+        case results.SanctionSet(sanction=sanction) | results.SanctionLifted(sanction=sanction):
+            if sanction.room is None:
+                return _said(connection, result)
+            lines = _ban_changed(connection, sanction, isinstance(result, results.SanctionSet))
+            return lines if by == "MODE" else [*lines, *(_said(connection, result) or [])]
         case results.SanctionList(room=str(room), sanctions=sanctions) if by == "MODE":
             name = channel(room)
             return [
@@ -430,6 +429,42 @@ def render(connection: IrcConnection, result: results.Result) -> list[str] | Non
                 connection._reply(n.RPL_ENDOFBANLIST, name, "End of channel ban list"),
             ]
     return _said(connection, result)
+
+
+def _ban_changed(connection: IrcConnection, sanction: Sanction, on: bool) -> list[str]:
+    """
+    A ban or mute of a room set or lifted: C{MODE #room +b MASK} (from the
+    service asked, if one was) for every IRC user in the room, rendered once
+    (and once more with C{server-time}); what the asker itself is shown.
+    """
+    from chatsvc.frontends.irc.server import IrcConnection
+
+    assert sanction.room is not None
+    asked = connection._asked
+    by = asked.by if asked is not None and is_service(asked.by) is not None else None
+    who = connection._mask() if by is None else f"{by}!{by}@{connection.irc.name}"
+    mode = line(
+        who,
+        "MODE",
+        channel(sanction.room),
+        "+b" if on else "-b",
+        irc_mask(sanction.kind, sanction.mask),
+    )
+    try:
+        room = connection.factory.chat.room(sanction.room)
+    except ChatError:
+        return [mode] if asked is not None and asked.by == "MODE" else []
+    now = connection.factory.clock.seconds()
+    plain = f"{mode}\r\n".encode()
+    timed = f"@time={server_time(now)} {mode}\r\n".encode()
+    shown = False
+    for member in room:
+        client = member.client
+        if client is connection:
+            shown = True
+        elif isinstance(client, IrcConnection) and client.session is not None:
+            client.session.output(timed if "server-time" in client._caps else plain)
+    return [mode] if shown or (asked is not None and asked.by == "MODE") else []
 
 
 def _said(connection: IrcConnection, result: results.Result) -> list[str] | None:

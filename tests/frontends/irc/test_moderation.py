@@ -723,6 +723,7 @@ class BanTests(ChannelTestCase):
             self.alice.lines(),
             [
                 ":alice!~u@chatsvc KICK #dev bob :banned: spam",
+                ":ChanServ!ChanServ@chatsvc MODE #dev +b bob!*@*",
                 ":ChanServ!ChanServ@chatsvc NOTICE alice :Banned nick:bob in dev, 2h left "
                 "(until 1970-01-01 02:00 UTC): spam; it holds for bob",
             ],
@@ -756,12 +757,20 @@ class BanTests(ChannelTestCase):
             self.bob.lines(),
             [
                 f"{S} NOTICE bob :you are muted in dev for good",
+                ":alice!~u@chatsvc MODE #dev +b m:bob!*@*",
+                ":alice!~u@chatsvc MODE #dev +b *!*@192.0.2.0/24",
                 f"{S} 404 bob #dev :Cannot send to channel: you are muted in dev for good",
             ],
         )
         self.alice.send("MODE #dev -b m:bob!*@*")
         self.bob.send("PRIVMSG #dev :thanks")
-        self.assertEqual(self.bob.lines(), [f"{S} NOTICE bob :you may speak in dev now"])
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                f"{S} NOTICE bob :you may speak in dev now",
+                ":alice!~u@chatsvc MODE #dev -b m:bob!*@*",
+            ],
+        )
         self.assertEqual(
             self.alice.lines(),
             [":alice!~u@chatsvc MODE #dev -b m:bob!*@*", ":bob!~u@chatsvc PRIVMSG #dev :thanks"],

@@ -184,6 +184,8 @@ class ChanServTests(RegisteringTestCase):
         alice.send("JOIN #dev")
         bob.send("JOIN #dev")
         alice.lines(), bob.lines()
+        bob.send("CAP REQ server-time")
+        bob.lines()
         alice.send(
             "CS REGISTER #dev",
             "CS OP #dev bob",
@@ -197,15 +199,26 @@ class ChanServTests(RegisteringTestCase):
             [
                 f"{CS} alice :You registered dev, and own it; it stays when everyone has left",
                 f"{CS} alice :bob is an operator of dev",
+                ":ChanServ!ChanServ@chatsvc MODE #dev +b m:spam*!*@*",
                 f"{CS} alice :Muted nick:spam* in dev, 30m left (until 1970-01-01 00:30 UTC): "
                 "flooding",
                 f"{CS} alice :Bans and mutes in dev (1):",
                 f"{CS} alice :mute nick:spam* by alice, 30m left (until 1970-01-01 00:30 UTC): "
                 "flooding",
                 f"{CS} alice :End of list",
+                ":ChanServ!ChanServ@chatsvc MODE #dev -b m:spam*!*@*",
                 f"{CS} alice :Lifted the mute of nick:spam* in dev",
                 f"{CS} alice :dev is no longer registered",
             ],
+        )
+        stamp = "@time=1970-01-01T00:00:00.000Z"
+        self.assertEqual(
+            bob.lines(),
+            [
+                f"{stamp} :ChanServ!ChanServ@chatsvc MODE #dev +b m:spam*!*@*",
+                f"{stamp} :ChanServ!ChanServ@chatsvc MODE #dev -b m:spam*!*@*",
+            ],
+            "every IRC user in the channel sees its ban list change",
         )
 
     def test_refusals_come_from_chanserv(self) -> None:
