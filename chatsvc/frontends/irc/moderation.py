@@ -35,7 +35,7 @@ from chatsvc.chat.model import (
     Room,
     fold,
 )
-from chatsvc.chat.sanctions import MAX_PER_SCOPE, Sanction, SanctionKind, looks_like_duration
+from chatsvc.chat.sanctions import Sanction, SanctionKind, looks_like_duration
 from chatsvc.frontends.irc import numerics as n
 from chatsvc.frontends.irc.masks import irc_mask, is_address, parse_ban
 from chatsvc.frontends.irc.message import line
@@ -193,7 +193,7 @@ def _ban(connection: IrcConnection, room: Room, on: bool, argument: str) -> None
         return
     chat = connection.factory.chat
     listed = [s for s in chat.sanctions.listed(room.name, chat.clock()) if s.kind is kind]
-    if len(listed) >= MAX_PER_SCOPE and all(s.mask != mask for s in listed):
+    if len(listed) >= chat.sanctions.max_per_scope and all(s.mask != mask for s in listed):
         connection._numeric(n.ERR_BANLISTFULL, name, "b", "Channel ban list is full")
         return
     connection._perform(commands.Sanction(kind, mask, room=room.name))
@@ -504,7 +504,7 @@ def refusal(connection: IrcConnection, reason: str, error: ChatError | None) -> 
                     f"Cannot join channel (+b): you are {_said_of(reason)}",
                 )
             ]
-        case Barred(sanction=sanction):
+        case Barred(sanction=sanction):  # a mute: of the channel, or chat-wide (a nick too)
             where = about or (None if sanction.room is None else channel(sanction.room))
             text = f"Cannot send to channel: you are {_said_of(reason)}"
             return [connection._reply(n.ERR_CANNOTSENDTOCHAN, where or "*", text)]

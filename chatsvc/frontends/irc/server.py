@@ -54,7 +54,6 @@ from chatsvc.chat.model import (
     fold,
     is_valid_name,
 )
-from chatsvc.chat.sanctions import MAX_PER_SCOPE
 from chatsvc.frontends.irc import moderation
 from chatsvc.frontends.irc import numerics as n
 from chatsvc.frontends.irc.masks import EXTBAN
@@ -506,7 +505,7 @@ class IrcConnection(StreamConnection):
             f"EXTBAN={EXTBAN}",
             f"KICKLEN={KICKLEN}",
             f"LINELEN={MAX_LINE}",
-            f"MAXLIST=b:{MAX_PER_SCOPE}",
+            f"MAXLIST=b:{chat.sanctions.max_per_scope}",
             f"MODES={MODES_MAX}",
             f"NETWORK={self.irc.network}",
             f"NICKLEN={NAME_MAX}",
@@ -989,6 +988,7 @@ def _message(notice: bool) -> Callable[[IrcConnection, list[str]], None]:
                 if recipient is None:
                     fail(n.ERR_NOSUCHNICK, target, "No such nick/channel")
                     continue
+                connection._ask(moderation.Asked(verb, recipient.nick))
                 connection._echo(connection._perform(commands.Msg(target, text, notice)))
 
     return handle

@@ -23,6 +23,8 @@ from tests.frontends.irc.test_server import Irc, IrcTestCase, S
 from tests.sessions.test_moderation import ROOT_HASH, quick_hash
 from tests.support import Connection, make_factory, with_accounts
 
+CS = ":ChanServ!ChanServ@chatsvc NOTICE"
+
 
 def registering_factory(*, open: bool = True, per_address: int = 3) -> ChatFactory:
     """
@@ -983,5 +985,44 @@ class KlineTests(RegisteringTestCase):
                 "network (*!*@192.0.2.0/24)",
                 f"{S} NOTICE root :there is no ban on nick:nobody chat-wide",
                 f"{S} 461 root KLINE :Not enough parameters",
+            ],
+        )
+
+    def test_a_chat_wide_mute(self) -> None:
+        root, bob = self.root(), self.registered("bob")
+        self.registered("carol")
+        root.send("JOIN #dev")
+        bob.send("JOIN #dev")
+        root.lines(), bob.lines()
+        root.send("KLINE 10m m:bob!*@*")
+        bob.send("PRIVMSG #dev :hello?", "PRIVMSG carol :hello?", "PRIVMSG root :operators hear")
+        self.assertEqual(
+            bob.lines(),
+            [
+                f"{S} NOTICE bob :you are muted in the chat for 10m (until 1970-01-01 00:10 UTC)",
+                f"{S} 404 bob #dev :Cannot send to channel: you are muted in the chat for 10m "
+                "(until 1970-01-01 00:10 UTC)",
+                f"{S} 404 bob carol :Cannot send to channel: you are muted in the chat for 10m "
+                "(until 1970-01-01 00:10 UTC)",
+            ],
+        )
+
+
+class OwnerRefusalTests(RegisteringTestCase):
+    def test_an_operator_who_is_no_owner(self) -> None:
+        alice, bob, carol = self.account("alice"), self.account("bob"), self.account("carol")
+        alice.send("JOIN #dev", "CS REGISTER #dev")
+        bob.send("JOIN #dev")
+        carol.send("JOIN #dev")
+        alice.send("MODE #dev +o bob")
+        alice.lines(), bob.lines(), carol.lines()
+        bob.send("MODE #dev +q carol", "CS OWNER #dev carol", "CS DROP #dev", "MODE #dev +o carol")
+        self.assertEqual(
+            bob.lines(),
+            [
+                f"{S} 482 bob #dev :You're not a channel owner",
+                f"{CS} bob :only the owners of dev may name its owners and operators",
+                f"{CS} bob :only the owners of dev may unregister it",
+                ":bob!~u@chatsvc MODE #dev +o carol",
             ],
         )
