@@ -406,8 +406,8 @@ def render(connection: IrcConnection, result: results.Result) -> list[str] | Non
                 n.RPL_LOGGEDOUT, connection._mask(), "You are now logged out"
             )
             return [logged_out, *(_said(connection, result) or [])]
-        case results.NickReleased(new=new):
-            return [connection._renamed(new), *(_said(connection, result) or [])]
+        case results.NickReleased(new=new):  # unasked: from the server, whatever was asked last
+            return [connection._renamed(new), *(_said(connection, result, unasked=True) or [])]
         case results.SanctionSet(sanction=sanction) | results.SanctionLifted(sanction=sanction):
             if sanction.room is None:
                 return _said(connection, result)
@@ -467,12 +467,14 @@ def _ban_changed(connection: IrcConnection, sanction: Sanction, on: bool) -> lis
     return [mode] if shown or (asked is not None and asked.by == "MODE") else []
 
 
-def _said(connection: IrcConnection, result: results.Result) -> list[str] | None:
-    """A result in words, as a notice from the service asked (or the server)."""
+def _said(
+    connection: IrcConnection, result: results.Result, *, unasked: bool = False
+) -> list[str] | None:
+    """A result in words, as a notice from the service asked (or, C{unasked}, the server)."""
     said = line_wire.moderation_text(result)
     if said is None:
         return None
-    asked = connection._asked
+    asked = None if unasked else connection._asked
     if asked is not None and is_service(asked.by) is not None:
         return service_notice(connection, asked.by, said)
     head = f":{connection.irc.name} NOTICE {connection.nick}"

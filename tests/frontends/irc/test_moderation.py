@@ -572,7 +572,7 @@ class RegisterTests(RegisteringTestCase):
 
     def test_a_guest_on_the_nickname_is_renamed(self) -> None:
         guest = self.registered("dave")
-        guest.send("JOIN #dev")
+        guest.send("JOIN #dev", "CS HELP")  # what it asked last is not what tells it
         guest.lines()
         registrar = self.factory.registrar
         assert registrar is not None
