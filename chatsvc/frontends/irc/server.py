@@ -90,9 +90,6 @@ AWAYLEN = 200
 QUITLEN = 255
 """The longest quit or part reason, in bytes; a longer one is cut."""
 
-MODES_MAX = 4
-"""The most C{+o}/C{-o} changes one C{MODE} command makes."""
-
 SASL_CHUNK = 400
 """Bytes of base64 in one C{AUTHENTICATE} line; a full one means more follows."""
 
@@ -506,7 +503,7 @@ class IrcConnection(StreamConnection):
             f"KICKLEN={KICKLEN}",
             f"LINELEN={MAX_LINE}",
             f"MAXLIST=b:{chat.sanctions.max_per_scope}",
-            f"MODES={MODES_MAX}",
+            f"MODES={moderation.MODE_CHANGES_MAX}",
             f"NETWORK={self.irc.network}",
             f"NICKLEN={NAME_MAX}",
             "PREFIX=(qo)~@",
