@@ -15,12 +15,13 @@ test-case-name: tests.frontends.irc.test_moderation_modes, tests.frontends.irc.t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import Protocol, cast
 
 import attrs
 
 from chatsvc.chat import commands
+from chatsvc.chat.events import Action, Message, PrivateMessage
 from chatsvc.chat.model import (
     Barred,
     ChatError,
@@ -35,7 +36,7 @@ from chatsvc.chat.model import (
     Room,
     fold,
 )
-from chatsvc.chat.sanctions import Sanction, SanctionKind, looks_like_duration
+from chatsvc.chat.sanctions import MaskKind, Sanction, SanctionKind, looks_like_duration
 from chatsvc.frontends.irc import numerics as n
 from chatsvc.frontends.irc.masks import irc_mask, is_address, parse_ban
 from chatsvc.frontends.irc.message import line
@@ -47,14 +48,45 @@ from chatsvc.frontends.irc.services import (
     ServiceError,
     make_sanction,
 )
-from chatsvc.frontends.irc.wire import channel, server_time, split_text
+from chatsvc.frontends.irc.wire import IrcServer, channel, server_time, split_text
 from chatsvc.frontends.line import wire as line_wire
+from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.sessions import results
 from chatsvc.sessions.registration import Problem, RegistrationRefused
-from chatsvc.sessions.session import Stage
+from chatsvc.sessions.session import Session, Stage
 
-if TYPE_CHECKING:
-    from chatsvc.frontends.irc.server import IrcConnection
+
+class IrcConnection(Protocol):
+    """
+    What moderation asks of an IRC connection
+    (L{chatsvc.frontends.irc.server.IrcConnection}, which imports this module).
+    """
+
+    @property
+    def factory(self) -> ChatFactory: ...
+    @property
+    def irc(self) -> IrcServer: ...
+    @property
+    def wire(self) -> str: ...
+    @property
+    def nick(self) -> str: ...
+
+    session: Session | None
+    _asked: Asked | None
+    _barred: str | None
+    _nick: str | None
+    _caps: set[str]
+
+    def _ask(self, asked: Asked) -> None: ...
+    def _me(self) -> Participant: ...
+    def _mask(self) -> str: ...
+    def _reply(self, code: str, *params: str) -> str: ...
+    def _numeric(self, code: str, *params: str) -> None: ...
+    def _notice(self, text: str) -> None: ...
+    def _send_lines(self, lines: Iterable[str]) -> None: ...
+    def _renamed(self, new: str) -> str: ...
+    def _perform(self, command: commands.Command) -> Message | Action | PrivateMessage | None: ...
+
 
 REGISTRATION_CAP = "draft/account-registration"
 
@@ -437,8 +469,6 @@ def _ban_changed(connection: IrcConnection, sanction: Sanction, on: bool) -> lis
     service asked, if one was) for every IRC user in the room, rendered once
     (and once more with C{server-time}); what the asker itself is shown.
     """
-    from chatsvc.frontends.irc.server import IrcConnection
-
     assert sanction.room is not None
     asked = connection._asked
     by = asked.by if asked is not None and is_service(asked.by) is not None else None
@@ -459,11 +489,13 @@ def _ban_changed(connection: IrcConnection, sanction: Sanction, on: bool) -> lis
     timed = f"@time={server_time(now)} {mode}\r\n".encode()
     shown = False
     for member in room:
-        client = member.client
+        client: object = member.client
         if client is connection:
             shown = True
-        elif isinstance(client, IrcConnection) and client.session is not None:
-            client.session.output(timed if "server-time" in client._caps else plain)
+        elif getattr(client, "wire", None) == connection.wire:
+            other = cast(IrcConnection, client)
+            if other.session is not None:
+                other.session.output(timed if "server-time" in other._caps else plain)
     return [mode] if shown or (asked is not None and asked.by == "MODE") else []
 
 
@@ -496,6 +528,11 @@ def refusal(connection: IrcConnection, reason: str, error: ChatError | None) -> 
     about = None if asked is None else asked.about
     match error:
         case Barred(sanction=sanction) if sanction.kind is SanctionKind.BAN:
+            if sanction.room is None and sanction.mask.kind is MaskKind.NICK:
+                # A banned nickname (IRC's Q-line): another may do.
+                nick = about or connection._nick or "*"
+                text = f"Erroneous nickname: {nick} is {_said_of(reason)}"
+                return [connection._reply(n.ERR_ERRONEUSNICKNAME, nick, text)]
             if sanction.room is None:  # at signing on: the connection is closed next
                 connection._barred = _said_of(reason)
                 return [connection._reply(n.ERR_YOUREBANNEDCREEP, f"You are {_said_of(reason)}")]

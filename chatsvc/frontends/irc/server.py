@@ -786,6 +786,7 @@ def _nick(connection: IrcConnection, params: list[str]) -> None:
         if holder is not None and holder is not me:
             connection._numeric(n.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
             return
+        connection._ask(moderation.Asked("NICK", nick))
         connection._perform(commands.Nick(nick))
         return
     holder = chat.find(nick)

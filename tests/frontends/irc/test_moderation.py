@@ -1026,3 +1026,21 @@ class OwnerRefusalTests(RegisteringTestCase):
                 ":bob!~u@chatsvc MODE #dev +o carol",
             ],
         )
+
+
+class BannedNicknameTests(RegisteringTestCase):
+    """A chat-wide ban of a nickname pattern refuses the nickname (432: a Q-line), not its user."""
+
+    def test_at_registration_and_after(self) -> None:
+        root = self.root()
+        root.send("KLINE spam* :no spam")
+        root.lines()
+        client = self.connect()
+        client.send("NICK spammer", "USER u 0 * :S")
+        refusal = "Erroneous nickname: spammer is banned from the chat for good: no spam"
+        self.assertEqual(client.lines(), [f"{S} 432 * spammer :{refusal}"])
+        self.assertFalse(client.transport.disconnecting)
+        client.send("NICK ham")
+        self.assertEqual(client.lines()[0].split()[1], "001")
+        client.send("NICK spammer")
+        self.assertEqual(client.lines(), [f"{S} 432 ham spammer :{refusal}"])
