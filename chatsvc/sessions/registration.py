@@ -9,6 +9,7 @@ test-case-name: tests.sessions.test_moderation
 
 from __future__ import annotations
 
+import enum
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
@@ -19,6 +20,7 @@ from twisted.internet.threads import deferToThread
 
 from chatsvc.accounts import hash_password
 from chatsvc.accounts.registered import RegisteredAccounts
+from chatsvc.chat.model import ChatError
 from chatsvc.registry import IRegistry
 
 MIN_PASSWORD = 8
@@ -34,6 +36,24 @@ REGISTRATION_WINDOW = 3600.0
 
 ADDRESSES_KEPT = 10_000
 """Addresses whose registrations are remembered; the least recent are forgotten first."""
+
+
+class Problem(enum.Enum):
+    """Why an account was not registered, or its password not changed, for wires with codes."""
+
+    UNAVAILABLE = "unavailable"  # no registrar, or the password cannot be hashed now
+    CLOSED = "closed"  # --registration closed
+    WEAK_PASSWORD = "weak password"
+    TOO_MANY = "too many"  # the address registered too many accounts lately
+    LOGGED_IN = "logged in"  # logged in to an account already
+
+
+class RegistrationRefused(ChatError):
+    """An account was not registered (or changed), for C{problem}; the message says why."""
+
+    def __init__(self, problem: Problem, text: str) -> None:
+        self.problem = problem
+        super().__init__(text)
 
 
 def _hash_in_thread(password: bytes) -> Deferred[str]:

@@ -64,7 +64,7 @@ from chatsvc.history import HistoryError, IHistory, Line
 from chatsvc.history.replay import Lookup, Lookups
 from chatsvc.registry import IRegistry, RoomRecord
 from chatsvc.sessions import results
-from chatsvc.sessions.registration import Registrar
+from chatsvc.sessions.registration import Problem, Registrar, RegistrationRefused
 from chatsvc.sessions.results import Farewell, Result
 
 _Relayed = TypeVar("_Relayed", Message, Action, PrivateMessage)
@@ -380,12 +380,15 @@ class Session:
         checked.addCallbacks(succeeded, failed)
         return done
 
-    def become_operator(self, name: str, password: bytes) -> Deferred[Account | None]:
+    def become_operator(
+        self, name: str, password: bytes, *, operators_only: bool = True
+    ) -> Deferred[Account | None]:
         """
         Log in, once signed on, to the operator account C{name} (IRC's
         C{OPER}): the participant keeps its nickname and gains the account's
         operator rights. The result is the account (not logged in to unless it
-        is an operator's), or L{None} for a wrong password or another account
+        is an operator's, or not C{operators_only}: IRC's C{NickServ
+        IDENTIFY}), or L{None} for a wrong password or another account
         already logged in to. A wrong password costs what one costs at signing
         on: L{PASSWORD_DELAY} seconds in which nothing is read, and one of the
         L{PASSWORD_ATTEMPTS}.
@@ -405,15 +408,20 @@ class Session:
 
         def succeeded(login: tuple[Any, Account, Callable[[], object]]) -> None:
             _, account, logout = login
-            if self.stage is Stage.OVER or not account.operator or participant.account:
+            if (
+                self.stage is Stage.OVER
+                or (operators_only and not account.operator)
+                or participant.account
+            ):
                 logout()
             else:
                 participant.account, self._logout = account, logout
                 self._log.info(
-                    "{peer} ({nick}) is now the operator {account}",
+                    "{peer} ({nick}) is now logged in to {account}{operator}",
                     peer=self._frontend.peer,
                     nick=participant.nick,
                     account=account.name,
+                    operator=" (operator)" if account.operator else "",
                 )
             if self.stage is not Stage.OVER:
                 # The answer first, then what was sent after the OPER.
@@ -880,25 +888,32 @@ class Session:
     def _registrar(self) -> Registrar:
         registrar = self._server.registrar
         if registrar is None:
-            raise ChatError("accounts cannot be registered on this server")
+            raise RegistrationRefused(
+                Problem.UNAVAILABLE, "accounts cannot be registered on this server"
+            )
         return registrar
 
     def _register(self, me: Participant, password: str) -> None:
         registrar = self._registrar()
         if me.account is not None:
-            raise ChatError(f"you are logged in to the account {me.account.name} already")
+            raise RegistrationRefused(
+                Problem.LOGGED_IN, f"you are logged in to the account {me.account.name} already"
+            )
         if not registrar.open:
-            raise ChatError("registration is closed on this server: ask its operators")
+            raise RegistrationRefused(
+                Problem.CLOSED, "registration is closed on this server: ask its operators"
+            )
         problem = registrar.password_problem(password)
         if problem is not None:
-            raise ChatError(problem)
+            raise RegistrationRefused(Problem.WEAK_PASSWORD, problem)
         if self._server.chat.registered(me.nick) is not None:
             raise NicknameRegistered(me.nick)
         wait = registrar.wait_for(self._address)
         if wait:
-            raise ChatError(
+            raise RegistrationRefused(
+                Problem.TOO_MANY,
                 "too many accounts registered from your address; "
-                f"try again in {describe_duration(wait)}"
+                f"try again in {describe_duration(wait)}",
             )
         registrar.count(self._address)
         nick = me.nick
@@ -911,7 +926,8 @@ class Session:
             if self.participant is not me or me.account is not None:
                 return
             if fold(me.nick) != fold(nick) or self._server.chat.registered(nick) is not None:
-                self._show(results.Refused(f"the nickname {nick} is not yours to register now"))
+                text = f"the nickname {nick} is not yours to register now"
+                self._show(results.Refused(text, NicknameRegistered(nick)))
                 return
             registrar.accounts.add(me.nick, hashed)
             registrar.registry.save_account(me.nick, hashed)
@@ -929,7 +945,8 @@ class Session:
         self._log.failure("Cannot hash a password", failure)
         if self.stage is not Stage.OVER:
             self._frontend.wait(False)
-            self._show(results.Refused("the password cannot be kept right now; try again later"))
+            text = "the password cannot be kept right now; try again later"
+            self._show(results.Refused(text, RegistrationRefused(Problem.UNAVAILABLE, text)))
 
     def _own_account(self, me: Participant, registrar: Registrar) -> str:
         """The name of C{me}'s account, one made with /register (not of the configuration)."""
@@ -948,7 +965,7 @@ class Session:
         name = self._own_account(me, registrar)
         problem = registrar.password_problem(new)
         if problem is not None:
-            raise ChatError(problem)
+            raise RegistrationRefused(Problem.WEAK_PASSWORD, problem)
         self._frontend.wait(True)
 
         def checked(matched: bool) -> Deferred[None] | None:

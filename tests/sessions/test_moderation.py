@@ -19,7 +19,7 @@ from chatsvc.chat import commands
 from chatsvc.chat.events import Joined, Kicked, ModeChanged, NickChange, Removed, Sanctioned
 from chatsvc.chat.sanctions import Mask, SanctionKind
 from chatsvc.registry import MemoryRegistry, RoomRecord
-from chatsvc.sessions.registration import Registrar
+from chatsvc.sessions.registration import Problem, Registrar, RegistrationRefused
 from chatsvc.sessions.results import (
     AccountDeleted,
     AccountRegistered,
@@ -117,6 +117,31 @@ class RegisterTests(SynchronousTestCase):
             do(alice, "/register wonderland"),
             [Refused("you are logged in to the account alice already")],
         )
+
+    def test_each_refusal_names_its_problem(self) -> None:
+        """For wires that answer with a code (IRC's C{FAIL REGISTER}), not only words."""
+
+        def problem(frontend: FakeFrontend, line: str) -> Problem | None:
+            (refused,) = do(frontend, line)
+            assert isinstance(refused, Refused), refused
+            error = refused.error
+            return error.problem if isinstance(error, RegistrationRefused) else None
+
+        alice = self.server.signed_on("alice")
+        self.assertIs(problem(alice, "/register short"), Problem.WEAK_PASSWORD)
+        do(alice, "/register wonderland")
+        self.assertIs(problem(alice, "/register wonderland"), Problem.LOGGED_IN)
+        self.assertIs(problem(alice, "/password wonderland short"), Problem.WEAK_PASSWORD)
+        closed = ModerationServer(registration=False).signed_on("bob")
+        self.assertIs(problem(closed, "/register wonderland"), Problem.CLOSED)
+        none = FakeServer().signed_on("bob")
+        self.assertIs(problem(none, "/register wonderland"), Problem.UNAVAILABLE)
+        for nick in ("a1", "a2", "a3"):
+            self.server.user(nick, "192.0.2.1")
+        fourth = self.server.connect("192.0.2.1")
+        fourth.session.sign_on_as("a4")
+        fourth.take()
+        self.assertIs(problem(fourth, "/register a4a4a4a4"), Problem.TOO_MANY)
 
     def test_closed(self) -> None:
         server = ModerationServer(registration=False)
@@ -406,3 +431,34 @@ class SanctionTests(SynchronousTestCase):
         self.assertIs(SanctionKind("mute"), SanctionKind.MUTE)
         self.assertEqual(str(Mask.parse("nick:x")), "nick:x")
         self.assertEqual(NickChange("a", "b", "c").new, "c")
+
+
+class LogInOnceSignedOnTests(SynchronousTestCase):
+    """C{become_operator(..., operators_only=False)}: IRC's C{NickServ IDENTIFY}."""
+
+    def test_any_account(self) -> None:
+        server = ModerationServer()
+        server.user("alice").session.quit()
+        guest = server.signed_on("alice_")
+        told: list[object] = []
+        guest.session.become_operator("alice", b"wrong", operators_only=False).addCallback(
+            told.append
+        )
+        server.time.advance(server.password_delay)
+        guest.session.become_operator(
+            "alice", b"alicealicealicealice", operators_only=False
+        ).addCallback(told.append)
+        self.assertEqual(told[0], None)
+        self.assertEqual(getattr(told[1], "name", None), "alice")
+        participant = guest.session.participant
+        assert participant is not None and participant.account is not None
+        self.assertEqual((participant.nick, participant.account.name), ("alice_", "alice"))
+
+    def test_operators_only_by_default(self) -> None:
+        server = ModerationServer()
+        server.user("alice").session.quit()
+        guest = server.signed_on("alice_")
+        guest.session.become_operator("alice", b"alicealicealicealice")
+        participant = guest.session.participant
+        assert participant is not None
+        self.assertIsNone(participant.account, "OPER logs in to operators' accounts alone")

@@ -54,7 +54,9 @@ from chatsvc.chat.model import (
     fold,
     is_valid_name,
 )
+from chatsvc.frontends.irc import moderation
 from chatsvc.frontends.irc import numerics as n
+from chatsvc.frontends.irc.masks import EXTBAN
 from chatsvc.frontends.irc.message import MAX_LINE, TooLong, line, parse
 from chatsvc.frontends.irc.wire import (
     EVERYONE,
@@ -69,7 +71,6 @@ from chatsvc.frontends.irc.wire import (
     server_time,
     split_text,
 )
-from chatsvc.frontends.line import wire as line_wire
 from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.history import Line
 from chatsvc.sessions import results
@@ -88,9 +89,6 @@ AWAYLEN = 200
 
 QUITLEN = 255
 """The longest quit or part reason, in bytes; a longer one is cut."""
-
-MODES_MAX = 4
-"""The most C{+o}/C{-o} changes one C{MODE} command makes."""
 
 SASL_CHUNK = 400
 """Bytes of base64 in one C{AUTHENTICATE} line; a full one means more follows."""
@@ -144,6 +142,8 @@ class IrcConnection(StreamConnection):
 
     __slots__ = (
         "_account_pending",
+        "_asked",
+        "_barred",
         "_batches",
         "_cap_negotiating",
         "_caps",
@@ -175,6 +175,8 @@ class IrcConnection(StreamConnection):
         self._ping_sent = False
         self._pinger: IDelayedCall | None = None
         self._user_modes: set[str] = set()
+        self._asked: moderation.Asked | None = None  # what asked for the session's next answers
+        self._barred: str | None = None  # why a chat-wide ban refused signing on
 
     # The stream connection's
 
@@ -234,6 +236,7 @@ class IrcConnection(StreamConnection):
                 self._numeric(n.ERR_NOTREGISTERED, "You have not registered")
             return
         function, least, before = handler
+        self._asked = None
         if not registered and not before:
             self._numeric(n.ERR_NOTREGISTERED, "You have not registered")
             return
@@ -297,6 +300,10 @@ class IrcConnection(StreamConnection):
     def _mask(self) -> str:
         return self.irc.mask(self.nick)
 
+    def _ask(self, asked: moderation.Asked) -> None:
+        """What asks for the session's answers from now on (see L{moderation.Asked})."""
+        self._asked = asked
+
     # The session's frontend
 
     def render(self, result: Result | Event) -> bytes:
@@ -320,7 +327,8 @@ class IrcConnection(StreamConnection):
                     return [self._reply(n.RPL_UNAWAY, "You are no longer marked as being away")]
                 return [self._reply(n.RPL_NOWAWAY, "You have been marked as being away")]
             case results.Refused(reason=reason, error=error):
-                return self._refusal(reason, error)
+                said = moderation.refusal(self, reason, error)
+                return self._refusal(reason, error) if said is None else said
             case results.Welcome(nick=nick):
                 return self._welcome(nick)
             case results.Entered():
@@ -362,10 +370,9 @@ class IrcConnection(StreamConnection):
             case results.Statistics():
                 return [self._reply(n.RPL_STATSDEBUG, text) for text in result.lines()]
             case result if not isinstance(result, Event):
-                said = line_wire.moderation_text(result)
-                assert said is not None, result
-                head = f":{self.irc.name} NOTICE {self.nick}"
-                return [piece for text in said for piece in split_text(head, text)]
+                rendered = moderation.render(self, result)
+                assert rendered is not None, result
+                return rendered
             case event:
                 assert self.events is not None
                 return self.events.lines(event)
@@ -431,6 +438,9 @@ class IrcConnection(StreamConnection):
             return
         nick = self._nick
         session.sign_on_as(nick)
+        if self._barred is not None:
+            self.hang_up(f"ERROR :Closing Link: You are {self._barred}\r\n".encode())
+            return
         stage: Stage = session.stage
         if stage is Stage.PASSWORD:
             if self._password:
@@ -461,7 +471,14 @@ class IrcConnection(StreamConnection):
             self._reply(n.RPL_WELCOME, f"Welcome to the {self.irc.network} IRC Network {me}"),
             self._reply(n.RPL_YOURHOST, f"Your host is {server}, running version {version}"),
             self._reply(n.RPL_CREATED, f"This server was created {created}"),
-            self._reply(n.RPL_MYINFO, server, version, "iow", "nt", "o"),
+            self._reply(
+                n.RPL_MYINFO,
+                server,
+                version,
+                "iow",
+                moderation.CHANNEL_MODES,
+                moderation.PARAMETER_MODES,
+            ),
         ]
         lines += self._isupport()
         lines += self._lusers()
@@ -477,17 +494,19 @@ class IrcConnection(StreamConnection):
             f"AWAYLEN={AWAYLEN}",
             "CASEMAPPING=ascii",
             f"CHANLIMIT=#:{chat.max_rooms}",
-            "CHANMODES=,,,nt",
+            "CHANMODES=b,,,imnt",
             f"CHANNELLEN={NAME_MAX + 1}",
             "CHANTYPES=#",
             f"CHATHISTORY={HISTORY_MAX}",
             "ELIST=",
+            f"EXTBAN={EXTBAN}",
             f"KICKLEN={KICKLEN}",
             f"LINELEN={MAX_LINE}",
-            f"MODES={MODES_MAX}",
+            f"MAXLIST=b:{chat.sanctions.max_per_scope}",
+            f"MODES={moderation.MODE_CHANGES_MAX}",
             f"NETWORK={self.irc.network}",
             f"NICKLEN={NAME_MAX}",
-            "PREFIX=(o)@",
+            "PREFIX=(qo)~@",
             f"TOPICLEN={TOPICLEN}",
             f"USERLEN={USERLEN}",
         ]
@@ -547,11 +566,16 @@ class IrcConnection(StreamConnection):
 
     # Channels
 
+    def _prefixes(self, participant: Participant, room: Room) -> str:
+        """C{participant}'s prefixes in C{room}: all (C{multi-prefix}) or the highest."""
+        ranks = moderation.ranks(participant, room)
+        return ranks if "multi-prefix" in self._caps else ranks[:1]
+
     def _prefixed(self, participant: Participant, room: Room) -> str:
         name = participant.nick
         if "userhost-in-names" in self._caps:
             name = self.irc.mask(name)
-        return f"@{name}" if room.is_operator(participant) else name
+        return self._prefixes(participant, room) + name
 
     def _names(self, room_name: str) -> list[str]:
         chat = self.factory.chat
@@ -727,7 +751,11 @@ def _cap(connection: IrcConnection, params: list[str]) -> None:
 
 def _offered(connection: IrcConnection) -> list[str]:
     with_sasl = connection.factory.portal is not None
-    return [cap for cap in CAPABILITIES if cap != "sasl" or with_sasl]
+    registrar = connection.factory.registrar
+    offered = [cap for cap in CAPABILITIES if cap != "sasl" or with_sasl]
+    if registrar is not None and registrar.open:
+        offered.append(moderation.REGISTRATION_CAP)
+    return sorted(offered)
 
 
 def _cap_value(connection: IrcConnection, cap: str, v302: bool) -> str:
@@ -746,6 +774,9 @@ def _nick(connection: IrcConnection, params: list[str]) -> None:
     if not is_valid_name(nick) or nick[0].isdigit() or nick[0] == "-":
         connection._numeric(n.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
         return
+    if moderation.is_service(nick) is not None:
+        connection._numeric(n.ERR_ERRONEUSNICKNAME, nick, "Reserved for a service")
+        return
     chat = connection.factory.chat
     if session.stage is Stage.SIGNED_ON:
         me = connection._me()
@@ -755,6 +786,7 @@ def _nick(connection: IrcConnection, params: list[str]) -> None:
         if holder is not None and holder is not me:
             connection._numeric(n.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
             return
+        connection._ask(moderation.Asked("NICK", nick))
         connection._perform(commands.Nick(nick))
         return
     holder = chat.find(nick)
@@ -941,15 +973,20 @@ def _message(notice: bool) -> Callable[[IrcConnection, list[str]], None]:
                 except ChatError:
                     fail(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
                     continue
+                connection._ask(moderation.Asked(verb, channel(room)))
                 if action is not None and not notice:
                     connection._echo(connection._perform(commands.Me(action or " ", room)))
                 else:
                     connection._echo(connection._perform(commands.Say(text, room, notice)))
+            elif (service := moderation.is_service(target)) is not None:
+                if not notice:
+                    moderation.to_service(connection, service, text)
             else:
                 recipient = chat.find(target)
                 if recipient is None:
                     fail(n.ERR_NOSUCHNICK, target, "No such nick/channel")
                     continue
+                connection._ask(moderation.Asked(verb, recipient.nick))
                 connection._echo(connection._perform(commands.Msg(target, text, notice)))
 
     return handle
@@ -987,9 +1024,10 @@ def _kick(connection: IrcConnection, params: list[str]) -> None:
     if room is None:
         return
     me = connection._me()
-    if not me.operator:
+    if not chat.room(room).is_operator(me):
         connection._numeric(n.ERR_CHANOPRIVSNEEDED, params[0], "You're not channel operator")
         return
+    connection._ask(moderation.Asked("KICK", channel(room)))
     for nick in params[1].split(","):
         target = chat.find(nick)
         if target is None or not any(r.name == room for r in target.rooms):
@@ -998,7 +1036,8 @@ def _kick(connection: IrcConnection, params: list[str]) -> None:
             )
             continue
         reason = clip(params[2], KICKLEN) if len(params) > 2 and params[2].strip() else None
-        connection._perform(commands.Kick(target.nick, reason))
+        # A server operator's KICK puts the user out of the chat, as the line protocol's /kick.
+        connection._perform(commands.Kick(target.nick, reason, None if me.operator else room))
 
 
 def _invite(connection: IrcConnection, params: list[str]) -> None:
@@ -1014,6 +1053,7 @@ def _invite(connection: IrcConnection, params: list[str]) -> None:
     if any(fold(r.name) == fold(room) for r in target.rooms):
         connection._numeric(n.ERR_USERONCHANNEL, target.nick, name, "is already on channel")
         return
+    connection._ask(moderation.Asked("INVITE", channel(room)))
     connection._perform(commands.Invite(target.nick, room))
 
 
@@ -1043,8 +1083,8 @@ def _who_line(connection: IrcConnection, participant: Participant, room: Room | 
     flags = "G" if participant.away else "H"
     if participant.operator:
         flags += "*"
-    if room is not None and room.is_operator(participant):
-        flags += "@"
+    if room is not None:
+        flags += connection._prefixes(participant, room)
     where = "*" if room is None else channel(room.name)
     return connection._reply(
         n.RPL_WHOREPLY,
@@ -1121,7 +1161,7 @@ def _whois(connection: IrcConnection, params: list[str]) -> None:
     ]
     if found.rooms:
         rooms = " ".join(
-            ("@" if room.is_operator(found) else "") + channel(room.name) for room in found.rooms
+            connection._prefixes(found, room) + channel(room.name) for room in found.rooms
         )
         lines.append(connection._reply(n.RPL_WHOISCHANNELS, found.nick, rooms))
     lines.append(connection._reply(n.RPL_WHOISSERVER, found.nick, irc.name, irc.network))
@@ -1161,7 +1201,7 @@ def _mode(connection: IrcConnection, params: list[str]) -> None:
     target = params[0]
     me = connection._me()
     if target.startswith("#"):
-        _channel_mode(connection, params)
+        moderation.channel_mode(connection, params)
         return
     found = chat.find(target)
     if found is None:
@@ -1192,58 +1232,6 @@ def _mode(connection: IrcConnection, params: list[str]) -> None:
             return
     if changed:
         connection._send_lines([line(connection._mask(), "MODE", me.nick, changed)])
-
-
-def _channel_mode(connection: IrcConnection, params: list[str]) -> None:
-    """
-    C{MODE #chan [changes [nicks]]}: the modes are fixed (C{+nt}) but for
-    C{o}, the channel's operators (C{+o nick}, C{-o nick}); C{b} lists no bans.
-    """
-    chat, target, me = connection.factory.chat, params[0], connection._me()
-    try:
-        room = chat.room(target[1:])
-    except ChatError:
-        connection._numeric(n.ERR_NOSUCHCHANNEL, target, "No such channel")
-        return
-    if len(params) == 1:
-        lines = [connection._reply(n.RPL_CHANNELMODEIS, channel(room.name), "+nt")]
-        if room.created is not None:
-            lines.append(
-                connection._reply(n.RPL_CREATIONTIME, channel(room.name), str(int(room.created)))
-            )
-        connection._send_lines(lines)
-        return
-    modes, arguments = params[1], params[2:]
-    if modes.lstrip("+") == "b" and not arguments:
-        # No bans (CHANMODES has no list modes), but clients ask for the
-        # list on every join (irssi): it is empty.
-        connection._numeric(n.RPL_ENDOFBANLIST, channel(room.name), "End of channel ban list")
-        return
-    for char in modes:
-        if char not in "+-nto":
-            connection._numeric(n.ERR_UNKNOWNMODE, char, "is unknown mode char to me")
-            return
-    if not me.in_room(room):
-        connection._numeric(n.ERR_NOTONCHANNEL, target, "You're not on that channel")
-        return
-    if not room.is_operator(me):
-        connection._numeric(n.ERR_CHANOPRIVSNEEDED, target, "You're not channel operator")
-        return
-    adding, nicks = True, arguments[:MODES_MAX]
-    for char in modes:
-        if char in "+-":
-            adding = char == "+"
-        elif char == "o" and nicks:  # +n and +t are always set: nothing changes
-            nick, nicks = nicks[0], nicks[1:]
-            found = chat.find(nick)
-            if found is None:
-                connection._numeric(n.ERR_NOSUCHNICK, nick, "No such nick/channel")
-            elif not found.in_room(room):
-                connection._numeric(
-                    n.ERR_USERNOTINCHANNEL, found.nick, target, "They aren't on that channel"
-                )
-            else:
-                connection._perform(commands.Operator(found.nick, room.name, adding))
 
 
 def _away(connection: IrcConnection, params: list[str]) -> None:
@@ -1510,4 +1498,8 @@ _HANDLERS: dict[str, tuple[_Handler, int, bool]] = {
     "OPER": (_oper, 2, False),
     "KILL": (_kill, 1, False),
     "CHATHISTORY": (_chathistory, 1, False),
+    "REGISTER": (moderation.register, 3, True),
+    "KLINE": (moderation.kline, 1, False),
+    "UNKLINE": (moderation.unkline, 1, False),
+    **{alias: (handle, 0, False) for alias, handle in moderation.ALIAS_HANDLERS.items()},
 }

@@ -17,6 +17,10 @@ from twisted.words.protocols import irc
 from tests.frontends.line.test_endtoend import TIMEOUT, connect, tcp_endpoint
 from tests.support import Services
 
+RECORDED = {"REGISTER", "FAIL", "900", "901", "RPL_BANLIST", "RPL_ENDOFBANLIST"}
+RECORDED |= {"ERR_BANNEDFROMCHAN", "ERR_INVITEONLYCHAN", "ERR_CANNOTSENDTOCHAN"}
+"""The numerics and commands L{Bot} queues that IRCClient itself does nothing with."""
+
 
 class Bot(irc.IRCClient):
     """An IRC client that queues what it is told, as (kind, who, where, text)."""
@@ -54,6 +58,28 @@ class Bot(irc.IRCClient):
 
     def userRenamed(self, oldname: str, newname: str) -> None:
         self.events.put(("renamed", oldname, newname))
+
+    def noticed(self, user: str, channel: str, message: str) -> None:
+        self.events.put(("notice", user.split("!", maxsplit=1)[0], channel, message))
+
+    def modeChanged(
+        self, user: str, channel: str, set: bool, modes: str, args: tuple[str | None, ...]
+    ) -> None:
+        sign = "+" if set else "-"
+        nick = user.split("!", maxsplit=1)[0]
+        self.events.put(("mode", nick, channel, sign + modes, *(arg or "" for arg in args)))
+
+    def kickedFrom(self, channel: str, kicker: str, message: str) -> None:
+        self.events.put(("kickedFrom", channel, kicker, message))
+
+    def userKicked(self, kickee: str, channel: str, kicker: str, message: str) -> None:
+        self.events.put(("userKicked", kickee, channel, kicker, message))
+
+    def irc_unknown(self, prefix: str, command: str, params: list[str]) -> None:
+        """What IRCClient has no handler of its own for, of L{RECORDED}: as it comes."""
+        if command in RECORDED:
+            own = command in ("REGISTER", "FAIL")  # not numerics: no nickname first
+            self.events.put((command, *params) if own else (command, *params[1:]))
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         super().connectionLost(reason)
@@ -163,3 +189,68 @@ async def test_the_server_name(services: Services) -> None:
     assert alice.hostname == "irc.example.org"
     alice.quit()
     await alice.lost.addTimeout(TIMEOUT, reactor)
+
+
+@pytest_twisted.ensureDeferred
+async def test_accounts_and_bans(services: Services) -> None:
+    """
+    An IRC client registers (C{REGISTER}) and registers its channel with
+    ChanServ; another, with NickServ. A C{+b} puts a guest out, keeps it
+    out, and is listed; C{-b} lets it back.
+    """
+    service = services.start(
+        "--port", "tcp:0:interface=127.0.0.1", "--irc", "tcp:0:interface=127.0.0.1"
+    )
+    port = irc_port(service, 1)
+    alice = await sign_on(port, "alice")
+    alice.sendLine("REGISTER * * alicealice")
+    assert await alice.next() == ("REGISTER", "SUCCESS", "alice", "Account created")
+    assert await alice.next() == (
+        "900",
+        "alice!~alice@chatsvc",
+        "alice",
+        "You are now logged in as alice",
+    )
+    alice.join("#dev")
+    assert await alice.next() == ("joined", "#dev")
+    alice.msg("ChanServ", "REGISTER #dev")
+    assert await alice.next() == (
+        "notice",
+        "ChanServ",
+        "alice",
+        "You registered dev, and own it; it stays when everyone has left",
+    )
+
+    bob = await sign_on(port, "bob")
+    bob.msg("NickServ", "REGISTER bobbobbob")
+    assert await bob.next() == ("900", "bob!~bob@chatsvc", "bob", "You are now logged in as bob")
+    kind, who, _, _ = await bob.next()
+    assert (kind, who) == ("notice", "NickServ")
+    guest = await sign_on(port, "guest")
+    guest.join("#dev")
+    assert await guest.next() == ("joined", "#dev")
+    assert await alice.next() == ("userJoined", "guest", "#dev")
+
+    alice.mode("#dev", True, "b", mask="guest")
+    assert await guest.next() == ("notice", "chatsvc", "guest", "you are banned from dev for good")
+    assert await guest.next() == ("kickedFrom", "#dev", "alice", "banned")
+    assert await alice.next() == ("userKicked", "guest", "#dev", "alice", "banned")
+    assert await alice.next() == ("mode", "alice", "#dev", "+b", "guest!*@*")
+    guest.join("#dev")
+    assert await guest.next() == (
+        "ERR_BANNEDFROMCHAN",
+        "#dev",
+        "Cannot join channel (+b): you are banned from dev for good",
+    )
+    alice.sendLine("MODE #dev +b")
+    kind, channel, mask, by, _ = await alice.next()
+    assert (kind, channel, mask, by) == ("RPL_BANLIST", "#dev", "guest!*@*", "alice!~alice@chatsvc")
+    assert await alice.next() == ("RPL_ENDOFBANLIST", "#dev", "End of channel ban list")
+    alice.mode("#dev", False, "b", mask="guest!*@*")
+    assert await alice.next() == ("mode", "alice", "#dev", "-b", "guest!*@*")
+    guest.join("#dev")
+    assert await guest.next() == ("joined", "#dev")
+    for bot in (alice, bob, guest):
+        bot.quit()
+        await bot.lost.addTimeout(TIMEOUT, reactor)
+    await service.stopService()

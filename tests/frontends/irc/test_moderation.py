@@ -1,13 +1,70 @@
 """
 Operators' TOPIC and KICK, from IRC and from the line protocol, as both
-wires' users see them in one room.
+wires' users see them in one room; and accounts and moderation on IRC
+(L{chatsvc.frontends.irc.moderation}): C{REGISTER}, channel modes, bans and
+mutes as C{+b}, room kicks, C{KLINE}, and the numerics of each refusal.
 """
 
 from __future__ import annotations
 
+from twisted.cred.portal import Portal
+from twisted.internet.defer import succeed
+from twisted.internet.task import Clock
+
+from chatsvc.accounts import Accounts, ChatRealm
+from chatsvc.accounts.registered import RegisteredAccounts
+from chatsvc.chat.model import Chat
+from chatsvc.chat.sanctions import MAX_PER_SCOPE, Mask, Sanction, SanctionKind
 from chatsvc.frontends.line.server import ChatFactory
-from tests.frontends.irc.test_server import IrcTestCase, S
-from tests.support import Connection, with_accounts
+from chatsvc.registry import MemoryRegistry
+from chatsvc.sessions.registration import Registrar
+from chatsvc.streams.limits import Limits
+from tests.frontends.irc.test_server import Irc, IrcTestCase, S
+from tests.sessions.test_moderation import ROOT_HASH, quick_hash
+from tests.support import Connection, make_factory, with_accounts
+
+CS = ":ChanServ!ChanServ@chatsvc NOTICE"
+
+
+def registering_factory(*, open: bool = True, per_address: int = 3) -> ChatFactory:
+    """
+    A chat whose users register accounts (kept in memory, hashed quickly);
+    C{root} (password C{rootroot}) is a server operator. Clients may send
+    100 lines at once.
+    """
+    clock = Clock()
+    registry = MemoryRegistry()
+    registered = RegisteredAccounts([("root", ROOT_HASH)], run_in_thread=lambda f, a: succeed(f(a)))
+    accounts = Accounts([registered])
+    registrar = Registrar(
+        registered, registry, clock, open=open, per_address=per_address, hash=quick_hash
+    )
+    return make_factory(
+        chat=Chat(accounts=accounts, clock=clock.seconds),
+        portal=Portal(ChatRealm(["root"]), [accounts]),
+        registry=registry,
+        registrar=registrar,
+        clock=clock,
+        limits=Limits(burst=100),
+    )
+
+
+class RegisteringTestCase(IrcTestCase):
+    def make_factory(self) -> ChatFactory:
+        return registering_factory()
+
+    def account(self, nick: str, port: int = 50000) -> Irc:
+        """C{nick}, signed on and registered (password C{nick * 4})."""
+        client = Irc(self.factory, self.kind, port)
+        client.send(f"NICK {nick}", "USER u 0 * :Real Name", f"REGISTER * * {nick * 4}")
+        client.lines()
+        return client
+
+    def root(self) -> Irc:
+        client = Irc(self.factory, self.kind, 50001)
+        client.send("PASS rootroot", "NICK root", "USER r 0 * :Root")
+        client.lines()
+        return client
 
 
 class ModerationTests(IrcTestCase):
@@ -431,3 +488,559 @@ class ChannelOperatorTests(IrcTestCase):
             ],
         )
         self.assertEqual(self.alice.lines(), [f"{S} 443 alice bob #dev :is already on channel"])
+
+
+class RegisterTests(RegisteringTestCase):
+    """IRCv3 C{draft/account-registration}: C{REGISTER <account|*> <email|*> <password>}."""
+
+    def test_advertised_and_registered(self) -> None:
+        client = self.connect()
+        client.send("CAP LS 302", "NICK alice", "USER u 0 * :Real Name", "REGISTER * * alicealice")
+        lines = client.lines()
+        self.assertIn("draft/account-registration", lines[0].split())
+        self.assertEqual(
+            lines[1],
+            f"{S} FAIL REGISTER COMPLETE_CONNECTION_REQUIRED * :Register once you are connected",
+        )
+        client.send("CAP END")
+        client.lines()
+        client.send("REGISTER alice * alicealice", "WHOIS alice")
+        self.assertEqual(
+            client.lines(),
+            [
+                f"{S} REGISTER SUCCESS alice :Account created",
+                f"{S} 900 alice alice!~u@chatsvc alice :You are now logged in as alice",
+                f"{S} 311 alice alice ~u chatsvc * :Real Name",
+                f"{S} 312 alice alice chatsvc chatsvc",
+                f"{S} 330 alice alice alice :is logged in as",
+                f"{S} 318 alice alice :End of /WHOIS list",
+            ],
+        )
+        registry = self.factory.registry
+        assert isinstance(registry, MemoryRegistry)
+        self.assertEqual(list(registry.accounts), ["alice"], "kept")
+
+    def test_refusals(self) -> None:
+        client = self.registered("alice")
+        client.send(
+            "REGISTER bob * alicealice",
+            "REGISTER * * short",
+            "REGISTER",
+            "REGISTER * * alicealice",
+            "REGISTER * * alicealice",
+        )
+        self.assertEqual(
+            client.lines(),
+            [
+                f"{S} FAIL REGISTER ACCOUNT_NAME_MUST_BE_NICK bob "
+                ":Accounts are named after nicknames: give * or yours",
+                f"{S} FAIL REGISTER WEAK_PASSWORD alice :a password is at least 8 characters",
+                f"{S} 461 alice REGISTER :Not enough parameters",
+                f"{S} REGISTER SUCCESS alice :Account created",
+                f"{S} 900 alice alice!~u@chatsvc alice :You are now logged in as alice",
+                f"{S} FAIL REGISTER ALREADY_AUTHENTICATED alice "
+                ":you are logged in to the account alice already",
+            ],
+        )
+
+    def test_too_many_from_one_address(self) -> None:
+        self.factory = registering_factory(per_address=1)
+        self.registered("alice").send("REGISTER * * alicealice")
+        bob = self.registered("bob")
+        bob.send("REGISTER * * bobbobbob")
+        self.assertEqual(
+            bob.lines(),
+            [
+                f"{S} FAIL REGISTER TEMPORARILY_UNAVAILABLE bob "
+                ":too many accounts registered from your address; try again in 1h"
+            ],
+        )
+
+    def test_closed(self) -> None:
+        self.factory = registering_factory(open=False)
+        client = self.connect()
+        client.send("CAP LS 302", "NICK alice", "USER u 0 * :A", "CAP END")
+        self.assertNotIn("draft/account-registration", client.lines()[0])
+        client.send("REGISTER * * alicealice")
+        self.assertEqual(
+            client.lines(),
+            [
+                f"{S} FAIL REGISTER DISALLOWED alice "
+                ":registration is closed on this server: ask its operators"
+            ],
+        )
+
+    def test_a_guest_on_the_nickname_is_renamed(self) -> None:
+        guest = self.registered("dave")
+        guest.send("JOIN #dev", "CS HELP")  # what it asked last is not what tells it
+        guest.lines()
+        registrar = self.factory.registrar
+        assert registrar is not None
+        registrar.accounts.add("dave", ROOT_HASH)
+        owner = self.connect()
+        owner.send("PASS rootroot", "NICK dave", "USER d 0 * :D")
+        self.assertEqual(
+            owner.lines()[0], f"{S} 001 dave :Welcome to the chatsvc IRC Network dave!~d@chatsvc"
+        )
+        self.assertEqual(
+            guest.lines(),
+            [
+                ":dave!~u@chatsvc NICK dave_1",
+                f"{S} NOTICE dave_1 :The nickname dave is registered, and its owner signed on: "
+                "you are dave_1 now",
+            ],
+        )
+        guest.send("NAMES #dev")
+        self.assertEqual(guest.lines()[0], f"{S} 353 dave_1 = #dev :@dave_1")
+
+
+class ChannelTestCase(RegisteringTestCase):
+    """In #dev: alice, who made it and has an account, and bob, a guest."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.alice = self.account("alice")
+        self.alice.send("JOIN #dev")
+        self.bob = self.registered("bob")
+        self.bob.send("JOIN #dev")
+        self.alice.lines(), self.bob.lines()
+
+
+class ChannelModeTests(ChannelTestCase):
+    """C{+i}, C{+m}, and what they refuse."""
+
+    def test_invite_only(self) -> None:
+        self.alice.send("MODE #dev +i", "MODE #dev")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                ":alice!~u@chatsvc MODE #dev +i",
+                f"{S} 324 alice #dev +int",
+                f"{S} 329 alice #dev 0",
+            ],
+        )
+        self.assertEqual(self.bob.lines(), [":alice!~u@chatsvc MODE #dev +i"])
+        self.bob.send("PART #dev", "JOIN #dev", "INVITE alice #dev")
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                ":bob!~u@chatsvc PART #dev",
+                f"{S} 473 bob #dev :Cannot join channel (+i): ask for /invite",
+                f"{S} 442 bob #dev :You're not on that channel",
+            ],
+        )
+        self.alice.lines()
+        self.alice.send("INVITE bob #dev")
+        self.bob.send("JOIN #dev")
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                ":alice!~u@chatsvc INVITE bob #dev",
+                ":bob!~u@chatsvc JOIN #dev",
+                f"{S} 353 bob = #dev :@alice bob",
+                f"{S} 366 bob #dev :End of /NAMES list",
+            ],
+        )
+
+    def test_only_operators_invite_to_an_invite_only_channel(self) -> None:
+        self.alice.send("MODE #dev +i")
+        self.registered("carol")
+        self.bob.lines()
+        self.bob.send("INVITE carol #dev")
+        self.assertEqual(self.bob.lines(), [f"{S} 482 bob #dev :You're not channel operator"])
+
+    def test_moderated(self) -> None:
+        self.alice.send("MODE #dev +m-i")
+        self.assertEqual(self.bob.lines(), [":alice!~u@chatsvc MODE #dev +m"])
+        self.bob.send("PRIVMSG #dev :hello?", "NOTICE #dev :hello?", "MODE #dev -m")
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                f"{S} 404 bob #dev :Cannot send to channel (+m)",
+                f"{S} 404 bob #dev :Cannot send to channel (+m)",
+                f"{S} 482 bob #dev :You're not channel operator",
+            ],
+        )
+        self.alice.lines()
+        self.alice.send("PRIVMSG #dev :operators may", "MODE #dev -m")
+        self.assertEqual(
+            self.bob.lines(),
+            [":alice!~u@chatsvc PRIVMSG #dev :operators may", ":alice!~u@chatsvc MODE #dev -m"],
+        )
+
+    def test_unknown_modes_and_missing_arguments(self) -> None:
+        self.alice.send(
+            "MODE #dev +k secret", "MODE #dev +o", "MODE #dev -b", "MODE #dev +bbbbb a b c d e"
+        )
+        lines = self.alice.lines()
+        self.assertEqual(
+            lines[:3],
+            [
+                f"{S} 472 alice k :is unknown mode char to me",
+                f"{S} 461 alice MODE :Not enough parameters",
+                f"{S} 461 alice MODE :Not enough parameters",
+            ],
+        )
+        self.assertEqual(
+            lines[3:],
+            [f":alice!~u@chatsvc MODE #dev +b {nick}!*@*" for nick in "abcd"],
+            "MODES=4: the fifth is not made",
+        )
+
+
+class BanTests(ChannelTestCase):
+    """C{MODE #chan +b MASK}, the C{m:} extban for mutes, and the ban list."""
+
+    def test_ban_by_nickname(self) -> None:
+        self.alice.send("MODE #dev +b Bob", "MODE #dev b")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                ":alice!~u@chatsvc KICK #dev bob banned",
+                ":alice!~u@chatsvc MODE #dev +b bob!*@*",
+                f"{S} 367 alice #dev bob!*@* alice!~u@chatsvc 0",
+                f"{S} 368 alice #dev :End of channel ban list",
+            ],
+        )
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                f"{S} NOTICE bob :you are banned from dev for good",
+                ":alice!~u@chatsvc KICK #dev bob banned",
+            ],
+        )
+        self.bob.send("JOIN #dev")
+        self.assertEqual(
+            self.bob.lines(),
+            [f"{S} 474 bob #dev :Cannot join channel (+b): you are banned from dev for good"],
+        )
+        self.alice.send("MODE #dev -b bob!*@*")
+        self.assertEqual(self.alice.lines(), [":alice!~u@chatsvc MODE #dev -b bob!*@*"])
+        self.bob.send("JOIN #dev")
+        self.assertEqual(self.bob.lines()[0], ":bob!~u@chatsvc JOIN #dev")
+
+    def test_a_timed_ban_says_how_long_is_left(self) -> None:
+        self.alice.send("PRIVMSG ChanServ :BAN #dev bob 2h spam")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                ":alice!~u@chatsvc KICK #dev bob :banned: spam",
+                ":ChanServ!ChanServ@chatsvc MODE #dev +b bob!*@*",
+                ":ChanServ!ChanServ@chatsvc NOTICE alice :Banned nick:bob in dev, 2h left "
+                "(until 1970-01-01 02:00 UTC): spam; it holds for bob",
+            ],
+        )
+        self.bob.lines()
+        self.factory.clock.advance(3600)  # type: ignore[attr-defined]
+        self.bob.send("JOIN #dev")
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                "PING chatsvc",
+                f"{S} 474 bob #dev :Cannot join channel (+b): you are banned from dev "
+                "for 1h (until 1970-01-01 02:00 UTC): spam",
+            ],
+        )
+
+    def test_mute(self) -> None:
+        self.alice.send("MODE #dev +b m:bob", "MODE #dev +b *!*@192.0.2.0/24", "MODE #dev +b")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                ":alice!~u@chatsvc MODE #dev +b m:bob!*@*",
+                ":alice!~u@chatsvc MODE #dev +b *!*@192.0.2.0/24",
+                f"{S} 367 alice #dev *!*@192.0.2.0/24 alice!~u@chatsvc 0",
+                f"{S} 367 alice #dev m:bob!*@* alice!~u@chatsvc 0",
+                f"{S} 368 alice #dev :End of channel ban list",
+            ],
+        )
+        self.bob.send("PRIVMSG #dev :hello?")
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                f"{S} NOTICE bob :you are muted in dev for good",
+                ":alice!~u@chatsvc MODE #dev +b m:bob!*@*",
+                ":alice!~u@chatsvc MODE #dev +b *!*@192.0.2.0/24",
+                f"{S} 404 bob #dev :Cannot send to channel: you are muted in dev for good",
+            ],
+        )
+        self.alice.send("MODE #dev -b m:bob!*@*")
+        self.bob.send("PRIVMSG #dev :thanks")
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                f"{S} NOTICE bob :you may speak in dev now",
+                ":alice!~u@chatsvc MODE #dev -b m:bob!*@*",
+            ],
+        )
+        self.assertEqual(
+            self.alice.lines(),
+            [":alice!~u@chatsvc MODE #dev -b m:bob!*@*", ":bob!~u@chatsvc PRIVMSG #dev :thanks"],
+        )
+
+    def test_by_account_and_by_address(self) -> None:
+        carol = self.account("carol")
+        carol.send("JOIN #dev")
+        carol.lines()
+        self.alice.lines()
+        self.alice.send("MODE #dev +b a:carol", "MODE #dev +b *!*@10.0.0.2")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                ":alice!~u@chatsvc KICK #dev carol banned",
+                ":alice!~u@chatsvc MODE #dev +b a:carol",
+                f"{S} NOTICE alice :10.0.0.2/32 matches you",
+            ],
+        )
+
+    def test_bad_masks(self) -> None:
+        self.alice.send(
+            "MODE #dev +b *!ident@*",
+            "MODE #dev +b *!*@host.example",
+            "MODE #dev +b *",
+            "MODE #dev -b nobody",
+        )
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                f"{S} 696 alice #dev b *!ident@* "
+                ":*!ident@*: idents are not checked here; use *!*@ADDRESS or a:ACCOUNT",
+                f"{S} 696 alice #dev b *!*@host.example :*!*@host.example: hosts are hidden here; "
+                "ban an address or network (*!*@192.0.2.0/24)",
+                f"{S} 696 alice #dev b * :* would match everyone",
+                f"{S} NOTICE alice :there is no ban on nick:nobody in dev",
+            ],
+        )
+
+    def test_only_operators_ban(self) -> None:
+        self.bob.send("MODE #dev +b alice", "MODE #dev b")
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                f"{S} 482 bob #dev :You're not channel operator",
+                f"{S} 368 bob #dev :End of channel ban list",
+            ],
+        )
+
+    def test_a_full_ban_list(self) -> None:
+        chat = self.factory.chat
+        for i in range(MAX_PER_SCOPE):
+            chat.sanctions.add(
+                Sanction(SanctionKind.BAN, Mask.parse(f"spam{i}"), "dev", "alice", float(i))
+            )
+        self.alice.send("MODE #dev +b one-more", "MODE #dev +b spam7", "MODE #dev b")
+        lines = self.alice.lines()
+        self.assertEqual(
+            lines[:2],
+            [
+                f"{S} 478 alice #dev b :Channel ban list is full",
+                ":alice!~u@chatsvc MODE #dev +b spam7!*@*",
+            ],
+        )
+        self.assertEqual(len(lines), 2 + MAX_PER_SCOPE + 1)
+        self.assertEqual(lines[2], f"{S} 367 alice #dev spam0!*@* alice!~u@chatsvc 0")
+        self.assertEqual(lines[-1], f"{S} 368 alice #dev :End of channel ban list")
+
+
+class RoomKickTests(RegisteringTestCase):
+    def test_a_room_operator_kicks_out_of_the_channel(self) -> None:
+        alice, bob = self.account("alice"), self.registered("bob")
+        alice.send("JOIN #dev,#ops")
+        bob.send("JOIN #dev,#ops")
+        alice.lines(), bob.lines()
+        alice.send("KICK #dev bob :behave")
+        kick = ":alice!~u@chatsvc KICK #dev bob behave"
+        self.assertEqual(alice.lines(), [kick])
+        self.assertEqual(bob.lines(), [kick])
+        self.assertIsNotNone(self.factory.chat.find("bob"), "still signed on, in #ops")
+        bob.send("KICK #ops alice")
+        self.assertEqual(bob.lines(), [f"{S} 482 bob #ops :You're not channel operator"])
+
+
+class OwnerTests(RegisteringTestCase):
+    """A registered channel's owners (C{~}, C{+q}) and operators (C{@}, C{+o}) by account."""
+
+    def test_prefixes(self) -> None:
+        alice, bob = self.account("alice"), self.account("bob", 50002)
+        alice.send("JOIN #dev", "PRIVMSG ChanServ :REGISTER #dev")
+        bob.send("JOIN #dev")
+        alice.lines(), bob.lines()
+        alice.send(
+            "MODE #dev +o bob", "NAMES #dev", "CAP REQ multi-prefix", "NAMES #dev", "WHO #dev"
+        )
+        self.assertEqual(
+            alice.lines(),
+            [
+                f"{S} NOTICE alice :bob is an operator of dev",
+                ":alice!~u@chatsvc MODE #dev +o bob",
+                f"{S} 353 alice = #dev :~alice @bob",
+                f"{S} 366 alice #dev :End of /NAMES list",
+                f"{S} CAP alice ACK multi-prefix",
+                f"{S} 353 alice = #dev :~@alice @bob",
+                f"{S} 366 alice #dev :End of /NAMES list",
+                f"{S} 352 alice #dev ~u chatsvc chatsvc alice H~@ :0 Real Name",
+                f"{S} 352 alice #dev ~u chatsvc chatsvc bob H@ :0 Real Name",
+                f"{S} 315 alice #dev :End of WHO list",
+            ],
+        )
+        room = self.factory.chat.room("dev")
+        assert room.registration is not None
+        self.assertEqual(room.registration.rank("bob"), "operator", "kept by account")
+        bob.send("PART #dev", "JOIN #dev")
+        self.assertEqual(bob.lines()[-2], f"{S} 353 bob = #dev :~alice @bob")
+        alice.lines()
+        alice.send("MODE #dev +q bob", "MODE #dev -o bob", "MODE #dev -q bob", "MODE #dev -o bob")
+        self.assertEqual(
+            alice.lines(),
+            [
+                f"{S} NOTICE alice :bob is an owner of dev",
+                f"{S} 696 alice #dev o bob :bob is an owner: -q first",
+                f"{S} NOTICE alice :bob is an operator of dev",
+                f"{S} NOTICE alice :bob is neither owner nor operator of dev",
+            ],
+        )
+        self.assertEqual(room.registration.rank("bob"), None)
+
+    def test_owners_need_accounts(self) -> None:
+        alice = self.account("alice")
+        guest = self.registered("guest")
+        alice.send("JOIN #dev")
+        guest.send("JOIN #dev")
+        alice.lines()
+        alice.send("MODE #dev +q alice", "PRIVMSG ChanServ :REGISTER #dev", "MODE #dev +q guest")
+        self.assertEqual(
+            alice.lines(),
+            [
+                f"{S} 696 alice #dev q alice :#dev is not a registered channel: no owners",
+                ":ChanServ!ChanServ@chatsvc NOTICE alice "
+                ":You registered dev, and own it; it stays when everyone has left",
+                f"{S} 696 alice #dev q guest :guest is not logged in: no owners",
+            ],
+        )
+
+
+class KlineTests(RegisteringTestCase):
+    """Chat-wide bans: C{KLINE [DURATION] MASK [REASON]}, C{UNKLINE MASK}."""
+
+    def test_kline(self) -> None:
+        root, bob = self.root(), self.registered("bob")
+        root.send("KLINE 1h *!*@10.0.0.0/8 :spamming")
+        self.assertEqual(
+            root.lines(),
+            [
+                ":root!~r@chatsvc KICK #lobby bob :banned: spamming",
+                f"{S} NOTICE root :Banned 10.0.0.0/8 chat-wide, 1h left "
+                "(until 1970-01-01 01:00 UTC): spamming; it holds for bob",
+            ],
+        )
+        self.assertEqual(
+            bob.lines(),
+            [
+                f"{S} NOTICE bob :you are banned from the chat for 1h "
+                "(until 1970-01-01 01:00 UTC): spamming",
+                ":root!~r@chatsvc KICK #lobby bob :banned: spamming",
+                "ERROR :Closing Link: Kicked by root (banned: spamming)",
+            ],
+        )
+        again = self.connect()
+        again.send("NICK bob", "USER u 0 * :B")
+        self.assertEqual(
+            again.lines(),
+            [
+                f"{S} 465 * :You are banned from the chat for 1h (until 1970-01-01 01:00 UTC): "
+                "spamming",
+                "ERROR :Closing Link: You are banned from the chat for 1h "
+                "(until 1970-01-01 01:00 UTC): spamming",
+            ],
+        )
+        self.assertTrue(again.transport.disconnecting)
+        root.send("UNKLINE *!*@10.0.0.0/8", "KLINE m:a:bob", "OS BANS")
+        self.assertEqual(
+            root.lines(),
+            [
+                f"{S} NOTICE root :Lifted the ban of 10.0.0.0/8 chat-wide",
+                f"{S} NOTICE root :Muted account:bob chat-wide, for good",
+                ":OperServ!OperServ@chatsvc NOTICE root :Bans and mutes in the chat (1):",
+                ":OperServ!OperServ@chatsvc NOTICE root :mute account:bob by root, for good",
+                ":OperServ!OperServ@chatsvc NOTICE root :End of list",
+            ],
+        )
+
+    def test_refusals(self) -> None:
+        root, bob = self.root(), self.registered("bob")
+        bob.send("KLINE *!*@10.0.0.0/8", "UNKLINE bob")
+        self.assertEqual(
+            bob.lines(),
+            [f"{S} 481 bob :Permission Denied- You're not an IRC operator"] * 2,
+        )
+        root.send("KLINE 1h", "KLINE 99q bob", "KLINE *!*@host.example", "UNKLINE nobody", "KLINE")
+        self.assertEqual(
+            root.lines(),
+            [
+                f"{S} NOTICE root :Syntax: KLINE [DURATION] MASK [REASON] "
+                "(MASK: *!*@ADDRESS, a:ACCOUNT)",
+                f"{S} NOTICE root :'99q' is not a duration: use a number and s, m, h, d or w "
+                "(as 30m or 1h30m)",
+                f"{S} NOTICE root :*!*@host.example: hosts are hidden here; ban an address or "
+                "network (*!*@192.0.2.0/24)",
+                f"{S} NOTICE root :there is no ban on nick:nobody chat-wide",
+                f"{S} 461 root KLINE :Not enough parameters",
+            ],
+        )
+
+    def test_a_chat_wide_mute(self) -> None:
+        root, bob = self.root(), self.registered("bob")
+        self.registered("carol")
+        root.send("JOIN #dev")
+        bob.send("JOIN #dev")
+        root.lines(), bob.lines()
+        root.send("KLINE 10m m:bob!*@*")
+        bob.send("PRIVMSG #dev :hello?", "PRIVMSG carol :hello?", "PRIVMSG root :operators hear")
+        self.assertEqual(
+            bob.lines(),
+            [
+                f"{S} NOTICE bob :you are muted in the chat for 10m (until 1970-01-01 00:10 UTC)",
+                f"{S} 404 bob #dev :Cannot send to channel: you are muted in the chat for 10m "
+                "(until 1970-01-01 00:10 UTC)",
+                f"{S} 404 bob carol :Cannot send to channel: you are muted in the chat for 10m "
+                "(until 1970-01-01 00:10 UTC)",
+            ],
+        )
+
+
+class OwnerRefusalTests(RegisteringTestCase):
+    def test_an_operator_who_is_no_owner(self) -> None:
+        alice, bob, carol = self.account("alice"), self.account("bob"), self.account("carol")
+        alice.send("JOIN #dev", "CS REGISTER #dev")
+        bob.send("JOIN #dev")
+        carol.send("JOIN #dev")
+        alice.send("MODE #dev +o bob")
+        alice.lines(), bob.lines(), carol.lines()
+        bob.send("MODE #dev +q carol", "CS OWNER #dev carol", "CS DROP #dev", "MODE #dev +o carol")
+        self.assertEqual(
+            bob.lines(),
+            [
+                f"{S} 482 bob #dev :You're not a channel owner",
+                f"{CS} bob :only the owners of dev may name its owners and operators",
+                f"{CS} bob :only the owners of dev may unregister it",
+                ":bob!~u@chatsvc MODE #dev +o carol",
+            ],
+        )
+
+
+class BannedNicknameTests(RegisteringTestCase):
+    """A chat-wide ban of a nickname pattern refuses the nickname (432: a Q-line), not its user."""
+
+    def test_at_registration_and_after(self) -> None:
+        root = self.root()
+        root.send("KLINE spam* :no spam")
+        root.lines()
+        client = self.connect()
+        client.send("NICK spammer", "USER u 0 * :S")
+        refusal = "Erroneous nickname: spammer is banned from the chat for good: no spam"
+        self.assertEqual(client.lines(), [f"{S} 432 * spammer :{refusal}"])
+        self.assertFalse(client.transport.disconnecting)
+        client.send("NICK ham")
+        self.assertEqual(client.lines()[0].split()[1], "001")
+        client.send("NICK spammer")
+        self.assertEqual(client.lines(), [f"{S} 432 ham spammer :{refusal}"])

@@ -56,12 +56,12 @@ def welcome(nick: str, user: str = "~u", users: int = 1, rooms: int = 1) -> list
         f"{S} 001 {nick} :Welcome to the chatsvc IRC Network {nick}!{user}@chatsvc",
         f"{S} 002 {nick} :Your host is chatsvc, running version chatsvc-0.1.0",
         f"{S} 003 {nick} :This server was created 1970-01-01 00:00:00 UTC",
-        f"{S} 004 {nick} chatsvc chatsvc-0.1.0 iow nt o",
-        f"{S} 005 {nick} AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 CHANMODES=,,,nt "
-        "CHANNELLEN=33 CHANTYPES=# CHATHISTORY=500 ELIST= KICKLEN=255 LINELEN=512 MODES=4 "
-        "NETWORK=chatsvc :are supported by this server",
-        f"{S} 005 {nick} NICKLEN=32 PREFIX=(o)@ TOPICLEN=390 USERLEN=10 "
-        ":are supported by this server",
+        f"{S} 004 {nick} chatsvc chatsvc-0.1.0 iow bimnoqt boq",
+        f"{S} 005 {nick} AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 CHANMODES=b,,,imnt "
+        "CHANNELLEN=33 CHANTYPES=# CHATHISTORY=500 ELIST= EXTBAN=,am KICKLEN=255 LINELEN=512 "
+        "MAXLIST=b:500 :are supported by this server",
+        f"{S} 005 {nick} MODES=4 NETWORK=chatsvc NICKLEN=32 PREFIX=(qo)~@ TOPICLEN=390 "
+        "USERLEN=10 :are supported by this server",
         f"{S} 251 {nick} :There are {users} users and 0 invisible on 1 servers",
         f"{S} 252 {nick} 0 :operator(s) online",
         f"{S} 254 {nick} {rooms} :channels formed",
