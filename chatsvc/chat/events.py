@@ -166,6 +166,23 @@ class Sanctioned:
 
 
 @attrs.frozen
+class RankChanged:
+    """
+    C{by} made the account C{account} an C{"owner"} or C{"operator"} of the
+    registered C{room}, or (L{None}) neither, where it was C{was}; told to
+    the whole room. C{nicks}: the room's members logged in to the account,
+    whose rights in it changed.
+    """
+
+    room: str
+    account: str
+    rank: str | None
+    was: str | None
+    by: str
+    nicks: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class ModeChanged:
     """
     C{by} set (C{on}) or cleared the mode C{mode} of C{room}: C{i}
@@ -193,4 +210,5 @@ Event = (
     | Removed
     | Sanctioned
     | ModeChanged
+    | RankChanged
 )

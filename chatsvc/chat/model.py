@@ -51,6 +51,7 @@ from chatsvc.chat.events import (
     NoticeToAll,
     OperatorChanged,
     PrivateMessage,
+    RankChanged,
     Removed,
     Sanctioned,
     TopicChanged,
@@ -822,8 +823,9 @@ class Chat:
         """
         Make the account C{account} an C{"owner"} or C{"operator"} of the
         registered C{room}, or (L{None}) neither: its owners only, and an owner
-        may not leave the room without one. Returns the account's name as
-        written (as the accounts know it), or L{None} if nothing changed.
+        may not leave the room without one. The room is told (L{RankChanged}).
+        Returns the account's name as written (as the accounts know it), or
+        L{None} if nothing changed.
         """
         registration = room.registration
         if registration is None:
@@ -834,9 +836,10 @@ class Chat:
         if name is None:
             raise ChatError(f"there is no account named {account}")
         key = fold(name)
-        if registration.rank(name) == rank:
+        was = registration.rank(name)
+        if was == rank:
             return None
-        if registration.rank(name) == "owner" and len(registration.owners) == 1:
+        if was == "owner" and len(registration.owners) == 1:
             raise ChatError(f"{name} is the last owner of {room.name}; name another first")
         registration.owners.pop(key, None)
         registration.operators.pop(key, None)
@@ -844,6 +847,12 @@ class Chat:
             registration.owners[key] = name
         elif rank == "operator":
             registration.operators[key] = name
+        nicks = tuple(
+            member.nick
+            for member in room
+            if member.account is not None and fold(member.account.name) == key
+        )
+        self._broadcast(room, RankChanged(room.name, name, rank, was, by.nick, nicks))
         return name
 
     def set_mode(self, by: Participant, room: Room, mode: str, on: bool) -> ModeChanged | None:

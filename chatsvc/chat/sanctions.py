@@ -139,8 +139,9 @@ class Mask:
     @classmethod
     def _name(cls, kind: MaskKind, pattern: str) -> Mask:
         if not pattern:
-            what = "an account name" if kind is MaskKind.ACCOUNT else "a nickname pattern"
-            raise ValueError(f"{kind.value}: needs {what} after it")
+            if kind is MaskKind.ACCOUNT:
+                raise ValueError("account: needs an account name after it")
+            raise ValueError("no nickname pattern given")
         if len(pattern) > NICK_PATTERN_MAX or not _NICK_GLOB.fullmatch(pattern):
             raise ValueError(
                 f"{pattern[:50]!r} is not a nickname pattern: use letters, digits, "

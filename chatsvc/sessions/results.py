@@ -300,11 +300,16 @@ class RoomRegistered:
 
 @attrs.frozen
 class RoomRanked:
-    """The account C{account} is an C{"owner"} or C{"operator"} of C{room}, or (L{None}) neither."""
+    """
+    The account C{account} is an C{"owner"} or C{"operator"} of C{room}, or
+    (L{None}) neither: C{changed} now (the room, the user too, was told with
+    a L{chatsvc.chat.events.RankChanged}), or so already.
+    """
 
     room: str
     account: str
     rank: str | None
+    changed: bool = False
 
 
 @attrs.frozen

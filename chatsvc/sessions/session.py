@@ -821,7 +821,8 @@ class Session:
                     )
                 registration = room.registration
                 assert registration is not None
-                self._show(results.RoomRanked(room.name, account, registration.rank(account)))
+                rank_now = registration.rank(account)
+                self._show(results.RoomRanked(room.name, account, rank_now, named is not None))
             case commands.RoomMode(changes=changes, room=name):
                 room = self._room_of(me, name)
                 for mode, on in changes:

@@ -15,6 +15,7 @@ from chatsvc.chat.events import (
     Left,
     Message,
     ModeChanged,
+    RankChanged,
     Removed,
     Sanctioned,
 )
@@ -93,6 +94,28 @@ class RegisteredRoomTests(ModerationTestCase):
         with self.assertRaises(NotAnOwner):
             self.chat.rank_in_room(bob, room, "carol", "operator")
         self.chat.set_topic(bob, "work", self.clock.seconds(), room)
+
+    def test_the_room_is_told_of_a_rank(self) -> None:
+        alice, bob, carol = self.on("alice"), self.on("bob"), self.on("dave", account=False)
+        room = self.chat.join(alice, "dev")
+        self.chat.join(bob, "dev")
+        self.chat.join(carol, "dev")
+        self.chat.register_room(alice, room)
+        for nick in ("alice", "bob", "dave"):
+            self.events(nick)
+        self.chat.rank_in_room(alice, room, "bob", "owner")
+        made = RankChanged("dev", "bob", "owner", None, "alice", ("bob",))
+        self.assertEqual([self.events(n) for n in ("alice", "bob", "dave")], [[made]] * 3)
+        self.chat.rank_in_room(alice, room, "bob", "operator")
+        made = RankChanged("dev", "bob", "operator", "owner", "alice", ("bob",))
+        self.assertEqual(self.events("dave"), [made])
+        self.assertIsNone(self.chat.rank_in_room(alice, room, "bob", "operator"))
+        self.assertEqual(self.events("dave"), [], "nothing changed: nothing told")
+        # An account none of the room's members is logged in to: no nicks.
+        self.chat.rank_in_room(alice, room, "root", "operator")
+        self.assertEqual(
+            self.events("dave"), [RankChanged("dev", "root", "operator", None, "alice")]
+        )
 
     def test_first_to_enter_an_empty_registered_room_does_not_run_it(self) -> None:
         alice, carol = self.on("alice"), self.on("carol")

@@ -59,8 +59,8 @@ class MaskTests(SynchronousTestCase):
 
     def test_bad_masks(self) -> None:
         bad = {
-            "": "nick: needs a nickname pattern after it",
-            "nick:": "nick: needs a nickname pattern after it",
+            "": "no nickname pattern given",
+            "nick:": "no nickname pattern given",
             "account:": "account: needs an account name after it",
             "*": "* would match everyone",
             "nick:*?*": "*?* would match everyone",

@@ -16,7 +16,15 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatsvc.accounts import Accounts, ChatRealm, hash_password
 from chatsvc.accounts.registered import RegisteredAccounts
 from chatsvc.chat import commands
-from chatsvc.chat.events import Joined, Kicked, ModeChanged, NickChange, Removed, Sanctioned
+from chatsvc.chat.events import (
+    Joined,
+    Kicked,
+    ModeChanged,
+    NickChange,
+    RankChanged,
+    Removed,
+    Sanctioned,
+)
 from chatsvc.chat.sanctions import Mask, SanctionKind
 from chatsvc.registry import MemoryRegistry, RoomRecord
 from chatsvc.sessions.registration import Problem, Registrar, RegistrationRefused
@@ -262,6 +270,13 @@ class RoomTests(SynchronousTestCase):
         with logged() as log:
             self.assertEqual(do(self.alice, "/room register"), [RoomRegistered("dev")])
         self.assertEqual(log, ["alice registered dev"])
+        self.assertEqual(
+            do(self.alice, "/room op bob"),
+            [
+                RankChanged("dev", "bob", "operator", None, "alice"),
+                RoomRanked("dev", "bob", "operator", changed=True),
+            ],
+        )
         self.assertEqual(do(self.alice, "/room op bob"), [RoomRanked("dev", "bob", "operator")])
         self.assertEqual(
             do(self.alice, "/room mode +im"),

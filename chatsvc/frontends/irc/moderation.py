@@ -263,14 +263,17 @@ def _rank(connection: IrcConnection, room: Room, on: bool, char: str, nick: str)
         return
     me = connection._me()
     owner_names = account is not None and registration is not None and room.is_owner(me)
+    # A registered channel's owner ranks the account (the channel sees the
+    # rank's MODE); otherwise, or for what is left, an operator while there.
     if on:
         if owner_names and rank is None:
             connection._perform(commands.RankInRoom(account or "", "operator", room.name))
-        connection._perform(commands.Operator(found.nick, room.name, True))
+        else:
+            connection._perform(commands.Operator(found.nick, room.name, True))
     else:
-        connection._perform(commands.Operator(found.nick, room.name, False))
         if owner_names and rank == "operator":
             connection._perform(commands.RankInRoom(account or "", None, room.name))
+        connection._perform(commands.Operator(found.nick, room.name, False))
 
 
 # Accounts: REGISTER and NickServ
@@ -509,6 +512,8 @@ def _said(
     asked = None if unasked else connection._asked
     if asked is not None and is_service(asked.by) is not None:
         return service_notice(connection, asked.by, said)
+    if isinstance(result, results.RoomRanked) and result.changed:
+        return []  # MODE asked for it: the channel's MODE line (RankChanged) is the answer
     head = f":{connection.irc.name} NOTICE {connection.nick}"
     return [piece for text in said for piece in split_text(head, text)]
 

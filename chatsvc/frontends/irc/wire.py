@@ -33,6 +33,7 @@ from chatsvc.chat.events import (
     NoticeToAll,
     OperatorChanged,
     PrivateMessage,
+    RankChanged,
     Removed,
     Sanctioned,
     TopicChanged,
@@ -64,6 +65,10 @@ _IRC_UNSAFE = _irc_unsafe()
 def sanitise(text: str) -> str:
     """What an IRC user said, safe for every wire but with its formatting (and CTCP) kept."""
     return line_wire.sanitise(text, _IRC_UNSAFE)
+
+
+_RANK_MODES = {"owner": "q", "operator": "o"}
+"""The channel mode of each rank in a registered room."""
 
 
 def channel(room: str) -> str:
@@ -251,6 +256,16 @@ class IrcEvents:
                 return [line(mask(by), "INVITE", nick, channel(room))]
             case OperatorChanged(room=room, nick=nick, by=by, given=given):
                 return [line(mask(by), "MODE", channel(room), "+o" if given else "-o", nick)]
+            case RankChanged(room=room, rank=rank, was=was, by=by, nicks=nicks):
+                # Owners are +q, operators +o: what the account had goes, what it has comes.
+                modes = ("-" + _RANK_MODES[was] if was else "") + (
+                    "+" + _RANK_MODES[rank] if rank else ""
+                )
+                targets = len(modes.replace("-", "").replace("+", ""))
+                return [
+                    line(mask(by), "MODE", channel(room), modes, *[nick] * targets)
+                    for nick in nicks
+                ]
             case TopicChanged(room=room, nick=nick, text=text):
                 return [line(mask(nick), "TOPIC", channel(room), text)]
             case Kicked(room=room, nick=nick, by=by, reason=reason):

@@ -43,6 +43,7 @@ from chatsvc.chat.events import (
     NoticeToAll,
     OperatorChanged,
     PrivateMessage,
+    RankChanged,
     Removed,
     Sanctioned,
     TopicChanged,
@@ -208,6 +209,8 @@ def _format(event: Event) -> str:
             return f"*** {nick} was put out of {room} by {by}{why}\n"
         case Sanctioned(text=text):
             return f"*** {text[:1].upper()}{text[1:]}\n"
+        case RankChanged(room=room, account=account, rank=rank, by=by):
+            return f"*** {by} made {account} {_RANKS[rank]} {room}\n"
         case ModeChanged(room=room, by=by, mode=mode, on=on):
             what = "invite-only" if mode == "i" else "moderated"
             return f"*** {by} made {room} {what if on else 'no longer ' + what}\n"
@@ -312,8 +315,10 @@ def moderation_text(result: Result) -> list[str] | None:
             return [f"You registered {room}, and own it; it stays when everyone has left"]
         case results.RoomRegistered(room=room):
             return [f"{room} is no longer registered"]
+        case results.RoomRanked(room=room, account=account, rank=rank, changed=True):
+            return [f"{account} is {_RANKS[rank]} {room} now"]
         case results.RoomRanked(room=room, account=account, rank=rank):
-            return [f"{account} is {_RANKS[rank]} {room}"]
+            return [f"{account} is {_RANKS[rank]} {room} already"]
         case results.SanctionSet(sanction=sanction, held=held, now=now):
             did = "Banned" if sanction.kind is SanctionKind.BAN else "Muted"
             where = f"in {sanction.room}" if sanction.room else "chat-wide"
@@ -515,6 +520,8 @@ class LineRenderer:
                 return kicked(event)
             case Statistics():
                 return b"".join(notice(text, limit) for text in result.lines())
+            case results.RoomRanked(changed=True):
+                return b""  # the room's RankChanged told the user as well
             case event if not isinstance(event, Event):
                 said = moderation_text(event)
                 assert said is not None, event

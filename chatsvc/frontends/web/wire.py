@@ -43,6 +43,7 @@ from chatsvc.chat.events import (
     NoticeToAll,
     OperatorChanged,
     PrivateMessage,
+    RankChanged,
     Removed,
     Sanctioned,
     TopicChanged,
@@ -341,6 +342,9 @@ def event_data(
             return {"type": "kicked", "room": room, "nick": nick, "by": by, "reason": reason}
         case OperatorChanged(room=room, nick=nick, by=by, given=given):
             return {"type": "operator", "room": room, "nick": nick, "by": by, "given": given}
+        case RankChanged():
+            # room, account, rank, was, by, and nicks as a list
+            return {"type": "rank", **attrs.asdict(event)}
         case Invited(room=room, nick=nick, by=by):
             return {"type": "invited", "room": room, "nick": nick, "by": by}
         case NoticeToAll(by=by, text=text):
@@ -403,8 +407,8 @@ def moderation_data(result: object) -> Json | None:
             return {"account": account, "operator": given}
         case results.RoomRegistered(room=room, registered=registered):
             return {"room": room, "registered": registered}
-        case results.RoomRanked(room=room, account=account, rank=rank):
-            return {"room": room, "account": account, "rank": rank}
+        case results.RoomRanked(room=room, account=account, rank=rank, changed=changed):
+            return {"room": room, "account": account, "rank": rank, "changed": changed}
         case results.SanctionSet(sanction=sanction, held=held, now=now):
             return {"sanction": sanction_data(sanction, now), "held": list(held)}
         case results.SanctionLifted(sanction=sanction):

@@ -44,8 +44,7 @@ class ParseTests(SynchronousTestCase):
             "*!*@*": "* would match everyone",
             "*!*@0.0.0.0/0": "0.0.0.0/0 would match every address",
             "a:al*": "an account mask names one account: no wildcards",
-            "m:": "'' is not a nickname pattern: use letters, digits, _ - . [ ] { } ^ | and the "
-            "wildcards * and ?, at most 64",
+            "m:": "no nickname pattern given",
             "b\x00b": "'b\\x00b' is not a nickname pattern: use letters, digits, _ - . [ ] { } ^ | "
             "and the wildcards * and ?, at most 64",
         }

@@ -198,7 +198,8 @@ class ChanServTests(RegisteringTestCase):
             alice.lines(),
             [
                 f"{CS} alice :You registered dev, and own it; it stays when everyone has left",
-                f"{CS} alice :bob is an operator of dev",
+                ":alice!~u@chatsvc MODE #dev +o bob",
+                f"{CS} alice :bob is an operator of dev now",
                 ":ChanServ!ChanServ@chatsvc MODE #dev +b m:spam*!*@*",
                 f"{CS} alice :Muted nick:spam* in dev, 30m left (until 1970-01-01 00:30 UTC): "
                 "flooding",
@@ -215,6 +216,7 @@ class ChanServTests(RegisteringTestCase):
         self.assertEqual(
             bob.lines(),
             [
+                f"{stamp} :alice!~u@chatsvc MODE #dev +o bob",
                 f"{stamp} :ChanServ!ChanServ@chatsvc MODE #dev +b m:spam*!*@*",
                 f"{stamp} :ChanServ!ChanServ@chatsvc MODE #dev -b m:spam*!*@*",
             ],

@@ -11,8 +11,11 @@ from chatsvc.chat.events import (
     Kicked,
     Left,
     Message,
+    ModeChanged,
     NickChange,
     PrivateMessage,
+    RankChanged,
+    Removed,
     TopicChanged,
 )
 from chatsvc.chat.model import Topic
@@ -100,6 +103,20 @@ class RenderTests(SynchronousTestCase):
             (TopicChanged("dev", "alice", "ship it"), b"*** alice set the topic: ship it\n"),
             (Kicked("dev", "bob", "alice"), b"*** bob was kicked by alice\n"),
             (Kicked("dev", "bob", "alice", "spam"), b"*** bob was kicked by alice (spam)\n"),
+            (ModeChanged("dev", "alice", "i", True), b"*** alice made dev invite-only\n"),
+            (ModeChanged("dev", "alice", "m", False), b"*** alice made dev no longer moderated\n"),
+            (
+                Removed("dev", "bob", "alice", "enough"),
+                b"*** bob was put out of dev by alice (enough)\n",
+            ),
+            (
+                RankChanged("dev", "bob", "operator", None, "alice", ("bob",)),
+                b"*** alice made bob an operator of dev\n",
+            ),
+            (
+                RankChanged("dev", "bob", None, "owner", "alice"),
+                b"*** alice made bob neither owner nor operator of dev\n",
+            ),
         ]
         for event, line in cases:
             self.assertEqual(wire.render(event), line)

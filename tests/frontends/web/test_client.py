@@ -1055,6 +1055,20 @@ async def test_moderation_as_the_user_sees_it(server: ScriptedServer) -> None:
             assert driver.execute_script(badges) == ["registered"]
             assert driver.find_elements(By.CSS_SELECTOR, "#member-list .kick") == []
             send = lambda frame: on_reactor(server.send, frame)  # noqa: E731
+            rank = {"type": "rank", "room": "lobby", "account": "carol", "by": "bob"}
+            send({**rank, "rank": "owner", "was": "operator", "nicks": ["carol"]})
+            wait_for_line(driver, "bob made carol an owner of lobby")
+            wait_for(
+                driver,
+                lambda d: marks(d) == [("bob", "~"), ("carol", "~"), ("alice", "")],
+                "carol an owner",
+            )
+            send({**rank, "rank": "operator", "was": "owner", "nicks": ["carol"]})
+            wait_for(
+                driver,
+                lambda d: marks(d) == [("bob", "~"), ("carol", "@"), ("alice", "")],
+                "carol an operator again",
+            )
             send({"type": "mode", "room": "lobby", "by": "bob", "mode": "m", "on": True})
             wait_for_line(driver, "bob made the room moderated: only its operators may speak")
             assert driver.execute_script(badges) == ["moderated", "registered"]

@@ -261,9 +261,21 @@ class RoomTests(InDev):
                 "room": "dev",
                 "account": "carol",
                 "rank": "operator",
-                "text": ["carol is an operator of dev"],
+                "changed": True,
+                "text": ["carol is an operator of dev now"],
             },
         )
+        made = {
+            "type": "rank",
+            "room": "dev",
+            "account": "carol",
+            "rank": "operator",
+            "was": None,
+            "by": "alice",
+            "nicks": ["carol"],
+        }
+        self.assertEqual(self.bob.events("rank"), [made], "the room is told")
+        self.assertEqual(self.alice.events("rank"), [made])
         self.assertEqual(
             carol.answer("members", room="dev")["members"][2],
             {"nick": "carol", "operator": True, "rank": "operator", "away": None},

@@ -361,6 +361,21 @@ export class ChatClient extends EventTarget {
     this.state.changed("topic", { conversation: room });
   }
 
+  /** An account was made an owner or operator of a registered room, or neither: its members' marks. */
+  on_rank(event) {
+    const room = this.state.room(event.room);
+    if (!room) return;
+    for (const nick of event.nicks ?? []) {
+      const member = room.member(nick);
+      if (!member) continue;
+      member.rank = event.rank ?? null;
+      member.operator = event.rank !== null && event.rank !== undefined;
+    }
+    const what = event.rank === "owner" ? "an owner" : event.rank === "operator" ? "an operator" : "neither owner nor operator";
+    this.state.add(room, { kind: "notice", lines: [`${event.by} made ${event.account} ${what} of ${room.name}`], time: Date.now() });
+    this.state.changed("members", { conversation: room });
+  }
+
   /** One is banned or muted (or may speak again): why, and for how long, where it holds. */
   on_sanctioned(event) {
     const entry = {
