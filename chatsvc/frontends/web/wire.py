@@ -136,6 +136,7 @@ _COMMAND_ERRORS = (
     (
         re.compile(
             r".* is not a (mask|nickname pattern)|.* would match every|an account mask names"
+            r"|no nickname pattern given|account: needs an account name"
         ),
         "bad-mask",
     ),

@@ -678,6 +678,8 @@ class TypedCommandTests(SynchronousTestCase):
             ("/ban *", "bad-mask"),
             ("/ban a:b", "bad-mask"),
             ("/ban account:b*", "bad-mask"),
+            ("/ban account:", "bad-mask"),
+            ("/mute nick:", "bad-mask"),
             ("/room mode +x", "unknown-mode"),
             ("/room mode +", "unknown-mode"),
             ("/mute bob 1h " + "x" * 301, "too-long"),
