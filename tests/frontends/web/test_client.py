@@ -1094,6 +1094,29 @@ async def test_moderation_as_the_user_sees_it(server: ScriptedServer) -> None:
             alert = driver.find_element(By.CSS_SELECTOR, "#log .sanction [role=alert]")
             assert alert.text.startswith("You are muted in lobby")
             assert driver.execute_script(badges)[-1].startswith("muted until ")
+            # Set again for half a second: its badge goes when it runs out.
+            send(
+                {
+                    "type": "sanctioned",
+                    "nick": "alice",
+                    "kind": "mute",
+                    "room": "lobby",
+                    "by": "bob",
+                    "reason": None,
+                    "until": T0 + 0.5,
+                    "left": 0.5,
+                    "given": True,
+                    "text": "you are muted in lobby for 1s (until 2025-12-01 19:03 UTC)",
+                }
+            )
+            wait_for_line(
+                driver, "You are muted in lobby for 1s (until 2025-12-01 19:03 UTC) (by bob)"
+            )
+            wait_for(
+                driver,
+                lambda d: d.execute_script(badges) == ["moderated", "registered"],
+                "the mute's badge gone when it ran out",
+            )
             send(
                 {
                     "type": "removed",

@@ -376,12 +376,26 @@ export class ChatClient extends EventTarget {
     this.state.changed("members", { conversation: room });
   }
 
+  /** A mute runs out by itself: its badge goes when it does. */
+  unmuteAt(entry) {
+    setTimeout(() => {
+      const room = entry.room ? this.state.room(entry.room) : null;
+      if (room && room.muted === entry) room.muted = null;
+      if (!entry.room && this.state.muted === entry) this.state.muted = null;
+      const shown = room ?? this.state.currentConversation;
+      if (shown) this.state.changed("topic", { conversation: shown });
+    }, Math.max(0, entry.ends - Date.now()));
+  }
+
   /** One is banned or muted (or may speak again): why, and for how long, where it holds. */
   on_sanctioned(event) {
     const entry = {
       kind: "sanction", sanction: event.kind, given: event.given !== false, by: event.by, reason: event.reason ?? null,
       until: event.until ?? null, left: event.left ?? null, room: event.room ?? null, text: event.text, time: Date.now(),
     };
+    // When it runs out, by the server's count of what is left (the clocks may differ).
+    entry.ends = entry.left === null ? null : Date.now() + entry.left * 1000;
+    if (event.kind === "mute" && entry.given && entry.ends !== null) this.unmuteAt(entry);
     if (event.room) {
       const room = this.state.room(event.room);
       if (room && event.kind === "mute") room.muted = entry.given ? entry : null;
