@@ -595,8 +595,11 @@ class ChatState:
         """Our guest nickname is registered, and its owner signed on: we are renamed."""
         old, new = str(event["old"]), str(event["new"])
         self._on_nick({"old": old, "new": new})
-        said = event.get("text") or f"{old} belongs to a registered account: you are {new} now"
-        self.note(sentence(str(said)), Kind.SANCTION)
+        said = (
+            event.get("text") or f"{old} is registered, and its owner signed on: you are {new} now"
+        )
+        for line in [said] if isinstance(said, str) else said:
+            self.note(sentence(str(line)), Kind.SANCTION)
 
     def _on_rank(self, event: Mapping[str, Any]) -> None:
         """Accounts made owners or operators of a registered room, or neither: their members."""
@@ -637,11 +640,17 @@ def _same_line(a: Entry, b: Entry) -> bool:
 
 
 def sentence(text: str) -> str:
-    """The server's words (C{you are banned from dev for 2h: spam}) as a sentence."""
+    """
+    The server's words (C{you are banned from dev for 2h: spam}) as a
+    sentence: its full stop, and a capital for C{you} (never for a room's or
+    a user's name, which are as they are).
+    """
     text = text.strip()
     if not text:
         return text
-    return text[0].upper() + text[1:] + ("" if text[-1] in ".!?" else ".")
+    if text.startswith("you "):
+        text = "Y" + text[1:]
+    return text + ("" if text[-1] in ".!?" else ".")
 
 
 def how_long(left: object) -> str:

@@ -581,12 +581,12 @@ def test_banned_from_the_chat_while_in_it_the_ban_s_words_are_the_goodbye() -> N
         (
             "invite-only",
             "dev is invite-only: an operator of it must /invite you",
-            "Dev is invite-only: an operator of it must /invite you.",
+            "dev is invite-only: an operator of it must /invite you.",
         ),
         (
             "moderated",
             "dev is moderated: only its operators may speak",
-            "Dev is moderated: only its operators may speak.",
+            "dev is moderated: only its operators may speak.",
         ),
     ],
 )

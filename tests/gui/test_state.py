@@ -462,15 +462,15 @@ def test_a_sanction_without_words_is_said_from_its_fields() -> None:
 
 def test_a_released_nickname_renames_us_and_says_why() -> None:
     state, view = signed_on(room("lobby", "alice", "bob"))
-    text = "alice belongs to a registered account, whose owner signed on: you are Guest42 now"
-    state.apply({"type": "nick-released", "old": "alice", "new": "Guest42", "text": text})
+    text = "The nickname alice is registered, and its owner signed on: you are Guest42 now"
+    state.apply({"type": "nick-released", "old": "alice", "new": "Guest42", "text": [text]})
     state.apply({"type": "nick", "room": "lobby", "old": "alice", "new": "Guest42"})  # once only
     assert state.nick == "Guest42"
     lobby = state.room("lobby")
     assert lobby is not None and [m.nick for m in lobby.sorted_members()] == ["bob", "Guest42"]
     assert texts(state, "lobby") == [
         "[13:45] *** alice is now known as Guest42",
-        f"[13:45] !!! {text[0].upper()}{text[1:]}.",
+        f"[13:45] !!! {text}.",
     ]
     assert "Guest42" in view.of("title")[-1]
 
@@ -484,7 +484,7 @@ def test_moderation_refusals_say_why_and_for_how_long() -> None:
     muted = {"sanction": {**sanction, "kind": "mute"}, "left": None}
     assert refusal("muted", "", muted) == "You are muted in #dev for good: x."
     assert refusal("moderated", "dev is moderated: only its operators may speak", {}) == (
-        "Dev is moderated: only its operators may speak."
+        "dev is moderated: only its operators may speak."  # a room's name as it is
     )
     assert refusal("not-in-room", "you are not in dev", {}) == "you are not in dev"
 
