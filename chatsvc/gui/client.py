@@ -638,6 +638,7 @@ class ChatClient:
         assert isinstance(error, RequestError)
         if error.code != "disconnected":
             self._show(conversation, error.said, Kind.ERROR)
+            self.state.refused(error.code, error.fields, error.said)
 
     def _show(
         self,

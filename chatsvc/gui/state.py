@@ -93,6 +93,22 @@ class Entry:
         return (self.kind.value, "mention") if self.mention else (self.kind.value,)
 
 
+@attrs.frozen
+class Mute:
+    """A mute that holds for us: what the server said of it, and when it ends (L{None}: never)."""
+
+    text: str
+    ends: float | None
+
+    @classmethod
+    def of(cls, text: str, left: object, now: float) -> Mute:
+        """The mute the server says C{text} of, C{left} seconds (L{None}: for good) from C{now}."""
+        return cls(text, now + left if isinstance(left, int | float) else None)
+
+    def holds(self, now: float) -> bool:
+        return self.ends is None or now < self.ends
+
+
 RANK_MARKS = {"owner": "~", "operator": "@"}
 """How the member list marks a registered room's owners and any operator (as the web client)."""
 
@@ -145,7 +161,7 @@ class Conversation:
     invite_only: bool = False
     moderated: bool = False
     registered: bool = False
-    muted: str | None = None  # what the mute that holds for us here says, if one does
+    muted: Mute | None = None  # the mute that holds for us here, if one does
     out: str | None = None  # why we are no longer in the room, if an operator put us out
 
     @property
@@ -250,7 +266,7 @@ class ChatState:
         self.focused = True
         self._clock = clock
         self._title = ""
-        self.muted: str | None = None  # what a chat-wide mute that holds for us says
+        self.muted: Mute | None = None  # a chat-wide mute that holds for us
 
     def is_me(self, nick: object) -> bool:
         return self.nick is not None and isinstance(nick, str) and fold(nick) == fold(self.nick)
@@ -266,11 +282,12 @@ class ChatState:
         shown = f"#{conversation.name}: {conversation.topic or '(no topic)'}"
         if conversation.modes:
             shown += f" [{', '.join(conversation.modes)}]"
-        muted = conversation.muted or self.muted
+        now = self._clock.time()
+        muted = next((m for m in (conversation.muted, self.muted) if m and m.holds(now)), None)
         if conversation.out is not None:
             shown += f" \N{EM DASH} {conversation.out}"
-        elif muted:
-            shown += f" \N{EM DASH} {sentence(muted)}"
+        elif muted is not None:
+            shown += f" \N{EM DASH} {muted.text}"
         return shown
 
     # Conversations
@@ -577,16 +594,40 @@ class ChatState:
         mute = event.get("kind") == "mute"
         where = event.get("room")
         room = self.room(str(where)) if isinstance(where, str) else None
-        if room is not None and mute:
-            room.muted = text if given else None
-        if where is None and mute:
-            self.muted = text if given else None
+        if mute:
+            self.muted_for(
+                room,
+                where is None,
+                Mute.of(text, event.get("left"), self._clock.time()) if given else None,
+            )
         shown = [room] if room is not None else [] if where else self.joined_rooms()
         for conversation in shown or [self.on_view or self.ensure(self.lobby)]:
             self.add(conversation, Entry(Kind.SANCTION, text, self._clock.time()))
             self.view.conversation_changed(conversation)
         if not self.focused:
             self.view.alert()
+
+    def muted_for(self, room: Conversation | None, chat_wide: bool, mute: Mute | None) -> None:
+        """A mute (L{None}: lifted) that holds for us in C{room}, or C{chat_wide}: in its header."""
+        if room is not None:
+            room.muted = mute
+            self.view.conversation_changed(room)
+        if chat_wide:
+            self.muted = mute
+            for conversation in self.rooms():
+                self.view.conversation_changed(conversation)
+
+    def refused(self, code: str, fields: Mapping[str, Any], said: str) -> None:
+        """
+        A request refused by a mute (say, one set before we signed on, of
+        which no C{sanctioned} told us): the mute in the header, from now on.
+        """
+        sanction = fields.get("sanction")
+        if code != "muted" or not isinstance(sanction, Mapping):
+            return
+        where = sanction.get("room")
+        room = self.room(where) if isinstance(where, str) else None
+        self.muted_for(room, where is None, Mute.of(said, fields.get("left"), self._clock.time()))
 
     def joined_rooms(self) -> list[Conversation]:
         return [c for c in self.rooms() if c.joined]

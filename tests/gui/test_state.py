@@ -440,6 +440,31 @@ def test_a_mute_in_a_room_is_shown_there_prominently_and_in_its_header_until_lif
     assert texts(state, "dev")[-1] == "[13:45] !!! You may speak again in dev."
 
 
+def test_a_mute_leaves_the_header_when_its_time_is_up() -> None:
+    clock = FixedClock(1000.0)
+    state = ChatState(clock=clock)
+    state.nick = "alice"
+    state.apply({"type": "entered", "room": ranked_room()})
+    state.apply(sanctioned("mute", "dev", "you are muted in dev for 10m: calm down"))
+    dev = state.room("dev")
+    assert dev is not None
+    assert (
+        state.header(dev) == "#dev: (no topic) \N{EM DASH} You are muted in dev for 10m: calm down."
+    )
+    clock.now += 600.0  # no event says a mute ran out
+    assert state.header(dev) == "#dev: (no topic)"
+
+
+def test_a_mute_told_only_by_a_refusal_is_shown_in_the_header() -> None:
+    state, view = signed_on(room("lobby", "alice"), ranked_room())
+    sanction = {"kind": "mute", "mask": "account:alice", "room": None, "by": "root"}
+    state.refused("muted", {"sanction": sanction, "left": None}, "You are muted in the chat.")
+    state.refused("not-in-room", {"sanction": sanction}, "ignored")
+    for conversation in state.rooms():
+        assert state.header(conversation).endswith("\N{EM DASH} You are muted in the chat.")
+    assert view.of("members") == ["lobby", "dev"]
+
+
 def test_a_chat_wide_sanction_is_shown_in_every_room_joined() -> None:
     state, _ = signed_on(room("lobby", "alice"), ranked_room())
     said = "you are muted in the chat for good: calm down"
