@@ -374,6 +374,7 @@ class ChatClient:
         self._link = link
         self.hello = None
         self._farewell = False
+        self._banned = None
         if self._connected_before:
             self.state.note("Connected again.")
         self._connected_before = True

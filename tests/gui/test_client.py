@@ -567,6 +567,11 @@ def test_banned_from_the_chat_while_in_it_the_ban_s_words_are_the_goodbye() -> N
     lobby = h.state.room("lobby")
     assert lobby is not None
     assert (lobby.entries[0].kind, lobby.entries[0].text) == (Kind.SANCTION, told)
+    # Back once the ban ran out, a kick is a kick again.
+    h.sign_on()
+    h.receive({"type": "goodbye", "reason": "kicked", "message": "root kicked you out"})
+    h.lose()
+    assert h.view.asked[-1] == "You were kicked out: root kicked you out"
 
 
 @pytest.mark.parametrize(
