@@ -1,7 +1,8 @@
 """
 What the desktop client knows and shows, with no Tk and no I/O: its
 conversations (the rooms it is in, and private conversations) with their
-lines, members, topics and unread counts; which one is on view; the title;
+lines, members (owners and operators marked), topics, modes and unread
+counts; the bans and mutes that hold for us; which one is on view; the title;
 nickname completion and the input's history. The events of the WebSocket
 protocol (docs/websocket.md) come in as the JSON objects they are; a view
 (L{IChatView}) is told what changed, and redraws only that.
