@@ -9,8 +9,9 @@ replies and events, into a L{ChatState}.
 - L{ChatClient} is what lasts across connections, as the terminal client's
   session is: the nickname and password that signed on, the rooms to be back
   in, the lines typed while offline. A L{ClientService} reconnects, with the
-  terminal client's backoff; after a kick, a certificate refused, a wrong
-  password or the same account signing on elsewhere it stops, and says why.
+  terminal client's backoff; after a kick, a ban, a certificate refused, a
+  wrong password or the same account signing on elsewhere it stops, and says
+  why (a ban: for how long).
 
 test-case-name: tests.gui.test_client
 """
@@ -27,7 +28,7 @@ from urllib.parse import quote, urlsplit
 import attrs
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.application.internet import ClientService
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
@@ -41,7 +42,16 @@ from chatsvc.chat.model import canonical_room_name, fold
 from chatsvc.client.cli import describe_connect_error
 from chatsvc.client.session import NICK_VARIANTS, default_backoff, nick_variant
 from chatsvc.client.tls import describe_tls_failure, is_tls_failure, tls_endpoint
-from chatsvc.gui.state import ChatState, Conversation, Entry, Kind, describe, key_of
+from chatsvc.gui.state import (
+    ChatState,
+    Conversation,
+    Entry,
+    Kind,
+    describe,
+    key_of,
+    refusal,
+    sentence,
+)
 from chatsvc.gui.upload import upload
 
 if TYPE_CHECKING:
@@ -164,12 +174,21 @@ class NoClientView:
 
 
 class RequestError(Exception):
-    """An C{error} in answer to a request: C{code} for the program, C{message} for the user."""
+    """
+    An C{error} in answer to a request: C{code} for the program, C{message}
+    for the user, and the rest of its C{fields} (a ban's C{sanction} and C{left}).
+    """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, fields: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.fields: Mapping[str, Any] = fields or {}
+
+    @property
+    def said(self) -> str:
+        """What the user is told: a ban's or mute's why and how long, as a sentence."""
+        return refusal(self.code, self.message, self.fields)
 
 
 class ChatWebSocket(WebSocketClientProtocol):
@@ -268,6 +287,7 @@ class ChatClient:
         self._final: str | None = None
         self._closed: Deferred[None] | None = None  # fires once the connection is gone, on stop
         self._farewell = False  # the server said goodbye on this connection
+        self._banned: str | None = None  # a chat-wide ban that put us out: its words
 
     # Connecting
 
@@ -354,6 +374,7 @@ class ChatClient:
         self._link = link
         self.hello = None
         self._farewell = False
+        self._banned = None
         if self._connected_before:
             self.state.note("Connected again.")
         self._connected_before = True
@@ -413,11 +434,17 @@ class ChatClient:
             "password-required": f"{self._wanted.nick} is registered: give its password.",
             "nickname-registered": f"{self._wanted.nick} is registered: give its password.",
             "wrong-password": f"Wrong password for {self._wanted.nick}.",
-        }.get(error.code, error.message)
+        }.get(error.code, error.said)
         self._wanted = None
         self._credentials = None
         self.view.status(f"Not signed on: {message}")
         self.view.sign_on_wanted(message)
+        if error.code == "banned":
+            # Final, as a wrong password is: no signing on by itself against it.
+            self._final = message
+            self._stop_service()
+            if self._link is not None:
+                self._link.close()
 
     def _back_in(self) -> None:
         """Signed on again: back into the rooms we were in, then the lines held meanwhile."""
@@ -469,7 +496,7 @@ class ChatClient:
                     waiting.callback(message)
                 else:
                     code, text = str(message.get("code")), str(message.get("message"))
-                    waiting.errback(RequestError(code, text))
+                    waiting.errback(RequestError(code, text, message))
                 return
         if kind == "entered":
             self._rejoined(message)
@@ -478,6 +505,53 @@ class ChatClient:
             self._goodbye(message)
             return
         self.state.apply(message)
+        if kind == "removed" and self.state.is_me(message.get("nick")):
+            self._put_out(message)
+        elif kind == "sanctioned" and message.get("kind") == "ban" and not message.get("room"):
+            # Out of the chat: the ban's words (why, how long) are the goodbye, not the kick's.
+            given = message.get("given") is not False
+            self._banned = sentence(str(message.get("text"))) if given else None
+        elif kind == "nick-released":
+            self._renamed(str(message["new"]))
+
+    def _put_out(self, event: Mapping[str, Any]) -> None:
+        """
+        An operator put us out of a room: not one to be back in after a
+        reconnection; put in the lobby (C{to}) if it was our last, shown as entered.
+        """
+        self._rooms.discard(fold(str(event["room"])))
+        to = event.get("to")
+        if not isinstance(to, str):
+            return
+        out = self.state.room(str(event["room"]))
+        members = self.request("members", room=to)
+        topic = self.request("topic", room=to)
+
+        def entered(answers: list[dict[str, Any]]) -> None:
+            listed, told = answers
+            found = listed.get("members") or []
+            room = self.state.entered(
+                {
+                    "name": listed.get("room") or to,
+                    "count": len(found),
+                    "members": found,
+                    "topic": told.get("topic"),
+                }
+            )
+            self._rooms.add(fold(room.name))
+            self._show(room, f"You are back in #{room.name}.", Kind.STATUS)
+            if out is not None and self.state.current == out.key:
+                self.state.select(room.key)
+
+        gatherResults([members, topic], consumeErrors=True).addCallbacks(
+            entered, lambda reason: self._failed(reason.value.subFailure, None)
+        )
+
+    def _renamed(self, nick: str) -> None:
+        """Our nickname is C{nick} now: the one to sign on as again, the one the window shows."""
+        if self._credentials is not None:
+            self._credentials.nick = nick
+        self.view.signed_on(nick)
 
     def _goodbye(self, message: Mapping[str, Any]) -> None:
         self._farewell = True  # what follows is the server closing, however it does
@@ -486,7 +560,7 @@ class ChatClient:
         if reason in FINAL:
             self._final = FINAL[reason]
             if reason == "kicked":
-                self._final = f"{FINAL[reason]}: {words}"
+                self._final = self._banned or f"{FINAL[reason]}: {words}"
             self._stop_service()
         self.state.note(words, Kind.INFO)
 
@@ -564,7 +638,8 @@ class ChatClient:
         error = reason.value
         assert isinstance(error, RequestError)
         if error.code != "disconnected":
-            self._show(conversation, error.message, Kind.ERROR)
+            self._show(conversation, error.said, Kind.ERROR)
+            self.state.refused(error.code, error.fields, error.said)
 
     def _show(
         self,
@@ -623,7 +698,7 @@ class ChatClient:
             self.request("command", line=text, room=room or self.state.lobby).addCallbacks(
                 self._commanded,
                 self._failed,
-                callbackArgs=(conversation,),
+                callbackArgs=(conversation, command, rest),
                 errbackArgs=(conversation,),
             )
 
@@ -636,7 +711,15 @@ class ChatClient:
         elif conversation is not None:
             self.leave(conversation.name)
 
-    def _commanded(self, reply: dict[str, Any], conversation: Conversation | None) -> None:
+    def _commanded(
+        self,
+        reply: dict[str, Any],
+        conversation: Conversation | None,
+        command: str | None = None,
+        rest: str = "",
+    ) -> None:
+        if "account" in reply and self._credentials is not None:
+            self._account_changed(command, rest.split())
         message = reply.get("message")
         if isinstance(message, Mapping):
             self._relayed(message)
@@ -661,6 +744,19 @@ class ChatClient:
                 self.state.history(room, reply["lines"])
         for line in describe(reply):
             self._show(conversation, line, Kind.INFO)
+
+    def _account_changed(self, command: str | None, words: list[str]) -> None:
+        """
+        Registered, a new password, unregistered: the password to sign on
+        with again after a reconnection is the one that holds now.
+        """
+        assert self._credentials is not None
+        if command == "/register" and len(words) == 1:
+            self._credentials.password = words[0]
+        elif command == "/password" and len(words) == 2:
+            self._credentials.password = words[1]
+        elif command == "/unregister":
+            self._credentials.password = None
 
     def _relayed(self, message: Mapping[str, Any]) -> None:
         if message.get("type") == "private":

@@ -1,7 +1,8 @@
 """
 What the desktop client knows and shows, with no Tk and no I/O: its
 conversations (the rooms it is in, and private conversations) with their
-lines, members, topics and unread counts; which one is on view; the title;
+lines, members (owners and operators marked), topics, modes and unread
+counts; the bans and mutes that hold for us; which one is on view; the title;
 nickname completion and the input's history. The events of the WebSocket
 protocol (docs/websocket.md) come in as the JSON objects they are; a view
 (L{IChatView}) is told what changed, and redraws only that.
@@ -57,6 +58,7 @@ class Kind(enum.Enum):
     INFO = "info"  # what a command answered: rooms, members, help
     ERROR = "error"
     STATUS = "status"  # what the client itself says: connection lost, back
+    SANCTION = "sanction"  # we were banned or muted, or it was lifted: why and for how long
 
 
 @attrs.frozen
@@ -82,6 +84,8 @@ class Entry:
             return f"[{stamp}] <{self.nick}> {self.text}"
         if self.kind is Kind.STATUS:
             return f"[{stamp}] -!- {self.text}"
+        if self.kind is Kind.SANCTION:
+            return f"[{stamp}] !!! {self.text}"
         return f"[{stamp}] *** {self.text}"
 
     @property
@@ -91,19 +95,54 @@ class Entry:
 
 
 @attrs.frozen
+class Mute:
+    """A mute that holds for us: what the server said of it, and when it ends (L{None}: never)."""
+
+    text: str
+    ends: float | None
+
+    @classmethod
+    def of(cls, text: str, left: object, now: float) -> Mute:
+        """The mute the server says C{text} of, C{left} seconds (L{None}: for good) from C{now}."""
+        return cls(text, now + left if isinstance(left, int | float) else None)
+
+    def holds(self, now: float) -> bool:
+        return self.ends is None or now < self.ends
+
+
+RANK_MARKS = {"owner": "~", "operator": "@"}
+"""How the member list marks a registered room's owners and any operator (as the web client)."""
+
+
+@attrs.frozen
 class Member:
     nick: str
     operator: bool = False
     away: str | None = None
+    rank: str | None = None  # "owner" or "operator" of the room; None for neither
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Member:
-        return cls(str(data["nick"]), bool(data.get("operator")), data.get("away"))
+        operator = bool(data.get("operator"))
+        rank = data.get("rank")
+        if rank not in RANK_MARKS:
+            rank = "operator" if operator else None
+        return cls(str(data["nick"]), operator or rank is not None, data.get("away"), rank)
+
+    def ranked(self, rank: str | None) -> Member:
+        """The member with C{rank} in the room (from a C{rank} or C{operator} event)."""
+        return attrs.evolve(self, rank=rank, operator=rank is not None)
+
+    @property
+    def standing(self) -> int:
+        """Where the member list puts it: owners, then operators, then everyone else."""
+        return 0 if self.rank == "owner" else 1 if self.operator else 2
 
     @property
     def label(self) -> str:
-        """As the member list shows it: C{@} for an operator, and why away."""
-        shown = f"@{self.nick}" if self.operator else self.nick
+        """As the member list shows it: C{~} for an owner, C{@} for an operator, and why away."""
+        mark = RANK_MARKS.get(self.rank or "", "@" if self.operator else "")
+        shown = f"{mark}{self.nick}"
         return f"{shown} (away: {self.away})" if self.away else shown
 
 
@@ -120,6 +159,11 @@ class Conversation:
     count: int = 0
     topic: str | None = None
     joined: bool = False
+    invite_only: bool = False
+    moderated: bool = False
+    registered: bool = False
+    muted: Mute | None = None  # the mute that holds for us here, if one does
+    out: str | None = None  # why we are no longer in the room, if an operator put us out
 
     @property
     def key(self) -> str:
@@ -129,7 +173,9 @@ class Conversation:
     def label(self) -> str:
         """As the room list shows it: C{#room} or the nickname, and the unread count."""
         shown = self.name if self.private else f"#{self.name}"
-        if not self.joined and not self.private:
+        if self.out is not None:
+            shown += " (put out)"
+        elif not self.joined and not self.private:
             shown += " (offline)"
         if self.unread:
             shown += f" [{self.unread}{'!' if self.mentions else ''}]"
@@ -140,8 +186,18 @@ class Conversation:
         return next((e.time for e in reversed(self.entries) if e.said), None)
 
     def sorted_members(self) -> list[Member]:
-        """Operators first, then the others, each without regard to case."""
-        return sorted(self.members.values(), key=lambda m: (not m.operator, fold(m.nick)))
+        """Owners first, then operators, then the others, each without regard to case."""
+        return sorted(self.members.values(), key=lambda m: (m.standing, fold(m.nick)))
+
+    @property
+    def modes(self) -> list[str]:
+        """The room's modes in words, as its header shows them."""
+        modes = ["invite-only"] if self.invite_only else []
+        if self.moderated:
+            modes.append("moderated")
+        if self.registered:
+            modes.append("registered")
+        return modes
 
 
 def key_of(name: str, *, private: bool = False) -> str:
@@ -211,6 +267,29 @@ class ChatState:
         self.focused = True
         self._clock = clock
         self._title = ""
+        self.muted: Mute | None = None  # a chat-wide mute that holds for us
+
+    def is_me(self, nick: object) -> bool:
+        return self.nick is not None and isinstance(nick, str) and fold(nick) == fold(self.nick)
+
+    def header(self, conversation: Conversation) -> str:
+        """
+        What the window shows above the lines: the room, its topic and modes,
+        why we were put out of it, or a mute that holds for us there (why,
+        and until when); for a private conversation, with whom.
+        """
+        if conversation.private:
+            return f"Private conversation with {conversation.name}"
+        shown = f"#{conversation.name}: {conversation.topic or '(no topic)'}"
+        if conversation.modes:
+            shown += f" [{', '.join(conversation.modes)}]"
+        now = self._clock.time()
+        muted = next((m for m in (conversation.muted, self.muted) if m and m.holds(now)), None)
+        if conversation.out is not None:
+            shown += f" \N{EM DASH} {conversation.out}"
+        elif muted is not None:
+            shown += f" \N{EM DASH} {muted.text}"
+        return shown
 
     # Conversations
 
@@ -329,6 +408,10 @@ class ChatState:
         }
         topic = data.get("topic")
         room.topic = str(topic["text"]) if isinstance(topic, Mapping) else None
+        room.invite_only = bool(data.get("invite_only"))
+        room.moderated = bool(data.get("moderated"))
+        room.registered = bool(data.get("registered"))
+        room.out = None
         self.view.conversation_changed(room)
         self.view.conversations_changed()
         return room
@@ -464,8 +547,118 @@ class ChatState:
         if room is None or member is None:
             return
         given = bool(event.get("given"))
-        room.members[fold(nick)] = attrs.evolve(member, operator=given)
+        rank = "owner" if member.rank == "owner" else "operator" if given else None
+        room.members[fold(nick)] = member.ranked(rank)
         self._event(room, f"{event.get('by')} {'made' if given else 'unmade'} {nick} an operator")
+        self.view.conversation_changed(room)
+
+    def _on_removed(self, event: Mapping[str, Any]) -> None:
+        """Someone, or we, put out of a room by its operator (a kick from it, or a ban)."""
+        room = self.room(str(event["room"]))
+        if room is None:
+            return
+        nick = str(event["nick"])
+        reason = event.get("reason")
+        said = f" ({reason})" if reason else ""
+        room.members.pop(fold(nick), None)
+        room.count = max(0, room.count - 1)
+        if self.is_me(nick):
+            room.joined = False
+            room.members.clear()
+            room.out = f"{event.get('by')} put you out{said}"
+            self._event(room, f"{event.get('by')} put you out of #{room.name}{said}")
+            self.view.conversations_changed()
+        else:
+            self._event(room, f"{nick} was put out of #{room.name} by {event.get('by')}{said}")
+        self.view.conversation_changed(room)
+
+    def _on_mode(self, event: Mapping[str, Any]) -> None:
+        room = self.room(str(event["room"]))
+        if room is None:
+            return
+        on, mode = bool(event.get("on")), event.get("mode")
+        if mode == "i":
+            room.invite_only = on
+            what = "invite-only" if on else "open to everyone"
+        elif mode == "m":
+            room.moderated = on
+            what = "moderated: only its operators may speak" if on else "no longer moderated"
+        else:
+            return
+        self._event(room, f"{event.get('by')} made #{room.name} {what}")
+        self.view.conversation_changed(room)
+
+    def _on_sanctioned(self, event: Mapping[str, Any]) -> None:
+        """We were banned or muted (or a mute was lifted): its words, prominent, where it holds."""
+        given = event.get("given") is not False
+        text = sentence(str(event.get("text") or _sanction_words(event)))
+        mute = event.get("kind") == "mute"
+        where = event.get("room")
+        room = self.room(str(where)) if isinstance(where, str) else None
+        if mute:
+            self.muted_for(
+                room,
+                where is None,
+                Mute.of(text, event.get("left"), self._clock.time()) if given else None,
+            )
+        shown = [room] if room is not None else [] if where else self.joined_rooms()
+        for conversation in shown or [self.on_view or self.ensure(self.lobby)]:
+            self.add(conversation, Entry(Kind.SANCTION, text, self._clock.time()))
+            self.view.conversation_changed(conversation)
+        if not self.focused:
+            self.view.alert()
+
+    def muted_for(self, room: Conversation | None, chat_wide: bool, mute: Mute | None) -> None:
+        """A mute (L{None}: lifted) that holds for us in C{room}, or C{chat_wide}: in its header."""
+        if room is not None:
+            room.muted = mute
+            self.view.conversation_changed(room)
+        if chat_wide:
+            self.muted = mute
+            for conversation in self.rooms():
+                self.view.conversation_changed(conversation)
+
+    def refused(self, code: str, fields: Mapping[str, Any], said: str) -> None:
+        """
+        A request refused by a mute (say, one set before we signed on, of
+        which no C{sanctioned} told us): the mute in the header, from now on.
+        """
+        sanction = fields.get("sanction")
+        if code != "muted" or not isinstance(sanction, Mapping):
+            return
+        where = sanction.get("room")
+        room = self.room(where) if isinstance(where, str) else None
+        self.muted_for(room, where is None, Mute.of(said, fields.get("left"), self._clock.time()))
+
+    def joined_rooms(self) -> list[Conversation]:
+        return [c for c in self.rooms() if c.joined]
+
+    def _on_nick_released(self, event: Mapping[str, Any]) -> None:
+        """Our guest nickname is registered, and its owner signed on: we are renamed."""
+        old, new = str(event["old"]), str(event["new"])
+        self._on_nick({"old": old, "new": new})
+        said = (
+            event.get("text") or f"{old} is registered, and its owner signed on: you are {new} now"
+        )
+        for line in [said] if isinstance(said, str) else said:
+            self.note(sentence(str(line)), Kind.SANCTION)
+
+    def _on_rank(self, event: Mapping[str, Any]) -> None:
+        """Accounts made owners or operators of a registered room, or neither: their members."""
+        room = self.room(str(event["room"]))
+        if room is None:
+            return
+        rank = event.get("rank") if event.get("rank") in RANK_MARKS else None
+        for nick in event.get("nicks") or []:
+            member = room.members.get(fold(str(nick)))
+            if member is not None:
+                room.members[fold(member.nick)] = member.ranked(rank)
+        by, account, was = event.get("by"), event.get("account"), event.get("was")
+        if rank is not None:
+            said = f"{by} made {account} an {rank} of #{room.name}"
+        else:
+            said = f"{by} took {account} off the {was or 'operator'}s of #{room.name}"
+        self._event(room, said)
         self.view.conversation_changed(room)
 
     def _on_invited(self, event: Mapping[str, Any]) -> None:
@@ -488,8 +681,87 @@ def _same_line(a: Entry, b: Entry) -> bool:
     return a.nick == b.nick and a.text == b.text and abs(a.time - b.time) < SAME_LINE_SECONDS
 
 
+def sentence(text: str) -> str:
+    """
+    The server's words (C{you are banned from dev for 2h: spam}) as a
+    sentence: its full stop, and a capital for C{you} (never for a room's or
+    a user's name, which are as they are).
+    """
+    text = text.strip()
+    if not text:
+        return text
+    if text.startswith("you "):
+        text = "Y" + text[1:]
+    return text + ("" if text[-1] in ".!?" else ".")
+
+
+def how_long(left: object) -> str:
+    """Seconds left (L{None}: for good) in words: C{for 1h 30m}."""
+    if not isinstance(left, int | float):
+        return "for good"
+    seconds = max(1, round(left))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return f"for {' '.join(parts[:2])}"
+
+
+def _sanction_words(data: Mapping[str, Any]) -> str:
+    """A ban or mute in words when the server sent none: what, where, by whom, how long, why."""
+    what = "banned from" if data.get("kind") == "ban" else "muted in"
+    where = f"#{data['room']}" if data.get("room") else "the chat"
+    if data.get("given") is False:
+        return f"you may speak again in {where}"
+    why = f": {data['reason']}" if data.get("reason") else ""
+    return f"you are {what} {where} {how_long(data.get('left'))}{why}"
+
+
+REFUSED = {"banned", "muted", "invite-only", "moderated"}
+"""The refusals of moderation: said as the sentences the server words them in."""
+
+
+def refusal(code: str, message: str, fields: Mapping[str, Any]) -> str:
+    """
+    What a refused request says to the user: a ban's or mute's why and for
+    how long (from its C{sanction} and C{left} if its message has neither),
+    an invite-only or moderated room's rule, as a sentence; others as they are.
+    """
+    if code not in REFUSED:
+        return message
+    sanction = fields.get("sanction")
+    if isinstance(sanction, Mapping) and not message:
+        message = _sanction_words({**sanction, "left": fields.get("left")})
+    return sentence(message)
+
+
 def describe(reply: Mapping[str, Any]) -> list[str]:
     """What to show of a command's reply that is no line of a conversation (C{/rooms}, C{/who})."""
+    text = reply.get("text")
+    if isinstance(text, list | str):
+        # The moderation replies say it in the line protocol's words, one line each (/bans).
+        return [str(line) for line in ([text] if isinstance(text, str) else text)]
+    if isinstance(reply.get("sanctions"), list):
+        sanctions = reply["sanctions"]
+        where = f"#{reply['room']}" if reply.get("room") else "the chat"
+        return [
+            f"Bans and mutes in {where} ({len(sanctions)}):",
+            *(_sanction_line(s) for s in sanctions),
+        ]
+    if "invite_only" in reply and isinstance(reply.get("room"), str):
+        modes = [
+            m
+            for m, on in (
+                ("invite-only", reply["invite_only"]),
+                ("moderated", reply.get("moderated")),
+            )
+            if on
+        ]
+        return [f"#{reply['room']} is {' and '.join(modes) if modes else 'open to everyone'}"]
+    if isinstance(reply.get("nick"), str) and isinstance(reply.get("room"), str):
+        away = f" (away: {reply['away']})" if reply.get("away") else ""
+        return [f"You invited {reply['nick']} to #{reply['room']}{away}"]
     if isinstance(reply.get("rooms"), list):
         # In the server's order (the most populous first), one to a line, as the other clients.
         rooms = reply["rooms"]
@@ -511,6 +783,12 @@ def describe(reply: Mapping[str, Any]) -> list[str]:
         away = reply["away"]
         return [f"You are away: {away}" if away else "You are back"]
     return []
+
+
+def _sanction_line(sanction: Mapping[str, Any]) -> str:
+    why = f": {sanction['reason']}" if sanction.get("reason") else ""
+    left = how_long(sanction.get("left"))
+    return f"{sanction.get('kind')} {sanction.get('mask')} by {sanction.get('by')}, {left}{why}"
 
 
 def _room_line(room: Mapping[str, Any]) -> str:
@@ -553,6 +831,10 @@ def _shared(words: Iterable[str]) -> int:
     return length
 
 
+SECRET_COMMANDS = {"/register", "/password"}
+"""The commands whose words are passwords: never brought back by Up."""
+
+
 class InputHistory:
     """What was sent from the input, for Up and Down to bring back; what was being typed is kept."""
 
@@ -563,6 +845,9 @@ class InputHistory:
         self._typing = ""
 
     def sent(self, line: str) -> None:
+        """A line sent; one with a password in it (C{/register}, C{/password}) is not kept."""
+        if line.split(" ", 1)[0].lower() in SECRET_COMMANDS:
+            line = ""
         if line and (not self._lines or self._lines[-1] != line):
             self._lines.append(line)
             del self._lines[: -self._limit]

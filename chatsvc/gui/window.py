@@ -47,6 +47,7 @@ COLOURS: dict[str, dict[str, str]] = {
     Kind.INFO.value: {"foreground": "#1f4e8b"},
     Kind.ERROR.value: {"foreground": "#c0392b"},
     Kind.STATUS.value: {"foreground": "#a05a00"},
+    Kind.SANCTION.value: {"foreground": "#ffffff", "background": "#a93226"},
     "mention": {"background": "#fff2a8"},
 }
 """The colours of the message pane: a tag for each kind of line, and one for mentions."""
@@ -184,6 +185,7 @@ class ChatWindow:
         self._bold = font.nametofont("TkFixedFont", root).copy()
         self._bold.configure(weight="bold")
         self.pane.tag_configure("mention", font=self._bold)
+        self.pane.tag_configure(Kind.SANCTION.value, font=self._bold)
         panes.add(middle, weight=1)
 
         right = ttk.Frame(panes, padding=4)
@@ -367,12 +369,8 @@ class ChatWindow:
             self.members.insert("end", member.label)
         count = conversation.count if conversation is not None else 0
         self.member_title.configure(text=f"Members ({count})" if members else "Members")
-        if conversation is None:
-            self.topic.configure(text="")
-        elif conversation.private:
-            self.topic.configure(text=f"Private conversation with {conversation.name}")
-        else:
-            self.topic.configure(text=f"#{conversation.name}: {conversation.topic or '(no topic)'}")
+        header = self.state.header(conversation) if conversation is not None else ""
+        self.topic.configure(text=header)
 
     def selected(self, conversation: Conversation | None) -> None:
         self.pane.configure(state="normal")

@@ -208,12 +208,15 @@ class NcUser(ProcessProtocol):
         self.ended: Deferred[None] = Deferred()
 
     @classmethod
-    async def sign_on(cls, port: int, nick: str) -> NcUser:
+    async def sign_on(cls, port: int, nick: str, password: str | None = None) -> NcUser:
         user = cls()
         nc = system.require("nc", None)
         reactor.spawnProcess(user, nc, [nc, "127.0.0.1", str(port)], env=os.environ.copy())
         await user.expect("*** Choose a nickname:")
         user.say(nick)
+        if password is not None:
+            await user.expect(f"Password for {nick}:")
+            user.say(password)
         await user.expect(f"*** Hello {nick}!")
         return user
 

@@ -501,3 +501,255 @@ def test_what_a_search_found_is_shown_with_who_said_it_and_when() -> None:
         "[13:45] <bob> the build is green",
     ]
     assert not lobby.entries[-1].said  # not a line of the room's log: "missed since" ignores it
+
+
+# Moderation
+
+
+def banned_error(h: Harness, message: str, **more: Any) -> None:
+    sanction = {"kind": "ban", "mask": "nick:alice", "room": None, "by": "root", "reason": "spam"}
+    h.receive(
+        {
+            "type": "error",
+            "id": h.last()["id"],
+            "code": "banned",
+            "message": message,
+            "sanction": sanction,
+            "left": 5400.0,
+            **more,
+        }
+    )
+
+
+def test_a_chat_wide_ban_at_sign_on_is_said_and_final() -> None:
+    h = Harness()
+    h.connect()
+    h.reply(version=1, lobby="lobby")
+    banned_error(h, "you are banned from the chat for 1h 30m (until 2026-12-01 22:30 UTC): spam")
+    told = "You are banned from the chat for 1h 30m (until 2026-12-01 22:30 UTC): spam."
+    assert h.view.asked == [told]
+    assert h.view.statuses[-1] == f"Not signed on: {told}"
+    assert h.link.closed  # it lets go of the server, and signs on again only when asked
+    assert [m["type"] for m in h.link.sent] == ["hello", "sign-on"]
+    h.lose()
+    assert h.view.asked == [told, told]
+    assert h.view.statuses[-1] == f"Offline: {told}"
+    h.connect()  # were it to connect again all the same
+    h.reply(version=1, lobby="lobby")
+    assert h.last()["type"] == "hello"  # it asks, and does not sign on
+    assert h.view.asked[-1] is None
+
+
+def test_banned_from_the_chat_while_in_it_the_ban_s_words_are_the_goodbye() -> None:
+    h = Harness()
+    h.sign_on()
+    said = "you are banned from the chat for 2h (until 2026-12-01 23:00 UTC): spam"
+    h.receive(
+        {
+            "type": "sanctioned",
+            "nick": "alice",
+            "kind": "ban",
+            "room": None,
+            "by": "root",
+            "reason": "spam",
+            "until": 7200.0,
+            "left": 7200.0,
+            "given": True,
+            "text": said,
+        }
+    )
+    h.receive({"type": "kicked", "room": "lobby", "nick": "alice", "by": "root", "reason": said})
+    h.receive({"type": "goodbye", "reason": "kicked", "message": "root kicked you out"})
+    h.lose()
+    told = "You are banned from the chat for 2h (until 2026-12-01 23:00 UTC): spam."
+    assert h.view.asked == [told]
+    assert h.view.statuses[-1] == f"Offline: {told}"
+    lobby = h.state.room("lobby")
+    assert lobby is not None
+    assert (lobby.entries[0].kind, lobby.entries[0].text) == (Kind.SANCTION, told)
+    # Back once the ban ran out, a kick is a kick again.
+    h.sign_on()
+    h.receive({"type": "goodbye", "reason": "kicked", "message": "root kicked you out"})
+    h.lose()
+    assert h.view.asked[-1] == "You were kicked out: root kicked you out"
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "told"),
+    [
+        (
+            "banned",
+            "you are banned from dev for good: spam",
+            "You are banned from dev for good: spam.",
+        ),
+        ("muted", "", "You are muted in #dev for 1h 30m: spam."),
+        (
+            "invite-only",
+            "dev is invite-only: an operator of it must /invite you",
+            "dev is invite-only: an operator of it must /invite you.",
+        ),
+        (
+            "moderated",
+            "dev is moderated: only its operators may speak",
+            "dev is moderated: only its operators may speak.",
+        ),
+    ],
+)
+def test_a_refusal_of_moderation_says_why_and_for_how_long(
+    code: str, message: str, told: str
+) -> None:
+    h = Harness()
+    h.sign_on()
+    h.client.submit("/join dev")
+    sanction = {
+        "kind": code[:-2] if code != "banned" else "ban",
+        "mask": "nick:alice",
+        "room": "dev",
+        "by": "bob",
+        "reason": "spam",
+    }
+    h.receive(
+        {
+            "type": "error",
+            "id": h.last()["id"],
+            "code": code,
+            "message": message,
+            "sanction": sanction,
+            "left": 5400.0,
+        }
+    )
+    lobby = h.state.room("lobby")
+    assert lobby is not None
+    assert (lobby.entries[-1].kind, lobby.entries[-1].text) == (Kind.ERROR, told)
+
+
+def test_put_out_of_its_last_room_it_is_shown_the_lobby_it_was_put_in() -> None:
+    h = Harness()
+    h.sign_on()
+    h.client.submit("/join dev")
+    h.reply(room=room("dev", "alice", "bob"))
+    h.client.leave("lobby")
+    h.reply(room="lobby")
+    assert h.state.room("lobby") is None and h.state.current == "room:dev"
+    h.receive(
+        {
+            "type": "removed",
+            "room": "dev",
+            "nick": "alice",
+            "by": "bob",
+            "reason": "banned: spam",
+            "to": "lobby",
+        }
+    )
+    members, topic = h.link.sent[-2:]
+    assert members == {"type": "members", "id": members["id"], "room": "lobby"}
+    assert topic == {"type": "topic", "id": topic["id"], "room": "lobby"}
+    h.receive(
+        {
+            "type": "reply",
+            "id": members["id"],
+            "room": "lobby",
+            "members": [{"nick": "alice"}, {"nick": "carol"}],
+        }
+    )
+    h.receive(
+        {
+            "type": "reply",
+            "id": topic["id"],
+            "room": "lobby",
+            "topic": {"text": "welcome", "set_by": "root", "set_at": 1.0},
+        }
+    )
+    lobby = h.state.room("lobby")
+    assert lobby is not None and lobby.joined and lobby.topic == "welcome"
+    assert sorted(lobby.members) == ["alice", "carol"]
+    assert h.state.current == lobby.key
+    assert lobby.entries[-1].text == "You are back in #lobby."
+    dev = h.state.room("dev")
+    assert dev is not None and not dev.joined
+    # Reconnected, it is back in the lobby, and not in the room it was put out of.
+    h.lose()
+    h.connect()
+    h.reply(version=1, lobby="lobby")
+    h.reply(nick="alice", account=None, upload_token="t")
+    assert h.last()["type"] == "sign-on"
+
+
+def test_a_released_nickname_is_the_one_to_sign_on_as_again() -> None:
+    h = Harness()
+    h.sign_on()
+    h.receive(
+        {
+            "type": "nick-released",
+            "old": "alice",
+            "new": "Guest7",
+            "text": "alice is registered: you are Guest7 now",
+        }
+    )
+    assert h.state.nick == "Guest7" and h.view.signed == ["alice", "Guest7"]
+    h.lose()
+    h.connect()
+    h.reply(version=1, lobby="lobby")
+    assert h.last() == {"type": "sign-on", "id": h.last()["id"], "nick": "Guest7"}
+
+
+def test_moderation_commands_go_as_typed_with_their_room_and_their_words_are_shown() -> None:
+    h = Harness()
+    h.sign_on()
+    h.client.submit("/join dev")
+    h.reply(room=room("dev", "alice", "bob"))
+    lines = [
+        "/room register",
+        "/room mode +i",
+        "/room op bob",
+        "/ban bob 2h spam",
+        "/unban bob",
+        "/mute carol",
+        "/unmute carol",
+        "/bans",
+        "/invite bob",
+        "/kick bob out",
+        "/oper add bob",
+    ]
+    for line in lines:
+        h.client.submit(line)
+        assert h.last() == {"type": "command", "id": h.last()["id"], "line": line, "room": "dev"}
+    h.reply(
+        room="dev",
+        sanctions=[{}],
+        now=1.0,
+        text=["Bans and mutes in dev (1):", "ban nick:bob by alice, 2h left: spam", "End of list"],
+    )
+    dev = h.state.room("dev")
+    assert dev is not None
+    assert [e.text for e in dev.entries[-3:]] == [
+        "Bans and mutes in dev (1):",
+        "ban nick:bob by alice, 2h left: spam",
+        "End of list",
+    ]
+    assert {e.kind for e in dev.entries[-3:]} == {Kind.INFO}
+
+
+def test_registering_makes_the_new_password_the_one_to_sign_on_with_again() -> None:
+    h = Harness()
+    h.sign_on()
+    h.client.submit("/register wonderland")
+    assert h.last()["line"] == "/register wonderland"
+    h.reply(account="alice", text=["You registered the account alice"])
+    h.client.submit("/password wonderland looking-glass")
+    h.reply(account="alice", text=["Your password is changed"])
+    lobby = h.state.room("lobby")
+    assert lobby is not None
+    assert [e.text for e in lobby.entries[-2:]] == [
+        "You registered the account alice",
+        "Your password is changed",
+    ]
+    h.lose()
+    h.connect()
+    h.reply(version=1, lobby="lobby")
+    assert h.last() == {
+        "type": "sign-on",
+        "id": h.last()["id"],
+        "nick": "alice",
+        "password": "looking-glass",
+    }

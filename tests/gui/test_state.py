@@ -22,6 +22,8 @@ from chatsvc.gui.state import (
     Kind,
     complete,
     describe,
+    how_long,
+    refusal,
 )
 
 
@@ -286,6 +288,267 @@ def test_replies_are_described() -> None:
     assert describe({"message": {}, "away": "lunch"}) == []
 
 
+# Moderation
+
+
+def member(nick: str, rank: str | None = None, operator: bool | None = None) -> dict[str, Any]:
+    given = rank is not None if operator is None else operator
+    return {"nick": nick, "operator": given, "rank": rank, "away": None}
+
+
+def ranked_room(name: str = "dev") -> dict[str, Any]:
+    members = [member("alice"), member("bob", "operator"), member("zed", "owner"), member("carol")]
+    return {"name": name, "count": 4, "members": members, "topic": None}
+
+
+def texts(state: ChatState, name: str) -> list[str]:
+    found = state.room(name)
+    assert found is not None
+    return [e.render() for e in found.entries]
+
+
+def test_owners_and_operators_are_marked_and_listed_first() -> None:
+    state, _ = signed_on(room("lobby", "alice"), ranked_room())
+    state.apply({"type": "joined", "room": "dev", "member": member("amy", "owner")})
+    state.apply({"type": "joined", "room": "dev", "member": member("root", None, operator=True)})
+    dev = state.room("dev")
+    assert dev is not None
+    assert [m.label for m in dev.sorted_members()] == [
+        "~amy",
+        "~zed",
+        "@bob",
+        "@root",  # an operator of the chat, without a rank from an older server
+        "alice",
+        "carol",
+    ]
+
+
+def test_a_rank_changes_the_marks_of_the_account_s_members_and_is_shown() -> None:
+    state, view = signed_on(room("lobby", "alice"), ranked_room())
+    made = {"type": "rank", "room": "dev", "account": "carol", "rank": "operator"}
+    state.apply({**made, "was": None, "by": "zed", "nicks": ["carol"]})
+    state.apply({**made, "rank": "owner", "was": "operator", "by": "zed", "nicks": ["carol"]})
+    unmade = {"type": "rank", "room": "dev", "account": "bob", "rank": None, "was": "operator"}
+    state.apply({**unmade, "by": "zed", "nicks": ["bob", "gone"]})
+    dev = state.room("dev")
+    assert dev is not None
+    assert [m.label for m in dev.sorted_members()] == ["~carol", "~zed", "alice", "bob"]
+    assert texts(state, "dev") == [
+        "[13:45] *** zed made carol an operator of #dev",
+        "[13:45] *** zed made carol an owner of #dev",
+        "[13:45] *** zed took bob off the operators of #dev",
+    ]
+    assert view.of("members") == ["dev", "dev", "dev"]
+
+
+def test_an_operator_given_or_taken_keeps_an_owner_an_owner() -> None:
+    state, _ = signed_on(room("lobby", "alice"), ranked_room())
+    for nick, given in (("zed", False), ("carol", True), ("bob", False)):
+        state.apply({"type": "operator", "room": "dev", "nick": nick, "by": "root", "given": given})
+    dev = state.room("dev")
+    assert dev is not None
+    assert [m.label for m in dev.sorted_members()] == ["~zed", "@carol", "alice", "bob"]
+
+
+def test_another_put_out_of_a_room_leaves_its_members() -> None:
+    state, _ = signed_on(room("lobby", "alice"), ranked_room())
+    removed = {"type": "removed", "room": "dev", "nick": "carol", "by": "bob", "to": None}
+    state.apply({**removed, "reason": "banned: spam"})
+    dev = state.room("dev")
+    assert dev is not None and dev.joined and dev.count == 3
+    assert "carol" not in dev.members
+    assert texts(state, "dev") == ["[13:45] *** carol was put out of #dev by bob (banned: spam)"]
+
+
+def test_put_out_of_a_room_it_is_no_longer_joined_and_says_why() -> None:
+    state, view = signed_on(room("lobby", "alice"), ranked_room())
+    state.apply(
+        {
+            "type": "removed",
+            "room": "dev",
+            "nick": "Alice",
+            "by": "bob",
+            "reason": "banned: spam",
+            "to": None,
+        }
+    )
+    dev = state.room("dev")
+    assert dev is not None and not dev.joined and dev.members == {}
+    assert dev.label == "#dev (put out)"
+    assert state.header(dev) == "#dev: (no topic) \N{EM DASH} bob put you out (banned: spam)"
+    assert texts(state, "dev") == ["[13:45] *** bob put you out of #dev (banned: spam)"]
+    assert ("list", None) in view.told
+    state.apply({"type": "entered", "room": ranked_room()})  # back in, once the ban is lifted
+    assert dev.joined and dev.label == "#dev" and state.header(dev) == "#dev: (no topic)"
+
+
+def test_modes_are_shown_in_the_room_and_its_header() -> None:
+    state, view = signed_on(room("lobby", "alice"), {**ranked_room(), "registered": True})
+    dev = state.room("dev")
+    assert dev is not None
+    assert state.header(dev) == "#dev: (no topic) [registered]"
+    for mode, on in (("i", True), ("m", True)):
+        state.apply({"type": "mode", "room": "dev", "by": "zed", "mode": mode, "on": on})
+    assert state.header(dev) == "#dev: (no topic) [invite-only, moderated, registered]"
+    for mode, on in (("i", False), ("m", False), ("x", True)):
+        state.apply({"type": "mode", "room": "dev", "by": "zed", "mode": mode, "on": on})
+    assert state.header(dev) == "#dev: (no topic) [registered]"
+    assert texts(state, "dev") == [
+        "[13:45] *** zed made #dev invite-only",
+        "[13:45] *** zed made #dev moderated: only its operators may speak",
+        "[13:45] *** zed made #dev open to everyone",
+        "[13:45] *** zed made #dev no longer moderated",
+    ]
+    assert view.of("members") == ["dev"] * 4
+    entered = {**ranked_room("ops"), "invite_only": True, "moderated": True}
+    state.apply({"type": "entered", "room": entered})
+    ops = state.room("ops")
+    assert ops is not None and state.header(ops) == "#ops: (no topic) [invite-only, moderated]"
+
+
+def sanctioned(kind: str, room: str | None, text: str, given: bool = True) -> dict[str, Any]:
+    return {
+        "type": "sanctioned",
+        "nick": "alice",
+        "kind": kind,
+        "room": room,
+        "by": "bob",
+        "reason": "calm down",
+        "until": 600.0,
+        "left": 600.0,
+        "given": given,
+        "text": text,
+    }
+
+
+def test_a_mute_in_a_room_is_shown_there_prominently_and_in_its_header_until_lifted() -> None:
+    state, view = signed_on(room("lobby", "alice"), ranked_room())
+    state.focus(False)
+    view.told.clear()
+    said = "you are muted in dev for 10m (until 2026-12-01 22:40 UTC): calm down"
+    state.apply(sanctioned("mute", "dev", said))
+    dev = state.room("dev")
+    assert dev is not None
+    told = "You are muted in dev for 10m (until 2026-12-01 22:40 UTC): calm down."
+    assert texts(state, "dev") == [f"[13:45] !!! {told}"]
+    assert dev.entries[-1].tags == ("sanction",)
+    assert texts(state, "lobby") == []
+    assert state.header(dev) == f"#dev: (no topic) \N{EM DASH} {told}"
+    assert view.of("alert") == [None]
+    state.apply(sanctioned("mute", "dev", "you may speak again in dev", given=False))
+    assert state.header(dev) == "#dev: (no topic)"
+    assert texts(state, "dev")[-1] == "[13:45] !!! You may speak again in dev."
+
+
+def test_a_mute_leaves_the_header_when_its_time_is_up() -> None:
+    clock = FixedClock(1000.0)
+    state = ChatState(clock=clock)
+    state.nick = "alice"
+    state.apply({"type": "entered", "room": ranked_room()})
+    state.apply(sanctioned("mute", "dev", "you are muted in dev for 10m: calm down"))
+    dev = state.room("dev")
+    assert dev is not None
+    assert (
+        state.header(dev) == "#dev: (no topic) \N{EM DASH} You are muted in dev for 10m: calm down."
+    )
+    clock.now += 600.0  # no event says a mute ran out
+    assert state.header(dev) == "#dev: (no topic)"
+
+
+def test_a_mute_told_only_by_a_refusal_is_shown_in_the_header() -> None:
+    state, view = signed_on(room("lobby", "alice"), ranked_room())
+    sanction = {"kind": "mute", "mask": "account:alice", "room": None, "by": "root"}
+    state.refused("muted", {"sanction": sanction, "left": None}, "You are muted in the chat.")
+    state.refused("not-in-room", {"sanction": sanction}, "ignored")
+    for conversation in state.rooms():
+        assert state.header(conversation).endswith("\N{EM DASH} You are muted in the chat.")
+    assert view.of("members") == ["lobby", "dev"]
+
+
+def test_a_chat_wide_sanction_is_shown_in_every_room_joined() -> None:
+    state, _ = signed_on(room("lobby", "alice"), ranked_room())
+    said = "you are muted in the chat for good: calm down"
+    state.apply(sanctioned("mute", None, said))
+    for name in ("lobby", "dev"):
+        assert texts(state, name) == ["[13:45] !!! You are muted in the chat for good: calm down."]
+        conversation = state.room(name)
+        assert conversation is not None
+        assert state.header(conversation).endswith("You are muted in the chat for good: calm down.")
+    state.apply(sanctioned("mute", None, "you may speak again in the chat", given=False))
+    lobby = state.room("lobby")
+    assert lobby is not None and state.header(lobby) == "#lobby: (no topic)"
+
+
+def test_a_sanction_without_words_is_said_from_its_fields() -> None:
+    state, _ = signed_on(room("lobby", "alice"))
+    state.apply({**sanctioned("ban", "dev", ""), "left": 5400.0})  # not a room of ours: on view
+    assert texts(state, "lobby") == ["[13:45] !!! You are banned from #dev for 1h 30m: calm down."]
+
+
+def test_a_released_nickname_renames_us_and_says_why() -> None:
+    state, view = signed_on(room("lobby", "alice", "bob"))
+    text = "The nickname alice is registered, and its owner signed on: you are Guest42 now"
+    state.apply({"type": "nick-released", "old": "alice", "new": "Guest42", "text": [text]})
+    state.apply({"type": "nick", "room": "lobby", "old": "alice", "new": "Guest42"})  # once only
+    assert state.nick == "Guest42"
+    lobby = state.room("lobby")
+    assert lobby is not None and [m.nick for m in lobby.sorted_members()] == ["bob", "Guest42"]
+    assert texts(state, "lobby") == [
+        "[13:45] *** alice is now known as Guest42",
+        f"[13:45] !!! {text}.",
+    ]
+    assert "Guest42" in view.of("title")[-1]
+
+
+def test_moderation_refusals_say_why_and_for_how_long() -> None:
+    message = "you are banned from dev for 1h 30m (until 2026-12-01 22:30 UTC): flooding"
+    sanction = {"kind": "ban", "mask": "nick:alice", "room": "dev", "by": "bob", "reason": "x"}
+    assert refusal("banned", message, {"sanction": sanction, "left": 5400.0}) == (
+        "You are banned from dev for 1h 30m (until 2026-12-01 22:30 UTC): flooding."
+    )
+    muted = {"sanction": {**sanction, "kind": "mute"}, "left": None}
+    assert refusal("muted", "", muted) == "You are muted in #dev for good: x."
+    assert refusal("moderated", "dev is moderated: only its operators may speak", {}) == (
+        "dev is moderated: only its operators may speak."  # a room's name as it is
+    )
+    assert refusal("not-in-room", "you are not in dev", {}) == "you are not in dev"
+
+
+def test_how_long_is_said_in_its_two_largest_units() -> None:
+    assert how_long(None) == "for good"
+    assert how_long(0.2) == "for 1s"
+    assert how_long(90061.0) == "for 1d 1h"
+    assert how_long(600) == "for 10m"
+
+
+def test_moderation_replies_are_described() -> None:
+    lines = ["Bans and mutes in dev (1):", "ban nick:bob by alice, 2h left: spam", "End of list"]
+    assert describe({"room": "dev", "sanctions": [{}], "text": lines}) == lines
+    assert describe({"account": "alice", "text": "You registered alice"}) == [
+        "You registered alice"
+    ]
+    bans = {
+        "room": None,
+        "sanctions": [
+            {"kind": "ban", "mask": "10.0.0.0/8", "by": "root", "reason": "spam", "left": 7200.0},
+            {"kind": "mute", "mask": "nick:bob", "by": "root", "reason": None, "left": None},
+        ],
+    }
+    assert describe(bans) == [
+        "Bans and mutes in the chat (2):",
+        "ban 10.0.0.0/8 by root, for 2h: spam",
+        "mute nick:bob by root, for good",
+    ]
+    modes = {"room": "dev", "invite_only": True, "moderated": True, "registered": False}
+    assert describe(modes) == ["#dev is invite-only and moderated"]
+    assert describe({**modes, "invite_only": False, "moderated": False}) == [
+        "#dev is open to everyone"
+    ]
+    assert describe({"room": "dev", "nick": "bob", "away": "lunch"}) == [
+        "You invited bob to #dev (away: lunch)"
+    ]
+
+
 def test_tab_completes_a_nickname() -> None:
     names = ["alice", "Bob", "bobby", "carol"]
     assert complete("al", 2, names) == ("alice: ", 7)
@@ -309,6 +572,15 @@ def test_up_and_down_bring_back_what_was_sent() -> None:
     assert history.forward() == "two"
     assert history.forward() == "half"  # what was being typed
     assert history.forward() is None
+
+
+def test_a_line_with_a_password_is_never_brought_back() -> None:
+    history = InputHistory()
+    history.sent("/join dev")
+    for secret in ("/register wonderland", "/PASSWORD old new"):
+        history.sent(secret)
+    assert history.back("") == "/join dev"
+    assert history.back("") is None
 
 
 def test_the_client_s_logic_needs_no_tk() -> None:

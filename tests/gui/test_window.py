@@ -366,3 +366,73 @@ async def test_a_full_server_is_said_in_words(
         "the server refused: the server is full; try again later (HTTP 503)"
     )
     await carol.quit()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_room_s_operator_bans_the_desktop_user_who_is_told_why_and_for_how_long(
+    services: Services, desktops: Desktops, tmp_path: Path, display: str
+) -> None:
+    """
+    An operator on nc makes a room moderated (its header says so, a line said
+    there is refused in words), bans the desktop user from it (put out: why,
+    for how long, the room marked so; joining again refused with the time
+    left), then from the chat: the dialog says why and for how long, and
+    signing on again is refused the same, never retried by itself.
+    """
+    argv = ("--auth", "memory:root:wonderland", "--op", "root")
+    line_port, web_port = ports(start_server(services, tmp_path, *argv))
+    root = await NcUser.sign_on(line_port, "root", "wonderland")
+    root.say("/join dev")
+    await root.expect("*** You joined dev")
+    alice = desktops.start(tmp_path / "alice", "--nick", "alice", f"127.0.0.1:{web_port}")
+    await signed_on(alice, "alice")
+    type_line(alice, "/join dev")
+    await until(lambda: member_list(alice) == ["@root", "alice"], "root marked as an operator")
+
+    root.say("/room mode +m")
+    await until(lambda: sees(alice, "*** root made #dev moderated: only its operators"), "+m")
+    assert alice.window.topic.cget("text") == "#dev: (no topic) [moderated]"
+    type_line(alice, "may I?")
+    await until(lambda: sees(alice, "dev is moderated: only its operators may speak."), "refused")
+    root.say("/room mode -m")
+    await until(lambda: sees(alice, "*** root made #dev no longer moderated"), "-m")
+
+    root.say("/ban alice 1h spam")
+    await until(lambda: sees(alice, "!!! You are banned from dev for 1h (until "), "the ban")
+    await until(lambda: sees(alice, "*** root put you out of #dev (banned: spam)"), "put out")
+    assert "#dev (put out)" in room_list(alice)
+    assert alice.window.topic.cget("text") == (
+        "#dev: (no topic) \N{EM DASH} root put you out (banned: spam)"
+    )
+    assert member_list(alice) == []
+    type_line(alice, "/join dev")
+    refused = await until(
+        lambda: next(
+            (t for t in pane_lines(alice)[-1:] if "*** You are banned from dev" in t), None
+        ),
+        "joining again refused",
+    )
+    assert "): spam" in refused and ("for 1h" in refused or "for 59m" in refused), refused
+    screenshot(alice.window.root, display, shots(tmp_path) / "gui-banned.png")
+
+    root.say("/ban -g alice 2h flood")
+    dialog = alice.dialog
+    await until(
+        lambda: dialog.message.cget("text").startswith("You are banned from the chat"), "out"
+    )
+    told = dialog.message.cget("text")
+    assert told.startswith("You are banned from the chat for 2h (until "), told
+    assert told.endswith("): flood."), told
+    await until(lambda: alice.window.status_bar.cget("text") == f"Offline: {told}", "offline")
+    dialog.server.delete(0, "end")
+    dialog.server.insert(0, f"127.0.0.1:{web_port}")
+    dialog.nick.delete(0, "end")
+    dialog.nick.insert(0, "alice")
+    dialog.connect_button.invoke()
+    assert dialog.message.cget("text") == "Connecting\N{HORIZONTAL ELLIPSIS}"
+    again = "You are banned from the chat for "
+    await until(lambda: dialog.message.cget("text").startswith(again), "refused again")
+    await until(lambda: alice.client._link is None, "the connection let go")
+    assert not alice.client.signed_on
+    assert alice.window.status_bar.cget("text").startswith(f"Offline: {again}")
+    await root.quit()
