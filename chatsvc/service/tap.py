@@ -61,7 +61,7 @@ from chatsvc.history import (
     IHistory,
     NoHistory,
 )
-from chatsvc.registry import IRegistry, MemoryRegistry, RegistryUnavailable, restore
+from chatsvc.registry import IRegistry, RegistryUnavailable, restore
 from chatsvc.registry.sqlite import SQLiteRegistry
 from chatsvc.service import config
 from chatsvc.service.frontends import FRONTENDS
@@ -982,7 +982,9 @@ def _registry(options: Options, reactor: IReactorTime) -> IRegistry:
     from chatsvc.history.postgresql import is_postgresql
 
     if is_postgresql(options["db"]):
-        return MemoryRegistry()  # INTERIM: replaced by the PostgreSQL registry
+        from chatsvc.registry.postgresql import PostgreSQLRegistry
+
+        return PostgreSQLRegistry(options["db"])
     return SQLiteRegistry(options["db"], cast(IReactorFromThreads, reactor))
 
 
