@@ -291,7 +291,11 @@ class Session:
         another node of a cluster, which could not see it): it is renamed, and told.
         """
         participant = self.participant
-        if participant is not None and participant.account is None:
+        if (
+            participant is not None
+            and participant.account is None
+            and self._server.chat.registered(participant.nick) is not None
+        ):
             self._release(participant)
 
     # Signing on

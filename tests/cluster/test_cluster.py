@@ -582,3 +582,24 @@ async def test_a_registered_room_and_its_topic_outlive_every_node(
     guest = await line_user(a, "guest", a, b)
     guest.say("/join dev")
     await guest.expect("*** Error: dev is invite-only: an operator of it must /invite you")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_mute_set_while_redis_is_away_holds_once_it_is_back(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b", extra=OPERATOR)
+    root = await operator(a, a, b)
+    bob = await line_user(b, "bob", a, b)
+    await lines_until(root, "*** bob joined lobby")
+    redis.pause()
+    try:
+        await until(lambda: not link(a).up and not link(b).up, "both cut off")
+        root.say("/mute -g bob")
+        await lines_until(root, "*** Muted nick:bob chat-wide, for good; it holds for bob")
+    finally:
+        redis.resume()
+    await lines_until(bob, "*** You are muted in the chat for good")
+    bob.say("hello?")
+    refused = await bob.next_line()
+    assert refused.startswith("*** Error: you are muted in the chat for good"), refused
