@@ -10,12 +10,20 @@ announcements) work as they do for one node, on every node, and each node
 tells its own users what they must be told, formatted once per wire as
 always.
 
-Adding to what the cluster shares (accounts made at run time, bans,
-registered rooms, as they come): an operation in L{chatsvc.cluster.ops.OPS},
+Moderation is shared the same way: room modes, room kicks, bans and mutes
+set and lifted are what a user did, applied by every node with its rules
+(so each node tells and puts out its own users, with the same notice); a
+user a ban puts out is told to the others by its own node (C{put_out}),
+since only its node knows its address. What the registry keeps (accounts,
+server operators made at run time, registered rooms) comes from the
+registry of the node where it changed (L{chatsvc.cluster.registry}) and is
+applied here to the chat and its accounts, without being kept again.
+
+Adding to what the cluster shares: an operation in L{chatsvc.cluster.ops.OPS},
 the override here that tells the link after the model's rule, its case in
 L{ClusterChat._apply}; and what a node that starts late must learn of it,
-in L{record} (a user's) or a key of its own in Redis that the link reads
-when it syncs.
+in L{record} (a user's), in the registry (which it reads at start), or a
+key of its own in Redis that the link reads when it syncs.
 
 test-case-name: tests.cluster.test_chat
 """
@@ -23,21 +31,24 @@ test-case-name: tests.cluster.test_chat
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, Protocol
 
 import attrs
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from chatsvc.accounts.registered import RegisteredAccounts
 from chatsvc.chat.events import (
     Action,
     Event,
     Invited,
     Kicked,
     Message,
+    ModeChanged,
     OperatorChanged,
     PrivateMessage,
+    Removed,
     TopicChanged,
 )
 from chatsvc.chat.interfaces import IChatClient
@@ -45,11 +56,16 @@ from chatsvc.chat.model import (
     Account,
     Chat,
     ChatError,
+    NoSuchRoom,
     Participant,
     Room,
+    RoomRegistration,
+    Topic,
     fold,
 )
-from chatsvc.cluster.ops import Op
+from chatsvc.chat.sanctions import Mask, Sanction, SanctionKind
+from chatsvc.cluster.ops import REGISTRY_OPS, Op
+from chatsvc.sessions.session import log_sanction
 
 Record = dict[str, Any]
 """What a node keeps in Redis of one of its users: enough to make it anew elsewhere."""
@@ -112,6 +128,9 @@ class ClusterLink(Protocol):
         the nicknames C{gone} and their records.
         """
 
+    def rewrite(self, nick: str) -> None:
+        """Keep the record of the local participant C{nick} as it is at the end of this turn."""
+
 
 def record(participant: Participant) -> Record:
     """What is kept of a local participant, for other nodes to make it anew."""
@@ -123,6 +142,48 @@ def record(participant: Participant) -> Record:
         "rooms": [room.name for room in participant.rooms],
         "away": participant.away,
     }
+
+
+def topic_fields(topic: Topic | None) -> Op | None:
+    """A topic as an operation carries it."""
+    return None if topic is None else {"text": topic.text, "by": topic.set_by, "at": topic.set_at}
+
+
+def _topic(fields: Any) -> Topic | None:
+    if not isinstance(fields, dict):
+        return None
+    return Topic(str(fields["text"]), str(fields["by"]), float(fields["at"]))
+
+
+def sanction_fields(sanction: Sanction) -> Op:
+    """A ban or mute as an operation carries it: all of it, its times as they were set."""
+    return {
+        "kind": sanction.kind.value,
+        "mask": str(sanction.mask),
+        "room": sanction.room,
+        "by": sanction.by,
+        "set_at": sanction.set_at,
+        "reason": sanction.reason,
+        "until": sanction.until,
+    }
+
+
+def _sanction(op: Op) -> Sanction:
+    until, room = op.get("until"), op.get("room")
+    return Sanction(
+        SanctionKind(op["kind"]),
+        Mask.parse(str(op["mask"])),
+        None if room is None else str(room),
+        str(op["by"]),
+        float(op["set_at"]),
+        op.get("reason"),
+        None if until is None else float(until),
+    )
+
+
+def _banned(reason: str | None) -> str:
+    """Why a ban puts its targets out, as the model says it."""
+    return f"banned: {reason}" if reason else "banned"
 
 
 def _account(fields: Op | Record) -> Account | None:
@@ -146,6 +207,10 @@ class ClusterChat(Chat):
         self.node = node
         self.link: ClusterLink | None = None
         self.lost_nickname: Callable[[Participant], None] = lambda participant: None
+        self.released: Callable[[Participant], None] = lambda participant: None
+        """Called with a local guest whose nickname another node registered: it is renamed."""
+        self.registered_accounts: RegisteredAccounts | None = None
+        """The accounts made with C{/register}, which other nodes' registries change."""
         self._remote: dict[str, dict[str, Participant]] = {}
         """Each other node's participants here, by folded nickname."""
 
@@ -316,6 +381,62 @@ class ClusterChat(Chat):
                 self._forget(target)
         return kicked
 
+    def remove(self, by: Participant, room: Room, nick: str, reason: str | None = None) -> Removed:
+        removed = super().remove(by, room, nick, reason)
+        op = {"op": "remove", "nick": by.nick, "room": room.name, "target": removed.nick}
+        self._tell(by, {**op, "reason": reason})
+        target = self.find(removed.nick)
+        if target is not None:
+            self._tell(target, None, [target])
+        return removed
+
+    def set_mode(self, by: Participant, room: Room, mode: str, on: bool) -> ModeChanged | None:
+        changed = super().set_mode(by, room, mode, on)
+        if changed is not None:
+            op = {"op": "mode", "nick": by.nick, "room": room.name, "mode": mode, "on": on}
+            self._tell(by, op)
+        return changed
+
+    def sanction(
+        self,
+        by: Participant,
+        kind: SanctionKind,
+        mask: Mask,
+        room: Room | None,
+        *,
+        duration: float | None = None,
+        reason: str | None = None,
+    ) -> tuple[Sanction, list[str]]:
+        scope = list(self if room is None else room)
+        sanction, held = super().sanction(by, kind, mask, room, duration=duration, reason=reason)
+        self._tell(by, {"op": "sanction", "nick": by.nick, **sanction_fields(sanction)})
+        if kind is SanctionKind.BAN:
+            keys = {fold(nick) for nick in held}
+            self._put_out_by(sanction, [p for p in scope if fold(p.nick) in keys])
+        return sanction, held
+
+    def _put_out_by(self, ban: Sanction, targets: Sequence[Participant]) -> None:
+        """
+        C{ban} put C{targets} out: those of this node are told to the others
+        (their address, which a mask may match, is known here alone).
+        """
+        for target in targets:
+            if self.is_local(target):
+                op = {"op": "put_out", "nick": target.nick, "room": ban.room, "by": ban.by}
+                op["reason"] = _banned(ban.reason)
+                if ban.room is None:
+                    self._tell(target, op, gone=[target.nick])
+                else:
+                    self._tell(target, op, [target])
+            elif ban.room is None:
+                self._forget(target)
+
+    def lift(self, by: Participant, kind: SanctionKind, mask: Mask, room: Room | None) -> Sanction:
+        lifted = super().lift(by, kind, mask, room)
+        op = {"op": "lift", "nick": by.nick, "kind": kind.value, "mask": str(lifted.mask)}
+        self._tell(by, {**op, "room": lifted.room})
+        return lifted
+
     # What other nodes' users did
 
     @contextmanager
@@ -323,7 +444,7 @@ class ClusterChat(Chat):
         """A rule this node refuses a remote user is logged, not raised: it happened already."""
         try:
             yield
-        except ChatError as e:
+        except (ChatError, ValueError, KeyError, TypeError) as e:
             self._log.warn("A cluster operation does not apply here: {why}", why=str(e))
 
     def apply(self, node: str, op: Op) -> None:
@@ -334,7 +455,13 @@ class ClusterChat(Chat):
             return
         if kind in ("hello", "bye"):
             return
+        if kind in REGISTRY_OPS:
+            with self._quietly():
+                self._registry_changed(op)
+            return
         who = self._remote.get(node, {}).get(fold(str(op.get("nick", ""))))
+        if who is None and kind == "put_out":
+            return  # put out here already (its nickname or account matched here too)
         if who is None:
             self._log.warn(
                 "A cluster operation {op} of {node} names {nick}, who is not here",
@@ -377,6 +504,138 @@ class ClusterChat(Chat):
                 self.invite(who, self.member_of(who, str(op["room"])), str(op["target"]))
             case "kick":
                 self.kick(who, str(op["target"]), op.get("reason"))
+            case "remove":
+                self.remove(who, self.room(str(op["room"])), str(op["target"]), op.get("reason"))
+            case "mode":
+                self.set_mode(who, self.room(str(op["room"])), str(op["mode"]), bool(op["on"]))
+            case "sanction":
+                self._sanction_from(who, _sanction(op))
+            case "lift":
+                kind, mask, name = SanctionKind(op["kind"]), Mask.parse(str(op["mask"])), op["room"]
+                lifted = self.lift(who, kind, mask, None if name is None else self.room(str(name)))
+                self._log.info(
+                    "{by} lifted the {kind} of {mask} in {where}",
+                    by=who.nick,
+                    kind=kind.value,
+                    mask=str(lifted.mask),
+                    where=lifted.where,
+                )
+            case "put_out":
+                self._put_out_here(who, op.get("room"), str(op["by"]), op.get("reason"))
+
+    def _sanction_from(self, by: Participant, sanction: Sanction) -> None:
+        """
+        The ban or mute another node's user set: applied with this node's
+        rules (whom it holds here is told, a ban puts them out), kept as it
+        was set there, and logged here too.
+        """
+        room = None if sanction.room is None else self.room(sanction.room)
+        until = sanction.until
+        _, held = self.sanction(
+            by,
+            sanction.kind,
+            sanction.mask,
+            room,
+            duration=None if until is None else until - sanction.set_at,
+            reason=sanction.reason,
+        )
+        with suppress(ValueError):  # replaces the one just set, which the rule made
+            self.sanctions.add(sanction)
+        log_sanction(sanction, held)
+
+    def _put_out_here(
+        self, target: Participant, name: str | None, by: str, reason: str | None
+    ) -> None:
+        """A ban at its node put C{target} out of room C{name} (or the chat): so here too."""
+        if name is None:
+            setter = self.find(by)
+            if setter is not None:
+                self._kick(setter, target, reason)
+                self._forget(target)
+            else:
+                self.sign_off(target, reason)
+            return
+        try:
+            room = self.room(name)
+        except NoSuchRoom:
+            return
+        if target.in_room(room):
+            self._put_out(target, room, by, reason)
+
+    # What other nodes' registries changed
+
+    def _registry_changed(self, op: Op) -> None:
+        match op["op"]:
+            case "account":
+                hashed = op.get("hash")
+                name = str(op["name"])
+                if hashed is None:
+                    self._account_deleted(name)
+                else:
+                    self._account_saved(name, str(hashed))
+            case "oper":
+                self._operator_changed(str(op["name"]), bool(op.get("given")))
+            case "room":
+                self._room_changed(op)
+
+    def _account_saved(self, name: str, hashed: str) -> None:
+        if self.registered_accounts is not None:
+            self.registered_accounts.add(name, hashed)
+        holder = self.find(name)
+        if holder is None or holder.account is not None:
+            return  # a new password, or nobody here has the nickname
+        if self.is_local(holder):
+            self._log.info("{nick}, a guest here, was registered at another node", nick=name)
+            self.released(holder)
+        else:
+            # Its holder registered it at its node: it is logged in to it now.
+            holder.account = Account(name, fold(name) in self.operators)
+
+    def _account_deleted(self, name: str) -> None:
+        if self.registered_accounts is not None:
+            self.registered_accounts.remove(name)
+        for participant in self:
+            account = participant.account
+            if account is not None and fold(account.name) == fold(name):
+                participant.account = None
+                self._tell(participant, None, [participant])
+
+    def _operator_changed(self, name: str, given: bool) -> None:
+        """As L{Chat.grant_operator} and L{Chat.revoke_operator} do, another node's operator did."""
+        if given:
+            self.operators[fold(name)] = name
+        else:
+            self.operators.pop(fold(name), None)
+        for participant in self:
+            held = participant.account
+            if held is not None and fold(held.name) == fold(name) and held.operator != given:
+                participant.account = attrs.evolve(held, operator=given)
+                self._tell(participant, None, [participant])
+
+    def _room_changed(self, op: Op) -> None:
+        name = str(op["name"])
+        if op.get("registered", True) is False:
+            try:
+                room = self.room(name)
+            except NoSuchRoom:
+                return
+            room.registration = None
+            self.sanctions.forget_room(room.name)
+            self._dispose_if_empty(room)
+            return
+        registration = RoomRegistration(
+            {fold(owner): str(owner) for owner in op["owners"]},
+            {fold(operator): str(operator) for operator in op["operators"]},
+        )
+        created = op.get("created")
+        self.restore_room(
+            name,
+            registration,
+            topic=_topic(op.get("topic")),
+            invite_only=bool(op.get("invite_only")),
+            moderated=bool(op.get("moderated")),
+            created=None if created is None else float(created),
+        )
 
     def _sign_on_remote(self, node: str, fields: Op | Record) -> Participant | None:
         nick = str(fields["nick"])

@@ -38,8 +38,27 @@ OPS = frozenset(
         "operator",  # nick made target an operator of room (given)
         "invite",  # nick invited target to room
         "kick",  # nick kicked target out of the chat (reason)
+        "remove",  # nick put target out of room (reason)
+        "mode",  # nick set mode of room (on)
+        "sanction",  # nick banned or muted (kind) mask in room or chat-wide (set_at, until, reason)
+        "lift",  # nick lifted the kind of mask in room or chat-wide
+        "put_out",  # a ban set by by put nick out of room or the chat (reason)
+        # What a node's registry changed (chatsvc.cluster.registry): no nick.
+        "account",  # the account name was made or given a new password (hash), or deleted
+        "oper",  # the account name was made a server operator, or no more (given)
+        "room",  # the registered room name is now so (owners, operators, topic, modes), or not
     }
 )
+
+REGISTRY_OPS = frozenset({"account", "oper", "room"})
+"""The operations that change what the registry keeps: they name no user."""
+
+KEPT_WHILE_AWAY = REGISTRY_OPS | {"mode", "sanction", "lift"}
+"""
+The operations a node keeps while Redis is unreachable and publishes once
+it is back: what they change is in no user's record, which the other nodes
+read again then.
+"""
 
 
 class BadOp(ValueError):

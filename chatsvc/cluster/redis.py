@@ -62,7 +62,7 @@ from twisted.python.failure import Failure
 from chatsvc.chat.events import Action, Message
 from chatsvc.chat.model import Participant, fold, is_valid_name
 from chatsvc.cluster.chat import GONE, STOPPED, ClusterChat, Record, record
-from chatsvc.cluster.ops import BadOp, Op, Received, decode, encode
+from chatsvc.cluster.ops import KEPT_WHILE_AWAY, BadOp, Op, Received, decode, encode
 from chatsvc.history import IHistory, Line
 
 LEASE = 15.0
@@ -85,6 +85,9 @@ end
 return 0
 """
 """Let go of a nickname, if this node holds it."""
+
+KEPT_MOST = 10_000
+"""The most operations kept while Redis is unreachable (L{KEPT_WHILE_AWAY}); older ones go."""
 
 SEQ = "_seq"
 """The field of a node's members hash that holds the number of its last change."""
@@ -185,6 +188,9 @@ class RedisLink(Service):
         self._renewing.clock = clock
         self._renewal: Deferred[None] | None = None
         self._outgoing: list[str] = []
+        self._rewriting: set[str] = set()
+        self._kept: list[Op] = []
+        """What of L{KEPT_WHILE_AWAY} was done while Redis was unreachable: published on return."""
         self._sending: IDelayedCall | None = None
         self.published = 0
         """PUBLISHes Redis has acknowledged (each a reactor turn's operations)."""
@@ -270,7 +276,11 @@ class RedisLink(Service):
             if op["op"] in ("say", "act"):
                 op = {**op, "at": self._clock.seconds()}
         if not self.up:
-            return  # re-registered, and told with hello, once Redis is back
+            # Re-registered, and told with hello, once Redis is back; and
+            # what is in no record is published again then.
+            if op is not None and op["op"] in KEPT_WHILE_AWAY:
+                self._keep(op)
+            return
         redis = self._redis
         for nick in gone:
             self._claimed.discard(fold(nick))
@@ -287,14 +297,36 @@ class RedisLink(Service):
             if self._sending is None:
                 self._sending = self._clock.callLater(0, self._send)
 
+    def _keep(self, op: Op) -> None:
+        self._kept.append(op)
+        if len(self._kept) > KEPT_MOST:
+            dropped = self._kept.pop(0)
+            self._log.warn(
+                "Redis is away too long: the {op} operation is dropped", op=dropped["op"]
+            )
+
+    def rewrite(self, nick: str) -> None:
+        self._rewriting.add(nick)
+        if self._sending is None:
+            self._sending = self._clock.callLater(0, self._send)
+
     def _send(self) -> None:
         """
         Publish the operations of this reactor turn, in order, as one message
         (a line each): a burst of lines costs Redis and every other node one
-        message per turn, not one per line.
+        message per turn, not one per line. The records of L{rewrite} are
+        written first.
         """
         self._sending = None
         batch, self._outgoing = self._outgoing, []
+        rewriting, self._rewriting = self._rewriting, set()
+        local = [
+            p for p in map(self.chat.find, rewriting) if p is not None and self.chat.is_local(p)
+        ]
+        if local and self.up:
+            records = {fold(p.nick): json.dumps(record(p)) for p in local}
+            d = self._redis.hmset(self._members_key(self.node), {**records, SEQ: self.seq})
+            d.addErrback(self.failed)
         if batch and self.up:
             started = perf_counter()
             d = self._redis.publish(self.channel, "\n".join(batch))
@@ -372,6 +404,9 @@ class RedisLink(Service):
         self._send()  # what was said before, first
         await redis.publish(self.channel, encode(self.node, self.seq, {"op": "hello"}))
         self._log.info("In the cluster as {node}", node=self.node)
+        kept, self._kept = self._kept, []
+        for op in kept:  # after hello: the others know this node's users again
+            self.publish(op)
         for node in await redis.smembers("chatsvc:nodes"):
             if node != self.node:
                 self._sync(str(node))

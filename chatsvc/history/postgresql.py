@@ -174,6 +174,23 @@ def shown(url: str) -> str:
     return f"postgresql://{host}{':' if port else ''}{port}/{name}"
 
 
+def connection_pool(url: str) -> adbapi.ConnectionPool:
+    """
+    A pool of one psycopg connection to C{url}: what is run on it runs in the
+    order asked; a connection that broke is made again.
+    """
+    return adbapi.ConnectionPool(
+        "psycopg",
+        url,
+        connect_timeout=CONNECT_TIMEOUT,
+        cp_min=1,
+        cp_max=1,
+        cp_reconnect=True,
+        cp_noisy=False,
+        cp_good_sql="SELECT 1",
+    )
+
+
 class _Timeout(Exception):
     pass
 
@@ -240,16 +257,7 @@ class PostgreSQLHistory:
                 ctype=ctype,
             )
         for kind in ("writer", "replays", "searches"):
-            self._pools[kind] = adbapi.ConnectionPool(
-                "psycopg",
-                self.url,
-                connect_timeout=CONNECT_TIMEOUT,
-                cp_min=1,
-                cp_max=1,
-                cp_reconnect=True,
-                cp_noisy=False,
-                cp_good_sql="SELECT 1",
-            )
+            self._pools[kind] = connection_pool(self.url)
         if self.retention_days:
             self._pruning.start(PRUNE_INTERVAL, now=True)
 

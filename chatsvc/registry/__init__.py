@@ -16,10 +16,12 @@ test-case-name: tests.registry.test_sqlite
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import suppress
 
 import attrs
 from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
 from chatsvc.chat.model import Chat, Room, RoomRegistration, Topic, fold
@@ -164,6 +166,57 @@ class MemoryRegistry:
     def close(self) -> Deferred[None]:
         self.closed = True
         return succeed(None)
+
+
+_log = Logger()
+
+RoomRow = tuple[str, str | None, str | None, float | None, object, object, float | None]
+"""A registered room as stored: name, topic (text, by, at), invite-only, moderated, created."""
+
+SanctionRow = tuple[str, str | None, str, str, float, str | None, float | None]
+"""A sanction as a store's row: kind, room (or nothing), mask, by, set at, reason, until."""
+
+
+def rooms_of(
+    rows: Iterable[RoomRow], ranks: Iterable[tuple[str, str, str]]
+) -> tuple[RoomRecord, ...]:
+    """The registered rooms in C{rows}, with the C{ranks} (room, account, rank) in them."""
+    held: dict[str, dict[str, list[str]]] = {}
+    for room, account, rank in ranks:
+        held.setdefault(fold(room), {}).setdefault(rank, []).append(account)
+    rooms = []
+    for name, text, by, at, invite_only, moderated, created in rows:
+        ranked = held.get(fold(name), {})
+        topic = None if text is None or by is None or at is None else Topic(text, by, at)
+        rooms.append(
+            RoomRecord(
+                name,
+                tuple(ranked.get("owner", ())),
+                tuple(ranked.get("operator", ())),
+                topic,
+                bool(invite_only),
+                bool(moderated),
+                created,
+            )
+        )
+    return tuple(rooms)
+
+
+def sanctions_of(rows: Iterable[SanctionRow]) -> tuple[Sanction, ...]:
+    """The sanctions a store's C{rows} keep; one that is damaged is logged and left out."""
+    sanctions = []
+    for kind, scope, mask, by, set_at, reason, until in rows:
+        try:
+            sanctions.append(
+                Sanction(
+                    SanctionKind(kind), Mask.parse(mask), scope or None, by, set_at, reason, until
+                )
+            )
+        except ValueError as e:
+            _log.warn(
+                "A kept {kind} of {mask!r} is not one ({why}); ignored", kind=kind, mask=mask, why=e
+            )
+    return tuple(sanctions)
 
 
 def _key(kind: SanctionKind, mask: Mask, room: str | None) -> tuple[str, str, str]:

@@ -25,9 +25,15 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
-from chatsvc.chat.model import Topic
 from chatsvc.chat.sanctions import Mask, Sanction, SanctionKind
-from chatsvc.registry import IRegistry, RegistryUnavailable, RoomRecord, Snapshot
+from chatsvc.registry import (
+    IRegistry,
+    RegistryUnavailable,
+    RoomRecord,
+    Snapshot,
+    rooms_of,
+    sanctions_of,
+)
 
 BUSY_TIMEOUT = 5.0
 """Seconds to wait for another process that holds the database."""
@@ -254,39 +260,9 @@ def _read(connection: sqlite3.Connection) -> Snapshot:
         for name, hashed in connection.execute("SELECT name, hash FROM accounts ORDER BY name")
     )
     operators = tuple(name for (name,) in connection.execute("SELECT name FROM operators"))
-    ranks: dict[str, dict[str, list[str]]] = {}
-    for room, account, rank in connection.execute(
-        "SELECT room, account, rank FROM room_ranks ORDER BY account"
-    ):
-        ranks.setdefault(room.lower(), {}).setdefault(rank, []).append(account)
-    rooms = []
-    for name, text, by, at, invite_only, moderated, created in connection.execute(
-        "SELECT * FROM rooms ORDER BY name"
-    ):
-        held = ranks.get(name.lower(), {})
-        rooms.append(
-            RoomRecord(
-                name,
-                tuple(held.get("owner", ())),
-                tuple(held.get("operator", ())),
-                None if text is None else Topic(text, by, at),
-                bool(invite_only),
-                bool(moderated),
-                created,
-            )
-        )
-    sanctions = []
-    for kind, scope, mask, by, set_at, reason, until in connection.execute(
-        "SELECT * FROM sanctions ORDER BY set_at"
-    ):
-        try:
-            sanctions.append(
-                Sanction(
-                    SanctionKind(kind), Mask.parse(mask), scope or None, by, set_at, reason, until
-                )
-            )
-        except ValueError as e:
-            _log.warn(
-                "A kept {kind} of {mask!r} is not one ({why}); ignored", kind=kind, mask=mask, why=e
-            )
-    return Snapshot(accounts, operators, tuple(rooms), tuple(sanctions))
+    rooms = rooms_of(
+        connection.execute("SELECT * FROM rooms ORDER BY name"),
+        connection.execute("SELECT room, account, rank FROM room_ranks ORDER BY account"),
+    )
+    sanctions = sanctions_of(connection.execute("SELECT * FROM sanctions ORDER BY set_at"))
+    return Snapshot(accounts, operators, rooms, sanctions)

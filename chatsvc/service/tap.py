@@ -61,7 +61,7 @@ from chatsvc.history import (
     IHistory,
     NoHistory,
 )
-from chatsvc.registry import IRegistry, MemoryRegistry, RegistryUnavailable, restore
+from chatsvc.registry import IRegistry, RegistryUnavailable, restore
 from chatsvc.registry.sqlite import SQLiteRegistry
 from chatsvc.service import config
 from chatsvc.service.frontends import FRONTENDS
@@ -982,7 +982,14 @@ def _registry(options: Options, reactor: IReactorTime) -> IRegistry:
     from chatsvc.history.postgresql import is_postgresql
 
     if is_postgresql(options["db"]):
-        return MemoryRegistry()  # INTERIM: replaced by the PostgreSQL registry
+        from chatsvc.registry.postgresql import PostgreSQLRegistry
+
+        store = PostgreSQLRegistry(options["db"])
+        if options.get("cluster-address") is None:
+            return store
+        from chatsvc.cluster.registry import ClusterRegistry
+
+        return ClusterRegistry(store)  # every change told to the other nodes (_cluster)
     return SQLiteRegistry(options["db"], cast(IReactorFromThreads, reactor))
 
 
@@ -1062,6 +1069,7 @@ def _cluster(service: ChatService, options: Options, reactor: IReactorTime) -> I
     """The link of this node's chat to the other nodes (--cluster)."""
     from chatsvc.cluster.chat import ClusterChat
     from chatsvc.cluster.redis import RedisLink
+    from chatsvc.cluster.registry import ClusterRegistry
 
     factory = service.factory
     chat = factory.chat
@@ -1078,8 +1086,16 @@ def _cluster(service: ChatService, options: Options, reactor: IReactorTime) -> I
         if session is not None:
             session.lose_nickname()
 
+    def released(participant: Participant) -> None:
+        session = getattr(participant.client, "session", None)
+        if session is not None:
+            session.release_nickname()
+
     chat.lost_nickname = lost
-    return RedisLink(
+    chat.released = released
+    if factory.registrar is not None:
+        chat.registered_accounts = factory.registrar.accounts
+    link = RedisLink(
         chat,
         options["cluster-address"],
         reactor=cast(IReactorTCP, reactor),
@@ -1088,6 +1104,9 @@ def _cluster(service: ChatService, options: Options, reactor: IReactorTime) -> I
         notify=tell_everyone,
         lease=options["cluster-lease"],
     )
+    if isinstance(factory.registry, ClusterRegistry):
+        factory.registry.link = link
+    return link
 
 
 def _reload_on_hang_up(  # noqa: PLR0917

@@ -285,6 +285,19 @@ class Session:
         self._sign_off("its nickname is taken on another server")
         self._hang_up(results.Goodbye(Farewell.NICKNAME_CLAIMED, participant.nick))
 
+    def release_nickname(self) -> None:
+        """
+        This user, a guest, holds a nickname just registered elsewhere (at
+        another node of a cluster, which could not see it): it is renamed, and told.
+        """
+        participant = self.participant
+        if (
+            participant is not None
+            and participant.account is None
+            and self._server.chat.registered(participant.nick) is not None
+        ):
+            self._release(participant)
+
     # Signing on
 
     def sign_on_as(self, nick: str) -> None:

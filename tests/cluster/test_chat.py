@@ -11,8 +11,19 @@ from collections.abc import Sequence
 import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatsvc.chat.events import Joined, Kicked, Left, Message, PrivateMessage, TopicChanged
-from chatsvc.chat.model import Account, Participant
+from chatsvc.chat.events import (
+    Joined,
+    Kicked,
+    Left,
+    Message,
+    ModeChanged,
+    PrivateMessage,
+    Removed,
+    Sanctioned,
+    TopicChanged,
+)
+from chatsvc.chat.model import Account, Barred, Participant
+from chatsvc.chat.sanctions import Mask, SanctionKind
 from chatsvc.cluster.chat import GONE, ClusterChat, RemoteClient, record
 from chatsvc.cluster.ops import Op
 from tests.chat.test_model import RecordingClient
@@ -27,6 +38,10 @@ class MemoryLink:
     ops: list[Op] = attrs.field(factory=list)
     kept: dict[str, dict[str, object]] = attrs.field(factory=dict)
     released: list[str] = attrs.field(factory=list)
+    rewritten: list[str] = attrs.field(factory=list)
+
+    def rewrite(self, nick: str) -> None:
+        self.rewritten.append(nick)
 
     def publish(
         self, op: Op | None, changed: Sequence[Participant] = (), gone: Sequence[str] = ()
@@ -180,3 +195,70 @@ class ClusterChatTests(SynchronousTestCase):
         self.a.dissolve()
         self.assertIsNone(self.b.find("alice"))
         self.assertEqual(self.a_link.ops[-1], {"op": "bye"})
+
+
+class ModerationAcrossNodesTests(SynchronousTestCase):
+    """
+    Bans, mutes, modes and room kicks set at one node hold at the other:
+    each node applies them with its rules to its own users, and tells the
+    other whom a ban put out.
+    """
+
+    def setUp(self) -> None:
+        self.a, self.a_link, self.b, self.b_link = pair()
+        self.root_client, self.bob_client = RecordingClient(), RecordingClient()
+        self.root = self.a.sign_on("root", self.root_client, Account("root", operator=True))
+        self.bob = self.b.sign_on("bob", self.bob_client, address="10.1.2.3")
+        self.a.join(self.root, "dev")
+        self.b.join(self.bob, "dev")
+        self.dev_at_a, self.dev_at_b = self.a.room("dev"), self.b.room("dev")
+        self.bob_client.take()
+
+    def test_a_room_ban_by_address_puts_a_user_of_the_other_node_out(self) -> None:
+        sanction, held = self.a.sanction(
+            self.root, SanctionKind.BAN, Mask.parse("10.0.0.0/8"), self.dev_at_a,
+            duration=600.0, reason="spam",
+        )  # fmt: skip
+        self.assertEqual(held, [])  # a does not know bob's address
+        events = self.bob_client.take()
+        self.assertEqual([type(event) for event in events], [Sanctioned, Removed])
+        assert isinstance(events[0], Sanctioned) and isinstance(events[1], Removed)
+        self.assertEqual((events[0].by, events[0].reason), ("root", "spam"))
+        self.assertEqual(events[1], Removed("dev", "bob", "root", "banned: spam"))
+        # b kept it as a set it, and told a whom it put out.
+        self.assertEqual(list(self.b.sanctions), [sanction])
+        self.assertEqual(self.b_link.ops[-1]["op"], "put_out")
+        self.assertEqual(self.dev_at_a.nicks(), ["root"])
+        self.assertEqual(self.b_link.kept["bob"]["rooms"], ["lobby"])
+        with self.assertRaises(Barred):
+            self.b.join(self.bob, "dev")
+
+    def test_a_chat_wide_ban_puts_the_user_out_of_the_chat_at_its_node(self) -> None:
+        self.a.sanction(self.root, SanctionKind.BAN, Mask.parse("bob"), None, reason="flood")
+        self.assertEqual(self.bob_client.kicked_by, Kicked("lobby", "bob", "root", "banned: flood"))
+        self.assertIsNone(self.a.find("bob"))
+        self.assertIsNone(self.b.find("bob"))
+        self.assertEqual(self.b_link.released, ["bob"])
+        self.assertEqual(self.a.nodes(), [])
+
+    def test_a_mute_silences_and_its_lifting_gives_the_word_back(self) -> None:
+        self.a.sanction(self.root, SanctionKind.MUTE, Mask.parse("bob"), self.dev_at_a)
+        with self.assertRaises(Barred):
+            self.b.say(self.bob, "hello", self.dev_at_b)
+        self.bob_client.take()
+        self.a.lift(self.root, SanctionKind.MUTE, Mask.parse("BOB"), self.dev_at_a)
+        self.assertEqual(
+            [event.text for event in self.bob_client.take() if isinstance(event, Sanctioned)],
+            ["you may speak in dev now"],
+        )
+        self.b.say(self.bob, "hello", self.dev_at_b)
+        self.assertEqual(list(self.b.sanctions), [])
+
+    def test_modes_and_room_kicks(self) -> None:
+        self.a.set_mode(self.root, self.dev_at_a, "m", True)
+        self.assertEqual(self.bob_client.take(), [ModeChanged("dev", "root", "m", True)])
+        self.assertTrue(self.dev_at_b.moderated)
+        self.a.remove(self.root, self.dev_at_a, "bob", "off topic")
+        self.assertEqual(self.bob_client.take(), [Removed("dev", "bob", "root", "off topic")])
+        self.assertEqual(self.b_link.kept["bob"]["rooms"], ["lobby"])
+        self.assertEqual(self.dev_at_a.nicks(), ["root"])

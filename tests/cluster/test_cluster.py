@@ -400,3 +400,214 @@ async def test_metrics_say_whether_redis_answers_and_time_each_publish(
     redis.stop()
     await until(lambda: not link(node).up, "Redis gone")
     assert (await scrape(node))["chatsvc_cluster_redis_up"] == 0
+
+
+# What the registry keeps, shared: accounts, operators, registered rooms, bans and mutes
+
+OPERATOR = ("--auth", "memory:root:t00r", "--op", "root")
+"""A server operator, root, on every node."""
+
+
+async def refusal(user: LineClient) -> str:
+    """The next error C{user} is shown (notices of others coming and going may come first)."""
+    while not (line := await user.next_line()).startswith("*** Error: "):
+        pass
+    return line
+
+
+async def operator(node: ChatService, *everywhere: ChatService) -> LineClient:
+    """root, signed on at C{node}, once C{everywhere} knows it is."""
+    root = await with_password(node, "root", "t00r")
+    await lines_until(root, "*** root")
+    await until(lambda: all(n.factory.chat.find("root") for n in everywhere), "root everywhere")
+    return root
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_account_registered_at_one_node_logs_in_at_another(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b")
+    alice = await line_user(a, "alice", a, b)
+    alice.say("/register wonderland")
+    await alice.expect(
+        "*** You registered the account alice and are logged in to it; "
+        "from now on, signing on as it asks for its password"
+    )
+    await until(lambda: b.factory.chat.registered("alice") == "alice", "alice registered at b")
+    at_b = b.factory.chat.find("alice")
+    assert at_b is not None and at_b.account is not None  # logged in, as b sees it
+    alice.say("/quit")
+    await alice.expect_closed()
+    await until(lambda: b.factory.chat.find("alice") is None, "alice gone from b")
+    # Protected at b: a guest there may not take it.
+    guest = await line_user(b, "guest", a, b)
+    guest.say("/nick alice")
+    await guest.expect("*** Error: the nickname alice is registered")
+    again = await with_password(b, "alice", "wonderland")
+    await again.expect("*** Hello alice! Type /help for the commands.")
+    await until(lambda: a.factory.chat.find("alice") is not None, "alice back at a")
+    await lines_until(again, "*** alice, guest")
+    again.say("/password wonderland looking-glass")
+    await again.expect("*** The password of alice is changed")
+    # a checks the new password (its hash came from b), not the old one.
+    registrar = a.factory.registrar
+    assert registrar is not None
+    for _ in range(int(TIMEOUT / 0.02)):
+        if await registrar.accounts.check("alice", b"looking-glass"):
+            break
+        await deferLater(reactor, 0.02, lambda: None)
+    assert not await registrar.accounts.check("alice", b"wonderland")
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_operator_made_at_one_node_is_one_at_another(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b", extra=OPERATOR)
+    root = await operator(a, a, b)
+    dave = await line_user(b, "dave", a, b)
+    dave.say("/register dave-pass")
+    await lines_until(
+        dave,
+        "*** You registered the account dave and are logged in to it; "
+        "from now on, signing on as it asks for its password",
+    )
+    await until(lambda: a.factory.chat.registered("dave") == "dave", "dave registered at a")
+    root.say("/oper add dave")
+    await lines_until(root, "*** dave is now a server operator")
+    await until(lambda: bool(b.factory.chat.operators), "dave an operator at b")
+    dave.say("/bans -g")
+    await dave.expect("*** No bans or mutes in the chat")
+    root.say("/oper del dave")
+    await root.expect("*** dave is no longer a server operator")
+    await until(lambda: not b.factory.chat.operators, "dave no operator at b")
+    dave.say("/bans -g")
+    await dave.expect("*** Error: only operators may list chat-wide bans")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_ban_set_at_one_node_holds_at_another(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b", extra=OPERATOR)
+    root = await operator(a, a, b)
+    bob = await line_user(b, "bob", a, b)
+    carol = await line_user(b, "carol", a, b)
+    root.say("/join dev")
+    await lines_until(root, "*** You joined dev (1 member):")
+    await until(lambda: "dev" in [r.name for r in b.factory.chat.rooms()], "dev at b")
+    bob.say("/join dev")
+    await lines_until(bob, "*** bob, root")
+    carol.say("/join dev")
+    await lines_until(carol, "*** bob, carol, root")
+    await lines_until(bob, "*** carol joined dev")
+    await lines_until(root, "*** carol joined dev")
+    # By address: a does not know bob's; b puts him out, with why and for how long.
+    root.say("/ban 127.0.0.1 10m spam")
+    banned = await bob.next_line()
+    assert banned.startswith("*** You are banned from dev for 10m (until "), banned
+    assert banned.endswith("): spam"), banned
+    await bob.expect("*** You were put out of dev by root (banned: spam); you are in lobby")
+    set_line = await root.next_line()
+    assert set_line.startswith("*** Banned 127.0.0.1/32 in dev, 10m left (until "), set_line
+    assert sorted([await root.next_line(), await root.next_line()]) == [
+        "*** bob was put out of dev by root (banned: spam)",
+        "*** carol was put out of dev by root (banned: spam)",
+    ]
+    assert a.factory.chat.room("dev").nicks() == ["root"]
+    bob.say("/join dev")
+    refused = await refusal(bob)  # after carol, put out too, comes back to the lobby
+    assert refused.startswith("*** Error: you are banned from dev for "), refused
+    # Chat-wide, by nickname: out of the chat at b, gone from every node.
+    root.say("/ban -g carol flood")
+    await lines_until(carol, "*** You are banned from the chat for good: flood")
+    await carol.expect_closed()
+    await until(lambda: a.factory.chat.find("carol") is None, "carol gone from a")
+    assert b.factory.chat.find("carol") is None
+    # Both bans hold for a user signing on later, at either node.
+    again = await connect(tcp_endpoint(b))
+    again.say("carol")
+    refused = await again.next_line()
+    assert refused == "*** Error: you are banned from the chat for good: flood", refused
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_mute_set_at_one_node_silences_at_another(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b", extra=OPERATOR)
+    root = await operator(a, a, b)
+    bob = await line_user(b, "bob", a, b)
+    await lines_until(root, "*** bob joined lobby")
+    root.say("/mute -g bob 5m")
+    muted = await bob.next_line()
+    assert muted.startswith("*** You are muted in the chat for 5m (until "), muted
+    bob.say("hello?")
+    refused = await refusal(bob)
+    assert refused.startswith("*** Error: you are muted in the chat for "), refused
+    root.say("/unmute -g bob")
+    await bob.expect("*** You may speak again now")
+    bob.say("hello!")
+    await lines_until(root, "<bob> hello!")  # and never the line said while muted
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_registered_room_and_its_topic_outlive_every_node(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b", extra=OPERATOR)
+    root = await operator(a, a, b)
+    root.say("/join dev")
+    await lines_until(root, "*** You joined dev (1 member):")
+    await root.expect("*** root")
+    root.say("/room register")
+    await root.expect("*** You registered dev, and own it; it stays when everyone has left")
+    root.say("/topic deploys on friday")
+    await lines_until(root, "*** root set the topic: deploys on friday")
+    root.say("/room mode +i")
+    await lines_until(root, "*** root made dev invite-only")
+
+    def registered(node: ChatService) -> bool:
+        rooms = {room.name: room for room in node.factory.chat.rooms()}
+        room = rooms.get("dev")
+        return room is not None and room.registration is not None and room.invite_only
+
+    await until(lambda: registered(b), "dev registered and invite-only at b")
+    for node in (a, b):
+        await node.stopService()
+    a, b = await start_nodes(services, redis, postgresql, "a", "b", extra=OPERATOR)
+    assert registered(a) and registered(b)
+    root = await operator(b, a, b)
+    root.say("/join dev")
+    joined = await lines_until(root, "*** root")
+    assert joined[-1] == "*** You joined dev (1 member):", joined
+    root.say("/topic")
+    shown = await root.next_line()
+    assert shown.startswith("*** Topic for dev: deploys on friday (set by root, "), shown
+    guest = await line_user(a, "guest", a, b)
+    guest.say("/join dev")
+    assert (
+        await refusal(guest) == "*** Error: dev is invite-only: an operator of it must /invite you"
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_mute_set_while_redis_is_away_holds_once_it_is_back(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b", extra=OPERATOR)
+    root = await operator(a, a, b)
+    bob = await line_user(b, "bob", a, b)
+    await lines_until(root, "*** bob joined lobby")
+    redis.pause()
+    try:
+        await until(lambda: not link(a).up and not link(b).up, "both cut off")
+        root.say("/mute -g bob")
+        await lines_until(root, "*** Muted nick:bob chat-wide, for good; it holds for bob")
+    finally:
+        redis.resume()
+    await lines_until(bob, "*** You are muted in the chat for good")
+    bob.say("hello?")
+    refused = await refusal(bob)
+    assert refused.startswith("*** Error: you are muted in the chat for good"), refused

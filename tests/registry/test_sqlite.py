@@ -1,7 +1,8 @@
 """
-The registry in SQLite: everything kept survives a restart (a new
-L{SQLiteRegistry} on the same file), and is given back to a new chat by
-L{restore}; writes made on a thread of their own keep their order.
+The registry in SQLite beyond the contract every registry keeps
+(L{tests.registry.test_contract}): its tables beside the history's, a
+damaged row, a file that cannot be opened; and what is kept given back to a
+new chat by L{restore}.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from twisted.internet import reactor
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.testing import MemoryReactorClock
@@ -56,42 +56,8 @@ ROOM = RoomRecord(
 )
 
 
-def test_interfaces(tmp_path: Path) -> None:
-    verifyObject(IRegistry, SQLiteRegistry(str(tmp_path / "x.sqlite3")))
+def test_the_memory_registry_provides_the_interface() -> None:
     verifyObject(IRegistry, MemoryRegistry())
-
-
-def test_everything_survives_a_restart(tmp_path: Path) -> None:
-    path = tmp_path / "chat.sqlite3"
-    registry, snapshot = opened(path)
-    assert snapshot == Snapshot()
-    registry.save_account("Alice", HASH)
-    registry.save_account("bob", HASH)
-    registry.save_operator("bob")
-    registry.save_room(ROOM)
-    registry.save_sanction(BAN)
-    registry.save_sanction(MUTE)
-    registry.close()
-
-    again, snapshot = opened(path)
-    assert snapshot == Snapshot((("Alice", HASH), ("bob", HASH)), ("bob",), (ROOM,), (BAN, MUTE))
-    again.delete_sanction(SanctionKind.MUTE, MUTE.mask, None)
-    again.delete_operator("BOB")
-    again.delete_account("bob")
-    again.save_room(RoomRecord("dev", ("carol",)))
-    again.close()
-
-    _, snapshot = opened(path)
-    assert snapshot == Snapshot((("Alice", HASH),), (), (RoomRecord("dev", ("carol",)),), (BAN,))
-
-
-def test_deleting_a_room_deletes_its_sanctions(tmp_path: Path) -> None:
-    registry, _ = opened(tmp_path / "chat.sqlite3")
-    registry.save_room(ROOM)
-    registry.save_sanction(BAN)
-    registry.save_sanction(MUTE)
-    registry.delete_room("DEV")
-    assert registry.open() == Snapshot(sanctions=(MUTE,))
 
 
 def test_a_damaged_mask_is_logged_and_left_out(tmp_path: Path) -> None:
@@ -121,19 +87,6 @@ def test_shares_the_history_database(tmp_path: Path) -> None:
     with sqlite3.connect(path) as connection:
         tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
     assert {"lines", "accounts", "rooms", "sanctions"} <= tables
-
-
-async def test_writes_in_a_thread_in_order(tmp_path: Path) -> None:
-    path = tmp_path / "chat.sqlite3"
-    registry = SQLiteRegistry(str(path), reactor=reactor)  # type: ignore[arg-type]
-    registry.open()
-    for n in range(50):
-        registry.save_account("alice", hash_password(str(n).encode(), n=2, salt=b"s"))
-    await registry.save_operator("alice")
-    await registry.close()
-    _, snapshot = opened(path)
-    assert snapshot.accounts == (("alice", hash_password(b"49", n=2, salt=b"s")),)
-    assert snapshot.operators == ("alice",)
 
 
 def test_restore_gives_a_new_chat_its_rooms_and_sanctions() -> None:

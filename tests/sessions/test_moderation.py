@@ -202,6 +202,15 @@ class RegisterTests(SynchronousTestCase):
         self.assertIn("carol, a guest, is now carol_1: its owner signed on", log)
         self.assertEqual(owner.session.participant.nick, "carol")  # type: ignore[union-attr]
 
+    def test_a_guest_whose_nickname_another_node_registered_is_renamed(self) -> None:
+        guest = self.server.signed_on("carol")
+        self.server.registered.add("carol", hash_password(b"carolcarol", n=2))
+        guest.take()
+        guest.session.release_nickname()
+        self.assertEqual(guest.take(), [NickReleased("carol", "carol_1")])
+        guest.session.release_nickname()  # carol_1 is nobody's: it stays
+        self.assertEqual(guest.take(), [])
+
     def test_change_password(self) -> None:
         alice = self.server.user("alice")
         self.assertEqual(
