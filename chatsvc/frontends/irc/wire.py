@@ -248,15 +248,17 @@ class IrcEvents:
 
     def render(self, event: Event) -> bytes:
         lines = self.lines(event)
+        if not (self.timed or self.tagged):  # most connections: no tags to make
+            return "".join(f"{one}\r\n" for one in lines).encode()
         tags = []
         if self.timed:
             tags.append(f"time={server_time(self.clock.seconds())}")
         if self.tagged and isinstance(event, Message | Action | PrivateMessage):
             tags.append(f"msgid={self.server.msgid(event)}")
-        if tags:
-            tag = f"@{';'.join(tags)} "
-            return "".join(f"{tag}{one}\r\n" for one in lines).encode()
-        return "".join(f"{one}\r\n" for one in lines).encode()
+        if not tags:
+            return "".join(f"{one}\r\n" for one in lines).encode()
+        tag = f"@{';'.join(tags)} "
+        return "".join(f"{tag}{one}\r\n" for one in lines).encode()
 
     def lines(self, event: Event) -> list[str]:
         """The lines of C{event}, without tags or line endings."""
