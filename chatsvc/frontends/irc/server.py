@@ -550,7 +550,11 @@ class IrcConnection(StreamConnection):
         ]
 
     def _update_events(self) -> None:
-        self.events = self.irc.events(self.factory.clock, timed="server-time" in self._caps)
+        self.events = self.irc.events(
+            self.factory.clock,
+            timed="server-time" in self._caps,
+            tagged="message-tags" in self._caps,
+        )
 
     def _renamed(self, new: str) -> str:
         old = self._nick or new
@@ -675,8 +679,8 @@ class IrcConnection(StreamConnection):
 
     def _echo(self, relayed: Event | None) -> None:
         if relayed is not None and "echo-message" in self._caps:
-            assert self.events is not None
-            self._send_lines(self.events.lines(relayed))
+            assert self.session is not None and self.events is not None
+            self.session.output(self.events.render(relayed))
 
     def _me(self) -> Participant:
         assert self.session is not None and self.session.participant is not None

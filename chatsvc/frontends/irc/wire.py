@@ -13,7 +13,9 @@ test-case-name: tests.frontends.irc.test_wire
 
 from __future__ import annotations
 
+import itertools
 import re
+import secrets
 import time
 from collections import deque
 
@@ -120,6 +122,7 @@ class IrcServer:
         motd: list[str] | None = None,
         created: float | None = None,
         ping_interval: float = 120.0,
+        msgid_prefix: str | None = None,
     ) -> None:
         self.name = name
         self.network = network
@@ -130,7 +133,10 @@ class IrcServer:
         self.users: dict[str, User] = {}
         self.was: deque[WasUser] = deque(maxlen=WHOWAS_MAX)
         """The nicknames IRC users left (signing off or renaming), the latest last."""
-        self._renderers: dict[bool, IrcEvents] = {}
+        self._renderers: dict[tuple[bool, bool], IrcEvents] = {}
+        prefix = secrets.token_hex(6) + "-" if msgid_prefix is None else msgid_prefix
+        self._msgids = (f"{prefix}{number}" for number in itertools.count(1))
+        self._identified: tuple[Event, str] | None = None
 
     def left(self, nick: str, user: User, when: float) -> None:
         """An IRC user no longer has C{nick}: remember it for C{WHOWAS}."""
@@ -153,15 +159,30 @@ class IrcServer:
         known = self.users.get(fold(nick))
         return known if known is not None else User(nick[:USERLEN], nick)
 
-    def events(self, clock: IReactorTime, *, timed: bool) -> IrcEvents:
+    def events(self, clock: IReactorTime, *, timed: bool, tagged: bool = False) -> IrcEvents:
         """
-        The renderer of events for connections with (or without) C{server-time}:
-        one of two, so that a room's event is rendered at most twice for IRC.
+        The renderer of events for connections with (or without) C{server-time}
+        and C{message-tags}: one of four, so that a room's event is rendered at
+        most four times for IRC, whoever is in it.
         """
-        found = self._renderers.get(timed)
+        found = self._renderers.get((timed, tagged))
         if found is None:
-            found = self._renderers[timed] = IrcEvents(self, clock, timed)
+            found = self._renderers[timed, tagged] = IrcEvents(self, clock, timed, tagged)
         return found
+
+    def msgid(self, event: Event) -> str:
+        """
+        The C{msgid} of what was said in C{event}: the same for each of the
+        renderers the event goes through one after the other as it is
+        relayed (and for its echo to the sender, right after), a new one
+        for the next event.
+        """
+        identified = self._identified
+        if identified is not None and identified[0] is event:
+            return identified[1]
+        msgid = next(self._msgids)
+        self._identified = (event, msgid)
+        return msgid
 
 
 def chunks(text: str, room: int) -> list[str]:
@@ -213,20 +234,31 @@ EVERYONE = "$*"
 class IrcEvents:
     """
     The chat's events as IRC lines, for every connection of C{server} with
-    the same capabilities: with a C{server-time} tag if C{timed}.
+    the same capabilities: with a C{server-time} tag if C{timed}, and what
+    is said with a C{msgid} tag if C{tagged} (C{message-tags}).
     """
 
-    def __init__(self, server: IrcServer, clock: IReactorTime, timed: bool) -> None:
+    def __init__(
+        self, server: IrcServer, clock: IReactorTime, timed: bool, tagged: bool = False
+    ) -> None:
         self.server = server
         self.clock = clock
         self.timed = timed
+        self.tagged = tagged
 
     def render(self, event: Event) -> bytes:
         lines = self.lines(event)
+        if not (self.timed or self.tagged):  # most connections: no tags to make
+            return "".join(f"{one}\r\n" for one in lines).encode()
+        tags = []
         if self.timed:
-            tag = f"@time={server_time(self.clock.seconds())} "
-            return "".join(f"{tag}{one}\r\n" for one in lines).encode()
-        return "".join(f"{one}\r\n" for one in lines).encode()
+            tags.append(f"time={server_time(self.clock.seconds())}")
+        if self.tagged and isinstance(event, Message | Action | PrivateMessage):
+            tags.append(f"msgid={self.server.msgid(event)}")
+        if not tags:
+            return "".join(f"{one}\r\n" for one in lines).encode()
+        tag = f"@{';'.join(tags)} "
+        return "".join(f"{tag}{one}\r\n" for one in lines).encode()
 
     def lines(self, event: Event) -> list[str]:
         """The lines of C{event}, without tags or line endings."""

@@ -499,6 +499,37 @@ class ChannelTests(IrcTestCase):
             alice.lines(), ["@time=1970-01-01T00:00:01.500Z :alice!~u@chatsvc PRIVMSG #dev :hi"]
         )
 
+    def test_msgid_is_the_same_for_every_recipient(self) -> None:
+        self.kind = irc_frontend(IrcServer(created=0, msgid_prefix="m"))
+        alice, bob, carol = self.connect(), self.connect(), self.connect()
+        alice.send("CAP REQ :echo-message message-tags", "NICK alice", "USER u 0 * :A", "CAP END")
+        bob.send("CAP REQ :message-tags server-time", "NICK bob", "USER u 0 * :B", "CAP END")
+        carol.send("NICK carol", "USER u 0 * :C")
+        for client in (alice, bob, carol):
+            client.send("JOIN #dev")
+        alice.lines(), bob.lines(), carol.lines()
+        alice.send("PRIVMSG #dev :hi", "NOTICE #dev :hi again", "PRIVMSG bob :psst")
+        self.assertEqual(
+            alice.lines(),
+            [
+                "@msgid=m1 :alice!~u@chatsvc PRIVMSG #dev :hi",
+                "@msgid=m2 :alice!~u@chatsvc NOTICE #dev :hi again",
+                "@msgid=m3 :alice!~u@chatsvc PRIVMSG bob :psst",
+            ],
+        )
+        self.assertEqual(
+            bob.lines(),
+            [
+                "@time=1970-01-01T00:00:00.000Z;msgid=m1 :alice!~u@chatsvc PRIVMSG #dev :hi",
+                "@time=1970-01-01T00:00:00.000Z;msgid=m2 :alice!~u@chatsvc NOTICE #dev :hi again",
+                "@time=1970-01-01T00:00:00.000Z;msgid=m3 :alice!~u@chatsvc PRIVMSG bob :psst",
+            ],
+        )
+        self.assertEqual(
+            carol.lines(),
+            [":alice!~u@chatsvc PRIVMSG #dev :hi", ":alice!~u@chatsvc NOTICE #dev :hi again"],
+        )
+
     def test_nick_change_is_told_to_the_rooms(self) -> None:
         alice, bob = self.registered("alice"), self.registered("bob")
         alice.send("JOIN #dev")

@@ -47,6 +47,27 @@ def test_one_renderer_per_kind_of_connection() -> None:
     )
 
 
+def test_msgid_is_one_per_message_whichever_renderer() -> None:
+    server, clock = IrcServer(msgid_prefix="m"), Clock()
+    tagged, timed = (
+        server.events(clock, timed=False, tagged=True),
+        server.events(clock, timed=True, tagged=True),
+    )
+    assert tagged is not server.events(clock, timed=False)
+    first, again = Message("dev", "bob", "hi"), Message("dev", "bob", "hi")
+    assert tagged.render(first) == b"@msgid=m1 :bob!bob@chatsvc PRIVMSG #dev :hi\r\n"
+    assert timed.render(first) == (
+        b"@time=1970-01-01T00:00:00.000Z;msgid=m1 :bob!bob@chatsvc PRIVMSG #dev :hi\r\n"
+    )
+    assert tagged.render(again) == b"@msgid=m2 :bob!bob@chatsvc PRIVMSG #dev :hi\r\n", (
+        "the same words said again are another message"
+    )
+    assert tagged.render(Joined("dev", "bob")) == b":bob!bob@chatsvc JOIN #dev\r\n"
+    assert server.events(clock, timed=False).render(first) == (
+        b":bob!bob@chatsvc PRIVMSG #dev :hi\r\n"
+    )
+
+
 def test_long_text_is_split_at_character_boundaries() -> None:
     pieces = split_text(":n!u@h PRIVMSG #a", "€" * 400)
     assert len(pieces) == 3
