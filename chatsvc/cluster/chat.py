@@ -65,7 +65,7 @@ from chatsvc.chat.model import (
 )
 from chatsvc.chat.sanctions import Mask, Sanction, SanctionKind
 from chatsvc.cluster.ops import REGISTRY_OPS, Op
-from chatsvc.sessions.session import log_sanction
+from chatsvc.sessions.session import log_lift, log_sanction
 
 Record = dict[str, Any]
 """What a node keeps in Redis of one of its users: enough to make it anew elsewhere."""
@@ -513,13 +513,7 @@ class ClusterChat(Chat):
             case "lift":
                 kind, mask, name = SanctionKind(op["kind"]), Mask.parse(str(op["mask"])), op["room"]
                 lifted = self.lift(who, kind, mask, None if name is None else self.room(str(name)))
-                self._log.info(
-                    "{by} lifted the {kind} of {mask} in {where}",
-                    by=who.nick,
-                    kind=kind.value,
-                    mask=str(lifted.mask),
-                    where=lifted.where,
-                )
+                log_lift(who.nick, lifted)
             case "put_out":
                 self._put_out_here(who, op.get("room"), str(op["by"]), op.get("reason"))
 

@@ -854,13 +854,7 @@ class Session:
                 lifted = chat.lift(me, kind, mask, scope)
                 if scope is None or scope.registration is not None:
                     registry.delete_sanction(kind, lifted.mask, lifted.room)
-                self._log.info(
-                    "{by} lifted the {kind} of {mask} in {where}",
-                    by=me.nick,
-                    kind=kind.value,
-                    mask=str(lifted.mask),
-                    where=lifted.where,
-                )
+                log_lift(me.nick, lifted)
                 self._show(results.SanctionLifted(lifted))
             case commands.ListSanctions(chat_wide=chat_wide, room=name):
                 scope = None if chat_wide else self._room_of(me, name)
@@ -1145,6 +1139,17 @@ def log_sanction(sanction: Sanction, held: Sequence[str]) -> None:
         why=f" ({sanction.reason})" if sanction.reason else "",
         held=f"; it holds for {', '.join(held)}" if held else "",
         sanction=sanction,
+    )
+
+
+def log_lift(by: str, lifted: Sanction) -> None:
+    """One line in the log for a ban or mute lifted: by whom, of what, where."""
+    _log.info(
+        "{by} lifted the {kind} of {mask} in {where}",
+        by=by,
+        kind=lifted.kind.value,
+        mask=str(lifted.mask),
+        where=lifted.where,
     )
 
 

@@ -383,7 +383,9 @@ class SanctionTests(SynchronousTestCase):
             told[0].text, "you are banned from dev for 2h (until 2026-11-18 13:06 UTC): spam"
         )
         self.assertEqual(told[1], Removed("dev", "bob", "alice", "banned: spam", "lobby"))
-        do(self.alice, "/unban 192.0.2.0/24")
+        with logged() as log:
+            do(self.alice, "/unban 192.0.2.0/24")
+        self.assertEqual(log, ["alice lifted the ban of 192.0.2.0/24 in dev"])
         self.assertEqual(self.server.memory.sanctions, {})
 
     def test_ban_in_an_unregistered_room_is_not_kept(self) -> None:
