@@ -350,15 +350,9 @@ def event_data(
             return {"type": "invited", "room": room, "nick": nick, "by": by}
         case NoticeToAll(by=by, text=text):
             return {"type": "wall", "from": by, "text": text, "time": when}
-        case Removed(room=room, nick=nick, by=by, reason=reason, to=to):
-            return {
-                "type": "removed",
-                "room": room,
-                "nick": nick,
-                "by": by,
-                "reason": reason,
-                "to": to,
-            }
+        case Removed():
+            # room, nick, by, reason, to: its fields as they are
+            return {"type": "removed", **attrs.asdict(event)}
         case ModeChanged(room=room, by=by, mode=mode, on=on):
             return {"type": "mode", "room": room, "by": by, "mode": mode, "on": on}
         case Sanctioned(nick=nick, kind=kind, room=room, by=by, reason=reason, until=until):
