@@ -268,6 +268,10 @@ class Sanctions:
         kept = self._by_scope.get((kind, _scope(room)))
         return None if kept is None else kept.pop(mask, None)
 
+    def any(self, kind: SanctionKind, room: str | None) -> bool:
+        """Whether C{room} (or the chat) has a sanction of C{kind}, in force or not yet dropped."""
+        return bool(self._by_scope.get((kind, _scope(room))))
+
     def matching(
         self, kind: SanctionKind, room: str | None, who: Identity, now: float
     ) -> Sanction | None:
