@@ -181,6 +181,8 @@ class RedisLink(Service):
         self._claimed: set[str] = set()
         self._last: dict[str, int] = {}
         self._syncing: dict[str, list[Received]] = {}
+        self._synced: dict[str, list[Deferred[None]]] = {}
+        """Who waits for the sync of a node under way to end (see L{_sync})."""
         self._redis: Any = None
         self._subscriber: Any = None
         self._subscribed = False
@@ -403,14 +405,15 @@ class RedisLink(Service):
         await redis.sadd("chatsvc:nodes", self.node)
         self._send()  # what was said before, first
         await redis.publish(self.channel, encode(self.node, self.seq, {"op": "hello"}))
-        self._log.info("In the cluster as {node}", node=self.node)
         kept, self._kept = self._kept, []
         for op in kept:  # after hello: the others know this node's users again
             self.publish(op)
-        for node in await redis.smembers("chatsvc:nodes"):
-            if node != self.node:
-                self._sync(str(node))
+        nodes = [str(node) for node in await redis.smembers("chatsvc:nodes")]
+        await DeferredList([self._sync(node) for node in nodes if node != self.node])
         await self._look_for_the_gone()
+        # Said once the others' users are known here, not before: a user
+        # signing on from now on sees the whole chat.
+        self._log.info("In the cluster as {node}", node=self.node)
         if was_down:
             self._notify("the other servers of this chat are reachable again")
 
@@ -504,15 +507,31 @@ class RedisLink(Service):
             )
             self._history.remember(Line(float(op.get("at", 0.0)), event))
 
-    def _sync(self, node: str, first: Received | None = None) -> None:
-        """Read C{node}'s members, make them so here, then apply what came meanwhile."""
+    def _sync(self, node: str, first: Received | None = None) -> Deferred[None]:
+        """
+        Read C{node}'s members, make them so here, then apply what came
+        meanwhile. The L{Deferred} returned fires once that is done (or
+        Redis failed to answer), whether this call or an earlier one began it.
+        """
+        done: Deferred[None] = Deferred()
+        self._synced.setdefault(node, []).append(done)
         if node in self._syncing:
             if first is not None:
                 self._syncing[node].append(first)
-            return
+            return done
         self._syncing[node] = [] if first is None else [first]
 
+        def settled() -> None:
+            for waiter in self._synced.pop(node, []):
+                waiter.callback(None)
+
         def read(fields: dict[Any, Any]) -> None:
+            try:
+                _read(fields)
+            finally:
+                settled()
+
+        def _read(fields: dict[Any, Any]) -> None:
             waiting = self._syncing.pop(node, [])
             fields = {str(k): v for k, v in fields.items()}
             seq = int(fields.pop(SEQ, 0))
@@ -530,6 +549,8 @@ class RedisLink(Service):
 
         def failed(failure: Failure) -> None:
             self._syncing.pop(node, None)
+            settled()
             self.failed(failure)
 
         self._redis.hgetall(self._members_key(node)).addCallbacks(read, failed)
+        return done

@@ -12,11 +12,13 @@ import socket
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.task import deferLater
+from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 
 from chatsvc.cluster.redis import RedisLink
 from chatsvc.service.tap import ChatService
@@ -172,6 +174,34 @@ async def test_each_node_publishes_each_line_once_in_order(
         await bob.expect(f"<alice> line {n}")
     assert link(a).seq == before + 50  # one publish per line, not per recipient
     assert link(b)._last["a"] == link(a).seq
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_says_it_is_in_the_cluster_once_it_knows_the_others_users(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    (a,) = await start_nodes(services, redis, postgresql, "a")
+    await line_user(a, "alice", a)
+    known: list[bool] = []
+    nodes: list[ChatService] = []
+
+    def observe(event: LogEvent) -> None:
+        if event.get("log_format") == "In the cluster as {node}" and event.get("node") == "b":
+            known.append(nodes[0].factory.chat.find("alice") is not None)
+
+    observer = cast(ILogObserver, observe)
+    globalLogPublisher.addObserver(observer)
+    try:
+        nodes.append(
+            services.start(
+                *("--port", "tcp:0:interface=127.0.0.1", "--cluster", redis.url),
+                *("--node-name", "b", "--cluster-lease", LEASE, "--db", postgresql),
+            )
+        )
+        await until(lambda: bool(known), "b in the cluster")
+    finally:
+        globalLogPublisher.removeObserver(observer)
+    assert known == [True]  # a user signing on at b from then on sees alice
 
 
 @pytest_twisted.ensureDeferred
