@@ -650,7 +650,7 @@ class Chat:
         recipient = self.find(nick)
         if recipient is None:
             raise NoSuchUser(nick)
-        if not (sender.operator or recipient.operator):
+        if self.sanctions.muting and not (sender.operator or recipient.operator):
             self._check_unmuted(sender, None)
         message = PrivateMessage(sender.nick, recipient.nick, _nonempty(text), notice)
         recipient.client.deliver(message)
@@ -1059,6 +1059,8 @@ class Chat:
 
     def _check_voice(self, participant: Participant, room: Room) -> None:
         """Refuse C{participant} a word in C{room}: muted there or chat-wide, or the room is +m."""
+        if not (room.moderated or self.sanctions.muting):
+            return  # every line said asks: on a chat without mutes, nothing more
         if participant.operator:
             return
         self._check_unmuted(participant, None)

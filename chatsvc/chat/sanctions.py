@@ -247,6 +247,17 @@ class Sanctions:
     def __init__(self, max_per_scope: int = MAX_PER_SCOPE) -> None:
         self.max_per_scope = max_per_scope
         self._by_scope: dict[tuple[SanctionKind, str | None], dict[Mask, Sanction]] = {}
+        self.muting = False
+        """
+        Whether any mute is kept, anywhere, in force or not yet dropped: what
+        every line said asks first, so that a chat without mutes asks nothing
+        more (no scope to fold, no identity to make, no clock to read).
+        """
+
+    def _recount(self) -> None:
+        self.muting = any(
+            kept for (kind, _), kept in self._by_scope.items() if kind is SanctionKind.MUTE
+        )
 
     def add(self, sanction: Sanction) -> Sanction | None:
         """Keep C{sanction}; the one it replaces, if any. L{ValueError} if the scope is full."""
@@ -261,12 +272,17 @@ class Sanctions:
                     "the most it may have: lift some first"
                 )
         kept[sanction.mask] = sanction
+        if sanction.kind is SanctionKind.MUTE:
+            self.muting = True
         return old
 
     def remove(self, kind: SanctionKind, mask: Mask, room: str | None) -> Sanction | None:
         """Lift the C{kind} of C{mask} in C{room}; the sanction lifted, or L{None}."""
         kept = self._by_scope.get((kind, _scope(room)))
-        return None if kept is None else kept.pop(mask, None)
+        lifted = None if kept is None else kept.pop(mask, None)
+        if lifted is not None:
+            self._recount()
+        return lifted
 
     def any(self, kind: SanctionKind, room: str | None) -> bool:
         """Whether C{room} (or the chat) has a sanction of C{kind}, in force or not yet dropped."""
@@ -288,6 +304,8 @@ class Sanctions:
                 found = sanction
         for mask in expired:
             del kept[mask]
+        if expired:
+            self._recount()
         return found
 
     def listed(self, room: str | None, now: float) -> list[Sanction]:
@@ -305,6 +323,8 @@ class Sanctions:
             for mask, sanction in list(kept.items()):
                 if not sanction.active(now):
                     dropped.append(kept.pop(mask))
+        if dropped:
+            self._recount()
         return dropped
 
     def forget_room(self, room: str) -> list[Sanction]:
@@ -312,6 +332,7 @@ class Sanctions:
         lifted: list[Sanction] = []
         for kind in SanctionKind:
             lifted.extend(self._by_scope.pop((kind, _scope(room)), {}).values())
+        self._recount()
         return lifted
 
     def __iter__(self) -> Iterator[Sanction]:

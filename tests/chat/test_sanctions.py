@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.chat.sanctions import (
@@ -153,3 +154,23 @@ class SanctionsTests(SynchronousTestCase):
         kept.add(_ban("b", 0, 10))
         kept.add(_ban("c", 20))
         self.assertEqual([str(s.mask) for s in kept.listed("dev", 20)], ["nick:c"])
+
+    def test_muting_says_whether_any_mute_is_kept(self) -> None:
+        kept = Sanctions()
+        kept.add(_ban("bob", room=None))
+        self.assertFalse(kept.muting)  # a ban is no mute
+        mute = attrs.evolve(_ban("carol", 0, 60), kind=SanctionKind.MUTE)
+        kept.add(mute)
+        kept.add(attrs.evolve(mute, room=None))
+        self.assertTrue(kept.muting)
+        kept.remove(SanctionKind.MUTE, mute.mask, "dev")
+        self.assertTrue(kept.muting)  # the chat-wide one is left
+        kept.matching(SanctionKind.MUTE, None, Identity("x"), 60)  # met expired: dropped
+        self.assertFalse(kept.muting)
+        kept.add(mute)
+        kept.expire(60)
+        self.assertFalse(kept.muting)
+        kept.add(mute)
+        kept.forget_room("DEV")
+        self.assertFalse(kept.muting)
+        self.assertEqual([s.kind for s in kept], [SanctionKind.BAN])

@@ -16,9 +16,7 @@ test-case-name: tests.frontends.irc.test_moderation_modes, tests.frontends.irc.t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Protocol, cast
-
-import attrs
+from typing import NamedTuple, Protocol, cast
 
 from chatsvc.chat import commands
 from chatsvc.chat.events import Action, Message, PrivateMessage
@@ -107,12 +105,12 @@ _REGISTER_FAILS = {
 }
 
 
-@attrs.frozen
-class Asked:
+class Asked(NamedTuple):
     """
     What asked for what the session answers next: C{by} C{"MODE"},
     C{"REGISTER"}, C{"KLINE"} or a service's nickname, about C{channel} (as
-    the user wrote it) or, for C{REGISTER}, the account.
+    the user wrote it) or, for C{REGISTER}, the account. A tuple, not an
+    attrs class: every PRIVMSG makes one, and a tuple is made fastest.
     """
 
     by: str
