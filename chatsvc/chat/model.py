@@ -630,7 +630,8 @@ class Chat:
         last), as a C{notice} if so.
         """
         room = self._speaking_in(participant, room)
-        self._check_voice(participant, room)
+        if room.moderated or self.sanctions.muting:  # else nothing could refuse it a word
+            self._check_voice(participant, room)
         message = Message(room.name, participant.nick, _nonempty(text), notice)
         self._broadcast(room, message, exclude=participant)
         return message
@@ -638,7 +639,8 @@ class Chat:
     def act(self, participant: Participant, text: str, room: Room | None = None) -> Action:
         """Relay the action C{text} to the rest of C{room} (by default the one it joined last)."""
         room = self._speaking_in(participant, room)
-        self._check_voice(participant, room)
+        if room.moderated or self.sanctions.muting:  # else nothing could refuse it a word
+            self._check_voice(participant, room)
         action = Action(room.name, participant.nick, _nonempty(text))
         self._broadcast(room, action, exclude=participant)
         return action
@@ -1059,8 +1061,6 @@ class Chat:
 
     def _check_voice(self, participant: Participant, room: Room) -> None:
         """Refuse C{participant} a word in C{room}: muted there or chat-wide, or the room is +m."""
-        if not (room.moderated or self.sanctions.muting):
-            return  # every line said asks: on a chat without mutes, nothing more
         if participant.operator:
             return
         self._check_unmuted(participant, None)

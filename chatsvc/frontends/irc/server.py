@@ -977,7 +977,7 @@ def _message(notice: bool) -> Callable[[IrcConnection, list[str]], None]:
                 except ChatError:
                     fail(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
                     continue
-                connection._ask(moderation.Asked(verb, channel(room)))
+                connection._asked = moderation.Asked(verb, channel(room))
                 if action is not None and not notice:
                     connection._echo(connection._perform(commands.Me(action or " ", room)))
                 else:
@@ -990,7 +990,7 @@ def _message(notice: bool) -> Callable[[IrcConnection, list[str]], None]:
                 if recipient is None:
                     fail(n.ERR_NOSUCHNICK, target, "No such nick/channel")
                     continue
-                connection._ask(moderation.Asked(verb, recipient.nick))
+                connection._asked = moderation.Asked(verb, recipient.nick)
                 connection._echo(connection._perform(commands.Msg(target, text, notice)))
 
     return handle
