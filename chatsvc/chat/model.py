@@ -462,6 +462,10 @@ class Chat:
             raise NoSuchRoom(name)
         return room
 
+    def find_room(self, name: str) -> Room | None:
+        """The room called C{name}, in any case, if there is one (as L{find} is for nicknames)."""
+        return self._rooms.get(fold(canonical_room_name(name)))
+
     def registered(self, nick: str) -> str | None:
         """The account C{nick} is registered to, if it is."""
         return None if self.accounts is None else self.accounts.account_for(nick)
@@ -1149,10 +1153,9 @@ class Chat:
 
     def member_of(self, participant: Participant, name: str) -> Room:
         """The room called C{name} that C{participant} is in; L{NotInRoom} if none."""
-        key = fold(canonical_room_name(name))
-        for room in participant.rooms:
-            if fold(room.name) == key:
-                return room
+        room = self._rooms.get(fold(canonical_room_name(name)))
+        if room is not None and room in participant.rooms:
+            return room  # asked for every line said to a room: one lookup, not a fold a room
         raise NotInRoom(canonical_room_name(name))
 
     def _speaking_in(self, participant: Participant, room: Room | None) -> Room:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import itertools
 import re
 import time
@@ -964,19 +963,14 @@ def _message(notice: bool) -> Callable[[IrcConnection, list[str]], None]:
             if target in (EVERYONE, "$$*"):  # an operator's notice to everyone: /wall
                 connection._perform(commands.Wall(text))
             elif target.startswith("#"):
-                room = target[1:] if is_valid_name(target[1:]) else None
-                found = None
-                if room is not None:
-                    with contextlib.suppress(ChatError):
-                        found = chat.room(room)
+                found = chat.find_room(target[1:]) if is_valid_name(target[1:]) else None
                 if found is None:
                     fail(n.ERR_NOSUCHCHANNEL, target, "No such channel")
                     continue
-                try:
-                    room = chat.member_of(connection._me(), found.name).name
-                except ChatError:
+                if found not in connection._me().rooms:
                     fail(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
                     continue
+                room = found.name
                 connection._asked = moderation.Asked(verb, channel(room))
                 if action is not None and not notice:
                     connection._echo(connection._perform(commands.Me(action or " ", room)))
