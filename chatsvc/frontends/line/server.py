@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection
+from operator import attrgetter
 from typing import ClassVar, Protocol, cast
 
 from twisted.cred.portal import Portal
@@ -91,6 +92,9 @@ class EventRenderer(Protocol):
 
     def render(self, event: Event) -> bytes:
         """The bytes of C{event} on this wire, the same for every recipient."""
+
+
+_events_of = attrgetter("events")
 
 
 class FanOutMember(Protocol):
@@ -401,10 +405,14 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
             for _, size in rendered.values():
                 traffic.sent_bytes += size * recipients
         elif rendered:
-            sizes = {events: size for events, (_, size) in rendered.items()}
-            skip: object = exclude
-            members = cast("Collection[FanOutMember]", clients)
-            traffic.sent_bytes += sum(sizes[p.events] for p in members if p is not skip)
+            # Members by wire, counted in C (a Python loop here cost a mixed
+            # room a tenth of its fan-out), less the one left out.
+            members = Counter(map(_events_of, cast("Collection[FanOutMember]", clients)))
+            if exclude is not None and recipients < len(clients):  # it was among them
+                members[cast("FanOutMember", exclude).events] -= 1
+            traffic.sent_bytes += sum(
+                size * members[events] for events, (_, size) in rendered.items()
+            )
 
     def shut_down(self, grace: float = SHUTDOWN_GRACE) -> Deferred[None]:
         """

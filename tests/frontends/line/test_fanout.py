@@ -256,3 +256,28 @@ class SeveralWiresTests(SynchronousTestCase):
         self.assertEqual(line[1].lines(), ["<line0> hello", "* loud0 waves"])
         self.assertEqual(loud[1].lines(), ["<LINE0> HELLO", "* LOUD0 WAVES"])
         self.assertEqual(loud[0].lines(), ["<LINE0> HELLO"])
+
+    def test_bytes_counted_by_wire(self) -> None:
+        class Loud:
+            """A wire whose lines are twice the line protocol's."""
+
+            def render(self, event: Event) -> bytes:
+                return wire.render(event) * 2
+
+        class LoudProtocol(ChatServerProtocol):
+            events = Loud()
+
+        factory = make_factory(limits=Limits(rate=0, max_per_ip=0))
+        line = [signed_on(factory, f"line{i}", port=i) for i in range(2)]
+        factory.protocol = LoudProtocol
+        loud = [signed_on(factory, f"loud{i}", port=10 + i) for i in range(3)]
+        for each in [*line, *loud]:
+            each.lines()
+        before = factory.traffic.sent_bytes
+        loud[0].send("hi")  # to the two line members and two loud ones, not to itself
+        said = len(b"<loud0> hi\n")
+        self.assertEqual(factory.traffic.sent_bytes - before, 2 * said + 2 * 2 * said)
+        before = factory.traffic.sent_bytes
+        line[0].send("/me waves")  # to one line member and three loud ones
+        waved = len(b"* line0 waves\n")
+        self.assertEqual(factory.traffic.sent_bytes - before, waved + 3 * 2 * waved)
