@@ -268,6 +268,14 @@ class WebConnection(WebSocketServerProtocol):
         self._inbox.append(text)
         self._read()
 
+    def onMessageEnd(self) -> None:
+        # autobahn's, less its "message" signal for listeners added with
+        # on("message", ...): nothing here listens, and firing it costs a
+        # txaio future and a gather for every message a client sends.
+        if not self.failedByMe:
+            self._onMessage(b"".join(self.message_data), self.message_is_binary)
+        self.message_data = None  # type: ignore[assignment]  # as autobahn does
+
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         self._hung_up = True
         self._update_direct()
