@@ -118,6 +118,8 @@ class FakeFrontend:
     session's client in the chat, as a frontend's connection is.
     """
 
+    takes_tags = False
+
     def __init__(self, server: FakeServer, peer: str, address: str | None = None) -> None:
         self.peer = peer
         self._renderer = server.renderer
