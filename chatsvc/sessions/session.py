@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+import attrs
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import Portal
@@ -1048,7 +1049,8 @@ class Session:
     def _relayed(self, event: _Relayed) -> _Relayed:
         """Keep room lines in the history; log every line, with C{--log-messages}."""
         if not isinstance(event, PrivateMessage):
-            self._server.history.record(event)
+            # A client's tags are for those it is said to, not kept (nor held in memory with it).
+            self._server.history.record(attrs.evolve(event, tags=()) if event.tags else event)
         self._server.traffic.relayed[_kind(event)] += 1
         if self._server.log_messages:
             self._log.info("{line}", line=self._server.log_line(event))
