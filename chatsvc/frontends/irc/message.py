@@ -6,7 +6,7 @@ one where it must be.
 L{twisted.words.protocols.irc.parsemsg} is not used: it knows no tags, and
 splits parameters on runs of spaces, where a trailing parameter keeps them.
 
-test-case-name: tests.frontends.irc.test_message
+test-case-name: tests.frontends.irc.test_message, tests.frontends.irc.test_tags
 """
 
 from __future__ import annotations
