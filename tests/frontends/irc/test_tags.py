@@ -134,6 +134,33 @@ class RelayTests(ClientTagsTestCase):
 
 
 class TagmsgTests(ClientTagsTestCase):
+    def test_rendered_once_for_all_of_a_kind(self) -> None:
+        more = [self.client(f"tagged{i}", "message-tags") for i in range(3)]
+        for client in (*more, *self.everyone):
+            client.lines()
+        assert more[0].protocol.events is not None
+        renderer = more[0].protocol.events
+        rendered: list[object] = []
+        render = renderer.render
+
+        def counted(event: object) -> bytes:
+            rendered.append(event)
+            return render(event)  # type: ignore[arg-type]
+
+        renderer.render = counted  # type: ignore[method-assign]
+        self.bob.send("@+typing=active TAGMSG #lobby", "@+a PRIVMSG #lobby :hi")
+        self.assertEqual(
+            len(rendered), 2, "once each, for the four connections of its kind (alice's too)"
+        )
+        for client in more:
+            self.assertEqual(
+                client.lines(),
+                [
+                    "@msgid=m1;+typing=active :bob!~u@chatsvc TAGMSG #lobby",
+                    "@msgid=m2;+a :bob!~u@chatsvc PRIVMSG #lobby :hi",
+                ],
+            )
+
     def test_to_a_channel(self) -> None:
         self.alice.send(r"@+buzz=fizz\:buzz;cat=dog;+steel=wootz TAGMSG #lobby")
         tagmsg = r"msgid=m1;+buzz=fizz\:buzz;+steel=wootz :alice!~u@chatsvc TAGMSG #lobby"
