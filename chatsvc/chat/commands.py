@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import attrs
 
+from chatsvc.chat.events import ClientTags
 from chatsvc.chat.sanctions import (
     REASON_MAX,
     Mask,
@@ -27,6 +28,8 @@ class Say:
     text: str
     room: str | None = None
     notice: bool = False
+    tags: ClientTags = ()
+    """What the user's client attached for other clients (IRC's client-only tags)."""
 
 
 @attrs.frozen
@@ -35,6 +38,7 @@ class Me:
 
     text: str
     room: str | None = None
+    tags: ClientTags = ()
 
 
 @attrs.frozen
@@ -42,6 +46,23 @@ class Msg:
     nick: str
     text: str
     notice: bool = False
+    tags: ClientTags = ()
+
+
+@attrs.frozen
+class Tag:
+    """Client tags alone (IRC's C{TAGMSG}) to C{room}, one the user is in."""
+
+    tags: ClientTags
+    room: str
+
+
+@attrs.frozen
+class TagMsg:
+    """Client tags alone (IRC's C{TAGMSG}) to the user C{nick}."""
+
+    nick: str
+    tags: ClientTags
 
 
 @attrs.frozen
@@ -273,6 +294,8 @@ Command = (
     Say
     | Me
     | Msg
+    | Tag
+    | TagMsg
     | Nick
     | Join
     | Part

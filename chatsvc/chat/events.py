@@ -10,6 +10,14 @@ from __future__ import annotations
 
 import attrs
 
+ClientTags = tuple[tuple[str, str], ...]
+"""
+What a user's client attached to what it said, for other clients (IRCv3's
+client-only tags: C{(("+typing", "active"),)}): opaque to the chat, relayed
+as it came. Only wires that carry tags show them (IRC, to connections with
+C{message-tags}); an empty value is a tag without one.
+"""
+
 
 @attrs.frozen
 class Joined:
@@ -38,31 +46,61 @@ class Left:
 
 @attrs.frozen
 class Message:
-    """C{nick} said C{text} in C{room}; as a C{notice} (IRC's C{NOTICE}: bots do not answer it)."""
+    """
+    C{nick} said C{text} in C{room}; as a C{notice} (IRC's C{NOTICE}: bots do
+    not answer it), with its client's C{tags}.
+    """
 
     room: str
     nick: str
     text: str
     notice: bool = False
+    tags: ClientTags = ()
 
 
 @attrs.frozen
 class Action:
-    """C{nick} did C{text} in C{room} (C{/me})."""
+    """C{nick} did C{text} in C{room} (C{/me}), with its client's C{tags}."""
 
     room: str
     nick: str
     text: str
+    tags: ClientTags = ()
 
 
 @attrs.frozen
 class PrivateMessage:
-    """C{sender} said C{text} to C{recipient} alone; as a C{notice}, as IRC's C{NOTICE}."""
+    """
+    C{sender} said C{text} to C{recipient} alone; as a C{notice}, as IRC's
+    C{NOTICE}; with its client's C{tags}.
+    """
 
     sender: str
     recipient: str
     text: str
     notice: bool = False
+    tags: ClientTags = ()
+
+
+@attrs.frozen
+class TagMessage:
+    """
+    C{nick}'s client sent C{tags} alone to C{room} (IRC's C{TAGMSG}: typing,
+    a reaction): told only to the members whose clients take tags.
+    """
+
+    room: str
+    nick: str
+    tags: ClientTags
+
+
+@attrs.frozen
+class PrivateTagMessage:
+    """C{sender}'s client sent C{tags} alone to C{recipient}, if its client takes tags."""
+
+    sender: str
+    recipient: str
+    tags: ClientTags
 
 
 @attrs.frozen
@@ -201,6 +239,8 @@ Event = (
     | Message
     | Action
     | PrivateMessage
+    | TagMessage
+    | PrivateTagMessage
     | NickChange
     | TopicChanged
     | Kicked

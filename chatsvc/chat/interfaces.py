@@ -22,6 +22,14 @@ if TYPE_CHECKING:
 class IChatClient(Interface):
     """Someone connected to the chat, as the model sees them."""
 
+    takes_tags = Attribute(
+        """
+        Whether this client is shown what carries client tags alone
+        (L{chatsvc.chat.events.TagMessage}, IRC's C{TAGMSG}): C{True} on
+        wires that carry tags (IRC with C{message-tags}), C{False} on others.
+        """
+    )
+
     def deliver(event: Event) -> None:
         """
         Show C{event} to this client.

@@ -40,6 +40,7 @@ from zope.interface import implementer
 
 from chatsvc.chat.events import (
     Action,
+    ClientTags,
     Event,
     Invited,
     Joined,
@@ -51,9 +52,11 @@ from chatsvc.chat.events import (
     NoticeToAll,
     OperatorChanged,
     PrivateMessage,
+    PrivateTagMessage,
     RankChanged,
     Removed,
     Sanctioned,
+    TagMessage,
     TopicChanged,
 )
 from chatsvc.chat.interfaces import IAccount, IAccountNames, IChatClient
@@ -627,40 +630,92 @@ class Chat:
     # Talking
 
     def say(
-        self, participant: Participant, text: str, room: Room | None = None, *, notice: bool = False
+        self,
+        participant: Participant,
+        text: str,
+        room: Room | None = None,
+        *,
+        notice: bool = False,
+        tags: ClientTags = (),
     ) -> Message:
         """
         Relay C{text} to the rest of C{room} (by default the one it joined
-        last), as a C{notice} if so.
+        last), as a C{notice} if so, with its client's C{tags}.
         """
         room = self._speaking_in(participant, room)
         if room.moderated or self.sanctions.muting:  # else nothing could refuse it a word
             self._check_voice(participant, room)
-        message = Message(room.name, participant.nick, _nonempty(text), notice)
+        message = Message(room.name, participant.nick, _nonempty(text), notice, tags)
         self._broadcast(room, message, exclude=participant)
         return message
 
-    def act(self, participant: Participant, text: str, room: Room | None = None) -> Action:
+    def act(
+        self,
+        participant: Participant,
+        text: str,
+        room: Room | None = None,
+        *,
+        tags: ClientTags = (),
+    ) -> Action:
         """Relay the action C{text} to the rest of C{room} (by default the one it joined last)."""
         room = self._speaking_in(participant, room)
         if room.moderated or self.sanctions.muting:  # else nothing could refuse it a word
             self._check_voice(participant, room)
-        action = Action(room.name, participant.nick, _nonempty(text))
+        action = Action(room.name, participant.nick, _nonempty(text), tags)
         self._broadcast(room, action, exclude=participant)
         return action
 
     def whisper(
-        self, sender: Participant, nick: str, text: str, *, notice: bool = False
+        self,
+        sender: Participant,
+        nick: str,
+        text: str,
+        *,
+        notice: bool = False,
+        tags: ClientTags = (),
     ) -> PrivateMessage:
         """Send C{text} to the participant called C{nick} alone, as a C{notice} if so."""
+        recipient = self._whispered_to(sender, nick)
+        message = PrivateMessage(sender.nick, recipient.nick, _nonempty(text), notice, tags)
+        recipient.client.deliver(message)
+        return message
+
+    def send_tags(
+        self, participant: Participant, tags: ClientTags, room: Room | None = None
+    ) -> TagMessage:
+        """
+        Relay C{tags} alone to the rest of C{room} whose clients take tags,
+        under the rules of what is said there (a mute, C{+m}).
+        """
+        room = self._speaking_in(participant, room)
+        if room.moderated or self.sanctions.muting:
+            self._check_voice(participant, room)
+        if not tags:
+            raise ChatError("there are no tags to send")
+        sent = TagMessage(room.name, participant.nick, tags)
+        takers = [client for client in room.clients() if client.takes_tags]
+        if takers:
+            self.fan_out(sent, takers, participant.client)
+        return sent
+
+    def whisper_tags(self, sender: Participant, nick: str, tags: ClientTags) -> PrivateTagMessage:
+        """Send C{tags} alone to the participant called C{nick}, if its client takes tags."""
+        recipient = self._whispered_to(sender, nick)
+        if not tags:
+            raise ChatError("there are no tags to send")
+        sent = PrivateTagMessage(sender.nick, recipient.nick, tags)
+        if recipient.client.takes_tags:
+            recipient.client.deliver(sent)
+        return sent
+
+    def _whispered_to(self, sender: Participant, nick: str) -> Participant:
+        """The participant C{nick}, to whom C{sender} may speak alone (not muted chat-wide)."""
         recipient = self.find(nick)
         if recipient is None:
             raise NoSuchUser(nick)
         if self.sanctions.muting and not (sender.operator or recipient.operator):
             self._check_unmuted(sender, None)
-        message = PrivateMessage(sender.nick, recipient.nick, _nonempty(text), notice)
-        recipient.client.deliver(message)
-        return message
+        return recipient
 
     # Moderation
 

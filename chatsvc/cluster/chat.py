@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import attrs
 from twisted.logger import Logger
@@ -41,6 +41,7 @@ from zope.interface import implementer
 from chatsvc.accounts.registered import RegisteredAccounts
 from chatsvc.chat.events import (
     Action,
+    ClientTags,
     Event,
     Invited,
     Kicked,
@@ -48,7 +49,9 @@ from chatsvc.chat.events import (
     ModeChanged,
     OperatorChanged,
     PrivateMessage,
+    PrivateTagMessage,
     Removed,
+    TagMessage,
     TopicChanged,
 )
 from chatsvc.chat.interfaces import IChatClient
@@ -100,6 +103,8 @@ class RemoteClient:
     session: None = None
     """No session here: L{chatsvc.sessions.session.Session} is on its node."""
     events: _Unseen = UNSEEN
+    takes_tags: ClassVar[bool] = False
+    """Its own node relays client tags to it, if its wire takes them."""
     _turn: int = -1
     _direct: None = None
     _held: None = None
@@ -320,29 +325,69 @@ class ClusterChat(Chat):
         self._tell(participant, op, [participant])
 
     def say(
-        self, participant: Participant, text: str, room: Room | None = None, *, notice: bool = False
+        self,
+        participant: Participant,
+        text: str,
+        room: Room | None = None,
+        *,
+        notice: bool = False,
+        tags: ClientTags = (),
     ) -> Message:
-        message = super().say(participant, text, room, notice=notice)
-        op = {"op": "say", "nick": message.nick, "room": message.room, "text": text}
+        message = super().say(participant, text, room, notice=notice, tags=tags)
+        op: Op = {"op": "say", "nick": message.nick, "room": message.room, "text": text}
+        if tags:
+            op["tags"] = tags
         self._tell(participant, {**op, "notice": notice})
         return message
 
-    def act(self, participant: Participant, text: str, room: Room | None = None) -> Action:
-        action = super().act(participant, text, room)
-        self._tell(
-            participant, {"op": "act", "nick": action.nick, "room": action.room, "text": text}
-        )
+    def act(
+        self,
+        participant: Participant,
+        text: str,
+        room: Room | None = None,
+        *,
+        tags: ClientTags = (),
+    ) -> Action:
+        action = super().act(participant, text, room, tags=tags)
+        op: Op = {"op": "act", "nick": action.nick, "room": action.room, "text": text}
+        if tags:
+            op["tags"] = tags
+        self._tell(participant, op)
         return action
 
     def whisper(
-        self, sender: Participant, nick: str, text: str, *, notice: bool = False
+        self,
+        sender: Participant,
+        nick: str,
+        text: str,
+        *,
+        notice: bool = False,
+        tags: ClientTags = (),
     ) -> PrivateMessage:
-        message = super().whisper(sender, nick, text, notice=notice)
+        message = super().whisper(sender, nick, text, notice=notice, tags=tags)
         recipient = self.find(message.recipient)
         if recipient is not None and not self.is_local(recipient):
-            op = {"op": "pm", "nick": sender.nick, "to": message.recipient, "text": text}
+            op: Op = {"op": "pm", "nick": sender.nick, "to": message.recipient, "text": text}
+            if tags:
+                op["tags"] = tags
             self._tell(sender, {**op, "notice": notice})
         return message
+
+    def send_tags(
+        self, participant: Participant, tags: ClientTags, room: Room | None = None
+    ) -> TagMessage:
+        sent = super().send_tags(participant, tags, room)
+        self._tell(participant, {"op": "tag", "nick": sent.nick, "room": sent.room, "tags": tags})
+        return sent
+
+    def whisper_tags(self, sender: Participant, nick: str, tags: ClientTags) -> PrivateTagMessage:
+        sent = super().whisper_tags(sender, nick, tags)
+        recipient = self.find(sent.recipient)
+        if recipient is not None and not self.is_local(recipient):
+            self._tell(
+                sender, {"op": "tagpm", "nick": sender.nick, "to": sent.recipient, "tags": tags}
+            )
+        return sent
 
     def set_topic(
         self, participant: Participant, text: str, now: float, room: Room | None = None
@@ -489,11 +534,19 @@ class ClusterChat(Chat):
                 self.set_away(who, op.get("reason"))
             case "say":
                 room = self.member_of(who, str(op["room"]))
-                self.say(who, str(op["text"]), room, notice=bool(op.get("notice")))
+                notice, tags = bool(op.get("notice")), _tags(op.get("tags"))
+                self.say(who, str(op["text"]), room, notice=notice, tags=tags)
             case "act":
-                self.act(who, str(op["text"]), self.member_of(who, str(op["room"])))
+                room = self.member_of(who, str(op["room"]))
+                self.act(who, str(op["text"]), room, tags=_tags(op.get("tags")))
             case "pm":
-                self.whisper(who, str(op["to"]), str(op["text"]), notice=bool(op.get("notice")))
+                notice, tags = bool(op.get("notice")), _tags(op.get("tags"))
+                self.whisper(who, str(op["to"]), str(op["text"]), notice=notice, tags=tags)
+            case "tag":
+                room = self.member_of(who, str(op["room"]))
+                self.send_tags(who, _tags(op.get("tags")), room)
+            case "tagpm":
+                self.whisper_tags(who, str(op["to"]), _tags(op.get("tags")))
             case "topic":
                 room = self.member_of(who, str(op["room"]))
                 self.set_topic(who, str(op["text"]), float(op["at"]), room)
@@ -710,6 +763,21 @@ def _node(participant: Participant) -> str:
     client = participant.client
     assert isinstance(client, RemoteClient)
     return client.node
+
+
+def _tags(fields: Any) -> ClientTags:
+    """Client tags as an operation carries them (C{[key, value]} pairs); L{TypeError} if not."""
+    if fields is None:
+        return ()
+    if not isinstance(fields, list | tuple) or not all(
+        isinstance(pair, list | tuple)
+        and len(pair) == 2
+        and isinstance(pair[0], str)
+        and isinstance(pair[1], str)
+        for pair in fields
+    ):
+        raise TypeError(f"not client tags: {fields!r}")
+    return tuple((key, value) for key, value in fields)
 
 
 def _named(account: Account | None) -> Op:

@@ -31,9 +31,11 @@ OPS = frozenset(
         "part",  # nick left room (reason)
         "move",  # nick left room for to (at), as one-room wires do
         "away",  # nick is away (reason) or back (None)
-        "say",  # nick said text in room (notice, at)
-        "act",  # nick did text in room (at)
-        "pm",  # nick said text to to (notice)
+        "say",  # nick said text in room (notice, at, tags)
+        "act",  # nick did text in room (at, tags)
+        "pm",  # nick said text to to (notice, tags)
+        "tag",  # nick's client sent tags alone to room (IRC's TAGMSG)
+        "tagpm",  # nick's client sent tags alone to to
         "topic",  # nick set the topic of room to text (at)
         "operator",  # nick made target an operator of room (given)
         "invite",  # nick invited target to room

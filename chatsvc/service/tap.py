@@ -239,7 +239,7 @@ class Options(AuthOptionMixin, usage.Options):
         _limit(
             "max-line",
             "Longest line in bytes, either way, not counting its line ending (at least 256); "
-            "a longer one is discarded with an error.",
+            "a longer one is discarded with an error. IRC clients' input has IRC's limits instead.",
             int,
         ),
         _limit("max-clients", "Most connections open at once (0: unlimited).", int),

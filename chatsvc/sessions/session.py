@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+import attrs
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import Portal
@@ -45,7 +46,16 @@ from twisted.python.failure import Failure
 
 from chatsvc.chat import commands
 from chatsvc.chat.commands import SEARCH_RESULTS, Command
-from chatsvc.chat.events import Action, Event, Kicked, Message, PrivateMessage, Removed
+from chatsvc.chat.events import (
+    Action,
+    Event,
+    Kicked,
+    Message,
+    PrivateMessage,
+    PrivateTagMessage,
+    Removed,
+    TagMessage,
+)
 from chatsvc.chat.interfaces import IAccount, IChatClient
 from chatsvc.chat.model import (
     NAME_MAX,
@@ -68,6 +78,9 @@ from chatsvc.sessions.registration import Problem, Registrar, RegistrationRefuse
 from chatsvc.sessions.results import Farewell, Result
 
 _Relayed = TypeVar("_Relayed", Message, Action, PrivateMessage)
+
+Relayed = Message | Action | PrivateMessage | TagMessage | PrivateTagMessage
+"""What a user's request relays to others, which a wire may echo back (IRC's C{echo-message})."""
 
 PASSWORD_DELAY = 3.0
 """Seconds between a wrong password and the next prompt (or the goodbye)."""
@@ -660,7 +673,7 @@ class Session:
 
     # Requests
 
-    def perform(self, command: Command) -> Message | Action | PrivateMessage | None:
+    def perform(self, command: Command) -> Relayed | None:
         """
         Carry out what a signed-on user asked for; a refusal is shown, and
         changes nothing. Returns what was relayed, if anything was: a wire
@@ -675,27 +688,29 @@ class Session:
             self._show(results.Refused(str(e), e))
             return None
 
-    def _perform(
-        self, me: Participant, command: Command
-    ) -> Message | Action | PrivateMessage | None:
+    def _perform(self, me: Participant, command: Command) -> Relayed | None:
         chat = self._server.chat
         match command:
-            case commands.Say(text=said, room=None, notice=notice):
+            case commands.Say(text=said, room=None, notice=notice, tags=tags):
                 if said.strip():
-                    return self._relayed(chat.say(me, said, notice=notice))
-            case commands.Say(text=said, room=str(name), notice=notice):
+                    return self._relayed(chat.say(me, said, notice=notice, tags=tags))
+            case commands.Say(text=said, room=str(name), notice=notice, tags=tags):
                 room = chat.member_of(me, name)
-                return self._relayed(chat.say(me, said, room, notice=notice))
-            case commands.Me(text=action, room=None):
-                return self._relayed(chat.act(me, action))
-            case commands.Me(text=action, room=str(name)):
-                return self._relayed(chat.act(me, action, chat.member_of(me, name)))
-            case commands.Msg(nick=nick, text=said, notice=notice):
-                private = chat.whisper(me, nick, said, notice=notice)
+                return self._relayed(chat.say(me, said, room, notice=notice, tags=tags))
+            case commands.Me(text=action, room=None, tags=tags):
+                return self._relayed(chat.act(me, action, tags=tags))
+            case commands.Me(text=action, room=str(name), tags=tags):
+                return self._relayed(chat.act(me, action, chat.member_of(me, name), tags=tags))
+            case commands.Msg(nick=nick, text=said, notice=notice, tags=tags):
+                private = chat.whisper(me, nick, said, notice=notice, tags=tags)
                 recipient = chat.find(private.recipient)
                 away = None if notice or recipient is None else recipient.away
                 self._show(results.PrivateSent(private, away))
                 return self._relayed(private)
+            case commands.Tag(tags=tags, room=name):
+                return chat.send_tags(me, tags, chat.member_of(me, name))
+            case commands.TagMsg(nick=nick, tags=tags):
+                return chat.whisper_tags(me, nick, tags)
             case commands.Away(reason=reason):
                 chat.set_away(me, reason)
                 self._show(results.Away(me.away))
@@ -1034,7 +1049,8 @@ class Session:
     def _relayed(self, event: _Relayed) -> _Relayed:
         """Keep room lines in the history; log every line, with C{--log-messages}."""
         if not isinstance(event, PrivateMessage):
-            self._server.history.record(event)
+            # A client's tags are for those it is said to, not kept (nor held in memory with it).
+            self._server.history.record(attrs.evolve(event, tags=()) if event.tags else event)
         self._server.traffic.relayed[_kind(event)] += 1
         if self._server.log_messages:
             self._log.info("{line}", line=self._server.log_line(event))

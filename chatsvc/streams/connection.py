@@ -144,6 +144,8 @@ class StreamConnection(Protocol):
     delimiter: ClassVar[bytes] = b"\n"
     wire: ClassVar[str] = "line"
     """The name of its frontend's wire, in statistics and metrics."""
+    max_input: ClassVar[int | None] = None
+    """The longest line read, if the wire sets its own (IRC's); else the server's C{max_line}."""
     factory: StreamServerFactory[Any]
     transport: ITCPTransport
     _log = Logger()
@@ -291,7 +293,7 @@ class StreamConnection(Protocol):
             self._receiving = False
 
     def _handle_lines(self) -> None:
-        limit = self.factory.limits.max_line
+        limit = self.max_input or self.factory.limits.max_line
         delimiter = self.delimiter
         buffer, start = self._buffer, 0
         while not self.paused and not self._hung_up:

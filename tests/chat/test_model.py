@@ -20,6 +20,8 @@ from chatsvc.chat.events import (
     NoticeToAll,
     OperatorChanged,
     PrivateMessage,
+    PrivateTagMessage,
+    TagMessage,
     TopicChanged,
 )
 from chatsvc.chat.interfaces import IAccount, IAccountNames, IChatClient
@@ -61,9 +63,10 @@ LOOK_ALIKES = [
 class RecordingClient:
     """A client that remembers what it was told."""
 
-    def __init__(self) -> None:
+    def __init__(self, takes_tags: bool = False) -> None:
         self.events: list[Event] = []
         self.kicked_by: Kicked | None = None
+        self.takes_tags = takes_tags
 
     def deliver(self, event: Event) -> None:
         self.events.append(event)
@@ -280,6 +283,48 @@ class ConversationTests(SynchronousTestCase):
         self.assertEqual(self.clients["carol"].take(), [sent])
         self.assertEqual(self.clients["bob"].take(), [])
         self.assertEqual(self.clients["alice"].take(), [])
+
+    def test_client_tags_go_with_what_is_said(self) -> None:
+        tags = (("+reply", "m1"),)
+        said = self.chat.say(self.p["alice"], "hi", tags=tags)
+        acted = self.chat.act(self.p["alice"], "waves", tags=tags)
+        whispered = self.chat.whisper(self.p["alice"], "bob", "psst", tags=tags)
+        self.assertEqual(
+            self.clients["bob"].take(),
+            [
+                Message(LOBBY, "alice", "hi", tags=tags),
+                Action(LOBBY, "alice", "waves", tags=tags),
+                PrivateMessage("alice", "bob", "psst", tags=tags),
+            ],
+        )
+        self.assertEqual(
+            [said.tags, acted.tags, whispered.tags], [tags] * 3, "to every client: wires choose"
+        )
+
+    def test_tags_alone_reach_only_clients_that_take_tags(self) -> None:
+        taker = RecordingClient(takes_tags=True)
+        dave = self.chat.sign_on("dave", taker)
+        erin = self.chat.sign_on("erin", RecordingClient(takes_tags=True))
+        for client in (taker, *self.clients.values()):
+            client.take()
+        tags = (("+typing", "active"),)
+        sent = self.chat.send_tags(erin, tags)
+        self.assertEqual(sent, TagMessage(LOBBY, "erin", tags))
+        self.assertEqual(taker.take(), [sent])
+        self.assertEqual([c.take() for c in self.clients.values()], [[], [], []])
+        alone = self.chat.whisper_tags(self.p["alice"], "DAVE", tags)
+        self.assertEqual(alone, PrivateTagMessage("alice", "dave", tags))
+        self.assertEqual(taker.take(), [alone])
+        self.chat.whisper_tags(dave, "bob", tags)
+        self.assertEqual(self.clients["bob"].take(), [], "bob's client takes no tags")
+
+    def test_tags_alone_refused_as_words_are(self) -> None:
+        tags = (("+typing", "active"),)
+        self.assertRaises(ChatError, self.chat.send_tags, self.p["alice"], ())
+        self.assertRaises(ChatError, self.chat.whisper_tags, self.p["alice"], "bob", ())
+        self.assertRaises(NoSuchUser, self.chat.whisper_tags, self.p["alice"], "dave", tags)
+        self.chat.lobby.moderated = True
+        self.assertRaises(ChatError, self.chat.send_tags, self.p["alice"], tags)
 
     def test_whisper_to_nobody(self) -> None:
         with self.assertRaises(NoSuchUser) as caught:

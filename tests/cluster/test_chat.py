@@ -12,20 +12,23 @@ import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.chat.events import (
+    Action,
     Joined,
     Kicked,
     Left,
     Message,
     ModeChanged,
     PrivateMessage,
+    PrivateTagMessage,
     Removed,
     Sanctioned,
+    TagMessage,
     TopicChanged,
 )
 from chatsvc.chat.model import Account, Barred, Participant
 from chatsvc.chat.sanctions import Mask, SanctionKind
 from chatsvc.cluster.chat import GONE, ClusterChat, RemoteClient, record
-from chatsvc.cluster.ops import Op
+from chatsvc.cluster.ops import Op, decode, encode
 from tests.chat.test_model import RecordingClient
 
 
@@ -93,6 +96,55 @@ class ClusterChatTests(SynchronousTestCase):
         self.assertEqual(self.bob_client.take(), [Message("lobby", "alice", "hello")])
         self.assertEqual(self.alice_client.take(), [])
         self.assertEqual(self.b_link.ops[-1]["op"], "on")  # b published nothing for it
+
+    def test_client_tags_go_with_what_is_said_to_the_other_node(self) -> None:
+        tags = (("+reply", "a-1"),)
+        self.a.say(self.alice, "hello", tags=tags)
+        self.a.act(self.alice, "waves", tags=tags)
+        self.a.whisper(self.alice, "bob", "psst", tags=tags)
+        self.assertEqual(
+            self.bob_client.take(),
+            [
+                Message("lobby", "alice", "hello", tags=tags),
+                Action("lobby", "alice", "waves", tags=tags),
+                PrivateMessage("alice", "bob", "psst", tags=tags),
+            ],
+        )
+        self.assertEqual(self.a_link.ops[-3]["tags"], tags)
+
+    def test_tags_alone_reach_the_other_nodes_clients_that_take_tags(self) -> None:
+        carol_client = RecordingClient(takes_tags=True)
+        self.b.sign_on("carol", carol_client)
+        self.bob_client.take(), carol_client.take()
+        self.a_link.ops.clear()
+        tags = (("+typing", "active"),)
+        self.a.send_tags(self.alice, tags)
+        self.a.whisper_tags(self.alice, "carol", tags)
+        self.a.whisper_tags(self.alice, "bob", tags)
+        self.assertEqual(
+            carol_client.take(),
+            [TagMessage("lobby", "alice", tags), PrivateTagMessage("alice", "carol", tags)],
+        )
+        self.assertEqual(self.bob_client.take(), [], "bob's client takes no tags")
+        self.assertEqual(
+            self.a_link.ops,
+            [
+                {"op": "tag", "nick": "alice", "room": "lobby", "tags": tags},
+                {"op": "tagpm", "nick": "alice", "to": "carol", "tags": tags},
+                {"op": "tagpm", "nick": "alice", "to": "bob", "tags": tags},
+            ],
+        )
+
+    def test_tags_as_published_and_read_back(self) -> None:
+        carol_client = RecordingClient(takes_tags=True)
+        self.b.sign_on("carol", carol_client)
+        carol_client.take()
+        op = {"op": "tag", "nick": "alice", "room": "lobby", "tags": (("+a", "x y;"),)}
+        self.b.apply("a", decode(encode("a", 1, op)).op)
+        self.assertEqual(carol_client.take(), [TagMessage("lobby", "alice", (("+a", "x y;"),))])
+        self.b.apply("a", {**op, "tags": [["+a", 1]]})
+        self.b.apply("a", {**op, "tags": "+a"})
+        self.assertEqual(carol_client.take(), [], "not tags: logged, not applied")
 
     def test_what_a_node_keeps_of_its_users(self) -> None:
         self.a.join(self.alice, "dev")

@@ -22,7 +22,7 @@ from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 
 from chatsvc.cluster.redis import RedisLink
 from chatsvc.service.tap import ChatService
-from tests.frontends.irc.test_endtoend import irc_port
+from tests.frontends.irc.test_endtoend import irc_port, tagged_sign_on
 from tests.frontends.irc.test_endtoend import sign_on as irc_sign_on
 from tests.frontends.line.test_endtoend import TIMEOUT, LineClient, connect, tcp_endpoint
 from tests.servers import RedisServer, free_port
@@ -157,6 +157,34 @@ async def test_users_on_three_nodes_and_two_wires_are_one_chat(
     await alice.expect("*** bob left dev (quit: gone fishing)")
     await until(lambda: a.factory.chat.find("bob") is None, "bob gone from a")
     await until(lambda: c.factory.chat.find("bob") is None, "bob gone from c")
+
+
+@pytest_twisted.ensureDeferred
+async def test_client_tags_reach_irc_users_of_another_node_that_take_them(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b")
+    alice = await tagged_sign_on(irc_port(a, 1), "alice")
+    bob = await tagged_sign_on(irc_port(b, 1), "bob")
+    carol = await irc_sign_on(irc_port(b, 1), "carol")
+    for tagged in (alice, bob):
+        tagged.say("JOIN #lobby")
+        await tagged.until("366")
+    carol.join("#lobby")
+    assert await carol.next() == ("joined", "#lobby")
+    await until(lambda: len(a.factory.chat.lobby) == 3, "everyone in the lobby at a")
+
+    # Its user is known only at its node: elsewhere it is alice!alice@chatsvc.
+    alice.say("@+typing=active TAGMSG #lobby")
+    alice.say("@+typing=active TAGMSG bob")
+    alice.say("@+draft/reply=x PRIVMSG #lobby :hi")
+    tagmsg = await bob.until("TAGMSG")
+    assert tagmsg.endswith(";+typing=active :alice!alice@chatsvc TAGMSG #lobby"), tagmsg
+    tagmsg = await bob.until("TAGMSG")
+    assert tagmsg.endswith(";+typing=active :alice!alice@chatsvc TAGMSG bob"), tagmsg
+    said = await bob.until("PRIVMSG")
+    assert said.endswith(";+draft/reply=x :alice!alice@chatsvc PRIVMSG #lobby :hi"), said
+    assert await carol.next() == ("privmsg", "alice", "#lobby", "hi"), "and no TAGMSG"
 
 
 @pytest_twisted.ensureDeferred

@@ -118,6 +118,8 @@ class FakeFrontend:
     session's client in the chat, as a frontend's connection is.
     """
 
+    takes_tags = False
+
     def __init__(self, server: FakeServer, peer: str, address: str | None = None) -> None:
         self.peer = peer
         self._renderer = server.renderer
@@ -982,6 +984,15 @@ class LookupTests(SynchronousTestCase):
 
     def found(self, *lines: Line, joining: bool = False) -> HistoryFound:
         return HistoryFound("lobby", lines, None, joining)
+
+    def test_client_tags_are_not_kept_in_history(self) -> None:
+        self.bob.session.perform(commands.Say("tagged", tags=(("+reply", "x"),)))
+        self.bob.session.perform(commands.Me("too", tags=(("+reply", "x"),)))
+        self.assertEqual(
+            [line.event for line in self.history.lines[1:]],
+            [Message("lobby", "bob", "tagged"), Action("lobby", "bob", "too")],
+        )
+        self.assertEqual([line.event.tags for line in self.history.lines[1:]], [(), ()])
 
     def test_the_replay_on_joining_comes_before_what_was_said_meanwhile(self) -> None:
         self.assertEqual(self.alice.take(), [Welcome("alice"), entered("lobby", "alice", "bob")])

@@ -6,18 +6,32 @@ one where it must be.
 L{twisted.words.protocols.irc.parsemsg} is not used: it knows no tags, and
 splits parameters on runs of spaces, where a trailing parameter keeps them.
 
-test-case-name: tests.frontends.irc.test_message
+test-case-name: tests.frontends.irc.test_message, tests.frontends.irc.test_tags
 """
 
 from __future__ import annotations
 
+import re
+
 import attrs
+
+from chatsvc.chat.events import ClientTags
 
 MAX_LINE = 512
 """The longest IRC line, tags apart, with its CR LF."""
 
-MAX_TAGS = 8191
-"""The most bytes of tags a client may send, with the C{@} and the space after them."""
+MAX_CLIENT_TAGS = 4094
+"""
+The most bytes of tag data a client may send, without the C{@} and the space
+after them (IRCv3 C{message-tags}: the server may add as many again, within
+8191 bytes of tags in all).
+"""
+
+MAX_INPUT = MAX_CLIENT_TAGS + 2 + MAX_LINE - 2
+"""The longest line a client may send, without its CR LF: all the tags it may, and the rest."""
+
+_CLIENT_TAG = re.compile(r"\+(?:[A-Za-z0-9.-]+/)?[A-Za-z0-9-]+")
+"""A client-only tag's key: C{+name}, or C{+vendor/name}."""
 
 _UNESCAPE = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _ESCAPE = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"})
@@ -34,7 +48,7 @@ class Message:
 
 
 class TooLong(ValueError):
-    """A line over L{MAX_LINE} bytes (tags apart), or with over L{MAX_TAGS} bytes of tags."""
+    """A line over L{MAX_LINE} bytes (tags apart), or with over L{MAX_CLIENT_TAGS} bytes of tags."""
 
 
 def unescape(value: str) -> str:
@@ -55,6 +69,24 @@ def escape(value: str) -> str:
     return value.translate(_ESCAPE)
 
 
+def client_tags(tags: dict[str, str]) -> ClientTags:
+    """
+    The client-only tags (C{+name}) among C{tags}, which a client sent, as
+    the chat relays them: others are the server's to give, and a key that is
+    not one by the grammar is left out (the message is not refused for it).
+    """
+    return tuple(
+        (key, value.replace("\0", ""))
+        for key, value in tags.items()
+        if key.startswith("+") and _CLIENT_TAG.fullmatch(key)
+    )
+
+
+def write_tags(tags: ClientTags) -> str:
+    """C{tags} as sent: C{+a=1;+b}, values escaped, without the C{@}."""
+    return ";".join(f"{key}={escape(value)}" if value else key for key, value in tags)
+
+
 def parse(line: str, size: int | None = None) -> Message | None:
     """
     The message on C{line} (without its line ending), or L{None} for a line
@@ -65,7 +97,7 @@ def parse(line: str, size: int | None = None) -> Message | None:
     rest = line
     if rest.startswith("@"):
         raw, _, rest = rest[1:].partition(" ")
-        if size is not None and len(raw.encode()) + 2 > MAX_TAGS:
+        if size is not None and len(raw.encode()) > MAX_CLIENT_TAGS:
             raise TooLong(line)
         for item in raw.split(";"):
             if item:

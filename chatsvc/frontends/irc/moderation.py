@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable
 from typing import NamedTuple, Protocol, cast
 
 from chatsvc.chat import commands
-from chatsvc.chat.events import Action, Message, PrivateMessage
 from chatsvc.chat.model import (
     Barred,
     ChatError,
@@ -51,7 +50,7 @@ from chatsvc.frontends.line import wire as line_wire
 from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.sessions import results
 from chatsvc.sessions.registration import Problem, RegistrationRefused
-from chatsvc.sessions.session import Session, Stage
+from chatsvc.sessions.session import Relayed, Session, Stage
 
 
 class IrcConnection(Protocol):
@@ -83,7 +82,7 @@ class IrcConnection(Protocol):
     def _notice(self, text: str) -> None: ...
     def _send_lines(self, lines: Iterable[str]) -> None: ...
     def _renamed(self, new: str) -> str: ...
-    def _perform(self, command: commands.Command) -> Message | Action | PrivateMessage | None: ...
+    def _perform(self, command: commands.Command) -> Relayed | None: ...
 
 
 REGISTRATION_CAP = "draft/account-registration"

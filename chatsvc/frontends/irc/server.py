@@ -31,7 +31,7 @@ from zope.interface import implementer
 from chatsvc import __version__
 from chatsvc.chat import commands
 from chatsvc.chat.commands import HISTORY_MAX
-from chatsvc.chat.events import Action, Event, Kicked, Message, PrivateMessage
+from chatsvc.chat.events import Action, ClientTags, Event, Kicked, Message
 from chatsvc.chat.interfaces import IChatClient
 from chatsvc.chat.model import (
     NAME_MAX,
@@ -56,7 +56,7 @@ from chatsvc.chat.model import (
 from chatsvc.frontends.irc import moderation
 from chatsvc.frontends.irc import numerics as n
 from chatsvc.frontends.irc.masks import EXTBAN
-from chatsvc.frontends.irc.message import MAX_LINE, TooLong, line, parse
+from chatsvc.frontends.irc.message import MAX_INPUT, MAX_LINE, TooLong, client_tags, line, parse
 from chatsvc.frontends.irc.wire import (
     EVERYONE,
     USERLEN,
@@ -74,7 +74,7 @@ from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.history import Line
 from chatsvc.sessions import results
 from chatsvc.sessions.results import Farewell, Result
-from chatsvc.sessions.session import Session, Stage
+from chatsvc.sessions.session import Relayed, Session, Stage
 from chatsvc.streams.connection import StreamConnection, peer_address
 
 TOPICLEN = 390
@@ -136,6 +136,7 @@ class IrcConnection(StreamConnection):
 
     delimiter = b"\n"
     wire = "irc"
+    max_input = MAX_INPUT
     factory: ChatFactory
     irc: ClassVar[IrcServer] = IrcServer()
 
@@ -152,6 +153,7 @@ class IrcConnection(StreamConnection):
         "_ping_sent",
         "_pinger",
         "_sasl",
+        "_tags",
         "_user",
         "_user_modes",
         "events",
@@ -176,6 +178,7 @@ class IrcConnection(StreamConnection):
         self._user_modes: set[str] = set()
         self._asked: moderation.Asked | None = None  # what asked for the session's next answers
         self._barred: str | None = None  # why a chat-wide ban refused signing on
+        self._tags: ClientTags = ()  # the client-only tags of the message being handled
 
     # The stream connection's
 
@@ -225,6 +228,10 @@ class IrcConnection(StreamConnection):
             return
         if message is None:
             return
+        # Tags are taken only from a client that negotiated them, and relayed only if its own.
+        self._tags = (
+            client_tags(message.tags) if message.tags and "message-tags" in self._caps else ()
+        )
         params = [sanitise(p) for p in message.params]
         handler = _HANDLERS.get(message.command)
         registered = session.stage is Stage.SIGNED_ON
@@ -412,6 +419,11 @@ class IrcConnection(StreamConnection):
         return list(split_text(f":{self.irc.name} NOTICE {self.nick}", reason))
 
     # IChatClient
+
+    @property
+    def takes_tags(self) -> bool:
+        """Whether it is shown client tags alone (C{TAGMSG}): with C{message-tags}."""
+        return "message-tags" in self._caps
 
     def deliver(self, event: Event) -> None:
         assert self.session is not None and self.events is not None
@@ -672,7 +684,7 @@ class IrcConnection(StreamConnection):
 
     # What a user asks for
 
-    def _perform(self, command: commands.Command) -> Message | Action | PrivateMessage | None:
+    def _perform(self, command: commands.Command) -> Relayed | None:
         assert self.session is not None
         return self.session.perform(command)
 
@@ -940,8 +952,10 @@ def _part(connection: IrcConnection, params: list[str]) -> None:
             connection._perform(commands.Leave(room, reason))
 
 
-def _message(notice: bool) -> Callable[[IrcConnection, list[str]], None]:
-    verb = "NOTICE" if notice else "PRIVMSG"
+def _message(verb: str) -> Callable[[IrcConnection, list[str]], None]:
+    """C{PRIVMSG}, C{NOTICE} or C{TAGMSG} (client-only tags alone) to channels and nicknames."""
+    notice = verb == "NOTICE"
+    tags_alone = verb == "TAGMSG"
 
     def handle(connection: IrcConnection, params: list[str]) -> None:
         # A NOTICE is never answered, not even with an error (RFC 2812 3.3.2):
@@ -953,15 +967,23 @@ def _message(notice: bool) -> Callable[[IrcConnection, list[str]], None]:
         if not params or not params[0]:
             fail(n.ERR_NORECIPIENT, f"No recipient given ({verb})")
             return
-        if len(params) < 2 or not params[1]:
+        tags = connection._tags
+        if tags_alone:
+            if not tags:
+                fail(n.ERR_NOTEXTTOSEND, "No tags to send")
+                return
+            text = ""
+        elif len(params) < 2 or not params[1]:
             fail(n.ERR_NOTEXTTOSEND, "No text to send")
             return
-        text = params[1]
-        action = action_of(text)
+        else:
+            text = params[1]
+        action = None if tags_alone else action_of(text)
         chat = connection.factory.chat
         for target in params[0].split(","):
             if target in (EVERYONE, "$$*"):  # an operator's notice to everyone: /wall
-                connection._perform(commands.Wall(text))
+                if not tags_alone:
+                    connection._perform(commands.Wall(text))
             elif target.startswith("#"):
                 found = chat.find_room(target[1:]) if is_valid_name(target[1:]) else None
                 if found is None:
@@ -972,12 +994,16 @@ def _message(notice: bool) -> Callable[[IrcConnection, list[str]], None]:
                     continue
                 room = found.name
                 connection._asked = moderation.Asked(verb, channel(room))
-                if action is not None and not notice:
-                    connection._echo(connection._perform(commands.Me(action or " ", room)))
+                command: commands.Command
+                if tags_alone:
+                    command = commands.Tag(tags, room)
+                elif action is not None and not notice:
+                    command = commands.Me(action or " ", room, tags)
                 else:
-                    connection._echo(connection._perform(commands.Say(text, room, notice)))
+                    command = commands.Say(text, room, notice, tags)
+                connection._echo(connection._perform(command))
             elif (service := moderation.is_service(target)) is not None:
-                if not notice:
+                if verb == "PRIVMSG":
                     moderation.to_service(connection, service, text)
             else:
                 recipient = chat.find(target)
@@ -985,7 +1011,11 @@ def _message(notice: bool) -> Callable[[IrcConnection, list[str]], None]:
                     fail(n.ERR_NOSUCHNICK, target, "No such nick/channel")
                     continue
                 connection._asked = moderation.Asked(verb, recipient.nick)
-                connection._echo(connection._perform(commands.Msg(target, text, notice)))
+                if tags_alone:
+                    command = commands.TagMsg(target, tags)
+                else:
+                    command = commands.Msg(target, text, notice, tags)
+                connection._echo(connection._perform(command))
 
     return handle
 
@@ -1471,8 +1501,9 @@ _HANDLERS: dict[str, tuple[_Handler, int, bool]] = {
     "QUIT": (_quit, 0, True),
     "JOIN": (_join, 1, False),
     "PART": (_part, 1, False),
-    "PRIVMSG": (_message(notice=False), 0, False),
-    "NOTICE": (_message(notice=True), 0, False),
+    "PRIVMSG": (_message("PRIVMSG"), 0, False),
+    "NOTICE": (_message("NOTICE"), 0, False),
+    "TAGMSG": (_message("TAGMSG"), 1, False),
     "TOPIC": (_topic, 1, False),
     "KICK": (_kick, 2, False),
     "INVITE": (_invite, 2, False),

@@ -35,13 +35,15 @@ from chatsvc.chat.events import (
     NoticeToAll,
     OperatorChanged,
     PrivateMessage,
+    PrivateTagMessage,
     RankChanged,
     Removed,
     Sanctioned,
+    TagMessage,
     TopicChanged,
 )
 from chatsvc.chat.model import fold
-from chatsvc.frontends.irc.message import MAX_LINE, line
+from chatsvc.frontends.irc.message import MAX_LINE, line, write_tags
 from chatsvc.frontends.line import wire as line_wire
 
 USERLEN = 10
@@ -227,6 +229,9 @@ def action_of(text: str) -> str | None:
     return None if found is None else found.group(1)
 
 
+_SAID = (Message, Action, PrivateMessage, TagMessage, PrivateTagMessage)
+"""What a user said (or its client sent): each with a C{msgid}, and with its client's tags."""
+
 EVERYONE = "$*"
 """The target of a notice to everyone (C{/wall}): every user of every server."""
 
@@ -235,7 +240,9 @@ class IrcEvents:
     """
     The chat's events as IRC lines, for every connection of C{server} with
     the same capabilities: with a C{server-time} tag if C{timed}, and what
-    is said with a C{msgid} tag if C{tagged} (C{message-tags}).
+    is said with a C{msgid} tag and its sender's client-only tags if
+    C{tagged} (C{message-tags}). A L{TagMessage} reaches only renderers that
+    are C{tagged} (the chat gives it only to clients that take tags).
     """
 
     def __init__(
@@ -253,8 +260,10 @@ class IrcEvents:
         tags = []
         if self.timed:
             tags.append(f"time={server_time(self.clock.seconds())}")
-        if self.tagged and isinstance(event, Message | Action | PrivateMessage):
+        if self.tagged and isinstance(event, _SAID):
             tags.append(f"msgid={self.server.msgid(event)}")
+            if event.tags:
+                tags.append(write_tags(event.tags))
         if not tags:
             return "".join(f"{one}\r\n" for one in lines).encode()
         tag = f"@{';'.join(tags)} "
@@ -273,6 +282,10 @@ class IrcEvents:
             case PrivateMessage(sender=sender, recipient=recipient, text=text, notice=notice):
                 verb = "NOTICE" if notice else "PRIVMSG"
                 return split_text(f":{mask(sender)} {verb} {recipient}", text)
+            case TagMessage(room=room, nick=nick):
+                return [line(mask(nick), "TAGMSG", channel(room))]
+            case PrivateTagMessage(sender=sender, recipient=recipient):
+                return [line(mask(sender), "TAGMSG", recipient)]
             case Joined(room=room, nick=nick):
                 return [line(mask(nick), "JOIN", channel(room))]
             case Left(nick=nick, reason=reason, from_user=from_user, signed_off=True):

@@ -134,6 +134,8 @@ class ChatServerProtocol(StreamConnection):
     How this wire shows the chat's events: the fan-out renders a room's event
     once with each wire's C{events} among its members, not once a member.
     """
+    takes_tags: ClassVar[bool] = False
+    """The line protocol carries no client tags: what carries them alone never comes here."""
 
     __slots__ = ("session",)
 

@@ -162,6 +162,8 @@ class WebConnection(WebSocketServerProtocol):
 
     factory: WebSocketFactory
     wire: ClassVar[str] = "web"
+    takes_tags: ClassVar[bool] = False
+    """The web wire carries no client tags: what carries them alone never comes here."""
     _log = Logger()
 
     def __init__(self) -> None:

@@ -14,7 +14,7 @@ from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 from twisted.words.protocols import irc
 
-from tests.frontends.line.test_endtoend import TIMEOUT, connect, tcp_endpoint
+from tests.frontends.line.test_endtoend import TIMEOUT, LineClient, connect, tcp_endpoint
 from tests.support import Services
 
 RECORDED = {"REGISTER", "FAIL", "900", "901", "RPL_BANLIST", "RPL_ENDOFBANLIST"}
@@ -98,6 +98,32 @@ async def sign_on(port: int, nick: str, password: str | None = None) -> Bot:
     return bot
 
 
+class TaggedIrc(LineClient):
+    """
+    A bare IRC client with C{message-tags} and C{echo-message} (IRCClient
+    knows neither): it queues every line as the server wrote it.
+    """
+
+    def lineReceived(self, line: bytes) -> None:
+        super().lineReceived(line.rstrip(b"\r"))
+
+    async def until(self, command: str) -> str:
+        """The next line of C{command} (a word after the source), those before it skipped."""
+        while True:
+            line = await self.next_line()
+            if f" {command} " in f"{line} ":
+                return line
+
+
+async def tagged_sign_on(port: int, nick: str) -> TaggedIrc:
+    endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port)
+    client: TaggedIrc = await connectProtocol(endpoint, TaggedIrc())
+    for line in ("CAP REQ :message-tags echo-message", f"NICK {nick}", "USER u 0 * :U", "CAP END"):
+        client.say(line)
+    await client.until("422")
+    return client
+
+
 def irc_port(service: object, index: int) -> int:
     return service.ports[index].getHost().port  # type: ignore[attr-defined, no-any-return]
 
@@ -154,6 +180,37 @@ async def test_irc_clients_and_a_line_user_in_one_room(services: Services) -> No
     alice.quit()
     await alice.lost.addTimeout(TIMEOUT, reactor)
     await carol.expect("*** alicia left dev")
+    await service.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_client_tags_between_clients_that_take_them(services: Services) -> None:
+    service = services.start(
+        "--port", "tcp:0:interface=127.0.0.1", "--irc", "tcp:0:interface=127.0.0.1"
+    )
+    port = irc_port(service, 1)
+    alice, bob = await tagged_sign_on(port, "alice"), await tagged_sign_on(port, "bob")
+    carol = await sign_on(port, "carol")
+    dave = await connect(tcp_endpoint(service), "dave")
+    await dave.expect("*** You joined lobby (1 member):", "*** dave")
+    for tagged in (alice, bob):
+        tagged.say("JOIN #lobby")
+        await tagged.until("366")
+    carol.join("#lobby")
+    assert await carol.next() == ("joined", "#lobby")
+    await alice.until("JOIN")  # carol's
+
+    alice.say("@+typing=active;+x=a\\sb TAGMSG #lobby")
+    alice.say("@+draft/reply=m0 PRIVMSG #lobby :hi")
+    for tagged in (alice, bob):  # alice's echo, and bob
+        tagmsg = await tagged.until("TAGMSG")
+        assert tagmsg.startswith("@msgid="), tagmsg
+        assert tagmsg.endswith(";+typing=active;+x=a\\sb :alice!~u@chatsvc TAGMSG #lobby")
+        said = await tagged.until("PRIVMSG")
+        assert said.endswith(";+draft/reply=m0 :alice!~u@chatsvc PRIVMSG #lobby :hi"), said
+    assert await carol.next() == ("privmsg", "alice", "#lobby", "hi"), "and no TAGMSG"
+    await dave.expect("*** alice joined lobby", "*** bob joined lobby", "*** carol joined lobby")
+    await dave.expect("<alice> hi")
     await service.stopService()
 
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from chatsvc.frontends.irc.message import Message, TooLong, escape, line, parse, unescape
+from chatsvc.frontends.irc.message import (
+    MAX_CLIENT_TAGS,
+    Message,
+    TooLong,
+    client_tags,
+    escape,
+    line,
+    parse,
+    unescape,
+    write_tags,
+)
 
 
 def test_a_plain_message() -> None:
@@ -37,8 +47,24 @@ def test_limits() -> None:
     parse("PRIVMSG a :" + "x" * 499, 510)
     with pytest.raises(TooLong):
         parse("PRIVMSG a :" + "x" * 500, 511)
+    tags = "a=" + "x" * (MAX_CLIENT_TAGS - 2)  # 4094 bytes between the "@" and the space
+    assert parse(f"@{tags} PING x", 4103) == Message("PING", ("x",))
     with pytest.raises(TooLong):
-        parse("@a=" + "x" * 8190 + " PING x", 8200)
+        parse(f"@{tags}x PING x", 4104)
+    with pytest.raises(TooLong):
+        parse("@a=" + "\u00e9" * 2047 + " PING x", 4104)  # 4096 bytes, in 2050 characters
+
+
+def test_client_tags_are_the_plus_ones_with_a_key_by_the_grammar() -> None:
+    tags = {"+a": "1", "b": "2", "+v.example/c": "", "+": "x", "+d_e": "y", "+f": "n\0ul"}
+    assert client_tags(tags) == (("+a", "1"), ("+v.example/c", ""), ("+f", "nul"))
+    assert client_tags({}) == ()
+
+
+def test_writing_tags() -> None:
+    assert write_tags((("+a", "x y"), ("+b", ""), ("+c", "a;b\\"))) == "+a=x\\sy;+b;+c=a\\:b\\\\"
+    parsed = parse("@" + write_tags((("+a", "x y;\r\n"),)) + " TAGMSG #a")
+    assert parsed is not None and parsed.tags == {"+a": "x y;\r\n"}
 
 
 def test_tag_escapes_round_trip() -> None:

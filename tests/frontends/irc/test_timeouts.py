@@ -202,6 +202,21 @@ class FloodTests(IrcClockTestCase):
         self.clock.advance(0.5)
         self.assertEqual(len(self.alice.lines()), 5)
 
+    def test_tagmsg_costs_the_same_as_a_message(self) -> None:
+        self.alice.send("CAP REQ message-tags")
+        self.bob.send("CAP REQ message-tags")
+        self.clock.advance(10)
+        self.alice.lines(), self.bob.lines()
+        self.bob.protocol.dataReceived(b"@+typing=active TAGMSG #dev\r\n" * 25)
+        tagmsgs = len(self.alice.lines())
+        self.assertEqual(self.bob.transport.producerState, "paused")
+        self.clock.pump([0.1] * 10)
+        self.assertEqual(tagmsgs + len(self.alice.lines()), 25, "the rest, later")
+        self.clock.advance(10)
+        self.bob.protocol.dataReceived(b"PRIVMSG #dev :x\r\n" * 25)
+        self.assertEqual(len(self.alice.lines()), tagmsgs)
+        self.assertEqual(self.bob.transport.producerState, "paused")
+
     def test_a_flood_holds_nobody_else_up(self) -> None:
         self.bob.protocol.dataReceived(b"PRIVMSG #dev :flood\r\n" * 100)
         self.alice.lines()

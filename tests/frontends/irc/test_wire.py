@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from twisted.internet.task import Clock
 
-from chatsvc.chat.events import Action, Joined, Kicked, Left, Message, NickChange, TopicChanged
+from chatsvc.chat.events import (
+    Action,
+    Joined,
+    Kicked,
+    Left,
+    Message,
+    NickChange,
+    PrivateMessage,
+    PrivateTagMessage,
+    TagMessage,
+    TopicChanged,
+)
 from chatsvc.frontends.irc.wire import (
     IrcServer,
     User,
@@ -66,6 +77,38 @@ def test_msgid_is_one_per_message_whichever_renderer() -> None:
     assert server.events(clock, timed=False).render(first) == (
         b":bob!bob@chatsvc PRIVMSG #dev :hi\r\n"
     )
+
+
+def test_client_tags_only_where_tags_are_rendered() -> None:
+    server, clock = IrcServer(msgid_prefix="m"), Clock()
+    tagged, timed, plain = (
+        server.events(clock, timed=False, tagged=True),
+        server.events(clock, timed=True, tagged=False),
+        server.events(clock, timed=False),
+    )
+    said = Message("dev", "bob", "hi", tags=(("+reply", "m0"), ("+a", "x y;z")))
+    assert tagged.render(said) == (
+        b"@msgid=m1;+reply=m0;+a=x\\sy\\:z :bob!bob@chatsvc PRIVMSG #dev :hi\r\n"
+    )
+    assert timed.render(said) == (
+        b"@time=1970-01-01T00:00:00.000Z :bob!bob@chatsvc PRIVMSG #dev :hi\r\n"
+    )
+    assert plain.render(said) == b":bob!bob@chatsvc PRIVMSG #dev :hi\r\n"
+    private = PrivateMessage("bob", "al", "psst", tags=(("+a", ""),))
+    assert tagged.render(private) == b"@msgid=m2;+a :bob!bob@chatsvc PRIVMSG al :psst\r\n"
+
+
+def test_tag_messages() -> None:
+    server, clock = IrcServer(msgid_prefix="m"), Clock()
+    tagged = server.events(clock, timed=False, tagged=True)
+    both = server.events(clock, timed=True, tagged=True)
+    sent = TagMessage("dev", "bob", (("+typing", "active"),))
+    assert tagged.render(sent) == b"@msgid=m1;+typing=active :bob!bob@chatsvc TAGMSG #dev\r\n"
+    assert both.render(sent) == (
+        b"@time=1970-01-01T00:00:00.000Z;msgid=m1;+typing=active :bob!bob@chatsvc TAGMSG #dev\r\n"
+    )
+    alone = PrivateTagMessage("bob", "al", (("+typing", "done"),))
+    assert tagged.render(alone) == b"@msgid=m2;+typing=done :bob!bob@chatsvc TAGMSG al\r\n"
 
 
 def test_long_text_is_split_at_character_boundaries() -> None:
