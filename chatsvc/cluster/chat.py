@@ -31,7 +31,7 @@ test-case-name: tests.cluster.test_chat
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import attrs
@@ -69,6 +69,9 @@ from chatsvc.sessions.session import log_lift, log_sanction
 
 Record = dict[str, Any]
 """What a node keeps in Redis of one of its users: enough to make it anew elsewhere."""
+
+BY_NAME = frozenset({"mode", "sanction", "lift"})
+"""The operations applied whoever did them is here: kept while Redis was away, they outlive it."""
 
 GONE = "its server went away"
 """Why the users of a node that stopped answering are shown as having left."""
@@ -141,6 +144,7 @@ def record(participant: Participant) -> Record:
         "operator": participant.operator,
         "rooms": [room.name for room in participant.rooms],
         "away": participant.away,
+        "homeless": participant.homeless,
     }
 
 
@@ -361,6 +365,15 @@ class ClusterChat(Chat):
             self._tell(by, {**op, "given": given})
         return changed
 
+    def rank_in_room(
+        self, by: Participant, room: Room, account: str, rank: str | None
+    ) -> str | None:
+        named = super().rank_in_room(by, room, account, rank)
+        if named is not None:
+            op = {"op": "rank", "nick": by.nick, "room": room.name, "account": named}
+            self._tell(by, {**op, "rank": rank})
+        return named
+
     def invite(self, by: Participant, room: Room, nick: str) -> Invited:
         invited = super().invite(by, room, nick)
         target = self.find(invited.nick)
@@ -407,13 +420,17 @@ class ClusterChat(Chat):
         duration: float | None = None,
         reason: str | None = None,
     ) -> tuple[Sanction, list[str]]:
-        scope = list(self if room is None else room)
         sanction, held = super().sanction(by, kind, mask, room, duration=duration, reason=reason)
         self._tell(by, {"op": "sanction", "nick": by.nick, **sanction_fields(sanction)})
-        if kind is SanctionKind.BAN:
+        return sanction, held
+
+    def _impose(self, sanction: Sanction, setter: Participant | None = None) -> list[str]:
+        scope = list(self if sanction.room is None else self.room(sanction.room))
+        held = super()._impose(sanction, setter)
+        if sanction.kind is SanctionKind.BAN:
             keys = {fold(nick) for nick in held}
             self._put_out_by(sanction, [p for p in scope if fold(p.nick) in keys])
-        return sanction, held
+        return held
 
     def _put_out_by(self, ban: Sanction, targets: Sequence[Participant]) -> None:
         """
@@ -437,6 +454,13 @@ class ClusterChat(Chat):
         self._tell(by, {**op, "room": lifted.room})
         return lifted
 
+    def _check_entry(self, participant: Participant, room: Room, *, consume: bool = True) -> None:
+        if self.is_local(participant):
+            super()._check_entry(participant, room, consume=consume)
+        elif consume:
+            # Its node let it in (it knows its address, and whom it invited).
+            room._invited.pop(fold(participant.nick), None)
+
     # What other nodes' users did
 
     @contextmanager
@@ -458,6 +482,10 @@ class ClusterChat(Chat):
         if kind in REGISTRY_OPS:
             with self._quietly():
                 self._registry_changed(op)
+            return
+        if kind in BY_NAME:
+            with self._quietly():
+                self._moderated(op)
             return
         who = self._remote.get(node, {}).get(fold(str(op.get("nick", ""))))
         if who is None and kind == "put_out":
@@ -506,48 +534,40 @@ class ClusterChat(Chat):
                 self.kick(who, str(op["target"]), op.get("reason"))
             case "remove":
                 self.remove(who, self.room(str(op["room"])), str(op["target"]), op.get("reason"))
-            case "mode":
-                self.set_mode(who, self.room(str(op["room"])), str(op["mode"]), bool(op["on"]))
-            case "sanction":
-                self._sanction_from(who, _sanction(op))
-            case "lift":
-                kind, mask, name = SanctionKind(op["kind"]), Mask.parse(str(op["mask"])), op["room"]
-                lifted = self.lift(who, kind, mask, None if name is None else self.room(str(name)))
-                log_lift(who.nick, lifted)
+            case "rank":
+                room = self.room(str(op["room"]))
+                rank = op.get("rank")
+                self._rank(room, str(op["account"]), None if rank is None else str(rank), who.nick)
             case "put_out":
                 self._put_out_here(who, op.get("room"), str(op["by"]), op.get("reason"))
 
-    def _sanction_from(self, by: Participant, sanction: Sanction) -> None:
+    def _moderated(self, op: Op) -> None:
         """
-        The ban or mute another node's user set: applied with this node's
-        rules (whom it holds here is told, a ban puts them out), kept as it
-        was set there, and logged here too.
+        A room mode, ban or mute that another node's user set or lifted, as
+        it was set there: applied whether its setter is still signed on or
+        not (one kept while Redis was away comes after it may have left), so
+        that whom it holds here is told, and a ban puts them out.
         """
-        room = None if sanction.room is None else self.room(sanction.room)
-        until = sanction.until
-        _, held = self.sanction(
-            by,
-            sanction.kind,
-            sanction.mask,
-            room,
-            duration=None if until is None else until - sanction.set_at,
-            reason=sanction.reason,
-        )
-        with suppress(ValueError):  # replaces the one just set, which the rule made
-            self.sanctions.add(sanction)
-        log_sanction(sanction, held)
+        by = str(op["nick"])
+        match op["op"]:
+            case "mode":
+                self._set_mode(self.room(str(op["room"])), str(op["mode"]), bool(op["on"]), by)
+            case "sanction":
+                sanction = _sanction(op)
+                log_sanction(sanction, self._impose(sanction))
+            case "lift":
+                kind, mask, name = SanctionKind(op["kind"]), Mask.parse(str(op["mask"])), op["room"]
+                lifted = self._lift(kind, mask, None if name is None else str(name), by)
+                if lifted is not None:
+                    log_lift(by, lifted)
 
     def _put_out_here(
         self, target: Participant, name: str | None, by: str, reason: str | None
     ) -> None:
         """A ban at its node put C{target} out of room C{name} (or the chat): so here too."""
         if name is None:
-            setter = self.find(by)
-            if setter is not None:
-                self._kick(setter, target, reason)
-                self._forget(target)
-            else:
-                self.sign_off(target, reason)
+            self._kick(target, by, reason)
+            self._forget(target)
             return
         try:
             room = self.room(name)
@@ -680,6 +700,9 @@ class ClusterChat(Chat):
             participant: Participant | None = self._remote.get(node, {}).get(key)
             if participant is None:
                 participant = self._sign_on_remote(node, {**fields, "lobby": False})
+                if participant is not None:
+                    # Put out of its last room, it goes to the lobby, as at its node.
+                    participant.homeless = bool(fields.get("homeless", True))
             if participant is not None:
                 with self._quietly():
                     self._reconcile_one(participant, fields)

@@ -105,6 +105,7 @@ class ClusterChatTests(SynchronousTestCase):
                 "operator": False,
                 "rooms": ["lobby", "dev"],
                 "away": "lunch",
+                "homeless": False,
             },
         )
         remote = self.b.find("alice")
