@@ -22,8 +22,9 @@ applied here to the chat and its accounts, without being kept again.
 Adding to what the cluster shares: an operation in L{chatsvc.cluster.ops.OPS},
 the override here that tells the link after the model's rule, its case in
 L{ClusterChat._apply}; and what a node that starts late must learn of it,
-in L{record} (a user's), in the registry (which it reads at start), or a
-key of its own in Redis that the link reads when it syncs.
+in L{record} (a user's), in the registry (which it reads at start, and
+whose changes made as it starts it learns through L{ClusterChat.recall}),
+or a key of its own in Redis that the link reads when it syncs.
 
 test-case-name: tests.cluster.test_chat
 """
@@ -31,7 +32,7 @@ test-case-name: tests.cluster.test_chat
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, Protocol
 
 import attrs
@@ -651,6 +652,48 @@ class ClusterChat(Chat):
             created=None if created is None else float(created),
         )
 
+    def recall(self, ops: Sequence[Op]) -> None:
+        """
+        Changes of L{chatsvc.cluster.ops.KEPT_WHILE_AWAY} that other nodes
+        made (oldest first), which this node may have missed (it read the
+        registry as they were made): the last change of each thing is made
+        so here, as the registry restores what it keeps at start-up. Nobody
+        is told: what they did to users is in those users' records.
+        """
+        last: dict[tuple[Any, ...], Op] = {}
+        for op in ops:
+            with self._quietly():
+                key = _subject(op)
+                last.pop(key, None)
+                last[key] = op
+        for op in last.values():
+            with self._quietly():
+                self._recall(op)
+
+    def _recall(self, op: Op) -> None:
+        kind = op["op"]
+        if kind in REGISTRY_OPS:
+            self._registry_changed(op)
+            return
+        name = op.get("room")
+        room = None if name is None else self.room(str(name))
+        if room is not None and room.registration is None:
+            return  # as at start-up: only registered rooms outlive their members
+        match kind:
+            case "sanction":
+                with suppress(ValueError):  # a full list stays full
+                    self.sanctions.add(_sanction(op))
+            case "lift":
+                mask = Mask.parse(str(op["mask"]))
+                where = None if room is None else room.name
+                self.sanctions.remove(SanctionKind(op["kind"]), mask, where)
+            case "mode" if room is not None:
+                on = bool(op["on"])
+                if op["mode"] == "i":
+                    room.invite_only = on
+                elif op["mode"] == "m":
+                    room.moderated = on
+
     def _sign_on_remote(self, node: str, fields: Op | Record) -> Participant | None:
         nick = str(fields["nick"])
         holder = self.find(nick)
@@ -733,6 +776,18 @@ def _node(participant: Participant) -> str:
     client = participant.client
     assert isinstance(client, RemoteClient)
     return client.node
+
+
+def _subject(op: Op) -> tuple[Any, ...]:
+    """What C{op} changes: of two changes of one thing, the later holds."""
+    kind = op["op"]
+    if kind in ("sanction", "lift"):
+        room = op.get("room")
+        where = None if room is None else fold(str(room))
+        return ("sanction", op["kind"], str(Mask.parse(str(op["mask"]))), where)
+    if kind == "mode":
+        return ("mode", fold(str(op["room"])), op["mode"])
+    return (kind, fold(str(op["name"])))
 
 
 def _named(account: Account | None) -> Op:

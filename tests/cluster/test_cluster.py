@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
 
+import psycopg
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
@@ -799,3 +800,51 @@ async def test_moderation_at_one_node_is_seen_at_another_as_there(
     ), seen
     for name in ("lobby", "dev"):  # and both nodes hold the rooms alike
         assert a.factory.chat.room(name).nicks() == b.factory.chat.room(name).nicks(), name
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_starting_as_another_changes_the_registry_misses_nothing(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    (a,) = await start_nodes(services, redis, postgresql, "a", extra=OPERATOR)
+    root = await operator(a, a)
+    dave = await line_user(a, "dave", a)
+    dave.say("/register dave-pass")
+    await lines_until(dave, "*** You registered the account dave and are logged in to it; "
+                      "from now on, signing on as it asks for its password")  # fmt: skip
+    root.say("/join dev")
+    await lines_until(root, "*** root")
+
+    def written() -> bool:
+        with psycopg.connect(postgresql) as connection:
+            return connection.execute("SELECT name FROM chatsvc_accounts").fetchall() != []
+
+    await until(written, "dave in the database")
+    # a's writes wait (reads do not): what a publishes now, a node that
+    # starts does not read in the database, and has not subscribed to yet.
+    with psycopg.connect(postgresql, autocommit=False) as held:
+        held.execute(
+            "LOCK TABLE chatsvc_accounts, chatsvc_operators, chatsvc_rooms, "
+            "chatsvc_room_ranks, chatsvc_sanctions IN SHARE MODE"
+        )
+        root.say("/oper add dave")
+        await root.expect("*** dave is now a server operator")
+        root.say("/room register")
+        await lines_until(
+            root, "*** You registered dev, and own it; it stays when everyone has left"
+        )
+        root.say("/room mode +i")
+        await lines_until(root, "*** root made dev invite-only")
+        root.say("/ban -g mallory")
+        await lines_until(root, "*** Banned nick:mallory chat-wide, for good")
+        sent = link(a).published
+        await until(lambda: link(a).published > sent, "published")
+        (b,) = await start_nodes(services, redis, postgresql, "b", extra=OPERATOR)
+        held.rollback()
+    chat = b.factory.chat
+    await until(lambda: "dave" in chat.operators, "dave an operator at b")
+    dev = chat.room("dev")
+    assert dev.registration is not None and dev.invite_only
+    mallory = await connect(tcp_endpoint(b))
+    mallory.say("mallory")
+    assert await mallory.next_line() == "*** Error: you are banned from the chat for good"
