@@ -432,8 +432,9 @@ class RedisLink(Service):
                 await self._join()
             return
         await DeferredList([self._claim(nick) for nick in list(self._claimed)])
-        if self._early is not None and self._recent is not None:
-            # A renewal since the hello, which never came back: not deaf for it.
+        if self._early is not None:
+            # A renewal since this node joined, and its hello never came
+            # back (or it never said one): not deaf for it.
             self._log.warn("This node's hello did not come back; going on without it")
             self._caught_up()
         await self._look_for_the_gone()
