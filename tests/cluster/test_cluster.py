@@ -835,10 +835,10 @@ async def test_a_node_starting_as_another_changes_the_registry_misses_nothing(
         )
         root.say("/room mode +i")
         await lines_until(root, "*** root made dev invite-only")
+        sent = link(a).published
         root.say("/ban -g mallory")
         await lines_until(root, "*** Banned nick:mallory chat-wide, for good")
-        sent = link(a).published
-        await until(lambda: link(a).published > sent, "published")
+        await until(lambda: link(a).published > sent, "all published")  # in order: the ban last
         (b,) = await start_nodes(services, redis, postgresql, "b", extra=OPERATOR)
         held.rollback()
     chat = b.factory.chat
