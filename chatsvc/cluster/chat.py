@@ -11,10 +11,12 @@ tells its own users what they must be told, formatted once per wire as
 always.
 
 Moderation is shared the same way: room modes, room kicks, bans and mutes
-set and lifted are what a user did, applied by every node with its rules
-(so each node tells and puts out its own users, with the same notice); a
-user a ban puts out is told to the others by its own node (C{put_out}),
-since only its node knows its address. What the registry keeps (accounts,
+set and lifted are what a user did, applied by every node (so each node
+tells and puts out its own users, with the same notice); modes, bans and
+mutes as they were set, whether their setter is still here or not. A user
+a ban puts out is told to the others by its own node (C{put_out}), since
+only its node knows its address; for the same reason its own node decides
+whether it may join a room. What the registry keeps (accounts,
 server operators made at run time, registered rooms) comes from the
 registry of the node where it changed (L{chatsvc.cluster.registry}) and is
 applied here to the chat and its accounts, without being kept again.
