@@ -808,17 +808,27 @@ class Chat:
             raise NoSuchUser(nick)
         if target is operator:
             raise ChatError("you cannot kick yourself")
-        return self._kick(operator, target, reason)
+        return self._kick(target, operator.nick, reason, operator)
 
-    def _kick(self, operator: Participant, target: Participant, reason: str | None) -> Kicked:
+    def _kick(
+        self,
+        target: Participant,
+        by: str,
+        reason: str | None,
+        operator: Participant | None = None,
+    ) -> Kicked:
+        """
+        C{by} put C{target} out of the chat; C{operator}, C{by} if signed on
+        here, is told if it is in none of C{target}'s rooms.
+        """
         rooms, target.rooms = target.rooms, ()
-        name, by, why = target.nick, operator.nick, reason or None
+        name, why = target.nick, reason or None
         kicked = Kicked(rooms[0].name if rooms else self.lobby.name, name, by, why)
         del self._participants[fold(target.nick)]
         for room in rooms:
             room._remove(target)
         self._tell_rooms(rooms, lambda room: Kicked(room.name, name, by, why))
-        if not any(operator.in_room(room) for room in rooms):
+        if operator is not None and not any(operator.in_room(room) for room in rooms):
             operator.client.deliver(kicked)
         for room in rooms:
             self._dispose_if_empty(room)
@@ -896,12 +906,27 @@ class Chat:
         name = self.registered(account) or self.operators.get(fold(account))
         if name is None:
             raise ChatError(f"there is no account named {account}")
-        key = fold(name)
         was = registration.rank(name)
         if was == rank:
             return None
         if was == "owner" and len(registration.owners) == 1:
             raise ChatError(f"{name} is the last owner of {room.name}; name another first")
+        self._rank(room, name, rank, by.nick)
+        return name
+
+    def _rank(self, room: Room, name: str, rank: str | None, by: str) -> RankChanged | None:
+        """
+        C{by} made the account C{name} an C{"owner"} or C{"operator"} of the
+        registered C{room}, or neither (its right to was checked where it did
+        it): the room is told, unless nothing changed.
+        """
+        registration = room.registration
+        if registration is None:
+            raise ChatError(f"{room.name} is not registered")
+        key = fold(name)
+        was = registration.rank(name)
+        if was == rank:
+            return None
         registration.owners.pop(key, None)
         registration.operators.pop(key, None)
         if rank == "owner":
@@ -913,8 +938,9 @@ class Chat:
             for member in room
             if member.account is not None and fold(member.account.name) == key
         )
-        self._broadcast(room, RankChanged(room.name, name, rank, was, by.nick, nicks))
-        return name
+        changed = RankChanged(room.name, name, rank, was, by, nicks)
+        self._broadcast(room, changed)
+        return changed
 
     def set_mode(self, by: Participant, room: Room, mode: str, on: bool) -> ModeChanged | None:
         """
@@ -928,13 +954,19 @@ class Chat:
             raise NotAnOperator(f"set the modes of {room.name}")
         if room is self.lobby and not by.operator:
             raise NotAnOperator(f"set the modes of {room.name}")
+        return self._set_mode(room, mode, on, by.nick)
+
+    def _set_mode(self, room: Room, mode: str, on: bool, by: str) -> ModeChanged | None:
+        """C{by} set or cleared C{room}'s mode C{mode}, as L{set_mode} allows it to."""
+        if mode not in ("i", "m"):
+            raise ChatError(f"unknown room mode {mode[:10]!r}: use +i, -i, +m or -m")
         attribute = "invite_only" if mode == "i" else "moderated"
         if getattr(room, attribute) == on:
             return None
         setattr(room, attribute, on)
         if not room.invite_only:
             room._invited.clear()
-        changed = ModeChanged(room.name, by.nick, mode, on)
+        changed = ModeChanged(room.name, by, mode, on)
         self._broadcast(room, changed)
         return changed
 
@@ -975,19 +1007,33 @@ class Chat:
         )
         if mask.matches(by.identity) and not by.operator:
             raise ChatError(f"{mask} matches you")
+        return sanction, self._impose(sanction, by)
+
+    def _impose(self, sanction: Sanction, setter: Participant | None = None) -> list[str]:
+        """
+        Put C{sanction} in force as it was set, by C{sanction.by} (C{setter},
+        if signed on here), whose right to set it was checked where it set
+        it: whoever it holds for now is told; a room ban puts them out of
+        the room, a chat-wide ban out of the chat. Returns their nicknames.
+        """
+        room = None if sanction.room is None else self.room(sanction.room)
         try:
             self.sanctions.add(sanction)
         except ValueError as e:
             raise ChatError(str(e)) from None
+        now = self.clock()
+        if not sanction.active(now):
+            return []
         held = [p for p in (self if room is None else room) if self._holds(sanction, p)]
         text = sanction.describe(now)
+        kind = sanction.kind
         for target in held:
             target.client.deliver(
                 Sanctioned(
                     target.nick,
                     kind.value,
                     sanction.room,
-                    by.nick,
+                    sanction.by,
                     sanction.reason,
                     sanction.until,
                     f"you are {text}",
@@ -997,10 +1043,10 @@ class Chat:
             why = f"banned: {sanction.reason}" if sanction.reason else "banned"
             for target in held:
                 if room is None:
-                    self._kick(by, target, why)
+                    self._kick(target, sanction.by, why, setter)
                 else:
-                    self._put_out(target, room, by.nick, why)
-        return sanction, [target.nick for target in held]
+                    self._put_out(target, room, sanction.by, why)
+        return [target.nick for target in held]
 
     def lift(self, by: Participant, kind: SanctionKind, mask: Mask, room: Room | None) -> Sanction:
         """Lift the ban or mute of C{mask} in C{room} (or chat-wide); who may set it may."""
@@ -1009,11 +1055,23 @@ class Chat:
                 raise NotAnOperator(f"lift chat-wide {kind.value}s")
         elif not room.is_operator(by):
             raise NotAnOperator(f"lift {kind.value}s in {room.name}")
-        lifted = self.sanctions.remove(kind, mask, None if room is None else room.name)
-        if lifted is None or not lifted.active(self.clock()):
+        lifted = self._lift(kind, mask, None if room is None else room.name, by.nick)
+        if lifted is None:
             where = "chat-wide" if room is None else f"in {room.name}"
             raise ChatError(f"there is no {kind.value} on {mask} {where}")
-        if kind is SanctionKind.MUTE:
+        return lifted
+
+    def _lift(self, kind: SanctionKind, mask: Mask, name: str | None, by: str) -> Sanction | None:
+        """
+        C{by} lifted the C{kind} of C{mask} in the room C{name} (or chat-wide),
+        as L{lift} allows it to: whom a mute held is told. The sanction
+        lifted, or L{None} if none was in force.
+        """
+        lifted = self.sanctions.remove(kind, mask, name)
+        if lifted is None or not lifted.active(self.clock()):
+            return None
+        room = None if name is None else self._rooms.get(fold(name))
+        if kind is SanctionKind.MUTE and (name is None or room is not None):
             for target in self if room is None else room:
                 if lifted.mask.matches(target.identity):
                     target.client.deliver(
@@ -1021,7 +1079,7 @@ class Chat:
                             target.nick,
                             kind.value,
                             lifted.room,
-                            by.nick,
+                            by,
                             None,
                             None,
                             f"you may speak {'again' if room is None else 'in ' + room.name} now",

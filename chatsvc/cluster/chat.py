@@ -11,10 +11,12 @@ tells its own users what they must be told, formatted once per wire as
 always.
 
 Moderation is shared the same way: room modes, room kicks, bans and mutes
-set and lifted are what a user did, applied by every node with its rules
-(so each node tells and puts out its own users, with the same notice); a
-user a ban puts out is told to the others by its own node (C{put_out}),
-since only its node knows its address. What the registry keeps (accounts,
+set and lifted are what a user did, applied by every node (so each node
+tells and puts out its own users, with the same notice); modes, bans and
+mutes as they were set, whether their setter is still here or not. A user
+a ban puts out is told to the others by its own node (C{put_out}), since
+only its node knows its address; for the same reason its own node decides
+whether it may join a room. What the registry keeps (accounts,
 server operators made at run time, registered rooms) comes from the
 registry of the node where it changed (L{chatsvc.cluster.registry}) and is
 applied here to the chat and its accounts, without being kept again.
@@ -22,8 +24,9 @@ applied here to the chat and its accounts, without being kept again.
 Adding to what the cluster shares: an operation in L{chatsvc.cluster.ops.OPS},
 the override here that tells the link after the model's rule, its case in
 L{ClusterChat._apply}; and what a node that starts late must learn of it,
-in L{record} (a user's), in the registry (which it reads at start), or a
-key of its own in Redis that the link reads when it syncs.
+in L{record} (a user's), in the registry (which it reads at start, and
+whose changes made as it starts it learns through L{ClusterChat.recall}),
+or a key of its own in Redis that the link reads when it syncs.
 
 test-case-name: tests.cluster.test_chat
 """
@@ -72,6 +75,9 @@ from chatsvc.sessions.session import log_lift, log_sanction
 
 Record = dict[str, Any]
 """What a node keeps in Redis of one of its users: enough to make it anew elsewhere."""
+
+BY_NAME = frozenset({"mode", "sanction", "lift"})
+"""The operations applied whoever did them is here: kept while Redis was away, they outlive it."""
 
 GONE = "its server went away"
 """Why the users of a node that stopped answering are shown as having left."""
@@ -146,6 +152,7 @@ def record(participant: Participant) -> Record:
         "operator": participant.operator,
         "rooms": [room.name for room in participant.rooms],
         "away": participant.away,
+        "homeless": participant.homeless,
     }
 
 
@@ -406,6 +413,15 @@ class ClusterChat(Chat):
             self._tell(by, {**op, "given": given})
         return changed
 
+    def rank_in_room(
+        self, by: Participant, room: Room, account: str, rank: str | None
+    ) -> str | None:
+        named = super().rank_in_room(by, room, account, rank)
+        if named is not None:
+            op = {"op": "rank", "nick": by.nick, "room": room.name, "account": named}
+            self._tell(by, {**op, "rank": rank})
+        return named
+
     def invite(self, by: Participant, room: Room, nick: str) -> Invited:
         invited = super().invite(by, room, nick)
         target = self.find(invited.nick)
@@ -452,13 +468,17 @@ class ClusterChat(Chat):
         duration: float | None = None,
         reason: str | None = None,
     ) -> tuple[Sanction, list[str]]:
-        scope = list(self if room is None else room)
         sanction, held = super().sanction(by, kind, mask, room, duration=duration, reason=reason)
         self._tell(by, {"op": "sanction", "nick": by.nick, **sanction_fields(sanction)})
-        if kind is SanctionKind.BAN:
+        return sanction, held
+
+    def _impose(self, sanction: Sanction, setter: Participant | None = None) -> list[str]:
+        scope = list(self if sanction.room is None else self.room(sanction.room))
+        held = super()._impose(sanction, setter)
+        if sanction.kind is SanctionKind.BAN:
             keys = {fold(nick) for nick in held}
             self._put_out_by(sanction, [p for p in scope if fold(p.nick) in keys])
-        return sanction, held
+        return held
 
     def _put_out_by(self, ban: Sanction, targets: Sequence[Participant]) -> None:
         """
@@ -482,6 +502,13 @@ class ClusterChat(Chat):
         self._tell(by, {**op, "room": lifted.room})
         return lifted
 
+    def _check_entry(self, participant: Participant, room: Room, *, consume: bool = True) -> None:
+        if self.is_local(participant):
+            super()._check_entry(participant, room, consume=consume)
+        elif consume:
+            # Its node let it in (it knows its address, and whom it invited).
+            room._invited.pop(fold(participant.nick), None)
+
     # What other nodes' users did
 
     @contextmanager
@@ -503,6 +530,10 @@ class ClusterChat(Chat):
         if kind in REGISTRY_OPS:
             with self._quietly():
                 self._registry_changed(op)
+            return
+        if kind in BY_NAME:
+            with self._quietly():
+                self._moderated(op)
             return
         who = self._remote.get(node, {}).get(fold(str(op.get("nick", ""))))
         if who is None and kind == "put_out":
@@ -559,48 +590,40 @@ class ClusterChat(Chat):
                 self.kick(who, str(op["target"]), op.get("reason"))
             case "remove":
                 self.remove(who, self.room(str(op["room"])), str(op["target"]), op.get("reason"))
-            case "mode":
-                self.set_mode(who, self.room(str(op["room"])), str(op["mode"]), bool(op["on"]))
-            case "sanction":
-                self._sanction_from(who, _sanction(op))
-            case "lift":
-                kind, mask, name = SanctionKind(op["kind"]), Mask.parse(str(op["mask"])), op["room"]
-                lifted = self.lift(who, kind, mask, None if name is None else self.room(str(name)))
-                log_lift(who.nick, lifted)
+            case "rank":
+                room = self.room(str(op["room"]))
+                rank = op.get("rank")
+                self._rank(room, str(op["account"]), None if rank is None else str(rank), who.nick)
             case "put_out":
                 self._put_out_here(who, op.get("room"), str(op["by"]), op.get("reason"))
 
-    def _sanction_from(self, by: Participant, sanction: Sanction) -> None:
+    def _moderated(self, op: Op) -> None:
         """
-        The ban or mute another node's user set: applied with this node's
-        rules (whom it holds here is told, a ban puts them out), kept as it
-        was set there, and logged here too.
+        A room mode, ban or mute that another node's user set or lifted, as
+        it was set there: applied whether its setter is still signed on or
+        not (one kept while Redis was away comes after it may have left), so
+        that whom it holds here is told, and a ban puts them out.
         """
-        room = None if sanction.room is None else self.room(sanction.room)
-        until = sanction.until
-        _, held = self.sanction(
-            by,
-            sanction.kind,
-            sanction.mask,
-            room,
-            duration=None if until is None else until - sanction.set_at,
-            reason=sanction.reason,
-        )
-        with suppress(ValueError):  # replaces the one just set, which the rule made
-            self.sanctions.add(sanction)
-        log_sanction(sanction, held)
+        by = str(op["nick"])
+        match op["op"]:
+            case "mode":
+                self._set_mode(self.room(str(op["room"])), str(op["mode"]), bool(op["on"]), by)
+            case "sanction":
+                sanction = _sanction(op)
+                log_sanction(sanction, self._impose(sanction))
+            case "lift":
+                kind, mask, name = SanctionKind(op["kind"]), Mask.parse(str(op["mask"])), op["room"]
+                lifted = self._lift(kind, mask, None if name is None else str(name), by)
+                if lifted is not None:
+                    log_lift(by, lifted)
 
     def _put_out_here(
         self, target: Participant, name: str | None, by: str, reason: str | None
     ) -> None:
         """A ban at its node put C{target} out of room C{name} (or the chat): so here too."""
         if name is None:
-            setter = self.find(by)
-            if setter is not None:
-                self._kick(setter, target, reason)
-                self._forget(target)
-            else:
-                self.sign_off(target, reason)
+            self._kick(target, by, reason)
+            self._forget(target)
             return
         try:
             room = self.room(name)
@@ -684,6 +707,48 @@ class ClusterChat(Chat):
             created=None if created is None else float(created),
         )
 
+    def recall(self, ops: Sequence[Op]) -> None:
+        """
+        Changes of L{chatsvc.cluster.ops.KEPT_WHILE_AWAY} that other nodes
+        made (oldest first), which this node may have missed (it read the
+        registry as they were made): the last change of each thing is made
+        so here, as the registry restores what it keeps at start-up. Nobody
+        is told: what they did to users is in those users' records.
+        """
+        last: dict[tuple[Any, ...], Op] = {}
+        for op in ops:
+            with self._quietly():
+                key = _subject(op)
+                last.pop(key, None)
+                last[key] = op
+        for op in last.values():
+            with self._quietly():
+                self._recall(op)
+
+    def _recall(self, op: Op) -> None:
+        kind = op["op"]
+        if kind in REGISTRY_OPS:
+            self._registry_changed(op)
+            return
+        name = op.get("room")
+        room = None if name is None else self.room(str(name))
+        if room is not None and room.registration is None:
+            return  # as at start-up: only registered rooms outlive their members
+        match kind:
+            case "sanction":
+                with suppress(ValueError):  # a full list stays full
+                    self.sanctions.add(_sanction(op))
+            case "lift":
+                mask = Mask.parse(str(op["mask"]))
+                where = None if room is None else room.name
+                self.sanctions.remove(SanctionKind(op["kind"]), mask, where)
+            case "mode" if room is not None:
+                on = bool(op["on"])
+                if op["mode"] == "i":
+                    room.invite_only = on
+                elif op["mode"] == "m":
+                    room.moderated = on
+
     def _sign_on_remote(self, node: str, fields: Op | Record) -> Participant | None:
         nick = str(fields["nick"])
         holder = self.find(nick)
@@ -733,6 +798,9 @@ class ClusterChat(Chat):
             participant: Participant | None = self._remote.get(node, {}).get(key)
             if participant is None:
                 participant = self._sign_on_remote(node, {**fields, "lobby": False})
+                if participant is not None:
+                    # Put out of its last room, it goes to the lobby, as at its node.
+                    participant.homeless = bool(fields.get("homeless", True))
             if participant is not None:
                 with self._quietly():
                     self._reconcile_one(participant, fields)
@@ -778,6 +846,18 @@ def _tags(fields: Any) -> ClientTags:
     ):
         raise TypeError(f"not client tags: {fields!r}")
     return tuple((key, value) for key, value in fields)
+
+
+def _subject(op: Op) -> tuple[Any, ...]:
+    """What C{op} changes: of two changes of one thing, the later holds."""
+    kind = op["op"]
+    if kind in ("sanction", "lift"):
+        room = op.get("room")
+        where = None if room is None else fold(str(room))
+        return ("sanction", op["kind"], str(Mask.parse(str(op["mask"]))), where)
+    if kind == "mode":
+        return ("mode", fold(str(op["room"])), op["mode"])
+    return (kind, fold(str(op["name"])))
 
 
 def _named(account: Account | None) -> Op:

@@ -38,6 +38,7 @@ OPS = frozenset(
         "tagpm",  # nick's client sent tags alone to to
         "topic",  # nick set the topic of room to text (at)
         "operator",  # nick made target an operator of room (given)
+        "rank",  # nick made the account an owner or operator of room, or neither (rank)
         "invite",  # nick invited target to room
         "kick",  # nick kicked target out of the chat (reason)
         "remove",  # nick put target out of room (reason)

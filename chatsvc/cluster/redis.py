@@ -15,6 +15,11 @@ Keys (in the database of the C{--cluster} URL):
    operation that changed it: what another node reads to learn the node's
    users when it starts, when it missed operations, or when Redis is back.
  - C{chatsvc:nodes}: the set of nodes.
+ - C{chatsvc:recent}: the last L{RECENT_MOST} operations of
+   L{KEPT_WHILE_AWAY} published (the registry's changes, bans, mutes, room
+   modes), each as published, appended in the same step as its PUBLISH: what
+   a node that starts reads after it subscribed, for the changes made while
+   it read the registry (or written to it just after).
 
 Publishing. The operations of one reactor turn go out in one PUBLISH, a
 line each, in order: one per line of chat at most, whatever the number of
@@ -29,6 +34,14 @@ Operations that arrive while a node's members are read wait for them.
 Liveness. Every third of the lease, a node renews its claims and its own
 C{alive} key, and looks for nodes whose C{alive} key is gone: their users
 are signed off here, shown as having left (L{chatsvc.cluster.chat.GONE}).
+
+Starting (or back from an outage). A node subscribes first; what it
+receives from then on waits until its own C{hello} comes back on the
+channel. Before saying C{hello} it reads C{chatsvc:recent}: the changes in
+it that did not come on the channel meanwhile are those published before
+the node subscribed, which the registry it read at start may lack; the
+last of each is made so here (L{ClusterChat.recall}). Then what waited is
+applied, in order: nothing published is missed, nothing is applied twice.
 
 Redis unreachable (its answer late by a third of the lease, or the
 connection lost): the node serves its own users, who are told so; what they
@@ -85,6 +98,21 @@ end
 return 0
 """
 """Let go of a nickname, if this node holds it."""
+
+_PUBLISH_RECORDING = """
+for i = 4, #ARGV do
+    redis.call('RPUSH', KEYS[1], ARGV[i])
+end
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
+return redis.call('PUBLISH', ARGV[1], ARGV[2])
+"""
+"""PUBLISH ARGV[2] on ARGV[1], and add ARGV[4...] to the list KEYS[1] (its last ARGV[3] kept)."""
+
+RECENT = "chatsvc:recent"
+"""The list of the last operations of L{KEPT_WHILE_AWAY} published, oldest first."""
+
+RECENT_MOST = 1000
+"""How many of them C{chatsvc:recent} keeps."""
 
 KEPT_MOST = 10_000
 """The most operations kept while Redis is unreachable (L{KEPT_WHILE_AWAY}); older ones go."""
@@ -190,6 +218,13 @@ class RedisLink(Service):
         self._renewing.clock = clock
         self._renewal: Deferred[None] | None = None
         self._outgoing: list[str] = []
+        self._recording: list[str] = []
+        """What of L{_outgoing} goes to C{chatsvc:recent} as well."""
+        self._early: list[Received] | None = None
+        """What came on the channel since subscribing, until this node's hello comes back."""
+        self._hello = 0
+        self._recent: list[str] | None = None
+        """C{chatsvc:recent} as read before the last hello."""
         self._rewriting: set[str] = set()
         self._kept: list[Op] = []
         """What of L{KEPT_WHILE_AWAY} was done while Redis was unreachable: published on return."""
@@ -295,7 +330,10 @@ class RedisLink(Service):
         if records or (gone and op is not None):
             redis.hmset(self._members_key(self.node), {**records, SEQ: seq}).addErrback(self.failed)
         if op is not None:
-            self._outgoing.append(encode(self.node, seq, op))
+            line = encode(self.node, seq, op)
+            self._outgoing.append(line)
+            if op["op"] in KEPT_WHILE_AWAY:
+                self._recording.append(line)
             if self._sending is None:
                 self._sending = self._clock.callLater(0, self._send)
 
@@ -321,6 +359,7 @@ class RedisLink(Service):
         """
         self._sending = None
         batch, self._outgoing = self._outgoing, []
+        recording, self._recording = self._recording, []
         rewriting, self._rewriting = self._rewriting, set()
         local = [
             p for p in map(self.chat.find, rewriting) if p is not None and self.chat.is_local(p)
@@ -331,7 +370,13 @@ class RedisLink(Service):
             d.addErrback(self.failed)
         if batch and self.up:
             started = perf_counter()
-            d = self._redis.publish(self.channel, "\n".join(batch))
+            message = "\n".join(batch)
+            if recording:
+                d = self._redis.eval(
+                    _PUBLISH_RECORDING, [RECENT], [self.channel, message, RECENT_MOST, *recording]
+                )
+            else:
+                d = self._redis.publish(self.channel, message)
             d.addCallbacks(lambda _: self._published(perf_counter() - started), self.failed)
 
     def _published(self, seconds: float) -> None:
@@ -387,6 +432,11 @@ class RedisLink(Service):
                 await self._join()
             return
         await DeferredList([self._claim(nick) for nick in list(self._claimed)])
+        if self._early is not None:
+            # A renewal since this node joined, and its hello never came
+            # back (or it never said one): not deaf for it.
+            self._log.warn("This node's hello did not come back; going on without it")
+            self._caught_up()
         await self._look_for_the_gone()
 
     async def _join(self) -> None:
@@ -404,6 +454,13 @@ class RedisLink(Service):
         await redis.hmset(self._members_key(self.node), {**members, SEQ: self.seq})
         await redis.sadd("chatsvc:nodes", self.node)
         self._send()  # what was said before, first
+        if self._early is None:
+            self._early = []  # still subscribed: from now on
+        self._recent = None
+        # What this reads was published before the hello: what comes after
+        # it on the channel, and what came already, waits for the hello.
+        self._recent = [str(line) for line in await redis.lrange(RECENT, 0, -1)]
+        self._hello = self.seq
         await redis.publish(self.channel, encode(self.node, self.seq, {"op": "hello"}))
         kept, self._kept = self._kept, []
         for op in kept:  # after hello: the others know this node's users again
@@ -416,6 +473,27 @@ class RedisLink(Service):
         self._log.info("In the cluster as {node}", node=self.node)
         if was_down:
             self._notify("the other servers of this chat are reachable again")
+
+    def _caught_up(self) -> None:
+        """
+        This node's hello came back: what came meanwhile is applied, after
+        what of C{chatsvc:recent} did not come (published before this node
+        subscribed).
+        """
+        early, self._early = self._early or [], None
+        recent, self._recent = self._recent or [], None
+        heard = {(received.node, received.seq) for received in early}
+        missed = []
+        for line in recent:
+            try:
+                received = decode(line)
+            except BadOp:
+                continue
+            if received.node != self.node and (received.node, received.seq) not in heard:
+                missed.append(received.op)
+        self.chat.recall(missed)
+        for received in early:
+            self._receive(received)
 
     async def _look_for_the_gone(self) -> None:
         redis = self._redis
@@ -452,6 +530,8 @@ class RedisLink(Service):
 
     def subscribed(self) -> None:
         self._subscribed = True
+        if self._early is None:
+            self._early = []
         if self.up:
             for node in self.chat.nodes():
                 self._sync(node)
@@ -477,6 +557,17 @@ class RedisLink(Service):
 
     def _receive(self, received: Received) -> None:
         node = received.node
+        if self._early is not None:
+            if (
+                node == self.node
+                and received.op["op"] == "hello"
+                and received.seq == self._hello
+                and self._recent is not None
+            ):
+                self._caught_up()
+            else:
+                self._early.append(received)
+            return
         if node == self.node:
             return
         waiting = self._syncing.get(node)

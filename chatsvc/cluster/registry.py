@@ -4,7 +4,9 @@ kept in the store every node shares (PostgreSQL), and each change is told
 to the other nodes at once, as one operation (L{chatsvc.cluster.ops}), so
 that their chats and their accounts are what this node's are without
 reading the store again. A node that starts reads the store (L{open}), so
-it knows what happened before.
+it knows what happened before, and the changes published as it started
+(which the store it read may lack) from Redis
+(L{chatsvc.cluster.redis}, C{chatsvc:recent}).
 
 What is told: accounts (C{account}: made, a new password, or deleted),
 server operators made at run time (C{oper}) and registered rooms (C{room}:

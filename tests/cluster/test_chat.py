@@ -157,6 +157,7 @@ class ClusterChatTests(SynchronousTestCase):
                 "operator": False,
                 "rooms": ["lobby", "dev"],
                 "away": "lunch",
+                "homeless": False,
             },
         )
         remote = self.b.find("alice")
@@ -314,3 +315,51 @@ class ModerationAcrossNodesTests(SynchronousTestCase):
         self.assertEqual(self.bob_client.take(), [Removed("dev", "bob", "root", "off topic")])
         self.assertEqual(self.b_link.kept["bob"]["rooms"], ["lobby"])
         self.assertEqual(self.dev_at_a.nicks(), ["root"])
+
+    def test_a_ban_and_a_mode_apply_though_their_setter_is_not_here(self) -> None:
+        # As they come once Redis is back, from a node whose operator signed off.
+        self.b.apply("a", {"op": "off", "nick": "root", "reason": None})
+        self.bob_client.take()
+        self.b.apply("a", {"op": "mode", "nick": "root", "room": "dev", "mode": "m", "on": True})
+        ban = {"kind": "ban", "mask": "nick:bob", "room": "dev", "by": "root", "set_at": 0.0}
+        self.b.apply("a", {"op": "sanction", "nick": "root", **ban, "reason": None, "until": None})
+        events = self.bob_client.take()
+        self.assertEqual(events[0], ModeChanged("dev", "root", "m", True))
+        self.assertIsInstance(events[1], Sanctioned)
+        self.assertEqual(events[2:], [Removed("dev", "bob", "root", "banned")])
+        self.assertEqual(self.b_link.ops[-1]["op"], "put_out")
+
+
+class RecallTests(SynchronousTestCase):
+    """What a node may have missed of the registry's changes, made so without telling anyone."""
+
+    def setUp(self) -> None:
+        self.a, self.a_link, self.b, self.b_link = pair()
+        self.bob_client = RecordingClient()
+        self.bob = self.b.sign_on("bob", self.bob_client)
+        self.b.join(self.bob, "dev")
+        self.b.join(self.bob, "ops")
+        self.bob_client.take()
+
+    def test_the_last_change_of_each_thing_holds_and_nobody_is_told(self) -> None:
+        room = {"op": "room", "name": "dev", "owners": ["root"], "operators": [], "topic": None}
+        ban: Op = {"op": "sanction", "nick": "root", "kind": "ban", "room": "dev", "by": "root"}
+        ban |= {"set_at": 0.0, "reason": None, "until": None}
+        self.b.recall([
+            {"op": "oper", "name": "dave", "given": True},
+            {**room, "invite_only": False},
+            {"op": "mode", "nick": "root", "room": "dev", "mode": "i", "on": True},
+            {**ban, "mask": "nick:bob"},
+            {**ban, "mask": "nick:carol"},
+            {"op": "lift", "nick": "root", "kind": "ban", "mask": "carol", "room": "dev"},
+            {**ban, "mask": "nick:eve", "room": "ops"},  # not registered: no one keeps it
+            {"op": "oper", "name": "dave", "given": False},
+            {"op": "oper", "name": "erin", "given": True},
+        ])  # fmt: skip
+        self.assertEqual(self.b.operators, {"erin": "erin"})
+        dev = self.b.room("dev")
+        assert dev.registration is not None
+        self.assertTrue(dev.invite_only)
+        self.assertEqual([str(s.mask) for s in self.b.sanctions], ["nick:bob"])
+        self.assertEqual(dev.nicks(), ["bob"])  # its records say where users are
+        self.assertEqual(self.bob_client.take(), [])

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
 
+import psycopg
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
@@ -22,9 +23,11 @@ from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 
 from chatsvc.cluster.redis import RedisLink
 from chatsvc.service.tap import ChatService
-from tests.frontends.irc.test_endtoend import irc_port, tagged_sign_on
+from tests.frontends.irc.test_endtoend import Bot, irc_port, tagged_sign_on
 from tests.frontends.irc.test_endtoend import sign_on as irc_sign_on
 from tests.frontends.line.test_endtoend import TIMEOUT, LineClient, connect, tcp_endpoint
+from tests.frontends.web.test_endtoend import sign_on as web_sign_on
+from tests.frontends.web.test_endtoend import web_port
 from tests.servers import RedisServer, free_port
 from tests.service.test_twistd import TWISTD
 from tests.support import Services
@@ -651,21 +654,225 @@ async def test_a_registered_room_and_its_topic_outlive_every_node(
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_mute_set_while_redis_is_away_holds_once_it_is_back(
+async def test_a_ban_and_a_mute_set_while_redis_is_away_hold_elsewhere_once_their_setter_left(
     services: Services, redis: RedisServer, postgresql: str
 ) -> None:
     a, b = await start_nodes(services, redis, postgresql, "a", "b", extra=OPERATOR)
     root = await operator(a, a, b)
     bob = await line_user(b, "bob", a, b)
-    await lines_until(root, "*** bob joined lobby")
+    carol = await line_user(b, "carol", a, b)
+    await lines_until(root, "*** carol joined lobby")
     redis.pause()
     try:
         await until(lambda: not link(a).up and not link(b).up, "both cut off")
-        root.say("/mute -g bob")
-        await lines_until(root, "*** Muted nick:bob chat-wide, for good; it holds for bob")
+        root.say("/mute -g carol")
+        await lines_until(root, "*** Muted nick:carol chat-wide, for good; it holds for carol")
+        root.say("/ban -g bob spam")
+        await lines_until(root, "*** bob was kicked by root (banned: spam)")
+        root.say("/quit")  # before Redis is back: the others never see root again
+        await root.expect_closed()
     finally:
         redis.resume()
-    await lines_until(bob, "*** You are muted in the chat for good")
-    bob.say("hello?")
-    refused = await refusal(bob)
+    # In the order set, though their setter is gone: carol is muted, bob put out.
+    await lines_until(carol, "*** You are muted in the chat for good")
+    await lines_until(bob, "*** You are banned from the chat for good: spam")
+    await bob.expect_closed()
+    await lines_until(carol, "*** bob was kicked by root (banned: spam)")
+    await until(lambda: a.factory.chat.find("bob") is None, "bob gone from a")
+    # And they hold there.
+    carol.say("hello?")
+    refused = await refusal(carol)
     assert refused.startswith("*** Error: you are muted in the chat for good"), refused
+    again = await connect(tcp_endpoint(b))
+    again.say("bob")
+    assert await again.next_line() == "*** Error: you are banned from the chat for good: spam"
+
+
+async def irc_user(node: ChatService, nick: str, *everywhere: ChatService) -> Bot:
+    """An IRC user signed on at C{node}, once C{everywhere} knows it is."""
+    bot = await irc_sign_on(irc_port(node, 1), nick)
+    await until(lambda: all(n.factory.chat.find(nick) for n in everywhere), f"{nick} everywhere")
+    return bot
+
+
+async def irc_joined(bot: Bot, channel: str) -> None:
+    """C{bot} joins C{channel}, and is told it did (the others' joins before are passed by)."""
+    bot.join(channel)
+    while await bot.next() != ("joined", channel):
+        pass
+
+
+async def irc_until(bot: Bot, kind: str) -> tuple[str, ...]:
+    """The next event of C{kind} C{bot} is told of, the others passed by."""
+    while (event := await bot.next())[0] != kind:
+        pass
+    return event
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_rank_given_at_one_node_is_told_to_the_room_at_every_node_on_every_wire(
+    services: Services, redis: RedisServer, postgresql: str, tmp_path: Path
+) -> None:
+    web = ("--web", "tcp:0:interface=127.0.0.1", "--files-dir", str(tmp_path / "files"))
+    a, b = await start_nodes(services, redis, postgresql, "a", "b", extra=(*OPERATOR, *web))
+    root = await operator(a, a, b)
+    root.say("/join dev")
+    await lines_until(root, "*** root")
+    root.say("/room register")
+    await root.expect("*** You registered dev, and own it; it stays when everyone has left")
+    await until(lambda: b.factory.chat.room("dev").registration is not None, "dev at b")
+    bob = await line_user(b, "bob", a, b)
+    bob.say("/register bob-pass")
+    await lines_until(bob, "*** You registered the account bob and are logged in to it; "
+                      "from now on, signing on as it asks for its password")  # fmt: skip
+    await until(lambda: a.factory.chat.registered("bob") == "bob", "bob registered at a")
+    bob.say("/join dev")
+    await lines_until(bob, "*** bob, root")
+    # On each node, one user of each other wire in dev.
+    ircs = {node: await irc_user(node, f"irc{name}", a, b) for node, name in ((a, "a"), (b, "b"))}
+    webs = {}
+    for node, name in ((a, "a"), (b, "b")):
+        webs[node] = await web_sign_on(web_port(node, 2), f"web{name}")
+        entered = await webs[node].answer("join", room="dev")
+        assert entered["type"] == "reply", entered
+    for bot in ircs.values():
+        await irc_joined(bot, "#dev")
+    await until(lambda: all(len(n.factory.chat.room("dev").nicks()) == 6 for n in (a, b)), "all in")
+
+    root.say("/room op bob")
+    made = "*** root made bob an operator of dev"
+    await lines_until(root, made)  # where it was made
+    await lines_until(bob, made)  # at the other node, on the line wire
+    for node, bot in ircs.items():  # on IRC, at both: the same MODE line
+        assert await irc_until(bot, "mode") == ("mode", "root", "#dev", "+o", "bob"), node
+    events = [await webs[node].event("rank") for node in (a, b)]  # on the web, at both
+    assert (
+        events[0]
+        == events[1]
+        == {
+            "type": "rank",
+            "room": "dev",
+            "account": "bob",
+            "rank": "operator",
+            "was": None,
+            "by": "root",
+            "nicks": ["bob"],
+        }
+    ), events
+    room_at_b = b.factory.chat.room("dev")
+    assert room_at_b.registration is not None and room_at_b.registration.rank("bob") == "operator"
+
+
+async def joined(user: LineClient, room: str) -> None:
+    """C{user} joins C{room}, and is told who is in it."""
+    user.say(f"/join {room}")
+    while not (await user.next_line()).startswith(f"*** You joined {room} ("):
+        pass
+    await user.next_line()
+
+
+@pytest_twisted.ensureDeferred
+async def test_moderation_at_one_node_is_seen_at_another_as_there(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    (b,) = await start_nodes(services, redis, postgresql, "b")
+    bob = await line_user(b, "bob", b)  # a learns of him from b's members, not as he signs on
+    (a,) = await start_nodes(services, redis, postgresql, "a")
+    await until(lambda: a.factory.chat.find("bob") is not None, "bob at a")
+    olga = await line_user(a, "olga", a, b)
+    olga.say("/join dev")  # she made it: she runs it
+    await lines_until(olga, "*** olga")
+    watchers = {"a": await line_user(a, "carol", a, b), "b": await line_user(b, "dave", a, b)}
+    for user in (*watchers.values(), bob):
+        await joined(user, "dev")
+    frank = await line_user(a, "frank", a, b)  # invited at olga's node
+    erin = await line_user(b, "erin", a, b)  # invited at the other
+    olga.say("all here")
+    for user in watchers.values():
+        await lines_until(user, "<olga> all here")
+
+    olga.say("/room mode +m")
+    olga.say("/room mode -m")
+    olga.say("/mute bob 5m")
+    olga.say("/unmute bob")
+    olga.say("/room mode +i")
+    await lines_until(olga, "*** olga made dev invite-only")
+    for nick, invited in (("frank", frank), ("erin", erin)):
+        olga.say(f"/invite {nick}")
+        await lines_until(invited, "*** olga invites you to dev (/join dev)")
+        await joined(invited, "dev")
+        await until(
+            lambda: all(nick in n.factory.chat.room("dev").nicks() for n in (a, b)),  # noqa: B023
+            f"{nick} in dev everywhere",
+        )
+    olga.say("/kick bob flood")
+    await lines_until(olga, "*** bob was put out of dev by olga (flood)")
+    olga.say("/ban frank spam")
+    await lines_until(olga, "*** frank was put out of dev by olga (banned: spam)")
+    olga.say("/room mode -i")
+    olga.say("that is all")
+    seen = {name: await lines_until(user, "<olga> that is all") for name, user in watchers.items()}
+    assert (
+        seen["a"]
+        == seen["b"]
+        == [
+            "*** olga made dev moderated",
+            "*** olga made dev no longer moderated",
+            "*** olga made dev invite-only",
+            "*** frank joined dev",
+            "*** erin joined dev",
+            "*** bob was put out of dev by olga (flood)",
+            "*** frank was put out of dev by olga (banned: spam)",
+            "*** olga made dev no longer invite-only",
+        ]
+    ), seen
+    for name in ("lobby", "dev"):  # and both nodes hold the rooms alike
+        assert a.factory.chat.room(name).nicks() == b.factory.chat.room(name).nicks(), name
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_starting_as_another_changes_the_registry_misses_nothing(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    (a,) = await start_nodes(services, redis, postgresql, "a", extra=OPERATOR)
+    root = await operator(a, a)
+    dave = await line_user(a, "dave", a)
+    dave.say("/register dave-pass")
+    await lines_until(dave, "*** You registered the account dave and are logged in to it; "
+                      "from now on, signing on as it asks for its password")  # fmt: skip
+    root.say("/join dev")
+    await lines_until(root, "*** root")
+
+    def written() -> bool:
+        with psycopg.connect(postgresql) as connection:
+            return connection.execute("SELECT name FROM chatsvc_accounts").fetchall() != []
+
+    await until(written, "dave in the database")
+    # a's writes wait (reads do not): what a publishes now, a node that
+    # starts does not read in the database, and has not subscribed to yet.
+    with psycopg.connect(postgresql, autocommit=False) as held:
+        held.execute(
+            "LOCK TABLE chatsvc_accounts, chatsvc_operators, chatsvc_rooms, "
+            "chatsvc_room_ranks, chatsvc_sanctions IN SHARE MODE"
+        )
+        root.say("/oper add dave")
+        await root.expect("*** dave is now a server operator")
+        root.say("/room register")
+        await lines_until(
+            root, "*** You registered dev, and own it; it stays when everyone has left"
+        )
+        root.say("/room mode +i")
+        await lines_until(root, "*** root made dev invite-only")
+        sent = link(a).published
+        root.say("/ban -g mallory")
+        await lines_until(root, "*** Banned nick:mallory chat-wide, for good")
+        await until(lambda: link(a).published > sent, "all published")  # in order: the ban last
+        (b,) = await start_nodes(services, redis, postgresql, "b", extra=OPERATOR)
+        held.rollback()
+    chat = b.factory.chat
+    await until(lambda: "dave" in chat.operators, "dave an operator at b")
+    dev = chat.room("dev")
+    assert dev.registration is not None and dev.invite_only
+    mallory = await connect(tcp_endpoint(b))
+    mallory.say("mallory")
+    assert await mallory.next_line() == "*** Error: you are banned from the chat for good"
