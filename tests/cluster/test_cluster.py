@@ -173,6 +173,8 @@ async def test_client_tags_reach_irc_users_of_another_node_that_take_them(
     for tagged in (alice, bob):
         tagged.say("JOIN #lobby")
         await tagged.until("366")
+    # carol joins once b knows alice is in: else alice's join may reach her after her own.
+    await until(lambda: len(b.factory.chat.lobby) == 2, "alice and bob in the lobby at b")
     carol.join("#lobby")
     assert await carol.next() == ("joined", "#lobby")
     await until(lambda: len(a.factory.chat.lobby) == 3, "everyone in the lobby at a")
