@@ -19,7 +19,7 @@ from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.registry import MemoryRegistry
 from chatsvc.sessions.registration import Registrar
 from chatsvc.streams.limits import Limits
-from tests.frontends.irc.test_server import Irc, IrcTestCase, S
+from tests.frontends.irc.test_server import Irc, IrcTestCase, S, counting_renders
 from tests.sessions.test_moderation import ROOT_HASH, quick_hash
 from tests.support import Connection, make_factory, with_accounts
 
@@ -820,6 +820,19 @@ class BanTests(ChannelTestCase):
                 "*** Lifted the ban of nick:dave in ops",
             ],
         )
+
+    def test_a_bans_mode_line_is_rendered_once_for_the_channel(self) -> None:
+        more = [self.registered(f"user{i}") for i in range(3)]
+        for client in more:
+            client.send("JOIN #dev")
+        for client in (*more, self.alice, self.bob):
+            client.lines()
+        self.assertIs(self.alice.protocol.events, more[0].protocol.events)
+        rendered = counting_renders(self.alice)
+        self.alice.send("MODE #dev +b dave")
+        self.assertEqual(len(rendered), 1, "once, for the five connections in #dev")
+        for client in (*more, self.alice, self.bob):
+            self.assertEqual(client.lines(), [":alice!~u@chatsvc MODE #dev +b dave!*@*"])
 
     def test_by_account_and_by_address(self) -> None:
         carol = self.account("carol")
