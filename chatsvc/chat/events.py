@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import attrs
 
+from chatsvc.chat.sanctions import Mask
+
 ClientTags = tuple[tuple[str, str], ...]
 """
 What a user's client attached to what it said, for other clients (IRCv3's
@@ -233,6 +235,26 @@ class ModeChanged:
     on: bool
 
 
+@attrs.frozen
+class BanListChanged:
+    """
+    C{by} banned (C{kind} C{"ban"}) or muted (C{"mute"}) whoever C{mask}
+    names in C{room}, until C{until} (seconds since the epoch; L{None}: for
+    good), for C{reason}; or, not C{on}, lifted that ban or mute (C{until}
+    and C{reason} L{None}). Told to the whole room, after whoever it holds
+    for was told (L{Sanctioned}) and, for a ban, put out. Chat-wide bans
+    and mutes are no room's, and are not told so.
+    """
+
+    room: str
+    by: str
+    kind: str
+    mask: Mask
+    until: float | None = None
+    reason: str | None = None
+    on: bool = True
+
+
 Event = (
     Joined
     | Left
@@ -250,5 +272,6 @@ Event = (
     | Removed
     | Sanctioned
     | ModeChanged
+    | BanListChanged
     | RankChanged
 )

@@ -40,6 +40,7 @@ from zope.interface import implementer
 
 from chatsvc.chat.events import (
     Action,
+    BanListChanged,
     ClientTags,
     Event,
     Invited,
@@ -986,7 +987,8 @@ class Chat:
         Ban or mute whoever C{mask} matches in C{room} (its operators only),
         or chat-wide (L{None}: server operators only), for C{duration}
         seconds (L{None}: for good). Whoever it holds for now is told; a room
-        ban puts them out of the room, a chat-wide ban out of the chat.
+        ban puts them out of the room, a chat-wide ban out of the chat; then
+        a room is told its ban list changed (L{BanListChanged}).
         Returns the sanction and the nicknames it holds for now. Setting a
         mask again replaces its reason and expiry.
         """
@@ -1014,7 +1016,9 @@ class Chat:
         Put C{sanction} in force as it was set, by C{sanction.by} (C{setter},
         if signed on here), whose right to set it was checked where it set
         it: whoever it holds for now is told; a room ban puts them out of
-        the room, a chat-wide ban out of the chat. Returns their nicknames.
+        the room, a chat-wide ban out of the chat; then a room is told
+        (L{BanListChanged}), its members of every node by their own node.
+        Returns their nicknames.
         """
         room = None if sanction.room is None else self.room(sanction.room)
         try:
@@ -1046,10 +1050,18 @@ class Chat:
                     self._kick(target, sanction.by, why, setter)
                 else:
                     self._put_out(target, room, sanction.by, why)
+        if room is not None:
+            changed = BanListChanged(
+                room.name, sanction.by, kind.value, sanction.mask, sanction.until, sanction.reason
+            )
+            self._broadcast(room, changed)
         return [target.nick for target in held]
 
     def lift(self, by: Participant, kind: SanctionKind, mask: Mask, room: Room | None) -> Sanction:
-        """Lift the ban or mute of C{mask} in C{room} (or chat-wide); who may set it may."""
+        """
+        Lift the ban or mute of C{mask} in C{room} (or chat-wide); who may set
+        it may. Whom a mute held is told, then the room (L{BanListChanged}).
+        """
         if room is None:
             if not by.operator:
                 raise NotAnOperator(f"lift chat-wide {kind.value}s")
@@ -1064,8 +1076,8 @@ class Chat:
     def _lift(self, kind: SanctionKind, mask: Mask, name: str | None, by: str) -> Sanction | None:
         """
         C{by} lifted the C{kind} of C{mask} in the room C{name} (or chat-wide),
-        as L{lift} allows it to: whom a mute held is told. The sanction
-        lifted, or L{None} if none was in force.
+        as L{lift} allows it to: whom a mute held is told, then the room. The
+        sanction lifted, or L{None} if none was in force.
         """
         lifted = self.sanctions.remove(kind, mask, name)
         if lifted is None or not lifted.active(self.clock()):
@@ -1086,6 +1098,8 @@ class Chat:
                             given=False,
                         )
                     )
+        if room is not None:
+            self._broadcast(room, BanListChanged(room.name, by, kind.value, lifted.mask, on=False))
         return lifted
 
     def sanctions_in(self, by: Participant, room: Room | None) -> list[Sanction]:

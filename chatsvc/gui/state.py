@@ -588,6 +588,21 @@ class ChatState:
         self._event(room, f"{event.get('by')} made #{room.name} {what}")
         self.view.conversation_changed(room)
 
+    def _on_ban_list(self, event: Mapping[str, Any]) -> None:
+        """A ban or mute of a room set or lifted: a line in it (ours come as C{sanctioned} too)."""
+        room = self.room(str(event["room"]))
+        if room is None:
+            return
+        by, mask, kind = event.get("by"), event.get("mask"), event.get("kind")
+        if event.get("on") is False:
+            said = f"{by} lifted the {kind} of {mask} in #{room.name}"
+        else:
+            did = "muted" if kind == "mute" else "banned"
+            why = f" ({event['reason']})" if event.get("reason") else ""
+            said = f"{by} {did} {mask} in #{room.name} {how_long(event.get('left'))}{why}"
+        self._event(room, said)
+        self.view.conversation_changed(room)
+
     def _on_sanctioned(self, event: Mapping[str, Any]) -> None:
         """We were banned or muted (or a mute was lifted): its words, prominent, where it holds."""
         given = event.get("given") is not False

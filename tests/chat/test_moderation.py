@@ -10,6 +10,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.chat.events import (
+    BanListChanged,
     Joined,
     Kicked,
     Left,
@@ -244,9 +245,13 @@ class BanTests(ModerationTestCase):
                 Removed("dev", "bob", "alice", "banned: spam", to="lobby"),
             ],
         )
+        changed = BanListChanged(
+            "dev", "alice", "ban", Mask.parse("192.0.2.0/24"), sanction.until, "spam"
+        )
         self.assertEqual(
             self.events("alice"),
-            [Removed("dev", "bob", "alice", "banned: spam"), Joined("lobby", "bob")],
+            [Removed("dev", "bob", "alice", "banned: spam"), Joined("lobby", "bob"), changed],
+            "the room is told its ban list changed once whom it holds for is out",
         )
         self.assertEqual(self.bob.rooms, (self.chat.lobby,))
         with self.assertRaises(Barred) as e:
@@ -299,6 +304,36 @@ class BanTests(ModerationTestCase):
         self.chat.sanction(self.root, BAN, Mask.parse("evil*"), None)
         with self.assertRaises(Barred):
             self.chat.rename(self.alice, "evilalice")
+
+    def test_the_room_is_told_its_ban_list_changed(self) -> None:
+        carol = self.on("carol")
+        self.chat.join(carol, "dev")
+        self.chat.join(self.root, "ops")
+        for nick in self.clients:
+            self.events(nick)
+        mask = Mask.parse("dave")
+        _, held = self.chat.sanction(self.alice, BAN, mask, self.room, reason="spam")
+        self.assertEqual(held, [])
+        changed = BanListChanged("dev", "alice", "ban", mask, None, "spam")
+        for nick in ("alice", "bob", "carol"):
+            self.assertEqual(self.events(nick), [changed], nick)
+        self.assertEqual(self.events("root"), [], "not in dev")
+        self.chat.sanction(self.alice, BAN, mask, self.room, duration=60)
+        again = BanListChanged("dev", "alice", "ban", mask, self.clock.seconds() + 60)
+        self.assertEqual(self.events("carol"), [again], "set again: a new expiry, no reason")
+        self.chat.lift(self.alice, BAN, mask, self.room)
+        lifted = BanListChanged("dev", "alice", "ban", mask, on=False)
+        self.assertEqual(self.events("carol"), [lifted])
+        self.assertEqual(self.events("alice"), [again, lifted])
+
+    def test_chat_wide_bans_are_no_rooms(self) -> None:
+        mask = Mask.parse("dave")
+        self.chat.sanction(self.root, BAN, mask, None)
+        self.chat.sanction(self.root, MUTE, mask, None)
+        self.chat.lift(self.root, BAN, mask, None)
+        self.chat.lift(self.root, MUTE, mask, None)
+        for nick in ("alice", "bob", "root"):
+            self.assertEqual(self.events(nick), [], nick)
 
     def test_lift(self) -> None:
         mask = Mask.parse("bob")
@@ -364,8 +399,13 @@ class MuteTests(ModerationTestCase):
         self.chat.sanction(
             self.alice, MUTE, Mask.parse("bob"), self.room, duration=120, reason="flood"
         )
-        (told,) = self.events("bob")
+        told, changed = self.events("bob")
         assert isinstance(told, Sanctioned)
+        until = self.clock.seconds() + 120
+        self.assertEqual(
+            changed, BanListChanged("dev", "alice", "mute", Mask.parse("bob"), until, "flood")
+        )
+        self.assertEqual(self.events("alice"), [changed])
         self.assertEqual(
             told.text, "you are muted in dev for 2m (until 1970-01-12 13:48 UTC): flood"
         )
@@ -381,6 +421,17 @@ class MuteTests(ModerationTestCase):
         self.clock.advance(120)
         self.chat.say(self.bob, "back", self.room)
         self.assertEqual(self.events("alice")[-1], Message("dev", "bob", "back"))
+
+    def test_room_unmute(self) -> None:
+        mask = Mask.parse("bob")
+        self.chat.sanction(self.alice, MUTE, mask, self.room)
+        self.events("bob"), self.events("alice")
+        self.chat.lift(self.alice, MUTE, mask, self.room)
+        told, changed = self.events("bob")
+        assert isinstance(told, Sanctioned)
+        self.assertEqual((told.given, told.text), (False, "you may speak in dev now"))
+        self.assertEqual(changed, BanListChanged("dev", "alice", "mute", mask, on=False))
+        self.assertEqual(self.events("alice"), [changed])
 
     def test_server_mute_and_unmute(self) -> None:
         mask = Mask.parse("account:bob")

@@ -13,6 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.chat.events import (
     Action,
+    BanListChanged,
     Joined,
     Kicked,
     Left,
@@ -306,6 +307,29 @@ class ModerationAcrossNodesTests(SynchronousTestCase):
         )
         self.b.say(self.bob, "hello", self.dev_at_b)
         self.assertEqual(list(self.b.sanctions), [])
+
+    def test_the_room_is_told_its_ban_list_changed_once_at_every_node(self) -> None:
+        carol_client = RecordingClient()
+        carol = self.b.sign_on("carol", carol_client)
+        self.b.join(carol, "dev")
+        self.root_client.take(), self.bob_client.take(), carol_client.take()
+        bob = Mask.parse("bob")
+        sanction, _ = self.a.sanction(
+            self.root, SanctionKind.MUTE, bob, self.dev_at_a, duration=60.0, reason="flood"
+        )
+        changed = BanListChanged("dev", "root", "mute", bob, sanction.until, "flood")
+        told = self.bob_client.take()
+        self.assertEqual([type(event) for event in told], [Sanctioned, BanListChanged])
+        self.assertEqual(told[1], changed)
+        self.assertEqual(carol_client.take(), [changed])
+        self.assertEqual(self.root_client.take(), [changed], "the setter's node tells it once")
+        self.a.lift(self.root, SanctionKind.MUTE, bob, self.dev_at_a)
+        lifted = BanListChanged("dev", "root", "mute", bob, on=False)
+        self.assertEqual(self.bob_client.take()[1:], [lifted])
+        self.assertEqual(carol_client.take(), [lifted])
+        self.assertEqual(self.root_client.take(), [lifted])
+        self.a.sanction(self.root, SanctionKind.BAN, Mask.parse("dave"), None)
+        self.assertEqual(carol_client.take() + self.root_client.take(), [], "chat-wide: no room's")
 
     def test_modes_and_room_kicks(self) -> None:
         self.a.set_mode(self.root, self.dev_at_a, "m", True)

@@ -572,6 +572,9 @@ async def test_a_ban_set_at_one_node_holds_at_another(
     assert banned.startswith("*** You are banned from dev for 10m (until "), banned
     assert banned.endswith("): spam"), banned
     await bob.expect("*** You were put out of dev by root (banned: spam); you are in lobby")
+    told = await root.next_line()  # the room's line first, then root's answer
+    assert told.startswith("*** root banned 127.0.0.1/32 in dev until "), told
+    assert told.endswith(" UTC (spam)"), told
     set_line = await root.next_line()
     assert set_line.startswith("*** Banned 127.0.0.1/32 in dev, 10m left (until "), set_line
     assert sorted([await root.next_line(), await root.next_line()]) == [
@@ -765,6 +768,40 @@ async def test_a_rank_given_at_one_node_is_told_to_the_room_at_every_node_on_eve
     assert room_at_b.registration is not None and room_at_b.registration.rank("bob") == "operator"
 
 
+@pytest_twisted.ensureDeferred
+async def test_a_ban_set_at_one_node_is_the_channels_mode_line_on_irc_at_another(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b")
+    olga = await line_user(a, "olga", a, b)
+    olga.say("/join dev")  # she made it: she runs it
+    await lines_until(olga, "*** olga")
+    await until(lambda: "dev" in [r.name for r in b.factory.chat.rooms()], "dev at b")
+    ircs = {node: await irc_user(node, f"irc{name}", a, b) for node, name in ((a, "a"), (b, "b"))}
+    for bot in ircs.values():
+        await irc_joined(bot, "#dev")
+    await until(lambda: all(len(n.factory.chat.room("dev").nicks()) == 3 for n in (a, b)), "all in")
+    olga.say("/ban spammer 1h spam")
+    olga.say("/mute ircb")  # at b: ircb is told it is muted, then sees the channel's line
+    olga.say("/unban spammer")
+    olga.say("done")
+    for node, bot in ircs.items():  # the same MODE lines, once, at olga's node and the other
+        told = []
+        while (event := await bot.next()) != ("privmsg", "olga", "#dev", "done"):
+            told.append(event)
+        assert [event for event in told if event[0] == "mode"] == [
+            ("mode", "olga", "#dev", "+b", "spammer!*@*"),
+            ("mode", "olga", "#dev", "+b", "m:ircb!*@*"),
+            ("mode", "olga", "#dev", "-b", "spammer!*@*"),
+        ], (node, told)
+    while not (line := await olga.next_line()).startswith("*** olga banned"):
+        assert "joined dev" in line, line  # irca's and ircb's
+    said = [line, await olga.next_line()]
+    assert said[0].startswith("*** olga banned nick:spammer in dev until "), said
+    assert said[0].endswith(" UTC (spam)"), said
+    assert said[1].startswith("*** Banned nick:spammer in dev, 1h left (until "), said
+
+
 async def joined(user: LineClient, room: str) -> None:
     """C{user} joins C{room}, and is told who is in it."""
     user.say(f"/join {room}")
@@ -814,20 +851,21 @@ async def test_moderation_at_one_node_is_seen_at_another_as_there(
     olga.say("/room mode -i")
     olga.say("that is all")
     seen = {name: await lines_until(user, "<olga> that is all") for name, user in watchers.items()}
-    assert (
-        seen["a"]
-        == seen["b"]
-        == [
-            "*** olga made dev moderated",
-            "*** olga made dev no longer moderated",
-            "*** olga made dev invite-only",
-            "*** frank joined dev",
-            "*** erin joined dev",
-            "*** bob was put out of dev by olga (flood)",
-            "*** frank was put out of dev by olga (banned: spam)",
-            "*** olga made dev no longer invite-only",
-        ]
-    ), seen
+    assert seen["a"] == seen["b"], seen  # the mute's "until" is the same time at both
+    muted = seen["a"][2]
+    assert muted.startswith("*** olga muted nick:bob in dev until ") and muted.endswith(" UTC")
+    assert seen["a"][:2] + seen["a"][3:] == [
+        "*** olga made dev moderated",
+        "*** olga made dev no longer moderated",
+        "*** olga lifted the mute of nick:bob in dev",
+        "*** olga made dev invite-only",
+        "*** frank joined dev",
+        "*** erin joined dev",
+        "*** bob was put out of dev by olga (flood)",
+        "*** frank was put out of dev by olga (banned: spam)",
+        "*** olga banned nick:frank in dev for good (spam)",
+        "*** olga made dev no longer invite-only",
+    ], seen
     for name in ("lobby", "dev"):  # and both nodes hold the rooms alike
         assert a.factory.chat.room(name).nicks() == b.factory.chat.room(name).nicks(), name
 

@@ -406,6 +406,22 @@ def test_modes_are_shown_in_the_room_and_its_header() -> None:
     assert ops is not None and state.header(ops) == "#ops: (no topic) [invite-only, moderated]"
 
 
+def test_a_rooms_ban_list_changes_are_lines_in_it() -> None:
+    state, view = signed_on(room("lobby", "alice"), ranked_room())
+    changed = {"type": "ban-list", "room": "dev", "by": "zed", "on": True, "kind": "ban"}
+    state.apply({**changed, "mask": "nick:bob", "until": 5400.0, "left": 5400.0, "reason": "spam"})
+    state.apply({**changed, "kind": "mute", "mask": "192.0.2.0/24", "until": None, "left": None})
+    state.apply({**changed, "on": False, "mask": "nick:bob", "until": None, "left": None})
+    state.apply({**changed, "room": "elsewhere", "mask": "nick:bob"})  # not in it: nothing
+    assert texts(state, "dev") == [
+        "[13:45] *** zed banned nick:bob in #dev for 1h 30m (spam)",
+        "[13:45] *** zed muted 192.0.2.0/24 in #dev for good",
+        "[13:45] *** zed lifted the ban of nick:bob in #dev",
+    ]
+    assert state.room("elsewhere") is None
+    assert view.of("members") == ["dev"] * 3
+
+
 def sanctioned(kind: str, room: str | None, text: str, given: bool = True) -> dict[str, Any]:
     return {
         "type": "sanctioned",

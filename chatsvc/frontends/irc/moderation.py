@@ -16,7 +16,7 @@ test-case-name: tests.frontends.irc.test_moderation_modes, tests.frontends.irc.t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import NamedTuple, Protocol, cast
+from typing import NamedTuple, Protocol
 
 from chatsvc.chat import commands
 from chatsvc.chat.model import (
@@ -33,7 +33,7 @@ from chatsvc.chat.model import (
     Room,
     fold,
 )
-from chatsvc.chat.sanctions import MaskKind, Sanction, SanctionKind, looks_like_duration
+from chatsvc.chat.sanctions import MaskKind, SanctionKind, looks_like_duration
 from chatsvc.frontends.irc import numerics as n
 from chatsvc.frontends.irc.masks import irc_mask, is_address, parse_ban
 from chatsvc.frontends.irc.message import line
@@ -45,7 +45,7 @@ from chatsvc.frontends.irc.services import (
     ServiceError,
     make_sanction,
 )
-from chatsvc.frontends.irc.wire import IrcServer, channel, server_time, split_text
+from chatsvc.frontends.irc.wire import IrcServer, channel, split_text
 from chatsvc.frontends.line import wire as line_wire
 from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.sessions import results
@@ -64,15 +64,12 @@ class IrcConnection(Protocol):
     @property
     def irc(self) -> IrcServer: ...
     @property
-    def wire(self) -> str: ...
-    @property
     def nick(self) -> str: ...
 
     session: Session | None
     _asked: Asked | None
     _barred: str | None
     _nick: str | None
-    _caps: set[str]
 
     def _ask(self, asked: Asked) -> None: ...
     def _me(self) -> Participant: ...
@@ -441,10 +438,9 @@ def render(connection: IrcConnection, result: results.Result) -> list[str] | Non
         case results.NickReleased(new=new):  # unasked: from the server, whatever was asked last
             return [connection._renamed(new), *(_said(connection, result, unasked=True) or [])]
         case results.SanctionSet(sanction=sanction) | results.SanctionLifted(sanction=sanction):
-            if sanction.room is None:
-                return _said(connection, result)
-            lines = _ban_changed(connection, sanction, isinstance(result, results.SanctionSet))
-            return lines if by == "MODE" else [*lines, *(_said(connection, result) or [])]
+            if sanction.room is not None and by == "MODE":
+                return []  # the channel's MODE line (BanListChanged), the asker's too, answers
+            return _said(connection, result)
         case results.SanctionList(room=str(room), sanctions=sanctions) if by == "MODE":
             name = channel(room)
             return [
@@ -461,42 +457,6 @@ def render(connection: IrcConnection, result: results.Result) -> list[str] | Non
                 connection._reply(n.RPL_ENDOFBANLIST, name, "End of channel ban list"),
             ]
     return _said(connection, result)
-
-
-def _ban_changed(connection: IrcConnection, sanction: Sanction, on: bool) -> list[str]:
-    """
-    A ban or mute of a room set or lifted: C{MODE #room +b MASK} (from the
-    service asked, if one was) for every IRC user in the room, rendered once
-    (and once more with C{server-time}); what the asker itself is shown.
-    """
-    assert sanction.room is not None
-    asked = connection._asked
-    by = asked.by if asked is not None and is_service(asked.by) is not None else None
-    who = connection._mask() if by is None else f"{by}!{by}@{connection.irc.name}"
-    mode = line(
-        who,
-        "MODE",
-        channel(sanction.room),
-        "+b" if on else "-b",
-        irc_mask(sanction.kind, sanction.mask),
-    )
-    try:
-        room = connection.factory.chat.room(sanction.room)
-    except ChatError:
-        return [mode] if asked is not None and asked.by == "MODE" else []
-    now = connection.factory.clock.seconds()
-    plain = f"{mode}\r\n".encode()
-    timed = f"@time={server_time(now)} {mode}\r\n".encode()
-    shown = False
-    for member in room:
-        client: object = member.client
-        if client is connection:
-            shown = True
-        elif getattr(client, "wire", None) == connection.wire:
-            other = cast(IrcConnection, client)
-            if other.session is not None:
-                other.session.output(timed if "server-time" in other._caps else plain)
-    return [mode] if shown or (asked is not None and asked.by == "MODE") else []
 
 
 def _said(

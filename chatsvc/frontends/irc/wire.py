@@ -24,6 +24,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from chatsvc.chat.events import (
     Action,
+    BanListChanged,
     Event,
     Invited,
     Joined,
@@ -43,6 +44,8 @@ from chatsvc.chat.events import (
     TopicChanged,
 )
 from chatsvc.chat.model import fold
+from chatsvc.chat.sanctions import SanctionKind
+from chatsvc.frontends.irc.masks import irc_mask
 from chatsvc.frontends.irc.message import MAX_LINE, line, write_tags
 from chatsvc.frontends.line import wire as line_wire
 
@@ -322,6 +325,10 @@ class IrcEvents:
                 return [line(mask(by), "KICK", channel(room), nick, reason or by)]
             case ModeChanged(room=room, by=by, mode=mode, on=on):
                 return [line(mask(by), "MODE", channel(room), ("+" if on else "-") + mode)]
+            case BanListChanged(room=room, by=by, kind=kind, mask=banned, on=on):
+                # A mute is the m: extban, listed with the bans, as MODE #room b lists it.
+                written = irc_mask(SanctionKind(kind), banned)
+                return [line(mask(by), "MODE", channel(room), "+b" if on else "-b", written)]
             case Sanctioned(nick=nick, text=text):
                 return split_text(f":{self.server.name} NOTICE {nick}", text)
         raise TypeError(f"not an event: {event!r}")

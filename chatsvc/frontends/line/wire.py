@@ -32,6 +32,7 @@ import attrs
 from chatsvc.chat.commands import HELP, HISTORY_CAPPED
 from chatsvc.chat.events import (
     Action,
+    BanListChanged,
     Event,
     Invited,
     Joined,
@@ -214,6 +215,13 @@ def _format(event: Event) -> str:
         case ModeChanged(room=room, by=by, mode=mode, on=on):
             what = "invite-only" if mode == "i" else "moderated"
             return f"*** {by} made {room} {what if on else 'no longer ' + what}\n"
+        case BanListChanged(room=room, by=by, kind=kind, mask=mask, on=False):
+            return f"*** {by} lifted the {kind} of {mask} in {room}\n"
+        case BanListChanged(room=room, by=by, kind=kind, mask=mask, until=until, reason=reason):
+            did = "banned" if kind == SanctionKind.BAN.value else "muted"
+            how_long = "for good" if until is None else f"until {describe_time(until)}"
+            why = "" if reason is None else f" ({unformatted(reason)})"
+            return f"*** {by} {did} {mask} in {room} {how_long}{why}\n"
         case Kicked(nick=nick, by=by, reason=None):
             return f"*** {nick} was kicked by {by}\n"
         case Kicked(nick=nick, by=by, reason=reason):

@@ -32,6 +32,7 @@ from autobahn.websocket.protocol import PreparedMessage
 from chatsvc.chat.commands import COMMANDS
 from chatsvc.chat.events import (
     Action,
+    BanListChanged,
     Event,
     Invited,
     Joined,
@@ -355,6 +356,18 @@ def event_data(
             return {"type": "removed", **attrs.asdict(event)}
         case ModeChanged(room=room, by=by, mode=mode, on=on):
             return {"type": "mode", "room": room, "by": by, "mode": mode, "on": on}
+        case BanListChanged(room=room, by=by, kind=kind, mask=mask, until=until, reason=reason):
+            return {
+                "type": "ban-list",
+                "room": room,
+                "by": by,
+                "on": event.on,
+                "kind": kind,
+                "mask": str(mask),
+                "until": until,
+                "left": None if until is None else max(0.0, round(until - when, 3)),
+                "reason": None if reason is None else unformatted(reason),
+            }
         case Sanctioned(nick=nick, kind=kind, room=room, by=by, reason=reason, until=until):
             return {
                 "type": "sanctioned",

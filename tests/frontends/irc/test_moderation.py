@@ -19,7 +19,7 @@ from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.registry import MemoryRegistry
 from chatsvc.sessions.registration import Registrar
 from chatsvc.streams.limits import Limits
-from tests.frontends.irc.test_server import Irc, IrcTestCase, S
+from tests.frontends.irc.test_server import Irc, IrcTestCase, S, counting_renders
 from tests.sessions.test_moderation import ROOT_HASH, quick_hash
 from tests.support import Connection, make_factory, with_accounts
 
@@ -725,7 +725,7 @@ class BanTests(ChannelTestCase):
             self.alice.lines(),
             [
                 ":alice!~u@chatsvc KICK #dev bob :banned: spam",
-                ":ChanServ!ChanServ@chatsvc MODE #dev +b bob!*@*",
+                ":alice!~u@chatsvc MODE #dev +b bob!*@*",
                 ":ChanServ!ChanServ@chatsvc NOTICE alice :Banned nick:bob in dev, 2h left "
                 "(until 1970-01-01 02:00 UTC): spam; it holds for bob",
             ],
@@ -777,6 +777,62 @@ class BanTests(ChannelTestCase):
             self.alice.lines(),
             [":alice!~u@chatsvc MODE #dev -b m:bob!*@*", ":bob!~u@chatsvc PRIVMSG #dev :thanks"],
         )
+
+    def test_a_line_users_bans_are_the_channels_mode_lines(self) -> None:
+        carol = Connection(self.factory)
+        carol.send("carol", "/join ops")  # carol makes ops: its operator
+        self.alice.send("JOIN #ops")
+        self.bob.send("CAP REQ server-time", "JOIN #ops")
+        carol.lines(), self.alice.lines(), self.bob.lines()
+        carol.send("/ban dave 2h spam", "/mute bob", "/unmute bob", "/unban dave")
+        mode = ":carol!carol@chatsvc MODE #ops"
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                f"{mode} +b dave!*@*",
+                f"{mode} +b m:bob!*@*",
+                f"{mode} -b m:bob!*@*",
+                f"{mode} -b dave!*@*",
+            ],
+        )
+        stamp = "@time=1970-01-01T00:00:00.000Z"
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                f"{stamp} {mode} +b dave!*@*",
+                f"{stamp} {S} NOTICE bob :you are muted in ops for good",
+                f"{stamp} {mode} +b m:bob!*@*",
+                f"{stamp} {S} NOTICE bob :you may speak in ops now",
+                f"{stamp} {mode} -b m:bob!*@*",
+                f"{stamp} {mode} -b dave!*@*",
+            ],
+        )
+        self.assertEqual(
+            carol.lines(),
+            [
+                "*** carol banned nick:dave in ops until 1970-01-01 02:00 UTC (spam)",
+                "*** Banned nick:dave in ops, 2h left (until 1970-01-01 02:00 UTC): spam",
+                "*** carol muted nick:bob in ops for good",
+                "*** Muted nick:bob in ops, for good; it holds for bob",
+                "*** carol lifted the mute of nick:bob in ops",
+                "*** Lifted the mute of nick:bob in ops",
+                "*** carol lifted the ban of nick:dave in ops",
+                "*** Lifted the ban of nick:dave in ops",
+            ],
+        )
+
+    def test_a_bans_mode_line_is_rendered_once_for_the_channel(self) -> None:
+        more = [self.registered(f"user{i}") for i in range(3)]
+        for client in more:
+            client.send("JOIN #dev")
+        for client in (*more, self.alice, self.bob):
+            client.lines()
+        self.assertIs(self.alice.protocol.events, more[0].protocol.events)
+        rendered = counting_renders(self.alice)
+        self.alice.send("MODE #dev +b dave")
+        self.assertEqual(len(rendered), 1, "once, for the five connections in #dev")
+        for client in (*more, self.alice, self.bob):
+            self.assertEqual(client.lines(), [":alice!~u@chatsvc MODE #dev +b dave!*@*"])
 
     def test_by_account_and_by_address(self) -> None:
         carol = self.account("carol")

@@ -51,6 +51,24 @@ class Irc:
         self.protocol.connectionLost(Failure(ConnectionDone()))
 
 
+def counting_renders(client: Irc) -> list[object]:
+    """
+    The events that C{client}'s renderer (shared by the connections with its
+    capabilities) renders from now on, each time it does.
+    """
+    renderer = client.protocol.events
+    assert renderer is not None
+    rendered: list[object] = []
+    render = renderer.render
+
+    def counted(event: object) -> bytes:
+        rendered.append(event)
+        return render(event)  # type: ignore[arg-type]
+
+    renderer.render = counted  # type: ignore[method-assign]
+    return rendered
+
+
 def welcome(nick: str, user: str = "~u", users: int = 1, rooms: int = 1) -> list[str]:
     return [
         f"{S} 001 {nick} :Welcome to the chatsvc IRC Network {nick}!{user}@chatsvc",

@@ -200,14 +200,14 @@ class ChanServTests(RegisteringTestCase):
                 f"{CS} alice :You registered dev, and own it; it stays when everyone has left",
                 ":alice!~u@chatsvc MODE #dev +o bob",
                 f"{CS} alice :bob is an operator of dev now",
-                ":ChanServ!ChanServ@chatsvc MODE #dev +b m:spam*!*@*",
+                ":alice!~u@chatsvc MODE #dev +b m:spam*!*@*",
                 f"{CS} alice :Muted nick:spam* in dev, 30m left (until 1970-01-01 00:30 UTC): "
                 "flooding",
                 f"{CS} alice :Bans and mutes in dev (1):",
                 f"{CS} alice :mute nick:spam* by alice, 30m left (until 1970-01-01 00:30 UTC): "
                 "flooding",
                 f"{CS} alice :End of list",
-                ":ChanServ!ChanServ@chatsvc MODE #dev -b m:spam*!*@*",
+                ":alice!~u@chatsvc MODE #dev -b m:spam*!*@*",
                 f"{CS} alice :Lifted the mute of nick:spam* in dev",
                 f"{CS} alice :dev is no longer registered",
             ],
@@ -217,8 +217,8 @@ class ChanServTests(RegisteringTestCase):
             bob.lines(),
             [
                 f"{stamp} :alice!~u@chatsvc MODE #dev +o bob",
-                f"{stamp} :ChanServ!ChanServ@chatsvc MODE #dev +b m:spam*!*@*",
-                f"{stamp} :ChanServ!ChanServ@chatsvc MODE #dev -b m:spam*!*@*",
+                f"{stamp} :alice!~u@chatsvc MODE #dev +b m:spam*!*@*",
+                f"{stamp} :alice!~u@chatsvc MODE #dev -b m:spam*!*@*",
             ],
             "every IRC user in the channel sees its ban list change",
         )

@@ -10,7 +10,7 @@ from chatsvc.frontends.irc.message import MAX_CLIENT_TAGS
 from chatsvc.frontends.irc.server import irc_frontend
 from chatsvc.frontends.irc.wire import IrcServer
 from chatsvc.streams.limits import Limits
-from tests.frontends.irc.test_server import Irc, IrcTestCase, S
+from tests.frontends.irc.test_server import Irc, IrcTestCase, S, counting_renders
 from tests.support import make_factory, signed_on
 
 T = "@time=1970-01-01T00:00:00.000Z"
@@ -138,16 +138,7 @@ class TagmsgTests(ClientTagsTestCase):
         more = [self.client(f"tagged{i}", "message-tags") for i in range(3)]
         for client in (*more, *self.everyone):
             client.lines()
-        assert more[0].protocol.events is not None
-        renderer = more[0].protocol.events
-        rendered: list[object] = []
-        render = renderer.render
-
-        def counted(event: object) -> bytes:
-            rendered.append(event)
-            return render(event)  # type: ignore[arg-type]
-
-        renderer.render = counted  # type: ignore[method-assign]
+        rendered = counting_renders(more[0])
         self.bob.send("@+typing=active TAGMSG #lobby", "@+a PRIVMSG #lobby :hi")
         self.assertEqual(
             len(rendered), 2, "once each, for the four connections of its kind (alice's too)"

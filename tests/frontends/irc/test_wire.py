@@ -6,6 +6,7 @@ from twisted.internet.task import Clock
 
 from chatsvc.chat.events import (
     Action,
+    BanListChanged,
     Joined,
     Kicked,
     Left,
@@ -16,6 +17,7 @@ from chatsvc.chat.events import (
     TagMessage,
     TopicChanged,
 )
+from chatsvc.chat.sanctions import Mask
 from chatsvc.frontends.irc.wire import (
     IrcServer,
     User,
@@ -46,6 +48,23 @@ def test_events() -> None:
     assert events.lines(NickChange("dev", "bob", "rob")) == [":bob!bob@chatsvc NICK rob"]
     assert events.lines(TopicChanged("dev", "bob", "new")) == [":bob!bob@chatsvc TOPIC #dev new"]
     assert events.lines(Kicked("dev", "bob", "Root")) == [":Root!Root@chatsvc KICK #dev bob Root"]
+
+
+def test_ban_list_changes_are_mode_lines() -> None:
+    events = IrcServer().events(Clock(), timed=False)
+    bob, network = Mask.parse("bob"), Mask.parse("192.0.2.0/24")
+    assert events.render(BanListChanged("dev", "alice", "ban", bob, 60.0, "spam")) == (
+        b":alice!alice@chatsvc MODE #dev +b bob!*@*\r\n"
+    )
+    assert events.lines(BanListChanged("dev", "alice", "mute", network)) == [
+        ":alice!alice@chatsvc MODE #dev +b m:*!*@192.0.2.0/24"
+    ]
+    assert events.lines(
+        BanListChanged("dev", "alice", "ban", Mask.parse("account:carol"), on=False)
+    ) == [":alice!alice@chatsvc MODE #dev -b a:carol"]
+    assert events.lines(BanListChanged("dev", "alice", "mute", bob, on=False)) == [
+        ":alice!alice@chatsvc MODE #dev -b m:bob!*@*"
+    ]
 
 
 def test_one_renderer_per_kind_of_connection() -> None:

@@ -6,6 +6,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.chat.events import (
     Action,
+    BanListChanged,
     Event,
     Joined,
     Kicked,
@@ -19,6 +20,7 @@ from chatsvc.chat.events import (
     TopicChanged,
 )
 from chatsvc.chat.model import Topic
+from chatsvc.chat.sanctions import Mask
 from chatsvc.frontends.line import wire
 from chatsvc.history import Line
 from chatsvc.sessions.results import HistoryFound, RoomList, RoomSummary
@@ -116,6 +118,22 @@ class RenderTests(SynchronousTestCase):
             (
                 RankChanged("dev", "bob", None, "owner", "alice"),
                 b"*** alice made bob neither owner nor operator of dev\n",
+            ),
+            (
+                BanListChanged("dev", "alice", "ban", Mask.parse("bob"), 7200.0, "spam"),
+                b"*** alice banned nick:bob in dev until 1970-01-01 02:00 UTC (spam)\n",
+            ),
+            (
+                BanListChanged("dev", "alice", "mute", Mask.parse("192.0.2.0/24")),
+                b"*** alice muted 192.0.2.0/24 in dev for good\n",
+            ),
+            (
+                BanListChanged("dev", "alice", "ban", Mask.parse("account:bob"), on=False),
+                b"*** alice lifted the ban of account:bob in dev\n",
+            ),
+            (
+                BanListChanged("dev", "alice", "mute", Mask.parse("bob"), None, "\x02loud\x02"),
+                b"*** alice muted nick:bob in dev for good (loud)\n",
             ),
         ]
         for event, line in cases:

@@ -1072,6 +1072,14 @@ async def test_moderation_as_the_user_sees_it(server: ScriptedServer) -> None:
             send({"type": "mode", "room": "lobby", "by": "bob", "mode": "m", "on": True})
             wait_for_line(driver, "bob made the room moderated: only its operators may speak")
             assert driver.execute_script(badges) == ["moderated", "registered"]
+            banned = {"type": "ban-list", "room": "lobby", "by": "bob", "on": True, "kind": "ban"}
+            banned |= {"mask": "nick:spam*", "until": T0 + 7200, "left": 7200.0, "reason": "flood"}
+            send(banned)
+            wait_for_line(driver, "bob banned nick:spam* in lobby for 2h (flood)")
+            send({**banned, "kind": "mute", "until": None, "left": None, "reason": None})
+            wait_for_line(driver, "bob muted nick:spam* in lobby for good")
+            send({**banned, "on": False, "until": None, "left": None, "reason": None})
+            wait_for_line(driver, "bob lifted the ban of nick:spam* in lobby")
             send(
                 {
                     "type": "sanctioned",

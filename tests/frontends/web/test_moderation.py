@@ -439,6 +439,14 @@ class SanctionTests(InDev):
                 ],
             },
         )
+        removed = {
+            "type": "removed",
+            "room": "dev",
+            "nick": "bob",
+            "by": "alice",
+            "reason": "banned: spam",
+            "to": None,
+        }
         self.assertEqual(
             self.bob.take(),
             [
@@ -454,15 +462,24 @@ class SanctionTests(InDev):
                     "given": True,
                     "text": "you are banned from dev for 2h (until 2025-12-01 21:03 UTC): spam",
                 },
-                {
-                    "type": "removed",
-                    "room": "dev",
-                    "nick": "bob",
-                    "by": "alice",
-                    "reason": "banned: spam",
-                    "to": None,
-                },
+                removed,
             ],
+        )
+        changed = {
+            "type": "ban-list",
+            "room": "dev",
+            "by": "alice",
+            "on": True,
+            "kind": "ban",
+            "mask": "nick:bob",
+            "until": T0 + 7200,
+            "left": 7200.0,
+            "reason": "spam",
+        }
+        self.assertEqual(
+            self.alice.take(),
+            [removed, changed],
+            "the room (alice too) is told its ban list changed; bob is out of it by then",
         )
         self.web.clock.advance(1800)
         refused = self.bob.answer("join", room="dev")
@@ -494,6 +511,10 @@ class SanctionTests(InDev):
         )
         lifted = self.alice.answer("unban", room="dev", mask="bob")
         self.assertEqual(lifted["sanction"], sanction)
+        self.assertEqual(
+            self.alice.take(),
+            [{**changed, "on": False, "until": None, "left": None, "reason": None}],
+        )
         self.assertEqual(
             self.alice.answer("unban", room="dev", mask="bob")["code"], "no-such-sanction"
         )

@@ -9,6 +9,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatsvc.chat import model
 from chatsvc.chat.events import (
     Action,
+    BanListChanged,
     Kicked,
     Left,
     Message,
@@ -49,6 +50,29 @@ class EventTests(SynchronousTestCase):
         self.assertEqual(
             wire.event_data(TopicChanged("dev", "op", "t"), 2.0),
             {"type": "topic", "room": "dev", "nick": "op", "text": "t", "time": 2.0},
+        )
+
+    def test_ban_list_changes(self) -> None:
+        set_ = BanListChanged("dev", "alice", "mute", Mask.parse("bob"), 7200.0, "\x02spam")
+        self.assertEqual(
+            wire.dumps(wire.event_data(set_, 1800.0)),
+            b'{"type":"ban-list","room":"dev","by":"alice","on":true,"kind":"mute",'
+            b'"mask":"nick:bob","until":7200.0,"left":5400.0,"reason":"spam"}',
+        )
+        lifted = BanListChanged("dev", "alice", "ban", Mask.parse("192.0.2.7"), on=False)
+        self.assertEqual(
+            wire.event_data(lifted, 1800.0),
+            {
+                "type": "ban-list",
+                "room": "dev",
+                "by": "alice",
+                "on": False,
+                "kind": "ban",
+                "mask": "192.0.2.7/32",
+                "until": None,
+                "left": None,
+                "reason": None,
+            },
         )
 
     def test_irc_formatting_is_taken_out(self) -> None:

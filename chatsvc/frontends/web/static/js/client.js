@@ -376,6 +376,16 @@ export class ChatClient extends EventTarget {
     this.state.changed("members", { conversation: room });
   }
 
+  /** A ban or mute of a room was set or lifted: a line in the room, for everyone in it. */
+  on_ban_list(event) {
+    const room = this.state.room(event.room);
+    if (!room) return;
+    this.state.add(room, {
+      kind: "banlist", nick: event.by, on: event.on !== false, sanction: event.kind === "mute" ? "mute" : "ban",
+      mask: event.mask, room: room.name, left: event.left ?? null, reason: event.reason ?? null, time: Date.now(),
+    });
+  }
+
   /** A mute runs out by itself: its badge goes when it does. */
   unmuteAt(entry) {
     setTimeout(() => {

@@ -1,6 +1,7 @@
 // Which module renders which kind of entry in a conversation's log.
 
 import * as action from "./action.js";
+import * as banlist from "./banlist.js";
 import * as bans from "./bans.js";
 import * as join from "./join.js";
 import * as kick from "./kick.js";
@@ -14,7 +15,7 @@ import * as sanction from "./sanction.js";
 import * as topic from "./topic.js";
 
 export const RENDERERS = {
-  message, action, join, part, nick, topic, kick, notice, error: notice, removed, mode, sanction, bans,
+  message, action, join, part, nick, topic, kick, notice, error: notice, removed, mode, sanction, bans, banlist,
 };
 
 export function rendererFor(kind) {
