@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -79,9 +80,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def cpu_s(pid: int) -> float:
+    """The CPU seconds (user and system) process C{pid} has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def redis(directory: Path) -> Iterator[str]:
-    """A Redis for the run, and its URL."""
+def redis(directory: Path) -> Iterator[tuple[str, int]]:
+    """A Redis for the run: its URL and process id."""
     program = shutil.which("redis-server", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
     if program is None:
         raise SystemExit("bench/cluster.py needs redis-server (apt-get install redis-server)")
@@ -93,14 +100,14 @@ def redis(directory: Path) -> Iterator[str]:
     )
     try:
         wait_for_port(port, process, "redis-server")
-        yield f"redis://{LOOPBACK}:{port}/0"
+        yield f"redis://{LOOPBACK}:{port}/0", process.pid
     finally:
         stop(process)
 
 
 @contextlib.contextmanager
-def nodes(count: int, redis_url: str, logs: Path) -> Iterator[list[int]]:
-    """C{count} chatsvc nodes (one: no cluster), and their ports."""
+def nodes(count: int, redis_url: str, logs: Path) -> Iterator[tuple[list[int], list[int]]]:
+    """C{count} chatsvc nodes (one: no cluster): their ports and process ids."""
     ports = [free_port() for _ in range(count)]
     processes = []
     try:
@@ -129,14 +136,25 @@ def nodes(count: int, redis_url: str, logs: Path) -> Iterator[list[int]]:
             wait_for_port(port, process, "twistd chat")
         if count > 1:
             time.sleep(1.0)  # every node in the cluster (its first renewal)
-        yield ports
+        yield ports, [process.pid for process in processes]
     finally:
         for process in processes:
             stop(process)
 
 
-def load(loadgen: Path, ports: Sequence[int], scenario: Sequence[str]) -> dict[str, Any]:
+def load(
+    loadgen: Path, ports: Sequence[int], scenario: Sequence[str], pids: Sequence[int]
+) -> dict[str, Any]:
+    """
+    The load generator's result for C{scenario}, with C{"cores"}: the CPU
+    seconds each side used over the whole run (connecting included) per
+    second of it, the nodes together (C{pids}, Redis last if there), and the
+    load generator.
+    """
     second = ["--second-port", str(ports[1])] if len(ports) > 1 else []
+    before = [cpu_s(pid) for pid in pids]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
     done = subprocess.run(
         [str(loadgen), "--port", str(ports[0]), *second, *scenario],
         capture_output=True,
@@ -144,9 +162,20 @@ def load(loadgen: Path, ports: Sequence[int], scenario: Sequence[str]) -> dict[s
         timeout=600,
         check=False,
     )
+    wall = time.monotonic() - started
+    used = [cpu_s(pid) - was for pid, was in zip(pids, before, strict=True)]
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    loadgen_s = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     if not result.get("complete") or result.get("duplicated") or result.get("out_of_order"):
         raise SystemExit(f"an incomplete run: {done.stdout.strip()}")
+    nodes_s = sum(used[: len(ports)])
+    result["cores"] = {
+        "nodes": nodes_s / wall,
+        "redis": sum(used[len(ports) :]) / wall,
+        "loadgen": loadgen_s / wall,
+    }
+    result["node_cpu_us_per_delivery"] = nodes_s * 1e6 / max(result["delivered"], 1)
     return result
 
 
@@ -168,15 +197,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         steady.append("--greeting")
     rates: dict[int, list[float]] = {1: [], 2: []}
     p99s: dict[int, list[float]] = {1: [], 2: []}
+    cores: dict[int, list[dict[str, float]]] = {1: [], 2: []}
+    costs: dict[int, list[float]] = {1: [], 2: []}
     with tempfile.TemporaryDirectory(prefix="chatsvc-cluster-bench-") as scratch:
         logs = Path(scratch)
-        with redis(logs) as url:
+        with redis(logs) as (url, redis_pid):
             for _ in range(args.repeat):
                 for count in (1, 2):
-                    with nodes(count, url, logs) as ports:
-                        rates[count].append(load(loadgen, ports, burst)["messages_per_s"])
-                    with nodes(count, url, logs) as ports:
-                        p99s[count].append(load(loadgen, ports, steady)["latency_us"]["p99"])
+                    with nodes(count, url, logs) as (ports, pids):
+                        watched = [*pids, redis_pid] if count > 1 else pids
+                        result = load(loadgen, ports, burst, watched)
+                        rates[count].append(result["messages_per_s"])
+                        cores[count].append(result["cores"])
+                        costs[count].append(result["node_cpu_us_per_delivery"])
+                    with nodes(count, url, logs) as (ports, pids):
+                        result = load(loadgen, ports, steady, pids)
+                        p99s[count].append(result["latency_us"]["p99"])
     burst_one, burst_two = statistics.median(rates[1]), statistics.median(rates[2])
     p99_one, p99_two = statistics.median(p99s[1]), statistics.median(p99s[2])
     burst_ratio = burst_two / burst_one
@@ -191,6 +227,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"| steady p99 | {p99_one / 1000:.1f} ms | {p99_two / 1000:.1f} ms | {p99_ratio:.2f}x "
         f"| at most {P99_TARGET}x: {'met' if p99_ratio <= P99_TARGET else 'MISSED'} |"
     )
+    print()
+    print(
+        f"Burst, whole runs (connecting included), medians: cores busy of the machine's "
+        f"{os.cpu_count()}, and the nodes' CPU a delivery."
+    )
+    print()
+    print("| | nodes | Redis | load generator | all | nodes' CPU µs/delivery |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for count in (1, 2):
+        median = {k: statistics.median(c[k] for c in cores[count]) for k in cores[count][0]}
+        print(
+            f"| {'one node' if count == 1 else 'two nodes'} | {median['nodes']:.2f} "
+            f"| {median['redis']:.2f} | {median['loadgen']:.2f} | {sum(median.values()):.2f} "
+            f"| {statistics.median(costs[count]):.3f} |"
+        )
     return 0 if burst_ratio >= BURST_TARGET and p99_ratio <= P99_TARGET else 1
 
 
