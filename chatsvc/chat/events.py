@@ -241,9 +241,10 @@ class BanListChanged:
     C{by} banned (C{kind} C{"ban"}) or muted (C{"mute"}) whoever C{mask}
     names in C{room}, until C{until} (seconds since the epoch; L{None}: for
     good), for C{reason}; or, not C{on}, lifted that ban or mute (C{until}
-    and C{reason} L{None}). Told to the whole room, after whoever it holds
-    for was told (L{Sanctioned}) and, for a ban, put out. Chat-wide bans
-    and mutes are no room's, and are not told so.
+    and C{reason} L{None}), or (C{expired}) it ran out by itself. Told to
+    the whole room, after whoever it holds for was told (L{Sanctioned})
+    and, for a ban, put out. Chat-wide bans and mutes are no room's, and
+    are not told so.
     """
 
     room: str
@@ -253,6 +254,7 @@ class BanListChanged:
     until: float | None = None
     reason: str | None = None
     on: bool = True
+    expired: bool = False
 
 
 Event = (

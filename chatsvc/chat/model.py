@@ -1082,6 +1082,24 @@ class Chat:
         lifted = self.sanctions.remove(kind, mask, name)
         if lifted is None or not lifted.active(self.clock()):
             return None
+        self._lifted(lifted, by)
+        return lifted
+
+    def expire(self, now: float) -> list[Sanction]:
+        """
+        Forget the bans and mutes that ran out by C{now} (or were found to
+        have, in passing), as if lifted: whom a mute held is told it may
+        speak, and a room that its ban list changed (L{BanListChanged},
+        C{expired}). Those forgotten. Each node of a cluster does so for its
+        own users.
+        """
+        expired = self.sanctions.expire(now)
+        for sanction in expired:
+            self._lifted(sanction, sanction.by, expired=True)
+        return expired
+
+    def _lifted(self, lifted: Sanction, by: str, *, expired: bool = False) -> None:
+        kind, name = lifted.kind, lifted.room
         room = None if name is None else self._rooms.get(fold(name))
         if kind is SanctionKind.MUTE and (name is None or room is not None):
             for target in self if room is None else room:
@@ -1099,8 +1117,10 @@ class Chat:
                         )
                     )
         if room is not None:
-            self._broadcast(room, BanListChanged(room.name, by, kind.value, lifted.mask, on=False))
-        return lifted
+            changed = BanListChanged(
+                room.name, by, kind.value, lifted.mask, on=False, expired=expired
+            )
+            self._broadcast(room, changed)
 
     def sanctions_in(self, by: Participant, room: Room | None) -> list[Sanction]:
         """The bans and mutes in force in C{room}, or chat-wide (server operators only)."""

@@ -247,6 +247,8 @@ class Sanctions:
     def __init__(self, max_per_scope: int = MAX_PER_SCOPE) -> None:
         self.max_per_scope = max_per_scope
         self._by_scope: dict[tuple[SanctionKind, str | None], dict[Mask, Sanction]] = {}
+        self._ran_out: list[Sanction] = []
+        """Those dropped as they were met, for the next L{expire} to return."""
         self.muting = False
         """
         Whether any mute is kept, anywhere, in force or not yet dropped: what
@@ -265,7 +267,7 @@ class Sanctions:
         kept = self._by_scope.setdefault(key, {})
         old = kept.get(sanction.mask)
         if old is None and len(kept) >= self.max_per_scope:
-            self.expire(sanction.set_at)
+            self._drop(sanction.set_at)
             if len(kept) >= self.max_per_scope:
                 raise ValueError(
                     f"{sanction.where} has {len(kept)} {sanction.kind.value}s already, "
@@ -303,29 +305,38 @@ class Sanctions:
             elif found is None and sanction.mask.matches(who):
                 found = sanction
         for mask in expired:
-            del kept[mask]
+            self._ran_out.append(kept.pop(mask))
         if expired:
             self._recount()
         return found
 
     def listed(self, room: str | None, now: float) -> list[Sanction]:
         """The bans then mutes in force in C{room} (or chat-wide), oldest first."""
-        self.expire(now)
+        self._drop(now)
         found: list[Sanction] = []
         for kind in SanctionKind:
             found.extend(sorted(self._by_scope.get((kind, _scope(room)), {}).values(), key=_set_at))
         return found
 
     def expire(self, now: float) -> list[Sanction]:
-        """Drop every sanction no longer in force; those dropped."""
-        dropped = []
+        """
+        Drop every sanction no longer in force; those that ran out since the
+        last call, whether dropped now or as they were met (by L{matching},
+        L{listed} or L{add}), each once.
+        """
+        self._drop(now)
+        dropped, self._ran_out = self._ran_out, []
+        return dropped
+
+    def _drop(self, now: float) -> None:
+        dropped = self._ran_out
+        count = len(dropped)
         for kept in self._by_scope.values():
             for mask, sanction in list(kept.items()):
                 if not sanction.active(now):
                     dropped.append(kept.pop(mask))
-        if dropped:
+        if len(dropped) > count:
             self._recount()
-        return dropped
 
     def forget_room(self, room: str) -> list[Sanction]:
         """Lift everything in C{room} (it is no longer registered); what was lifted."""

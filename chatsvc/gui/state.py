@@ -594,7 +594,9 @@ class ChatState:
         if room is None:
             return
         by, mask, kind = event.get("by"), event.get("mask"), event.get("kind")
-        if event.get("on") is False:
+        if event.get("expired") is True:
+            said = f"The {kind} of {mask} in #{room.name} ran out"
+        elif event.get("on") is False:
             said = f"{by} lifted the {kind} of {mask} in #{room.name}"
         else:
             did = "muted" if kind == "mute" else "banned"

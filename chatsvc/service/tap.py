@@ -897,8 +897,11 @@ class ChatService(MultiService):
         self._expiry.start(EXPIRY_INTERVAL, now=False)
 
     def _expire(self) -> None:
-        """Forget the bans and mutes that ran out, and say so in the log."""
-        for sanction in self.factory.chat.sanctions.expire(self.factory.clock.seconds()):
+        """
+        Forget the bans and mutes that ran out (their rooms are told, and
+        whom a mute held), and say so in the log.
+        """
+        for sanction in self.factory.chat.expire(self.factory.clock.seconds()):
             self.factory.registry.delete_sanction(sanction.kind, sanction.mask, sanction.room)
             _log.info(
                 "The {kind} of {mask} in {where} set by {by} ran out",

@@ -422,6 +422,39 @@ class MuteTests(ModerationTestCase):
         self.chat.say(self.bob, "back", self.room)
         self.assertEqual(self.events("alice")[-1], Message("dev", "bob", "back"))
 
+    def test_what_runs_out_is_told_as_lifted_by_itself(self) -> None:
+        mute, ban = Mask.parse("bob"), Mask.parse("dave")
+        self.chat.sanction(self.alice, MUTE, mute, self.room, duration=120, reason="flood")
+        self.chat.sanction(self.alice, BAN, ban, self.room, duration=60)
+        self.chat.sanction(self.root, BAN, Mask.parse("eve"), None, duration=60)
+        for nick in self.clients:
+            self.events(nick)
+        self.assertEqual(self.chat.expire(self.clock.seconds() + 30), [])
+        self.clock.advance(60)
+        # Met as it ran out (dave is let in): dropped then, and told at the next sweep.
+        dave = self.on("dave")
+        self.chat.join(dave, "dev")
+        for nick in self.clients:
+            self.events(nick)
+        self.clock.advance(60)
+        expired = self.chat.expire(self.clock.seconds())
+        self.assertEqual(
+            sorted(str(s.mask) for s in expired), ["nick:bob", "nick:dave", "nick:eve"]
+        )
+        ran_out = [
+            BanListChanged("dev", "alice", "ban", ban, on=False, expired=True),
+            BanListChanged("dev", "alice", "mute", mute, on=False, expired=True),
+        ]
+        self.assertEqual(sorted(self.events("alice"), key=lambda e: e.kind), ran_out)
+        bobs = self.events("bob")
+        told = [e for e in bobs if isinstance(e, Sanctioned)]
+        self.assertEqual([(e.given, e.text) for e in told], [(False, "you may speak in dev now")])
+        changes = [e for e in bobs if isinstance(e, BanListChanged)]
+        self.assertEqual(sorted(changes, key=lambda e: e.kind), ran_out)
+        self.assertLess(bobs.index(told[0]), bobs.index(ran_out[1]), "told before the room")
+        self.assertEqual(self.events("root"), [], "not in dev; a chat-wide ban is no room's")
+        self.assertEqual(self.chat.expire(self.clock.seconds()), [], "each told once")
+
     def test_room_unmute(self) -> None:
         mask = Mask.parse("bob")
         self.chat.sanction(self.alice, MUTE, mask, self.room)

@@ -413,13 +413,16 @@ def test_a_rooms_ban_list_changes_are_lines_in_it() -> None:
     state.apply({**changed, "kind": "mute", "mask": "192.0.2.0/24", "until": None, "left": None})
     state.apply({**changed, "on": False, "mask": "nick:bob", "until": None, "left": None})
     state.apply({**changed, "room": "elsewhere", "mask": "nick:bob"})  # not in it: nothing
+    ran_out = {"on": False, "expired": True, "until": None, "left": None}
+    state.apply({**changed, **ran_out, "kind": "mute", "mask": "192.0.2.0/24"})
     assert texts(state, "dev") == [
         "[13:45] *** zed banned nick:bob in #dev for 1h 30m (spam)",
         "[13:45] *** zed muted 192.0.2.0/24 in #dev for good",
         "[13:45] *** zed lifted the ban of nick:bob in #dev",
+        "[13:45] *** The mute of 192.0.2.0/24 in #dev ran out",
     ]
     assert state.room("elsewhere") is None
-    assert view.of("members") == ["dev"] * 3
+    assert view.of("members") == ["dev"] * 4
 
 
 def sanctioned(kind: str, room: str | None, text: str, given: bool = True) -> dict[str, Any]:

@@ -325,10 +325,12 @@ class IrcEvents:
                 return [line(mask(by), "KICK", channel(room), nick, reason or by)]
             case ModeChanged(room=room, by=by, mode=mode, on=on):
                 return [line(mask(by), "MODE", channel(room), ("+" if on else "-") + mode)]
-            case BanListChanged(room=room, by=by, kind=kind, mask=banned, on=on):
-                # A mute is the m: extban, listed with the bans, as MODE #room b lists it.
+            case BanListChanged(room=room, by=by, kind=kind, mask=banned, on=on, expired=expired):
+                # A mute is the m: extban, listed with the bans, as MODE #room b lists it;
+                # one that ran out is unset by the server, as timed bans are.
                 written = irc_mask(SanctionKind(kind), banned)
-                return [line(mask(by), "MODE", channel(room), "+b" if on else "-b", written)]
+                source = self.server.name if expired else mask(by)
+                return [line(source, "MODE", channel(room), "+b" if on else "-b", written)]
             case Sanctioned(nick=nick, text=text):
                 return split_text(f":{self.server.name} NOTICE {nick}", text)
         raise TypeError(f"not an event: {event!r}")

@@ -215,6 +215,8 @@ def _format(event: Event) -> str:
         case ModeChanged(room=room, by=by, mode=mode, on=on):
             what = "invite-only" if mode == "i" else "moderated"
             return f"*** {by} made {room} {what if on else 'no longer ' + what}\n"
+        case BanListChanged(room=room, kind=kind, mask=mask, expired=True):
+            return f"*** The {kind} of {mask} in {room} ran out\n"
         case BanListChanged(room=room, by=by, kind=kind, mask=mask, on=False):
             return f"*** {by} lifted the {kind} of {mask} in {room}\n"
         case BanListChanged(room=room, by=by, kind=kind, mask=mask, until=until, reason=reason):

@@ -362,6 +362,7 @@ def event_data(
                 "room": room,
                 "by": by,
                 "on": event.on,
+                "expired": event.expired,
                 "kind": kind,
                 "mask": str(mask),
                 "until": until,

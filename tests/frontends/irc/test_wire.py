@@ -65,6 +65,10 @@ def test_ban_list_changes_are_mode_lines() -> None:
     assert events.lines(BanListChanged("dev", "alice", "mute", bob, on=False)) == [
         ":alice!alice@chatsvc MODE #dev -b m:bob!*@*"
     ]
+    # One that ran out is unset by the server.
+    assert events.lines(BanListChanged("dev", "alice", "ban", bob, on=False, expired=True)) == [
+        ":chatsvc MODE #dev -b bob!*@*"
+    ]
 
 
 def test_one_renderer_per_kind_of_connection() -> None:

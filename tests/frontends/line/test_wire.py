@@ -135,6 +135,10 @@ class RenderTests(SynchronousTestCase):
                 BanListChanged("dev", "alice", "mute", Mask.parse("bob"), None, "\x02loud\x02"),
                 b"*** alice muted nick:bob in dev for good (loud)\n",
             ),
+            (
+                BanListChanged("dev", "alice", "ban", Mask.parse("bob"), on=False, expired=True),
+                b"*** The ban of nick:bob in dev ran out\n",
+            ),
         ]
         for event, line in cases:
             self.assertEqual(wire.render(event), line)

@@ -1080,6 +1080,8 @@ async def test_moderation_as_the_user_sees_it(server: ScriptedServer) -> None:
             wait_for_line(driver, "bob muted nick:spam* in lobby for good")
             send({**banned, "on": False, "until": None, "left": None, "reason": None})
             wait_for_line(driver, "bob lifted the ban of nick:spam* in lobby")
+            send({**banned, "on": False, "expired": True, "until": None, "left": None})
+            wait_for_line(driver, "The ban of nick:spam* in lobby ran out")
             send(
                 {
                     "type": "sanctioned",

@@ -470,6 +470,7 @@ class SanctionTests(InDev):
             "room": "dev",
             "by": "alice",
             "on": True,
+            "expired": False,
             "kind": "ban",
             "mask": "nick:bob",
             "until": T0 + 7200,

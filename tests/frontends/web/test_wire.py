@@ -56,7 +56,7 @@ class EventTests(SynchronousTestCase):
         set_ = BanListChanged("dev", "alice", "mute", Mask.parse("bob"), 7200.0, "\x02spam")
         self.assertEqual(
             wire.dumps(wire.event_data(set_, 1800.0)),
-            b'{"type":"ban-list","room":"dev","by":"alice","on":true,"kind":"mute",'
+            b'{"type":"ban-list","room":"dev","by":"alice","on":true,"expired":false,"kind":"mute",'
             b'"mask":"nick:bob","until":7200.0,"left":5400.0,"reason":"spam"}',
         )
         lifted = BanListChanged("dev", "alice", "ban", Mask.parse("192.0.2.7"), on=False)
@@ -67,6 +67,7 @@ class EventTests(SynchronousTestCase):
                 "room": "dev",
                 "by": "alice",
                 "on": False,
+                "expired": False,
                 "kind": "ban",
                 "mask": "192.0.2.7/32",
                 "until": None,
@@ -74,6 +75,9 @@ class EventTests(SynchronousTestCase):
                 "reason": None,
             },
         )
+        ran_out = BanListChanged("dev", "alice", "ban", Mask.parse("bob"), on=False, expired=True)
+        data = wire.event_data(ran_out, 1800.0)
+        self.assertEqual((data["on"], data["expired"], data["by"]), (False, True, "alice"))
 
     def test_irc_formatting_is_taken_out(self) -> None:
         data = wire.event_data(Message("dev", "irc", "\x02bold\x02 \x0304red\x03"), 1.0)

@@ -382,7 +382,8 @@ export class ChatClient extends EventTarget {
     if (!room) return;
     this.state.add(room, {
       kind: "banlist", nick: event.by, on: event.on !== false, sanction: event.kind === "mute" ? "mute" : "ban",
-      mask: event.mask, room: room.name, left: event.left ?? null, reason: event.reason ?? null, time: Date.now(),
+      mask: event.mask, room: room.name, left: event.left ?? null, reason: event.reason ?? null,
+      expired: event.expired === true, time: Date.now(),
     });
   }
 

@@ -6,6 +6,7 @@ import { nickName } from "./text.js";
 
 export function render(entry) {
   const what = `${entry.mask} in ${entry.room}`;
+  if (entry.expired) return [`The ${entry.sanction} of ${what} ran out`];
   if (!entry.on) return [nickName(entry.nick), ` lifted the ${entry.sanction} of ${what}`];
   const did = entry.sanction === "mute" ? "muted" : "banned";
   const left = entry.left === null ? "for good" : `for ${describeDuration(entry.left)}`;
