@@ -643,9 +643,7 @@ class Chat:
         Relay C{text} to the rest of C{room} (by default the one it joined
         last), as a C{notice} if so, with its client's C{tags}.
         """
-        room = self._speaking_in(participant, room)
-        if room.moderated or self.sanctions.muting:  # else nothing could refuse it a word
-            self._check_voice(participant, room)
+        room = self._voiced_in(participant, room)
         message = Message(room.name, participant.nick, _nonempty(text), notice, tags)
         self._broadcast(room, message, exclude=participant)
         return message
@@ -659,9 +657,7 @@ class Chat:
         tags: ClientTags = (),
     ) -> Action:
         """Relay the action C{text} to the rest of C{room} (by default the one it joined last)."""
-        room = self._speaking_in(participant, room)
-        if room.moderated or self.sanctions.muting:  # else nothing could refuse it a word
-            self._check_voice(participant, room)
+        room = self._voiced_in(participant, room)
         action = Action(room.name, participant.nick, _nonempty(text), tags)
         self._broadcast(room, action, exclude=participant)
         return action
@@ -688,9 +684,7 @@ class Chat:
         Relay C{tags} alone to the rest of C{room} whose clients take tags,
         under the rules of what is said there (a mute, C{+m}).
         """
-        room = self._speaking_in(participant, room)
-        if room.moderated or self.sanctions.muting:
-            self._check_voice(participant, room)
+        room = self._voiced_in(participant, room)
         if not tags:
             raise ChatError("there are no tags to send")
         sent = TagMessage(room.name, participant.nick, tags)
@@ -1310,6 +1304,13 @@ class Chat:
             return participant.room
         if not participant.in_room(room):
             raise NotInRoom(room.name)
+        return room
+
+    def _voiced_in(self, participant: Participant, room: Room | None) -> Room:
+        """C{room} (by default the one it joined last), if C{participant} may speak in it."""
+        room = self._speaking_in(participant, room)
+        if room.moderated or self.sanctions.muting:  # else nothing could refuse it a word
+            self._check_voice(participant, room)
         return room
 
     def _check_nick_free(self, nick: str) -> None:

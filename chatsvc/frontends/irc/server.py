@@ -993,7 +993,7 @@ def _message(verb: str) -> Callable[[IrcConnection, list[str]], None]:
                     fail(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
                     continue
                 room = found.name
-                connection._asked = moderation.Asked(verb, channel(room))
+                connection._ask(moderation.Asked(verb, channel(room)))
                 command: commands.Command
                 if tags_alone:
                     command = commands.Tag(tags, room)
@@ -1010,7 +1010,7 @@ def _message(verb: str) -> Callable[[IrcConnection, list[str]], None]:
                 if recipient is None:
                     fail(n.ERR_NOSUCHNICK, target, "No such nick/channel")
                     continue
-                connection._asked = moderation.Asked(verb, recipient.nick)
+                connection._ask(moderation.Asked(verb, recipient.nick))
                 if tags_alone:
                     command = commands.TagMsg(target, tags)
                 else:
