@@ -273,6 +273,30 @@ class Participant:
         return f"<Participant {self.nick} in {', '.join(r.name for r in self.rooms)}>"
 
 
+class Members(Collection["IChatClient"]):
+    """
+    A room's members' clients, in the order they joined: a live view, with a
+    count of the times they changed. Whatever a fan-out works out about them
+    (how many are on each wire) holds while C{changes} stays the same.
+    """
+
+    __slots__ = ("__weakref__", "_clients", "changes")
+
+    def __init__(self, members: dict[Participant, IChatClient]) -> None:
+        self._clients = members.values()
+        self.changes = 0
+        """How many times a member came or went."""
+
+    def __iter__(self) -> Iterator[IChatClient]:
+        return iter(self._clients)
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def __contains__(self, client: object) -> bool:
+        return client in self._clients
+
+
 @attrs.define(eq=False)
 class Room:
     """
@@ -296,6 +320,11 @@ class Room:
     """C{+m}: only its operators may speak."""
     _invited: dict[str, None] = attrs.field(factory=dict, repr=False)
     """The folded nicknames invited to an invite-only room, oldest first; each enters once."""
+    _clients: Members = attrs.field(init=False, repr=False)
+
+    @_clients.default
+    def _members_view(self) -> Members:
+        return Members(self._members)
 
     def __len__(self) -> int:
         return len(self._members)
@@ -310,16 +339,22 @@ class Room:
         """The members' nicknames, sorted without regard to case."""
         return sorted((p.nick for p in self._members), key=fold)
 
-    def clients(self) -> Collection[IChatClient]:
+    def clients(self) -> Members:
         """The members' clients, in the order they joined (a live view)."""
-        return self._members.values()
+        return self._clients
 
     def _add(self, participant: Participant) -> None:
         self._members[participant] = participant.client
+        self._clients.changes += 1
 
     def _remove(self, participant: Participant) -> None:
         del self._members[participant]
         self._operators.discard(participant)
+        self._clients.changes += 1
+
+    def _empty(self) -> None:
+        self._members.clear()
+        self._clients.changes += 1
 
     def is_operator(self, participant: Participant) -> bool:
         """
@@ -554,7 +589,7 @@ class Chat:
         rooms but the lobby go, and every nickname is free.
         """
         for room in self._rooms.values():
-            room._members.clear()
+            room._empty()
         self._rooms = {fold(self.lobby.name): self.lobby}
         self._participants.clear()
 

@@ -566,6 +566,7 @@ class IrcConnection(StreamConnection):
             timed="server-time" in self._caps,
             tagged="message-tags" in self._caps,
         )
+        self.factory.renderers_changed += 1  # its rooms' members by wire are to be counted again
 
     def _renamed(self, new: str) -> str:
         old = self._nick or new

@@ -98,6 +98,18 @@ class RelayTests(ClientTagsTestCase):
             self.carol.lines(), ["@msgid=m2;+a=2 :alice!~u@chatsvc PRIVMSG carol :two"]
         )
 
+    def test_a_client_starting_message_tags_later_has_its_new_lines_counted(self) -> None:
+        """The bytes a room is sent are counted by wire, after a change of capabilities too."""
+        self.carol.send("CAP REQ message-tags")
+        self.carol.lines()
+        before = self.factory.traffic.sent_bytes
+        self.erin.send("hi")
+        told = [line for client in self.everyone for line in client.lines()]
+        self.assertEqual(told[2], "@msgid=m1 :erin!erin@chatsvc PRIVMSG #lobby :hi", "carol's")
+        self.assertEqual(
+            self.factory.traffic.sent_bytes - before, sum(len(line) + 2 for line in told)
+        )
+
     def test_tags_from_a_client_without_message_tags_are_ignored(self) -> None:
         self.dave.send("@+a=1 PRIVMSG #lobby :hi", "@+a=1 TAGMSG #lobby")
         self.assertEqual(self.alice.lines(), ["@msgid=m1 :dave!~u@chatsvc PRIVMSG #lobby :hi"])

@@ -22,11 +22,11 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.chat.events import Event
-from chatsvc.frontends.line import wire
+from chatsvc.frontends.line import server, wire
 from chatsvc.frontends.line.server import ChatFactory, ChatServerProtocol
 from chatsvc.streams.limits import Limits
 from chatsvc.testing import FakeHistory
-from tests.support import drain, eager_loopback, make_factory, signed_on
+from tests.support import Connection, drain, eager_loopback, make_factory, signed_on
 
 
 class SocketConnection:
@@ -229,6 +229,16 @@ class Shouting:
         return wire.render(event).upper()
 
 
+class Doubled:
+    """A wire whose lines are the line protocol's, C{times} over."""
+
+    def __init__(self, times: int = 2) -> None:
+        self.times = times
+
+    def render(self, event: Event) -> bytes:
+        return wire.render(event) * self.times
+
+
 class SeveralWiresTests(SynchronousTestCase):
     """A room with members on several wires renders each event once per wire."""
 
@@ -281,3 +291,64 @@ class SeveralWiresTests(SynchronousTestCase):
         line[0].send("/me waves")  # to one line member and three loud ones
         waved = len(b"* line0 waves\n")
         self.assertEqual(factory.traffic.sent_bytes - before, waved + 3 * 2 * waved)
+
+    def _loud_room(
+        self, renderer: object
+    ) -> tuple[ChatFactory, list[Connection], list[Connection]]:
+        """Two line members and two of a wire whose renderer is C{renderer}, in the lobby."""
+
+        class OtherProtocol(ChatServerProtocol):
+            pass
+
+        OtherProtocol.events = renderer  # type: ignore[assignment]
+        factory = make_factory(limits=Limits(rate=0, max_per_ip=0))
+        line = [signed_on(factory, f"line{i}", port=i) for i in range(2)]
+        factory.protocol = OtherProtocol
+        other = [signed_on(factory, f"other{i}", port=10 + i) for i in range(2)]
+        factory.protocol = ChatServerProtocol
+        for each in [*line, *other]:
+            each.lines()
+        return factory, line, other
+
+    def test_members_by_wire_counted_once_until_they_change(self) -> None:
+        """
+        A mixed room's members are counted by wire once, not at each line:
+        again once someone comes or goes, and the bytes stay right.
+        """
+        factory, line, other = self._loud_room(Doubled())
+        said = len(b"<line0> hi\n")
+        with mock.patch.object(server, "_events_of", wraps=server._events_of) as looked_at:
+            for n in range(3):
+                before = factory.traffic.sent_bytes
+                line[0].send("hi")  # to one line member and two doubled ones
+                self.assertEqual(factory.traffic.sent_bytes - before, said + 2 * 2 * said, n)
+            self.assertEqual(looked_at.call_count, 0, "counted when the last one came in")
+            factory.protocol = type(other[0].protocol)
+            late = signed_on(factory, "other2", port=20)  # into the lobby: a third doubled member
+            factory.protocol = ChatServerProtocol
+            for _ in range(3):
+                before = factory.traffic.sent_bytes
+                line[0].send("hi")
+                self.assertEqual(factory.traffic.sent_bytes - before, said + 3 * 2 * said)
+            self.assertEqual(looked_at.call_count, 5, "the five of them, counted once")
+            late.send("/quit")
+            other[1].send("/quit")
+            before = factory.traffic.sent_bytes
+            line[0].send("hi")  # to line1 and other0 only
+            self.assertEqual(factory.traffic.sent_bytes - before, said + 2 * said)
+
+    def test_members_by_wire_counted_again_when_a_renderer_changes(self) -> None:
+        """
+        A connection that takes another renderer while signed on (IRC's
+        capabilities) says so (C{renderers_changed}), and its bytes are then
+        counted as the new renderer's.
+        """
+        doubled, tripled = Doubled(), Doubled(3)
+        factory, line, other = self._loud_room(doubled)
+        said = len(b"<line0> hi\n")
+        line[0].send("hi")
+        before = factory.traffic.sent_bytes
+        other[1].protocol.events = tripled  # type: ignore[misc]
+        factory.renderers_changed += 1
+        line[0].send("hi")  # to line1, other0 (doubled) and other1 (tripled)
+        self.assertEqual(factory.traffic.sent_bytes - before, said + 2 * said + 3 * said)
