@@ -52,7 +52,7 @@ from zope.interface import implementer
 from chatsvc import __version__
 from chatsvc.chat import commands
 from chatsvc.chat.commands import AWAY_MAX, HISTORY_LINES, HISTORY_MAX, SEARCH_RESULTS
-from chatsvc.chat.events import Event, Kicked
+from chatsvc.chat.events import Event, Kicked, Message
 from chatsvc.chat.interfaces import IChatClient
 from chatsvc.chat.model import NAME_MAX, Participant, fold
 from chatsvc.chat.sanctions import SanctionKind
@@ -118,7 +118,11 @@ class WebEvents:
             return last[1]
         web = self._web
         now = web.server.clock.seconds()
-        payload = wire.dumps(wire.event_data(event, now, web.store.links, web.server.chat))
+        payload = None
+        if type(event) is Message:
+            payload = wire.message_payload(event, now, web.store.links)
+        if payload is None:
+            payload = wire.dumps(wire.event_data(event, now, web.store.links, web.server.chat))
         self._last = (event, payload)
         return payload
 

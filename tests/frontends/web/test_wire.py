@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.chat import model
@@ -242,3 +245,50 @@ class ModerationWireTests(SynchronousTestCase):
                 field(bad)
         self.assertEqual(wire.command_error_code("'5x' is not a duration: use ..."), "bad-duration")
         self.assertEqual(wire.command_error_code("usage: /ban ..."), "bad-request")
+
+
+class MessagePayloadTests(SynchronousTestCase):
+    """A message's JSON written without the encoder is the encoder's, byte for byte."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        room=st.text(min_size=1, max_size=20),
+        nick=st.text(min_size=1, max_size=20),
+        text=st.text(max_size=200),
+        notice=st.booleans(),
+        when=st.floats(allow_nan=False, allow_infinity=False),
+    )
+    def test_the_same_bytes_as_the_encoders(
+        self, room: str, nick: str, text: str, notice: bool, when: float
+    ) -> None:
+        event = Message(room, nick, text, notice=notice)
+        written = wire.message_payload(event, when, no_files)
+        if text.isprintable():
+            self.assertEqual(written, wire.dumps(wire.event_data(event, when, no_files)))
+            assert written is not None
+            self.assertEqual(json.loads(written)["text"], text)
+        else:
+            self.assertIsNone(written, "its formatting codes are taken out by event_data")
+
+    def test_quotes_backslashes_and_markup_are_escaped(self) -> None:
+        event = Message("dev", 'a"b', '<b>"quoted"</b> \\ é ☃ \U0001f600')
+        written = wire.message_payload(event, 1764615780.5, no_files)
+        self.assertEqual(
+            written,
+            '{"type":"message","room":"dev","nick":"a\\"b","text":"<b>\\"quoted\\"</b> \\\\ é ☃ '
+            '\U0001f600","notice":false,"time":1764615780.5,"files":[]}'.encode(),
+        )
+
+    def test_left_to_the_encoder_where_it_would_differ(self) -> None:
+        """Formatting codes, linked files, and a time that is not a float."""
+        self.assertIsNone(
+            wire.message_payload(Message("dev", "bob", "\x02bold\x02"), 1.5, no_files)
+        )
+        self.assertIsNone(wire.message_payload(Message("dev", "bob", "hi"), 2, no_files))
+        self.assertIsNone(wire.message_payload(Message("dev", "bob", "hi"), math.inf, no_files))
+        linked = [{"name": "a.png"}]
+        self.assertIsNone(wire.message_payload(Message("dev", "bob", "hi"), 1.5, lambda _: linked))
+
+
+def no_files(text: str) -> list[wire.Json]:
+    return []
