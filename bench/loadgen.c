@@ -52,6 +52,13 @@
  * client is in the room stops the run with the server's text; one after it is
  * counted ("irc_errors", the first quoted in "irc_error").
  *
+ * --dialect ws: every client speaks chatsvc's WebSocket JSON protocol to
+ * --ws-port (hello, sign-on, then "say" requests; deliveries are "message"
+ * events). --dialect ws-readers: the senders speak the line protocol to
+ * --port and every other client reads over WebSocket, so that a server's
+ * fan-out to WebSocket is measured with the same requests as the line
+ * protocol's.
+ *
  * --second-port P: odd line-protocol clients connect to port P instead (a
  * second node of a chatsvc cluster, the same chat): one room over two servers.
  *
@@ -92,7 +99,7 @@
 #define STDIN_TAG ((void *)1)
 
 enum state { IDLE, CONNECTING, GREETING, JOINED, CLOSED };
-enum dialect { LINE, IRC, MIXED, WS };
+enum dialect { LINE, IRC, MIXED, WS, WS_READERS };
 enum irc_state { IRC_REGISTERING, IRC_JOINING, IRC_IN };
 enum ws_state { WS_HANDSHAKE, WS_SIGNING_ON, WS_IN };
 
@@ -712,19 +719,21 @@ static const char *jspace(const char *p, const char *e)
 /* At a '"': the string, and past its closing quote (NULL if it has none). */
 static const char *jstring(const char *p, const char *e, struct jstr *s)
 {
+    /* memchr, not a loop a character: the text of every message delivered goes through here. */
     s->p = ++p;
     s->escaped = 0;
-    while (p < e && *p != '"') {
-        if (*p == '\\') {
-            s->escaped = 1;
-            p++;
+    for (;;) {
+        const char *quote = p < e ? memchr(p, '"', (size_t)(e - p)) : NULL;
+        if (quote == NULL)
+            return NULL;
+        const char *backslash = memchr(p, '\\', (size_t)(quote - p));
+        if (backslash == NULL) {
+            s->len = (size_t)(quote - s->p);
+            return quote + 1;
         }
-        p++;
+        s->escaped = 1;
+        p = backslash + 2; /* past the backslash and what it escapes, a quote perhaps */
     }
-    if (p >= e)
-        return NULL;
-    s->len = (size_t)(p - s->p);
-    return p + 1;
 }
 
 /* Past the value at p (a string, number, literal, object or array); NULL if malformed. */
@@ -1399,10 +1408,13 @@ static void usage(int status)
         "  --host A            server address (127.0.0.1)\n"
         "  --dialect D         line (the nickname-first line protocol), irc, mixed: even\n"
         "                      clients on the line protocol, odd ones on IRC; or ws: every client\n"
-        "                      on the WebSocket JSON protocol, at ws://HOST:WS-PORT/ws (line)\n"
+        "                      on the WebSocket JSON protocol, at ws://HOST:WS-PORT/ws; or\n"
+        "                      ws-readers: the senders on the line protocol, the other clients\n"
+        "                      on WebSocket (a fan-out to WebSocket of the line's requests)\n"
+        "                      (line)\n"
         "  --irc-port P        with --dialect mixed: the server's IRC port\n"
-        "  --ws-port P         with --dialect ws: the server's WebSocket (HTTP) port; --port is\n"
-        "                      its line port, for the seed of --history\n"
+        "  --ws-port P         with --dialect ws or ws-readers: the server's WebSocket (HTTP)\n"
+        "                      port; --port is its line port, for the seed of --history\n"
         "  --second-port P     odd line clients connect to port P (a second node of a cluster)\n"
         "  --channel C         the IRC channel of the room (#lobby)\n"
         "  --clients N         clients in the room (10)\n"
@@ -1469,6 +1481,8 @@ static void parse_args(int argc, char **argv)
                 opt.dialect = MIXED;
             else if (strcmp(optarg, "ws") == 0)
                 opt.dialect = WS;
+            else if (strcmp(optarg, "ws-readers") == 0)
+                opt.dialect = WS_READERS;
             else
                 usage(2);
             break;
@@ -1505,8 +1519,10 @@ static void parse_args(int argc, char **argv)
         fputs("loadgen: --dialect mixed needs --irc-port\n", stderr);
         usage(2);
     }
-    if (opt.dialect == WS && opt.ws_port <= 0) {
-        fputs("loadgen: --dialect ws needs --ws-port\n", stderr);
+    if ((opt.dialect == WS || opt.dialect == WS_READERS) && opt.ws_port <= 0) {
+        fputs(opt.dialect == WS ? "loadgen: --dialect ws needs --ws-port\n"
+                                : "loadgen: --dialect ws-readers needs --ws-port\n",
+              stderr);
         usage(2);
     }
     if ((opt.channel[0] != '#' && opt.channel[0] != '&') || strlen(opt.channel) > 200 ||
@@ -1762,7 +1778,7 @@ int main(int argc, char **argv)
         cl[i].nonreader = i >= opt.clients;
         cl[i].irc = opt.dialect == IRC || (opt.dialect == MIXED && i % 2 == 1);
         irc_clients += cl[i].irc;
-        cl[i].ws = opt.dialect == WS;
+        cl[i].ws = opt.dialect == WS || (opt.dialect == WS_READERS && i >= opt.senders);
         ws_clients += cl[i].ws;
     }
     replay_clients = total - irc_clients;
@@ -1930,6 +1946,7 @@ int main(int argc, char **argv)
            opt.dialect == LINE  ? "line"
            : opt.dialect == IRC ? "irc"
            : opt.dialect == WS  ? "ws"
+           : opt.dialect == WS_READERS ? "ws-readers"
                                 : "mixed",
            irc_clients, pings_answered, irc_errors, irc_error_text, ws_clients, ws_errors,
            ws_error_text, received >= expected ? "true" : "false");

@@ -223,6 +223,7 @@ def test_storm_options_reach_the_load_generator() -> None:
         "chatsvc",
         "chatsvc-mixed",
         "chatsvc-web",
+        "chatsvc-web-readers",
         "chatsvc-metrics",
         "chatsvc-defaults",
     ]
@@ -337,6 +338,7 @@ def test_command_on_canned_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         for scenario in SCENARIO_NAMES
         for repeat in (1, 2)
         for server in ("chatsvc", "textbook", "c-relay")
+        if server != "textbook" or scenario not in harness.FAN_OUT_SCENARIOS
     ] + [("steady", "chatsvc-defaults", repeat) for repeat in (1, 2)]
     assert sorted((r["scenario"], r["server"], r["repeat"]) for r in runs) == sorted(planned)
     assert runs[0]["phases"]["signon"] == {"user": 3_000.0, "system": 1_000.0}
@@ -354,7 +356,7 @@ def test_command_on_canned_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     for line in [
         "| idle: at most 2 KiB of server RSS per connection | 2.00 KiB | met |",
         "| idle: the one message reaches every connection | 118 of 118 deliveries | met |",
-        "| every scenario: chatsvc loses, duplicates and reorders nothing | 0 in 16 runs | met |",
+        "| every scenario: chatsvc loses, duplicates and reorders nothing | 0 in 20 runs | met |",
         "| every scenario: chatsvc-defaults loses, duplicates and reorders nothing "
         "| steady: 2 lost, 0 duplicated, 0 out of order | NOT met |",
         "| steady: chatsvc's CPU per message at most 1.25x c-relay's | 10 / 10 = 1.00x | met |",
@@ -413,7 +415,8 @@ def test_irc_servers_on_canned_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         (scenario, server)
         for scenario in SCENARIO_NAMES
         for server in servers
-        if server == "chatsvc" or scenario != "slow-consumer"
+        if server == "chatsvc"
+        or scenario not in ("slow-consumer", *sorted(harness.FAN_OUT_SCENARIOS))
     ]
     assert [(r["scenario"], r["server"]) for r in runs] == planned
     lines = (out / "benchmarks.md").read_text().splitlines()
@@ -462,7 +465,10 @@ def test_servers_not_installed_are_left_out_with_the_reason(
         "- **chatsvc-irc**: not run: this chatsvc has no IRC frontend (no --irc option)",
         "- **chatsvc-mixed**: not run: this chatsvc has no IRC frontend (no --irc option)",
         "- **chatsvc-web**: not run: this chatsvc has no web frontend (no --web option)",
-        "| steady: chatsvc-web's CPU per message at most 1.5x chatsvc's | — | not measured |",
+        "- **chatsvc-web-readers**: not run: this chatsvc has no web frontend (no --web option)",
+        "| fan-out-steady: chatsvc-web-readers's CPU per message at most 1.5x chatsvc's | — "
+        "| not measured |",
+        "| steady: chatsvc-web's CPU per message against chatsvc's | — | not measured |",
         "| steady: chatsvc-irc's CPU per message at most 1x inspircd's | — | not measured |",
     ]:
         assert line in lines
@@ -503,6 +509,7 @@ def test_each_dialect_reaches_the_load_generator() -> None:
         "chatsvc",
         "chatsvc-mixed",
         "chatsvc-web",
+        "chatsvc-web-readers",
         "chatsvc-metrics",
         "chatsvc-defaults",
     ]
@@ -514,7 +521,7 @@ def test_which_scenarios_the_irc_servers_take_part_in() -> None:
     irc = ["chatsvc-irc", "chatsvc-mixed", "inspircd", "ngircd"]
     for scenario in FULL:
         taking_part = [name for name in irc if kinds[name].skip_reason(scenario) is None]
-        if scenario.name == "slow-consumer":
+        if scenario.name == "slow-consumer" or scenario.servers is not None:
             assert taking_part == []
         elif scenario.clients >= 10_000:
             assert taking_part == irc[:3], scenario.name

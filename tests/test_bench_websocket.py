@@ -129,7 +129,7 @@ class FakeWeb(socketserver.ThreadingTCPServer):
                     event = {"type": "message", "room": "lobby", "nick": sender, "text": text}
                 else:
                     event = {
-                        "files": [{"name": 'a "text": "@T 9 9 9 x', "text": "@T 0 0 0 x"}],
+                        "files": [{"name": 'a "text": "@T 9 9 9 x\\', "text": "@T 0 0 0 x"}],
                         "text": text,
                         "notice": False,
                         "nick": sender,
@@ -426,16 +426,17 @@ def test_an_error_before_entering_stops_the_run_with_the_servers_words(
     )
 
 
-def test_loadgen_needs_the_websocket_port(binaries: Binaries) -> None:
+@pytest.mark.parametrize("dialect", ["ws", "ws-readers"])
+def test_loadgen_needs_the_websocket_port(dialect: str, binaries: Binaries) -> None:
     done = subprocess.run(
-        [str(binaries.loadgen), "--port", "1", "--dialect", "ws"],
+        [str(binaries.loadgen), "--port", "1", "--dialect", dialect],
         capture_output=True,
         text=True,
         timeout=10,
         check=False,
     )
     assert done.returncode == 2
-    assert "--dialect ws needs --ws-port" in done.stderr
+    assert f"--dialect {dialect} needs --ws-port" in done.stderr
 
 
 # The real chatsvc --web, as bench/run.py runs it
@@ -455,6 +456,29 @@ def test_chatsvc_over_websocket(scenario: str, binaries: Binaries, tmp_path: Pat
     assert (counts["dropped"], counts["ws_errors"]) == (0, 0)
     assert run.result["dialect"] == "ws"
     assert counts["nonreaders_dropped"] == counts["nonreaders"]
+
+
+@pytest.mark.parametrize("scenario", ["fan-out-burst", "fan-out-steady"])
+def test_a_fan_out_to_websocket_from_line_senders(
+    scenario: str, binaries: Binaries, tmp_path: Path
+) -> None:
+    """
+    The senders on the line protocol, the others reading over WebSocket, in
+    one room: every line reaches every client of both wires, in order.
+    """
+    run = measure("chatsvc-web-readers", quick(scenario), binaries, tmp_path)
+    counts = run.counts()
+    assert (counts["lost"], counts["duplicated"], counts["out_of_order"], counts["corrupt"]) == (
+        0,
+        0,
+        0,
+        0,
+    )
+    assert (counts["dropped"], counts["ws_errors"]) == (0, 0)
+    result = run.result
+    assert result["dialect"] == "ws-readers"
+    assert result["ws_clients"] == result["clients"] - result["senders"] > 0
+    assert result["delivered"] == result["expected"] > 0
 
 
 def test_reconnect_storm_over_websocket_against_chatsvc(binaries: Binaries, tmp_path: Path) -> None:
