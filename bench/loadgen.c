@@ -719,9 +719,16 @@ static const char *jspace(const char *p, const char *e)
 /* At a '"': the string, and past its closing quote (NULL if it has none). */
 static const char *jstring(const char *p, const char *e, struct jstr *s)
 {
-    /* memchr, not a loop a character: the text of every message delivered goes through here. */
+    /* A key or a short value ends within a few characters; a message's text (every
+       delivery's) is found with memchr rather than a loop a character. */
     s->p = ++p;
     s->escaped = 0;
+    for (const char *stop = e - p > 24 ? p + 24 : e; p < stop && *p != '\\'; p++) {
+        if (*p == '"') {
+            s->len = (size_t)(p - s->p);
+            return p + 1;
+        }
+    }
     for (;;) {
         const char *quote = p < e ? memchr(p, '"', (size_t)(e - p)) : NULL;
         if (quote == NULL)
@@ -878,7 +885,8 @@ static int jobject(const char *p, const char *e, struct jobject *o)
             return 0;
         p = jspace(p + 1, e);
         const char *value = p;
-        if ((p = jskip(p, e)) == NULL)
+        struct jstr string;
+        if ((p = *p == '"' ? jstring(p, e, &string) : jskip(p, e)) == NULL)
             return 0;
         struct jstr *into = jis(&key, "type")      ? &o->type
                             : jis(&key, "nick")    ? &o->nick
@@ -889,7 +897,7 @@ static int jobject(const char *p, const char *e, struct jobject *o)
                             : jis(&key, "reason")  ? &o->reason
                                                    : NULL;
         if (into != NULL && *value == '"')
-            jstring(value, e, into);
+            *into = string;
         else if (jis(&key, "id")) {
             o->id = value;
             o->id_end = p;
