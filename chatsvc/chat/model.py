@@ -754,12 +754,16 @@ class Chat:
     ) -> TopicChanged:
         """
         Make C{text} the topic of C{room} (operators only; by default the room
-        it joined last), as of C{now}; the whole room is told.
+        it joined last), as of C{now}, or with no text (blank) clear it; the
+        whole room is told (a cleared topic's event has the text C{""}).
         """
         room = self._speaking_in(participant, room)
         if not room.is_operator(participant):
             raise NotAnOperator("set the topic")
-        room.topic = Topic(_nonempty(text), participant.nick, now)
+        if text.strip():
+            room.topic = Topic(text, participant.nick, now)
+        else:
+            room.topic, text = None, ""
         changed = TopicChanged(room.name, participant.nick, text)
         self._broadcast(room, changed)
         return changed
@@ -867,8 +871,10 @@ class Chat:
 
     def remove(self, by: Participant, room: Room, nick: str, reason: str | None = None) -> Removed:
         """
-        Put C{nick} out of C{room} alone (its operators only; never one of
-        them, nor a server operator): the room is told, C{nick} included.
+        Put C{nick} out of C{room} alone (its operators only): the room is
+        told, C{nick} included. As on IRC, a room's operators may put one
+        another out (as they may take one another's rank away); never a
+        server operator, nor an owner of a registered room but by an owner.
         """
         if not room.is_operator(by):
             raise NotAnOperator("kick")
@@ -879,8 +885,10 @@ class Chat:
             raise NotAMember(target.nick, room.name)
         if target is by:
             raise ChatError("you cannot put yourself out; leave instead")
-        if target.operator or (room.is_operator(target) and not by.operator):
-            raise ChatError(f"{target.nick} is an operator of {room.name}")
+        if target.operator:
+            raise ChatError(f"{target.nick} is a server operator")
+        if room.is_owner(target) and not room.is_owner(by):
+            raise ChatError(f"{target.nick} is an owner of {room.name}")
         return self._put_out(target, room, by.nick, reason or None)
 
     # Registered rooms and modes

@@ -384,6 +384,30 @@ class BanTests(ModerationTestCase):
         with self.assertRaises(NotAnOperator):
             self.chat.remove(self.bob, self.room, "alice")
 
+    def test_room_operators_may_put_one_another_out_but_not_owners_or_server_operators(
+        self,
+    ) -> None:
+        """
+        As on IRC: an operator the maker named may put the maker out; a server
+        operator never is; an owner of a registered room only by an owner.
+        """
+        self.chat.set_operator(self.alice, self.room, "bob")
+        self.chat.move(self.root, "dev")
+        with self.assertRaises(ChatError) as e:
+            self.chat.remove(self.bob, self.room, "root")
+        self.assertEqual(str(e.exception), "root is a server operator")
+        removed = self.chat.remove(self.bob, self.room, "alice", "my turn")
+        self.assertEqual(removed, Removed("dev", "alice", "bob", "my turn"))
+        self.chat.move(self.alice, "dev")
+        self.chat.set_operator(self.bob, self.room, "alice")
+        self.chat.register_room(self.alice, self.room)  # alice owns it now
+        with self.assertRaises(ChatError) as e:
+            self.chat.remove(self.bob, self.room, "alice")
+        self.assertEqual(str(e.exception), "alice is an owner of dev")
+        self.assertEqual(self.chat.remove(self.alice, self.room, "bob").nick, "bob")
+        self.chat.move(self.bob, "dev")
+        self.chat.remove(self.root, self.room, "alice")  # a server operator may
+
 
 class MuteTests(ModerationTestCase):
     def setUp(self) -> None:
