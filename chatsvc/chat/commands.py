@@ -120,7 +120,10 @@ class Quit:
 
 @attrs.frozen
 class Topic:
-    """Show the room's topic (or C{room}'s), or (with C{text}, operators only) set it."""
+    """
+    Show the room's topic (or C{room}'s), or (with C{text}, operators only)
+    set it; an empty C{text} clears it.
+    """
 
     text: str | None = None
     room: str | None = None
@@ -575,9 +578,9 @@ COMMANDS: dict[str, _Spec] = {
     "search": _Spec("/search WORDS", "the latest lines said in your room with all WORDS", _search),
     "quit": _Spec("/quit [REASON]", "leave the chat", lambda rest: Quit(rest or None)),
     "topic": _Spec(
-        "/topic [TEXT]",
-        "show your room's topic; operators: set it",
-        lambda rest: Topic(rest or None),
+        "/topic [TEXT|-delete]",
+        "show your room's topic; operators: set it, or clear it",
+        lambda rest: Topic("" if rest.strip() == "-delete" else rest or None),
     ),
     "kick": _Spec(
         "/kick NICK [REASON]",

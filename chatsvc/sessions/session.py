@@ -758,8 +758,13 @@ class Session:
                 self._show(results.TopicShown(room.name, room.topic))
             case commands.Topic(text=str(new_topic), room=name):
                 room = me.room if name is None else chat.member_of(me, name)
-                chat.set_topic(me, new_topic, self._server.clock.seconds(), room)
-                self._log.info("{nick} set the topic of {room}", nick=me.nick, room=room.name)
+                topic = chat.set_topic(me, new_topic, self._server.clock.seconds(), room)
+                self._log.info(
+                    "{nick} {did} the topic of {room}",
+                    nick=me.nick,
+                    did="set" if topic.text else "cleared",
+                    room=room.name,
+                )
                 self._keep_room(room)
             case commands.Operator(nick=nick, room=name, given=given):
                 changed = chat.set_operator(me, chat.member_of(me, name), nick, given)

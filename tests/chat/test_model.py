@@ -607,9 +607,22 @@ class ModerationTests(SynchronousTestCase):
             with self.assertRaises(NotAnOperator) as caught:
                 self.chat.set_topic(self.p[nick], "mine now", 0.0)
             self.assertEqual(str(caught.exception), "only operators may set the topic")
-        self.assertRaises(ChatError, self.chat.set_topic, self.p["alice"], "  ", 0.0)
         self.assertIsNone(self.chat.lobby.topic)
         self.assertEqual([c.take() for c in self.clients.values()], [[], [], [], []])
+
+    def test_topic_cleared(self) -> None:
+        """A blank topic clears it: the room is told, with the text C{""}."""
+        set_ = self.chat.set_topic(self.p["alice"], "mine", 5.0)
+        told = [bool(c.take()) for c in self.clients.values()]  # the lobby's members
+        for blank in ["", "  "]:
+            cleared = self.chat.set_topic(self.p["alice"], blank, 6.0)
+            self.assertEqual((set_.text, cleared), ("mine", TopicChanged("lobby", "alice", "")))
+            self.assertIsNone(self.chat.lobby.topic)
+            self.assertEqual(
+                [c.take() for c in self.clients.values()], [[cleared] if t else [] for t in told]
+            )
+        with self.assertRaises(NotAnOperator):
+            self.chat.set_topic(self.p["bob"], "", 7.0)
 
     def test_topic_goes_with_its_room(self) -> None:
         self.chat.move(self.p["alice"], "attic")

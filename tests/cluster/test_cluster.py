@@ -387,6 +387,11 @@ async def test_topics_operators_and_kicks_across_nodes(
     bob.say("/topic")
     shown = await bob.next_line()
     assert shown.startswith("*** Topic for lobby: all systems go (set by root, "), shown
+    root.say("/topic -delete")
+    await root.expect("*** root cleared the topic")
+    await bob.expect("*** root cleared the topic")
+    bob.say("/topic")
+    await bob.expect("*** No topic for lobby")
     root.say("/kick bob spamming")
     await bob.expect("*** You were kicked by root (spamming)")
     await root.expect("*** bob was kicked by root (spamming)")

@@ -1040,11 +1040,8 @@ def _topic(connection: IrcConnection, params: list[str]) -> None:
     if not found.is_operator(connection._me()):
         connection._numeric(n.ERR_CHANOPRIVSNEEDED, params[0], "You're not channel operator")
         return
-    text = clip(params[1], TOPICLEN)
-    if not text.strip():
-        connection._notice("Topics cannot be cleared here; set another")
-        return
-    connection._perform(commands.Topic(text, found.name))
+    # An empty (or blank) topic clears it: "TOPIC #dev :".
+    connection._perform(commands.Topic(clip(params[1], TOPICLEN), found.name))
 
 
 def _kick(connection: IrcConnection, params: list[str]) -> None:

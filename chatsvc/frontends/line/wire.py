@@ -194,6 +194,8 @@ def _format(event: Event) -> str:
             return f"*** {nick} left {room} ({reason})\n"
         case NickChange(old=old, new=new):
             return f"*** {old} is now known as {new}\n"
+        case TopicChanged(nick=nick, text=""):
+            return f"*** {nick} cleared the topic\n"
         case TopicChanged(nick=nick, text=text):
             return f"*** {nick} set the topic: {text}\n"
         case Invited(room=room, by=by):

@@ -108,6 +108,17 @@ class ModerationTests(IrcTestCase):
             ],
         )
 
+    def test_an_irc_operator_clears_the_topic(self) -> None:
+        self.root.send("TOPIC #lobby :Release on Friday", "TOPIC #lobby :")
+        cleared = ":Root!~r@chatsvc TOPIC #lobby :"
+        self.assertEqual(self.root.lines()[-1:], [cleared])
+        self.assertEqual(self.carol.lines()[-1:], [cleared])
+        self.assertEqual(self.dave.lines()[-1:], ["*** Root cleared the topic"])
+        self.carol.send("TOPIC #lobby")
+        self.assertEqual(self.carol.lines(), [f"{S} 331 carol #lobby :No topic is set"])
+        self.carol.send("TOPIC #lobby :")
+        self.assertEqual(self.carol.lines(), [f"{S} 482 carol #lobby :You're not channel operator"])
+
     def test_a_line_operator_sets_the_topic(self) -> None:
         bob = self.line_operator()
         bob.send("/topic Standup at ten")

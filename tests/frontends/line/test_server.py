@@ -302,7 +302,8 @@ class CommandTests(SynchronousTestCase):
                 "*** /history [N]        the last N lines said in your room (default 20)",
                 "*** /search WORDS       the latest lines said in your room with all WORDS",
                 "*** /quit [REASON]      leave the chat",
-                "*** /topic [TEXT]       show your room's topic; operators: set it",
+                "*** /topic [TEXT|-delete]",
+                "***                     show your room's topic; operators: set it, or clear it",
                 "*** /kick NICK [REASON] operators: put NICK out of your room (or of the chat)",
                 "*** /stats              operators: users, rooms, connections, load",
                 "*** /wall TEXT          operators: a notice to everyone",
@@ -494,6 +495,17 @@ class ModerationTests(SynchronousTestCase):
             self.carol.lines(),
             ["*** Topic for lobby: Release day: be nice (set by alice, 2026-11-18 11:06 UTC)"],
         )
+
+    def test_operator_clears_the_topic(self) -> None:
+        self.alice.send("/topic Release day")
+        self.carol.lines()
+        self.carol.send("/topic -delete")
+        self.assertEqual(self.carol.lines(), ["*** Error: only operators may set the topic"])
+        self.alice.send("/topic -delete")
+        for c in (self.alice, self.bob, self.carol):
+            self.assertEqual(c.lines()[-1:], ["*** alice cleared the topic"])
+        self.carol.send("/topic")
+        self.assertEqual(self.carol.lines(), ["*** No topic for lobby"])
 
     def test_joiners_see_the_topic(self) -> None:
         self.alice.send("/join dev", "/topic ship it")

@@ -370,13 +370,20 @@ class RequestTests(SynchronousTestCase):
     def test_the_reply_to_say_is_the_event_the_room_was_sent_made_once(self) -> None:
         """The sender's reply carries the room's event itself: rendered once, not twice."""
         made: list[object] = []
-        event_data = wire.event_data
+        event_data, message_payload = wire.event_data, wire.message_payload
 
         def counted(*args: Any, **kwargs: Any) -> wire.Json:
             made.append(args[0])
             return event_data(*args, **kwargs)
 
+        def counted_message(*args: Any) -> bytes | None:
+            written = message_payload(*args)
+            if written is not None:
+                made.append(args[0])
+            return written
+
         self.patch(wire, "event_data", counted)
+        self.patch(wire, "message_payload", counted_message)
         self.web.clock.advance(0.25)
         reply = self.alice.answer("say", room="lobby", text="once")
         self.assertEqual(made, [Message("lobby", "alice", "once")])
@@ -502,6 +509,16 @@ class RequestTests(SynchronousTestCase):
         shown = self.alice.answer("topic", room="lobby")["topic"]
         self.assertEqual(shown["text"], XSS[0])
         self.assertEqual(self.alice.answer("rooms")["rooms"][0]["topic"], shown)
+
+    def test_topic_cleared(self) -> None:
+        self.root.answer("topic", room="lobby", text="soon")
+        self.alice.events("topic")
+        self.assertEqual(self.alice.answer("topic", room="lobby", text="")["code"], "not-operator")
+        reply = self.root.answer("topic", room="lobby", text="")
+        self.assertEqual((reply["room"], reply["topic"]), ("lobby", None))
+        (event,) = self.alice.events("topic")
+        self.assertEqual((event["nick"], event["text"]), ("root", ""))
+        self.assertIsNone(self.alice.answer("topic", room="lobby")["topic"])
 
     def test_rooms_most_populous_first(self) -> None:
         self.assertEqual(self.alice.answer("join", room="dev")["room"]["name"], "dev")

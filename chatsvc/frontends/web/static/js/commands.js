@@ -16,7 +16,7 @@ export const COMMANDS = {
   history: ["/history [N]", "the last N lines said in this room (default 20)"],
   search: ["/search WORDS", "the latest lines said in this room with all WORDS"],
   quit: ["/quit [REASON]", "leave the chat"],
-  topic: ["/topic [TEXT]", "show this room's topic; operators: set it"],
+  topic: ["/topic [TEXT|-delete]", "show this room's topic; operators: set it, or clear it"],
   kick: ["/kick [-g] NICK [REASON]", "operators: put NICK out of this room (-g: of the chat)"],
   invite: ["/invite NICK", "ask NICK to join this room"],
   register: ["/register PASSWORD", "register your nickname as an account"],
@@ -158,7 +158,7 @@ export function parse(line) {
     case "quit":
       return { command: "quit", reason: rest || null };
     case "topic":
-      return { command: "topic", text: rest || null };
+      return { command: "topic", text: rest.trim() === "-delete" ? "" : rest || null };
     case "kick": {
       const [wide, after] = chatWide(rest);
       const [nick, reason] = wordAndText("kick", after, false);
