@@ -268,14 +268,8 @@ class SeveralWiresTests(SynchronousTestCase):
         self.assertEqual(loud[0].lines(), ["<LINE0> HELLO"])
 
     def test_bytes_counted_by_wire(self) -> None:
-        class Loud:
-            """A wire whose lines are twice the line protocol's."""
-
-            def render(self, event: Event) -> bytes:
-                return wire.render(event) * 2
-
         class LoudProtocol(ChatServerProtocol):
-            events = Loud()
+            events = Doubled()
 
         factory = make_factory(limits=Limits(rate=0, max_per_ip=0))
         line = [signed_on(factory, f"line{i}", port=i) for i in range(2)]
