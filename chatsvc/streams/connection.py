@@ -44,6 +44,12 @@ from chatsvc.streams.traffic import Traffic
 SHUTDOWN_GRACE = 5.0
 """Seconds a stopping server waits for goodbyes to flush before it hangs up."""
 
+JOINS_KEPT = 4
+"""
+Writes a turn's end keeps for connections owed the same (L{StreamServerFactory.joined}):
+one for each wire of a busy room, so that what is kept stays a few writes' size.
+"""
+
 HANG_UP_GRACE = 5.0
 """
 Seconds a connection being closed has to take its last line: then it is
@@ -468,7 +474,7 @@ class StreamConnection(Protocol):
         """Write what was held since the first write of this turn, in one go."""
         held, self._held = self._held, None
         if held and not self._hung_up and not self._lost:
-            self._write_out(held[0] if len(held) == 1 else b"".join(held))
+            self._write_out(held[0] if len(held) == 1 else self.factory.joined(held))
 
     def _drop(self, why: str, **fields: object) -> None:
         """Abort a connection that does not take what it is sent."""
@@ -554,6 +560,9 @@ class StreamServerFactory(ServerFactory, Generic[Connection]):
         self.turn_number = 1
         self._turn_open = False
         self._held: list[StreamConnection] = []
+        # The last writes made at this turn's end, by their pieces (see joined).
+        self._joined: dict[tuple[int, int], tuple[list[bytes], bytes]] = {}
+        self._ending = False
         self._per_host: dict[str, int] = {}
         self._all_closed: list[Deferred[None]] = []
         self._serial = 0  # connections ever accepted, to tell UNIX-socket peers apart
@@ -632,8 +641,36 @@ class StreamServerFactory(ServerFactory, Generic[Connection]):
         self._turn_open = False
         self.turn_number += 1  # so that no connection still counts as written to
         held, self._held = self._held, []
-        for protocol in held:
-            protocol.flush()
+        self._ending = True
+        try:
+            for protocol in held:
+                protocol.flush()
+        finally:
+            self._ending = False
+            self._joined.clear()
+
+    def joined(self, pieces: list[bytes]) -> bytes:
+        """
+        C{pieces} as one write. At the end of a turn, connections are often
+        owed the same pieces (in a burst, every reader of a room gets every
+        line said in it but the first, which went out at once): their write
+        is made once for all of them, as a room's line is rendered once,
+        rather than once for each, and the readers' sends then copy from the
+        one buffer. The last few writes of the turn's end are kept until it
+        is over, each found again by its number of pieces and its last (whose
+        bytes tell wires and rooms apart), then compared piece by piece.
+        """
+        key = (len(pieces), id(pieces[-1]))
+        known = self._joined.get(key)
+        if known is not None and known[0] == pieces:
+            return known[1]
+        data = b"".join(pieces)
+        if self._ending:
+            kept = self._joined
+            if len(kept) >= JOINS_KEPT and key not in kept:
+                del kept[next(iter(kept))]  # the oldest
+            kept[key] = (pieces, data)
+        return data
 
     def hold(self, protocol: StreamConnection) -> None:
         """C{protocol} has writes held until the end of the turn."""

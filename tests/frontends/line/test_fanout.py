@@ -118,6 +118,37 @@ class FanOutTests(SynchronousTestCase):
         self.alice.say("five")
         self.assertEqual(self.bob.received(), b"<alice> five\n")
 
+    def test_a_turns_end_makes_one_write_for_every_reader_owed_the_same(self) -> None:
+        more = [self.connect(f"user{i}") for i in range(3)]
+        readers = [self.bob, *more]
+        for each in [self.alice, self.bob, self.carol, *more]:
+            each.received()
+        sends = [reader.count_sends() for reader in readers]
+        carol_sends = self.carol.count_sends()
+        self.alice.say("one", "two", "three")
+        self.carol.say("four")
+        self.clock.advance(0)
+        owed = b"<alice> two\n<alice> three\n<carol> four\n"
+        for reader in readers:
+            self.assertEqual(reader.received(), b"<alice> one\n" + owed)
+        writes = [sent[1] for sent in sends]
+        self.assertEqual(writes, [owed] * len(readers))
+        for write in writes[1:]:
+            self.assertIs(write, writes[0], "joined once for all of them")
+        # Carol, who said one of them, is owed another write, made for her.
+        self.assertEqual(carol_sends, [b"<alice> one\n", b"<alice> two\n<alice> three\n"])
+        self.assertEqual(self.carol.received(), b"<alice> one\n<alice> two\n<alice> three\n")
+
+    def test_writes_owed_in_another_turn_are_made_again(self) -> None:
+        sends = self.bob.count_sends()
+        for text in ("one", "two"):
+            self.alice.say(f"{text} a", f"{text} b", f"{text} c")
+            self.clock.advance(0)
+        expected = [b"<alice> one a\n", b"<alice> one b\n<alice> one c\n"]
+        expected += [b"<alice> two a\n", b"<alice> two b\n<alice> two c\n"]
+        self.assertEqual(sends, expected)
+        self.assertEqual(self.factory._joined, {}, "nothing kept past the turn's end")
+
     def test_what_the_kernel_does_not_take_waits_and_keeps_its_place(self) -> None:
         # Small buffers at both ends of bob's connection, and bob not reading.
         self.bob.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)

@@ -739,14 +739,19 @@ class HistoryTests(SynchronousTestCase):
 class WireTests(SynchronousTestCase):
     """What the WebSocket costs: the fan-out, the rate, the backlog."""
 
-    def test_a_room_event_is_framed_once_for_every_websocket_member(self) -> None:
+    def readers(self, count: int) -> tuple[ChatFactory, Web, list[User], Connection]:
+        """C{count} WebSocket users and a line-protocol user in the lobby, all caught up."""
         server = make_factory()
         web = Web(self, server)
-        users = [web.signed_on(f"u{i}") for i in range(4)]
+        users = [web.signed_on(f"u{i}") for i in range(count)]
         line = Connection(server)
         line.send("liner")
         for user in users:
             user.take()
+        return server, web, users, line
+
+    def test_a_room_event_is_framed_once_for_every_websocket_member(self) -> None:
+        _, web, users, line = self.readers(4)
         rendered: list[bytes] = []
         events = web.web.events
         original = events.render
@@ -762,12 +767,7 @@ class WireTests(SynchronousTestCase):
             self.assertEqual(user.events("message")[0]["text"], "hello all")
 
     def test_a_burst_is_one_write_at_the_end_of_the_turn(self) -> None:
-        server = make_factory()
-        web = Web(self, server)
-        user = web.signed_on("alice")
-        line = Connection(server)
-        line.send("liner")
-        user.take()
+        server, _, [user], line = self.readers(1)
         stream = user.server.transport.stream  # type: ignore[union-attr]
         line.protocol.dataReceived(b"".join(b"line %d\n" % i for i in range(5)))
         self.assertEqual(len(stream), 1, "the first at once")
@@ -775,6 +775,18 @@ class WireTests(SynchronousTestCase):
         self.assertEqual(len(stream), 2, "the other four together")
         texts = [got["text"] for got in user.take() if got["type"] == "message"]
         self.assertEqual(texts, [f"line {i}" for i in range(5)])
+
+    def test_a_burst_is_joined_once_for_every_websocket_reader(self) -> None:
+        server, _, users, line = self.readers(3)
+        streams = [user.server.transport.stream for user in users]  # type: ignore[union-attr]
+        line.protocol.dataReceived(b"".join(b"line %d\n" % i for i in range(5)))
+        end_turn(server)
+        writes = [stream[1] for stream in streams]
+        for write in writes[1:]:
+            self.assertIs(write, writes[0], "one write for the three")
+        for user in users:
+            texts = [got["text"] for got in user.take() if got["type"] == "message"]
+            self.assertEqual(texts, [f"line {i}" for i in range(5)])
 
     def test_requests_over_the_rate_wait_their_turn(self) -> None:
         server = make_factory(limits=Limits(rate=1, burst=3))
