@@ -17,6 +17,7 @@ import signal
 import socket
 import socketserver
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -341,7 +342,7 @@ def test_command_on_canned_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         if server != "textbook" or scenario not in harness.FAN_OUT_SCENARIOS
     ] + [("steady", "chatsvc-defaults", repeat) for repeat in (1, 2)]
     assert sorted((r["scenario"], r["server"], r["repeat"]) for r in runs) == sorted(planned)
-    assert runs[0]["phases"]["signon"] == {"user": 3_000.0, "system": 1_000.0}
+    assert runs[0]["phases"]["signon"] == {"user": 3_000.0, "system": 1_000.0, "clock": None}
     report = (out / "benchmarks.md").read_text()
     lines = report.splitlines()
     assert str(tmp_path) not in report, "no path of this machine in the report"
@@ -860,3 +861,31 @@ def test_a_report_from_earlier_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "| chatsvc | 2/2 | 180 / 180 |" in report
     with pytest.raises(SystemExit, match="no run of burst #3 c-relay"):
         harness.main([*argv[:2], "3", *argv[3:], "--from-raw", str(raw), "--out", str(out)])
+
+
+def test_cpu_time_is_the_process_clock_where_there_is_one() -> None:
+    before = harness.CPU(10_000.0, 0.0, 1_000.5)
+    after = harness.CPU(30_000.0, 10_000.0, 38_400.5)
+    assert (after - before).total == 37_400.0, "to the nanosecond, not in ticks"
+    assert ((after - before).user, (after - before).system) == (20_000.0, 10_000.0)
+    assert (after - harness.CPU(0.0, 0.0)).total == 40_000.0, "a run recorded before: ticks"
+    recorded = harness.Run("chatsvc", "burst", 1, phases={"message": harness.CPU(0.0, 0.0, 2.0)})
+    assert harness.Run.from_json(recorded.as_json()).phases["message"].clock == 2.0
+
+
+def test_a_processs_cpu_clock_is_read_beside_its_ticks() -> None:
+    busy = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
+    child = subprocess.Popen([sys.executable, "-c", busy + "time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 20
+        cpu = harness._cpu(child.pid)
+        while cpu.total < 300_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            cpu = harness._cpu(child.pid)
+        assert cpu.clock is not None
+        assert 300_000 <= cpu.clock < 300_000 + 10_000_000
+        # The ticks count the same time, in 10 ms steps (and the interpreter's start).
+        assert abs(cpu.clock - (cpu.user + cpu.system)) < 100_000
+    finally:
+        child.kill()
+        child.wait()
