@@ -303,16 +303,8 @@ def event_data(
     ):
         event = attrs.evolve(event, text=unformatted(event.text))
     match event:
-        case Message(room=room, nick=nick, text=text, notice=notice):
-            return {
-                "type": "message",
-                "room": room,
-                "nick": nick,
-                "text": text,
-                "notice": notice,
-                "time": when,
-                "files": files(text),
-            }
+        case Message(text=text):
+            return _message_data(event, when, files(text))
         case Action(room=room, nick=nick, text=text):
             return {"type": "action", "room": room, "nick": nick, "text": text, "time": when}
         case PrivateMessage(sender=sender, recipient=recipient, text=text, notice=notice):
@@ -391,19 +383,34 @@ _float = float.__repr__
 """A float as the encoder writes it, if it is finite."""
 
 
+def _message_data(event: Message, when: float, files: list[Json]) -> Json:
+    return {
+        "type": "message",
+        "room": event.room,
+        "nick": event.nick,
+        "text": event.text,
+        "notice": event.notice,
+        "time": when,
+        "files": files,
+    }
+
+
 def message_payload(event: Message, when: float, files: FileLinks) -> bytes | None:
     """
     The JSON of a plain message said in a room, the same bytes as
     C{dumps(event_data(event, when, files))}, written without the encoder
     walking a dictionary made for it (a message is a room's commonest event,
-    and made once for every room it is said in); L{None} where it would not be
-    the same: formatting codes to take out, files linked, a time not a float.
+    and made once for every room it is said in); by the encoder if it links
+    files, with the links looked up once (each is a look at the disk); L{None}
+    where it would not be the same: formatting codes to take out, a time not
+    a float.
     """
     text = event.text
     if type(when) is not float or not math.isfinite(when) or not text.isprintable():
         return None
-    if files(text):
-        return None
+    linked = files(text)
+    if linked:
+        return dumps(_message_data(event, when, linked))
     return (
         f'{{"type":"message","room":{_string(event.room)},"nick":{_string(event.nick)},'
         f'"text":{_string(text)},"notice":{"true" if event.notice else "false"},'

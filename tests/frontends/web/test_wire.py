@@ -280,14 +280,27 @@ class MessagePayloadTests(SynchronousTestCase):
         )
 
     def test_left_to_the_encoder_where_it_would_differ(self) -> None:
-        """Formatting codes, linked files, and a time that is not a float."""
+        """Formatting codes, and a time that is not a float."""
         self.assertIsNone(
             wire.message_payload(Message("dev", "bob", "\x02bold\x02"), 1.5, no_files)
         )
         self.assertIsNone(wire.message_payload(Message("dev", "bob", "hi"), 2, no_files))
         self.assertIsNone(wire.message_payload(Message("dev", "bob", "hi"), math.inf, no_files))
-        linked = [{"name": "a.png"}]
-        self.assertIsNone(wire.message_payload(Message("dev", "bob", "hi"), 1.5, lambda _: linked))
+
+    def test_files_linked_are_looked_up_once(self) -> None:
+        linked: list[wire.Json] = [{"name": "a.png", "size": 3}]
+        looked: list[str] = []
+
+        def links(text: str) -> list[wire.Json]:
+            looked.append(text)
+            return linked
+
+        event = Message("dev", "bob", "see /files/x/a.png")
+        written = wire.message_payload(event, 1.5, links)
+        self.assertEqual(looked, ["see /files/x/a.png"], "one look at the disk, not two")
+        self.assertEqual(written, wire.dumps(wire.event_data(event, 1.5, lambda _: linked)))
+        assert written is not None
+        self.assertEqual(json.loads(written)["files"], linked)
 
 
 def no_files(text: str) -> list[wire.Json]:
