@@ -184,6 +184,23 @@ def _irc_name(value: str) -> str:
 
 _irc_name.coerceDoc = ""  # type: ignore[attr-defined]
 
+IRC_DESCRIPTION_MAX = 100
+"""The longest server description, in characters: it stands at the end of a reply's line."""
+
+
+def _irc_description(value: str) -> str:
+    """What the server says of itself in C{WHOIS} and C{LINKS}: one line of printable text."""
+    text = value.strip()
+    if not text or len(text) > IRC_DESCRIPTION_MAX or not text.isprintable():
+        raise ValueError(
+            f"{value[: IRC_DESCRIPTION_MAX + 10]!r} is not a server description "
+            f"(1-{IRC_DESCRIPTION_MAX} printable characters)"
+        )
+    return text
+
+
+_irc_description.coerceDoc = ""  # type: ignore[attr-defined]
+
 
 def _log_format(value: str) -> str:
     if value not in LOG_FORMATS:
@@ -439,6 +456,14 @@ class Options(AuthOptionMixin, usage.Options):
             "The server name IRC clients are shown: the source of its replies and every "
             "user's host (letters, digits, '.' and '-').",
             _irc_name,
+        ],
+        [
+            "irc-description",
+            None,
+            None,
+            "What the server says of itself to IRC clients, in WHOIS and LINKS (default: "
+            "the network's name).",
+            _irc_description,
         ],
     ]
     optFlags = [
@@ -1056,7 +1081,11 @@ def makeService(options: Options, reactor: IReactorTime | None = None) -> IServi
     sampling.setServiceParent(service)
     for description in options["endpoints"]:
         service.listen(description, reactor, options["backlog"])
-    irc_server = IrcServer(name=options["irc-name"], motd=options["motd-lines"])
+    irc_server = IrcServer(
+        name=options["irc-name"],
+        motd=options["motd-lines"],
+        description=options["irc-description"],
+    )
     if options["irc"]:
         irc = irc_frontend(irc_server)
         for description in options["irc"]:

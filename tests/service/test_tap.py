@@ -144,6 +144,17 @@ class OptionsTests(SynchronousTestCase):
                 parse("--irc-name", bad)
             self.assertIn("is not a server name", str(caught.exception))
 
+    def test_irc_description(self) -> None:
+        self.assertIsNone(parse()["irc-description"], "the network's name")
+        given = parse("--irc-description", "  Chat of the 2nd floor  ")["irc-description"]
+        self.assertEqual(given, "Chat of the 2nd floor")
+        for bad in ["", "   ", "two\nlines", "bell\x07", "x" * 101]:
+            with self.assertRaises(usage.UsageError) as caught:
+                parse("--irc-description", bad)
+            self.assertIn(
+                "is not a server description (1-100 printable characters)", str(caught.exception)
+            )
+
     def test_invalid_endpoint(self) -> None:
         with self.assertRaises(usage.UsageError) as caught:
             parse("--port", "bogus:1")

@@ -1190,7 +1190,7 @@ def _whois(connection: IrcConnection, params: list[str]) -> None:
             connection._prefixes(found, room) + channel(room.name) for room in found.rooms
         )
         lines.append(connection._reply(n.RPL_WHOISCHANNELS, found.nick, rooms))
-    lines.append(connection._reply(n.RPL_WHOISSERVER, found.nick, irc.name, irc.network))
+    lines.append(connection._reply(n.RPL_WHOISSERVER, found.nick, irc.name, irc.description))
     if found.operator:
         lines.append(connection._reply(n.RPL_WHOISOPERATOR, found.nick, "is an IRC operator"))
     if found.account is not None:
@@ -1383,7 +1383,7 @@ def _links(connection: IrcConnection, params: list[str]) -> None:
     mask = params[-1] if params and params[-1] else "*"
     lines = []
     if _mask_matcher(mask)(fold(irc.name)):
-        lines.append(connection._reply(n.RPL_LINKS, irc.name, irc.name, f"0 {irc.network}"))
+        lines.append(connection._reply(n.RPL_LINKS, irc.name, irc.name, f"0 {irc.description}"))
     lines.append(connection._reply(n.RPL_ENDOFLINKS, mask, "End of /LINKS list"))
     connection._send_lines(lines)
 

@@ -115,8 +115,9 @@ class WasUser:
 class IrcServer:
     """
     What the IRC connections of one chat share: the server's name, its
-    network's, the MOTD (L{None}: none), when it started, who each IRC user
-    says it is (by folded nickname), and the renderers of events.
+    network's, what it says of itself (C{description}: the network's name
+    unless told), the MOTD (L{None}: none), when it started, who each IRC
+    user says it is (by folded nickname), and the renderers of events.
     """
 
     def __init__(
@@ -124,6 +125,7 @@ class IrcServer:
         *,
         name: str = SERVER_NAME,
         network: str = SERVER_NAME,
+        description: str | None = None,
         motd: list[str] | None = None,
         created: float | None = None,
         ping_interval: float = 120.0,
@@ -131,6 +133,7 @@ class IrcServer:
     ) -> None:
         self.name = name
         self.network = network
+        self.description = network if description is None else description
         self.motd = motd
         self.created = time.time() if created is None else created
         self.ping_interval = ping_interval

@@ -15,6 +15,8 @@ from chatsvc.accounts import Accounts, ChatRealm
 from chatsvc.accounts.registered import RegisteredAccounts
 from chatsvc.chat.model import Chat
 from chatsvc.chat.sanctions import MAX_PER_SCOPE, Mask, Sanction, SanctionKind
+from chatsvc.frontends.irc.server import irc_frontend
+from chatsvc.frontends.irc.wire import IrcServer
 from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.registry import MemoryRegistry
 from chatsvc.sessions.registration import Registrar
@@ -366,6 +368,16 @@ class OperTests(IrcTestCase):
                 f"{S} 365 carol chat* :End of /LINKS list",
             ],
         )
+
+    def test_the_servers_description(self) -> None:
+        """What C{--irc-description} says stands in C{LINKS} and C{WHOIS}."""
+        self.kind = irc_frontend(IrcServer(created=0, description="test server, floor 2"))
+        carol = self.registered("carol")
+        carol.send("LINKS", "WHOIS carol")
+        described = [one for one in carol.lines() if one.split()[1] in ("364", "312")]
+        expected = [f"{S} 364 carol chatsvc chatsvc :0 test server, floor 2"]
+        expected.append(f"{S} 312 carol carol chatsvc :test server, floor 2")
+        self.assertEqual(described, expected)
 
 
 class ChannelOperatorTests(IrcTestCase):
