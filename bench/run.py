@@ -69,9 +69,19 @@ IRC_SCENARIOS = frozenset(
 )
 """Where a client on IRC takes part: all but C{slow-consumer}, whose lines are too long."""
 WHY_NOT_IRC = "its 1,000 B messages do not fit in an IRC line (512 bytes with the source)"
-FAN_OUT_SERVERS = frozenset(
-    {"chatsvc", "chatsvc-baseline", "chatsvc-web", "chatsvc-web-readers", "c-relay"}
-)
+IRC = "chatsvc-irc"
+"""chatsvc with every client on its IRC frontend."""
+MIXED = "chatsvc-mixed"
+"""chatsvc with half its clients on the line protocol, half on IRC, in one room."""
+WEB = "chatsvc-web"
+"""chatsvc with every client on its web frontend's WebSocket protocol."""
+WEB_READERS = "chatsvc-web-readers"
+"""chatsvc with its senders on the line protocol, the clients that only read on WebSocket."""
+METRICS = "chatsvc-metrics"
+"""chatsvc with --metrics: its traffic counted for Prometheus."""
+BASELINE = "chatsvc-baseline"
+"""The server --baseline adds, beside chatsvc and run like it."""
+FAN_OUT_SERVERS = frozenset({"chatsvc", BASELINE, WEB, WEB_READERS, "c-relay"})
 """
 Who takes part in the fan-out scenarios, where a few clients send and the
 rest only read: the line protocol, the C relay, and the WebSocket wire with
@@ -753,24 +763,13 @@ def server_kinds(quick: bool, baseline: Baseline | None = None) -> dict[str, Ser
     }
 
 
-IRC = "chatsvc-irc"
-"""chatsvc with every client on its IRC frontend."""
-MIXED = "chatsvc-mixed"
-"""chatsvc with half its clients on the line protocol, half on IRC, in one room."""
-WEB = "chatsvc-web"
-"""chatsvc with every client on its web frontend's WebSocket protocol."""
-WEB_READERS = "chatsvc-web-readers"
-"""chatsvc with its senders on the line protocol, the clients that only read on WebSocket."""
-METRICS = "chatsvc-metrics"
-"""chatsvc with --metrics: its traffic counted for Prometheus."""
-
 SERVER_NAMES = [
     "chatsvc",
-    "chatsvc-irc",
-    "chatsvc-mixed",
-    "chatsvc-web",
-    "chatsvc-web-readers",
-    "chatsvc-metrics",
+    IRC,
+    MIXED,
+    WEB,
+    WEB_READERS,
+    METRICS,
     "chatsvc-no-history",
     "chatsvc-defaults",
     "textbook",
@@ -780,9 +779,6 @@ SERVER_NAMES = [
     "inspircd",
     "ngircd",
 ]
-BASELINE = "chatsvc-baseline"
-"""The server --baseline adds, beside chatsvc and run like it."""
-
 
 # The baseline: another commit's chatsvc
 
