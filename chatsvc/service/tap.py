@@ -461,8 +461,8 @@ class Options(AuthOptionMixin, usage.Options):
             "irc-description",
             None,
             None,
-            "What the server says of itself to IRC clients, in WHOIS and LINKS (default: "
-            "the network's name).",
+            "What the server says of itself to IRC clients, in WHOIS and LINKS, at most "
+            f"{IRC_DESCRIPTION_MAX} printable characters (default: the network's name).",
             _irc_description,
         ],
     ]
