@@ -474,7 +474,7 @@ class StreamConnection(Protocol):
         """Write what was held since the first write of this turn, in one go."""
         held, self._held = self._held, None
         if held and not self._hung_up and not self._lost:
-            self._write_out(held[0] if len(held) == 1 else self.factory.joined(held))
+            self._write_out(self.factory.joined(held))
 
     def _drop(self, why: str, **fields: object) -> None:
         """Abort a connection that does not take what it is sent."""
@@ -651,15 +651,18 @@ class StreamServerFactory(ServerFactory, Generic[Connection]):
 
     def joined(self, pieces: list[bytes]) -> bytes:
         """
-        C{pieces} as one write. At the end of a turn, connections are often
-        owed the same pieces (in a burst, every reader of a room gets every
-        line said in it but the first, which went out at once): their write
+        C{pieces} as one write (a single piece as it is). At the end of a
+        turn, connections are often owed the same pieces (in a burst, every
+        reader of a room gets every line said in it but the first, which
+        went out at once): their write
         is made once for all of them, as a room's line is rendered once,
         rather than once for each, and the readers' sends then copy from the
         one buffer. The last few writes of the turn's end are kept until it
         is over, each found again by its number of pieces and its last (whose
         bytes tell wires and rooms apart), then compared piece by piece.
         """
+        if len(pieces) == 1:
+            return pieces[0]
         key = (len(pieces), id(pieces[-1]))
         known = self._joined.get(key)
         if known is not None and known[0] == pieces:

@@ -574,7 +574,7 @@ class WebConnection(WebSocketServerProtocol):
         """Write what was held since the first write of this turn, in one go."""
         held, self._held = self._held, None
         if held and not self._hung_up and self.state == WebSocketProtocol.STATE_OPEN:
-            self._write_out(held[0] if len(held) == 1 else self.web.server.joined(held))
+            self._write_out(self.web.server.joined(held))
 
     def _write_out(self, data: bytes) -> None:
         """
