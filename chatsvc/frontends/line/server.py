@@ -363,12 +363,13 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
                 continue
             if protocol.events is not events:  # each wire's first, and in a mixed room
                 events = protocol.events
-                try:
-                    data, size = rendered[events]
-                except KeyError:
+                known = rendered.get(events)  # not a KeyError caught: that costs twice as much
+                if known is None:
                     data = events.render(event)
                     size = len(data)
                     rendered[events] = (data, size)
+                else:
+                    data, size = known
             if protocol._turn != turn:
                 transport = protocol._direct
                 if transport is not None:
