@@ -308,14 +308,16 @@ def event_data(
         case Action(room=room, nick=nick, text=text):
             return {"type": "action", "room": room, "nick": nick, "text": text, "time": when}
         case PrivateMessage(sender=sender, recipient=recipient, text=text, notice=notice):
-            return {
+            private: Json = {
                 "type": "private",
                 "from": sender,
                 "to": recipient,
                 "text": text,
-                "notice": notice,
                 "time": when,
             }
+            if notice:
+                private["notice"] = True
+            return private
         case Joined(room=room, nick=nick):
             member = {"nick": nick} if chat is None else member_data(chat, nick, room)
             return {"type": "joined", "room": room, "member": member}
@@ -381,18 +383,28 @@ _string = json.encoder.encode_basestring
 """A string as the encoder writes it with C{ensure_ascii} off (in C, where it is built)."""
 _float = float.__repr__
 """A float as the encoder writes it, if it is finite."""
+_NOTICE = ',"notice":true}'
+"""The end of a notice's object (a plain message has no C{notice})."""
 
 
 def _message_data(event: Message, when: float, files: list[Json]) -> Json:
-    return {
+    """
+    A message as data. What most messages would carry empty is left out (a
+    burst's bytes are mostly these events): C{notice} is there only for a
+    notice, C{files} only when the text links uploaded files.
+    """
+    data: Json = {
         "type": "message",
         "room": event.room,
         "nick": event.nick,
         "text": event.text,
-        "notice": event.notice,
         "time": when,
-        "files": files,
     }
+    if event.notice:
+        data["notice"] = True
+    if files:
+        data["files"] = files
+    return data
 
 
 def message_payload(event: Message, when: float, files: FileLinks) -> bytes | None:
@@ -413,8 +425,7 @@ def message_payload(event: Message, when: float, files: FileLinks) -> bytes | No
         return dumps(_message_data(event, when, linked))
     return (
         f'{{"type":"message","room":{_string(event.room)},"nick":{_string(event.nick)},'
-        f'"text":{_string(text)},"notice":{"true" if event.notice else "false"},'
-        f'"time":{_float(when)},"files":[]}}'
+        f'"text":{_string(text)},"time":{_float(when)}{_NOTICE if event.notice else "}"}'
     ).encode()
 
 

@@ -43,8 +43,6 @@ def message(room: str, nick: str, text: str, time: float = T0, **more: Any) -> F
         "nick": nick,
         "text": text,
         "time": time,
-        "notice": False,
-        "files": [],
         **more,
     }
 
@@ -189,7 +187,6 @@ async def test_markup_from_the_server_is_shown_as_text_and_never_runs(
                     "to": "alice",
                     "text": payloads[5],
                     "time": T0 + 23,
-                    "notice": False,
                 },
             )
             on_reactor(
@@ -699,7 +696,6 @@ async def test_notifications_are_asked_for_on_a_click_and_shown_while_hidden(
                     "to": "alice",
                     "text": "psst",
                     "time": T0 + 4,
-                    "notice": False,
                 },
             )
             wait_for(

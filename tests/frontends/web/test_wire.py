@@ -32,6 +32,10 @@ class EventTests(SynchronousTestCase):
             {"type": "private", "from": "a", "to": "b", "text": "hi", "notice": True, "time": 5.0},
         )
         self.assertEqual(
+            wire.event_data(PrivateMessage("a", "b", "hi"), 5.0),
+            {"type": "private", "from": "a", "to": "b", "text": "hi", "time": 5.0},
+        )
+        self.assertEqual(
             wire.event_data(Left("dev", "a", "bye", from_user=True, signed_off=True), 1.0),
             {
                 "type": "left",
@@ -270,13 +274,39 @@ class MessagePayloadTests(SynchronousTestCase):
         else:
             self.assertIsNone(written, "its formatting codes are taken out by event_data")
 
+    def test_what_is_usually_empty_is_left_out(self) -> None:
+        """A plain message has no C{notice} and no C{files}; a notice says so, links list."""
+        plain, notice = Message("dev", "bob", "hi"), Message("dev", "bob", "hi", notice=True)
+        linked: list[wire.Json] = [{"name": "a.png", "size": 3}]
+        self.assertEqual(
+            wire.event_data(plain, 1.5),
+            {"type": "message", "room": "dev", "nick": "bob", "text": "hi", "time": 1.5},
+        )
+        self.assertEqual(
+            wire.event_data(notice, 1.5, lambda _: linked),
+            {
+                "type": "message",
+                "room": "dev",
+                "nick": "bob",
+                "text": "hi",
+                "time": 1.5,
+                "notice": True,
+                "files": linked,
+            },
+        )
+        for event in (plain, notice):
+            self.assertEqual(
+                wire.message_payload(event, 1.5, no_files),
+                wire.dumps(wire.event_data(event, 1.5)),
+            )
+
     def test_quotes_backslashes_and_markup_are_escaped(self) -> None:
         event = Message("dev", 'a"b', '<b>"quoted"</b> \\ é ☃ \U0001f600')
         written = wire.message_payload(event, 1764615780.5, no_files)
         self.assertEqual(
             written,
             '{"type":"message","room":"dev","nick":"a\\"b","text":"<b>\\"quoted\\"</b> \\\\ é ☃ '
-            '\U0001f600","notice":false,"time":1764615780.5,"files":[]}'.encode(),
+            '\U0001f600","time":1764615780.5}'.encode(),
         )
 
     def test_left_to_the_encoder_where_it_would_differ(self) -> None:
