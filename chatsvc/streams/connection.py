@@ -654,12 +654,12 @@ class StreamServerFactory(ServerFactory, Generic[Connection]):
         C{pieces} as one write (a single piece as it is). At the end of a
         turn, connections are often owed the same pieces (in a burst, every
         reader of a room gets every line said in it but the first, which
-        went out at once): their write
-        is made once for all of them, as a room's line is rendered once,
-        rather than once for each, and the readers' sends then copy from the
-        one buffer. The last few writes of the turn's end are kept until it
-        is over, each found again by its number of pieces and its last (whose
-        bytes tell wires and rooms apart), then compared piece by piece.
+        went out at once): their write is made once for all of them, as a
+        room's line is rendered once, rather than once for each, and the
+        readers' sends then copy from the one buffer. The last few writes of
+        the turn's end are kept until it is over, each found again by its
+        number of pieces and its last (whose bytes tell wires and rooms
+        apart), then compared piece by piece.
         """
         if len(pieces) == 1:
             return pieces[0]
