@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import attrs
 
-from chatsvc.chat.events import ClientTags
+from chatsvc.chat.events import ClientTags, ModeChange
+from chatsvc.chat.model import ROOM_MODES
 from chatsvc.chat.sanctions import (
     REASON_MAX,
     Mask,
@@ -72,7 +73,10 @@ class Nick:
 
 @attrs.frozen
 class Join:
+    """Go to C{room}, with C{key} if it has one (C{+k})."""
+
     room: str
+    key: str | None = None
 
 
 @attrs.frozen
@@ -88,6 +92,8 @@ class Enter:
     """
 
     room: str
+    key: str | None = None
+    """The room's key, if it has one (C{+k})."""
 
 
 @attrs.frozen
@@ -147,6 +153,18 @@ class Operator:
 
     nick: str
     room: str
+    given: bool = True
+
+
+@attrs.frozen
+class Voice:
+    """
+    Give C{nick} a voice in the current room (or C{room}), to speak when it
+    is moderated; or, not C{given}, take it. Its operators only.
+    """
+
+    nick: str
+    room: str | None = None
     given: bool = True
 
 
@@ -254,9 +272,9 @@ class RankInRoom:
 
 @attrs.frozen
 class RoomMode:
-    """Set (C{True}) or clear modes of the current room (or C{room}): C{(("i", True),)}."""
+    """Set or clear modes of the current room (or C{room}): C{(ModeChange("i", True),)}."""
 
-    changes: tuple[tuple[str, bool], ...]
+    changes: tuple[ModeChange, ...]
     room: str | None = None
 
 
@@ -311,6 +329,7 @@ Command = (
     | Topic
     | Kick
     | Operator
+    | Voice
     | Invite
     | Away
     | History
@@ -456,6 +475,13 @@ def _password(rest: str) -> Command:
     return ChangePassword(old, new)
 
 
+def _join(rest: str) -> Command:
+    words = rest.split()
+    if not 1 <= len(words) <= 2:
+        raise ValueError
+    return Join(words[0], words[1] if len(words) == 2 else None)
+
+
 def _oper(rest: str) -> Command:
     verb, _, name = rest.partition(" ")
     if verb.lower() not in ("add", "del") or not name or " " in name:
@@ -466,20 +492,34 @@ def _oper(rest: str) -> Command:
 _RANKS = {"owner": "owner", "op": "operator", "deop": None, "deowner": None}
 
 
-def parse_modes(text: str) -> tuple[tuple[str, bool], ...]:
-    """C{+i}, C{-m}, C{+im-i}... as changes; L{CommandError} for anything but i and m."""
-    changes: list[tuple[str, bool]] = []
+def parse_modes(text: str) -> tuple[ModeChange, ...]:
+    """
+    C{+i}, C{-m+s}, C{+kl KEY 20}, C{-k}... as changes: modes, then the
+    arguments of those that take one (C{+k KEY}, C{+l MOST}), in order;
+    L{CommandError} for a mode there is not or a missing argument.
+    """
+    letters, *arguments = text.split()
+    left = iter(arguments)
+    changes: list[ModeChange] = []
     on: bool | None = None
-    for char in text:
+    for char in letters:
         if char in "+-":
             on = char == "+"
-        elif char in "im" and on is not None:
-            changes.append((char, on))
+        elif char in ROOM_MODES and on is not None:
+            value = next(left, None) if on and char in "kl" else None
+            if on and char in "kl" and value is None:
+                raise CommandError(f"+{char} takes {'a key' if char == 'k' else 'a number'}")
+            changes.append(ModeChange(char, on, value))
         else:
-            raise CommandError(f"unknown room mode {text[:10]!r}: use +i, -i, +m or -m")
+            raise CommandError(f"unknown room mode {letters[:10]!r}: {MODES_USAGE}")
     if not changes:
-        raise CommandError("give the modes: +i, -i, +m or -m")
+        raise CommandError(f"give the modes: {MODES_USAGE}")
+    if next(left, None) is not None:
+        raise CommandError(f"too many arguments: {MODES_USAGE}")
     return tuple(changes)
+
+
+MODES_USAGE = "+i, +m, +s, +n, +t, +k KEY or +l MOST to set; -i, -m, -s, -n, -t, -k or -l to clear"
 
 
 def _room(rest: str) -> Command:
@@ -489,14 +529,14 @@ def _room(rest: str) -> Command:
         return RegisterRoom()
     if verb == "unregister" and not argument:
         return UnregisterRoom()
-    if verb == "mode" and argument and " " not in argument:
+    if verb == "mode" and argument.strip():
         return RoomMode(parse_modes(argument))
     if verb in _RANKS and argument and " " not in argument:
         return RankInRoom(argument, _RANKS[verb])
     raise CommandError(ROOM_USAGE)
 
 
-ROOM_USAGE = "usage: /room register | unregister | mode +i|-i|+m|-m | op|deop|owner ACCOUNT"
+ROOM_USAGE = "usage: /room register | unregister | mode MODES [KEY] [MOST] | op|deop|owner ACCOUNT"
 
 
 def _chat_wide(rest: str) -> tuple[bool, str]:
@@ -566,12 +606,22 @@ BAN, MUTE = SanctionKind.BAN, SanctionKind.MUTE
 COMMANDS: dict[str, _Spec] = {
     "help": _Spec("/help", "this list", _no_arguments(Help)),
     "nick": _Spec("/nick NEW", "change your nickname", _one_word(Nick)),
-    "join": _Spec("/join ROOM", "go to ROOM, creating it if need be", _one_word(Join)),
+    "join": _Spec(
+        "/join ROOM [KEY]", "go to ROOM, creating it if need be; KEY if it has one", _join
+    ),
     "part": _Spec("/part", "leave your room for the lobby", _no_arguments(Part)),
     "rooms": _Spec("/rooms", "list the rooms and how many are in each", _no_arguments(Rooms)),
     "who": _Spec("/who [ROOM]", "list who is in your room, or in ROOM", _optional_word(Who)),
     "msg": _Spec("/msg NICK TEXT", "send TEXT to NICK alone", _word_and_text(Msg)),
     "invite": _Spec("/invite NICK", "ask NICK to join your room", _one_word(Invite)),
+    "voice": _Spec(
+        "/voice NICK", "operators: let NICK speak in your moderated room", _one_word(Voice)
+    ),
+    "devoice": _Spec(
+        "/devoice NICK",
+        "operators: take NICK's voice in your room",
+        _one_word(lambda nick: Voice(nick, given=False)),
+    ),
     "me": _Spec("/me ACTION", "tell your room what you are doing", _text(Me)),
     "away": _Spec("/away [REASON]", "say you are away, and why; without REASON: back", _away),
     "history": _Spec("/history [N]", "the last N lines said in your room (default 20)", _history),
@@ -596,7 +646,7 @@ COMMANDS: dict[str, _Spec] = {
     ),
     "room": _Spec(
         "/room WHAT",
-        "register, unregister, mode +i/+m/-i/-m, op/deop/owner N",
+        "register, unregister, mode MODES, op/deop/owner N",
         _room,
     ),
     "ban": _Spec(
@@ -631,6 +681,9 @@ HELP = [
     *(line for spec in COMMANDS.values() for line in _help(spec.usage, spec.summary)),
     *_help("//TEXT", "send a message that starts with /"),
     *_help("-g", "with /ban /unban /mute /unmute /bans: chat-wide, not room"),
+    *_help("MODES", "for /room mode: +i invite-only +m moderated +s secret"),
+    *_help("", "+k KEY +l MOST-members +n only members speak"),
+    *_help("", "+t only operators set the topic; - clears: -i -k ..."),
     *_help("anything else", "is said to your room"),
 ]
 """The lines of C{/help}."""

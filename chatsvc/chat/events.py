@@ -8,6 +8,8 @@ test-case-name: tests.chat.test_model
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import attrs
 
 from chatsvc.chat.sanctions import Mask
@@ -222,17 +224,66 @@ class RankChanged:
     nicks: tuple[str, ...] = ()
 
 
+class ModeChange(NamedTuple):
+    """
+    A room mode set (C{on}) or cleared: C{mode} is one of
+    L{chatsvc.chat.model.ROOM_MODES}, C{value} the key (C{k}) or most
+    members (C{l}) being set, else L{None}.
+    """
+
+    mode: str
+    on: bool
+    value: str | None = None
+
+    def written(self) -> str:
+        """As a user writes it: C{+i}, C{-k}, C{+l 20}."""
+        text = ("+" if self.on else "-") + self.mode
+        return text if self.value is None else f"{text} {self.value}"
+
+    def described(self) -> str:
+        """
+        What it made the room, in words that follow "made ROOM":
+        C{invite-only}, C{need the key beer to join}, C{take 20 members at most}.
+        """
+        if self.mode in _ADJECTIVES:
+            adjective = _ADJECTIVES[self.mode]
+            return adjective if self.on else f"no longer {adjective}"
+        if self.mode == "k":
+            return f"need the key {self.value} to join" if self.on else "need no key to join"
+        if self.mode == "l":
+            return f"take {self.value} members at most" if self.on else "take any number of members"
+        if self.mode == "n":
+            return (
+                "take messages from its members only" if self.on else "take messages from outside"
+            )
+        if self.mode == "t":
+            return "keep its topic to its operators" if self.on else "let any member set its topic"
+        return self.written()
+
+
+_ADJECTIVES = {"i": "invite-only", "m": "moderated", "s": "secret"}
+
+
 @attrs.frozen
 class ModeChanged:
     """
-    C{by} set (C{on}) or cleared the mode C{mode} of C{room}: C{i}
-    (invite-only) or C{m} (moderated); told to the whole room.
+    C{by} set or cleared modes of C{room} (C{changes}, in the order made, at
+    least one); told to the whole room.
     """
 
     room: str
     by: str
-    mode: str
-    on: bool
+    changes: tuple[ModeChange, ...]
+
+
+@attrs.frozen
+class VoiceChanged:
+    """C{by} gave C{nick} a voice in C{room} (C{+v}), or (not C{given}) took it: told to all."""
+
+    room: str
+    nick: str
+    by: str
+    given: bool = True
 
 
 @attrs.frozen
@@ -269,6 +320,7 @@ Event = (
     | TopicChanged
     | Kicked
     | OperatorChanged
+    | VoiceChanged
     | Invited
     | NoticeToAll
     | Removed

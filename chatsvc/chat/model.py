@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 import string
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 
 import attrs
 from zope.interface import implementer
@@ -48,6 +48,7 @@ from chatsvc.chat.events import (
     Kicked,
     Left,
     Message,
+    ModeChange,
     ModeChanged,
     NickChange,
     NoticeToAll,
@@ -59,6 +60,7 @@ from chatsvc.chat.events import (
     Sanctioned,
     TagMessage,
     TopicChanged,
+    VoiceChanged,
 )
 from chatsvc.chat.interfaces import IAccount, IAccountNames, IChatClient
 from chatsvc.chat.sanctions import Identity, Mask, Sanction, SanctionKind, Sanctions
@@ -76,6 +78,29 @@ _NAME = re.compile(rf"[A-Za-z0-9_\-.\[\]{{}}^|]{{1,{NAME_MAX}}}")
 
 LOBBY = "lobby"
 """The room everyone enters on signing on. It exists even when empty."""
+
+ROOM_MODES = "iklmnst"
+"""
+A room's modes, as IRC names them: C{i} invite-only, C{k} a key to join,
+C{l} a most members, C{m} moderated, C{n} no words from outside, C{s}
+secret, C{t} only operators set the topic. Who has a voice (C{v}) or is an
+operator (C{o}) is a member's, not the room's.
+"""
+
+_FLAGS = {
+    "i": "invite_only",
+    "m": "moderated",
+    "n": "members_only",
+    "s": "secret",
+    "t": "topic_locked",
+}
+"""The modes that are on or off, and the L{Room} attribute of each."""
+
+KEY_MAX = 23
+"""The longest room key (C{+k}), in characters."""
+
+LIMIT_MAX = 1_000_000
+"""The largest member limit (C{+l}) one may set."""
 
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -210,7 +235,34 @@ class InviteOnly(ChatError):
 class Moderated(ChatError):
     def __init__(self, room: str) -> None:
         self.name = room
-        super().__init__(f"{room} is moderated: only its operators may speak")
+        super().__init__(f"{room} is moderated: only its operators and voiced members may speak")
+
+
+class UnknownMode(ChatError):
+    def __init__(self, mode: str) -> None:
+        self.name = mode
+        shown = "".join(f"+{m} -{m} " for m in ROOM_MODES).strip()
+        super().__init__(f"unknown room mode {mode[:10]!r}: use {shown}")
+
+
+class BadModeValue(ChatError):
+    """A key or a member limit that cannot be: C{mode} says which, the message why."""
+
+    def __init__(self, mode: str, why: str) -> None:
+        self.name = mode
+        super().__init__(why)
+
+
+class BadKey(ChatError):
+    def __init__(self, room: str) -> None:
+        self.name = room
+        super().__init__(f"{room} has a key: join it with the right one (/join {room} KEY)")
+
+
+class RoomFull(ChatError):
+    def __init__(self, room: str, limit: int) -> None:
+        self.name = room
+        super().__init__(f"{room} is full: it takes {limit} members at most")
 
 
 class NotAnOwner(ChatError):
@@ -222,6 +274,68 @@ class NotAnOwner(ChatError):
 class TooManyRooms(ChatError):
     def __init__(self, most: int) -> None:
         super().__init__(f"you are in {most} rooms already, the most one may be in; part one first")
+
+
+def check_key(key: str | None) -> str:
+    """
+    C{key} as a room's key (C{+k}): 1-L{KEY_MAX} printable characters, no
+    spaces or commas (IRC separates keys with them); L{BadModeValue} else.
+    """
+    if not key:
+        raise BadModeValue("k", "give the key: +k KEY")
+    if len(key) > KEY_MAX:
+        raise BadModeValue("k", f"a room key is {KEY_MAX} characters at most")
+    if not key.isprintable() or any(c in key for c in " ,"):
+        raise BadModeValue("k", "a room key has no spaces, commas or control characters")
+    return key
+
+
+def check_limit(limit: str | int | None) -> int:
+    """C{limit} as a room's most members (C{+l}): a whole number from 1; L{BadModeValue} else."""
+    text = str(limit).strip() if limit is not None else ""
+    if not text.isdigit() or not text.isascii():
+        raise BadModeValue("l", "give the most members as a whole number: +l 20")
+    value = int(text)
+    if not 1 <= value <= LIMIT_MAX:
+        raise BadModeValue("l", f"the most members is from 1 to {LIMIT_MAX}")
+    return value
+
+
+def checked_mode(change: ModeChange) -> ModeChange:
+    """
+    C{change} as it is made: a known mode (L{UnknownMode} else), a set key or
+    limit checked (L{check_key}, L{check_limit}), and no value on any other.
+    """
+    mode, on, value = change
+    if len(mode) != 1 or mode not in ROOM_MODES:
+        raise UnknownMode(mode)
+    if on and mode == "k":
+        return ModeChange(mode, on, check_key(value))
+    if on and mode == "l":
+        return ModeChange(mode, on, str(check_limit(value)))
+    return change if value is None else ModeChange(mode, on)
+
+
+@attrs.frozen
+class RoomModes:
+    """
+    A room's modes beyond C{+i} and C{+m}, as a registered room's store
+    keeps them (the defaults are a new room's).
+    """
+
+    key: str | None = None
+    limit: int | None = None
+    secret: bool = False
+    members_only: bool = True
+    topic_locked: bool = True
+
+    @classmethod
+    def of(cls, room: Room) -> RoomModes:
+        return cls(room.key, room.limit, room.secret, room.members_only, room.topic_locked)
+
+    def apply(self, room: Room) -> None:
+        room.key, room.limit, room.secret = self.key, self.limit, self.secret
+        room.members_only, room.topic_locked = self.members_only, self.topic_locked
 
 
 @attrs.define(eq=False)
@@ -317,9 +431,21 @@ class Room:
     invite_only: bool = False
     """C{+i}: only its operators, and those they invited, may join."""
     moderated: bool = False
-    """C{+m}: only its operators may speak."""
+    """C{+m}: only its operators and voiced members may speak."""
+    key: str | None = None
+    """C{+k}: joining it takes this key (its operators and those invited need none)."""
+    limit: int | None = None
+    """C{+l}: it takes this many members at most (its operators and those invited may go over)."""
+    secret: bool = False
+    """C{+s}: it is not listed, nor its members shown, to those outside it."""
+    members_only: bool = True
+    """C{+n}: only its members may speak in it; cleared (C{-n}), anyone may who could in it."""
+    topic_locked: bool = True
+    """C{+t}: only its operators set its topic; cleared (C{-t}), any member may."""
     _invited: dict[str, None] = attrs.field(factory=dict, repr=False)
     """The folded nicknames invited to an invite-only room, oldest first; each enters once."""
+    _voiced: set[Participant] = attrs.field(factory=set, repr=False)
+    """Members given a voice (C{+v}): they speak when it is moderated, for as long as they stay."""
     _clients: Members = attrs.field(init=False, repr=False)
 
     @_clients.default
@@ -350,6 +476,7 @@ class Room:
     def _remove(self, participant: Participant) -> None:
         del self._members[participant]
         self._operators.discard(participant)
+        self._voiced.discard(participant)
         self._clients.changes += 1
 
     def _empty(self) -> None:
@@ -381,13 +508,68 @@ class Room:
             and registration.rank(account.name) == "owner"
         )
 
-    def modes(self) -> str:
-        """Its modes as IRC writes them (C{+imnt}): n and t always hold."""
-        return (
-            "+"
-            + "".join(mode for mode, on in (("i", self.invite_only), ("m", self.moderated)) if on)
-            + "nt"
+    def is_voiced(self, participant: Participant) -> bool:
+        """Whether C{participant} was given a voice in this room (C{+v})."""
+        return participant in self._voiced
+
+    def visible_to(self, participant: Participant | None) -> bool:
+        """
+        Whether C{participant} may see this room listed and who is in it: it
+        is not secret, or C{participant} is in it or a server operator.
+        """
+        return not self.secret or (
+            participant is not None and (participant.operator or participant in self._members)
         )
+
+    def apply_mode(self, change: ModeChange) -> bool:
+        """
+        Make C{change} (checked: L{checked_mode}) to this room's modes, telling
+        nobody; whether it changed anything.
+        """
+        mode, on, value = change
+        if mode == "k":
+            if self.key == value:
+                return False
+            self.key = value
+        elif mode == "l":
+            limit = None if value is None else int(value)
+            if self.limit == limit:
+                return False
+            self.limit = limit
+        elif mode in _FLAGS:
+            attribute = _FLAGS[mode]
+            if getattr(self, attribute) == on:
+                return False
+            setattr(self, attribute, on)
+        else:
+            raise UnknownMode(mode)
+        return True
+
+    def flags(self) -> dict[str, bool]:
+        """Its modes that are on or off (C{i m n s t}), by letter."""
+        return {
+            "i": self.invite_only,
+            "m": self.moderated,
+            "n": self.members_only,
+            "s": self.secret,
+            "t": self.topic_locked,
+        }
+
+    def modes(self, *, arguments: bool = True) -> str:
+        """
+        Its modes as IRC writes them, letters in order then their arguments
+        (C{+iklmnt KEY 20}); without C{arguments}, the letters alone.
+        """
+        letters = [mode for mode, on in self.flags().items() if on]
+        shown: list[str] = []
+        if self.key is not None:
+            letters.append("k")
+            shown.append(self.key)
+        if self.limit is not None:
+            letters.append("l")
+            shown.append(str(self.limit))
+        written = "+" + "".join(sorted(letters))
+        return " ".join([written, *shown]) if arguments and shown else written
 
 
 @attrs.define(eq=False)
@@ -623,15 +805,21 @@ class Chat:
         )
         return old
 
-    def join(self, participant: Participant, name: str, now: float | None = None) -> Room:
+    def join(
+        self,
+        participant: Participant,
+        name: str,
+        now: float | None = None,
+        key: str | None = None,
+    ) -> Room:
         """
         Put C{participant} in the room C{name} too, making it if need be (as
-        of C{now}, if given); the room is told.
+        of C{now}, if given), with C{key} if it has one; the room is told.
         """
         name = self._joinable(participant, name)
         if len(participant.rooms) >= self.max_rooms:
             raise TooManyRooms(self.max_rooms)
-        return self._enter(participant, name, now)
+        return self._enter(participant, name, now, key)
 
     def part(self, participant: Participant, name: str, reason: str | None = None) -> Room:
         """C{participant} leaves the room C{name}, which is told; it stays in its others."""
@@ -645,19 +833,21 @@ class Chat:
         name: str,
         room: Room | None = None,
         now: float | None = None,
+        key: str | None = None,
     ) -> Room:
         """
         C{participant} leaves C{room} (by default the one it joined last) for
-        the room C{name} (made as of C{now} if need be), as one-room wires do:
-        C{room} is told it left, then the new room that it joined.
+        the room C{name} (made as of C{now} if need be; with C{key} if it has
+        one), as one-room wires do: C{room} is told it left, then the new
+        room that it joined.
         """
         name = self._joinable(participant, name)
         room = self._speaking_in(participant, room)
         existing = self._rooms.get(fold(name))
         if existing is not None:  # refused there, it stays where it is
-            self._check_entry(participant, existing, consume=False)
+            self._check_entry(participant, existing, key, consume=False)
         self._leave(participant, room, None)
-        return self._enter(participant, name, now)
+        return self._enter(participant, name, now, key)
 
     def set_away(self, participant: Participant, reason: str | None) -> None:
         """Mark C{participant} away for C{reason}, or (L{None}, or blank) back."""
@@ -758,7 +948,7 @@ class Chat:
         whole room is told (a cleared topic's event has the text C{""}).
         """
         room = self._speaking_in(participant, room)
-        if not room.is_operator(participant):
+        if room.topic_locked and not room.is_operator(participant):
             raise NotAnOperator("set the topic")
         if text.strip():
             room.topic = Topic(text, participant.nick, now)
@@ -777,15 +967,7 @@ class Chat:
         room is told; L{None} if nothing changed. A chatsvc operator stays an
         operator of every room whatever its rooms say.
         """
-        if not by.in_room(room):
-            raise NotInRoom(room.name)
-        if not room.is_operator(by):
-            raise NotAnOperator("make others operators of a room")
-        target = self.find(nick)
-        if target is None:
-            raise NoSuchUser(nick)
-        if not target.in_room(room):
-            raise NotAMember(target.nick, room.name)
+        target = self._member_for(by, room, nick, "make others operators of a room")
         if (target in room._operators) == given:
             return None
         (room._operators.add if given else room._operators.discard)(target)
@@ -793,10 +975,52 @@ class Chat:
         self._broadcast(room, changed)
         return changed
 
+    def set_voice(
+        self, by: Participant, room: Room, nick: str, given: bool = True
+    ) -> VoiceChanged | None:
+        """
+        Give C{nick} a voice in C{room} (or, not C{given}, take it): a voiced
+        member speaks when the room is moderated. Only the room's operators
+        may, and only for a member of it; the whole room is told, and
+        L{None} is returned if nothing changed.
+        """
+        target = self._member_for(by, room, nick, "give members a voice")
+        return self._set_voice(room, target, by.nick, given)
+
+    def _member_for(self, by: Participant, room: Room, nick: str, what: str) -> Participant:
+        """
+        The member C{nick} of C{room}, for one of its operators (C{by}, in it)
+        to do C{what} to; refused (L{NotInRoom}, L{NotAnOperator}, L{NoSuchUser},
+        L{NotAMember}) otherwise.
+        """
+        if not by.in_room(room):
+            raise NotInRoom(room.name)
+        if not room.is_operator(by):
+            raise NotAnOperator(what)
+        target = self.find(nick)
+        if target is None:
+            raise NoSuchUser(nick)
+        if not target.in_room(room):
+            raise NotAMember(target.nick, room.name)
+        return target
+
+    def _set_voice(
+        self, room: Room, target: Participant, by: str, given: bool
+    ) -> VoiceChanged | None:
+        """C{by} gave C{target} a voice in C{room}, or took it, as L{set_voice} allows."""
+        if (target in room._voiced) == given:
+            return None
+        (room._voiced.add if given else room._voiced.discard)(target)
+        changed = VoiceChanged(room.name, target.nick, by, given)
+        self._broadcast(room, changed)
+        return changed
+
     def invite(self, by: Participant, room: Room, nick: str) -> Invited:
         """
         Ask C{nick} to join C{room}, which C{by} is in and C{nick} is not; C{nick}
-        alone is told (joining is open to all: the invitation is only news).
+        alone is told. Joining an open room is open to all, and the
+        invitation is only news; an operator's invitation lets C{nick} in
+        once past the room's C{+i}, C{+k} and C{+l}.
         """
         if not by.in_room(room):
             raise NotInRoom(room.name)
@@ -805,9 +1029,9 @@ class Chat:
             raise NoSuchUser(nick)
         if target.in_room(room):
             raise AlreadyInRoom(target.nick, room.name)
-        if room.invite_only:
-            if not room.is_operator(by):
-                raise NotAnOperator(f"invite others to {room.name}, which is invite-only")
+        if room.invite_only and not room.is_operator(by):
+            raise NotAnOperator(f"invite others to {room.name}, which is invite-only")
+        if room.is_operator(by):
             room._invited.pop(fold(target.nick), None)
             room._invited[fold(target.nick)] = None
             while len(room._invited) > MAX_INVITATIONS:
@@ -980,31 +1204,39 @@ class Chat:
         self._broadcast(room, changed)
         return changed
 
-    def set_mode(self, by: Participant, room: Room, mode: str, on: bool) -> ModeChanged | None:
+    def set_mode(
+        self, by: Participant, room: Room, mode: str, on: bool, value: str | None = None
+    ) -> ModeChanged | None:
+        """One change of L{set_modes}."""
+        return self.set_modes(by, room, (ModeChange(mode, on, value),))
+
+    def set_modes(
+        self, by: Participant, room: Room, changes: Sequence[ModeChange]
+    ) -> ModeChanged | None:
         """
-        Set (C{on}) or clear C{room}'s mode C{mode}: C{i} (invite-only) or C{m}
-        (moderated). Its operators only; the room is told, and L{None} is
-        returned if nothing changed.
+        Set or clear C{room}'s modes (L{ROOM_MODES}), in order: C{k} and C{l}
+        are set to their C{value} (a key, L{check_key}; a number of members,
+        L{check_limit}). Its operators only; every change is checked before
+        any is made. The room is told of those that changed something, at
+        once; L{None} is returned if none did.
         """
-        if mode not in ("i", "m"):
-            raise ChatError(f"unknown room mode {mode[:10]!r}: use +i, -i, +m or -m")
         if not room.is_operator(by):
             raise NotAnOperator(f"set the modes of {room.name}")
         if room is self.lobby and not by.operator:
             raise NotAnOperator(f"set the modes of {room.name}")
-        return self._set_mode(room, mode, on, by.nick)
+        return self._set_modes(room, [checked_mode(change) for change in changes], by.nick)
 
-    def _set_mode(self, room: Room, mode: str, on: bool, by: str) -> ModeChanged | None:
-        """C{by} set or cleared C{room}'s mode C{mode}, as L{set_mode} allows it to."""
-        if mode not in ("i", "m"):
-            raise ChatError(f"unknown room mode {mode[:10]!r}: use +i, -i, +m or -m")
-        attribute = "invite_only" if mode == "i" else "moderated"
-        if getattr(room, attribute) == on:
+    def _set_modes(self, room: Room, changes: Sequence[ModeChange], by: str) -> ModeChanged | None:
+        """
+        C{by} set or cleared C{room}'s modes (checked: L{checked_mode}), as
+        L{set_modes} allows it to.
+        """
+        made = [change for change in changes if room.apply_mode(change)]
+        if not made:
             return None
-        setattr(room, attribute, on)
-        if not room.invite_only:
+        if not (room.invite_only or room.key is not None or room.limit is not None):
             room._invited.clear()
-        changed = ModeChanged(room.name, by, mode, on)
+        changed = ModeChanged(room.name, by, tuple(made))
         self._broadcast(room, changed)
         return changed
 
@@ -1204,11 +1436,16 @@ class Chat:
         invite_only: bool = False,
         moderated: bool = False,
         created: float | None = None,
+        modes: RoomModes | None = None,
     ) -> Room:
-        """A registered room as the store kept it, back at start-up (with nobody in it)."""
+        """
+        A registered room as the store kept it, back at start-up (with nobody
+        in it): its C{+i} and C{+m}, and its other modes (C{modes}).
+        """
         room = self._room(name)
         room.registration, room.topic, room.created = registration, topic, created
         room.invite_only, room.moderated = invite_only, moderated
+        (modes or RoomModes()).apply(room)
         return room
 
     # Internals
@@ -1221,10 +1458,18 @@ class Chat:
             return False
         return sanction.mask.matches(participant.identity)
 
-    def _check_entry(self, participant: Participant, room: Room, *, consume: bool = True) -> None:
+    def _check_entry(
+        self,
+        participant: Participant,
+        room: Room,
+        key: str | None = None,
+        *,
+        consume: bool = True,
+    ) -> None:
         """
-        Refuse C{participant} entry to C{room} if it is banned, or not invited
-        to it; its invitation is used up (if C{consume}).
+        Refuse C{participant} entry to C{room} if it is banned; or, not
+        invited by an operator, if the room is invite-only, C{key} is not its
+        key, or it is full. An invitation it needed is used up (if C{consume}).
         """
         if participant.operator or room.is_operator(participant):
             return
@@ -1233,11 +1478,18 @@ class Chat:
         )
         if banned is not None:
             raise Barred(banned, self.clock())
-        if room.invite_only:
-            if fold(participant.nick) not in room._invited:
+        if not room.invite_only and room.key is None and room.limit is None:
+            return
+        invited = fold(participant.nick) in room._invited
+        if not invited:
+            if room.invite_only:
                 raise InviteOnly(room.name)
-            if consume:
-                del room._invited[fold(participant.nick)]
+            if room.key is not None and key != room.key:
+                raise BadKey(room.name)
+            if room.limit is not None and len(room) >= room.limit:
+                raise RoomFull(room.name, room.limit)
+        elif consume:
+            del room._invited[fold(participant.nick)]
 
     def _check_unmuted(self, participant: Participant, room: Room | None) -> None:
         name = None if room is None else room.name
@@ -1248,14 +1500,17 @@ class Chat:
             raise Barred(muted, self.clock())
 
     def _check_voice(self, participant: Participant, room: Room) -> None:
-        """Refuse C{participant} a word in C{room}: muted there or chat-wide, or the room is +m."""
+        """
+        Refuse C{participant} a word in C{room}: muted there or chat-wide, or
+        the room is +m and it has no voice there.
+        """
         if participant.operator:
             return
         self._check_unmuted(participant, None)
         if room.is_operator(participant):
             return
         self._check_unmuted(participant, room)
-        if room.moderated:
+        if room.moderated and participant not in room._voiced:
             raise Moderated(room.name)
 
     def _put_out(self, target: Participant, room: Room, by: str, reason: str | None) -> Removed:
@@ -1322,10 +1577,16 @@ class Chat:
                 raise ChatError(f"you are already in {room.name}")
         return name
 
-    def _enter(self, participant: Participant, name: str, now: float | None = None) -> Room:
+    def _enter(
+        self,
+        participant: Participant,
+        name: str,
+        now: float | None = None,
+        key: str | None = None,
+    ) -> Room:
         existing = self._rooms.get(fold(name))
         if existing is not None:
-            self._check_entry(participant, existing)
+            self._check_entry(participant, existing, key)
         room = self._room(name)
         if not room and room is not self.lobby and room.registration is None:
             room._operators.add(participant)  # whoever makes a room runs it
@@ -1350,11 +1611,41 @@ class Chat:
         return room
 
     def _voiced_in(self, participant: Participant, room: Room | None) -> Room:
-        """C{room} (by default the one it joined last), if C{participant} may speak in it."""
-        room = self._speaking_in(participant, room)
+        """
+        C{room} (by default the one it joined last), if C{participant} may
+        speak in it: as a member, or from outside a room that allows it
+        (C{-n}) and has not banned it.
+        """
+        if room is None:
+            room = participant.room
+        elif not participant.in_room(room):
+            if room.members_only:
+                raise NotInRoom(room.name)
+            self._check_outsider(participant, room)
         if room.moderated or self.sanctions.muting:  # else nothing could refuse it a word
             self._check_voice(participant, room)
         return room
+
+    def _check_outsider(self, participant: Participant, room: Room) -> None:
+        """Refuse C{participant}, outside C{room}, a word in it if banned from it."""
+        if participant.operator:
+            return
+        banned = self.sanctions.matching(
+            SanctionKind.BAN, room.name, participant.identity, self.clock()
+        )
+        if banned is not None:
+            raise Barred(banned, self.clock())
+
+    def addressed(self, participant: Participant, name: str) -> Room:
+        """
+        The room called C{name} that C{participant} may say something to: one
+        it is in, or one that takes words from outside (C{-n}); L{NotInRoom}
+        for any other.
+        """
+        room = self._rooms.get(fold(canonical_room_name(name)))
+        if room is not None and (room in participant.rooms or not room.members_only):
+            return room
+        raise NotInRoom(canonical_room_name(name))
 
     def _check_nick_free(self, nick: str) -> None:
         if not is_valid_name(nick):

@@ -21,6 +21,17 @@ server operators made at run time, registered rooms) comes from the
 registry of the node where it changed (L{chatsvc.cluster.registry}) and is
 applied here to the chat and its accounts, without being kept again.
 
+A room's modes (C{+k} with its key, C{+l} with its most members, and those
+on or off), its operators and voiced members are so at every node alike, so
+a user's node decides alone whether it may enter a room
+(L{ClusterChat._check_entry}): against the key and invitations every node
+knows, and, for C{+l}, the room's members of every node, each node holding
+them all. Two nodes that let a user in at once, before each hears of the
+other's, may take a room past its limit by one each. Who has a voice where
+is in its user's record, for a node that reads it later; a node that starts
+learns the modes of the registered rooms from the registry, not those of a
+room nobody registered.
+
 Adding to what the cluster shares: an operation in L{chatsvc.cluster.ops.OPS},
 the override here that tells the link after the model's rule, its case in
 L{ClusterChat._apply}; and what a node that starts late must learn of it,
@@ -49,6 +60,7 @@ from chatsvc.chat.events import (
     Invited,
     Kicked,
     Message,
+    ModeChange,
     ModeChanged,
     OperatorChanged,
     PrivateMessage,
@@ -56,6 +68,7 @@ from chatsvc.chat.events import (
     Removed,
     TagMessage,
     TopicChanged,
+    VoiceChanged,
 )
 from chatsvc.chat.interfaces import IChatClient
 from chatsvc.chat.model import (
@@ -65,8 +78,10 @@ from chatsvc.chat.model import (
     NoSuchRoom,
     Participant,
     Room,
+    RoomModes,
     RoomRegistration,
     Topic,
+    checked_mode,
     fold,
 )
 from chatsvc.chat.sanctions import Mask, Sanction, SanctionKind
@@ -153,6 +168,7 @@ def record(participant: Participant) -> Record:
         "rooms": [room.name for room in participant.rooms],
         "away": participant.away,
         "homeless": participant.homeless,
+        "voiced": [room.name for room in participant.rooms if room.is_voiced(participant)],
     }
 
 
@@ -301,8 +317,14 @@ class ClusterChat(Chat):
             members[fold(nick)] = members.pop(fold(old))
         return old
 
-    def join(self, participant: Participant, name: str, now: float | None = None) -> Room:
-        room = super().join(participant, name, now)
+    def join(
+        self,
+        participant: Participant,
+        name: str,
+        now: float | None = None,
+        key: str | None = None,
+    ) -> Room:
+        room = super().join(participant, name, now, key)
         op = {"op": "join", "nick": participant.nick, "room": room.name, "at": now}
         self._tell(participant, op, [participant])
         return room
@@ -319,9 +341,10 @@ class ClusterChat(Chat):
         name: str,
         room: Room | None = None,
         now: float | None = None,
+        key: str | None = None,
     ) -> Room:
         left = (room or participant.room).name
-        entered = super().move(participant, name, room, now)
+        entered = super().move(participant, name, room, now, key)
         op = {"op": "move", "nick": participant.nick, "room": left, "to": entered.name, "at": now}
         self._tell(participant, op, [participant])
         return entered
@@ -413,6 +436,18 @@ class ClusterChat(Chat):
             self._tell(by, {**op, "given": given})
         return changed
 
+    def set_voice(
+        self, by: Participant, room: Room, nick: str, given: bool = True
+    ) -> VoiceChanged | None:
+        changed = super().set_voice(by, room, nick, given)
+        if changed is not None:
+            op = {"op": "voice", "nick": by.nick, "room": room.name, "target": changed.nick}
+            self._tell(by, {**op, "given": given})
+            target = self.find(changed.nick)
+            if target is not None:  # its record says where it has a voice: its node keeps it
+                self._tell(target, None, [target])
+        return changed
+
     def rank_in_room(
         self, by: Participant, room: Room, account: str, rank: str | None
     ) -> str | None:
@@ -451,11 +486,13 @@ class ClusterChat(Chat):
             self._tell(target, None, [target])
         return removed
 
-    def set_mode(self, by: Participant, room: Room, mode: str, on: bool) -> ModeChanged | None:
-        changed = super().set_mode(by, room, mode, on)
+    def set_modes(
+        self, by: Participant, room: Room, changes: Sequence[ModeChange]
+    ) -> ModeChanged | None:
+        changed = super().set_modes(by, room, changes)
         if changed is not None:
-            op = {"op": "mode", "nick": by.nick, "room": room.name, "mode": mode, "on": on}
-            self._tell(by, op)
+            op = {"op": "mode", "nick": by.nick, "room": room.name}
+            self._tell(by, {**op, "changes": mode_fields(changed.changes)})
         return changed
 
     def sanction(
@@ -502,11 +539,28 @@ class ClusterChat(Chat):
         self._tell(by, {**op, "room": lifted.room})
         return lifted
 
-    def _check_entry(self, participant: Participant, room: Room, *, consume: bool = True) -> None:
+    def _check_entry(
+        self,
+        participant: Participant,
+        room: Room,
+        key: str | None = None,
+        *,
+        consume: bool = True,
+    ) -> None:
+        """
+        Its own node decides whether a participant may enter C{room}: it
+        knows its address, and the key it gave (never published). This node
+        only uses up its invitation as the model would have there: the room's
+        modes and its members (of every node, each counted once: see
+        L{chatsvc.cluster.chat}) are the same here.
+        """
         if self.is_local(participant):
-            super()._check_entry(participant, room, consume=consume)
-        elif consume:
-            # Its node let it in (it knows its address, and whom it invited).
+            super()._check_entry(participant, room, key, consume=consume)
+        elif (
+            consume
+            and not (participant.operator or room.is_operator(participant))
+            and (room.invite_only or room.key is not None or room.limit is not None)
+        ):
             room._invited.pop(fold(participant.nick), None)
 
     # What other nodes' users did
@@ -564,17 +618,17 @@ class ClusterChat(Chat):
             case "away":
                 self.set_away(who, op.get("reason"))
             case "say":
-                room = self.member_of(who, str(op["room"]))
+                room = self.addressed(who, str(op["room"]))
                 notice, tags = bool(op.get("notice")), _tags(op.get("tags"))
                 self.say(who, str(op["text"]), room, notice=notice, tags=tags)
             case "act":
-                room = self.member_of(who, str(op["room"]))
+                room = self.addressed(who, str(op["room"]))
                 self.act(who, str(op["text"]), room, tags=_tags(op.get("tags")))
             case "pm":
                 notice, tags = bool(op.get("notice")), _tags(op.get("tags"))
                 self.whisper(who, str(op["to"]), str(op["text"]), notice=notice, tags=tags)
             case "tag":
-                room = self.member_of(who, str(op["room"]))
+                room = self.addressed(who, str(op["room"]))
                 self.send_tags(who, _tags(op.get("tags")), room)
             case "tagpm":
                 self.whisper_tags(who, str(op["to"]), _tags(op.get("tags")))
@@ -584,6 +638,9 @@ class ClusterChat(Chat):
             case "operator":
                 room = self.member_of(who, str(op["room"]))
                 self.set_operator(who, room, str(op["target"]), bool(op.get("given")))
+            case "voice":
+                room = self.member_of(who, str(op["room"]))
+                self.set_voice(who, room, str(op["target"]), bool(op.get("given")))
             case "invite":
                 self.invite(who, self.member_of(who, str(op["room"])), str(op["target"]))
             case "kick":
@@ -607,7 +664,7 @@ class ClusterChat(Chat):
         by = str(op["nick"])
         match op["op"]:
             case "mode":
-                self._set_mode(self.room(str(op["room"])), str(op["mode"]), bool(op["on"]), by)
+                self._set_modes(self.room(str(op["room"])), _mode_changes(op), by)
             case "sanction":
                 sanction = _sanction(op)
                 log_sanction(sanction, self._impose(sanction))
@@ -705,6 +762,7 @@ class ClusterChat(Chat):
             invite_only=bool(op.get("invite_only")),
             moderated=bool(op.get("moderated")),
             created=None if created is None else float(created),
+            modes=_room_modes(op),
         )
 
     def recall(self, ops: Sequence[Op]) -> None:
@@ -718,9 +776,10 @@ class ClusterChat(Chat):
         last: dict[tuple[Any, ...], Op] = {}
         for op in ops:
             with self._quietly():
-                key = _subject(op)
-                last.pop(key, None)
-                last[key] = op
+                for one in _one_change_each(op):
+                    key = _subject(one)
+                    last.pop(key, None)
+                    last[key] = one
         for op in last.values():
             with self._quietly():
                 self._recall(op)
@@ -743,11 +802,8 @@ class ClusterChat(Chat):
                 where = None if room is None else room.name
                 self.sanctions.remove(SanctionKind(op["kind"]), mask, where)
             case "mode" if room is not None:
-                on = bool(op["on"])
-                if op["mode"] == "i":
-                    room.invite_only = on
-                elif op["mode"] == "m":
-                    room.moderated = on
+                for change in _mode_changes(op):
+                    room.apply_mode(change)
 
     def _sign_on_remote(self, node: str, fields: Op | Record) -> Participant | None:
         nick = str(fields["nick"])
@@ -820,6 +876,13 @@ class ClusterChat(Chat):
             if fold(name) not in have:
                 self.join(participant, name)
         participant.away = fields.get("away")
+        voiced = {fold(str(name)) for name in fields.get("voiced", [])}
+        for room in participant.rooms:
+            # Nobody is told: what changed while unseen is as it is, as for its rooms.
+            if fold(room.name) in voiced:
+                room._voiced.add(participant)
+            else:
+                room._voiced.discard(participant)
 
     def _forget(self, participant: Participant) -> None:
         members = self._remote.get(_node(participant), {})
@@ -856,8 +919,71 @@ def _subject(op: Op) -> tuple[Any, ...]:
         where = None if room is None else fold(str(room))
         return ("sanction", op["kind"], str(Mask.parse(str(op["mask"]))), where)
     if kind == "mode":
-        return ("mode", fold(str(op["room"])), op["mode"])
+        [(mode, _, _)] = _mode_changes(op)
+        return ("mode", fold(str(op["room"])), mode)
     return (kind, fold(str(op["name"])))
+
+
+def _one_change_each(op: Op) -> list[Op]:
+    """C{op}; or, a C{mode} operation, one of each of its changes: each mode is a thing apart."""
+    if op["op"] != "mode":
+        return [op]
+    return [{**op, "changes": mode_fields([change])} for change in _mode_changes(op)]
+
+
+def mode_fields(changes: Sequence[ModeChange]) -> list[list[Any]]:
+    """Mode changes as a C{mode} operation carries them: C{[[mode, on, value], ...]}."""
+    return [[mode, on, value] for mode, on, value in changes]
+
+
+def _mode_changes(op: Op) -> list[ModeChange]:
+    """
+    The changes of a C{mode} operation, each checked (L{checked_mode}): its
+    C{changes}, or, as nodes published it before modes had values, its one
+    C{mode} set or cleared (C{on}). L{ChatError}, L{TypeError} or
+    L{ValueError} if they are not changes of modes there are.
+    """
+    fields = op.get("changes")
+    if fields is None:
+        return [checked_mode(ModeChange(str(op["mode"]), bool(op["on"])))]
+    if not isinstance(fields, list) or not fields:
+        raise TypeError(f"not mode changes: {fields!r}")
+    changes = []
+    for change in fields:
+        if not isinstance(change, list | tuple) or len(change) != 3:
+            raise TypeError(f"not a mode change: {change!r}")
+        mode, on, value = change
+        if not isinstance(mode, str) or not isinstance(on, bool):
+            raise TypeError(f"not a mode change: {change!r}")
+        changes.append(checked_mode(ModeChange(mode, on, None if value is None else str(value))))
+    return changes
+
+
+def room_mode_fields(modes: RoomModes) -> Op:
+    """A registered room's modes beyond C{+i} and C{+m}, as a C{room} operation carries them."""
+    return {
+        "key": modes.key,
+        "limit": modes.limit,
+        "secret": modes.secret,
+        "members_only": modes.members_only,
+        "topic_locked": modes.topic_locked,
+    }
+
+
+def _room_modes(op: Op) -> RoomModes:
+    """
+    The modes of a C{room} operation; those it lacks (a node published it
+    before rooms had them) as a new room's.
+    """
+    default = RoomModes()
+    key, limit = op.get("key"), op.get("limit")
+    return RoomModes(
+        None if key is None else str(key),
+        None if limit is None else int(limit),
+        bool(op.get("secret", default.secret)),
+        bool(op.get("members_only", default.members_only)),
+        bool(op.get("topic_locked", default.topic_locked)),
+    )
 
 
 def _named(account: Account | None) -> Op:

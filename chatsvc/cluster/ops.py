@@ -38,11 +38,12 @@ OPS = frozenset(
         "tagpm",  # nick's client sent tags alone to to
         "topic",  # nick set the topic of room to text (at)
         "operator",  # nick made target an operator of room (given)
+        "voice",  # nick gave target a voice in room (given), or took it
         "rank",  # nick made the account an owner or operator of room, or neither (rank)
         "invite",  # nick invited target to room
         "kick",  # nick kicked target out of the chat (reason)
         "remove",  # nick put target out of room (reason)
-        "mode",  # nick set mode of room (on)
+        "mode",  # nick set or cleared modes of room (changes: [[mode, on, value], ...])
         "sanction",  # nick banned or muted (kind) mask in room or chat-wide (set_at, until, reason)
         "lift",  # nick lifted the kind of mask in room or chat-wide
         "put_out",  # a ban set by by put nick out of room or the chat (reason)

@@ -10,13 +10,14 @@ it knows what happened before, and the changes published as it started
 
 What is told: accounts (C{account}: made, a new password, or deleted),
 server operators made at run time (C{oper}) and registered rooms (C{room}:
-their owners, operators, topic and modes, or that they are registered no
-more). Each node applies them in L{chatsvc.cluster.chat.ClusterChat}, to its
-chat and accounts, and never to its registry: nothing is kept twice, nothing
-is told back. Bans and mutes are not told here: setting one is what a user
-did, which each node's chat applies with its rules (the C{sanction} and
-C{lift} operations of the cluster chat), in rooms registered or not; this
-registry keeps those of registered rooms and chat-wide, as any registry.
+their owners, operators, topic and modes, the key and most members with
+them, or that they are registered no more). Each node applies them in
+L{chatsvc.cluster.chat.ClusterChat}, to its chat and accounts, and never to
+its registry: nothing is kept twice, nothing is told back. Bans and mutes
+are not told here: setting one is what a user did, which each node's chat
+applies with its rules (the C{sanction} and C{lift} operations of the
+cluster chat), in rooms registered or not; this registry keeps those of
+registered rooms and chat-wide, as any registry.
 
 test-case-name: tests.cluster.test_registry
 """
@@ -27,7 +28,7 @@ from twisted.internet.defer import Deferred
 from zope.interface import implementer
 
 from chatsvc.chat.sanctions import Mask, Sanction, SanctionKind
-from chatsvc.cluster.chat import ClusterLink, topic_fields
+from chatsvc.cluster.chat import ClusterLink, room_mode_fields, topic_fields
 from chatsvc.cluster.ops import Op
 from chatsvc.registry import IRegistry, RoomRecord, Snapshot
 
@@ -43,6 +44,7 @@ def room_op(room: RoomRecord) -> Op:
         "invite_only": room.invite_only,
         "moderated": room.moderated,
         "created": room.created,
+        **room_mode_fields(room.modes),
     }
 
 

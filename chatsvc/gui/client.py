@@ -452,7 +452,7 @@ class ChatClient:
         self.state.note(f"Signed on again as {self.state.nick}.")
         lobby = fold(self.state.lobby)
         joins = [
-            self.request("join", room=room.name).addCallback(self._rejoined)
+            self.request("join", **_joining(room.name, room.join_key)).addCallback(self._rejoined)
             for room in self.state.rooms()
             if fold(room.name) != lobby and fold(room.name) in self._rooms
         ]
@@ -682,8 +682,8 @@ class ChatClient:
                 self.msg(conversation.name, text)
             else:
                 self.say(conversation, text)
-        elif command == "/join" and rest.split():
-            self.join(rest.split()[0])
+        elif command == "/join" and 1 <= len(rest.split()) <= 2:
+            self.join(*rest.split())
         elif command in ("/part", "/leave", "/close"):
             self._leave_typed(rest.split()[0] if rest.split() else None, conversation)
         elif command == "/query" and rest.split():
@@ -788,13 +788,14 @@ class ChatClient:
             sent, self._failed, errbackArgs=(self.state.on_view,)
         )
 
-    def join(self, name: str) -> None:
+    def join(self, name: str, key: str | None = None) -> None:
+        """Into the room C{name} too (on view once in it), with its C{key} if it has one (C{+k})."""
         room = canonical_room_name(name)
         existing = self.state.room(room)
         if existing is not None and existing.joined:
             self.state.select(existing.key)
             return
-        self.request("join", room=room).addCallbacks(
+        self.request("join", **_joining(room, key)).addCallbacks(
             self._entered, self._failed, errbackArgs=(self.state.on_view,)
         )
 
@@ -828,6 +829,11 @@ class ChatClient:
                 room, f"Cannot share {path.name}: {reason.value}", Kind.ERROR
             ),
         )
+
+
+def _joining(room: str, key: str | None) -> dict[str, str]:
+    """The fields of a C{join} of C{room}: its C{key} too, if it has one."""
+    return {"room": room} if key is None else {"room": room, "key": key}
 
 
 def _failed(error: Exception) -> Deferred[dict[str, Any]]:

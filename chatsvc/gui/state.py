@@ -1,8 +1,8 @@
 """
 What the desktop client knows and shows, with no Tk and no I/O: its
 conversations (the rooms it is in, and private conversations) with their
-lines, members (owners and operators marked), topics, modes and unread
-counts; the bans and mutes that hold for us; which one is on view; the title;
+lines, members (owners, operators and those with a voice marked), topics,
+modes and unread counts; the bans and mutes that hold for us; which one is on view; the title;
 nickname completion and the input's history. The events of the WebSocket
 protocol (docs/websocket.md) come in as the JSON objects they are; a view
 (L{IChatView}) is told what changed, and redraws only that.
@@ -113,6 +113,9 @@ class Mute:
 RANK_MARKS = {"owner": "~", "operator": "@"}
 """How the member list marks a registered room's owners and any operator (as the web client)."""
 
+VOICE_MARK = "+"
+"""How the member list marks a member with a voice (C{+v}) who is no operator, as IRC does."""
+
 
 @attrs.frozen
 class Member:
@@ -120,6 +123,7 @@ class Member:
     operator: bool = False
     away: str | None = None
     rank: str | None = None  # "owner" or "operator" of the room; None for neither
+    voiced: bool = False  # given a voice in the room (+v): it speaks when the room is moderated
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Member:
@@ -127,7 +131,13 @@ class Member:
         rank = data.get("rank")
         if rank not in RANK_MARKS:
             rank = "operator" if operator else None
-        return cls(str(data["nick"]), operator or rank is not None, data.get("away"), rank)
+        return cls(
+            str(data["nick"]),
+            operator or rank is not None,
+            data.get("away"),
+            rank,
+            bool(data.get("voiced")),
+        )
 
     def ranked(self, rank: str | None) -> Member:
         """The member with C{rank} in the room (from a C{rank} or C{operator} event)."""
@@ -135,13 +145,20 @@ class Member:
 
     @property
     def standing(self) -> int:
-        """Where the member list puts it: owners, then operators, then everyone else."""
-        return 0 if self.rank == "owner" else 1 if self.operator else 2
+        """Where the member list puts it: owners, operators, those with a voice, everyone else."""
+        if self.rank == "owner":
+            return 0
+        return 1 if self.operator else 2 if self.voiced else 3
 
     @property
     def label(self) -> str:
-        """As the member list shows it: C{~} for an owner, C{@} for an operator, and why away."""
+        """
+        As the member list shows it: C{~} for an owner, C{@} for an
+        operator, C{+} for a voice, and why away.
+        """
         mark = RANK_MARKS.get(self.rank or "", "@" if self.operator else "")
+        if not mark and self.voiced:
+            mark = VOICE_MARK
         shown = f"{mark}{self.nick}"
         return f"{shown} (away: {self.away})" if self.away else shown
 
@@ -162,6 +179,11 @@ class Conversation:
     invite_only: bool = False
     moderated: bool = False
     registered: bool = False
+    join_key: str | None = None  # the key joining takes (+k), as members are shown it
+    limit: int | None = None  # the most members it takes (+l)
+    secret: bool = False  # +s: not listed, nor its members shown, to those outside it
+    members_only: bool = True  # +n: only its members may speak in it
+    topic_locked: bool = True  # +t: only its operators set the topic
     muted: Mute | None = None  # the mute that holds for us here, if one does
     out: str | None = None  # why we are no longer in the room, if an operator put us out
 
@@ -191,13 +213,56 @@ class Conversation:
 
     @property
     def modes(self) -> list[str]:
-        """The room's modes in words, as its header shows them."""
-        modes = ["invite-only"] if self.invite_only else []
-        if self.moderated:
-            modes.append("moderated")
-        if self.registered:
-            modes.append("registered")
-        return modes
+        """
+        The room's modes in words, as its header shows them: those set, and
+        C{+n} and C{+t} (every new room's) when they are cleared.
+        """
+        shown = [
+            ("invite-only", self.invite_only),
+            (f"key {self.join_key}", self.join_key is not None),
+            (f"limit {self.limit}", self.limit is not None),
+            ("secret", self.secret),
+            ("moderated", self.moderated),
+            ("open to outsiders", not self.members_only),
+            ("topic open", not self.topic_locked),
+            ("registered", self.registered),
+        ]
+        return [words for words, on in shown if on]
+
+    def set_modes(self, data: Mapping[str, Any]) -> None:
+        """
+        Its modes as the protocol's room object (or a C{room-mode} reply) has
+        them; C{+n} and C{+t} hold unless it says otherwise.
+        """
+        self.invite_only = bool(data.get("invite_only"))
+        self.moderated = bool(data.get("moderated"))
+        self.registered = bool(data.get("registered"))
+        key, limit = data.get("key"), data.get("limit")
+        self.join_key = key if isinstance(key, str) else None
+        self.limit = limit if isinstance(limit, int) and not isinstance(limit, bool) else None
+        self.secret = bool(data.get("secret"))
+        self.members_only = data.get("members_only") is not False
+        self.topic_locked = data.get("topic_locked") is not False
+
+    def change_mode(self, mode: str, on: bool, value: object = None) -> None:
+        """One change of a C{mode} event: C{mode} set (C{on}) or cleared, to C{value}."""
+        if mode in _FLAGS:
+            setattr(self, _FLAGS[mode], on)
+        elif mode == "k":
+            self.join_key = str(value) if on and value is not None else None
+        elif mode == "l":
+            most = str(value) if on and isinstance(value, int | str) else ""
+            self.limit = int(most) if most.isascii() and most.isdigit() else None
+
+
+_FLAGS = {
+    "i": "invite_only",
+    "m": "moderated",
+    "n": "members_only",
+    "s": "secret",
+    "t": "topic_locked",
+}
+"""The modes that are on or off, and the L{Conversation} attribute of each."""
 
 
 def key_of(name: str, *, private: bool = False) -> str:
@@ -408,9 +473,7 @@ class ChatState:
         }
         topic = data.get("topic")
         room.topic = str(topic["text"]) if isinstance(topic, Mapping) else None
-        room.invite_only = bool(data.get("invite_only"))
-        room.moderated = bool(data.get("moderated"))
-        room.registered = bool(data.get("registered"))
+        room.set_modes(data)
         room.out = None
         self.view.conversation_changed(room)
         self.view.conversations_changed()
@@ -573,19 +636,43 @@ class ChatState:
         self.view.conversation_changed(room)
 
     def _on_mode(self, event: Mapping[str, Any]) -> None:
+        """
+        Modes of a room set or cleared at once: its header, and a line
+        saying them as IRC writes them (a key left out: the header has it),
+        then in words.
+        """
         room = self.room(str(event["room"]))
         if room is None:
             return
-        on, mode = bool(event.get("on")), event.get("mode")
-        if mode == "i":
-            room.invite_only = on
-            what = "invite-only" if on else "open to everyone"
-        elif mode == "m":
-            room.moderated = on
-            what = "moderated: only its operators may speak" if on else "no longer moderated"
-        else:
+        changes = [
+            (str(c.get("mode")), bool(c.get("on")), c.get("value"))
+            for c in event.get("changes") or []
+            if isinstance(c, Mapping)
+        ]
+        if not changes:
             return
-        self._event(room, f"{event.get('by')} made #{room.name} {what}")
+        for mode, on, value in changes:
+            room.change_mode(mode, on, value)
+        written = ", ".join(mode_written(*change) for change in changes)
+        words = [w for w in (mode_meaning(*change) for change in changes) if w]
+        said = f" ({'; '.join(words)})" if words else ""
+        self._event(room, f"{event.get('by')} set {written} in #{room.name}{said}")
+        self.view.conversation_changed(room)
+
+    def _on_voice(self, event: Mapping[str, Any]) -> None:
+        """A member given a voice in a room (C{+v}), or its voice taken: its mark, and a line."""
+        room = self.room(str(event["room"]))
+        if room is None:
+            return
+        nick, by = str(event["nick"]), event.get("by")
+        given = event.get("given") is not False
+        member = room.members.get(fold(nick))
+        if member is not None:
+            room.members[fold(nick)] = attrs.evolve(member, voiced=given)
+        if given:
+            self._event(room, f"{by} gave {nick} a voice in #{room.name}")
+        else:
+            self._event(room, f"{by} took {nick}'s voice in #{room.name}")
         self.view.conversation_changed(room)
 
     def _on_ban_list(self, event: Mapping[str, Any]) -> None:
@@ -712,6 +799,33 @@ def sentence(text: str) -> str:
     return text + ("" if text[-1] in ".!?" else ".")
 
 
+_MEANINGS = {
+    "i": ("invite-only: only those invited may join", "open to all"),
+    "k": ("a key to join", "no key to join"),
+    "l": ("{value} members at most", "any number of members"),
+    "m": (
+        "moderated: only its operators and voiced members may speak",
+        "everyone in it may speak",
+    ),
+    "n": ("only its members may speak in it", "those outside it may speak in it too"),
+    "s": ("secret: not listed, nor its members shown, to those outside it", "no longer secret"),
+    "t": ("only its operators set the topic", "any member may set the topic"),
+}
+"""What each room mode means set, and cleared (the web client's words)."""
+
+
+def mode_written(mode: str, on: bool, value: object = None) -> str:
+    """A change of a room's modes as IRC writes it: C{+i}, C{-k}, C{+l 20} (a key left out)."""
+    written = f"{'+' if on else '-'}{mode}"
+    return f"{written} {value}" if on and mode == "l" and value is not None else written
+
+
+def mode_meaning(mode: str, on: bool, value: object = None) -> str | None:
+    """A change of a room's modes in words (C{20 members at most}); L{None} for a mode unknown."""
+    said = _MEANINGS.get(mode)
+    return None if said is None else said[0 if on else 1].format(value=value)
+
+
 def how_long(left: object) -> str:
     """Seconds left (L{None}: for good) in words: C{for 1h 30m}."""
     if not isinstance(left, int | float):
@@ -735,7 +849,7 @@ def _sanction_words(data: Mapping[str, Any]) -> str:
     return f"you are {what} {where} {how_long(data.get('left'))}{why}"
 
 
-REFUSED = {"banned", "muted", "invite-only", "moderated"}
+REFUSED = {"banned", "muted", "invite-only", "moderated", "bad-key", "room-full"}
 """The refusals of moderation: said as the sentences the server words them in."""
 
 
@@ -743,7 +857,8 @@ def refusal(code: str, message: str, fields: Mapping[str, Any]) -> str:
     """
     What a refused request says to the user: a ban's or mute's why and for
     how long (from its C{sanction} and C{left} if its message has neither),
-    an invite-only or moderated room's rule, as a sentence; others as they are.
+    an invite-only, keyed, full or moderated room's rule, as a sentence;
+    others as they are.
     """
     if code not in REFUSED:
         return message
@@ -767,15 +882,10 @@ def describe(reply: Mapping[str, Any]) -> list[str]:
             *(_sanction_line(s) for s in sanctions),
         ]
     if "invite_only" in reply and isinstance(reply.get("room"), str):
-        modes = [
-            m
-            for m, on in (
-                ("invite-only", reply["invite_only"]),
-                ("moderated", reply.get("moderated")),
-            )
-            if on
-        ]
-        return [f"#{reply['room']} is {' and '.join(modes) if modes else 'open to everyone'}"]
+        return [f"#{reply['room']} is {_modes_in_words(reply)}"]
+    if "voiced" in reply and isinstance(reply.get("room"), str):
+        has = "has a voice" if reply["voiced"] else "has no voice"
+        return [f"{reply.get('nick')} {has} in #{reply['room']}"]
     if isinstance(reply.get("nick"), str) and isinstance(reply.get("room"), str):
         away = f" (away: {reply['away']})" if reply.get("away") else ""
         return [f"You invited {reply['nick']} to #{reply['room']}{away}"]
@@ -800,6 +910,31 @@ def describe(reply: Mapping[str, Any]) -> list[str]:
         away = reply["away"]
         return [f"You are away: {away}" if away else "You are back"]
     return []
+
+
+def _modes_in_words(reply: Mapping[str, Any]) -> str:
+    """
+    A room's modes (a C{room-mode} reply) in words: C{invite-only, with the
+    key beer and moderated}, C{open to everyone}.
+    """
+    room = Conversation(str(reply.get("room")))
+    room.set_modes(reply)
+    modes = [
+        words
+        for words, on in (
+            ("invite-only", room.invite_only),
+            (f"joined with the key {room.join_key}", room.join_key is not None),
+            (f"{room.limit} members at most", room.limit is not None),
+            ("secret", room.secret),
+            ("moderated", room.moderated),
+            ("open to messages from outside", not room.members_only),
+            ("its topic set by any member", not room.topic_locked),
+        )
+        if on
+    ]
+    if not modes:
+        return "open to everyone"
+    return modes[0] if len(modes) == 1 else f"{', '.join(modes[:-1])} and {modes[-1]}"
 
 
 def _sanction_line(sanction: Mapping[str, Any]) -> str:

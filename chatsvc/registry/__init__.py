@@ -24,13 +24,16 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
-from chatsvc.chat.model import Chat, Room, RoomRegistration, Topic, fold
+from chatsvc.chat.model import Chat, Room, RoomModes, RoomRegistration, Topic, fold
 from chatsvc.chat.sanctions import Mask, Sanction, SanctionKind
 
 
 @attrs.frozen
 class RoomRecord:
-    """A registered room as kept: its name, owners and operators (accounts), topic and modes."""
+    """
+    A registered room as kept: its name, owners and operators (accounts),
+    topic and modes (C{+i} and C{+m}, and the others in C{modes}).
+    """
 
     name: str
     owners: tuple[str, ...]
@@ -39,6 +42,8 @@ class RoomRecord:
     invite_only: bool = False
     moderated: bool = False
     created: float | None = None
+    modes: RoomModes = attrs.field(factory=RoomModes)
+    """Its key (C{+k}), most members (C{+l}), C{+s}, C{+n} and C{+t}."""
 
     @classmethod
     def of(cls, room: Room) -> RoomRecord:
@@ -53,6 +58,7 @@ class RoomRecord:
             room.invite_only,
             room.moderated,
             room.created,
+            RoomModes.of(room),
         )
 
 
@@ -170,8 +176,24 @@ class MemoryRegistry:
 
 _log = Logger()
 
-RoomRow = tuple[str, str | None, str | None, float | None, object, object, float | None]
-"""A registered room as stored: name, topic (text, by, at), invite-only, moderated, created."""
+RoomRow = tuple[
+    str,
+    str | None,
+    str | None,
+    float | None,
+    object,
+    object,
+    float | None,
+    str | None,
+    int | None,
+    object,
+    object,
+    object,
+]
+"""
+A registered room as stored: name, topic (text, by, at), invite-only,
+moderated, created; key, most members, secret, members only, topic locked.
+"""
 
 SanctionRow = tuple[str, str | None, str, str, float, str | None, float | None]
 """A sanction as a store's row: kind, room (or nothing), mask, by, set at, reason, until."""
@@ -185,7 +207,9 @@ def rooms_of(
     for room, account, rank in ranks:
         held.setdefault(fold(room), {}).setdefault(rank, []).append(account)
     rooms = []
-    for name, text, by, at, invite_only, moderated, created in rows:
+    for row in rows:
+        name, text, by, at, invite_only, moderated, created = row[:7]
+        key, limit, secret, members_only, topic_locked = row[7:]
         ranked = held.get(fold(name), {})
         topic = None if text is None or by is None or at is None else Topic(text, by, at)
         rooms.append(
@@ -197,6 +221,13 @@ def rooms_of(
                 bool(invite_only),
                 bool(moderated),
                 created,
+                RoomModes(
+                    key,
+                    None if limit is None else int(limit),
+                    bool(secret),
+                    bool(members_only),
+                    bool(topic_locked),
+                ),
             )
         )
     return tuple(rooms)
@@ -239,6 +270,7 @@ def restore(chat: Chat, snapshot: Snapshot) -> None:
             invite_only=record.invite_only,
             moderated=record.moderated,
             created=record.created,
+            modes=record.modes,
         )
     for sanction in snapshot.sanctions:
         if sanction.room is None or sanction.room.lower() in {

@@ -56,6 +56,7 @@ _SCHEMA = [
         invite_only boolean NOT NULL, moderated boolean NOT NULL,
         created double precision
     )""",
+    # The columns added since it was made first are in _ROOM_COLUMNS_ADDED.
     """CREATE TABLE IF NOT EXISTS chatsvc_room_ranks (
         room_key text NOT NULL, account_key text NOT NULL, account text NOT NULL,
         rank text NOT NULL,
@@ -69,6 +70,27 @@ _SCHEMA = [
         PRIMARY KEY (kind, scope_key, mask)
     )""",
 ]
+
+_ROOM_COLUMNS_ADDED = [
+    ("join_key", "text"),
+    ("member_limit", "integer"),
+    ("secret", "boolean NOT NULL DEFAULT false"),
+    ("members_only", "boolean NOT NULL DEFAULT true"),
+    ("topic_locked", "boolean NOT NULL DEFAULT true"),
+]
+"""
+The columns of C{chatsvc_rooms} added since the table was first made (a
+room's C{+k}, C{+l}, C{+s}, C{+n}, C{+t}), in order: each is added to a
+table that lacks it, new or made by an earlier chatsvc, its default what a
+room kept before had. A table that has them all is only read: C{ALTER
+TABLE} would wait for every transaction that uses the table.
+"""
+
+_ROOM_COLUMNS = (
+    "name, topic, topic_by, topic_at, invite_only, moderated, created, "
+    "join_key, member_limit, secret, members_only, topic_locked"
+)
+"""The columns of C{chatsvc_rooms} but its key, in the order of L{chatsvc.registry.RoomRow}."""
 
 Cursor = Any
 """A DB-API cursor of psycopg, as adbapi hands it to an interaction."""
@@ -93,6 +115,7 @@ class PostgreSQLRegistry:
                 with connection.transaction():
                     for statement in _SCHEMA:
                         connection.execute(statement)
+                    _add_missing_columns(connection)
                 with connection.cursor() as cursor:
                     snapshot = _read(cursor)
         except (psycopg.Error, psycopg.ProgrammingError) as e:
@@ -172,14 +195,18 @@ class PostgreSQLRegistry:
         ranks = [(name, "owner") for name in room.owners] + [
             (name, "operator") for name in room.operators
         ]
+        modes = room.modes
         return self._run(
             f"the room {room.name}",
             (
-                "INSERT INTO chatsvc_rooms VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                f"INSERT INTO chatsvc_rooms (key, {_ROOM_COLUMNS}) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, topic = EXCLUDED.topic, "
                 "topic_by = EXCLUDED.topic_by, topic_at = EXCLUDED.topic_at, "
                 "invite_only = EXCLUDED.invite_only, moderated = EXCLUDED.moderated, "
-                "created = EXCLUDED.created",
+                "created = EXCLUDED.created, join_key = EXCLUDED.join_key, "
+                "member_limit = EXCLUDED.member_limit, secret = EXCLUDED.secret, "
+                "members_only = EXCLUDED.members_only, topic_locked = EXCLUDED.topic_locked",
                 (
                     key,
                     room.name,
@@ -189,6 +216,11 @@ class PostgreSQLRegistry:
                     room.invite_only,
                     room.moderated,
                     room.created,
+                    modes.key,
+                    modes.limit,
+                    modes.secret,
+                    modes.members_only,
+                    modes.topic_locked,
                 ),
             ),
             ("DELETE FROM chatsvc_room_ranks WHERE room_key = %s", (key,)),
@@ -254,15 +286,26 @@ class PostgreSQLRegistry:
             pool.close()
 
 
+def _add_missing_columns(connection: psycopg.Connection[Any]) -> None:
+    """Add to C{chatsvc_rooms} the columns of L{_ROOM_COLUMNS_ADDED} it lacks (under the lock)."""
+    present = {
+        name
+        for (name,) in connection.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'chatsvc_rooms'"
+        )
+    }
+    for column, declared in _ROOM_COLUMNS_ADDED:
+        if column not in present:
+            connection.execute(f"ALTER TABLE chatsvc_rooms ADD COLUMN {column} {declared}")
+
+
 def _read(cursor: Cursor) -> Snapshot:
     cursor.execute("SELECT name, hash FROM chatsvc_accounts ORDER BY key")
     accounts = tuple((name, hashed) for name, hashed in cursor.fetchall())
     cursor.execute("SELECT name FROM chatsvc_operators ORDER BY key")
     operators = tuple(name for (name,) in cursor.fetchall())
-    cursor.execute(
-        "SELECT name, topic, topic_by, topic_at, invite_only, moderated, created "
-        "FROM chatsvc_rooms ORDER BY key"
-    )
+    cursor.execute(f"SELECT {_ROOM_COLUMNS} FROM chatsvc_rooms ORDER BY key")
     rows = cursor.fetchall()
     cursor.execute("SELECT room_key, account, rank FROM chatsvc_room_ranks ORDER BY account_key")
     rooms = rooms_of(rows, cursor.fetchall())

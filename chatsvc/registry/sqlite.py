@@ -44,6 +44,7 @@ _SCHEMA = [
         hash TEXT NOT NULL
     )""",
     "CREATE TABLE IF NOT EXISTS operators (name TEXT PRIMARY KEY COLLATE NOCASE)",
+    # The columns added since it was made first are in _ROOM_COLUMNS_ADDED.
     """CREATE TABLE IF NOT EXISTS rooms (
         name TEXT PRIMARY KEY COLLATE NOCASE,
         topic TEXT, topic_by TEXT, topic_at REAL,
@@ -63,6 +64,27 @@ _SCHEMA = [
         PRIMARY KEY (kind, scope, mask)
     )""",
 ]
+
+_ROOM_COLUMNS_ADDED = [
+    ("join_key", "TEXT"),
+    ("member_limit", "INTEGER"),
+    ("secret", "INTEGER NOT NULL DEFAULT 0"),
+    ("members_only", "INTEGER NOT NULL DEFAULT 1"),
+    ("topic_locked", "INTEGER NOT NULL DEFAULT 1"),
+]
+"""
+The columns of C{rooms} added since the table was first made (a room's
+C{+k}, C{+l}, C{+s}, C{+n}, C{+t}), in order: each is added to a table that
+lacks it, new or made by an earlier chatsvc, its default what a room kept
+before had. The file's C{user_version} is the history's
+(L{chatsvc.history.sqlite}), so the registry goes by the columns it finds.
+"""
+
+_ROOM_COLUMNS = (
+    "name, topic, topic_by, topic_at, invite_only, moderated, created, "
+    "join_key, member_limit, secret, members_only, topic_locked"
+)
+"""The columns of C{rooms}, in the order of L{chatsvc.registry.RoomRow}."""
 
 _T = TypeVar("_T")
 Run = Callable[[Callable[[sqlite3.Connection], None]], Deferred[None]]
@@ -96,6 +118,7 @@ class SQLiteRegistry:
             with connection:
                 for statement in _SCHEMA:
                     connection.execute(statement)
+            _add_missing_columns(connection)
             snapshot = _read(connection)
         except sqlite3.Error as e:
             raise RegistryUnavailable(f"cannot open the database {self.path}: {e}") from None
@@ -175,8 +198,10 @@ class SQLiteRegistry:
         topic = room.topic
 
         def job(c: sqlite3.Connection) -> None:
+            modes = room.modes
             c.execute(
-                "INSERT OR REPLACE INTO rooms VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO rooms ({_ROOM_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     room.name,
                     None if topic is None else topic.text,
@@ -185,6 +210,11 @@ class SQLiteRegistry:
                     room.invite_only,
                     room.moderated,
                     room.created,
+                    modes.key,
+                    modes.limit,
+                    modes.secret,
+                    modes.members_only,
+                    modes.topic_locked,
                 ),
             )
             c.execute("DELETE FROM room_ranks WHERE room = ?", (room.name,))
@@ -254,6 +284,25 @@ def _execute(connection: sqlite3.Connection, statement: str, *values: object) ->
     connection.execute(statement, values)
 
 
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    """
+    Add to C{rooms} the columns of L{_ROOM_COLUMNS_ADDED} it lacks, in one
+    transaction (another process opening the file may be doing the same);
+    a table that has them all is only read.
+    """
+
+    def missing() -> list[tuple[str, str]]:
+        present = {row[1] for row in connection.execute("PRAGMA table_info(rooms)")}
+        return [added for added in _ROOM_COLUMNS_ADDED if added[0] not in present]
+
+    if not missing():
+        return
+    with connection:
+        connection.execute("BEGIN IMMEDIATE")
+        for column, declared in missing():
+            connection.execute(f"ALTER TABLE rooms ADD COLUMN {column} {declared}")
+
+
 def _read(connection: sqlite3.Connection) -> Snapshot:
     accounts = tuple(
         (name, hashed)
@@ -261,7 +310,7 @@ def _read(connection: sqlite3.Connection) -> Snapshot:
     )
     operators = tuple(name for (name,) in connection.execute("SELECT name FROM operators"))
     rooms = rooms_of(
-        connection.execute("SELECT * FROM rooms ORDER BY name"),
+        connection.execute(f"SELECT {_ROOM_COLUMNS} FROM rooms ORDER BY name"),
         connection.execute("SELECT room, account, rank FROM room_ranks ORDER BY account"),
     )
     sanctions = sanctions_of(connection.execute("SELECT * FROM sanctions ORDER BY set_at"))

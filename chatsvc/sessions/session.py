@@ -63,6 +63,7 @@ from chatsvc.chat.model import (
     Chat,
     ChatError,
     NicknameRegistered,
+    NoSuchRoom,
     NotAnOperator,
     Participant,
     Room,
@@ -695,12 +696,12 @@ class Session:
                 if said.strip():
                     return self._relayed(chat.say(me, said, notice=notice, tags=tags))
             case commands.Say(text=said, room=str(name), notice=notice, tags=tags):
-                room = chat.member_of(me, name)
+                room = chat.addressed(me, name)
                 return self._relayed(chat.say(me, said, room, notice=notice, tags=tags))
             case commands.Me(text=action, room=None, tags=tags):
                 return self._relayed(chat.act(me, action, tags=tags))
             case commands.Me(text=action, room=str(name), tags=tags):
-                return self._relayed(chat.act(me, action, chat.member_of(me, name), tags=tags))
+                return self._relayed(chat.act(me, action, chat.addressed(me, name), tags=tags))
             case commands.Msg(nick=nick, text=said, notice=notice, tags=tags):
                 private = chat.whisper(me, nick, said, notice=notice, tags=tags)
                 recipient = chat.find(private.recipient)
@@ -708,14 +709,14 @@ class Session:
                 self._show(results.PrivateSent(private, away))
                 return self._relayed(private)
             case commands.Tag(tags=tags, room=name):
-                return chat.send_tags(me, tags, chat.member_of(me, name))
+                return chat.send_tags(me, tags, chat.addressed(me, name))
             case commands.TagMsg(nick=nick, tags=tags):
                 return chat.whisper_tags(me, nick, tags)
             case commands.Away(reason=reason):
                 chat.set_away(me, reason)
                 self._show(results.Away(me.away))
-            case commands.Enter(room=name):
-                room = chat.join(me, name, self._server.clock.seconds())
+            case commands.Enter(room=name, key=key):
+                room = chat.join(me, name, self._server.clock.seconds(), key)
                 self._log.info("{nick} joined {room}", nick=me.nick, room=room.name)
                 self._entered(room)
             case commands.Leave(room=name, reason=reason):
@@ -726,27 +727,27 @@ class Session:
                 old = chat.rename(me, nick)
                 self._log.info("{old} is now known as {new}", old=old, new=nick)
                 self._show(results.Renamed(nick))
-            case commands.Join(room=name):
-                self._move(me, name)
+            case commands.Join(room=name, key=key):
+                self._move(me, name, key)
             case commands.Part():
                 if me.room is chat.lobby:
                     raise ChatError(f"you are in {chat.lobby.name}; /quit leaves the chat")
                 self._move(me, chat.lobby.name)
             case commands.Who(room=name):
-                room = me.room if name is None else chat.room(name)
+                room = me.room if name is None else self._visible_room(me, name)
                 self._show(results.Members(room.name, tuple(room.nicks()), _away(room)))
             case commands.Rooms():
-                self._show(results.room_list(chat.rooms()))
+                self._show(results.room_list(r for r in chat.rooms() if r.visible_to(me)))
             case commands.History(lines=lines, capped=capped, room=None):
                 if capped:
                     self._show(results.HistoryCapped(commands.HISTORY_MAX))
                 self._look_up(me.room.name, lines)
             case commands.History(lines=lines, room=str(name), before=before, after=after):
-                self._look_up(chat.room(name).name, lines, before=before, after=after)
+                self._look_up(self._visible_room(me, name).name, lines, before=before, after=after)
             case commands.Search(words=words, room=None):
                 self._look_up(me.room.name, SEARCH_RESULTS, words)
             case commands.Search(words=words, room=str(name)):
-                self._look_up(chat.room(name).name, SEARCH_RESULTS, words)
+                self._look_up(self._visible_room(me, name).name, SEARCH_RESULTS, words)
             case commands.Help():
                 self._show(results.Help())
             case commands.Quit(reason=reason):
@@ -754,7 +755,7 @@ class Session:
             case commands.Topic(text=None, room=None):
                 self._show(results.TopicShown(me.room.name, me.room.topic))
             case commands.Topic(text=None, room=str(name)):
-                room = chat.room(name)
+                room = self._visible_room(me, name)
                 self._show(results.TopicShown(room.name, room.topic))
             case commands.Topic(text=str(new_topic), room=name):
                 room = me.room if name is None else chat.member_of(me, name)
@@ -775,6 +776,16 @@ class Session:
                         did="made" if given else "no longer made",
                         nick=changed.nick,
                         room=changed.room,
+                    )
+            case commands.Voice(nick=nick, room=name, given=given):
+                voiced = chat.set_voice(me, self._room_of(me, name), nick, given)
+                if voiced is not None:
+                    self._log.info(
+                        "{by} {did} {nick} a voice in {room}",
+                        by=me.nick,
+                        did="gave" if given else "took away",
+                        nick=voiced.nick,
+                        room=voiced.room,
                     )
             case commands.Invite(nick=nick, room=name):
                 room = me.room if name is None else chat.member_of(me, name)
@@ -858,15 +869,19 @@ class Session:
                 self._show(results.RoomRanked(room.name, account, rank_now, named is not None))
             case commands.RoomMode(changes=changes, room=name):
                 room = self._room_of(me, name)
-                for mode, on in changes:
-                    if chat.set_mode(me, room, mode, on) is not None:
-                        self._log.info(
-                            "{by} set {room} {mode}",
-                            by=me.nick,
-                            room=room.name,
-                            mode=("+" if on else "-") + mode,
-                        )
-                self._keep_room(room)
+                changed = chat.set_modes(me, room, changes)
+                if changed is not None:
+                    self._log.info(
+                        "{by} set {room} {modes}",
+                        by=me.nick,
+                        room=room.name,
+                        # a key is the room's secret: not for the log
+                        modes=" ".join(
+                            ("+k" if c.mode == "k" and c.on else c.written())
+                            for c in changed.changes
+                        ),
+                    )
+                    self._keep_room(room)
             case commands.Sanction():
                 self._sanction(me, command)
             case commands.Lift(kind=kind, mask=mask, chat_wide=chat_wide, room=name):
@@ -889,6 +904,13 @@ class Session:
         if not me.rooms:
             raise ChatError("you are in no room: name one")
         return me.room
+
+    def _visible_room(self, me: Participant, name: str) -> Room:
+        """The room called C{name}, unless it is secret and C{me} is outside it: then none."""
+        room = self._server.chat.room(name)
+        if not room.visible_to(me):
+            raise NoSuchRoom(room.name)
+        return room
 
     def _keep_room(self, room: Room) -> None:
         """Tell the registry how C{room} is now, if it is registered."""
@@ -1044,10 +1066,13 @@ class Session:
         self._log.info("{nick} deleted the account {account}", nick=me.nick, account=name)
         self._show(results.AccountDeleted(name))
 
-    def _move(self, me: Participant, name: str) -> None:
-        """To the room C{name}, from the one it is in: one room at a time, as the line protocol."""
+    def _move(self, me: Participant, name: str, key: str | None = None) -> None:
+        """
+        To the room C{name} (with C{key}, if it has one), from the one it is
+        in: one room at a time, as the line protocol.
+        """
         old = me.room.name
-        room = self._server.chat.move(me, name, now=self._server.clock.seconds())
+        room = self._server.chat.move(me, name, now=self._server.clock.seconds(), key=key)
         self._log.info("{nick} left {old} for {new}", nick=me.nick, old=old, new=room.name)
         self._entered(room)
 

@@ -10,6 +10,7 @@ from chatsvc.chat.commands import (
     HISTORY_CAPPED,
     HISTORY_LINES,
     HISTORY_MAX,
+    MODES_USAGE,
     MUTE,
     ROOM_USAGE,
     ChangePassword,
@@ -37,10 +38,12 @@ from chatsvc.chat.commands import (
     Topic,
     Unregister,
     UnregisterRoom,
+    Voice,
     Wall,
     Who,
     parse,
 )
+from chatsvc.chat.events import ModeChange
 from chatsvc.chat.sanctions import Mask
 
 
@@ -102,8 +105,10 @@ class ParseTests(_Parsing):
     def test_bad_arguments(self) -> None:
         self.assertRefused("/nick", "usage: /nick NEW")
         self.assertRefused("/nick a b", "usage: /nick NEW")
-        self.assertRefused("/join", "usage: /join ROOM")
-        self.assertRefused("/join a b", "usage: /join ROOM")
+        self.assertRefused("/join", "usage: /join ROOM [KEY]")
+        self.assertRefused("/join a b c", "usage: /join ROOM [KEY]")
+        self.assertRefused("/voice", "usage: /voice NICK")
+        self.assertRefused("/devoice a b", "usage: /devoice NICK")
         self.assertRefused("/who a b", "usage: /who [ROOM]")
         self.assertRefused("/rooms x", "usage: /rooms")
         self.assertRefused("/help me", "usage: /help")
@@ -192,13 +197,41 @@ class ModerationParseTests(_Parsing):
     def test_rooms(self) -> None:
         self.assertEqual(parse("/room register"), RegisterRoom())
         self.assertEqual(parse("/room Unregister"), UnregisterRoom())
-        self.assertEqual(parse("/room mode +i-m"), RoomMode((("i", True), ("m", False))))
+        self.assertEqual(
+            parse("/room mode +i-m"), RoomMode((ModeChange("i", True), ModeChange("m", False)))
+        )
+        self.assertEqual(
+            parse("/room mode +kl-s+n beer 20"),
+            RoomMode(
+                (
+                    ModeChange("k", True, "beer"),
+                    ModeChange("l", True, "20"),
+                    ModeChange("s", False),
+                    ModeChange("n", True),
+                )
+            ),
+        )
+        self.assertEqual(
+            parse("/room mode -kl+t"),
+            RoomMode((ModeChange("k", False), ModeChange("l", False), ModeChange("t", True))),
+        )
         self.assertEqual(parse("/room op bob"), RankInRoom("bob", "operator"))
         self.assertEqual(parse("/room owner bob"), RankInRoom("bob", "owner"))
         self.assertEqual(parse("/room deop bob"), RankInRoom("bob", None))
         for line in ["/room", "/room op", "/room mode", "/room register dev", "/room close"]:
             self.assertRefused(line, ROOM_USAGE)
-        self.assertRefused("/room mode +x", "unknown room mode '+x': use +i, -i, +m or -m")
+        self.assertRefused("/room mode +x", f"unknown room mode '+x': {MODES_USAGE}")
+        self.assertRefused("/room mode i", f"unknown room mode 'i': {MODES_USAGE}")
+        self.assertRefused("/room mode +k", "+k takes a key")
+        self.assertRefused("/room mode +l", "+l takes a number")
+        self.assertRefused("/room mode -k beer", f"too many arguments: {MODES_USAGE}")
+        self.assertRefused("/room mode +", f"give the modes: {MODES_USAGE}")
+
+    def test_join_and_voice(self) -> None:
+        self.assertEqual(parse("/join dev beer"), Join("dev", "beer"))
+        self.assertEqual(parse("/join  dev   beer "), Join("dev", "beer"))
+        self.assertEqual(parse("/voice bob"), Voice("bob"))
+        self.assertEqual(parse("/devoice bob"), Voice("bob", given=False))
 
     def test_sanctions(self) -> None:
         self.assertEqual(

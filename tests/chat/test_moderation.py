@@ -1,7 +1,8 @@
 """
 The chat's moderation rules alone (L{chatsvc.chat.model}): who may do what
 in registered rooms, bans and mutes by nickname, account and network with
-their expiry on a L{task.Clock}, and invite-only and moderated rooms.
+their expiry on a L{task.Clock}, and the room modes (invite-only, moderated,
+keys, limits, secret, words from outside, the topic) and voices.
 """
 
 from __future__ import annotations
@@ -10,27 +11,39 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.chat.events import (
+    Action,
     BanListChanged,
     Joined,
     Kicked,
     Left,
     Message,
+    ModeChange,
     ModeChanged,
     RankChanged,
     Removed,
     Sanctioned,
+    VoiceChanged,
 )
 from chatsvc.chat.model import (
     Account,
+    BadKey,
+    BadModeValue,
     Barred,
     Chat,
     ChatError,
     InviteOnly,
     Moderated,
+    NoSuchUser,
+    NotAMember,
     NotAnOperator,
     NotAnOwner,
+    NotInRoom,
     Participant,
+    RoomFull,
+    RoomModes,
     RoomRegistration,
+    Topic,
+    UnknownMode,
 )
 from chatsvc.chat.sanctions import Mask, SanctionKind
 from tests.chat.test_model import RecordingClient, Registered
@@ -153,6 +166,12 @@ class RegisteredRoomTests(ModerationTestCase):
             "dev", RoomRegistration({"alice": "alice"}), invite_only=True, created=5.0
         )
         self.assertEqual(room.modes(), "+int")
+        modes = RoomModes("beer", 20, secret=True, members_only=False, topic_locked=False)
+        self.chat.restore_room("ops", RoomRegistration({"alice": "alice"}), modes=modes)
+        ops = self.chat.room("ops")
+        self.assertEqual(ops.modes(), "+kls beer 20")
+        self.assertEqual(ops.modes(arguments=False), "+kls")
+        self.assertEqual(RoomModes.of(ops), modes)
         alice = self.on("alice")
         self.chat.join(alice, "dev")  # an owner needs no invitation
         self.assertTrue(room.is_owner(alice))
@@ -166,7 +185,7 @@ class ModeTests(ModerationTestCase):
 
     def test_invite_only(self) -> None:
         changed = self.chat.set_mode(self.alice, self.room, "i", True)
-        self.assertEqual(changed, ModeChanged("dev", "alice", "i", True))
+        self.assertEqual(changed, ModeChanged("dev", "alice", (ModeChange("i", True),)))
         self.assertIsNone(self.chat.set_mode(self.alice, self.room, "i", True))
         with self.assertRaises(InviteOnly) as e:
             self.chat.join(self.bob, "dev")
@@ -204,9 +223,233 @@ class ModeTests(ModerationTestCase):
             self.chat.set_mode(self.bob, self.room, "m", False)
 
     def test_bad_mode(self) -> None:
-        with self.assertRaises(ChatError) as e:
-            self.chat.set_mode(self.alice, self.room, "k", True)
-        self.assertEqual(str(e.exception), "unknown room mode 'k': use +i, -i, +m or -m")
+        with self.assertRaises(UnknownMode) as e:
+            self.chat.set_mode(self.alice, self.room, "x", True)
+        self.assertEqual(
+            str(e.exception),
+            "unknown room mode 'x': use +i -i +k -k +l -l +m -m +n -n +s -s +t -t",
+        )
+        for mode in ["", "kl", "mn"]:  # one letter, not a run of them
+            with self.assertRaises(UnknownMode):
+                self.chat.set_modes(
+                    self.alice, self.room, [ModeChange("i", True), ModeChange(mode, True)]
+                )
+        self.assertEqual(self.room.modes(), "+nt")
+
+    def test_modes_at_once(self) -> None:
+        """Several changes are one event, told once; those that change nothing are left out."""
+        self.chat.join(self.bob, "dev")
+        self.events("bob")
+        changed = self.chat.set_modes(
+            self.alice,
+            self.room,
+            [ModeChange("i", True), ModeChange("n", True), ModeChange("l", True, "20")],
+        )
+        made = ModeChanged("dev", "alice", (ModeChange("i", True), ModeChange("l", True, "20")))
+        self.assertEqual(changed, made)
+        self.assertEqual(self.events("bob"), [made])
+        self.assertEqual(self.room.modes(), "+ilnt 20")
+        self.assertIsNone(self.chat.set_modes(self.alice, self.room, [ModeChange("i", True)]))
+        self.assertEqual(self.events("bob"), [])
+
+    def test_a_bad_value_changes_nothing(self) -> None:
+        for mode, value, why in [
+            ("k", None, "give the key: +k KEY"),
+            ("k", "", "give the key: +k KEY"),
+            ("k", "two words", "a room key has no spaces, commas or control characters"),
+            ("k", "a,b", "a room key has no spaces, commas or control characters"),
+            ("k", "bell\x07", "a room key has no spaces, commas or control characters"),
+            ("k", "x" * 24, "a room key is 23 characters at most"),
+            ("l", "0", "the most members is from 1 to 1000000"),
+            ("l", "1000001", "the most members is from 1 to 1000000"),
+            ("l", "-1", "give the most members as a whole number: +l 20"),
+            ("l", "abc", "give the most members as a whole number: +l 20"),
+            ("l", "", "give the most members as a whole number: +l 20"),
+            ("l", "\u0663", "give the most members as a whole number: +l 20"),
+        ]:
+            self.events("alice")
+            with self.subTest(mode=mode, value=value):
+                with self.assertRaises(BadModeValue) as e:
+                    self.chat.set_modes(
+                        self.alice,
+                        self.room,
+                        [ModeChange("i", True), ModeChange(mode, True, value)],
+                    )
+                self.assertEqual((e.exception.name, str(e.exception)), (mode, why))
+                self.assertEqual(self.room.modes(), "+nt")
+                self.assertEqual(self.events("alice"), [])
+
+    def test_key(self) -> None:
+        self.chat.set_mode(self.alice, self.room, "k", True, "beer")
+        self.assertEqual(self.room.key, "beer")
+        for key in [None, "bees", "BEER"]:
+            with self.assertRaises(BadKey) as e:
+                self.chat.join(self.bob, "dev", key=key)
+        self.assertEqual(
+            str(e.exception), "dev has a key: join it with the right one (/join dev KEY)"
+        )
+        with self.assertRaises(BadKey):  # moving refused, it stays where it was
+            self.chat.move(self.bob, "dev", key="bees")
+        self.assertEqual(self.bob.rooms, (self.chat.lobby,))
+        self.chat.move(self.bob, "dev", key="beer")
+        self.assertEqual(self.bob.rooms, (self.room,))
+        changed = self.chat.set_mode(self.alice, self.room, "k", False, "ignored")
+        self.assertEqual(changed, ModeChanged("dev", "alice", (ModeChange("k", False),)))
+        carol = self.on("carol")
+        self.chat.join(carol, "dev")
+        self.assertIsNone(self.room.key)
+
+    def test_key_changed(self) -> None:
+        self.chat.set_mode(self.alice, self.room, "k", True, "beer")
+        self.assertIsNone(self.chat.set_mode(self.alice, self.room, "k", True, "beer"))
+        changed = self.chat.set_mode(self.alice, self.room, "k", True, "wine")
+        self.assertEqual(changed, ModeChanged("dev", "alice", (ModeChange("k", True, "wine"),)))
+        with self.assertRaises(BadKey):
+            self.chat.join(self.bob, "dev", key="beer")
+        self.chat.join(self.bob, "dev", key="wine")
+
+    def test_limit(self) -> None:
+        self.chat.set_mode(self.alice, self.room, "l", True, "2")
+        self.chat.join(self.bob, "dev")
+        carol = self.on("carol")
+        with self.assertRaises(RoomFull) as e:
+            self.chat.join(carol, "dev")
+        self.assertEqual(str(e.exception), "dev is full: it takes 2 members at most")
+        self.chat.part(self.bob, "dev")  # a place is free again
+        self.chat.join(carol, "dev")
+        with self.assertRaises(RoomFull):
+            self.chat.join(self.bob, "dev")
+        self.chat.set_mode(self.alice, self.room, "l", False)
+        self.chat.join(self.bob, "dev")
+        self.assertEqual(len(self.room), 3)
+
+    def test_limit_below_the_members(self) -> None:
+        """Nobody is put out by a limit lower than the members: only those who come are kept out."""
+        self.chat.join(self.bob, "dev")
+        self.chat.set_mode(self.alice, self.room, "l", True, "1")
+        self.assertEqual(len(self.room), 2)
+        self.chat.say(self.bob, "still here", self.room)
+        with self.assertRaises(RoomFull):
+            self.chat.join(self.on("carol"), "dev")
+
+    def test_an_operators_invitation_passes_key_and_limit_once(self) -> None:
+        self.chat.set_modes(
+            self.alice, self.room, [ModeChange("k", True, "beer"), ModeChange("l", True, "1")]
+        )
+        self.chat.invite(self.alice, self.room, "bob")
+        self.chat.join(self.bob, "dev")
+        self.chat.part(self.bob, "dev")
+        with self.assertRaises(BadKey):  # good once
+            self.chat.join(self.bob, "dev")
+
+    def test_a_members_invitation_passes_nothing(self) -> None:
+        carol = self.on("carol")
+        self.chat.join(carol, "dev")
+        self.chat.set_mode(self.alice, self.room, "k", True, "beer")
+        self.chat.invite(carol, self.room, "bob")  # only news: carol is no operator
+        with self.assertRaises(BadKey):
+            self.chat.join(self.bob, "dev")
+
+    def test_operators_need_no_key_and_are_not_counted_out(self) -> None:
+        root = self.on("root", operator=True)
+        self.chat.set_modes(
+            self.alice, self.room, [ModeChange("k", True, "beer"), ModeChange("l", True, "1")]
+        )
+        self.chat.join(root, "dev")
+        self.assertIn(root, self.room)
+
+    def test_secret(self) -> None:
+        root = self.on("root", operator=True)
+        self.assertTrue(self.room.visible_to(self.bob))
+        self.chat.set_mode(self.alice, self.room, "s", True)
+        self.assertEqual(self.room.modes(), "+nst")
+        self.assertFalse(self.room.visible_to(self.bob))
+        self.assertFalse(self.room.visible_to(None))
+        self.assertTrue(self.room.visible_to(self.alice))
+        self.assertTrue(self.room.visible_to(root))
+        self.chat.join(self.bob, "dev")  # a secret room is hidden, not closed
+        self.assertTrue(self.room.visible_to(self.bob))
+
+    def test_words_from_outside(self) -> None:
+        """With C{-n}, who is not in a room may speak to it, unless banned from it."""
+        carol = self.on("carol")
+        self.chat.join(carol, "dev")
+        self.events("carol")
+        with self.assertRaises(NotInRoom):
+            self.chat.addressed(self.bob, "dev")
+        with self.assertRaises(NotInRoom):
+            self.chat.say(self.bob, "hi", self.room)
+        self.chat.set_mode(self.alice, self.room, "n", False)
+        self.assertEqual(self.room.modes(), "+t")
+        self.events("carol")
+        self.assertIs(self.chat.addressed(self.bob, "#dev"), self.room)
+        self.chat.say(self.bob, "hi from outside", self.room)
+        self.chat.act(self.bob, "waves", self.room)
+        self.assertEqual(
+            self.events("carol"),
+            [Message("dev", "bob", "hi from outside"), Action("dev", "bob", "waves")],
+        )
+        self.chat.set_mode(self.alice, self.room, "m", True)  # +m holds outside too
+        with self.assertRaises(Moderated):
+            self.chat.say(self.bob, "hi", self.room)
+        self.chat.set_mode(self.alice, self.room, "m", False)
+        self.chat.sanction(self.alice, SanctionKind.BAN, Mask.parse("bob"), self.room)
+        with self.assertRaises(Barred):
+            self.chat.say(self.bob, "let me in", self.room)
+        with self.assertRaises(NotInRoom):
+            self.chat.addressed(self.bob, "nosuch")
+
+    def test_topic_open_to_members(self) -> None:
+        self.chat.join(self.bob, "dev")
+        with self.assertRaises(NotAnOperator):
+            self.chat.set_topic(self.bob, "mine", 1.0, self.room)
+        self.chat.set_mode(self.alice, self.room, "t", False)
+        self.chat.set_topic(self.bob, "mine", 1.0, self.room)
+        self.assertEqual(self.room.topic, Topic("mine", "bob", 1.0))
+        with self.assertRaises(NotInRoom):  # but not to those outside
+            self.chat.set_topic(self.on("carol"), "theirs", 2.0, self.room)
+
+    def test_voice(self) -> None:
+        self.chat.join(self.bob, "dev")
+        self.chat.set_mode(self.alice, self.room, "m", True)
+        self.events("bob")
+        with self.assertRaises(Moderated) as e:
+            self.chat.say(self.bob, "hi", self.room)
+        self.assertEqual(
+            str(e.exception), "dev is moderated: only its operators and voiced members may speak"
+        )
+        changed = self.chat.set_voice(self.alice, self.room, "bob")
+        self.assertEqual(changed, VoiceChanged("dev", "bob", "alice"))
+        self.assertEqual(self.events("bob"), [changed])
+        self.assertTrue(self.room.is_voiced(self.bob))
+        self.assertIsNone(self.chat.set_voice(self.alice, self.room, "bob"))
+        self.chat.say(self.bob, "hi", self.room)
+        with self.assertRaises(NotAnOperator):  # a voice is no operator's right
+            self.chat.set_topic(self.bob, "mine", 1.0, self.room)
+        with self.assertRaises(NotAnOperator):
+            self.chat.set_voice(self.bob, self.room, "alice")
+        self.chat.set_voice(self.alice, self.room, "bob", given=False)
+        with self.assertRaises(Moderated):
+            self.chat.say(self.bob, "hi", self.room)
+
+    def test_voice_goes_with_leaving(self) -> None:
+        self.chat.join(self.bob, "dev")
+        self.chat.set_voice(self.alice, self.room, "bob")
+        self.chat.part(self.bob, "dev")
+        self.chat.join(self.bob, "dev")
+        self.assertFalse(self.room.is_voiced(self.bob))
+
+    def test_voice_refused(self) -> None:
+        with self.assertRaises(NoSuchUser):
+            self.chat.set_voice(self.alice, self.room, "nobody")
+        with self.assertRaises(NotAMember):
+            self.chat.set_voice(self.alice, self.room, "bob")
+        with self.assertRaises(NotInRoom):
+            self.chat.set_voice(self.bob, self.room, "alice")
+
+    def test_lobby_modes_are_the_server_operators(self) -> None:
+        with self.assertRaises(NotAnOperator):
+            self.chat.set_mode(self.alice, self.chat.lobby, "k", True, "x")
 
     def test_invitations_bounded(self) -> None:
         self.chat.set_mode(self.alice, self.room, "i", True)

@@ -18,6 +18,7 @@ from chatsvc.chat.events import (
     Kicked,
     Left,
     Message,
+    ModeChange,
     ModeChanged,
     PrivateMessage,
     PrivateTagMessage,
@@ -25,8 +26,17 @@ from chatsvc.chat.events import (
     Sanctioned,
     TagMessage,
     TopicChanged,
+    VoiceChanged,
 )
-from chatsvc.chat.model import Account, Barred, Participant
+from chatsvc.chat.model import (
+    Account,
+    BadKey,
+    Barred,
+    InviteOnly,
+    Moderated,
+    Participant,
+    RoomFull,
+)
 from chatsvc.chat.sanctions import Mask, SanctionKind
 from chatsvc.cluster.chat import GONE, ClusterChat, RemoteClient, record
 from chatsvc.cluster.ops import Op, decode, encode
@@ -159,6 +169,7 @@ class ClusterChatTests(SynchronousTestCase):
                 "rooms": ["lobby", "dev"],
                 "away": "lunch",
                 "homeless": False,
+                "voiced": [],
             },
         )
         remote = self.b.find("alice")
@@ -333,7 +344,9 @@ class ModerationAcrossNodesTests(SynchronousTestCase):
 
     def test_modes_and_room_kicks(self) -> None:
         self.a.set_mode(self.root, self.dev_at_a, "m", True)
-        self.assertEqual(self.bob_client.take(), [ModeChanged("dev", "root", "m", True)])
+        self.assertEqual(
+            self.bob_client.take(), [ModeChanged("dev", "root", (ModeChange("m", True),))]
+        )
         self.assertTrue(self.dev_at_b.moderated)
         self.a.remove(self.root, self.dev_at_a, "bob", "off topic")
         self.assertEqual(self.bob_client.take(), [Removed("dev", "bob", "root", "off topic")])
@@ -348,10 +361,157 @@ class ModerationAcrossNodesTests(SynchronousTestCase):
         ban = {"kind": "ban", "mask": "nick:bob", "room": "dev", "by": "root", "set_at": 0.0}
         self.b.apply("a", {"op": "sanction", "nick": "root", **ban, "reason": None, "until": None})
         events = self.bob_client.take()
-        self.assertEqual(events[0], ModeChanged("dev", "root", "m", True))
+        self.assertEqual(events[0], ModeChanged("dev", "root", (ModeChange("m", True),)))
         self.assertIsInstance(events[1], Sanctioned)
         self.assertEqual(events[2:], [Removed("dev", "bob", "root", "banned")])
         self.assertEqual(self.b_link.ops[-1]["op"], "put_out")
+
+    def test_modes_set_at_once_are_one_operation_and_one_event_with_their_values(self) -> None:
+        changes = [
+            ModeChange("k", True, "sekrit"),
+            ModeChange("l", True, "05"),
+            ModeChange("s", True),
+            ModeChange("n", False),
+            ModeChange("t", False),
+            ModeChange("m", False),  # it is not: nothing changes, nothing is told
+        ]
+        self.a.set_modes(self.root, self.dev_at_a, changes)
+        made = [["k", True, "sekrit"], ["l", True, "5"], ["s", True, None]]
+        made += [["n", False, None], ["t", False, None]]
+        op = {"op": "mode", "nick": "root", "room": "dev", "changes": made}
+        self.assertEqual(self.a_link.ops[-1], op)
+        self.assertEqual(decode(encode("a", 9, op)).op, op)  # as JSON carries it
+        told = ModeChanged(
+            "dev",
+            "root",
+            (
+                ModeChange("k", True, "sekrit"),
+                ModeChange("l", True, "5"),
+                ModeChange("s", True),
+                ModeChange("n", False),
+                ModeChange("t", False),
+            ),
+        )
+        self.assertEqual(self.bob_client.take(), [told])
+        dev = self.dev_at_b
+        self.assertEqual((dev.key, dev.limit, dev.secret), ("sekrit", 5, True))
+        self.assertEqual((dev.members_only, dev.topic_locked), (False, False))
+        self.assertEqual(dev.modes(), self.dev_at_a.modes())
+        self.a.set_modes(self.root, self.dev_at_a, [ModeChange("k", False), ModeChange("l", False)])
+        self.assertEqual(self.a_link.ops[-1]["changes"], [["k", False, None], ["l", False, None]])
+        self.assertEqual((dev.key, dev.limit), (None, None))
+        self.assertEqual(dev.modes(), "+s")
+
+    def test_a_mode_operation_that_is_not_one_changes_nothing(self) -> None:
+        op: Op = {"op": "mode", "nick": "root", "room": "dev"}
+        for changes in (
+            [["m", True, None], ["x", True, None]],  # all are checked before any is made
+            [["m", True, None], ["k", True, "two words"]],
+            [["m", True, None], ["l", True, "many"]],
+            [["m", "yes", None]],
+            [["m", True]],
+            [],
+            "+m",
+        ):
+            self.b.apply("a", {**op, "changes": changes})
+        self.assertEqual((self.dev_at_b.modes(), self.bob_client.take()), ("+nt", []))
+        self.b.apply("a", {**op, "mode": "m", "on": True})  # as nodes published it before
+        self.assertEqual(
+            self.bob_client.take(), [ModeChanged("dev", "root", (ModeChange("m", True),))]
+        )
+
+    def test_a_key_set_at_one_node_is_asked_at_the_other(self) -> None:
+        self.a.set_mode(self.root, self.dev_at_a, "k", True, "sekrit")
+        carol = self.b.sign_on("carol", RecordingClient())
+        for key in (None, "wrong", "SEKRIT"):
+            with self.assertRaises(BadKey):
+                self.b.join(carol, "dev", key=key)
+            with self.assertRaises(BadKey):
+                self.b.move(carol, "dev", key=key)
+        self.assertEqual(self.dev_at_a.nicks(), ["bob", "root"])
+        self.b.join(carol, "dev", key="sekrit")
+        self.assertNotIn("sekrit", self.b_link.ops[-1].values())  # the key is not told again
+        self.assertEqual(self.dev_at_a.nicks(), ["bob", "carol", "root"])
+        dave = self.a.sign_on("dave", RecordingClient())
+        self.a.move(dave, "dev", key="sekrit")
+        self.assertEqual(self.dev_at_b.nicks(), ["bob", "carol", "dave", "root"])
+
+    def test_a_limit_counts_the_members_of_every_node(self) -> None:
+        self.a.set_mode(self.root, self.dev_at_a, "l", True, "3")
+        carol = self.b.sign_on("carol", RecordingClient())
+        dave = self.a.sign_on("dave", RecordingClient())
+        erin = self.b.sign_on("erin", RecordingClient())
+        self.b.join(carol, "dev")  # root of a, bob and carol of b: full
+        with self.assertRaises(RoomFull):
+            self.a.join(dave, "dev")
+        with self.assertRaises(RoomFull):
+            self.b.join(erin, "dev")
+        # An operator's invitation lets one in past it, once, at its own node.
+        self.a.invite(self.root, self.dev_at_a, "erin")
+        self.b.join(erin, "dev")
+        self.assertEqual(len(self.dev_at_a), len(self.dev_at_b))
+        self.assertEqual(self.dev_at_a.nicks(), ["bob", "carol", "erin", "root"])
+        self.assertEqual((self.dev_at_a._invited, self.dev_at_b._invited), ({}, {}))
+        self.b.part(erin, "dev")
+        with self.assertRaises(RoomFull):
+            self.b.join(erin, "dev")
+
+    def test_an_invitation_is_used_up_at_every_node_as_at_its_own(self) -> None:
+        carol = self.b.sign_on("carol", RecordingClient())
+        self.a.invite(self.root, self.dev_at_a, "carol")
+        self.b.join(carol, "dev")  # open to all: not needed, so not used up
+        self.assertEqual(self.dev_at_a._invited, {"carol": None})
+        self.assertEqual(self.dev_at_b._invited, {"carol": None})
+        self.b.part(carol, "dev")
+        self.a.set_mode(self.root, self.dev_at_a, "i", True)
+        self.b.join(carol, "dev")
+        self.assertEqual((self.dev_at_a._invited, self.dev_at_b._invited), ({}, {}))
+        self.b.part(carol, "dev")
+        with self.assertRaises(InviteOnly):
+            self.b.join(carol, "dev")
+
+    def test_a_voice_given_at_one_node_holds_at_the_other_and_in_its_record(self) -> None:
+        self.a.set_mode(self.root, self.dev_at_a, "m", True)
+        self.bob_client.take()
+        self.a.set_voice(self.root, self.dev_at_a, "bob")
+        self.assertEqual(
+            self.a_link.ops[-1],
+            {"op": "voice", "nick": "root", "room": "dev", "target": "bob", "given": True},
+        )
+        self.assertEqual(self.bob_client.take(), [VoiceChanged("dev", "bob", "root")])
+        self.assertTrue(self.dev_at_b.is_voiced(self.bob))
+        self.assertEqual(self.b_link.kept["bob"]["voiced"], ["dev"])  # its node keeps it
+        self.root_client.take()
+        self.b.say(self.bob, "may I?", self.dev_at_b)
+        self.assertEqual(self.root_client.take(), [Message("dev", "bob", "may I?")])
+        self.a.set_voice(self.root, self.dev_at_a, "bob", given=False)
+        self.assertEqual(self.bob_client.take(), [VoiceChanged("dev", "bob", "root", False)])
+        self.assertEqual(self.b_link.kept["bob"]["voiced"], [])
+        with self.assertRaises(Moderated):
+            self.b.say(self.bob, "may I?", self.dev_at_b)
+
+    def test_a_voice_in_a_record_read_again_is_so_without_telling_anyone(self) -> None:
+        self.a.set_mode(self.root, self.dev_at_a, "m", True)
+        self.root_client.take()
+        kept = {**record(self.bob), "voiced": ["DEV"]}
+        self.a.reconcile("b", {"bob": kept})
+        bob_at_a = self.a.find("bob")
+        assert bob_at_a is not None
+        self.assertTrue(self.dev_at_a.is_voiced(bob_at_a))
+        self.a.reconcile("b", {"bob": {**kept, "voiced": []}})
+        self.assertFalse(self.dev_at_a.is_voiced(bob_at_a))
+        self.assertEqual(self.root_client.take(), [])
+
+    def test_a_user_outside_a_room_open_to_all_speaks_in_it_at_every_node(self) -> None:
+        self.a.set_mode(self.root, self.dev_at_a, "n", False)
+        carol = self.b.sign_on("carol", RecordingClient())
+        self.root_client.take()
+        self.b.say(carol, "hello from outside", self.b.addressed(carol, "dev"))
+        self.b.act(carol, "knocks", self.dev_at_b)
+        self.assertEqual(
+            self.root_client.take(),
+            [Message("dev", "carol", "hello from outside"), Action("dev", "carol", "knocks")],
+        )
 
 
 class RecallTests(SynchronousTestCase):
@@ -387,3 +547,26 @@ class RecallTests(SynchronousTestCase):
         self.assertEqual([str(s.mask) for s in self.b.sanctions], ["nick:bob"])
         self.assertEqual(dev.nicks(), ["bob"])  # its records say where users are
         self.assertEqual(self.bob_client.take(), [])
+
+    def test_the_last_state_of_each_mode_holds_of_changes_made_at_once(self) -> None:
+        room = {"op": "room", "name": "dev", "owners": ["root"], "operators": [], "topic": None}
+        mode: Op = {"op": "mode", "nick": "root", "room": "dev"}
+        self.b.recall([
+            {**room, "invite_only": False, "key": "zero", "secret": True},
+            {**mode, "changes": [["k", True, "one"], ["l", True, "5"], ["m", True, None]]},
+            {**mode, "changes": [["k", True, "two"], ["m", False, None], ["t", False, None]]},
+            {**mode, "mode": "i", "on": True},  # as nodes published it before
+            {**mode, "changes": [["l", False, None], ["s", False, None]]},
+            {**mode, "changes": [["x", True, None]]},  # not one: left out
+        ])  # fmt: skip
+        dev = self.b.room("dev")
+        assert dev.registration is not None
+        self.assertEqual((dev.key, dev.limit, dev.secret), ("two", None, False))
+        self.assertEqual((dev.invite_only, dev.moderated), (True, False))
+        self.assertEqual((dev.members_only, dev.topic_locked), (True, False))
+        self.assertEqual(self.bob_client.take(), [])
+
+    def test_a_mode_of_a_room_nobody_registered_is_not_recalled(self) -> None:
+        op = {"op": "mode", "nick": "root", "room": "ops", "changes": [["k", True, "sekrit"]]}
+        self.b.recall([op])
+        self.assertIsNone(self.b.room("ops").key)

@@ -21,6 +21,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.task import deferLater
 from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 
+from chatsvc.chat.model import Room
 from chatsvc.cluster.redis import RedisLink
 from chatsvc.service.tap import ChatService
 from tests.frontends.irc.test_endtoend import Bot, irc_port, tagged_sign_on
@@ -923,6 +924,8 @@ async def test_a_node_starting_as_another_changes_the_registry_misses_nothing(
         )
         root.say("/room mode +i")
         await lines_until(root, "*** root made dev invite-only")
+        root.say("/room mode +kl sekrit 9")  # of each mode, the last change holds
+        root.say("/room mode -l+s")
         sent = link(a).published
         root.say("/ban -g mallory")
         await lines_until(root, "*** Banned nick:mallory chat-wide, for good")
@@ -933,6 +936,85 @@ async def test_a_node_starting_as_another_changes_the_registry_misses_nothing(
     await until(lambda: "dave" in chat.operators, "dave an operator at b")
     dev = chat.room("dev")
     assert dev.registration is not None and dev.invite_only
+    assert (dev.key, dev.limit, dev.secret) == ("sekrit", None, True)
     mallory = await connect(tcp_endpoint(b))
     mallory.say("mallory")
     assert await mallory.next_line() == "*** Error: you are banned from the chat for good"
+
+
+def room_at(node: ChatService, name: str) -> Room | None:
+    """Room C{name} as C{node} knows it, if it does."""
+    return node.factory.chat.find_room(name)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_key_a_limit_and_a_voice_set_at_one_node_hold_at_another(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b")
+    olga = await line_user(a, "olga", a, b)
+    olga.say("/join dev")  # she made it: she runs it
+    await lines_until(olga, "*** olga")
+    bob = await line_user(b, "bob", a, b)
+    await joined(bob, "dev")
+    carol, dave = await line_user(b, "carol", a, b), await line_user(b, "dave", a, b)
+    await until(lambda: nicks_at(a, "dev") == ["bob", "olga"], "bob in dev at a")
+
+    olga.say("/room mode +klm sekrit 3")
+
+    def modes_at_b() -> tuple[object, ...]:
+        dev = room_at(b, "dev")
+        return () if dev is None else (dev.key, dev.limit, dev.moderated)
+
+    await until(lambda: modes_at_b() == ("sekrit", 3, True), "dev's modes at b")
+    carol.say("/join dev")
+    assert (await refusal(carol)).startswith("*** Error: dev has a key"), "at b, set at a"
+    carol.say("/join dev sekrit")
+    assert (await lines_until(carol, "*** bob, carol, olga"))[-1].startswith("*** You joined dev")
+    await until(lambda: nicks_at(a, "dev") == ["bob", "carol", "olga"], "carol in dev at a")
+    dave.say("/join dev sekrit")  # three members, one of a and two of b: full
+    assert await refusal(dave) == "*** Error: dev is full: it takes 3 members at most"
+
+    bob.say("may I?")
+    assert (await refusal(bob)).startswith("*** Error: dev is moderated"), "at b, set at a"
+    olga.say("/voice bob")
+
+    def bob_voiced_at_b() -> bool:
+        dev, bob_at_b = room_at(b, "dev"), b.factory.chat.find("bob")
+        return dev is not None and bob_at_b is not None and dev.is_voiced(bob_at_b)
+
+    await until(bob_voiced_at_b, "bob voiced at b")
+    bob.say("now I may")
+    await lines_until(olga, "<bob> now I may")
+    await lines_until(carol, "<bob> now I may")
+
+
+@pytest_twisted.ensureDeferred
+async def test_modes_set_while_redis_is_away_hold_elsewhere_once_it_is_back(
+    services: Services, redis: RedisServer, postgresql: str
+) -> None:
+    a, b = await start_nodes(services, redis, postgresql, "a", "b")
+    olga = await line_user(a, "olga", a, b)
+    olga.say("/join dev")
+    await lines_until(olga, "*** olga")
+    bob = await line_user(b, "bob", a, b)
+    await joined(bob, "dev")
+    carol = await line_user(b, "carol", a, b)
+    await until(lambda: nicks_at(a, "dev") == ["bob", "olga"], "bob in dev at a")
+
+    def modes_at(node: ChatService) -> tuple[object, ...]:
+        dev = room_at(node, "dev")
+        return () if dev is None else (dev.key, dev.limit, dev.secret)
+
+    redis.pause()
+    try:
+        await until(lambda: not link(a).up and not link(b).up, "both cut off")
+        olga.say("/room mode +kl sekrit 9")
+        olga.say("/room mode -k+s")
+        await until(lambda: modes_at(a) == (None, 9, True), "dev's modes at a")
+        assert modes_at(b) == (None, None, False), "b is cut off"
+    finally:
+        redis.resume()
+    await until(lambda: modes_at(b) == (None, 9, True), "dev's modes at b, in the order made")
+    carol.say("/join dev")
+    await lines_until(carol, "*** bob, carol, olga")

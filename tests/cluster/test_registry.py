@@ -6,13 +6,14 @@ keeping it again (two nodes joined in memory, as in L{tests.cluster.test_chat}).
 
 from __future__ import annotations
 
+import attrs
 from twisted.internet.defer import succeed
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from chatsvc.accounts import hash_password
 from chatsvc.accounts.registered import RegisteredAccounts
-from chatsvc.chat.model import Account, NicknameRegistered, Participant, Topic
+from chatsvc.chat.model import Account, NicknameRegistered, Participant, RoomModes, Topic
 from chatsvc.chat.sanctions import Mask, Sanction, SanctionKind
 from chatsvc.cluster.chat import ClusterChat
 from chatsvc.cluster.registry import ClusterRegistry
@@ -108,6 +109,30 @@ class ClusterRegistryTests(SynchronousTestCase):
         self.assertEqual([r.name for r in self.b.rooms()], ["lobby"])  # nobody in it
         self.assertEqual(list(self.b.sanctions), [])
         self.assertEqual(self.store.rooms, {})
+
+    def test_a_registered_rooms_key_limit_and_other_modes(self) -> None:
+        modes = RoomModes("sekrit", 20, secret=True, members_only=False, topic_locked=False)
+        record = RoomRecord("Dev", ("alice",), moderated=True, created=1.0, modes=modes)
+        self.registry.save_room(record)
+        told = {
+            "op": "room",
+            "name": "Dev",
+            "owners": ["alice"],
+            "operators": [],
+            "topic": None,
+            "invite_only": False,
+            "moderated": True,
+            "created": 1.0,
+        }
+        new = {"key": "sekrit", "limit": 20, "secret": True}
+        new |= {"members_only": False, "topic_locked": False}
+        self.assertEqual(self.a_link.ops[-1], {**told, **new})
+        room = self.b.room("dev")
+        self.assertEqual(room.modes(), "+klms sekrit 20")
+        self.assertEqual(RoomRecord.of(room), record)
+        # As a node published it before rooms had them: as a new room's.
+        self.b.apply("a", told)
+        self.assertEqual(RoomRecord.of(room), attrs.evolve(record, modes=RoomModes()))
 
     def test_sanctions_are_kept_not_told(self) -> None:
         """The cluster chat's own operations tell them (and in rooms not registered)."""

@@ -266,6 +266,34 @@ def test_join_puts_the_room_beside_the_others_and_on_view() -> None:
     assert [c.name for c in h.state] == ["lobby"]
 
 
+def test_join_with_a_key_gives_it_and_a_reconnection_gives_the_key_the_room_has_then() -> None:
+    h = Harness()
+    h.sign_on()
+    h.client.submit("/join dev beer")
+    assert h.last() == {"type": "join", "id": 3, "room": "dev", "key": "beer"}
+    h.reply(room={**room("dev", "alice"), "key": "beer"})
+    dev = h.state.room("dev")
+    assert dev is not None and dev.join_key == "beer"
+    # Its operators change the key meanwhile: the one to give is the new one.
+    change = {"mode": "k", "on": True, "value": "stout"}
+    h.receive({"type": "mode", "room": "dev", "by": "bob", "changes": [change]})
+    h.client.submit("/join attic")
+    assert h.last() == {"type": "join", "id": 4, "room": "attic"}
+    h.refuse("bad-key", "attic has a key: join it with the right one (/join attic KEY)")
+    told = dev.entries[-1]  # in the room on view
+    assert (told.kind, told.text) == (
+        Kind.ERROR,
+        "attic has a key: join it with the right one (/join attic KEY).",
+    )
+    h.client.submit("/join attic a b")  # not /join's: the server says how it goes
+    assert h.last()["type"] == "command"
+    h.lose()
+    h.connect()
+    h.reply(version=1, lobby="lobby")
+    h.reply(nick="alice", account=None, upload_token="t2")
+    assert h.last() == {"type": "join", "id": 8, "room": "dev", "key": "stout"}
+
+
 def test_msg_opens_the_private_conversation_where_lines_are_sent_to_the_peer() -> None:
     h = Harness()
     h.sign_on()
@@ -590,8 +618,18 @@ def test_banned_from_the_chat_while_in_it_the_ban_s_words_are_the_goodbye() -> N
         ),
         (
             "moderated",
-            "dev is moderated: only its operators may speak",
-            "dev is moderated: only its operators may speak.",
+            "dev is moderated: only its operators and voiced members may speak",
+            "dev is moderated: only its operators and voiced members may speak.",
+        ),
+        (
+            "bad-key",
+            "dev has a key: join it with the right one (/join dev KEY)",
+            "dev has a key: join it with the right one (/join dev KEY).",
+        ),
+        (
+            "room-full",
+            "dev is full: it takes 20 members at most",
+            "dev is full: it takes 20 members at most.",
         ),
     ],
 )
@@ -701,6 +739,9 @@ def test_moderation_commands_go_as_typed_with_their_room_and_their_words_are_sho
     lines = [
         "/room register",
         "/room mode +i",
+        "/room mode +kl-m beer 20",
+        "/voice bob",
+        "/devoice bob",
         "/room op bob",
         "/ban bob 2h spam",
         "/unban bob",
@@ -728,6 +769,33 @@ def test_moderation_commands_go_as_typed_with_their_room_and_their_words_are_sho
         "End of list",
     ]
     assert {e.kind for e in dev.entries[-3:]} == {Kind.INFO}
+
+
+def test_the_replies_of_modes_and_voices_typed_are_said_in_words() -> None:
+    h = Harness()
+    h.sign_on()
+    h.client.submit("/join dev")
+    h.reply(room=room("dev", "alice", "bob"))
+    h.client.submit("/room mode +kl beer 20")
+    h.reply(
+        room="dev",
+        invite_only=False,
+        moderated=False,
+        registered=False,
+        key="beer",
+        limit=20,
+        secret=False,
+        members_only=True,
+        topic_locked=True,
+    )
+    h.client.submit("/voice bob")
+    h.reply(room="dev", nick="bob", voiced=True)
+    dev = h.state.room("dev")
+    assert dev is not None
+    assert [e.text for e in dev.entries[-2:]] == [
+        "#dev is joined with the key beer and 20 members at most",
+        "bob has a voice in #dev",
+    ]
 
 
 def test_registering_makes_the_new_password_the_one_to_sign_on_with_again() -> None:

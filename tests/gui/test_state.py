@@ -382,28 +382,132 @@ def test_put_out_of_a_room_it_is_no_longer_joined_and_says_why() -> None:
     assert dev.joined and dev.label == "#dev" and state.header(dev) == "#dev: (no topic)"
 
 
+def mode(by: str, *changes: dict[str, Any], room: str = "dev") -> dict[str, Any]:
+    return {"type": "mode", "room": room, "by": by, "changes": list(changes)}
+
+
 def test_modes_are_shown_in_the_room_and_its_header() -> None:
     state, view = signed_on(room("lobby", "alice"), {**ranked_room(), "registered": True})
     dev = state.room("dev")
     assert dev is not None
     assert state.header(dev) == "#dev: (no topic) [registered]"
-    for mode, on in (("i", True), ("m", True)):
-        state.apply({"type": "mode", "room": "dev", "by": "zed", "mode": mode, "on": on})
+    state.apply(mode("zed", {"mode": "i", "on": True}, {"mode": "m", "on": True}))
     assert state.header(dev) == "#dev: (no topic) [invite-only, moderated, registered]"
-    for mode, on in (("i", False), ("m", False), ("x", True)):
-        state.apply({"type": "mode", "room": "dev", "by": "zed", "mode": mode, "on": on})
+    state.apply(
+        mode(
+            "zed",
+            {"mode": "k", "on": True, "value": "beer"},
+            {"mode": "l", "on": True, "value": 20},
+            {"mode": "s", "on": True},
+            {"mode": "n", "on": False},
+            {"mode": "t", "on": False},
+        )
+    )
+    assert (dev.join_key, dev.limit, dev.secret, dev.members_only, dev.topic_locked) == (
+        "beer",
+        20,
+        True,
+        False,
+        False,
+    )
+    assert state.header(dev) == (
+        "#dev: (no topic) [invite-only, key beer, limit 20, secret, moderated,"
+        " open to outsiders, topic open, registered]"
+    )
+    state.apply(mode("zed", *({"mode": m, "on": False} for m in "iklms")))
+    state.apply(mode("zed", {"mode": "n", "on": True}, {"mode": "t", "on": True}))
+    state.apply(mode("zed", {"mode": "x", "on": True}))  # a mode unknown: as IRC writes it
+    state.apply(mode("zed"))  # no change: nothing
     assert state.header(dev) == "#dev: (no topic) [registered]"
     assert texts(state, "dev") == [
-        "[13:45] *** zed made #dev invite-only",
-        "[13:45] *** zed made #dev moderated: only its operators may speak",
-        "[13:45] *** zed made #dev open to everyone",
-        "[13:45] *** zed made #dev no longer moderated",
+        "[13:45] *** zed set +i, +m in #dev (invite-only: only those invited may join;"
+        " moderated: only its operators and voiced members may speak)",
+        "[13:45] *** zed set +k, +l 20, +s, -n, -t in #dev (a key to join; 20 members at most;"
+        " secret: not listed, nor its members shown, to those outside it;"
+        " those outside it may speak in it too; any member may set the topic)",
+        "[13:45] *** zed set -i, -k, -l, -m, -s in #dev (open to all; no key to join;"
+        " any number of members; everyone in it may speak; no longer secret)",
+        "[13:45] *** zed set +n, +t in #dev (only its members may speak in it;"
+        " only its operators set the topic)",
+        "[13:45] *** zed set +x in #dev",
     ]
-    assert view.of("members") == ["dev"] * 4
-    entered = {**ranked_room("ops"), "invite_only": True, "moderated": True}
+    assert view.of("members") == ["dev"] * 5
+    entered = {
+        **ranked_room("ops"),
+        "invite_only": True,
+        "moderated": True,
+        "key": "k3y",
+        "limit": 5,
+        "secret": True,
+        "members_only": False,
+        "topic_locked": False,
+    }
     state.apply({"type": "entered", "room": entered})
     ops = state.room("ops")
-    assert ops is not None and state.header(ops) == "#ops: (no topic) [invite-only, moderated]"
+    assert ops is not None and state.header(ops) == (
+        "#ops: (no topic) [invite-only, key k3y, limit 5, secret, moderated,"
+        " open to outsiders, topic open]"
+    )
+    # +n and +t hold unless the room's data says otherwise (an older server's says nothing).
+    state.apply({"type": "entered", "room": ranked_room("ops")})
+    assert (ops.join_key, ops.limit, ops.members_only, ops.topic_locked) == (None, None, True, True)
+    assert state.header(ops) == "#ops: (no topic)"
+
+
+def test_voiced_members_are_marked_after_operators_and_listed_so() -> None:
+    members = [*ranked_room()["members"], {**member("vic"), "voiced": True}]
+    state, view = signed_on(room("lobby", "alice"), {**ranked_room(), "members": members})
+    dev = state.room("dev")
+    assert dev is not None
+    voice = {"type": "voice", "room": "dev", "by": "zed"}
+    state.apply({**voice, "nick": "carol", "given": True})
+    state.apply({**voice, "nick": "bob", "given": True})  # an operator, marked as one
+    state.apply({**voice, "nick": "vic", "given": False})
+    state.apply({**voice, "nick": "gone", "given": True})  # not listed: only the line
+    assert [m.label for m in dev.sorted_members()] == ["~zed", "@bob", "+carol", "alice", "vic"]
+    assert dev.members["bob"].voiced and not dev.members["vic"].voiced
+    assert texts(state, "dev") == [
+        "[13:45] *** zed gave carol a voice in #dev",
+        "[13:45] *** zed gave bob a voice in #dev",
+        "[13:45] *** zed took vic's voice in #dev",
+        "[13:45] *** zed gave gone a voice in #dev",
+    ]
+    assert view.of("members")[-4:] == ["dev"] * 4
+    # An operator taken off the operators keeps its voice.
+    state.apply({"type": "operator", "room": "dev", "nick": "bob", "by": "zed", "given": False})
+    assert [m.label for m in dev.sorted_members()][:3] == ["~zed", "+bob", "+carol"]
+    state.apply({**voice, "room": "elsewhere", "nick": "carol"})  # not in it: nothing
+    assert state.room("elsewhere") is None
+    listed = {
+        "room": "dev",
+        "members": [member("zed", "owner"), {**member("carol"), "voiced": True}],
+    }
+    assert describe(listed) == ["In #dev: ~zed, +carol"]
+
+
+def test_the_replies_of_room_mode_and_voice_in_words() -> None:
+    modes = {
+        "room": "dev",
+        "invite_only": False,
+        "moderated": True,
+        "registered": True,
+        "key": "beer",
+        "limit": 20,
+        "secret": False,
+        "members_only": True,
+        "topic_locked": False,
+    }
+    assert describe(modes) == [
+        "#dev is joined with the key beer, 20 members at most, moderated"
+        " and its topic set by any member"
+    ]
+    assert describe({**modes, "key": None, "limit": None, "topic_locked": True}) == [
+        "#dev is moderated"
+    ]
+    plain = {"room": "dev", "invite_only": False, "moderated": False, "registered": False}
+    assert describe(plain) == ["#dev is open to everyone"]
+    assert describe({"room": "dev", "nick": "bob", "voiced": True}) == ["bob has a voice in #dev"]
+    assert describe({"room": "dev", "nick": "bob", "voiced": False}) == ["bob has no voice in #dev"]
 
 
 def test_a_rooms_ban_list_changes_are_lines_in_it() -> None:
@@ -530,6 +634,10 @@ def test_moderation_refusals_say_why_and_for_how_long() -> None:
     assert refusal("moderated", "dev is moderated: only its operators may speak", {}) == (
         "dev is moderated: only its operators may speak."  # a room's name as it is
     )
+    bad_key = "dev has a key: join it with the right one (/join dev KEY)"
+    assert refusal("bad-key", bad_key, {}) == f"{bad_key}."
+    full = "dev is full: it takes 20 members at most"
+    assert refusal("room-full", full, {}) == f"{full}."
     assert refusal("not-in-room", "you are not in dev", {}) == "you are not in dev"
 
 

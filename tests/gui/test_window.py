@@ -374,10 +374,12 @@ async def test_a_room_s_operator_bans_the_desktop_user_who_is_told_why_and_for_h
 ) -> None:
     """
     An operator on nc makes a room moderated (its header says so, a line said
-    there is refused in words), bans the desktop user from it (put out: why,
-    for how long, the room marked so; joining again refused with the time
-    left), then from the chat: the dialog says why and for how long, and
-    signing on again is refused the same, never retried by itself.
+    there is refused in words), gives the desktop user a voice (marked C{+}),
+    sets a key and a limit (the header shows them), bans the desktop user
+    from it (put out: why, for how long, the room marked so; joining again
+    refused with the time left), then from the chat: the dialog says why and
+    for how long, and signing on again is refused the same, never retried by
+    itself.
     """
     argv = ("--auth", "memory:root:wonderland", "--op", "root")
     line_port, web_port = ports(start_server(services, tmp_path, *argv))
@@ -390,12 +392,19 @@ async def test_a_room_s_operator_bans_the_desktop_user_who_is_told_why_and_for_h
     await until(lambda: member_list(alice) == ["@root", "alice"], "root marked as an operator")
 
     root.say("/room mode +m")
-    await until(lambda: sees(alice, "*** root made #dev moderated: only its operators"), "+m")
+    await until(lambda: sees(alice, "*** root set +m in #dev (moderated: only its operators"), "+m")
     assert alice.window.topic.cget("text") == "#dev: (no topic) [moderated]"
     type_line(alice, "may I?")
-    await until(lambda: sees(alice, "dev is moderated: only its operators may speak."), "refused")
-    root.say("/room mode -m")
-    await until(lambda: sees(alice, "*** root made #dev no longer moderated"), "-m")
+    refused = "dev is moderated: only its operators and voiced members may speak."
+    await until(lambda: sees(alice, refused), "refused")
+    root.say("/voice alice")
+    await until(lambda: member_list(alice) == ["@root", "+alice"], "alice marked as voiced")
+    await until(lambda: sees(alice, "*** root gave alice a voice in #dev"), "+v")
+    root.say("/room mode -m+kl beer 2")
+    await until(lambda: sees(alice, "*** root set -m, +k, +l 2 in #dev"), "-m+kl")
+    assert alice.window.topic.cget("text") == "#dev: (no topic) [key beer, limit 2]"
+    root.say("/room mode -kl")
+    await until(lambda: sees(alice, "*** root set -k, -l in #dev"), "-kl")
 
     root.say("/ban alice 1h spam")
     await until(lambda: sees(alice, "!!! You are banned from dev for 1h (until "), "the ban")

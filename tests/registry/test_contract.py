@@ -19,7 +19,7 @@ from twisted.internet.defer import DeferredList
 from zope.interface.verify import verifyObject
 
 from chatsvc.accounts import hash_password
-from chatsvc.chat.model import Topic
+from chatsvc.chat.model import KEY_MAX, LIMIT_MAX, RoomModes, Topic
 from chatsvc.chat.sanctions import Mask, Sanction, SanctionKind
 from chatsvc.registry import IRegistry, RoomRecord, Snapshot
 from chatsvc.registry.postgresql import PostgreSQLRegistry
@@ -97,6 +97,34 @@ async def test_everything_survives_a_restart(store: Store) -> None:
 
     snapshot = await store.reopen()
     assert snapshot == Snapshot((("Alice", HASH),), (), (RoomRecord("dev", ("carol",)),), (BAN,))
+
+
+MODES = [
+    RoomModes(key="sekrit"),
+    RoomModes(key="clé;ü~" + "k" * (KEY_MAX - 6)),
+    RoomModes(limit=1),
+    RoomModes(limit=LIMIT_MAX),
+    RoomModes(secret=True),
+    RoomModes(members_only=False),
+    RoomModes(topic_locked=False),
+    RoomModes("k", 20, secret=True, members_only=False, topic_locked=False),
+]
+"""Each mode a registered room keeps beside C{+i} and C{+m} set alone, then all at once."""
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_room_mode_survives_a_restart_and_its_clearing_too(store: Store) -> None:
+    rooms = tuple(
+        RoomRecord(f"room{n}", ("alice",), invite_only=n % 2 == 0, moderated=True, modes=modes)
+        for n, modes in enumerate(MODES)
+    )
+    for room in rooms:
+        store.registry.save_room(room)
+    assert (await store.reopen()).rooms == rooms
+    cleared = tuple(attrs.evolve(room, modes=RoomModes()) for room in rooms)
+    for room in cleared:
+        store.registry.save_room(room)
+    assert (await store.reopen()).rooms == cleared
 
 
 @pytest_twisted.ensureDeferred

@@ -7,13 +7,15 @@ share one database.
 
 from __future__ import annotations
 
+import attrs
 import psycopg
 import pytest
 import pytest_twisted
 from twisted.logger import capturedLogs
 
+from chatsvc.chat.model import RoomModes, Topic
 from chatsvc.chat.sanctions import Mask, Sanction, SanctionKind
-from chatsvc.registry import RegistryUnavailable, Snapshot
+from chatsvc.registry import RegistryUnavailable, RoomRecord, Snapshot
 from chatsvc.registry.postgresql import PostgreSQLRegistry
 from tests.registry.test_contract import HASH
 from tests.servers import free_port
@@ -84,3 +86,42 @@ async def test_nodes_share_one_database(postgresql: str) -> None:
     await second.close()
     snapshot = await kept(postgresql)
     assert (snapshot.accounts, snapshot.operators) == ((("alice", HASH),), ("alice",))
+
+
+OLD_ROOMS = """CREATE TABLE chatsvc_rooms (
+    key text PRIMARY KEY, name text NOT NULL,
+    topic text, topic_by text, topic_at double precision,
+    invite_only boolean NOT NULL, moderated boolean NOT NULL,
+    created double precision
+)"""
+"""The table of registered rooms as chatsvc made it before rooms had +k, +l, +s, +n and +t."""
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_database_made_before_the_new_modes_is_given_them(postgresql: str) -> None:
+    with psycopg.connect(postgresql) as connection:
+        connection.execute(OLD_ROOMS)
+        connection.execute(
+            "INSERT INTO chatsvc_rooms VALUES "
+            "('dev', 'Dev', 'work', 'alice', 50.0, true, false, 1.0)"
+        )
+    before = RoomRecord("Dev", (), (), Topic("work", "alice", 50.0), True, False, 1.0)
+    assert (await kept(postgresql)).rooms == (before,)  # as a room was before: -k -l -s +n +t
+    modes = RoomModes("sekrit", 20, secret=True, members_only=False, topic_locked=False)
+    registry = PostgreSQLRegistry(postgresql)
+    registry.open()
+    await registry.save_room(attrs.evolve(before, owners=("alice",), modes=modes))
+    await registry.close()
+    assert (await kept(postgresql)).rooms == (attrs.evolve(before, owners=("alice",), modes=modes),)
+    with psycopg.connect(postgresql) as connection:
+        columns = connection.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'chatsvc_rooms' ORDER BY ordinal_position"
+        ).fetchall()
+    assert [name for (name,) in columns][8:] == [
+        "join_key",
+        "member_limit",
+        "secret",
+        "members_only",
+        "topic_locked",
+    ]

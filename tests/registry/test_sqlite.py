@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
+import attrs
 import pytest
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorFromThreads
@@ -22,7 +23,7 @@ from zope.interface.verify import verifyObject
 
 from chatsvc.accounts import hash_password
 from chatsvc.accounts.registered import RegisteredAccounts
-from chatsvc.chat.model import Account, Barred, Chat, Topic
+from chatsvc.chat.model import Account, BadKey, Barred, Chat, RoomFull, RoomModes, Topic
 from chatsvc.chat.sanctions import Mask, Sanction, SanctionKind
 from chatsvc.registry import (
     IRegistry,
@@ -104,6 +105,49 @@ def test_restore_gives_a_new_chat_its_rooms_and_sanctions() -> None:
     guest = chat.sign_on("guest", RecordingClient(), address="10.1.2.3")
     with pytest.raises(Barred):
         chat.join(guest, "dev")
+
+
+def test_restore_gives_a_room_its_key_limit_and_other_modes() -> None:
+    chat = Chat(accounts=Registered("alice"), clock=lambda: 300.0)
+    modes = RoomModes("sekrit", 1, secret=True, members_only=False, topic_locked=False)
+    restore(chat, Snapshot(rooms=(attrs.evolve(ROOM, invite_only=False, modes=modes),)))
+    room = chat.room("dev")
+    assert (room.key, room.limit, room.secret) == ("sekrit", 1, True)
+    assert (room.members_only, room.topic_locked) == (False, False)
+    assert room.modes() == "+kls sekrit 1"
+    guest = chat.sign_on("guest", RecordingClient())
+    with pytest.raises(BadKey):
+        chat.join(guest, "dev")
+    chat.join(guest, "dev", key="sekrit")
+    with pytest.raises(RoomFull):
+        chat.join(chat.sign_on("other", RecordingClient()), "dev", key="sekrit")
+
+
+OLD_ROOMS = """CREATE TABLE rooms (
+    name TEXT PRIMARY KEY COLLATE NOCASE,
+    topic TEXT, topic_by TEXT, topic_at REAL,
+    invite_only INTEGER NOT NULL, moderated INTEGER NOT NULL,
+    created REAL
+)"""
+"""The table of registered rooms as chatsvc made it before rooms had +k, +l, +s, +n and +t."""
+
+
+def test_a_database_made_before_the_new_modes_is_given_them(tmp_path: Path) -> None:
+    path = tmp_path / "chat.sqlite3"
+    with sqlite3.connect(path) as connection:
+        connection.execute(OLD_ROOMS)
+        connection.execute("INSERT INTO rooms VALUES ('Dev', 'work', 'alice', 50.0, 1, 0, 1.0)")
+    registry, snapshot = opened(path)
+    kept = RoomRecord("Dev", (), (), Topic("work", "alice", 50.0), True, False, 1.0)
+    assert snapshot.rooms == (kept,)  # as a room was before: -k -l -s +n +t
+    modes = RoomModes("sekrit", 20, secret=True, members_only=False, topic_locked=False)
+    registry.save_room(attrs.evolve(kept, owners=("alice",), modes=modes))
+    registry.close()
+    _, snapshot = opened(path)
+    assert snapshot.rooms == (attrs.evolve(kept, owners=("alice",), modes=modes),)
+    with sqlite3.connect(path) as connection:
+        columns = [row[1] for row in connection.execute("PRAGMA table_info(rooms)")]
+    assert columns[7:] == ["join_key", "member_limit", "secret", "members_only", "topic_locked"]
 
 
 def test_registered_accounts_check_their_hashes() -> None:

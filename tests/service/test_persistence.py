@@ -276,6 +276,12 @@ async def test_accounts_rooms_and_sanctions_survive_a_restart(tmp_path: Path) ->
         )
         await answer(alice, "/ban bob 2h flooding", "*** Banned nick:bob in dev, 2h left (until ")
         await answer(alice, "/room mode +m", "*** alice made dev moderated")
+        await answer(
+            alice,
+            "/room mode +kl-t beer 2",
+            "*** alice made dev need the key beer to join, take 2 members at most, "
+            "let any member set its topic",
+        )
     finally:
         await service.stopService()
 
@@ -288,8 +294,19 @@ async def test_accounts_rooms_and_sanctions_survive_a_restart(tmp_path: Path) ->
         )
         assert "*** You joined dev" not in " ".join(refused)
         carol = await connect(endpoint, "carol")
-        await answer(carol, "/join dev", "*** Topic for dev: release on friday (set by alice, ")
-        await answer(carol, "hello", "*** Error: dev is moderated: only its operators may speak")
+        await answer(
+            carol,
+            "/join dev",
+            "*** Error: dev has a key: join it with the right one (/join dev KEY)",
+        )
+        await answer(
+            carol, "/join dev beer", "*** Topic for dev: release on friday (set by alice, "
+        )
+        await answer(
+            carol,
+            "hello",
+            "*** Error: dev is moderated: only its operators and voiced members may speak",
+        )
         guest = await connect(endpoint)
         await answer(guest, "alice", "*** Password for alice:")
         await answer(guest, "wonderland", "*** Hello alice! Type /help for the commands.")
@@ -299,5 +316,8 @@ async def test_accounts_rooms_and_sanctions_survive_a_restart(tmp_path: Path) ->
         assert listed[-2].startswith("*** ban nick:bob by alice, 2h left (until "), listed
         # Her account runs the room: she may speak in it.
         await answer(guest, "still on for friday", "<alice> still on for friday", carol)
+        await answer(carol, "/topic mine now", "*** carol set the topic: mine now")  # -t was kept
+        dave = await connect(endpoint, "dave")
+        await answer(dave, "/join dev beer", "*** Error: dev is full: it takes 2 members at most")
     finally:
         await service.stopService()

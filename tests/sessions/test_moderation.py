@@ -19,11 +19,14 @@ from chatsvc.chat import commands
 from chatsvc.chat.events import (
     Joined,
     Kicked,
+    Message,
+    ModeChange,
     ModeChanged,
     NickChange,
     RankChanged,
     Removed,
     Sanctioned,
+    VoiceChanged,
 )
 from chatsvc.chat.sanctions import Mask, SanctionKind
 from chatsvc.registry import MemoryRegistry, RoomRecord
@@ -289,7 +292,7 @@ class RoomTests(SynchronousTestCase):
         self.assertEqual(do(self.alice, "/room op bob"), [RoomRanked("dev", "bob", "operator")])
         self.assertEqual(
             do(self.alice, "/room mode +im"),
-            [ModeChanged("dev", "alice", "i", True), ModeChanged("dev", "alice", "m", True)],
+            [ModeChanged("dev", "alice", (ModeChange("i", True), ModeChange("m", True)))],
         )
         do(self.alice, "/topic deploys at noon")
         kept = self.server.memory.rooms["dev"]
@@ -323,6 +326,94 @@ class RoomTests(SynchronousTestCase):
         do(self.alice, "/invite bob")
         do(self.bob, "/join dev")
         self.assertIn(self.bob.session.participant, self.server.chat.room("dev"))
+
+    def test_key(self) -> None:
+        with logged() as log:
+            do(self.alice, "/room mode +k beer")
+        self.assertEqual(log, ["alice set dev +k"])  # the key is not logged
+        self.assertEqual(
+            do(self.bob, "/join dev"),
+            [Refused("dev has a key: join it with the right one (/join dev KEY)")],
+        )
+        self.assertEqual(self.bob.session.participant.room.name, "lobby")  # type: ignore[union-attr]
+        do(self.bob, "/join dev beer")
+        self.assertEqual(self.bob.session.participant.room.name, "dev")  # type: ignore[union-attr]
+
+    def test_limit_and_its_log(self) -> None:
+        with logged() as log:
+            do(self.alice, "/room mode +l-n 1")
+        self.assertEqual(log, ["alice set dev +l 1 -n"])
+        self.assertEqual(
+            do(self.bob, "/join dev"), [Refused("dev is full: it takes 1 members at most")]
+        )
+        self.server.user("carol").session.perform(commands.Enter("dev"))
+        self.assertEqual(len(self.server.chat.room("dev")), 1)
+
+    def test_a_bad_value_is_refused(self) -> None:
+        self.assertEqual(
+            do(self.alice, "/room mode +il 0"),
+            [Refused("the most members is from 1 to 1000000")],
+        )
+        self.assertEqual(self.server.chat.room("dev").modes(), "+nt")
+
+    def test_secret(self) -> None:
+        """A secret room is, to those outside it, as if there were none: but it may be joined."""
+        do(self.alice, "/room mode +s")
+        (rooms,) = do(self.bob, "/rooms")
+        self.assertNotIn("dev", [room.name for room in rooms.rooms])  # type: ignore[attr-defined]
+        asked: list[commands.Command] = [
+            commands.Who("dev"),
+            commands.History(5, room="dev"),
+            commands.Search(("words",), room="dev"),
+            commands.Topic(room="dev"),
+        ]
+        for command in asked:
+            self.bob.take()
+            self.bob.session.perform(command)
+            self.assertEqual(self.bob.take(), [Refused("there is no room named dev")], msg=command)
+        (rooms,) = do(self.alice, "/rooms")
+        self.assertIn("dev", [room.name for room in rooms.rooms])  # type: ignore[attr-defined]
+        do(self.bob, "/join dev")
+        (rooms,) = do(self.bob, "/rooms")
+        self.assertIn("dev", [room.name for room in rooms.rooms])  # type: ignore[attr-defined]
+
+    def test_words_from_outside(self) -> None:
+        self.bob.take()
+        self.bob.session.perform(commands.Say("hi", room="dev"))
+        self.assertEqual(self.bob.take(), [Refused("you are not in dev")])
+        do(self.alice, "/room mode -n")
+        self.alice.take()
+        self.bob.session.perform(commands.Say("hi from outside", room="dev"))
+        self.assertEqual(self.alice.take(), [Message("dev", "bob", "hi from outside")])
+        self.assertEqual(
+            [line.event for line in self.server.store.lines],  # kept, as any line
+            [Message("dev", "bob", "hi from outside")],
+        )
+
+    def test_topic_and_voice(self) -> None:
+        do(self.bob, "/join dev")
+        self.assertEqual(do(self.bob, "/topic mine"), [Refused("only operators may set the topic")])
+        do(self.alice, "/room mode -t+m")
+        do(self.bob, "/topic mine")
+        self.assertEqual(self.server.chat.room("dev").topic.text, "mine")  # type: ignore[union-attr]
+        self.assertEqual(
+            do(self.bob, "hi"),
+            [Refused("dev is moderated: only its operators and voiced members may speak")],
+        )
+        with logged() as log:
+            do(self.alice, "/voice bob")
+        self.assertEqual(log, ["alice gave bob a voice in dev"])
+        self.assertEqual(self.bob.take(), [VoiceChanged("dev", "bob", "alice")])
+        do(self.bob, "hi")
+        self.assertEqual(self.alice.take(), [Message("dev", "bob", "hi")])
+        self.assertEqual(
+            do(self.bob, "/voice alice"), [Refused("only operators may give members a voice")]
+        )
+        do(self.alice, "/devoice bob")
+        self.assertEqual(
+            do(self.bob, "hi"),
+            [Refused("dev is moderated: only its operators and voiced members may speak")],
+        )
 
     def test_room_operator_kicks_from_the_room(self) -> None:
         do(self.bob, "/join dev")
@@ -435,7 +526,7 @@ class SanctionTests(SynchronousTestCase):
             ),
             ("/ban bob 1h " + "x" * 301, "a reason is at most 300 characters (301)"),
             ("/ban", "usage: /ban [-g] MASK [TIME] [WHY]"),
-            ("/room mode +k", "unknown room mode '+k': use +i, -i, +m or -m"),
+            ("/room mode +x", f"unknown room mode '+x': {commands.MODES_USAGE}"),
         ]:
             with self.assertRaises(commands.CommandError, msg=line) as e:
                 commands.parse(line)

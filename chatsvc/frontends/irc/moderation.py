@@ -19,7 +19,10 @@ from collections.abc import Callable, Iterable
 from typing import NamedTuple, Protocol
 
 from chatsvc.chat import commands
+from chatsvc.chat.events import ModeChange
 from chatsvc.chat.model import (
+    BadKey,
+    BadModeValue,
     Barred,
     ChatError,
     InviteOnly,
@@ -31,6 +34,9 @@ from chatsvc.chat.model import (
     NotInRoom,
     Participant,
     Room,
+    RoomFull,
+    UnknownMode,
+    checked_mode,
     fold,
 )
 from chatsvc.chat.sanctions import MaskKind, SanctionKind, looks_like_duration
@@ -85,12 +91,19 @@ class IrcConnection(Protocol):
 REGISTRATION_CAP = "draft/account-registration"
 
 MODE_CHANGES_MAX = 4
-"""The most changes with a parameter (C{b}, C{o}, C{q}) one C{MODE} makes: ISUPPORT C{MODES}."""
+"""
+The most changes with a parameter (C{b}, C{k}, C{l}, C{o}, C{q}, C{v}) one
+C{MODE} makes: ISUPPORT C{MODES}.
+"""
 
-CHANNEL_MODES = "bimnoqt"
+CHANNEL_MODES = "biklmnoqstv"
 """Every channel mode, for C{RPL_MYINFO}."""
 
-PARAMETER_MODES = "boq"
+PARAMETER_MODES = "bkloqv"
+"""The channel modes that take a parameter (C{-l} does not), for C{RPL_MYINFO}."""
+
+_MEMBER_MODES = "boqv"
+"""The modes whose parameter is a mask or nickname, set and cleared alike."""
 
 _REGISTER_FAILS = {
     Problem.UNAVAILABLE: "TEMPORARILY_UNAVAILABLE",
@@ -114,7 +127,10 @@ class Asked(NamedTuple):
 
 
 def ranks(participant: Participant, room: Room) -> str:
-    """C{participant}'s prefixes in C{room}, highest first: C{~} (owner), C{@} (operator)."""
+    """
+    C{participant}'s prefixes in C{room}, highest first: C{~} (owner), C{@}
+    (operator), C{+} (voiced).
+    """
     registration, account = room.registration, participant.account
     owner = (
         registration is not None
@@ -122,7 +138,8 @@ def ranks(participant: Participant, room: Room) -> str:
         and registration.rank(account.name) == "owner"
     )
     operator = room.is_operator(participant)
-    return ("~" if owner else "") + ("@" if operator else "")
+    voiced = room.is_voiced(participant)
+    return ("~" if owner else "") + ("@" if operator else "") + ("+" if voiced else "")
 
 
 # Channel modes
@@ -130,11 +147,13 @@ def ranks(participant: Participant, room: Room) -> str:
 
 def channel_mode(connection: IrcConnection, params: list[str]) -> None:
     """
-    C{MODE #chan}: its modes (324, 329). C{MODE #chan b}: its bans and, as
-    C{m:} masks, mutes (367, 368). Else changes: C{i}, C{m} (the room's
-    modes), C{b} (bans; C{m:MASK} mutes), C{o} (operators: of the registered
-    room if the owner names an account, else for as long as they stay), C{q}
-    (owners, by account). C{n} and C{t} always hold.
+    C{MODE #chan}: its modes (324, 329; a key shown to members alone).
+    C{MODE #chan b}: its bans and, as C{m:} masks, mutes (367, 368). Else
+    changes: C{i k l m n s t} (the room's modes, made at once: one C{MODE}
+    line tells them), C{b} (bans; C{m:MASK} mutes), C{o} (operators: of the
+    registered room if the owner names an account, else for as long as they
+    stay), C{q} (owners, by account), C{v} (a voice, for as long as they stay).
+    A bad key or limit is a 696, and the other changes are made.
     """
     chat, target, me = connection.factory.chat, params[0], connection._me()
     try:
@@ -144,7 +163,8 @@ def channel_mode(connection: IrcConnection, params: list[str]) -> None:
         return
     name = channel(room.name)
     if len(params) == 1:
-        lines = [connection._reply(n.RPL_CHANNELMODEIS, name, room.modes())]
+        modes = room.modes(arguments=me.in_room(room) or me.operator)
+        lines = [connection._reply(n.RPL_CHANNELMODEIS, name, *modes.split(" "))]
         if room.created is not None:
             lines.append(connection._reply(n.RPL_CREATIONTIME, name, str(int(room.created))))
         connection._send_lines(lines)
@@ -167,39 +187,53 @@ def channel_mode(connection: IrcConnection, params: list[str]) -> None:
     if not room.is_operator(me):
         connection._numeric(n.ERR_CHANOPRIVSNEEDED, name, "You're not channel operator")
         return
-    flags = tuple((char, on) for on, char, _ in changes if char in "im")
+    flags: list[ModeChange] = []
+    for on, char, argument in changes:
+        if char in _MEMBER_MODES:
+            continue
+        try:
+            flags.append(checked_mode(ModeChange(char, on, argument if on else None)))
+        except BadModeValue as e:
+            shown = argument[:60] if argument.strip() and char == "l" else "*"
+            connection._numeric(n.ERR_INVALIDMODEPARAM, name, char, shown, str(e))
     if flags:
         connection._ask(Asked("MODE", name))
-        connection._perform(commands.RoomMode(flags, room.name))
+        connection._perform(commands.RoomMode(tuple(flags), room.name))
     for on, char, argument in changes:
         connection._ask(Asked("MODE", name))
         if char == "b":
             _ban(connection, room, on, argument)
         elif char in "oq":
             _rank(connection, room, on, char, argument)
+        elif char == "v":
+            _voice(connection, room, on, argument)
 
 
 def _changes(
     connection: IrcConnection, name: str, modes: str, arguments: list[str]
 ) -> list[tuple[bool, str, str]] | None:
     """
-    The changes C{modes} asks for, each C{(on, char, argument)} (C{n} and
-    C{t} too, which change nothing); L{None}, after a 472, if it names a
-    mode there is not.
+    The changes C{modes} asks for, each C{(on, char, argument)}; L{None},
+    after a 472, if it names a mode there is not. C{+k} and C{+l} take an
+    argument, which may be empty (and is then refused as a bad one), and
+    C{-k} one if it is given (IRC clients send the key); C{-l} none.
     """
     changes: list[tuple[bool, str, str]] = []
     on, left, with_argument = True, iter(arguments), 0
     for char in modes:
         if char in "+-":
             on = char == "+"
-        elif char in PARAMETER_MODES:
+        elif char in _MEMBER_MODES or (char in "kl" and on):
             argument = next(left, None)
-            if not argument:
+            if argument is None or (not argument and char in _MEMBER_MODES):
                 connection._numeric(n.ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters")
             elif with_argument < MODE_CHANGES_MAX:
                 with_argument += 1
                 changes.append((on, char, argument))
-        elif char in "imnt":
+        elif char == "k":
+            next(left, None)  # -k KEY: the key is not needed to clear it
+            changes.append((on, char, ""))
+        elif char in "ilmnst":
             changes.append((on, char, ""))
         else:
             connection._numeric(n.ERR_UNKNOWNMODE, char, "is unknown mode char to me")
@@ -223,6 +257,18 @@ def _ban(connection: IrcConnection, room: Room, on: bool, argument: str) -> None
         connection._numeric(n.ERR_BANLISTFULL, name, "b", "Channel ban list is full")
         return
     connection._perform(commands.Sanction(kind, mask, room=room.name))
+
+
+def _voice(connection: IrcConnection, room: Room, on: bool, nick: str) -> None:
+    found = connection.factory.chat.find(nick)
+    if found is None:
+        connection._numeric(n.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        return
+    if not found.in_room(room):
+        name = channel(room.name)
+        connection._numeric(n.ERR_USERNOTINCHANNEL, found.nick, name, "They aren't on that channel")
+        return
+    connection._perform(commands.Voice(found.nick, room.name, on))
 
 
 def _rank(connection: IrcConnection, room: Room, on: bool, char: str, nick: str) -> None:
@@ -515,6 +561,20 @@ def refusal(connection: IrcConnection, reason: str, error: ChatError | None) -> 
                     n.ERR_INVITEONLYCHAN, channel(name), "Cannot join channel (+i): ask for /invite"
                 )
             ]
+        case BadKey(name=str(name)):
+            return [
+                connection._reply(
+                    n.ERR_BADCHANNELKEY, channel(name), "Cannot join channel (+k): wrong key"
+                )
+            ]
+        case RoomFull(name=str(name)):
+            return [
+                connection._reply(n.ERR_CHANNELISFULL, channel(name), "Cannot join channel (+l)")
+            ]
+        case BadModeValue(name=str(mode)) if about is not None and about.startswith("#"):
+            return [connection._reply(n.ERR_INVALIDMODEPARAM, about, mode, "*", reason)]
+        case UnknownMode(name=str(mode)):
+            return [connection._reply(n.ERR_UNKNOWNMODE, mode, "is unknown mode char to me")]
         case Moderated(name=str(name)):
             return [
                 connection._reply(

@@ -34,6 +34,7 @@ from chatsvc.chat.commands import HISTORY_MAX
 from chatsvc.chat.events import Action, ClientTags, Event, Kicked, Message
 from chatsvc.chat.interfaces import IChatClient
 from chatsvc.chat.model import (
+    KEY_MAX,
     NAME_MAX,
     Account,
     ChatError,
@@ -486,7 +487,7 @@ class IrcConnection(StreamConnection):
                 n.RPL_MYINFO,
                 server,
                 version,
-                "iow",
+                "Biow",
                 moderation.CHANNEL_MODES,
                 moderation.PARAMETER_MODES,
             ),
@@ -503,21 +504,23 @@ class IrcConnection(StreamConnection):
         chat = self.factory.chat
         tokens = [
             f"AWAYLEN={AWAYLEN}",
+            "BOT=B",
             "CASEMAPPING=ascii",
             f"CHANLIMIT=#:{chat.max_rooms}",
-            "CHANMODES=b,,,imnt",
+            "CHANMODES=b,k,l,imnst",
             f"CHANNELLEN={NAME_MAX + 1}",
             "CHANTYPES=#",
             f"CHATHISTORY={HISTORY_MAX}",
             "ELIST=",
             f"EXTBAN={EXTBAN}",
+            f"KEYLEN={KEY_MAX}",
             f"KICKLEN={KICKLEN}",
             f"LINELEN={MAX_LINE}",
             f"MAXLIST=b:{chat.sanctions.max_per_scope}",
             f"MODES={moderation.MODE_CHANGES_MAX}",
             f"NETWORK={self.irc.network}",
             f"NICKLEN={NAME_MAX}",
-            "PREFIX=(qo)~@",
+            "PREFIX=(qov)~@+",
             f"TOPICLEN={TOPICLEN}",
             f"USERLEN={USERLEN}",
         ]
@@ -599,9 +602,12 @@ class IrcConnection(StreamConnection):
             room = chat.room(room_name)
         except ChatError:
             return [self._reply(n.RPL_ENDOFNAMES, channel(room_name), "End of /NAMES list")]
+        if not room.visible_to(self._me()):  # a secret channel, seen from outside: none
+            return [self._reply(n.RPL_ENDOFNAMES, channel(room_name), "End of /NAMES list")]
         members = sorted(room, key=lambda p: fold(p.nick))
         names = [self._prefixed(p, room) for p in members]
-        head = f":{self.irc.name} {n.RPL_NAMREPLY} {self.nick} = {channel(room.name)} :"
+        kind = "@" if room.secret else "="
+        head = f":{self.irc.name} {n.RPL_NAMREPLY} {self.nick} {kind} {channel(room.name)} :"
         room_left = MAX_LINE - 2 - len(head.encode())
         lines: list[str] = []
         current: list[str] = []
@@ -933,7 +939,8 @@ def _join(connection: IrcConnection, params: list[str]) -> None:
         for room in list(me.rooms):
             connection._perform(commands.Leave(room.name))
         return
-    for name in params[0].split(","):
+    keys = params[1].split(",") if len(params) > 1 else []
+    for i, name in enumerate(params[0].split(",")):
         wanted = connection._channel_room(name)
         if wanted is None:
             continue
@@ -942,7 +949,7 @@ def _join(connection: IrcConnection, params: list[str]) -> None:
         if len(me.rooms) >= connection.factory.chat.max_rooms:
             connection._numeric(n.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
             continue
-        connection._perform(commands.Enter(wanted))
+        connection._perform(commands.Enter(wanted, keys[i] if i < len(keys) else None))
 
 
 def _part(connection: IrcConnection, params: list[str]) -> None:
@@ -981,7 +988,13 @@ def _message(verb: str) -> Callable[[IrcConnection, list[str]], None]:
             text = params[1]
         action = None if tags_alone else action_of(text)
         chat = connection.factory.chat
+        # Most lines are short: only one that might not fit is measured as it would be relayed.
+        short = MAX_LINE - 2 - _HEAD_MOST - len(connection.irc.name)
+        measure = verb == "PRIVMSG" and (len(text) > short or not text.isascii())
         for target in params[0].split(","):
+            if measure and _too_long_to_relay(connection, target, text):
+                fail(n.ERR_INPUTTOOLONG, RELAYED_TOO_LONG)
+                continue
             if target in (EVERYONE, "$$*"):  # an operator's notice to everyone: /wall
                 if not tags_alone:
                     connection._perform(commands.Wall(text))
@@ -990,7 +1003,7 @@ def _message(verb: str) -> Callable[[IrcConnection, list[str]], None]:
                 if found is None:
                     fail(n.ERR_NOSUCHCHANNEL, target, "No such channel")
                     continue
-                if found not in connection._me().rooms:
+                if found.members_only and found not in connection._me().rooms:
                     fail(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
                     continue
                 room = found.name
@@ -1021,6 +1034,26 @@ def _message(verb: str) -> Callable[[IrcConnection, list[str]], None]:
     return handle
 
 
+RELAYED_TOO_LONG = (
+    f"Input line was too long: relayed with your nick!user@host before it, it would be "
+    f"over {MAX_LINE} bytes; send it shorter, or in two"
+)
+"""The C{417} of a C{PRIVMSG} that does not fit one line to others (L{_too_long_to_relay})."""
+
+_HEAD_MOST = len(":!~@ PRIVMSG # :") + 2 * NAME_MAX + USERLEN
+"""The longest C{:nick!user@ PRIVMSG target :} before a relayed text, less the server's name."""
+
+
+def _too_long_to_relay(connection: IrcConnection, target: str, text: str) -> bool:
+    """
+    Whether C{text} would not fit one line to another IRC user, after the
+    sender's C{:nick!user@host PRIVMSG target :}: such a C{PRIVMSG} is
+    refused (C{417}), as the Modern documents allow, rather than cut or split.
+    """
+    head = f":{connection._mask()} PRIVMSG {target} :"
+    return len(head.encode()) + len(text.encode()) > MAX_LINE - 2
+
+
 def _topic(connection: IrcConnection, params: list[str]) -> None:
     chat = connection.factory.chat
     room = connection._channel_room(params[0])
@@ -1037,7 +1070,7 @@ def _topic(connection: IrcConnection, params: list[str]) -> None:
     if not connection._me().in_room(found):
         connection._numeric(n.ERR_NOTONCHANNEL, params[0], "You're not on that channel")
         return
-    if not found.is_operator(connection._me()):
+    if found.topic_locked and not found.is_operator(connection._me()):
         connection._numeric(n.ERR_CHANOPRIVSNEEDED, params[0], "You're not channel operator")
         return
     # An empty (or blank) topic clears it: "TOPIC #dev :".
@@ -1096,7 +1129,8 @@ def _names(connection: IrcConnection, params: list[str]) -> None:
 
 
 def _list(connection: IrcConnection, params: list[str]) -> None:
-    rooms = [room for room in connection.factory.chat.rooms() if len(room)]
+    me = connection._me()
+    rooms = [room for room in connection.factory.chat.rooms() if len(room) and room.visible_to(me)]
     if params and params[0]:
         wanted = {fold(canonical_room_name(name)) for name in params[0].split(",")}
         rooms = [room for room in rooms if fold(room.name) in wanted]
@@ -1109,6 +1143,8 @@ def _who_line(connection: IrcConnection, participant: Participant, room: Room | 
     flags = "G" if participant.away else "H"
     if participant.operator:
         flags += "*"
+    if connection.irc.is_bot(participant.nick):
+        flags += "B"
     if room is not None:
         flags += connection._prefixes(participant, room)
     where = "*" if room is None else channel(room.name)
@@ -1133,13 +1169,13 @@ def _who(connection: IrcConnection, params: list[str]) -> None:
             room = chat.room(mask[1:])
         except ChatError:
             room = None
-        if room is not None:
+        if room is not None and room.visible_to(connection._me()):
             for participant in sorted(room, key=lambda p: fold(p.nick)):
                 lines.append(_who_line(connection, participant, room))
     elif not any(c in mask for c in "*?") and mask != "0":
         found = chat.find(mask)
         if found is not None:
-            lines.append(_who_line(connection, found, _where(found)))
+            lines.append(_who_line(connection, found, _where(found, connection._me())))
     else:
         me, matches = connection._me(), _mask_matcher("*" if mask == "0" else mask)
         for participant in sorted(chat, key=lambda p: fold(p.nick)):
@@ -1149,14 +1185,14 @@ def _who(connection: IrcConnection, params: list[str]) -> None:
             shared = any(me.in_room(room) for room in participant.rooms)
             if user.invisible and participant is not me and not shared:
                 continue
-            lines.append(_who_line(connection, participant, _where(participant)))
+            lines.append(_who_line(connection, participant, _where(participant, me)))
     lines.append(connection._reply(n.RPL_ENDOFWHO, mask, "End of WHO list"))
     connection._send_lines(lines)
 
 
-def _where(participant: Participant) -> Room | None:
-    """The channel a C{WHO} reply names for a user: its first, if any."""
-    return participant.rooms[0] if participant.rooms else None
+def _where(participant: Participant, viewer: Participant) -> Room | None:
+    """The channel a C{WHO} reply names for a user: its first that C{viewer} may see, if any."""
+    return next((room for room in participant.rooms if room.visible_to(viewer)), None)
 
 
 def _mask_matcher(mask: str) -> Callable[[str], bool]:
@@ -1185,14 +1221,16 @@ def _whois(connection: IrcConnection, params: list[str]) -> None:
     lines = [
         connection._reply(n.RPL_WHOISUSER, found.nick, user.user, irc.name, "*", user.realname)
     ]
-    if found.rooms:
-        rooms = " ".join(
-            connection._prefixes(found, room) + channel(room.name) for room in found.rooms
-        )
+    me = connection._me()
+    shown = [room for room in found.rooms if room.visible_to(me)]
+    if shown:
+        rooms = " ".join(connection._prefixes(found, room) + channel(room.name) for room in shown)
         lines.append(connection._reply(n.RPL_WHOISCHANNELS, found.nick, rooms))
     lines.append(connection._reply(n.RPL_WHOISSERVER, found.nick, irc.name, irc.description))
     if found.operator:
         lines.append(connection._reply(n.RPL_WHOISOPERATOR, found.nick, "is an IRC operator"))
+    if irc.is_bot(found.nick):
+        lines.append(connection._reply(n.RPL_WHOISBOT, found.nick, "is a bot"))
     if found.account is not None:
         lines.append(
             connection._reply(n.RPL_WHOISACCOUNT, found.nick, found.account.name, "is logged in as")
@@ -1244,12 +1282,14 @@ def _mode(connection: IrcConnection, params: list[str]) -> None:
     for char in params[1]:
         if char in "+-":
             adding = char == "+"
-        elif char in "iw":
+        elif char in "Biw":
             if adding != (char in user_modes):
                 (user_modes.add if adding else user_modes.discard)(char)
                 changed += ("+" if adding else "-") + char
                 if char == "i" and connection._user is not None:
                     connection._user.invisible = adding
+                if char == "B" and connection._user is not None:
+                    connection._user.bot = adding
         elif char == "o":
             if not adding and "o" in user_modes:
                 continue  # an account's operator rights are not given up by a mode

@@ -18,6 +18,7 @@ import re
 import secrets
 import time
 from collections import deque
+from collections.abc import Iterable
 
 import attrs
 from twisted.internet.interfaces import IReactorTime
@@ -31,6 +32,7 @@ from chatsvc.chat.events import (
     Kicked,
     Left,
     Message,
+    ModeChange,
     ModeChanged,
     NickChange,
     NoticeToAll,
@@ -42,6 +44,7 @@ from chatsvc.chat.events import (
     Sanctioned,
     TagMessage,
     TopicChanged,
+    VoiceChanged,
 )
 from chatsvc.chat.model import fold
 from chatsvc.chat.sanctions import SanctionKind
@@ -89,6 +92,23 @@ def server_time(when: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + f".{millis:03d}Z"
 
 
+def mode_params(changes: Iterable[ModeChange]) -> list[str]:
+    """
+    C{changes} as a C{MODE} line's parameters: one mode string, then the
+    arguments in its order (C{["+kl-i", "beer", "20"]}).
+    """
+    written, sign = "", ""
+    arguments: list[str] = []
+    for mode, on, value in changes:
+        if ("+" if on else "-") != sign:
+            sign = "+" if on else "-"
+            written += sign
+        written += mode
+        if value is not None:
+            arguments.append(value)
+    return [written, *arguments]
+
+
 WHOWAS_MAX = 1000
 """The most nicknames L{IrcServer} remembers for C{WHOWAS}, the oldest forgotten first."""
 
@@ -101,6 +121,8 @@ class User:
     realname: str
     invisible: bool = False
     """User mode C{+i}: a C{WHO} by mask does not show it to those who share no channel with it."""
+    bot: bool = False
+    """User mode C{+B} (IRCv3 bot mode): what it says carries a C{bot} tag; C{WHOIS} says so."""
 
 
 @attrs.frozen
@@ -161,6 +183,11 @@ class IrcServer:
         known = self.users.get(fold(nick))
         user = known.user if known is not None else nick[:USERLEN]
         return f"{nick}!{user}@{self.name}"
+
+    def is_bot(self, nick: str) -> bool:
+        """Whether C{nick} is an IRC user that set bot mode (C{+B})."""
+        known = self.users.get(fold(nick))
+        return known is not None and known.bot
 
     def user(self, nick: str) -> User:
         """What C{nick} said of itself, or, for a user not on IRC, its nickname."""
@@ -236,6 +263,7 @@ def action_of(text: str) -> str | None:
 
 
 _SAID = (Message, Action, PrivateMessage, TagMessage, PrivateTagMessage)
+_PRIVATE = (PrivateMessage, PrivateTagMessage)
 """What a user said (or its client sent): each with a C{msgid}, and with its client's tags."""
 
 EVERYONE = "$*"
@@ -268,6 +296,8 @@ class IrcEvents:
             tags.append(f"time={server_time(self.clock.seconds())}")
         if self.tagged and isinstance(event, _SAID):
             tags.append(f"msgid={self.server.msgid(event)}")
+            if self.server.is_bot(event.sender if isinstance(event, _PRIVATE) else event.nick):
+                tags.append("bot")
             if event.tags:
                 tags.append(write_tags(event.tags))
         if not tags:
@@ -326,8 +356,10 @@ class IrcEvents:
                 return split_text(f":{mask(by)} NOTICE {EVERYONE}", text)
             case Removed(room=room, nick=nick, by=by, reason=reason):
                 return [line(mask(by), "KICK", channel(room), nick, reason or by)]
-            case ModeChanged(room=room, by=by, mode=mode, on=on):
-                return [line(mask(by), "MODE", channel(room), ("+" if on else "-") + mode)]
+            case ModeChanged(room=room, by=by, changes=changes):
+                return [line(mask(by), "MODE", channel(room), *mode_params(changes))]
+            case VoiceChanged(room=room, nick=nick, by=by, given=given):
+                return [line(mask(by), "MODE", channel(room), "+v" if given else "-v", nick)]
             case BanListChanged(room=room, by=by, kind=kind, mask=banned, on=on, expired=expired):
                 # A mute is the m: extban, listed with the bans, as MODE #room b lists it;
                 # one that ran out is unset by the server, as timed bans are.

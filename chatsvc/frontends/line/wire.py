@@ -48,6 +48,7 @@ from chatsvc.chat.events import (
     Removed,
     Sanctioned,
     TopicChanged,
+    VoiceChanged,
 )
 from chatsvc.chat.model import Topic
 from chatsvc.chat.sanctions import Sanction, SanctionKind, describe_duration, describe_time
@@ -214,9 +215,12 @@ def _format(event: Event) -> str:
             return f"*** {text[:1].upper()}{text[1:]}\n"
         case RankChanged(room=room, account=account, rank=rank, by=by):
             return f"*** {by} made {account} {_RANKS[rank]} {room}\n"
-        case ModeChanged(room=room, by=by, mode=mode, on=on):
-            what = "invite-only" if mode == "i" else "moderated"
-            return f"*** {by} made {room} {what if on else 'no longer ' + what}\n"
+        case ModeChanged(room=room, by=by, changes=changes):
+            return f"*** {by} made {room} {', '.join(c.described() for c in changes)}\n"
+        case VoiceChanged(room=room, nick=nick, by=by, given=True):
+            return f"*** {by} gave {nick} a voice in {room}\n"
+        case VoiceChanged(room=room, nick=nick, by=by):
+            return f"*** {by} took {nick}'s voice in {room}\n"
         case BanListChanged(room=room, kind=kind, mask=mask, expired=True):
             return f"*** The {kind} of {mask} in {room} ran out\n"
         case BanListChanged(room=room, by=by, kind=kind, mask=mask, on=False):

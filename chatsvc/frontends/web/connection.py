@@ -362,7 +362,7 @@ class WebConnection(WebSocketServerProtocol):
         try:
             request = wire.parse(payload)
         except BadRequest as e:
-            session.output(wire.error(wire.request_id(payload), e.code, str(e)))
+            session.output(wire.error(wire.request_id(payload), e.code, str(e), **e.fields))
             return
         request_id, kind = request["id"], request["type"]
         handler = _REQUESTS.get(kind)
@@ -380,7 +380,7 @@ class WebConnection(WebSocketServerProtocol):
         try:
             answered = handler(self, context, request)
         except BadRequest as e:
-            session.output(wire.error(context.take(), e.code, str(e)))
+            session.output(wire.error(context.take(), e.code, str(e), **e.fields))
             return
         if not answered and not context.claimed and not context.lookup and not session.over:
             session.output(wire.reply(context.take()))
@@ -837,7 +837,8 @@ def _msg(connection: WebConnection, request: _Request, fields: Json) -> bool:
 
 
 def _join(connection: WebConnection, request: _Request, fields: Json) -> bool:
-    connection.perform(commands.Enter(_room(fields)))
+    """Into C{room} too (the rooms one is in stay), with its C{key} if it has one (C{+k})."""
+    connection.perform(commands.Enter(_room(fields), wire.key(fields)))
     return True
 
 
@@ -932,12 +933,15 @@ def _room_unregister(connection: WebConnection, request: _Request, fields: Json)
 
 
 def _room_mode(connection: WebConnection, request: _Request, fields: Json) -> bool:
-    changes = ((wire.mode(fields), wire.switch(fields, "on")),)
+    changes = wire.mode_changes(fields)
     return _set_modes(connection, request, commands.RoomMode(changes, _room(fields)))
 
 
 def _set_modes(connection: WebConnection, request: _Request, command: commands.RoomMode) -> bool:
-    """Set a room's modes; the room (you too) gets a C{mode} event for each change."""
+    """
+    Set a room's modes, all at once; the room (you too) gets one C{mode}
+    event of those that changed something. The reply is the modes now.
+    """
     connection.perform(command)
     if not request.claimed:
         chat = connection.web.server.chat
@@ -947,6 +951,31 @@ def _set_modes(connection: WebConnection, request: _Request, command: commands.R
         assert session is not None
         modes = wire.room_modes(chat, room.name)
         session.output(wire.reply(request.take(), room=room.name, **modes))
+    return True
+
+
+def _voice(connection: WebConnection, request: _Request, fields: Json) -> bool:
+    """
+    Give C{nick} a voice in C{room} (C{given}, by default), or take it: its
+    operators only. The room (you too) gets C{voice} if it changed; the
+    reply says whether C{nick} has a voice there now.
+    """
+    room, nick = _room(fields), wire.required(fields, "nick")
+    connection.perform(commands.Voice(nick, room, wire.switch(fields, "given", True)))
+    if not request.claimed:
+        chat = connection.web.server.chat
+        found = chat.member_of(connection.me(), room)
+        target = chat.find(nick)
+        session = connection.session
+        assert session is not None and target is not None
+        session.output(
+            wire.reply(
+                request.take(),
+                room=found.name,
+                nick=target.nick,
+                voiced=found.is_voiced(target),
+            )
+        )
     return True
 
 
@@ -1047,7 +1076,7 @@ def _command(connection: WebConnection, request: _Request, fields: Json) -> bool
     try:
         command = commands.parse(line)
     except commands.CommandError as e:
-        raise BadRequest(str(e), wire.command_error_code(str(e))) from None
+        raise wire.command_error(str(e)) from None
 
     def in_room() -> str:
         if room is None:
@@ -1062,8 +1091,8 @@ def _command(connection: WebConnection, request: _Request, fields: Json) -> bool
             return _me(connection, request, {"text": text, "room": in_room()})
         case commands.Msg(nick=nick, text=text):
             return _msg(connection, request, {"nick": nick, "text": text})
-        case commands.Join(room=name) | commands.Enter(room=name):
-            return _join(connection, request, {"room": name})
+        case commands.Join(room=name, key=key) | commands.Enter(room=name, key=key):
+            return _join(connection, request, {"room": name, "key": key})
         case commands.Part():
             return _leave(connection, request, {"room": in_room()})
         case commands.Leave(room=name, reason=reason):
@@ -1098,6 +1127,9 @@ def _command(connection: WebConnection, request: _Request, fields: Json) -> bool
             return _nick(connection, request, {"nick": nick})
         case commands.RoomMode(changes=changes):
             return _set_modes(connection, request, commands.RoomMode(changes, in_room()))
+        case commands.Voice(nick=nick, room=name, given=voiced):
+            given = {"nick": nick, "room": name or in_room(), "given": voiced}
+            return _voice(connection, request, given)
         case (
             commands.Invite(room=None)
             | commands.RegisterRoom(room=None)
@@ -1137,6 +1169,7 @@ _REQUESTS: dict[str, Handler] = {
     "room-unregister": _room_unregister,
     "room-mode": _room_mode,
     "room-rank": _room_rank,
+    "voice": _voice,
     "ban": _sanction(SanctionKind.BAN),
     "unban": _lift(SanctionKind.BAN),
     "mute": _sanction(SanctionKind.MUTE),

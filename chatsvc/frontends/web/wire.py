@@ -39,6 +39,7 @@ from chatsvc.chat.events import (
     Kicked,
     Left,
     Message,
+    ModeChange,
     ModeChanged,
     NickChange,
     NoticeToAll,
@@ -48,9 +49,13 @@ from chatsvc.chat.events import (
     Removed,
     Sanctioned,
     TopicChanged,
+    VoiceChanged,
 )
 from chatsvc.chat.model import (
+    ROOM_MODES,
     AlreadyInRoom,
+    BadKey,
+    BadModeValue,
     Barred,
     Chat,
     ChatError,
@@ -66,9 +71,12 @@ from chatsvc.chat.model import (
     NotAnOperator,
     NotAnOwner,
     NotInRoom,
+    RoomFull,
     RoomNameInvalid,
     TooManyRooms,
     Topic,
+    UnknownMode,
+    checked_mode,
 )
 from chatsvc.chat.sanctions import (
     MAX_DURATION,
@@ -105,6 +113,10 @@ _ERROR_CODES: tuple[tuple[type[ChatError], str], ...] = (
     (TooManyRooms, "too-many-rooms"),
     (InviteOnly, "invite-only"),
     (Moderated, "moderated"),
+    (BadKey, "bad-key"),
+    (RoomFull, "room-full"),
+    (UnknownMode, "unknown-mode"),
+    (BadModeValue, "bad-mode-value"),
 )
 
 _PLAIN_REFUSALS = (
@@ -142,6 +154,7 @@ _COMMAND_ERRORS = (
         "bad-mask",
     ),
     (re.compile(r"unknown room mode |give the modes"), "unknown-mode"),
+    (re.compile(r"\+[kl] takes "), "bad-mode-value"),  # _MISSING_VALUE
     (re.compile(r"a reason is at most "), "too-long"),
 )
 """A typed line's mistakes (L{chatsvc.chat.commands.CommandError}) that have codes of their own."""
@@ -153,6 +166,20 @@ def command_error_code(reason: str) -> str:
         if pattern.match(reason):
             return code
     return "bad-request"
+
+
+_MISSING_VALUE = re.compile(r"\+([kl]) takes ")
+"""A typed C{/room mode} without the key or the number it needs: which mode."""
+
+
+def command_error(reason: str) -> BadRequest:
+    """
+    The error of a line that could not be read as a command: its code
+    (L{command_error_code}), and the C{mode} a missing key or limit is of.
+    """
+    missing = _MISSING_VALUE.match(reason)
+    fields = {} if missing is None else {"mode": missing.group(1)}
+    return BadRequest(reason, command_error_code(reason), **fields)
 
 
 def error_code(reason: str, error: ChatError | None, *, lookup: bool = False) -> str:
@@ -179,8 +206,11 @@ def error_fields(error: ChatError | None, now: float) -> Json:
     """
     What an error says besides its code and message: for a ban or mute that
     holds, the sanction (where, why, until when) and the seconds it has left
-    (C{null}: for good), so that a client can say so in its own words.
+    (C{null}: for good), so that a client can say so in its own words; for a
+    key or a member limit that cannot be (L{BadModeValue}), which C{mode}.
     """
+    if isinstance(error, BadModeValue):
+        return {"mode": error.name}
     if not isinstance(error, Barred):
         return {}
     sanction = error.sanction
@@ -239,39 +269,68 @@ def topic_data(topic: Topic | None) -> Json | None:
 def member_data(chat: Chat, nick: str, room: str | None = None) -> Json:
     """
     A member (of C{room}) as data: operators marked (chatsvc's, and the
-    room's own), the owners of a registered room too (C{rank}), and why it
-    is away.
+    room's own), the owners of a registered room too (C{rank}), whether it
+    has a voice there (C{voiced}, C{+v}), and why it is away.
     """
     participant = chat.find(nick)
     if participant is None:
-        return {"nick": nick, "operator": False, "rank": None, "away": None}
+        return {"nick": nick, "operator": False, "rank": None, "voiced": False, "away": None}
     operator = participant.operator
     rank = None
+    voiced = False
     if room is not None:
         with contextlib.suppress(ChatError):
             found = chat.room(room)
             operator = operator or found.is_operator(participant)
+            voiced = found.is_voiced(participant)
             account = participant.account
             if found.registration is not None and account is not None:
                 rank = found.registration.rank(account.name)
     if rank is None and operator:
         rank = "operator"
-    return {"nick": participant.nick, "operator": operator, "rank": rank, "away": participant.away}
+    return {
+        "nick": participant.nick,
+        "operator": operator,
+        "rank": rank,
+        "voiced": voiced,
+        "away": participant.away,
+    }
+
+
+_NO_ROOM: Json = {
+    "invite_only": False,
+    "moderated": False,
+    "registered": False,
+    "key": None,
+    "limit": None,
+    "secret": False,
+    "members_only": True,
+    "topic_locked": True,
+}
+"""The modes of a room that is not there (a new room's)."""
 
 
 def room_modes(chat: Chat, name: str) -> Json:
     """
-    A room's modes and whether it is registered (it stays when its members
-    leave): C{{"invite_only": false, "moderated": false, "registered": false}}.
+    A room's modes, as its members see them, and whether it is registered
+    (it stays when its members leave): C{+i} C{invite_only}, C{+m}
+    C{moderated}, C{+k} C{key} (the key itself: members see it, as on IRC;
+    L{None} when it has none), C{+l} C{limit} (L{None}: none), C{+s}
+    C{secret}, C{+n} C{members_only}, C{+t} C{topic_locked}.
     """
     try:
         room = chat.room(name)
     except ChatError:
-        return {"invite_only": False, "moderated": False, "registered": False}
+        return dict(_NO_ROOM)
     return {
         "invite_only": room.invite_only,
         "moderated": room.moderated,
         "registered": room.registration is not None,
+        "key": room.key,
+        "limit": room.limit,
+        "secret": room.secret,
+        "members_only": room.members_only,
+        "topic_locked": room.topic_locked,
     }
 
 
@@ -348,8 +407,15 @@ def event_data(
         case Removed():
             # room, nick, by, reason, to: its fields as they are
             return {"type": "removed", **attrs.asdict(event)}
-        case ModeChanged(room=room, by=by, mode=mode, on=on):
-            return {"type": "mode", "room": room, "by": by, "mode": mode, "on": on}
+        case ModeChanged(room=room, by=by, changes=changes):
+            return {
+                "type": "mode",
+                "room": room,
+                "by": by,
+                "changes": [mode_change_data(change) for change in changes],
+            }
+        case VoiceChanged(room=room, nick=nick, by=by, given=given):
+            return {"type": "voice", "room": room, "nick": nick, "by": by, "given": given}
         case BanListChanged(room=room, by=by, kind=kind, mask=mask, until=until, reason=reason):
             return {
                 "type": "ban-list",
@@ -377,6 +443,22 @@ def event_data(
                 "text": event.text,
             }
     raise TypeError(f"not an event: {event!r}")  # pragma: no cover
+
+
+def mode_change_data(change: ModeChange) -> Json:
+    """
+    A change of a room's modes as data: C{{"mode": "i", "on": true}}; one
+    that sets a key or a member limit has its C{value} too, the key (a
+    string) or the most members (a number): C{{"mode": "l", "on": true,
+    "value": 20}}. No other has one (a client takes a missing C{value} as
+    C{null}).
+    """
+    mode, on, value = change
+    if value is None or not on:
+        return {"mode": mode, "on": on}
+    if mode == "l" and value.isascii() and value.isdigit():
+        return {"mode": mode, "on": on, "value": int(value)}
+    return {"mode": mode, "on": on, "value": value}
 
 
 _string = json.encoder.encode_basestring
@@ -487,11 +569,15 @@ HELP = [{"usage": spec.usage, "summary": spec.summary} for spec in COMMANDS.valu
 
 
 class BadRequest(Exception):
-    """A request that cannot be read; the message is for the client's user."""
+    """
+    A request that cannot be read; the message is for the client's user,
+    C{fields} what the error says besides (as L{error_fields} has them).
+    """
 
-    def __init__(self, message: str, code: str = "bad-request") -> None:
+    def __init__(self, message: str, code: str = "bad-request", **fields: object) -> None:
         super().__init__(message)
         self.code = code
+        self.fields = fields
 
 
 ID_MAX = 64
@@ -654,19 +740,69 @@ def rank(request: Json) -> str | None:
     return RANKS[request["rank"]]
 
 
-MODES = ("i", "m")
+MODES = tuple(ROOM_MODES)
+"""The modes a C{room-mode} request sets or clears, one letter each."""
+
+MODE_CHANGES_MAX = 20
+"""The most changes one C{room-mode} request makes."""
 
 
-def mode(request: Json) -> str:
-    """The C{mode} of a room to set or clear: C{"i"} (invite-only) or C{"m"} (moderated)."""
-    value = request.get("mode")
-    if value not in MODES:
-        shown = repr(value)[:20]
+def mode_changes(request: Json) -> tuple[ModeChange, ...]:
+    """
+    The changes of a room's modes a C{room-mode} request asks for, made at
+    once: its C{changes}, a list of objects of the fields L{mode_change}
+    reads, or the one change of the request's own fields.
+    """
+    if "changes" not in request:
+        return (mode_change(request),)
+    listed = request["changes"]
+    if not isinstance(listed, list) or not listed or not all(isinstance(c, dict) for c in listed):
+        raise BadRequest('\'changes\' must be a list of changes, such as {"mode": "i", "on": true}')
+    if len(listed) > MODE_CHANGES_MAX:
+        raise BadRequest(f"at most {MODE_CHANGES_MAX} changes of modes at once")
+    return tuple(mode_change(change) for change in listed)
+
+
+def mode_change(fields: Json) -> ModeChange:
+    """
+    One change of a room's modes: its C{mode} (a letter of L{ROOM_MODES}:
+    C{unknown-mode} for any other), whether it is set (C{on}), and the
+    C{value} it is set to: for C{k} the key (a string), for C{l} the most
+    members (a whole number, or its digits as a string); checked as the
+    model checks it (L{checked_mode}: C{bad-mode-value}, saying why). A
+    C{value} of any other change is ignored.
+    """
+    mode = fields.get("mode")
+    if not isinstance(mode, str) or mode not in MODES:
         raise BadRequest(
-            f'unknown room mode {shown}: "i" (invite-only) or "m" (moderated)',
-            "unknown-mode",
+            str(UnknownMode(mode if isinstance(mode, str) else repr(mode))), "unknown-mode"
         )
-    assert isinstance(value, str)
+    on = switch(fields, "on")
+    value = fields.get("value")
+    if isinstance(value, int) and not isinstance(value, bool) and mode == "l":
+        value = str(value)
+    elif value is not None and not isinstance(value, str):
+        if on and mode in "kl":
+            raise BadRequest(
+                "'value' must be a key (a string) for k, a whole number for l",
+                "bad-mode-value",
+                mode=mode,
+            )
+        value = None
+    try:
+        return checked_mode(ModeChange(mode, on, value))
+    except BadModeValue as e:
+        raise BadRequest(str(e), "bad-mode-value", mode=e.name) from None
+
+
+def key(request: Json) -> str | None:
+    """
+    The optional C{key} of a room to join (C{+k}), exactly as given: it is
+    compared with the room's, never shown (L{None} if absent or C{null}).
+    """
+    value = request.get("key")
+    if value is not None and not isinstance(value, str):
+        raise BadRequest("'key' must be a string")
     return value
 
 

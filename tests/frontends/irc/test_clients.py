@@ -30,7 +30,7 @@ class JoinQueryTests(IrcTestCase):
 
     def test_list_modes_not_in_chanmodes_are_unknown(self) -> None:
         """
-        ISUPPORT says C{CHANMODES=b,,,imnt} and neither C{EXCEPTS} nor
+        ISUPPORT says C{CHANMODES=b,k,l,imnst} and neither C{EXCEPTS} nor
         C{INVEX}: asking for the exception or invite-exception list is
         asking for a mode this server does not have (472), never answered
         with the end of the ban list, which a client waiting for 349 or 347
@@ -53,7 +53,7 @@ class JoinQueryTests(IrcTestCase):
         client = self.connect()
         client.send("NICK alice", "USER u 0 * :A")
         isupport = " ".join(one for one in client.lines() if " 005 " in one)
-        self.assertIn("CHANMODES=b,,,imnt ", isupport)
+        self.assertIn("CHANMODES=b,k,l,imnst ", isupport)
         self.assertNotIn("EXCEPTS", isupport)
         self.assertNotIn("INVEX", isupport)
 

@@ -19,6 +19,7 @@ from tests.support import Services
 
 RECORDED = {"REGISTER", "FAIL", "900", "901", "RPL_BANLIST", "RPL_ENDOFBANLIST"}
 RECORDED |= {"ERR_BANNEDFROMCHAN", "ERR_INVITEONLYCHAN", "ERR_CANNOTSENDTOCHAN"}
+RECORDED |= {"ERR_BADCHANNELKEY", "ERR_CHANNELISFULL"}
 """The numerics and commands L{Bot} queues that IRCClient itself does nothing with."""
 
 
@@ -308,6 +309,45 @@ async def test_accounts_and_bans(services: Services) -> None:
     guest.join("#dev")
     assert await guest.next() == ("joined", "#dev")
     for bot in (alice, bob, guest):
+        bot.quit()
+        await bot.lost.addTimeout(TIMEOUT, reactor)
+    await service.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_keys_limits_and_voices(services: Services) -> None:
+    """
+    Twisted's IRCClient reads the channel modes with arguments as ISUPPORT
+    tells them (C{CHANMODES}, C{PREFIX}); a key and a limit keep others out,
+    a voice lets a member speak in a moderated channel.
+    """
+    service = services.start(
+        "--port", "tcp:0:interface=127.0.0.1", "--irc", "tcp:0:interface=127.0.0.1"
+    )
+    port = irc_port(service, 1)
+    alice, bob, carol = [await sign_on(port, nick) for nick in ("alice", "bob", "carol")]
+    alice.join("#dev")
+    assert await alice.next() == ("joined", "#dev")
+    alice.sendLine("MODE #dev +kl beer 2")
+    assert await alice.next() == ("mode", "alice", "#dev", "+kl", "beer", "2")
+    bob.join("#dev")
+    assert await bob.next() == ("ERR_BADCHANNELKEY", "#dev", "Cannot join channel (+k): wrong key")
+    bob.join("#dev", "beer")
+    assert await bob.next() == ("joined", "#dev")
+    assert await alice.next() == ("userJoined", "bob", "#dev")
+    carol.join("#dev", "beer")
+    assert await carol.next() == ("ERR_CHANNELISFULL", "#dev", "Cannot join channel (+l)")
+    alice.sendLine("MODE #dev +m")
+    assert await bob.next() == ("mode", "alice", "#dev", "+m", "")
+    bob.say("#dev", "may I?")
+    assert await bob.next() == ("ERR_CANNOTSENDTOCHAN", "#dev", "Cannot send to channel (+m)")
+    alice.mode("#dev", True, "v", user="bob")
+    assert await bob.next() == ("mode", "alice", "#dev", "+v", "bob")
+    bob.say("#dev", "thank you")
+    assert await alice.next() == ("mode", "alice", "#dev", "+m", "")
+    assert await alice.next() == ("mode", "alice", "#dev", "+v", "bob")
+    assert await alice.next() == ("privmsg", "bob", "#dev", "thank you")
+    for bot in (alice, bob, carol):
         bot.quit()
         await bot.lost.addTimeout(TIMEOUT, reactor)
     await service.stopService()

@@ -693,13 +693,13 @@ class ChannelModeTests(ChannelTestCase):
 
     def test_unknown_modes_and_missing_arguments(self) -> None:
         self.alice.send(
-            "MODE #dev +k secret", "MODE #dev +o", "MODE #dev -b", "MODE #dev +bbbbb a b c d e"
+            "MODE #dev +x secret", "MODE #dev +o", "MODE #dev -b", "MODE #dev +bbbbb a b c d e"
         )
         lines = self.alice.lines()
         self.assertEqual(
             lines[:3],
             [
-                f"{S} 472 alice k :is unknown mode char to me",
+                f"{S} 472 alice x :is unknown mode char to me",
                 f"{S} 461 alice MODE :Not enough parameters",
                 f"{S} 461 alice MODE :Not enough parameters",
             ],
@@ -708,6 +708,238 @@ class ChannelModeTests(ChannelTestCase):
             lines[3:],
             [f":alice!~u@chatsvc MODE #dev +b {nick}!*@*" for nick in "abcd"],
             "MODES=4: the fifth is not made",
+        )
+
+
+class KeyLimitSecretTests(ChannelTestCase):
+    """C{+k}, C{+l}, C{+s}, C{-n}, C{-t} and C{+v}, as irctest and IRC clients expect them."""
+
+    def test_key(self) -> None:
+        self.alice.send("MODE #dev +k beer", "MODE #dev")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                ":alice!~u@chatsvc MODE #dev +k beer",
+                f"{S} 324 alice #dev +knt beer",
+                f"{S} 329 alice #dev 0",
+            ],
+        )
+        self.bob.send("PART #dev", "MODE #dev")
+        self.bob.lines()
+        self.bob.send("MODE #dev", "JOIN #dev", "JOIN #dev bees", "JOIN #ops,#dev -,beer")
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                f"{S} 324 bob #dev +knt",  # the key is its members'
+                f"{S} 329 bob #dev 0",
+                f"{S} 475 bob #dev :Cannot join channel (+k): wrong key",
+                f"{S} 475 bob #dev :Cannot join channel (+k): wrong key",
+                ":bob!~u@chatsvc JOIN #ops",
+                f"{S} 353 bob = #ops :@bob",
+                f"{S} 366 bob #ops :End of /NAMES list",
+                ":bob!~u@chatsvc JOIN #dev",
+                f"{S} 353 bob = #dev :@alice bob",
+                f"{S} 366 bob #dev :End of /NAMES list",
+            ],
+        )
+        self.alice.lines()
+        self.alice.send("MODE #dev -k beer")  # IRC clients send the key: it is not needed
+        self.assertEqual(self.bob.lines(), [":alice!~u@chatsvc MODE #dev -k"])
+
+    def test_a_bad_key_is_696(self) -> None:
+        for key in ["passphrase with spaces", "long" * 100, "", " ", "a,b"]:
+            self.alice.send(f"MODE #dev +k :{key}")
+            self.assertEqual(
+                self.alice.lines()[:1],
+                [
+                    f"{S} 696 alice #dev k * :"
+                    + (
+                        "a room key is 23 characters at most"
+                        if len(key) > 23
+                        else "give the key: +k KEY"
+                        if not key
+                        else "a room key has no spaces, commas or control characters"
+                    )
+                ],
+                key,
+            )
+        self.assertEqual(self.bob.lines(), [])
+        self.alice.send("MODE #dev +k")
+        self.assertEqual(self.alice.lines(), [f"{S} 461 alice MODE :Not enough parameters"])
+
+    def test_limit(self) -> None:
+        self.alice.send("MODE #dev +l 2")
+        self.assertEqual(self.bob.lines(), [":alice!~u@chatsvc MODE #dev +l 2"])
+        carol = self.registered("carol")
+        carol.send("JOIN #dev")
+        self.assertEqual(carol.lines(), [f"{S} 471 carol #dev :Cannot join channel (+l)"])
+        self.alice.send("MODE #dev +l 3")
+        self.assertEqual(self.bob.lines(), [":alice!~u@chatsvc MODE #dev +l 3"])
+        carol.send("JOIN #dev")
+        self.assertEqual(carol.lines()[0], ":carol!~u@chatsvc JOIN #dev")
+        self.alice.lines()
+        self.alice.send("MODE #dev +l 1", "PRIVMSG #dev :still here")
+        self.assertEqual(
+            carol.lines(),
+            [":alice!~u@chatsvc MODE #dev +l 1", ":alice!~u@chatsvc PRIVMSG #dev :still here"],
+        )
+        self.alice.send("MODE #dev -l")
+        self.assertEqual(self.bob.lines()[-1], ":alice!~u@chatsvc MODE #dev -l")
+
+    def test_a_bad_limit_is_696(self) -> None:
+        self.alice.send(
+            "MODE #dev +l :0", "MODE #dev +l :-1", "MODE #dev +l :abc", "MODE #dev +l :"
+        )
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                f"{S} 696 alice #dev l 0 :the most members is from 1 to 1000000",
+                f"{S} 696 alice #dev l -1 :give the most members as a whole number: +l 20",
+                f"{S} 696 alice #dev l abc :give the most members as a whole number: +l 20",
+                f"{S} 696 alice #dev l * :give the most members as a whole number: +l 20",
+            ],
+        )
+        self.assertEqual(self.bob.lines(), [])
+
+    def test_an_invitation_passes_the_limit(self) -> None:
+        self.alice.send("MODE #dev +l 2")
+        carol = self.registered("carol")
+        self.alice.send("INVITE carol #dev")
+        carol.lines()
+        carol.send("JOIN #dev")
+        self.assertEqual(carol.lines()[0], ":carol!~u@chatsvc JOIN #dev")
+
+    def test_modes_at_once_are_one_line(self) -> None:
+        self.alice.send("MODE #dev +int", "MODE #dev", "MODE #dev -int", "MODE #dev")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                ":alice!~u@chatsvc MODE #dev +i",  # n and t were set
+                f"{S} 324 alice #dev +int",
+                f"{S} 329 alice #dev 0",
+                ":alice!~u@chatsvc MODE #dev -int",
+                f"{S} 324 alice #dev +",
+                f"{S} 329 alice #dev 0",
+            ],
+        )
+        self.alice.send("MODE #dev +sk-l+l beer 5")
+        # -l changed nothing: it is left out
+        self.assertEqual(self.bob.lines()[-1:], [":alice!~u@chatsvc MODE #dev +skl beer 5"])
+
+    def test_secret(self) -> None:
+        self.alice.send("MODE #dev +s", "LIST", "NAMES #dev")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                ":alice!~u@chatsvc MODE #dev +s",
+                f"{S} 321 alice Channel :Users  Name",
+                f"{S} 322 alice #dev 2 :",
+                f"{S} 323 alice :End of /LIST",
+                f"{S} 353 alice @ #dev :@alice bob",
+                f"{S} 366 alice #dev :End of /NAMES list",
+            ],
+        )
+        carol = self.registered("carol")
+        carol.send("LIST", "NAMES #dev", "WHO #dev", "WHOIS alice", "WHO alice")
+        self.assertEqual(
+            carol.lines(),
+            [
+                f"{S} 321 carol Channel :Users  Name",
+                f"{S} 323 carol :End of /LIST",
+                f"{S} 366 carol #dev :End of /NAMES list",
+                f"{S} 315 carol #dev :End of WHO list",
+                f"{S} 311 carol alice ~u chatsvc * :Real Name",
+                f"{S} 312 carol alice chatsvc chatsvc",
+                f"{S} 330 carol alice alice :is logged in as",
+                f"{S} 318 carol alice :End of /WHOIS list",
+                f"{S} 352 carol * ~u chatsvc chatsvc alice H :0 Real Name",
+                f"{S} 315 carol alice :End of WHO list",
+            ],
+        )
+        carol.send("JOIN #dev")  # a secret channel is hidden, not closed
+        self.assertEqual(carol.lines()[1], f"{S} 353 carol @ #dev :@alice bob carol")
+
+    def test_messages_from_outside(self) -> None:
+        carol = self.registered("carol")
+        carol.send("PRIVMSG #dev :hi from carol")
+        self.assertEqual(carol.lines(), [f"{S} 404 carol #dev :Cannot send to channel"])
+        self.assertEqual(self.alice.lines(), [])
+        self.alice.send("MODE #dev -n")
+        self.assertEqual(self.alice.lines(), [":alice!~u@chatsvc MODE #dev -n"])
+        carol.send("PRIVMSG #dev :hi again from carol")
+        self.assertEqual(
+            self.alice.lines(), [":carol!~u@chatsvc PRIVMSG #dev :hi again from carol"]
+        )
+        self.assertEqual(
+            self.bob.lines()[-1], ":carol!~u@chatsvc PRIVMSG #dev :hi again from carol"
+        )
+        self.assertEqual(carol.lines(), [])
+
+    def test_topic_open_to_members(self) -> None:
+        self.bob.send("TOPIC #dev :T0P1C")
+        self.assertEqual(self.bob.lines(), [f"{S} 482 bob #dev :You're not channel operator"])
+        self.alice.send("MODE #dev -t")
+        self.bob.send("TOPIC #dev :T0P1C")
+        self.assertEqual(
+            self.alice.lines(),
+            [":alice!~u@chatsvc MODE #dev -t", ":bob!~u@chatsvc TOPIC #dev T0P1C"],
+        )
+
+    def test_voice(self) -> None:
+        self.alice.send("MODE #dev +m")
+        self.bob.lines()
+        self.bob.send("PRIVMSG #dev :hi from bob")
+        self.assertEqual(self.bob.lines(), [f"{S} 404 bob #dev :Cannot send to channel (+m)"])
+        self.alice.send("MODE #dev +v bob", "NAMES #dev", "WHO #dev")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                ":alice!~u@chatsvc MODE #dev +m",
+                ":alice!~u@chatsvc MODE #dev +v bob",
+                f"{S} 353 alice = #dev :@alice +bob",
+                f"{S} 366 alice #dev :End of /NAMES list",
+                f"{S} 352 alice #dev ~u chatsvc chatsvc alice H@ :0 Real Name",
+                f"{S} 352 alice #dev ~u chatsvc chatsvc bob H+ :0 Real Name",
+                f"{S} 315 alice #dev :End of WHO list",
+            ],
+        )
+        self.bob.send("PRIVMSG #dev :hi again from bob", "TOPIC #dev :mine")
+        self.assertEqual(self.alice.lines(), [":bob!~u@chatsvc PRIVMSG #dev :hi again from bob"])
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                ":alice!~u@chatsvc MODE #dev +v bob",
+                f"{S} 482 bob #dev :You're not channel operator",  # a voice sets no topic
+            ],
+        )
+        self.bob.send("MODE #dev +v alice", "MODE #dev -v bob")
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                f"{S} 482 bob #dev :You're not channel operator",
+                f"{S} 482 bob #dev :You're not channel operator",
+            ],
+        )
+        self.alice.send("MODE #dev +v nobody", "MODE #dev -v bob")
+        self.assertEqual(
+            self.alice.lines(),
+            [f"{S} 401 alice nobody :No such nick/channel", ":alice!~u@chatsvc MODE #dev -v bob"],
+        )
+
+    def test_multi_prefix(self) -> None:
+        client = self.connect()
+        client.send("CAP LS 302", "CAP REQ :multi-prefix", "NICK foo", "USER u 0 * :R", "CAP END")
+        client.send("JOIN #chan", "MODE #chan +v foo")
+        client.lines()
+        client.send("NAMES #chan", "WHO #chan")
+        self.assertEqual(
+            client.lines(),
+            [
+                f"{S} 353 foo = #chan :@+foo",
+                f"{S} 366 foo #chan :End of /NAMES list",
+                f"{S} 352 foo #chan ~u chatsvc chatsvc foo H@+ :0 R",
+                f"{S} 315 foo #chan :End of WHO list",
+            ],
         )
 
 

@@ -14,7 +14,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatsvc.frontends.irc.server import IrcConnection, irc_frontend
+from chatsvc.frontends.irc.server import RELAYED_TOO_LONG, IrcConnection, irc_frontend
 from chatsvc.frontends.irc.wire import IrcServer
 from chatsvc.frontends.line.server import ChatFactory
 from chatsvc.sessions.session import Session
@@ -74,12 +74,12 @@ def welcome(nick: str, user: str = "~u", users: int = 1, rooms: int = 1) -> list
         f"{S} 001 {nick} :Welcome to the chatsvc IRC Network {nick}!{user}@chatsvc",
         f"{S} 002 {nick} :Your host is chatsvc, running version chatsvc-0.1.0",
         f"{S} 003 {nick} :This server was created 1970-01-01 00:00:00 UTC",
-        f"{S} 004 {nick} chatsvc chatsvc-0.1.0 iow bimnoqt boq",
-        f"{S} 005 {nick} AWAYLEN=200 CASEMAPPING=ascii CHANLIMIT=#:20 CHANMODES=b,,,imnt "
-        "CHANNELLEN=33 CHANTYPES=# CHATHISTORY=500 ELIST= EXTBAN=,am KICKLEN=255 LINELEN=512 "
-        "MAXLIST=b:500 :are supported by this server",
-        f"{S} 005 {nick} MODES=4 NETWORK=chatsvc NICKLEN=32 PREFIX=(qo)~@ TOPICLEN=390 "
-        "USERLEN=10 :are supported by this server",
+        f"{S} 004 {nick} chatsvc chatsvc-0.1.0 Biow biklmnoqstv bkloqv",
+        f"{S} 005 {nick} AWAYLEN=200 BOT=B CASEMAPPING=ascii CHANLIMIT=#:20 "
+        "CHANMODES=b,k,l,imnst CHANNELLEN=33 CHANTYPES=# CHATHISTORY=500 ELIST= EXTBAN=,am "
+        "KEYLEN=23 KICKLEN=255 :are supported by this server",
+        f"{S} 005 {nick} LINELEN=512 MAXLIST=b:500 MODES=4 NETWORK=chatsvc NICKLEN=32 "
+        "PREFIX=(qov)~@+ TOPICLEN=390 USERLEN=10 :are supported by this server",
         f"{S} 251 {nick} :There are {users} users and 0 invisible on 1 servers",
         f"{S} 252 {nick} 0 :operator(s) online",
         f"{S} 254 {nick} {rooms} :channels formed",
@@ -734,6 +734,33 @@ class MixedRoomTests(IrcTestCase):
         self.assertEqual(len(got), 5)
         self.assertTrue(all(len(one.encode()) + 2 <= 512 for one in got))
         self.assertEqual("".join(one.split(" :", 1)[1] for one in got), "é" * 1000)
+
+    def test_an_irc_users_privmsg_too_long_to_relay_is_refused(self) -> None:
+        """
+        A PRIVMSG within 512 bytes, that with its sender's nick!user@host
+        before it would not be, is 417 (irctest's buffering and tags tests
+        allow it), never cut: its sender knows to send it shorter. A NOTICE,
+        which is never answered, is split as a line user's long line is.
+        """
+        alice, bob = self.registered("alice"), self.registered("bob")
+        alice.send("JOIN #lobby")
+        bob.send("JOIN #lobby")
+        alice.lines(), bob.lines()
+        head = ":alice!~u@chatsvc PRIVMSG #lobby :"
+        fits = "a" * (510 - len(head))
+        alice.send(f"PRIVMSG #lobby :{fits}", f"PRIVMSG #lobby,bob :{fits}a")
+        self.assertEqual(alice.lines(), [f"{S} 417 alice :{RELAYED_TOO_LONG}"])
+        self.assertEqual(
+            bob.lines(), [head + fits, f":alice!~u@chatsvc PRIVMSG bob :{fits}a"]
+        )  # to bob alone, the target is shorter: it fits
+        emoji = "😃" * ((510 - len(head)) // 4)
+        alice.send(f"PRIVMSG #lobby :{emoji}", f"PRIVMSG #lobby :{emoji}a")
+        self.assertEqual(alice.lines(), [f"{S} 417 alice :{RELAYED_TOO_LONG}"])
+        self.assertEqual(bob.lines(), [head + emoji])
+        alice.send(f"NOTICE #lobby :{fits}aa")  # NOTICE is one byte shorter than PRIVMSG
+        self.assertEqual(alice.lines(), [])
+        notice = ":alice!~u@chatsvc NOTICE #lobby :"
+        self.assertEqual(bob.lines(), [f"{notice}{fits}a", f"{notice}a"])
 
 
 class HistoryTests(IrcTestCase):

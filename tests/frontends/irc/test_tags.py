@@ -7,7 +7,7 @@ others, C{TAGMSG}'s refusals, and the limits on what a client may send.
 from __future__ import annotations
 
 from chatsvc.frontends.irc.message import MAX_CLIENT_TAGS
-from chatsvc.frontends.irc.server import irc_frontend
+from chatsvc.frontends.irc.server import RELAYED_TOO_LONG, irc_frontend
 from chatsvc.frontends.irc.wire import IrcServer
 from chatsvc.streams.limits import Limits
 from tests.frontends.irc.test_server import Irc, IrcTestCase, S, counting_renders
@@ -281,9 +281,15 @@ class LengthTests(ClientTagsTestCase):
         value = "a" * (MAX_CLIENT_TAGS - len(head) + 1)
         text = "b" * (510 - len("PRIVMSG #lobby :"))
         self.alice.send(f"{head}{value} PRIVMSG #lobby :{text}")
-        lines = self.bob.lines()
-        self.assertTrue(lines[0].startswith(f"{T};msgid=m1;+baz={value} :alice"), lines[0][:80])
-        self.assertEqual("".join(one.rpartition(" :")[2] for one in lines), text)
+        # A full line, relayed with alice's nick!user@host before it, would be over 512
+        # bytes: refused, as irctest's testLengthLimits allows, not cut or split.
+        self.assertEqual(self.alice.lines(), [f"{S} 417 alice :{RELAYED_TOO_LONG}"])
+        self.assertEqual(self.bob.lines(), [])
+        fits = text[: 510 - len(":alice!~alice@chatsvc PRIVMSG #lobby :")]
+        self.alice.send(f"{head}{value} PRIVMSG #lobby :{fits}")
+        (line,) = self.bob.lines()
+        self.assertTrue(line.startswith(f"{T};msgid=m1;+baz={value} :alice"), line[:80])
+        self.assertEqual(line.rpartition(" :")[2], fits)
         for client in (self.alice, self.carol, self.dave, self.erin):
             client.lines()
         self.alice.send(f"{head}{value} PRIVMSG #lobby :{text}b")
@@ -297,3 +303,36 @@ class LengthTests(ClientTagsTestCase):
         alice.send(f"@+a={'x' * 3000} PRIVMSG #lobby :{'y' * 400}")
         lines = alice.lines()
         self.assertTrue(lines[0].startswith(f"@msgid=m1;+a={'x' * 3000} :alice2"), lines)
+
+
+class BotModeTests(ClientTagsTestCase):
+    """IRCv3 bot mode: C{MODE nick +B}, the C{bot} tag, C{335} in C{WHOIS}, C{B} in C{WHO}."""
+
+    def test_bot_mode(self) -> None:
+        for client in self.everyone:
+            client.lines()
+        self.alice.send("MODE alice +B", "MODE alice")
+        self.assertEqual(
+            self.alice.lines(), [":alice!~u@chatsvc MODE alice +B", f"{S} 221 alice +B"]
+        )
+        self.alice.send("PRIVMSG #lobby :beep boop", "PRIVMSG bob :beep")
+        said = ":alice!~u@chatsvc PRIVMSG"
+        self.assertEqual(
+            self.alice.lines(),
+            [f"@msgid=m1;bot {said} #lobby :beep boop", f"@msgid=m2;bot {said} bob :beep"],
+            "the echo, tagged too",
+        )
+        self.assertEqual(
+            self.bob.lines(),
+            [f"{T};msgid=m1;bot {said} #lobby :beep boop", f"{T};msgid=m2;bot {said} bob :beep"],
+        )
+        self.assertEqual(self.carol.lines(), [f"{said} #lobby :beep boop"])  # no tags: none
+        self.assertEqual(self.erin.lines(), ["<alice> beep boop"])
+        self.carol.send("WHOIS alice", "WHO alice")
+        lines = self.carol.lines()
+        self.assertIn(f"{S} 335 carol alice :is a bot", lines)
+        self.assertIn(f"{S} 352 carol #lobby ~u chatsvc chatsvc alice HB :0 Real Name", lines)
+        self.alice.send("MODE alice -B", "PRIVMSG #lobby :human again")
+        self.assertEqual(
+            self.bob.lines(), [f"{T};msgid=m3 :alice!~u@chatsvc PRIVMSG #lobby :human again"]
+        )

@@ -291,12 +291,14 @@ class CommandTests(SynchronousTestCase):
                 "*** Commands:",
                 "*** /help               this list",
                 "*** /nick NEW           change your nickname",
-                "*** /join ROOM          go to ROOM, creating it if need be",
+                "*** /join ROOM [KEY]    go to ROOM, creating it if need be; KEY if it has one",
                 "*** /part               leave your room for the lobby",
                 "*** /rooms              list the rooms and how many are in each",
                 "*** /who [ROOM]         list who is in your room, or in ROOM",
                 "*** /msg NICK TEXT      send TEXT to NICK alone",
                 "*** /invite NICK        ask NICK to join your room",
+                "*** /voice NICK         operators: let NICK speak in your moderated room",
+                "*** /devoice NICK       operators: take NICK's voice in your room",
                 "*** /me ACTION          tell your room what you are doing",
                 "*** /away [REASON]      say you are away, and why; without REASON: back",
                 "*** /history [N]        the last N lines said in your room (default 20)",
@@ -310,7 +312,7 @@ class CommandTests(SynchronousTestCase):
                 "*** /register PASSWORD  register your nickname as an account",
                 "*** /password OLD NEW   change your account's password",
                 "*** /unregister         delete your account; its nickname is free",
-                "*** /room WHAT          register, unregister, mode +i/+m/-i/-m, op/deop/owner N",
+                "*** /room WHAT          register, unregister, mode MODES, op/deop/owner N",
                 "*** /ban [-g] MASK [TIME] [WHY]",
                 "***                     operators: keep MASK (nick*, account:N, 10.0.0.0/8) out",
                 "*** /unban [-g] MASK    operators: lift a ban",
@@ -321,6 +323,9 @@ class CommandTests(SynchronousTestCase):
                 "*** /oper add|del NAME  operators: make account NAME a server operator, or not",
                 "*** //TEXT              send a message that starts with /",
                 "*** -g                  with /ban /unban /mute /unmute /bans: chat-wide, not room",
+                "*** MODES               for /room mode: +i invite-only +m moderated +s secret",
+                "***                     +k KEY +l MOST-members +n only members speak",
+                "***                     +t only operators set the topic; - clears: -i -k ...",
                 "*** anything else       is said to your room",
             ],
         )
@@ -389,10 +394,23 @@ class CommandTests(SynchronousTestCase):
                 "*** Error: you are already in lobby",
                 "*** Error: 'no/such' is not a valid room name: "
                 "use 1-32 letters, digits and _ - . [ ] { } ^ |",
-                "*** Error: usage: /join ROOM",
+                "*** Error: usage: /join ROOM [KEY]",
             ],
         )
         self.assertEqual(self.bob.lines(), [])
+
+    def test_join_with_a_key(self) -> None:
+        self.alice.send("/join dev", "/room mode +k beer")
+        self.bob.lines()
+        self.bob.send("/join dev", "/join dev bees", "/join dev beer")
+        self.assertEqual(
+            self.bob.lines()[:2],
+            [
+                "*** Error: dev has a key: join it with the right one (/join dev KEY)",
+                "*** Error: dev has a key: join it with the right one (/join dev KEY)",
+            ],
+        )
+        self.assertIn("*** bob joined dev", self.alice.lines())
 
     def test_rooms(self) -> None:
         """A room to a line, the most populous first, each with its topic."""

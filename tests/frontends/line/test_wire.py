@@ -12,12 +12,14 @@ from chatsvc.chat.events import (
     Kicked,
     Left,
     Message,
+    ModeChange,
     ModeChanged,
     NickChange,
     PrivateMessage,
     RankChanged,
     Removed,
     TopicChanged,
+    VoiceChanged,
 )
 from chatsvc.chat.model import Topic
 from chatsvc.chat.sanctions import Mask
@@ -105,8 +107,47 @@ class RenderTests(SynchronousTestCase):
             (TopicChanged("dev", "alice", "ship it"), b"*** alice set the topic: ship it\n"),
             (Kicked("dev", "bob", "alice"), b"*** bob was kicked by alice\n"),
             (Kicked("dev", "bob", "alice", "spam"), b"*** bob was kicked by alice (spam)\n"),
-            (ModeChanged("dev", "alice", "i", True), b"*** alice made dev invite-only\n"),
-            (ModeChanged("dev", "alice", "m", False), b"*** alice made dev no longer moderated\n"),
+            (
+                ModeChanged("dev", "alice", (ModeChange("i", True),)),
+                b"*** alice made dev invite-only\n",
+            ),
+            (
+                ModeChanged("dev", "alice", (ModeChange("m", False),)),
+                b"*** alice made dev no longer moderated\n",
+            ),
+            (
+                ModeChanged(
+                    "dev",
+                    "alice",
+                    (
+                        ModeChange("k", True, "beer"),
+                        ModeChange("l", True, "20"),
+                        ModeChange("s", True),
+                        ModeChange("n", False),
+                        ModeChange("t", False),
+                    ),
+                ),
+                b"*** alice made dev need the key beer to join, take 20 members at most, secret, "
+                b"take messages from outside, let any member set its topic\n",
+            ),
+            (
+                ModeChanged(
+                    "dev",
+                    "alice",
+                    (
+                        ModeChange("k", False),
+                        ModeChange("l", False),
+                        ModeChange("s", False),
+                        ModeChange("n", True),
+                        ModeChange("t", True),
+                    ),
+                ),
+                b"*** alice made dev need no key to join, take any number of members, "
+                b"no longer secret, take messages from its members only, "
+                b"keep its topic to its operators\n",
+            ),
+            (VoiceChanged("dev", "bob", "alice"), b"*** alice gave bob a voice in dev\n"),
+            (VoiceChanged("dev", "bob", "alice", False), b"*** alice took bob's voice in dev\n"),
             (
                 Removed("dev", "bob", "alice", "enough"),
                 b"*** bob was put out of dev by alice (enough)\n",

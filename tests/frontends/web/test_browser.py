@@ -670,3 +670,54 @@ async def test_registering_in_the_account_panel_and_bans_as_the_banned_user_sees
                 browser.no_script_errors(driver)
 
     await browser.in_thread(scenario)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_room_s_key_limit_and_voices(services: Services, tmp_path: Path) -> None:
+    """
+    alice, who made dev, sets its modes at once as typed (a key, a limit,
+    moderated): bob is refused without the key, told how to give it, and let
+    in with it; given a voice (marked C{+}), he speaks in the moderated room,
+    and an nc user outside it is refused for the limit.
+    """
+    _, line_port, web_port = start(services, tmp_path)
+    url = f"http://127.0.0.1:{web_port}/"
+    badges = "return [...document.querySelectorAll('#room-modes .mode')].map((e) => e.textContent)"
+    marks = (
+        "return [...document.querySelectorAll('#member-list li')]"
+        ".map((e) => e.querySelector('.op-mark').textContent + e.dataset.nick)"
+    )
+
+    def scenario() -> None:
+        with (
+            browser.chromium() as alice,
+            browser.chromium() as bob,
+            nc(line_port, "carol") as carol,
+        ):
+            browser.sign_on(alice, url, "alice")
+            browser.sign_on(bob, url, "bob")
+            say(alice, "/join dev")
+            in_room(alice, "dev")
+            say(alice, "/room mode +klm beer 2")
+            wait_for_line(alice, "alice set +k, +l 2, +m (a key to join; 2 members at most;")
+            shown = ["key", "limit 2", "moderated"]
+            wait_for(alice, lambda d: d.execute_script(badges) == shown, "the modes in the header")
+            say(bob, "/join dev")
+            wait_for_line(bob, "dev has a key: join it with the right one (/join dev KEY)")
+            say(bob, "/join dev beer")
+            in_room(bob, "dev")
+            assert bob.execute_script(badges) == shown
+            say(bob, "may I?")
+            wait_for_line(bob, "dev is moderated: only its operators and voiced members may speak")
+            say(alice, "/voice bob")
+            wait_for_line(alice, "bob has a voice in dev")
+            wait_for_line(bob, "alice gave bob a voice in dev")
+            wait_for(bob, lambda d: d.execute_script(marks) == ["@alice", "+bob"], "bob voiced")
+            say(bob, "now I may")
+            wait_for_line(alice, "now I may")
+            carol.say("/join dev beer")
+            carol.expect("*** Error: dev is full: it takes 2 members at most")
+            for driver in (alice, bob):
+                browser.no_script_errors(driver)
+
+    await browser.in_thread(scenario)

@@ -22,6 +22,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from twisted.internet.defer import maybeDeferred
 
+from chatsvc.chat.commands import MODES_USAGE
 from tests.frontends.web import browser
 from tests.frontends.web.browser import XSS_PAYLOADS, on_reactor, wait_for, wait_for_line
 from tests.frontends.web.scripted import Frame, Refusal, ScriptedServer, hello_reply, member, room
@@ -607,6 +608,61 @@ async def test_reconnects_with_backoff_back_into_its_rooms_with_what_it_missed(
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_room_with_a_key_is_joined_with_it_and_again_after_a_reconnection(
+    server: ScriptedServer,
+) -> None:
+    """
+    Refused for want of the key, it says how to give it; joined with it (typed,
+    or in the join form), the room's key as its members see it is given again
+    after a reconnection, changed meanwhile.
+    """
+    port = server.listen()
+
+    def join(r: Frame) -> Frame:
+        if r.get("key") not in {"dev": ("beer", "porter"), "attic": ("stout",)}[r["room"]]:
+            raise Refusal(
+                {
+                    "code": "bad-key",
+                    "message": f"{r['room']} has a key: join it with the right one"
+                    f" (/join {r['room']} KEY)",
+                }
+            )
+        return {"room": {**room(r["room"], member("alice")), "key": r.get("key")}}
+
+    server.answers["join"] = join
+
+    def scenario() -> None:
+        with browser.chromium() as driver:
+            browser.sign_on(driver, f"http://127.0.0.1:{port}/", "alice")
+            browser.say(driver, "/join dev")
+            wait_for_line(driver, "dev has a key: join it with the right one (/join dev KEY)")
+            browser.say(driver, "/join dev beer")
+            request(server, "join", room="dev", key="beer")
+            badge = "return document.querySelector('#room-modes .mode')?.title"
+            wait_for(
+                driver,
+                lambda d: d.execute_script(badge) == "Joining it takes the key beer (+k)",
+                "the key in dev's header",
+            )
+            driver.find_element(By.ID, "join-input").send_keys("attic stout", Keys.ENTER)
+            request(server, "join", room="attic", key="stout")
+            changed = {"mode": "k", "on": True, "value": "porter"}
+            on_reactor(
+                server.send, {"type": "mode", "room": "dev", "by": "bob", "changes": [changed]}
+            )
+            on_reactor(server.drop)
+            request(server, "join", room="dev", key="porter")
+            request(server, "join", room="attic", key="stout")
+            wait_for_line(driver, "Connected again.")
+            assert "has a key" not in browser.log_text(driver)  # attic's log on view
+
+    await run(scenario)
+    joins = [(r["room"], r.get("key")) for r in server.requests if r["type"] == "join"]
+    assert joins[:3] == [("dev", None), ("dev", "beer"), ("attic", "stout")]
+    assert sorted(joins[3:]) == [("attic", "stout"), ("dev", "porter")]
+
+
+@pytest_twisted.ensureDeferred
 async def test_after_a_kick_it_does_not_reconnect_but_offers_to_sign_on_again(
     server: ScriptedServer,
 ) -> None:
@@ -778,8 +834,9 @@ const done = arguments[arguments.length - 1];
 Promise.all([
   import("/js/backoff.js"), import("/js/commands.js"), import("/js/mentions.js"),
   import("/js/linkify.js"), import("/js/events/file.js"), import("/js/state.js"),
-  import("/js/time.js"),
-]).then(([backoff, commands, mentions, linkify, file, state, time]) => {
+  import("/js/time.js"), import("/js/events/mode.js"), import("/js/client.js"),
+  import("/js/memberlist.js"),
+]).then(([backoff, commands, mentions, linkify, file, state, time, mode, client, memberlist]) => {
   const parse = (line) => {
     try { return commands.parse(line); } catch (error) { return error.message; }
   };
@@ -790,8 +847,33 @@ Promise.all([
              "/ME", "/\\u212aick bob", "/kick", "/part #dev", "/search  a  b ", "/topic",
              "/room mode im", "/room mode +", "/room frob", "/oper add", "/oper add a b",
              "/bans x", "/ban -g", "/unban a b", "/ban 10.0.0.0/8 30 x",
-             "/mute a " + "y".repeat(301), "/room OWNER Carol", "/password onlyone"]
+             "/mute a " + "y".repeat(301), "/room OWNER Carol", "/password onlyone",
+             "/join #dev beer", "/join dev", "/join dev a b", "/join", "/voice bob", "/DEVOICE bob",
+             "/voice", "/voice a b", "/room mode +kl-i beer 20", "/room MODE -k-l", "/room mode +k",
+             "/room mode +l", "/room mode +i extra", "/room mode +l many", "/room mode +snt-nt"]
              .map(parse),
+    modeLines: [
+      [{ mode: "k", on: true, value: "beer" }, { mode: "l", on: true, value: 20 }],
+      [{ mode: "i", on: false }, { mode: "m", on: true }, { mode: "x", on: true }],
+      [{ mode: "k", on: false }, { mode: "l", on: false }, { mode: "s", on: true },
+       { mode: "n", on: false }, { mode: "t", on: false }],
+    ].map(mode.modesSet),
+    described: [
+      { invite_only: false, moderated: false },
+      { moderated: true },
+      { invite_only: true, key: "beer", limit: 20, secret: true,
+        members_only: false, topic_locked: false },
+    ].map(client.describeModes),
+    modesOf: client.modesOf({ invite_only: true, key: "beer", limit: 5 }),
+    applied: (() => {
+      const room = {};
+      const changes = [{ mode: "k", on: true, value: "beer" }, { mode: "l", on: true, value: 9 },
+                       { mode: "n", on: false }, { mode: "s", on: true }, { mode: "l", on: false }];
+      for (const change of changes) client.applyMode(room, change);
+      return room;
+    })(),
+    standings: [{ rank: "owner", operator: true }, { operator: true, voiced: true },
+                { voiced: true }, {}].map(memberlist.standing),
     durations: [0.4, 45, 60, 3599, 7200, 90061, 1209600].map(time.describeDuration),
     mentions: [["hi alice.", "alice"], ["malice", "alice"], ["@alice", "alice"],
                ["[alice]", "alice"], ["alice_ there", "alice"], ["ALICE!", "alice"],
@@ -837,8 +919,8 @@ async def test_the_modules_alone(server: ScriptedServer) -> None:
         {"command": "part", "room": "dev"},
         {"command": "search", "words": ["a", "b"]},
         {"command": "topic", "text": None},
-        "unknown room mode 'im': use +i, -i, +m or -m",
-        "give the modes: +i, -i, +m or -m",
+        f"unknown room mode 'im': {MODES_USAGE}",
+        f"give the modes: {MODES_USAGE}",
         "usage: /room WHAT",
         "usage: /oper add|del NAME",
         "usage: /oper add|del NAME",
@@ -855,7 +937,71 @@ async def test_the_modules_alone(server: ScriptedServer) -> None:
         "a reason is at most 300 characters (301)",
         {"command": "room-rank", "account": "Carol", "rank": "owner"},
         "usage: /password OLD NEW",
+        {"command": "join", "room": "dev", "key": "beer"},
+        {"command": "join", "room": "dev", "key": None},
+        "usage: /join ROOM [KEY]",
+        "usage: /join ROOM [KEY]",
+        {"command": "voice", "nick": "bob", "given": True},
+        {"command": "voice", "nick": "bob", "given": False},
+        "usage: /voice NICK",
+        "usage: /voice NICK",
+        {
+            "command": "room-mode",
+            "changes": [
+                {"mode": "k", "on": True, "value": "beer"},
+                {"mode": "l", "on": True, "value": 20},
+                {"mode": "i", "on": False},
+            ],
+        },
+        {
+            "command": "room-mode",
+            "changes": [{"mode": "k", "on": False}, {"mode": "l", "on": False}],
+        },
+        "+k takes a key",
+        "+l takes a number",
+        f"too many arguments: {MODES_USAGE}",
+        {"command": "room-mode", "changes": [{"mode": "l", "on": True, "value": "many"}]},
+        {
+            "command": "room-mode",
+            "changes": [
+                {"mode": "s", "on": True},
+                {"mode": "n", "on": True},
+                {"mode": "t", "on": True},
+                {"mode": "n", "on": False},
+                {"mode": "t", "on": False},
+            ],
+        },
     ]
+    assert result["modeLines"] == [
+        "set +k, +l 20 (a key to join; 20 members at most)",
+        "set -i, +m, +x (open to all; moderated: only its operators and voiced members may speak)",
+        "set -k, -l, +s, -n, -t (no key to join; any number of members;"
+        " secret: not listed, nor its members shown, to those outside it;"
+        " those outside it may speak in it too; any member may set the topic)",
+    ]
+    assert result["described"] == [
+        "open to all, and anyone in it may speak",
+        "moderated (only its operators and voiced members may speak)",
+        "invite-only, joined with a key, 20 members at most, secret (not listed),"
+        " open to messages from outside and its topic set by any member",
+    ]
+    assert result["modesOf"] == {
+        "invite_only": True,
+        "moderated": False,
+        "registered": False,
+        "joinKey": "beer",
+        "limit": 5,
+        "secret": False,
+        "members_only": True,
+        "topic_locked": True,
+    }
+    assert result["applied"] == {
+        "joinKey": "beer",
+        "limit": None,
+        "members_only": False,
+        "secret": True,
+    }
+    assert result["standings"] == [3, 2, 1, 0]
     assert result["durations"] == ["1s", "45s", "1m", "59m 59s", "2h", "1d 1h", "2w"]
     # "[alice]" may be another nickname: brackets are nickname characters
     assert result["mentions"] == [True, False, True, False, False, True, True]
@@ -905,10 +1051,16 @@ async def test_every_moderation_command_becomes_its_request(server: ScriptedServ
     }
     server.answers["room-mode"] = lambda r: {
         "room": r["room"],
-        "invite_only": r["mode"] == "i" and r["on"],
-        "moderated": r["mode"] == "m" and r["on"],
+        "invite_only": {"mode": "i", "on": True} in r["changes"],
+        "moderated": {"mode": "m", "on": True} in r["changes"],
         "registered": False,
+        "key": next((c["value"] for c in r["changes"] if c["mode"] == "k" and c["on"]), None),
+        "limit": next((c["value"] for c in r["changes"] if c["mode"] == "l" and c["on"]), None),
+        "secret": False,
+        "members_only": True,
+        "topic_locked": True,
     }
+    server.answers["voice"] = lambda r: {"room": r["room"], "nick": r["nick"], "voiced": r["given"]}
     server.answers["register"] = lambda r: {"account": "alice", "text": ["You registered alice"]}
     server.answers["members"] = lambda r: {"room": r["room"], "members": [member("alice", True)]}
     server.answers["invite"] = lambda r: {"room": r["room"], "nick": r["nick"], "away": "lunch"}
@@ -940,8 +1092,27 @@ async def test_every_moderation_command_becomes_its_request(server: ScriptedServ
         "/bans -g": {"type": "bans", "room": None},
         "/room register": {"type": "room-register", "room": "lobby"},
         "/room unregister": {"type": "room-unregister", "room": "lobby"},
-        "/room mode -i": {"type": "room-mode", "room": "lobby", "mode": "i", "on": False},
-        "/room mode +m": {"type": "room-mode", "room": "lobby", "mode": "m", "on": True},
+        "/room mode -i": {
+            "type": "room-mode",
+            "room": "lobby",
+            "changes": [{"mode": "i", "on": False}],
+        },
+        "/room mode +m": {
+            "type": "room-mode",
+            "room": "lobby",
+            "changes": [{"mode": "m", "on": True}],
+        },
+        "/room mode +kl-t beer 20": {
+            "type": "room-mode",
+            "room": "lobby",
+            "changes": [
+                {"mode": "k", "on": True, "value": "beer"},
+                {"mode": "l", "on": True, "value": 20},
+                {"mode": "t", "on": False},
+            ],
+        },
+        "/voice carol": {"type": "voice", "room": "lobby", "nick": "carol", "given": True},
+        "/devoice carol": {"type": "voice", "room": "lobby", "nick": "carol", "given": False},
         "/room op carol": {
             "type": "room-rank",
             "room": "lobby",
@@ -989,7 +1160,16 @@ async def test_every_moderation_command_becomes_its_request(server: ScriptedServ
                     assert rows[1][4] == "for good"
                     assert "Bans and mutes in lobby (2):" in browser.log_text(driver)
                 elif line == "/room mode +m":
-                    wait_for_line(driver, "lobby is moderated (only its operators may speak)")
+                    wait_for_line(
+                        driver,
+                        "lobby is moderated (only its operators and voiced members may speak)",
+                    )
+                elif line == "/room mode +kl-t beer 20":
+                    wait_for_line(driver, "lobby is joined with a key and 20 members at most")
+                elif line == "/voice carol":
+                    wait_for_line(driver, "carol has a voice in lobby")
+                elif line == "/devoice carol":
+                    wait_for_line(driver, "carol has no voice in lobby")
                 elif line == "/invite carol":
                     wait_for_line(driver, "You invited carol to lobby (away: lunch)")
                 elif line == "/register wonderland":
@@ -1000,7 +1180,9 @@ async def test_every_moderation_command_becomes_its_request(server: ScriptedServ
                         {"nick": "alice", "password": "wonderland"},
                     ]
             browser.say(driver, "/room mode +x")
-            wait_for_line(driver, "unknown room mode '+x': use +i, -i, +m or -m")
+            wait_for_line(driver, f"unknown room mode '+x': {MODES_USAGE}")
+            browser.say(driver, "/room mode +k")
+            wait_for_line(driver, "+k takes a key")
             browser.say(driver, "/ban")
             wait_for_line(driver, "usage: /ban [-g] MASK [TIME] [WHY]")
             browser.say(driver, "/help")
@@ -1065,9 +1247,67 @@ async def test_moderation_as_the_user_sees_it(server: ScriptedServer) -> None:
                 lambda d: marks(d) == [("bob", "~"), ("carol", "@"), ("alice", "")],
                 "carol an operator again",
             )
-            send({"type": "mode", "room": "lobby", "by": "bob", "mode": "m", "on": True})
-            wait_for_line(driver, "bob made the room moderated: only its operators may speak")
+            mode = {"type": "mode", "room": "lobby", "by": "bob"}
+            send({**mode, "changes": [{"mode": "m", "on": True}]})
+            wait_for_line(
+                driver, "bob set +m (moderated: only its operators and voiced members may speak)"
+            )
             assert driver.execute_script(badges) == ["moderated", "registered"]
+            # a voice: marked after the operators, and listed so
+            voice = {"type": "voice", "room": "lobby", "nick": "alice", "by": "bob"}
+            send({**voice, "given": True})
+            wait_for_line(driver, "bob gave alice a voice in lobby")
+            wait_for(
+                driver,
+                lambda d: marks(d) == [("bob", "~"), ("carol", "@"), ("alice", "+")],
+                "alice voiced",
+            )
+            item = driver.find_element(By.CSS_SELECTOR, "#member-list li[data-nick=alice]")
+            assert item.get_attribute("aria-label") == "alice, voiced, you"
+            # a key and a limit, in the header; the key not in the log
+            keyed = [
+                {"mode": "k", "on": True, "value": "beer"},
+                {"mode": "l", "on": True, "value": 20},
+            ]
+            send({**mode, "changes": [*keyed, {"mode": "t", "on": False}]})
+            wait_for_line(
+                driver,
+                "bob set +k, +l 20, -t (a key to join; 20 members at most;"
+                " any member may set the topic)",
+            )
+            assert "beer" not in browser.log_text(driver)
+            assert driver.execute_script(badges) == [
+                "key",
+                "limit 20",
+                "moderated",
+                "topic open",
+                "registered",
+            ]
+            titles = (
+                "return [...document.querySelectorAll('#room-modes .mode')].map((e) => e.title)"
+            )
+            assert driver.execute_script(titles)[0] == "Joining it takes the key beer (+k)"
+            # -t: anyone in the room may edit its topic
+            wait_for(
+                driver,
+                lambda d: d.find_element(By.ID, "topic-edit").is_displayed(),
+                "the topic open to alice",
+            )
+            unkeyed = [{"mode": "k", "on": False}, {"mode": "l", "on": False}]
+            send({**mode, "changes": [*unkeyed, {"mode": "t", "on": True}]})
+            wait_for(
+                driver,
+                lambda d: d.execute_script(badges) == ["moderated", "registered"],
+                "the key and the limit gone",
+            )
+            assert not driver.find_element(By.ID, "topic-edit").is_displayed()
+            send({**voice, "given": False})
+            wait_for_line(driver, "bob took alice's voice in lobby")
+            wait_for(
+                driver,
+                lambda d: marks(d) == [("bob", "~"), ("carol", "@"), ("alice", "")],
+                "alice's voice taken",
+            )
             banned = {"type": "ban-list", "room": "lobby", "by": "bob", "on": True, "kind": "ban"}
             banned |= {"mask": "nick:spam*", "until": T0 + 7200, "left": 7200.0, "reason": "flood"}
             send(banned)

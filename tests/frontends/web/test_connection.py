@@ -427,7 +427,16 @@ class RequestTests(SynchronousTestCase):
         self.assertEqual((room["name"], room["count"], room["topic"]), ("dev", 1, None))
         # Whoever makes a room is its operator, and the member list says so.
         self.assertEqual(
-            room["members"], [{"nick": "alice", "operator": True, "rank": "operator", "away": None}]
+            room["members"],
+            [
+                {
+                    "nick": "alice",
+                    "operator": True,
+                    "rank": "operator",
+                    "voiced": False,
+                    "away": None,
+                }
+            ],
         )
         (history,) = self.alice.take()
         self.assertEqual(
@@ -443,7 +452,13 @@ class RequestTests(SynchronousTestCase):
                 {
                     "type": "joined",
                     "room": "dev",
-                    "member": {"nick": "root", "operator": True, "rank": "operator", "away": None},
+                    "member": {
+                        "nick": "root",
+                        "operator": True,
+                        "rank": "operator",
+                        "voiced": False,
+                        "away": None,
+                    },
                 }
             ],
         )
@@ -467,8 +482,14 @@ class RequestTests(SynchronousTestCase):
         self.assertEqual(
             reply["members"],
             [
-                {"nick": "alice", "operator": False, "rank": None, "away": None},
-                {"nick": "root", "operator": True, "rank": "operator", "away": "brb"},
+                {"nick": "alice", "operator": False, "rank": None, "voiced": False, "away": None},
+                {
+                    "nick": "root",
+                    "operator": True,
+                    "rank": "operator",
+                    "voiced": False,
+                    "away": "brb",
+                },
             ],
         )
         self.assertEqual(self.alice.answer("members", room="nowhere")["code"], "no-such-room")

@@ -147,7 +147,7 @@ async def test_a_web_user_and_a_line_user_chat_in_one_room(
     entered = await alice.event("entered")
     assert entered["room"]["name"] == "lobby"
     assert entered["room"]["members"] == [
-        {"nick": "alice", "operator": False, "rank": None, "away": None}
+        {"nick": "alice", "operator": False, "rank": None, "voiced": False, "away": None}
     ]
     joined = await alice.answer("join", room="dev")
     assert joined["type"] == "reply"
@@ -158,7 +158,7 @@ async def test_a_web_user_and_a_line_user_chat_in_one_room(
     assert (await alice.event("joined")) == {
         "type": "joined",
         "room": "lobby",
-        "member": {"nick": "bob", "operator": False, "rank": None, "away": None},
+        "member": {"nick": "bob", "operator": False, "rank": None, "voiced": False, "away": None},
     }
     bob.say("/join dev")
     await bob.expect("*** You joined dev (2 members):", "*** alice, bob")
@@ -429,7 +429,7 @@ async def test_accounts_and_bans_over_the_wire_and_across_a_restart(
     ]
     assert entered["room"]["registered"] is True
     assert entered["room"]["members"] == [
-        {"nick": "alice", "operator": True, "rank": "owner", "away": None}
+        {"nick": "alice", "operator": True, "rank": "owner", "voiced": False, "away": None}
     ]
     bob = await sign_on(port, "bob")
     refused = await bob.answer("join", room="dev")

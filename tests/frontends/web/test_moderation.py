@@ -2,11 +2,13 @@
 Accounts and moderation on the WebSocket (L{chatsvc.frontends.web.connection}),
 in memory as L{tests.frontends.web.test_connection} has it: the typed
 requests (C{register}, C{password}, C{unregister}, C{oper}, C{room-*},
-C{ban}, C{mute}, their lifting, C{bans}, C{invite}, room kicks), their
-replies and error codes, the events the others get (C{removed}, C{mode},
-C{sanctioned}, C{nick-released}), ranks in member lists, a banned user's
-sign-on; the slash commands typed in a room, run in that room; and hostile
-fields (wrong types, huge masks, bad durations, unknown modes).
+C{voice}, C{ban}, C{mute}, their lifting, C{bans}, C{invite}, room kicks),
+their replies and error codes, the events the others get (C{removed},
+C{mode}, C{voice}, C{sanctioned}, C{nick-released}), ranks and voices in
+member lists, a banned user's sign-on; what a room's modes do (a key, a
+limit, secret, words from outside, a topic open to all); the slash commands
+typed in a room, run in that room; and hostile fields (wrong types, huge
+masks, bad durations, unknown modes, keys and limits that cannot be).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from chatsvc.sessions.registration import Registrar
 from chatsvc.streams.limits import Limits
 from chatsvc.testing import FakeHistory
 from tests.frontends.web.test_connection import User, Web, types
+from tests.frontends.web.test_wire import NEW_ROOM
 from tests.support import make_factory
 
 T0 = 1764615780.0
@@ -243,8 +246,8 @@ class RoomTests(InDev):
         self.assertEqual(
             self.alice.answer("members", room="dev")["members"],
             [
-                {"nick": "alice", "operator": True, "rank": "owner", "away": None},
-                {"nick": "bob", "operator": False, "rank": None, "away": None},
+                {"nick": "alice", "operator": True, "rank": "owner", "voiced": False, "away": None},
+                {"nick": "bob", "operator": False, "rank": None, "voiced": False, "away": None},
             ],
         )
         self.assertEqual(
@@ -278,7 +281,7 @@ class RoomTests(InDev):
         self.assertEqual(self.alice.events("rank"), [made])
         self.assertEqual(
             carol.answer("members", room="dev")["members"][2],
-            {"nick": "carol", "operator": True, "rank": "operator", "away": None},
+            {"nick": "carol", "operator": True, "rank": "operator", "voiced": False, "away": None},
         )
         self.assertEqual(
             carol.answer("room-rank", room="dev", account="carol", rank="owner")["code"],
@@ -307,24 +310,30 @@ class RoomTests(InDev):
                 "type": "reply",
                 "id": self.alice.client.ids,
                 "room": "dev",
-                "invite_only": False,
+                **NEW_ROOM,
                 "moderated": True,
-                "registered": False,
             },
         )
         self.assertEqual(
             self.bob.take(),
-            [{"type": "mode", "room": "dev", "by": "alice", "mode": "m", "on": True}],
+            [
+                {
+                    "type": "mode",
+                    "room": "dev",
+                    "by": "alice",
+                    "changes": [{"mode": "m", "on": True}],
+                }
+            ],
         )
         said = self.bob.answer("say", room="dev", text="hello?")
         self.assertEqual(
             (said["code"], said["message"]),
-            ("moderated", "dev is moderated: only its operators may speak"),
+            ("moderated", "dev is moderated: only its operators and voiced members may speak"),
         )
         self.assertEqual(
             self.bob.answer("room-mode", room="dev", mode="i", on=True)["code"], "not-operator"
         )
-        for bad in ("x", "+i", "", None, 1, ["i"]):
+        for bad in ("x", "+i", "", "im", None, 1, ["i"]):
             self.assertEqual(
                 self.alice.answer("room-mode", room="dev", mode=bad, on=True)["code"],
                 "unknown-mode",
@@ -339,6 +348,194 @@ class RoomTests(InDev):
         self.assertEqual(
             self.alice.answer("room-mode", room="attic", mode="i", on=True)["code"], "not-in-room"
         )
+        # Set again, nothing changes: the reply, and no event.
+        self.assertEqual(
+            self.alice.answer("room-mode", room="dev", mode="m", on=True)["moderated"], True
+        )
+        self.assertEqual(self.bob.events("mode"), [])
+
+    def test_several_modes_at_once_are_one_event(self) -> None:
+        changes = [
+            {"mode": "k", "on": True, "value": "beer"},
+            {"mode": "l", "on": True, "value": 20},
+            {"mode": "s", "on": True},
+            {"mode": "n", "on": False},
+            {"mode": "t", "on": False},
+            {"mode": "i", "on": False},  # off already: not in the event
+        ]
+        reply = self.alice.answer("room-mode", room="dev", changes=changes)
+        self.assertEqual(
+            reply,
+            {
+                "type": "reply",
+                "id": self.alice.client.ids,
+                "room": "dev",
+                **NEW_ROOM,
+                "key": "beer",
+                "limit": 20,
+                "secret": True,
+                "members_only": False,
+                "topic_locked": False,
+            },
+        )
+        made = [
+            {"mode": "k", "on": True, "value": "beer"},
+            {"mode": "l", "on": True, "value": 20},
+            {"mode": "s", "on": True},
+            {"mode": "n", "on": False},
+            {"mode": "t", "on": False},
+        ]
+        for user in (self.alice, self.bob):
+            self.assertEqual(
+                user.events("mode"),
+                [{"type": "mode", "room": "dev", "by": "alice", "changes": made}],
+            )
+        # What a member sees of the room when it enters: the key too.
+        self.bob.answer("leave", room="dev")
+        entered = self.bob.answer("join", room="dev", key="beer")["room"]
+        self.assertEqual(
+            {k: entered[k] for k in NEW_ROOM},
+            {**NEW_ROOM, **{k: reply[k] for k in NEW_ROOM}},
+        )
+        cleared = [{"mode": "k", "on": False}, {"mode": "l", "on": False, "value": 7}]
+        self.alice.take()
+        reply = self.alice.answer("room-mode", room="dev", changes=cleared)
+        self.assertEqual((reply["key"], reply["limit"]), (None, None))
+        self.assertEqual(
+            self.bob.events("mode")[0]["changes"],
+            [{"mode": "k", "on": False}, {"mode": "l", "on": False}],
+        )
+
+    def test_a_bad_key_or_limit_changes_nothing_and_says_why(self) -> None:
+        for change, message in (
+            ({"mode": "k", "on": True}, "give the key: +k KEY"),
+            ({"mode": "k", "on": True, "value": "a b"}, "a room key has no spaces, commas or"),
+            ({"mode": "k", "on": True, "value": "k" * 24}, "a room key is 23 characters at most"),
+            ({"mode": "k", "on": True, "value": 42}, "'value' must be a key (a string) for k"),
+            ({"mode": "l", "on": True, "value": 0}, "the most members is from 1 to 1000000"),
+            ({"mode": "l", "on": True, "value": "x"}, "give the most members as a whole number"),
+        ):
+            fields = {"changes": [{"mode": "i", "on": True}, change]}
+            refused = self.alice.answer("room-mode", room="dev", **fields)
+            self.assertEqual(
+                (refused["code"], refused["mode"]), ("bad-mode-value", change["mode"]), change
+            )
+            self.assertTrue(refused["message"].startswith(message), refused)
+        self.assertEqual(self.bob.take(), [], "not even the +i before it")
+        self.assertFalse(self.web.server.chat.room("dev").invite_only)
+
+    def test_a_key(self) -> None:
+        self.alice.answer("room-mode", room="dev", mode="k", on=True, value="beer")
+        self.bob.answer("leave", room="dev")
+        for given in ({}, {"key": "stout"}, {"key": None}):
+            refused = self.bob.answer("join", room="dev", **given)
+            self.assertEqual(
+                (refused["code"], refused["message"]),
+                ("bad-key", "dev has a key: join it with the right one (/join dev KEY)"),
+                given,
+            )
+        self.assertEqual(self.bob.answer("join", room="dev", key=7)["code"], "bad-request")
+        joined = self.bob.answer("join", room="dev", key="beer")
+        self.assertEqual((joined["room"]["name"], joined["room"]["key"]), ("dev", "beer"))
+        # An operator's invitation lets one in once without it.
+        self.bob.answer("leave", room="dev")
+        self.alice.answer("invite", room="dev", nick="bob")
+        self.assertEqual(self.bob.answer("join", room="dev")["room"]["name"], "dev")
+
+    def test_a_limit(self) -> None:
+        self.alice.answer("room-mode", room="dev", mode="l", on=True, value="2")
+        carol = self.web.signed_on("carol")
+        refused = carol.answer("join", room="dev")
+        self.assertEqual(
+            (refused["code"], refused["message"]),
+            ("room-full", "dev is full: it takes 2 members at most"),
+        )
+        self.bob.answer("leave", room="dev")
+        self.assertEqual(carol.answer("join", room="dev")["room"]["limit"], 2)
+
+    def test_voice(self) -> None:
+        self.assertEqual(
+            self.alice.answer("voice", room="dev", nick="BOB"),
+            {
+                "type": "reply",
+                "id": self.alice.client.ids,
+                "room": "dev",
+                "nick": "bob",
+                "voiced": True,
+            },
+        )
+        given = {"type": "voice", "room": "dev", "nick": "bob", "by": "alice", "given": True}
+        self.assertEqual(self.alice.events("voice"), [given])
+        self.assertEqual(self.bob.events("voice"), [given])
+        members = self.bob.answer("members", room="dev")["members"]
+        self.assertEqual(
+            [(m["nick"], m["voiced"]) for m in members], [("alice", False), ("bob", True)]
+        )
+        # Voiced, bob speaks in a moderated room.
+        self.alice.answer("room-mode", room="dev", mode="m", on=True)
+        self.assertEqual(self.bob.answer("say", room="dev", text="may I?")["type"], "reply")
+        # Given again: nothing changes, and nobody is told.
+        self.assertTrue(self.alice.answer("voice", room="dev", nick="bob")["voiced"])
+        self.assertEqual(self.bob.events("voice"), [])
+        self.assertFalse(self.alice.answer("voice", room="dev", nick="bob", given=False)["voiced"])
+        self.assertEqual(self.bob.events("voice"), [{**given, "given": False}])
+        self.assertEqual(self.bob.answer("say", room="dev", text="and now?")["code"], "moderated")
+        carol = self.web.signed_on("carol")
+        for user, fields, code in (
+            (self.bob, {"room": "dev", "nick": "alice"}, "not-operator"),
+            (self.alice, {"room": "dev", "nick": "carol"}, "not-a-member"),
+            (self.alice, {"room": "dev", "nick": "nobody"}, "no-such-user"),
+            (self.alice, {"room": "attic", "nick": "bob"}, "not-in-room"),
+            (carol, {"room": "dev", "nick": "bob"}, "not-in-room"),
+            (self.alice, {"room": "dev"}, "bad-request"),
+            (self.alice, {"nick": "bob"}, "bad-request"),
+            (self.alice, {"room": "dev", "nick": "bob", "given": "no"}, "bad-request"),
+        ):
+            self.assertEqual(user.answer("voice", **fields)["code"], code, fields)
+        # A member who joins has no voice.
+        carol.answer("join", room="dev")
+        (joined,) = [e for e in self.bob.events("joined") if e["room"] == "dev"]
+        self.assertEqual(joined["member"]["nick"], "carol")
+        self.assertFalse(joined["member"]["voiced"])
+
+    def test_a_secret_room_is_not_shown_to_those_outside_it(self) -> None:
+        self.alice.answer("room-mode", room="dev", mode="s", on=True)
+        carol = self.web.signed_on("carol")
+        listed = [r["name"] for r in carol.answer("rooms")["rooms"]]
+        self.assertNotIn("dev", listed)
+        for kind, fields in (
+            ("members", {}),
+            ("topic", {}),
+            ("history", {}),
+            ("search", {"words": "x"}),
+        ):
+            self.assertEqual(carol.answer(kind, room="dev", **fields)["code"], "no-such-room")
+        self.assertIn("dev", [r["name"] for r in self.bob.answer("rooms")["rooms"]])
+        self.assertEqual(len(self.bob.answer("members", room="dev")["members"]), 2)
+        root = self.web.signed_on("root", "t00r")  # a server operator sees it
+        self.assertIn("dev", [r["name"] for r in root.answer("rooms")["rooms"]])
+        # Typed, the same.
+        typed = carol.answer("command", line="/rooms", room="lobby")
+        self.assertNotIn("dev", [r["name"] for r in typed["rooms"]])
+        typed = carol.answer("command", line="/who dev", room="lobby")
+        self.assertEqual(typed["code"], "no-such-room")
+
+    def test_words_from_outside_a_room_that_takes_them(self) -> None:
+        carol = self.web.signed_on("carol")
+        self.assertEqual(carol.answer("say", room="dev", text="hi")["code"], "not-in-room")
+        self.alice.answer("room-mode", room="dev", mode="n", on=False)
+        self.bob.take()
+        said = carol.answer("say", room="dev", text="hi from outside")
+        self.assertEqual(said["message"]["text"], "hi from outside")
+        (got,) = self.bob.events("message")
+        self.assertEqual((got["room"], got["nick"]), ("dev", "carol"))
+        self.assertEqual(carol.answer("me", room="dev", text="waves")["message"]["type"], "action")
+
+    def test_a_topic_any_member_may_set(self) -> None:
+        self.assertEqual(self.bob.answer("topic", room="dev", text="mine")["code"], "not-operator")
+        self.alice.answer("room-mode", room="dev", mode="t", on=False)
+        reply = self.bob.answer("topic", room="dev", text="mine")
+        self.assertEqual(reply["topic"]["text"], "mine")
 
     def test_invite_only(self) -> None:
         self.bob.answer("leave", room="dev")
@@ -718,17 +915,65 @@ class TypedCommandTests(SynchronousTestCase):
                 "type": "reply",
                 "id": self.alice.client.ids,
                 "room": "dev",
+                **NEW_ROOM,
                 "invite_only": True,
                 "moderated": True,
                 "registered": True,
             },
         )
         self.assertEqual(
-            [(e["mode"], e["on"]) for e in self.bob.events("mode")], [("i", True), ("m", True)]
+            [e["changes"] for e in self.bob.events("mode")],
+            [[{"mode": "i", "on": True}, {"mode": "m", "on": True}]],
+        )
+        reply = self.command(self.alice, "/room mode -i+kl-t beer 20")
+        self.assertEqual(
+            (reply["invite_only"], reply["key"], reply["limit"], reply["topic_locked"]),
+            (False, "beer", 20, False),
+        )
+        self.assertEqual(
+            [e["changes"] for e in self.bob.events("mode")],
+            [
+                [
+                    {"mode": "i", "on": False},
+                    {"mode": "k", "on": True, "value": "beer"},
+                    {"mode": "l", "on": True, "value": 20},
+                    {"mode": "t", "on": False},
+                ]
+            ],
         )
         self.assertEqual(self.command(self.alice, "/room mode +x")["code"], "unknown-mode")
+        for line, mode in (("/room mode +k", "k"), ("/room mode +l many", "l")):
+            refused = self.command(self.alice, line)
+            self.assertEqual((refused["code"], refused.get("mode")), ("bad-mode-value", mode), line)
+        self.assertEqual(self.command(self.alice, "/room mode +i x")["code"], "bad-request")
+        self.assertEqual(self.bob.events("mode"), [])
         self.assertEqual(self.command(self.alice, "/invite carol")["code"], "no-such-user")
         self.assertEqual(self.command(self.alice, "/invite bob")["code"], "already-a-member")
+
+    def test_voices_and_keys(self) -> None:
+        self.assertEqual(
+            self.command(self.alice, "/voice bob"),
+            {
+                "type": "reply",
+                "id": self.alice.client.ids,
+                "room": "dev",
+                "nick": "bob",
+                "voiced": True,
+            },
+        )
+        self.assertEqual(
+            self.bob.events("voice"),
+            [{"type": "voice", "room": "dev", "nick": "bob", "by": "alice", "given": True}],
+        )
+        self.assertFalse(self.command(self.alice, "/devoice bob")["voiced"])
+        self.assertEqual(self.command(self.bob, "/voice alice")["code"], "not-operator")
+        self.assertEqual(self.command(self.alice, "/voice")["code"], "bad-request")
+        self.assertEqual(self.command(self.alice, "/voice bob", room=None)["code"], "bad-request")
+        self.command(self.alice, "/room mode +k beer")
+        carol = self.web.signed_on("carol")
+        refused = self.command(carol, "/join dev", room="lobby")
+        self.assertEqual(refused["code"], "bad-key")
+        self.assertEqual(self.command(carol, "/join dev beer", room="lobby")["room"]["name"], "dev")
 
     def test_kicks(self) -> None:
         self.command(self.alice, "/kick bob go away")

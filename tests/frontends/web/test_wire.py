@@ -16,13 +16,29 @@ from chatsvc.chat.events import (
     Kicked,
     Left,
     Message,
+    ModeChange,
+    ModeChanged,
     NickChange,
     PrivateMessage,
     TopicChanged,
+    VoiceChanged,
 )
 from chatsvc.chat.model import Chat, ChatError, NoSuchRoom, NotInRoom
 from chatsvc.chat.sanctions import Mask, Sanction, SanctionKind
 from chatsvc.frontends.web import wire
+from tests.chat.test_model import RecordingClient
+
+NEW_ROOM = {
+    "invite_only": False,
+    "moderated": False,
+    "registered": False,
+    "key": None,
+    "limit": None,
+    "secret": False,
+    "members_only": True,
+    "topic_locked": True,
+}
+"""The modes of a new room, as a room's data and a C{room-mode} reply have them."""
 
 
 class EventTests(SynchronousTestCase):
@@ -109,9 +125,90 @@ class EventTests(SynchronousTestCase):
         chat = Chat()
         self.assertEqual(
             wire.members_data(chat, ("gone",)),
-            [{"nick": "gone", "operator": False, "rank": None, "away": None}],
+            [{"nick": "gone", "operator": False, "rank": None, "voiced": False, "away": None}],
         )
         self.assertIsNone(wire.members_data(chat, None))
+
+    def test_mode_changes(self) -> None:
+        """One event of the changes made at once; a value only where a key or a limit is set."""
+        changes = (
+            ModeChange("k", True, "beer"),
+            ModeChange("l", True, "20"),
+            ModeChange("i", True),
+            ModeChange("t", False),
+            ModeChange("k", False),
+            ModeChange("l", False),
+        )
+        data = wire.event_data(ModeChanged("dev", "alice", changes), 1.0)
+        self.assertEqual(
+            data,
+            {
+                "type": "mode",
+                "room": "dev",
+                "by": "alice",
+                "changes": [
+                    {"mode": "k", "on": True, "value": "beer"},
+                    {"mode": "l", "on": True, "value": 20},
+                    {"mode": "i", "on": True},
+                    {"mode": "t", "on": False},
+                    {"mode": "k", "on": False},
+                    {"mode": "l", "on": False},
+                ],
+            },
+        )
+        self.assertEqual(
+            wire.dumps(wire.event_data(ModeChanged("dev", "a", (ModeChange("m", True),)), 1.0)),
+            b'{"type":"mode","room":"dev","by":"a","changes":[{"mode":"m","on":true}]}',
+        )
+
+    def test_voice_changes(self) -> None:
+        self.assertEqual(
+            wire.event_data(VoiceChanged("dev", "bob", "alice"), 1.0),
+            {"type": "voice", "room": "dev", "nick": "bob", "by": "alice", "given": True},
+        )
+        self.assertEqual(
+            wire.event_data(VoiceChanged("dev", "bob", "alice", given=False), 1.0)["given"],
+            False,
+        )
+
+    def test_voiced_members_and_a_room_s_modes(self) -> None:
+        chat = Chat()
+        alice, bob = (chat.sign_on(nick, RecordingClient()) for nick in ("alice", "bob"))
+        room = chat.join(alice, "dev")
+        chat.join(bob, "dev")
+        chat.set_voice(alice, room, "bob")
+        self.assertEqual(
+            wire.members_data(chat, ("alice", "bob"), "dev"),
+            [
+                {
+                    "nick": "alice",
+                    "operator": True,
+                    "rank": "operator",
+                    "voiced": False,
+                    "away": None,
+                },
+                {"nick": "bob", "operator": False, "rank": None, "voiced": True, "away": None},
+            ],
+        )
+        self.assertFalse(wire.member_data(chat, "bob")["voiced"], "in no room named")
+        self.assertEqual(wire.room_modes(chat, "dev"), NEW_ROOM)
+        self.assertEqual(wire.room_modes(chat, "nowhere"), NEW_ROOM)
+        changes = [ModeChange("k", True, "beer"), ModeChange("l", True, "20")]
+        changes += [ModeChange(m, on) for m, on in (("i", True), ("s", True), ("n", False))]
+        chat.set_modes(alice, room, [*changes, ModeChange("t", False), ModeChange("m", True)])
+        self.assertEqual(
+            wire.room_modes(chat, "dev"),
+            {
+                "invite_only": True,
+                "moderated": True,
+                "registered": False,
+                "key": "beer",
+                "limit": 20,
+                "secret": True,
+                "members_only": False,
+                "topic_locked": False,
+            },
+        )
 
 
 class ErrorCodeTests(SynchronousTestCase):
@@ -202,6 +299,10 @@ class ModerationWireTests(SynchronousTestCase):
             (model.NotAnOwner("dev", "unregister it"), "not-allowed"),
             (model.NotAMember("bob", "dev"), "not-a-member"),
             (model.AlreadyInRoom("bob", "dev"), "already-a-member"),
+            (model.BadKey("dev"), "bad-key"),
+            (model.RoomFull("dev", 20), "room-full"),
+            (model.UnknownMode("x"), "unknown-mode"),
+            (model.BadModeValue("k", "a room key is 23 characters at most"), "bad-mode-value"),
         ]
         for error, code in errors:
             self.assertEqual(wire.error_code(str(error), error), code)
@@ -222,6 +323,8 @@ class ModerationWireTests(SynchronousTestCase):
         )
         self.assertEqual(wire.error_fields(model.Barred(mute, 9.0), 9.0)["left"], None)
         self.assertEqual(wire.error_fields(model.InviteOnly("dev"), 0.0), {})
+        self.assertEqual(wire.error_fields(model.BadModeValue("l", "why"), 0.0), {"mode": "l"})
+        self.assertEqual(wire.error_fields(model.BadKey("dev"), 0.0), {})
 
     def test_the_fields_of_bans_and_mutes(self) -> None:
         self.assertEqual(str(wire.mask({"mask": " 10.1.2.3/8 "})), "10.0.0.0/8")
@@ -243,12 +346,87 @@ class ModerationWireTests(SynchronousTestCase):
             ({"mask": "x" * 101}, wire.mask),
             ({}, wire.scope),
             ({"rank": "Owner"}, wire.rank),
-            ({"mode": "I"}, wire.mode),
+            ({"mode": "I", "on": True}, wire.mode_change),
+            ({"key": 1234}, wire.key),
         ):
             with self.assertRaises(wire.BadRequest):
                 field(bad)
         self.assertEqual(wire.command_error_code("'5x' is not a duration: use ..."), "bad-duration")
         self.assertEqual(wire.command_error_code("usage: /ban ..."), "bad-request")
+        self.assertEqual(wire.command_error_code("+k takes a key"), "bad-mode-value")
+        self.assertEqual(wire.command_error_code("+l takes a number"), "bad-mode-value")
+        self.assertEqual(wire.command_error_code("unknown room mode 'x': ..."), "unknown-mode")
+        self.assertEqual(wire.command_error_code("too many arguments: +i, ..."), "bad-request")
+        missing = wire.command_error("+l takes a number")
+        self.assertEqual(
+            (str(missing), missing.code, missing.fields),
+            ("+l takes a number", "bad-mode-value", {"mode": "l"}),
+        )
+        self.assertEqual(wire.command_error("usage: /ban ...").fields, {})
+
+    def test_the_changes_of_room_modes(self) -> None:
+        """One change in the fields of the request, or several (C{changes}); checked."""
+        self.assertEqual(wire.mode_changes({"mode": "i", "on": True}), (ModeChange("i", True),))
+        self.assertEqual(
+            wire.mode_changes(
+                {
+                    "changes": [
+                        {"mode": "k", "on": True, "value": "beer"},
+                        {"mode": "l", "on": True, "value": 20},
+                        {"mode": "l", "on": True, "value": "020"},
+                        {"mode": "k", "on": False, "value": "beer"},
+                        {"mode": "s", "on": True, "value": ["ignored"]},
+                    ]
+                }
+            ),
+            (
+                ModeChange("k", True, "beer"),
+                ModeChange("l", True, "20"),
+                ModeChange("l", True, "20"),
+                ModeChange("k", False),
+                ModeChange("s", True),
+            ),
+        )
+        for fields, code, mode in (
+            ({"mode": "x", "on": True}, "unknown-mode", None),
+            ({"mode": "kl", "on": True}, "unknown-mode", None),
+            ({"mode": "", "on": True}, "unknown-mode", None),
+            ({"mode": None, "on": True}, "unknown-mode", None),
+            ({"mode": ["i"], "on": True}, "unknown-mode", None),
+            ({"mode": "i"}, "bad-request", None),
+            ({"mode": "i", "on": "yes"}, "bad-request", None),
+            ({"mode": "k", "on": True}, "bad-mode-value", "k"),
+            ({"mode": "k", "on": True, "value": "two words"}, "bad-mode-value", "k"),
+            ({"mode": "k", "on": True, "value": "x" * 24}, "bad-mode-value", "k"),
+            ({"mode": "k", "on": True, "value": 1234}, "bad-mode-value", "k"),
+            ({"mode": "l", "on": True}, "bad-mode-value", "l"),
+            ({"mode": "l", "on": True, "value": 0}, "bad-mode-value", "l"),
+            ({"mode": "l", "on": True, "value": 2.5}, "bad-mode-value", "l"),
+            ({"mode": "l", "on": True, "value": True}, "bad-mode-value", "l"),
+            ({"mode": "l", "on": True, "value": "many"}, "bad-mode-value", "l"),
+            ({"changes": []}, "bad-request", None),
+            ({"changes": {"mode": "i", "on": True}}, "bad-request", None),
+            ({"changes": ["+i"]}, "bad-request", None),
+            ({"changes": [{"mode": "i", "on": True}] * 21}, "bad-request", None),
+            (
+                {"changes": [{"mode": "i", "on": True}, {"mode": "x", "on": True}]},
+                "unknown-mode",
+                None,
+            ),
+        ):
+            with self.assertRaises(wire.BadRequest) as raised:
+                wire.mode_changes(fields)
+            self.assertEqual(raised.exception.code, code, fields)
+            self.assertEqual(raised.exception.fields, {} if mode is None else {"mode": mode})
+        with self.assertRaises(wire.BadRequest) as raised:
+            wire.mode_change({"mode": "l", "on": True, "value": 0})
+        self.assertEqual(str(raised.exception), "the most members is from 1 to 1000000")
+
+    def test_the_key_of_a_join(self) -> None:
+        """Exactly as given (it is compared, never shown), or none."""
+        self.assertEqual(wire.key({"key": " b\u00e9er "}), " b\u00e9er ")
+        self.assertIsNone(wire.key({}))
+        self.assertIsNone(wire.key({"key": None}))
 
 
 class MessagePayloadTests(SynchronousTestCase):

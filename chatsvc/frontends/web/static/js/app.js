@@ -180,7 +180,8 @@ byId("join-input").addEventListener("focus", () => {
 byId("join-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const input = byId("join-input");
-  const name = input.value.trim().replace(/^#/, "");
+  // A room's name, and its key if it has one (+k): "dev beer".
+  const [name = "", key = null] = input.value.trim().replace(/^#/, "").split(/\s+/);
   if (!name) return;
   const existing = state.room(name);
   if (existing?.joined) {
@@ -189,7 +190,7 @@ byId("join-form").addEventListener("submit", (event) => {
     closePanels();
     return;
   }
-  client.join(name).then(
+  client.join(name, { key }).then(
     () => {
       input.value = "";
       closePanels();

@@ -146,7 +146,9 @@ export class ChatClient extends EventTarget {
     for (const room of rooms) {
       if (fold(room.name) === fold(lobby)) continue;
       if (!this.wanted.has(fold(room.name))) continue;
-      back.push(this.join(room.name, { select: false }).catch((error) => this.error(room, error)));
+      // With the room's key as it was (its members are shown it), if it has one.
+      const key = room.joinKey ?? null;
+      back.push(this.join(room.name, { select: false, key }).catch((error) => this.error(room, error)));
     }
     if (this.leftLobby) back.push(this.leave(lobby).catch(() => {}));
     await Promise.all(back);
@@ -351,14 +353,28 @@ export class ChatClient extends EventTarget {
     }
   }
 
-  /** A room's mode was set or cleared (+i invite-only, +m moderated). */
+  /** Modes of a room were set or cleared, at once (+i, +k KEY, +l MOST, +m, +n, +s, +t). */
   on_mode(event) {
     const room = this.state.room(event.room);
     if (!room) return;
-    if (event.mode === "i") room.invite_only = Boolean(event.on);
-    if (event.mode === "m") room.moderated = Boolean(event.on);
-    this.state.add(room, { kind: "mode", nick: event.by, mode: event.mode, on: Boolean(event.on), room: room.name, time: Date.now() });
+    const changes = (Array.isArray(event.changes) ? event.changes : []).map((change) => ({
+      mode: String(change.mode), on: Boolean(change.on), value: change.value ?? null,
+    }));
+    for (const change of changes) applyMode(room, change);
+    this.state.add(room, { kind: "mode", nick: event.by, changes, room: room.name, time: Date.now() });
     this.state.changed("topic", { conversation: room });
+  }
+
+  /** A member was given a voice in a room (+v: it speaks when the room is moderated), or lost it. */
+  on_voice(event) {
+    const room = this.state.room(event.room);
+    if (!room) return;
+    const member = room.member(event.nick);
+    if (member) member.voiced = Boolean(event.given);
+    const given = event.given !== false;
+    const said = given ? `${event.by} gave ${event.nick} a voice in ${room.name}` : `${event.by} took ${event.nick}'s voice in ${room.name}`;
+    this.state.add(room, { kind: "notice", lines: [said], time: Date.now() });
+    this.state.changed("members", { conversation: room });
   }
 
   /** An account was made an owner or operator of a registered room, or neither: its members' marks. */
@@ -502,8 +518,21 @@ export class ChatClient extends EventTarget {
     return reply.rooms ?? [];
   }
 
-  async join(name, { select = true } = {}) {
-    const reply = await this.protocol.request("join", { room: name });
+  /**
+   * Into the room `name` too, with its `key` if it has one (+k). Refused
+   * for want of the key, the error says how to give it.
+   */
+  async join(name, { select = true, key = null } = {}) {
+    const fields = key === null || key === undefined ? { room: name } : { room: name, key };
+    let reply;
+    try {
+      reply = await this.protocol.request("join", fields);
+    } catch (error) {
+      if (error instanceof RequestError && error.code === "bad-key" && !error.message.includes("/join")) {
+        error.message = `${error.message} (/join ${name} KEY)`;
+      }
+      throw error;
+    }
     const room = this.entered(reply.room);
     if (select) this.state.select(room.key);
     return room;
@@ -672,7 +701,7 @@ export class ChatClient extends EventTarget {
         return reply;
       }
       case "join":
-        return this.join(request.room);
+        return this.join(request.room, { key: request.key ?? null });
       case "part":
         return this.leave(room());
       case "rooms": {
@@ -684,7 +713,7 @@ export class ChatClient extends EventTarget {
         const target = room();
         const reply = await this.protocol.request("members", { room: target });
         const names = (reply.members ?? []).map(
-          (m) => `${m.operator ? "@" : ""}${m.nick}${m.away ? " (away)" : ""}`,
+          (m) => `${m.operator ? "@" : m.voiced ? "+" : ""}${m.nick}${m.away ? " (away)" : ""}`,
         );
         this.notice(conversation, [`${names.length} in ${reply.room ?? target}:`, names.join(", ")]);
         return reply;
@@ -756,13 +785,17 @@ export class ChatClient extends EventTarget {
       }
       case "room-mode": {
         const target = room();
-        let reply = null;
-        for (const [mode, on] of request.changes) {
-          reply = await this.protocol.request("room-mode", { room: target, mode, on });
-        }
+        const reply = await this.protocol.request("room-mode", { room: target, changes: request.changes });
         const shown = this.state.room(target);
-        if (shown && reply) Object.assign(shown, modesOf(reply));
+        if (shown) Object.assign(shown, modesOf(reply));
         this.notice(conversation, `${target} is ${describeModes(reply)}`);
+        return reply;
+      }
+      case "voice": {
+        const reply = await this.protocol.request("voice", { room: room(), nick: request.nick, given: request.given });
+        this.notice(conversation, reply.voiced
+          ? `${reply.nick} has a voice in ${reply.room}`
+          : `${reply.nick} has no voice in ${reply.room}`);
         return reply;
       }
       case "room-rank": {
@@ -844,15 +877,48 @@ export function statsLines(stats) {
   ];
 }
 
-/** A room's modes as data (of `entered`, `join` and `room-mode`). */
+/**
+ * A room's modes as data (of `entered`, `join` and `room-mode`), as the
+ * state of its conversation has them: +n and +t hold unless said; its key
+ * (+k) is `joinKey` (a conversation's `key` is its own, in State).
+ */
 export function modesOf(data) {
-  return { invite_only: Boolean(data?.invite_only), moderated: Boolean(data?.moderated), registered: Boolean(data?.registered) };
+  return {
+    invite_only: Boolean(data?.invite_only),
+    moderated: Boolean(data?.moderated),
+    registered: Boolean(data?.registered),
+    joinKey: typeof data?.key === "string" ? data.key : null,
+    limit: typeof data?.limit === "number" ? data.limit : null,
+    secret: Boolean(data?.secret),
+    members_only: data?.members_only !== false,
+    topic_locked: data?.topic_locked !== false,
+  };
 }
 
-/** A room's modes in words: "invite-only and moderated", "open to all". */
+/** The attribute of a room each mode that is on or off sets. */
+const FLAGS = { i: "invite_only", m: "moderated", n: "members_only", s: "secret", t: "topic_locked" };
+
+/** One change of a `mode` event (`{mode, on, value}`), made to `room`'s state. */
+export function applyMode(room, { mode, on, value }) {
+  if (mode in FLAGS) room[FLAGS[mode]] = on;
+  else if (mode === "k") room.joinKey = on && value !== null ? String(value) : null;
+  else if (mode === "l") room.limit = on && value !== null && Number.isFinite(Number(value)) ? Number(value) : null;
+}
+
+/**
+ * A room's modes in words: "invite-only, with a key, and moderated (only
+ * its operators and voiced members may speak)", "open to all, and anyone in
+ * it may speak".
+ */
 export function describeModes(data) {
   const modes = [];
   if (data?.invite_only) modes.push("invite-only");
-  if (data?.moderated) modes.push("moderated (only its operators may speak)");
-  return modes.length ? modes.join(" and ") : "open to all, and anyone in it may speak";
+  if (typeof data?.key === "string") modes.push("joined with a key");
+  if (typeof data?.limit === "number") modes.push(`${data.limit} members at most`);
+  if (data?.secret) modes.push("secret (not listed)");
+  if (data?.moderated) modes.push("moderated (only its operators and voiced members may speak)");
+  if (data && data.members_only === false) modes.push("open to messages from outside");
+  if (data && data.topic_locked === false) modes.push("its topic set by any member");
+  if (!modes.length) return "open to all, and anyone in it may speak";
+  return modes.length === 1 ? modes[0] : `${modes.slice(0, -1).join(", ")} and ${modes[modes.length - 1]}`;
 }

@@ -6,7 +6,7 @@
 export const COMMANDS = {
   help: ["/help", "this list"],
   nick: ["/nick NEW", "change your nickname"],
-  join: ["/join ROOM", "go to ROOM, creating it if need be"],
+  join: ["/join ROOM [KEY]", "go to ROOM, creating it if need be; KEY if it has one"],
   part: ["/part [ROOM]", "leave this room (or ROOM)"],
   rooms: ["/rooms", "list the rooms and how many are in each"],
   who: ["/who [ROOM]", "list who is in this room, or in ROOM"],
@@ -19,11 +19,13 @@ export const COMMANDS = {
   topic: ["/topic [TEXT|-delete]", "show this room's topic; operators: set it, or clear it"],
   kick: ["/kick [-g] NICK [REASON]", "operators: put NICK out of this room (-g: of the chat)"],
   invite: ["/invite NICK", "ask NICK to join this room"],
+  voice: ["/voice NICK", "operators: let NICK speak in this moderated room"],
+  devoice: ["/devoice NICK", "operators: take NICK's voice in this room"],
   register: ["/register PASSWORD", "register your nickname as an account"],
   password: ["/password OLD NEW", "change your account's password"],
   unregister: ["/unregister", "delete your account; its nickname is free"],
   account: ["/account", "your account: register, change the password, delete it"],
-  room: ["/room WHAT", "register, unregister, mode +i/+m/-i/-m, op/deop/owner N"],
+  room: ["/room WHAT", "register, unregister, mode +i/+m/+s/+n/+t/+k KEY/+l MOST (- clears), op/deop/owner N"],
   ban: ["/ban [-g] MASK [TIME] [WHY]", "operators: keep MASK (nick*, account:N, 10.0.0.0/8) out"],
   unban: ["/unban [-g] MASK", "operators: lift a ban"],
   mute: ["/mute [-g] MASK [TIME] [WHY]", "operators: MASK may read, not speak; TIME: 30m, 2h, 7d"],
@@ -50,16 +52,35 @@ export const HELP = [
 /** The room ranks `/room op|deop|owner|deowner NAME` gives. */
 const RANKS = { owner: "owner", op: "operator", deop: null, deowner: null };
 
-/** `+i`, `-m`, `+im-i`...: the changes, as [mode, on] pairs; CommandError for anything but i and m. */
+/** A room's modes, as IRC names them: the letters `/room mode` sets and clears. */
+export const ROOM_MODES = "iklmnst";
+
+export const MODES_USAGE = "+i, +m, +s, +n, +t, +k KEY or +l MOST to set; -i, -m, -s, -n, -t, -k or -l to clear";
+
+/**
+ * `+i`, `-m+s`, `+kl KEY 20`, `-k`...: the changes, as the `room-mode`
+ * request has them (`{mode, on}`, and the `value` of a `+k` or `+l`): the
+ * modes, then the arguments of those that take one, in order. CommandError
+ * for a mode there is not, or an argument missing or left over.
+ */
 export function parseModes(text) {
+  const [letters = "", ...args] = text.split(/\s+/).filter(Boolean);
   const changes = [];
   let on = null;
-  for (const char of text) {
+  for (const char of letters) {
     if (char === "+" || char === "-") on = char === "+";
-    else if ((char === "i" || char === "m") && on !== null) changes.push([char, on]);
-    else throw new CommandError(`unknown room mode '${text.slice(0, 10)}': use +i, -i, +m or -m`);
+    else if (ROOM_MODES.includes(char) && on !== null) {
+      const change = { mode: char, on };
+      if (on && (char === "k" || char === "l")) {
+        if (!args.length) throw new CommandError(`+${char} takes ${char === "k" ? "a key" : "a number"}`);
+        const value = args.shift();
+        change.value = char === "l" && /^[0-9]+$/.test(value) ? Number(value) : value;
+      }
+      changes.push(change);
+    } else throw new CommandError(`unknown room mode '${letters.slice(0, 10)}': ${MODES_USAGE}`);
   }
-  if (!changes.length) throw new CommandError("give the modes: +i, -i, +m or -m");
+  if (!changes.length) throw new CommandError(`give the modes: ${MODES_USAGE}`);
+  if (args.length) throw new CommandError(`too many arguments: ${MODES_USAGE}`);
   return changes;
 }
 
@@ -122,8 +143,11 @@ export function parse(line) {
       return { command: lower };
     case "nick":
       return { command: "nick", nick: oneWord("nick", rest) };
-    case "join":
-      return { command: "join", room: roomName(oneWord("join", rest)) };
+    case "join": {
+      const words = rest.split(/\s+/).filter(Boolean);
+      if (!words.length || words.length > 2) throw usage("join");
+      return { command: "join", room: roomName(words[0]), key: words[1] ?? null };
+    }
     case "part":
       if (/\s/.test(rest)) throw usage("part");
       return { command: "part", room: rest ? roomName(rest) : null };
@@ -166,6 +190,9 @@ export function parse(line) {
     }
     case "invite":
       return { command: "invite", nick: oneWord("invite", rest) };
+    case "voice":
+    case "devoice":
+      return { command: "voice", nick: oneWord(lower, rest), given: lower === "voice" };
     case "register":
       if (!rest) throw usage("register");
       return { command: "register", password: rest };
@@ -184,12 +211,13 @@ export function parse(line) {
       return { command: "oper", account: match[2], given: match[1].toLowerCase() === "add" };
     }
     case "room": {
+      const modes = rest.match(/^mode\s+(\S[\s\S]*)$/i);
+      if (modes) return { command: "room-mode", changes: parseModes(modes[1]) };
       const match = rest.match(/^(\S+)(?:\s+(\S+))?$/);
       const verb = match?.[1].toLowerCase();
       const argument = match?.[2];
       if (verb === "register" && !argument) return { command: "room-register" };
       if (verb === "unregister" && !argument) return { command: "room-unregister" };
-      if (verb === "mode" && argument) return { command: "room-mode", changes: parseModes(argument) };
       if (verb in RANKS && argument) return { command: "room-rank", account: argument, rank: RANKS[verb] };
       throw usage("room");
     }

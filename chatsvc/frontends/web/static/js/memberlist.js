@@ -1,5 +1,5 @@
-// Who is in the room on view: owners (~) and operators (@) first and marked,
-// those away dimmed; a click opens a private conversation, and an operator
+// Who is in the room on view: owners (~), operators (@) and those with a
+// voice (+) first and marked, in that order (IRC's), those away dimmed; a click opens a private conversation, and an operator
 // of the room sees a kick button beside everyone who is not one.
 
 import { h } from "./dom.js";
@@ -34,8 +34,10 @@ export class MemberList {
 
   item(member) {
     const me = this.state.nick && fold(member.nick) === fold(this.state.nick);
-    const rank = member.rank === "owner" ? "owner" : member.operator ? "operator" : "";
-    const classes = [member.operator ? "op" : "", rank === "owner" ? "owner" : "", member.away ? "away" : ""].filter(Boolean);
+    const rank = member.rank === "owner" ? "owner" : member.operator ? "operator" : member.voiced ? "voiced" : "";
+    const classes = [
+      member.operator ? "op" : "", rank === "owner" ? "owner" : "", rank === "voiced" ? "voiced" : "", member.away ? "away" : "",
+    ].filter(Boolean);
     const label = [member.nick, rank, member.away ? "away" : "", me ? "you" : ""]
       .filter(Boolean)
       .join(", ");
@@ -59,10 +61,11 @@ export class MemberList {
   }
 }
 
-const MARKS = { owner: "~", operator: "@", "": "" };
+const MARKS = { owner: "~", operator: "@", voiced: "+", "": "" };
 
-/** Where a member stands in the room: owners, then operators, then everyone else. */
-function standing(member) {
-  if (member.rank === "owner") return 2;
-  return member.operator ? 1 : 0;
+/** Where a member stands in the room: owners, then operators, then those with a voice, then everyone else. */
+export function standing(member) {
+  if (member.rank === "owner") return 3;
+  if (member.operator) return 2;
+  return member.voiced ? 1 : 0;
 }

@@ -1,6 +1,8 @@
 // The title and topic of the conversation on view, and the room's modes
-// (invite-only, moderated, registered; muted, for oneself); operators get a
-// button to edit the topic in place (Enter sets it, Escape gives up).
+// (invite-only, a key, a limit, secret, moderated, open to outsiders, its
+// topic open, registered; muted, for oneself); operators (anyone in a room
+// whose topic is open, -t) get a button to edit the topic in place (Enter
+// sets it, Escape gives up).
 
 import { h } from "./dom.js";
 import { linkify } from "./linkify.js";
@@ -61,7 +63,8 @@ export class TopicBar {
       this.text.title = "";
     }
     const mine = this.state.nick ? conversation.member(this.state.nick) : null;
-    this.edit.hidden = !(room && (this.state.operator || mine?.operator) && conversation.joined);
+    const mayEdit = this.state.operator || mine?.operator || conversation.topic_locked === false;
+    this.edit.hidden = !(room && mayEdit && conversation.joined);
     this.modes.replaceChildren(...(room ? roomModes(conversation, this.state) : []));
   }
 }
@@ -71,8 +74,13 @@ function roomModes(room, state) {
   if (!room.joined) return [h("span.mode.closed", { title: "You are not in this room now" }, "not joined")];
   const muted = room.muted ?? state.muted;
   return [
-    room.invite_only ? h("span.mode", { title: "Only those invited may join" }, "invite-only") : null,
-    room.moderated ? h("span.mode", { title: "Only its operators may speak" }, "moderated") : null,
+    room.invite_only ? h("span.mode", { title: "Only those invited may join (+i)" }, "invite-only") : null,
+    room.joinKey ? h("span.mode", { title: `Joining it takes the key ${room.joinKey} (+k)` }, "key") : null,
+    room.limit ? h("span.mode", { title: `It takes ${room.limit} members at most (+l)` }, `limit ${room.limit}`) : null,
+    room.secret ? h("span.mode", { title: "It is not listed, nor its members shown, to those outside it (+s)" }, "secret") : null,
+    room.moderated ? h("span.mode", { title: "Only its operators and voiced members may speak (+m)" }, "moderated") : null,
+    room.members_only === false ? h("span.mode", { title: "Those outside it may speak in it too (-n)" }, "open to outsiders") : null,
+    room.topic_locked === false ? h("span.mode", { title: "Any member may set its topic (-t)" }, "topic open") : null,
     room.registered ? h("span.mode", { title: "It stays, with its topic, when everyone has left" }, "registered") : null,
     muted ? h("span.mode.muted", { title: muted.text ?? "" }, muted.until ? `muted until ${new Date(muted.until * 1000).toLocaleTimeString()}` : "muted") : null,
   ].filter(Boolean);
