@@ -602,6 +602,7 @@ def _bans(rest: str) -> Command:
 
 
 BAN, MUTE = SanctionKind.BAN, SanctionKind.MUTE
+EXCEPTION, INVITATION = SanctionKind.EXCEPTION, SanctionKind.INVITATION
 
 COMMANDS: dict[str, _Spec] = {
     "help": _Spec("/help", "this list", _no_arguments(Help)),
@@ -661,7 +662,19 @@ COMMANDS: dict[str, _Spec] = {
         _sanction(MUTE),
     ),
     "unmute": _Spec("/unmute [-g] MASK", "operators: lift a mute", _lift(MUTE)),
-    "bans": _Spec("/bans [-g]", "the bans and mutes of your room", _bans),
+    "except": _Spec(
+        "/except MASK [TIME] [WHY]",
+        "operators: let MASK past your room's bans and mutes",
+        _sanction(EXCEPTION),
+    ),
+    "unexcept": _Spec("/unexcept MASK", "operators: lift an exception", _lift(EXCEPTION)),
+    "invex": _Spec(
+        "/invex MASK [TIME] [WHY]",
+        "operators: let MASK into your invite-only room uninvited",
+        _sanction(INVITATION),
+    ),
+    "uninvex": _Spec("/uninvex MASK", "operators: lift an invitation", _lift(INVITATION)),
+    "bans": _Spec("/bans [-g]", "the bans, mutes, exceptions and invitations of your room", _bans),
     "oper": _Spec(
         "/oper add|del NAME", "operators: make account NAME a server operator, or not", _oper
     ),

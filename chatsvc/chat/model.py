@@ -79,6 +79,20 @@ _NAME = re.compile(rf"[A-Za-z0-9_\-.\[\]{{}}^|]{{1,{NAME_MAX}}}")
 LOBBY = "lobby"
 """The room everyone enters on signing on. It exists even when empty."""
 
+_VERBS = {
+    SanctionKind.BAN: "ban",
+    SanctionKind.MUTE: "mute",
+    SanctionKind.EXCEPTION: "set exceptions",
+    SanctionKind.INVITATION: "set invitations",
+}
+"""What one does in setting a sanction of each kind, as a refusal says it."""
+
+
+def _rooms_only(kind: SanctionKind) -> ChatError:
+    """The refusal of a chat-wide exception or invitation: they are a room's alone."""
+    return ChatError(f"an {kind.value} is a room's, not the chat's: name the room")
+
+
 ROOM_MODES = "iklmnst"
 """
 A room's modes, as IRC names them: C{i} invite-only, C{k} a key to join,
@@ -1262,10 +1276,12 @@ class Chat:
         mask again replaces its reason and expiry.
         """
         if room is None:
+            if kind.exempts:
+                raise _rooms_only(kind)
             if not by.operator:
                 raise NotAnOperator(f"{kind.value} chat-wide")
         elif not room.is_operator(by):
-            raise NotAnOperator(f"{kind.value} in {room.name}")
+            raise NotAnOperator(f"{_VERBS[kind]} in {room.name}")
         now = self.clock()
         sanction = Sanction(
             kind,
@@ -1276,7 +1292,7 @@ class Chat:
             reason or None,
             None if duration is None else now + duration,
         )
-        if mask.matches(by.identity) and not by.operator:
+        if not kind.exempts and mask.matches(by.identity) and not by.operator:
             raise ChatError(f"{mask} matches you")
         return sanction, self._impose(sanction, by)
 
@@ -1297,7 +1313,11 @@ class Chat:
         now = self.clock()
         if not sanction.active(now):
             return []
-        held = [p for p in (self if room is None else room) if self._holds(sanction, p)]
+        held = [
+            p
+            for p in (self if room is None else room)
+            if not sanction.kind.exempts and self._holds(sanction, p)
+        ]
         text = sanction.describe(now)
         kind = sanction.kind
         for target in held:
@@ -1328,10 +1348,12 @@ class Chat:
 
     def lift(self, by: Participant, kind: SanctionKind, mask: Mask, room: Room | None) -> Sanction:
         """
-        Lift the ban or mute of C{mask} in C{room} (or chat-wide); who may set
-        it may. Whom a mute held is told, then the room (L{BanListChanged}).
+        Lift the C{kind} of C{mask} in C{room} (or chat-wide); who may set it
+        may. Whom a mute held is told, then the room (L{BanListChanged}).
         """
         if room is None:
+            if kind.exempts:
+                raise _rooms_only(kind)
             if not by.operator:
                 raise NotAnOperator(f"lift chat-wide {kind.value}s")
         elif not room.is_operator(by):
@@ -1451,12 +1473,24 @@ class Chat:
     # Internals
 
     def _holds(self, sanction: Sanction, participant: Participant) -> bool:
-        """Whether C{sanction} holds for C{participant}: operators are above it."""
+        """
+        Whether the ban or mute C{sanction} holds for C{participant}:
+        operators are above it, and a room's exceptions let past its own.
+        """
         if participant.operator:
             return False
         if sanction.room is not None and self.room(sanction.room).is_operator(participant):
             return False
-        return sanction.mask.matches(participant.identity)
+        return sanction.mask.matches(participant.identity) and not (
+            sanction.room is not None and self._excepted(participant, sanction.room)
+        )
+
+    def _excepted(self, participant: Participant, room: str) -> bool:
+        """Whether an exception of the room C{room} (C{+e}) matches C{participant}."""
+        kind = SanctionKind.EXCEPTION
+        return self.sanctions.any(kind, room) and (
+            self.sanctions.matching(kind, room, participant.identity, self.clock()) is not None
+        )
 
     def _check_entry(
         self,
@@ -1476,13 +1510,13 @@ class Chat:
         banned = self.sanctions.matching(
             SanctionKind.BAN, room.name, participant.identity, self.clock()
         )
-        if banned is not None:
+        if banned is not None and not self._excepted(participant, room.name):
             raise Barred(banned, self.clock())
         if not room.invite_only and room.key is None and room.limit is None:
             return
         invited = fold(participant.nick) in room._invited
         if not invited:
-            if room.invite_only:
+            if room.invite_only and not self._welcome(participant, room):
                 raise InviteOnly(room.name)
             if room.key is not None and key != room.key:
                 raise BadKey(room.name)
@@ -1491,12 +1525,19 @@ class Chat:
         elif consume:
             del room._invited[fold(participant.nick)]
 
+    def _welcome(self, participant: Participant, room: Room) -> bool:
+        """Whether an invitation of C{room} (C{+I}) lets C{participant} in without an /invite."""
+        kind = SanctionKind.INVITATION
+        return self.sanctions.any(kind, room.name) and (
+            self.sanctions.matching(kind, room.name, participant.identity, self.clock()) is not None
+        )
+
     def _check_unmuted(self, participant: Participant, room: Room | None) -> None:
         name = None if room is None else room.name
         if not self.sanctions.any(SanctionKind.MUTE, name):
             return  # every line said asks: no identity or time to make when none could hold
         muted = self.sanctions.matching(SanctionKind.MUTE, name, participant.identity, self.clock())
-        if muted is not None:
+        if muted is not None and not (name is not None and self._excepted(participant, name)):
             raise Barred(muted, self.clock())
 
     def _check_voice(self, participant: Participant, room: Room) -> None:
@@ -1633,7 +1674,7 @@ class Chat:
         banned = self.sanctions.matching(
             SanctionKind.BAN, room.name, participant.identity, self.clock()
         )
-        if banned is not None:
+        if banned is not None and not self._excepted(participant, room.name):
             raise Barred(banned, self.clock())
 
     def addressed(self, participant: Participant, name: str) -> Room:

@@ -192,8 +192,22 @@ def _glob(pattern: str) -> re.Pattern[str]:
 
 
 class SanctionKind(enum.Enum):
+    """
+    What a room's (or the chat's) list of masks does to those they match:
+    a ban keeps them out, a mute keeps them quiet; a room's exception lets
+    them past its bans and mutes (IRC's C{+e}), its invitation lets them
+    into it while it is invite-only (IRC's C{+I}).
+    """
+
     BAN = "ban"
     MUTE = "mute"
+    EXCEPTION = "exception"
+    INVITATION = "invitation"
+
+    @property
+    def exempts(self) -> bool:
+        """Whether it lets those it matches past a rule (an exception or an invitation)."""
+        return self in (SanctionKind.EXCEPTION, SanctionKind.INVITATION)
 
 
 @attrs.frozen
@@ -222,7 +236,7 @@ class Sanction:
 
     def describe(self, now: float) -> str:
         """For the one it names: C{banned from dev for 2h (until ...): spam}."""
-        did = "banned from" if self.kind is SanctionKind.BAN else "muted in"
+        did = _DID[self.kind]
         how_long = (
             "for good"
             if self.until is None
@@ -230,6 +244,14 @@ class Sanction:
         )
         why = f": {self.reason}" if self.reason else ""
         return f"{did} {self.where} {how_long}{why}"
+
+
+_DID = {
+    SanctionKind.BAN: "banned from",
+    SanctionKind.MUTE: "muted in",
+    SanctionKind.EXCEPTION: "excepted from the bans and mutes of",
+    SanctionKind.INVITATION: "let in without an invitation to",
+}
 
 
 def _scope(room: str | None) -> str | None:
@@ -311,7 +333,10 @@ class Sanctions:
         return found
 
     def listed(self, room: str | None, now: float) -> list[Sanction]:
-        """The bans then mutes in force in C{room} (or chat-wide), oldest first."""
+        """
+        The bans, mutes, exceptions then invitations in force in C{room} (or
+        chat-wide), each kind oldest first.
+        """
         self._drop(now)
         found: list[Sanction] = []
         for kind in SanctionKind:

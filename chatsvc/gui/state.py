@@ -2,10 +2,12 @@
 What the desktop client knows and shows, with no Tk and no I/O: its
 conversations (the rooms it is in, and private conversations) with their
 lines, members (owners, operators and those with a voice marked), topics,
-modes and unread counts; the bans and mutes that hold for us; which one is on view; the title;
-nickname completion and the input's history. The events of the WebSocket
-protocol (docs/websocket.md) come in as the JSON objects they are; a view
-(L{IChatView}) is told what changed, and redraws only that.
+modes and unread counts; the bans and mutes that hold for us, and the
+changes of each room's bans, mutes, exceptions and invitations; which one
+is on view; the title; nickname completion and the input's history. The
+events of the WebSocket protocol (docs/websocket.md) come in as the JSON
+objects they are; a view (L{IChatView}) is told what changed, and redraws
+only that.
 
 test-case-name: tests.gui.test_state
 """
@@ -676,7 +678,10 @@ class ChatState:
         self.view.conversation_changed(room)
 
     def _on_ban_list(self, event: Mapping[str, Any]) -> None:
-        """A ban or mute of a room set or lifted: a line in it (ours come as C{sanctioned} too)."""
+        """
+        A ban, mute, exception or invitation of a room set or lifted: a line
+        in it (a ban or mute of ours comes as C{sanctioned} too).
+        """
         room = self.room(str(event["room"]))
         if room is None:
             return
@@ -686,9 +691,9 @@ class ChatState:
         elif event.get("on") is False:
             said = f"{by} lifted the {kind} of {mask} in #{room.name}"
         else:
-            did = "muted" if kind == "mute" else "banned"
+            did = _listed(str(kind), mask, f"#{room.name}")
             why = f" ({event['reason']})" if event.get("reason") else ""
-            said = f"{by} {did} {mask} in #{room.name} {how_long(event.get('left'))}{why}"
+            said = f"{by} {did} {how_long(event.get('left'))}{why}"
         self._event(room, said)
         self.view.conversation_changed(room)
 
@@ -839,9 +844,34 @@ def how_long(left: object) -> str:
     return f"for {' '.join(parts[:2])}"
 
 
+_LISTED = {
+    "ban": "banned {mask} in {room}",
+    "mute": "muted {mask} in {room}",
+    "exception": "let {mask} past the bans and mutes of {room}",
+    "invitation": "let {mask} into {room} uninvited",
+}
+"""What one who set a sanction of each kind did, as its room is told (the line protocol's words)."""
+
+
+def _listed(kind: str, mask: object, room: str) -> str:
+    """What setting a sanction of C{kind} on C{mask} in C{room} did; a kind unknown, as a list's."""
+    said = _LISTED.get(kind, "added {mask} to the {kind} list of {room}")
+    return said.format(mask=mask, room=room, kind=kind)
+
+
+_DID = {
+    "ban": "banned from",
+    "mute": "muted in",
+    "exception": "excepted from the bans and mutes of",
+    "invitation": "let in without an invitation to",
+}
+"""What a sanction of each kind makes of the one it names (the model's words)."""
+
+
 def _sanction_words(data: Mapping[str, Any]) -> str:
-    """A ban or mute in words when the server sent none: what, where, by whom, how long, why."""
-    what = "banned from" if data.get("kind") == "ban" else "muted in"
+    """A sanction in words when the server sent none: what, where, by whom, how long, why."""
+    kind = str(data.get("kind"))
+    what = _DID.get(kind, f"under a {kind} in")
     where = f"#{data['room']}" if data.get("room") else "the chat"
     if data.get("given") is False:
         return f"you may speak again in {where}"
@@ -877,8 +907,13 @@ def describe(reply: Mapping[str, Any]) -> list[str]:
     if isinstance(reply.get("sanctions"), list):
         sanctions = reply["sanctions"]
         where = f"#{reply['room']}" if reply.get("room") else "the chat"
+        exempting = any(
+            isinstance(s, Mapping) and s.get("kind") in ("exception", "invitation")
+            for s in sanctions
+        )
+        kinds = "Bans, mutes, exceptions and invitations" if exempting else "Bans and mutes"
         return [
-            f"Bans and mutes in {where} ({len(sanctions)}):",
+            f"{kinds} in {where} ({len(sanctions)}):",
             *(_sanction_line(s) for s in sanctions),
         ]
     if "invite_only" in reply and isinstance(reply.get("room"), str):

@@ -1173,12 +1173,20 @@ def _kind(event: Message | Action | PrivateMessage) -> str:
 _log = Logger()
 
 
+_LOGGED = {
+    SanctionKind.BAN: "banned",
+    SanctionKind.MUTE: "muted",
+    SanctionKind.EXCEPTION: "excepted from bans and mutes",
+    SanctionKind.INVITATION: "let in uninvited",
+}
+
+
 def log_sanction(sanction: Sanction, held: Sequence[str]) -> None:
     """One line in the log for a ban or mute set: who, whom, where, why, until when."""
     _log.info(
         "{by} {did} {mask} in {where} {until}{why}{held}",
         by=sanction.by,
-        did="banned" if sanction.kind is SanctionKind.BAN else "muted",
+        did=_LOGGED[sanction.kind],
         mask=str(sanction.mask),
         where=sanction.where,
         until="for good" if sanction.until is None else f"until {describe_time(sanction.until)}",

@@ -463,6 +463,101 @@ class ModeTests(ModerationTestCase):
         self.chat.join(self.chat.find("g149"), "dev")  # type: ignore[arg-type]
 
 
+class ExceptionTests(ModerationTestCase):
+    """A room's exceptions (C{+e}) let past its bans and mutes, its invitations (C{+I}) its +i."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.alice = self.on("alice")
+        self.bob = self.on("bob", address="192.0.2.7")
+        self.room = self.chat.join(self.alice, "dev")
+        self.chat.sanction(self.alice, BAN, Mask.parse("192.0.2.0/24"), self.room)
+        for nick in self.clients:
+            self.events(nick)
+
+    def test_an_exception_lets_past_the_rooms_bans(self) -> None:
+        with self.assertRaises(Barred):
+            self.chat.join(self.bob, "dev")
+        _, held = self.chat.sanction(
+            self.alice, SanctionKind.EXCEPTION, Mask.parse("bob"), self.room, reason="a friend"
+        )
+        self.assertEqual(held, [])  # nobody is told, nobody is put out
+        self.assertEqual(self.events("bob"), [])
+        self.assertEqual(
+            self.events("alice"),
+            [BanListChanged("dev", "alice", "exception", Mask.parse("bob"), None, "a friend")],
+        )
+        self.chat.join(self.bob, "dev")
+        self.assertIn(self.bob, self.room)
+        self.assertEqual(
+            [s.kind for s in self.chat.sanctions_in(self.alice, self.room)],
+            [BAN, SanctionKind.EXCEPTION],
+        )
+
+    def test_a_new_ban_does_not_put_out_whom_an_exception_lets_in(self) -> None:
+        carol = self.on("carol")
+        self.chat.join(carol, "dev")
+        self.chat.sanction(self.alice, SanctionKind.EXCEPTION, Mask.parse("carol"), self.room)
+        _, held = self.chat.sanction(self.alice, BAN, Mask.parse("c*"), self.room)
+        self.assertEqual(held, [])
+        self.assertIn(carol, self.room)
+        self.chat.lift(self.alice, SanctionKind.EXCEPTION, Mask.parse("carol"), self.room)
+        self.assertIn(carol, self.room)  # lifting an exception puts nobody out
+        self.chat.part(carol, "dev")
+        with self.assertRaises(Barred):
+            self.chat.join(carol, "dev")
+
+    def test_an_exception_lets_past_the_rooms_mutes_not_the_chats(self) -> None:
+        carol = self.on("carol")
+        self.chat.join(carol, "dev")
+        self.chat.sanction(self.alice, MUTE, Mask.parse("carol"), self.room)
+        with self.assertRaises(Barred):
+            self.chat.say(carol, "hi", self.room)
+        self.chat.sanction(self.alice, SanctionKind.EXCEPTION, Mask.parse("car*"), self.room)
+        self.chat.say(carol, "hi", self.room)
+        root = self.on("root", operator=True)
+        self.chat.sanction(root, MUTE, Mask.parse("carol"), None)
+        with self.assertRaises(Barred):
+            self.chat.say(carol, "hi", self.room)
+
+    def test_an_invitation_lets_into_an_invite_only_room(self) -> None:
+        carol = self.on("carol")
+        self.chat.set_mode(self.alice, self.room, "i", True)
+        with self.assertRaises(InviteOnly):
+            self.chat.join(carol, "dev")
+        self.chat.sanction(self.alice, SanctionKind.INVITATION, Mask.parse("carol"), self.room)
+        self.chat.join(carol, "dev")
+        self.chat.part(carol, "dev")
+        self.chat.join(carol, "dev")  # again and again: it is no one-time /invite
+        self.chat.part(carol, "dev")
+        self.chat.set_mode(self.alice, self.room, "k", True, "beer")
+        with self.assertRaises(BadKey):  # past +i alone
+            self.chat.join(carol, "dev")
+        self.chat.set_mode(self.alice, self.room, "k", False)
+        with self.assertRaises(Barred):  # and not past a ban
+            self.chat.join(self.bob, "dev")
+
+    def test_refused(self) -> None:
+        root = self.on("root", operator=True)
+        with self.assertRaises(ChatError) as e:
+            self.chat.sanction(root, SanctionKind.EXCEPTION, Mask.parse("bob"), None)
+        self.assertEqual(
+            str(e.exception), "an exception is a room's, not the chat's: name the room"
+        )
+        carol = self.on("carol")
+        self.chat.join(carol, "dev")
+        with self.assertRaises(NotAnOperator) as e:
+            self.chat.sanction(carol, SanctionKind.INVITATION, Mask.parse("carol"), self.room)
+        self.assertEqual(str(e.exception), "only operators may set invitations in dev")
+        with self.assertRaises(ChatError) as e:
+            self.chat.lift(root, SanctionKind.INVITATION, Mask.parse("bob"), None)
+        self.assertEqual(
+            str(e.exception), "an invitation is a room's, not the chat's: name the room"
+        )
+        # An exception may match its setter: it keeps nobody out.
+        self.chat.sanction(self.alice, SanctionKind.EXCEPTION, Mask.parse("al*"), self.room)
+
+
 class BanTests(ModerationTestCase):
     def setUp(self) -> None:
         super().setUp()

@@ -319,6 +319,23 @@ class ModerationAcrossNodesTests(SynchronousTestCase):
         self.b.say(self.bob, "hello", self.dev_at_b)
         self.assertEqual(list(self.b.sanctions), [])
 
+    def test_an_exception_set_at_one_node_lets_past_a_ban_at_the_other(self) -> None:
+        self.a.sanction(self.root, SanctionKind.EXCEPTION, Mask.parse("bob"), self.dev_at_a)
+        self.a.sanction(self.root, SanctionKind.BAN, Mask.parse("10.0.0.0/8"), self.dev_at_a)
+        self.assertEqual(self.dev_at_b.nicks(), ["bob", "root"])  # not put out at its node
+        self.b.part(self.bob, "dev")
+        self.b.join(self.bob, "dev")
+        self.a.lift(self.root, SanctionKind.EXCEPTION, Mask.parse("bob"), self.dev_at_a)
+        self.b.part(self.bob, "dev")
+        with self.assertRaises(Barred):
+            self.b.join(self.bob, "dev")
+        self.a.set_mode(self.root, self.dev_at_a, "i", True)
+        self.a.lift(self.root, SanctionKind.BAN, Mask.parse("10.0.0.0/8"), self.dev_at_a)
+        with self.assertRaises(InviteOnly):
+            self.b.join(self.bob, "dev")
+        self.a.sanction(self.root, SanctionKind.INVITATION, Mask.parse("bob"), self.dev_at_a)
+        self.b.join(self.bob, "dev")
+
     def test_the_room_is_told_its_ban_list_changed_once_at_every_node(self) -> None:
         carol_client = RecordingClient()
         carol = self.b.sign_on("carol", carol_client)

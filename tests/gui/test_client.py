@@ -640,7 +640,7 @@ def test_a_refusal_of_moderation_says_why_and_for_how_long(
     h.sign_on()
     h.client.submit("/join dev")
     sanction = {
-        "kind": code[:-2] if code != "banned" else "ban",
+        "kind": {"banned": "ban", "muted": "mute"}.get(code, "ban"),
         "mask": "nick:alice",
         "room": "dev",
         "by": "bob",
@@ -747,6 +747,10 @@ def test_moderation_commands_go_as_typed_with_their_room_and_their_words_are_sho
         "/unban bob",
         "/mute carol",
         "/unmute carol",
+        "/except bob 1h a regular",
+        "/unexcept bob",
+        "/invex account:carol",
+        "/uninvex account:carol",
         "/bans",
         "/invite bob",
         "/kick bob out",

@@ -529,6 +529,26 @@ def test_a_rooms_ban_list_changes_are_lines_in_it() -> None:
     assert view.of("members") == ["dev"] * 4
 
 
+def test_a_rooms_exceptions_and_invitations_are_worded_by_kind() -> None:
+    state, _ = signed_on(room("lobby", "alice"), ranked_room())
+    changed = {"type": "ban-list", "room": "dev", "by": "zed", "on": True, "mask": "nick:bob"}
+    state.apply(
+        {**changed, "kind": "exception", "until": None, "left": None, "reason": "a regular"}
+    )
+    state.apply({**changed, "kind": "invitation", "until": 5400.0, "left": 5400.0})
+    state.apply({**changed, "kind": "exception", "on": False, "until": None, "left": None})
+    ran_out = {"on": False, "expired": True, "until": None, "left": None}
+    state.apply({**changed, **ran_out, "kind": "invitation"})
+    state.apply({**changed, "kind": "quiet", "until": None, "left": None})  # a later server's
+    assert texts(state, "dev") == [
+        "[13:45] *** zed let nick:bob past the bans and mutes of #dev for good (a regular)",
+        "[13:45] *** zed let nick:bob into #dev uninvited for 1h 30m",
+        "[13:45] *** zed lifted the exception of nick:bob in #dev",
+        "[13:45] *** The invitation of nick:bob in #dev ran out",
+        "[13:45] *** zed added nick:bob to the quiet list of #dev for good",
+    ]
+
+
 def sanctioned(kind: str, room: str | None, text: str, given: bool = True) -> dict[str, Any]:
     return {
         "type": "sanctioned",
@@ -606,6 +626,15 @@ def test_a_sanction_without_words_is_said_from_its_fields() -> None:
     state, _ = signed_on(room("lobby", "alice"))
     state.apply({**sanctioned("ban", "dev", ""), "left": 5400.0})  # not a room of ours: on view
     assert texts(state, "lobby") == ["[13:45] !!! You are banned from #dev for 1h 30m: calm down."]
+    # No server tells anyone of an exception or an invitation so; one that did is worded.
+    state.apply({**sanctioned("exception", "dev", ""), "left": None})
+    assert texts(state, "lobby")[-1] == (
+        "[13:45] !!! You are excepted from the bans and mutes of #dev for good: calm down."
+    )
+    state.apply({**sanctioned("invitation", "dev", ""), "left": None, "reason": None})
+    assert texts(state, "lobby")[-1] == (
+        "[13:45] !!! You are let in without an invitation to #dev for good."
+    )
 
 
 def test_a_released_nickname_renames_us_and_says_why() -> None:
@@ -665,6 +694,20 @@ def test_moderation_replies_are_described() -> None:
         "Bans and mutes in the chat (2):",
         "ban 10.0.0.0/8 by root, for 2h: spam",
         "mute nick:bob by root, for good",
+    ]
+    exempting = {
+        "room": "dev",
+        "sanctions": [
+            {"kind": "ban", "mask": "nick:bob*", "by": "zed", "reason": None, "left": None},
+            {"kind": "exception", "mask": "nick:bob", "by": "zed", "reason": "ok", "left": None},
+            {"kind": "invitation", "mask": "account:carol", "by": "zed", "left": 600.0},
+        ],
+    }
+    assert describe(exempting) == [
+        "Bans, mutes, exceptions and invitations in #dev (3):",
+        "ban nick:bob* by zed, for good",
+        "exception nick:bob by zed, for good: ok",
+        "invitation account:carol by zed, for 10m",
     ]
     modes = {"room": "dev", "invite_only": True, "moderated": True, "registered": False}
     assert describe(modes) == ["#dev is invite-only and moderated"]

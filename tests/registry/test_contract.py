@@ -184,3 +184,18 @@ async def test_close_finishes_the_writes_asked_for(store: Store) -> None:
         store.registry.save_account(f"user{n}", HASH)
     snapshot = await store.reopen()  # closes without waiting for the writes first
     assert len(snapshot.accounts) == 20
+
+
+@pytest_twisted.ensureDeferred
+async def test_exceptions_and_invitations_are_kept_beside_the_bans(store: Store) -> None:
+    """A room's C{+e} and C{+I} of one mask are kept apart from its ban of that mask."""
+    registry = store.registry
+    registry.save_room(ROOM)
+    exception = attrs.evolve(BAN, kind=SanctionKind.EXCEPTION, reason="a friend")
+    invitation = attrs.evolve(BAN, kind=SanctionKind.INVITATION, until=None)
+    for sanction in (BAN, exception, invitation):
+        registry.save_sanction(sanction)
+    assert set((await store.reopen()).sanctions) == {BAN, exception, invitation}
+    registry = store.registry
+    registry.delete_sanction(SanctionKind.EXCEPTION, BAN.mask, "dev")
+    assert set((await store.reopen()).sanctions) == {BAN, invitation}

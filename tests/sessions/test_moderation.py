@@ -479,6 +479,34 @@ class SanctionTests(SynchronousTestCase):
         self.assertEqual(log, ["alice lifted the ban of 192.0.2.0/24 in dev"])
         self.assertEqual(self.server.memory.sanctions, {})
 
+    def test_exceptions_and_invitations_are_kept_and_logged(self) -> None:
+        do(self.alice, "/room register")
+        do(self.alice, "/ban bob")
+        with logged() as log:
+            *_, shown = do(self.alice, "/except account:bob 1h a friend after all")
+        assert isinstance(shown, SanctionSet)
+        self.assertEqual(shown.held, ())
+        self.assertEqual(
+            log,
+            [
+                "alice excepted from bans and mutes account:bob in dev until "
+                "2026-11-18 12:06 UTC (a friend after all)"
+            ],
+        )
+        do(self.bob, "/join dev")
+        self.assertEqual(self.bob.session.participant.room.name, "dev")  # type: ignore[union-attr]
+        do(self.alice, "/room mode +i")
+        do(self.alice, "/invex nick:carol")
+        kinds = [s.kind.value for s in self.server.memory.sanctions.values()]
+        self.assertEqual(sorted(kinds), ["ban", "exception", "invitation"])
+        self.assertEqual(
+            do(self.alice, "/except -g bob"),
+            [Refused("an exception is a room's, not the chat's: name the room")],
+        )
+        with logged() as log:
+            do(self.alice, "/uninvex carol")
+        self.assertEqual(log, ["alice lifted the invitation of nick:carol in dev"])
+
     def test_ban_in_an_unregistered_room_is_not_kept(self) -> None:
         do(self.alice, "/ban bob")
         self.assertEqual(self.server.memory.sanctions, {})

@@ -76,6 +76,15 @@ def is_address(text: str) -> bool:
     return True
 
 
+LIST_MODES = {
+    SanctionKind.BAN: "b",
+    SanctionKind.MUTE: "b",
+    SanctionKind.EXCEPTION: "e",
+    SanctionKind.INVITATION: "I",
+}
+"""The channel mode of each kind of sanction's list: mutes are C{m:} bans."""
+
+
 def irc_mask(kind: SanctionKind, mask: Mask) -> str:
     """How IRC writes C{mask}: C{nick!*@*}, C{*!*@10.0.0.0/8}, C{a:alice}; C{m:...} for mutes."""
     match mask.kind:

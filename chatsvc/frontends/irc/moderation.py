@@ -39,7 +39,7 @@ from chatsvc.chat.model import (
     checked_mode,
     fold,
 )
-from chatsvc.chat.sanctions import MaskKind, SanctionKind, looks_like_duration
+from chatsvc.chat.sanctions import MaskKind, Sanction, SanctionKind, looks_like_duration
 from chatsvc.frontends.irc import numerics as n
 from chatsvc.frontends.irc.masks import irc_mask, is_address, parse_ban
 from chatsvc.frontends.irc.message import line
@@ -96,14 +96,31 @@ The most changes with a parameter (C{b}, C{k}, C{l}, C{o}, C{q}, C{v}) one
 C{MODE} makes: ISUPPORT C{MODES}.
 """
 
-CHANNEL_MODES = "biklmnoqstv"
+CHANNEL_MODES = "Ibeiklmnoqstv"
 """Every channel mode, for C{RPL_MYINFO}."""
 
-PARAMETER_MODES = "bkloqv"
+PARAMETER_MODES = "Ibekloqv"
 """The channel modes that take a parameter (C{-l} does not), for C{RPL_MYINFO}."""
 
-_MEMBER_MODES = "boqv"
+_MEMBER_MODES = "Ibeoqv"
 """The modes whose parameter is a mask or nickname, set and cleared alike."""
+
+_LISTS = {
+    "b": (None, n.RPL_BANLIST, n.RPL_ENDOFBANLIST, "End of channel ban list"),
+    "e": (
+        SanctionKind.EXCEPTION,
+        n.RPL_EXCEPTLIST,
+        n.RPL_ENDOFEXCEPTLIST,
+        "End of channel exception list",
+    ),
+    "I": (
+        SanctionKind.INVITATION,
+        n.RPL_INVITELIST,
+        n.RPL_ENDOFINVITELIST,
+        "End of channel invite list",
+    ),
+}
+"""The list modes: the kind each lists (bans and mutes for C{b}), its numerics and its end."""
 
 _REGISTER_FAILS = {
     Problem.UNAVAILABLE: "TEMPORARILY_UNAVAILABLE",
@@ -170,13 +187,19 @@ def channel_mode(connection: IrcConnection, params: list[str]) -> None:
         connection._send_lines(lines)
         return
     modes, arguments = params[1], params[2:]
-    if modes.lstrip("+") == "b" and not arguments:
+    if modes.lstrip("+") in _LISTS and not arguments:
+        kind, item, end, said = _LISTS[modes.lstrip("+")]
         if not me.in_room(room):
-            # Clients ask for it on joining; one not in it sees an empty list.
-            connection._numeric(n.RPL_ENDOFBANLIST, name, "End of channel ban list")
+            # Clients ask for them on joining; one not in it sees an empty list.
+            connection._numeric(end, name, said)
             return
-        connection._ask(Asked("MODE", name))
-        connection._perform(commands.ListSanctions(room=room.name))
+        if kind is None:
+            connection._ask(Asked("MODE", name))
+            connection._perform(commands.ListSanctions(room=room.name))
+            return
+        listed = [s for s in chat.sanctions.listed(room.name, chat.clock()) if s.kind is kind]
+        lines = [_listed(connection, item, name, s) for s in listed]
+        connection._send_lines([*lines, connection._reply(end, name, said)])
         return
     changes = _changes(connection, name, modes, arguments)
     if not changes:
@@ -201,8 +224,8 @@ def channel_mode(connection: IrcConnection, params: list[str]) -> None:
         connection._perform(commands.RoomMode(tuple(flags), room.name))
     for on, char, argument in changes:
         connection._ask(Asked("MODE", name))
-        if char == "b":
-            _ban(connection, room, on, argument)
+        if char in _LISTS:
+            _ban(connection, room, on, char, argument)
         elif char in "oq":
             _rank(connection, room, on, char, argument)
         elif char == "v":
@@ -241,20 +264,36 @@ def _changes(
     return changes
 
 
-def _ban(connection: IrcConnection, room: Room, on: bool, argument: str) -> None:
+def _listed(connection: IrcConnection, code: str, name: str, sanction: Sanction) -> str:
+    """One entry of a channel's list (C{367}, C{348}, C{346}): mask, setter, when set."""
+    return connection._reply(
+        code,
+        name,
+        irc_mask(sanction.kind, sanction.mask),
+        connection.irc.mask(sanction.by),
+        str(int(sanction.set_at)),
+    )
+
+
+def _ban(connection: IrcConnection, room: Room, on: bool, char: str, argument: str) -> None:
+    """C{+b}/C{-b} (C{m:} a mute), C{+e}/C{-e} (an exception), C{+I}/C{-I} (an invitation)."""
     name = channel(room.name)
     try:
         kind, mask = parse_ban(argument)
+        if char != "b" and kind is not SanctionKind.BAN:
+            raise ValueError(f"+{char} takes a mask, not m: (an exception passes mutes too)")
     except ValueError as e:
-        connection._numeric(n.ERR_INVALIDMODEPARAM, name, "b", argument[:60], str(e))
+        connection._numeric(n.ERR_INVALIDMODEPARAM, name, char, argument[:60], str(e))
         return
+    kind = _LISTS[char][0] or kind
     if not on:
         connection._perform(commands.Lift(kind, mask, room=room.name))
         return
     chat = connection.factory.chat
     listed = [s for s in chat.sanctions.listed(room.name, chat.clock()) if s.kind is kind]
     if len(listed) >= chat.sanctions.max_per_scope and all(s.mask != mask for s in listed):
-        connection._numeric(n.ERR_BANLISTFULL, name, "b", "Channel ban list is full")
+        what = {"b": "ban", "e": "exception", "I": "invite"}[char]
+        connection._numeric(n.ERR_BANLISTFULL, name, char, f"Channel {what} list is full")
         return
     connection._perform(commands.Sanction(kind, mask, room=room.name))
 
@@ -491,14 +530,9 @@ def render(connection: IrcConnection, result: results.Result) -> list[str] | Non
             name = channel(room)
             return [
                 *(
-                    connection._reply(
-                        n.RPL_BANLIST,
-                        name,
-                        irc_mask(s.kind, s.mask),
-                        connection.irc.mask(s.by),
-                        str(int(s.set_at)),
-                    )
+                    _listed(connection, n.RPL_BANLIST, name, s)
                     for s in sanctions
+                    if not s.kind.exempts  # bans and mutes: the others have lists of their own
                 ),
                 connection._reply(n.RPL_ENDOFBANLIST, name, "End of channel ban list"),
             ]

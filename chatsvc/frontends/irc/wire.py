@@ -48,7 +48,7 @@ from chatsvc.chat.events import (
 )
 from chatsvc.chat.model import fold
 from chatsvc.chat.sanctions import SanctionKind
-from chatsvc.frontends.irc.masks import irc_mask
+from chatsvc.frontends.irc.masks import LIST_MODES, irc_mask
 from chatsvc.frontends.irc.message import MAX_LINE, line, write_tags
 from chatsvc.frontends.line import wire as line_wire
 
@@ -365,7 +365,9 @@ class IrcEvents:
                 # one that ran out is unset by the server, as timed bans are.
                 written = irc_mask(SanctionKind(kind), banned)
                 source = self.server.name if expired else mask(by)
-                return [line(source, "MODE", channel(room), "+b" if on else "-b", written)]
+                letter = LIST_MODES[SanctionKind(kind)]
+                sign = "+" if on else "-"
+                return [line(source, "MODE", channel(room), sign + letter, written)]
             case Sanctioned(nick=nick, text=text):
                 return split_text(f":{self.server.name} NOTICE {nick}", text)
         raise TypeError(f"not an event: {event!r}")

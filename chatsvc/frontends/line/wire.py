@@ -226,10 +226,10 @@ def _format(event: Event) -> str:
         case BanListChanged(room=room, by=by, kind=kind, mask=mask, on=False):
             return f"*** {by} lifted the {kind} of {mask} in {room}\n"
         case BanListChanged(room=room, by=by, kind=kind, mask=mask, until=until, reason=reason):
-            did = "banned" if kind == SanctionKind.BAN.value else "muted"
+            did = _LISTED[kind].format(mask=mask, room=room)
             how_long = "for good" if until is None else f"until {describe_time(until)}"
             why = "" if reason is None else f" ({unformatted(reason)})"
-            return f"*** {by} {did} {mask} in {room} {how_long}{why}\n"
+            return f"*** {by} {did} {how_long}{why}\n"
         case Kicked(nick=nick, by=by, reason=None):
             return f"*** {nick} was kicked by {by}\n"
         case Kicked(nick=nick, by=by, reason=reason):
@@ -299,6 +299,22 @@ _RANKS = {
 }
 
 
+_LISTED = {
+    SanctionKind.BAN.value: "banned {mask} in {room}",
+    SanctionKind.MUTE.value: "muted {mask} in {room}",
+    SanctionKind.EXCEPTION.value: "let {mask} past the bans and mutes of {room}",
+    SanctionKind.INVITATION.value: "let {mask} into {room} uninvited",
+}
+"""What one who set a sanction of each kind did, as its room is told."""
+
+_SET = {
+    SanctionKind.BAN: "Banned",
+    SanctionKind.MUTE: "Muted",
+    SanctionKind.EXCEPTION: "Excepted",
+    SanctionKind.INVITATION: "Invited",
+}
+
+
 def describe_sanction(sanction: Sanction, now: float) -> str:
     """One ban or mute as a list shows it: C{ban nick:bob by alice, 1h left (until ...): spam}."""
     if sanction.until is None:
@@ -336,7 +352,7 @@ def moderation_text(result: Result) -> list[str] | None:
         case results.RoomRanked(room=room, account=account, rank=rank):
             return [f"{account} is {_RANKS[rank]} {room} already"]
         case results.SanctionSet(sanction=sanction, held=held, now=now):
-            did = "Banned" if sanction.kind is SanctionKind.BAN else "Muted"
+            did = _SET[sanction.kind]
             where = f"in {sanction.room}" if sanction.room else "chat-wide"
             text = describe_sanction(sanction, now).partition(", ")[2]
             holds = f"; it holds for {', '.join(held)}" if held else ""
@@ -350,7 +366,10 @@ def moderation_text(result: Result) -> list[str] | None:
                 return [f"No bans or mutes in {where}"]
             shown = sanctions[-SANCTIONS_SHOWN:]
             more = len(sanctions) - len(shown)
-            heading = f"Bans and mutes in {where} ({len(sanctions)})"
+            kinds = "Bans and mutes"
+            if any(s.kind.exempts for s in sanctions):
+                kinds = "Bans, mutes, exceptions and invitations"
+            heading = f"{kinds} in {where} ({len(sanctions)})"
             if more:
                 heading += f"; the newest {len(shown)} of them"
             return [f"{heading}:", *(describe_sanction(s, now) for s in shown), "End of list"]

@@ -986,6 +986,12 @@ def _room_rank(connection: WebConnection, request: _Request, fields: Json) -> bo
 
 
 def _sanction(kind: SanctionKind) -> Handler:
+    """
+    The request that sets a sanction of C{kind} (C{ban}, C{mute}, C{except},
+    C{invex}) in its C{room}, or chat-wide (C{null}): the model says who may,
+    and refuses a chat-wide exception or invitation (C{room-only}).
+    """
+
     def sanction(connection: WebConnection, request: _Request, fields: Json) -> bool:
         room = wire.scope(fields)
         mask, duration, reason = wire.mask(fields), wire.duration(fields), wire.reason(fields)
@@ -996,6 +1002,8 @@ def _sanction(kind: SanctionKind) -> Handler:
 
 
 def _lift(kind: SanctionKind) -> Handler:
+    """The request lifting one of C{kind}: C{unban}, C{unmute}, C{unexcept}, C{uninvex}."""
+
     def lift(connection: WebConnection, request: _Request, fields: Json) -> bool:
         room = wire.scope(fields)
         connection.perform(commands.Lift(kind, wire.mask(fields), room is None, room))
@@ -1174,6 +1182,10 @@ _REQUESTS: dict[str, Handler] = {
     "unban": _lift(SanctionKind.BAN),
     "mute": _sanction(SanctionKind.MUTE),
     "unmute": _lift(SanctionKind.MUTE),
+    "except": _sanction(SanctionKind.EXCEPTION),
+    "unexcept": _lift(SanctionKind.EXCEPTION),
+    "invex": _sanction(SanctionKind.INVITATION),
+    "uninvex": _lift(SanctionKind.INVITATION),
     "bans": _bans,
     "stats": _stats,
     "wall": _wall,

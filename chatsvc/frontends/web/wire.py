@@ -119,6 +119,9 @@ _ERROR_CODES: tuple[tuple[type[ChatError], str], ...] = (
     (BadModeValue, "bad-mode-value"),
 )
 
+_KINDS = "|".join(re.escape(kind.value) for kind in SanctionKind)
+"""Every kind of sanction as the model's refusals name it: C{ban|mute|exception|invitation}."""
+
 _PLAIN_REFUSALS = (
     (re.compile(r"you are already in "), "already-in-room"),
     (re.compile(r"there is nothing to send$"), "empty"),
@@ -137,8 +140,9 @@ _PLAIN_REFUSALS = (
     (re.compile(r"there is no account named "), "no-such-account"),
     (re.compile(r".* is registered already$"), "room-registered"),
     (re.compile(r".* is not registered(: /room register it first)?$"), "room-not-registered"),
-    (re.compile(r"there is no (ban|mute) on "), "no-such-sanction"),
-    (re.compile(r".* has [0-9]+ (ban|mute)s already, the most"), "too-many-sanctions"),
+    (re.compile(rf"there is no ({_KINDS}) on "), "no-such-sanction"),
+    (re.compile(rf".* has [0-9]+ ({_KINDS})s already, the most"), "too-many-sanctions"),
+    (re.compile(rf"an? ({_KINDS}) is a room's, not the chat's"), "room-only"),
     (re.compile(r"unknown room mode "), "unknown-mode"),
 )
 """Refusals the model makes as plain L{ChatError}s, or the session as text, told by their words."""
@@ -189,6 +193,7 @@ def error_code(reason: str, error: ChatError | None, *, lookup: bool = False) ->
     C{busy} or C{history-unavailable}.
     """
     if isinstance(error, Barred):
+        # Only a ban or a mute bars: an exception or an invitation lets in.
         return "banned" if error.sanction.kind is SanctionKind.BAN else "muted"
     if error is not None:
         for kind, code in _ERROR_CODES:
@@ -513,8 +518,10 @@ def message_payload(event: Message, when: float, files: FileLinks) -> bytes | No
 
 def sanction_data(sanction: Sanction, now: float | None = None) -> Json:
     """
-    A ban or mute as data: its kind, mask, room (C{null}: chat-wide), setter,
-    times, reason; and, as of C{now}, the seconds it has left (C{null}: for good).
+    A sanction as data (a ban, a mute, or a room's exception or invitation:
+    its C{kind} is the L{SanctionKind}'s value, whichever it is), its mask,
+    room (C{null}: chat-wide), setter, times, reason; and, as of C{now}, the
+    seconds it has left (C{null}: for good).
     """
     data = {
         "kind": sanction.kind.value,
@@ -676,7 +683,10 @@ MASK_MAX = 100
 
 
 def mask(request: Json) -> Mask:
-    """The C{mask} of a ban or mute: C{nick:PATTERN}, C{account:NAME}, an address or a network."""
+    """
+    The C{mask} of a sanction (a ban, mute, exception or invitation):
+    C{nick:PATTERN}, C{account:NAME}, an address or a network.
+    """
     value = request.get("mask")
     if not isinstance(value, str):
         raise BadRequest("'mask' must be a string: nick:PATTERN, account:NAME or an address")
@@ -690,7 +700,7 @@ def mask(request: Json) -> Mask:
 
 def duration(request: Json) -> float | None:
     """
-    How long a ban or mute lasts: seconds (a number), or words as C{/ban}
+    How long a sanction lasts: seconds (a number), or words as C{/ban}
     takes them (C{"30m"}, C{"1h30m"}); absent or C{null}: for good.
     """
     value = request.get("duration")
@@ -713,7 +723,7 @@ def duration(request: Json) -> float | None:
 
 
 def reason(request: Json) -> str | None:
-    """The optional C{reason} of a ban or mute, at most L{REASON_MAX} characters."""
+    """The optional C{reason} of a sanction, at most L{REASON_MAX} characters."""
     given = text_field(request, "reason", optional=True)
     if given is not None and len(given) > REASON_MAX:
         raise BadRequest(f"a reason is at most {REASON_MAX} characters ({len(given)})", "too-long")
@@ -722,8 +732,9 @@ def reason(request: Json) -> str | None:
 
 def scope(request: Json) -> str | None:
     """
-    The C{room} of a ban, mute or list, which must be given: a room's name,
-    or C{null} for the whole chat (server operators only).
+    The C{room} of a sanction or list, which must be given: a room's name,
+    or C{null} for the whole chat (server operators only; a room's own
+    kinds, exceptions and invitations, are refused there by the model).
     """
     if "room" not in request:
         raise BadRequest("'room' is needed: a room, or null for the whole chat")

@@ -28,13 +28,12 @@ class JoinQueryTests(IrcTestCase):
             ],
         )
 
-    def test_list_modes_not_in_chanmodes_are_unknown(self) -> None:
+    def test_exception_and_invite_lists(self) -> None:
         """
-        ISUPPORT says C{CHANMODES=b,k,l,imnst} and neither C{EXCEPTS} nor
-        C{INVEX}: asking for the exception or invite-exception list is
-        asking for a mode this server does not have (472), never answered
-        with the end of the ban list, which a client waiting for 349 or 347
-        does not take as the end of its query.
+        ISUPPORT says C{CHANMODES=beI,k,l,imnst}, C{EXCEPTS=e} and
+        C{INVEX=I}: a client asking for the exception or invite list on
+        joining gets it, ended with 349 or 347 (never 368, which a client
+        waiting for them does not take as their end).
         """
         alice = self.registered("alice")
         alice.send("JOIN #dev")
@@ -43,19 +42,24 @@ class JoinQueryTests(IrcTestCase):
         self.assertEqual(
             alice.lines(),
             [
-                f"{S} 472 alice e :is unknown mode char to me",
-                f"{S} 472 alice I :is unknown mode char to me",
+                f"{S} 349 alice #dev :End of channel exception list",
+                f"{S} 347 alice #dev :End of channel invite list",
                 f"{S} 461 alice MODE :Not enough parameters",
             ],
         )
 
-    def test_isupport_advertises_no_exception_or_invite_lists(self) -> None:
+    def test_isupport_advertises_exception_and_invite_lists(self) -> None:
         client = self.connect()
         client.send("NICK alice", "USER u 0 * :A")
         isupport = " ".join(one for one in client.lines() if " 005 " in one)
-        self.assertIn("CHANMODES=b,k,l,imnst ", isupport)
-        self.assertNotIn("EXCEPTS", isupport)
-        self.assertNotIn("INVEX", isupport)
+        tokens = (
+            "CHANMODES=beI,k,l,imnst ",
+            "EXCEPTS=e ",
+            "INVEX=I ",
+            "MAXLIST=b:500,e:500,I:500 ",
+        )
+        for token in tokens:
+            self.assertIn(token, isupport)
 
     def test_the_ban_list_of_a_channel_one_is_not_in(self) -> None:
         self.registered("bob").send("JOIN #dev")

@@ -943,6 +943,59 @@ class KeyLimitSecretTests(ChannelTestCase):
         )
 
 
+class ExceptionListTests(ChannelTestCase):
+    """C{+e} (ban exceptions) and C{+I} (invite exceptions), listed with 348/349 and 346/347."""
+
+    def test_a_ban_exception(self) -> None:
+        self.alice.send("MODE #dev +b ba*!*@*")
+        self.alice.lines()
+        bar = self.registered("Bar")
+        bar.send("JOIN #dev")
+        self.assertEqual(bar.lines()[0].split()[1], "474")
+        self.alice.send("MODE #dev +e *ar!*@*", "MODE #dev e", "MODE #dev b")
+        lines = self.alice.lines()
+        self.assertEqual(lines[0], ":alice!~u@chatsvc MODE #dev +e *ar!*@*")
+        self.assertRegex(lines[1], rf"^{S} 348 alice #dev \*ar!\*@\* alice!~u@chatsvc \d+$")
+        self.assertEqual(lines[2], f"{S} 349 alice #dev :End of channel exception list")
+        self.assertEqual([one.split()[1] for one in lines[3:]], ["367", "368"])  # the ban alone
+        bar.send("JOIN #dev")
+        self.assertEqual(bar.lines()[0], ":Bar!~u@chatsvc JOIN #dev")
+        self.alice.send("MODE #dev -e *ar!*@*", "MODE #dev +e m:x")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                ":Bar!~u@chatsvc JOIN #dev",
+                ":alice!~u@chatsvc MODE #dev -e *ar!*@*",
+                f"{S} 696 alice #dev e m:x :+e takes a mask, not m: (an exception passes mutes "
+                "too)",
+            ],
+        )
+
+    def test_an_invite_exception(self) -> None:
+        self.alice.send("MODE #dev +i", "MODE #dev +I bar!*@*", "MODE #dev +I")
+        lines = self.alice.lines()
+        self.assertEqual(
+            lines[:2], [":alice!~u@chatsvc MODE #dev +i", ":alice!~u@chatsvc MODE #dev +I bar!*@*"]
+        )
+        self.assertRegex(lines[2], rf"^{S} 346 alice #dev bar!\*@\* alice!~u@chatsvc \d+$")
+        self.assertEqual(lines[3:], [f"{S} 347 alice #dev :End of channel invite list"])
+        bar, baz = self.registered("bar"), self.registered("baz")
+        bar.send("JOIN #dev")
+        baz.send("JOIN #dev")
+        self.assertEqual(bar.lines()[0], ":bar!~u@chatsvc JOIN #dev")
+        self.assertEqual(baz.lines()[0].split()[1], "473")
+        self.bob.lines()
+        self.bob.send("MODE #dev +I baz!*@*", "MODE #dev I")
+        self.assertEqual(
+            self.bob.lines(),
+            [
+                f"{S} 482 bob #dev :You're not channel operator",
+                f"{S} 346 bob #dev bar!*@* alice!~u@chatsvc 0",
+                f"{S} 347 bob #dev :End of channel invite list",
+            ],
+        )
+
+
 class BanTests(ChannelTestCase):
     """C{MODE #chan +b MASK}, the C{m:} extban for mutes, and the ban list."""
 

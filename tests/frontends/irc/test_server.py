@@ -74,12 +74,13 @@ def welcome(nick: str, user: str = "~u", users: int = 1, rooms: int = 1) -> list
         f"{S} 001 {nick} :Welcome to the chatsvc IRC Network {nick}!{user}@chatsvc",
         f"{S} 002 {nick} :Your host is chatsvc, running version chatsvc-0.1.0",
         f"{S} 003 {nick} :This server was created 1970-01-01 00:00:00 UTC",
-        f"{S} 004 {nick} chatsvc chatsvc-0.1.0 Biow biklmnoqstv bkloqv",
+        f"{S} 004 {nick} chatsvc chatsvc-0.1.0 Biow Ibeiklmnoqstv Ibekloqv",
         f"{S} 005 {nick} AWAYLEN=200 BOT=B CASEMAPPING=ascii CHANLIMIT=#:20 "
-        "CHANMODES=b,k,l,imnst CHANNELLEN=33 CHANTYPES=# CHATHISTORY=500 ELIST= EXTBAN=,am "
-        "KEYLEN=23 KICKLEN=255 :are supported by this server",
-        f"{S} 005 {nick} LINELEN=512 MAXLIST=b:500 MODES=4 NETWORK=chatsvc NICKLEN=32 "
-        "PREFIX=(qov)~@+ TOPICLEN=390 USERLEN=10 :are supported by this server",
+        "CHANMODES=beI,k,l,imnst CHANNELLEN=33 CHANTYPES=# CHATHISTORY=500 ELIST= EXCEPTS=e "
+        "EXTBAN=,am INVEX=I :are supported by this server",
+        f"{S} 005 {nick} KEYLEN=23 KICKLEN=255 LINELEN=512 MAXLIST=b:500,e:500,I:500 MODES=4 "
+        "NETWORK=chatsvc NICKLEN=32 PREFIX=(qov)~@+ TOPICLEN=390 USERLEN=10 "
+        ":are supported by this server",
         f"{S} 251 {nick} :There are {users} users and 0 invisible on 1 servers",
         f"{S} 252 {nick} 0 :operator(s) online",
         f"{S} 254 {nick} {rooms} :channels formed",

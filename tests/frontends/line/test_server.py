@@ -319,7 +319,13 @@ class CommandTests(SynchronousTestCase):
                 "*** /mute [-g] MASK [TIME] [WHY]",
                 "***                     operators: MASK may read, not speak; TIME: 30m, 2h, 7d",
                 "*** /unmute [-g] MASK   operators: lift a mute",
-                "*** /bans [-g]          the bans and mutes of your room",
+                "*** /except MASK [TIME] [WHY]",
+                "***                     operators: let MASK past your room's bans and mutes",
+                "*** /unexcept MASK      operators: lift an exception",
+                "*** /invex MASK [TIME] [WHY]",
+                "***                     operators: let MASK into your invite-only room uninvited",
+                "*** /uninvex MASK       operators: lift an invitation",
+                "*** /bans [-g]          the bans, mutes, exceptions and invitations of your room",
                 "*** /oper add|del NAME  operators: make account NAME a server operator, or not",
                 "*** //TEXT              send a message that starts with /",
                 "*** -g                  with /ban /unban /mute /unmute /bans: chat-wide, not room",
@@ -499,6 +505,33 @@ class ModerationTests(SynchronousTestCase):
         self.carol = signed_on(self.factory, "carol", host="10.0.0.3")
         for c in (self.alice, self.bob):
             c.lines()
+
+    def test_exceptions_and_invitations(self) -> None:
+        self.alice.send("/join dev", "/except carol a friend", "/invex bob", "/bans")
+        lines = self.alice.lines()
+        self.assertIn("*** Excepted nick:carol in dev, for good: a friend", lines)
+        self.assertIn(
+            "*** alice let nick:carol past the bans and mutes of dev for good (a friend)", lines
+        )
+        self.assertIn("*** Invited nick:bob in dev, for good", lines)
+        self.assertEqual(
+            lines[-4:],
+            [
+                "*** Bans, mutes, exceptions and invitations in dev (2):",
+                "*** exception nick:carol by alice, for good: a friend",
+                "*** invitation nick:bob by alice, for good",
+                "*** End of list",
+            ],
+        )
+        self.alice.send("/except -g carol", "/unexcept carol")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                "*** Error: an exception is a room's, not the chat's: name the room",
+                "*** alice lifted the exception of nick:carol in dev",
+                "*** Lifted the exception of nick:carol in dev",
+            ],
+        )
 
     def test_no_topic(self) -> None:
         self.carol.send("/topic")

@@ -165,6 +165,18 @@ class RenderTests(SynchronousTestCase):
                 b"*** alice banned nick:bob in dev until 1970-01-01 02:00 UTC (spam)\n",
             ),
             (
+                BanListChanged("dev", "alice", "exception", Mask.parse("bob"), None, "a friend"),
+                b"*** alice let nick:bob past the bans and mutes of dev for good (a friend)\n",
+            ),
+            (
+                BanListChanged("dev", "alice", "invitation", Mask.parse("carol")),
+                b"*** alice let nick:carol into dev uninvited for good\n",
+            ),
+            (
+                BanListChanged("dev", "alice", "exception", Mask.parse("bob"), on=False),
+                b"*** alice lifted the exception of nick:bob in dev\n",
+            ),
+            (
                 BanListChanged("dev", "alice", "mute", Mask.parse("192.0.2.0/24")),
                 b"*** alice muted 192.0.2.0/24 in dev for good\n",
             ),

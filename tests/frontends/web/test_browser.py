@@ -588,7 +588,8 @@ async def test_registering_in_the_account_panel_and_bans_as_the_banned_user_sees
     alice registers her nickname in the account panel (an operator by
     C{--op} once she signs on with it), signs on again with its password,
     and bans bob: from dev, which is closed in his browser with why and for
-    how long; then from the chat, which his sign-on screen explains, and
+    how long; mutes carol, then lets her past the mute (an exception); then
+    bans bob from the chat, which his sign-on screen explains, and
     again when he tries to sign on.
     """
     _, line_port, web_port = start(services, tmp_path, "--op", "alice")
@@ -639,10 +640,19 @@ async def test_registering_in_the_account_panel_and_bans_as_the_banned_user_sees
             screenshot(bob, directory, "banned")
             say(alice, "/mute carol 30m calm down")
             carol.expect("*** You are muted in dev for 30m")
+            # an exception lets carol past the mute, and tells nobody she is sanctioned
+            say(alice, "/except carol")
+            wait_for_line(alice, "alice let nick:carol past the bans and mutes of dev for good")
+            wait_for_line(alice, "Excepted nick:carol in dev, for good")
+            carol.expect("*** alice let nick:carol past the bans and mutes of dev for good")
+            carol.say("past the mute")
+            wait_for_line(alice, "past the mute")
             say(alice, "/bans")
             table = browser.element(alice, "#log table.bans", "the ban list")
             assert "nick:bob" in table.text and "spam" in table.text
             assert "nick:carol" in table.text and "calm down" in table.text
+            kinds = [c.text for c in table.find_elements(By.CSS_SELECTOR, "tbody td.kind")]
+            assert kinds == ["ban", "mute", "exception"], kinds
             screenshot(alice, directory, "bans")
             # banned from the chat: the sign-on screen says why and for how long
             say(alice, "/ban -g bob 2h flood")

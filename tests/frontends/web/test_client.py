@@ -846,7 +846,8 @@ Promise.all([
     parsed: ["/HISTORY 0500", "/history 501", "/history 00", "/away " + "x".repeat(201),
              "/ME", "/\\u212aick bob", "/kick", "/part #dev", "/search  a  b ", "/topic",
              "/room mode im", "/room mode +", "/room frob", "/oper add", "/oper add a b",
-             "/bans x", "/ban -g", "/unban a b", "/ban 10.0.0.0/8 30 x",
+             "/bans x", "/ban -g", "/unban a b", "/ban 10.0.0.0/8 30 x", "/except -g bob 1h",
+             "/invex", "/Uninvex a b",
              "/mute a " + "y".repeat(301), "/room OWNER Carol", "/password onlyone",
              "/join #dev beer", "/join dev", "/join dev a b", "/join", "/voice bob", "/DEVOICE bob",
              "/voice", "/voice a b", "/room mode +kl-i beer 20", "/room MODE -k-l", "/room mode +k",
@@ -934,6 +935,15 @@ async def test_the_modules_alone(server: ScriptedServer) -> None:
             "duration": "30",
             "reason": "x",
         },
+        {
+            "command": "except",
+            "chatWide": True,
+            "mask": "bob",
+            "duration": "1h",
+            "reason": None,
+        },
+        "usage: /invex MASK [TIME] [WHY]",
+        "usage: /uninvex MASK",
         "a reason is at most 300 characters (301)",
         {"command": "room-rank", "account": "Carol", "rank": "owner"},
         "usage: /password OLD NEW",
@@ -1045,6 +1055,7 @@ async def test_every_moderation_command_becomes_its_request(server: ScriptedServ
                 "left": None,
                 "reason": None,
             },
+            {**SANCTION, "kind": "exception", "mask": "account:carol", "reason": "a regular"},
         ],
         "now": T0,
         "text": ["not shown: the table is"],
@@ -1087,6 +1098,30 @@ async def test_every_moderation_command_becomes_its_request(server: ScriptedServ
             "reason": "too loud",
         },
         "/unban bob": {"type": "unban", "room": "lobby", "mask": "bob"},
+        "/except account:carol 2h a regular": {
+            "type": "except",
+            "room": "lobby",
+            "mask": "account:carol",
+            "duration": "2h",
+            "reason": "a regular",
+        },
+        "/invex carol*": {
+            "type": "invex",
+            "room": "lobby",
+            "mask": "carol*",
+            "duration": None,
+            "reason": None,
+        },
+        # a room's only: sent chat-wide all the same, for the server to refuse
+        "/except -g carol": {
+            "type": "except",
+            "room": None,
+            "mask": "carol",
+            "duration": None,
+            "reason": None,
+        },
+        "/unexcept account:carol": {"type": "unexcept", "room": "lobby", "mask": "account:carol"},
+        "/uninvex carol*": {"type": "uninvex", "room": "lobby", "mask": "carol*"},
         "/unmute -g bob*": {"type": "unmute", "room": None, "mask": "bob*"},
         "/bans": {"type": "bans", "room": "lobby"},
         "/bans -g": {"type": "bans", "room": None},
@@ -1155,10 +1190,18 @@ async def test_every_moderation_command_becomes_its_request(server: ScriptedServ
                     assert [row[:3] + row[5:] for row in rows] == [
                         ["ban", "nick:bob", "alice", "spam <b>"],
                         ["mute", "10.0.0.0/8", "alice", ""],
+                        ["exception", "account:carol", "alice", "a regular"],
                     ]
                     assert rows[0][4].startswith("2h left (until ")
                     assert rows[1][4] == "for good"
-                    assert "Bans and mutes in lobby (2):" in browser.log_text(driver)
+                    kinds = table.find_elements(By.CSS_SELECTOR, "tbody td.kind")
+                    assert kinds[2].get_attribute("title") == (
+                        "let past the room's bans and mutes (+e)"
+                    )
+                    assert (
+                        "Bans, mutes, exceptions and invitations in lobby (3):"
+                        in browser.log_text(driver)
+                    )
                 elif line == "/room mode +m":
                     wait_for_line(
                         driver,
@@ -1185,8 +1228,11 @@ async def test_every_moderation_command_becomes_its_request(server: ScriptedServ
             wait_for_line(driver, "+k takes a key")
             browser.say(driver, "/ban")
             wait_for_line(driver, "usage: /ban [-g] MASK [TIME] [WHY]")
+            browser.say(driver, "/invex")
+            wait_for_line(driver, "usage: /invex MASK [TIME] [WHY]")
             browser.say(driver, "/help")
             wait_for_line(driver, "/unmute [-g] MASK")
+            wait_for_line(driver, "/uninvex MASK")
 
     await run(scenario)
     # A rank given, the member list is asked for again.
@@ -1318,6 +1364,15 @@ async def test_moderation_as_the_user_sees_it(server: ScriptedServer) -> None:
             wait_for_line(driver, "bob lifted the ban of nick:spam* in lobby")
             send({**banned, "on": False, "expired": True, "until": None, "left": None})
             wait_for_line(driver, "The ban of nick:spam* in lobby ran out")
+            excepted = {**banned, "kind": "exception", "mask": "account:carol", "reason": None}
+            send(excepted)
+            wait_for_line(driver, "bob let account:carol past the bans and mutes of lobby for 2h")
+            send({**excepted, "kind": "invitation", "until": None, "left": None})
+            wait_for_line(driver, "bob let account:carol into lobby uninvited for good")
+            send({**excepted, "on": False, "until": None, "left": None})
+            wait_for_line(driver, "bob lifted the exception of account:carol in lobby")
+            send({**excepted, "kind": "invitation", "on": False, "expired": True})
+            wait_for_line(driver, "The invitation of account:carol in lobby ran out")
             send(
                 {
                     "type": "sanctioned",

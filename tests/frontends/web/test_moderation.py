@@ -2,7 +2,8 @@
 Accounts and moderation on the WebSocket (L{chatsvc.frontends.web.connection}),
 in memory as L{tests.frontends.web.test_connection} has it: the typed
 requests (C{register}, C{password}, C{unregister}, C{oper}, C{room-*},
-C{voice}, C{ban}, C{mute}, their lifting, C{bans}, C{invite}, room kicks),
+C{voice}, C{ban}, C{mute}, C{except}, C{invex}, their lifting, C{bans},
+C{invite}, room kicks),
 their replies and error codes, the events the others get (C{removed},
 C{mode}, C{voice}, C{sanctioned}, C{nick-released}), ranks and voices in
 member lists, a banned user's sign-on; what a room's modes do (a key, a
@@ -787,6 +788,153 @@ class SanctionTests(InDev):
         self.web.clock.advance(61)
         self.assertEqual(self.alice.answer("bans", room="dev")["sanctions"], [])
 
+    def test_an_exception_lets_past_the_room_s_bans_and_mutes(self) -> None:
+        """
+        C{except}: set, told to the room as its ban list changing (and to
+        nobody as a sanction), listed in C{bans}, lifted; a room's only.
+        """
+        root = self.web.signed_on("root", "t00r")
+        self.alice.answer("mute", room="dev", mask="bob*", duration="1h")
+        self.bob.take()
+        self.alice.take()
+        reply = self.alice.answer("except", room="dev", mask="bob", reason="trusted")
+        exception = {
+            "kind": "exception",
+            "mask": "nick:bob",
+            "room": "dev",
+            "by": "alice",
+            "set_at": T0,
+            "until": None,
+            "reason": "trusted",
+        }
+        self.assertEqual(
+            reply,
+            {
+                "type": "reply",
+                "id": self.alice.client.ids,
+                "sanction": {**exception, "left": None},
+                "held": [],
+                "text": ["Excepted nick:bob in dev, for good: trusted"],
+            },
+        )
+        changed = {
+            "type": "ban-list",
+            "room": "dev",
+            "by": "alice",
+            "on": True,
+            "expired": False,
+            "kind": "exception",
+            "mask": "nick:bob",
+            "until": None,
+            "left": None,
+            "reason": "trusted",
+        }
+        self.assertEqual(self.alice.take(), [changed])
+        self.assertEqual(self.bob.take(), [changed], "told as a member, not as one sanctioned")
+        # Past the mute, and past a ban: bob stays, and comes back.
+        self.assertEqual(self.bob.answer("say", room="dev", text="hi")["type"], "reply")
+        self.assertEqual(self.alice.answer("ban", room="dev", mask="bob")["held"], [])
+        self.assertEqual(types(self.bob.take()), ["ban-list"], "not put out")
+        self.bob.answer("leave", room="dev")
+        self.assertEqual(self.bob.answer("join", room="dev")["type"], "reply")
+        listed = self.alice.answer("bans", room="dev")
+        self.assertEqual(
+            [(s["kind"], s["mask"]) for s in listed["sanctions"]],
+            [("ban", "nick:bob"), ("mute", "nick:bob*"), ("exception", "nick:bob")],
+        )
+        self.assertEqual(listed["sanctions"][2], {**exception, "left": None})
+        self.assertEqual(listed["text"][0], "Bans, mutes, exceptions and invitations in dev (3):")
+        self.assertEqual(listed["text"][3], "exception nick:bob by alice, for good: trusted")
+        # Only the room's operators; a room's only, even for a server operator.
+        refused = self.bob.answer("except", room="dev", mask="bob")
+        self.assertEqual(
+            (refused["code"], refused["message"]),
+            ("not-operator", "only operators may set exceptions in dev"),
+        )
+        self.assertEqual(
+            self.bob.answer("unexcept", room="dev", mask="bob")["code"], "not-operator"
+        )
+        for user in (root, self.alice):
+            refused = user.answer("except", room=None, mask="bob")
+            self.assertEqual(
+                (refused["code"], refused["message"]),
+                ("room-only", "an exception is a room's, not the chat's: name the room"),
+            )
+        self.assertEqual(root.answer("unexcept", room=None, mask="bob")["code"], "room-only")
+        self.alice.take()
+        self.bob.take()
+        lifted = self.alice.answer("unexcept", room="dev", mask="bob")
+        self.assertEqual(
+            (lifted["sanction"], lifted["text"]),
+            (exception, ["Lifted the exception of nick:bob in dev"]),
+        )
+        self.assertEqual(
+            self.bob.take(),
+            [{**changed, "on": False, "until": None, "left": None, "reason": None}],
+        )
+        self.assertEqual(
+            self.alice.answer("unexcept", room="dev", mask="bob")["code"], "no-such-sanction"
+        )
+        self.assertEqual(self.bob.answer("say", room="dev", text="hi")["code"], "muted")
+        self.assertEqual(self.bob.answer("join", room="elsewhere")["type"], "reply")
+
+    def test_an_invitation_lets_into_an_invite_only_room(self) -> None:
+        """C{invex}: whom it matches joins the invite-only room uninvited; lifted, not."""
+        root = self.web.signed_on("root", "t00r")
+        self.bob.answer("leave", room="dev")
+        self.alice.answer("room-mode", room="dev", mode="i", on=True)
+        self.alice.take()
+        self.bob.take()
+        self.assertEqual(self.bob.answer("join", room="dev")["code"], "invite-only")
+        reply = self.alice.answer("invex", room="dev", mask="account:bob", duration=600)
+        invitation = {
+            "kind": "invitation",
+            "mask": "account:bob",
+            "room": "dev",
+            "by": "alice",
+            "set_at": T0,
+            "until": T0 + 600,
+            "reason": None,
+        }
+        self.assertEqual(reply["sanction"], {**invitation, "left": 600.0})
+        self.assertEqual(reply["held"], [])
+        self.assertEqual(
+            reply["text"], ["Invited account:bob in dev, 10m left (until 2025-12-01 19:13 UTC)"]
+        )
+        (changed,) = self.alice.events("ban-list")
+        self.assertEqual(
+            (changed["kind"], changed["mask"], changed["left"]),
+            ("invitation", "account:bob", 600.0),
+        )
+        self.assertEqual(self.bob.take(), [], "not in dev: not told")
+        # bob, a guest, is no account:bob; signed on again and registered, he is
+        self.assertEqual(self.bob.answer("join", room="dev")["code"], "invite-only")
+        self.bob.request("quit")
+        self.assertEqual(types(self.bob.take()), ["goodbye"])
+        bob = registered(self.web, "bob", address="192.0.2.9")
+        self.assertEqual(bob.answer("join", room="dev")["room"]["invite_only"], True)
+        listed = self.alice.answer("bans", room="dev")["sanctions"]
+        self.assertEqual(listed, [{**invitation, "left": 600.0}])
+        refused = bob.answer("invex", room="dev", mask="carol")
+        self.assertEqual(
+            (refused["code"], refused["message"]),
+            ("not-operator", "only operators may set invitations in dev"),
+        )
+        refused = root.answer("invex", room=None, mask="carol", duration="1h")
+        self.assertEqual(
+            (refused["code"], refused["message"]),
+            ("room-only", "an invitation is a room's, not the chat's: name the room"),
+        )
+        self.assertEqual(
+            self.alice.answer("uninvex", room="dev", mask="account:bob")["sanction"], invitation
+        )
+        bob.answer("leave", room="dev")
+        self.assertEqual(bob.answer("join", room="dev")["code"], "invite-only")
+        self.assertEqual(
+            self.alice.answer("uninvex", room="dev", mask="account:bob")["code"], "no-such-sanction"
+        )
+        self.assertEqual(self.alice.answer("bans", room="dev")["sanctions"], [])
+
     def test_hostile_fields(self) -> None:
         def code(kind: str, **fields: Any) -> str:
             answer = self.alice.answer(kind, **fields)
@@ -906,6 +1054,44 @@ class TypedCommandTests(SynchronousTestCase):
         ):
             self.assertEqual(self.command(self.alice, line)["code"], code, line)
         self.assertEqual(self.command(self.alice, "/bans -g")["code"], "not-operator")
+
+    def test_exceptions_and_invitations_in_the_room_they_are_typed_in(self) -> None:
+        reply = self.command(self.alice, "/except bob 2h a regular")
+        self.assertEqual(
+            {k: reply["sanction"][k] for k in ("kind", "mask", "room", "until", "reason")},
+            {
+                "kind": "exception",
+                "mask": "nick:bob",
+                "room": "dev",
+                "until": T0 + 7200,
+                "reason": "a regular",
+            },
+        )
+        self.assertEqual(
+            self.command(self.alice, "/invex account:carol")["sanction"]["room"], "dev"
+        )
+        self.assertEqual(
+            [(e["room"], e["kind"], e["mask"]) for e in self.bob.events("ban-list")],
+            [("dev", "exception", "nick:bob"), ("dev", "invitation", "account:carol")],
+        )
+        listed = self.command(self.alice, "/bans")
+        self.assertEqual([s["kind"] for s in listed["sanctions"]], ["exception", "invitation"])
+        self.assertEqual(self.command(self.alice, "/unexcept bob")["sanction"]["kind"], "exception")
+        self.assertEqual(
+            self.command(self.alice, "/uninvex account:carol")["sanction"]["kind"], "invitation"
+        )
+        for line, code in (
+            ("/except -g bob", "room-only"),
+            ("/invex -g bob 1h", "room-only"),
+            ("/except bob", "not-operator"),
+            ("/unexcept bob", "not-operator"),
+            ("/invex *", "bad-mask"),
+            ("/except bob 5x", "bad-duration"),
+            ("/uninvex", "bad-request"),
+        ):
+            user = self.bob if code == "not-operator" else self.alice
+            self.assertEqual(self.command(user, line)["code"], code, line)
+        self.assertEqual(self.command(self.alice, "/unexcept bob")["code"], "no-such-sanction")
 
     def test_room_commands(self) -> None:
         self.assertEqual(self.command(self.alice, "/room register")["room"], "dev")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
@@ -26,6 +27,7 @@ from chatsvc.chat.events import (
 from chatsvc.chat.model import Chat, ChatError, NoSuchRoom, NotInRoom
 from chatsvc.chat.sanctions import Mask, Sanction, SanctionKind
 from chatsvc.frontends.web import wire
+from chatsvc.sessions import results
 from tests.chat.test_model import RecordingClient
 
 NEW_ROOM = {
@@ -101,6 +103,51 @@ class EventTests(SynchronousTestCase):
         ran_out = BanListChanged("dev", "alice", "ban", Mask.parse("bob"), on=False, expired=True)
         data = wire.event_data(ran_out, 1800.0)
         self.assertEqual((data["on"], data["expired"], data["by"]), (False, True, "alice"))
+
+    def test_exceptions_and_invitations_are_sanctions_of_their_own_kinds(self) -> None:
+        """The ban list's event and a sanction's data carry every kind as the model names it."""
+        excepted = BanListChanged("dev", "alice", "exception", Mask.parse("account:Bob"), None)
+        self.assertEqual(
+            wire.dumps(wire.event_data(excepted, 1800.0)),
+            b'{"type":"ban-list","room":"dev","by":"alice","on":true,"expired":false,'
+            b'"kind":"exception","mask":"account:bob","until":null,"left":null,"reason":null}',
+        )
+        invited = BanListChanged("dev", "alice", "invitation", Mask.parse("bob*"), on=False)
+        data = wire.event_data(invited, 1800.0)
+        self.assertEqual(
+            (data["kind"], data["on"], data["mask"]), ("invitation", False, "nick:bob*")
+        )
+        invitation = Sanction(
+            SanctionKind.INVITATION, Mask.parse("bob"), "dev", "alice", 0.0, "regular", 60.0
+        )
+        self.assertEqual(
+            wire.sanction_data(invitation, 15.0),
+            {
+                "kind": "invitation",
+                "mask": "nick:bob",
+                "room": "dev",
+                "by": "alice",
+                "set_at": 0.0,
+                "until": 60.0,
+                "reason": "regular",
+                "left": 45.0,
+            },
+        )
+        exception = attrs.evolve(invitation, kind=SanctionKind.EXCEPTION, until=None)
+        self.assertEqual(
+            wire.moderation_data(results.SanctionLifted(exception)),
+            {
+                "sanction": {
+                    "kind": "exception",
+                    "mask": "nick:bob",
+                    "room": "dev",
+                    "by": "alice",
+                    "set_at": 0.0,
+                    "until": None,
+                    "reason": "regular",
+                }
+            },
+        )
 
     def test_irc_formatting_is_taken_out(self) -> None:
         data = wire.event_data(Message("dev", "irc", "\x02bold\x02 \x0304red\x03"), 1.0)
@@ -286,6 +333,13 @@ class ModerationWireTests(SynchronousTestCase):
             "dev has 500 bans already, the most it may have: lift some first": (
                 "too-many-sanctions"
             ),
+            "there is no exception on nick:bob in dev": "no-such-sanction",
+            "there is no invitation on account:bob chat-wide": "no-such-sanction",
+            "dev has 500 invitations already, the most it may have: lift some first": (
+                "too-many-sanctions"
+            ),
+            "an exception is a room's, not the chat's: name the room": "room-only",
+            "an invitation is a room's, not the chat's: name the room": "room-only",
             "unknown room mode 'x': use +i, -i, +m or -m": "unknown-mode",
             "nick:alice matches you": "refused",
             "alice is the last owner of dev; name another first": "refused",
@@ -294,6 +348,7 @@ class ModerationWireTests(SynchronousTestCase):
         errors = [
             (model.Barred(ban, 0.0), "banned"),
             (model.Barred(mute, 0.0), "muted"),
+            (model.NotAnOperator("set exceptions in dev"), "not-operator"),
             (model.InviteOnly("dev"), "invite-only"),
             (model.Moderated("dev"), "moderated"),
             (model.NotAnOwner("dev", "unregister it"), "not-allowed"),

@@ -392,12 +392,16 @@ export class ChatClient extends EventTarget {
     this.state.changed("members", { conversation: room });
   }
 
-  /** A ban or mute of a room was set or lifted: a line in the room, for everyone in it. */
+  /**
+   * A ban, mute, exception or invitation of a room was set or lifted: a line
+   * in the room, for everyone in it (`sanction`: the kind, as the server
+   * names it).
+   */
   on_ban_list(event) {
     const room = this.state.room(event.room);
     if (!room) return;
     this.state.add(room, {
-      kind: "banlist", nick: event.by, on: event.on !== false, sanction: event.kind === "mute" ? "mute" : "ban",
+      kind: "banlist", nick: event.by, on: event.on !== false, sanction: String(event.kind ?? "ban"),
       mask: event.mask, room: room.name, left: event.left ?? null, reason: event.reason ?? null,
       expired: event.expired === true, time: Date.now(),
     });
@@ -439,7 +443,12 @@ export class ChatClient extends EventTarget {
       if (!shown && this.state.currentConversation) this.state.add(this.state.currentConversation, entry);
     }
     this.banned = event.kind === "ban" && !event.room && entry.given ? event : null;
-    this.notify(event.kind === "ban" ? "You are banned" : entry.given ? "You are muted" : "You may speak again", event.text, this.state.current);
+    // Only a ban or a mute is told so (an exception or an invitation tells nobody), but a kind
+    // this client does not know is not called either.
+    const title = event.kind === "ban" ? "You are banned"
+      : event.kind === "mute" ? (entry.given ? "You are muted" : "You may speak again")
+      : "Moderation";
+    this.notify(title, event.text, this.state.current);
     this.emit("sanctioned", event);
   }
 
@@ -805,12 +814,16 @@ export class ChatClient extends EventTarget {
         return this.told(conversation, reply);
       }
       case "ban":
-      case "mute": {
+      case "mute":
+      case "except":
+      case "invex": {
         const fields = { room: request.chatWide ? null : room(), mask: request.mask, duration: request.duration, reason: request.reason };
         return this.told(conversation, await this.protocol.request(request.command, fields));
       }
       case "unban":
-      case "unmute": {
+      case "unmute":
+      case "unexcept":
+      case "uninvex": {
         const fields = { room: request.chatWide ? null : room(), mask: request.mask };
         return this.told(conversation, await this.protocol.request(request.command, fields));
       }

@@ -30,7 +30,11 @@ export const COMMANDS = {
   unban: ["/unban [-g] MASK", "operators: lift a ban"],
   mute: ["/mute [-g] MASK [TIME] [WHY]", "operators: MASK may read, not speak; TIME: 30m, 2h, 7d"],
   unmute: ["/unmute [-g] MASK", "operators: lift a mute"],
-  bans: ["/bans [-g]", "the bans and mutes of this room (-g: chat-wide)"],
+  except: ["/except MASK [TIME] [WHY]", "operators: let MASK past this room's bans and mutes"],
+  unexcept: ["/unexcept MASK", "operators: lift an exception"],
+  invex: ["/invex MASK [TIME] [WHY]", "operators: let MASK into this invite-only room uninvited"],
+  uninvex: ["/uninvex MASK", "operators: lift an invitation"],
+  bans: ["/bans [-g]", "the bans, mutes, exceptions and invitations of this room (-g: chat-wide)"],
   oper: ["/oper add|del NAME", "operators: make account NAME a server operator, or not"],
 };
 
@@ -221,8 +225,13 @@ export function parse(line) {
       if (verb in RANKS && argument) return { command: "room-rank", account: argument, rank: RANKS[verb] };
       throw usage("room");
     }
+    // An exception or an invitation is a room's: one typed with -g goes
+    // chat-wide all the same, for the server to say so (room-only), rather
+    // than "-g" being taken for the mask.
     case "ban":
-    case "mute": {
+    case "mute":
+    case "except":
+    case "invex": {
       const [wide, after] = chatWide(rest);
       const match = after.match(/^(\S+)(?:\s+(\S+))?(?:\s+([\s\S]*))?$/);
       if (!match) throw usage(lower);
@@ -236,7 +245,9 @@ export function parse(line) {
       return { command: lower, chatWide: wide, mask: match[1], duration, reason: reason || null };
     }
     case "unban":
-    case "unmute": {
+    case "unmute":
+    case "unexcept":
+    case "uninvex": {
       const [wide, after] = chatWide(rest);
       return { command: lower, chatWide: wide, mask: oneWord(lower, after) };
     }
