@@ -101,14 +101,14 @@ secret, C{t} only operators set the topic. Who has a voice (C{v}) or is an
 operator (C{o}) is a member's, not the room's.
 """
 
-_FLAGS = {
+FLAG_MODES = {
     "i": "invite_only",
     "m": "moderated",
     "n": "members_only",
     "s": "secret",
     "t": "topic_locked",
 }
-"""The modes that are on or off, and the L{Room} attribute of each."""
+"""The modes that are on or off, and the L{Room} attribute of each (a client's too)."""
 
 KEY_MAX = 23
 """The longest room key (C{+k}), in characters."""
@@ -550,8 +550,8 @@ class Room:
             if self.limit == limit:
                 return False
             self.limit = limit
-        elif mode in _FLAGS:
-            attribute = _FLAGS[mode]
+        elif mode in FLAG_MODES:
+            attribute = FLAG_MODES[mode]
             if getattr(self, attribute) == on:
                 return False
             setattr(self, attribute, on)
@@ -561,13 +561,7 @@ class Room:
 
     def flags(self) -> dict[str, bool]:
         """Its modes that are on or off (C{i m n s t}), by letter."""
-        return {
-            "i": self.invite_only,
-            "m": self.moderated,
-            "n": self.members_only,
-            "s": self.secret,
-            "t": self.topic_locked,
-        }
+        return {mode: getattr(self, attribute) for mode, attribute in FLAG_MODES.items()}
 
     def modes(self, *, arguments: bool = True) -> str:
         """
@@ -1313,11 +1307,11 @@ class Chat:
         now = self.clock()
         if not sanction.active(now):
             return []
-        held = [
-            p
-            for p in (self if room is None else room)
-            if not sanction.kind.exempts and self._holds(sanction, p)
-        ]
+        held = (
+            []  # an exception or an invitation holds nobody back
+            if sanction.kind.exempts
+            else [p for p in (self if room is None else room) if self._holds(sanction, p)]
+        )
         text = sanction.describe(now)
         kind = sanction.kind
         for target in held:
@@ -1482,15 +1476,28 @@ class Chat:
         if sanction.room is not None and self.room(sanction.room).is_operator(participant):
             return False
         return sanction.mask.matches(participant.identity) and not (
-            sanction.room is not None and self._excepted(participant, sanction.room)
+            sanction.room is not None
+            and self._listed_in(SanctionKind.EXCEPTION, sanction.room, participant)
         )
 
-    def _excepted(self, participant: Participant, room: str) -> bool:
-        """Whether an exception of the room C{room} (C{+e}) matches C{participant}."""
-        kind = SanctionKind.EXCEPTION
+    def _listed_in(self, kind: SanctionKind, room: str, participant: Participant) -> bool:
+        """
+        Whether the room C{room}'s list of C{kind} (its exceptions, C{+e}, or
+        invitations, C{+I}) matches C{participant} now.
+        """
         return self.sanctions.any(kind, room) and (
             self.sanctions.matching(kind, room, participant.identity, self.clock()) is not None
         )
+
+    def _check_unbanned(self, participant: Participant, room: Room) -> None:
+        """Refuse C{participant} C{room} if a ban of it holds: its exceptions let past."""
+        banned = self.sanctions.matching(
+            SanctionKind.BAN, room.name, participant.identity, self.clock()
+        )
+        if banned is not None and not self._listed_in(
+            SanctionKind.EXCEPTION, room.name, participant
+        ):
+            raise Barred(banned, self.clock())
 
     def _check_entry(
         self,
@@ -1507,16 +1514,14 @@ class Chat:
         """
         if participant.operator or room.is_operator(participant):
             return
-        banned = self.sanctions.matching(
-            SanctionKind.BAN, room.name, participant.identity, self.clock()
-        )
-        if banned is not None and not self._excepted(participant, room.name):
-            raise Barred(banned, self.clock())
+        self._check_unbanned(participant, room)
         if not room.invite_only and room.key is None and room.limit is None:
             return
         invited = fold(participant.nick) in room._invited
         if not invited:
-            if room.invite_only and not self._welcome(participant, room):
+            if room.invite_only and not self._listed_in(
+                SanctionKind.INVITATION, room.name, participant
+            ):
                 raise InviteOnly(room.name)
             if room.key is not None and key != room.key:
                 raise BadKey(room.name)
@@ -1525,19 +1530,14 @@ class Chat:
         elif consume:
             del room._invited[fold(participant.nick)]
 
-    def _welcome(self, participant: Participant, room: Room) -> bool:
-        """Whether an invitation of C{room} (C{+I}) lets C{participant} in without an /invite."""
-        kind = SanctionKind.INVITATION
-        return self.sanctions.any(kind, room.name) and (
-            self.sanctions.matching(kind, room.name, participant.identity, self.clock()) is not None
-        )
-
     def _check_unmuted(self, participant: Participant, room: Room | None) -> None:
         name = None if room is None else room.name
         if not self.sanctions.any(SanctionKind.MUTE, name):
             return  # every line said asks: no identity or time to make when none could hold
         muted = self.sanctions.matching(SanctionKind.MUTE, name, participant.identity, self.clock())
-        if muted is not None and not (name is not None and self._excepted(participant, name)):
+        if muted is not None and not (
+            name is not None and self._listed_in(SanctionKind.EXCEPTION, name, participant)
+        ):
             raise Barred(muted, self.clock())
 
     def _check_voice(self, participant: Participant, room: Room) -> None:
@@ -1662,20 +1662,11 @@ class Chat:
         elif not participant.in_room(room):
             if room.members_only:
                 raise NotInRoom(room.name)
-            self._check_outsider(participant, room)
+            if not participant.operator:
+                self._check_unbanned(participant, room)
         if room.moderated or self.sanctions.muting:  # else nothing could refuse it a word
             self._check_voice(participant, room)
         return room
-
-    def _check_outsider(self, participant: Participant, room: Room) -> None:
-        """Refuse C{participant}, outside C{room}, a word in it if banned from it."""
-        if participant.operator:
-            return
-        banned = self.sanctions.matching(
-            SanctionKind.BAN, room.name, participant.identity, self.clock()
-        )
-        if banned is not None and not self._excepted(participant, room.name):
-            raise Barred(banned, self.clock())
 
     def addressed(self, participant: Participant, name: str) -> Room:
         """

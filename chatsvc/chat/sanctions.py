@@ -236,7 +236,7 @@ class Sanction:
 
     def describe(self, now: float) -> str:
         """For the one it names: C{banned from dev for 2h (until ...): spam}."""
-        did = _DID[self.kind]
+        did = MADE_OF[self.kind]
         how_long = (
             "for good"
             if self.until is None
@@ -246,12 +246,24 @@ class Sanction:
         return f"{did} {self.where} {how_long}{why}"
 
 
-_DID = {
+MADE_OF = {
     SanctionKind.BAN: "banned from",
     SanctionKind.MUTE: "muted in",
     SanctionKind.EXCEPTION: "excepted from the bans and mutes of",
     SanctionKind.INVITATION: "let in without an invitation to",
 }
+"""What a sanction of each kind makes of the one it names: C{you are banned from dev}."""
+
+SET_AS = {
+    SanctionKind.BAN: "banned {mask} in {room}",
+    SanctionKind.MUTE: "muted {mask} in {room}",
+    SanctionKind.EXCEPTION: "let {mask} past the bans and mutes of {room}",
+    SanctionKind.INVITATION: "let {mask} into {room} uninvited",
+}
+"""
+What one who set a sanction of each kind did, as its room is told (with
+C{mask} and C{room}): C{alice banned nick:bob in dev}.
+"""
 
 
 def _scope(room: str | None) -> str | None:

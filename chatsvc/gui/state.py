@@ -22,7 +22,8 @@ from typing import Any
 import attrs
 from zope.interface import Interface, implementer
 
-from chatsvc.chat.model import LOBBY, fold
+from chatsvc.chat.model import FLAG_MODES, LOBBY, fold
+from chatsvc.chat.sanctions import MADE_OF, SET_AS, SanctionKind
 from chatsvc.client.session import mentions
 
 PROGRAM = "chatsvc-gui"
@@ -248,23 +249,13 @@ class Conversation:
 
     def change_mode(self, mode: str, on: bool, value: object = None) -> None:
         """One change of a C{mode} event: C{mode} set (C{on}) or cleared, to C{value}."""
-        if mode in _FLAGS:
-            setattr(self, _FLAGS[mode], on)
+        if mode in FLAG_MODES:  # the model's attributes and a conversation's have one name
+            setattr(self, FLAG_MODES[mode], on)
         elif mode == "k":
             self.join_key = str(value) if on and value is not None else None
         elif mode == "l":
             most = str(value) if on and isinstance(value, int | str) else ""
             self.limit = int(most) if most.isascii() and most.isdigit() else None
-
-
-_FLAGS = {
-    "i": "invite_only",
-    "m": "moderated",
-    "n": "members_only",
-    "s": "secret",
-    "t": "topic_locked",
-}
-"""The modes that are on or off, and the L{Conversation} attribute of each."""
 
 
 def key_of(name: str, *, private: bool = False) -> str:
@@ -844,34 +835,26 @@ def how_long(left: object) -> str:
     return f"for {' '.join(parts[:2])}"
 
 
-_LISTED = {
-    "ban": "banned {mask} in {room}",
-    "mute": "muted {mask} in {room}",
-    "exception": "let {mask} past the bans and mutes of {room}",
-    "invitation": "let {mask} into {room} uninvited",
-}
-"""What one who set a sanction of each kind did, as its room is told (the line protocol's words)."""
-
-
 def _listed(kind: str, mask: object, room: str) -> str:
     """What setting a sanction of C{kind} on C{mask} in C{room} did; a kind unknown, as a list's."""
-    said = _LISTED.get(kind, "added {mask} to the {kind} list of {room}")
+    known = _kind(kind)
+    said = "added {mask} to the {kind} list of {room}" if known is None else SET_AS[known]
     return said.format(mask=mask, room=room, kind=kind)
 
 
-_DID = {
-    "ban": "banned from",
-    "mute": "muted in",
-    "exception": "excepted from the bans and mutes of",
-    "invitation": "let in without an invitation to",
-}
-"""What a sanction of each kind makes of the one it names (the model's words)."""
+def _kind(kind: str) -> SanctionKind | None:
+    """The kind of sanction C{kind} names, if it is one this client knows."""
+    try:
+        return SanctionKind(kind)
+    except ValueError:
+        return None
 
 
 def _sanction_words(data: Mapping[str, Any]) -> str:
     """A sanction in words when the server sent none: what, where, by whom, how long, why."""
     kind = str(data.get("kind"))
-    what = _DID.get(kind, f"under a {kind} in")
+    known = _kind(kind)
+    what = f"under a {kind} in" if known is None else MADE_OF[known]
     where = f"#{data['room']}" if data.get("room") else "the chat"
     if data.get("given") is False:
         return f"you may speak again in {where}"

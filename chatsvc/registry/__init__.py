@@ -195,6 +195,12 @@ A registered room as stored: name, topic (text, by, at), invite-only,
 moderated, created; key, most members, secret, members only, topic locked.
 """
 
+ROOM_COLUMNS = (
+    "name, topic, topic_by, topic_at, invite_only, moderated, created, "
+    "join_key, member_limit, secret, members_only, topic_locked"
+)
+"""The columns of a store's table of rooms (each store's alike), in the order of L{RoomRow}."""
+
 SanctionRow = tuple[str, str | None, str, str, float, str | None, float | None]
 """A sanction as a store's row: kind, room (or nothing), mask, by, set at, reason, until."""
 

@@ -35,6 +35,7 @@ from chatsvc.chat.model import fold
 from chatsvc.chat.sanctions import Mask, Sanction, SanctionKind
 from chatsvc.history.postgresql import CONNECT_TIMEOUT, _reason, connection_pool, shown
 from chatsvc.registry import (
+    ROOM_COLUMNS,
     IRegistry,
     RegistryUnavailable,
     RoomRecord,
@@ -85,12 +86,6 @@ table that lacks it, new or made by an earlier chatsvc, its default what a
 room kept before had. A table that has them all is only read: C{ALTER
 TABLE} would wait for every transaction that uses the table.
 """
-
-_ROOM_COLUMNS = (
-    "name, topic, topic_by, topic_at, invite_only, moderated, created, "
-    "join_key, member_limit, secret, members_only, topic_locked"
-)
-"""The columns of C{chatsvc_rooms} but its key, in the order of L{chatsvc.registry.RoomRow}."""
 
 Cursor = Any
 """A DB-API cursor of psycopg, as adbapi hands it to an interaction."""
@@ -199,7 +194,7 @@ class PostgreSQLRegistry:
         return self._run(
             f"the room {room.name}",
             (
-                f"INSERT INTO chatsvc_rooms (key, {_ROOM_COLUMNS}) "
+                f"INSERT INTO chatsvc_rooms (key, {ROOM_COLUMNS}) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, topic = EXCLUDED.topic, "
                 "topic_by = EXCLUDED.topic_by, topic_at = EXCLUDED.topic_at, "
@@ -305,7 +300,7 @@ def _read(cursor: Cursor) -> Snapshot:
     accounts = tuple((name, hashed) for name, hashed in cursor.fetchall())
     cursor.execute("SELECT name FROM chatsvc_operators ORDER BY key")
     operators = tuple(name for (name,) in cursor.fetchall())
-    cursor.execute(f"SELECT {_ROOM_COLUMNS} FROM chatsvc_rooms ORDER BY key")
+    cursor.execute(f"SELECT {ROOM_COLUMNS} FROM chatsvc_rooms ORDER BY key")
     rows = cursor.fetchall()
     cursor.execute("SELECT room_key, account, rank FROM chatsvc_room_ranks ORDER BY account_key")
     rooms = rooms_of(rows, cursor.fetchall())

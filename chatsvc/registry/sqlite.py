@@ -27,6 +27,7 @@ from zope.interface import implementer
 
 from chatsvc.chat.sanctions import Mask, Sanction, SanctionKind
 from chatsvc.registry import (
+    ROOM_COLUMNS,
     IRegistry,
     RegistryUnavailable,
     RoomRecord,
@@ -79,12 +80,6 @@ lacks it, new or made by an earlier chatsvc, its default what a room kept
 before had. The file's C{user_version} is the history's
 (L{chatsvc.history.sqlite}), so the registry goes by the columns it finds.
 """
-
-_ROOM_COLUMNS = (
-    "name, topic, topic_by, topic_at, invite_only, moderated, created, "
-    "join_key, member_limit, secret, members_only, topic_locked"
-)
-"""The columns of C{rooms}, in the order of L{chatsvc.registry.RoomRow}."""
 
 _T = TypeVar("_T")
 Run = Callable[[Callable[[sqlite3.Connection], None]], Deferred[None]]
@@ -200,7 +195,7 @@ class SQLiteRegistry:
         def job(c: sqlite3.Connection) -> None:
             modes = room.modes
             c.execute(
-                f"INSERT OR REPLACE INTO rooms ({_ROOM_COLUMNS}) "
+                f"INSERT OR REPLACE INTO rooms ({ROOM_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     room.name,
@@ -310,7 +305,7 @@ def _read(connection: sqlite3.Connection) -> Snapshot:
     )
     operators = tuple(name for (name,) in connection.execute("SELECT name FROM operators"))
     rooms = rooms_of(
-        connection.execute(f"SELECT {_ROOM_COLUMNS} FROM rooms ORDER BY name"),
+        connection.execute(f"SELECT {ROOM_COLUMNS} FROM rooms ORDER BY name"),
         connection.execute("SELECT room, account, rank FROM room_ranks ORDER BY account"),
     )
     sanctions = sanctions_of(connection.execute("SELECT * FROM sanctions ORDER BY set_at"))

@@ -105,22 +105,26 @@ PARAMETER_MODES = "Ibekloqv"
 _MEMBER_MODES = "Ibeoqv"
 """The modes whose parameter is a mask or nickname, set and cleared alike."""
 
+
+class _List(NamedTuple):
+    """A channel's list mode: what kind it lists (L{None}: bans and mutes), its numerics, name."""
+
+    kind: SanctionKind | None
+    item: str
+    end: str
+    name: str
+
+    @property
+    def ended(self) -> str:
+        return f"End of channel {self.name} list"
+
+
 _LISTS = {
-    "b": (None, n.RPL_BANLIST, n.RPL_ENDOFBANLIST, "End of channel ban list"),
-    "e": (
-        SanctionKind.EXCEPTION,
-        n.RPL_EXCEPTLIST,
-        n.RPL_ENDOFEXCEPTLIST,
-        "End of channel exception list",
-    ),
-    "I": (
-        SanctionKind.INVITATION,
-        n.RPL_INVITELIST,
-        n.RPL_ENDOFINVITELIST,
-        "End of channel invite list",
-    ),
+    "b": _List(None, n.RPL_BANLIST, n.RPL_ENDOFBANLIST, "ban"),
+    "e": _List(SanctionKind.EXCEPTION, n.RPL_EXCEPTLIST, n.RPL_ENDOFEXCEPTLIST, "exception"),
+    "I": _List(SanctionKind.INVITATION, n.RPL_INVITELIST, n.RPL_ENDOFINVITELIST, "invite"),
 }
-"""The list modes: the kind each lists (bans and mutes for C{b}), its numerics and its end."""
+"""The list modes, by letter."""
 
 _REGISTER_FAILS = {
     Problem.UNAVAILABLE: "TEMPORARILY_UNAVAILABLE",
@@ -188,18 +192,18 @@ def channel_mode(connection: IrcConnection, params: list[str]) -> None:
         return
     modes, arguments = params[1], params[2:]
     if modes.lstrip("+") in _LISTS and not arguments:
-        kind, item, end, said = _LISTS[modes.lstrip("+")]
+        listing = _LISTS[modes.lstrip("+")]
         if not me.in_room(room):
             # Clients ask for them on joining; one not in it sees an empty list.
-            connection._numeric(end, name, said)
+            connection._numeric(listing.end, name, listing.ended)
             return
-        if kind is None:
+        if listing.kind is None:
             connection._ask(Asked("MODE", name))
             connection._perform(commands.ListSanctions(room=room.name))
             return
-        listed = [s for s in chat.sanctions.listed(room.name, chat.clock()) if s.kind is kind]
-        lines = [_listed(connection, item, name, s) for s in listed]
-        connection._send_lines([*lines, connection._reply(end, name, said)])
+        kept = chat.sanctions.listed(room.name, chat.clock())
+        lines = [_listed(connection, listing.item, name, s) for s in kept if s.kind is listing.kind]
+        connection._send_lines([*lines, connection._reply(listing.end, name, listing.ended)])
         return
     changes = _changes(connection, name, modes, arguments)
     if not changes:
@@ -285,14 +289,14 @@ def _ban(connection: IrcConnection, room: Room, on: bool, char: str, argument: s
     except ValueError as e:
         connection._numeric(n.ERR_INVALIDMODEPARAM, name, char, argument[:60], str(e))
         return
-    kind = _LISTS[char][0] or kind
+    kind = _LISTS[char].kind or kind
     if not on:
         connection._perform(commands.Lift(kind, mask, room=room.name))
         return
     chat = connection.factory.chat
     listed = [s for s in chat.sanctions.listed(room.name, chat.clock()) if s.kind is kind]
     if len(listed) >= chat.sanctions.max_per_scope and all(s.mask != mask for s in listed):
-        what = {"b": "ban", "e": "exception", "I": "invite"}[char]
+        what = _LISTS[char].name
         connection._numeric(n.ERR_BANLISTFULL, name, char, f"Channel {what} list is full")
         return
     connection._perform(commands.Sanction(kind, mask, room=room.name))
@@ -534,7 +538,7 @@ def render(connection: IrcConnection, result: results.Result) -> list[str] | Non
                     for s in sanctions
                     if not s.kind.exempts  # bans and mutes: the others have lists of their own
                 ),
-                connection._reply(n.RPL_ENDOFBANLIST, name, "End of channel ban list"),
+                connection._reply(n.RPL_ENDOFBANLIST, name, _LISTS["b"].ended),
             ]
     return _said(connection, result)
 

@@ -51,7 +51,13 @@ from chatsvc.chat.events import (
     VoiceChanged,
 )
 from chatsvc.chat.model import Topic
-from chatsvc.chat.sanctions import Sanction, SanctionKind, describe_duration, describe_time
+from chatsvc.chat.sanctions import (
+    SET_AS,
+    Sanction,
+    SanctionKind,
+    describe_duration,
+    describe_time,
+)
 from chatsvc.history import Line
 from chatsvc.sessions import results
 from chatsvc.sessions.results import (
@@ -226,7 +232,7 @@ def _format(event: Event) -> str:
         case BanListChanged(room=room, by=by, kind=kind, mask=mask, on=False):
             return f"*** {by} lifted the {kind} of {mask} in {room}\n"
         case BanListChanged(room=room, by=by, kind=kind, mask=mask, until=until, reason=reason):
-            did = _LISTED[kind].format(mask=mask, room=room)
+            did = SET_AS[SanctionKind(kind)].format(mask=mask, room=room)
             how_long = "for good" if until is None else f"until {describe_time(until)}"
             why = "" if reason is None else f" ({unformatted(reason)})"
             return f"*** {by} {did} {how_long}{why}\n"
@@ -298,14 +304,6 @@ _RANKS = {
     None: "neither owner nor operator of",
 }
 
-
-_LISTED = {
-    SanctionKind.BAN.value: "banned {mask} in {room}",
-    SanctionKind.MUTE.value: "muted {mask} in {room}",
-    SanctionKind.EXCEPTION.value: "let {mask} past the bans and mutes of {room}",
-    SanctionKind.INVITATION.value: "let {mask} into {room} uninvited",
-}
-"""What one who set a sanction of each kind did, as its room is told."""
 
 _SET = {
     SanctionKind.BAN: "Banned",
