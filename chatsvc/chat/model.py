@@ -403,17 +403,21 @@ class Participant:
 
 class Members(Collection["IChatClient"]):
     """
-    A room's members' clients, in the order they joined: a live view, with a
-    count of the times they changed. Whatever a fan-out works out about them
-    (how many are on each wire) holds while C{changes} stays the same.
+    A room's members' clients, in the order they joined: a live view. What a
+    fan-out works out about them (which wire each is on) it keeps in
+    C{fanned}, which is dropped whenever a member comes or goes.
     """
 
-    __slots__ = ("__weakref__", "_clients", "changes")
+    __slots__ = ("_clients", "fanned")
 
     def __init__(self, members: dict[Participant, IChatClient]) -> None:
         self._clients = members.values()
-        self.changes = 0
-        """How many times a member came or went."""
+        self.fanned: object = None
+        """What the fan-out worked out about these members, until they change (or L{None})."""
+
+    def changed(self) -> None:
+        """A member came or went: what was worked out about them no longer holds."""
+        self.fanned = None
 
     def __iter__(self) -> Iterator[IChatClient]:
         return iter(self._clients)
@@ -485,17 +489,17 @@ class Room:
 
     def _add(self, participant: Participant) -> None:
         self._members[participant] = participant.client
-        self._clients.changes += 1
+        self._clients.changed()
 
     def _remove(self, participant: Participant) -> None:
         del self._members[participant]
         self._operators.discard(participant)
         self._voiced.discard(participant)
-        self._clients.changes += 1
+        self._clients.changed()
 
     def _empty(self) -> None:
         self._members.clear()
-        self._clients.changes += 1
+        self._clients.changed()
 
     def is_operator(self, participant: Participant) -> bool:
         """
@@ -693,7 +697,7 @@ class Chat:
 
     def find_room(self, name: str) -> Room | None:
         """The room called C{name}, in any case, if there is one (as L{find} is for nicknames)."""
-        return self._rooms.get(fold(canonical_room_name(name)))
+        return self._rooms.get(fold(name[1:] if name.startswith("#") else name))
 
     def registered(self, nick: str) -> str | None:
         """The account C{nick} is registered to, if it is."""
@@ -1674,7 +1678,7 @@ class Chat:
         it is in, or one that takes words from outside (C{-n}); L{NotInRoom}
         for any other.
         """
-        room = self._rooms.get(fold(canonical_room_name(name)))
+        room = self.find_room(name)
         if room is not None and (room in participant.rooms or not room.members_only):
             return room
         raise NotInRoom(canonical_room_name(name))

@@ -692,12 +692,14 @@ class Session:
     def _perform(self, me: Participant, command: Command) -> Relayed | None:
         chat = self._server.chat
         match command:
-            case commands.Say(text=said, room=None, notice=notice, tags=tags):
+            case commands.Say(
+                text=said, room=name, notice=notice, tags=tags
+            ):  # one pattern: the most said
+                if name is not None:
+                    room = chat.addressed(me, name)
+                    return self._relayed(chat.say(me, said, room, notice=notice, tags=tags))
                 if said.strip():
                     return self._relayed(chat.say(me, said, notice=notice, tags=tags))
-            case commands.Say(text=said, room=str(name), notice=notice, tags=tags):
-                room = chat.addressed(me, name)
-                return self._relayed(chat.say(me, said, room, notice=notice, tags=tags))
             case commands.Me(text=action, room=None, tags=tags):
                 return self._relayed(chat.act(me, action, tags=tags))
             case commands.Me(text=action, room=str(name), tags=tags):

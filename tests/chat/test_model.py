@@ -755,6 +755,36 @@ class FanOutTests(SynchronousTestCase):
         self.assertEqual(order, ["a", "b", "d"])
         self.assertIs(Chat().fan_out, deliver_each)
 
+    def test_what_a_fan_out_kept_of_a_room_is_dropped_when_its_members_change(self) -> None:
+        """
+        A fan-out may keep what it worked out about a room's members in their
+        C{fanned}: the model drops it whenever one comes or goes, kicked or
+        dissolved too, and not when a member only speaks or is renamed.
+        """
+        chat, p = self.chat, self.p
+        lobby = chat.find_room(LOBBY)
+        assert lobby is not None
+        members = lobby.clients()
+
+        def kept() -> object:
+            members.fanned = marker = object()
+            return marker
+
+        marker = kept()
+        chat.say(p["alice"], "hi")
+        chat.rename(p["carol"], "caroline")
+        self.assertIs(members.fanned, marker)
+        for change in [
+            lambda: chat.move(p["carol"], "attic"),
+            lambda: chat.move(p["carol"], LOBBY),
+            lambda: chat.kick(p["alice"], "bob", "spam"),
+            lambda: chat.sign_off(p["carol"]),
+            chat.dissolve,
+        ]:
+            kept()
+            change()
+            self.assertIsNone(members.fanned, change)
+
 
 class SeveralRoomsTests(SynchronousTestCase):
     """A participant in several rooms at once, as IRC and web clients are."""

@@ -1001,7 +1001,9 @@ def _message(verb: str) -> Callable[[IrcConnection, list[str]], None]:
                 if not tags_alone:
                     connection._perform(commands.Wall(text))
             elif target.startswith("#"):
-                found = chat.find_room(target[1:]) if is_valid_name(target[1:]) else None
+                # Only a valid name names a room: but for a second "#", which
+                # find_room would take off, a name that is not one finds none.
+                found = chat.find_room(target[1:]) if target[1:2] != "#" else None
                 if found is None:
                     fail(n.ERR_NOSUCHCHANNEL, target, "No such channel")
                     continue

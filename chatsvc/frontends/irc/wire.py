@@ -18,7 +18,8 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 
 import attrs
 from twisted.internet.interfaces import IReactorTime
@@ -72,9 +73,12 @@ def _irc_unsafe() -> dict[int, str | None]:
 _IRC_UNSAFE = _irc_unsafe()
 
 
-def sanitise(text: str) -> str:
-    """What an IRC user said, safe for every wire but with its formatting (and CTCP) kept."""
-    return line_wire.sanitise(text, _IRC_UNSAFE)
+sanitise: Callable[[str], str] = partial(line_wire.sanitise, unsafe=_IRC_UNSAFE)
+"""
+What an IRC user said, safe for every wire but with its formatting (and CTCP)
+kept: L{line_wire.sanitise} with IRC's table, called without a Python frame
+of its own (each parameter of each message goes through it).
+"""
 
 
 _RANK_MODES = {"owner": "q", "operator": "o"}
@@ -258,6 +262,8 @@ _CTCP_ACTION = re.compile("\x01ACTION (.*?)\x01?$", re.DOTALL)
 
 def action_of(text: str) -> str | None:
     """The action of a CTCP ACTION (C{/me}), or L{None} for other text."""
+    if not text.startswith("\x01ACTION "):  # most text: no expression to run
+        return None
     found = _CTCP_ACTION.fullmatch(text)
     return None if found is None else found.group(1)
 
@@ -290,7 +296,7 @@ class IrcEvents:
     def render(self, event: Event) -> bytes:
         lines = self.lines(event)
         if not (self.timed or self.tagged):  # most connections: no tags to make
-            return "".join(f"{one}\r\n" for one in lines).encode()
+            return ("\r\n".join(lines) + "\r\n").encode()
         tags = []
         if self.timed:
             tags.append(f"time={server_time(self.clock.seconds())}")
@@ -301,7 +307,7 @@ class IrcEvents:
             if event.tags:
                 tags.append(write_tags(event.tags))
         if not tags:
-            return "".join(f"{one}\r\n" for one in lines).encode()
+            return ("\r\n".join(lines) + "\r\n").encode()
         tag = f"@{';'.join(tags)} "
         return "".join(f"{tag}{one}\r\n" for one in lines).encode()
 

@@ -393,6 +393,43 @@ class ChannelTests(IrcTestCase):
         self.assertEqual(bob.lines(), [":bob!~u@chatsvc PART #dev later"])
         self.assertEqual(alice.lines(), [":bob!~u@chatsvc PART #dev later"])
 
+    def test_privmsg_finds_the_channel_in_any_case_and_only_by_its_name(self) -> None:
+        """
+        C{#DEV} is C{#dev}; C{##dev} is no channel (though a room name may be
+        written with one C{#} on other wires), nor is a name no room could have.
+        """
+        alice, bob = self.registered("alice"), self.registered("bob")
+        alice.send("JOIN #dev")
+        bob.send("JOIN #dev")
+        alice.lines()
+        bob.lines()
+        alice.send("PRIVMSG #DEV :hi", "PRIVMSG ##dev :hi", "PRIVMSG #de!v :hi", "PRIVMSG # :hi")
+        self.assertEqual(bob.lines(), [":alice!~u@chatsvc PRIVMSG #dev :hi"])
+        self.assertEqual(
+            alice.lines(),
+            [
+                f"{S} 403 alice ##dev :No such channel",
+                f"{S} 403 alice #de!v :No such channel",
+                f"{S} 403 alice # :No such channel",
+            ],
+        )
+
+    def test_text_like_an_action_is_said_as_it_is(self) -> None:
+        """Only C{\\x01ACTION text} is an action: other CTCP-like text is relayed as sent."""
+        alice, bob = self.registered("alice"), self.registered("bob")
+        alice.send("JOIN #dev")
+        bob.send("JOIN #dev")
+        alice.lines()
+        bob.lines()
+        alice.send("PRIVMSG #dev :\x01ACTIONS\x01", "PRIVMSG #dev :\x01ACTION  waves")
+        self.assertEqual(
+            bob.lines(),
+            [
+                ":alice!~u@chatsvc PRIVMSG #dev :\x01ACTIONS\x01",
+                ":alice!~u@chatsvc PRIVMSG #dev :\x01ACTION  waves\x01",
+            ],
+        )
+
     def test_failures(self) -> None:
         alice = self.registered("alice")
         self.registered("bob").send("JOIN #dev")

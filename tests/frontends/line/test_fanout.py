@@ -270,24 +270,33 @@ class Doubled:
         return wire.render(event) * self.times
 
 
+def in_turns(shouting: Shouting, each: int) -> tuple[list[Connection], list[Connection]]:
+    """
+    C{each} line members and C{each} of C{shouting}'s wire, in the lobby in
+    turns (line0, loud0, line1, loud1, ...), with what they were told cleared.
+    """
+
+    class ShoutingProtocol(ChatServerProtocol):
+        events = shouting
+
+    factory = make_factory(limits=Limits(rate=0, max_per_ip=0))
+    line, loud = [], []
+    for i in range(each):
+        factory.protocol = ChatServerProtocol
+        line.append(signed_on(factory, f"line{i}", port=i))
+        factory.protocol = ShoutingProtocol
+        loud.append(signed_on(factory, f"loud{i}", port=10 + i))
+    for connection in [*line, *loud]:
+        connection.lines()
+    return line, loud
+
+
 class SeveralWiresTests(SynchronousTestCase):
     """A room with members on several wires renders each event once per wire."""
 
     def test_once_per_wire_not_once_per_member(self) -> None:
         shouting = Shouting()
-
-        class ShoutingProtocol(ChatServerProtocol):
-            events = shouting
-
-        factory = make_factory(limits=Limits(rate=0, max_per_ip=0))
-        line, loud = [], []
-        for i in range(3):  # in the room in turns: line0, loud0, line1, loud1, ...
-            factory.protocol = ChatServerProtocol
-            line.append(signed_on(factory, f"line{i}", port=i))
-            factory.protocol = ShoutingProtocol
-            loud.append(signed_on(factory, f"loud{i}", port=10 + i))
-        for each in [*line, *loud]:
-            each.lines()
+        line, loud = in_turns(shouting, 3)
         shouting.rendered = 0
         with mock.patch.object(wire, "_format", wraps=wire._format) as formatted:
             line[0].send("hello")
@@ -297,6 +306,60 @@ class SeveralWiresTests(SynchronousTestCase):
         self.assertEqual(line[1].lines(), ["<line0> hello", "* loud0 waves"])
         self.assertEqual(loud[1].lines(), ["<LINE0> HELLO", "* LOUD0 WAVES"])
         self.assertEqual(loud[0].lines(), ["<LINE0> HELLO"])
+
+    def test_taken_wire_by_wire_each_in_its_order(self) -> None:
+        """
+        Members who joined in turns, one wire then the other, are written to
+        wire by wire, each wire's in the order they joined; and a wire whose
+        only member is the speaker renders nothing.
+        """
+        shouting = Shouting()
+        line, loud = in_turns(shouting, 2)
+        written: list[str] = []
+
+        def recorded(nick: str, write: Callable[[bytes], None]) -> Callable[[bytes], None]:
+            def recording(data: bytes) -> None:
+                written.append(nick)
+                write(data)
+
+            return recording
+
+        for i, each in enumerate(line):
+            each.transport.write = recorded(f"line{i}", each.transport.write)  # type: ignore[method-assign]
+        for i, each in enumerate(loud):
+            each.transport.write = recorded(f"loud{i}", each.transport.write)  # type: ignore[method-assign]
+        line[0].send("hello")
+        self.assertEqual(written, ["line1", "loud0", "loud1"])
+        loud[1].send("/quit")
+        written.clear()
+        for each in [*line, *loud[:1]]:
+            each.lines()
+        written.clear()
+        shouting.rendered = 0
+        loud[0].send("alone on my wire")
+        self.assertEqual(written, ["line0", "line1"])
+        self.assertEqual(shouting.rendered, 0, "nobody but the speaker on its wire")
+        self.assertEqual(line[1].lines(), ["<loud0> alone on my wire"])
+
+    def test_each_wire_delivered_by_its_own_copy_of_the_loop(self) -> None:
+        """
+        Each wire's members are written to by a copy of L{ChatFactory._deliver}
+        with a code object of its own (what CPython learns of the connections
+        it reads is kept in the code), made once for the wire, and the same
+        in what it does.
+        """
+        shouting = Shouting()
+        line, loud = in_turns(shouting, 2)
+        factory = line[0].protocol.factory
+        line[0].send("hello")
+        line[1].send("again")
+        deliverers = factory._deliverers
+        self.assertEqual(set(deliverers), {wire.LINE_EVENTS, shouting})
+        codes = {id(deliver.__code__) for deliver in deliverers.values()}
+        codes.add(id(server.ChatFactory._deliver.__code__))
+        self.assertEqual(len(codes), 3, "a code object for each wire, and the original's")
+        self.assertEqual(line[1].lines(), ["<line0> hello"])
+        self.assertEqual(loud[0].lines(), ["<LINE0> HELLO", "<LINE1> AGAIN"])
 
     def test_bytes_counted_by_wire(self) -> None:
         class LoudProtocol(ChatServerProtocol):
