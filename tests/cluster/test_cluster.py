@@ -114,6 +114,17 @@ async def line_user(node: ChatService, nick: str, *everywhere: ChatService) -> L
     return user
 
 
+async def runner(node: ChatService, nick: str, room: str, *everywhere: ChatService) -> LineClient:
+    """
+    A line user signed on at C{node}, once C{everywhere} knows it is, who
+    then made C{room} (joined it empty) and so runs it.
+    """
+    user = await line_user(node, nick, *everywhere)
+    user.say(f"/join {room}")
+    await lines_until(user, f"*** {nick}")
+    return user
+
+
 @pytest_twisted.ensureDeferred
 async def test_users_on_three_nodes_and_two_wires_are_one_chat(
     services: Services, redis: RedisServer, postgresql: str
@@ -794,9 +805,7 @@ async def test_a_ban_set_at_one_node_is_the_channels_mode_line_on_irc_at_another
     services: Services, redis: RedisServer, postgresql: str
 ) -> None:
     a, b = await start_nodes(services, redis, postgresql, "a", "b")
-    olga = await line_user(a, "olga", a, b)
-    olga.say("/join dev")  # she made it: she runs it
-    await lines_until(olga, "*** olga")
+    olga = await runner(a, "olga", "dev", a, b)
     await until(lambda: "dev" in [r.name for r in b.factory.chat.rooms()], "dev at b")
     ircs = {node: await irc_user(node, f"irc{name}", a, b) for node, name in ((a, "a"), (b, "b"))}
     for bot in ircs.values():
@@ -839,9 +848,7 @@ async def test_moderation_at_one_node_is_seen_at_another_as_there(
     bob = await line_user(b, "bob", b)  # a learns of him from b's members, not as he signs on
     (a,) = await start_nodes(services, redis, postgresql, "a")
     await until(lambda: a.factory.chat.find("bob") is not None, "bob at a")
-    olga = await line_user(a, "olga", a, b)
-    olga.say("/join dev")  # she made it: she runs it
-    await lines_until(olga, "*** olga")
+    olga = await runner(a, "olga", "dev", a, b)
     watchers = {"a": await line_user(a, "carol", a, b), "b": await line_user(b, "dave", a, b)}
     for user in (*watchers.values(), bob):
         await joined(user, "dev")
@@ -952,9 +959,7 @@ async def test_a_key_a_limit_and_a_voice_set_at_one_node_hold_at_another(
     services: Services, redis: RedisServer, postgresql: str
 ) -> None:
     a, b = await start_nodes(services, redis, postgresql, "a", "b")
-    olga = await line_user(a, "olga", a, b)
-    olga.say("/join dev")  # she made it: she runs it
-    await lines_until(olga, "*** olga")
+    olga = await runner(a, "olga", "dev", a, b)
     bob = await line_user(b, "bob", a, b)
     await joined(bob, "dev")
     carol, dave = await line_user(b, "carol", a, b), await line_user(b, "dave", a, b)
@@ -994,9 +999,7 @@ async def test_modes_set_while_redis_is_away_hold_elsewhere_once_it_is_back(
     services: Services, redis: RedisServer, postgresql: str
 ) -> None:
     a, b = await start_nodes(services, redis, postgresql, "a", "b")
-    olga = await line_user(a, "olga", a, b)
-    olga.say("/join dev")
-    await lines_until(olga, "*** olga")
+    olga = await runner(a, "olga", "dev", a, b)
     bob = await line_user(b, "bob", a, b)
     await joined(bob, "dev")
     carol = await line_user(b, "carol", a, b)
