@@ -697,7 +697,7 @@ class Chat:
 
     def find_room(self, name: str) -> Room | None:
         """The room called C{name}, in any case, if there is one (as L{find} is for nicknames)."""
-        return self._rooms.get(fold(name[1:] if name.startswith("#") else name))
+        return self._rooms.get(fold(canonical_room_name(name)))
 
     def registered(self, nick: str) -> str | None:
         """The account C{nick} is registered to, if it is."""

@@ -386,9 +386,8 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
         traffic = self.traffic
         traffic.fan_outs += 1
         for events, members in self._by_wire(clients):
-            count = len(members)
             if (
-                count == 1
+                len(members) == 1
                 and exclude is not None
                 and exclude in cast("Collection[object]", members)
             ):
