@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
+from chatsvc.frontends.line.server import ChatFactory, FanOutMember, _copy_of
 from tests.support import run_to_the_end
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
@@ -36,3 +40,48 @@ def test_slow_consumer_scenario(tmp_path: Path) -> None:
     assert (report["lost"], report["duplicated"], report["out_of_order"]) == (0, 0, 0)
     assert report["slow_consumer_dropped"] is True
     assert report["server_peak_rss_kib"] > 0
+
+
+def test_fanout_loop_counts_every_delivery() -> None:
+    """
+    The fan-out loop's benchmark reads back every byte it sent: every member
+    but the sender gets every line, from the server's loop and from the
+    bare one, with nothing left queued.
+    """
+    result = run_to_the_end(
+        [
+            *(sys.executable, str(BENCH / "fanout_loop.py"), "--json"),
+            *("--members", "10", "--rounds", "2", "--lines", "20"),
+        ],
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert (report["members"], report["rounds"], report["lines"]) == (10, 2, 20)
+    assert (report["wrong"], report["queued_bytes"]) == ([], 0)
+    assert sorted(report["us_per_delivery"]) == [
+        "bare loop",
+        "bare loop, no send",
+        "deliver",
+        "deliver, no send",
+    ]
+    assert all(value > 0 for value in report["us_per_delivery"].values())
+
+
+def test_fanout_loop_tells_a_missed_member(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A loop that leaves a member out is reported, and the run exits 1."""
+    from bench import fanout_loop
+
+    def short(
+        factory: ChatFactory, data: bytes, members: Sequence[FanOutMember], exclude: object
+    ) -> int:
+        return deliver(factory, data, members[:-1], exclude)
+
+    deliver = _copy_of(ChatFactory._deliver)
+    monkeypatch.setattr(fanout_loop, "_copy_of", lambda function: short)
+    assert fanout_loop.main(["--members", "4", "--rounds", "1", "--lines", "3", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    line = len(fanout_loop.LINE)
+    assert report["wrong"] == [f"deliver: {3 * 2 * line} bytes read, {3 * 3 * line} sent"]

@@ -1,0 +1,208 @@
+"""
+The fan-out loop's own cost: L{ChatFactory._deliver} against the barest loop
+Python has, in one process, side by side.
+
+A room of N members on loopback TCP, each line its reactor turn's only one
+(the C{steady} scenario's case): every member is sent the line by the
+server's own C{_deliver}, and, interleaved with it, by C{for send in sends:
+send(data)} over the same sockets' C{send}. Both again with a C{send} that
+does nothing, which leaves only the loop. Reported per delivery, medians of
+the rounds, with the ratios; every byte sent is read back and counted, and
+the exit status is 0 only if every member got every line but the one left
+out (the sender).
+
+    python bench/fanout_loop.py                      # 200 members, 15 rounds
+    python bench/fanout_loop.py --members 20 --rounds 2 --json
+
+Everything talks to 127.0.0.1 only, and the run is bounded by its counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from chatsvc.frontends.line.server import ChatFactory, _copy_of
+
+LINE = b"<alice> " + b"x" * 52 + b"\r\n"
+
+
+class _Transport:
+    """What C{_deliver} reads of an L{EagerServer}: C{send_now}, and C{queue} for the rest."""
+
+    def __init__(self, send: Callable[[bytes], int]) -> None:
+        self.send_now: Callable[[bytes], int] | None = send
+        self.queued = 0
+
+    def queue(self, data: bytes) -> None:
+        self.queued += len(data)  # the kernel's buffer is big enough that this stays 0
+
+
+class _Member:
+    """A room member as the fan-out sees one: a plain TCP connection, ready, nothing held."""
+
+    __slots__ = ("_backlogged", "_direct", "_held", "_holding", "_turn", "events", "session")
+
+    def __init__(self, transport: _Transport) -> None:
+        self._turn = 0
+        self._direct = transport
+        self._held: list[bytes] | None = None
+        self._backlogged = False
+        self._holding = False
+        self.events = None
+        self.session = None
+
+    def send(self, data: bytes) -> None:
+        raise AssertionError("every member takes the direct way")
+
+
+class _Turns:
+    """The factory as C{_deliver} uses it: a new turn for every line."""
+
+    def __init__(self) -> None:
+        self.number = 0
+
+    def turn(self) -> int:
+        self.number += 2
+        return self.number
+
+
+@contextmanager
+def _loopback(members: int) -> Iterator[list[tuple[socket.socket, socket.socket]]]:
+    """C{members} connected TCP pairs on 127.0.0.1: (the server's side, the client's)."""
+    listener = socket.socket()
+    pairs: list[tuple[socket.socket, socket.socket]] = []
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(members)
+        for _ in range(members):
+            client = socket.create_connection(listener.getsockname())
+            server, _ = listener.accept()
+            server.setblocking(False)
+            server.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 21)
+            client.setblocking(False)
+            pairs.append((server, client))
+        yield pairs
+    finally:
+        listener.close()
+        for server, client in pairs:
+            server.close()
+            client.close()
+
+
+def _drain(pairs: list[tuple[socket.socket, socket.socket]]) -> list[int]:
+    """Read what each client was sent: the bytes, client by client."""
+    got = []
+    for _, client in pairs:
+        total = 0
+        while True:
+            try:
+                chunk = client.recv(1 << 20)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            total += len(chunk)
+        got.append(total)
+    return got
+
+
+def _nothing(data: bytes) -> int:
+    return len(data)
+
+
+def run(members: int, rounds: int, lines: int) -> dict[str, Any]:
+    deliver = _copy_of(ChatFactory._deliver)
+    turns = _Turns()
+    times: dict[str, list[float]] = {
+        "deliver": [],
+        "bare loop": [],
+        "deliver, no send": [],
+        "bare loop, no send": [],
+    }
+    per_round = lines * (members - 1)
+    wrong: list[str] = []
+    queued = 0
+    with _loopback(members) as pairs:
+        sockets = [server for server, _ in pairs]
+        real = [_Member(_Transport(s.send)) for s in sockets]
+        idle = [_Member(_Transport(_nothing)) for _ in sockets]
+        sender = 0
+        for _ in range(rounds):
+            for name, room, real_sends in (
+                ("deliver", real, True),
+                ("bare loop", real, True),
+                ("deliver, no send", idle, False),
+                ("bare loop, no send", idle, False),
+            ):
+                exclude = room[sender]
+                sends = [m._direct.send_now for m in room if m is not exclude]
+                started = time.perf_counter()
+                if name.startswith("deliver"):
+                    for _ in range(lines):
+                        deliver(turns, LINE, room, exclude)  # type: ignore[arg-type]
+                else:
+                    for _ in range(lines):
+                        for send in sends:
+                            send(LINE)  # type: ignore[misc]
+                times[name].append((time.perf_counter() - started) / per_round * 1e6)
+                if real_sends:
+                    got = _drain(pairs)
+                    expected = [0 if i == sender else lines * len(LINE) for i in range(members)]
+                    if got != expected:
+                        wrong.append(f"{name}: {sum(got)} bytes read, {sum(expected)} sent")
+            sender = (sender + 1) % members
+        queued = sum(m._direct.queued for m in real)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    return {
+        "members": members,
+        "rounds": rounds,
+        "lines": lines,
+        "us_per_delivery": medians,
+        "spread": {name: [min(v), max(v)] for name, v in times.items()},
+        "ratio_with_send": medians["deliver"] / medians["bare loop"],
+        "ratio_loop_only": medians["deliver, no send"] / medians["bare loop, no send"],
+        "loop_share_of_delivery": medians["deliver, no send"] / medians["deliver"],
+        "queued_bytes": queued,
+        "wrong": wrong,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--members", type=int, default=200, help="room members (default 200)")
+    parser.add_argument("--rounds", type=int, default=15, help="rounds, interleaved (default 15)")
+    parser.add_argument("--lines", type=int, default=100, help="lines said a round (default 100)")
+    parser.add_argument("--json", action="store_true", help="the report as JSON")
+    options = parser.parse_args(argv)
+    if options.members < 2 or options.rounds < 1 or options.lines < 1:
+        parser.error("--members must be at least 2, --rounds and --lines at least 1")
+    report = run(options.members, options.rounds, options.lines)
+    if options.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(
+            f"{report['members']} members, {report['lines']} lines a round, "
+            f"{report['rounds']} rounds (medians, µs a delivery; spread min-max)"
+        )
+        for name, value in report["us_per_delivery"].items():
+            low, high = report["spread"][name]
+            print(f"  {name:<20} {value:7.3f}   ({low:.3f}-{high:.3f})")
+        print(f"  deliver / bare loop, sending:   {report['ratio_with_send']:.2f}x")
+        print(f"  deliver / bare loop, loop only: {report['ratio_loop_only']:.2f}x")
+        print(f"  the loop's share of a delivery: {report['loop_share_of_delivery']:.1%}")
+        for problem in report["wrong"]:
+            print(f"  WRONG: {problem}")
+    return 1 if report["wrong"] or report["queued_bytes"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
