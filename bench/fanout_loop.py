@@ -1,15 +1,17 @@
 """
-The fan-out loop's own cost: L{ChatFactory._deliver} against the barest loop
+The fan-out loop's own cost: L{ChatFactory._deliver} against the barest loops
 Python has, in one process, side by side.
 
 A room of N members on loopback TCP, each line its reactor turn's only one
 (the C{steady} scenario's case): every member is sent the line by the
-server's own C{_deliver}, and, interleaved with it, by C{for send in sends:
-send(data)} over the same sockets' C{send}. Both again with a C{send} that
-does nothing, which leaves only the loop. Reported per delivery, medians of
-the rounds, with the ratios; every byte sent is read back and counted, and
-the exit status is 0 only if every member got every line but the one left
-out (the sender).
+server's own C{_deliver} (its sends made by L{send_each}, from C where the
+package's extension was built), and, interleaved with it, by C{for send in
+sends: send(data)} over the same sockets' C{send}, and by one
+C{send_each(fds, data)} call alone. C{_deliver} and the bare loop run again
+with sends that do nothing, which leaves only the loop. Reported per
+delivery, medians of the rounds, with the ratios; every byte sent is read
+back and counted, and the exit status is 0 only if every member got every
+line but the one left out (the sender).
 
     python bench/fanout_loop.py                      # 200 members, 15 rounds
     python bench/fanout_loop.py --members 20 --rounds 2 --json
@@ -25,20 +27,26 @@ import socket
 import statistics
 import sys
 import time
+import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from chatsvc.frontends.line.server import ChatFactory, _copy_of
+from chatsvc.frontends.line.server import ChatFactory, _copy_of, _Deliver
+from chatsvc.streams.eagertcp import SentShort, send_each, send_each_in_c
 
 LINE = b"<alice> " + b"x" * 52 + b"\r\n"
 
 
 class _Transport:
-    """What C{_deliver} reads of an L{EagerServer}: C{send_now}, and C{queue} for the rest."""
+    """
+    What C{_deliver} reads of an L{EagerServer}: C{send_now} and C{fd}, and
+    C{queue} for the rest.
+    """
 
-    def __init__(self, send: Callable[[bytes], int]) -> None:
-        self.send_now: Callable[[bytes], int] | None = send
+    def __init__(self, sock: socket.socket) -> None:
+        self.send_now: Callable[[bytes], int] | None = sock.send
+        self.fd = sock.fileno()
         self.queued = 0
 
     def queue(self, data: bytes) -> None:
@@ -119,12 +127,26 @@ def _nothing(data: bytes) -> int:
     return len(data)
 
 
+def _nothing_each(fds: list[int], data: bytes) -> SentShort | None:
+    return None
+
+
 def run(members: int, rounds: int, lines: int) -> dict[str, Any]:
     deliver = _copy_of(ChatFactory._deliver)
+    # The same loop, its sends made by a send_each that does nothing.
+    idle_deliver = cast(
+        "_Deliver",
+        types.FunctionType(
+            ChatFactory._deliver.__code__.replace(),
+            {**ChatFactory._deliver.__globals__, "send_each": _nothing_each},
+            "_deliver",
+        ),
+    )
     turns = _Turns()
     times: dict[str, list[float]] = {
         "deliver": [],
         "bare loop": [],
+        "send_each alone": [],
         "deliver, no send": [],
         "bare loop, no send": [],
     }
@@ -132,29 +154,30 @@ def run(members: int, rounds: int, lines: int) -> dict[str, Any]:
     wrong: list[str] = []
     with _loopback(members) as pairs:
         sockets = [server for server, _ in pairs]
-        real = [_Member(_Transport(s.send)) for s in sockets]
-        idle = [_Member(_Transport(_nothing)) for _ in sockets]
+        real = [_Member(_Transport(s)) for s in sockets]
         sender = 0
         for _ in range(rounds):
-            for name, room, bare in (
-                ("deliver", real, False),
-                ("bare loop", real, True),
-                ("deliver, no send", idle, False),
-                ("bare loop, no send", idle, True),
-            ):
-                exclude = room[sender]
-                if bare:
-                    sends = [m._direct.send_now for m in room if m is not exclude]
+            for name, spent in times.items():
+                exclude = real[sender]
+                others = [m._direct for m in real if m is not exclude]
+                if name.startswith("bare loop"):
+                    sends = [t.send_now if name == "bare loop" else _nothing for t in others]
                     started = time.perf_counter()
                     for _ in range(lines):
                         for send in sends:
                             send(LINE)  # type: ignore[misc]
-                else:
+                elif name == "send_each alone":
+                    fds = [t.fd for t in others]
                     started = time.perf_counter()
                     for _ in range(lines):
-                        deliver(turns, LINE, room, exclude)  # type: ignore[arg-type]
-                times[name].append((time.perf_counter() - started) / per_round * 1e6)
-                if room is real:
+                        send_each(fds, LINE)
+                else:
+                    loop = deliver if name == "deliver" else idle_deliver
+                    started = time.perf_counter()
+                    for _ in range(lines):
+                        loop(turns, LINE, real, exclude)  # type: ignore[arg-type]
+                spent.append((time.perf_counter() - started) / per_round * 1e6)
+                if "no send" not in name:
                     got = _drain(pairs)
                     expected = [0 if i == sender else lines * len(LINE) for i in range(members)]
                     if got != expected:
@@ -168,6 +191,7 @@ def run(members: int, rounds: int, lines: int) -> dict[str, Any]:
         "lines": lines,
         "us_per_delivery": medians,
         "spread": {name: [min(v), max(v)] for name, v in times.items()},
+        "sends_from": "C" if send_each is send_each_in_c else "Python",
         "ratio_with_send": medians["deliver"] / medians["bare loop"],
         "ratio_loop_only": medians["deliver, no send"] / medians["bare loop, no send"],
         "loop_share_of_delivery": medians["deliver, no send"] / medians["deliver"],
@@ -191,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(
             f"{report['members']} members, {report['lines']} lines a round, "
-            f"{report['rounds']} rounds (medians, µs a delivery; spread min-max)"
+            f"{report['rounds']} rounds (medians, µs a delivery; spread min-max); "
+            f"send_each from {report['sends_from']}"
         )
         for name, value in report["us_per_delivery"].items():
             low, high = report["spread"][name]

@@ -45,8 +45,8 @@ def test_slow_consumer_scenario(tmp_path: Path) -> None:
 def test_fanout_loop_counts_every_delivery() -> None:
     """
     The fan-out loop's benchmark reads back every byte it sent: every member
-    but the sender gets every line, from the server's loop and from the
-    bare one, with nothing left queued.
+    but the sender gets every line, from the server's loop, from the bare
+    one and from C{send_each} alone, with nothing left queued.
     """
     result = run_to_the_end(
         [
@@ -64,7 +64,9 @@ def test_fanout_loop_counts_every_delivery() -> None:
         "bare loop, no send",
         "deliver",
         "deliver, no send",
+        "send_each alone",
     ]
+    assert report["sends_from"] == "C"
     assert all(value > 0 for value in report["us_per_delivery"].values())
 
 

@@ -69,6 +69,7 @@ from chatsvc.service.logjson import LOG_FORMATS
 from chatsvc.service.reload import Reloader, ReloadOnHangUp, key_or_certificate_error, reloadable
 from chatsvc.service.startup import StartupError, start_failed, start_log, terminal
 from chatsvc.sessions.registration import MIN_PASSWORD, REGISTRATIONS_PER_ADDRESS, Registrar
+from chatsvc.streams import eagertcp
 from chatsvc.streams.connection import StreamConnection
 from chatsvc.streams.eagertcp import eager
 from chatsvc.streams.limits import Limits
@@ -890,6 +891,12 @@ class ChatService(MultiService):
             super().startService()
             if self.cluster is not None:
                 self.cluster.startService()
+            if eagertcp.send_each_in_c is None:
+                _log.warn(
+                    "The fan-out's sends are made in Python: chatsvc was installed without "
+                    "its C extension (_chatsvc_sendeach; no C compiler?). The chat is the "
+                    "same, at more CPU a delivery"
+                )
         start_log.release()
         terminal.close()
 

@@ -15,6 +15,10 @@ A caller that writes the same line to many connections can skip even the
 call to C{write()}: L{EagerServer.send_now} is the socket's own C{send} while
 nothing is queued, and L{None} otherwise; what the kernel does not take then
 goes to L{EagerServer.queue} (see L{chatsvc.frontends.line.server.ChatFactory.fan_out}).
+It can also skip the C{send}s: L{send_each} sends one line to the
+descriptors (L{EagerServer.fd}) of all the connections whose C{send_now}
+is set, from C where the package's extension was built, letting go of the
+GIL once for all of them.
 
 L{eager} installs it on a listening port through the port's C{transport}
 attribute, which L{twisted.internet.tcp.Port} documents as replaceable.
@@ -24,14 +28,65 @@ test-case-name: tests.streams.test_eagertcp, tests.frontends.line.test_tls
 
 from __future__ import annotations
 
+import importlib
+import os
 import socket
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet import tcp
 from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IListeningPort
 from twisted.python.failure import Failure
+
+SentShort = list[tuple[int, int]]
+"""
+What L{send_each} says of the sockets that did not take the whole line: the
+index of each among those given, and the bytes it took (0 if C{send} failed).
+"""
+
+
+def send_each_in_python(fds: list[int], data: bytes) -> SentShort | None:
+    """
+    L{send_each} where its C form was not built (no compiler at install): the
+    same, one C{os.write} at a time, as C{socket.send} with no flags is.
+    """
+    size = len(data)
+    short: SentShort | None = None
+    for index, fd in enumerate(fds):
+        try:
+            sent = os.write(fd, data)
+        except OSError:
+            sent = 0
+        if sent != size:
+            if short is None:
+                short = []
+            short.append((index, sent))
+    return short
+
+
+SendEach = Callable[[list[int], bytes], SentShort | None]
+
+send_each_in_c: SendEach | None
+try:
+    # Installed beside the package, not in it (see chatsvc/streams/_sendeach.c).
+    _compiled = importlib.import_module("_chatsvc_sendeach")
+except ImportError:  # installed without a C compiler: the same, in Python
+    send_each_in_c = None
+else:
+    send_each_in_c = cast(SendEach, _compiled.send_each)
+
+send_each: SendEach = send_each_in_python if send_each_in_c is None else send_each_in_c
+"""
+C{send_each(fds, data)}: C{data} to each of the sockets C{fds} (non-blocking
+descriptors, those of L{EagerServer}s whose C{send_now} is set), each once:
+L{None} if every one took it whole, else what L{SentShort} says, and each of
+those must have the rest L{EagerServer.queue}d. Its C form
+(C{chatsvc/streams/_sendeach.c}) lets go of the GIL once for them all, where
+C{socket.send} does so for each and makes a call, an argument tuple and an
+int of its own: what a line said to a room costs in Python, beside the
+kernel's own work.
+"""
 
 
 class EagerServer(tcp.Server):
@@ -45,6 +100,9 @@ class EagerServer(tcp.Server):
     C{send} raised) to L{queue}.
     """
 
+    fd = -1
+    """The socket's descriptor, for L{send_each} while C{send_now} is set."""
+
     _queued = 0
     """Bytes handed to the buffered write() that the reactor has not yet sent."""
 
@@ -54,6 +112,7 @@ class EagerServer(tcp.Server):
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
         self.send_now = sock.send
+        self.fd = sock.fileno()
 
     def write(self, data: bytes) -> None:
         send = self.send_now
@@ -116,7 +175,11 @@ class EagerServer(tcp.Server):
 
 
 def eager(port: IListeningPort) -> IListeningPort:
-    """Make the connections C{port} accepts from now on L{EagerServer}s, if it is a TCP port."""
-    if type(port) is tcp.Port and port.transport is tcp.Server:
+    """
+    Make the connections C{port} accepts from now on L{EagerServer}s, if it
+    is a TCP port on a POSIX system (elsewhere a socket is no file descriptor
+    that L{send_each} may write to).
+    """
+    if os.name == "posix" and type(port) is tcp.Port and port.transport is tcp.Server:
         port.transport = EagerServer
     return port

@@ -31,6 +31,7 @@ from chatsvc.history.postgresql import PostgreSQLHistory
 from chatsvc.history.sqlite import SQLiteHistory
 from chatsvc.service.startup import StartupError
 from chatsvc.service.tap import ChatService, Options, makeService, with_backlog
+from chatsvc.streams import eagertcp
 from chatsvc.streams.traffic import RATE_WINDOW, SAMPLE_EVERY
 from chatsvc.testing import FakeHistory
 from tests.frontends.line.test_endtoend import connect, start, tcp_endpoint
@@ -213,6 +214,18 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertIs(ports[0][1], ports[1][1])
         self.assertIsInstance(ports[0][1], ChatFactory)
         self.assertIs(ports[0][1], service.factory)
+
+    def test_says_so_when_its_sends_are_made_in_python(self) -> None:
+        """Installed without the C extension, chatsvc runs, and the log says what it costs."""
+        for compiled, warned in ((eagertcp.send_each_in_c, False), (None, True)):
+            self.patch(eagertcp, "send_each_in_c", compiled)
+            service = makeService(parse("--no-history"), MemoryReactorClock())
+            with capturedLogs() as events:
+                service.privilegedStartService()
+                service.startService()
+            said = [formatEvent(e) for e in events if "made in Python" in formatEvent(e)]
+            self.assertEqual(len(said), int(warned), said)
+            self.successResultOf(service.stopService())
 
     def test_the_rate_of_lines_is_sampled_while_running(self) -> None:
         clock = MemoryReactorClock()

@@ -125,6 +125,9 @@ def test_wheel_ships_the_plugin_and_no_cache(tmp_path: Path) -> None:
     assert "twisted/__init__.py" not in names
     assert "twisted/plugins/__init__.py" not in names
     assert not [n for n in names if n.startswith("tests/")]
+    # The fan-out's sends built from C, beside the package; not their source.
+    assert [n for n in names if n.startswith("_chatsvc_sendeach.") and n.endswith(".so")]
+    assert not [n for n in names if n.endswith(".c")]
     # The web client's files, whatever they are, are served from the package.
     assert "chatsvc/frontends/web/site.py" in names
     static = ROOT / "chatsvc" / "frontends" / "web" / "static"

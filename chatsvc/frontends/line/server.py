@@ -57,7 +57,7 @@ from chatsvc.streams.connection import (
     peer_address,
     peer_host,
 )
-from chatsvc.streams.eagertcp import EagerServer
+from chatsvc.streams.eagertcp import EagerServer, send_each
 from chatsvc.streams.limits import Limits
 from chatsvc.streams.traffic import resident_memory, wire_of
 
@@ -409,17 +409,20 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
         steps Python allows: a connection not yet written to in this turn, with
         nothing of its own to go first (L{StreamConnection._update_direct})
         and nothing queued in its transport (L{EagerServer.send_now}), gets
-        the line straight from its socket's C{send}. Whatever the kernel does
-        not take is queued in the transport. One already written to in this
+        the line straight from its socket, all such sockets in one call
+        after the loop (L{send_each}, from C where it was built: one Python
+        call for them all, not one each). Whatever the kernel does not take
+        is queued in the transport. One already written to in this
         turn, with more held for the turn's end and the same conditions
         (a burst), has the line added to what is held. Every other connection gets the
         line through its session (held behind a lookup, or not) and its usual
         write path (held until the end of the turn, counted against its
         backlog, or under TLS).
         """
-        size = len(data)
         turn = self.turn()
         skipped = 0
+        fds: list[int] = []
+        direct: list[EagerServer] = []
         for protocol in members:
             if protocol is exclude:
                 skipped = 1
@@ -430,12 +433,8 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
                     send = transport.send_now
                     if send is not None:
                         protocol._turn = turn
-                        try:
-                            sent = send(data)
-                        except OSError:
-                            sent = 0  # queue() has a failure reported as usual
-                        if sent != size:
-                            transport.queue(data[sent:])
+                        fds.append(transport.fd)
+                        direct.append(transport)
                         continue
             else:
                 # Written to in this turn already, and more is held for the
@@ -450,6 +449,13 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
                     session.output(data)
             else:
                 protocol.send(data)
+        if fds:
+            short = send_each(fds, data)
+            if short is not None:
+                for index, sent in short:
+                    # What the kernel did not take, or all of it where send
+                    # failed: queue() has a failure reported as usual.
+                    direct[index].queue(data[sent:])
         return len(members) - skipped
 
     def _by_wire(self, clients: Collection[IChatClient]) -> _Wires:

@@ -12,18 +12,23 @@ C{doWrite()}).
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import struct
 from collections.abc import Callable
 from typing import cast
 from unittest import mock
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionLost
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.chat.events import Event
 from chatsvc.frontends.line import server, wire
 from chatsvc.frontends.line.server import ChatFactory, ChatServerProtocol
+from chatsvc.streams import eagertcp
+from chatsvc.streams.eagertcp import SentShort
 from chatsvc.streams.limits import Limits
 from chatsvc.testing import FakeHistory
 from tests.support import Connection, drain, eager_loopback, make_factory, signed_on
@@ -38,6 +43,7 @@ class SocketConnection:
             assert isinstance(protocol, ChatServerProtocol)
             return protocol
 
+        self.case = case
         self.transport, self.peer, self.reactor = eager_loopback(build, case.addCleanup)
         self.protocol = cast(ChatServerProtocol, self.transport.protocol)
         self.say(nick)
@@ -60,7 +66,10 @@ class SocketConnection:
         return self.transport in self.reactor.getWriters()
 
     def count_sends(self) -> list[bytes]:
-        """Record what goes through the transport's direct send from now on."""
+        """
+        Record what goes straight to the socket from now on, in order: the
+        fan-out's sends (L{send_each}) and the transport's own (C{send_now}).
+        """
         sent: list[bytes] = []
         send = self.transport.socket.send
 
@@ -69,7 +78,29 @@ class SocketConnection:
             return send(data)
 
         self.transport.send_now = counting
+        _direct_sends(self.case)[self.transport.fd] = sent
         return sent
+
+
+def _direct_sends(case: SynchronousTestCase) -> dict[int, list[bytes]]:
+    """
+    What the fan-out's L{send_each} is given in C{case}, by descriptor, for
+    the descriptors put in: made, and C{send_each} wrapped, at the first call.
+    """
+    recorded: dict[int, list[bytes]] | None = getattr(case, "direct_sends", None)
+    if recorded is None:
+        recorded = {}
+        setattr(case, "direct_sends", recorded)  # noqa: B010 - not a declared attribute
+        send_each = eagertcp.send_each
+
+        def recording(fds: list[int], data: bytes) -> SentShort | None:
+            for fd in fds:
+                if fd in recorded:
+                    recorded[fd].append(data)
+            return send_each(fds, data)
+
+        case.patch(server, "send_each", recording)
+    return recorded
 
 
 class FanOutTests(SynchronousTestCase):
@@ -177,21 +208,43 @@ class FanOutTests(SynchronousTestCase):
         self.alice.say("after")
         self.assertEqual(self.bob.received(), b"<alice> after\n")
 
-    def test_a_send_that_fails_leaves_the_line_to_the_queue(self) -> None:
-        tried: list[bytes] = []
-
-        def would_block(data: bytes) -> int:
-            tried.append(data)
-            raise BlockingIOError()
-
-        self.bob.transport.send_now = would_block
+    def test_a_send_the_kernel_refuses_leaves_the_line_to_the_queue(self) -> None:
+        # Bob's socket filled to the brim behind his transport's back: the
+        # transport has nothing queued, so the fan-out still sends straight.
+        sock = self.bob.transport.socket
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        self.bob.peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        filled = 0
+        for size in (4096, 1):
+            with contextlib.suppress(BlockingIOError):
+                while True:
+                    filled += sock.send(b"x" * size)
+        sends = self.bob.count_sends()
         self.alice.say("hello")
         self.assertEqual(self.carol.received(), b"<alice> hello\n")
-        self.assertEqual(self.bob.received(), b"")
+        self.assertEqual(sends, [b"<alice> hello\n"], "tried once")
+        self.assertTrue(self.bob.queued, "then queued")
+        self.assertIsNone(self.bob.transport.send_now)
+        data = b""
+        while len(data) < filled + len(b"<alice> hello\n"):
+            data += self.bob.received()
+            if self.bob.queued:
+                self.bob.transport.doWrite()
+        self.assertEqual(data[filled:], b"<alice> hello\n")
+        self.assertIsNotNone(self.bob.transport.send_now)
+
+    def test_a_send_that_fails_costs_the_others_nothing(self) -> None:
+        # Bob's end resets the connection; the server has not yet noticed.
+        more = self.connect("dave")
+        self.carol.received()
+        self.bob.peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.bob.peer.close()
+        self.alice.say("hello")
+        for other in (self.carol, more):
+            self.assertEqual(other.received(), b"<alice> hello\n")
+        # Bob's line waits in his transport, whose next write reports the failure.
         self.assertTrue(self.bob.queued)
-        self.assertEqual(tried, [b"<alice> hello\n"], "tried once, then queued")
-        self.bob.transport.doWrite()
-        self.assertEqual(self.bob.received(), b"<alice> hello\n")
+        self.assertIsInstance(self.bob.transport.doWrite(), ConnectionLost)
 
     def test_a_connection_hung_up_is_skipped(self) -> None:
         self.bob.say("/quit")
