@@ -429,13 +429,11 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
                 continue
             if protocol._turn != turn:
                 transport = protocol._direct
-                if transport is not None:
-                    send = transport.send_now
-                    if send is not None:
-                        protocol._turn = turn
-                        fds.append(transport.fd)
-                        direct.append(transport)
-                        continue
+                if transport is not None and transport.send_now is not None:
+                    protocol._turn = turn
+                    fds.append(transport.fd)
+                    direct.append(transport)
+                    continue
             else:
                 # Written to in this turn already, and more is held for the
                 # turn's end (a burst): one more line for that one write.
