@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import tarfile
 import time
 import zipfile
 from collections.abc import Iterator
@@ -134,6 +136,58 @@ def test_wheel_ships_the_plugin_and_no_cache(tmp_path: Path) -> None:
     for path in static.rglob("*"):
         if path.is_file() and "__pycache__" not in path.parts:
             assert path.relative_to(ROOT).as_posix() in names, path
+
+
+def test_sdist_carries_the_tests_benchmarks_docs_and_ci(tmp_path: Path) -> None:
+    """
+    A release can be built, tested and benchmarked from its source
+    distribution alone: it carries the C source, every test, benchmark, doc,
+    deployment file and the CI script, and nothing built.
+    """
+    # Built from a copy without what a build left behind: setuptools would
+    # otherwise take back every file an earlier build's SOURCES.txt names.
+    tree = tmp_path / "tree"
+    shutil.copytree(
+        ROOT,
+        tree,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.so", ".*_cache"
+        ),
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from setuptools import build_meta; build_meta.build_sdist(sys.argv[1])",
+            str(tmp_path),
+        ],
+        cwd=tree,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    (sdist,) = tmp_path.glob("chatsvc-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {
+            name.split("/", 1)[1]
+            for name in archive.getnames()
+            if "/" in name and not name.endswith("/")
+        }
+    assert "chatsvc/streams/_sendeach.c" in names
+    assert "twisted/plugins/chatsvc_plugin.py" in names
+    assert "README.md" in names and "pyproject.toml" in names
+    wanted = [
+        path.relative_to(ROOT).as_posix()
+        for folder in ["tests", "bench", "docs", "contrib", ".ci"]
+        for path in (ROOT / folder).rglob("*")
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and "build" not in path.relative_to(ROOT).parts[1:2]
+        and path.suffix not in {".pyc", ".so"}
+    ]
+    assert ".ci/run" in wanted and "bench/loadgen.c" in wanted
+    assert [name for name in wanted if name not in names] == []
+    assert not [n for n in names if n.endswith((".so", ".pyc")) or "__pycache__" in n]
 
 
 def test_twistd_lists_chat_and_documents_its_options(tmp_path: Path) -> None:
