@@ -64,6 +64,7 @@ def test_fanout_loop_counts_every_delivery() -> None:
         "bare loop, no send",
         "deliver",
         "deliver, no send",
+        "deliver_each",
         "send_each alone",
     ]
     assert report["sends_from"] == "C"

@@ -467,8 +467,12 @@ class StreamConnection(Protocol):
         must go first: no output held, not hung up.
         """
         transport = self.transport
-        ready = not self._hung_up and not self._holding
-        self._direct = transport if isinstance(transport, EagerServer) and ready else None
+        if isinstance(transport, EagerServer):
+            ready = not self._hung_up and not self._holding
+            self._direct = transport if ready else None
+            transport.direct_to(self if ready else None)
+        else:
+            self._direct = None
 
     def flush(self) -> None:
         """Write what was held since the first write of this turn, in one go."""

@@ -18,7 +18,10 @@ goes to L{EagerServer.queue} (see L{chatsvc.frontends.line.server.ChatFactory.fa
 It can also skip the C{send}s: L{send_each} sends one line to the
 descriptors (L{EagerServer.fd}) of all the connections whose C{send_now}
 is set, from C where the package's extension was built, letting go of the
-GIL once for all of them.
+GIL once for all of them. And it can skip reading the transports: each
+open L{EagerServer} keeps its entry in L{DIRECT}, by descriptor, naming
+its protocol while that protocol takes lines straight
+(L{EagerServer.direct_to}) and nothing is queued, for L{deliver_each}.
 
 L{eager} installs it on a listening port through the port's C{transport}
 attribute, which L{twisted.internet.tcp.Port} documents as replaceable.
@@ -31,6 +34,7 @@ from __future__ import annotations
 import importlib
 import os
 import socket
+from array import array
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
@@ -67,14 +71,37 @@ def send_each_in_python(fds: list[int], data: bytes) -> SentShort | None:
 
 SendEach = Callable[[list[int], bytes], SentShort | None]
 
+DeliverEach = Callable[
+    [list[object], list[Any], "array[int]", int, object, bytes],
+    tuple[int, list[Any] | None, list[tuple[Any, int]] | None],
+]
+
 send_each_in_c: SendEach | None
+deliver_each: DeliverEach | None
+"""
+C{deliver_each(DIRECT, members, fds, turn, exclude, data)}, where the
+package's extension was built, else L{None}: the fan-out's pick of its
+members and its sends, in C (L{chatsvc.frontends.line.server.ChatFactory._deliver}
+says what it does, and C{chatsvc/streams/_sendeach.c} how).
+"""
 try:
     # Installed beside the package, not in it (see chatsvc/streams/_sendeach.c).
     _compiled = importlib.import_module("_chatsvc_sendeach")
 except ImportError:  # installed without a C compiler: the same, in Python
-    send_each_in_c = None
+    send_each_in_c = deliver_each = None
 else:
     send_each_in_c = cast(SendEach, _compiled.send_each)
+    deliver_each = cast(DeliverEach, _compiled.deliver_each)
+
+DIRECT: list[object] = []
+"""
+By descriptor, the protocol of each L{EagerServer} that lines may be sent to
+straight now (the protocol has said so with L{EagerServer.direct_to}, and
+nothing is queued), else L{None}: what C{deliver_each} reads in place of
+each member's transport. Only an open transport writes its own descriptor's
+entry, so an entry never outlives the socket it names; a member whose
+descriptor names another protocol is not served from here.
+"""
 
 send_each: SendEach = send_each_in_python if send_each_in_c is None else send_each_in_c
 """
@@ -109,10 +136,30 @@ class EagerServer(tcp.Server):
     _open = True
     """Connected, and neither closing nor closed for writing."""
 
+    _member: object = None
+    """The protocol that lines may be sent to straight, for L{DIRECT}, or L{None}."""
+
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
         self.send_now = sock.send
         self.fd = sock.fileno()
+        self._publish()
+
+    def direct_to(self, member: object) -> None:
+        """
+        C{member}, this connection's protocol, may be sent lines straight
+        (L{DIRECT}) while nothing is queued; or, given L{None}, not any more.
+        """
+        self._member = member
+        if self._open:
+            self._publish()
+
+    def _publish(self) -> None:
+        """This connection's entry in L{DIRECT}, while it is open, or as it closes."""
+        fd = self.fd
+        if fd >= len(DIRECT):
+            DIRECT.extend([None] * (fd + 1 - len(DIRECT)))
+        DIRECT[fd] = self._member if self.send_now is not None else None
 
     def write(self, data: bytes) -> None:
         send = self.send_now
@@ -137,7 +184,10 @@ class EagerServer(tcp.Server):
         """
         if data and self.connected:
             self._queued += len(data)
-            self.send_now = None
+            if self.send_now is not None:
+                self.send_now = None
+                if self._open:
+                    self._publish()
         super().write(data)
 
     def writeSequence(self, iovec: Iterable[bytes]) -> None:
@@ -150,11 +200,15 @@ class EagerServer(tcp.Server):
             self._queued -= sent
             if not self._queued and self._open:
                 self.send_now = self.socket.send
+                self._publish()
         return sent
 
     def _close(self) -> None:
         """Closing, or closed: nothing goes straight to the socket any more."""
-        self._open = False
+        if self._open:
+            self._open = False
+            self.send_now = None
+            self._publish()  # the last time: the descriptor may soon be another's
         self.send_now = None
 
     def loseConnection(self, *args: Any, **kwargs: Any) -> None:

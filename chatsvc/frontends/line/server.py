@@ -25,6 +25,7 @@ test-case-name: tests.frontends.line.test_server, tests.frontends.line.test_logi
 from __future__ import annotations
 
 import types
+from array import array
 from collections import Counter
 from collections.abc import Callable, Collection
 from operator import attrgetter
@@ -57,7 +58,7 @@ from chatsvc.streams.connection import (
     peer_address,
     peer_host,
 )
-from chatsvc.streams.eagertcp import EagerServer, send_each
+from chatsvc.streams.eagertcp import DIRECT, EagerServer, deliver_each, send_each
 from chatsvc.streams.limits import Limits
 from chatsvc.streams.traffic import resident_memory, wire_of
 
@@ -97,24 +98,39 @@ class EventRenderer(Protocol):
 
 _events_of = attrgetter("events")
 
-_Wires = tuple[tuple["EventRenderer", Collection["FanOutMember"]], ...]
+_Wire = tuple["EventRenderer", list["FanOutMember"], "array[int]"]
+"""
+One wire's clients: its renderer, the clients it renders for, and each one's
+descriptor (L{_fd_of}), for L{deliver_each}.
+"""
+
+_Wires = tuple[_Wire, ...]
 """Clients wire by wire: each renderer among them, with the clients it renders for."""
+
+
+def _fd_of(member: FanOutMember) -> int:
+    """The descriptor of C{member}'s socket if it is an L{EagerServer}'s, else -1."""
+    transport = getattr(member, "transport", None)
+    return transport.fd if isinstance(transport, EagerServer) else -1
+
+
+def _wire(events: EventRenderer, members: list[FanOutMember]) -> _Wire:
+    return (events, members, array("i", map(_fd_of, members)))
 
 
 def _sorted_by_wire(clients: Collection[IChatClient]) -> _Wires:
     """
     C{clients} wire by wire (L{ChatFactory._by_wire}), in the order each wire
-    first comes among them, each wire's clients in their own order. One
-    wire's are C{clients} themselves.
+    first comes among them, each wire's clients in their own order.
     """
-    members = cast("Collection[FanOutMember]", clients)
+    members = list(cast("Collection[FanOutMember]", clients))
     counted = Counter(map(_events_of, members))
     if len(counted) <= 1:
-        return tuple((events, members) for events in counted)
+        return tuple(_wire(events, members) for events in counted)
     wires: dict[EventRenderer, list[FanOutMember]] = {events: [] for events in counted}
     for member in members:
         wires[member.events].append(member)
-    return tuple(wires.items())
+    return tuple(_wire(events, each) for events, each in wires.items())
 
 
 _Deliver = Callable[["ChatFactory", bytes, Collection["FanOutMember"], object], int]
@@ -146,6 +162,10 @@ class FanOutMember(Protocol):
     connection that is no byte stream (the web's WebSocket) has C{_direct}
     and C{_held} always L{None} and a C{_turn} never the fan-out's, and so
     gets what is said through its session or its own C{send}.
+
+    L{deliver_each} reads C{_turn}, C{_held} and C{_backlogged} from where a
+    type keeps them as slots (L{StreamConnection} and the web's connection
+    do): a member that keeps them in its dict is left to L{ChatFactory._deliver}.
     """
 
     events: EventRenderer
@@ -381,11 +401,15 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
         The members are taken wire by wire (L{_by_wire}): the event is
         rendered once for each wire among them (its connections'
         C{events}), and the same bytes go to everyone on that wire
-        (L{_deliver}).
+        (L{_deliver}). Where the package's extension was built,
+        L{deliver_each} first serves in C each member that L{_deliver} would
+        send to straight or add the line to what it holds (reading, for each,
+        no more than the table of such members, L{DIRECT}, and its own turn,
+        held writes and backlog), and hands the rest to L{_deliver}.
         """
         traffic = self.traffic
         traffic.fan_outs += 1
-        for events, members in self._by_wire(clients):
+        for events, members, fds in self._by_wire(clients):
             if (
                 len(members) == 1
                 and exclude is not None
@@ -396,7 +420,20 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
             deliver = self._deliverers.get(events)
             if deliver is None:
                 deliver = self._deliverers[events] = _copy_of(ChatFactory._deliver)
-            delivered = deliver(self, data, members, exclude)
+            if deliver_each is None:
+                delivered = deliver(self, data, members, exclude)
+            else:
+                skipped, rest, short = deliver_each(
+                    DIRECT, members, fds, self.turn(), exclude, data
+                )
+                if short is not None:
+                    for member, sent in short:
+                        # As below: what the kernel did not take, or all of
+                        # it where send failed, queued in the transport.
+                        cast(EagerServer, member._direct).queue(data[sent:])
+                if rest is not None:
+                    deliver(self, data, rest, None)
+                delivered = len(members) - skipped
             traffic.deliveries += delivered
             traffic.sent_bytes += len(data) * delivered
 
@@ -461,11 +498,12 @@ class ChatFactory(StreamServerFactory["ChatServerProtocol"]):
         C{clients} wire by wire: each renderer among them, with the clients
         it renders for. A room's members (L{Members}) are sorted again only
         when they changed (the model then drops their C{fanned}), or the
-        renderer of one of the chat's connections did (L{renderers_changed});
-        a room of one wire is handed over as it is, its live view. Taking a
+        renderer of one of the chat's connections did (L{renderers_changed}).
+        Taking a
         room of several wires member by member, each one's bytes looked up
         when the wire changed from the last one's, cost a mixed room about a
-        sixth of its CPU a delivery in a burst.
+        sixth of its CPU a delivery in a burst. Each wire's members are a
+        list of their own, beside their descriptors, for L{deliver_each}.
         """
         if isinstance(clients, Members):
             known = cast("tuple[int, _Wires] | None", clients.fanned)

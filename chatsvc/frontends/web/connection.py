@@ -603,7 +603,11 @@ class WebConnection(WebSocketServerProtocol):
             and self.state == WebSocketProtocol.STATE_OPEN
             and self.session is not None
         )
-        self._direct = transport if isinstance(transport, EagerServer) and ready else None
+        if isinstance(transport, EagerServer):
+            self._direct = transport if ready else None
+            transport.direct_to(self if ready else None)
+        else:
+            self._direct = None
 
     def sendCloseFrame(
         self, code: int | None = None, reasonUtf8: bytes | None = None, isReply: bool = False

@@ -15,13 +15,15 @@ from __future__ import annotations
 import contextlib
 import socket
 import struct
+from array import array
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 from unittest import mock
 
 from twisted.internet.address import IPv4Address
-from twisted.internet.error import ConnectionLost
+from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.task import Clock
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatsvc.chat.events import Event
@@ -100,7 +102,36 @@ def _direct_sends(case: SynchronousTestCase) -> dict[int, list[bytes]]:
             return send_each(fds, data)
 
         case.patch(server, "send_each", recording)
+        deliver_each = eagertcp.deliver_each
+        if deliver_each is not None and getattr(server, "deliver_each") is deliver_each:  # noqa: B009
+            case.patch(server, "deliver_each", _recording_deliveries(deliver_each, recorded))
     return recorded
+
+
+def _recording_deliveries(
+    deliver_each: eagertcp.DeliverEach, recorded: dict[int, list[bytes]]
+) -> eagertcp.DeliverEach:
+    """
+    C{deliver_each}, its sends to the descriptors in C{recorded} recorded
+    there: a member it sends to is one whose turn it marks.
+    """
+
+    def recording(  # noqa: PLR0917 - deliver_each's own arguments
+        direct: list[object],
+        members: list[Any],
+        fds: array[int],
+        turn: int,
+        exclude: object,
+        data: bytes,
+    ) -> tuple[int, list[Any] | None, list[tuple[Any, int]] | None]:
+        before = [member._turn for member in members]
+        result = deliver_each(direct, members, fds, turn, exclude, data)
+        for member, fd, last in zip(members, fds, before, strict=True):
+            if fd in recorded and last != turn and member._turn == turn:
+                recorded[fd].append(data)
+        return result
+
+    return recording
 
 
 class FanOutTests(SynchronousTestCase):
@@ -252,6 +283,47 @@ class FanOutTests(SynchronousTestCase):
         self.alice.say("hello")
         self.clock.advance(0)
         self.assertEqual(self.bob.received(), b"")
+        self.assertEqual(self.carol.received(), b"*** bob left lobby\n<alice> hello\n")
+
+    def test_direct_names_the_protocol_while_lines_may_go_straight(self) -> None:
+        """
+        L{eagertcp.DIRECT}, what the pick in C reads in place of each member's
+        transport, follows the transport: named while nothing is queued,
+        cleared while something is, named again once it has drained.
+        """
+        bob = self.bob
+        fd = bob.transport.fd
+        self.assertIs(eagertcp.DIRECT[fd], bob.protocol)
+        bob.transport.queue(b"queued\n")
+        self.assertIsNone(eagertcp.DIRECT[fd])
+        self.alice.say("while queued")
+        bob.transport.doWrite()
+        self.assertEqual(bob.received(), b"queued\n<alice> while queued\n")
+        self.assertIs(eagertcp.DIRECT[fd], bob.protocol)
+        bob.protocol.holding(True)
+        self.assertIsNone(eagertcp.DIRECT[fd], "held output goes first")
+        bob.protocol.holding(False)
+        self.assertIs(eagertcp.DIRECT[fd], bob.protocol)
+
+    def test_a_closed_transport_writes_its_entry_no_more(self) -> None:
+        """
+        Once closed, a transport leaves its descriptor's entry alone: the
+        number may already be another connection's.
+        """
+        bob = self.bob
+        fd = bob.transport.fd
+        bob.say("/quit")
+        self.clock.advance(0)
+        self.assertIsNone(eagertcp.DIRECT[fd])
+        taken = object()
+        eagertcp.DIRECT[fd] = taken  # as if a new connection had the number now
+        bob.protocol.holding(False)
+        bob.transport.loseConnection()
+        bob.transport.queue(b"late\n")
+        bob.transport.connectionLost(Failure(ConnectionDone()))
+        self.assertIs(eagertcp.DIRECT[fd], taken)
+        eagertcp.DIRECT[fd] = None
+        self.alice.say("hello")
         self.assertEqual(self.carol.received(), b"*** bob left lobby\n<alice> hello\n")
 
 
@@ -493,3 +565,22 @@ class SeveralWiresTests(SynchronousTestCase):
         factory.renderers_changed += 1
         line[0].send("hi")  # to line1, other0 (doubled) and other1 (tripled)
         self.assertEqual(factory.traffic.sent_bytes - before, said + 2 * said + 3 * said)
+
+
+class FanOutInPythonTests(FanOutTests):
+    """
+    L{FanOutTests} where the package's extension was not built: every member
+    picked by L{ChatFactory._deliver}, in Python (where it is built, only
+    those that L{eagertcp.deliver_each} leaves to it).
+    """
+
+    def setUp(self) -> None:
+        self.patch(server, "deliver_each", None)
+        super().setUp()
+
+
+class SeveralWiresInPythonTests(SeveralWiresTests):
+    """L{SeveralWiresTests} where the package's extension was not built."""
+
+    def setUp(self) -> None:
+        self.patch(server, "deliver_each", None)

@@ -12,7 +12,7 @@ import hashlib
 import json
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import pytest
@@ -28,6 +28,7 @@ from twisted.web.iweb import IResponse
 from chatsvc.frontends.web.connection import WebChat
 from chatsvc.frontends.web.site import WebService
 from chatsvc.service.tap import ChatService
+from chatsvc.streams import eagertcp
 from tests.frontends.line.test_endtoend import TIMEOUT, LineClient, connect, tcp_endpoint
 from tests.support import Services
 
@@ -176,6 +177,8 @@ async def test_a_web_user_and_a_line_user_chat_in_one_room(
     (server_side,) = web_of(service).connections
     assert server_side._direct is server_side.transport, "plain TCP: frames go straight"
     assert server_side._turn != 0, "and bob's line went to alice's socket straight"
+    direct = cast(eagertcp.EagerServer, server_side._direct)
+    assert eagertcp.DIRECT[direct.fd] is server_side, "its entry names it, for the pick in C"
 
     acted = await alice.answer("command", room="dev", line="/me waves")
     assert acted["message"]["type"] == "action"
