@@ -171,7 +171,7 @@ def run(members: int, rounds: int, lines: int) -> dict[str, Any]:
         real = [_Member(_Transport(s)) for s in sockets]
         fds = array("i", [s.fileno() for s in sockets])
         for member, fd in zip(real, fds, strict=True):
-            # As an EagerServer names its protocol (EagerServer.direct_to).
+            # As an EagerServer names its protocol (EagerServer._publish).
             if fd >= len(DIRECT):
                 DIRECT.extend([None] * (fd + 1 - len(DIRECT)))
             DIRECT[fd] = member

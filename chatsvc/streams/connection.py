@@ -470,7 +470,7 @@ class StreamConnection(Protocol):
         if isinstance(transport, EagerServer):
             ready = not self._hung_up and not self._holding
             self._direct = transport if ready else None
-            transport.direct_to(self if ready else None)
+            transport.direct_changed()
         else:
             self._direct = None
 

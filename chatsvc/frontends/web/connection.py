@@ -605,7 +605,7 @@ class WebConnection(WebSocketServerProtocol):
         )
         if isinstance(transport, EagerServer):
             self._direct = transport if ready else None
-            transport.direct_to(self if ready else None)
+            transport.direct_changed()
         else:
             self._direct = None
 
