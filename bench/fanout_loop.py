@@ -36,7 +36,14 @@ from contextlib import contextmanager
 from typing import Any, cast
 
 from chatsvc.frontends.line.server import ChatFactory, _copy_of, _Deliver
-from chatsvc.streams.eagertcp import DIRECT, SentShort, deliver_each, send_each, send_each_in_c
+from chatsvc.streams.eagertcp import (
+    DIRECT,
+    SentShort,
+    deliver_each,
+    name_direct,
+    send_each,
+    send_each_in_c,
+)
 
 LINE = b"<alice> " + b"x" * 52 + b"\r\n"
 
@@ -172,9 +179,7 @@ def run(members: int, rounds: int, lines: int) -> dict[str, Any]:
         fds = array("i", [s.fileno() for s in sockets])
         for member, fd in zip(real, fds, strict=True):
             # As an EagerServer names its protocol (EagerServer._publish).
-            if fd >= len(DIRECT):
-                DIRECT.extend([None] * (fd + 1 - len(DIRECT)))
-            DIRECT[fd] = member
+            name_direct(fd, member)
         sender = 0
         for _ in range(rounds):
             for name, spent in times.items():
@@ -214,7 +219,7 @@ def run(members: int, rounds: int, lines: int) -> dict[str, Any]:
             sender = (sender + 1) % members
         queued = sum(m._direct.queued for m in real)
         for fd in fds:
-            DIRECT[fd] = None
+            name_direct(fd, None)
     medians = {name: statistics.median(values) for name, values in times.items()}
     return {
         "members": members,

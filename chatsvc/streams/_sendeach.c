@@ -52,6 +52,35 @@ send_all(const int *fds, Py_ssize_t n, const Py_buffer *data, Py_ssize_t *sent)
     return short_sends;
 }
 
+/*
+ * The sends of send_all that fell short, as a list of short_sends pairs
+ * (key, bytes sent): key is members[index[j]] for send j, or, with no
+ * members, j itself.
+ */
+static PyObject *
+short_sends_list(Py_ssize_t short_sends, Py_ssize_t n, const Py_ssize_t *sent, Py_ssize_t len,
+                 PyObject *members, const Py_ssize_t *index)
+{
+    PyObject *result = PyList_New(short_sends);
+    if (result == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t j = 0, k = 0; j < n; j++) {
+        if (sent[j] == len) {
+            continue;
+        }
+        PyObject *item = members == NULL
+            ? Py_BuildValue("(nn)", j, sent[j])
+            : Py_BuildValue("(On)", PyList_GET_ITEM(members, index[j]), sent[j]);
+        if (item == NULL) {
+            Py_DECREF(result);
+            return NULL;
+        }
+        PyList_SET_ITEM(result, k++, item);
+    }
+    return result;
+}
+
 PyDoc_STRVAR(send_each_doc,
 "send_each(fds, data, /)\n--\n\n"
 "Send data to each of the non-blocking sockets fds (a list of descriptors),\n"
@@ -109,26 +138,8 @@ send_each(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
 
     Py_ssize_t short_sends = send_all(cfds, n, &data, sent);
-
-    if (short_sends == 0) {
-        result = Py_NewRef(Py_None);
-        goto done;
-    }
-    result = PyList_New(short_sends);
-    if (result == NULL) {
-        goto done;
-    }
-    for (Py_ssize_t i = 0, k = 0; i < n; i++) {
-        if (sent[i] == data.len) {
-            continue;
-        }
-        PyObject *item = Py_BuildValue("(nn)", i, sent[i]);
-        if (item == NULL) {
-            Py_CLEAR(result);
-            goto done;
-        }
-        PyList_SET_ITEM(result, k++, item);
-    }
+    result = short_sends ? short_sends_list(short_sends, n, sent, data.len, NULL, NULL)
+                         : Py_NewRef(Py_None);
 
 done:
     if (cfds != stack_fds) {
@@ -306,21 +317,9 @@ deliver_each(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
 
     Py_ssize_t short_sends = k ? send_all(cfds, k, &data, sent) : 0;
-    if (short_sends) {
-        short_list = PyList_New(short_sends);
-        if (short_list == NULL) {
-            goto done;
-        }
-        for (Py_ssize_t j = 0, m = 0; j < k; j++) {
-            if (sent[j] == data.len) {
-                continue;
-            }
-            PyObject *item = Py_BuildValue("(On)", PyList_GET_ITEM(members, index[j]), sent[j]);
-            if (item == NULL) {
-                goto done;
-            }
-            PyList_SET_ITEM(short_list, m++, item);
-        }
+    if (short_sends
+        && (short_list = short_sends_list(short_sends, k, sent, data.len, members, index)) == NULL) {
+        goto done;
     }
     result = Py_BuildValue("(nOO)", skipped, rest ? rest : Py_None,
                            short_list ? short_list : Py_None);

@@ -37,7 +37,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chatsvc.streams.eagertcp import EagerServer
+from chatsvc.streams.eagertcp import EagerServer, set_direct
 from chatsvc.streams.limits import Limits, TokenBucket
 from chatsvc.streams.traffic import Traffic
 
@@ -466,13 +466,7 @@ class StreamConnection(Protocol):
         take them so (plain TCP, L{EagerServer}) and nothing of the frontend's
         must go first: no output held, not hung up.
         """
-        transport = self.transport
-        if isinstance(transport, EagerServer):
-            ready = not self._hung_up and not self._holding
-            self._direct = transport if ready else None
-            transport.direct_changed()
-        else:
-            self._direct = None
+        set_direct(self, not self._hung_up and not self._holding)
 
     def flush(self) -> None:
         """Write what was held since the first write of this turn, in one go."""

@@ -36,7 +36,7 @@ import os
 import socket
 from array import array
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from twisted.internet import tcp
 from twisted.internet.error import ConnectionLost
@@ -103,6 +103,37 @@ entry, so an entry never outlives the socket it names; a member whose
 descriptor names another protocol is not served from here.
 """
 
+
+def name_direct(fd: int, protocol: object) -> None:
+    """Make C{protocol} (or L{None}) the entry of descriptor C{fd} in L{DIRECT}."""
+    if fd >= len(DIRECT):
+        DIRECT.extend([None] * (fd + 1 - len(DIRECT)))
+    DIRECT[fd] = protocol
+
+
+class TakesDirect(Protocol):
+    """A protocol that a fan-out may send lines straight to (L{set_direct})."""
+
+    @property
+    def transport(self) -> object: ...
+
+    _direct: EagerServer | None
+
+
+def set_direct(protocol: TakesDirect, ready: bool) -> None:
+    """
+    Let lines go straight to C{protocol}'s socket (its C{_direct}, and its
+    entry in L{DIRECT}) if it is C{ready} for them and its transport is an
+    L{EagerServer}; else not.
+    """
+    transport = protocol.transport
+    if isinstance(transport, EagerServer):
+        protocol._direct = transport if ready else None
+        transport.direct_changed()
+    else:
+        protocol._direct = None
+
+
 send_each: SendEach = send_each_in_python if send_each_in_c is None else send_each_in_c
 """
 C{send_each(fds, data)}: C{data} to each of the sockets C{fds} (non-blocking
@@ -147,22 +178,20 @@ class EagerServer(tcp.Server):
         The protocol says whether it takes lines straight (its C{_direct} is
         this transport, or not): its entry in L{DIRECT} follows.
         """
-        if self._open:
-            self._publish()
+        self._publish()
 
     def _publish(self) -> None:
         """
-        This connection's entry in L{DIRECT}, while it is open, or as it
-        closes: its protocol, if that takes lines straight and nothing is
-        queued. (Read from the protocol, not kept here: one more attribute
-        in a transport's dict cost an idle connection 90 bytes.)
+        This connection's entry in L{DIRECT}, while it is open: its
+        protocol, if that takes lines straight and nothing is queued. (Read
+        from the protocol, not kept here: one more attribute in a
+        transport's dict cost an idle connection 90 bytes.) Once closed, the
+        descriptor may soon be another's, and the entry is left alone.
         """
-        fd = self.fd
-        if fd >= len(DIRECT):
-            DIRECT.extend([None] * (fd + 1 - len(DIRECT)))
-        protocol = self.protocol
-        ready = self.send_now is not None and getattr(protocol, "_direct", None) is self
-        DIRECT[fd] = protocol if ready else None
+        if self._open:
+            protocol = self.protocol
+            ready = self.send_now is not None and getattr(protocol, "_direct", None) is self
+            name_direct(self.fd, protocol if ready else None)
 
     def write(self, data: bytes) -> None:
         send = self.send_now
@@ -189,8 +218,7 @@ class EagerServer(tcp.Server):
             self._queued += len(data)
             if self.send_now is not None:
                 self.send_now = None
-                if self._open:
-                    self._publish()
+                self._publish()
         super().write(data)
 
     def writeSequence(self, iovec: Iterable[bytes]) -> None:
@@ -208,11 +236,9 @@ class EagerServer(tcp.Server):
 
     def _close(self) -> None:
         """Closing, or closed: nothing goes straight to the socket any more."""
-        if self._open:
-            self._open = False
-            self.send_now = None
-            self._publish()  # the last time: the descriptor may soon be another's
         self.send_now = None
+        self._publish()  # the last time, as it is still open
+        self._open = False
 
     def loseConnection(self, *args: Any, **kwargs: Any) -> None:
         self._close()

@@ -54,15 +54,11 @@ def room() -> Iterator[list[tuple[Member, socket.socket]]]:
             sock.setblocking(False)
             peer.setblocking(False)
             made.append((Member(sock), peer))
-    direct = eagertcp.DIRECT
     for member, _ in made:
-        fd = member.sock.fileno()
-        if fd >= len(direct):
-            direct.extend([None] * (fd + 1 - len(direct)))
-        direct[fd] = member
+        eagertcp.name_direct(member.sock.fileno(), member)
     yield made
     for member, peer in made:
-        direct[member.sock.fileno()] = None
+        eagertcp.name_direct(member.sock.fileno(), None)
         member.sock.close()
         peer.close()
 

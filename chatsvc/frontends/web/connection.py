@@ -72,7 +72,7 @@ from chatsvc.streams.connection import (
     peer_address,
     peer_host,
 )
-from chatsvc.streams.eagertcp import EagerServer
+from chatsvc.streams.eagertcp import EagerServer, set_direct
 from chatsvc.streams.limits import TokenBucket
 
 MESSAGE_FACTOR = 4
@@ -596,18 +596,13 @@ class WebConnection(WebSocketServerProtocol):
         transport can take them so (plain TCP, L{EagerServer}), the WebSocket
         is open, and nothing of the session's must go first.
         """
-        transport = self.transport
         ready = (
             not self._hung_up
             and not self._holding
             and self.state == WebSocketProtocol.STATE_OPEN
             and self.session is not None
         )
-        if isinstance(transport, EagerServer):
-            self._direct = transport if ready else None
-            transport.direct_changed()
-        else:
-            self._direct = None
+        set_direct(self, ready)
 
     def sendCloseFrame(
         self, code: int | None = None, reasonUtf8: bytes | None = None, isReply: bool = False
